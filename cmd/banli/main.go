@@ -1,0 +1,137 @@
+// Command banli runs the Banli service: a gRPC API with a REST gateway over
+// one bbolt data file.
+//
+//	banli [serve] [flags]   run the service (the default)
+//	banli version           print the version
+//
+// Every flag can also be set by an environment variable BANLI_<FLAG>, with
+// dashes as underscores (BANLI_GRPC_ADDR); a flag on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/banli/banli/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCommand(args, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "banli", version)
+		return 0
+	case "help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "banli: unknown command %q\n\n%s\n", cmd, usage)
+		return 2
+	}
+}
+
+const usage = `usage:
+  banli [serve] [flags]   run the service (default); banli serve -h lists the flags
+  banli version           print the version`
+
+// config is everything serve needs; flags and BANLI_* variables fill it.
+type config struct {
+	dataPath        string
+	grpcAddr        string
+	httpAddr        string
+	logLevel        slog.Level
+	logFormat       string
+	shutdownTimeout time.Duration
+	lockTimeout     time.Duration
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("banli serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.dataPath, "data", "./data/banli.db", "the bbolt data file; created with its directory if missing")
+	fs.StringVar(&cfg.grpcAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
+	fs.StringVar(&cfg.httpAddr, "http-addr", "127.0.0.1:8080", "REST gateway, OpenAPI and probe listen address")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
+	fs.DurationVar(&cfg.lockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
+		fs.PrintDefaults()
+	}
+	// Environment first, so that flags given on the command line override it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "BANLI_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", key, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return cfg, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
+	}
+	return cfg, nil
+}
+
+func serveCommand(args []string, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "banli:", err)
+		return 2
+	}
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	var handler slog.Handler = slog.NewTextHandler(stderr, opts)
+	if cfg.logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, opts)
+	}
+	log := slog.New(handler)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err = serve(ctx, cfg, log, nil)
+	if errors.Is(err, store.ErrLocked) {
+		fmt.Fprintf(stderr, "banli: %v\nAnother banli (or other program) has %s open. Stop it, or give this one its own file with -data or BANLI_DATA.\n", err, cfg.dataPath)
+		return 1
+	}
+	if err != nil {
+		log.Error("banli stopped", "error", err)
+		return 1
+	}
+	return 0
+}

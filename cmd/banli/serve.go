@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/gen/openapi"
+	"github.com/banli/banli/service"
+	"github.com/banli/banli/store"
+)
+
+// maxMessageBytes caps a request on both listeners (the README says so).
+const maxMessageBytes = 4 << 20
+
+// listening reports the addresses actually bound (useful with port 0).
+type listening struct {
+	grpcAddr string
+	httpAddr string
+}
+
+// serve runs the service until ctx ends, then shuts down gracefully. If
+// ready is not nil, the bound addresses are sent on it once both listeners
+// accept connections.
+func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
+	db, err := store.Open(cfg.dataPath, store.Options{LockTimeout: cfg.lockTimeout})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
+	if err != nil {
+		return fmt.Errorf("gRPC listener: %w", err)
+	}
+	defer grpcLis.Close()
+	httpLis, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	defer httpLis.Close()
+
+	grpcServer := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log)),
+	)
+	service.New(db, service.Options{}).Register(grpcServer)
+	healthServer := health.NewServer()
+	healthpb.RegisterHealthServer(grpcServer, healthServer)
+	reflection.Register(grpcServer)
+
+	gateway, gatewayConn, err := newGateway(grpcLis.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer gatewayConn.Close()
+	httpServer := &http.Server{
+		Handler:           httpRoutes(gateway, healthServer),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	errs := make(chan error, 2)
+	go func() { errs <- grpcServer.Serve(grpcLis) }()
+	go func() {
+		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+		}
+	}()
+	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "data", db.Path(), "version", version)
+	if ready != nil {
+		ready <- listening{grpcAddr: grpcLis.Addr().String(), httpAddr: httpLis.Addr().String()}
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight calls", "timeout", cfg.shutdownTimeout)
+	case serveErr = <-errs:
+		log.Error("listener failed; shutting down", "error", serveErr)
+	}
+	healthServer.Shutdown()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	// REST first: its in-flight calls are gRPC calls that must still be served.
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		httpServer.Close()
+	}
+	gatewayConn.Close()
+	stopped := make(chan struct{})
+	go func() { grpcServer.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		grpcServer.Stop()
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("close data file: %w", err)
+	}
+	log.Info("banli stopped")
+	return serveErr
+}
+
+// newGateway builds the REST gateway. It dials the gRPC listener like any
+// client, so every interceptor applies to REST calls too. The connection
+// outlives the shutdown signal: in-flight REST calls finish over it.
+func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
+	mux := runtime.NewServeMux(
+		// JSON uses lowerCamelCase field names and enum value names, the
+		// protobuf JSON mapping; unknown fields are refused, not dropped.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, service.ActorHeader) {
+				return service.ActorHeader, true
+			}
+			return runtime.DefaultHeaderMatcher(key)
+		}),
+	)
+	conn, err := grpc.NewClient(grpcAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMessageBytes)),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("REST gateway: %w", err)
+	}
+	ctx := context.Background()
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		banliv1.RegisterSessionServiceHandler,
+		banliv1.RegisterUnitServiceHandler,
+		banliv1.RegisterProposalServiceHandler,
+		banliv1.RegisterEventServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("REST gateway: %w", err)
+		}
+	}
+	return mux, conn, nil
+}
+
+// httpRoutes serves the gateway under /v1/, the OpenAPI document and the
+// probes.
+func httpRoutes(gateway http.Handler, healthServer *health.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", http.MaxBytesHandler(gateway, maxMessageBytes))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openapi.JSON)
+	})
+	// Liveness: the process answers. Readiness: it is serving (not shutting
+	// down).
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := healthServer.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}
+
+// logCalls logs every call: method, code, latency and actor.
+func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code := status.Code(err)
+		level := slog.LevelInfo
+		if code == codes.Internal || code == codes.Unknown {
+			level = slog.LevelError
+		}
+		if log.Enabled(ctx, level) {
+			attrs := []slog.Attr{
+				slog.String("method", info.FullMethod),
+				slog.String("code", code.String()),
+				slog.Duration("latency", time.Since(start)),
+				slog.String("actor", firstValue(ctx, service.ActorHeader)),
+			}
+			if p, ok := peer.FromContext(ctx); ok {
+				attrs = append(attrs, slog.String("peer", p.Addr.String()))
+			}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+			}
+			log.LogAttrs(ctx, level, "rpc", attrs...)
+		}
+		return resp, err
+	}
+}
+
+// recoverPanics turns a handler panic into INTERNAL instead of a crash.
+func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic in handler", "method", info.FullMethod, "panic", r)
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func firstValue(ctx context.Context, key string) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

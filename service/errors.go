@@ -1,0 +1,196 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/banli/banli/store"
+)
+
+// errorDomain names Banli in google.rpc.ErrorInfo.
+const errorDomain = "banli.v1"
+
+// Sentinel errors of the domain. Every error the service returns wraps one
+// of these (or one of store's); toStatus maps them to gRPC codes.
+var (
+	// ErrInvalidArgument: the request itself is malformed.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInvalidTransition: the step is not allowed in the current state.
+	ErrInvalidTransition = errors.New("step not allowed in the current state")
+	// ErrPrecondition: the step is allowed in this state but a rule of the
+	// case or policy refuses it (a deadline passed, an opinion is missing).
+	ErrPrecondition = errors.New("precondition failed")
+	// ErrEtagMismatch: the caller's etag is stale.
+	ErrEtagMismatch = errors.New("etag mismatch")
+	// ErrAlreadyExists: the resource to create exists already.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrNotFound: a named resource does not exist.
+	ErrNotFound = store.ErrNotFound
+)
+
+// FieldViolation names one bad field of a request, by its path in the
+// request message (proto field names, e.g. "proposal.proposers[2].phone").
+type FieldViolation struct {
+	Field       string
+	Description string
+}
+
+// ValidationError lists every problem found in a request.
+type ValidationError struct {
+	Violations []FieldViolation
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		parts[i] = v.Field + ": " + v.Description
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) Unwrap() error { return ErrInvalidArgument }
+
+// invalidField is a ValidationError for one field.
+func invalidField(field, format string, args ...any) error {
+	return &ValidationError{Violations: []FieldViolation{{Field: field, Description: fmt.Sprintf(format, args...)}}}
+}
+
+// TransitionError says which step was refused, where the resource stands
+// and which steps that state allows.
+type TransitionError struct {
+	Step     Step
+	Resource string
+	State    string
+	Allowed  []Step
+}
+
+func (e *TransitionError) Error() string {
+	allowed := "none"
+	if len(e.Allowed) > 0 {
+		names := make([]string, len(e.Allowed))
+		for i, s := range e.Allowed {
+			names[i] = string(s)
+		}
+		allowed = strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s is not allowed: %s is %s; steps allowed from %s: %s", e.Step, e.Resource, e.State, e.State, allowed)
+}
+
+func (e *TransitionError) Unwrap() error { return ErrInvalidTransition }
+
+// notFound wraps ErrNotFound with the resource's name.
+type notFoundError struct {
+	resource string
+	field    string
+}
+
+func (e *notFoundError) Error() string {
+	if e.field != "" {
+		return fmt.Sprintf("%s: %s does not exist", e.field, e.resource)
+	}
+	return e.resource + " does not exist"
+}
+
+func (e *notFoundError) Unwrap() error { return ErrNotFound }
+
+// resourceNotFound reports that name (given in field, if not the request's
+// own name) does not exist.
+func resourceNotFound(name, field string) error {
+	return &notFoundError{resource: name, field: field}
+}
+
+// toStatus maps an error to a gRPC status with google.rpc details. It is
+// the one place where domain errors become codes.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var (
+		st *status.Status
+		ve *ValidationError
+		te *TransitionError
+		nf *notFoundError
+	)
+	switch {
+	case errors.As(err, &ve):
+		st = status.New(codes.InvalidArgument, err.Error())
+		br := &errdetails.BadRequest{}
+		for _, v := range ve.Violations {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+		}
+		st = withDetails(st, br)
+	case errors.Is(err, store.ErrRequestReused):
+		st = withDetails(status.New(codes.InvalidArgument, err.Error()), &errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+				Field: "request_id", Description: "already used for a different request; use a new request_id",
+			}},
+		})
+	case errors.As(err, &te):
+		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
+			&errdetails.ErrorInfo{Reason: "INVALID_TRANSITION", Domain: errorDomain, Metadata: map[string]string{
+				"step": string(te.Step), "resource": te.Resource, "state": te.State, "allowed": joinSteps(te.Allowed),
+			}},
+			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
+				Type: "STATE", Subject: te.Resource, Description: err.Error(),
+			}}})
+	case errors.Is(err, ErrPrecondition):
+		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
+			&errdetails.ErrorInfo{Reason: "PRECONDITION", Domain: errorDomain})
+	case errors.As(err, &nf):
+		st = withDetails(status.New(codes.NotFound, err.Error()),
+			&errdetails.ResourceInfo{ResourceType: collectionOf(nf.resource), ResourceName: nf.resource, Description: "does not exist"})
+	case errors.Is(err, ErrNotFound):
+		st = status.New(codes.NotFound, err.Error())
+	case errors.Is(err, ErrEtagMismatch):
+		st = withDetails(status.New(codes.Aborted, err.Error()),
+			&errdetails.ErrorInfo{Reason: "ETAG_MISMATCH", Domain: errorDomain})
+	case errors.Is(err, ErrAlreadyExists):
+		st = withDetails(status.New(codes.AlreadyExists, err.Error()),
+			&errdetails.ErrorInfo{Reason: "ALREADY_EXISTS", Domain: errorDomain})
+	case errors.Is(err, context.Canceled):
+		st = status.New(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		st = status.New(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, store.ErrClosed):
+		st = status.New(codes.Unavailable, "the server is shutting down")
+	default:
+		// Storage and encoding failures: say so without leaking internals.
+		st = status.New(codes.Internal, "internal error: "+err.Error())
+	}
+	return st.Err()
+}
+
+func withDetails(st *status.Status, details ...protoadapt.MessageV1) *status.Status {
+	if with, err := st.WithDetails(details...); err == nil {
+		return with
+	}
+	return st
+}
+
+func joinSteps(steps []Step) string {
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ",")
+}
+
+// collectionOf returns "proposals" for "proposals/7/assignments/2"'s owner
+// type: the collection of the last id.
+func collectionOf(name string) string {
+	parts := strings.Split(name, "/")
+	if len(parts) >= 2 {
+		return parts[len(parts)-2]
+	}
+	return name
+}

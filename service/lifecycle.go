@@ -1,0 +1,294 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// This file is the lifecycle: every step, the states it is allowed from and
+// the state it leads to, declared once as data. Handlers never test states
+// themselves; they ask this table (checkProposalStep, checkAssignmentStep,
+// checkDisclosureStep) and then apply the step's data.
+
+// Step names a lifecycle step. Most are an RPC's name; where one RPC can
+// lead to different states (a decision, a rating), each outcome is a step.
+type Step string
+
+// The steps.
+const (
+	StepAssign              Step = "AssignProposal"
+	StepRefuseFiling        Step = "RefuseFiling"
+	StepWithdraw            Step = "WithdrawProposal"
+	StepMergeInto           Step = "MergeProposals"
+	StepMergeAway           Step = "MergeProposals (as a source)"
+	StepMarkKey             Step = "MarkKey"
+	StepSign                Step = "SignAssignment"
+	StepRequestReassignment Step = "RequestReassignment"
+	StepApproveReassignment Step = "DecideReassignment (approve)"
+	StepRefuseReassignment  Step = "DecideReassignment (refuse)"
+	StepConsult             Step = "RecordConsultation"
+	StepSubmitOpinion       Step = "SubmitOpinion"
+	StepSubmitReply         Step = "SubmitReply"
+	StepRateSatisfied       Step = "RateReply (satisfied or basically satisfied)"
+	StepRateUnsatisfied     Step = "RateReply (unsatisfied)"
+	StepPublish             Step = "PublishReply"
+	StepWithhold            Step = "WithholdReply"
+)
+
+// Short names of the states, for the tables below.
+const (
+	received  = banliv1.ProposalState_PROPOSAL_STATE_RECEIVED
+	assigned  = banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED
+	consulted = banliv1.ProposalState_PROPOSAL_STATE_CONSULTED
+	replied   = banliv1.ProposalState_PROPOSAL_STATE_REPLIED
+	rated     = banliv1.ProposalState_PROPOSAL_STATE_RATED
+	notFiled  = banliv1.ProposalState_PROPOSAL_STATE_NOT_FILED
+	withdrawn = banliv1.ProposalState_PROPOSAL_STATE_WITHDRAWN
+	merged    = banliv1.ProposalState_PROPOSAL_STATE_MERGED
+
+	aAssigned       = banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED
+	aRequested      = banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNMENT_REQUESTED
+	aSigned         = banliv1.AssignmentState_ASSIGNMENT_STATE_SIGNED
+	aConsulted      = banliv1.AssignmentState_ASSIGNMENT_STATE_CONSULTED
+	aOpinionSent    = banliv1.AssignmentState_ASSIGNMENT_STATE_OPINION_SUBMITTED
+	aReplied        = banliv1.AssignmentState_ASSIGNMENT_STATE_REPLIED
+	aRated          = banliv1.AssignmentState_ASSIGNMENT_STATE_RATED
+	aRehandling     = banliv1.AssignmentState_ASSIGNMENT_STATE_REHANDLING
+	aReassigned     = banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED
+	lead            = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
+	split           = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
+	coHandling      = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
+	pending         = banliv1.DisclosureState_DISCLOSURE_STATE_PENDING
+	published       = banliv1.DisclosureState_DISCLOSURE_STATE_PUBLISHED
+	withheld        = banliv1.DisclosureState_DISCLOSURE_STATE_WITHHELD
+	stateUnderived  = banliv1.ProposalState_PROPOSAL_STATE_UNSPECIFIED
+	assignmentStays = banliv1.AssignmentState_ASSIGNMENT_STATE_UNSPECIFIED
+)
+
+// proposalTransition is a case-level step. A destination of stateUnderived
+// means the state follows from the assignments (deriveProposalState).
+type proposalTransition struct {
+	step Step
+	from []banliv1.ProposalState
+	to   banliv1.ProposalState
+}
+
+// proposalTransitions: the case-level steps.
+var proposalTransitions = []proposalTransition{
+	// The office names units; the case follows its assignments.
+	{step: StepAssign, from: []banliv1.ProposalState{received, assigned, consulted}, to: stateUnderived},
+	// 不立案: only before the case is assigned.
+	{step: StepRefuseFiling, from: []banliv1.ProposalState{received}, to: notFiled},
+	// A proposer may withdraw until a reply has been sent.
+	{step: StepWithdraw, from: []banliv1.ProposalState{received, assigned, consulted}, to: withdrawn},
+	// 并案: the case that stays takes in the others' proposers.
+	{step: StepMergeInto, from: []banliv1.ProposalState{received, assigned, consulted}, to: stateUnderived},
+	// A merged case must not have been assigned: nobody is handling it yet.
+	{step: StepMergeAway, from: []banliv1.ProposalState{received}, to: merged},
+	// Key cases are named at any time before the case ends.
+	{step: StepMarkKey, from: []banliv1.ProposalState{received, assigned, consulted, replied, rated}, to: stateUnderived},
+}
+
+// handlingStates are the case states in which units work on their parts.
+// Every assignment step needs the case in one of them.
+var handlingStates = []banliv1.ProposalState{assigned, consulted, replied, rated}
+
+var (
+	allRoles      = []banliv1.AssignmentRole{lead, split, coHandling}
+	replyingRoles = []banliv1.AssignmentRole{lead, split}
+)
+
+// assignmentTransition is a step on one unit's part: the roles that may
+// take it, and for each state it is allowed from, the state it leads to
+// (assignmentStays: no change).
+type assignmentTransition struct {
+	step  Step
+	roles []banliv1.AssignmentRole
+	edges map[banliv1.AssignmentState]banliv1.AssignmentState
+}
+
+// assignmentTransitions: the steps of a unit's part.
+var assignmentTransitions = []assignmentTransition{
+	// 签收: the unit takes the part on.
+	{step: StepSign, roles: allRoles, edges: edges{aAssigned: aSigned}},
+	// 申请调整: only before signing (and within the window: checked with the
+	// deadline, see checkReassignmentWindow).
+	{step: StepRequestReassignment, roles: allRoles, edges: edges{aAssigned: aRequested}},
+	// The office approves: this part ends and a new one starts at the new unit.
+	{step: StepApproveReassignment, roles: allRoles, edges: edges{aRequested: aReassigned}},
+	// The office refuses: the unit keeps the part and must sign.
+	{step: StepRefuseReassignment, roles: allRoles, edges: edges{aRequested: aAssigned}},
+	// 沟通: the first consultation moves a signed part on; later ones (办中、
+	// 办后) are recorded without changing the state.
+	{step: StepConsult, roles: allRoles, edges: edges{
+		aSigned: aConsulted, aConsulted: assignmentStays, aOpinionSent: assignmentStays,
+		aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays,
+	}},
+	// 会办意见: co-handling units only; once.
+	{step: StepSubmitOpinion, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: aOpinionSent, aConsulted: aOpinionSent}},
+	// 答复: lead and split units; from SIGNED only where the policy does not
+	// ask for a consultation first (see replyRules).
+	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied}},
+	// 评价: a rating that is not unsatisfied settles the part; another
+	// proposer's later rating of the same reply keeps it settled.
+	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated}},
+	// 不满意: the part goes back for a new round (重新办理).
+	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling}},
+}
+
+type edges = map[banliv1.AssignmentState]banliv1.AssignmentState
+
+// disclosureTransitions: the publication of one reply.
+var disclosureTransitions = map[Step]map[banliv1.DisclosureState]banliv1.DisclosureState{
+	StepPublish:  {pending: published},
+	StepWithhold: {pending: withheld},
+}
+
+// checkProposalStep says whether step is allowed on a case in state.
+func checkProposalStep(step Step, resource string, state banliv1.ProposalState) error {
+	for _, t := range proposalTransitions {
+		if t.step == step {
+			if slices.Contains(t.from, state) {
+				return nil
+			}
+			return &TransitionError{Step: step, Resource: resource, State: stateName(state), Allowed: proposalStepsFrom(state)}
+		}
+	}
+	panic(fmt.Sprintf("lifecycle: %s is not a case-level step", step))
+}
+
+// proposalTarget is the state a case-level step leads to; stateUnderived
+// means deriveProposalState decides.
+func proposalTarget(step Step) banliv1.ProposalState {
+	for _, t := range proposalTransitions {
+		if t.step == step {
+			return t.to
+		}
+	}
+	panic(fmt.Sprintf("lifecycle: %s is not a case-level step", step))
+}
+
+// checkAssignmentStep says whether step is allowed on assignment a of a
+// case in caseState, and returns the assignment's next state.
+func checkAssignmentStep(step Step, caseState banliv1.ProposalState, a *banliv1.Assignment) (banliv1.AssignmentState, error) {
+	if !slices.Contains(handlingStates, caseState) {
+		caseName, _, _ := strings.Cut(a.GetName(), "/assignments/")
+		return 0, &TransitionError{Step: step, Resource: caseName, State: stateName(caseState), Allowed: proposalStepsFrom(caseState)}
+	}
+	for _, t := range assignmentTransitions {
+		if t.step != step {
+			continue
+		}
+		to, ok := t.edges[a.GetState()]
+		if !ok || !slices.Contains(t.roles, a.GetRole()) {
+			return 0, &TransitionError{
+				Step:     step,
+				Resource: a.GetName(),
+				State:    assignmentStateName(a),
+				Allowed:  assignmentStepsFrom(a.GetState(), a.GetRole()),
+			}
+		}
+		if to == assignmentStays {
+			to = a.GetState()
+		}
+		return to, nil
+	}
+	panic(fmt.Sprintf("lifecycle: %s is not an assignment step", step))
+}
+
+// checkDisclosureStep says whether step is allowed on reply r and returns
+// its next disclosure state.
+func checkDisclosureStep(step Step, r *banliv1.Reply) (banliv1.DisclosureState, error) {
+	to, ok := disclosureTransitions[step][r.GetDisclosureState()]
+	if !ok {
+		var allowed []Step
+		for _, s := range []Step{StepPublish, StepWithhold} {
+			if _, ok := disclosureTransitions[s][r.GetDisclosureState()]; ok {
+				allowed = append(allowed, s)
+			}
+		}
+		return 0, &TransitionError{Step: step, Resource: r.GetName(), State: "disclosure " + trimEnum(r.GetDisclosureState().String(), "DISCLOSURE_STATE_"), Allowed: allowed}
+	}
+	return to, nil
+}
+
+func proposalStepsFrom(state banliv1.ProposalState) []Step {
+	var steps []Step
+	for _, t := range proposalTransitions {
+		if t.step != StepMergeAway && slices.Contains(t.from, state) {
+			steps = append(steps, t.step)
+		}
+	}
+	if slices.Contains(handlingStates, state) {
+		steps = append(steps, "steps on its assignments")
+	}
+	return steps
+}
+
+func assignmentStepsFrom(state banliv1.AssignmentState, role banliv1.AssignmentRole) []Step {
+	var steps []Step
+	for _, t := range assignmentTransitions {
+		if _, ok := t.edges[state]; ok && slices.Contains(t.roles, role) {
+			steps = append(steps, t.step)
+		}
+	}
+	return steps
+}
+
+// deriveProposalState is the case-level state that a case's assignments
+// add up to (DOMAIN.md, "The lifecycle"). Terminal states stay.
+func deriveProposalState(p *banliv1.Proposal) banliv1.ProposalState {
+	switch p.GetState() {
+	case notFiled, withdrawn, merged:
+		return p.GetState()
+	}
+	var parts, consultedParts, repliedParts, ratedParts int
+	for _, a := range p.GetAssignments() {
+		if a.GetState() == aReassigned || a.GetRole() == coHandling {
+			continue
+		}
+		parts++
+		switch a.GetState() {
+		case aConsulted, aRehandling:
+			consultedParts++
+		case aReplied:
+			consultedParts++
+			repliedParts++
+		case aRated:
+			consultedParts++
+			repliedParts++
+			ratedParts++
+		}
+	}
+	switch {
+	case parts == 0 && len(p.GetAssignments()) == 0:
+		return received
+	case parts == 0:
+		return assigned
+	case ratedParts == parts:
+		return rated
+	case repliedParts == parts:
+		return replied
+	case consultedParts == parts:
+		return consulted
+	default:
+		return assigned
+	}
+}
+
+func stateName(s banliv1.ProposalState) string {
+	return trimEnum(s.String(), "PROPOSAL_STATE_")
+}
+
+func roleName(r banliv1.AssignmentRole) string {
+	return strings.ReplaceAll(strings.ToLower(trimEnum(r.String(), "ASSIGNMENT_ROLE_")), "_", "-")
+}
+
+func assignmentStateName(a *banliv1.Assignment) string {
+	return fmt.Sprintf("%s (%s)", trimEnum(a.GetState().String(), "ASSIGNMENT_STATE_"), roleName(a.GetRole()))
+}
+
+func trimEnum(s, prefix string) string { return strings.TrimPrefix(s, prefix) }

@@ -1,0 +1,123 @@
+package service
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Resource names (AIP-122). Ids are positive decimal numbers given by the
+// server: sessions/3, units/12, proposals/7, proposals/7/assignments/2,
+// proposals/7/assignments/2/replies/1 (the reply of round 1).
+const (
+	sessionsCollection    = "sessions"
+	unitsCollection       = "units"
+	proposalsCollection   = "proposals"
+	assignmentsCollection = "assignments"
+	repliesCollection     = "replies"
+)
+
+func sessionName(id uint64) string  { return fmt.Sprintf("sessions/%d", id) }
+func unitName(id uint64) string     { return fmt.Sprintf("units/%d", id) }
+func proposalName(id uint64) string { return fmt.Sprintf("proposals/%d", id) }
+
+func assignmentName(proposal uint64, assignment int) string {
+	return fmt.Sprintf("proposals/%d/assignments/%d", proposal, assignment)
+}
+
+func replyName(proposal uint64, assignment, round int) string {
+	return fmt.Sprintf("proposals/%d/assignments/%d/replies/%d", proposal, assignment, round)
+}
+
+// parseName splits name into the ids of the given collections, in order,
+// e.g. parseName("proposals/7/assignments/2", "proposals", "assignments")
+// gives [7 2]. It fails unless name has exactly that shape.
+func parseName(name string, collections ...string) ([]uint64, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 2*len(collections) {
+		return nil, false
+	}
+	ids := make([]uint64, len(collections))
+	for i, c := range collections {
+		if parts[2*i] != c {
+			return nil, false
+		}
+		s := parts[2*i+1]
+		if s == "" || s[0] == '0' || len(s) > 18 {
+			return nil, false
+		}
+		id, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		ids[i] = id
+	}
+	return ids, true
+}
+
+// nameChecker parses names for a validator, recording a violation for each
+// bad one.
+func badName(v *violations, field, name, pattern string) {
+	if name == "" {
+		v.add(field, "required: a resource name like %s", pattern)
+		return
+	}
+	v.add(field, "%q is not a resource name like %s", name, pattern)
+}
+
+func (v *violations) sessionID(field, name string) uint64 {
+	ids, ok := parseName(name, sessionsCollection)
+	if !ok {
+		badName(v, field, name, "sessions/{id}")
+		return 0
+	}
+	return ids[0]
+}
+
+func (v *violations) unitID(field, name string) uint64 {
+	ids, ok := parseName(name, unitsCollection)
+	if !ok {
+		badName(v, field, name, "units/{id}")
+		return 0
+	}
+	return ids[0]
+}
+
+func (v *violations) proposalID(field, name string) uint64 {
+	ids, ok := parseName(name, proposalsCollection)
+	if !ok {
+		badName(v, field, name, "proposals/{id}")
+		return 0
+	}
+	return ids[0]
+}
+
+// assignmentRef points at one assignment of one proposal.
+type assignmentRef struct {
+	proposal   uint64
+	assignment int
+}
+
+func (v *violations) assignmentRef(field, name string) assignmentRef {
+	ids, ok := parseName(name, proposalsCollection, assignmentsCollection)
+	if !ok || ids[1] > maxAssignments*4 {
+		badName(v, field, name, "proposals/{id}/assignments/{id}")
+		return assignmentRef{}
+	}
+	return assignmentRef{proposal: ids[0], assignment: int(ids[1])}
+}
+
+// replyRef points at the reply of one round of one assignment.
+type replyRef struct {
+	assignmentRef
+	round int
+}
+
+func (v *violations) replyRef(field, name string) replyRef {
+	ids, ok := parseName(name, proposalsCollection, assignmentsCollection, repliesCollection)
+	if !ok || ids[1] > maxAssignments*4 || ids[2] > 1000 {
+		badName(v, field, name, "proposals/{id}/assignments/{id}/replies/{round}")
+		return replyRef{}
+	}
+	return replyRef{assignmentRef: assignmentRef{proposal: ids[0], assignment: int(ids[1])}, round: int(ids[2])}
+}

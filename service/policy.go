@@ -1,0 +1,86 @@
+package service
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// The defaults of DOMAIN.md ("Deadlines"; "The lifecycle"). A session
+// stores its policy with every field filled in, so a later change of these
+// defaults never changes the rules of a session already registered.
+const (
+	defaultSignInWorkingDays       = 5
+	defaultReassignmentWorkingDays = 5
+	defaultOpinionMonths           = 1
+	defaultReplyMonths             = 3
+	defaultReplyMaxMonths          = 6
+	defaultRereplyMonths           = 1
+	defaultDisclosureWorkingDays   = 20
+	defaultConsultBeforeReply      = true
+	defaultOpinionsBeforeLeadReply = true
+)
+
+// resolvePolicy returns p with every omitted field set to its default.
+func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
+	out := &banliv1.SessionPolicy{}
+	if p != nil {
+		out = proto.Clone(p).(*banliv1.SessionPolicy)
+	}
+	setInt := func(f **int32, def int32) {
+		if *f == nil {
+			*f = proto.Int32(def)
+		}
+	}
+	setInt(&out.SignInWorkingDays, defaultSignInWorkingDays)
+	setInt(&out.ReassignmentWorkingDays, defaultReassignmentWorkingDays)
+	setInt(&out.OpinionMonths, defaultOpinionMonths)
+	setInt(&out.ReplyMonths, defaultReplyMonths)
+	setInt(&out.ReplyMaxMonths, defaultReplyMaxMonths)
+	setInt(&out.RereplyMonths, defaultRereplyMonths)
+	setInt(&out.DisclosureWorkingDays, defaultDisclosureWorkingDays)
+	if out.ConsultBeforeReply == nil {
+		out.ConsultBeforeReply = proto.Bool(defaultConsultBeforeReply)
+	}
+	if out.OpinionsBeforeLeadReply == nil {
+		out.OpinionsBeforeLeadReply = proto.Bool(defaultOpinionsBeforeLeadReply)
+	}
+	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
+		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D
+	}
+	return out
+}
+
+// validatePolicy checks the fields that were given; omitted ones take
+// their defaults and need no check.
+func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
+	if p == nil {
+		return
+	}
+	between := func(name string, val *int32, lo, hi int32) {
+		if val != nil && (*val < lo || *val > hi) {
+			v.add(field+"."+name, "must be from %d to %d", lo, hi)
+		}
+	}
+	between("sign_in_working_days", p.SignInWorkingDays, 1, 60)
+	between("reassignment_working_days", p.ReassignmentWorkingDays, 1, 60)
+	between("opinion_months", p.OpinionMonths, 1, 12)
+	between("reply_months", p.ReplyMonths, 1, 12)
+	between("reply_max_months", p.ReplyMaxMonths, 1, 12)
+	between("rereply_months", p.RereplyMonths, 1, 12)
+	between("disclosure_working_days", p.DisclosureWorkingDays, 1, 120)
+	resolved := resolvePolicy(p)
+	if resolved.GetReplyMaxMonths() < resolved.GetReplyMonths() {
+		v.add(field+".reply_max_months", "must be at least reply_months (%d)", resolved.GetReplyMonths())
+	}
+	v.enum(field+".reply_categories", p.GetReplyCategories(), false)
+}
+
+// categoryAllowed says whether the session's policy accepts a reply
+// category.
+func categoryAllowed(p *banliv1.SessionPolicy, c banliv1.ReplyCategory) bool {
+	if c == banliv1.ReplyCategory_REPLY_CATEGORY_D {
+		return p.GetReplyCategories() != banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_C
+	}
+	return true
+}

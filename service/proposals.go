@@ -1,0 +1,683 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// Full method names, which scope request ids.
+const proposalService = "/banli.v1.ProposalService/"
+
+// CreateProposal receives a case.
+func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposalRequest) (*banliv1.Proposal, error) {
+	if err := validateCreateProposal(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return write(ctx, s, proposalService+"CreateProposal", req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
+		in := req.GetProposal()
+		ids, _ := parseName(in.GetSession(), sessionsCollection)
+		sess, err := tx.Session(ids[0])
+		if err != nil {
+			return nil, resourceNotFound(in.GetSession(), "proposal.session")
+		}
+		if want := kindOfBody(sess.GetBody()); in.GetKind() != want {
+			return nil, invalidField("proposal.kind", "%s is a %s session: its cases are %s", sess.GetName(),
+				trimEnum(sess.GetBody().String(), "BODY_"), want)
+		}
+		if existing := tx.ProposalByNumber(in.GetSession(), in.GetNumber()); existing != 0 {
+			return nil, fmt.Errorf("case number %s in %s is taken by %s: %w", in.GetNumber(), in.GetSession(), proposalName(existing), ErrAlreadyExists)
+		}
+		id := tx.NewID(store.KindProposal)
+		// Copy the input fields one by one: output-only fields a client sent
+		// are ignored (AIP-203), never stored.
+		p := &banliv1.Proposal{
+			Name:        proposalName(id),
+			Session:     in.GetSession(),
+			Kind:        in.GetKind(),
+			Number:      in.GetNumber(),
+			Serial:      in.GetSerial(),
+			Period:      in.GetPeriod(),
+			Title:       in.GetTitle(),
+			Content:     in.GetContent(),
+			Topics:      in.GetTopics(),
+			Attachments: in.GetAttachments(),
+			State:       received,
+			Year:        sess.GetYear(),
+			CreateTime:  timestampOf(now),
+			UpdateTime:  timestampOf(now),
+			Etag:        nextEtag(""),
+		}
+		for i, pr := range in.GetProposers() {
+			pr = proto.Clone(pr).(*banliv1.Proposer)
+			pr.Id = int32(i + 1)
+			pr.MergedFrom = ""
+			p.Proposers = append(p.Proposers, pr)
+		}
+		tx.PutProposal(id, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
+		return p, nil
+	})
+}
+
+func kindOfBody(b banliv1.Body) banliv1.ProposalKind {
+	if b == banliv1.Body_BODY_NPC {
+		return banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION
+	}
+	return banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL
+}
+
+// GetProposal returns one case.
+func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	id := v.proposalID("name", req.GetName())
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	var p *banliv1.Proposal
+	err := s.store.View(func(r *store.Reader) error {
+		var err error
+		p, err = r.Proposal(id)
+		if err != nil {
+			return resourceNotFound(req.GetName(), "")
+		}
+		return nil
+	})
+	return p, toStatus(err)
+}
+
+// ListProposals lists cases by filter.
+func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRequest) (*banliv1.ListProposalsResponse, error) {
+	if err := validateListProposals(req); err != nil {
+		return nil, toStatus(err)
+	}
+	after, err := parsePageToken(req, req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	q := store.ProposalQuery{
+		Session: req.GetSession(), Kind: req.GetKind(), State: req.GetState(), Unit: req.GetUnit(),
+		Role: req.GetRole(), Key: req.Key, Year: req.GetYear(), Topic: req.GetTopic(),
+	}
+	resp := &banliv1.ListProposalsResponse{}
+	err = s.store.View(func(r *store.Reader) error {
+		list, more, err := r.ListProposals(q, after, pageSize(req.GetPageSize(), defaultPageSize))
+		if err != nil {
+			return err
+		}
+		resp.Proposals = list
+		if more {
+			last, _ := parseName(list[len(list)-1].GetName(), proposalsCollection)
+			resp.NextPageToken = pageToken(req, last[0])
+		}
+		return nil
+	})
+	return resp, toStatus(err)
+}
+
+// AssignProposal names units for a case.
+func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposalRequest) (*banliv1.Proposal, error) {
+	if err := validateAssign(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ids, _ := parseName(req.GetName(), proposalsCollection)
+	return updateProposal(ctx, s, proposalService+"AssignProposal", req, ids[0], req.GetEtag(), StepAssign, func(c *caseChange) error {
+		if err := checkProposalStep(StepAssign, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		var names []string
+		for i, ua := range req.GetAssignments() {
+			field := fmt.Sprintf("assignments[%d].unit", i)
+			if err := c.checkAssignable(ua.GetUnit(), field); err != nil {
+				return err
+			}
+			c.p.Assignments = append(c.p.Assignments, c.newAssignment(ua.GetUnit(), ua.GetRole(), policy))
+			names = append(names, ua.GetUnit()+" as "+roleName(ua.GetRole()))
+		}
+		if err := checkRoleMix(c.p); err != nil {
+			return err
+		}
+		c.details = "assigned " + strings.Join(names, ", ")
+		return nil
+	})
+}
+
+// checkAssignable refuses a unit that does not exist, is deactivated, or
+// already has a current part of the case.
+func (c *caseChange) checkAssignable(unit, field string) error {
+	uid, _ := parseName(unit, unitsCollection)
+	u, err := c.tx.Unit(uid[0])
+	if err != nil {
+		return resourceNotFound(unit, field)
+	}
+	if !u.GetActive() {
+		return fmt.Errorf("%s: %s (%s) is deactivated: %w", field, unit, u.GetDisplayName(), ErrPrecondition)
+	}
+	for _, a := range c.p.GetAssignments() {
+		if a.GetUnit() == unit && a.GetState() != aReassigned {
+			return fmt.Errorf("%s: %s already has %s: %w", field, unit, a.GetName(), ErrPrecondition)
+		}
+	}
+	return nil
+}
+
+// checkRoleMix enforces DOMAIN.md's shapes of a case: one lead unit (with
+// any co-handling units) or one or more split units; never both, and no
+// co-handling unit without a lead unit to send its opinion to.
+func checkRoleMix(p *banliv1.Proposal) error {
+	var leads, splits, co int
+	for _, a := range p.GetAssignments() {
+		if a.GetState() == aReassigned {
+			continue
+		}
+		switch a.GetRole() {
+		case lead:
+			leads++
+		case split:
+			splits++
+		case coHandling:
+			co++
+		}
+	}
+	switch {
+	case leads > 1:
+		return fmt.Errorf("a case has one lead unit: %s would have %d: %w", p.GetName(), leads, ErrPrecondition)
+	case leads > 0 && splits > 0:
+		return fmt.Errorf("a case has a lead unit or split units, not both: %w", ErrPrecondition)
+	case co > 0 && leads == 0:
+		return fmt.Errorf("co-handling units send their opinions to a lead unit, and %s has none: %w", p.GetName(), ErrPrecondition)
+	}
+	return nil
+}
+
+// newAssignment starts a unit's part now, with its deadlines.
+func (c *caseChange) newAssignment(unit string, role banliv1.AssignmentRole, policy *banliv1.SessionPolicy) *banliv1.Assignment {
+	a := &banliv1.Assignment{
+		Name:                 assignmentName(c.id, len(c.p.GetAssignments())+1),
+		Unit:                 unit,
+		Role:                 role,
+		State:                aAssigned,
+		AssignTime:           c.nowProto(),
+		SignDeadline:         c.clock.workingDaysAfter(c.now, int(policy.GetSignInWorkingDays()), "assignment"),
+		ReassignmentDeadline: c.clock.workingDaysAfter(c.now, int(policy.GetReassignmentWorkingDays()), "assignment"),
+		Round:                1,
+	}
+	if role == coHandling {
+		a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetOpinionMonths()), "assignment")
+	} else {
+		a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetReplyMonths()), "assignment")
+	}
+	return a
+}
+
+// assignmentStep is the frame of every step on one assignment: it finds the
+// assignment, asks the lifecycle table, lets apply fill in the step's data
+// and moves the assignment to its next state.
+func assignmentStep(ctx context.Context, s *Server, method string, req mutatingRequest, ref assignmentRef, etag string, step Step,
+	apply func(c *caseChange, a *banliv1.Assignment) error,
+) (*banliv1.Proposal, error) {
+	return updateProposal(ctx, s, method, req, ref.proposal, etag, step, func(c *caseChange) error {
+		a, err := c.assignment(ref.assignment)
+		if err != nil {
+			return err
+		}
+		return c.moveAssignment(a, step, func() error { return apply(c, a) })
+	})
+}
+
+// assignment returns the numbered assignment of the case.
+func (c *caseChange) assignment(n int) (*banliv1.Assignment, error) {
+	if n < 1 || n > len(c.p.GetAssignments()) {
+		return nil, resourceNotFound(assignmentName(c.id, n), "")
+	}
+	return c.p.GetAssignments()[n-1], nil
+}
+
+// moveAssignment checks step against the lifecycle table, runs apply and
+// moves a to the step's destination, noting the move in the event.
+func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, apply func() error) error {
+	to, err := checkAssignmentStep(step, c.p.GetState(), a)
+	if err != nil {
+		return err
+	}
+	from := a.GetState()
+	if err := apply(); err != nil {
+		return err
+	}
+	a.State = to
+	c.step = step
+	c.target = a.GetName()
+	move := fmt.Sprintf("%s: %s -> %s", a.GetName(), trimEnum(from.String(), "ASSIGNMENT_STATE_"), trimEnum(to.String(), "ASSIGNMENT_STATE_"))
+	if c.details == "" {
+		c.details = move
+	} else {
+		c.details = move + "; " + c.details
+	}
+	return nil
+}
+
+// SignAssignment records that a unit signed for its part.
+func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignmentRequest) (*banliv1.Proposal, error) {
+	if err := validateSign(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, proposalService+"SignAssignment", req, ref, req.GetEtag(), StepSign, func(c *caseChange, a *banliv1.Assignment) error {
+		if dep := req.GetDepartment(); dep != "" {
+			if err := c.checkDepartment(a, dep); err != nil {
+				return err
+			}
+		}
+		a.SignTime = c.nowProto()
+		a.Department = req.GetDepartment()
+		a.ResponsiblePerson = req.GetResponsiblePerson()
+		a.ResponsiblePhone = req.GetResponsiblePhone()
+		return nil
+	})
+}
+
+// checkDepartment accepts a department (or a department of a department)
+// of the assigned unit.
+func (c *caseChange) checkDepartment(a *banliv1.Assignment, department string) error {
+	name := department
+	for depth := 0; depth < 8; depth++ {
+		id, _ := parseName(name, unitsCollection)
+		u, err := c.tx.Unit(id[0])
+		if err != nil {
+			return resourceNotFound(name, "department")
+		}
+		if u.GetParent() == a.GetUnit() {
+			return nil
+		}
+		if u.GetParent() == "" {
+			break
+		}
+		name = u.GetParent()
+	}
+	return invalidField("department", "%s is not a department of %s", department, a.GetUnit())
+}
+
+// RequestReassignment records a unit's request for a change of unit.
+func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestReassignmentRequest) (*banliv1.Proposal, error) {
+	if err := validateRequestReassignment(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, proposalService+"RequestReassignment", req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
+		if due := a.GetReassignmentDeadline(); due != nil && c.now.After(due.GetDueTime().AsTime()) {
+			return fmt.Errorf("the window to ask for a change of unit closed on %s (%s): %w", due.GetDueDate(), due.GetRule(), ErrPrecondition)
+		}
+		if su := req.GetSuggestedUnit(); su != "" {
+			id, _ := parseName(su, unitsCollection)
+			if _, err := c.tx.Unit(id[0]); err != nil {
+				return resourceNotFound(su, "suggested_unit")
+			}
+		}
+		a.ReassignmentRequests = append(a.ReassignmentRequests, &banliv1.ReassignmentRequest{
+			Reason:        req.GetReason(),
+			SuggestedUnit: req.GetSuggestedUnit(),
+			RequestTime:   c.nowProto(),
+		})
+		c.details = "reason: " + req.GetReason()
+		return nil
+	})
+}
+
+// DecideReassignment approves or refuses a change of unit.
+func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReassignmentRequest) (*banliv1.Proposal, error) {
+	if err := validateDecideReassignment(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	approve := req.GetDecision() == banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED
+	step := StepRefuseReassignment
+	if approve {
+		step = StepApproveReassignment
+	}
+	return assignmentStep(ctx, s, proposalService+"DecideReassignment", req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		open := a.GetReassignmentRequests()[len(a.GetReassignmentRequests())-1]
+		open.Decision = req.GetDecision()
+		open.DecisionNote = req.GetNote()
+		open.DecideTime = c.nowProto()
+		if !approve {
+			c.details = "refused"
+			return nil
+		}
+		if err := c.checkAssignable(req.GetNewUnit(), "new_unit"); err != nil {
+			return err
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		next := c.newAssignment(req.GetNewUnit(), a.GetRole(), policy)
+		next.ReassignedFrom = a.GetName()
+		a.ReassignedTo = next.GetName()
+		c.p.Assignments = append(c.p.Assignments, next)
+		c.details = "moved to " + req.GetNewUnit() + " as " + next.GetName()
+		return nil
+	})
+}
+
+// RecordConsultation records a contact with the proposers.
+func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordConsultationRequest) (*banliv1.Proposal, error) {
+	if err := validateConsultation(req, s.now()); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, proposalService+"RecordConsultation", req, ref, req.GetEtag(), StepConsult, func(c *caseChange, a *banliv1.Assignment) error {
+		in := req.GetConsultation()
+		rec := &banliv1.Consultation{
+			Id:            int32(len(a.GetConsultations()) + 1),
+			Phase:         in.GetPhase(),
+			Channel:       in.GetChannel(),
+			Time:          in.GetTime(),
+			Participants:  in.GetParticipants(),
+			Summary:       in.GetSummary(),
+			DeclinedVisit: in.GetDeclinedVisit(),
+			RecordTime:    c.nowProto(),
+		}
+		if rec.Time == nil {
+			rec.Time = c.nowProto()
+		}
+		a.Consultations = append(a.Consultations, rec)
+		c.details = fmt.Sprintf("consultation %d by %s", rec.GetId(), strings.ToLower(trimEnum(rec.GetChannel().String(), "CONSULTATION_CHANNEL_")))
+		return nil
+	})
+}
+
+// SubmitOpinion records a co-handling unit's opinion to the lead unit.
+func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRequest) (*banliv1.Proposal, error) {
+	if err := validateOpinion(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, proposalService+"SubmitOpinion", req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
+		o := proto.Clone(req.GetOpinion()).(*banliv1.Opinion)
+		o.SubmitTime = c.nowProto()
+		a.Opinion = o
+		return nil
+	})
+}
+
+// SubmitReply records a lead or split unit's reply for the current round.
+func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyRequest) (*banliv1.Proposal, error) {
+	if err := validateReply(req, s.now()); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, proposalService+"SubmitReply", req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		if err := replyRules(c.p, a, policy); err != nil {
+			return err
+		}
+		if !categoryAllowed(policy, req.GetReply().GetCategory()) {
+			return invalidField("reply.category", "the session of %s accepts categories A to C only", c.p.GetName())
+		}
+		in := req.GetReply()
+		r := &banliv1.Reply{
+			Name:                 replyName(c.id, ref.assignment, int(a.GetRound())),
+			Round:                a.GetRound(),
+			Category:             in.GetCategory(),
+			Text:                 in.GetText(),
+			DocumentNumber:       in.GetDocumentNumber(),
+			Signer:               in.GetSigner(),
+			CollectiveReviewDate: in.GetCollectiveReviewDate(),
+			ContactPerson:        in.GetContactPerson(),
+			ContactPhone:         in.GetContactPhone(),
+			ReplyTime:            in.GetReplyTime(),
+			DisclosureIntent:     in.GetDisclosureIntent(),
+			DisclosureState:      pending,
+			RecordTime:           c.nowProto(),
+		}
+		if r.ReplyTime == nil {
+			r.ReplyTime = c.nowProto()
+		}
+		r.DisclosureDeadline = c.clock.workingDaysAfter(r.GetReplyTime().AsTime(), int(policy.GetDisclosureWorkingDays()), "the reply")
+		a.Replies = append(a.Replies, r)
+		c.details = fmt.Sprintf("reply %s, category %s", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"))
+		return nil
+	})
+}
+
+// replyRules are the policy's conditions on a reply (DOMAIN.md: 先沟通后答复;
+// the lead unit takes in the co-handling opinions). The lifecycle table has
+// already allowed the step by state.
+func replyRules(p *banliv1.Proposal, a *banliv1.Assignment, policy *banliv1.SessionPolicy) error {
+	if policy.GetConsultBeforeReply() && len(a.GetConsultations()) == 0 {
+		return fmt.Errorf("%s has recorded no consultation: the session requires consulting the proposers before replying (先沟通后答复): %w", a.GetName(), ErrPrecondition)
+	}
+	if a.GetRole() != lead || !policy.GetOpinionsBeforeLeadReply() {
+		return nil
+	}
+	var missing []string
+	for _, other := range p.GetAssignments() {
+		if other.GetRole() == coHandling && other.GetState() != aReassigned && other.GetState() != aOpinionSent {
+			missing = append(missing, other.GetName()+" ("+other.GetUnit()+")")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the lead unit replies after every co-handling opinion; still missing: %s: %w", strings.Join(missing, ", "), ErrPrecondition)
+	}
+	return nil
+}
+
+// RateReply records a proposer's rating of a reply.
+func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (*banliv1.Proposal, error) {
+	if err := validateRate(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).replyRef("name", req.GetName())
+	step := StepRateSatisfied
+	if req.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
+		step = StepRateUnsatisfied
+	}
+	return assignmentStep(ctx, s, proposalService+"RateReply", req, ref.assignmentRef, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		if r.GetRound() != a.GetRound() {
+			return fmt.Errorf("%s answered round %d; %s is in round %d, whose reply is due: %w", r.GetName(), r.GetRound(), a.GetName(), a.GetRound(), ErrPrecondition)
+		}
+		if !slices.ContainsFunc(c.p.GetProposers(), func(p *banliv1.Proposer) bool { return p.GetId() == req.GetProposerId() }) {
+			return invalidField("proposer_id", "%s has no proposer %d", c.p.GetName(), req.GetProposerId())
+		}
+		if slices.ContainsFunc(r.GetRatings(), func(x *banliv1.Rating) bool { return x.GetProposerId() == req.GetProposerId() }) {
+			return fmt.Errorf("proposer %d has already rated %s: %w", req.GetProposerId(), r.GetName(), ErrPrecondition)
+		}
+		r.Ratings = append(r.Ratings, &banliv1.Rating{
+			ProposerId:   req.GetProposerId(),
+			Satisfaction: req.GetSatisfaction(),
+			Opinion:      req.GetOpinion(),
+			RateTime:     c.nowProto(),
+		})
+		c.details = fmt.Sprintf("proposer %d rated %s %s", req.GetProposerId(), r.GetName(), strings.ToLower(trimEnum(req.GetSatisfaction().String(), "SATISFACTION_")))
+		if step == StepRateUnsatisfied {
+			policy, err := c.sessionPolicy()
+			if err != nil {
+				return err
+			}
+			a.Round++
+			a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetRereplyMonths()), "the unsatisfied rating")
+			c.details += fmt.Sprintf("; re-handling round %d, reply due %s", a.GetRound(), a.GetResponseDeadline().GetDueDate())
+		}
+		return nil
+	})
+}
+
+// reply finds the reply a reply name points at.
+func (c *caseChange) reply(a *banliv1.Assignment, ref replyRef) (*banliv1.Reply, error) {
+	for _, r := range a.GetReplies() {
+		if int(r.GetRound()) == ref.round {
+			return r, nil
+		}
+	}
+	return nil, resourceNotFound(replyName(c.id, ref.assignment, ref.round), "")
+}
+
+// disclosureStep is the frame of publishing or withholding a reply.
+func disclosureStep(ctx context.Context, s *Server, method string, req mutatingRequest, name, etag string, step Step,
+	apply func(c *caseChange, r *banliv1.Reply),
+) (*banliv1.Proposal, error) {
+	ref := (&violations{}).replyRef("name", name)
+	return updateProposal(ctx, s, method, req, ref.proposal, etag, step, func(c *caseChange) error {
+		a, err := c.assignment(ref.assignment)
+		if err != nil {
+			return err
+		}
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		to, err := checkDisclosureStep(step, r)
+		if err != nil {
+			return err
+		}
+		apply(c, r)
+		r.DisclosureState = to
+		c.target = r.GetName()
+		return nil
+	})
+}
+
+// PublishReply publishes a reply without its contact details.
+func (s *Server) PublishReply(ctx context.Context, req *banliv1.PublishReplyRequest) (*banliv1.Proposal, error) {
+	if err := validatePublish(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return disclosureStep(ctx, s, proposalService+"PublishReply", req, req.GetName(), req.GetEtag(), StepPublish, func(c *caseChange, r *banliv1.Reply) {
+		// The published text is the reply text (or the summary given); the
+		// contact person and phone are separate fields and never published.
+		r.PublishedText = req.GetPublishedText()
+		if r.PublishedText == "" {
+			r.PublishedText = r.GetText()
+		}
+		r.PublishTime = c.nowProto()
+		c.details = "published " + r.GetName()
+	})
+}
+
+// WithholdReply records why a reply is not published.
+func (s *Server) WithholdReply(ctx context.Context, req *banliv1.WithholdReplyRequest) (*banliv1.Proposal, error) {
+	if err := validateWithhold(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return disclosureStep(ctx, s, proposalService+"WithholdReply", req, req.GetName(), req.GetEtag(), StepWithhold, func(c *caseChange, r *banliv1.Reply) {
+		r.WithholdReason = req.GetReason()
+		c.details = "withheld " + r.GetName() + ": " + req.GetReason()
+	})
+}
+
+// caseStep is the frame of a case-level step with a fixed destination.
+func caseStep(ctx context.Context, s *Server, method string, req mutatingRequest, name, etag string, step Step,
+	apply func(c *caseChange),
+) (*banliv1.Proposal, error) {
+	ids, _ := parseName(name, proposalsCollection)
+	return updateProposal(ctx, s, method, req, ids[0], etag, step, func(c *caseChange) error {
+		if err := checkProposalStep(step, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		apply(c)
+		return nil
+	})
+}
+
+// RefuseFiling refuses a case at filing.
+func (s *Server) RefuseFiling(ctx context.Context, req *banliv1.RefuseFilingRequest) (*banliv1.Proposal, error) {
+	if err := validateRefuseFiling(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return caseStep(ctx, s, proposalService+"RefuseFiling", req, req.GetName(), req.GetEtag(), StepRefuseFiling, func(c *caseChange) {
+		c.p.Refusal = &banliv1.Refusal{Reason: req.GetReason(), Note: req.GetNote(), Time: c.nowProto()}
+		c.details = "reason " + trimEnum(req.GetReason().String(), "NOT_FILED_REASON_")
+	})
+}
+
+// WithdrawProposal records a proposer's withdrawal.
+func (s *Server) WithdrawProposal(ctx context.Context, req *banliv1.WithdrawProposalRequest) (*banliv1.Proposal, error) {
+	if err := validateWithdraw(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return caseStep(ctx, s, proposalService+"WithdrawProposal", req, req.GetName(), req.GetEtag(), StepWithdraw, func(c *caseChange) {
+		c.p.WithdrawReason = req.GetReason()
+		c.details = req.GetReason()
+	})
+}
+
+// MarkKey marks or unmarks a key case.
+func (s *Server) MarkKey(ctx context.Context, req *banliv1.MarkKeyRequest) (*banliv1.Proposal, error) {
+	if err := validateMarkKey(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return caseStep(ctx, s, proposalService+"MarkKey", req, req.GetName(), req.GetEtag(), StepMarkKey, func(c *caseChange) {
+		c.p.Key = req.GetKey()
+		c.p.SupervisingLeader = req.GetSupervisingLeader()
+		if req.GetKey() {
+			c.details = "key case, supervised by " + req.GetSupervisingLeader()
+		} else {
+			c.details = "no longer a key case"
+		}
+	})
+}
+
+// MergeProposals merges cases into one; every proposer of a merged case
+// joins the one that stays.
+func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposalsRequest) (*banliv1.Proposal, error) {
+	if err := validateMerge(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ids, _ := parseName(req.GetName(), proposalsCollection)
+	return updateProposal(ctx, s, proposalService+"MergeProposals", req, ids[0], req.GetEtag(), StepMergeInto, func(c *caseChange) error {
+		if err := checkProposalStep(StepMergeInto, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		nextID := int32(0)
+		for _, pr := range c.p.GetProposers() {
+			nextID = max(nextID, pr.GetId())
+		}
+		for i, name := range req.GetSources() {
+			field := fmt.Sprintf("sources[%d]", i)
+			sid, _ := parseName(name, proposalsCollection)
+			src, err := c.tx.Proposal(sid[0])
+			if err != nil {
+				return resourceNotFound(name, field)
+			}
+			if err := checkProposalStep(StepMergeAway, src.GetName(), src.GetState()); err != nil {
+				return err
+			}
+			if src.GetSession() != c.p.GetSession() {
+				return fmt.Errorf("%s: %s belongs to %s, not to %s: only cases of one session are merged: %w", field, name, src.GetSession(), c.p.GetSession(), ErrPrecondition)
+			}
+			for _, pr := range src.GetProposers() {
+				pr = proto.Clone(pr).(*banliv1.Proposer)
+				nextID++
+				pr.Id = nextID
+				pr.MergedFrom = src.GetName()
+				c.p.Proposers = append(c.p.Proposers, pr)
+			}
+			c.p.MergedFrom = append(c.p.MergedFrom, src.GetName())
+			from := src.GetState()
+			src.State = merged
+			src.MergedInto = c.p.GetName()
+			src.UpdateTime = c.nowProto()
+			src.Etag = nextEtag(src.GetEtag())
+			c.tx.PutProposal(sid[0], src, newEvent(ctx, c.nowProto(), StepMergeAway, c.p.GetName(), stateName(from), stateName(merged), "merged into "+c.p.GetName()))
+		}
+		c.details = "merged " + strings.Join(req.GetSources(), ", ")
+		return nil
+	})
+}

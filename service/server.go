@@ -1,0 +1,168 @@
+// Package service holds Banli's gRPC handlers and its domain rules: request
+// validation (validate.go), the lifecycle state machine (lifecycle.go),
+// deadlines (deadline.go, policy.go) and the mapping of errors to gRPC
+// codes (errors.go).
+//
+// Each handler is thin: it validates the request, runs one decision in one
+// store transaction, and maps the error. A decision reads what it needs,
+// asks the lifecycle table whether the step is allowed, applies the step's
+// data, and stages the changed resource with its event.
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// Store is what the service needs from persistence: read-modify-write
+// decisions run in one transaction each, and read-only views.
+type Store interface {
+	Write(ctx context.Context, req store.Request, decide store.Decision) (proto.Message, error)
+	View(fn func(r *store.Reader) error) error
+}
+
+// Options configure a Server. The zero value uses the wall clock and a
+// weekend-only calendar.
+type Options struct {
+	// Now returns the current time; tests inject a fixed clock.
+	Now func() time.Time
+	// Calendar tells working days; nil counts weekends only.
+	Calendar Calendar
+}
+
+// Server implements every banli.v1 service.
+type Server struct {
+	banliv1.UnimplementedSessionServiceServer
+	banliv1.UnimplementedUnitServiceServer
+	banliv1.UnimplementedProposalServiceServer
+	banliv1.UnimplementedEventServiceServer
+
+	store  Store
+	now    func() time.Time
+	clock  deadlineClock
+}
+
+// New returns a Server on st.
+func New(st Store, opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Calendar == nil {
+		opts.Calendar = WeekendCalendar{}
+	}
+	return &Server{store: st, now: opts.Now, clock: deadlineClock{cal: opts.Calendar}}
+}
+
+// Register adds every service to a gRPC server.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	banliv1.RegisterSessionServiceServer(g, s)
+	banliv1.RegisterUnitServiceServer(g, s)
+	banliv1.RegisterProposalServiceServer(g, s)
+	banliv1.RegisterEventServiceServer(g, s)
+}
+
+// write runs one decision for a mutating request and returns its answer
+// (or the first answer, for a replayed request_id) as T.
+func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx *store.Tx, now time.Time) (T, error)) (T, error) {
+	var zero T
+	if _, err := actorFrom(ctx); err != nil {
+		return zero, toStatus(err)
+	}
+	replay := zero.ProtoReflect().New().Interface()
+	res, err := s.store.Write(ctx, idempotency(method, req, replay), func(tx *store.Tx) (proto.Message, error) {
+		// The clock is read inside the transaction so that times follow
+		// commit order.
+		return decide(tx, s.now())
+	})
+	if err != nil {
+		return zero, toStatus(err)
+	}
+	return res.(T), nil
+}
+
+// caseChange is one decision on one proposal: the proposal as loaded, the
+// step's bookkeeping, and what the event will say.
+type caseChange struct {
+	ctx     context.Context
+	tx      *store.Tx
+	now     time.Time
+	clock   deadlineClock
+	id      uint64
+	p       *banliv1.Proposal
+	from    banliv1.ProposalState
+	step    Step
+	target  string
+	details string
+	policy  *banliv1.SessionPolicy
+}
+
+func (c *caseChange) nowProto() *timestamppb.Timestamp { return timestamppb.New(c.now) }
+
+// sessionPolicy returns the policy of the case's session.
+func (c *caseChange) sessionPolicy() (*banliv1.SessionPolicy, error) {
+	if c.policy != nil {
+		return c.policy, nil
+	}
+	ids, ok := parseName(c.p.GetSession(), sessionsCollection)
+	if !ok {
+		return nil, fmt.Errorf("proposal %s has a malformed session %q", c.p.GetName(), c.p.GetSession())
+	}
+	sess, err := c.tx.Session(ids[0])
+	if err != nil {
+		return nil, err
+	}
+	c.policy = resolvePolicy(sess.GetPolicy())
+	return c.policy, nil
+}
+
+// updateProposal runs apply on the proposal named by id: it loads it,
+// checks the etag, lets apply change it, derives the case state, and stages
+// it with its event. It is the frame of every step on one case.
+func updateProposal(ctx context.Context, s *Server, method string, req mutatingRequest, id uint64, etag string, step Step,
+	apply func(c *caseChange) error,
+) (*banliv1.Proposal, error) {
+	return write(ctx, s, method, req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
+		p, err := tx.Proposal(id)
+		if err != nil {
+			return nil, resourceNotFound(proposalName(id), "")
+		}
+		if err := checkEtag(etag, p.GetEtag(), p.GetName()); err != nil {
+			return nil, err
+		}
+		c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: step}
+		if err := apply(c); err != nil {
+			return nil, err
+		}
+		c.commit()
+		return c.p, nil
+	})
+}
+
+// commit derives the case's state, bumps its version and stages it.
+func (c *caseChange) commit() {
+	if to := proposalTarget(c.step); c.isCaseStep() && to != stateUnderived {
+		c.p.State = to
+	}
+	c.p.State = deriveProposalState(c.p)
+	c.p.UpdateTime = c.nowProto()
+	c.p.Etag = nextEtag(c.p.GetEtag())
+	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, stateName(c.from), stateName(c.p.GetState()), c.details)
+	c.tx.PutProposal(c.id, c.p, ev)
+}
+
+func (c *caseChange) isCaseStep() bool {
+	for _, t := range proposalTransitions {
+		if t.step == c.step {
+			return true
+		}
+	}
+	return false
+}

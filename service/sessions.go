@@ -1,0 +1,198 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+const sessionService = "/banli.v1.SessionService/"
+
+func timestampOf(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+// CreateSession registers a session with its policy in force.
+func (s *Server) CreateSession(ctx context.Context, req *banliv1.CreateSessionRequest) (*banliv1.Session, error) {
+	if err := validateCreateSession(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return write(ctx, s, sessionService+"CreateSession", req, func(tx *store.Tx, now time.Time) (*banliv1.Session, error) {
+		in := req.GetSession()
+		id := tx.NewID(store.KindSession)
+		sess := &banliv1.Session{
+			Name:        sessionName(id),
+			Body:        in.GetBody(),
+			Level:       in.GetLevel(),
+			Term:        in.GetTerm(),
+			Meeting:     in.GetMeeting(),
+			Year:        in.GetYear(),
+			DisplayName: in.GetDisplayName(),
+			Policy:      resolvePolicy(in.GetPolicy()),
+			CreateTime:  timestampOf(now),
+			Etag:        nextEtag(""),
+		}
+		tx.PutSession(id, sess, newEvent(ctx, sess.GetCreateTime(), "CreateSession", "", "", "", sess.GetDisplayName()))
+		return sess, nil
+	})
+}
+
+// GetSession returns one session.
+func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest) (*banliv1.Session, error) {
+	v := &violations{}
+	id := v.sessionID("name", req.GetName())
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	var sess *banliv1.Session
+	err := s.store.View(func(r *store.Reader) error {
+		var err error
+		if sess, err = r.Session(id); err != nil {
+			return resourceNotFound(req.GetName(), "")
+		}
+		return nil
+	})
+	return sess, toStatus(err)
+}
+
+// ListSessions lists sessions, oldest first.
+func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequest) (*banliv1.ListSessionsResponse, error) {
+	v := &violations{}
+	v.pageSize(req.GetPageSize())
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	after, err := parsePageToken(req, req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &banliv1.ListSessionsResponse{}
+	err = s.store.View(func(r *store.Reader) error {
+		list, more, err := r.ListSessions(after, pageSize(req.GetPageSize(), defaultPageSize))
+		if err != nil {
+			return err
+		}
+		resp.Sessions = list
+		if more && len(list) > 0 {
+			last, _ := parseName(list[len(list)-1].GetName(), sessionsCollection)
+			resp.NextPageToken = pageToken(req, last[0])
+		}
+		return nil
+	})
+	return resp, toStatus(err)
+}
+
+const unitService = "/banli.v1.UnitService/"
+
+// CreateUnit creates a unit or a department.
+func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest) (*banliv1.Unit, error) {
+	if err := validateCreateUnit(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return write(ctx, s, unitService+"CreateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
+		in := req.GetUnit()
+		if parent := in.GetParent(); parent != "" {
+			pid, _ := parseName(parent, unitsCollection)
+			pu, err := tx.Unit(pid[0])
+			if err != nil {
+				return nil, resourceNotFound(parent, "unit.parent")
+			}
+			if !pu.GetActive() {
+				return nil, fmt.Errorf("unit.parent: %s is deactivated: %w", parent, ErrPrecondition)
+			}
+		}
+		id := tx.NewID(store.KindUnit)
+		u := &banliv1.Unit{
+			Name:        unitName(id),
+			DisplayName: in.GetDisplayName(),
+			Parent:      in.GetParent(),
+			Contacts:    in.GetContacts(),
+			Active:      true,
+			CreateTime:  timestampOf(now),
+			Etag:        nextEtag(""),
+		}
+		tx.PutUnit(id, u, newEvent(ctx, u.GetCreateTime(), "CreateUnit", "", "", "ACTIVE", u.GetDisplayName()))
+		return u, nil
+	})
+}
+
+// GetUnit returns one unit.
+func (s *Server) GetUnit(ctx context.Context, req *banliv1.GetUnitRequest) (*banliv1.Unit, error) {
+	v := &violations{}
+	id := v.unitID("name", req.GetName())
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	var u *banliv1.Unit
+	err := s.store.View(func(r *store.Reader) error {
+		var err error
+		if u, err = r.Unit(id); err != nil {
+			return resourceNotFound(req.GetName(), "")
+		}
+		return nil
+	})
+	return u, toStatus(err)
+}
+
+// ListUnits lists units, oldest first.
+func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (*banliv1.ListUnitsResponse, error) {
+	v := &violations{}
+	v.pageSize(req.GetPageSize())
+	if req.GetParent() != "" {
+		v.unitID("parent", req.GetParent())
+	}
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	after, err := parsePageToken(req, req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	keep := func(u *banliv1.Unit) bool {
+		return (req.GetShowInactive() || u.GetActive()) && (req.GetParent() == "" || u.GetParent() == req.GetParent())
+	}
+	resp := &banliv1.ListUnitsResponse{}
+	err = s.store.View(func(r *store.Reader) error {
+		list, more, err := r.ListUnits(after, pageSize(req.GetPageSize(), defaultPageSize), keep)
+		if err != nil {
+			return err
+		}
+		resp.Units = list
+		if more && len(list) > 0 {
+			last, _ := parseName(list[len(list)-1].GetName(), unitsCollection)
+			resp.NextPageToken = pageToken(req, last[0])
+		}
+		return nil
+	})
+	return resp, toStatus(err)
+}
+
+// DeactivateUnit stops new assignments to a unit.
+func (s *Server) DeactivateUnit(ctx context.Context, req *banliv1.DeactivateUnitRequest) (*banliv1.Unit, error) {
+	v := &violations{}
+	id := v.unitID("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	return write(ctx, s, unitService+"DeactivateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
+		u, err := tx.Unit(id)
+		if err != nil {
+			return nil, resourceNotFound(req.GetName(), "")
+		}
+		if err := checkEtag(req.GetEtag(), u.GetEtag(), u.GetName()); err != nil {
+			return nil, err
+		}
+		if !u.GetActive() {
+			return nil, &TransitionError{Step: "DeactivateUnit", Resource: u.GetName(), State: "INACTIVE"}
+		}
+		u.Active = false
+		u.DeactivateTime = timestampOf(now)
+		u.Etag = nextEtag(u.GetEtag())
+		tx.PutUnit(id, u, newEvent(ctx, u.GetDeactivateTime(), "DeactivateUnit", "", "ACTIVE", "INACTIVE", ""))
+		return u, nil
+	})
+}

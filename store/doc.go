@@ -1,0 +1,35 @@
+// Package store keeps Banli's state in one bbolt file.
+//
+// Every value is a protobuf message; every id is a uint64 written as 8
+// big-endian bytes, so that byte order is numeric order and a cursor walks
+// records oldest first. The bucket tree (schema version 1):
+//
+//	meta
+//	  "schema_version"              -> uint64 (8 bytes BE)
+//	sessions                        (bucket sequence = last session id)
+//	  <session id>                  -> banli.v1.Session
+//	units                           (bucket sequence = last unit id)
+//	  <unit id>                     -> banli.v1.Unit
+//	proposals                       (bucket sequence = last proposal id)
+//	  <proposal id>                 -> banli.v1.Proposal
+//	proposal_numbers                the uniqueness of (session, number)
+//	  <session name> 0x00 <number>  -> <proposal id>
+//	proposal_index                  posting lists for ListProposals
+//	  <term> 0x00 <proposal id>     -> (empty)
+//	events                          (bucket sequence = last event sequence)
+//	  <sequence>                    -> banli.v1.Event
+//	resource_events                 each resource's history
+//	  <resource name> 0x00 <seq>    -> (empty)
+//	requests                        idempotency records (AIP-155)
+//	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
+//
+// An index term is "field=value", e.g. "state=3", "unit=units/12",
+// "unit_role=units/12|1" or "topic=数字政府"; see proposalTerms. Names and
+// topics never contain control characters (the service refuses them), so
+// the 0x00 separator keeps one term's list apart from another's.
+//
+// Writes go through one commit loop (see DB.Write): each decision runs
+// against a staging transaction that buffers its writes, so a decision that
+// fails leaves nothing behind, and the decisions waiting at one moment share
+// one bbolt transaction and one fsync.
+package store

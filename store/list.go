@@ -1,0 +1,110 @@
+package store
+
+import (
+	"bytes"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// ListSessions returns up to limit sessions with ids greater than after, in
+// id order, and whether more follow.
+func (r *Reader) ListSessions(after uint64, limit int) ([]*banliv1.Session, bool, error) {
+	var out []*banliv1.Session
+	more, err := r.scan(KindSession, after, limit, func(v []byte) (bool, error) {
+		s := &banliv1.Session{}
+		if err := proto.Unmarshal(v, s); err != nil {
+			return false, err
+		}
+		out = append(out, s)
+		return true, nil
+	})
+	return out, more, err
+}
+
+// ListUnits returns up to limit units with ids greater than after that keep
+// (a filter; nil keeps all), in id order, and whether more follow. Units
+// are few (hundreds), so a filtered scan is cheap.
+func (r *Reader) ListUnits(after uint64, limit int, keep func(*banliv1.Unit) bool) ([]*banliv1.Unit, bool, error) {
+	var out []*banliv1.Unit
+	more, err := r.scan(KindUnit, after, limit, func(v []byte) (bool, error) {
+		u := &banliv1.Unit{}
+		if err := proto.Unmarshal(v, u); err != nil {
+			return false, err
+		}
+		if keep != nil && !keep(u) {
+			return false, nil
+		}
+		out = append(out, u)
+		return true, nil
+	})
+	return out, more, err
+}
+
+// scan walks a record bucket from after+1, handing each value to take until
+// take has accepted limit of them. It reports whether any record follows
+// the last one accepted; with a filter that one may not match, so the next
+// page can come back empty (AIP-158 allows that).
+func (r *Reader) scan(kind Kind, after uint64, limit int, take func(v []byte) (bool, error)) (bool, error) {
+	c := r.btx.Bucket(kind.bucket()).Cursor()
+	taken := 0
+	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
+		if taken == limit {
+			return true, nil
+		}
+		ok, err := take(v)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			taken++
+		}
+	}
+	return false, nil
+}
+
+// LastID returns the id of the newest record of a kind (0 when none).
+func (r *Reader) LastID(kind Kind) uint64 {
+	return r.btx.Bucket(kind.bucket()).Sequence()
+}
+
+// ListEvents returns up to limit events with sequences greater than after,
+// in order.
+func (r *Reader) ListEvents(after uint64, limit int) ([]*banliv1.Event, error) {
+	c := r.btx.Bucket(bucketEvents).Cursor()
+	var out []*banliv1.Event
+	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		ev := &banliv1.Event{}
+		if err := proto.Unmarshal(v, ev); err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// LatestEvent returns the sequence of the newest event (0 when none).
+func (r *Reader) LatestEvent() uint64 {
+	return r.btx.Bucket(bucketEvents).Sequence()
+}
+
+// ListResourceEvents returns up to limit events of one resource (by resource
+// name) with sequences greater than after, in order, and whether more follow.
+func (r *Reader) ListResourceEvents(resource string, after uint64, limit int) ([]*banliv1.Event, bool, error) {
+	prefix := append([]byte(resource), 0)
+	events := r.btx.Bucket(bucketEvents)
+	c := r.btx.Bucket(bucketResourceEvents).Cursor()
+	var out []*banliv1.Event
+	for k, _ := c.Seek(historyKey(resource, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+		if len(out) == limit {
+			return out, true, nil
+		}
+		ev := &banliv1.Event{}
+		if err := proto.Unmarshal(events.Get(k[len(prefix):]), ev); err != nil {
+			return nil, false, err
+		}
+		out = append(out, ev)
+	}
+	return out, false, nil
+}

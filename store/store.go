@@ -1,0 +1,329 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// SchemaVersion is the layout drawn in doc.go.
+const SchemaVersion = 1
+
+// Sentinel errors. Callers test them with errors.Is; they are always wrapped
+// with the name of what was missing or in conflict.
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrRequestReused: a request id came back with a different request.
+	ErrRequestReused = errors.New("request id reused with a different request")
+	// ErrLocked: another process holds the data file.
+	ErrLocked = errors.New("data file is locked by another process")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store is closed")
+)
+
+var (
+	bucketMeta           = []byte("meta")
+	bucketSessions       = []byte("sessions")
+	bucketUnits          = []byte("units")
+	bucketProposals      = []byte("proposals")
+	bucketNumbers        = []byte("proposal_numbers")
+	bucketProposalIndex  = []byte("proposal_index")
+	bucketEvents         = []byte("events")
+	bucketResourceEvents = []byte("resource_events")
+	bucketRequests       = []byte("requests")
+
+	keySchemaVersion = []byte("schema_version")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
+		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
+	}
+)
+
+// Options tune Open. The zero value is fine.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release the
+	// file before it gives up with ErrLocked. Default 1s.
+	LockTimeout time.Duration
+	// MaxBatch caps how many decisions share one transaction. Default 256.
+	MaxBatch int
+}
+
+// DB is the bbolt-backed store. It is safe for concurrent use.
+type DB struct {
+	bolt     *bolt.DB
+	maxBatch int
+
+	writes    chan *writeOp
+	closeOnce sync.Once
+	closing   chan struct{}
+	loopDone  chan struct{}
+	mu        sync.RWMutex // held for reading while submitting, for writing by Close
+	closed    bool
+}
+
+// Open opens or creates the data file at path, creating its directory, and
+// starts the commit loop.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, opts.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := b.Update(initSchema); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:     b,
+		maxBatch: opts.MaxBatch,
+		writes:   make(chan *writeOp, 4*opts.MaxBatch),
+		closing:  make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	go db.commitLoop()
+	return db, nil
+}
+
+// initSchema creates the buckets of a new file and checks the version of an
+// existing one. Version 1 is the first layout, so there is nothing to
+// migrate yet; a later version adds its migration here.
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keySchemaVersion)
+	switch {
+	case v == nil:
+		return meta.Put(keySchemaVersion, u64(SchemaVersion))
+	case len(v) != 8:
+		return fmt.Errorf("corrupt schema version %x", v)
+	case binary.BigEndian.Uint64(v) > SchemaVersion:
+		return fmt.Errorf("schema version %d is newer than this binary's %d", binary.BigEndian.Uint64(v), SchemaVersion)
+	}
+	return nil
+}
+
+// Close stops accepting writes, commits those already queued, and closes
+// the file.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.closing)
+	db.mu.Unlock()
+	<-db.loopDone
+	return db.bolt.Close()
+}
+
+// Path returns the data file's path.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// Request identifies a mutating call for idempotency (AIP-155). A zero
+// Request (empty ID) is not remembered.
+type Request struct {
+	// Method scopes the id, e.g. "/banli.v1.ProposalService/AssignProposal".
+	Method string
+	// ID is the caller's request_id.
+	ID string
+	// Hash is the SHA-256 of the request as sent, without its request_id.
+	Hash [32]byte
+	// Replay receives the first answer when the request was already done.
+	Replay proto.Message
+}
+
+// Decision is what the service decides inside a write transaction: it reads
+// and stages writes through tx and returns the response. When it returns an
+// error, nothing it staged is written.
+type Decision func(tx *Tx) (proto.Message, error)
+
+type writeOp struct {
+	ctx    context.Context
+	req    Request
+	decide Decision
+	result proto.Message
+	err    error
+	done   chan struct{}
+}
+
+// Write runs decide in a write transaction and commits (with fsync) what it
+// staged, together with an event per write and the idempotency record of
+// req. If req names a request already done, decide does not run and the
+// first answer is returned, unmarshalled into req.Replay; the same id with
+// a different hash gives ErrRequestReused.
+//
+// Concurrent writes are grouped: the decisions queued while one commit is
+// in progress share the next transaction, in arrival order, each seeing the
+// ones before it. decide may therefore run more than once if a commit fails
+// and is retried one by one; it must have no effects outside tx.
+func (db *DB) Write(ctx context.Context, req Request, decide Decision) (proto.Message, error) {
+	op := &writeOp{ctx: ctx, req: req, decide: decide, done: make(chan struct{})}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case db.writes <- op:
+		db.mu.RUnlock()
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	// Once queued, the op is always answered: the loop drains the queue
+	// before it stops. Waiting for it even if ctx ends keeps the answer
+	// truthful: the caller never hears "cancelled" about a committed write.
+	<-op.done
+	return op.result, op.err
+}
+
+func (db *DB) commitLoop() {
+	defer close(db.loopDone)
+	batch := make([]*writeOp, 0, db.maxBatch)
+	for {
+		var first *writeOp
+		select {
+		case first = <-db.writes:
+		case <-db.closing:
+			// Drain what was queued before Close took the lock.
+			for {
+				select {
+				case op := <-db.writes:
+					db.commit([]*writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < db.maxBatch {
+			select {
+			case op := <-db.writes:
+				batch = append(batch, op)
+			default:
+				break gather
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs the batch in one transaction. If the transaction itself fails
+// (not a decision: those are isolated by staging), every op is retried in a
+// transaction of its own so that one bad op cannot fail its neighbours.
+func (db *DB) commit(batch []*writeOp) {
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		for _, op := range batch {
+			if err := db.run(btx, op); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		for _, op := range batch {
+			db.commit([]*writeOp{op})
+		}
+		return
+	}
+	for _, op := range batch {
+		if err != nil {
+			op.result, op.err = nil, err
+		}
+		close(op.done)
+	}
+}
+
+// run decides one op inside btx. It returns an error only for a storage
+// failure, which aborts the transaction; the op's own refusal is kept in
+// op.err.
+func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
+	op.result, op.err = nil, nil
+	if err := op.ctx.Err(); err != nil {
+		op.err = err
+		return nil
+	}
+	var reqKey []byte
+	if op.req.ID != "" {
+		reqKey = append(append([]byte(op.req.Method), 0), op.req.ID...)
+		if rec := btx.Bucket(bucketRequests).Get(reqKey); rec != nil {
+			if len(rec) < sha256.Size || !bytes.Equal(rec[:sha256.Size], op.req.Hash[:]) {
+				op.err = fmt.Errorf("request_id %q: %w", op.req.ID, ErrRequestReused)
+				return nil
+			}
+			if err := proto.Unmarshal(rec[sha256.Size:], op.req.Replay); err != nil {
+				return fmt.Errorf("decode stored answer of request %q: %w", op.req.ID, err)
+			}
+			op.result = op.req.Replay
+			return nil
+		}
+	}
+	tx := newTx(btx, op.req.ID)
+	result, err := op.decide(tx)
+	if err != nil {
+		op.err = err
+		return nil
+	}
+	if err := tx.apply(); err != nil {
+		return err
+	}
+	if reqKey != nil {
+		answer, err := proto.Marshal(result)
+		if err != nil {
+			return fmt.Errorf("encode answer of request %q: %w", op.req.ID, err)
+		}
+		rec := make([]byte, 0, sha256.Size+len(answer))
+		rec = append(append(rec, op.req.Hash[:]...), answer...)
+		if err := btx.Bucket(bucketRequests).Put(reqKey, rec); err != nil {
+			return err
+		}
+	}
+	op.result = result
+	return nil
+}
+
+// View runs fn in a read-only transaction. Messages fn reads are copies and
+// stay valid after it returns.
+func (db *DB) View(fn func(r *Reader) error) error {
+	return db.bolt.View(func(btx *bolt.Tx) error {
+		return fn(&Reader{btx: btx})
+	})
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}

@@ -1,0 +1,288 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// Kind tells which resource an event belongs to.
+type Kind byte
+
+// The resource kinds, as stored in resource_events keys.
+const (
+	KindSession  Kind = 's'
+	KindUnit     Kind = 'u'
+	KindProposal Kind = 'p'
+)
+
+func (k Kind) bucket() []byte {
+	switch k {
+	case KindSession:
+		return bucketSessions
+	case KindUnit:
+		return bucketUnits
+	default:
+		return bucketProposals
+	}
+}
+
+func (k Kind) String() string {
+	switch k {
+	case KindSession:
+		return "session"
+	case KindUnit:
+		return "unit"
+	default:
+		return "proposal"
+	}
+}
+
+// Reader reads records inside one transaction.
+type Reader struct {
+	btx *bolt.Tx
+}
+
+// Session returns the session with the given id.
+func (r *Reader) Session(id uint64) (*banliv1.Session, error) {
+	m := &banliv1.Session{}
+	return m, r.get(KindSession, id, m)
+}
+
+// Unit returns the unit with the given id.
+func (r *Reader) Unit(id uint64) (*banliv1.Unit, error) {
+	m := &banliv1.Unit{}
+	return m, r.get(KindUnit, id, m)
+}
+
+// Proposal returns the proposal with the given id.
+func (r *Reader) Proposal(id uint64) (*banliv1.Proposal, error) {
+	m := &banliv1.Proposal{}
+	return m, r.get(KindProposal, id, m)
+}
+
+// ProposalByNumber returns the id of the proposal with that number in that
+// session (a resource name), or 0.
+func (r *Reader) ProposalByNumber(session, number string) uint64 {
+	v := r.btx.Bucket(bucketNumbers).Get(numberKey(session, number))
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func (r *Reader) get(kind Kind, id uint64, m proto.Message) error {
+	v := r.btx.Bucket(kind.bucket()).Get(u64(id))
+	if v == nil {
+		return fmt.Errorf("%s %d: %w", kind, id, ErrNotFound)
+	}
+	// proto.Unmarshal copies, so m outlives the transaction.
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("decode %s %d: %w", kind, id, err)
+	}
+	return nil
+}
+
+// Tx is a Reader that also stages writes. Nothing is written to bbolt until
+// the decision using it returns without error; reads see the staged writes.
+type Tx struct {
+	Reader
+	requestID string
+	staged    []stagedWrite
+	// latest maps a record to its newest staged write, for reads.
+	latest map[recordKey]int
+	// nextIDs holds ids handed out but not yet written, per kind.
+	nextIDs map[Kind]uint64
+}
+
+type recordKey struct {
+	kind Kind
+	id   uint64
+}
+
+type stagedWrite struct {
+	kind  Kind
+	id    uint64
+	value namedMessage
+	event *banliv1.Event
+}
+
+// namedMessage is a resource: it knows its own resource name.
+type namedMessage interface {
+	proto.Message
+	GetName() string
+}
+
+func newTx(btx *bolt.Tx, requestID string) *Tx {
+	return &Tx{Reader: Reader{btx: btx}, requestID: requestID}
+}
+
+// NewID returns the id the next record of this kind will have. Ids are
+// taken from the bucket sequence only when the write commits, so a refused
+// decision burns none.
+func (tx *Tx) NewID(kind Kind) uint64 {
+	if tx.nextIDs == nil {
+		tx.nextIDs = map[Kind]uint64{}
+	}
+	id, ok := tx.nextIDs[kind]
+	if !ok {
+		id = tx.btx.Bucket(kind.bucket()).Sequence()
+	}
+	id++
+	tx.nextIDs[kind] = id
+	return id
+}
+
+// Proposal returns the proposal as staged in this transaction, or as stored.
+func (tx *Tx) Proposal(id uint64) (*banliv1.Proposal, error) {
+	if i, ok := tx.latest[recordKey{KindProposal, id}]; ok {
+		return proto.Clone(tx.staged[i].value).(*banliv1.Proposal), nil
+	}
+	return tx.Reader.Proposal(id)
+}
+
+// Unit returns the unit as staged in this transaction, or as stored.
+func (tx *Tx) Unit(id uint64) (*banliv1.Unit, error) {
+	if i, ok := tx.latest[recordKey{KindUnit, id}]; ok {
+		return proto.Clone(tx.staged[i].value).(*banliv1.Unit), nil
+	}
+	return tx.Reader.Unit(id)
+}
+
+// Session returns the session as staged in this transaction, or as stored.
+func (tx *Tx) Session(id uint64) (*banliv1.Session, error) {
+	if i, ok := tx.latest[recordKey{KindSession, id}]; ok {
+		return proto.Clone(tx.staged[i].value).(*banliv1.Session), nil
+	}
+	return tx.Reader.Session(id)
+}
+
+// ProposalByNumber also sees proposals staged in this transaction.
+func (tx *Tx) ProposalByNumber(session, number string) uint64 {
+	for _, w := range tx.staged {
+		if p, ok := w.value.(*banliv1.Proposal); ok && p.GetNumber() == number && p.GetSession() == session {
+			return w.id
+		}
+	}
+	return tx.Reader.ProposalByNumber(session, number)
+}
+
+// PutSession stages a session and the event that records its change.
+func (tx *Tx) PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event) {
+	ev.Snapshot = &banliv1.Event_Session{Session: s}
+	tx.put(KindSession, id, s, ev)
+}
+
+// PutUnit stages a unit and the event that records its change.
+func (tx *Tx) PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event) {
+	ev.Snapshot = &banliv1.Event_Unit{Unit: u}
+	tx.put(KindUnit, id, u, ev)
+}
+
+// PutProposal stages a proposal and the event that records its change.
+// Its number index and posting lists follow it.
+func (tx *Tx) PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event) {
+	ev.Snapshot = &banliv1.Event_Proposal{Proposal: p}
+	tx.put(KindProposal, id, p, ev)
+}
+
+func (tx *Tx) put(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
+	if tx.latest == nil {
+		tx.latest = map[recordKey]int{}
+	}
+	ev.Resource = value.GetName()
+	ev.RequestId = tx.requestID
+	tx.latest[recordKey{kind, id}] = len(tx.staged)
+	tx.staged = append(tx.staged, stagedWrite{kind: kind, id: id, value: value, event: ev})
+}
+
+// apply writes the staged records, their indexes and their events. An error
+// here is a storage failure and aborts the whole bbolt transaction.
+func (tx *Tx) apply() error {
+	for kind, id := range tx.nextIDs {
+		b := tx.btx.Bucket(kind.bucket())
+		if id > b.Sequence() {
+			if err := b.SetSequence(id); err != nil {
+				return err
+			}
+		}
+	}
+	events := tx.btx.Bucket(bucketEvents)
+	history := tx.btx.Bucket(bucketResourceEvents)
+	for _, w := range tx.staged {
+		key := u64(w.id)
+		bucket := tx.btx.Bucket(w.kind.bucket())
+		if p, ok := w.value.(*banliv1.Proposal); ok {
+			if err := tx.reindexProposal(w.id, bucket.Get(key), p); err != nil {
+				return err
+			}
+		}
+		value, err := proto.Marshal(w.value)
+		if err != nil {
+			return fmt.Errorf("encode %s %d: %w", w.kind, w.id, err)
+		}
+		if err := bucket.Put(key, value); err != nil {
+			return err
+		}
+		seq, err := events.NextSequence()
+		if err != nil {
+			return err
+		}
+		w.event.Sequence = seq
+		ev, err := proto.Marshal(w.event)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", seq, err)
+		}
+		if err := events.Put(u64(seq), ev); err != nil {
+			return err
+		}
+		if err := history.Put(historyKey(w.value.GetName(), seq), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reindexProposal replaces the posting-list entries and the number entry of
+// a proposal whose stored bytes were old (nil for a new one) by those of p.
+func (tx *Tx) reindexProposal(id uint64, old []byte, p *banliv1.Proposal) error {
+	var before []string
+	if old != nil {
+		prev := &banliv1.Proposal{}
+		if err := proto.Unmarshal(old, prev); err != nil {
+			return fmt.Errorf("decode proposal %d: %w", id, err)
+		}
+		before = proposalTerms(prev)
+	} else {
+		if err := tx.btx.Bucket(bucketNumbers).Put(numberKey(p.GetSession(), p.GetNumber()), u64(id)); err != nil {
+			return err
+		}
+	}
+	after := proposalTerms(p)
+	index := tx.btx.Bucket(bucketProposalIndex)
+	for _, term := range difference(before, after) {
+		if err := index.Delete(postingKey(term, id)); err != nil {
+			return err
+		}
+	}
+	for _, term := range difference(after, before) {
+		if err := index.Put(postingKey(term, id), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func numberKey(session, number string) []byte {
+	return append(append([]byte(session), 0), number...)
+}
+
+func historyKey(resource string, seq uint64) []byte {
+	k := make([]byte, 0, len(resource)+9)
+	k = append(append(k, resource...), 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
