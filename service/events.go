@@ -54,4 +54,3 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 	})
 	return resp, toStatus(err)
 }
-

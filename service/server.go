@@ -45,9 +45,9 @@ type Server struct {
 	banliv1.UnimplementedProposalServiceServer
 	banliv1.UnimplementedEventServiceServer
 
-	store  Store
-	now    func() time.Time
-	clock  deadlineClock
+	store Store
+	now   func() time.Time
+	clock deadlineClock
 }
 
 // New returns a Server on st.
