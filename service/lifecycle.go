@@ -160,15 +160,16 @@ func checkProposalStep(step Step, resource string, state banliv1.ProposalState) 
 	panic(fmt.Sprintf("lifecycle: %s is not a case-level step", step))
 }
 
-// proposalTarget is the state a case-level step leads to; stateUnderived
-// means deriveProposalState decides.
-func proposalTarget(step Step) banliv1.ProposalState {
+// fixedTarget is the state a case-level step leads to, if the step sets
+// one itself (the terminal steps); otherwise the state follows from the
+// assignments.
+func fixedTarget(step Step) (banliv1.ProposalState, bool) {
 	for _, t := range proposalTransitions {
-		if t.step == step {
-			return t.to
+		if t.step == step && t.to != stateUnderived {
+			return t.to, true
 		}
 	}
-	panic(fmt.Sprintf("lifecycle: %s is not a case-level step", step))
+	return 0, false
 }
 
 // checkAssignmentStep says whether step is allowed on assignment a of a

@@ -148,7 +148,7 @@ func updateProposal(ctx context.Context, s *Server, method string, req mutatingR
 
 // commit derives the case's state, bumps its version and stages it.
 func (c *caseChange) commit() {
-	if to := proposalTarget(c.step); c.isCaseStep() && to != stateUnderived {
+	if to, ok := fixedTarget(c.step); ok {
 		c.p.State = to
 	}
 	c.p.State = deriveProposalState(c.p)
@@ -156,13 +156,4 @@ func (c *caseChange) commit() {
 	c.p.Etag = nextEtag(c.p.GetEtag())
 	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, stateName(c.from), stateName(c.p.GetState()), c.details)
 	c.tx.PutProposal(c.id, c.p, ev)
-}
-
-func (c *caseChange) isCaseStep() bool {
-	for _, t := range proposalTransitions {
-		if t.step == c.step {
-			return true
-		}
-	}
-	return false
 }

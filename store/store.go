@@ -291,7 +291,7 @@ func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
 		}
 	}
 	tx := newTx(btx, op.req.ID)
-	result, err := op.decide(tx)
+	result, err := safeDecide(op.decide, tx)
 	if err != nil {
 		op.err = err
 		return nil
@@ -312,6 +312,18 @@ func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
 	}
 	op.result = result
 	return nil
+}
+
+// safeDecide runs a decision, turning a panic into an error: a bug in one
+// decision must not take down the commit loop and every other caller. The
+// decision only staged writes, so nothing needs undoing.
+func safeDecide(decide Decision, tx *Tx) (result proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			result, err = nil, fmt.Errorf("decision panicked: %v", r)
+		}
+	}()
+	return decide(tx)
 }
 
 // View runs fn in a read-only transaction. Messages fn reads are copies and

@@ -64,6 +64,8 @@ type config struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	lockTimeout     time.Duration
+	// now is the service's clock; nil is the wall clock. Only tests set it.
+	now func() time.Time
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {

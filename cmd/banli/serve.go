@@ -62,7 +62,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log)),
 	)
-	service.New(db, service.Options{}).Register(grpcServer)
+	service.New(db, service.Options{Now: cfg.now}).Register(grpcServer)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
 	reflection.Register(grpcServer)

@@ -1,0 +1,485 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/google/go-cmp/cmp"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+const (
+	roleLead  = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
+	roleSplit = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
+	roleCo    = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
+)
+
+// office is the assigning office's context; units act as themselves.
+var office = actorCtx("office")
+
+// fixture is a session with units, on a running server.
+type fixture struct {
+	*testServer
+	session *banliv1.Session
+	units   []*banliv1.Unit
+	number  int
+}
+
+func newFixture(t testing.TB) *fixture {
+	ts := startServer(t)
+	f := &fixture{testServer: ts}
+	f.session = must(ts.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 1, Year: 2021,
+		DisplayName: "市政协七届一次会议",
+	}}))(t)
+	for _, name := range []string{"市数据局", "市财政局", "市发展改革委", "市教育局", "市卫生健康委", "市交通运输局"} {
+		f.units = append(f.units, must(ts.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: name}}))(t))
+	}
+	return f
+}
+
+func (f *fixture) unit(i int) string { return f.units[i].GetName() }
+
+// receive creates a case with two proposers.
+func (f *fixture) receive(t testing.TB) *banliv1.Proposal {
+	t.Helper()
+	f.number++
+	return must(f.proposals.CreateProposal(actorCtx("upstream"), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: f.session.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL,
+		Number: fmt.Sprintf("2021%04d", f.number), Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING,
+		Title: "关于加快数字政府建设的提案", Content: "一、现状分析……\n二、建议……", Topics: []string{"数字政府"},
+		Proposers: []*banliv1.Proposer{
+			{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "王委员", Phone: "13800000001"},
+			{Type: banliv1.ProposerType_PROPOSER_TYPE_PARTY, DisplayName: "致公党市委会"},
+		},
+	}}))(t)
+}
+
+func (f *fixture) assign(t testing.TB, p *banliv1.Proposal, parts ...*banliv1.UnitAssignment) *banliv1.Proposal {
+	t.Helper()
+	return must(f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Assignments: parts}))(t)
+}
+
+func part(unit string, role banliv1.AssignmentRole) *banliv1.UnitAssignment {
+	return &banliv1.UnitAssignment{Unit: unit, Role: role}
+}
+
+func (f *fixture) sign(t testing.TB, assignment string) *banliv1.Proposal {
+	t.Helper()
+	return must(f.proposals.SignAssignment(actorCtx("unit"), &banliv1.SignAssignmentRequest{Name: assignment, ResponsiblePerson: "李明", ResponsiblePhone: "0755-88000000"}))(t)
+}
+
+func (f *fixture) consult(t testing.TB, assignment string) *banliv1.Proposal {
+	t.Helper()
+	return must(f.proposals.RecordConsultation(actorCtx("unit"), &banliv1.RecordConsultationRequest{Name: assignment, Consultation: &banliv1.Consultation{
+		Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT,
+		Participants: []string{"王委员", "李明"}, Summary: "当面沟通办理思路，委员同意。",
+	}}))(t)
+}
+
+func replyRequest(assignment string, category banliv1.ReplyCategory) *banliv1.SubmitReplyRequest {
+	return &banliv1.SubmitReplyRequest{Name: assignment, Reply: &banliv1.Reply{
+		Category: category, Text: "一、关于……\n二、关于……", DocumentNumber: "深数函〔2021〕12号", Signer: "张局长",
+		ContactPerson: "李明", ContactPhone: "0755-88000000", DisclosureIntent: banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL,
+	}}
+}
+
+func (f *fixture) reply(t testing.TB, assignment string) *banliv1.Proposal {
+	t.Helper()
+	return must(f.proposals.SubmitReply(actorCtx("unit"), replyRequest(assignment, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+}
+
+func (f *fixture) rate(t testing.TB, reply string, proposer int32, s banliv1.Satisfaction) *banliv1.Proposal {
+	t.Helper()
+	opinion := ""
+	if s == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
+		opinion = "答复未回应第二条建议。"
+	}
+	return must(f.proposals.RateReply(actorCtx("proposer"), &banliv1.RateReplyRequest{Name: reply, ProposerId: proposer, Satisfaction: s, Opinion: opinion}))(t)
+}
+
+func wantState(t testing.TB, p *banliv1.Proposal, want banliv1.ProposalState) {
+	t.Helper()
+	if p.GetState() != want {
+		t.Fatalf("%s is %s, want %s", p.GetName(), p.GetState(), want)
+	}
+}
+
+func wantPart(t testing.TB, p *banliv1.Proposal, i int, want banliv1.AssignmentState) {
+	t.Helper()
+	if got := p.GetAssignments()[i].GetState(); got != want {
+		t.Fatalf("%s is %s, want %s", p.GetAssignments()[i].GetName(), got, want)
+	}
+}
+
+// TestLeadCaseWithTwoOpinions: a lead unit with two co-handling units,
+// from received to rated and published, over gRPC.
+func TestLeadCaseWithTwoOpinions(t *testing.T) {
+	f := newFixture(t)
+	p := f.receive(t)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_RECEIVED)
+	p = f.assign(t, p, part(f.unit(0), roleLead), part(f.unit(1), roleCo), part(f.unit(2), roleCo))
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED)
+	lead, co1, co2 := p.Assignments[0].GetName(), p.Assignments[1].GetName(), p.Assignments[2].GetName()
+	if d := p.Assignments[0].GetSignDeadline(); d.GetDueDate() != "2021-03-08" || d.GetRule() != "5 working days after assignment" {
+		t.Errorf("sign deadline %v", d)
+	}
+	if d := p.Assignments[0].GetResponseDeadline(); d.GetDueDate() != "2021-06-01" {
+		t.Errorf("reply deadline %v, want 2021-06-01", d)
+	}
+	if d := p.Assignments[1].GetResponseDeadline(); d.GetDueDate() != "2021-04-01" {
+		t.Errorf("opinion deadline %v, want 2021-04-01", d)
+	}
+
+	// Nothing before signing.
+	_, err := f.proposals.RecordConsultation(office, &banliv1.RecordConsultationRequest{Name: lead, Consultation: &banliv1.Consultation{
+		Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_PHONE, Summary: "x"}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	for _, a := range []string{lead, co1, co2} {
+		f.sign(t, a)
+	}
+	p = f.consult(t, lead)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_CONSULTED)
+
+	// The lead replies only after both opinions; co-handling units never
+	// reply, and the lead never sends an opinion.
+	_, err = f.proposals.SubmitReply(office, replyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	wantCode(t, err, codes.FailedPrecondition, "")
+	_, err = f.proposals.SubmitReply(office, replyRequest(co1, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	wantCode(t, err, codes.FailedPrecondition, "")
+	_, err = f.proposals.SubmitOpinion(office, &banliv1.SubmitOpinionRequest{Name: lead, Opinion: &banliv1.Opinion{Text: "x", Signer: "y"}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	for _, co := range []string{co1, co2} {
+		p = must(f.proposals.SubmitOpinion(actorCtx("co"), &banliv1.SubmitOpinionRequest{Name: co, Opinion: &banliv1.Opinion{Text: "我局意见：……", Signer: "副局长"}}))(t)
+	}
+	wantPart(t, p, 1, banliv1.AssignmentState_ASSIGNMENT_STATE_OPINION_SUBMITTED)
+
+	p = f.reply(t, lead)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_REPLIED)
+	r := p.Assignments[0].GetReplies()[0]
+	if r.GetName() != lead+"/replies/1" || r.GetDisclosureDeadline().GetDueDate() != "2021-03-29" {
+		t.Errorf("reply %s, disclosure due %s", r.GetName(), r.GetDisclosureDeadline().GetDueDate())
+	}
+
+	// Co-handling opinions are not rated; a stranger cannot rate.
+	_, err = f.proposals.RateReply(office, &banliv1.RateReplyRequest{Name: r.GetName(), ProposerId: 9, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
+	wantCode(t, err, codes.InvalidArgument, "proposer_id")
+	p = f.rate(t, r.GetName(), 1, banliv1.Satisfaction_SATISFACTION_SATISFIED)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_RATED)
+	_, err = f.proposals.RateReply(office, &banliv1.RateReplyRequest{Name: r.GetName(), ProposerId: 1, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	p = must(f.proposals.PublishReply(office, &banliv1.PublishReplyRequest{Name: r.GetName()}))(t)
+	pub := p.Assignments[0].GetReplies()[0]
+	if pub.GetDisclosureState() != banliv1.DisclosureState_DISCLOSURE_STATE_PUBLISHED || pub.GetPublishedText() != pub.GetText() {
+		t.Errorf("published: %v", pub)
+	}
+	_, err = f.proposals.WithholdReply(office, &banliv1.WithholdReplyRequest{Name: r.GetName(), Reason: "x"})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	// The history tells the whole story, in order, with the actor.
+	evs := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: p.GetName()}))(t)
+	var actions []string
+	for _, ev := range evs.GetEvents() {
+		actions = append(actions, ev.GetAction())
+	}
+	want := []string{"CreateProposal", "AssignProposal", "SignAssignment", "SignAssignment", "SignAssignment", "RecordConsultation",
+		"SubmitOpinion", "SubmitOpinion", "SubmitReply", "RateReply (satisfied or basically satisfied)", "PublishReply"}
+	if !cmp.Equal(actions, want) {
+		t.Errorf("history:\n got %v\nwant %v", actions, want)
+	}
+	last := evs.GetEvents()[len(evs.GetEvents())-1]
+	if last.GetActor() != "office" || last.GetFromState() != "RATED" || !proto.Equal(last.GetProposal(), p) {
+		t.Errorf("last event %v does not carry the case as it stands", last)
+	}
+}
+
+// TestSplitCaseWithTwoReplies: two split units reply separately; the case
+// is replied once both have.
+func TestSplitCaseWithTwoReplies(t *testing.T) {
+	f := newFixture(t)
+	p := f.assign(t, f.receive(t), part(f.unit(3), roleSplit), part(f.unit(4), roleSplit))
+	a, b := p.Assignments[0].GetName(), p.Assignments[1].GetName()
+	for _, x := range []string{a, b} {
+		f.sign(t, x)
+	}
+	f.consult(t, a)
+	p = f.reply(t, a)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED) // b has not consulted
+	p = f.consult(t, b)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_CONSULTED)
+	p = f.reply(t, b)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_REPLIED)
+	f.rate(t, a+"/replies/1", 1, banliv1.Satisfaction_SATISFACTION_SATISFIED)
+	p = f.rate(t, b+"/replies/1", 2, banliv1.Satisfaction_SATISFACTION_BASICALLY_SATISFIED)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_RATED)
+	if n := len(p.Assignments[0].GetReplies()) + len(p.Assignments[1].GetReplies()); n != 2 {
+		t.Errorf("%d replies, want 2", n)
+	}
+}
+
+// TestReassignment: a unit asks for a change; the office refuses once, then
+// a second case's change is approved and the new unit takes over.
+func TestReassignment(t *testing.T) {
+	f := newFixture(t)
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	a := p.Assignments[0].GetName()
+	p = must(f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: a, Reason: "不属于我局职责", SuggestedUnit: f.unit(5)}))(t)
+	wantPart(t, p, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNMENT_REQUESTED)
+	_, err := f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: a})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	// Approving needs a unit that is not on the case already.
+	_, err = f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: a, Decision: banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED, NewUnit: f.unit(0)})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	p = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: a, Decision: banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED, NewUnit: f.unit(5), Note: "同意调整"}))(t)
+	wantPart(t, p, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED)
+	wantPart(t, p, 1, banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED)
+	next := p.Assignments[1]
+	if next.GetUnit() != f.unit(5) || next.GetRole() != roleLead || next.GetReassignedFrom() != a || p.Assignments[0].GetReassignedTo() != next.GetName() {
+		t.Errorf("new part %v", next)
+	}
+	if rr := p.Assignments[0].GetReassignmentRequests(); len(rr) != 1 || rr[0].GetDecision() != banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED {
+		t.Errorf("request history %v", rr)
+	}
+	// The old unit no longer lists the case; the new one does.
+	for unit, want := range map[string]int{f.unit(0): 0, f.unit(5): 1} {
+		list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{Unit: unit}))(t)
+		if len(list.GetProposals()) != want {
+			t.Errorf("%s lists %d cases, want %d", unit, len(list.GetProposals()), want)
+		}
+	}
+
+	// Refusal: the unit keeps the part. After the window, asking is refused.
+	q := f.assign(t, f.receive(t), part(f.unit(1), roleLead))
+	b := q.Assignments[0].GetName()
+	must(f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: b, Reason: "x"}))(t)
+	q = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: b, Decision: banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_REFUSED}))(t)
+	wantPart(t, q, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED)
+	f.clock.Advance(8 * 24 * time.Hour)
+	_, err = f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: b, Reason: "再次申请"})
+	wantCode(t, err, codes.FailedPrecondition, "")
+}
+
+// TestUnsatisfiedRatingOpensASecondRound.
+func TestUnsatisfiedRatingOpensASecondRound(t *testing.T) {
+	f := newFixture(t)
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	a := p.Assignments[0].GetName()
+	f.sign(t, a)
+	f.consult(t, a)
+	f.reply(t, a)
+	f.clock.Advance(30 * 24 * time.Hour)
+	p = f.rate(t, a+"/replies/1", 1, banliv1.Satisfaction_SATISFACTION_UNSATISFIED)
+	wantPart(t, p, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_REHANDLING)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_CONSULTED)
+	if got := p.Assignments[0]; got.GetRound() != 2 || got.GetResponseDeadline().GetRule() != "1 month after the unsatisfied rating" || got.GetResponseDeadline().GetDueDate() != "2021-04-30" { // 31 March + 1 month: the last day of April
+		t.Errorf("round %d, deadline %v", got.GetRound(), got.GetResponseDeadline())
+	}
+	// The old reply can no longer be rated; the new round's reply can.
+	_, err := f.proposals.RateReply(office, &banliv1.RateReplyRequest{Name: a + "/replies/1", ProposerId: 2, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	p = f.consult(t, a)
+	p = f.reply(t, a)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_REPLIED)
+	p = f.rate(t, a+"/replies/2", 1, banliv1.Satisfaction_SATISFACTION_SATISFIED)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_RATED)
+	// A later unsatisfied rating by the co-signer reopens it again.
+	p = f.rate(t, a+"/replies/2", 2, banliv1.Satisfaction_SATISFACTION_UNSATISFIED)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_CONSULTED)
+	if p.Assignments[0].GetRound() != 3 {
+		t.Errorf("round %d, want 3", p.Assignments[0].GetRound())
+	}
+}
+
+// TestSidePaths: refusal at filing, withdrawal, merging and key cases.
+func TestSidePaths(t *testing.T) {
+	f := newFixture(t)
+	refused := must(f.proposals.RefuseFiling(office, &banliv1.RefuseFilingRequest{Name: f.receive(t).GetName(), Reason: banliv1.NotFiledReason_NOT_FILED_REASON_PERSONAL_MATTER}))(t)
+	wantState(t, refused, banliv1.ProposalState_PROPOSAL_STATE_NOT_FILED)
+	_, err := f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: refused.GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	withdrawn := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	withdrawn = must(f.proposals.WithdrawProposal(office, &banliv1.WithdrawProposalRequest{Name: withdrawn.GetName(), Reason: "提案人撤回"}))(t)
+	wantState(t, withdrawn, banliv1.ProposalState_PROPOSAL_STATE_WITHDRAWN)
+	_, err = f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: withdrawn.Assignments[0].GetName()})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	target, src1, src2 := f.receive(t), f.receive(t), f.receive(t)
+	target = must(f.proposals.MergeProposals(office, &banliv1.MergeProposalsRequest{Name: target.GetName(), Sources: []string{src1.GetName(), src2.GetName()}}))(t)
+	if len(target.GetProposers()) != 6 || target.GetProposers()[5].GetId() != 6 || target.GetProposers()[5].GetMergedFrom() != src2.GetName() {
+		t.Errorf("merged proposers %v", target.GetProposers())
+	}
+	src := must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: src1.GetName()}))(t)
+	wantState(t, src, banliv1.ProposalState_PROPOSAL_STATE_MERGED)
+	if src.GetMergedInto() != target.GetName() {
+		t.Errorf("merged into %q", src.GetMergedInto())
+	}
+	// A merged-in proposer rates the reply of the case that stayed.
+	target = f.assign(t, target, part(f.unit(0), roleLead))
+	a := target.Assignments[0].GetName()
+	f.sign(t, a)
+	f.consult(t, a)
+	f.reply(t, a)
+	wantState(t, f.rate(t, a+"/replies/1", 5, banliv1.Satisfaction_SATISFACTION_SATISFIED), banliv1.ProposalState_PROPOSAL_STATE_RATED)
+
+	key := must(f.proposals.MarkKey(office, &banliv1.MarkKeyRequest{Name: target.GetName(), Key: true, SupervisingLeader: "陈副市长"}))(t)
+	if !key.GetKey() || key.GetSupervisingLeader() != "陈副市长" {
+		t.Errorf("key %v", key)
+	}
+	keyed := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{Key: proto.Bool(true)}))(t)
+	if len(keyed.GetProposals()) != 1 || keyed.GetProposals()[0].GetName() != target.GetName() {
+		t.Errorf("key cases %v", keyed.GetProposals())
+	}
+}
+
+// TestErrorsOverGRPC: each kind of refusal gets its code, and leaves the
+// case exactly as it was.
+func TestErrorsOverGRPC(t *testing.T) {
+	f := newFixture(t)
+	p := f.receive(t)
+
+	_, err := f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: f.session.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL, Number: p.GetNumber(),
+		Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING, Title: "重复", Content: "x",
+		Proposers: []*banliv1.Proposer{{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "某"}},
+	}})
+	wantCode(t, err, codes.AlreadyExists, "")
+
+	_, err = f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: "sessions/abc", Title: " 有空格", Proposers: []*banliv1.Proposer{{DisplayName: "x", Phone: "abc"}},
+	}})
+	for _, field := range []string{"proposal.session", "proposal.kind", "proposal.number", "proposal.title", "proposal.content", "proposal.proposers[0].type", "proposal.proposers[0].phone"} {
+		wantCode(t, err, codes.InvalidArgument, field)
+	}
+
+	_, err = f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: "proposals/999"})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: "sessions/77", Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL, Number: "1",
+		Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING, Title: "t", Content: "c",
+		Proposers: []*banliv1.Proposer{{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "某"}},
+	}})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Assignments: []*banliv1.UnitAssignment{part("units/99", roleLead)}})
+	wantCode(t, err, codes.NotFound, "")
+
+	_, err = f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: p.GetName() + "/assignments/1"})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = f.proposals.RefuseFiling(office, &banliv1.RefuseFilingRequest{Name: p.GetName(), Reason: banliv1.NotFiledReason_NOT_FILED_REASON_OTHER})
+	wantCode(t, err, codes.InvalidArgument, "note")
+
+	_, err = f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Etag: "999", Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}})
+	wantCode(t, err, codes.Aborted, "")
+	// A co-handling unit without a lead, or a lead with a split, is refused.
+	_, err = f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleCo)}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	_, err = f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead), part(f.unit(1), roleSplit)}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+
+	// None of the refusals changed the case or wrote an event.
+	now := must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: p.GetName()}))(t)
+	if diff := cmp.Diff(p, now, protocmp.Transform()); diff != "" {
+		t.Errorf("refused calls changed the case:\n%s", diff)
+	}
+	evs := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: p.GetName()}))(t)
+	if len(evs.GetEvents()) != 1 {
+		t.Errorf("%d events, want only the creation", len(evs.GetEvents()))
+	}
+	// The etag that was current still works.
+	must(f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Etag: p.GetEtag(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}}))(t)
+}
+
+// TestRequestIDReplay: a retried request returns the first answer and
+// changes nothing; the same id with another body is refused.
+func TestRequestIDReplay(t *testing.T) {
+	f := newFixture(t)
+	p := f.receive(t)
+	req := &banliv1.AssignProposalRequest{Name: p.GetName(), RequestId: "assign-1", Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}}
+	first := must(f.proposals.AssignProposal(office, req))(t)
+	f.clock.Advance(time.Hour)
+	again := must(f.proposals.AssignProposal(office, req))(t)
+	if diff := cmp.Diff(first, again, protocmp.Transform()); diff != "" {
+		t.Errorf("replay answered differently:\n%s", diff)
+	}
+	other := proto.Clone(req).(*banliv1.AssignProposalRequest)
+	other.Assignments[0].Unit = f.unit(1)
+	_, err := f.proposals.AssignProposal(office, other)
+	wantCode(t, err, codes.InvalidArgument, "request_id")
+	evs := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: p.GetName()}))(t)
+	if len(evs.GetEvents()) != 2 || evs.GetEvents()[1].GetRequestId() != "assign-1" {
+		t.Errorf("events %v", evs.GetEvents())
+	}
+}
+
+// TestGlobalEventStreamRebuildsState: replaying the stream's snapshots
+// gives every case exactly as the API returns it.
+func TestGlobalEventStreamRebuildsState(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+		f.sign(t, p.Assignments[0].GetName())
+	}
+	rebuilt := map[string]*banliv1.Proposal{}
+	var after uint64
+	for {
+		page := must(f.events.ListEvents(office, &banliv1.ListEventsRequest{AfterSequence: after, PageSize: 4}))(t)
+		if len(page.GetEvents()) == 0 {
+			break
+		}
+		for _, ev := range page.GetEvents() {
+			if ev.GetSequence() != after+1 {
+				t.Fatalf("sequence %d after %d", ev.GetSequence(), after)
+			}
+			after = ev.GetSequence()
+			if p := ev.GetProposal(); p != nil {
+				rebuilt[p.GetName()] = p
+			}
+		}
+	}
+	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t)
+	if len(list.GetProposals()) != len(rebuilt) {
+		t.Fatalf("%d cases, %d rebuilt", len(list.GetProposals()), len(rebuilt))
+	}
+	for _, p := range list.GetProposals() {
+		if diff := cmp.Diff(p, rebuilt[p.GetName()], protocmp.Transform()); diff != "" {
+			t.Errorf("%s rebuilt differently:\n%s", p.GetName(), diff)
+		}
+	}
+}
+
+// TestRestartKeepsEverything: the server stops gracefully and a new one on
+// the same file serves the same data with consistent indexes.
+func TestRestartKeepsEverything(t *testing.T) {
+	f := newFixture(t)
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	f.stop()
+	db, err := store.Open(f.dataPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(r *store.Reader) error {
+		got, err := r.Proposal(1)
+		if err != nil {
+			return err
+		}
+		if !proto.Equal(got, p) {
+			return fmt.Errorf("stored %v, answered %v", got, p)
+		}
+		return r.CheckIndexes()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
