@@ -482,4 +482,3 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestReadmeExample runs the README's worked example, as a newcomer would
+// paste it, against a real server, so that the README cannot rot.
+func TestReadmeExample(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("the README example needs curl; .ci/run installs it")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "<!-- example:begin -->")
+	block, _, ok2 := strings.Cut(block, "<!-- example:end -->")
+	if !ok || !ok2 {
+		t.Fatal("README has no example block")
+	}
+	script := strings.TrimSpace(block)
+	script = strings.TrimPrefix(script, "```sh")
+	script = strings.TrimSuffix(script, "```")
+
+	ts := startServer(t)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Env = append(os.Environ(), "BANLI=http://"+ts.addrs.httpAddr)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the example failed: %v\n%s", err, out)
+	}
+	// The last two lines are the case and its history, as JSON.
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var final struct{ State string }
+	var history struct{ Events []struct{ Action string } }
+	if len(lines) < 2 || json.Unmarshal([]byte(lines[len(lines)-2]), &final) != nil || json.Unmarshal([]byte(lines[len(lines)-1]), &history) != nil {
+		t.Fatalf("the example's output does not end with the case and its history:\n%s", out)
+	}
+	if final.State != "PROPOSAL_STATE_RATED" {
+		t.Errorf("the example ends in %s, want PROPOSAL_STATE_RATED", final.State)
+	}
+	if n := len(history.Events); n != 8 || !strings.HasPrefix(history.Events[n-1].Action, "RateReply") {
+		t.Errorf("history %+v: want 8 events ending with the rating", history.Events)
+	}
+}
