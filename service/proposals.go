@@ -101,12 +101,14 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	q := store.ProposalQuery{
-		Session: req.GetSession(), Kind: req.GetKind(), State: req.GetState(), Unit: req.GetUnit(),
-		Role: req.GetRole(), Key: req.Key, Year: req.GetYear(), Topic: req.GetTopic(),
-	}
+	q := store.ProposalQuery{State: req.GetState(), Unit: req.GetUnit(), Role: req.GetRole(), Key: req.Key, Topic: req.GetTopic()}
 	resp := &banliv1.ListProposalsResponse{}
 	err = s.store.View(func(r *store.Reader) error {
+		sessions, err := sessionsMatching(r, req)
+		if err != nil {
+			return err
+		}
+		q.Sessions = sessions
 		list, more, err := r.ListProposals(q, after, pageSize(req.GetPageSize(), defaultPageSize))
 		if err != nil {
 			return err
@@ -119,6 +121,41 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		return nil
 	})
 	return resp, toStatus(err)
+}
+
+// sessionsMatching turns the session, kind and year filters of a list
+// request into the set of sessions whose cases match (nil: no such
+// filter). A case's kind and year are its session's, so they need no index
+// of their own; sessions are few, so reading them all is cheap.
+func sessionsMatching(r *store.Reader, req *banliv1.ListProposalsRequest) ([]string, error) {
+	if req.GetKind() == 0 && req.GetYear() == 0 {
+		if req.GetSession() == "" {
+			return nil, nil
+		}
+		return []string{req.GetSession()}, nil
+	}
+	matching := []string{}
+	var after uint64
+	for {
+		page, more, err := r.ListSessions(after, maxPageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, sess := range page {
+			switch {
+			case req.GetSession() != "" && sess.GetName() != req.GetSession():
+			case req.GetKind() != 0 && kindOfBody(sess.GetBody()) != req.GetKind():
+			case req.GetYear() != 0 && sess.GetYear() != req.GetYear():
+			default:
+				matching = append(matching, sess.GetName())
+			}
+		}
+		if !more || len(page) == 0 {
+			return matching, nil
+		}
+		ids, _ := parseName(page[len(page)-1].GetName(), sessionsCollection)
+		after = ids[0]
+	}
 }
 
 // AssignProposal names units for a case.

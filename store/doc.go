@@ -24,7 +24,7 @@
 //	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
 //
 // An index term is "field=value", e.g. "state=3", "unit=units/12",
-// "unit_role=units/12|1" or "topic=数字政府"; see proposalTerms. Names and
+// "unit_role=units/12|1", "key=true" or "topic=数字政府"; see proposalTerms. Names and
 // topics never contain control characters (the service refuses them), so
 // the 0x00 separator keeps one term's list apart from another's.
 //

@@ -16,26 +16,33 @@ import (
 // ProposalQuery selects proposals; zero fields match everything. Every
 // field is answered from the posting lists in proposal_index.
 type ProposalQuery struct {
-	Session string // resource name
-	Kind    banliv1.ProposalKind
-	State   banliv1.ProposalState
-	Unit    string // resource name; current assignments only
-	Role    banliv1.AssignmentRole
-	Key     *bool
-	Year    int32
-	Topic   string
+	// Sessions, if not nil, keeps proposals of any of these sessions
+	// (resource names); an empty, non-nil slice matches nothing. The kind
+	// and the year of a case follow from its session, so the service turns
+	// those filters into a set of sessions instead of indexing them.
+	Sessions []string
+	State    banliv1.ProposalState
+	Unit     string // resource name; current assignments only
+	Role     banliv1.AssignmentRole
+	Key      *bool
+	Topic    string
 }
 
+// keyTerm marks key cases. Only key cases are listed under it: "not key"
+// is answered by probing it, which saves a posting entry on nearly every
+// case.
+const keyTerm = "key=true"
+
 // proposalTerms lists the index terms a proposal is found under. It is the
-// one place that decides what ListProposals can filter on; query.terms must
+// one place that decides what ListProposals can filter on; query.lists must
 // use the same spelling.
 func proposalTerms(p *banliv1.Proposal) []string {
 	terms := []string{
 		"session=" + p.GetSession(),
-		"kind=" + strconv.Itoa(int(p.GetKind())),
 		"state=" + strconv.Itoa(int(p.GetState())),
-		"year=" + strconv.Itoa(int(p.GetYear())),
-		"key=" + strconv.FormatBool(p.GetKey()),
+	}
+	if p.GetKey() {
+		terms = append(terms, keyTerm)
 	}
 	for _, a := range p.GetAssignments() {
 		// A reassigned part is history: the case is no longer that unit's.
@@ -50,30 +57,6 @@ func proposalTerms(p *banliv1.Proposal) []string {
 	}
 	slices.Sort(terms)
 	return slices.Compact(terms)
-}
-
-func (q ProposalQuery) terms() []string {
-	var terms []string
-	add := func(ok bool, term string) {
-		if ok {
-			terms = append(terms, term)
-		}
-	}
-	add(q.Session != "", "session="+q.Session)
-	add(q.Kind != 0, "kind="+strconv.Itoa(int(q.Kind)))
-	add(q.State != 0, "state="+strconv.Itoa(int(q.State)))
-	add(q.Year != 0, "year="+strconv.Itoa(int(q.Year)))
-	add(q.Key != nil, "key="+strconv.FormatBool(q.Key != nil && *q.Key))
-	add(q.Topic != "", "topic="+q.Topic)
-	switch {
-	case q.Unit != "" && q.Role != 0:
-		terms = append(terms, "unit_role="+q.Unit+"|"+strconv.Itoa(int(q.Role)))
-	case q.Unit != "":
-		terms = append(terms, "unit="+q.Unit)
-	case q.Role != 0:
-		terms = append(terms, "role="+strconv.Itoa(int(q.Role)))
-	}
-	return terms
 }
 
 func postingKey(term string, id uint64) []byte {
@@ -94,11 +77,11 @@ func difference(a, b []string) []string {
 }
 
 // ListProposals returns up to limit proposals matching q with ids greater
-// than after, in id order, and whether more follow. Several filters are
-// intersected by walking their posting lists together (a leapfrog join), so
-// only matching records are read.
+// than after, in id order, and whether more follow. The filters' posting
+// lists are walked together (a leapfrog join: each list seeks to the
+// largest id any other has reached), so only matching records are read.
 func (r *Reader) ListProposals(q ProposalQuery, after uint64, limit int) ([]*banliv1.Proposal, bool, error) {
-	ids := r.matchProposals(q.terms(), after, limit+1)
+	ids := r.matchProposals(q, after, limit+1)
 	more := len(ids) > limit
 	if more {
 		ids = ids[:limit]
@@ -114,25 +97,51 @@ func (r *Reader) ListProposals(q ProposalQuery, after uint64, limit int) ([]*ban
 	return out, more, nil
 }
 
-func (r *Reader) matchProposals(terms []string, after uint64, limit int) []uint64 {
-	var ids []uint64
-	if len(terms) == 0 {
-		c := r.btx.Bucket(bucketProposals).Cursor()
-		for k, _ := c.Seek(u64(after + 1)); k != nil && len(ids) < limit; k, _ = c.Next() {
-			ids = append(ids, binary.BigEndian.Uint64(k))
-		}
-		return ids
+func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint64 {
+	if q.Sessions != nil && len(q.Sessions) == 0 {
+		return nil
 	}
 	index := r.btx.Bucket(bucketProposalIndex)
-	lists := make([]postingList, len(terms))
-	for i, t := range terms {
-		lists[i] = postingList{cursor: index.Cursor(), prefix: append([]byte(t), 0)}
+	term := func(t string) idList {
+		return &postingList{cursor: index.Cursor(), prefix: append([]byte(t), 0)}
 	}
+	var lists []idList
+	if len(q.Sessions) > 0 {
+		var any unionList
+		for _, s := range q.Sessions {
+			any = append(any, term("session="+s))
+		}
+		lists = append(lists, any)
+	}
+	if q.State != 0 {
+		lists = append(lists, term("state="+strconv.Itoa(int(q.State))))
+	}
+	if q.Topic != "" {
+		lists = append(lists, term("topic="+q.Topic))
+	}
+	switch {
+	case q.Unit != "" && q.Role != 0:
+		lists = append(lists, term("unit_role="+q.Unit+"|"+strconv.Itoa(int(q.Role))))
+	case q.Unit != "":
+		lists = append(lists, term("unit="+q.Unit))
+	case q.Role != 0:
+		lists = append(lists, term("role="+strconv.Itoa(int(q.Role))))
+	}
+	wantKey := q.Key != nil && *q.Key
+	if wantKey {
+		lists = append(lists, term(keyTerm))
+	}
+	if len(lists) == 0 {
+		lists = append(lists, &allIDs{cursor: r.btx.Bucket(bucketProposals).Cursor()})
+	}
+	excludeKey := q.Key != nil && !*q.Key
+
+	var ids []uint64
 	target := after + 1
 	for len(ids) < limit {
 		agreed := true
-		for i := range lists {
-			id, ok := lists[i].seek(target)
+		for _, l := range lists {
+			id, ok := l.seek(target)
 			if !ok {
 				return ids
 			}
@@ -142,27 +151,61 @@ func (r *Reader) matchProposals(terms []string, after uint64, limit int) []uint6
 				break
 			}
 		}
-		if agreed {
-			ids = append(ids, target)
-			target++
+		if !agreed {
+			continue
 		}
+		if !excludeKey || index.Get(postingKey(keyTerm, target)) == nil {
+			ids = append(ids, target)
+		}
+		target++
 	}
 	return ids
 }
 
-// postingList walks one term's ids in order.
+// idList is an ascending list of proposal ids that can skip ahead.
+type idList interface {
+	// seek returns the first id >= target, or false past the end.
+	seek(target uint64) (uint64, bool)
+}
+
+// postingList walks one term's ids.
 type postingList struct {
 	cursor *bolt.Cursor
 	prefix []byte
 }
 
-// seek returns the first id >= target in the list, or false at its end.
 func (l *postingList) seek(target uint64) (uint64, bool) {
 	k, _ := l.cursor.Seek(binary.BigEndian.AppendUint64(slices.Clip(l.prefix), target))
 	if k == nil || !bytes.HasPrefix(k, l.prefix) || len(k) != len(l.prefix)+8 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(k[len(l.prefix):]), true
+}
+
+// unionList walks the ids in any of its lists.
+type unionList []idList
+
+func (u unionList) seek(target uint64) (uint64, bool) {
+	best, found := uint64(0), false
+	for _, l := range u {
+		if id, ok := l.seek(target); ok && (!found || id < best) {
+			best, found = id, true
+		}
+	}
+	return best, found
+}
+
+// allIDs walks every proposal id.
+type allIDs struct {
+	cursor *bolt.Cursor
+}
+
+func (a *allIDs) seek(target uint64) (uint64, bool) {
+	k, _ := a.cursor.Seek(u64(target))
+	if k == nil {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k), true
 }
 
 // CheckIndexes verifies that proposal_numbers and proposal_index hold

@@ -88,6 +88,9 @@ func Open(path string, opts Options) (*DB, error) {
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
+		// Map 1 GiB of address space up front (not memory): growing the
+		// file then needs no remap, which would stall every reader.
+		InitialMmapSize: 1 << 30,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, opts.LockTimeout)

@@ -94,7 +94,11 @@ func TestIndexesFollowEveryChange(t *testing.T) {
 	p3 := proposal("sessions/2", "A1", banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED, "units/2", "units/3")
 	p3.Assignments[0].State = banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED
 	putProposal(t, db, 3, p3)
+	key := proposal("sessions/1", "A2", banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED, "units/1")
+	key.Key = true
+	putProposal(t, db, 2, key)
 	checkIndexes(t, db)
+	yes, no := true, false
 
 	tests := []struct {
 		q    ProposalQuery
@@ -103,8 +107,14 @@ func TestIndexesFollowEveryChange(t *testing.T) {
 		{ProposalQuery{Unit: "units/2"}, []string{"proposals/1"}},
 		{ProposalQuery{Unit: "units/3", Role: banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD}, []string{"proposals/3"}},
 		{ProposalQuery{Unit: "units/3", Role: banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT}, nil},
-		{ProposalQuery{Session: "sessions/1", State: banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED}, []string{"proposals/1", "proposals/2"}},
-		{ProposalQuery{Session: "sessions/1", Unit: "units/1", Topic: "数字政府", Year: 2026}, []string{"proposals/2"}},
+		{ProposalQuery{Sessions: []string{"sessions/1"}, State: banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED}, []string{"proposals/1", "proposals/2"}},
+		{ProposalQuery{Sessions: []string{"sessions/1", "sessions/2"}, Unit: "units/2"}, []string{"proposals/1"}},
+		{ProposalQuery{Sessions: []string{"sessions/9", "sessions/2"}}, []string{"proposals/3"}},
+		{ProposalQuery{Sessions: []string{}}, nil},
+		{ProposalQuery{Key: &yes}, []string{"proposals/2"}},
+		{ProposalQuery{Key: &no}, []string{"proposals/1", "proposals/3"}},
+		{ProposalQuery{Key: &no, State: banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED}, []string{"proposals/1", "proposals/3"}},
+		{ProposalQuery{Sessions: []string{"sessions/1"}, Unit: "units/1", Topic: "数字政府"}, []string{"proposals/2"}},
 		{ProposalQuery{Topic: "智慧城市"}, nil},
 		{ProposalQuery{}, []string{"proposals/1", "proposals/2", "proposals/3"}},
 	}
@@ -119,7 +129,7 @@ func TestIndexesFollowEveryChange(t *testing.T) {
 // place while new cases arrive, and every case is listed exactly once.
 func TestPagesStayStableUnderInserts(t *testing.T) {
 	db, _ := openTest(t)
-	q := ProposalQuery{Session: "sessions/1"}
+	q := ProposalQuery{Sessions: []string{"sessions/1"}}
 	for i := range 25 {
 		s := "sessions/1"
 		if i%3 == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -97,6 +98,9 @@ type Tx struct {
 	latest map[recordKey]int
 	// nextIDs holds ids handed out but not yet written, per kind.
 	nextIDs map[Kind]uint64
+	// storedTerms holds the index terms of proposals as read from the
+	// file, so that reindexing them needs no second decode.
+	storedTerms map[uint64][]string
 }
 
 type recordKey struct {
@@ -142,7 +146,14 @@ func (tx *Tx) Proposal(id uint64) (*banliv1.Proposal, error) {
 	if i, ok := tx.latest[recordKey{KindProposal, id}]; ok {
 		return proto.Clone(tx.staged[i].value).(*banliv1.Proposal), nil
 	}
-	return tx.Reader.Proposal(id)
+	p, err := tx.Reader.Proposal(id)
+	if err == nil {
+		if tx.storedTerms == nil {
+			tx.storedTerms = map[uint64][]string{}
+		}
+		tx.storedTerms[id] = proposalTerms(p)
+	}
+	return p, err
 }
 
 // Unit returns the unit as staged in this transaction, or as stored.
@@ -173,20 +184,17 @@ func (tx *Tx) ProposalByNumber(session, number string) uint64 {
 
 // PutSession stages a session and the event that records its change.
 func (tx *Tx) PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event) {
-	ev.Snapshot = &banliv1.Event_Session{Session: s}
 	tx.put(KindSession, id, s, ev)
 }
 
 // PutUnit stages a unit and the event that records its change.
 func (tx *Tx) PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event) {
-	ev.Snapshot = &banliv1.Event_Unit{Unit: u}
 	tx.put(KindUnit, id, u, ev)
 }
 
 // PutProposal stages a proposal and the event that records its change.
 // Its number index and posting lists follow it.
 func (tx *Tx) PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event) {
-	ev.Snapshot = &banliv1.Event_Proposal{Proposal: p}
 	tx.put(KindProposal, id, p, ev)
 }
 
@@ -233,7 +241,7 @@ func (tx *Tx) apply() error {
 			return err
 		}
 		w.event.Sequence = seq
-		ev, err := proto.Marshal(w.event)
+		ev, err := encodeEvent(w.event, w.kind, value)
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", seq, err)
 		}
@@ -247,22 +255,50 @@ func (tx *Tx) apply() error {
 	return nil
 }
 
+// encodeEvent encodes ev with the resource snapshot whose encoding is
+// value. The snapshot is appended as its oneof field's bytes rather than
+// marshalled a second time: the wire format defines a message field as its
+// encoded bytes, so the result is exactly what proto.Marshal would give.
+func encodeEvent(ev *banliv1.Event, kind Kind, value []byte) ([]byte, error) {
+	ev.Snapshot = nil
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	field := snapshotFields[kind]
+	b = protowire.AppendTag(b, field, protowire.BytesType)
+	return protowire.AppendBytes(b, value), nil
+}
+
+// snapshotFields are the numbers of Event's snapshot fields.
+var snapshotFields = map[Kind]protowire.Number{
+	KindSession:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("session").Number()),
+	KindUnit:     protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
+	KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
+}
+
 // reindexProposal replaces the posting-list entries and the number entry of
 // a proposal whose stored bytes were old (nil for a new one) by those of p.
 func (tx *Tx) reindexProposal(id uint64, old []byte, p *banliv1.Proposal) error {
 	var before []string
 	if old != nil {
-		prev := &banliv1.Proposal{}
-		if err := proto.Unmarshal(old, prev); err != nil {
-			return fmt.Errorf("decode proposal %d: %w", id, err)
+		var ok bool
+		if before, ok = tx.storedTerms[id]; !ok {
+			prev := &banliv1.Proposal{}
+			if err := proto.Unmarshal(old, prev); err != nil {
+				return fmt.Errorf("decode proposal %d: %w", id, err)
+			}
+			before = proposalTerms(prev)
 		}
-		before = proposalTerms(prev)
 	} else {
 		if err := tx.btx.Bucket(bucketNumbers).Put(numberKey(p.GetSession(), p.GetNumber()), u64(id)); err != nil {
 			return err
 		}
 	}
 	after := proposalTerms(p)
+	if tx.storedTerms != nil {
+		tx.storedTerms[id] = after // in case the decision staged p twice
+	}
 	index := tx.btx.Bucket(bucketProposalIndex)
 	for _, term := range difference(before, after) {
 		if err := index.Delete(postingKey(term, id)); err != nil {

@@ -91,6 +91,16 @@ func TestLifecycleOverREST(t *testing.T) {
 	if n := len(list["proposals"].([]any)); n != 1 {
 		t.Errorf("filtered list has %d cases", n)
 	}
+	for query, want := range map[string]int{
+		"year=2021": 1, "year=2020": 0, "kind=PROPOSAL_KIND_NPC_SUGGESTION": 1, "kind=PROPOSAL_KIND_CPPCC_PROPOSAL": 0,
+		"key=false&year=2021": 1, "key=true": 0, "session=" + sess["name"].(string) + "&year=2021": 1,
+	} {
+		list := ts.restOK(t, "GET", "/v1/proposals?"+query, nil)
+		got, _ := list["proposals"].([]any)
+		if len(got) != want {
+			t.Errorf("%s: %d cases, want %d", query, len(got), want)
+		}
+	}
 	evs := ts.restOK(t, "GET", "/v1/"+name+"/events", nil)
 	if n := len(evs["events"].([]any)); n != 9 {
 		t.Errorf("%d events, want 9", n)

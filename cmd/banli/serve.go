@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -41,6 +43,7 @@ type listening struct {
 // ready is not nil, the bound addresses are sent on it once both listeners
 // accept connections.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
+	tuneGC()
 	db, err := store.Open(cfg.dataPath, store.Options{LockTimeout: cfg.lockTimeout})
 	if err != nil {
 		return err
@@ -117,6 +120,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	log.Info("banli stopped")
 	return serveErr
+}
+
+// tuneGC trades memory for CPU unless GOGC is set: the live heap is small
+// (records live in bbolt's mmap, not the Go heap) while every call
+// allocates, so collecting at 4x the live heap instead of 2x saves about a
+// quarter of the CPU under load at a few tens of MB of heap. A soft memory
+// limit keeps a large live heap from growing 5x.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return
+	}
+	debug.SetGCPercent(400)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(1 << 30)
+	}
 }
 
 // newGateway builds the REST gateway. It dials the gRPC listener like any
