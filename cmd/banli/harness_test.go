@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // testServer is the real banli server on loopback ports, with clients.
@@ -95,6 +96,16 @@ func startServer(t testing.TB) *testServer {
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("serve returned %v", err)
+			}
+			// Whatever the test did, the indexes must agree with the records.
+			db, err := store.Open(cfg.dataPath, store.Options{})
+			if err != nil {
+				t.Errorf("reopen after the test: %v", err)
+				return
+			}
+			defer db.Close()
+			if err := db.View(func(r *store.Reader) error { return r.CheckIndexes() }); err != nil {
+				t.Errorf("after the test: %v", err)
 			}
 		})
 	}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -480,5 +484,20 @@ func TestRestartKeepsEverything(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLockedDataFile: a second server on the same file says so at once.
+func TestLockedDataFile(t *testing.T) {
+	ts := startServer(t)
+	cfg := config{dataPath: ts.dataPath, grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", lockTimeout: 100 * time.Millisecond}
+	start := time.Now()
+	err := serve(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
+	if !errors.Is(err, store.ErrLocked) || time.Since(start) > 5*time.Second {
+		t.Fatalf("second server: %v after %s, want ErrLocked at once", err, time.Since(start))
+	}
+	var stderr strings.Builder
+	if code := run([]string{"serve", "-data", ts.dataPath, "-lock-timeout", "100ms", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "locked by another process") {
+		t.Errorf("banli serve on a locked file: exit %d, %q", code, stderr.String())
 	}
 }

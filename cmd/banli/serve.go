@@ -63,7 +63,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 
 	grpcServer := grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxMessageBytes),
-		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log)),
+		grpc.ForceServerCodecV2(newRequestCodec()),
+		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log), rejectUndecodable),
 	)
 	service.New(db, service.Options{Now: cfg.now}).Register(grpcServer)
 	healthServer := health.NewServer()
