@@ -55,9 +55,18 @@ func parseName(name string, collections ...string) ([]uint64, bool) {
 	return ids, true
 }
 
-// nameChecker parses names for a validator, recording a violation for each
-// bad one.
-func badName(v *violations, field, name, pattern string) {
+// id parses a name of one collection ("units/12"), recording a violation
+// on field if it is not one.
+func (v *violations) id(field, name, collection string) uint64 {
+	ids, ok := parseName(name, collection)
+	if !ok {
+		v.badName(field, name, collection+"/{id}")
+		return 0
+	}
+	return ids[0]
+}
+
+func (v *violations) badName(field, name, pattern string) {
 	if name == "" {
 		v.add(field, "required: a resource name like %s", pattern)
 		return
@@ -66,27 +75,20 @@ func badName(v *violations, field, name, pattern string) {
 }
 
 func (v *violations) sessionID(field, name string) uint64 {
-	ids, ok := parseName(name, sessionsCollection)
-	if !ok {
-		badName(v, field, name, "sessions/{id}")
-		return 0
-	}
-	return ids[0]
+	return v.id(field, name, sessionsCollection)
 }
 
-func (v *violations) unitID(field, name string) uint64 {
-	ids, ok := parseName(name, unitsCollection)
-	if !ok {
-		badName(v, field, name, "units/{id}")
-		return 0
-	}
-	return ids[0]
-}
+func (v *violations) unitID(field, name string) uint64 { return v.id(field, name, unitsCollection) }
 
 func (v *violations) proposalID(field, name string) uint64 {
-	ids, ok := parseName(name, proposalsCollection)
+	return v.id(field, name, proposalsCollection)
+}
+
+// idOf returns the id in a name of one collection that was already
+// validated (or came from the store); 0 if it is not such a name.
+func idOf(name, collection string) uint64 {
+	ids, ok := parseName(name, collection)
 	if !ok {
-		badName(v, field, name, "proposals/{id}")
 		return 0
 	}
 	return ids[0]
@@ -101,7 +103,7 @@ type assignmentRef struct {
 func (v *violations) assignmentRef(field, name string) assignmentRef {
 	ids, ok := parseName(name, proposalsCollection, assignmentsCollection)
 	if !ok || ids[1] > maxAssignments*4 {
-		badName(v, field, name, "proposals/{id}/assignments/{id}")
+		v.badName(field, name, "proposals/{id}/assignments/{id}")
 		return assignmentRef{}
 	}
 	return assignmentRef{proposal: ids[0], assignment: int(ids[1])}
@@ -116,7 +118,7 @@ type replyRef struct {
 func (v *violations) replyRef(field, name string) replyRef {
 	ids, ok := parseName(name, proposalsCollection, assignmentsCollection, repliesCollection)
 	if !ok || ids[1] > maxAssignments*4 || ids[2] > 1000 {
-		badName(v, field, name, "proposals/{id}/assignments/{id}/replies/{round}")
+		v.badName(field, name, "proposals/{id}/assignments/{id}/replies/{round}")
 		return replyRef{}
 	}
 	return replyRef{assignmentRef: assignmentRef{proposal: ids[0], assignment: int(ids[1])}, round: int(ids[2])}

@@ -23,8 +23,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 	}
 	return write(ctx, s, proposalService+"CreateProposal", req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
 		in := req.GetProposal()
-		ids, _ := parseName(in.GetSession(), sessionsCollection)
-		sess, err := tx.Session(ids[0])
+		sess, err := tx.Session(idOf(in.GetSession(), sessionsCollection))
 		if err != nil {
 			return nil, resourceNotFound(in.GetSession(), "proposal.session")
 		}
@@ -114,9 +113,8 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 			return err
 		}
 		resp.Proposals = list
-		if more {
-			last, _ := parseName(list[len(list)-1].GetName(), proposalsCollection)
-			resp.NextPageToken = pageToken(req, last[0])
+		if more && len(list) > 0 {
+			resp.NextPageToken = pageToken(req, idOf(list[len(list)-1].GetName(), proposalsCollection))
 		}
 		return nil
 	})
@@ -153,8 +151,7 @@ func sessionsMatching(r *store.Reader, req *banliv1.ListProposalsRequest) ([]str
 		if !more || len(page) == 0 {
 			return matching, nil
 		}
-		ids, _ := parseName(page[len(page)-1].GetName(), sessionsCollection)
-		after = ids[0]
+		after = idOf(page[len(page)-1].GetName(), sessionsCollection)
 	}
 }
 
@@ -163,8 +160,8 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 	if err := validateAssign(req); err != nil {
 		return nil, toStatus(err)
 	}
-	ids, _ := parseName(req.GetName(), proposalsCollection)
-	return updateProposal(ctx, s, proposalService+"AssignProposal", req, ids[0], req.GetEtag(), StepAssign, func(c *caseChange) error {
+	id := idOf(req.GetName(), proposalsCollection)
+	return updateProposal(ctx, s, proposalService+"AssignProposal", req, id, req.GetEtag(), StepAssign, func(c *caseChange) error {
 		if err := checkProposalStep(StepAssign, c.p.GetName(), c.p.GetState()); err != nil {
 			return err
 		}
@@ -192,8 +189,7 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 // checkAssignable refuses a unit that does not exist, is deactivated, or
 // already has a current part of the case.
 func (c *caseChange) checkAssignable(unit, field string) error {
-	uid, _ := parseName(unit, unitsCollection)
-	u, err := c.tx.Unit(uid[0])
+	u, err := c.tx.Unit(idOf(unit, unitsCollection))
 	if err != nil {
 		return resourceNotFound(unit, field)
 	}
@@ -328,8 +324,7 @@ func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignment
 func (c *caseChange) checkDepartment(a *banliv1.Assignment, department string) error {
 	name := department
 	for depth := 0; depth < 8; depth++ {
-		id, _ := parseName(name, unitsCollection)
-		u, err := c.tx.Unit(id[0])
+		u, err := c.tx.Unit(idOf(name, unitsCollection))
 		if err != nil {
 			return resourceNotFound(name, "department")
 		}
@@ -355,8 +350,7 @@ func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestRe
 			return fmt.Errorf("the window to ask for a change of unit closed on %s (%s): %w", due.GetDueDate(), due.GetRule(), ErrPrecondition)
 		}
 		if su := req.GetSuggestedUnit(); su != "" {
-			id, _ := parseName(su, unitsCollection)
-			if _, err := c.tx.Unit(id[0]); err != nil {
+			if _, err := c.tx.Unit(idOf(su, unitsCollection)); err != nil {
 				return resourceNotFound(su, "suggested_unit")
 			}
 		}
@@ -623,8 +617,7 @@ func (s *Server) WithholdReply(ctx context.Context, req *banliv1.WithholdReplyRe
 func caseStep(ctx context.Context, s *Server, method string, req mutatingRequest, name, etag string, step Step,
 	apply func(c *caseChange),
 ) (*banliv1.Proposal, error) {
-	ids, _ := parseName(name, proposalsCollection)
-	return updateProposal(ctx, s, method, req, ids[0], etag, step, func(c *caseChange) error {
+	return updateProposal(ctx, s, method, req, idOf(name, proposalsCollection), etag, step, func(c *caseChange) error {
 		if err := checkProposalStep(step, c.p.GetName(), c.p.GetState()); err != nil {
 			return err
 		}
@@ -677,8 +670,7 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 	if err := validateMerge(req); err != nil {
 		return nil, toStatus(err)
 	}
-	ids, _ := parseName(req.GetName(), proposalsCollection)
-	return updateProposal(ctx, s, proposalService+"MergeProposals", req, ids[0], req.GetEtag(), StepMergeInto, func(c *caseChange) error {
+	return updateProposal(ctx, s, proposalService+"MergeProposals", req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepMergeInto, func(c *caseChange) error {
 		if err := checkProposalStep(StepMergeInto, c.p.GetName(), c.p.GetState()); err != nil {
 			return err
 		}
@@ -688,8 +680,8 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 		}
 		for i, name := range req.GetSources() {
 			field := fmt.Sprintf("sources[%d]", i)
-			sid, _ := parseName(name, proposalsCollection)
-			src, err := c.tx.Proposal(sid[0])
+			sid := idOf(name, proposalsCollection)
+			src, err := c.tx.Proposal(sid)
 			if err != nil {
 				return resourceNotFound(name, field)
 			}
@@ -712,7 +704,7 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 			src.MergedInto = c.p.GetName()
 			src.UpdateTime = c.nowProto()
 			src.Etag = nextEtag(src.GetEtag())
-			c.tx.PutProposal(sid[0], src, newEvent(ctx, c.nowProto(), StepMergeAway, c.p.GetName(), stateName(from), stateName(merged), "merged into "+c.p.GetName()))
+			c.tx.PutProposal(sid, src, newEvent(ctx, c.nowProto(), StepMergeAway, c.p.GetName(), stateName(from), stateName(merged), "merged into "+c.p.GetName()))
 		}
 		c.details = "merged " + strings.Join(req.GetSources(), ", ")
 		return nil

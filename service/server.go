@@ -111,13 +111,9 @@ func (c *caseChange) sessionPolicy() (*banliv1.SessionPolicy, error) {
 	if c.policy != nil {
 		return c.policy, nil
 	}
-	ids, ok := parseName(c.p.GetSession(), sessionsCollection)
-	if !ok {
-		return nil, fmt.Errorf("proposal %s has a malformed session %q", c.p.GetName(), c.p.GetSession())
-	}
-	sess, err := c.tx.Session(ids[0])
+	sess, err := c.tx.Session(idOf(c.p.GetSession(), sessionsCollection))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the session of %s: %w", c.p.GetName(), err)
 	}
 	c.policy = resolvePolicy(sess.GetPolicy())
 	return c.policy, nil

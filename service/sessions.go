@@ -77,8 +77,7 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 		}
 		resp.Sessions = list
 		if more && len(list) > 0 {
-			last, _ := parseName(list[len(list)-1].GetName(), sessionsCollection)
-			resp.NextPageToken = pageToken(req, last[0])
+			resp.NextPageToken = pageToken(req, idOf(list[len(list)-1].GetName(), sessionsCollection))
 		}
 		return nil
 	})
@@ -95,8 +94,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest)
 	return write(ctx, s, unitService+"CreateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
 		in := req.GetUnit()
 		if parent := in.GetParent(); parent != "" {
-			pid, _ := parseName(parent, unitsCollection)
-			pu, err := tx.Unit(pid[0])
+			pu, err := tx.Unit(idOf(parent, unitsCollection))
 			if err != nil {
 				return nil, resourceNotFound(parent, "unit.parent")
 			}
@@ -162,8 +160,7 @@ func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (
 		}
 		resp.Units = list
 		if more && len(list) > 0 {
-			last, _ := parseName(list[len(list)-1].GetName(), unitsCollection)
-			resp.NextPageToken = pageToken(req, last[0])
+			resp.NextPageToken = pageToken(req, idOf(list[len(list)-1].GetName(), unitsCollection))
 		}
 		return nil
 	})
