@@ -20,6 +20,13 @@ const ActorHeader = "x-banli-actor"
 // anonymous is the actor of a call that names none.
 const anonymous = "anonymous"
 
+// Actor names the caller of ctx for logs: the x-banli-actor value, or
+// "anonymous".
+func Actor(ctx context.Context) string {
+	actor, _ := actorFrom(ctx)
+	return actor
+}
+
 // actorFrom returns the caller's name from the request metadata.
 func actorFrom(ctx context.Context) (string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
@@ -77,10 +84,9 @@ func nextEtag(current string) string {
 
 // newEvent starts the event of a change made now by actor.
 func newEvent(ctx context.Context, now *timestamppb.Timestamp, step Step, target, from, to, details string) *banliv1.Event {
-	actor, _ := actorFrom(ctx)
 	return &banliv1.Event{
 		Time:      now,
-		Actor:     actor,
+		Actor:     Actor(ctx),
 		Action:    string(step),
 		Target:    target,
 		FromState: from,

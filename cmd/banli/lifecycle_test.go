@@ -32,7 +32,7 @@ var office = actorCtx("office")
 type fixture struct {
 	*testServer
 	session *banliv1.Session
-	units   []*banliv1.Unit
+	bureaus []*banliv1.Unit // the units the fixture made
 	number  int
 }
 
@@ -44,12 +44,12 @@ func newFixture(t testing.TB) *fixture {
 		DisplayName: "市政协七届一次会议",
 	}}))(t)
 	for _, name := range []string{"市数据局", "市财政局", "市发展改革委", "市教育局", "市卫生健康委", "市交通运输局"} {
-		f.units = append(f.units, must(ts.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: name}}))(t))
+		f.bureaus = append(f.bureaus, must(ts.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: name}}))(t))
 	}
 	return f
 }
 
-func (f *fixture) unit(i int) string { return f.units[i].GetName() }
+func (f *fixture) unit(i int) string { return f.bureaus[i].GetName() }
 
 // receive creates a case with two proposers.
 func (f *fixture) receive(t testing.TB) *banliv1.Proposal {
@@ -499,5 +499,121 @@ func TestLockedDataFile(t *testing.T) {
 	var stderr strings.Builder
 	if code := run([]string{"serve", "-data", ts.dataPath, "-lock-timeout", "100ms", "-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0"}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "locked by another process") {
 		t.Errorf("banli serve on a locked file: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestSessionPolicy: a session's policy changes the rules of its cases.
+func TestSessionPolicy(t *testing.T) {
+	f := newFixture(t)
+	no := false
+	relaxed := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_DISTRICT, Term: 3, Meeting: 2, Year: 2021, DisplayName: "区政协三届二次会议",
+		Policy: &banliv1.SessionPolicy{ConsultBeforeReply: &no, ReplyCategories: banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_C, ReplyMonths: proto.Int32(2)},
+	}}))(t)
+	if p := relaxed.GetPolicy(); p.GetSignInWorkingDays() != 5 || p.GetReplyMonths() != 2 || p.GetConsultBeforeReply() || !p.GetOpinionsBeforeLeadReply() {
+		t.Errorf("policy in force %v: omitted fields must take the defaults", p)
+	}
+	f.session = relaxed
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	a := p.Assignments[0]
+	if !strings.HasPrefix(a.GetResponseDeadline().GetRule(), "2 months after assignment") {
+		t.Errorf("reply deadline %v", a.GetResponseDeadline())
+	}
+	f.sign(t, a.GetName())
+	// No consultation needed here, but category D is not accepted.
+	_, err := f.proposals.SubmitReply(office, replyRequest(a.GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_D))
+	wantCode(t, err, codes.InvalidArgument, "reply.category")
+	p = must(f.proposals.SubmitReply(office, replyRequest(a.GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_C)))(t)
+	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_REPLIED)
+
+	_, err = f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_NPC, Level: banliv1.Level_LEVEL_CITY, Term: 1, Meeting: 1, Year: 2021, DisplayName: "x",
+		Policy: &banliv1.SessionPolicy{ReplyMonths: proto.Int32(7), ReplyMaxMonths: proto.Int32(6)},
+	}})
+	wantCode(t, err, codes.InvalidArgument, "session.policy.reply_max_months")
+	// An NPC session takes suggestions, not CPPCC proposals.
+	npc := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_NPC, Level: banliv1.Level_LEVEL_CITY, Term: 6, Meeting: 7, Year: 2021, DisplayName: "市六届人大七次会议"}}))(t)
+	f.session = npc
+	_, err = f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: npc.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL, Number: "1",
+		Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING, Title: "t", Content: "c",
+		Proposers: []*banliv1.Proposer{{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "某"}},
+	}})
+	wantCode(t, err, codes.InvalidArgument, "proposal.kind")
+}
+
+// TestUnits: departments, deactivation, and what they allow.
+func TestUnits(t *testing.T) {
+	f := newFixture(t)
+	dept := must(f.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数字政府处", Parent: f.unit(0)}}))(t)
+	other := must(f.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "预算处", Parent: f.unit(1)}}))(t)
+	children := must(f.units.ListUnits(office, &banliv1.ListUnitsRequest{Parent: f.unit(0)}))(t)
+	if len(children.GetUnits()) != 1 || children.GetUnits()[0].GetName() != dept.GetName() {
+		t.Errorf("departments of %s: %v", f.unit(0), children.GetUnits())
+	}
+
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	a := p.Assignments[0].GetName()
+	_, err := f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: a, Department: other.GetName()})
+	wantCode(t, err, codes.InvalidArgument, "department")
+	p = must(f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: a, Department: dept.GetName(), ResponsiblePerson: "李明"}))(t)
+	if p.Assignments[0].GetDepartment() != dept.GetName() {
+		t.Errorf("department %q", p.Assignments[0].GetDepartment())
+	}
+
+	gone := must(f.units.DeactivateUnit(office, &banliv1.DeactivateUnitRequest{Name: f.unit(4), Etag: f.bureaus[4].GetEtag()}))(t)
+	if gone.GetActive() || gone.GetDeactivateTime() == nil {
+		t.Errorf("deactivated unit %v", gone)
+	}
+	_, err = f.units.DeactivateUnit(office, &banliv1.DeactivateUnitRequest{Name: f.unit(4)})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	_, err = f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: f.receive(t).GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(4), roleLead)}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	active := must(f.units.ListUnits(office, &banliv1.ListUnitsRequest{}))(t)
+	all := must(f.units.ListUnits(office, &banliv1.ListUnitsRequest{ShowInactive: true}))(t)
+	if len(all.GetUnits()) != len(active.GetUnits())+1 {
+		t.Errorf("%d units listed with inactive ones, %d without", len(all.GetUnits()), len(active.GetUnits()))
+	}
+	// Still readable: old cases point at it.
+	must(f.units.GetUnit(office, &banliv1.GetUnitRequest{Name: f.unit(4)}))(t)
+}
+
+// TestPaging walks every list by pages of 2 and checks the token is tied
+// to its filters.
+func TestPaging(t *testing.T) {
+	f := newFixture(t)
+	for range 5 {
+		f.receive(t)
+	}
+	var names []string
+	req := &banliv1.ListProposalsRequest{Session: f.session.GetName(), PageSize: 2}
+	for {
+		resp := must(f.proposals.ListProposals(office, req))(t)
+		for _, p := range resp.GetProposals() {
+			names = append(names, p.GetName())
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+		f.receive(t) // arrivals between pages are listed once, at the end
+	}
+	// 5 at the start, and one more after each of the first three pages.
+	if len(names) != 8 || names[0] != "proposals/1" || names[7] != "proposals/8" {
+		t.Errorf("paged through %v", names)
+	}
+	req.State = banliv1.ProposalState_PROPOSAL_STATE_RATED
+	_, err := f.proposals.ListProposals(office, req)
+	wantCode(t, err, codes.InvalidArgument, "page_token")
+
+	units := must(f.units.ListUnits(office, &banliv1.ListUnitsRequest{PageSize: 4}))(t)
+	rest := must(f.units.ListUnits(office, &banliv1.ListUnitsRequest{PageSize: 4, PageToken: units.GetNextPageToken()}))(t)
+	if len(units.GetUnits()) != 4 || len(rest.GetUnits()) != 2 || rest.GetNextPageToken() != "" {
+		t.Errorf("unit pages of %d and %d", len(units.GetUnits()), len(rest.GetUnits()))
+	}
+	evs := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: "proposals/1", PageSize: 1}))(t)
+	if len(evs.GetEvents()) != 1 || evs.GetNextPageToken() != "" {
+		t.Errorf("one event of a new case, no next page: %v", evs)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
@@ -218,7 +217,7 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 				slog.String("method", info.FullMethod),
 				slog.String("code", code.String()),
 				slog.Duration("latency", time.Since(start)),
-				slog.String("actor", firstValue(ctx, service.ActorHeader)),
+				slog.String("actor", service.Actor(ctx)),
 			}
 			if p, ok := peer.FromContext(ctx); ok {
 				attrs = append(attrs, slog.String("peer", p.Addr.String()))
@@ -243,12 +242,4 @@ func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 		}()
 		return handler(ctx, req)
 	}
-}
-
-func firstValue(ctx context.Context, key string) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(key); len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
