@@ -370,7 +370,7 @@ func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReas
 		return nil, toStatus(err)
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	approve := req.GetDecision() == banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED
+	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
 	step := StepRefuseReassignment
 	if approve {
 		step = StepApproveReassignment

@@ -445,7 +445,7 @@ func validateDecideReassignment(r *banliv1.DecideReassignmentRequest) error {
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	v.enum("decision", r.GetDecision(), true)
 	switch {
-	case r.GetDecision() == banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED:
+	case r.GetDecision() == banliv1.Decision_DECISION_APPROVED:
 		v.unitID("new_unit", r.GetNewUnit())
 	case r.GetNewUnit() != "":
 		v.add("new_unit", "only with an approval")

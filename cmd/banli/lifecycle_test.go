@@ -242,16 +242,16 @@ func TestReassignment(t *testing.T) {
 	wantCode(t, err, codes.FailedPrecondition, "")
 
 	// Approving needs a unit that is not on the case already.
-	_, err = f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: a, Decision: banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED, NewUnit: f.unit(0)})
+	_, err = f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: a, Decision: banliv1.Decision_DECISION_APPROVED, NewUnit: f.unit(0)})
 	wantCode(t, err, codes.FailedPrecondition, "")
-	p = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: a, Decision: banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED, NewUnit: f.unit(5), Note: "同意调整"}))(t)
+	p = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: a, Decision: banliv1.Decision_DECISION_APPROVED, NewUnit: f.unit(5), Note: "同意调整"}))(t)
 	wantPart(t, p, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED)
 	wantPart(t, p, 1, banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED)
 	next := p.Assignments[1]
 	if next.GetUnit() != f.unit(5) || next.GetRole() != roleLead || next.GetReassignedFrom() != a || p.Assignments[0].GetReassignedTo() != next.GetName() {
 		t.Errorf("new part %v", next)
 	}
-	if rr := p.Assignments[0].GetReassignmentRequests(); len(rr) != 1 || rr[0].GetDecision() != banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED {
+	if rr := p.Assignments[0].GetReassignmentRequests(); len(rr) != 1 || rr[0].GetDecision() != banliv1.Decision_DECISION_APPROVED {
 		t.Errorf("request history %v", rr)
 	}
 	// The old unit no longer lists the case; the new one does.
@@ -266,7 +266,7 @@ func TestReassignment(t *testing.T) {
 	q := f.assign(t, f.receive(t), part(f.unit(1), roleLead))
 	b := q.Assignments[0].GetName()
 	must(f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: b, Reason: "x"}))(t)
-	q = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: b, Decision: banliv1.ReassignmentDecision_REASSIGNMENT_DECISION_REFUSED}))(t)
+	q = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: b, Decision: banliv1.Decision_DECISION_REFUSED}))(t)
 	wantPart(t, q, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED)
 	f.clock.Advance(8 * 24 * time.Hour)
 	_, err = f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: b, Reason: "再次申请"})

@@ -55,6 +55,7 @@ type Event struct {
 	//	*Event_Session
 	//	*Event_Unit
 	//	*Event_Proposal
+	//	*Event_CalendarYear
 	Snapshot      isEvent_Snapshot `protobuf_oneof:"snapshot"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -194,6 +195,15 @@ func (x *Event) GetProposal() *Proposal {
 	return nil
 }
 
+func (x *Event) GetCalendarYear() *CalendarYear {
+	if x != nil {
+		if x, ok := x.Snapshot.(*Event_CalendarYear); ok {
+			return x.CalendarYear
+		}
+	}
+	return nil
+}
+
 type isEvent_Snapshot interface {
 	isEvent_Snapshot()
 }
@@ -210,11 +220,17 @@ type Event_Proposal struct {
 	Proposal *Proposal `protobuf:"bytes,13,opt,name=proposal,proto3,oneof"`
 }
 
+type Event_CalendarYear struct {
+	CalendarYear *CalendarYear `protobuf:"bytes,14,opt,name=calendar_year,json=calendarYear,proto3,oneof"`
+}
+
 func (*Event_Session) isEvent_Snapshot() {}
 
 func (*Event_Unit) isEvent_Snapshot() {}
 
 func (*Event_Proposal) isEvent_Snapshot() {}
+
+func (*Event_CalendarYear) isEvent_Snapshot() {}
 
 // Request for ListEvents.
 type ListEventsRequest struct {
@@ -407,7 +423,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x03\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x17banli/v1/calendar.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x03\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -424,7 +440,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	" \x01(\tR\trequestId\x12-\n" +
 	"\asession\x18\v \x01(\v2\x11.banli.v1.SessionH\x00R\asession\x12$\n" +
 	"\x04unit\x18\f \x01(\v2\x0e.banli.v1.UnitH\x00R\x04unit\x120\n" +
-	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposalB\n" +
+	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposal\x12=\n" +
+	"\rcalendar_year\x18\x0e \x01(\v2\x16.banli.v1.CalendarYearH\x00R\fcalendarYearB\n" +
 	"\n" +
 	"\bsnapshot\"W\n" +
 	"\x11ListEventsRequest\x12%\n" +
@@ -467,22 +484,24 @@ var file_banli_v1_event_proto_goTypes = []any{
 	(*Session)(nil),                   // 5: banli.v1.Session
 	(*Unit)(nil),                      // 6: banli.v1.Unit
 	(*Proposal)(nil),                  // 7: banli.v1.Proposal
+	(*CalendarYear)(nil),              // 8: banli.v1.CalendarYear
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
 	4, // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
 	5, // 1: banli.v1.Event.session:type_name -> banli.v1.Session
 	6, // 2: banli.v1.Event.unit:type_name -> banli.v1.Unit
 	7, // 3: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
-	0, // 4: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	1, // 5: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	2, // 6: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	3, // 7: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	3, // 8: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8, // 4: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
+	0, // 5: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	1, // 6: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	2, // 7: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	3, // 8: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	3, // 9: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -490,6 +509,7 @@ func file_banli_v1_event_proto_init() {
 	if File_banli_v1_event_proto != nil {
 		return
 	}
+	file_banli_v1_calendar_proto_init()
 	file_banli_v1_proposal_proto_init()
 	file_banli_v1_session_proto_init()
 	file_banli_v1_unit_proto_init()
@@ -497,6 +517,7 @@ func file_banli_v1_event_proto_init() {
 		(*Event_Session)(nil),
 		(*Event_Unit)(nil),
 		(*Event_Proposal)(nil),
+		(*Event_CalendarYear)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

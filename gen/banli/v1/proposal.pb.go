@@ -833,55 +833,56 @@ func (Satisfaction) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
-// The office's decision on a change of unit.
-type ReassignmentDecision int32
+// The office's decision on a unit's request (a change of unit, an
+// extension).
+type Decision int32
 
 const (
-	ReassignmentDecision_REASSIGNMENT_DECISION_UNSPECIFIED ReassignmentDecision = 0
-	// Approved: the part moves to the new unit.
-	ReassignmentDecision_REASSIGNMENT_DECISION_APPROVED ReassignmentDecision = 1
-	// Refused: the unit keeps the part.
-	ReassignmentDecision_REASSIGNMENT_DECISION_REFUSED ReassignmentDecision = 2
+	Decision_DECISION_UNSPECIFIED Decision = 0
+	// Approved.
+	Decision_DECISION_APPROVED Decision = 1
+	// Refused.
+	Decision_DECISION_REFUSED Decision = 2
 )
 
-// Enum value maps for ReassignmentDecision.
+// Enum value maps for Decision.
 var (
-	ReassignmentDecision_name = map[int32]string{
-		0: "REASSIGNMENT_DECISION_UNSPECIFIED",
-		1: "REASSIGNMENT_DECISION_APPROVED",
-		2: "REASSIGNMENT_DECISION_REFUSED",
+	Decision_name = map[int32]string{
+		0: "DECISION_UNSPECIFIED",
+		1: "DECISION_APPROVED",
+		2: "DECISION_REFUSED",
 	}
-	ReassignmentDecision_value = map[string]int32{
-		"REASSIGNMENT_DECISION_UNSPECIFIED": 0,
-		"REASSIGNMENT_DECISION_APPROVED":    1,
-		"REASSIGNMENT_DECISION_REFUSED":     2,
+	Decision_value = map[string]int32{
+		"DECISION_UNSPECIFIED": 0,
+		"DECISION_APPROVED":    1,
+		"DECISION_REFUSED":     2,
 	}
 )
 
-func (x ReassignmentDecision) Enum() *ReassignmentDecision {
-	p := new(ReassignmentDecision)
+func (x Decision) Enum() *Decision {
+	p := new(Decision)
 	*p = x
 	return p
 }
 
-func (x ReassignmentDecision) String() string {
+func (x Decision) String() string {
 	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
 }
 
-func (ReassignmentDecision) Descriptor() protoreflect.EnumDescriptor {
+func (Decision) Descriptor() protoreflect.EnumDescriptor {
 	return file_banli_v1_proposal_proto_enumTypes[13].Descriptor()
 }
 
-func (ReassignmentDecision) Type() protoreflect.EnumType {
+func (Decision) Type() protoreflect.EnumType {
 	return &file_banli_v1_proposal_proto_enumTypes[13]
 }
 
-func (x ReassignmentDecision) Number() protoreflect.EnumNumber {
+func (x Decision) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
-// Deprecated: Use ReassignmentDecision.Descriptor instead.
-func (ReassignmentDecision) EnumDescriptor() ([]byte, []int) {
+// Deprecated: Use Decision.Descriptor instead.
+func (Decision) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
@@ -897,7 +898,19 @@ type Deadline struct {
 	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
 	// True when the working-day calendar for a year involved was not loaded,
 	// so only weekends were counted; it is recomputed when it is loaded.
-	Provisional   bool `protobuf:"varint,4,opt,name=provisional,proto3" json:"provisional,omitempty"`
+	Provisional bool `protobuf:"varint,4,opt,name=provisional,proto3" json:"provisional,omitempty"`
+	// The moment the rule counts from.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The rule's count: working days after the day of start_time (the start
+	// day does not count) …
+	WorkingDays int32 `protobuf:"varint,6,opt,name=working_days,json=workingDays,proto3" json:"working_days,omitempty"`
+	// … or calendar months after it, moved to the next working day if the
+	// day is off. One of the two is set, unless the deadline was extended.
+	Months int32 `protobuf:"varint,7,opt,name=months,proto3" json:"months,omitempty"`
+	// What start_time is, e.g. "assignment", "the reply".
+	CountedFrom string `protobuf:"bytes,8,opt,name=counted_from,json=countedFrom,proto3" json:"counted_from,omitempty"`
+	// True when an approved extension set this deadline.
+	Extended      bool `protobuf:"varint,9,opt,name=extended,proto3" json:"extended,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -956,6 +969,41 @@ func (x *Deadline) GetRule() string {
 func (x *Deadline) GetProvisional() bool {
 	if x != nil {
 		return x.Provisional
+	}
+	return false
+}
+
+func (x *Deadline) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Deadline) GetWorkingDays() int32 {
+	if x != nil {
+		return x.WorkingDays
+	}
+	return 0
+}
+
+func (x *Deadline) GetMonths() int32 {
+	if x != nil {
+		return x.Months
+	}
+	return 0
+}
+
+func (x *Deadline) GetCountedFrom() string {
+	if x != nil {
+		return x.CountedFrom
+	}
+	return ""
+}
+
+func (x *Deadline) GetExtended() bool {
+	if x != nil {
+		return x.Extended
 	}
 	return false
 }
@@ -1205,7 +1253,9 @@ type Proposal struct {
 	// Opaque version of the case (AIP-154). Output only.
 	Etag string `protobuf:"bytes,22,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The session's year, for filtering. Output only.
-	Year          int32 `protobuf:"varint,23,opt,name=year,proto3" json:"year,omitempty"`
+	Year int32 `protobuf:"varint,23,opt,name=year,proto3" json:"year,omitempty"`
+	// The office's reminders, oldest first. Output only.
+	Reminders     []*Reminder `protobuf:"bytes,24,rep,name=reminders,proto3" json:"reminders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1401,6 +1451,13 @@ func (x *Proposal) GetYear() int32 {
 	return 0
 }
 
+func (x *Proposal) GetReminders() []*Reminder {
+	if x != nil {
+		return x.Reminders
+	}
+	return nil
+}
+
 // Why a case was not filed.
 type Refusal struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1508,9 +1565,16 @@ type Assignment struct {
 	Replies []*Reply `protobuf:"bytes,18,rep,name=replies,proto3" json:"replies,omitempty"`
 	// The handling round: 1, and one more after each unsatisfied rating.
 	// Output only.
-	Round         int32 `protobuf:"varint,19,opt,name=round,proto3" json:"round,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Round int32 `protobuf:"varint,19,opt,name=round,proto3" json:"round,omitempty"`
+	// Extensions asked for, oldest first. Output only.
+	ExtensionRequests []*ExtensionRequest `protobuf:"bytes,20,rep,name=extension_requests,json=extensionRequests,proto3" json:"extension_requests,omitempty"`
+	// The deadline the unit is working to now: sign-in while ASSIGNED, the
+	// opinion or reply while it handles the part, the new reply while
+	// REHANDLING; unset when nothing is due from the unit. The ledger's due
+	// and overdue views are read from it. Output only.
+	CurrentDeadline *Deadline `protobuf:"bytes,21,opt,name=current_deadline,json=currentDeadline,proto3" json:"current_deadline,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -1676,6 +1740,202 @@ func (x *Assignment) GetRound() int32 {
 	return 0
 }
 
+func (x *Assignment) GetExtensionRequests() []*ExtensionRequest {
+	if x != nil {
+		return x.ExtensionRequests
+	}
+	return nil
+}
+
+func (x *Assignment) GetCurrentDeadline() *Deadline {
+	if x != nil {
+		return x.CurrentDeadline
+	}
+	return nil
+}
+
+// An extension (延期) asked for by a unit, and the office's decision.
+type ExtensionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit's reason, at most 2,000 characters.
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The due date asked for, YYYY-MM-DD.
+	RequestedDueDate string `protobuf:"bytes,2,opt,name=requested_due_date,json=requestedDueDate,proto3" json:"requested_due_date,omitempty"`
+	// When it was asked.
+	RequestTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	// The decision; UNSPECIFIED while pending.
+	Decision Decision `protobuf:"varint,4,opt,name=decision,proto3,enum=banli.v1.Decision" json:"decision,omitempty"`
+	// The due date approved, YYYY-MM-DD.
+	ApprovedDueDate string `protobuf:"bytes,5,opt,name=approved_due_date,json=approvedDueDate,proto3" json:"approved_due_date,omitempty"`
+	// The office's note.
+	DecisionNote string `protobuf:"bytes,6,opt,name=decision_note,json=decisionNote,proto3" json:"decision_note,omitempty"`
+	// When it was decided.
+	DecideTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtensionRequest) Reset() {
+	*x = ExtensionRequest{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtensionRequest) ProtoMessage() {}
+
+func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtensionRequest.ProtoReflect.Descriptor instead.
+func (*ExtensionRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ExtensionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ExtensionRequest) GetRequestedDueDate() string {
+	if x != nil {
+		return x.RequestedDueDate
+	}
+	return ""
+}
+
+func (x *ExtensionRequest) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *ExtensionRequest) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *ExtensionRequest) GetApprovedDueDate() string {
+	if x != nil {
+		return x.ApprovedDueDate
+	}
+	return ""
+}
+
+func (x *ExtensionRequest) GetDecisionNote() string {
+	if x != nil {
+		return x.DecisionNote
+	}
+	return ""
+}
+
+func (x *ExtensionRequest) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+// A reminder (催办) sent by the office.
+type Reminder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number within the case, 1, 2, 3 … Output only.
+	Id int32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The assignment reminded, or empty for the whole case.
+	Assignment string `protobuf:"bytes,2,opt,name=assignment,proto3" json:"assignment,omitempty"`
+	// What was said, at most 2,000 characters. Required.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// Who sent it (the caller). Output only.
+	Sender string `protobuf:"bytes,4,opt,name=sender,proto3" json:"sender,omitempty"`
+	// When it was sent. Output only.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reminder) Reset() {
+	*x = Reminder{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reminder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reminder) ProtoMessage() {}
+
+func (x *Reminder) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reminder.ProtoReflect.Descriptor instead.
+func (*Reminder) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Reminder) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Reminder) GetAssignment() string {
+	if x != nil {
+		return x.Assignment
+	}
+	return ""
+}
+
+func (x *Reminder) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Reminder) GetSender() string {
+	if x != nil {
+		return x.Sender
+	}
+	return ""
+}
+
+func (x *Reminder) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // A change of unit asked for by a unit, and the office's decision.
 type ReassignmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1686,7 +1946,7 @@ type ReassignmentRequest struct {
 	// When it was asked.
 	RequestTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
 	// The decision; UNSPECIFIED while pending.
-	Decision ReassignmentDecision `protobuf:"varint,4,opt,name=decision,proto3,enum=banli.v1.ReassignmentDecision" json:"decision,omitempty"`
+	Decision Decision `protobuf:"varint,4,opt,name=decision,proto3,enum=banli.v1.Decision" json:"decision,omitempty"`
 	// The office's note.
 	DecisionNote string `protobuf:"bytes,5,opt,name=decision_note,json=decisionNote,proto3" json:"decision_note,omitempty"`
 	// When it was decided.
@@ -1697,7 +1957,7 @@ type ReassignmentRequest struct {
 
 func (x *ReassignmentRequest) Reset() {
 	*x = ReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1969,7 @@ func (x *ReassignmentRequest) String() string {
 func (*ReassignmentRequest) ProtoMessage() {}
 
 func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1982,7 @@ func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*ReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReassignmentRequest) GetReason() string {
@@ -1746,11 +2006,11 @@ func (x *ReassignmentRequest) GetRequestTime() *timestamppb.Timestamp {
 	return nil
 }
 
-func (x *ReassignmentRequest) GetDecision() ReassignmentDecision {
+func (x *ReassignmentRequest) GetDecision() Decision {
 	if x != nil {
 		return x.Decision
 	}
-	return ReassignmentDecision_REASSIGNMENT_DECISION_UNSPECIFIED
+	return Decision_DECISION_UNSPECIFIED
 }
 
 func (x *ReassignmentRequest) GetDecisionNote() string {
@@ -1793,7 +2053,7 @@ type Consultation struct {
 
 func (x *Consultation) Reset() {
 	*x = Consultation{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2065,7 @@ func (x *Consultation) String() string {
 func (*Consultation) ProtoMessage() {}
 
 func (x *Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +2078,7 @@ func (x *Consultation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
 func (*Consultation) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Consultation) GetId() int32 {
@@ -1896,7 +2156,7 @@ type Opinion struct {
 
 func (x *Opinion) Reset() {
 	*x = Opinion{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2168,7 @@ func (x *Opinion) String() string {
 func (*Opinion) ProtoMessage() {}
 
 func (x *Opinion) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2181,7 @@ func (x *Opinion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opinion.ProtoReflect.Descriptor instead.
 func (*Opinion) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Opinion) GetText() string {
@@ -1976,7 +2236,7 @@ type Rating struct {
 
 func (x *Rating) Reset() {
 	*x = Rating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1988,7 +2248,7 @@ func (x *Rating) String() string {
 func (*Rating) ProtoMessage() {}
 
 func (x *Rating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2001,7 +2261,7 @@ func (x *Rating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rating.ProtoReflect.Descriptor instead.
 func (*Rating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Rating) GetProposerId() int32 {
@@ -2080,7 +2340,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2352,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2365,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Reply) GetName() string {
@@ -2247,7 +2507,7 @@ type CreateProposalRequest struct {
 
 func (x *CreateProposalRequest) Reset() {
 	*x = CreateProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2259,7 +2519,7 @@ func (x *CreateProposalRequest) String() string {
 func (*CreateProposalRequest) ProtoMessage() {}
 
 func (x *CreateProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2272,7 +2532,7 @@ func (x *CreateProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProposalRequest.ProtoReflect.Descriptor instead.
 func (*CreateProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateProposalRequest) GetProposal() *Proposal {
@@ -2300,7 +2560,7 @@ type GetProposalRequest struct {
 
 func (x *GetProposalRequest) Reset() {
 	*x = GetProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2572,7 @@ func (x *GetProposalRequest) String() string {
 func (*GetProposalRequest) ProtoMessage() {}
 
 func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2585,7 @@ func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
 func (*GetProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetProposalRequest) GetName() string {
@@ -2366,7 +2626,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +2638,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +2651,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListProposalsRequest) GetPageSize() int32 {
@@ -2477,7 +2737,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2749,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2762,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*Proposal {
@@ -2532,7 +2792,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +2804,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +2817,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -2591,7 +2851,7 @@ type AssignProposalRequest struct {
 
 func (x *AssignProposalRequest) Reset() {
 	*x = AssignProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2603,7 +2863,7 @@ func (x *AssignProposalRequest) String() string {
 func (*AssignProposalRequest) ProtoMessage() {}
 
 func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2616,7 +2876,7 @@ func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignProposalRequest.ProtoReflect.Descriptor instead.
 func (*AssignProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AssignProposalRequest) GetName() string {
@@ -2668,7 +2928,7 @@ type SignAssignmentRequest struct {
 
 func (x *SignAssignmentRequest) Reset() {
 	*x = SignAssignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2940,7 @@ func (x *SignAssignmentRequest) String() string {
 func (*SignAssignmentRequest) ProtoMessage() {}
 
 func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +2953,7 @@ func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*SignAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SignAssignmentRequest) GetName() string {
@@ -2758,7 +3018,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +3030,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +3043,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -2827,7 +3087,7 @@ type DecideReassignmentRequest struct {
 	// `proposals/{proposal}/assignments/{assignment}`. Required.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Approve or refuse. Required.
-	Decision ReassignmentDecision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.ReassignmentDecision" json:"decision,omitempty"`
+	Decision Decision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.Decision" json:"decision,omitempty"`
 	// The unit that takes the part over, `units/{unit}`; required to approve,
 	// must be active and not already assigned to the case.
 	NewUnit string `protobuf:"bytes,3,opt,name=new_unit,json=newUnit,proto3" json:"new_unit,omitempty"`
@@ -2843,7 +3103,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2855,7 +3115,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2868,7 +3128,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -2878,11 +3138,11 @@ func (x *DecideReassignmentRequest) GetName() string {
 	return ""
 }
 
-func (x *DecideReassignmentRequest) GetDecision() ReassignmentDecision {
+func (x *DecideReassignmentRequest) GetDecision() Decision {
 	if x != nil {
 		return x.Decision
 	}
-	return ReassignmentDecision_REASSIGNMENT_DECISION_UNSPECIFIED
+	return Decision_DECISION_UNSPECIFIED
 }
 
 func (x *DecideReassignmentRequest) GetNewUnit() string {
@@ -2913,6 +3173,263 @@ func (x *DecideReassignmentRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for RequestExtension.
+type RequestExtensionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why more time is needed, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The due date asked for, YYYY-MM-DD, after the current one. Required.
+	RequestedDueDate string `protobuf:"bytes,3,opt,name=requested_due_date,json=requestedDueDate,proto3" json:"requested_due_date,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestExtensionRequest) Reset() {
+	*x = RequestExtensionRequest{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestExtensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestExtensionRequest) ProtoMessage() {}
+
+func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
+func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RequestExtensionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetRequestedDueDate() string {
+	if x != nil {
+		return x.RequestedDueDate
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RequestExtensionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for DecideExtension.
+type DecideExtensionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Approve or refuse. Required.
+	Decision Decision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.Decision" json:"decision,omitempty"`
+	// The due date approved, YYYY-MM-DD; defaults to the date asked for.
+	// Must be after the current due date and within the session's cap.
+	ApprovedDueDate string `protobuf:"bytes,3,opt,name=approved_due_date,json=approvedDueDate,proto3" json:"approved_due_date,omitempty"`
+	// The office's note, at most 2,000 characters.
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideExtensionRequest) Reset() {
+	*x = DecideExtensionRequest{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideExtensionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideExtensionRequest) ProtoMessage() {}
+
+func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
+func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DecideExtensionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DecideExtensionRequest) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *DecideExtensionRequest) GetApprovedDueDate() string {
+	if x != nil {
+		return x.ApprovedDueDate
+	}
+	return ""
+}
+
+func (x *DecideExtensionRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *DecideExtensionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DecideExtensionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for RecordReminder.
+type RecordReminderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The assignment to remind, `proposals/{proposal}/assignments/{n}`; empty
+	// reminds the whole case.
+	Assignment string `protobuf:"bytes,2,opt,name=assignment,proto3" json:"assignment,omitempty"`
+	// The message, at most 2,000 characters. Required.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordReminderRequest) Reset() {
+	*x = RecordReminderRequest{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordReminderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordReminderRequest) ProtoMessage() {}
+
+func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
+func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecordReminderRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordReminderRequest) GetAssignment() string {
+	if x != nil {
+		return x.Assignment
+	}
+	return ""
+}
+
+func (x *RecordReminderRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RecordReminderRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordReminderRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RecordConsultation.
 type RecordConsultationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2930,7 +3447,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3459,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3472,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -3003,7 +3520,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3015,7 +3532,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3028,7 +3545,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -3076,7 +3593,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3605,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3618,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -3155,7 +3672,7 @@ type RateReplyRequest struct {
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3167,7 +3684,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3180,7 +3697,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -3244,7 +3761,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3773,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +3786,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -3318,7 +3835,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3847,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3860,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -3393,7 +3910,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3405,7 +3922,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3418,7 +3935,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -3473,7 +3990,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3485,7 +4002,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3498,7 +4015,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -3546,7 +4063,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3558,7 +4075,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3571,7 +4088,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -3621,7 +4138,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3633,7 +4150,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3646,7 +4163,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -3688,12 +4205,18 @@ var File_banli_v1_proposal_proto protoreflect.FileDescriptor
 
 const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
-	"\x17banli/v1/proposal.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x01\n" +
+	"\x17banli/v1/proposal.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x02\n" +
 	"\bDeadline\x125\n" +
 	"\bdue_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x19\n" +
 	"\bdue_date\x18\x02 \x01(\tR\adueDate\x12\x12\n" +
 	"\x04rule\x18\x03 \x01(\tR\x04rule\x12 \n" +
-	"\vprovisional\x18\x04 \x01(\bR\vprovisional\"\xf2\x01\n" +
+	"\vprovisional\x18\x04 \x01(\bR\vprovisional\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12!\n" +
+	"\fworking_days\x18\x06 \x01(\x05R\vworkingDays\x12\x16\n" +
+	"\x06months\x18\a \x01(\x05R\x06months\x12!\n" +
+	"\fcounted_from\x18\b \x01(\tR\vcountedFrom\x12\x1a\n" +
+	"\bextended\x18\t \x01(\bR\bextended\"\xf2\x01\n" +
 	"\bProposer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12*\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.banli.v1.ProposerTypeR\x04type\x12!\n" +
@@ -3712,7 +4235,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x10\n" +
-	"\x03uri\x18\x05 \x01(\tR\x03uri\"\xdc\x06\n" +
+	"\x03uri\x18\x05 \x01(\tR\x03uri\"\x8e\a\n" +
 	"\bProposal\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12*\n" +
@@ -3741,11 +4264,12 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x16 \x01(\tR\x04etag\x12\x12\n" +
-	"\x04year\x18\x17 \x01(\x05R\x04year\"\x7f\n" +
+	"\x04year\x18\x17 \x01(\x05R\x04year\x120\n" +
+	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderR\treminders\"\x7f\n" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x96\a\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa0\b\n" +
 	"\n" +
 	"Assignment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -3770,12 +4294,31 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\rconsultations\x18\x10 \x03(\v2\x16.banli.v1.ConsultationR\rconsultations\x12+\n" +
 	"\aopinion\x18\x11 \x01(\v2\x11.banli.v1.OpinionR\aopinion\x12)\n" +
 	"\areplies\x18\x12 \x03(\v2\x0f.banli.v1.ReplyR\areplies\x12\x14\n" +
-	"\x05round\x18\x13 \x01(\x05R\x05round\"\xb1\x02\n" +
+	"\x05round\x18\x13 \x01(\x05R\x05round\x12I\n" +
+	"\x12extension_requests\x18\x14 \x03(\v2\x1a.banli.v1.ExtensionRequestR\x11extensionRequests\x12=\n" +
+	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\"\xd5\x02\n" +
+	"\x10ExtensionRequest\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12,\n" +
+	"\x12requested_due_date\x18\x02 \x01(\tR\x10requestedDueDate\x12=\n" +
+	"\frequest_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12.\n" +
+	"\bdecision\x18\x04 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12*\n" +
+	"\x11approved_due_date\x18\x05 \x01(\tR\x0fapprovedDueDate\x12#\n" +
+	"\rdecision_note\x18\x06 \x01(\tR\fdecisionNote\x12;\n" +
+	"\vdecide_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\"\x9c\x01\n" +
+	"\bReminder\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1e\n" +
+	"\n" +
+	"assignment\x18\x02 \x01(\tR\n" +
+	"assignment\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x16\n" +
+	"\x06sender\x18\x04 \x01(\tR\x06sender\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa5\x02\n" +
 	"\x13ReassignmentRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12%\n" +
 	"\x0esuggested_unit\x18\x02 \x01(\tR\rsuggestedUnit\x12=\n" +
-	"\frequest_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12:\n" +
-	"\bdecision\x18\x04 \x01(\x0e2\x1e.banli.v1.ReassignmentDecisionR\bdecision\x12#\n" +
+	"\frequest_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x12.\n" +
+	"\bdecision\x18\x04 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12#\n" +
 	"\rdecision_note\x18\x05 \x01(\tR\fdecisionNote\x12;\n" +
 	"\vdecide_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"decideTime\"\xdc\x02\n" +
@@ -3872,15 +4415,39 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x0esuggested_unit\x18\x03 \x01(\tR\rsuggestedUnit\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\xcd\x01\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xc1\x01\n" +
 	"\x19DecideReassignmentRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
-	"\bdecision\x18\x02 \x01(\x0e2\x1e.banli.v1.ReassignmentDecisionR\bdecision\x12\x19\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12\x19\n" +
 	"\bnew_unit\x18\x03 \x01(\tR\anewUnit\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\x9e\x01\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xa6\x01\n" +
+	"\x17RequestExtensionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12,\n" +
+	"\x12requested_due_date\x18\x03 \x01(\tR\x10requestedDueDate\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xcf\x01\n" +
+	"\x16DecideExtensionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12*\n" +
+	"\x11approved_due_date\x18\x03 \x01(\tR\x0fapprovedDueDate\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x98\x01\n" +
+	"\x15RecordReminderRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"assignment\x18\x02 \x01(\tR\n" +
+	"assignment\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\x9e\x01\n" +
 	"\x19RecordConsultationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
 	"\fconsultation\x18\x02 \x01(\v2\x16.banli.v1.ConsultationR\fconsultation\x12\x12\n" +
@@ -4029,11 +4596,11 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x18SATISFACTION_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SATISFACTION_SATISFIED\x10\x01\x12$\n" +
 	" SATISFACTION_BASICALLY_SATISFIED\x10\x02\x12\x1c\n" +
-	"\x18SATISFACTION_UNSATISFIED\x10\x03*\x84\x01\n" +
-	"\x14ReassignmentDecision\x12%\n" +
-	"!REASSIGNMENT_DECISION_UNSPECIFIED\x10\x00\x12\"\n" +
-	"\x1eREASSIGNMENT_DECISION_APPROVED\x10\x01\x12!\n" +
-	"\x1dREASSIGNMENT_DECISION_REFUSED\x10\x022\xbf\x10\n" +
+	"\x18SATISFACTION_UNSATISFIED\x10\x03*Q\n" +
+	"\bDecision\x12\x18\n" +
+	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11DECISION_APPROVED\x10\x01\x12\x14\n" +
+	"\x10DECISION_REFUSED\x10\x022\xc9\x13\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -4041,7 +4608,10 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x0eAssignProposal\x12\x1f.banli.v1.AssignProposalRequest\x1a\x12.banli.v1.Proposal\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=proposals/*}:assign\x12{\n" +
 	"\x0eSignAssignment\x12\x1f.banli.v1.SignAssignmentRequest\x1a\x12.banli.v1.Proposal\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=proposals/*/assignments/*}:sign\x12\x94\x01\n" +
 	"\x13RequestReassignment\x12$.banli.v1.RequestReassignmentRequest\x1a\x12.banli.v1.Proposal\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{name=proposals/*/assignments/*}:requestReassignment\x12\x91\x01\n" +
-	"\x12DecideReassignment\x12#.banli.v1.DecideReassignmentRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*}:decideReassignment\x12\x91\x01\n" +
+	"\x12DecideReassignment\x12#.banli.v1.DecideReassignmentRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*}:decideReassignment\x12\x8b\x01\n" +
+	"\x10RequestExtension\x12!.banli.v1.RequestExtensionRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:requestExtension\x12\x88\x01\n" +
+	"\x0fDecideExtension\x12 .banli.v1.DecideExtensionRequest\x1a\x12.banli.v1.Proposal\"?\x82\xd3\xe4\x93\x029:\x01*\"4/v1/{name=proposals/*/assignments/*}:decideExtension\x12o\n" +
+	"\x0eRecordReminder\x12\x1f.banli.v1.RecordReminderRequest\x1a\x12.banli.v1.Proposal\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=proposals/*}:remind\x12\x91\x01\n" +
 	"\x12RecordConsultation\x12#.banli.v1.RecordConsultationRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*}:recordConsultation\x12\x82\x01\n" +
 	"\rSubmitOpinion\x12\x1e.banli.v1.SubmitOpinionRequest\x1a\x12.banli.v1.Proposal\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=proposals/*/assignments/*}:submitOpinion\x12|\n" +
 	"\vSubmitReply\x12\x1c.banli.v1.SubmitReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:submitReply\x12{\n" +
@@ -4066,7 +4636,7 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),                  // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),              // 1: banli.v1.SubmissionPeriod
@@ -4081,134 +4651,154 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(DisclosureIntent)(0),              // 10: banli.v1.DisclosureIntent
 	(DisclosureState)(0),               // 11: banli.v1.DisclosureState
 	(Satisfaction)(0),                  // 12: banli.v1.Satisfaction
-	(ReassignmentDecision)(0),          // 13: banli.v1.ReassignmentDecision
+	(Decision)(0),                      // 13: banli.v1.Decision
 	(*Deadline)(nil),                   // 14: banli.v1.Deadline
 	(*Proposer)(nil),                   // 15: banli.v1.Proposer
 	(*Attachment)(nil),                 // 16: banli.v1.Attachment
 	(*Proposal)(nil),                   // 17: banli.v1.Proposal
 	(*Refusal)(nil),                    // 18: banli.v1.Refusal
 	(*Assignment)(nil),                 // 19: banli.v1.Assignment
-	(*ReassignmentRequest)(nil),        // 20: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),               // 21: banli.v1.Consultation
-	(*Opinion)(nil),                    // 22: banli.v1.Opinion
-	(*Rating)(nil),                     // 23: banli.v1.Rating
-	(*Reply)(nil),                      // 24: banli.v1.Reply
-	(*CreateProposalRequest)(nil),      // 25: banli.v1.CreateProposalRequest
-	(*GetProposalRequest)(nil),         // 26: banli.v1.GetProposalRequest
-	(*ListProposalsRequest)(nil),       // 27: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),      // 28: banli.v1.ListProposalsResponse
-	(*UnitAssignment)(nil),             // 29: banli.v1.UnitAssignment
-	(*AssignProposalRequest)(nil),      // 30: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),      // 31: banli.v1.SignAssignmentRequest
-	(*RequestReassignmentRequest)(nil), // 32: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),  // 33: banli.v1.DecideReassignmentRequest
-	(*RecordConsultationRequest)(nil),  // 34: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),       // 35: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),         // 36: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),           // 37: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),        // 38: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),       // 39: banli.v1.WithholdReplyRequest
-	(*RefuseFilingRequest)(nil),        // 40: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),    // 41: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),      // 42: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),             // 43: banli.v1.MarkKeyRequest
-	(*timestamppb.Timestamp)(nil),      // 44: google.protobuf.Timestamp
+	(*ExtensionRequest)(nil),           // 20: banli.v1.ExtensionRequest
+	(*Reminder)(nil),                   // 21: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),        // 22: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),               // 23: banli.v1.Consultation
+	(*Opinion)(nil),                    // 24: banli.v1.Opinion
+	(*Rating)(nil),                     // 25: banli.v1.Rating
+	(*Reply)(nil),                      // 26: banli.v1.Reply
+	(*CreateProposalRequest)(nil),      // 27: banli.v1.CreateProposalRequest
+	(*GetProposalRequest)(nil),         // 28: banli.v1.GetProposalRequest
+	(*ListProposalsRequest)(nil),       // 29: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),      // 30: banli.v1.ListProposalsResponse
+	(*UnitAssignment)(nil),             // 31: banli.v1.UnitAssignment
+	(*AssignProposalRequest)(nil),      // 32: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),      // 33: banli.v1.SignAssignmentRequest
+	(*RequestReassignmentRequest)(nil), // 34: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),  // 35: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),    // 36: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),     // 37: banli.v1.DecideExtensionRequest
+	(*RecordReminderRequest)(nil),      // 38: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),  // 39: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),       // 40: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),         // 41: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),           // 42: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),        // 43: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),       // 44: banli.v1.WithholdReplyRequest
+	(*RefuseFilingRequest)(nil),        // 45: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),    // 46: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),      // 47: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),             // 48: banli.v1.MarkKeyRequest
+	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	44, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	2,  // 1: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
-	0,  // 2: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
-	1,  // 3: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	15, // 4: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	16, // 5: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
-	3,  // 6: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	19, // 7: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	18, // 8: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	44, // 9: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	44, // 10: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	6,  // 11: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	44, // 12: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
-	4,  // 13: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
-	5,  // 14: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	44, // 15: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	14, // 16: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	44, // 17: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	14, // 18: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	14, // 19: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	20, // 20: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	21, // 21: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	22, // 22: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	24, // 23: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	44, // 24: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	13, // 25: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.ReassignmentDecision
-	44, // 26: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 27: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 28: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	44, // 29: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	44, // 30: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	44, // 31: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	12, // 32: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	44, // 33: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	9,  // 34: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	44, // 35: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	10, // 36: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	11, // 37: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	44, // 38: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	14, // 39: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	23, // 40: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	44, // 41: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	17, // 42: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	0,  // 43: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	3,  // 44: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	4,  // 45: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
-	17, // 46: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	4,  // 47: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	29, // 48: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	13, // 49: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.ReassignmentDecision
-	21, // 50: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	22, // 51: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	24, // 52: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	12, // 53: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	6,  // 54: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	25, // 55: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	26, // 56: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	27, // 57: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	30, // 58: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	31, // 59: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	32, // 60: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	33, // 61: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	34, // 62: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	35, // 63: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	36, // 64: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	37, // 65: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	38, // 66: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	39, // 67: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	40, // 68: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	41, // 69: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	42, // 70: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	43, // 71: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	17, // 72: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	17, // 73: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	28, // 74: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	17, // 75: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	17, // 76: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	17, // 77: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	17, // 78: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	17, // 79: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	17, // 80: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	17, // 81: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	17, // 82: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	17, // 83: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	17, // 84: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	17, // 85: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	17, // 86: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	17, // 87: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	17, // 88: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	72, // [72:89] is the sub-list for method output_type
-	55, // [55:72] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	49, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	49, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
+	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
+	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
+	15, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	16, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
+	19, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	18, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	49, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	49, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	21, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
+	49, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
+	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
+	49, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	14, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	49, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	14, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	14, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	22, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	23, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	24, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	26, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	20, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	14, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	49, // 28: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	13, // 29: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	49, // 30: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	49, // 31: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	49, // 32: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	13, // 33: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	49, // 34: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,  // 35: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,  // 36: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	49, // 37: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	49, // 38: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	49, // 39: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	12, // 40: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	49, // 41: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	9,  // 42: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	49, // 43: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	10, // 44: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	11, // 45: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	49, // 46: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	14, // 47: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	25, // 48: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	49, // 49: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	17, // 50: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	0,  // 51: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	3,  // 52: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	4,  // 53: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	17, // 54: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	4,  // 55: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	31, // 56: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	13, // 57: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	13, // 58: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	23, // 59: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	24, // 60: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	26, // 61: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	12, // 62: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	6,  // 63: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	27, // 64: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	28, // 65: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	29, // 66: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	32, // 67: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	33, // 68: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	34, // 69: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	35, // 70: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	36, // 71: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	37, // 72: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	38, // 73: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	39, // 74: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	40, // 75: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	41, // 76: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	42, // 77: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	43, // 78: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	44, // 79: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	45, // 80: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	46, // 81: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	47, // 82: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	48, // 83: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	17, // 84: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	17, // 85: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	30, // 86: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	17, // 87: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	17, // 88: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	17, // 89: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	17, // 90: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	17, // 91: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	17, // 92: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	17, // 93: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	17, // 94: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	17, // 95: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	17, // 96: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	17, // 97: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	17, // 98: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	17, // 99: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	17, // 100: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	17, // 101: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	17, // 102: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	17, // 103: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	84, // [84:104] is the sub-list for method output_type
+	64, // [64:84] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -4216,14 +4806,14 @@ func file_banli_v1_proposal_proto_init() {
 	if File_banli_v1_proposal_proto != nil {
 		return
 	}
-	file_banli_v1_proposal_proto_msgTypes[13].OneofWrappers = []any{}
+	file_banli_v1_proposal_proto_msgTypes[15].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
 			NumEnums:      14,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

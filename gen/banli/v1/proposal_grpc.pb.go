@@ -26,6 +26,9 @@ const (
 	ProposalService_SignAssignment_FullMethodName      = "/banli.v1.ProposalService/SignAssignment"
 	ProposalService_RequestReassignment_FullMethodName = "/banli.v1.ProposalService/RequestReassignment"
 	ProposalService_DecideReassignment_FullMethodName  = "/banli.v1.ProposalService/DecideReassignment"
+	ProposalService_RequestExtension_FullMethodName    = "/banli.v1.ProposalService/RequestExtension"
+	ProposalService_DecideExtension_FullMethodName     = "/banli.v1.ProposalService/DecideExtension"
+	ProposalService_RecordReminder_FullMethodName      = "/banli.v1.ProposalService/RecordReminder"
 	ProposalService_RecordConsultation_FullMethodName  = "/banli.v1.ProposalService/RecordConsultation"
 	ProposalService_SubmitOpinion_FullMethodName       = "/banli.v1.ProposalService/SubmitOpinion"
 	ProposalService_SubmitReply_FullMethodName         = "/banli.v1.ProposalService/SubmitReply"
@@ -76,6 +79,17 @@ type ProposalServiceClient interface {
 	// assignment goes back to ASSIGNED). Accepted for an assignment in
 	// REASSIGNMENT_REQUESTED.
 	DecideReassignment(ctx context.Context, in *DecideReassignmentRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// A lead or split unit asks for more time to reply (延期), with a reason
+	// and the date it needs. Accepted for an assignment in SIGNED or
+	// CONSULTED with no request pending, before its reply is due.
+	RequestExtension(ctx context.Context, in *RequestExtensionRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The office approves an extension, up to the session's cap
+	// (reply_max_months after assignment), or refuses it. Accepted while a
+	// request is pending.
+	DecideExtension(ctx context.Context, in *DecideExtensionRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The office records a reminder (催办) on the case or one of its
+	// assignments. Accepted in every state but the terminal ones.
+	RecordReminder(ctx context.Context, in *RecordReminderRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Records a contact with the proposers (沟通/面商). Accepted for an
 	// assignment that has been signed for (SIGNED and after).
 	RecordConsultation(ctx context.Context, in *RecordConsultationRequest, opts ...grpc.CallOption) (*Proposal, error)
@@ -187,6 +201,36 @@ func (c *proposalServiceClient) DecideReassignment(ctx context.Context, in *Deci
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
 	err := c.cc.Invoke(ctx, ProposalService_DecideReassignment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) RequestExtension(ctx context.Context, in *RequestExtensionRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_RequestExtension_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) DecideExtension(ctx context.Context, in *DecideExtensionRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_DecideExtension_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) RecordReminder(ctx context.Context, in *RecordReminderRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_RecordReminder_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +375,17 @@ type ProposalServiceServer interface {
 	// assignment goes back to ASSIGNED). Accepted for an assignment in
 	// REASSIGNMENT_REQUESTED.
 	DecideReassignment(context.Context, *DecideReassignmentRequest) (*Proposal, error)
+	// A lead or split unit asks for more time to reply (延期), with a reason
+	// and the date it needs. Accepted for an assignment in SIGNED or
+	// CONSULTED with no request pending, before its reply is due.
+	RequestExtension(context.Context, *RequestExtensionRequest) (*Proposal, error)
+	// The office approves an extension, up to the session's cap
+	// (reply_max_months after assignment), or refuses it. Accepted while a
+	// request is pending.
+	DecideExtension(context.Context, *DecideExtensionRequest) (*Proposal, error)
+	// The office records a reminder (催办) on the case or one of its
+	// assignments. Accepted in every state but the terminal ones.
+	RecordReminder(context.Context, *RecordReminderRequest) (*Proposal, error)
 	// Records a contact with the proposers (沟通/面商). Accepted for an
 	// assignment that has been signed for (SIGNED and after).
 	RecordConsultation(context.Context, *RecordConsultationRequest) (*Proposal, error)
@@ -398,6 +453,15 @@ func (UnimplementedProposalServiceServer) RequestReassignment(context.Context, *
 }
 func (UnimplementedProposalServiceServer) DecideReassignment(context.Context, *DecideReassignmentRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecideReassignment not implemented")
+}
+func (UnimplementedProposalServiceServer) RequestExtension(context.Context, *RequestExtensionRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RequestExtension not implemented")
+}
+func (UnimplementedProposalServiceServer) DecideExtension(context.Context, *DecideExtensionRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DecideExtension not implemented")
+}
+func (UnimplementedProposalServiceServer) RecordReminder(context.Context, *RecordReminderRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordReminder not implemented")
 }
 func (UnimplementedProposalServiceServer) RecordConsultation(context.Context, *RecordConsultationRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RecordConsultation not implemented")
@@ -572,6 +636,60 @@ func _ProposalService_DecideReassignment_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProposalServiceServer).DecideReassignment(ctx, req.(*DecideReassignmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_RequestExtension_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestExtensionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).RequestExtension(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_RequestExtension_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).RequestExtension(ctx, req.(*RequestExtensionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_DecideExtension_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideExtensionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).DecideExtension(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_DecideExtension_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).DecideExtension(ctx, req.(*DecideExtensionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_RecordReminder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordReminderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).RecordReminder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_RecordReminder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).RecordReminder(ctx, req.(*RecordReminderRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -790,6 +908,18 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecideReassignment",
 			Handler:    _ProposalService_DecideReassignment_Handler,
+		},
+		{
+			MethodName: "RequestExtension",
+			Handler:    _ProposalService_RequestExtension_Handler,
+		},
+		{
+			MethodName: "DecideExtension",
+			Handler:    _ProposalService_DecideExtension_Handler,
+		},
+		{
+			MethodName: "RecordReminder",
+			Handler:    _ProposalService_RecordReminder_Handler,
 		},
 		{
 			MethodName: "RecordConsultation",
