@@ -20,11 +20,17 @@
 //	  <sequence>                    -> banli.v1.Event
 //	resource_events                 each resource's history
 //	  <resource name> 0x00 <seq>    -> (empty)
+//	proposal_due                    current deadlines, for the ledger
+//	  <due unix s><proposal id><assignment n, 4 bytes> -> <unit> 0x00 <session>
+//	calendars                       every loaded version of every year
+//	  <year, 4 bytes><version, 4 bytes> -> banli.v1.CalendarYear
 //	requests                        idempotency records (AIP-155)
 //	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
 //
 // An index term is "field=value", e.g. "state=3", "unit=units/12",
-// "unit_role=units/12|1", "key=true" or "topic=数字政府"; see proposalTerms. Names and
+// "unit_role=units/12|1", "astate=3" (an assignment in that state),
+// "unit_astate=units/12|3", "key=true", "leader=陈副市长",
+// "deadline=provisional" or "topic=数字政府"; see proposalTerms. Names and
 // topics never contain control characters (the service refuses them), so
 // the 0x00 separator keeps one term's list apart from another's.
 //

@@ -26,7 +26,29 @@ type ProposalQuery struct {
 	Role     banliv1.AssignmentRole
 	Key      *bool
 	Topic    string
+	// AssignmentStates keeps proposals with a current assignment in any of
+	// these states (of Unit, if set).
+	AssignmentStates []banliv1.AssignmentState
+	// Leader keeps key cases supervised by this leader.
+	Leader string
+	// Provisional keeps proposals with a deadline computed without the
+	// official calendar of a year it spans.
+	Provisional bool
 }
+
+// proposalIndex is every index entry one proposal has.
+type proposalIndex struct {
+	terms []string          // posting-list terms, sorted
+	due   map[string]string // proposal_due keys and values
+}
+
+func indexOf(id uint64, p *banliv1.Proposal) proposalIndex {
+	return proposalIndex{terms: proposalTerms(p), due: dueEntries(id, p)}
+}
+
+// provisionalTerm lists the proposals with a deadline computed without
+// the year's official calendar, to recompute when it is loaded.
+const provisionalTerm = "deadline=provisional"
 
 // keyTerm marks key cases. Only key cases are listed under it: "not key"
 // is answered by probing it, which saves a posting entry on nearly every
@@ -42,21 +64,59 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		"state=" + strconv.Itoa(int(p.GetState())),
 	}
 	if p.GetKey() {
-		terms = append(terms, keyTerm)
+		terms = append(terms, keyTerm, "leader="+p.GetSupervisingLeader())
 	}
+	provisional := false
 	for _, a := range p.GetAssignments() {
+		for _, d := range []*banliv1.Deadline{a.GetSignDeadline(), a.GetReassignmentDeadline(), a.GetResponseDeadline()} {
+			provisional = provisional || d.GetProvisional()
+		}
+		for _, r := range a.GetReplies() {
+			provisional = provisional || r.GetDisclosureDeadline().GetProvisional()
+		}
 		// A reassigned part is history: the case is no longer that unit's.
 		if a.GetState() == banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED {
 			continue
 		}
 		role := strconv.Itoa(int(a.GetRole()))
-		terms = append(terms, "unit="+a.GetUnit(), "role="+role, "unit_role="+a.GetUnit()+"|"+role)
+		state := strconv.Itoa(int(a.GetState()))
+		terms = append(terms, "unit="+a.GetUnit(), "role="+role, "unit_role="+a.GetUnit()+"|"+role,
+			"astate="+state, "unit_astate="+a.GetUnit()+"|"+state)
+	}
+	if provisional {
+		terms = append(terms, provisionalTerm)
 	}
 	for _, t := range p.GetTopics() {
 		terms = append(terms, "topic="+t)
 	}
 	slices.Sort(terms)
 	return slices.Compact(terms)
+}
+
+// dueEntries lists a proposal's entries in proposal_due: one per
+// assignment with a current deadline, keyed by when it is due.
+func dueEntries(id uint64, p *banliv1.Proposal) map[string]string {
+	var out map[string]string
+	for n, a := range p.GetAssignments() {
+		d := a.GetCurrentDeadline()
+		if d == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[string(dueKey(d.GetDueTime().GetSeconds(), id, n+1))] = a.GetUnit() + "\x00" + p.GetSession()
+	}
+	return out
+}
+
+// dueKey orders entries by due time (seconds since 1970, offset so that
+// byte order is numeric order for earlier times too), then case, then
+// assignment.
+func dueKey(dueUnix int64, id uint64, assignment int) []byte {
+	k := binary.BigEndian.AppendUint64(nil, uint64(dueUnix)^(1<<63))
+	k = binary.BigEndian.AppendUint64(k, id)
+	return binary.BigEndian.AppendUint32(k, uint32(assignment))
 }
 
 func postingKey(term string, id uint64) []byte {
@@ -118,6 +178,23 @@ func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint
 	}
 	if q.Topic != "" {
 		lists = append(lists, term("topic="+q.Topic))
+	}
+	if len(q.AssignmentStates) > 0 {
+		var any unionList
+		for _, st := range q.AssignmentStates {
+			if q.Unit != "" {
+				any = append(any, term("unit_astate="+q.Unit+"|"+strconv.Itoa(int(st))))
+			} else {
+				any = append(any, term("astate="+strconv.Itoa(int(st))))
+			}
+		}
+		lists = append(lists, any)
+	}
+	if q.Leader != "" {
+		lists = append(lists, term("leader="+q.Leader))
+	}
+	if q.Provisional {
+		lists = append(lists, term(provisionalTerm))
 	}
 	switch {
 	case q.Unit != "" && q.Role != 0:
@@ -214,6 +291,7 @@ func (a *allIDs) seek(target uint64) (uint64, bool) {
 // not a request path.
 func (r *Reader) CheckIndexes() error {
 	want := map[string]bool{}
+	wantDue := map[string]string{}
 	wantNumbers := map[string]uint64{}
 	err := r.btx.Bucket(bucketProposals).ForEach(func(k, v []byte) error {
 		p := &banliv1.Proposal{}
@@ -223,6 +301,9 @@ func (r *Reader) CheckIndexes() error {
 		id := binary.BigEndian.Uint64(k)
 		for _, t := range proposalTerms(p) {
 			want[string(postingKey(t, id))] = true
+		}
+		for k, v := range dueEntries(id, p) {
+			wantDue[k] = v
 		}
 		wantNumbers[string(numberKey(p.GetSession(), p.GetNumber()))] = id
 		return nil
@@ -242,6 +323,20 @@ func (r *Reader) CheckIndexes() error {
 	}
 	for k := range want {
 		return fmt.Errorf("missing index entry %q", k)
+	}
+	err = r.btx.Bucket(bucketDue).ForEach(func(k, v []byte) error {
+		want, ok := wantDue[string(k)]
+		if !ok || want != string(v) {
+			return fmt.Errorf("stray due entry %x = %q", k, v)
+		}
+		delete(wantDue, string(k))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k := range wantDue {
+		return fmt.Errorf("missing due entry %x", k)
 	}
 	numbers := r.btx.Bucket(bucketNumbers)
 	if n := numbers.Stats().KeyN; n != len(wantNumbers) {

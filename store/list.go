@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -107,4 +109,95 @@ func (r *Reader) ListResourceEvents(resource string, after uint64, limit int) ([
 		out = append(out, ev)
 	}
 	return out, false, nil
+}
+
+// CalendarYears returns the newest stored version of each year's schedule,
+// oldest year first. Versions are few, so it reads them all.
+func (r *Reader) CalendarYears() ([]*banliv1.CalendarYear, error) {
+	var out []*banliv1.CalendarYear
+	err := r.btx.Bucket(bucketCalendars).ForEach(func(_, v []byte) error {
+		cy := &banliv1.CalendarYear{}
+		if err := proto.Unmarshal(v, cy); err != nil {
+			return err
+		}
+		// Keys sort by year, then version: a later one of a year replaces.
+		if n := len(out); n > 0 && out[n-1].GetYear() == cy.GetYear() {
+			out[n-1] = cy
+		} else {
+			out = append(out, cy)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CalendarYear returns one stored version of a year's schedule; version 0
+// is the newest. ErrNotFound if there is none.
+func (r *Reader) CalendarYear(year, version int32) (*banliv1.CalendarYear, error) {
+	b := r.btx.Bucket(bucketCalendars)
+	var v []byte
+	if version > 0 {
+		v = b.Get(calendarKey(year, version))
+	} else {
+		c := b.Cursor()
+		k, val := c.Seek(calendarKey(year+1, 0))
+		if k == nil {
+			k, val = c.Last()
+		} else {
+			k, val = c.Prev()
+		}
+		if k != nil && bytes.Equal(k[:4], calendarKey(year, 0)[:4]) {
+			v = val
+		}
+	}
+	if v == nil {
+		return nil, fmt.Errorf("calendar %d version %d: %w", year, version, ErrNotFound)
+	}
+	cy := &banliv1.CalendarYear{}
+	return cy, proto.Unmarshal(v, cy)
+}
+
+// DueRef points at one assignment in proposal_due.
+type DueRef struct {
+	Proposal   uint64
+	Assignment int
+	// Key is the entry's position, for paging (ListDue's after).
+	Key []byte
+}
+
+// ListDue returns up to limit entries of proposal_due due from from to to
+// (seconds since 1970, inclusive), after the entry at key after (nil: from
+// the start), whose unit and session keep accepts (nil keeps all), and
+// whether more follow.
+func (r *Reader) ListDue(from, to int64, after []byte, keep func(unit, session string) bool, limit int) ([]DueRef, bool) {
+	c := r.btx.Bucket(bucketDue).Cursor()
+	end := dueKey(to, ^uint64(0), -1)
+	var k, v []byte
+	if after != nil {
+		k, v = c.Seek(after)
+		if k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	} else {
+		k, v = c.Seek(dueKey(from, 0, 0))
+	}
+	var out []DueRef
+	for ; k != nil && bytes.Compare(k, end) <= 0; k, v = c.Next() {
+		if len(k) != 20 {
+			continue
+		}
+		unit, session, _ := bytes.Cut(v, []byte{0})
+		if keep != nil && !keep(string(unit), string(session)) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true
+		}
+		out = append(out, DueRef{
+			Proposal:   binary.BigEndian.Uint64(k[8:16]),
+			Assignment: int(binary.BigEndian.Uint32(k[16:20])),
+			Key:        bytes.Clone(k),
+		})
+	}
+	return out, false
 }

@@ -42,12 +42,15 @@ var (
 	bucketEvents         = []byte("events")
 	bucketResourceEvents = []byte("resource_events")
 	bucketRequests       = []byte("requests")
+	bucketCalendars      = []byte("calendars")
+	bucketDue            = []byte("proposal_due")
 
 	keySchemaVersion = []byte("schema_version")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
+		bucketCalendars, bucketDue,
 	}
 )
 

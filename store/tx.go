@@ -19,6 +19,7 @@ const (
 	KindSession  Kind = 's'
 	KindUnit     Kind = 'u'
 	KindProposal Kind = 'p'
+	KindCalendar Kind = 'c'
 )
 
 func (k Kind) bucket() []byte {
@@ -27,6 +28,8 @@ func (k Kind) bucket() []byte {
 		return bucketSessions
 	case KindUnit:
 		return bucketUnits
+	case KindCalendar:
+		return bucketCalendars
 	default:
 		return bucketProposals
 	}
@@ -38,6 +41,8 @@ func (k Kind) String() string {
 		return "session"
 	case KindUnit:
 		return "unit"
+	case KindCalendar:
+		return "calendar"
 	default:
 		return "proposal"
 	}
@@ -98,9 +103,9 @@ type Tx struct {
 	latest map[recordKey]int
 	// nextIDs holds ids handed out but not yet written, per kind.
 	nextIDs map[Kind]uint64
-	// storedTerms holds the index terms of proposals as read from the
+	// storedIndex holds the index entries of proposals as read from the
 	// file, so that reindexing them needs no second decode.
-	storedTerms map[uint64][]string
+	storedIndex map[uint64]proposalIndex
 }
 
 type recordKey struct {
@@ -111,6 +116,7 @@ type recordKey struct {
 type stagedWrite struct {
 	kind  Kind
 	id    uint64
+	key   []byte // the record's key; u64(id) but for calendars
 	value namedMessage
 	event *banliv1.Event
 }
@@ -148,10 +154,10 @@ func (tx *Tx) Proposal(id uint64) (*banliv1.Proposal, error) {
 	}
 	p, err := tx.Reader.Proposal(id)
 	if err == nil {
-		if tx.storedTerms == nil {
-			tx.storedTerms = map[uint64][]string{}
+		if tx.storedIndex == nil {
+			tx.storedIndex = map[uint64]proposalIndex{}
 		}
-		tx.storedTerms[id] = proposalTerms(p)
+		tx.storedIndex[id] = indexOf(id, p)
 	}
 	return p, err
 }
@@ -198,14 +204,24 @@ func (tx *Tx) PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event) {
 	tx.put(KindProposal, id, p, ev)
 }
 
+// PutCalendarYear stages a new version of a year's schedule and its event.
+// Versions are never overwritten.
+func (tx *Tx) PutCalendarYear(cy *banliv1.CalendarYear, ev *banliv1.Event) {
+	tx.stage(stagedWrite{kind: KindCalendar, key: calendarKey(cy.GetYear(), cy.GetVersion()), value: cy, event: ev})
+}
+
 func (tx *Tx) put(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
 	if tx.latest == nil {
 		tx.latest = map[recordKey]int{}
 	}
-	ev.Resource = value.GetName()
-	ev.RequestId = tx.requestID
 	tx.latest[recordKey{kind, id}] = len(tx.staged)
-	tx.staged = append(tx.staged, stagedWrite{kind: kind, id: id, value: value, event: ev})
+	tx.stage(stagedWrite{kind: kind, id: id, key: u64(id), value: value, event: ev})
+}
+
+func (tx *Tx) stage(w stagedWrite) {
+	w.event.Resource = w.value.GetName()
+	w.event.RequestId = tx.requestID
+	tx.staged = append(tx.staged, w)
 }
 
 // apply writes the staged records, their indexes and their events. An error
@@ -223,7 +239,7 @@ func (tx *Tx) apply() error {
 	events.FillPercent = appendFill
 	history := tx.btx.Bucket(bucketResourceEvents)
 	for _, w := range tx.staged {
-		key := u64(w.id)
+		key := w.key
 		bucket := tx.btx.Bucket(w.kind.bucket())
 		bucket.FillPercent = appendFill
 		if p, ok := w.value.(*banliv1.Proposal); ok {
@@ -277,40 +293,57 @@ var snapshotFields = map[Kind]protowire.Number{
 	KindSession:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("session").Number()),
 	KindUnit:     protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
 	KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
+	KindCalendar: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
 }
 
-// reindexProposal replaces the posting-list entries and the number entry of
-// a proposal whose stored bytes were old (nil for a new one) by those of p.
+// reindexProposal replaces the index entries (posting lists, the due
+// index, and for a new proposal its number) of a proposal whose stored bytes
+// were old (nil for a new one) by those of p.
 func (tx *Tx) reindexProposal(id uint64, old []byte, p *banliv1.Proposal) error {
-	var before []string
+	var before proposalIndex
 	if old != nil {
 		var ok bool
-		if before, ok = tx.storedTerms[id]; !ok {
+		if before, ok = tx.storedIndex[id]; !ok {
 			prev := &banliv1.Proposal{}
 			if err := proto.Unmarshal(old, prev); err != nil {
 				return fmt.Errorf("decode proposal %d: %w", id, err)
 			}
-			before = proposalTerms(prev)
+			before = indexOf(id, prev)
 		}
 	} else {
 		if err := tx.btx.Bucket(bucketNumbers).Put(numberKey(p.GetSession(), p.GetNumber()), u64(id)); err != nil {
 			return err
 		}
 	}
-	after := proposalTerms(p)
-	if tx.storedTerms != nil {
-		tx.storedTerms[id] = after // in case the decision staged p twice
+	after := indexOf(id, p)
+	if tx.storedIndex != nil {
+		tx.storedIndex[id] = after // in case the decision staged p twice
 	}
-	index := tx.btx.Bucket(bucketProposalIndex)
-	index.FillPercent = appendFill
-	for _, term := range difference(before, after) {
-		if err := index.Delete(postingKey(term, id)); err != nil {
+	postings := tx.btx.Bucket(bucketProposalIndex)
+	postings.FillPercent = appendFill
+	for _, term := range difference(before.terms, after.terms) {
+		if err := postings.Delete(postingKey(term, id)); err != nil {
 			return err
 		}
 	}
-	for _, term := range difference(after, before) {
-		if err := index.Put(postingKey(term, id), nil); err != nil {
+	for _, term := range difference(after.terms, before.terms) {
+		if err := postings.Put(postingKey(term, id), nil); err != nil {
 			return err
+		}
+	}
+	due := tx.btx.Bucket(bucketDue)
+	for key := range before.due {
+		if _, keep := after.due[key]; !keep {
+			if err := due.Delete([]byte(key)); err != nil {
+				return err
+			}
+		}
+	}
+	for key, value := range after.due {
+		if was, ok := before.due[key]; !ok || was != value {
+			if err := due.Put([]byte(key), []byte(value)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -325,6 +358,11 @@ const appendFill = 0.9
 
 func numberKey(session, number string) []byte {
 	return append(append([]byte(session), 0), number...)
+}
+
+func calendarKey(year, version int32) []byte {
+	k := binary.BigEndian.AppendUint32(nil, uint32(year))
+	return binary.BigEndian.AppendUint32(k, uint32(version))
 }
 
 func historyKey(resource string, seq uint64) []byte {
