@@ -21,16 +21,6 @@ type Calendar interface {
 	WorkingDay(date time.Time) (working, known bool)
 }
 
-// WeekendCalendar knows no official schedule: Monday to Friday are working
-// days, and every answer is provisional.
-type WeekendCalendar struct{}
-
-// WorkingDay implements Calendar.
-func (WeekendCalendar) WorkingDay(date time.Time) (bool, bool) {
-	wd := date.Weekday()
-	return wd != time.Saturday && wd != time.Sunday, false
-}
-
 // deadlineClock computes due dates on a calendar. A due date is a whole day
 // in China time: the deadline is its last second.
 type deadlineClock struct {
@@ -55,7 +45,9 @@ func (c deadlineClock) workingDaysAfter(start time.Time, n int, event string) *b
 			counted++
 		}
 	}
-	return deadline(day, fmt.Sprintf("%d working days after %s", n, event), provisional)
+	d := deadline(day, fmt.Sprintf("%d working days after %s", n, event), provisional)
+	d.StartTime, d.WorkingDays, d.CountedFrom = timestamppb.New(start), int32(n), event
+	return d
 }
 
 // monthsAfter adds n calendar months to the day of start (the 31st of a
@@ -83,7 +75,30 @@ func (c deadlineClock) monthsAfter(start time.Time, n int, event string) *banliv
 		}
 		rule += ", moved to the next working day"
 	}
-	return deadline(day, rule, provisional)
+	dl := deadline(day, rule, provisional)
+	dl.StartTime, dl.Months, dl.CountedFrom = timestamppb.New(start), int32(n), event
+	return dl
+}
+
+// recompute computes d again on the current calendar, from the rule it
+// records; an extended deadline (a date the office set) stays as it is.
+func (c deadlineClock) recompute(d *banliv1.Deadline) *banliv1.Deadline {
+	switch {
+	case d == nil || d.GetExtended() || d.GetStartTime() == nil:
+		return d
+	case d.GetWorkingDays() > 0:
+		return c.workingDaysAfter(d.GetStartTime().AsTime(), int(d.GetWorkingDays()), d.GetCountedFrom())
+	case d.GetMonths() > 0:
+		return c.monthsAfter(d.GetStartTime().AsTime(), int(d.GetMonths()), d.GetCountedFrom())
+	}
+	return d
+}
+
+// onDate is a deadline the office set to a date (an extension).
+func (c deadlineClock) onDate(date time.Time, rule string) *banliv1.Deadline {
+	d := deadline(dateOf(date), rule, false)
+	d.Extended = true
+	return d
 }
 
 func deadline(day time.Time, rule string, provisional bool) *banliv1.Deadline {

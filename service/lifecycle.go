@@ -36,6 +36,10 @@ const (
 	StepRateUnsatisfied     Step = "RateReply (unsatisfied)"
 	StepPublish             Step = "PublishReply"
 	StepWithhold            Step = "WithholdReply"
+	StepRemind              Step = "RecordReminder"
+	StepRequestExtension    Step = "RequestExtension"
+	StepApproveExtension    Step = "DecideExtension (approve)"
+	StepRefuseExtension     Step = "DecideExtension (refuse)"
 )
 
 // Short names of the states, for the tables below.
@@ -90,6 +94,8 @@ var proposalTransitions = []proposalTransition{
 	{step: StepMergeAway, from: []banliv1.ProposalState{received}, to: merged},
 	// Key cases are named at any time before the case ends.
 	{step: StepMarkKey, from: []banliv1.ProposalState{received, assigned, consulted, replied, rated}, to: stateUnderived},
+	// 催办: the office reminds at any time before the case ends.
+	{step: StepRemind, from: []banliv1.ProposalState{received, assigned, consulted, replied, rated}, to: stateUnderived},
 }
 
 // handlingStates are the case states in which units work on their parts.
@@ -137,6 +143,29 @@ var assignmentTransitions = []assignmentTransition{
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated}},
 	// 不满意: the part goes back for a new round (重新办理).
 	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling}},
+	// 延期: a unit that has signed asks for more time for its first reply;
+	// the office decides. The part's state does not change; one request is
+	// pending at a time (see extensionRules).
+	{step: StepRequestExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
+	{step: StepApproveExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
+	{step: StepRefuseExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
+}
+
+// currentDeadline is the deadline a unit works to in its part's state
+// (nil when nothing is due from it): signing while ASSIGNED, the opinion or
+// reply while it handles the part, the new reply while REHANDLING. A case
+// that has ended has none.
+func currentDeadline(caseState banliv1.ProposalState, a *banliv1.Assignment) *banliv1.Deadline {
+	if !slices.Contains(handlingStates, caseState) {
+		return nil
+	}
+	switch a.GetState() {
+	case aAssigned:
+		return a.GetSignDeadline()
+	case aSigned, aConsulted, aRehandling:
+		return a.GetResponseDeadline()
+	}
+	return nil
 }
 
 type edges = map[banliv1.AssignmentState]banliv1.AssignmentState

@@ -24,6 +24,7 @@ func TestProposalSteps(t *testing.T) {
 		StepMergeInto:    {received, assigned, consulted},
 		StepMergeAway:    {received},
 		StepMarkKey:      {received, assigned, consulted, replied, rated},
+		StepRemind:       {received, assigned, consulted, replied, rated},
 	}
 	for step, allowedFrom := range want {
 		for _, state := range allProposalStates {
@@ -80,10 +81,15 @@ func TestAssignmentSteps(t *testing.T) {
 		want[key{StepRateSatisfied, role, aRated}] = aRated
 		want[key{StepRateUnsatisfied, role, aReplied}] = aRehandling
 		want[key{StepRateUnsatisfied, role, aRated}] = aRehandling
+		for _, step := range []Step{StepRequestExtension, StepApproveExtension, StepRefuseExtension} {
+			want[key{step, role, aSigned}] = aSigned
+			want[key{step, role, aConsulted}] = aConsulted
+		}
 	}
 
 	steps := []Step{StepSign, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
-		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied}
+		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied,
+		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))
 	}
@@ -206,5 +212,21 @@ func TestReplyRules(t *testing.T) {
 	}
 	if err := replyRules(p, &banliv1.Assignment{Role: lead}, relaxed); err != nil {
 		t.Errorf("relaxed policy, lead: %v", err)
+	}
+}
+
+func TestCurrentDeadline(t *testing.T) {
+	sign, response := &banliv1.Deadline{DueDate: "sign"}, &banliv1.Deadline{DueDate: "response"}
+	want := map[banliv1.AssignmentState]*banliv1.Deadline{
+		aAssigned: sign, aSigned: response, aConsulted: response, aRehandling: response,
+	}
+	for _, state := range allAssignStates {
+		a := &banliv1.Assignment{State: state, SignDeadline: sign, ResponseDeadline: response}
+		if got := currentDeadline(assigned, a); got != want[state] {
+			t.Errorf("%s: current deadline %v, want %v", state, got, want[state])
+		}
+		if got := currentDeadline(withdrawn, a); got != nil {
+			t.Errorf("%s in a withdrawn case: %v, want none", state, got)
+		}
 	}
 }

@@ -10,34 +10,60 @@ import (
 )
 
 // Page tokens (AIP-158) are opaque to clients: base64url of a version byte,
-// the last id of the page and a hash of the request's other fields, so a
-// token used with different filters is refused instead of giving a wrong
-// page. Ids only grow, so a page boundary stays put while cases are added.
-const pageTokenVersion = 1
+// the position after which the next page starts (an id, or an index key),
+// and a hash of the request's other fields, so that a token used with
+// different filters is refused instead of giving a wrong page. Ids and
+// index keys only grow, so a page boundary stays put while cases are added.
+const (
+	pageTokenVersion = 1
+	maxCursorLen     = 64
+)
 
 // pageToken encodes the position after id for the request req.
 func pageToken(req proto.Message, lastID uint64) string {
-	b := make([]byte, 0, 17)
-	b = append(b, pageTokenVersion)
-	b = binary.BigEndian.AppendUint64(b, lastID)
-	b = binary.BigEndian.AppendUint64(b, queryHash(req))
-	return base64.RawURLEncoding.EncodeToString(b)
+	return cursorToken(req, binary.BigEndian.AppendUint64(nil, lastID))
 }
 
 // parsePageToken returns the id after which the page starts (0 for no
 // token) or a field violation on page_token.
 func parsePageToken(req proto.Message, token string) (uint64, error) {
+	cursor, err := parseCursorToken(req, token)
+	if err != nil || cursor == nil {
+		return 0, err
+	}
+	if len(cursor) != 8 {
+		return 0, badPageToken()
+	}
+	return binary.BigEndian.Uint64(cursor), nil
+}
+
+// cursorToken encodes the position after an index key.
+func cursorToken(req proto.Message, cursor []byte) string {
+	b := make([]byte, 0, 1+len(cursor)+8)
+	b = append(b, pageTokenVersion)
+	b = append(b, cursor...)
+	b = binary.BigEndian.AppendUint64(b, queryHash(req))
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parseCursorToken returns the index key after which the page starts (nil
+// for no token) or a field violation on page_token.
+func parseCursorToken(req proto.Message, token string) ([]byte, error) {
 	if token == "" {
-		return 0, nil
+		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) != 17 || b[0] != pageTokenVersion {
-		return 0, invalidField("page_token", "not a page token returned by this service")
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil || len(b) < 1+1+8 || len(b) > 1+maxCursorLen+8 || b[0] != pageTokenVersion {
+		return nil, badPageToken()
 	}
-	if binary.BigEndian.Uint64(b[9:]) != queryHash(req) {
-		return 0, invalidField("page_token", "was issued for a request with other filters")
+	if binary.BigEndian.Uint64(b[len(b)-8:]) != queryHash(req) {
+		return nil, invalidField("page_token", "was issued for a request with other filters")
 	}
-	return binary.BigEndian.Uint64(b[1:9]), nil
+	return b[1 : len(b)-8], nil
+}
+
+func badPageToken() error {
+	return invalidField("page_token", "not a page token returned by this service")
 }
 
 // queryHash hashes every field of a list request but page_token and

@@ -103,7 +103,7 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	q := store.ProposalQuery{State: req.GetState(), Unit: req.GetUnit(), Role: req.GetRole(), Key: req.Key, Topic: req.GetTopic()}
 	resp := &banliv1.ListProposalsResponse{}
 	err = s.store.View(func(r *store.Reader) error {
-		sessions, err := sessionsMatching(r, req)
+		sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())
 		if err != nil {
 			return err
 		}
@@ -125,12 +125,12 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 // request into the set of sessions whose cases match (nil: no such
 // filter). A case's kind and year are its session's, so they need no index
 // of their own; sessions are few, so reading them all is cheap.
-func sessionsMatching(r *store.Reader, req *banliv1.ListProposalsRequest) ([]string, error) {
-	if req.GetKind() == 0 && req.GetYear() == 0 {
-		if req.GetSession() == "" {
+func sessionsMatching(r *store.Reader, session string, kind banliv1.ProposalKind, year int32) ([]string, error) {
+	if kind == 0 && year == 0 {
+		if session == "" {
 			return nil, nil
 		}
-		return []string{req.GetSession()}, nil
+		return []string{session}, nil
 	}
 	matching := []string{}
 	var after uint64
@@ -141,9 +141,9 @@ func sessionsMatching(r *store.Reader, req *banliv1.ListProposalsRequest) ([]str
 		}
 		for _, sess := range page {
 			switch {
-			case req.GetSession() != "" && sess.GetName() != req.GetSession():
-			case req.GetKind() != 0 && kindOfBody(sess.GetBody()) != req.GetKind():
-			case req.GetYear() != 0 && sess.GetYear() != req.GetYear():
+			case session != "" && sess.GetName() != session:
+			case kind != 0 && kindOfBody(sess.GetBody()) != kind:
+			case year != 0 && sess.GetYear() != year:
 			default:
 				matching = append(matching, sess.GetName())
 			}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/calendar"
 	"github.com/banli/banli/store"
 )
 
@@ -29,13 +30,10 @@ type Store interface {
 	View(fn func(r *store.Reader) error) error
 }
 
-// Options configure a Server. The zero value uses the wall clock and a
-// weekend-only calendar.
+// Options configure a Server. The zero value uses the wall clock.
 type Options struct {
 	// Now returns the current time; tests inject a fixed clock.
 	Now func() time.Time
-	// Calendar tells working days; nil counts weekends only.
-	Calendar Calendar
 }
 
 // Server implements every banli.v1 service.
@@ -44,21 +42,37 @@ type Server struct {
 	banliv1.UnimplementedUnitServiceServer
 	banliv1.UnimplementedProposalServiceServer
 	banliv1.UnimplementedEventServiceServer
+	banliv1.UnimplementedCalendarServiceServer
+	banliv1.UnimplementedSupervisionServiceServer
 
-	store Store
-	now   func() time.Time
-	clock deadlineClock
+	store    Store
+	now      func() time.Time
+	calendar *calendar.Calendar
+	clock    deadlineClock
 }
 
-// New returns a Server on st.
-func New(st Store, opts Options) *Server {
+// New returns a Server on st. Its calendar holds the shipped schedules,
+// replaced by any year loaded into st.
+func New(st Store, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Calendar == nil {
-		opts.Calendar = WeekendCalendar{}
+	official, err := calendar.Official()
+	if err != nil {
+		return nil, fmt.Errorf("shipped calendar: %w", err)
 	}
-	return &Server{store: st, now: opts.Now, clock: deadlineClock{cal: opts.Calendar}}
+	cal := calendar.New(official...)
+	err = st.View(func(r *store.Reader) error {
+		loaded, err := r.CalendarYears()
+		for _, cy := range loaded {
+			cal.Set(cy)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stored calendar: %w", err)
+	}
+	return &Server{store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal}}, nil
 }
 
 // Register adds every service to a gRPC server.
@@ -67,6 +81,8 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterUnitServiceServer(g, s)
 	banliv1.RegisterProposalServiceServer(g, s)
 	banliv1.RegisterEventServiceServer(g, s)
+	banliv1.RegisterCalendarServiceServer(g, s)
+	banliv1.RegisterSupervisionServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer
@@ -148,6 +164,13 @@ func (c *caseChange) commit() {
 		c.p.State = to
 	}
 	c.p.State = deriveProposalState(c.p)
+	for _, a := range c.p.GetAssignments() {
+		if d := currentDeadline(c.p.GetState(), a); d != nil {
+			a.CurrentDeadline = proto.Clone(d).(*banliv1.Deadline)
+		} else {
+			a.CurrentDeadline = nil
+		}
+	}
 	c.p.UpdateTime = c.nowProto()
 	c.p.Etag = nextEtag(c.p.GetEtag())
 	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, stateName(c.from), stateName(c.p.GetState()), c.details)

@@ -65,7 +65,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log), rejectUndecodable),
 	)
-	service.New(db, service.Options{Now: cfg.now}).Register(grpcServer)
+	srv, err := service.New(db, service.Options{Now: cfg.now})
+	if err != nil {
+		return err
+	}
+	srv.Register(grpcServer)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
 	reflection.Register(grpcServer)
@@ -168,6 +172,8 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 		banliv1.RegisterUnitServiceHandler,
 		banliv1.RegisterProposalServiceHandler,
 		banliv1.RegisterEventServiceHandler,
+		banliv1.RegisterCalendarServiceHandler,
+		banliv1.RegisterSupervisionServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()

@@ -1,0 +1,217 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/calendar"
+	"github.com/banli/banli/store"
+)
+
+const (
+	calendarService     = "/banli.v1.CalendarService/"
+	calendarsCollection = "calendars"
+	// recomputeBatch is how many cases one transaction recomputes when a
+	// calendar is loaded.
+	recomputeBatch = 200
+)
+
+// calendarYear parses calendars/{year}.
+func (v *violations) calendarYear(field, name string) int32 {
+	ids, ok := parseName(name, calendarsCollection)
+	if !ok || ids[0] < 2000 || ids[0] > 2200 {
+		v.badName(field, name, "calendars/{year}, a year from 2000 to 2200")
+		return 0
+	}
+	return int32(ids[0])
+}
+
+// GetCalendarYear returns a year's schedule in force, or an older version.
+func (s *Server) GetCalendarYear(ctx context.Context, req *banliv1.GetCalendarYearRequest) (*banliv1.CalendarYear, error) {
+	v := &violations{}
+	year := v.calendarYear("name", req.GetName())
+	if req.GetVersion() < 0 {
+		v.add("version", "must not be negative")
+	}
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	if req.GetVersion() == 0 {
+		if cy, ok := s.calendar.Year(int(year)); ok {
+			return cy, nil
+		}
+		return nil, toStatus(resourceNotFound(req.GetName(), ""))
+	}
+	var cy *banliv1.CalendarYear
+	err := s.store.View(func(r *store.Reader) error {
+		var err error
+		if cy, err = r.CalendarYear(year, req.GetVersion()); err != nil {
+			return resourceNotFound(fmt.Sprintf("%s version %d", req.GetName(), req.GetVersion()), "")
+		}
+		return nil
+	})
+	return cy, toStatus(err)
+}
+
+// ListCalendarYears lists the schedules in force.
+func (s *Server) ListCalendarYears(ctx context.Context, req *banliv1.ListCalendarYearsRequest) (*banliv1.ListCalendarYearsResponse, error) {
+	return &banliv1.ListCalendarYearsResponse{CalendarYears: s.calendar.Years()}, nil
+}
+
+func validateLoadCalendarYear(req *banliv1.LoadCalendarYearRequest) error {
+	v := &violations{}
+	year := v.calendarYear("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	days := func(field string, list []*banliv1.CalendarDay, max int) {
+		if len(list) > max {
+			v.add(field, "at most %d days", max)
+			return
+		}
+		for i, d := range list {
+			v.date(fmt.Sprintf("%s[%d].date", field, i), d.GetDate())
+			v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), 20, false)
+		}
+	}
+	days("days_off", req.GetDaysOff(), 60)
+	days("make_up_working_days", req.GetMakeUpWorkingDays(), 20)
+	switch n := len(req.GetSources()); {
+	case n == 0:
+		v.add("sources", "required: the notice the schedule comes from")
+	case n > 10:
+		v.add("sources", "at most 10")
+	default:
+		for i, src := range req.GetSources() {
+			v.line(fmt.Sprintf("sources[%d]", i), src, 200, true)
+		}
+	}
+	if len(v.list) == 0 {
+		if err := calendar.Check(&banliv1.CalendarYear{Year: year, DaysOff: req.GetDaysOff(), MakeUpWorkingDays: req.GetMakeUpWorkingDays()}); err != nil {
+			v.add("days_off", "%v", err)
+		}
+	}
+	return v.err()
+}
+
+// LoadCalendarYear puts a new version of a year's schedule in force and
+// recomputes the deadlines that were provisional.
+func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendarYearRequest) (*banliv1.CalendarYear, error) {
+	if err := validateLoadCalendarYear(req); err != nil {
+		return nil, toStatus(err)
+	}
+	year := idOf(req.GetName(), calendarsCollection)
+	cy, err := write(ctx, s, calendarService+"LoadCalendarYear", req, func(tx *store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
+		version := int32(0)
+		if stored, err := tx.CalendarYear(int32(year), 0); err == nil {
+			version = stored.GetVersion()
+		}
+		current := "none"
+		if inForce, ok := s.calendar.Year(int(year)); ok {
+			current = inForce.GetEtag()
+			if err := checkEtag(req.GetEtag(), current, req.GetName()); err != nil {
+				return nil, err
+			}
+		}
+		cy := &banliv1.CalendarYear{
+			Name:              req.GetName(),
+			Year:              int32(year),
+			DaysOff:           sortedDays(req.GetDaysOff()),
+			MakeUpWorkingDays: sortedDays(req.GetMakeUpWorkingDays()),
+			Sources:           req.GetSources(),
+			Version:           version + 1,
+			LoadTime:          timestampOf(now),
+			LoadedBy:          Actor(ctx),
+			Etag:              strconv.Itoa(int(version + 1)),
+		}
+		details := fmt.Sprintf("%d days off, %d make-up working days", len(cy.GetDaysOff()), len(cy.GetMakeUpWorkingDays()))
+		tx.PutCalendarYear(cy, newEvent(ctx, cy.GetLoadTime(), "LoadCalendarYear", "", "version "+current, "version "+cy.GetEtag(), details))
+		return cy, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.calendar.Set(cy)
+	if err := s.recomputeProvisional(ctx, "calendar "+req.GetName()+" loaded"); err != nil {
+		return nil, toStatus(err)
+	}
+	return cy, nil
+}
+
+func sortedDays(days []*banliv1.CalendarDay) []*banliv1.CalendarDay {
+	out := make([]*banliv1.CalendarDay, len(days))
+	for i, d := range days {
+		out[i] = proto.Clone(d).(*banliv1.CalendarDay)
+	}
+	slices.SortFunc(out, func(a, b *banliv1.CalendarDay) int { return strings.Compare(a.GetDate(), b.GetDate()) })
+	return out
+}
+
+// recomputeProvisional recomputes, on the calendar now in force, every
+// deadline that was provisional, a batch of cases per transaction. A case
+// whose deadlines come out the same is not rewritten.
+func (s *Server) recomputeProvisional(ctx context.Context, why string) error {
+	var after uint64
+	for {
+		var ids []uint64
+		var more bool
+		err := s.store.View(func(r *store.Reader) error {
+			list, m, err := r.ListProposals(store.ProposalQuery{Provisional: true}, after, recomputeBatch)
+			for _, p := range list {
+				ids = append(ids, idOf(p.GetName(), proposalsCollection))
+			}
+			more = m
+			return err
+		})
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		_, err = s.store.Write(ctx, store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+			now := s.now()
+			for _, id := range ids {
+				p, err := tx.Proposal(id)
+				if err != nil {
+					return nil, err
+				}
+				c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: "RecomputeDeadlines", details: why}
+				if c.recomputeDeadlines() {
+					c.commit()
+				}
+			}
+			return &banliv1.Proposal{}, nil
+		})
+		if err != nil || !more {
+			return err
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// recomputeDeadlines recomputes every deadline of the case and reports
+// whether any changed.
+func (c *caseChange) recomputeDeadlines() bool {
+	changed := false
+	redo := func(d **banliv1.Deadline) {
+		if *d == nil || !(*d).GetProvisional() {
+			return
+		}
+		next := c.clock.recompute(*d)
+		if !proto.Equal(next, *d) {
+			*d, changed = next, true
+		}
+	}
+	for _, a := range c.p.GetAssignments() {
+		redo(&a.SignDeadline)
+		redo(&a.ReassignmentDeadline)
+		redo(&a.ResponseDeadline)
+		for _, r := range a.GetReplies() {
+			redo(&r.DisclosureDeadline)
+		}
+	}
+	return changed
+}

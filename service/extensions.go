@@ -1,0 +1,168 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+func validateRequestExtension(r *banliv1.RequestExtensionRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
+	if r.GetRequestedDueDate() == "" {
+		v.add("requested_due_date", "required")
+	}
+	v.date("requested_due_date", r.GetRequestedDueDate())
+	return v.err()
+}
+
+func validateDecideExtension(r *banliv1.DecideExtensionRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.enum("decision", r.GetDecision(), true)
+	v.date("approved_due_date", r.GetApprovedDueDate())
+	if r.GetApprovedDueDate() != "" && r.GetDecision() != banliv1.Decision_DECISION_APPROVED {
+		v.add("approved_due_date", "only with an approval")
+	}
+	v.paragraph("note", r.GetNote(), maxNoteLen, false)
+	return v.err()
+}
+
+// pendingExtension returns the extension request awaiting a decision.
+func pendingExtension(a *banliv1.Assignment) *banliv1.ExtensionRequest {
+	if n := len(a.GetExtensionRequests()); n > 0 && a.GetExtensionRequests()[n-1].GetDecision() == banliv1.Decision_DECISION_UNSPECIFIED {
+		return a.GetExtensionRequests()[n-1]
+	}
+	return nil
+}
+
+// checkExtensionDate enforces the session's cap on a new reply due date:
+// later than the current one, and no later than reply_max_months after
+// assignment (DOMAIN.md: "3 months …; with approval up to 6 months").
+func (c *caseChange) checkExtensionDate(a *banliv1.Assignment, field, date string) (time.Time, error) {
+	due, _ := time.ParseInLocation(time.DateOnly, date, chinaTime)
+	policy, err := c.sessionPolicy()
+	if err != nil {
+		return due, err
+	}
+	limit := c.clock.monthsAfter(a.GetAssignTime().AsTime(), int(policy.GetReplyMaxMonths()), "assignment")
+	switch {
+	case date <= a.GetResponseDeadline().GetDueDate():
+		return due, invalidField(field, "%s is not after the current due date %s", date, a.GetResponseDeadline().GetDueDate())
+	case date > limit.GetDueDate():
+		return due, invalidField(field, "the session allows at most %d months after assignment: %s", policy.GetReplyMaxMonths(), limit.GetDueDate())
+	}
+	return due, nil
+}
+
+// RequestExtension records a unit's request for more time.
+func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExtensionRequest) (*banliv1.Proposal, error) {
+	if err := validateRequestExtension(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, proposalService+"RequestExtension", req, ref, req.GetEtag(), StepRequestExtension, func(c *caseChange, a *banliv1.Assignment) error {
+		if p := pendingExtension(a); p != nil {
+			return fmt.Errorf("an extension asked for on %s is still pending: %w", p.GetRequestTime().AsTime().In(chinaTime).Format(time.DateOnly), ErrPrecondition)
+		}
+		if due := a.GetResponseDeadline(); c.now.After(due.GetDueTime().AsTime()) {
+			return fmt.Errorf("the reply was due on %s: an extension is asked for before the deadline: %w", due.GetDueDate(), ErrPrecondition)
+		}
+		if _, err := c.checkExtensionDate(a, "requested_due_date", req.GetRequestedDueDate()); err != nil {
+			return err
+		}
+		a.ExtensionRequests = append(a.ExtensionRequests, &banliv1.ExtensionRequest{
+			Reason:           req.GetReason(),
+			RequestedDueDate: req.GetRequestedDueDate(),
+			RequestTime:      c.nowProto(),
+		})
+		c.details = fmt.Sprintf("asks to reply by %s: %s", req.GetRequestedDueDate(), req.GetReason())
+		return nil
+	})
+}
+
+// DecideExtension approves or refuses a pending extension.
+func (s *Server) DecideExtension(ctx context.Context, req *banliv1.DecideExtensionRequest) (*banliv1.Proposal, error) {
+	if err := validateDecideExtension(req); err != nil {
+		return nil, toStatus(err)
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
+	step := StepRefuseExtension
+	if approve {
+		step = StepApproveExtension
+	}
+	return assignmentStep(ctx, s, proposalService+"DecideExtension", req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		pending := pendingExtension(a)
+		if pending == nil {
+			return fmt.Errorf("%s has no extension request pending: %w", a.GetName(), ErrPrecondition)
+		}
+		pending.Decision = req.GetDecision()
+		pending.DecisionNote = req.GetNote()
+		pending.DecideTime = c.nowProto()
+		if !approve {
+			c.details = "extension refused"
+			return nil
+		}
+		date := req.GetApprovedDueDate()
+		if date == "" {
+			date = pending.GetRequestedDueDate()
+		}
+		due, err := c.checkExtensionDate(a, "approved_due_date", date)
+		if err != nil {
+			return err
+		}
+		pending.ApprovedDueDate = date
+		from := a.GetResponseDeadline().GetDueDate()
+		a.ResponseDeadline = c.clock.onDate(due, fmt.Sprintf("extended from %s to %s on approval", from, date))
+		c.details = fmt.Sprintf("reply due %s, extended from %s", date, from)
+		return nil
+	})
+}
+
+func validateReminder(r *banliv1.RecordReminderRequest) error {
+	v := &violations{}
+	id := v.proposalID("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	if r.GetAssignment() != "" {
+		if ref := v.assignmentRef("assignment", r.GetAssignment()); ref.proposal != 0 && ref.proposal != id {
+			v.add("assignment", "%s is not an assignment of %s", r.GetAssignment(), r.GetName())
+		}
+	}
+	v.paragraph("message", r.GetMessage(), maxNoteLen, true)
+	return v.err()
+}
+
+// RecordReminder records the office's reminder (催办) on a case.
+func (s *Server) RecordReminder(ctx context.Context, req *banliv1.RecordReminderRequest) (*banliv1.Proposal, error) {
+	if err := validateReminder(req); err != nil {
+		return nil, toStatus(err)
+	}
+	return updateProposal(ctx, s, proposalService+"RecordReminder", req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepRemind, func(c *caseChange) error {
+		if err := checkProposalStep(StepRemind, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		if req.GetAssignment() != "" {
+			ref := (&violations{}).assignmentRef("assignment", req.GetAssignment())
+			if _, err := c.assignment(ref.assignment); err != nil {
+				return err
+			}
+			c.target = req.GetAssignment()
+		}
+		r := &banliv1.Reminder{
+			Id:         int32(len(c.p.GetReminders()) + 1),
+			Assignment: req.GetAssignment(),
+			Message:    req.GetMessage(),
+			Sender:     Actor(ctx),
+			Time:       c.nowProto(),
+		}
+		c.p.Reminders = append(c.p.Reminders, r)
+		c.details = "reminder: " + r.GetMessage()
+		return nil
+	})
+}

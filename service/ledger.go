@@ -1,0 +1,247 @@
+package service
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// ledgerViews says which assignments each posting-list view of the ledger
+// (督办台账) lists: parts in these states, of this role if one is given. The
+// due-soon and overdue views are read from the due index instead.
+var ledgerViews = map[banliv1.LedgerView]struct {
+	states []banliv1.AssignmentState
+	role   banliv1.AssignmentRole
+}{
+	banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN:  {states: []banliv1.AssignmentState{aAssigned}},
+	banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION:  {states: []banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, role: coHandling},
+	banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED: {states: []banliv1.AssignmentState{aReplied}},
+	banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED: {states: []banliv1.AssignmentState{aRehandling}},
+	banliv1.LedgerView_LEDGER_VIEW_KEY_CASES:         {},
+	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:          {},
+	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:           {},
+}
+
+const defaultDueSoonDays = 5
+
+func validateLedger(r *banliv1.ListLedgerEntriesRequest) error {
+	v := &violations{}
+	v.enum("view", r.GetView(), true)
+	if r.GetUnit() != "" {
+		v.unitID("unit", r.GetUnit())
+	}
+	if r.GetSession() != "" {
+		v.sessionID("session", r.GetSession())
+	}
+	if y := r.GetYear(); y != 0 && (y < 1949 || y > 2200) {
+		v.add("year", "must be from 1949 to 2200")
+	}
+	if n := r.GetWithinWorkingDays(); n < 0 || n > 60 {
+		v.add("within_working_days", "must be from 0 to 60")
+	}
+	if t := r.GetAsOf(); t != nil && t.CheckValid() != nil {
+		v.add("as_of", "not a valid time")
+	}
+	v.line("supervising_leader", r.GetSupervisingLeader(), maxPersonLen, false)
+	v.pageSize(r.GetPageSize())
+	return v.err()
+}
+
+// ListLedgerEntries lists one view of the ledger.
+func (s *Server) ListLedgerEntries(ctx context.Context, req *banliv1.ListLedgerEntriesRequest) (*banliv1.ListLedgerEntriesResponse, error) {
+	if err := validateLedger(req); err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &banliv1.ListLedgerEntriesResponse{}
+	err := s.store.View(func(r *store.Reader) error {
+		entries, next, err := s.ledgerPage(r, req, pageSize(req.GetPageSize(), defaultPageSize))
+		resp.Entries, resp.NextPageToken = entries, next
+		return err
+	})
+	return resp, toStatus(err)
+}
+
+// ledgerPage reads one page of a view.
+func (s *Server) ledgerPage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest, limit int) ([]*banliv1.LedgerEntry, string, error) {
+	asOf := s.now()
+	if req.GetAsOf() != nil {
+		asOf = req.GetAsOf().AsTime()
+	}
+	sessions, err := sessionsMatching(r, req.GetSession(), 0, req.GetYear())
+	if err != nil {
+		return nil, "", err
+	}
+	switch req.GetView() {
+	case banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, banliv1.LedgerView_LEDGER_VIEW_OVERDUE:
+		return s.duePage(r, req, sessions, asOf, limit)
+	}
+	return s.statePage(r, req, sessions, asOf, limit)
+}
+
+// duePage reads the due-soon or overdue view from the due index, soonest
+// (or most overdue) first.
+func (s *Server) duePage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
+	after, err := parseCursorToken(req, req.GetPageToken())
+	if err != nil {
+		return nil, "", err
+	}
+	from, to := int64(math.MinInt64), asOf.Unix()-1
+	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_DUE_SOON {
+		days := int(req.GetWithinWorkingDays())
+		if days == 0 {
+			days = defaultDueSoonDays
+		}
+		from, to = asOf.Unix(), s.clock.workingDaysAfter(asOf, days, "now").GetDueTime().GetSeconds()
+	}
+	keep := func(unit, session string) bool {
+		return (req.GetUnit() == "" || unit == req.GetUnit()) && (sessions == nil || slices.Contains(sessions, session))
+	}
+	refs, more := r.ListDue(from, to, after, keep, limit)
+	var entries []*banliv1.LedgerEntry
+	for _, ref := range refs {
+		p, err := r.Proposal(ref.Proposal)
+		if err != nil {
+			return nil, "", err
+		}
+		entries = append(entries, ledgerEntry(p, p.GetAssignments()[ref.Assignment-1], asOf))
+	}
+	next := ""
+	if more && len(refs) > 0 {
+		next = cursorToken(req, refs[len(refs)-1].Key)
+	}
+	return entries, next, nil
+}
+
+// statePage reads a view of assignments in given states from the posting
+// lists, a case at a time; a page ends with whole cases.
+func (s *Server) statePage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
+	after, err := parsePageToken(req, req.GetPageToken())
+	if err != nil {
+		return nil, "", err
+	}
+	view := ledgerViews[req.GetView()]
+	q := store.ProposalQuery{Sessions: sessions, Unit: req.GetUnit(), Role: view.role, AssignmentStates: view.states}
+	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_KEY_CASES {
+		yes := true
+		q.Key, q.Leader = &yes, req.GetSupervisingLeader()
+	}
+	var entries []*banliv1.LedgerEntry
+	for {
+		list, more, err := r.ListProposals(q, after, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, p := range list {
+			var found []*banliv1.LedgerEntry
+			for _, a := range p.GetAssignments() {
+				if ledgerShows(view.states, view.role, req.GetUnit(), p, a) {
+					found = append(found, ledgerEntry(p, a, asOf))
+				}
+			}
+			if len(entries) > 0 && len(entries)+len(found) > limit {
+				return entries, pageToken(req, after), nil
+			}
+			entries = append(entries, found...)
+			after = idOf(p.GetName(), proposalsCollection)
+		}
+		if !more {
+			return entries, "", nil
+		}
+		if len(entries) >= limit {
+			return entries, pageToken(req, after), nil
+		}
+	}
+}
+
+// ledgerShows says whether a view lists assignment a of case p: a current
+// part of a case being handled, of the unit asked about, in the view's
+// states and role.
+func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, unit string, p *banliv1.Proposal, a *banliv1.Assignment) bool {
+	switch {
+	case a.GetState() == aReassigned:
+		return false
+	case !slices.Contains([]banliv1.ProposalState{received, assigned, consulted, replied, rated}, p.GetState()):
+		return false
+	case unit != "" && a.GetUnit() != unit:
+		return false
+	case role != 0 && a.GetRole() != role:
+		return false
+	case len(states) > 0 && !slices.Contains(states, a.GetState()):
+		return false
+	}
+	return true
+}
+
+func ledgerEntry(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) *banliv1.LedgerEntry {
+	e := &banliv1.LedgerEntry{
+		Proposal:          p.GetName(),
+		Number:            p.GetNumber(),
+		Title:             p.GetTitle(),
+		Session:           p.GetSession(),
+		Year:              p.GetYear(),
+		ProposalState:     p.GetState(),
+		Assignment:        a.GetName(),
+		Unit:              a.GetUnit(),
+		Role:              a.GetRole(),
+		State:             a.GetState(),
+		Department:        a.GetDepartment(),
+		ResponsiblePerson: a.GetResponsiblePerson(),
+		CurrentDeadline:   a.GetCurrentDeadline(),
+		Key:               p.GetKey(),
+		SupervisingLeader: p.GetSupervisingLeader(),
+	}
+	if d := a.GetCurrentDeadline(); d != nil {
+		e.Overdue = asOf.After(d.GetDueTime().AsTime())
+	}
+	return e
+}
+
+// GetAttention reads the first page of every view for a unit.
+func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequest) (*banliv1.Attention, error) {
+	v := &violations{}
+	if req.GetUnit() != "" {
+		v.unitID("unit", req.GetUnit())
+	}
+	if n := req.GetPerView(); n < 0 || n > 100 {
+		v.add("per_view", "must be from 0 to 100")
+	}
+	if n := req.GetWithinWorkingDays(); n < 0 || n > 60 {
+		v.add("within_working_days", "must be from 0 to 60")
+	}
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	now := s.now()
+	per := pageSize(req.GetPerView(), 20)
+	out := &banliv1.Attention{Unit: req.GetUnit(), AsOf: timestamppb.New(now)}
+	views := []struct {
+		view    banliv1.LedgerView
+		entries *[]*banliv1.LedgerEntry
+		more    *bool
+	}{
+		{banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, &out.DueSoon, &out.MoreDueSoon},
+		{banliv1.LedgerView_LEDGER_VIEW_OVERDUE, &out.Overdue, &out.MoreOverdue},
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, &out.AwaitingSignIn, &out.MoreAwaitingSignIn},
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION, &out.AwaitingOpinion, &out.MoreAwaitingOpinion},
+		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, &out.RepliedNotRated, &out.MoreRepliedNotRated},
+		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, &out.RatedUnsatisfied, &out.MoreRatedUnsatisfied},
+	}
+	err := s.store.View(func(r *store.Reader) error {
+		for _, view := range views {
+			req := &banliv1.ListLedgerEntriesRequest{View: view.view, Unit: req.GetUnit(), WithinWorkingDays: req.GetWithinWorkingDays(), AsOf: out.AsOf}
+			entries, next, err := s.ledgerPage(r, req, per)
+			if err != nil {
+				return err
+			}
+			*view.entries, *view.more = entries, next != ""
+		}
+		return nil
+	})
+	return out, toStatus(err)
+}
