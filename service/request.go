@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"strconv"
+	"strings"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -34,9 +36,26 @@ func actorFrom(ctx context.Context) (string, error) {
 	if len(values) == 0 || values[0] == "" {
 		return anonymous, nil
 	}
-	v := &violations{}
-	v.line(ActorHeader, values[0], maxNameLen, true)
-	return values[0], v.err()
+	return values[0], validateActor(values[0])
+}
+
+// validateActor checks an actor name: gRPC metadata carries only printable
+// ASCII, so it is an account name like "office-zhang", at most 128 long.
+func validateActor(actor string) error {
+	if len(actor) > maxRequestIDLen || strings.IndexFunc(actor, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return invalidField(ActorHeader, "must be printable ASCII (an account name like office-zhang), at most %d characters", maxRequestIDLen)
+	}
+	return nil
+}
+
+// CheckActorHeader validates an x-banli-actor value arriving by another
+// transport (the REST gateway), before it is lost on the way to gRPC. It
+// returns the status to answer with, or nil.
+func CheckActorHeader(actor string) *status.Status {
+	if err := validateActor(actor); err != nil {
+		return status.Convert(toStatus(err))
+	}
+	return nil
 }
 
 // mutatingRequest is what every mutating request message has.

@@ -155,6 +155,19 @@ func TestErrorsOverREST(t *testing.T) {
 		})
 	}
 
+	// An actor name gRPC cannot carry is refused, not recorded as anonymous.
+	req, _ := http.NewRequest("POST", "http://"+ts.addrs.httpAddr+"/v1/units", strings.NewReader(`{"displayName":"x"}`))
+	req.Header.Set("X-Banli-Actor", "张三")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(raw), "x-banli-actor") {
+		t.Errorf("non-ASCII actor: HTTP %d %s", resp.StatusCode, raw)
+	}
+
 	// A body over the limit is refused before it is read whole.
 	big := `{"displayName": "` + strings.Repeat("x", 5<<20) + `"}`
 	code, _ := ts.rest(t, "POST", "/v1/units", big)

@@ -187,7 +187,7 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 // probes.
 func httpRoutes(gateway http.Handler, healthServer *health.Server) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", http.MaxBytesHandler(gateway, maxMessageBytes))
+	mux.Handle("/v1/", http.MaxBytesHandler(checkActor(gateway), maxMessageBytes))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
@@ -206,6 +206,22 @@ func httpRoutes(gateway http.Handler, healthServer *health.Server) http.Handler 
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// checkActor refuses a REST call whose X-Banli-Actor header gRPC cannot
+// carry (grpc-go would drop it silently, and the change would be recorded
+// as anonymous).
+func checkActor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := service.CheckActorHeader(r.Header.Get(service.ActorHeader)); st != nil {
+			body, _ := protojson.Marshal(st.Proto())
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write(body)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // logCalls logs every call: method, code, latency and actor.
