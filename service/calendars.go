@@ -211,6 +211,13 @@ func (c *caseChange) recomputeDeadlines() bool {
 		redo(&a.ResponseDeadline)
 		for _, r := range a.GetReplies() {
 			redo(&r.DisclosureDeadline)
+			redo(&r.Deadline)
+			if r.GetDeadline() != nil {
+				r.OnTime = !r.GetReplyTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
+			}
+		}
+		if o := a.GetOpinion(); o != nil && changed {
+			o.OnTime = !o.GetSubmitTime().AsTime().After(a.GetResponseDeadline().GetDueTime().AsTime())
 		}
 	}
 	return changed

@@ -166,3 +166,67 @@ func (s *Server) RecordReminder(ctx context.Context, req *banliv1.RecordReminder
 		return nil
 	})
 }
+
+func validateReportFollowUp(r *banliv1.ReportFollowUpRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.paragraph("text", r.GetText(), maxReplyLen, true)
+	return v.err()
+}
+
+// followUpStep is the frame of a step on a part's follow-up.
+func followUpStep(ctx context.Context, s *Server, method string, req mutatingRequest, name, etag string, step Step,
+	apply func(c *caseChange, f *banliv1.FollowUp),
+) (*banliv1.Proposal, error) {
+	ref := (&violations{}).assignmentRef("name", name)
+	return updateProposal(ctx, s, method, req, ref.proposal, etag, step, func(c *caseChange) error {
+		a, err := c.assignment(ref.assignment)
+		if err != nil {
+			return err
+		}
+		to, err := checkFollowUpStep(step, a)
+		if err != nil {
+			return err
+		}
+		apply(c, a.GetFollowUp())
+		a.FollowUp.State = to
+		c.target = a.GetName()
+		return nil
+	})
+}
+
+// ReportFollowUp files a progress report, or the final reply, on a
+// carried-over part.
+func (s *Server) ReportFollowUp(ctx context.Context, req *banliv1.ReportFollowUpRequest) (*banliv1.Proposal, error) {
+	if err := validateReportFollowUp(req); err != nil {
+		return nil, toStatus(err)
+	}
+	step := StepReportProgress
+	if req.GetFinal() {
+		step = StepReportSolved
+	}
+	return followUpStep(ctx, s, proposalService+"ReportFollowUp", req, req.GetName(), req.GetEtag(), step, func(c *caseChange, f *banliv1.FollowUp) {
+		f.Reports = append(f.Reports, &banliv1.FollowUpReport{Text: req.GetText(), Final: req.GetFinal(), Time: c.nowProto()})
+		c.details = fmt.Sprintf("follow-up report %d", len(f.GetReports()))
+		if req.GetFinal() {
+			c.details = "final reply: the matter is solved"
+		}
+	})
+}
+
+// CloseFollowUp takes a part off the follow-up register.
+func (s *Server) CloseFollowUp(ctx context.Context, req *banliv1.CloseFollowUpRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	v.paragraph("note", req.GetNote(), maxNoteLen, false)
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	return followUpStep(ctx, s, proposalService+"CloseFollowUp", req, req.GetName(), req.GetEtag(), StepCloseFollowUp, func(c *caseChange, f *banliv1.FollowUp) {
+		f.CloseTime = c.nowProto()
+		f.CloseNote = req.GetNote()
+		c.details = "follow-up closed: " + req.GetNote()
+	})
+}

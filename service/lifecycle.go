@@ -40,6 +40,9 @@ const (
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
 	StepRefuseExtension     Step = "DecideExtension (refuse)"
+	StepReportProgress      Step = "ReportFollowUp"
+	StepReportSolved        Step = "ReportFollowUp (final reply)"
+	StepCloseFollowUp       Step = "CloseFollowUp"
 )
 
 // Short names of the states, for the tables below.
@@ -174,6 +177,42 @@ type edges = map[banliv1.AssignmentState]banliv1.AssignmentState
 var disclosureTransitions = map[Step]map[banliv1.DisclosureState]banliv1.DisclosureState{
 	StepPublish:  {pending: published},
 	StepWithhold: {pending: withheld},
+}
+
+// followUpTransitions: a carried-over part on the follow-up register.
+var followUpTransitions = map[Step]map[banliv1.FollowUpState]banliv1.FollowUpState{
+	// Progress reports keep it open; the final reply solves it.
+	StepReportProgress: {followOpen: followOpen},
+	StepReportSolved:   {followOpen: followSolved},
+	// The office closes it, solved or not.
+	StepCloseFollowUp: {followOpen: followClosed, followSolved: followClosed},
+}
+
+const (
+	followOpen   = banliv1.FollowUpState_FOLLOW_UP_STATE_OPEN
+	followSolved = banliv1.FollowUpState_FOLLOW_UP_STATE_SOLVED
+	followClosed = banliv1.FollowUpState_FOLLOW_UP_STATE_CLOSED
+)
+
+// checkFollowUpStep says whether step is allowed on assignment a's
+// follow-up and returns its next state.
+func checkFollowUpStep(step Step, a *banliv1.Assignment) (banliv1.FollowUpState, error) {
+	state := a.GetFollowUp().GetState()
+	to, ok := followUpTransitions[step][state]
+	if !ok {
+		var allowed []Step
+		for _, s := range []Step{StepReportProgress, StepReportSolved, StepCloseFollowUp} {
+			if _, ok := followUpTransitions[s][state]; ok {
+				allowed = append(allowed, s)
+			}
+		}
+		name := "not on the follow-up register"
+		if a.GetFollowUp() != nil {
+			name = "follow-up " + trimEnum(state.String(), "FOLLOW_UP_STATE_")
+		}
+		return 0, &TransitionError{Step: step, Resource: a.GetName(), State: name, Allowed: allowed}
+	}
+	return to, nil
 }
 
 // checkProposalStep says whether step is allowed on a case in state.

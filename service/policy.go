@@ -19,6 +19,7 @@ const (
 	defaultDisclosureWorkingDays   = 20
 	defaultConsultBeforeReply      = true
 	defaultOpinionsBeforeLeadReply = true
+	defaultCarryOverCategoryC      = false
 )
 
 // resolvePolicy returns p with every omitted field set to its default.
@@ -44,6 +45,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.OpinionsBeforeLeadReply == nil {
 		out.OpinionsBeforeLeadReply = proto.Bool(defaultOpinionsBeforeLeadReply)
+	}
+	if out.CarryOverCategoryC == nil {
+		out.CarryOverCategoryC = proto.Bool(defaultCarryOverCategoryC)
 	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D
@@ -83,4 +87,10 @@ func categoryAllowed(p *banliv1.SessionPolicy, c banliv1.ReplyCategory) bool {
 		return p.GetReplyCategories() != banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_C
 	}
 	return true
+}
+
+// carriesOver says whether a reply of this category puts the part on the
+// follow-up register (跨年度): B always, C where the policy says so.
+func carriesOver(p *banliv1.SessionPolicy, c banliv1.ReplyCategory) bool {
+	return c == banliv1.ReplyCategory_REPLY_CATEGORY_B || (c == banliv1.ReplyCategory_REPLY_CATEGORY_C && p.GetCarryOverCategoryC())
 }

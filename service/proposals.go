@@ -436,6 +436,7 @@ func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRe
 	return assignmentStep(ctx, s, proposalService+"SubmitOpinion", req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
 		o := proto.Clone(req.GetOpinion()).(*banliv1.Opinion)
 		o.SubmitTime = c.nowProto()
+		o.OnTime = !c.now.After(a.GetResponseDeadline().GetDueTime().AsTime())
 		a.Opinion = o
 		return nil
 	})
@@ -478,7 +479,12 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 			r.ReplyTime = c.nowProto()
 		}
 		r.DisclosureDeadline = c.clock.workingDaysAfter(r.GetReplyTime().AsTime(), int(policy.GetDisclosureWorkingDays()), "the reply")
+		r.Deadline = proto.Clone(a.GetResponseDeadline()).(*banliv1.Deadline)
+		r.OnTime = !r.GetReplyTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
 		a.Replies = append(a.Replies, r)
+		if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
+			a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+		}
 		c.details = fmt.Sprintf("reply %s, category %s", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"))
 		return nil
 	})

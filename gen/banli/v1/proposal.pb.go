@@ -886,6 +886,62 @@ func (Decision) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
+// Where a carried-over part stands.
+type FollowUpState int32
+
+const (
+	FollowUpState_FOLLOW_UP_STATE_UNSPECIFIED FollowUpState = 0
+	// On the register: the unit reports progress.
+	FollowUpState_FOLLOW_UP_STATE_OPEN FollowUpState = 1
+	// The unit sent its final reply: the matter is solved.
+	FollowUpState_FOLLOW_UP_STATE_SOLVED FollowUpState = 2
+	// The office closed the follow-up.
+	FollowUpState_FOLLOW_UP_STATE_CLOSED FollowUpState = 3
+)
+
+// Enum value maps for FollowUpState.
+var (
+	FollowUpState_name = map[int32]string{
+		0: "FOLLOW_UP_STATE_UNSPECIFIED",
+		1: "FOLLOW_UP_STATE_OPEN",
+		2: "FOLLOW_UP_STATE_SOLVED",
+		3: "FOLLOW_UP_STATE_CLOSED",
+	}
+	FollowUpState_value = map[string]int32{
+		"FOLLOW_UP_STATE_UNSPECIFIED": 0,
+		"FOLLOW_UP_STATE_OPEN":        1,
+		"FOLLOW_UP_STATE_SOLVED":      2,
+		"FOLLOW_UP_STATE_CLOSED":      3,
+	}
+)
+
+func (x FollowUpState) Enum() *FollowUpState {
+	p := new(FollowUpState)
+	*p = x
+	return p
+}
+
+func (x FollowUpState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FollowUpState) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[14].Descriptor()
+}
+
+func (FollowUpState) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[14]
+}
+
+func (x FollowUpState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FollowUpState.Descriptor instead.
+func (FollowUpState) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+}
+
 // A due date and the rule that set it.
 type Deadline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1573,8 +1629,11 @@ type Assignment struct {
 	// REHANDLING; unset when nothing is due from the unit. The ledger's due
 	// and overdue views are read from it. Output only.
 	CurrentDeadline *Deadline `protobuf:"bytes,21,opt,name=current_deadline,json=currentDeadline,proto3" json:"current_deadline,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The follow-up register (跨年度), once a B-class reply (or a C-class one,
+	// where the session's policy says so) put the part on it. Output only.
+	FollowUp      *FollowUp `protobuf:"bytes,22,opt,name=follow_up,json=followUp,proto3" json:"follow_up,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -1754,6 +1813,168 @@ func (x *Assignment) GetCurrentDeadline() *Deadline {
 	return nil
 }
 
+func (x *Assignment) GetFollowUp() *FollowUp {
+	if x != nil {
+		return x.FollowUp
+	}
+	return nil
+}
+
+// A part on the follow-up register.
+type FollowUp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Open, solved or closed.
+	State FollowUpState `protobuf:"varint,1,opt,name=state,proto3,enum=banli.v1.FollowUpState" json:"state,omitempty"`
+	// When the reply put it on the register.
+	OpenTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=open_time,json=openTime,proto3" json:"open_time,omitempty"`
+	// The year in which it counts as a cross-year part: the year after its
+	// case's.
+	CarriedToYear int32 `protobuf:"varint,3,opt,name=carried_to_year,json=carriedToYear,proto3" json:"carried_to_year,omitempty"`
+	// Progress reports and the final reply, oldest first.
+	Reports []*FollowUpReport `protobuf:"bytes,4,rep,name=reports,proto3" json:"reports,omitempty"`
+	// When the office closed it, and why.
+	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	CloseNote     string                 `protobuf:"bytes,6,opt,name=close_note,json=closeNote,proto3" json:"close_note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowUp) Reset() {
+	*x = FollowUp{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowUp) ProtoMessage() {}
+
+func (x *FollowUp) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowUp.ProtoReflect.Descriptor instead.
+func (*FollowUp) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FollowUp) GetState() FollowUpState {
+	if x != nil {
+		return x.State
+	}
+	return FollowUpState_FOLLOW_UP_STATE_UNSPECIFIED
+}
+
+func (x *FollowUp) GetOpenTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenTime
+	}
+	return nil
+}
+
+func (x *FollowUp) GetCarriedToYear() int32 {
+	if x != nil {
+		return x.CarriedToYear
+	}
+	return 0
+}
+
+func (x *FollowUp) GetReports() []*FollowUpReport {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *FollowUp) GetCloseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CloseTime
+	}
+	return nil
+}
+
+func (x *FollowUp) GetCloseNote() string {
+	if x != nil {
+		return x.CloseNote
+	}
+	return ""
+}
+
+// A progress report on a carried-over part, or its final reply.
+type FollowUpReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was done, at most 100,000 characters.
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// True for the final reply, once the matter is solved.
+	Final bool `protobuf:"varint,2,opt,name=final,proto3" json:"final,omitempty"`
+	// When it was filed.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowUpReport) Reset() {
+	*x = FollowUpReport{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowUpReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowUpReport) ProtoMessage() {}
+
+func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowUpReport.ProtoReflect.Descriptor instead.
+func (*FollowUpReport) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FollowUpReport) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *FollowUpReport) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+func (x *FollowUpReport) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // An extension (延期) asked for by a unit, and the office's decision.
 type ExtensionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1777,7 +1998,7 @@ type ExtensionRequest struct {
 
 func (x *ExtensionRequest) Reset() {
 	*x = ExtensionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2010,7 @@ func (x *ExtensionRequest) String() string {
 func (*ExtensionRequest) ProtoMessage() {}
 
 func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2023,7 @@ func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtensionRequest.ProtoReflect.Descriptor instead.
 func (*ExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ExtensionRequest) GetReason() string {
@@ -1873,7 +2094,7 @@ type Reminder struct {
 
 func (x *Reminder) Reset() {
 	*x = Reminder{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +2106,7 @@ func (x *Reminder) String() string {
 func (*Reminder) ProtoMessage() {}
 
 func (x *Reminder) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +2119,7 @@ func (x *Reminder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reminder.ProtoReflect.Descriptor instead.
 func (*Reminder) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Reminder) GetId() int32 {
@@ -1957,7 +2178,7 @@ type ReassignmentRequest struct {
 
 func (x *ReassignmentRequest) Reset() {
 	*x = ReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2190,7 @@ func (x *ReassignmentRequest) String() string {
 func (*ReassignmentRequest) ProtoMessage() {}
 
 func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2203,7 @@ func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*ReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ReassignmentRequest) GetReason() string {
@@ -2053,7 +2274,7 @@ type Consultation struct {
 
 func (x *Consultation) Reset() {
 	*x = Consultation{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2286,7 @@ func (x *Consultation) String() string {
 func (*Consultation) ProtoMessage() {}
 
 func (x *Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2299,7 @@ func (x *Consultation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
 func (*Consultation) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Consultation) GetId() int32 {
@@ -2149,14 +2370,16 @@ type Opinion struct {
 	// Contact phone.
 	ContactPhone string `protobuf:"bytes,4,opt,name=contact_phone,json=contactPhone,proto3" json:"contact_phone,omitempty"`
 	// When it was submitted. Output only.
-	SubmitTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	SubmitTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
+	// Sent on or before the opinion deadline. Output only.
+	OnTime        bool `protobuf:"varint,6,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Opinion) Reset() {
 	*x = Opinion{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2168,7 +2391,7 @@ func (x *Opinion) String() string {
 func (*Opinion) ProtoMessage() {}
 
 func (x *Opinion) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2181,7 +2404,7 @@ func (x *Opinion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opinion.ProtoReflect.Descriptor instead.
 func (*Opinion) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Opinion) GetText() string {
@@ -2219,6 +2442,13 @@ func (x *Opinion) GetSubmitTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Opinion) GetOnTime() bool {
+	if x != nil {
+		return x.OnTime
+	}
+	return false
+}
+
 // A rating of a reply by one proposer.
 type Rating struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2236,7 +2466,7 @@ type Rating struct {
 
 func (x *Rating) Reset() {
 	*x = Rating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2478,7 @@ func (x *Rating) String() string {
 func (*Rating) ProtoMessage() {}
 
 func (x *Rating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2491,7 @@ func (x *Rating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rating.ProtoReflect.Descriptor instead.
 func (*Rating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Rating) GetProposerId() int32 {
@@ -2333,14 +2563,19 @@ type Reply struct {
 	// The proposers' ratings. Output only.
 	Ratings []*Rating `protobuf:"bytes,17,rep,name=ratings,proto3" json:"ratings,omitempty"`
 	// When it was recorded. Output only.
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The reply deadline in force when it was sent (after approved
+	// extensions). Output only.
+	Deadline *Deadline `protobuf:"bytes,19,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// Sent on or before that deadline. Output only.
+	OnTime        bool `protobuf:"varint,20,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2587,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2600,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Reply) GetName() string {
@@ -2494,6 +2729,20 @@ func (x *Reply) GetRecordTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Reply) GetDeadline() *Deadline {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Reply) GetOnTime() bool {
+	if x != nil {
+		return x.OnTime
+	}
+	return false
+}
+
 // Request for CreateProposal.
 type CreateProposalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2507,7 +2756,7 @@ type CreateProposalRequest struct {
 
 func (x *CreateProposalRequest) Reset() {
 	*x = CreateProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2768,7 @@ func (x *CreateProposalRequest) String() string {
 func (*CreateProposalRequest) ProtoMessage() {}
 
 func (x *CreateProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2781,7 @@ func (x *CreateProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateProposalRequest.ProtoReflect.Descriptor instead.
 func (*CreateProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateProposalRequest) GetProposal() *Proposal {
@@ -2560,7 +2809,7 @@ type GetProposalRequest struct {
 
 func (x *GetProposalRequest) Reset() {
 	*x = GetProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2821,7 @@ func (x *GetProposalRequest) String() string {
 func (*GetProposalRequest) ProtoMessage() {}
 
 func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2834,7 @@ func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
 func (*GetProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetProposalRequest) GetName() string {
@@ -2626,7 +2875,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2887,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +2900,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListProposalsRequest) GetPageSize() int32 {
@@ -2737,7 +2986,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2998,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +3011,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*Proposal {
@@ -2792,7 +3041,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +3053,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +3066,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -2851,7 +3100,7 @@ type AssignProposalRequest struct {
 
 func (x *AssignProposalRequest) Reset() {
 	*x = AssignProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +3112,7 @@ func (x *AssignProposalRequest) String() string {
 func (*AssignProposalRequest) ProtoMessage() {}
 
 func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +3125,7 @@ func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignProposalRequest.ProtoReflect.Descriptor instead.
 func (*AssignProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AssignProposalRequest) GetName() string {
@@ -2928,7 +3177,7 @@ type SignAssignmentRequest struct {
 
 func (x *SignAssignmentRequest) Reset() {
 	*x = SignAssignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3189,7 @@ func (x *SignAssignmentRequest) String() string {
 func (*SignAssignmentRequest) ProtoMessage() {}
 
 func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3202,7 @@ func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*SignAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SignAssignmentRequest) GetName() string {
@@ -3018,7 +3267,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3279,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3292,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -3103,7 +3352,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3364,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3377,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -3192,7 +3441,7 @@ type RequestExtensionRequest struct {
 
 func (x *RequestExtensionRequest) Reset() {
 	*x = RequestExtensionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3453,7 @@ func (x *RequestExtensionRequest) String() string {
 func (*RequestExtensionRequest) ProtoMessage() {}
 
 func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3466,7 @@ func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
 func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RequestExtensionRequest) GetName() string {
@@ -3277,7 +3526,7 @@ type DecideExtensionRequest struct {
 
 func (x *DecideExtensionRequest) Reset() {
 	*x = DecideExtensionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3289,7 +3538,7 @@ func (x *DecideExtensionRequest) String() string {
 func (*DecideExtensionRequest) ProtoMessage() {}
 
 func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3302,7 +3551,7 @@ func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
 func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DecideExtensionRequest) GetName() string {
@@ -3347,6 +3596,161 @@ func (x *DecideExtensionRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for ReportFollowUp.
+type ReportFollowUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The report, at most 100,000 characters. Required.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// True for the final reply: the matter is solved.
+	Final bool `protobuf:"varint,3,opt,name=final,proto3" json:"final,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportFollowUpRequest) Reset() {
+	*x = ReportFollowUpRequest{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportFollowUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportFollowUpRequest) ProtoMessage() {}
+
+func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportFollowUpRequest.ProtoReflect.Descriptor instead.
+func (*ReportFollowUpRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReportFollowUpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReportFollowUpRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *ReportFollowUpRequest) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+func (x *ReportFollowUpRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReportFollowUpRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for CloseFollowUp.
+type CloseFollowUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why, at most 2,000 characters.
+	Note string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseFollowUpRequest) Reset() {
+	*x = CloseFollowUpRequest{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseFollowUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseFollowUpRequest) ProtoMessage() {}
+
+func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseFollowUpRequest.ProtoReflect.Descriptor instead.
+func (*CloseFollowUpRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CloseFollowUpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CloseFollowUpRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *CloseFollowUpRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CloseFollowUpRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RecordReminder.
 type RecordReminderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3367,7 +3771,7 @@ type RecordReminderRequest struct {
 
 func (x *RecordReminderRequest) Reset() {
 	*x = RecordReminderRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3379,7 +3783,7 @@ func (x *RecordReminderRequest) String() string {
 func (*RecordReminderRequest) ProtoMessage() {}
 
 func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3392,7 +3796,7 @@ func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
 func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordReminderRequest) GetName() string {
@@ -3447,7 +3851,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3459,7 +3863,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3472,7 +3876,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -3520,7 +3924,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3532,7 +3936,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3545,7 +3949,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -3593,7 +3997,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +4009,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3618,7 +4022,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -3672,7 +4076,7 @@ type RateReplyRequest struct {
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3684,7 +4088,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3697,7 +4101,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -3761,7 +4165,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3773,7 +4177,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3786,7 +4190,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -3835,7 +4239,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3847,7 +4251,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3860,7 +4264,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -3910,7 +4314,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3922,7 +4326,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3935,7 +4339,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -3990,7 +4394,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4002,7 +4406,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4015,7 +4419,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{32}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -4063,7 +4467,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4479,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4492,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{33}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -4138,7 +4542,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4150,7 +4554,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4163,7 +4567,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{34}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -4269,7 +4673,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa0\b\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd1\b\n" +
 	"\n" +
 	"Assignment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -4296,7 +4700,21 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\areplies\x18\x12 \x03(\v2\x0f.banli.v1.ReplyR\areplies\x12\x14\n" +
 	"\x05round\x18\x13 \x01(\x05R\x05round\x12I\n" +
 	"\x12extension_requests\x18\x14 \x03(\v2\x1a.banli.v1.ExtensionRequestR\x11extensionRequests\x12=\n" +
-	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\"\xd5\x02\n" +
+	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\x12/\n" +
+	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpR\bfollowUp\"\xa8\x02\n" +
+	"\bFollowUp\x12-\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
+	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
+	"\x0fcarried_to_year\x18\x03 \x01(\x05R\rcarriedToYear\x122\n" +
+	"\areports\x18\x04 \x03(\v2\x18.banli.v1.FollowUpReportR\areports\x129\n" +
+	"\n" +
+	"close_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x1d\n" +
+	"\n" +
+	"close_note\x18\x06 \x01(\tR\tcloseNote\"j\n" +
+	"\x0eFollowUpReport\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
+	"\x05final\x18\x02 \x01(\bR\x05final\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd5\x02\n" +
 	"\x10ExtensionRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12,\n" +
 	"\x12requested_due_date\x18\x02 \x01(\tR\x10requestedDueDate\x12=\n" +
@@ -4331,20 +4749,21 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\asummary\x18\x06 \x01(\tR\asummary\x12%\n" +
 	"\x0edeclined_visit\x18\a \x01(\bR\rdeclinedVisit\x12;\n" +
 	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\xbe\x01\n" +
+	"recordTime\"\xd7\x01\n" +
 	"\aOpinion\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x16\n" +
 	"\x06signer\x18\x02 \x01(\tR\x06signer\x12%\n" +
 	"\x0econtact_person\x18\x03 \x01(\tR\rcontactPerson\x12#\n" +
 	"\rcontact_phone\x18\x04 \x01(\tR\fcontactPhone\x12;\n" +
 	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"submitTime\"\xb8\x01\n" +
+	"submitTime\x12\x17\n" +
+	"\aon_time\x18\x06 \x01(\bR\x06onTime\"\xb8\x01\n" +
 	"\x06Rating\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x03 \x01(\tR\aopinion\x127\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\brateTime\"\xc4\x06\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\brateTime\"\x8d\a\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x05R\x05round\x123\n" +
@@ -4366,7 +4785,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x13disclosure_deadline\x18\x10 \x01(\v2\x12.banli.v1.DeadlineR\x12disclosureDeadline\x12*\n" +
 	"\aratings\x18\x11 \x03(\v2\x10.banli.v1.RatingR\aratings\x12;\n" +
 	"\vrecord_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"f\n" +
+	"recordTime\x12.\n" +
+	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineR\bdeadline\x12\x17\n" +
+	"\aon_time\x18\x14 \x01(\bR\x06onTime\"f\n" +
 	"\x15CreateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12\x1d\n" +
 	"\n" +
@@ -4438,7 +4859,20 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\x98\x01\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x88\x01\n" +
+	"\x15ReportFollowUpRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
+	"\x05final\x18\x03 \x01(\bR\x05final\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"q\n" +
+	"\x14CloseFollowUpRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x98\x01\n" +
 	"\x15RecordReminderRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -4600,7 +5034,12 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DECISION_APPROVED\x10\x01\x12\x14\n" +
-	"\x10DECISION_REFUSED\x10\x022\xc9\x13\n" +
+	"\x10DECISION_REFUSED\x10\x02*\x82\x01\n" +
+	"\rFollowUpState\x12\x1f\n" +
+	"\x1bFOLLOW_UP_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14FOLLOW_UP_STATE_OPEN\x10\x01\x12\x1a\n" +
+	"\x16FOLLOW_UP_STATE_SOLVED\x10\x02\x12\x1a\n" +
+	"\x16FOLLOW_UP_STATE_CLOSED\x10\x032\xd6\x15\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -4610,7 +5049,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x13RequestReassignment\x12$.banli.v1.RequestReassignmentRequest\x1a\x12.banli.v1.Proposal\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{name=proposals/*/assignments/*}:requestReassignment\x12\x91\x01\n" +
 	"\x12DecideReassignment\x12#.banli.v1.DecideReassignmentRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*}:decideReassignment\x12\x8b\x01\n" +
 	"\x10RequestExtension\x12!.banli.v1.RequestExtensionRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:requestExtension\x12\x88\x01\n" +
-	"\x0fDecideExtension\x12 .banli.v1.DecideExtensionRequest\x1a\x12.banli.v1.Proposal\"?\x82\xd3\xe4\x93\x029:\x01*\"4/v1/{name=proposals/*/assignments/*}:decideExtension\x12o\n" +
+	"\x0fDecideExtension\x12 .banli.v1.DecideExtensionRequest\x1a\x12.banli.v1.Proposal\"?\x82\xd3\xe4\x93\x029:\x01*\"4/v1/{name=proposals/*/assignments/*}:decideExtension\x12\x85\x01\n" +
+	"\x0eReportFollowUp\x12\x1f.banli.v1.ReportFollowUpRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:reportFollowUp\x12\x82\x01\n" +
+	"\rCloseFollowUp\x12\x1e.banli.v1.CloseFollowUpRequest\x1a\x12.banli.v1.Proposal\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=proposals/*/assignments/*}:closeFollowUp\x12o\n" +
 	"\x0eRecordReminder\x12\x1f.banli.v1.RecordReminderRequest\x1a\x12.banli.v1.Proposal\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=proposals/*}:remind\x12\x91\x01\n" +
 	"\x12RecordConsultation\x12#.banli.v1.RecordConsultationRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*}:recordConsultation\x12\x82\x01\n" +
 	"\rSubmitOpinion\x12\x1e.banli.v1.SubmitOpinionRequest\x1a\x12.banli.v1.Proposal\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=proposals/*/assignments/*}:submitOpinion\x12|\n" +
@@ -4635,8 +5076,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),                  // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),              // 1: banli.v1.SubmissionPeriod
@@ -4652,153 +5093,169 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(DisclosureState)(0),               // 11: banli.v1.DisclosureState
 	(Satisfaction)(0),                  // 12: banli.v1.Satisfaction
 	(Decision)(0),                      // 13: banli.v1.Decision
-	(*Deadline)(nil),                   // 14: banli.v1.Deadline
-	(*Proposer)(nil),                   // 15: banli.v1.Proposer
-	(*Attachment)(nil),                 // 16: banli.v1.Attachment
-	(*Proposal)(nil),                   // 17: banli.v1.Proposal
-	(*Refusal)(nil),                    // 18: banli.v1.Refusal
-	(*Assignment)(nil),                 // 19: banli.v1.Assignment
-	(*ExtensionRequest)(nil),           // 20: banli.v1.ExtensionRequest
-	(*Reminder)(nil),                   // 21: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),        // 22: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),               // 23: banli.v1.Consultation
-	(*Opinion)(nil),                    // 24: banli.v1.Opinion
-	(*Rating)(nil),                     // 25: banli.v1.Rating
-	(*Reply)(nil),                      // 26: banli.v1.Reply
-	(*CreateProposalRequest)(nil),      // 27: banli.v1.CreateProposalRequest
-	(*GetProposalRequest)(nil),         // 28: banli.v1.GetProposalRequest
-	(*ListProposalsRequest)(nil),       // 29: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),      // 30: banli.v1.ListProposalsResponse
-	(*UnitAssignment)(nil),             // 31: banli.v1.UnitAssignment
-	(*AssignProposalRequest)(nil),      // 32: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),      // 33: banli.v1.SignAssignmentRequest
-	(*RequestReassignmentRequest)(nil), // 34: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),  // 35: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),    // 36: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),     // 37: banli.v1.DecideExtensionRequest
-	(*RecordReminderRequest)(nil),      // 38: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),  // 39: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),       // 40: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),         // 41: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),           // 42: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),        // 43: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),       // 44: banli.v1.WithholdReplyRequest
-	(*RefuseFilingRequest)(nil),        // 45: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),    // 46: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),      // 47: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),             // 48: banli.v1.MarkKeyRequest
-	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
+	(FollowUpState)(0),                 // 14: banli.v1.FollowUpState
+	(*Deadline)(nil),                   // 15: banli.v1.Deadline
+	(*Proposer)(nil),                   // 16: banli.v1.Proposer
+	(*Attachment)(nil),                 // 17: banli.v1.Attachment
+	(*Proposal)(nil),                   // 18: banli.v1.Proposal
+	(*Refusal)(nil),                    // 19: banli.v1.Refusal
+	(*Assignment)(nil),                 // 20: banli.v1.Assignment
+	(*FollowUp)(nil),                   // 21: banli.v1.FollowUp
+	(*FollowUpReport)(nil),             // 22: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),           // 23: banli.v1.ExtensionRequest
+	(*Reminder)(nil),                   // 24: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),        // 25: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),               // 26: banli.v1.Consultation
+	(*Opinion)(nil),                    // 27: banli.v1.Opinion
+	(*Rating)(nil),                     // 28: banli.v1.Rating
+	(*Reply)(nil),                      // 29: banli.v1.Reply
+	(*CreateProposalRequest)(nil),      // 30: banli.v1.CreateProposalRequest
+	(*GetProposalRequest)(nil),         // 31: banli.v1.GetProposalRequest
+	(*ListProposalsRequest)(nil),       // 32: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),      // 33: banli.v1.ListProposalsResponse
+	(*UnitAssignment)(nil),             // 34: banli.v1.UnitAssignment
+	(*AssignProposalRequest)(nil),      // 35: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),      // 36: banli.v1.SignAssignmentRequest
+	(*RequestReassignmentRequest)(nil), // 37: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),  // 38: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),    // 39: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),     // 40: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),      // 41: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),       // 42: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),      // 43: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),  // 44: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),       // 45: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),         // 46: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),           // 47: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),        // 48: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),       // 49: banli.v1.WithholdReplyRequest
+	(*RefuseFilingRequest)(nil),        // 50: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),    // 51: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),      // 52: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),             // 53: banli.v1.MarkKeyRequest
+	(*timestamppb.Timestamp)(nil),      // 54: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	49, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	49, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	54, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	54, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	15, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	16, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	16, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	17, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	19, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	18, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	49, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	49, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	21, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	20, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	19, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	54, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	54, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	24, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	49, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	54, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	49, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	14, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	49, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	14, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	14, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	22, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	23, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	24, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	26, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	20, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	14, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	49, // 28: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	13, // 29: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	49, // 30: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	49, // 31: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	49, // 32: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	13, // 33: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	49, // 34: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 35: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 36: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	49, // 37: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	49, // 38: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	49, // 39: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	12, // 40: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	49, // 41: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	9,  // 42: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	49, // 43: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	10, // 44: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	11, // 45: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	49, // 46: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	14, // 47: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	25, // 48: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	49, // 49: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	17, // 50: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	0,  // 51: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	3,  // 52: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	4,  // 53: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
-	17, // 54: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	4,  // 55: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	31, // 56: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	13, // 57: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	13, // 58: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	23, // 59: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	24, // 60: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	26, // 61: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	12, // 62: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	6,  // 63: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	27, // 64: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	28, // 65: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	29, // 66: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	32, // 67: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	33, // 68: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	34, // 69: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	35, // 70: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	36, // 71: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	37, // 72: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	38, // 73: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	39, // 74: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	40, // 75: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	41, // 76: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	42, // 77: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	43, // 78: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	44, // 79: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	45, // 80: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	46, // 81: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	47, // 82: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	48, // 83: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	17, // 84: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	17, // 85: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	30, // 86: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	17, // 87: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	17, // 88: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	17, // 89: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	17, // 90: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	17, // 91: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	17, // 92: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	17, // 93: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	17, // 94: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	17, // 95: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	17, // 96: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	17, // 97: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	17, // 98: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	17, // 99: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	17, // 100: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	17, // 101: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	17, // 102: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	17, // 103: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	84, // [84:104] is the sub-list for method output_type
-	64, // [64:84] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	54, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	15, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	54, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	15, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	15, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	25, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	26, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	27, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	29, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	23, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	15, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	21, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	14, // 29: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	54, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	22, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	54, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	54, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	54, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	13, // 35: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	54, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	54, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	54, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	13, // 39: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	54, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,  // 41: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,  // 42: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	54, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	54, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	54, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	12, // 46: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	54, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	9,  // 48: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	54, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	10, // 50: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	11, // 51: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	54, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	15, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	28, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	54, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	15, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	18, // 57: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	0,  // 58: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	3,  // 59: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	4,  // 60: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	18, // 61: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	4,  // 62: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	34, // 63: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	13, // 64: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	13, // 65: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	26, // 66: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	27, // 67: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	29, // 68: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	12, // 69: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	6,  // 70: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	30, // 71: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	31, // 72: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	32, // 73: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	35, // 74: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	36, // 75: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	37, // 76: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	38, // 77: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	39, // 78: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	40, // 79: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	41, // 80: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	42, // 81: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	43, // 82: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	44, // 83: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	45, // 84: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	46, // 85: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	47, // 86: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	48, // 87: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	49, // 88: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	50, // 89: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	51, // 90: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	52, // 91: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	53, // 92: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	18, // 93: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	18, // 94: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	33, // 95: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	18, // 96: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	18, // 97: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	18, // 98: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	18, // 99: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	18, // 100: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	18, // 101: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	18, // 102: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	18, // 103: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	18, // 104: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	18, // 105: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	18, // 106: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	18, // 107: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	18, // 108: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	18, // 109: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	18, // 110: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	18, // 111: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	18, // 112: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	18, // 113: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	18, // 114: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	93, // [93:115] is the sub-list for method output_type
+	71, // [71:93] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -4806,14 +5263,14 @@ func file_banli_v1_proposal_proto_init() {
 	if File_banli_v1_proposal_proto != nil {
 		return
 	}
-	file_banli_v1_proposal_proto_msgTypes[15].OneofWrappers = []any{}
+	file_banli_v1_proposal_proto_msgTypes[17].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      14,
-			NumMessages:   35,
+			NumEnums:      15,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,8 @@ const (
 	ProposalService_DecideReassignment_FullMethodName  = "/banli.v1.ProposalService/DecideReassignment"
 	ProposalService_RequestExtension_FullMethodName    = "/banli.v1.ProposalService/RequestExtension"
 	ProposalService_DecideExtension_FullMethodName     = "/banli.v1.ProposalService/DecideExtension"
+	ProposalService_ReportFollowUp_FullMethodName      = "/banli.v1.ProposalService/ReportFollowUp"
+	ProposalService_CloseFollowUp_FullMethodName       = "/banli.v1.ProposalService/CloseFollowUp"
 	ProposalService_RecordReminder_FullMethodName      = "/banli.v1.ProposalService/RecordReminder"
 	ProposalService_RecordConsultation_FullMethodName  = "/banli.v1.ProposalService/RecordConsultation"
 	ProposalService_SubmitOpinion_FullMethodName       = "/banli.v1.ProposalService/SubmitOpinion"
@@ -87,6 +89,13 @@ type ProposalServiceClient interface {
 	// (reply_max_months after assignment), or refuses it. Accepted while a
 	// request is pending.
 	DecideExtension(ctx context.Context, in *DecideExtensionRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// A unit files a progress report on its carried-over part, or its final
+	// reply once the matter is solved (final = true). Accepted while the
+	// part's follow-up is OPEN.
+	ReportFollowUp(ctx context.Context, in *ReportFollowUpRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The office closes a part's follow-up. Accepted while it is OPEN or
+	// SOLVED.
+	CloseFollowUp(ctx context.Context, in *CloseFollowUpRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// The office records a reminder (催办) on the case or one of its
 	// assignments. Accepted in every state but the terminal ones.
 	RecordReminder(ctx context.Context, in *RecordReminderRequest, opts ...grpc.CallOption) (*Proposal, error)
@@ -221,6 +230,26 @@ func (c *proposalServiceClient) DecideExtension(ctx context.Context, in *DecideE
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
 	err := c.cc.Invoke(ctx, ProposalService_DecideExtension_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) ReportFollowUp(ctx context.Context, in *ReportFollowUpRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_ReportFollowUp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) CloseFollowUp(ctx context.Context, in *CloseFollowUpRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_CloseFollowUp_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -383,6 +412,13 @@ type ProposalServiceServer interface {
 	// (reply_max_months after assignment), or refuses it. Accepted while a
 	// request is pending.
 	DecideExtension(context.Context, *DecideExtensionRequest) (*Proposal, error)
+	// A unit files a progress report on its carried-over part, or its final
+	// reply once the matter is solved (final = true). Accepted while the
+	// part's follow-up is OPEN.
+	ReportFollowUp(context.Context, *ReportFollowUpRequest) (*Proposal, error)
+	// The office closes a part's follow-up. Accepted while it is OPEN or
+	// SOLVED.
+	CloseFollowUp(context.Context, *CloseFollowUpRequest) (*Proposal, error)
 	// The office records a reminder (催办) on the case or one of its
 	// assignments. Accepted in every state but the terminal ones.
 	RecordReminder(context.Context, *RecordReminderRequest) (*Proposal, error)
@@ -459,6 +495,12 @@ func (UnimplementedProposalServiceServer) RequestExtension(context.Context, *Req
 }
 func (UnimplementedProposalServiceServer) DecideExtension(context.Context, *DecideExtensionRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecideExtension not implemented")
+}
+func (UnimplementedProposalServiceServer) ReportFollowUp(context.Context, *ReportFollowUpRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReportFollowUp not implemented")
+}
+func (UnimplementedProposalServiceServer) CloseFollowUp(context.Context, *CloseFollowUpRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CloseFollowUp not implemented")
 }
 func (UnimplementedProposalServiceServer) RecordReminder(context.Context, *RecordReminderRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RecordReminder not implemented")
@@ -672,6 +714,42 @@ func _ProposalService_DecideExtension_Handler(srv interface{}, ctx context.Conte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProposalServiceServer).DecideExtension(ctx, req.(*DecideExtensionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_ReportFollowUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportFollowUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).ReportFollowUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_ReportFollowUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).ReportFollowUp(ctx, req.(*ReportFollowUpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_CloseFollowUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseFollowUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).CloseFollowUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_CloseFollowUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).CloseFollowUp(ctx, req.(*CloseFollowUpRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -916,6 +994,14 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecideExtension",
 			Handler:    _ProposalService_DecideExtension_Handler,
+		},
+		{
+			MethodName: "ReportFollowUp",
+			Handler:    _ProposalService_ReportFollowUp_Handler,
+		},
+		{
+			MethodName: "CloseFollowUp",
+			Handler:    _ProposalService_CloseFollowUp_Handler,
 		},
 		{
 			MethodName: "RecordReminder",

@@ -342,8 +342,11 @@ type SessionPolicy struct {
 	OpinionsBeforeLeadReply *bool `protobuf:"varint,9,opt,name=opinions_before_lead_reply,json=opinionsBeforeLeadReply,proto3,oneof" json:"opinions_before_lead_reply,omitempty"`
 	// The reply categories accepted. Default A to D.
 	ReplyCategories ReplyCategorySet `protobuf:"varint,10,opt,name=reply_categories,json=replyCategories,proto3,enum=banli.v1.ReplyCategorySet" json:"reply_categories,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// A C-class reply also puts the part on the follow-up register (B-class
+	// replies always do). Default false.
+	CarryOverCategoryC *bool `protobuf:"varint,11,opt,name=carry_over_category_c,json=carryOverCategoryC,proto3,oneof" json:"carry_over_category_c,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -444,6 +447,13 @@ func (x *SessionPolicy) GetReplyCategories() ReplyCategorySet {
 		return x.ReplyCategories
 	}
 	return ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED
+}
+
+func (x *SessionPolicy) GetCarryOverCategoryC() bool {
+	if x != nil && x.CarryOverCategoryC != nil {
+		return *x.CarryOverCategoryC
+	}
+	return false
 }
 
 // Request for CreateSession.
@@ -676,7 +686,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x12\n" +
 	"\x04etag\x18\n" +
-	" \x01(\tR\x04etag\"\x89\x06\n" +
+	" \x01(\tR\x04etag\"\xdb\x06\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -688,7 +698,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x14consult_before_reply\x18\b \x01(\bH\aR\x12consultBeforeReply\x88\x01\x01\x12@\n" +
 	"\x1aopinions_before_lead_reply\x18\t \x01(\bH\bR\x17opinionsBeforeLeadReply\x88\x01\x01\x12E\n" +
 	"\x10reply_categories\x18\n" +
-	" \x01(\x0e2\x1a.banli.v1.ReplyCategorySetR\x0freplyCategoriesB\x17\n" +
+	" \x01(\x0e2\x1a.banli.v1.ReplyCategorySetR\x0freplyCategories\x126\n" +
+	"\x15carry_over_category_c\x18\v \x01(\bH\tR\x12carryOverCategoryC\x88\x01\x01B\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -697,7 +708,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x0f_rereply_monthsB\x1a\n" +
 	"\x18_disclosure_working_daysB\x17\n" +
 	"\x15_consult_before_replyB\x1d\n" +
-	"\x1b_opinions_before_lead_reply\"b\n" +
+	"\x1b_opinions_before_lead_replyB\x18\n" +
+	"\x16_carry_over_category_c\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
