@@ -178,7 +178,7 @@ func (s *Server) recomputeProvisional(ctx context.Context, why string) error {
 				if err != nil {
 					return nil, err
 				}
-				c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: "RecomputeDeadlines", details: why}
+				c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: "RecomputeDeadlines", details: why, before: contributions(p)}
 				if c.recomputeDeadlines() {
 					c.commit()
 				}

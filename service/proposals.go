@@ -60,7 +60,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 			pr.MergedFrom = ""
 			p.Proposers = append(p.Proposers, pr)
 		}
-		tx.PutProposal(id, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
+		stageProposal(tx, id, nil, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
 		return p, nil
 	})
 }
@@ -705,12 +705,12 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 				c.p.Proposers = append(c.p.Proposers, pr)
 			}
 			c.p.MergedFrom = append(c.p.MergedFrom, src.GetName())
-			from := src.GetState()
+			from, before := src.GetState(), contributions(src)
 			src.State = merged
 			src.MergedInto = c.p.GetName()
 			src.UpdateTime = c.nowProto()
 			src.Etag = nextEtag(src.GetEtag())
-			c.tx.PutProposal(sid, src, newEvent(ctx, c.nowProto(), StepMergeAway, c.p.GetName(), stateName(from), stateName(merged), "merged into "+c.p.GetName()))
+			stageProposal(c.tx, sid, before, src, newEvent(ctx, c.nowProto(), StepMergeAway, c.p.GetName(), stateName(from), stateName(merged), "merged into "+c.p.GetName()))
 		}
 		c.details = "merged " + strings.Join(req.GetSources(), ", ")
 		return nil

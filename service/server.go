@@ -118,6 +118,8 @@ type caseChange struct {
 	target  string
 	details string
 	policy  *banliv1.SessionPolicy
+	// before is the case's contribution to the statistics as loaded.
+	before contribution
 }
 
 func (c *caseChange) nowProto() *timestamppb.Timestamp { return timestamppb.New(c.now) }
@@ -149,7 +151,7 @@ func updateProposal(ctx context.Context, s *Server, method string, req mutatingR
 		if err := checkEtag(etag, p.GetEtag(), p.GetName()); err != nil {
 			return nil, err
 		}
-		c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: step}
+		c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: step, before: contributions(p)}
 		if err := apply(c); err != nil {
 			return nil, err
 		}
@@ -174,5 +176,5 @@ func (c *caseChange) commit() {
 	c.p.UpdateTime = c.nowProto()
 	c.p.Etag = nextEtag(c.p.GetEtag())
 	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, stateName(c.from), stateName(c.p.GetState()), c.details)
-	c.tx.PutProposal(c.id, c.p, ev)
+	stageProposal(c.tx, c.id, c.before, c.p, ev)
 }

@@ -24,6 +24,8 @@
 //	  <due unix s><proposal id><assignment n, 4 bytes> -> <unit> 0x00 <session>
 //	calendars                       every loaded version of every year
 //	  <year, 4 bytes><version, 4 bytes> -> banli.v1.CalendarYear
+//	statistics                      counters kept with every change
+//	  <scope> 0x00 <year, 4 bytes><session name> -> zigzag varints
 //	requests                        idempotency records (AIP-155)
 //	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
 //

@@ -201,3 +201,15 @@ func (r *Reader) ListDue(from, to int64, after []byte, keep func(unit, session s
 	}
 	return out, false
 }
+
+// ForEachProposal calls fn with every proposal, in id order. It reads the
+// whole bucket: for checks and tools, not for requests.
+func (r *Reader) ForEachProposal(fn func(p *banliv1.Proposal) error) error {
+	return r.btx.Bucket(bucketProposals).ForEach(func(_, v []byte) error {
+		p := &banliv1.Proposal{}
+		if err := proto.Unmarshal(v, p); err != nil {
+			return err
+		}
+		return fn(p)
+	})
+}

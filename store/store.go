@@ -44,13 +44,14 @@ var (
 	bucketRequests       = []byte("requests")
 	bucketCalendars      = []byte("calendars")
 	bucketDue            = []byte("proposal_due")
+	bucketStatistics     = []byte("statistics")
 
 	keySchemaVersion = []byte("schema_version")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
-		bucketCalendars, bucketDue,
+		bucketCalendars, bucketDue, bucketStatistics,
 	}
 )
 

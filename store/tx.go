@@ -106,6 +106,8 @@ type Tx struct {
 	// storedIndex holds the index entries of proposals as read from the
 	// file, so that reindexing them needs no second decode.
 	storedIndex map[uint64]proposalIndex
+	// counters holds statistics deltas, by encoded StatsKey.
+	counters map[string][]int64
 }
 
 type recordKey struct {
@@ -270,7 +272,7 @@ func (tx *Tx) apply() error {
 			return err
 		}
 	}
-	return nil
+	return tx.applyCounters()
 }
 
 // encodeEvent encodes ev with the resource snapshot whose encoding is

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 )
 
@@ -105,6 +106,10 @@ func startServer(t testing.TB) *testServer {
 			}
 			defer db.Close()
 			if err := db.View(func(r *store.Reader) error { return r.CheckIndexes() }); err != nil {
+				t.Errorf("after the test: %v", err)
+			}
+			// And the statistics counters must equal a recount of the cases.
+			if err := db.View(service.CheckStatistics); err != nil {
 				t.Errorf("after the test: %v", err)
 			}
 		})

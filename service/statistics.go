@@ -1,0 +1,372 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// This file defines the yearly figures (DOMAIN.md, "Statistics and the
+// yearly evaluation"; the definitions are spelled out in
+// proto/banli/v1/statistics.proto). Every case contributes counts to a few
+// counter vectors: per unit and for the office ("*"), per year and
+// session. A change stages the difference between the case's contribution
+// before and after it, in the same transaction, so a query adds up a
+// handful of vectors and never reads a case.
+
+// officeScope is the scope of the whole office's counters.
+const officeScope = "*"
+
+// Positions in a counter vector. Append new ones at the end: stored
+// vectors are positional.
+const (
+	cCases = iota
+	cCasesNotFiled
+	cCasesWithdrawn
+	cCasesMerged
+	cLead
+	cSplit
+	cCo
+	cNPC
+	cCPPCC
+	cKey
+	cCrossLead
+	cCrossSplit
+	cCrossCo
+	cSigned
+	cSignedOnTime
+	cReplied
+	cRepliedOnTime
+	cOpinions
+	cOpinionsOnTime
+	cFaceToFace
+	cDeclinedNoVisit
+	cSatisfied
+	cBasic
+	cUnsatisfied
+	cRehandled
+	cCatA
+	cCatB
+	cCatC
+	cCatD
+	cPublished
+	cWithheld
+	numCounters
+)
+
+// contribution is what one case adds to each counter vector.
+type contribution map[store.StatsKey][]int64
+
+func (c contribution) add(key store.StatsKey, counters ...int) {
+	v := c[key]
+	if v == nil {
+		v = make([]int64, numCounters)
+		c[key] = v
+	}
+	for _, i := range counters {
+		v[i]++
+	}
+}
+
+// contributions computes what case p adds to the statistics.
+func contributions(p *banliv1.Proposal) contribution {
+	c := contribution{}
+	office := store.StatsKey{Scope: officeScope, Year: p.GetYear(), Session: p.GetSession()}
+	c.add(office, cCases)
+	switch p.GetState() {
+	case notFiled:
+		c.add(office, cCasesNotFiled)
+		return c
+	case withdrawn:
+		c.add(office, cCasesWithdrawn)
+		return c
+	case merged:
+		c.add(office, cCasesMerged)
+		return c
+	}
+	for _, a := range p.GetAssignments() {
+		if a.GetState() == aReassigned {
+			continue
+		}
+		counts := partCounters(p, a)
+		for _, scope := range []string{a.GetUnit(), officeScope} {
+			c.add(store.StatsKey{Scope: scope, Year: p.GetYear(), Session: p.GetSession()}, counts...)
+			if f := a.GetFollowUp(); f != nil {
+				cross := map[banliv1.AssignmentRole]int{lead: cCrossLead, split: cCrossSplit, coHandling: cCrossCo}[a.GetRole()]
+				c.add(store.StatsKey{Scope: scope, Year: f.GetCarriedToYear(), Session: p.GetSession()}, cross)
+			}
+		}
+	}
+	return c
+}
+
+// faceToFaceChannels are the consultations held in person.
+var faceToFaceChannels = []banliv1.ConsultationChannel{
+	banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT,
+	banliv1.ConsultationChannel_CONSULTATION_CHANNEL_FORUM,
+	banliv1.ConsultationChannel_CONSULTATION_CHANNEL_JOINT_RESEARCH,
+}
+
+// partCounters lists the counters one current part of a counted case adds
+// to.
+func partCounters(p *banliv1.Proposal, a *banliv1.Assignment) []int {
+	var out []int
+	out = append(out, map[banliv1.AssignmentRole]int{lead: cLead, split: cSplit, coHandling: cCo}[a.GetRole()])
+	if p.GetKind() == banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION {
+		out = append(out, cNPC)
+	} else {
+		out = append(out, cCPPCC)
+	}
+	if p.GetKey() {
+		out = append(out, cKey)
+	}
+	if a.GetSignTime() != nil {
+		out = append(out, cSigned)
+		if !a.GetSignTime().AsTime().After(a.GetSignDeadline().GetDueTime().AsTime()) {
+			out = append(out, cSignedOnTime)
+		}
+	}
+	if a.GetRole() == coHandling {
+		if o := a.GetOpinion(); o != nil {
+			out = append(out, cOpinions)
+			if o.GetOnTime() {
+				out = append(out, cOpinionsOnTime)
+			}
+		}
+		return out
+	}
+	replies := a.GetReplies()
+	if len(replies) > 0 {
+		out = append(out, cReplied)
+		if replies[0].GetOnTime() {
+			out = append(out, cRepliedOnTime)
+		}
+		latest := replies[len(replies)-1]
+		out = append(out, map[banliv1.ReplyCategory]int{
+			banliv1.ReplyCategory_REPLY_CATEGORY_A: cCatA, banliv1.ReplyCategory_REPLY_CATEGORY_B: cCatB,
+			banliv1.ReplyCategory_REPLY_CATEGORY_C: cCatC, banliv1.ReplyCategory_REPLY_CATEGORY_D: cCatD,
+		}[latest.GetCategory()])
+		switch latest.GetDisclosureState() {
+		case published:
+			out = append(out, cPublished)
+		case withheld:
+			out = append(out, cWithheld)
+		}
+	}
+	met, declined := false, false
+	for _, c := range a.GetConsultations() {
+		met = met || slices.Contains(faceToFaceChannels, c.GetChannel())
+		declined = declined || c.GetDeclinedVisit()
+	}
+	if met {
+		out = append(out, cFaceToFace)
+	} else if declined {
+		out = append(out, cDeclinedNoVisit)
+	}
+	if outcome, ok := ratingOutcome(replies); ok {
+		out = append(out, outcome)
+	}
+	if a.GetRound() > 1 {
+		out = append(out, cRehandled)
+	}
+	return out
+}
+
+// ratingOutcome is the outcome of the latest rated reply: unsatisfied if
+// any rating of it is, else basically satisfied if any is, else satisfied.
+func ratingOutcome(replies []*banliv1.Reply) (int, bool) {
+	for i := len(replies) - 1; i >= 0; i-- {
+		ratings := replies[i].GetRatings()
+		if len(ratings) == 0 {
+			continue
+		}
+		outcome := cSatisfied
+		for _, r := range ratings {
+			switch r.GetSatisfaction() {
+			case banliv1.Satisfaction_SATISFACTION_UNSATISFIED:
+				return cUnsatisfied, true
+			case banliv1.Satisfaction_SATISFACTION_BASICALLY_SATISFIED:
+				outcome = cBasic
+			}
+		}
+		return outcome, true
+	}
+	return 0, false
+}
+
+// stageProposal stages a case with its event and the change it makes to
+// the statistics (after less before; before is nil for a new case). Every
+// write of a case goes through here, so the counters cannot drift.
+func stageProposal(tx *store.Tx, id uint64, before contribution, p *banliv1.Proposal, ev *banliv1.Event) {
+	after := contributions(p)
+	for key, vec := range after {
+		delta := slices.Clone(vec)
+		for i, n := range before[key] {
+			delta[i] -= n
+		}
+		if !allZero(delta) {
+			tx.AddCounters(key, delta)
+		}
+	}
+	for key, vec := range before {
+		if _, kept := after[key]; !kept {
+			delta := make([]int64, len(vec))
+			for i, n := range vec {
+				delta[i] = -n
+			}
+			tx.AddCounters(key, delta)
+		}
+	}
+	tx.PutProposal(id, p, ev)
+}
+
+func allZero(v []int64) bool {
+	for _, n := range v {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func rate(num, den int64) *banliv1.Rate {
+	r := &banliv1.Rate{Numerator: num, Denominator: den}
+	if den > 0 {
+		r.Rate = float64(num) / float64(den)
+	}
+	return r
+}
+
+// statistics turns a counter vector into the API's figures.
+func statistics(v []int64) *banliv1.Statistics {
+	if len(v) < numCounters {
+		v = append(v, make([]int64, numCounters-len(v))...)
+	}
+	replying := v[cLead] + v[cSplit]
+	rated := v[cSatisfied] + v[cBasic] + v[cUnsatisfied]
+	return &banliv1.Statistics{
+		Cases: v[cCases], CasesNotFiled: v[cCasesNotFiled], CasesWithdrawn: v[cCasesWithdrawn], CasesMerged: v[cCasesMerged],
+		LeadParts: v[cLead], SplitParts: v[cSplit], CoHandlingParts: v[cCo],
+		NpcSuggestionParts: v[cNPC], CppccProposalParts: v[cCPPCC], KeyParts: v[cKey],
+		CrossYearLeadParts: v[cCrossLead], CrossYearSplitParts: v[cCrossSplit], CrossYearCoHandlingParts: v[cCrossCo],
+		OnTimeSignIn:       rate(v[cSignedOnTime], v[cSigned]),
+		OnTimeReply:        rate(v[cRepliedOnTime], v[cReplied]),
+		OnTimeOpinion:      rate(v[cOpinionsOnTime], v[cOpinions]),
+		Reply:              rate(v[cReplied], replying),
+		FaceToFace:         rate(v[cFaceToFace], replying-v[cDeclinedNoVisit]),
+		Satisfied:          v[cSatisfied],
+		BasicallySatisfied: v[cBasic],
+		Unsatisfied:        v[cUnsatisfied],
+		Rehandled:          v[cRehandled],
+		Satisfaction:       rate(v[cSatisfied]+v[cBasic], rated),
+		CategoryA:          v[cCatA], CategoryB: v[cCatB], CategoryC: v[cCatC], CategoryD: v[cCatD],
+		Disclosure: rate(v[cPublished], v[cReplied]),
+		Published:  v[cPublished],
+		Withheld:   v[cWithheld],
+	}
+}
+
+func validateStatistics(unit, session string, year int32) error {
+	v := &violations{}
+	if unit != "" {
+		v.unitID("unit", unit)
+	}
+	switch {
+	case session != "":
+		v.sessionID("session", session)
+		if year != 0 {
+			v.add("year", "give a session or a year, not both")
+		}
+	case year < 1949 || year > 2200:
+		v.add("year", "required without a session: a year from 1949 to 2200")
+	}
+	return v.err()
+}
+
+// GetStatistics returns the figures of a unit or the office, for a session
+// or a year.
+func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRequest) (*banliv1.Statistics, error) {
+	if err := validateStatistics(req.GetUnit(), req.GetSession(), req.GetYear()); err != nil {
+		return nil, toStatus(err)
+	}
+	var out *banliv1.Statistics
+	err := s.store.View(func(r *store.Reader) error {
+		var err error
+		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear())
+		return err
+	})
+	return out, toStatus(err)
+}
+
+func readStatistics(r *store.Reader, unit, session string, year int32) (*banliv1.Statistics, error) {
+	scope := unit
+	if scope == "" {
+		scope = officeScope
+	}
+	var v []int64
+	if session != "" {
+		sess, err := r.Session(idOf(session, sessionsCollection))
+		if err != nil {
+			return nil, resourceNotFound(session, "session")
+		}
+		year = sess.GetYear()
+		if v, err = r.Counters(store.StatsKey{Scope: scope, Year: year, Session: session}); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if v, err = r.SumCounters(scope, year); err != nil {
+			return nil, err
+		}
+	}
+	st := statistics(v)
+	st.Unit, st.Session, st.Year = unit, session, year
+	return st, nil
+}
+
+// CheckStatistics recounts every case and compares the result with the
+// stored counters, naming the first difference. It reads everything: a
+// test and repair tool, not a request path.
+func CheckStatistics(r *store.Reader) error {
+	want := contribution{}
+	err := r.ForEachProposal(func(p *banliv1.Proposal) error {
+		for key, vec := range contributions(p) {
+			sum := want[key]
+			if sum == nil {
+				sum = make([]int64, numCounters)
+				want[key] = sum
+			}
+			for i, n := range vec {
+				sum[i] += n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = r.ForEachCounters(func(key store.StatsKey, got []int64) error {
+		exp := want[key]
+		if exp == nil {
+			exp = make([]int64, numCounters)
+		}
+		got = append(got, make([]int64, max(0, numCounters-len(got)))...)
+		if !slices.Equal(got[:numCounters], exp) {
+			return fmt.Errorf("counters of %+v: stored %v, recounted %v", key, got, exp)
+		}
+		delete(want, key)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for key, vec := range want {
+		if !allZero(vec) {
+			return fmt.Errorf("counters of %+v: none stored, recounted %v", key, vec)
+		}
+	}
+	return nil
+}

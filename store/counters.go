@@ -1,0 +1,146 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// StatsKey names one vector of statistics counters: a scope (a unit's name,
+// or "*" for the whole office), a year, and a session. The service decides
+// what each position of a vector counts; the store only adds them up.
+type StatsKey struct {
+	Scope   string
+	Year    int32
+	Session string
+}
+
+func (k StatsKey) bytes() []byte {
+	b := append([]byte(k.Scope), 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(k.Year))
+	return append(b, k.Session...)
+}
+
+func statsPrefix(scope string, year int32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(scope), 0), uint32(year))
+}
+
+// AddCounters stages adding delta to the counters at key. Deltas of one
+// decision are summed and applied with its records.
+func (tx *Tx) AddCounters(key StatsKey, delta []int64) {
+	if tx.counters == nil {
+		tx.counters = map[string][]int64{}
+	}
+	k := string(key.bytes())
+	sum := tx.counters[k]
+	if len(sum) < len(delta) {
+		sum = append(sum, make([]int64, len(delta)-len(sum))...)
+	}
+	for i, d := range delta {
+		sum[i] += d
+	}
+	tx.counters[k] = sum
+}
+
+// applyCounters adds the staged deltas to the stored vectors, in key order
+// so that commits are reproducible.
+func (tx *Tx) applyCounters() error {
+	if len(tx.counters) == 0 {
+		return nil
+	}
+	b := tx.btx.Bucket(bucketStatistics)
+	keys := make([]string, 0, len(tx.counters))
+	for k := range tx.counters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		current, err := decodeCounters(b.Get([]byte(k)))
+		if err != nil {
+			return fmt.Errorf("counters %q: %w", k, err)
+		}
+		delta := tx.counters[k]
+		if len(current) < len(delta) {
+			current = append(current, make([]int64, len(delta)-len(current))...)
+		}
+		for i, d := range delta {
+			current[i] += d
+		}
+		if err := b.Put([]byte(k), encodeCounters(current)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Counters returns the vector at key (nil if none).
+func (r *Reader) Counters(key StatsKey) ([]int64, error) {
+	return decodeCounters(r.btx.Bucket(bucketStatistics).Get(key.bytes()))
+}
+
+// SumCounters adds up the vectors of every session of a scope's year.
+func (r *Reader) SumCounters(scope string, year int32) ([]int64, error) {
+	prefix := statsPrefix(scope, year)
+	c := r.btx.Bucket(bucketStatistics).Cursor()
+	var sum []int64
+	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+		vec, err := decodeCounters(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(sum) < len(vec) {
+			sum = append(sum, make([]int64, len(vec)-len(sum))...)
+		}
+		for i, n := range vec {
+			sum[i] += n
+		}
+	}
+	return sum, nil
+}
+
+func encodeCounters(v []int64) []byte {
+	b := make([]byte, 0, len(v)*2)
+	for _, n := range v {
+		b = protowire.AppendVarint(b, protowire.EncodeZigZag(n))
+	}
+	return b
+}
+
+func decodeCounters(b []byte) ([]int64, error) {
+	var out []int64
+	for len(b) > 0 {
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			return nil, fmt.Errorf("corrupt counters")
+		}
+		out = append(out, protowire.DecodeZigZag(v))
+		b = b[n:]
+	}
+	return out, nil
+}
+
+// ForEachCounters calls fn with every stored counter vector.
+func (r *Reader) ForEachCounters(fn func(key StatsKey, v []int64) error) error {
+	return r.btx.Bucket(bucketStatistics).ForEach(func(k, v []byte) error {
+		scope, rest, ok := bytesCut(k, 0)
+		if !ok || len(rest) < 4 {
+			return fmt.Errorf("corrupt counters key %q", k)
+		}
+		vec, err := decodeCounters(v)
+		if err != nil {
+			return err
+		}
+		return fn(StatsKey{Scope: string(scope), Year: int32(binary.BigEndian.Uint32(rest)), Session: string(rest[4:])}, vec)
+	})
+}
+
+func bytesCut(b []byte, sep byte) ([]byte, []byte, bool) {
+	for i, c := range b {
+		if c == sep {
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}
