@@ -44,6 +44,7 @@ type Server struct {
 	banliv1.UnimplementedEventServiceServer
 	banliv1.UnimplementedCalendarServiceServer
 	banliv1.UnimplementedSupervisionServiceServer
+	banliv1.UnimplementedStatisticsServiceServer
 
 	store    Store
 	now      func() time.Time
@@ -83,6 +84,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterEventServiceServer(g, s)
 	banliv1.RegisterCalendarServiceServer(g, s)
 	banliv1.RegisterSupervisionServiceServer(g, s)
+	banliv1.RegisterStatisticsServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer

@@ -174,6 +174,7 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 		banliv1.RegisterEventServiceHandler,
 		banliv1.RegisterCalendarServiceHandler,
 		banliv1.RegisterSupervisionServiceHandler,
+		banliv1.RegisterStatisticsServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()

@@ -1,0 +1,223 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// Scoring policies (DOMAIN.md: "the formula is configuration"). The first
+// is the city data bureau's 2021 self-evaluation, the default; the second
+// shows that the same format carries deduction-based rules.
+var scoringPolicies = map[string]*banliv1.ScoringPolicy{
+	"city-2021": {
+		Name:             "city-2021",
+		Base:             90,
+		BaseRequiresFull: []string{"on_time_sign_in", "on_time_reply", "satisfaction", "disclosure"},
+		Items: []*banliv1.ScoringItem{
+			{Count: "lead_parts+split_parts", Points: 0.2, Label: "主办或分办案件每件加0.2分"},
+			{Count: "co_handling_parts", Points: 0.1, Label: "会办案件每件加0.1分"},
+			{Count: "key_parts", Points: 1, Label: "办理重点提案每件加1分"},
+		},
+	},
+	"deductions": {
+		Name: "deductions",
+		Base: 100,
+		Items: []*banliv1.ScoringItem{
+			{Count: "late_sign_in", Points: -1, Label: "逾期签收每件扣1分"},
+			{Count: "late_reply", Points: -2, Label: "逾期答复每件扣2分"},
+			{Count: "late_opinion", Points: -1, Label: "逾期会办每件扣1分"},
+			{Count: "no_face_to_face", Points: -1, Label: "未见面沟通每件扣1分"},
+			{Count: "unsatisfied", Points: -2, Label: "不满意每件扣2分"},
+		},
+	},
+}
+
+const defaultScoringPolicy = "city-2021"
+
+// scoreRates are the rates a policy may require to be full, by name.
+func scoreRates(st *banliv1.Statistics) map[string]*banliv1.Rate {
+	return map[string]*banliv1.Rate{
+		"on_time_sign_in": st.GetOnTimeSignIn(),
+		"on_time_reply":   st.GetOnTimeReply(),
+		"on_time_opinion": st.GetOnTimeOpinion(),
+		"reply":           st.GetReply(),
+		"face_to_face":    st.GetFaceToFace(),
+		"satisfaction":    st.GetSatisfaction(),
+		"disclosure":      st.GetDisclosure(),
+	}
+}
+
+// scoreCounts are the counts an item may name.
+func scoreCounts(st *banliv1.Statistics) map[string]int64 {
+	missed := func(r *banliv1.Rate) int64 { return r.GetDenominator() - r.GetNumerator() }
+	return map[string]int64{
+		"lead_parts":                   st.GetLeadParts(),
+		"split_parts":                  st.GetSplitParts(),
+		"co_handling_parts":            st.GetCoHandlingParts(),
+		"key_parts":                    st.GetKeyParts(),
+		"cross_year_lead_parts":        st.GetCrossYearLeadParts(),
+		"cross_year_split_parts":       st.GetCrossYearSplitParts(),
+		"cross_year_co_handling_parts": st.GetCrossYearCoHandlingParts(),
+		"satisfied":                    st.GetSatisfied(),
+		"basically_satisfied":          st.GetBasicallySatisfied(),
+		"unsatisfied":                  st.GetUnsatisfied(),
+		"rehandled":                    st.GetRehandled(),
+		"published":                    st.GetPublished(),
+		"late_sign_in":                 missed(st.GetOnTimeSignIn()),
+		"late_reply":                   missed(st.GetOnTimeReply()),
+		"late_opinion":                 missed(st.GetOnTimeOpinion()),
+		"no_face_to_face":              missed(st.GetFaceToFace()),
+	}
+}
+
+// score evaluates a policy on a unit's figures. A rate with nothing to
+// count (0 of 0) does not withhold the base: there was nothing to do late.
+func score(policy *banliv1.ScoringPolicy, st *banliv1.Statistics) (*banliv1.Score, error) {
+	out := &banliv1.Score{Policy: policy.GetName()}
+	rates := scoreRates(st)
+	for _, name := range policy.GetBaseRequiresFull() {
+		r, ok := rates[name]
+		if !ok {
+			return nil, fmt.Errorf("scoring policy %s: unknown rate %q", policy.GetName(), name)
+		}
+		if r.GetNumerator() != r.GetDenominator() {
+			out.BaseWithheldBecause = append(out.BaseWithheldBecause, fmt.Sprintf("%s is %d/%d", name, r.GetNumerator(), r.GetDenominator()))
+		}
+	}
+	base := policy.GetBase()
+	if len(out.BaseWithheldBecause) > 0 {
+		base = 0
+	}
+	out.Lines = append(out.Lines, &banliv1.ScoreLine{Rule: baseRule(policy), Count: 1, PointsEach: policy.GetBase(), Points: base})
+	counts := scoreCounts(st)
+	for _, item := range policy.GetItems() {
+		var n int64
+		for _, name := range strings.Split(item.GetCount(), "+") {
+			c, ok := counts[name]
+			if !ok {
+				return nil, fmt.Errorf("scoring policy %s: unknown count %q", policy.GetName(), name)
+			}
+			n += c
+		}
+		out.Lines = append(out.Lines, &banliv1.ScoreLine{Rule: item.GetLabel(), Count: n, PointsEach: item.GetPoints(), Points: round2(float64(n) * item.GetPoints())})
+	}
+	for _, l := range out.GetLines() {
+		out.Total += l.GetPoints()
+	}
+	out.Total = round2(out.Total)
+	return out, nil
+}
+
+func baseRule(p *banliv1.ScoringPolicy) string {
+	if len(p.GetBaseRequiresFull()) == 0 {
+		return fmt.Sprintf("基础分%s分", formatPoints(p.GetBase()))
+	}
+	names := map[string]string{
+		"on_time_sign_in": "按时签收率", "on_time_reply": "按时答复率", "on_time_opinion": "按时会办率", "reply": "答复率",
+		"face_to_face": "见面率", "satisfaction": "满意率", "disclosure": "答复公开率",
+	}
+	var parts []string
+	for _, n := range p.GetBaseRequiresFull() {
+		parts = append(parts, names[n])
+	}
+	return fmt.Sprintf("%s均达100%%，得基础分%s分", strings.Join(parts, "、"), formatPoints(p.GetBase()))
+}
+
+// round2 rounds to hundredths, as scores are reported, so that 0.2 × 18 is
+// 3.6 and not 3.6000000000000005.
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+func formatPoints(x float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", x), "0"), ".")
+}
+
+func percent(r *banliv1.Rate) string {
+	if r.GetDenominator() == 0 {
+		return "—"
+	}
+	return formatPoints(round2(r.GetRate()*100)) + "%"
+}
+
+// GetYearSummary returns a unit's figures for a year, its score, and the
+// summary text.
+func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummaryRequest) (*banliv1.YearSummary, error) {
+	if err := validateStatistics(req.GetUnit(), "", req.GetYear()); err != nil {
+		return nil, toStatus(err)
+	}
+	name := req.GetScoringPolicy()
+	if name == "" {
+		name = defaultScoringPolicy
+	}
+	policy, ok := scoringPolicies[name]
+	if !ok {
+		return nil, toStatus(invalidField("scoring_policy", "unknown policy %q; known: city-2021, deductions", name))
+	}
+	var st *banliv1.Statistics
+	unitName := "全办"
+	err := s.store.View(func(r *store.Reader) error {
+		if req.GetUnit() != "" {
+			u, err := r.Unit(idOf(req.GetUnit(), unitsCollection))
+			if err != nil {
+				return resourceNotFound(req.GetUnit(), "unit")
+			}
+			unitName = u.GetDisplayName()
+		}
+		var err error
+		st, err = readStatistics(r, req.GetUnit(), "", req.GetYear())
+		return err
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	sc, err := score(policy, st)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &banliv1.YearSummary{
+		Statistics:  st,
+		Score:       sc,
+		Text:        summaryText(unitName, st, sc),
+		ComputeTime: timestamppb.New(s.now()),
+	}, nil
+}
+
+// summaryText writes the summary the way units file it: 基本情况, then 自评.
+func summaryText(unit string, st *banliv1.Statistics, sc *banliv1.Score) string {
+	var b strings.Builder
+	parts := st.GetLeadParts() + st.GetSplitParts() + st.GetCoHandlingParts()
+	cross := st.GetCrossYearLeadParts() + st.GetCrossYearSplitParts() + st.GetCrossYearCoHandlingParts()
+	fmt.Fprintf(&b, "# %s%d年建议提案办理工作总结\n\n## 一、基本情况\n\n", unit, st.GetYear())
+	fmt.Fprintf(&b, "%d年，%s共承办建议提案%d件（人大代表建议%d件、政协提案%d件），其中主办%d件、分办%d件、会办%d件；重点建议提案%d件；跨年度办理%d件。",
+		st.GetYear(), unit, parts, st.GetNpcSuggestionParts(), st.GetCppccProposalParts(),
+		st.GetLeadParts(), st.GetSplitParts(), st.GetCoHandlingParts(), st.GetKeyParts(), cross)
+	fmt.Fprintf(&b, "按时签收率%s，按时答复率%s，按时会办率%s，答复率%s，见面率%s。",
+		percent(st.GetOnTimeSignIn()), percent(st.GetOnTimeReply()), percent(st.GetOnTimeOpinion()),
+		percent(st.GetReply()), percent(st.GetFaceToFace()))
+	fmt.Fprintf(&b, "代表委员评价满意%d件、基本满意%d件、不满意%d件，满意率%s。",
+		st.GetSatisfied(), st.GetBasicallySatisfied(), st.GetUnsatisfied(), percent(st.GetSatisfaction()))
+	fmt.Fprintf(&b, "答复类别：A类%d件、B类%d件、C类%d件、D类%d件；答复公开%d件，公开率%s。\n\n",
+		st.GetCategoryA(), st.GetCategoryB(), st.GetCategoryC(), st.GetCategoryD(), st.GetPublished(), percent(st.GetDisclosure()))
+	fmt.Fprintf(&b, "## 二、自评\n\n")
+	for _, l := range sc.GetLines() {
+		fmt.Fprintf(&b, "- %s：%s分\n", lineLabel(l), formatPoints(l.GetPoints()))
+	}
+	for _, why := range sc.GetBaseWithheldBecause() {
+		fmt.Fprintf(&b, "- 未得基础分：%s\n", why)
+	}
+	fmt.Fprintf(&b, "- 合计：%s分\n", formatPoints(sc.GetTotal()))
+	return b.String()
+}
+
+func lineLabel(l *banliv1.ScoreLine) string {
+	if l.GetCount() == 1 && strings.Contains(l.GetRule(), "基础分") {
+		return l.GetRule()
+	}
+	return fmt.Sprintf("%s（%d件）", l.GetRule(), l.GetCount())
+}
