@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,14 +160,18 @@ func BenchmarkGetProposal(b *testing.B) {
 	lat.report(b)
 }
 
-// BenchmarkListProposalsFiltered reads a filtered page of 50 from 100,000
-// cases: a unit's lead cases in one state, where the unit leads a tenth of
-// the cases and a third of those are in that state. With -short it seeds
-// 5,000 cases instead, to check that it runs.
-func BenchmarkListProposalsFiltered(b *testing.B) {
+// BenchmarkAtScale seeds one store through the API, then measures reads
+// that must stay fast however many cases there are: a filtered list page,
+// a ledger view, and one unit's statistics for a year. A unit leads a
+// tenth of the cases, a third of those in one state. The store holds
+// BANLI_BENCH_CASES cases (default 100,000; 5,000 with -short).
+func BenchmarkAtScale(b *testing.B) {
 	cases := int64(100_000)
 	if testing.Short() {
 		cases = 5_000
+	}
+	if n, err := strconv.ParseInt(os.Getenv("BANLI_BENCH_CASES"), 10, 64); err == nil && n > 0 {
+		cases = n
 	}
 	f := newFixture(b)
 	seed := time.Now()
@@ -195,15 +201,44 @@ func BenchmarkListProposalsFiltered(b *testing.B) {
 	b.Logf("seeded %d cases in %s", cases, time.Since(seed).Round(time.Millisecond))
 	// Sub-benchmarks, so that the seeding above runs once, not once per
 	// calibration round.
-	b.Run("unit+role+state", func(b *testing.B) {
+	b.Run("list/unit+role+state", func(b *testing.B) {
 		benchListPages(b, f, &banliv1.ListProposalsRequest{
 			Session: f.session.GetName(), Unit: f.unit(5), Role: roleLead,
 			State: banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED, PageSize: 50,
 		})
 	})
-	b.Run("year+state", func(b *testing.B) {
+	b.Run("list/year+state", func(b *testing.B) {
 		benchListPages(b, f, &banliv1.ListProposalsRequest{Year: 2021, State: banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED, PageSize: 50})
 	})
+	b.Run("ledger/awaiting-sign-in", func(b *testing.B) {
+		req := &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, Unit: f.unit(5), PageSize: 50}
+		benchCall(b, func() error { _, err := f.supervision().ListLedgerEntries(office, req); return err })
+	})
+	b.Run("ledger/due-soon", func(b *testing.B) {
+		req := &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, Unit: f.unit(5), PageSize: 50}
+		benchCall(b, func() error { _, err := f.supervision().ListLedgerEntries(office, req); return err })
+	})
+	b.Run("statistics/unit-year", func(b *testing.B) {
+		req := &banliv1.GetStatisticsRequest{Unit: f.unit(5), Year: 2021}
+		benchCall(b, func() error { _, err := f.statistics().GetStatistics(office, req); return err })
+	})
+	b.Run("summary/unit-year", func(b *testing.B) {
+		req := &banliv1.GetYearSummaryRequest{Unit: f.unit(5), Year: 2021}
+		benchCall(b, func() error { _, err := f.statistics().GetYearSummary(office, req); return err })
+	})
+}
+
+// benchCall times one call, b.N times, from one client.
+func benchCall(b *testing.B, call func() error) {
+	var lat latencies
+	parallel(b, 1, func(int64) {
+		t0 := time.Now()
+		if err := call(); err != nil {
+			b.Error(err)
+		}
+		lat.add(time.Since(t0))
+	})
+	lat.report(b)
 }
 
 // benchListPages reads req's pages one after another, starting again at
