@@ -127,6 +127,9 @@ func (s *Server) statePage(r *store.Reader, req *banliv1.ListLedgerEntriesReques
 	}
 	view := ledgerViews[req.GetView()]
 	q := store.ProposalQuery{Sessions: sessions, Unit: req.GetUnit(), Role: view.role, AssignmentStates: view.states}
+	if req.GetYear() != 0 && req.GetSession() == "" {
+		q.CarriedYear = req.GetYear() // cross-year cases count in the year they are carried to
+	}
 	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_KEY_CASES {
 		yes := true
 		q.Key, q.Leader = &yes, req.GetSupervisingLeader()

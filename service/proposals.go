@@ -108,6 +108,9 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 			return err
 		}
 		q.Sessions = sessions
+		if req.GetYear() != 0 && req.GetSession() == "" {
+			q.CarriedYear = req.GetYear() // cross-year cases count in the year they are carried to
+		}
 		list, more, err := r.ListProposals(q, after, pageSize(req.GetPageSize(), defaultPageSize))
 		if err != nil {
 			return err

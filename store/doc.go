@@ -32,7 +32,8 @@
 // An index term is "field=value", e.g. "state=3", "unit=units/12",
 // "unit_role=units/12|1", "astate=3" (an assignment in that state),
 // "unit_astate=units/12|3", "key=true", "leader=陈副市长",
-// "deadline=provisional" or "topic=数字政府"; see proposalTerms. Names and
+// "deadline=provisional", "carried=2022" (a part carried over into that
+// year) or "topic=数字政府"; see proposalTerms. Names and
 // topics never contain control characters (the service refuses them), so
 // the 0x00 separator keeps one term's list apart from another's.
 //

@@ -34,6 +34,9 @@ type ProposalQuery struct {
 	// Provisional keeps proposals with a deadline computed without the
 	// official calendar of a year it spans.
 	Provisional bool
+	// CarriedYear, with Sessions, also keeps proposals with a part carried
+	// over into this year (跨年度), whatever their session.
+	CarriedYear int32
 }
 
 // proposalIndex is every index entry one proposal has.
@@ -77,6 +80,9 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		// A reassigned part is history: the case is no longer that unit's.
 		if a.GetState() == banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED {
 			continue
+		}
+		if f := a.GetFollowUp(); f != nil {
+			terms = append(terms, "carried="+strconv.Itoa(int(f.GetCarriedToYear())))
 		}
 		role := strconv.Itoa(int(a.GetRole()))
 		state := strconv.Itoa(int(a.GetState()))
@@ -158,7 +164,7 @@ func (r *Reader) ListProposals(q ProposalQuery, after uint64, limit int) ([]*ban
 }
 
 func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint64 {
-	if q.Sessions != nil && len(q.Sessions) == 0 {
+	if q.Sessions != nil && len(q.Sessions) == 0 && q.CarriedYear == 0 {
 		return nil
 	}
 	index := r.btx.Bucket(bucketProposalIndex)
@@ -166,10 +172,13 @@ func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint
 		return &postingList{cursor: index.Cursor(), prefix: append([]byte(t), 0)}
 	}
 	var lists []idList
-	if len(q.Sessions) > 0 {
+	if q.Sessions != nil {
 		var any unionList
 		for _, s := range q.Sessions {
 			any = append(any, term("session="+s))
+		}
+		if q.CarriedYear != 0 {
+			any = append(any, term("carried="+strconv.Itoa(int(q.CarriedYear))))
 		}
 		lists = append(lists, any)
 	}

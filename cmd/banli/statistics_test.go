@@ -178,6 +178,31 @@ func TestAYearOfStatistics(t *testing.T) {
 	if got := stats(a, "", 2022); got.GetCrossYearLeadParts() != 3 || got.GetLeadParts() != 0 {
 		t.Errorf("市数据局 2022: %v", got)
 	}
+	// … and in 2022's lists and ledger.
+	carried := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{Year: 2022, Unit: a}))(t)
+	if len(carried.GetProposals()) != 3 {
+		t.Errorf("市数据局's cases listed in 2022: %d, want the 3 carried over", len(carried.GetProposals()))
+	}
+	if p := carried.GetProposals()[0]; p.GetAssignments()[0].GetFollowUp().GetState() != banliv1.FollowUpState_FOLLOW_UP_STATE_OPEN {
+		t.Errorf("follow-up of a B-class part: %v", p.GetAssignments()[0].GetFollowUp())
+	}
+
+	// The follow-up: progress, the final reply, the office closes it.
+	f.clock.Set(time.Date(2022, 3, 1, 9, 0, 0, 0, cst))
+	must(f.proposals.ReportFollowUp(office, &banliv1.ReportFollowUpRequest{Name: aLead[3], Text: "项目已立项"}))(t)
+	p := must(f.proposals.ReportFollowUp(office, &banliv1.ReportFollowUpRequest{Name: aLead[3], Text: "已建成投用", Final: true}))(t)
+	if fu := p.GetAssignments()[0].GetFollowUp(); fu.GetState() != banliv1.FollowUpState_FOLLOW_UP_STATE_SOLVED || len(fu.GetReports()) != 2 {
+		t.Errorf("after the final reply: %v", fu)
+	}
+	_, err := f.proposals.ReportFollowUp(office, &banliv1.ReportFollowUpRequest{Name: aLead[3], Text: "再报"})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	p = must(f.proposals.CloseFollowUp(office, &banliv1.CloseFollowUpRequest{Name: aLead[3], Note: "已办结"}))(t)
+	if p.GetAssignments()[0].GetFollowUp().GetState() != banliv1.FollowUpState_FOLLOW_UP_STATE_CLOSED {
+		t.Errorf("after closing: %v", p.GetAssignments()[0].GetFollowUp())
+	}
+	_, err = f.proposals.ReportFollowUp(office, &banliv1.ReportFollowUpRequest{Name: aLead[0], Text: "x"})
+	wantCode(t, err, codes.FailedPrecondition, "") // an A-class part is not on the register
+
 	// The office: 24 handled cases, one refused and one withdrawn.
 	whole := stats("", "", 2021)
 	if whole.GetCases() != 26 || whole.GetCasesNotFiled() != 1 || whole.GetCasesWithdrawn() != 1 ||
@@ -218,7 +243,7 @@ func TestAYearOfStatistics(t *testing.T) {
 		t.Errorf("市教育局 deductions %v = %v", points, ded.GetScore().GetTotal())
 	}
 
-	_, err := f.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Unit: a})
+	_, err = f.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Unit: a})
 	wantCode(t, err, codes.InvalidArgument, "year")
 	_, err = f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Year: 2021, ScoringPolicy: "nope"})
 	wantCode(t, err, codes.InvalidArgument, "scoring_policy")

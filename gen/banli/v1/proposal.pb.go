@@ -2865,7 +2865,8 @@ type ListProposalsRequest struct {
 	Role AssignmentRole `protobuf:"varint,7,opt,name=role,proto3,enum=banli.v1.AssignmentRole" json:"role,omitempty"`
 	// Only key cases (true) or only other cases (false).
 	Key *bool `protobuf:"varint,8,opt,name=key,proto3,oneof" json:"key,omitempty"`
-	// Only cases of sessions of this year.
+	// Only cases of sessions of this year, and cases with a part carried
+	// over into this year (跨年度).
 	Year int32 `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
 	// Only cases with this topic.
 	Topic         string `protobuf:"bytes,10,opt,name=topic,proto3" json:"topic,omitempty"`

@@ -281,7 +281,8 @@ type ListLedgerEntriesRequest struct {
 	Unit string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Only cases of this session, `sessions/{session}`.
 	Session string `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
-	// Only cases of sessions of this year.
+	// Only cases of sessions of this year, and cases with a part carried
+	// over into this year (跨年度).
 	Year int32 `protobuf:"varint,4,opt,name=year,proto3" json:"year,omitempty"`
 	// DUE_SOON: how many working days ahead, 1 to 60; 0 means 5.
 	WithinWorkingDays int32 `protobuf:"varint,5,opt,name=within_working_days,json=withinWorkingDays,proto3" json:"within_working_days,omitempty"`
