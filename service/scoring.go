@@ -151,17 +151,13 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 	if err := validateStatistics(req.GetUnit(), "", req.GetYear()); err != nil {
 		return nil, toStatus(err)
 	}
-	name := req.GetScoringPolicy()
-	if name == "" {
-		name = defaultScoringPolicy
-	}
-	policy, ok := scoringPolicies[name]
-	if !ok {
-		return nil, toStatus(invalidField("scoring_policy", "unknown policy %q; known: city-2021, deductions", name))
+	policy, err := chooseScoringPolicy(req)
+	if err != nil {
+		return nil, toStatus(err)
 	}
 	var st *banliv1.Statistics
 	unitName := "全办"
-	err := s.store.View(func(r *store.Reader) error {
+	err = s.store.View(func(r *store.Reader) error {
 		if req.GetUnit() != "" {
 			u, err := r.Unit(idOf(req.GetUnit(), unitsCollection))
 			if err != nil {
@@ -186,6 +182,56 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 		Text:        summaryText(unitName, st, sc),
 		ComputeTime: timestamppb.New(s.now()),
 	}, nil
+}
+
+// chooseScoringPolicy returns the request's own policy, checked, or the
+// named one.
+func chooseScoringPolicy(req *banliv1.GetYearSummaryRequest) (*banliv1.ScoringPolicy, error) {
+	if custom := req.GetCustomPolicy(); custom != nil {
+		v := &violations{}
+		if req.GetScoringPolicy() != "" {
+			v.add("scoring_policy", "give a named policy or a custom one, not both")
+		}
+		v.line("custom_policy.name", custom.GetName(), maxNameLen, true)
+		if b := custom.GetBase(); math.IsNaN(b) || math.Abs(b) > 1000 {
+			v.add("custom_policy.base", "must be a number from -1000 to 1000")
+		}
+		rates := scoreRates(&banliv1.Statistics{})
+		if len(custom.GetBaseRequiresFull()) > 20 {
+			v.add("custom_policy.base_requires_full", "at most 20")
+		}
+		for i, name := range custom.GetBaseRequiresFull() {
+			if _, ok := rates[name]; !ok {
+				v.add(fmt.Sprintf("custom_policy.base_requires_full[%d]", i), "unknown rate %q", name)
+			}
+		}
+		counts := scoreCounts(&banliv1.Statistics{})
+		if len(custom.GetItems()) > 50 {
+			v.add("custom_policy.items", "at most 50")
+		}
+		for i, item := range custom.GetItems() {
+			f := fmt.Sprintf("custom_policy.items[%d]", i)
+			for _, name := range strings.Split(item.GetCount(), "+") {
+				if _, ok := counts[name]; !ok {
+					v.add(f+".count", "unknown count %q", name)
+				}
+			}
+			if p := item.GetPoints(); math.IsNaN(p) || math.Abs(p) > 100 {
+				v.add(f+".points", "must be a number from -100 to 100")
+			}
+			v.line(f+".label", item.GetLabel(), maxNoteLen, true)
+		}
+		return custom, v.err()
+	}
+	name := req.GetScoringPolicy()
+	if name == "" {
+		name = defaultScoringPolicy
+	}
+	policy, ok := scoringPolicies[name]
+	if !ok {
+		return nil, invalidField("scoring_policy", "unknown policy %q; known: city-2021, deductions", name)
+	}
+	return policy, nil
 }
 
 // summaryText writes the summary the way units file it: 基本情况, then 自评.

@@ -243,6 +243,18 @@ func TestAYearOfStatistics(t *testing.T) {
 		t.Errorf("市教育局 deductions %v = %v", points, ded.GetScore().GetTotal())
 	}
 
+	// An office's own policy: 60 base, 1 point per published reply.
+	own := must(f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Unit: a, Year: 2021, CustomPolicy: &banliv1.ScoringPolicy{
+		Name: "district", Base: 60, BaseRequiresFull: []string{"reply"},
+		Items: []*banliv1.ScoringItem{{Count: "published", Points: 1, Label: "答复公开每件加1分"}},
+	}}))(t)
+	if own.GetScore().GetTotal() != 75 || own.GetScore().GetPolicy() != "district" {
+		t.Errorf("custom policy: %v", own.GetScore())
+	}
+	_, err = f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Unit: a, Year: 2021, CustomPolicy: &banliv1.ScoringPolicy{
+		Name: "x", Items: []*banliv1.ScoringItem{{Count: "lead_parts+nonsense", Points: 1, Label: "x"}}}})
+	wantCode(t, err, codes.InvalidArgument, "custom_policy.items[0].count")
+
 	_, err = f.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Unit: a})
 	wantCode(t, err, codes.InvalidArgument, "year")
 	_, err = f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Year: 2021, ScoringPolicy: "nope"})

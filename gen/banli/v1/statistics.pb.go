@@ -781,6 +781,10 @@ type GetYearSummaryRequest struct {
 	// The scoring policy by name: "city-2021" (the default, DOMAIN.md's
 	// example) or "deductions".
 	ScoringPolicy string `protobuf:"bytes,3,opt,name=scoring_policy,json=scoringPolicy,proto3" json:"scoring_policy,omitempty"`
+	// An office's own policy, instead of a named one: at most 20 base
+	// conditions and 50 items, naming the rates and counts listed in
+	// ScoringPolicy and ScoringItem.
+	CustomPolicy  *ScoringPolicy `protobuf:"bytes,4,opt,name=custom_policy,json=customPolicy,proto3" json:"custom_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -834,6 +838,13 @@ func (x *GetYearSummaryRequest) GetScoringPolicy() string {
 		return x.ScoringPolicy
 	}
 	return ""
+}
+
+func (x *GetYearSummaryRequest) GetCustomPolicy() *ScoringPolicy {
+	if x != nil {
+		return x.CustomPolicy
+	}
+	return nil
 }
 
 // A unit's year: figures, score and the text filed upward.
@@ -987,11 +998,12 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\tR\x06policy\x12)\n" +
 	"\x05lines\x18\x02 \x03(\v2\x13.banli.v1.ScoreLineR\x05lines\x12\x14\n" +
 	"\x05total\x18\x03 \x01(\x01R\x05total\x122\n" +
-	"\x15base_withheld_because\x18\x04 \x03(\tR\x13baseWithheldBecause\"f\n" +
+	"\x15base_withheld_because\x18\x04 \x03(\tR\x13baseWithheldBecause\"\xa4\x01\n" +
 	"\x15GetYearSummaryRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x12\n" +
 	"\x04year\x18\x02 \x01(\x05R\x04year\x12%\n" +
-	"\x0escoring_policy\x18\x03 \x01(\tR\rscoringPolicy\"\xbd\x01\n" +
+	"\x0escoring_policy\x18\x03 \x01(\tR\rscoringPolicy\x12<\n" +
+	"\rcustom_policy\x18\x04 \x01(\v2\x17.banli.v1.ScoringPolicyR\fcustomPolicy\"\xbd\x01\n" +
 	"\vYearSummary\x124\n" +
 	"\n" +
 	"statistics\x18\x01 \x01(\v2\x14.banli.v1.StatisticsR\n" +
@@ -1038,18 +1050,19 @@ var file_banli_v1_statistics_proto_depIdxs = []int32{
 	0,  // 6: banli.v1.Statistics.disclosure:type_name -> banli.v1.Rate
 	4,  // 7: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
 	5,  // 8: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
-	1,  // 9: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
-	6,  // 10: banli.v1.YearSummary.score:type_name -> banli.v1.Score
-	9,  // 11: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
-	2,  // 12: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
-	7,  // 13: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
-	1,  // 14: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
-	8,  // 15: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 9: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
+	1,  // 10: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
+	6,  // 11: banli.v1.YearSummary.score:type_name -> banli.v1.Score
+	9,  // 12: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
+	2,  // 13: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
+	7,  // 14: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
+	1,  // 15: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
+	8,  // 16: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
+	15, // [15:17] is the sub-list for method output_type
+	13, // [13:15] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_statistics_proto_init() }
