@@ -28,16 +28,12 @@ func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest)
 func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListProposalEventsRequest) (*banliv1.ListEventsResponse, error) {
 	v := &violations{}
 	id := v.proposalID("parent", req.GetParent())
-	v.pageSize(req.GetPageSize())
+	after := v.page(req, req.GetPageSize(), req.GetPageToken())
 	if err := v.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	after, err := parsePageToken(req, req.GetPageToken())
-	if err != nil {
-		return nil, toStatus(err)
-	}
 	resp := &banliv1.ListEventsResponse{}
-	err = s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r *store.Reader) error {
 		if _, err := r.Proposal(id); err != nil {
 			return resourceNotFound(req.GetParent(), "parent")
 		}

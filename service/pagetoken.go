@@ -83,6 +83,17 @@ func queryHash(req proto.Message) uint64 {
 	return h.Sum64()
 }
 
+// page checks a list request's page_size and page_token, recording any
+// violation, and returns the id after which the page starts.
+func (v *violations) page(req proto.Message, size int32, token string) uint64 {
+	v.pageSize(size)
+	after, err := parsePageToken(req, token)
+	if ve, ok := err.(*ValidationError); ok {
+		v.list = append(v.list, ve.Violations...)
+	}
+	return after
+}
+
 func pageSize(n int32, def int) int {
 	if n <= 0 {
 		return def

@@ -93,10 +93,7 @@ func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalReques
 
 // ListProposals lists cases by filter.
 func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRequest) (*banliv1.ListProposalsResponse, error) {
-	if err := validateListProposals(req); err != nil {
-		return nil, toStatus(err)
-	}
-	after, err := parsePageToken(req, req.GetPageToken())
+	after, err := validateListProposals(req)
 	if err != nil {
 		return nil, toStatus(err)
 	}

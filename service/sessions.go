@@ -61,16 +61,12 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 // ListSessions lists sessions, oldest first.
 func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequest) (*banliv1.ListSessionsResponse, error) {
 	v := &violations{}
-	v.pageSize(req.GetPageSize())
+	after := v.page(req, req.GetPageSize(), req.GetPageToken())
 	if err := v.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	after, err := parsePageToken(req, req.GetPageToken())
-	if err != nil {
-		return nil, toStatus(err)
-	}
 	resp := &banliv1.ListSessionsResponse{}
-	err = s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r *store.Reader) error {
 		list, more, err := r.ListSessions(after, pageSize(req.GetPageSize(), defaultPageSize))
 		if err != nil {
 			return err
@@ -138,22 +134,18 @@ func (s *Server) GetUnit(ctx context.Context, req *banliv1.GetUnitRequest) (*ban
 // ListUnits lists units, oldest first.
 func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (*banliv1.ListUnitsResponse, error) {
 	v := &violations{}
-	v.pageSize(req.GetPageSize())
+	after := v.page(req, req.GetPageSize(), req.GetPageToken())
 	if req.GetParent() != "" {
 		v.unitID("parent", req.GetParent())
 	}
 	if err := v.err(); err != nil {
 		return nil, toStatus(err)
 	}
-	after, err := parsePageToken(req, req.GetPageToken())
-	if err != nil {
-		return nil, toStatus(err)
-	}
 	keep := func(u *banliv1.Unit) bool {
 		return (req.GetShowInactive() || u.GetActive()) && (req.GetParent() == "" || u.GetParent() == req.GetParent())
 	}
 	resp := &banliv1.ListUnitsResponse{}
-	err = s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r *store.Reader) error {
 		list, more, err := r.ListUnits(after, pageSize(req.GetPageSize(), defaultPageSize), keep)
 		if err != nil {
 			return err

@@ -366,9 +366,11 @@ func isHex(s string, n int) bool {
 	return true
 }
 
-func validateListProposals(r *banliv1.ListProposalsRequest) error {
+// validateListProposals checks a list request and returns where its page
+// starts.
+func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	v := &violations{}
-	v.pageSize(r.GetPageSize())
+	after := v.page(r, r.GetPageSize(), r.GetPageToken())
 	if r.GetSession() != "" {
 		v.sessionID("session", r.GetSession())
 	}
@@ -382,7 +384,7 @@ func validateListProposals(r *banliv1.ListProposalsRequest) error {
 		v.add("year", "must be from 1949 to 2200")
 	}
 	v.line("topic", r.GetTopic(), maxTopicLen, false)
-	return v.err()
+	return after, v.err()
 }
 
 func validateAssign(r *banliv1.AssignProposalRequest) error {
