@@ -294,6 +294,15 @@ func (a *allIDs) seek(target uint64) (uint64, bool) {
 	return binary.BigEndian.Uint64(k), true
 }
 
+// CheckPages runs bbolt's own consistency check of the file's pages and
+// freelist, reporting the first problem.
+func (r *Reader) CheckPages() error {
+	for err := range r.btx.Check() {
+		return fmt.Errorf("bbolt check: %w", err)
+	}
+	return nil
+}
+
 // CheckIndexes verifies that proposal_numbers and proposal_index hold
 // exactly the entries the stored proposals call for, and that every event's
 // history entry exists. It reads the whole file: a test and repair tool,

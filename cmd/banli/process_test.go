@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -29,43 +26,10 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "banli")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data", "banli.db")
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "BANLI_DATA="+data, "BANLI_GRPC_ADDR=127.0.0.1:0", "BANLI_HTTP_ADDR=127.0.0.1:0", "BANLI_LOG_FORMAT=text")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
-	// The first log line names the bound addresses; the rest is drained.
-	lines := bufio.NewScanner(stderr)
-	grpcAddr := ""
-	serving := regexp.MustCompile(`msg="banli serving" grpc=(\S+)`)
-	for grpcAddr == "" && lines.Scan() {
-		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
-			grpcAddr = m[1]
-		}
-	}
-	if grpcAddr == "" {
-		t.Fatal("the server never said where it listens")
-	}
-	var logTail []string
-	logDone := make(chan struct{})
-	go func() {
-		for lines.Scan() {
-			logTail = append(logTail, lines.Text())
-		}
-		close(logDone)
-	}()
+	data := filepath.Join(t.TempDir(), "data", "banli.db")
+	p := startProcess(t, data, "BANLI_LOG_FORMAT=text")
+	cmd := p.cmd
+	grpcAddr := p.grpcAddr
 
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -117,8 +81,8 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	wg.Wait()
-	<-logDone
-	if last := logTail[len(logTail)-1]; !regexp.MustCompile(`msg="banli stopped"`).MatchString(last) {
+	<-p.logDone
+	if last := p.log[len(p.log)-1]; !regexp.MustCompile(`msg="banli stopped"`).MatchString(last) {
 		t.Errorf("last log line %q", last)
 	}
 

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+)
+
+var (
+	buildOnce sync.Once
+	builtPath string
+	buildErr  error
+)
+
+// binary builds banli once per test run and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "banli-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtPath = filepath.Join(dir, "banli")
+		if out, err := exec.Command("go", "build", "-o", builtPath, ".").CombinedOutput(); err != nil {
+			buildErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtPath
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return "build: " + e.err.Error() + "\n" + e.out }
+
+// process is a banli serve child process.
+type process struct {
+	cmd      *exec.Cmd
+	grpcAddr string
+	httpAddr string
+	logDone  chan struct{}
+	log      []string
+}
+
+var servingLine = regexp.MustCompile(`msg="banli serving" grpc=(\S+) http=(\S+)`)
+
+// startProcess runs `banli serve` on data with free loopback ports and
+// waits until it says where it listens.
+func startProcess(t *testing.T, data string, env ...string) *process {
+	t.Helper()
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), append([]string{"BANLI_DATA=" + data, "BANLI_GRPC_ADDR=127.0.0.1:0", "BANLI_HTTP_ADDR=127.0.0.1:0"}, env...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, logDone: make(chan struct{})}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(stderr)
+	for p.grpcAddr == "" && lines.Scan() {
+		p.log = append(p.log, lines.Text())
+		if m := servingLine.FindStringSubmatch(lines.Text()); m != nil {
+			p.grpcAddr, p.httpAddr = m[1], m[2]
+		}
+	}
+	if p.grpcAddr == "" {
+		t.Fatalf("the server never said where it listens:\n%v", p.log)
+	}
+	go func() {
+		for lines.Scan() {
+			p.log = append(p.log, lines.Text())
+		}
+		io.Copy(io.Discard, stderr)
+		close(p.logDone)
+	}()
+	return p
+}
