@@ -12,6 +12,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,6 +29,8 @@ import (
 type Store interface {
 	Write(ctx context.Context, req store.Request, decide store.Decision) (proto.Message, error)
 	View(fn func(r *store.Reader) error) error
+	// Backup writes a consistent copy of the whole database to w.
+	Backup(w io.Writer) (int64, error)
 }
 
 // Options configure a Server. The zero value uses the wall clock.
@@ -45,6 +48,7 @@ type Server struct {
 	banliv1.UnimplementedCalendarServiceServer
 	banliv1.UnimplementedSupervisionServiceServer
 	banliv1.UnimplementedStatisticsServiceServer
+	banliv1.UnimplementedBackupServiceServer
 
 	store    Store
 	now      func() time.Time
@@ -85,6 +89,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterCalendarServiceServer(g, s)
 	banliv1.RegisterSupervisionServiceServer(g, s)
 	banliv1.RegisterStatisticsServiceServer(g, s)
+	banliv1.RegisterBackupServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer

@@ -2,6 +2,8 @@
 // one bbolt data file.
 //
 //	banli [serve] [flags]   run the service (the default)
+//	banli backup FILE       copy a running server's database into FILE
+//	banli restore FILE      put a backup in place of the data file (server stopped)
 //	banli version           print the version
 //
 // Every flag can also be set by an environment variable BANLI_<FLAG>, with
@@ -39,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return serveCommand(args, stderr)
+	case "backup":
+		return backupCommand(args, stdout, stderr)
+	case "restore":
+		return restoreCommand(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "banli", version)
 		return 0
@@ -53,6 +59,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 const usage = `usage:
   banli [serve] [flags]   run the service (default); banli serve -h lists the flags
+  banli backup FILE       copy a running server's database into FILE (-addr, BANLI_GRPC_ADDR)
+  banli restore FILE      with the server stopped, put a backup in place of the data file
+                          (-data, BANLI_DATA); the replaced file is kept beside it
   banli version           print the version`
 
 // config is everything serve needs; flags and BANLI_* variables fill it.

@@ -148,10 +148,12 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	mux := runtime.NewServeMux(
 		// JSON uses lowerCamelCase field names and enum value names, the
 		// protobuf JSON mapping; unknown fields are refused, not dropped.
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		// (google.api.HttpBody responses, the backup download, pass through
+		// as they are, with their own content type.)
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if strings.EqualFold(key, service.ActorHeader) {
 				return service.ActorHeader, true
@@ -175,6 +177,7 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 		banliv1.RegisterCalendarServiceHandler,
 		banliv1.RegisterSupervisionServiceHandler,
 		banliv1.RegisterStatisticsServiceHandler,
+		banliv1.RegisterBackupServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()
