@@ -54,7 +54,10 @@ const (
 	cCatD
 	cPublished
 	cWithheld
-	numCounters
+	// Cases by their current state (office scope), for monitoring: the
+	// first of eight, in ProposalState order from RECEIVED.
+	cStateReceived
+	numCounters = cStateReceived + 8
 )
 
 // contribution is what one case adds to each counter vector.
@@ -75,7 +78,7 @@ func (c contribution) add(key store.StatsKey, counters ...int) {
 func contributions(p *banliv1.Proposal) contribution {
 	c := contribution{}
 	office := store.StatsKey{Scope: officeScope, Year: p.GetYear(), Session: p.GetSession()}
-	c.add(office, cCases)
+	c.add(office, cCases, cStateReceived+int(p.GetState())-int(received))
 	switch p.GetState() {
 	case notFiled:
 		c.add(office, cCasesNotFiled)
@@ -369,4 +372,32 @@ func CheckStatistics(r *store.Reader) error {
 		}
 	}
 	return nil
+}
+
+// CasesByState counts every case by its current state, from the counters.
+func (s *Server) CasesByState() (map[string]int64, error) {
+	out := map[string]int64{}
+	err := s.store.View(func(r *store.Reader) error {
+		v, err := r.SumScope(officeScope)
+		if err != nil {
+			return err
+		}
+		v = append(v, make([]int64, max(0, numCounters-len(v)))...)
+		for i := range 8 {
+			state := banliv1.ProposalState(int(received) + i)
+			out[stateName(state)] = v[cStateReceived+i]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OverdueParts counts the parts whose current deadline has passed.
+func (s *Server) OverdueParts() (int64, error) {
+	var n int64
+	err := s.store.View(func(r *store.Reader) error {
+		n = r.CountDue(s.now().Unix())
+		return nil
+	})
+	return n, err
 }

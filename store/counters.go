@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -143,4 +144,36 @@ func bytesCut(b []byte, sep byte) ([]byte, []byte, bool) {
 		}
 	}
 	return b, nil, false
+}
+
+// SumScope adds up every vector of a scope, all years and sessions.
+func (r *Reader) SumScope(scope string) ([]int64, error) {
+	prefix := append([]byte(scope), 0)
+	c := r.btx.Bucket(bucketStatistics).Cursor()
+	var sum []int64
+	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+		vec, err := decodeCounters(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(sum) < len(vec) {
+			sum = append(sum, make([]int64, len(vec)-len(sum))...)
+		}
+		for i, n := range vec {
+			sum[i] += n
+		}
+	}
+	return sum, nil
+}
+
+// CountDue counts the entries of proposal_due due before (seconds since
+// 1970): the parts overdue at that moment.
+func (r *Reader) CountDue(before int64) int64 {
+	c := r.btx.Bucket(bucketDue).Cursor()
+	end := dueKey(before, 0, 0)
+	var n int64
+	for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+		n++
+	}
+	return n
 }

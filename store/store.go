@@ -63,12 +63,21 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxBatch caps how many decisions share one transaction. Default 256.
 	MaxBatch int
+	// Observer, if set, hears of every commit (for metrics).
+	Observer Observer
+}
+
+// Observer hears how commits go. It is called from the commit loop, after
+// the transaction: it must be quick and must not call the store.
+type Observer interface {
+	ObserveCommit(batch int, took time.Duration, err error)
 }
 
 // DB is the bbolt-backed store. It is safe for concurrent use.
 type DB struct {
 	bolt     *bolt.DB
 	maxBatch int
+	observer Observer
 
 	writes    chan *writeOp
 	closeOnce sync.Once
@@ -110,6 +119,7 @@ func Open(path string, opts Options) (*DB, error) {
 	db := &DB{
 		bolt:     b,
 		maxBatch: opts.MaxBatch,
+		observer: opts.Observer,
 		writes:   make(chan *writeOp, 4*opts.MaxBatch),
 		closing:  make(chan struct{}),
 		loopDone: make(chan struct{}),
@@ -252,6 +262,7 @@ func (db *DB) commitLoop() {
 // (not a decision: those are isolated by staging), every op is retried in a
 // transaction of its own so that one bad op cannot fail its neighbours.
 func (db *DB) commit(batch []*writeOp) {
+	start := time.Now()
 	err := db.bolt.Update(func(btx *bolt.Tx) error {
 		for _, op := range batch {
 			if err := db.run(btx, op); err != nil {
@@ -260,6 +271,9 @@ func (db *DB) commit(batch []*writeOp) {
 		}
 		return nil
 	})
+	if db.observer != nil {
+		db.observer.ObserveCommit(len(batch), time.Since(start), err)
+	}
 	if err != nil && len(batch) > 1 {
 		for _, op := range batch {
 			db.commit([]*writeOp{op})
@@ -357,6 +371,16 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 		var err error
 		n, err = btx.WriteTo(w)
 		return err
+	})
+	return n, err
+}
+
+// Size returns the data file's size in bytes.
+func (db *DB) Size() (int64, error) {
+	var n int64
+	err := db.bolt.View(func(btx *bolt.Tx) error {
+		n = btx.Size()
+		return nil
 	})
 	return n, err
 }

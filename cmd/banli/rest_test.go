@@ -200,6 +200,27 @@ func TestOpenAPIAndProbes(t *testing.T) {
 			t.Errorf("OpenAPI lacks %s", path)
 		}
 	}
+	// Metrics: gRPC (REST included), commits, cases by state, the file.
+	ts.restOK(t, "POST", "/v1/sessions", map[string]any{"body": "BODY_CPPCC", "level": "LEVEL_CITY", "term": 7, "meeting": 1, "year": 2021, "displayName": "s"})
+	ts.restOK(t, "POST", "/v1/proposals", map[string]any{
+		"session": "sessions/1", "kind": "PROPOSAL_KIND_CPPCC_PROPOSAL", "number": "1", "period": "SUBMISSION_PERIOD_BETWEEN_MEETINGS",
+		"title": "t", "content": "c", "proposers": []any{map[string]any{"type": "PROPOSER_TYPE_SECTOR", "displayName": "经济界"}},
+	})
+	resp, err = http.Get("http://" + ts.addrs.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="CreateProposal",grpc_service="banli.v1.ProposalService",grpc_type="unary"} 1`,
+		`banli_cases{state="RECEIVED"} 1`, "banli_commit_batch_size_count 2", "banli_database_bytes ", "banli_overdue_parts 0",
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
 		resp, err := http.Get("http://" + ts.addrs.httpAddr + path)
 		if err != nil {

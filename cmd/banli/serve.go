@@ -43,7 +43,8 @@ type listening struct {
 // accept connections.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
 	tuneGC()
-	db, err := store.Open(cfg.dataPath, store.Options{LockTimeout: cfg.lockTimeout})
+	m := newMetrics()
+	db, err := store.Open(cfg.dataPath, store.Options{LockTimeout: cfg.lockTimeout, Observer: m})
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	grpcServer := grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
-		grpc.ChainUnaryInterceptor(recoverPanics(log), logCalls(log), rejectUndecodable),
+		grpc.ChainUnaryInterceptor(m.grpc.UnaryServerInterceptor(), recoverPanics(log), logCalls(log), rejectUndecodable),
+		grpc.ChainStreamInterceptor(m.grpc.StreamServerInterceptor()),
 	)
 	srv, err := service.New(db, service.Options{Now: cfg.now})
 	if err != nil {
@@ -73,6 +75,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
 	reflection.Register(grpcServer)
+	m.grpc.InitializeMetrics(grpcServer)
+	m.watch(db, srv)
 
 	gateway, gatewayConn, err := newGateway(grpcLis.Addr().String())
 	if err != nil {
@@ -80,7 +84,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	defer gatewayConn.Close()
 	httpServer := &http.Server{
-		Handler:           httpRoutes(gateway, healthServer),
+		Handler:           httpRoutes(gateway, healthServer, m.handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -187,10 +191,11 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	return mux, conn, nil
 }
 
-// httpRoutes serves the gateway under /v1/, the OpenAPI document and the
-// probes.
-func httpRoutes(gateway http.Handler, healthServer *health.Server) http.Handler {
+// httpRoutes serves the gateway under /v1/, the OpenAPI document, the
+// Prometheus metrics and the probes.
+func httpRoutes(gateway http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/v1/", http.MaxBytesHandler(checkActor(gateway), maxMessageBytes))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/banli/banli/service"
+	"github.com/banli/banli/store"
+)
+
+// metrics are what /metrics exports: gRPC server metrics (REST calls
+// included, since the gateway is a gRPC client), the commit loop, the data
+// file, and the cases by state and overdue, read from the counters and
+// the due index when scraped.
+type metrics struct {
+	registry      *prometheus.Registry
+	grpc          *grpcprom.ServerMetrics
+	commitBatch   prometheus.Histogram
+	commitSeconds prometheus.Histogram
+	commitErrors  prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		grpc: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets([]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}))),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "banli_commit_batch_size", Help: "Decisions committed together in one transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "banli_commit_seconds", Help: "Time to run and fsync one commit.",
+			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5},
+		}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "banli_commit_errors_total", Help: "Commits that failed (each decision is then retried alone).",
+		}),
+	}
+	m.registry.MustRegister(m.grpc, m.commitBatch, m.commitSeconds, m.commitErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObserveCommit implements store.Observer.
+func (m *metrics) ObserveCommit(batch int, took time.Duration, err error) {
+	m.commitBatch.Observe(float64(batch))
+	m.commitSeconds.Observe(took.Seconds())
+	if err != nil {
+		m.commitErrors.Inc()
+	}
+}
+
+// watch adds the gauges read from the store at scrape time.
+func (m *metrics) watch(db *store.DB, srv *service.Server) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_database_bytes", Help: "Size of the bbolt data file."}, func() float64 {
+			n, _ := db.Size()
+			return float64(n)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_overdue_parts", Help: "Assignments whose current deadline has passed."}, func() float64 {
+			n, _ := srv.OverdueParts()
+			return float64(n)
+		}),
+		&casesCollector{srv: srv, desc: prometheus.NewDesc("banli_cases", "Cases by their current state.", []string{"state"}, nil)},
+	)
+}
+
+// casesCollector reports cases by state from the statistics counters.
+type casesCollector struct {
+	srv  *service.Server
+	desc *prometheus.Desc
+}
+
+func (c *casesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *casesCollector) Collect(ch chan<- prometheus.Metric) {
+	states, err := c.srv.CasesByState()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for state, n := range states {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
