@@ -88,12 +88,6 @@ func (f *fixture) consult(t testing.TB, assignment string) *banliv1.Proposal {
 	}}))(t)
 }
 
-func replyRequest(assignment string, category banliv1.ReplyCategory) *banliv1.SubmitReplyRequest {
-	return &banliv1.SubmitReplyRequest{Name: assignment, Reply: &banliv1.Reply{
-		Category: category, Text: "一、关于……\n二、关于……", DocumentNumber: "深数函〔2021〕12号", Signer: "张局长",
-		ContactPerson: "李明", ContactPhone: "0755-88000000", DisclosureIntent: banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL,
-	}}
-}
 
 func (f *fixture) reply(t testing.TB, assignment string) *banliv1.Proposal {
 	t.Helper()

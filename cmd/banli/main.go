@@ -4,6 +4,8 @@
 //	banli [serve] [flags]   run the service (the default)
 //	banli backup FILE       copy a running server's database into FILE
 //	banli restore FILE      put a backup in place of the data file (server stopped)
+//	banli seed              fill a running server with realistic cases
+//	banli bench             drive a running server with a realistic mix
 //	banli version           print the version
 //
 // Every flag can also be set by an environment variable BANLI_<FLAG>, with
@@ -45,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return backupCommand(args, stdout, stderr)
 	case "restore":
 		return restoreCommand(args, stdout, stderr)
+	case "seed":
+		return seedCommand(args, stdout, stderr)
+	case "bench":
+		return benchCommand(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "banli", version)
 		return 0
@@ -62,6 +68,9 @@ const usage = `usage:
   banli backup FILE       copy a running server's database into FILE (-addr, BANLI_GRPC_ADDR)
   banli restore FILE      with the server stopped, put a backup in place of the data file
                           (-data, BANLI_DATA); the replaced file is kept beside it
+  banli seed [-cases N]   fill a running server with realistic cases (-addr)
+  banli bench             drive a running server with a realistic mix and report
+                          throughput and p50/p95/p99 (-transport grpc|rest, -clients, -duration)
   banli version           print the version`
 
 // config is everything serve needs; flags and BANLI_* variables fill it.
