@@ -19,12 +19,6 @@ import (
 	"github.com/banli/banli/store"
 )
 
-const (
-	roleLead  = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
-	roleSplit = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
-	roleCo    = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
-)
-
 // office is the assigning office's context; units act as themselves.
 var office = actorCtx("office")
 
@@ -87,7 +81,6 @@ func (f *fixture) consult(t testing.TB, assignment string) *banliv1.Proposal {
 		Participants: []string{"王委员", "李明"}, Summary: "当面沟通办理思路，委员同意。",
 	}}))(t)
 }
-
 
 func (f *fixture) reply(t testing.TB, assignment string) *banliv1.Proposal {
 	t.Helper()

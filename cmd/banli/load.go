@@ -27,6 +27,12 @@ import (
 // cases, and `banli bench` drives it with a realistic mix of calls. Both
 // speak to the server only through its API, over loopback.
 
+const (
+	roleLead  = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
+	roleSplit = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
+	roleCo    = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
+)
+
 // Facts for realistic data: a city's handling units, and the topics of
 // its deputies' and members' cases.
 var (
@@ -185,7 +191,10 @@ func advance(ctx context.Context, c banliv1.ProposalServiceClient, p *banliv1.Pr
 	}
 	all := append(slices.Clone(replying), co...)
 	steps := []func(a string) error{
-		func(a string) error { _, err := c.SignAssignment(ctx, &banliv1.SignAssignmentRequest{Name: a}); return err },
+		func(a string) error {
+			_, err := c.SignAssignment(ctx, &banliv1.SignAssignmentRequest{Name: a})
+			return err
+		},
 		func(a string) error {
 			_, err := c.RecordConsultation(ctx, &banliv1.RecordConsultationRequest{Name: a, Consultation: &banliv1.Consultation{
 				Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT, Summary: "面商"}})
