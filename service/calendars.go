@@ -156,6 +156,9 @@ func sortedDays(days []*banliv1.CalendarDay) []*banliv1.CalendarDay {
 // deadline that was provisional, a batch of cases per transaction. A case
 // whose deadlines come out the same is not rewritten.
 func (s *Server) recomputeProvisional(ctx context.Context, why string) error {
+	if err := s.refuseOnStandby(); err != nil {
+		return err
+	}
 	var after uint64
 	for {
 		var ids []uint64

@@ -143,6 +143,9 @@ func toStatus(err error) error {
 			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{
 				Type: "STATE", Subject: te.Resource, Description: err.Error(),
 			}}})
+	case errors.Is(err, ErrStandby):
+		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
+			&errdetails.ErrorInfo{Reason: "STANDBY", Domain: errorDomain})
 	case errors.Is(err, ErrPrecondition):
 		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
 			&errdetails.ErrorInfo{Reason: "PRECONDITION", Domain: errorDomain})

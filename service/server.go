@@ -49,11 +49,13 @@ type Server struct {
 	banliv1.UnimplementedSupervisionServiceServer
 	banliv1.UnimplementedStatisticsServiceServer
 	banliv1.UnimplementedBackupServiceServer
+	banliv1.UnimplementedReplicationServiceServer
 
 	store    Store
 	now      func() time.Time
 	calendar *calendar.Calendar
 	clock    deadlineClock
+	repl     replication
 }
 
 // New returns a Server on st. Its calendar holds the shipped schedules,
@@ -90,6 +92,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterSupervisionServiceServer(g, s)
 	banliv1.RegisterStatisticsServiceServer(g, s)
 	banliv1.RegisterBackupServiceServer(g, s)
+	banliv1.RegisterReplicationServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer
@@ -97,6 +100,9 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx *store.Tx, now time.Time) (T, error)) (T, error) {
 	var zero T
 	if _, err := actorFrom(ctx); err != nil {
+		return zero, toStatus(err)
+	}
+	if err := s.refuseOnStandby(); err != nil {
 		return zero, toStatus(err)
 	}
 	replay := zero.ProtoReflect().New().Interface()

@@ -204,6 +204,13 @@ func ratingOutcome(replies []*banliv1.Reply) (int, bool) {
 // the statistics (after less before; before is nil for a new case). Every
 // write of a case goes through here, so the counters cannot drift.
 func stageProposal(tx *store.Tx, id uint64, before contribution, p *banliv1.Proposal, ev *banliv1.Event) {
+	stageCounters(tx, before, p)
+	tx.PutProposal(id, p, ev)
+}
+
+// stageCounters stages the change case p makes to the statistics, from
+// its contribution before (nil for a new case).
+func stageCounters(tx *store.Tx, before contribution, p *banliv1.Proposal) {
 	after := contributions(p)
 	for key, vec := range after {
 		delta := slices.Clone(vec)
@@ -223,7 +230,6 @@ func stageProposal(tx *store.Tx, id uint64, before contribution, p *banliv1.Prop
 			tx.AddCounters(key, delta)
 		}
 	}
-	tx.PutProposal(id, p, ev)
 }
 
 func allZero(v []int64) bool {

@@ -31,6 +31,8 @@ var (
 	ErrLocked = errors.New("data file is locked by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrDiverged: a replicated event does not follow this store's last.
+	ErrDiverged = errors.New("replicated event out of sequence")
 )
 
 var (

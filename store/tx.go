@@ -121,6 +121,9 @@ type stagedWrite struct {
 	key   []byte // the record's key; u64(id) but for calendars
 	value namedMessage
 	event *banliv1.Event
+	// replicated: the event comes from a primary, whole, and must take the
+	// sequence it has there.
+	replicated bool
 }
 
 // namedMessage is a resource: it knows its own resource name.
@@ -221,9 +224,28 @@ func (tx *Tx) put(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
 }
 
 func (tx *Tx) stage(w stagedWrite) {
-	w.event.Resource = w.value.GetName()
-	w.event.RequestId = tx.requestID
+	if !w.replicated {
+		w.event.Resource = w.value.GetName()
+		w.event.RequestId = tx.requestID
+	}
 	tx.staged = append(tx.staged, w)
+}
+
+// Replicate stages a primary's event and the record in its snapshot (kind
+// and id as the caller parsed them from the event's resource). The event is
+// stored as it is and must get the same sequence here.
+func (tx *Tx) Replicate(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
+	key := u64(id)
+	if cy, ok := value.(*banliv1.CalendarYear); ok {
+		key = calendarKey(cy.GetYear(), cy.GetVersion())
+	}
+	if kind != KindCalendar {
+		if tx.latest == nil {
+			tx.latest = map[recordKey]int{}
+		}
+		tx.latest[recordKey{kind, id}] = len(tx.staged)
+	}
+	tx.stage(stagedWrite{kind: kind, id: id, key: key, value: value, event: ev, replicated: true})
 }
 
 // apply writes the staged records, their indexes and their events. An error
@@ -256,9 +278,18 @@ func (tx *Tx) apply() error {
 		if err := bucket.Put(key, value); err != nil {
 			return err
 		}
+		if w.kind != KindCalendar && w.id > bucket.Sequence() {
+			// A replicated record: later ids must not reuse this one.
+			if err := bucket.SetSequence(w.id); err != nil {
+				return err
+			}
+		}
 		seq, err := events.NextSequence()
 		if err != nil {
 			return err
+		}
+		if w.replicated && seq != w.event.GetSequence() {
+			return fmt.Errorf("event %d would be stored as %d: %w", w.event.GetSequence(), seq, ErrDiverged)
 		}
 		w.event.Sequence = seq
 		ev, err := encodeEvent(w.event, w.kind, value)

@@ -56,8 +56,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // startServer runs serve on 127.0.0.1:0 with a fresh data file and a clock
-// that starts at Monday 1 March 2021, 09:00 China time.
-func startServer(t testing.TB) *testServer {
+// that starts at Monday 1 March 2021, 09:00 China time; tweaks adjust the
+// configuration first.
+func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
 	t.Helper()
 	clock := &fakeClock{now: time.Date(2021, 3, 1, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))}
 	cfg := config{
@@ -67,6 +68,9 @@ func startServer(t testing.TB) *testServer {
 		shutdownTimeout: 5 * time.Second,
 		lockTimeout:     time.Second,
 		now:             clock.Now,
+	}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listening, 1)

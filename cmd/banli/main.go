@@ -82,6 +82,7 @@ type config struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	lockTimeout     time.Duration
+	follow          string
 	// now is the service's clock; nil is the wall clock. Only tests set it.
 	now func() time.Time
 }
@@ -97,6 +98,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
 	fs.DurationVar(&cfg.lockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
+	fs.StringVar(&cfg.follow, "follow", "", "run as a standby of the primary at this gRPC address (read-only until promoted)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
 		fs.PrintDefaults()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -68,6 +69,14 @@ func (m *metrics) watch(db *store.DB, srv *service.Server) {
 			return float64(n)
 		}),
 		&casesCollector{srv: srv, desc: prometheus.NewDesc("banli_cases", "Cases by their current state.", []string{"state"}, nil)},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_standby_lag_events", Help: "Events of the primary a standby has not applied (0 on a primary)."}, func() float64 {
+			st, _ := srv.GetReplicationStatus(context.Background(), nil)
+			return float64(st.GetLagEvents())
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_standby_lag_seconds", Help: "How far behind the primary a standby is in time (0 when caught up)."}, func() float64 {
+			st, _ := srv.GetReplicationStatus(context.Background(), nil)
+			return st.GetLagSeconds()
+		}),
 	)
 }
 

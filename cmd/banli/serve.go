@@ -77,6 +77,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	reflection.Register(grpcServer)
 	m.grpc.InitializeMetrics(grpcServer)
 	m.watch(db, srv)
+	if cfg.follow != "" {
+		primary, err := grpc.NewClient(cfg.follow, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+		if err != nil {
+			return fmt.Errorf("-follow: %w", err)
+		}
+		defer primary.Close()
+		followCtx, stopFollowing := context.WithCancel(ctx)
+		defer stopFollowing()
+		go srv.Follow(followCtx, primary, cfg.follow)()
+		log.Info("standby: following the primary", "primary", cfg.follow)
+	}
 
 	gateway, gatewayConn, err := newGateway(grpcLis.Addr().String())
 	if err != nil {
