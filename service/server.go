@@ -50,6 +50,7 @@ type Server struct {
 	banliv1.UnimplementedStatisticsServiceServer
 	banliv1.UnimplementedBackupServiceServer
 	banliv1.UnimplementedReplicationServiceServer
+	banliv1.UnimplementedAuditServiceServer
 
 	store    Store
 	now      func() time.Time
@@ -93,10 +94,13 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterStatisticsServiceServer(g, s)
 	banliv1.RegisterBackupServiceServer(g, s)
 	banliv1.RegisterReplicationServiceServer(g, s)
+	banliv1.RegisterAuditServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer
-// (or the first answer, for a replayed request_id) as T.
+// (or the first answer, for a replayed request_id) as T. The call's audit
+// record commits with the decision's writes; a refused call is recorded on
+// its own.
 func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx *store.Tx, now time.Time) (T, error)) (T, error) {
 	var zero T
 	if _, err := actorFrom(ctx); err != nil {
@@ -109,10 +113,23 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 	res, err := s.store.Write(ctx, idempotency(method, req, replay), func(tx *store.Tx) (proto.Message, error) {
 		// The clock is read inside the transaction so that times follow
 		// commit order.
-		return decide(tx, s.now())
+		now := s.now()
+		res, err := decide(tx, now)
+		if err != nil {
+			return nil, err
+		}
+		rec := auditRecord(ctx, method, req, now)
+		rec.Outcome = "OK"
+		if rec.Target == "" {
+			rec.Target = nameField(res)
+		}
+		tx.AppendAudit(rec)
+		return res, nil
 	})
 	if err != nil {
-		return zero, toStatus(err)
+		err = toStatus(err)
+		s.auditRefusal(ctx, method, req, err)
+		return zero, err
 	}
 	return res.(T), nil
 }

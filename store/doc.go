@@ -26,6 +26,9 @@
 //	  <year, 4 bytes><version, 4 bytes> -> banli.v1.CalendarYear
 //	statistics                      counters kept with every change
 //	  <scope> 0x00 <year, 4 bytes><session name> -> zigzag varints
+//	audit                           the hash-chained audit trail
+//	  <sequence>                    -> banli.v1.AuditRecord
+//	                                   (meta "audit_head": last sequence + hash)
 //	requests                        idempotency records (AIP-155)
 //	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
 //

@@ -48,13 +48,14 @@ var (
 	bucketCalendars      = []byte("calendars")
 	bucketDue            = []byte("proposal_due")
 	bucketStatistics     = []byte("statistics")
+	bucketAudit          = []byte("audit")
 
 	keySchemaVersion = []byte("schema_version")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
-		bucketCalendars, bucketDue, bucketStatistics,
+		bucketCalendars, bucketDue, bucketStatistics, bucketAudit,
 	}
 )
 

@@ -108,6 +108,8 @@ type Tx struct {
 	storedIndex map[uint64]proposalIndex
 	// counters holds statistics deltas, by encoded StatsKey.
 	counters map[string][]int64
+	// audit holds the audit records to append.
+	audit []*banliv1.AuditRecord
 }
 
 type recordKey struct {
@@ -262,6 +264,7 @@ func (tx *Tx) apply() error {
 	events := tx.btx.Bucket(bucketEvents)
 	events.FillPercent = appendFill
 	history := tx.btx.Bucket(bucketResourceEvents)
+	var lastEvent uint64
 	for _, w := range tx.staged {
 		key := w.key
 		bucket := tx.btx.Bucket(w.kind.bucket())
@@ -292,6 +295,7 @@ func (tx *Tx) apply() error {
 			return fmt.Errorf("event %d would be stored as %d: %w", w.event.GetSequence(), seq, ErrDiverged)
 		}
 		w.event.Sequence = seq
+		lastEvent = seq
 		ev, err := encodeEvent(w.event, w.kind, value)
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", seq, err)
@@ -303,7 +307,10 @@ func (tx *Tx) apply() error {
 			return err
 		}
 	}
-	return tx.applyCounters()
+	if err := tx.applyCounters(); err != nil {
+		return err
+	}
+	return tx.applyAudit(lastEvent)
 }
 
 // encodeEvent encodes ev with the resource snapshot whose encoding is

@@ -194,6 +194,8 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 		banliv1.RegisterSupervisionServiceHandler,
 		banliv1.RegisterStatisticsServiceHandler,
 		banliv1.RegisterBackupServiceHandler,
+		banliv1.RegisterAuditServiceHandler,
+		banliv1.RegisterReplicationServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()
