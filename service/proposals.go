@@ -35,34 +35,40 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 			return nil, fmt.Errorf("case number %s in %s is taken by %s: %w", in.GetNumber(), in.GetSession(), proposalName(existing), ErrAlreadyExists)
 		}
 		id := tx.NewID(store.KindProposal)
-		// Copy the input fields one by one: output-only fields a client sent
-		// are ignored (AIP-203), never stored.
-		p := &banliv1.Proposal{
-			Name:        proposalName(id),
-			Session:     in.GetSession(),
-			Kind:        in.GetKind(),
-			Number:      in.GetNumber(),
-			Serial:      in.GetSerial(),
-			Period:      in.GetPeriod(),
-			Title:       in.GetTitle(),
-			Content:     in.GetContent(),
-			Topics:      in.GetTopics(),
-			Attachments: in.GetAttachments(),
-			State:       received,
-			Year:        sess.GetYear(),
-			CreateTime:  timestampOf(now),
-			UpdateTime:  timestampOf(now),
-			Etag:        nextEtag(""),
-		}
-		for i, pr := range in.GetProposers() {
-			pr = proto.Clone(pr).(*banliv1.Proposer)
-			pr.Id = int32(i + 1)
-			pr.MergedFrom = ""
-			p.Proposers = append(p.Proposers, pr)
-		}
+		p := newProposal(id, in, sess, now)
 		stageProposal(tx, id, nil, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
 		return p, nil
 	})
+}
+
+// newProposal is a received case made from a client's proposal. The input
+// fields are copied one by one: output-only fields a client sent are
+// ignored (AIP-203), never stored.
+func newProposal(id uint64, in *banliv1.Proposal, sess *banliv1.Session, now time.Time) *banliv1.Proposal {
+	p := &banliv1.Proposal{
+		Name:        proposalName(id),
+		Session:     in.GetSession(),
+		Kind:        in.GetKind(),
+		Number:      in.GetNumber(),
+		Serial:      in.GetSerial(),
+		Period:      in.GetPeriod(),
+		Title:       in.GetTitle(),
+		Content:     in.GetContent(),
+		Topics:      in.GetTopics(),
+		Attachments: in.GetAttachments(),
+		State:       received,
+		Year:        sess.GetYear(),
+		CreateTime:  timestampOf(now),
+		UpdateTime:  timestampOf(now),
+		Etag:        nextEtag(""),
+	}
+	for i, pr := range in.GetProposers() {
+		pr = proto.Clone(pr).(*banliv1.Proposer)
+		pr.Id = int32(i + 1)
+		pr.MergedFrom = ""
+		p.Proposers = append(p.Proposers, pr)
+	}
+	return p
 }
 
 func kindOfBody(b banliv1.Body) banliv1.ProposalKind {

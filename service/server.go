@@ -51,6 +51,7 @@ type Server struct {
 	banliv1.UnimplementedBackupServiceServer
 	banliv1.UnimplementedReplicationServiceServer
 	banliv1.UnimplementedAuditServiceServer
+	banliv1.UnimplementedImportServiceServer
 
 	store    Store
 	now      func() time.Time
@@ -95,6 +96,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterBackupServiceServer(g, s)
 	banliv1.RegisterReplicationServiceServer(g, s)
 	banliv1.RegisterAuditServiceServer(g, s)
+	banliv1.RegisterImportServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer
@@ -205,6 +207,10 @@ func (c *caseChange) commit() {
 	}
 	c.p.UpdateTime = c.nowProto()
 	c.p.Etag = nextEtag(c.p.GetEtag())
-	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, stateName(c.from), stateName(c.p.GetState()), c.details)
+	from := ""
+	if c.from != stateUnderived {
+		from = stateName(c.from)
+	}
+	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, from, stateName(c.p.GetState()), c.details)
 	stageProposal(c.tx, c.id, c.before, c.p, ev)
 }

@@ -391,15 +391,24 @@ func validateAssign(r *banliv1.AssignProposalRequest) error {
 	v := &violations{}
 	v.proposalID("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
-	switch n := len(r.GetAssignments()); {
-	case n == 0:
+	if len(r.GetAssignments()) == 0 {
 		v.add("assignments", "required: at least one unit")
+	}
+	v.unitAssignments(r.GetAssignments())
+	return v.err()
+}
+
+// unitAssignments checks a list of units to assign: each named once, each
+// with a role, one lead at most.
+func (v *violations) unitAssignments(list []*banliv1.UnitAssignment) {
+	switch n := len(list); {
+	case n == 0:
 	case n > maxAssignments:
 		v.add("assignments", "at most %d units at once", maxAssignments)
 	default:
 		seen := map[string]bool{}
 		leads := 0
-		for i, a := range r.GetAssignments() {
+		for i, a := range list {
 			f := fmt.Sprintf("assignments[%d]", i)
 			v.unitID(f+".unit", a.GetUnit())
 			v.enum(f+".role", a.GetRole(), true)
@@ -415,7 +424,6 @@ func validateAssign(r *banliv1.AssignProposalRequest) error {
 			v.add("assignments", "a case has one lead unit; %d were named", leads)
 		}
 	}
-	return v.err()
 }
 
 func validateSign(r *banliv1.SignAssignmentRequest) error {

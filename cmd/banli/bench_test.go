@@ -262,3 +262,36 @@ func benchListPages(b *testing.B, f *fixture, req *banliv1.ListProposalsRequest)
 	})
 	lat.report(b)
 }
+
+// BenchmarkImport streams rows in batches of 1,000 through ImportProposals
+// on loopback (rows with a lead unit, as a session's file has them) and
+// reports rows per second.
+func BenchmarkImport(b *testing.B) {
+	f := newFixture(b)
+	stream, err := banliv1.NewImportServiceClient(f.conn).ImportProposals(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 1000
+	rows := make([]*banliv1.ImportRow, 0, batch)
+	start := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		row := &banliv1.ImportRow{Row: int64(i + 1), Proposal: benchProposal(f, int64(i)).GetProposal(),
+			Assignments: []*banliv1.UnitAssignment{{Unit: f.unit(i % 6), Role: roleLead}}}
+		rows = append(rows, row)
+		if len(rows) == batch || i == b.N-1 {
+			if err := stream.Send(&banliv1.ImportProposalsRequest{Rows: rows}); err != nil {
+				b.Fatal(err)
+			}
+			resp, err := stream.Recv()
+			if err != nil || resp.GetCreated() != int64(len(rows)) {
+				b.Fatalf("batch: %v %v", err, resp.GetInvalid())
+			}
+			rows = rows[:0]
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
+	stream.CloseSend()
+}

@@ -196,6 +196,7 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 		banliv1.RegisterBackupServiceHandler,
 		banliv1.RegisterAuditServiceHandler,
 		banliv1.RegisterReplicationServiceHandler,
+		banliv1.RegisterImportServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()
