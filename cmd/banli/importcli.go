@@ -1,0 +1,355 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/cmd/banli/sheet"
+)
+
+// importCommand is `banli import FILE`.
+func importCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("banli import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	encoding := fs.String("encoding", "auto", "CSV text encoding: auto, utf-8 or gbk")
+	format := fs.String("format", "auto", "csv, jsonl, or auto (by the file's extension)")
+	mappingFile := fs.String("mapping", "", "a JSON file of header-to-field pairs, added to the default mapping")
+	report := fs.String("report", "", "write every bad row here, as CSV (row, column, reason)")
+	dryRun := fs.Bool("dry-run", false, "check every row, write nothing")
+	allOrNothing := fs.Bool("all-or-nothing", false, "write each batch only if all its rows are good")
+	batch := fs.Int("batch", 1000, "rows per batch (one transaction each), 1 to 10000")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *batch < 1 || *batch > 10000 {
+		fmt.Fprintln(stderr, "usage: banli import [-addr host:port] [-encoding auto|utf-8|gbk] [-mapping FILE] [-report FILE] [-dry-run] [-all-or-nothing] FILE")
+		return 2
+	}
+	mapping := map[string]string{}
+	for k, v := range sheet.DefaultMapping {
+		mapping[k] = v
+	}
+	if *mappingFile != "" {
+		raw, err := os.ReadFile(*mappingFile)
+		extra := map[string]string{}
+		if err == nil {
+			err = json.Unmarshal(raw, &extra)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "banli import: -mapping:", err)
+			return 2
+		}
+		for k, v := range extra {
+			mapping[strings.ToLower(strings.TrimSpace(k))] = v
+		}
+	}
+	opts := importOptions{batch: *batch, dryRun: *dryRun, allOrNothing: *allOrNothing, progress: progressPrinter(stderr)}
+	sum, err := importFile(context.Background(), *addr, fs.Arg(0), *format, *encoding, mapping, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "banli import:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "created %d, unchanged %d, conflict %d, invalid %d", sum.created, sum.unchanged, sum.conflicts, sum.invalid)
+	if *dryRun {
+		fmt.Fprint(stdout, " (dry run: nothing written)")
+	}
+	fmt.Fprintln(stdout)
+	if *report != "" {
+		if err := writeReport(*report, sum.problems); err != nil {
+			fmt.Fprintln(stderr, "banli import: report:", err)
+			return 1
+		}
+	}
+	for _, p := range sum.problems {
+		fmt.Fprintf(stderr, "row %d, %s: %s\n", p.row, p.column, p.reason)
+	}
+	if sum.conflicts+sum.invalid > 0 {
+		return 1
+	}
+	return 0
+}
+
+type importOptions struct {
+	batch        int
+	dryRun       bool
+	allOrNothing bool
+	progress     func(rows int)
+}
+
+type importProblem struct {
+	row    int64
+	column string
+	reason string
+}
+
+type importSummary struct {
+	created, unchanged, conflicts, invalid int64
+	problems                               []importProblem
+}
+
+// importFile streams a file's rows to the server in batches and gathers
+// the results. Rows that cannot even be made into a request (an unknown
+// session or unit name) are counted invalid here.
+func importFile(ctx context.Context, addr, path, format, encoding string, mapping map[string]string, opts importOptions) (*importSummary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if format == "auto" {
+		format = "csv"
+		if ext := strings.ToLower(filepath.Ext(path)); ext == ".jsonl" || ext == ".ndjson" {
+			format = "jsonl"
+		}
+	}
+	var rows sheet.Reader
+	switch format {
+	case "csv":
+		rows, err = sheet.NewCSV(f, encoding, mapping)
+	case "jsonl":
+		rows, err = sheet.NewJSONL(f, mapping)
+	default:
+		err = fmt.Errorf("unknown format %q", format)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	names, err := loadNames(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := banliv1.NewImportServiceClient(conn).ImportProposals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum := &importSummary{}
+	atomicity := banliv1.ImportAtomicity_IMPORT_ATOMICITY_PER_ROW
+	if opts.allOrNothing {
+		atomicity = banliv1.ImportAtomicity_IMPORT_ATOMICITY_ALL_OR_NOTHING
+	}
+	var pending []*banliv1.ImportRow
+	done := 0
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := stream.Send(&banliv1.ImportProposalsRequest{Rows: pending, DryRun: opts.dryRun, Atomicity: atomicity}); err != nil {
+			return err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		sum.add(resp)
+		done += len(pending)
+		pending = pending[:0]
+		if opts.progress != nil {
+			opts.progress(done)
+		}
+		return nil
+	}
+	for {
+		rec, err := rows.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			sum.invalid++
+			sum.problems = append(sum.problems, importProblem{row: int64(rec.Line), column: "-", reason: err.Error()})
+			continue
+		}
+		row, problem := names.row(rec)
+		if problem != nil {
+			sum.invalid++
+			sum.problems = append(sum.problems, *problem)
+			continue
+		}
+		pending = append(pending, row)
+		if len(pending) == opts.batch {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	stream.CloseSend()
+	return sum, nil
+}
+
+func (s *importSummary) add(resp *banliv1.ImportProposalsResponse) {
+	s.created += resp.GetCreated()
+	s.unchanged += resp.GetUnchanged()
+	s.conflicts += resp.GetConflicts()
+	s.invalid += resp.GetInvalid()
+	for _, r := range resp.GetResults() {
+		switch r.GetOutcome() {
+		case banliv1.ImportOutcome_IMPORT_OUTCOME_CONFLICT:
+			s.problems = append(s.problems, importProblem{row: r.GetRow(), column: sheet.FieldNumber, reason: r.GetMessage()})
+		case banliv1.ImportOutcome_IMPORT_OUTCOME_INVALID:
+			for _, v := range r.GetViolations() {
+				s.problems = append(s.problems, importProblem{row: r.GetRow(), column: v.GetField(), reason: v.GetDescription()})
+			}
+		}
+	}
+}
+
+// names resolves the names offices write (a session's or unit's display
+// name) to resource names.
+type names struct {
+	sessions map[string]*banliv1.Session
+	units    map[string]string
+}
+
+func loadNames(ctx context.Context, conn *grpc.ClientConn) (*names, error) {
+	n := &names{sessions: map[string]*banliv1.Session{}, units: map[string]string{}}
+	sessions, err := banliv1.NewSessionServiceClient(conn).ListSessions(ctx, &banliv1.ListSessionsRequest{PageSize: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sessions.GetSessions() {
+		n.sessions[s.GetName()], n.sessions[s.GetDisplayName()] = s, s
+	}
+	units := banliv1.NewUnitServiceClient(conn)
+	req := &banliv1.ListUnitsRequest{PageSize: 1000}
+	for {
+		page, err := units.ListUnits(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range page.GetUnits() {
+			n.units[u.GetName()], n.units[u.GetDisplayName()] = u.GetName(), u.GetName()
+		}
+		if page.GetNextPageToken() == "" {
+			return n, nil
+		}
+		req.PageToken = page.GetNextPageToken()
+	}
+}
+
+// row turns a record into an import row, or says which cell is wrong.
+func (n *names) row(rec sheet.Record) (*banliv1.ImportRow, *importProblem) {
+	v := rec.Values
+	bad := func(column, format string, args ...any) *importProblem {
+		return &importProblem{row: int64(rec.Line), column: column, reason: fmt.Sprintf(format, args...)}
+	}
+	sess, ok := n.sessions[v[sheet.FieldSession]]
+	if !ok {
+		return nil, bad(sheet.FieldSession, "no session named %q", v[sheet.FieldSession])
+	}
+	kind := kindOf(sess)
+	switch k := v[sheet.FieldKind]; {
+	case k == "":
+	case strings.Contains(k, "提案") || strings.EqualFold(k, "cppcc"):
+		kind = banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL
+	case strings.Contains(k, "建议") || strings.EqualFold(k, "npc"):
+		kind = banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION
+	default:
+		return nil, bad(sheet.FieldKind, "%q is neither 提案 nor 建议", k)
+	}
+	period := banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING
+	if p := v[sheet.FieldPeriod]; strings.Contains(p, "闭会") || strings.Contains(p, "平时") || strings.EqualFold(p, "between") {
+		period = banliv1.SubmissionPeriod_SUBMISSION_PERIOD_BETWEEN_MEETINGS
+	}
+	p := &banliv1.Proposal{
+		Session: sess.GetName(), Kind: kind, Number: v[sheet.FieldNumber], Serial: v[sheet.FieldSerial], Period: period,
+		Title: v[sheet.FieldTitle], Content: v[sheet.FieldContent], Topics: sheet.List(v[sheet.FieldTopics]),
+	}
+	if first := v[sheet.FieldProposer]; first != "" {
+		p.Proposers = append(p.Proposers, &banliv1.Proposer{Type: proposerType(first), DisplayName: first, Phone: v[sheet.FieldPhone], Affiliation: v[sheet.FieldAffiliation]})
+	}
+	for _, name := range sheet.List(v[sheet.FieldCoSigners]) {
+		p.Proposers = append(p.Proposers, &banliv1.Proposer{Type: proposerType(name), DisplayName: name})
+	}
+	row := &banliv1.ImportRow{Row: int64(rec.Line), Proposal: p}
+	for _, col := range []struct {
+		field string
+		role  banliv1.AssignmentRole
+	}{{sheet.FieldLeadUnit, roleLead}, {sheet.FieldSplitUnits, roleSplit}, {sheet.FieldCoUnits, roleCo}} {
+		for _, name := range sheet.List(v[col.field]) {
+			unit, ok := n.units[name]
+			if !ok {
+				return nil, bad(col.field, "no unit named %q", name)
+			}
+			row.Assignments = append(row.Assignments, &banliv1.UnitAssignment{Unit: unit, Role: col.role})
+		}
+	}
+	return row, nil
+}
+
+// proposerType tells a collective proposer by its name, as offices write
+// them; anyone else is a person.
+func proposerType(name string) banliv1.ProposerType {
+	for _, party := range []string{"民革", "民盟", "民建", "民进", "农工党", "致公党", "九三学社", "台盟", "党派"} {
+		if strings.Contains(name, party) {
+			return banliv1.ProposerType_PROPOSER_TYPE_PARTY
+		}
+	}
+	switch {
+	case strings.HasSuffix(name, "界"), strings.HasSuffix(name, "界别"):
+		return banliv1.ProposerType_PROPOSER_TYPE_SECTOR
+	case strings.HasSuffix(name, "小组"):
+		return banliv1.ProposerType_PROPOSER_TYPE_MEMBER_GROUP
+	case strings.HasSuffix(name, "专委会"), strings.HasSuffix(name, "专门委员会"):
+		return banliv1.ProposerType_PROPOSER_TYPE_SPECIAL_COMMITTEE
+	}
+	for _, group := range []string{"工商联", "妇联", "总工会", "团市委", "共青团", "科协", "侨联", "青联", "台联"} {
+		if strings.Contains(name, group) {
+			return banliv1.ProposerType_PROPOSER_TYPE_GROUP
+		}
+	}
+	return banliv1.ProposerType_PROPOSER_TYPE_PERSON
+}
+
+// progressPrinter reports progress: one rewritten line on a terminal,
+// plain lines otherwise.
+func progressPrinter(w io.Writer) func(int) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return func(rows int) {
+		if tty {
+			fmt.Fprintf(w, "\rimported %d rows", rows)
+		} else if rows%10000 == 0 {
+			fmt.Fprintf(w, "imported %d rows\n", rows)
+		}
+	}
+}
+
+func writeReport(path string, problems []importProblem) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"行号 row", "列 column", "原因 reason"})
+	for _, p := range problems {
+		w.Write([]string{fmt.Sprint(p.row), p.column, p.reason})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

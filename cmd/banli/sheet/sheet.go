@@ -1,0 +1,274 @@
+// Package sheet reads the spreadsheets offices keep cases in (CSV in UTF-8
+// or GBK, or JSON lines) into import rows, by column headers in Chinese or
+// English. It only reads values: a cell that looks like a formula is taken
+// as the text it is, never evaluated.
+package sheet
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+)
+
+// The fields a row can carry, by their English key.
+const (
+	FieldSession     = "session"
+	FieldNumber      = "number"
+	FieldSerial      = "serial"
+	FieldKind        = "kind"
+	FieldPeriod      = "period"
+	FieldTitle       = "title"
+	FieldContent     = "content"
+	FieldTopics      = "topics"
+	FieldProposer    = "proposer"
+	FieldPhone       = "phone"
+	FieldCoSigners   = "co_signers"
+	FieldLeadUnit    = "lead_unit"
+	FieldSplitUnits  = "split_units"
+	FieldCoUnits     = "co_handling_units"
+	FieldAffiliation = "affiliation"
+)
+
+// DefaultMapping maps the headers offices use to fields. Headers are
+// matched without surrounding spaces and case-insensitively.
+var DefaultMapping = map[string]string{
+	"届次": FieldSession, "会议": FieldSession, "session": FieldSession,
+	"案号": FieldNumber, "编号": FieldNumber, "number": FieldNumber,
+	"流水号": FieldSerial, "serial": FieldSerial,
+	"类别": FieldKind, "类型": FieldKind, "kind": FieldKind,
+	"提出时间": FieldPeriod, "提交时间": FieldPeriod, "period": FieldPeriod,
+	"案由": FieldTitle, "标题": FieldTitle, "题目": FieldTitle, "title": FieldTitle,
+	"内容": FieldContent, "正文": FieldContent, "content": FieldContent,
+	"主题": FieldTopics, "分类": FieldTopics, "topics": FieldTopics,
+	"提案人": FieldProposer, "领衔代表": FieldProposer, "第一提案人": FieldProposer, "提出人": FieldProposer, "proposer": FieldProposer,
+	"联系电话": FieldPhone, "电话": FieldPhone, "phone": FieldPhone,
+	"联名人": FieldCoSigners, "附议人": FieldCoSigners, "co_signers": FieldCoSigners,
+	"界别": FieldAffiliation, "代表团": FieldAffiliation, "affiliation": FieldAffiliation,
+	"主办单位": FieldLeadUnit, "lead_unit": FieldLeadUnit,
+	"分办单位": FieldSplitUnits, "split_units": FieldSplitUnits,
+	"会办单位": FieldCoUnits, "协办单位": FieldCoUnits, "co_handling_units": FieldCoUnits,
+}
+
+// Required are the fields a file must have a column for.
+var Required = []string{FieldSession, FieldNumber, FieldTitle, FieldContent, FieldProposer}
+
+// Record is one data row: its line (1 is the header), and its values by
+// field.
+type Record struct {
+	Line   int
+	Values map[string]string
+}
+
+// Reader yields records one at a time, never holding the whole file.
+type Reader interface {
+	// Next returns the next record, or io.EOF.
+	Next() (Record, error)
+}
+
+// ErrEncoding: the file is in neither UTF-8 nor GB18030.
+var ErrEncoding = errors.New("unknown text encoding")
+
+// decode returns r as UTF-8. encoding is "auto" (a UTF-8 BOM, or text that
+// is valid UTF-8, is UTF-8; anything else is read as GB18030, which covers
+// GBK), "utf-8" or "gbk"/"gb18030".
+func decode(r io.Reader, encoding string) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(64 << 10)
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	switch strings.ToLower(encoding) {
+	case "", "auto":
+		if bytes.HasPrefix(mustPeek(br, 3), []byte("\xef\xbb\xbf")) {
+			br.Discard(3)
+			return br, nil
+		}
+		if validUTF8Prefix(head) {
+			return br, nil
+		}
+		return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), nil
+	case "utf-8", "utf8":
+		if bytes.HasPrefix(mustPeek(br, 3), []byte("\xef\xbb\xbf")) {
+			br.Discard(3)
+		}
+		return br, nil
+	case "gbk", "gb18030", "gb2312":
+		return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), nil
+	}
+	return nil, fmt.Errorf("%w %q: use auto, utf-8 or gbk", ErrEncoding, encoding)
+}
+
+func mustPeek(br *bufio.Reader, n int) []byte {
+	b, _ := br.Peek(n)
+	return b
+}
+
+// validUTF8Prefix is utf8.Valid, allowing a rune cut off at the end.
+func validUTF8Prefix(b []byte) bool {
+	for i := 0; i < 4 && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1]
+	}
+	return utf8.Valid(b)
+}
+
+// headerFields maps a header row to fields; it reports a header it does
+// not know, and a required field with no column.
+func headerFields(header []string, mapping map[string]string) ([]string, error) {
+	fields := make([]string, len(header))
+	have := map[string]bool{}
+	for i, h := range header {
+		key := strings.ToLower(strings.TrimSpace(h))
+		if f, ok := mapping[key]; ok {
+			fields[i] = f
+			have[f] = true
+		} else if f, ok := mapping[strings.TrimSpace(h)]; ok {
+			fields[i] = f
+			have[f] = true
+		}
+	}
+	var missing []string
+	for _, f := range Required {
+		if !have[f] {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no column for %s (headers: %s)", strings.Join(missing, ", "), strings.Join(header, ", "))
+	}
+	return fields, nil
+}
+
+type csvReader struct {
+	r      *csv.Reader
+	fields []string
+	line   int
+}
+
+// NewCSV reads a CSV file whose first row is the header.
+func NewCSV(r io.Reader, encoding string, mapping map[string]string) (Reader, error) {
+	text, err := decode(r, encoding)
+	if err != nil {
+		return nil, err
+	}
+	c := csv.NewReader(text)
+	c.FieldsPerRecord = -1
+	c.LazyQuotes = true
+	header, err := c.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("the file is empty")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	fields, err := headerFields(header, mapping)
+	if err != nil {
+		return nil, err
+	}
+	return &csvReader{r: c, fields: fields, line: 1}, nil
+}
+
+func (c *csvReader) Next() (Record, error) {
+	for {
+		row, err := c.r.Read()
+		c.line++
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return Record{}, io.EOF
+			}
+			return Record{Line: c.line}, fmt.Errorf("line %d: %w", c.line, err)
+		}
+		rec := Record{Line: c.line, Values: map[string]string{}}
+		empty := true
+		for i, v := range row {
+			if i < len(c.fields) && c.fields[i] != "" {
+				v = strings.TrimSpace(v)
+				rec.Values[c.fields[i]] = v
+				empty = empty && v == ""
+			}
+		}
+		if !empty {
+			return rec, nil
+		}
+	}
+}
+
+type jsonlReader struct {
+	s       *bufio.Scanner
+	mapping map[string]string
+	line    int
+}
+
+// NewJSONL reads JSON lines: one object a line, keyed by headers or
+// fields.
+func NewJSONL(r io.Reader, mapping map[string]string) (Reader, error) {
+	text, err := decode(r, "utf-8")
+	if err != nil {
+		return nil, err
+	}
+	s := bufio.NewScanner(text)
+	s.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	return &jsonlReader{s: s, mapping: mapping}, nil
+}
+
+func (j *jsonlReader) Next() (Record, error) {
+	for j.s.Scan() {
+		j.line++
+		line := bytes.TrimSpace(j.s.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(line, &obj); err != nil {
+			return Record{Line: j.line}, fmt.Errorf("line %d: not a JSON object: %w", j.line, err)
+		}
+		rec := Record{Line: j.line, Values: map[string]string{}}
+		for k, v := range obj {
+			field, ok := j.mapping[strings.ToLower(strings.TrimSpace(k))]
+			if !ok {
+				field, ok = j.mapping[strings.TrimSpace(k)]
+			}
+			if !ok {
+				continue
+			}
+			switch x := v.(type) {
+			case string:
+				rec.Values[field] = strings.TrimSpace(x)
+			case []any:
+				var parts []string
+				for _, p := range x {
+					parts = append(parts, fmt.Sprint(p))
+				}
+				rec.Values[field] = strings.Join(parts, "、")
+			case nil:
+			default:
+				rec.Values[field] = fmt.Sprint(x)
+			}
+		}
+		return rec, nil
+	}
+	if err := j.s.Err(); err != nil {
+		return Record{Line: j.line + 1}, fmt.Errorf("line %d: %w", j.line+1, err)
+	}
+	return Record{}, io.EOF
+}
+
+// List splits a cell that lists several names: by 、，, ; ；or newlines.
+func List(cell string) []string {
+	parts := strings.FieldsFunc(cell, func(r rune) bool {
+		return strings.ContainsRune("、，,;；\n", r)
+	})
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
