@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/cmd/banli/sheet"
+	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
 // importCommand is `banli import FILE`.
