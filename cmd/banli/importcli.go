@@ -25,14 +25,14 @@ func importCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
 	encoding := fs.String("encoding", "auto", "CSV text encoding: auto, utf-8 or gbk")
-	format := fs.String("format", "auto", "csv, jsonl, or auto (by the file's extension)")
+	format := fs.String("format", "auto", "xlsx, csv, jsonl, or auto (by the file's extension)")
 	mappingFile := fs.String("mapping", "", "a JSON file of header-to-field pairs, added to the default mapping")
 	report := fs.String("report", "", "write every bad row here, as CSV (row, column, reason)")
 	dryRun := fs.Bool("dry-run", false, "check every row, write nothing")
 	allOrNothing := fs.Bool("all-or-nothing", false, "write each batch only if all its rows are good")
 	batch := fs.Int("batch", 1000, "rows per batch (one transaction each), 1 to 10000")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *batch < 1 || *batch > 10000 {
-		fmt.Fprintln(stderr, "usage: banli import [-addr host:port] [-encoding auto|utf-8|gbk] [-mapping FILE] [-report FILE] [-dry-run] [-all-or-nothing] FILE")
+		fmt.Fprintln(stderr, "usage: banli import [-addr host:port] [-format auto|xlsx|csv|jsonl] [-encoding auto|utf-8|gbk] [-mapping FILE] [-report FILE] [-dry-run] [-all-or-nothing] FILE")
 		return 2
 	}
 	mapping := map[string]string{}
@@ -108,8 +108,11 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 	defer f.Close()
 	if format == "auto" {
 		format = "csv"
-		if ext := strings.ToLower(filepath.Ext(path)); ext == ".jsonl" || ext == ".ndjson" {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".jsonl", ".ndjson":
 			format = "jsonl"
+		case ".xlsx":
+			format = "xlsx"
 		}
 	}
 	var rows sheet.Reader
@@ -118,6 +121,8 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 		rows, err = sheet.NewCSV(f, encoding, mapping)
 	case "jsonl":
 		rows, err = sheet.NewJSONL(f, mapping)
+	case "xlsx":
+		rows, err = sheet.NewXLSX(f, mapping)
 	default:
 		err = fmt.Errorf("unknown format %q", format)
 	}
@@ -352,4 +357,80 @@ func writeReport(path string, problems []importProblem) error {
 		return err
 	}
 	return f.Close()
+}
+
+// exportCommand is `banli export -o FILE`.
+func exportCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("banli export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	out := fs.String("o", "", "the file to write (required); .csv writes CSV, anything else XLSX")
+	session := fs.String("session", "", "only this session, sessions/{id}")
+	unit := fs.String("unit", "", "only this unit's cases, units/{id}")
+	state := fs.String("state", "", "only cases in this state, e.g. REPLIED")
+	year := fs.Int("year", 0, "only this year's cases")
+	english := fs.Bool("english", false, "English column headers")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *out == "" {
+		fmt.Fprintln(stderr, "usage: banli export -o FILE [-session S] [-unit U] [-state STATE] [-year Y] [-english]")
+		return 2
+	}
+	req := &banliv1.ExportLedgerRequest{Format: banliv1.ExportFormat_EXPORT_FORMAT_XLSX, Session: *session, Unit: *unit, Year: int32(*year), EnglishHeaders: *english}
+	if strings.EqualFold(filepath.Ext(*out), ".csv") {
+		req.Format = banliv1.ExportFormat_EXPORT_FORMAT_CSV
+	}
+	if *state != "" {
+		v, ok := banliv1.ProposalState_value["PROPOSAL_STATE_"+strings.ToUpper(strings.TrimPrefix(*state, "PROPOSAL_STATE_"))]
+		if !ok {
+			fmt.Fprintf(stderr, "banli export: unknown state %q\n", *state)
+			return 2
+		}
+		req.State = banliv1.ProposalState(v)
+	}
+	n, err := export(context.Background(), *addr, req, *out)
+	if err != nil {
+		fmt.Fprintln(stderr, "banli export:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %d bytes to %s\n", n, *out)
+	return 0
+}
+
+// export writes the server's ledger export to path, through a temporary
+// file.
+func export(ctx context.Context, addr string, req *banliv1.ExportLedgerRequest, path string) (int64, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	stream, err := banliv1.NewSupervisionServiceClient(conn).ExportLedger(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".banli-export-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	var n int64
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tmp.Close()
+			return 0, err
+		}
+		w, err := tmp.Write(chunk.GetData())
+		n += int64(w)
+		if err != nil {
+			tmp.Close()
+			return 0, err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	return n, os.Rename(tmp.Name(), path)
 }

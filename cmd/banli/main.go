@@ -4,7 +4,8 @@
 //	banli [serve] [flags]   run the service (the default)
 //	banli backup FILE       copy a running server's database into FILE
 //	banli restore FILE      put a backup in place of the data file (server stopped)
-//	banli import FILE       import cases from CSV (UTF-8 or GBK) or JSON lines
+//	banli import FILE       import cases from XLSX, CSV (UTF-8 or GBK) or JSON lines
+//	banli export -o FILE    write the ledger as XLSX or CSV
 //	banli audit verify      check the audit trail's hash chain in a data file
 //	banli seed              fill a running server with realistic cases
 //	banli bench             drive a running server with a realistic mix
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return restoreCommand(args, stdout, stderr)
 	case "import":
 		return importCommand(args, stdout, stderr)
+	case "export":
+		return exportCommand(args, stdout, stderr)
 	case "audit":
 		return auditCommand(args, stdout, stderr)
 	case "seed":
@@ -74,8 +77,10 @@ const usage = `usage:
   banli backup FILE       copy a running server's database into FILE (-addr, BANLI_GRPC_ADDR)
   banli restore FILE      with the server stopped, put a backup in place of the data file
                           (-data, BANLI_DATA); the replaced file is kept beside it
-  banli import FILE       import cases from a CSV (UTF-8 or GBK) or JSONL file, by Chinese or
-                          English headers (-addr, -mapping, -report, -dry-run, -all-or-nothing)
+  banli import FILE       import cases from an XLSX, CSV (UTF-8 or GBK) or JSONL file, by Chinese
+                          or English headers (-addr, -mapping, -report, -dry-run, -all-or-nothing)
+  banli export -o FILE    write the ledger (台账) as XLSX, or CSV for a .csv name (-session, -unit,
+                          -state, -year, -english)
   banli audit verify      check the audit trail's hash chain of a data file (-data, BANLI_DATA;
                           the server must be stopped, or use GET /v1/audit:verify)
   banli seed [-cases N]   fill a running server with realistic cases (-addr)

@@ -1,5 +1,5 @@
-// Package sheet reads the spreadsheets offices keep cases in (CSV in UTF-8
-// or GBK, or JSON lines) into import rows, by column headers in Chinese or
+// Package sheet reads the spreadsheets offices keep cases in (XLSX, CSV in
+// UTF-8 or GBK, or JSON lines) into import rows, by column headers in Chinese or
 // English. It only reads values: a cell that looks like a formula is taken
 // as the text it is, never evaluated.
 package sheet
@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 )
@@ -184,19 +185,85 @@ func (c *csvReader) Next() (Record, error) {
 			}
 			return Record{Line: c.line}, fmt.Errorf("line %d: %w", c.line, err)
 		}
-		rec := Record{Line: c.line, Values: map[string]string{}}
-		empty := true
-		for i, v := range row {
-			if i < len(c.fields) && c.fields[i] != "" {
-				v = strings.TrimSpace(v)
-				rec.Values[c.fields[i]] = v
-				empty = empty && v == ""
-			}
-		}
-		if !empty {
+		if rec, ok := record(c.line, c.fields, row); ok {
 			return rec, nil
 		}
 	}
+}
+
+// record makes a row's cells into a record; false for a blank row.
+func record(line int, fields, cells []string) (Record, bool) {
+	rec := Record{Line: line, Values: map[string]string{}}
+	empty := true
+	for i, v := range cells {
+		if i < len(fields) && fields[i] != "" {
+			v = unguard(strings.TrimSpace(v))
+			rec.Values[fields[i]] = v
+			empty = empty && v == ""
+		}
+	}
+	return rec, !empty
+}
+
+// unguard removes the apostrophe an export puts before a cell that a
+// spreadsheet would otherwise read as a formula.
+func unguard(v string) string {
+	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune("=+-@", rune(v[1])) {
+		return v[1:]
+	}
+	return v
+}
+
+type xlsxReader struct {
+	rows   *excelize.Rows
+	fields []string
+	line   int
+	closer io.Closer
+}
+
+// NewXLSX reads the first sheet of a workbook whose first row is the
+// header. It reads the values stored in the cells; formulas are never
+// evaluated.
+func NewXLSX(r io.Reader, mapping map[string]string) (Reader, error) {
+	f, err := excelize.OpenReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("not an XLSX workbook: %w", err)
+	}
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return nil, errors.New("the workbook has no sheet")
+	}
+	rows, err := f.Rows(sheets[0])
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, errors.New("the file is empty")
+	}
+	header, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	fields, err := headerFields(header, mapping)
+	if err != nil {
+		return nil, err
+	}
+	return &xlsxReader{rows: rows, fields: fields, line: 1, closer: f}, nil
+}
+
+func (x *xlsxReader) Next() (Record, error) {
+	for x.rows.Next() {
+		x.line++
+		cells, err := x.rows.Columns()
+		if err != nil {
+			return Record{Line: x.line}, fmt.Errorf("line %d: %w", x.line, err)
+		}
+		if rec, ok := record(x.line, x.fields, cells); ok {
+			return rec, nil
+		}
+	}
+	x.closer.Close()
+	return Record{}, io.EOF
 }
 
 type jsonlReader struct {

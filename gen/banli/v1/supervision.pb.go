@@ -8,6 +8,7 @@ package banliv1
 
 import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -22,6 +23,59 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// The file format of an export.
+type ExportFormat int32
+
+const (
+	ExportFormat_EXPORT_FORMAT_UNSPECIFIED ExportFormat = 0
+	// Office Open XML spreadsheet (the default).
+	ExportFormat_EXPORT_FORMAT_XLSX ExportFormat = 1
+	// Comma-separated values in UTF-8 with a byte-order mark, as Excel
+	// expects.
+	ExportFormat_EXPORT_FORMAT_CSV ExportFormat = 2
+)
+
+// Enum value maps for ExportFormat.
+var (
+	ExportFormat_name = map[int32]string{
+		0: "EXPORT_FORMAT_UNSPECIFIED",
+		1: "EXPORT_FORMAT_XLSX",
+		2: "EXPORT_FORMAT_CSV",
+	}
+	ExportFormat_value = map[string]int32{
+		"EXPORT_FORMAT_UNSPECIFIED": 0,
+		"EXPORT_FORMAT_XLSX":        1,
+		"EXPORT_FORMAT_CSV":         2,
+	}
+)
+
+func (x ExportFormat) Enum() *ExportFormat {
+	p := new(ExportFormat)
+	*p = x
+	return p
+}
+
+func (x ExportFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_supervision_proto_enumTypes[0].Descriptor()
+}
+
+func (ExportFormat) Type() protoreflect.EnumType {
+	return &file_banli_v1_supervision_proto_enumTypes[0]
+}
+
+func (x ExportFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportFormat.Descriptor instead.
+func (ExportFormat) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{0}
+}
 
 // Which entries a ledger lists.
 type LedgerView int32
@@ -80,11 +134,11 @@ func (x LedgerView) String() string {
 }
 
 func (LedgerView) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_supervision_proto_enumTypes[0].Descriptor()
+	return file_banli_v1_supervision_proto_enumTypes[1].Descriptor()
 }
 
 func (LedgerView) Type() protoreflect.EnumType {
-	return &file_banli_v1_supervision_proto_enumTypes[0]
+	return &file_banli_v1_supervision_proto_enumTypes[1]
 }
 
 func (x LedgerView) Number() protoreflect.EnumNumber {
@@ -93,7 +147,98 @@ func (x LedgerView) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LedgerView.Descriptor instead.
 func (LedgerView) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{1}
+}
+
+// Request for ExportLedger. Filters combine with AND.
+type ExportLedgerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// XLSX (default) or CSV.
+	Format ExportFormat `protobuf:"varint,1,opt,name=format,proto3,enum=banli.v1.ExportFormat" json:"format,omitempty"`
+	// Only cases of this session, `sessions/{session}`.
+	Session string `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// Only cases with a current assignment to this unit, `units/{unit}`.
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Only cases in this state.
+	State ProposalState `protobuf:"varint,4,opt,name=state,proto3,enum=banli.v1.ProposalState" json:"state,omitempty"`
+	// Only cases of sessions of this year.
+	Year int32 `protobuf:"varint,5,opt,name=year,proto3" json:"year,omitempty"`
+	// Column headers in English instead of Chinese.
+	EnglishHeaders bool `protobuf:"varint,6,opt,name=english_headers,json=englishHeaders,proto3" json:"english_headers,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExportLedgerRequest) Reset() {
+	*x = ExportLedgerRequest{}
+	mi := &file_banli_v1_supervision_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportLedgerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportLedgerRequest) ProtoMessage() {}
+
+func (x *ExportLedgerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_supervision_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportLedgerRequest.ProtoReflect.Descriptor instead.
+func (*ExportLedgerRequest) Descriptor() ([]byte, []int) {
 	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ExportLedgerRequest) GetFormat() ExportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ExportFormat_EXPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportLedgerRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ExportLedgerRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ExportLedgerRequest) GetState() ProposalState {
+	if x != nil {
+		return x.State
+	}
+	return ProposalState_PROPOSAL_STATE_UNSPECIFIED
+}
+
+func (x *ExportLedgerRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *ExportLedgerRequest) GetEnglishHeaders() bool {
+	if x != nil {
+		return x.EnglishHeaders
+	}
+	return false
 }
 
 // One assignment of one case, as the ledger shows it.
@@ -132,7 +277,7 @@ type LedgerEntry struct {
 
 func (x *LedgerEntry) Reset() {
 	*x = LedgerEntry{}
-	mi := &file_banli_v1_supervision_proto_msgTypes[0]
+	mi := &file_banli_v1_supervision_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +289,7 @@ func (x *LedgerEntry) String() string {
 func (*LedgerEntry) ProtoMessage() {}
 
 func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_supervision_proto_msgTypes[0]
+	mi := &file_banli_v1_supervision_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +302,7 @@ func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
 func (*LedgerEntry) Descriptor() ([]byte, []int) {
-	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{0}
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *LedgerEntry) GetProposal() string {
@@ -300,7 +445,7 @@ type ListLedgerEntriesRequest struct {
 
 func (x *ListLedgerEntriesRequest) Reset() {
 	*x = ListLedgerEntriesRequest{}
-	mi := &file_banli_v1_supervision_proto_msgTypes[1]
+	mi := &file_banli_v1_supervision_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -312,7 +457,7 @@ func (x *ListLedgerEntriesRequest) String() string {
 func (*ListLedgerEntriesRequest) ProtoMessage() {}
 
 func (x *ListLedgerEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_supervision_proto_msgTypes[1]
+	mi := &file_banli_v1_supervision_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -325,7 +470,7 @@ func (x *ListLedgerEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListLedgerEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{1}
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListLedgerEntriesRequest) GetView() LedgerView {
@@ -404,7 +549,7 @@ type ListLedgerEntriesResponse struct {
 
 func (x *ListLedgerEntriesResponse) Reset() {
 	*x = ListLedgerEntriesResponse{}
-	mi := &file_banli_v1_supervision_proto_msgTypes[2]
+	mi := &file_banli_v1_supervision_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +561,7 @@ func (x *ListLedgerEntriesResponse) String() string {
 func (*ListLedgerEntriesResponse) ProtoMessage() {}
 
 func (x *ListLedgerEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_supervision_proto_msgTypes[2]
+	mi := &file_banli_v1_supervision_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +574,7 @@ func (x *ListLedgerEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLedgerEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListLedgerEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListLedgerEntriesResponse) GetEntries() []*LedgerEntry {
@@ -461,7 +606,7 @@ type GetAttentionRequest struct {
 
 func (x *GetAttentionRequest) Reset() {
 	*x = GetAttentionRequest{}
-	mi := &file_banli_v1_supervision_proto_msgTypes[3]
+	mi := &file_banli_v1_supervision_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +618,7 @@ func (x *GetAttentionRequest) String() string {
 func (*GetAttentionRequest) ProtoMessage() {}
 
 func (x *GetAttentionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_supervision_proto_msgTypes[3]
+	mi := &file_banli_v1_supervision_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +631,7 @@ func (x *GetAttentionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttentionRequest.ProtoReflect.Descriptor instead.
 func (*GetAttentionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetAttentionRequest) GetUnit() string {
@@ -536,7 +681,7 @@ type Attention struct {
 
 func (x *Attention) Reset() {
 	*x = Attention{}
-	mi := &file_banli_v1_supervision_proto_msgTypes[4]
+	mi := &file_banli_v1_supervision_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +693,7 @@ func (x *Attention) String() string {
 func (*Attention) ProtoMessage() {}
 
 func (x *Attention) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_supervision_proto_msgTypes[4]
+	mi := &file_banli_v1_supervision_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +706,7 @@ func (x *Attention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attention.ProtoReflect.Descriptor instead.
 func (*Attention) Descriptor() ([]byte, []int) {
-	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Attention) GetUnit() string {
@@ -666,7 +811,14 @@ var File_banli_v1_supervision_proto protoreflect.FileDescriptor
 
 const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\n" +
-	"\x1abanli/v1/supervision.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x04\n" +
+	"\x1abanli/v1/supervision.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x01\n" +
+	"\x13ExportLedgerRequest\x12.\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x16.banli.v1.ExportFormatR\x06format\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x12-\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x12\x12\n" +
+	"\x04year\x18\x05 \x01(\x05R\x04year\x12'\n" +
+	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xc1\x04\n" +
 	"\vLedgerEntry\x12\x1a\n" +
 	"\bproposal\x18\x01 \x01(\tR\bproposal\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x14\n" +
@@ -722,7 +874,11 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x15more_awaiting_sign_in\x18\v \x01(\bR\x12moreAwaitingSignIn\x122\n" +
 	"\x15more_awaiting_opinion\x18\f \x01(\bR\x13moreAwaitingOpinion\x123\n" +
 	"\x16more_replied_not_rated\x18\r \x01(\bR\x13moreRepliedNotRated\x124\n" +
-	"\x16more_rated_unsatisfied\x18\x0e \x01(\bR\x14moreRatedUnsatisfied*\x81\x02\n" +
+	"\x16more_rated_unsatisfied\x18\x0e \x01(\bR\x14moreRatedUnsatisfied*\\\n" +
+	"\fExportFormat\x12\x1d\n" +
+	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*\x81\x02\n" +
 	"\n" +
 	"LedgerView\x12\x1b\n" +
 	"\x17LEDGER_VIEW_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -732,11 +888,12 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x1cLEDGER_VIEW_AWAITING_OPINION\x10\x04\x12!\n" +
 	"\x1dLEDGER_VIEW_REPLIED_NOT_RATED\x10\x05\x12!\n" +
 	"\x1dLEDGER_VIEW_RATED_UNSATISFIED\x10\x06\x12\x19\n" +
-	"\x15LEDGER_VIEW_KEY_CASES\x10\a2\xe1\x01\n" +
+	"\x15LEDGER_VIEW_KEY_CASES\x10\a2\xc3\x02\n" +
 	"\x12SupervisionService\x12p\n" +
 	"\x11ListLedgerEntries\x12\".banli.v1.ListLedgerEntriesRequest\x1a#.banli.v1.ListLedgerEntriesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/ledger\x12Y\n" +
-	"\fGetAttention\x12\x1d.banli.v1.GetAttentionRequest\x1a\x13.banli.v1.Attention\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/attentionB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\fGetAttention\x12\x1d.banli.v1.GetAttentionRequest\x1a\x13.banli.v1.Attention\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/attention\x12`\n" +
+	"\fExportLedger\x12\x1d.banli.v1.ExportLedgerRequest\x1a\x14.google.api.HttpBody\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/ledger:export0\x01B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_supervision_proto_rawDescOnce sync.Once
@@ -750,45 +907,52 @@ func file_banli_v1_supervision_proto_rawDescGZIP() []byte {
 	return file_banli_v1_supervision_proto_rawDescData
 }
 
-var file_banli_v1_supervision_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_supervision_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_banli_v1_supervision_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_banli_v1_supervision_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_banli_v1_supervision_proto_goTypes = []any{
-	(LedgerView)(0),                   // 0: banli.v1.LedgerView
-	(*LedgerEntry)(nil),               // 1: banli.v1.LedgerEntry
-	(*ListLedgerEntriesRequest)(nil),  // 2: banli.v1.ListLedgerEntriesRequest
-	(*ListLedgerEntriesResponse)(nil), // 3: banli.v1.ListLedgerEntriesResponse
-	(*GetAttentionRequest)(nil),       // 4: banli.v1.GetAttentionRequest
-	(*Attention)(nil),                 // 5: banli.v1.Attention
-	(ProposalState)(0),                // 6: banli.v1.ProposalState
-	(AssignmentRole)(0),               // 7: banli.v1.AssignmentRole
-	(AssignmentState)(0),              // 8: banli.v1.AssignmentState
-	(*Deadline)(nil),                  // 9: banli.v1.Deadline
-	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
+	(ExportFormat)(0),                 // 0: banli.v1.ExportFormat
+	(LedgerView)(0),                   // 1: banli.v1.LedgerView
+	(*ExportLedgerRequest)(nil),       // 2: banli.v1.ExportLedgerRequest
+	(*LedgerEntry)(nil),               // 3: banli.v1.LedgerEntry
+	(*ListLedgerEntriesRequest)(nil),  // 4: banli.v1.ListLedgerEntriesRequest
+	(*ListLedgerEntriesResponse)(nil), // 5: banli.v1.ListLedgerEntriesResponse
+	(*GetAttentionRequest)(nil),       // 6: banli.v1.GetAttentionRequest
+	(*Attention)(nil),                 // 7: banli.v1.Attention
+	(ProposalState)(0),                // 8: banli.v1.ProposalState
+	(AssignmentRole)(0),               // 9: banli.v1.AssignmentRole
+	(AssignmentState)(0),              // 10: banli.v1.AssignmentState
+	(*Deadline)(nil),                  // 11: banli.v1.Deadline
+	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),         // 13: google.api.HttpBody
 }
 var file_banli_v1_supervision_proto_depIdxs = []int32{
-	6,  // 0: banli.v1.LedgerEntry.proposal_state:type_name -> banli.v1.ProposalState
-	7,  // 1: banli.v1.LedgerEntry.role:type_name -> banli.v1.AssignmentRole
-	8,  // 2: banli.v1.LedgerEntry.state:type_name -> banli.v1.AssignmentState
-	9,  // 3: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
-	0,  // 4: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
-	10, // 5: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
-	1,  // 6: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	10, // 7: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
-	1,  // 8: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
-	1,  // 9: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
-	1,  // 10: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
-	1,  // 11: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
-	1,  // 12: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
-	1,  // 13: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	2,  // 14: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	4,  // 15: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	3,  // 16: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	5,  // 17: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	0,  // 0: banli.v1.ExportLedgerRequest.format:type_name -> banli.v1.ExportFormat
+	8,  // 1: banli.v1.ExportLedgerRequest.state:type_name -> banli.v1.ProposalState
+	8,  // 2: banli.v1.LedgerEntry.proposal_state:type_name -> banli.v1.ProposalState
+	9,  // 3: banli.v1.LedgerEntry.role:type_name -> banli.v1.AssignmentRole
+	10, // 4: banli.v1.LedgerEntry.state:type_name -> banli.v1.AssignmentState
+	11, // 5: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
+	1,  // 6: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
+	12, // 7: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 8: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
+	12, // 9: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 10: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 11: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
+	3,  // 12: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
+	3,  // 13: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
+	3,  // 14: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
+	3,  // 15: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
+	4,  // 16: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 17: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 18: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 19: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 20: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	13, // 21: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
@@ -802,8 +966,8 @@ func file_banli_v1_supervision_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_supervision_proto_rawDesc), len(file_banli_v1_supervision_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   5,
+			NumEnums:      2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -101,6 +101,32 @@ func local_request_SupervisionService_GetAttention_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+var filter_SupervisionService_ExportLedger_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_SupervisionService_ExportLedger_0(ctx context.Context, marshaler runtime.Marshaler, client SupervisionServiceClient, req *http.Request, pathParams map[string]string) (SupervisionService_ExportLedgerClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportLedgerRequest
+		metadata runtime.ServerMetadata
+	)
+	io.Copy(io.Discard, req.Body)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_SupervisionService_ExportLedger_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	stream, err := client.ExportLedger(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterSupervisionServiceHandlerServer registers the http handlers for service SupervisionService to "mux".
 // UnaryRPC     :call SupervisionServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -146,6 +172,13 @@ func RegisterSupervisionServiceHandlerServer(ctx context.Context, mux *runtime.S
 			return
 		}
 		forward_SupervisionService_GetAttention_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_SupervisionService_ExportLedger_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 
 	return nil
@@ -221,15 +254,34 @@ func RegisterSupervisionServiceHandlerClient(ctx context.Context, mux *runtime.S
 		}
 		forward_SupervisionService_GetAttention_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_SupervisionService_ExportLedger_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/banli.v1.SupervisionService/ExportLedger", runtime.WithHTTPPathPattern("/v1/ledger:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_SupervisionService_ExportLedger_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_SupervisionService_ExportLedger_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
 	pattern_SupervisionService_ListLedgerEntries_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "ledger"}, ""))
 	pattern_SupervisionService_GetAttention_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "attention"}, ""))
+	pattern_SupervisionService_ExportLedger_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "ledger"}, "export"))
 )
 
 var (
 	forward_SupervisionService_ListLedgerEntries_0 = runtime.ForwardResponseMessage
 	forward_SupervisionService_GetAttention_0      = runtime.ForwardResponseMessage
+	forward_SupervisionService_ExportLedger_0      = runtime.ForwardResponseStream
 )

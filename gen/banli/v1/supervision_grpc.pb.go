@@ -8,6 +8,7 @@ package banliv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -21,6 +22,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	SupervisionService_ListLedgerEntries_FullMethodName = "/banli.v1.SupervisionService/ListLedgerEntries"
 	SupervisionService_GetAttention_FullMethodName      = "/banli.v1.SupervisionService/GetAttention"
+	SupervisionService_ExportLedger_FullMethodName      = "/banli.v1.SupervisionService/ExportLedger"
 )
 
 // SupervisionServiceClient is the client API for SupervisionService service.
@@ -36,6 +38,10 @@ type SupervisionServiceClient interface {
 	// What needs attention for one unit (or the whole office), in one call:
 	// the first page of every view.
 	GetAttention(ctx context.Context, in *GetAttentionRequest, opts ...grpc.CallOption) (*Attention, error)
+	// Exports the ledger (台账) as an XLSX or CSV file, one row per case, in
+	// chunks of up to 1 MiB; over REST a download. Its case columns are the
+	// ones `banli import` reads, so an exported file imports back unchanged.
+	ExportLedger(ctx context.Context, in *ExportLedgerRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
 type supervisionServiceClient struct {
@@ -66,6 +72,25 @@ func (c *supervisionServiceClient) GetAttention(ctx context.Context, in *GetAtte
 	return out, nil
 }
 
+func (c *supervisionServiceClient) ExportLedger(ctx context.Context, in *ExportLedgerRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &SupervisionService_ServiceDesc.Streams[0], SupervisionService_ExportLedger_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportLedgerRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SupervisionService_ExportLedgerClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 // SupervisionServiceServer is the server API for SupervisionService service.
 // All implementations must embed UnimplementedSupervisionServiceServer
 // for forward compatibility.
@@ -79,6 +104,10 @@ type SupervisionServiceServer interface {
 	// What needs attention for one unit (or the whole office), in one call:
 	// the first page of every view.
 	GetAttention(context.Context, *GetAttentionRequest) (*Attention, error)
+	// Exports the ledger (台账) as an XLSX or CSV file, one row per case, in
+	// chunks of up to 1 MiB; over REST a download. Its case columns are the
+	// ones `banli import` reads, so an exported file imports back unchanged.
+	ExportLedger(*ExportLedgerRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedSupervisionServiceServer()
 }
 
@@ -94,6 +123,9 @@ func (UnimplementedSupervisionServiceServer) ListLedgerEntries(context.Context, 
 }
 func (UnimplementedSupervisionServiceServer) GetAttention(context.Context, *GetAttentionRequest) (*Attention, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetAttention not implemented")
+}
+func (UnimplementedSupervisionServiceServer) ExportLedger(*ExportLedgerRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Errorf(codes.Unimplemented, "method ExportLedger not implemented")
 }
 func (UnimplementedSupervisionServiceServer) mustEmbedUnimplementedSupervisionServiceServer() {}
 func (UnimplementedSupervisionServiceServer) testEmbeddedByValue()                            {}
@@ -152,6 +184,17 @@ func _SupervisionService_GetAttention_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SupervisionService_ExportLedger_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportLedgerRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SupervisionServiceServer).ExportLedger(m, &grpc.GenericServerStream[ExportLedgerRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type SupervisionService_ExportLedgerServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 // SupervisionService_ServiceDesc is the grpc.ServiceDesc for SupervisionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +211,12 @@ var SupervisionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _SupervisionService_GetAttention_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportLedger",
+			Handler:       _SupervisionService_ExportLedger_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "banli/v1/supervision.proto",
 }
