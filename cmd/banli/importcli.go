@@ -150,6 +150,7 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 	}
 	var pending []*banliv1.ImportRow
 	done := 0
+	seen := map[string]int64{} // session and number -> row, across batches
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -180,6 +181,14 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 			continue
 		}
 		row, problem := names.row(rec)
+		if problem == nil {
+			key := row.GetProposal().GetSession() + "\x00" + row.GetProposal().GetNumber()
+			if first, dup := seen[key]; dup {
+				problem = &importProblem{row: int64(rec.Line), column: sheet.FieldNumber, reason: fmt.Sprintf("repeats row %d's number", first)}
+			} else {
+				seen[key] = int64(rec.Line)
+			}
+		}
 		if problem != nil {
 			sum.invalid++
 			sum.problems = append(sum.problems, *problem)

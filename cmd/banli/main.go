@@ -6,6 +6,7 @@
 //	banli restore FILE      put a backup in place of the data file (server stopped)
 //	banli import FILE       import cases from XLSX, CSV (UTF-8 or GBK) or JSON lines
 //	banli export -o FILE    write the ledger as XLSX or CSV
+//	banli get|list|assign|sign|reply|rate …  lifecycle calls for scripts
 //	banli audit verify      check the audit trail's hash chain in a data file
 //	banli seed              fill a running server with realistic cases
 //	banli bench             drive a running server with a realistic mix
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return importCommand(args, stdout, stderr)
 	case "export":
 		return exportCommand(args, stdout, stderr)
+	case "get", "list", "assign", "sign", "reply", "rate":
+		return clientCommand(cmd, args, stdout, stderr)
 	case "audit":
 		return auditCommand(args, stdout, stderr)
 	case "seed":
@@ -81,6 +84,8 @@ const usage = `usage:
                           or English headers (-addr, -mapping, -report, -dry-run, -all-or-nothing)
   banli export -o FILE    write the ledger (台账) as XLSX, or CSV for a .csv name (-session, -unit,
                           -state, -year, -english)
+  banli get NAME          a case as JSON; also list, assign, sign, reply, rate: thin lifecycle
+                          calls for scripts (banli assign -h and so on)
   banli audit verify      check the audit trail's hash chain of a data file (-data, BANLI_DATA;
                           the server must be stopped, or use GET /v1/audit:verify)
   banli seed [-cases N]   fill a running server with realistic cases (-addr)

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// The client subcommands: thin wrappers over the generated client for
+// scripts. Each prints the answer as JSON (the REST shapes) and exits 1
+// with the server's message on an error.
+//
+//	banli get proposals/7
+//	banli list [-session S] [-unit U] [-state STATE] [-year Y] [-page-size N]
+//	banli assign proposals/7 -lead units/1 [-co units/2,units/3] [-split …]
+//	banli sign proposals/7/assignments/1 [-person 李明]
+//	banli reply proposals/7/assignments/1 -category A -text FILE_OR_TEXT -signer 张局长 -contact 李明 -phone 0755-1
+//	banli rate proposals/7/assignments/1/replies/1 -proposer 1 -satisfaction satisfied [-opinion …]
+func clientCommand(cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("banli "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	actor := fs.String("actor", envOr("BANLI_ACTOR", ""), "who is calling (x-banli-actor)")
+	var call func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error)
+	switch cmd {
+	case "get":
+		call = func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error) {
+			return banliv1.NewProposalServiceClient(c).GetProposal(ctx, &banliv1.GetProposalRequest{Name: name})
+		}
+	case "list":
+		session := fs.String("session", "", "sessions/{id}")
+		unit := fs.String("unit", "", "units/{id}")
+		state := fs.String("state", "", "a case state, e.g. REPLIED")
+		year := fs.Int("year", 0, "a year")
+		size := fs.Int("page-size", 50, "cases a page")
+		token := fs.String("page-token", "", "the next page's token")
+		call = func(ctx context.Context, c *grpc.ClientConn, _ string) (proto.Message, error) {
+			req := &banliv1.ListProposalsRequest{Session: *session, Unit: *unit, Year: int32(*year), PageSize: int32(*size), PageToken: *token}
+			if *state != "" {
+				req.State = banliv1.ProposalState(banliv1.ProposalState_value["PROPOSAL_STATE_"+strings.ToUpper(*state)])
+			}
+			return banliv1.NewProposalServiceClient(c).ListProposals(ctx, req)
+		}
+	case "assign":
+		leadUnit := fs.String("lead", "", "the lead unit")
+		split := fs.String("split", "", "split units, comma-separated")
+		co := fs.String("co", "", "co-handling units, comma-separated")
+		call = func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error) {
+			req := &banliv1.AssignProposalRequest{Name: name}
+			for _, list := range []struct {
+				units string
+				role  banliv1.AssignmentRole
+			}{{*leadUnit, roleLead}, {*split, roleSplit}, {*co, roleCo}} {
+				for _, u := range strings.Split(list.units, ",") {
+					if u = strings.TrimSpace(u); u != "" {
+						req.Assignments = append(req.Assignments, &banliv1.UnitAssignment{Unit: u, Role: list.role})
+					}
+				}
+			}
+			return banliv1.NewProposalServiceClient(c).AssignProposal(ctx, req)
+		}
+	case "sign":
+		person := fs.String("person", "", "the person responsible")
+		department := fs.String("department", "", "the department, units/{id}")
+		call = func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error) {
+			return banliv1.NewProposalServiceClient(c).SignAssignment(ctx, &banliv1.SignAssignmentRequest{Name: name, ResponsiblePerson: *person, Department: *department})
+		}
+	case "reply":
+		category := fs.String("category", "", "A, B, C or D")
+		text := fs.String("text", "", "the reply text")
+		signer := fs.String("signer", "", "the unit head who signed it off")
+		contact := fs.String("contact", "", "the contact person")
+		phone := fs.String("phone", "", "the contact phone")
+		disclosure := fs.String("disclosure", "full", "full, summary or none")
+		call = func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error) {
+			return banliv1.NewProposalServiceClient(c).SubmitReply(ctx, &banliv1.SubmitReplyRequest{Name: name, Reply: &banliv1.Reply{
+				Category: banliv1.ReplyCategory(banliv1.ReplyCategory_value["REPLY_CATEGORY_"+strings.ToUpper(*category)]),
+				Text:     *text, Signer: *signer, ContactPerson: *contact, ContactPhone: *phone,
+				DisclosureIntent: banliv1.DisclosureIntent(banliv1.DisclosureIntent_value["DISCLOSURE_INTENT_"+strings.ToUpper(*disclosure)]),
+			}})
+		}
+	case "rate":
+		proposer := fs.Int("proposer", 1, "the rating proposer's id")
+		satisfaction := fs.String("satisfaction", "", "satisfied, basically_satisfied or unsatisfied")
+		opinion := fs.String("opinion", "", "the proposer's opinion")
+		call = func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error) {
+			return banliv1.NewProposalServiceClient(c).RateReply(ctx, &banliv1.RateReplyRequest{Name: name, ProposerId: int32(*proposer), Opinion: *opinion,
+				Satisfaction: banliv1.Satisfaction(banliv1.Satisfaction_value["SATISFACTION_"+strings.ToUpper(*satisfaction)])})
+		}
+	}
+	// The resource name comes first, then the flags.
+	name := ""
+	if cmd != "list" {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			fmt.Fprintf(stderr, "usage: banli %s NAME [flags]\n", cmd)
+			return 2
+		}
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return 2
+	}
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintln(stderr, "banli:", err)
+		return 1
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if *actor != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-banli-actor", *actor)
+	}
+	resp, err := call(ctx, conn, name)
+	if err != nil {
+		st := status.Convert(err)
+		fmt.Fprintf(stderr, "banli %s: %s: %s\n", cmd, st.Code(), st.Message())
+		return 1
+	}
+	out, _ := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp)
+	fmt.Fprintln(stdout, string(out))
+	return 0
+}
