@@ -58,3 +58,20 @@ func FuzzJSONL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzXLSX: any bytes read as a workbook without a panic.
+func FuzzXLSX(f *testing.F) {
+	f.Add([]byte("PK\x03\x04 not really a workbook"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := NewXLSX(strings.NewReader(string(data)), DefaultMapping)
+		if err != nil {
+			return
+		}
+		for i := 0; i < 10000; i++ {
+			if _, err := r.Next(); errors.Is(err, io.EOF) {
+				return
+			}
+		}
+	})
+}
