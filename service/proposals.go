@@ -118,6 +118,11 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		if err != nil {
 			return err
 		}
+		if req.GetView() != banliv1.ProposalView_PROPOSAL_VIEW_FULL {
+			for _, p := range list {
+				basicView(p)
+			}
+		}
 		resp.Proposals = list
 		if more && len(list) > 0 {
 			resp.NextPageToken = pageToken(req, idOf(list[len(list)-1].GetName(), proposalsCollection))
@@ -125,6 +130,25 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		return nil
 	})
 	return resp, toStatus(err)
+}
+
+// basicView trims a case to what a list shows by default (AIP-157): its
+// own fields and each assignment's unit, role, state, people and
+// deadlines.
+func basicView(p *banliv1.Proposal) {
+	p.Content = ""
+	p.Attachments = nil
+	p.Reminders = nil
+	for _, pr := range p.GetProposers() {
+		pr.Phone, pr.Email, pr.Address = "", "", ""
+	}
+	for _, a := range p.GetAssignments() {
+		a.Consultations, a.Opinion, a.Replies = nil, nil, nil
+		a.ReassignmentRequests, a.ExtensionRequests = nil, nil
+		if a.GetFollowUp() != nil {
+			a.FollowUp.Reports = nil
+		}
+	}
 }
 
 // sessionsMatching turns the session, kind and year filters of a list

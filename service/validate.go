@@ -384,6 +384,7 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 		v.add("year", "must be from 1949 to 2200")
 	}
 	v.line("topic", r.GetTopic(), maxTopicLen, false)
+	v.enum("view", r.GetView(), false)
 	return after, v.err()
 }
 

@@ -25,7 +25,7 @@ func TestClientCommands(t *testing.T) {
 	f.consult(t, a)
 	banli("reply", a, "-category", "A", "-text", "答复", "-signer", "张局长", "-contact", "李明", "-phone", "0755-1")
 	out := banli("rate", a+"/replies/1", "-proposer", "1", "-satisfaction", "satisfied")
-	if !strings.Contains(out, `"state": "PROPOSAL_STATE_RATED"`) {
+	if !strings.Contains(out, `"PROPOSAL_STATE_RATED"`) {
 		t.Errorf("after rate:\n%s", out)
 	}
 	if out := banli("list", "-state", "rated"); !strings.Contains(out, p.GetName()) {

@@ -43,7 +43,7 @@ func TestImportCommand(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
 		}
 	}
-	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t).GetProposals()
+	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{View: banliv1.ProposalView_PROPOSAL_VIEW_FULL}))(t).GetProposals()
 	if len(list) != 3 {
 		t.Fatalf("%d cases imported", len(list))
 	}

@@ -437,7 +437,7 @@ func TestGlobalEventStreamRebuildsState(t *testing.T) {
 			}
 		}
 	}
-	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t)
+	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{View: banliv1.ProposalView_PROPOSAL_VIEW_FULL}))(t)
 	if len(list.GetProposals()) != len(rebuilt) {
 		t.Fatalf("%d cases, %d rebuilt", len(list.GetProposals()), len(rebuilt))
 	}
@@ -445,6 +445,12 @@ func TestGlobalEventStreamRebuildsState(t *testing.T) {
 		if diff := cmp.Diff(p, rebuilt[p.GetName()], protocmp.Transform()); diff != "" {
 			t.Errorf("%s rebuilt differently:\n%s", p.GetName(), diff)
 		}
+	}
+	// A list's default view (AIP-157) leaves out the content and the
+	// history: enough for a ledger, light to send.
+	basic := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t).GetProposals()[0]
+	if basic.GetContent() != "" || basic.GetProposers()[0].GetPhone() != "" || basic.GetAssignments()[0].GetState() == 0 || basic.GetAssignments()[0].GetCurrentDeadline() == nil {
+		t.Errorf("basic view: %v", basic)
 	}
 }
 

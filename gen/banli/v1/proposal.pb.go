@@ -942,6 +942,62 @@ func (FollowUpState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
+// How much of a case a list returns (AIP-157).
+type ProposalView int32
+
+const (
+	// BASIC for lists.
+	ProposalView_PROPOSAL_VIEW_UNSPECIFIED ProposalView = 0
+	// The case's own fields and each assignment's unit, role, state, people
+	// and deadlines; not the content, proposers' contact details,
+	// attachments, consultations, opinions, replies, ratings, reminders or
+	// requests. Enough for a ledger or a dashboard.
+	ProposalView_PROPOSAL_VIEW_BASIC ProposalView = 1
+	// Everything, as GetProposal returns it.
+	ProposalView_PROPOSAL_VIEW_FULL ProposalView = 2
+)
+
+// Enum value maps for ProposalView.
+var (
+	ProposalView_name = map[int32]string{
+		0: "PROPOSAL_VIEW_UNSPECIFIED",
+		1: "PROPOSAL_VIEW_BASIC",
+		2: "PROPOSAL_VIEW_FULL",
+	}
+	ProposalView_value = map[string]int32{
+		"PROPOSAL_VIEW_UNSPECIFIED": 0,
+		"PROPOSAL_VIEW_BASIC":       1,
+		"PROPOSAL_VIEW_FULL":        2,
+	}
+)
+
+func (x ProposalView) Enum() *ProposalView {
+	p := new(ProposalView)
+	*p = x
+	return p
+}
+
+func (x ProposalView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProposalView) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[15].Descriptor()
+}
+
+func (ProposalView) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[15]
+}
+
+func (x ProposalView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProposalView.Descriptor instead.
+func (ProposalView) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+}
+
 // A due date and the rule that set it.
 type Deadline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2869,7 +2925,9 @@ type ListProposalsRequest struct {
 	// over into this year (跨年度).
 	Year int32 `protobuf:"varint,9,opt,name=year,proto3" json:"year,omitempty"`
 	// Only cases with this topic.
-	Topic         string `protobuf:"bytes,10,opt,name=topic,proto3" json:"topic,omitempty"`
+	Topic string `protobuf:"bytes,10,opt,name=topic,proto3" json:"topic,omitempty"`
+	// How much of each case to return; lists default to BASIC (AIP-157).
+	View          ProposalView `protobuf:"varint,11,opt,name=view,proto3,enum=banli.v1.ProposalView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2972,6 +3030,13 @@ func (x *ListProposalsRequest) GetTopic() string {
 		return x.Topic
 	}
 	return ""
+}
+
+func (x *ListProposalsRequest) GetView() ProposalView {
+	if x != nil {
+		return x.View
+	}
+	return ProposalView_PROPOSAL_VIEW_UNSPECIFIED
 }
 
 // Response for ListProposals.
@@ -4794,7 +4859,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"(\n" +
 	"\x12GetProposalRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xd2\x02\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xfe\x02\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4807,7 +4872,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x03key\x18\b \x01(\bH\x00R\x03key\x88\x01\x01\x12\x12\n" +
 	"\x04year\x18\t \x01(\x05R\x04year\x12\x14\n" +
 	"\x05topic\x18\n" +
-	" \x01(\tR\x05topicB\x06\n" +
+	" \x01(\tR\x05topic\x12*\n" +
+	"\x04view\x18\v \x01(\x0e2\x16.banli.v1.ProposalViewR\x04viewB\x06\n" +
 	"\x04_key\"q\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
@@ -5040,7 +5106,11 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bFOLLOW_UP_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FOLLOW_UP_STATE_OPEN\x10\x01\x12\x1a\n" +
 	"\x16FOLLOW_UP_STATE_SOLVED\x10\x02\x12\x1a\n" +
-	"\x16FOLLOW_UP_STATE_CLOSED\x10\x032\xd6\x15\n" +
+	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03*^\n" +
+	"\fProposalView\x12\x1d\n" +
+	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xd6\x15\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -5077,7 +5147,7 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 16)
 var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),                  // 0: banli.v1.ProposalKind
@@ -5095,168 +5165,170 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(Satisfaction)(0),                  // 12: banli.v1.Satisfaction
 	(Decision)(0),                      // 13: banli.v1.Decision
 	(FollowUpState)(0),                 // 14: banli.v1.FollowUpState
-	(*Deadline)(nil),                   // 15: banli.v1.Deadline
-	(*Proposer)(nil),                   // 16: banli.v1.Proposer
-	(*Attachment)(nil),                 // 17: banli.v1.Attachment
-	(*Proposal)(nil),                   // 18: banli.v1.Proposal
-	(*Refusal)(nil),                    // 19: banli.v1.Refusal
-	(*Assignment)(nil),                 // 20: banli.v1.Assignment
-	(*FollowUp)(nil),                   // 21: banli.v1.FollowUp
-	(*FollowUpReport)(nil),             // 22: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),           // 23: banli.v1.ExtensionRequest
-	(*Reminder)(nil),                   // 24: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),        // 25: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),               // 26: banli.v1.Consultation
-	(*Opinion)(nil),                    // 27: banli.v1.Opinion
-	(*Rating)(nil),                     // 28: banli.v1.Rating
-	(*Reply)(nil),                      // 29: banli.v1.Reply
-	(*CreateProposalRequest)(nil),      // 30: banli.v1.CreateProposalRequest
-	(*GetProposalRequest)(nil),         // 31: banli.v1.GetProposalRequest
-	(*ListProposalsRequest)(nil),       // 32: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),      // 33: banli.v1.ListProposalsResponse
-	(*UnitAssignment)(nil),             // 34: banli.v1.UnitAssignment
-	(*AssignProposalRequest)(nil),      // 35: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),      // 36: banli.v1.SignAssignmentRequest
-	(*RequestReassignmentRequest)(nil), // 37: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),  // 38: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),    // 39: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),     // 40: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),      // 41: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),       // 42: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),      // 43: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),  // 44: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),       // 45: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),         // 46: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),           // 47: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),        // 48: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),       // 49: banli.v1.WithholdReplyRequest
-	(*RefuseFilingRequest)(nil),        // 50: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),    // 51: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),      // 52: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),             // 53: banli.v1.MarkKeyRequest
-	(*timestamppb.Timestamp)(nil),      // 54: google.protobuf.Timestamp
+	(ProposalView)(0),                  // 15: banli.v1.ProposalView
+	(*Deadline)(nil),                   // 16: banli.v1.Deadline
+	(*Proposer)(nil),                   // 17: banli.v1.Proposer
+	(*Attachment)(nil),                 // 18: banli.v1.Attachment
+	(*Proposal)(nil),                   // 19: banli.v1.Proposal
+	(*Refusal)(nil),                    // 20: banli.v1.Refusal
+	(*Assignment)(nil),                 // 21: banli.v1.Assignment
+	(*FollowUp)(nil),                   // 22: banli.v1.FollowUp
+	(*FollowUpReport)(nil),             // 23: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),           // 24: banli.v1.ExtensionRequest
+	(*Reminder)(nil),                   // 25: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),        // 26: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),               // 27: banli.v1.Consultation
+	(*Opinion)(nil),                    // 28: banli.v1.Opinion
+	(*Rating)(nil),                     // 29: banli.v1.Rating
+	(*Reply)(nil),                      // 30: banli.v1.Reply
+	(*CreateProposalRequest)(nil),      // 31: banli.v1.CreateProposalRequest
+	(*GetProposalRequest)(nil),         // 32: banli.v1.GetProposalRequest
+	(*ListProposalsRequest)(nil),       // 33: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),      // 34: banli.v1.ListProposalsResponse
+	(*UnitAssignment)(nil),             // 35: banli.v1.UnitAssignment
+	(*AssignProposalRequest)(nil),      // 36: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),      // 37: banli.v1.SignAssignmentRequest
+	(*RequestReassignmentRequest)(nil), // 38: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),  // 39: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),    // 40: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),     // 41: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),      // 42: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),       // 43: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),      // 44: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),  // 45: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),       // 46: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),         // 47: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),           // 48: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),        // 49: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),       // 50: banli.v1.WithholdReplyRequest
+	(*RefuseFilingRequest)(nil),        // 51: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),    // 52: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),      // 53: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),             // 54: banli.v1.MarkKeyRequest
+	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	54, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	54, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	55, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	55, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	16, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	17, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	17, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	18, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	20, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	19, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	54, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	54, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	24, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	21, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	20, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	55, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	55, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	25, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	54, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	55, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	54, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	15, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	54, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	15, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	15, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	25, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	26, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	27, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	29, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	23, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	15, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	21, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	55, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	16, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	55, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	16, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	16, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	26, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	27, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	28, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	30, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	24, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	16, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	22, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
 	14, // 29: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	54, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	22, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	54, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	54, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	54, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	55, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	23, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	55, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	55, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	55, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
 	13, // 35: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	54, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	54, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	54, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	55, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	55, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	55, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
 	13, // 39: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	54, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	55, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 41: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,  // 42: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	54, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	54, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	54, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	55, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	55, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	55, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
 	12, // 46: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	54, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	55, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
 	9,  // 48: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	54, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	55, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
 	10, // 50: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
 	11, // 51: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	54, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	15, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	28, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	54, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	15, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	18, // 57: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	55, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	16, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	29, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	55, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	16, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	19, // 57: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
 	0,  // 58: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
 	3,  // 59: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
 	4,  // 60: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
-	18, // 61: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	4,  // 62: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	34, // 63: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	13, // 64: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	13, // 65: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	26, // 66: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	27, // 67: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	29, // 68: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	12, // 69: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	6,  // 70: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	30, // 71: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	31, // 72: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	32, // 73: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	35, // 74: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	36, // 75: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	37, // 76: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	38, // 77: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	39, // 78: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	40, // 79: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	41, // 80: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	42, // 81: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	43, // 82: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	44, // 83: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	45, // 84: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	46, // 85: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	47, // 86: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	48, // 87: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	49, // 88: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	50, // 89: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	51, // 90: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	52, // 91: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	53, // 92: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	18, // 93: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	18, // 94: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	33, // 95: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	18, // 96: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	18, // 97: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	18, // 98: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	18, // 99: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	18, // 100: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	18, // 101: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	18, // 102: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	18, // 103: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	18, // 104: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	18, // 105: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	18, // 106: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	18, // 107: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	18, // 108: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	18, // 109: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	18, // 110: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	18, // 111: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	18, // 112: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	18, // 113: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	18, // 114: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	93, // [93:115] is the sub-list for method output_type
-	71, // [71:93] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	15, // 61: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
+	19, // 62: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	4,  // 63: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	35, // 64: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	13, // 65: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	13, // 66: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	27, // 67: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	28, // 68: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	30, // 69: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	12, // 70: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	6,  // 71: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	31, // 72: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	32, // 73: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	33, // 74: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	36, // 75: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	37, // 76: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	38, // 77: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	39, // 78: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	40, // 79: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	41, // 80: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	42, // 81: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	43, // 82: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	44, // 83: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	45, // 84: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	46, // 85: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	47, // 86: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	48, // 87: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	49, // 88: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	50, // 89: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	51, // 90: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	52, // 91: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	53, // 92: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	54, // 93: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	19, // 94: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	19, // 95: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	34, // 96: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	19, // 97: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	19, // 98: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	19, // 99: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	19, // 100: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	19, // 101: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	19, // 102: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	19, // 103: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	19, // 104: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	19, // 105: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	19, // 106: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	19, // 107: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	19, // 108: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	19, // 109: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	19, // 110: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	19, // 111: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	19, // 112: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	19, // 113: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	19, // 114: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	19, // 115: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	94, // [94:116] is the sub-list for method output_type
+	72, // [72:94] is the sub-list for method input_type
+	72, // [72:72] is the sub-list for extension type_name
+	72, // [72:72] is the sub-list for extension extendee
+	0,  // [0:72] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -5270,7 +5342,7 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      15,
+			NumEnums:      16,
 			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
