@@ -32,24 +32,59 @@ const (
 	importInvalid   = banliv1.ImportOutcome_IMPORT_OUTCOME_INVALID
 )
 
+// importInFlight is how many batches of one stream are decided at once:
+// while one commits, the next is received and checked. Answers go back in
+// the order the batches came.
+const importInFlight = 2
+
 // ImportProposals imports a stream of batches.
 func (s *Server) ImportProposals(stream grpc.BidiStreamingServer[banliv1.ImportProposalsRequest, banliv1.ImportProposalsResponse]) error {
+	type result struct {
+		resp *banliv1.ImportProposalsResponse
+		err  error
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	pending := make(chan chan result, importInFlight)
+	sent := make(chan error, 1)
+	go func() { // answers, in order
+		for next := range pending {
+			r := <-next
+			if r.err == nil {
+				r.err = stream.Send(r.resp)
+			}
+			if r.err != nil {
+				cancel()
+				for next := range pending { // let the deciders finish
+					<-next
+				}
+				sent <- r.err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	var recvErr error
 	for {
 		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
 		if err != nil {
-			return err
+			if !errors.Is(err, io.EOF) {
+				recvErr = err
+			}
+			break
 		}
-		resp, err := s.importBatch(stream.Context(), importService+"ImportProposals", req)
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
+		next := make(chan result, 1)
+		pending <- next // blocks while importInFlight batches are being decided
+		go func() {
+			resp, err := s.importBatch(ctx, importService+"ImportProposals", req)
+			next <- result{resp, err}
+		}()
 	}
+	close(pending)
+	if err := <-sent; err != nil {
+		return err
+	}
+	return recvErr
 }
 
 // BulkImportProposals imports one batch.

@@ -148,36 +148,47 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 	if opts.allOrNothing {
 		atomicity = banliv1.ImportAtomicity_IMPORT_ATOMICITY_ALL_OR_NOTHING
 	}
+	// Answers are read while batches are still being sent, so the server
+	// can decide one batch while it receives the next.
+	answers := make(chan error, 1)
+	go func() {
+		done := 0
+		for {
+			resp, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				answers <- nil
+				return
+			}
+			if err != nil {
+				answers <- err
+				return
+			}
+			sum.add(resp)
+			done += len(resp.GetResults())
+			if opts.progress != nil {
+				opts.progress(done)
+			}
+		}
+	}()
 	var pending []*banliv1.ImportRow
-	done := 0
 	seen := map[string]int64{} // session and number -> row, across batches
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		if err := stream.Send(&banliv1.ImportProposalsRequest{Rows: pending, DryRun: opts.dryRun, Atomicity: atomicity}); err != nil {
-			return err
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			return err
-		}
-		sum.add(resp)
-		done += len(pending)
-		pending = pending[:0]
-		if opts.progress != nil {
-			opts.progress(done)
-		}
-		return nil
+		err := stream.Send(&banliv1.ImportProposalsRequest{Rows: pending, DryRun: opts.dryRun, Atomicity: atomicity})
+		pending = nil // the sent slice belongs to the stream now
+		return err
 	}
+	local := &importSummary{}
 	for {
 		rec, err := rows.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			sum.invalid++
-			sum.problems = append(sum.problems, importProblem{row: int64(rec.Line), column: "-", reason: err.Error()})
+			local.invalid++
+			local.problems = append(local.problems, importProblem{row: int64(rec.Line), column: "-", reason: err.Error()})
 			continue
 		}
 		row, problem := names.row(rec)
@@ -190,21 +201,25 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 			}
 		}
 		if problem != nil {
-			sum.invalid++
-			sum.problems = append(sum.problems, *problem)
+			local.invalid++
+			local.problems = append(local.problems, *problem)
 			continue
 		}
 		pending = append(pending, row)
 		if len(pending) == opts.batch {
 			if err := flush(); err != nil {
-				return nil, err
+				break // the receiver has the stream's error
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := flush(); err == nil {
+		stream.CloseSend()
+	}
+	if err := <-answers; err != nil {
 		return nil, err
 	}
-	stream.CloseSend()
+	sum.invalid += local.invalid
+	sum.problems = append(local.problems, sum.problems...)
 	return sum, nil
 }
 
