@@ -110,6 +110,8 @@ type Tx struct {
 	counters map[string][]int64
 	// audit holds the audit records to append.
 	audit []*banliv1.AuditRecord
+	// stagedNumbers maps numberKey to the id of a proposal staged here.
+	stagedNumbers map[string]uint64
 }
 
 type recordKey struct {
@@ -187,10 +189,8 @@ func (tx *Tx) Session(id uint64) (*banliv1.Session, error) {
 
 // ProposalByNumber also sees proposals staged in this transaction.
 func (tx *Tx) ProposalByNumber(session, number string) uint64 {
-	for _, w := range tx.staged {
-		if p, ok := w.value.(*banliv1.Proposal); ok && p.GetNumber() == number && p.GetSession() == session {
-			return w.id
-		}
+	if id, ok := tx.stagedNumbers[string(numberKey(session, number))]; ok {
+		return id
 	}
 	return tx.Reader.ProposalByNumber(session, number)
 }
@@ -208,6 +208,10 @@ func (tx *Tx) PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event) {
 // PutProposal stages a proposal and the event that records its change.
 // Its number index and posting lists follow it.
 func (tx *Tx) PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event) {
+	if tx.stagedNumbers == nil {
+		tx.stagedNumbers = map[string]uint64{}
+	}
+	tx.stagedNumbers[string(numberKey(p.GetSession(), p.GetNumber()))] = id
 	tx.put(KindProposal, id, p, ev)
 }
 
@@ -246,6 +250,12 @@ func (tx *Tx) Replicate(kind Kind, id uint64, value namedMessage, ev *banliv1.Ev
 			tx.latest = map[recordKey]int{}
 		}
 		tx.latest[recordKey{kind, id}] = len(tx.staged)
+	}
+	if p, ok := value.(*banliv1.Proposal); ok {
+		if tx.stagedNumbers == nil {
+			tx.stagedNumbers = map[string]uint64{}
+		}
+		tx.stagedNumbers[string(numberKey(p.GetSession(), p.GetNumber()))] = id
 	}
 	tx.stage(stagedWrite{kind: kind, id: id, key: key, value: value, event: ev, replicated: true})
 }
