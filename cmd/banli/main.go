@@ -103,6 +103,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	lockTimeout     time.Duration
 	follow          string
+	debugAddr       string
 	// now is the service's clock; nil is the wall clock. Only tests set it.
 	now func() time.Time
 }
@@ -119,6 +120,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
 	fs.DurationVar(&cfg.lockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
 	fs.StringVar(&cfg.follow, "follow", "", "run as a standby of the primary at this gRPC address (read-only until promoted)")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
 		fs.PrintDefaults()

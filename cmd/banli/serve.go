@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -77,6 +78,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	reflection.Register(grpcServer)
 	m.grpc.InitializeMetrics(grpcServer)
 	m.watch(db, srv)
+	if cfg.debugAddr != "" {
+		debug := &http.Server{Addr: cfg.debugAddr, Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
+		go debug.ListenAndServe()
+		defer debug.Close()
+		log.Info("pprof serving", "addr", cfg.debugAddr)
+	}
 	if cfg.follow != "" {
 		primary, err := grpc.NewClient(cfg.follow, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
@@ -246,6 +253,15 @@ func checkActor(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// pprofRoutes serves Go's profiles, for the -debug-addr listener only.
+func pprofRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // logCalls logs every call: method, code, latency and actor.
