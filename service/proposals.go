@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -114,14 +116,13 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		if req.GetYear() != 0 && req.GetSession() == "" {
 			q.CarriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 		}
-		list, more, err := r.ListProposals(q, after, pageSize(req.GetPageSize(), defaultPageSize))
+		skip := basicView
+		if req.GetView() == banliv1.ProposalView_PROPOSAL_VIEW_FULL {
+			skip = nil
+		}
+		list, more, err := r.ListProposalsSkipping(q, after, pageSize(req.GetPageSize(), defaultPageSize), skip)
 		if err != nil {
 			return err
-		}
-		if req.GetView() != banliv1.ProposalView_PROPOSAL_VIEW_FULL {
-			for _, p := range list {
-				basicView(p)
-			}
 		}
 		resp.Proposals = list
 		if more && len(list) > 0 {
@@ -132,24 +133,28 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	return resp, toStatus(err)
 }
 
-// basicView trims a case to what a list shows by default (AIP-157): its
-// own fields and each assignment's unit, role, state, people and
-// deadlines.
-func basicView(p *banliv1.Proposal) {
-	p.Content = ""
-	p.Attachments = nil
-	p.Reminders = nil
-	for _, pr := range p.GetProposers() {
-		pr.Phone, pr.Email, pr.Address = "", "", ""
+// basicView is what a list leaves out of each case by default (AIP-157):
+// the content, attachments and reminders, proposers' contact details, and
+// each assignment's history (consultations, opinion, replies, requests,
+// follow-up reports). It is given by field name and applied while
+// decoding, so the skipped fields are never decoded at all.
+var basicView = func() store.Skip {
+	field := func(m protoreflect.ProtoMessage, name protoreflect.Name) protowire.Number {
+		return protowire.Number(m.ProtoReflect().Descriptor().Fields().ByName(name).Number())
 	}
-	for _, a := range p.GetAssignments() {
-		a.Consultations, a.Opinion, a.Replies = nil, nil, nil
-		a.ReassignmentRequests, a.ExtensionRequests = nil, nil
-		if a.GetFollowUp() != nil {
-			a.FollowUp.Reports = nil
-		}
+	p, pr, a, fu := &banliv1.Proposal{}, &banliv1.Proposer{}, &banliv1.Assignment{}, &banliv1.FollowUp{}
+	return store.Skip{
+		field(p, "content"):     nil,
+		field(p, "attachments"): nil,
+		field(p, "reminders"):   nil,
+		field(p, "proposers"):   {field(pr, "phone"): nil, field(pr, "email"): nil, field(pr, "address"): nil},
+		field(p, "assignments"): {
+			field(a, "consultations"): nil, field(a, "opinion"): nil, field(a, "replies"): nil,
+			field(a, "reassignment_requests"): nil, field(a, "extension_requests"): nil,
+			field(a, "follow_up"): {field(fu, "reports"): nil},
+		},
 	}
-}
+}()
 
 // sessionsMatching turns the session, kind and year filters of a list
 // request into the set of sessions whose cases match (nil: no such

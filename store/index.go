@@ -147,16 +147,27 @@ func difference(a, b []string) []string {
 // lists are walked together (a leapfrog join: each list seeks to the
 // largest id any other has reached), so only matching records are read.
 func (r *Reader) ListProposals(q ProposalQuery, after uint64, limit int) ([]*banliv1.Proposal, bool, error) {
+	return r.ListProposalsSkipping(q, after, limit, nil)
+}
+
+// ListProposalsSkipping is ListProposals decoding each case without the
+// fields skip names.
+func (r *Reader) ListProposalsSkipping(q ProposalQuery, after uint64, limit int, skip Skip) ([]*banliv1.Proposal, bool, error) {
 	ids := r.matchProposals(q, after, limit+1)
 	more := len(ids) > limit
 	if more {
 		ids = ids[:limit]
 	}
 	out := make([]*banliv1.Proposal, 0, len(ids))
+	bucket := r.btx.Bucket(bucketProposals)
 	for _, id := range ids {
-		p, err := r.Proposal(id)
-		if err != nil {
-			return nil, false, err
+		v := bucket.Get(u64(id))
+		if v == nil {
+			return nil, false, fmt.Errorf("proposal %d: %w", id, ErrNotFound)
+		}
+		p := &banliv1.Proposal{}
+		if err := proto.Unmarshal(skip.filter(v), p); err != nil {
+			return nil, false, fmt.Errorf("decode proposal %d: %w", id, err)
 		}
 		out = append(out, p)
 	}

@@ -1,0 +1,44 @@
+package store
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/google/go-cmp/cmp"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+func TestSkipDropsExactlyTheNamedFields(t *testing.T) {
+	full := &banliv1.Proposal{
+		Name: "proposals/1", Title: "t", Content: "long content", Topics: []string{"a"},
+		Proposers: []*banliv1.Proposer{{Id: 1, DisplayName: "王委员", Phone: "138"}},
+		Assignments: []*banliv1.Assignment{{
+			Name: "proposals/1/assignments/1", Unit: "units/1", Round: 2,
+			Replies:  []*banliv1.Reply{{Text: "reply"}},
+			FollowUp: &banliv1.FollowUp{CarriedToYear: 2022, Reports: []*banliv1.FollowUpReport{{Text: "r"}}},
+		}},
+	}
+	raw, _ := proto.Marshal(full)
+	skip := Skip{8: nil, 10: {5: nil}, 15: {18: nil, 22: {4: nil}}}
+	got := &banliv1.Proposal{}
+	if err := proto.Unmarshal(skip.filter(raw), got); err != nil {
+		t.Fatal(err)
+	}
+	want := proto.Clone(full).(*banliv1.Proposal)
+	want.Content = ""
+	want.Proposers[0].Phone = ""
+	want.Assignments[0].Replies = nil
+	want.Assignments[0].FollowUp.Reports = nil
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("filtered (-want +got):\n%s", diff)
+	}
+	if string(Skip(nil).filter(raw)) != string(raw) {
+		t.Error("no skip must leave the bytes as they are")
+	}
+	if bad := []byte{0xff}; string(skip.filter(bad)) != string(bad) {
+		t.Error("unparsable bytes are returned as they are, for decoding to report")
+	}
+}
