@@ -83,7 +83,11 @@ func (r *Reader) Counters(key StatsKey) ([]int64, error) {
 
 // SumCounters adds up the vectors of every session of a scope's year.
 func (r *Reader) SumCounters(scope string, year int32) ([]int64, error) {
-	prefix := statsPrefix(scope, year)
+	return r.sumPrefix(statsPrefix(scope, year))
+}
+
+// sumPrefix adds up the vectors whose keys start with prefix.
+func (r *Reader) sumPrefix(prefix []byte) ([]int64, error) {
 	c := r.btx.Bucket(bucketStatistics).Cursor()
 	var sum []int64
 	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
@@ -148,22 +152,7 @@ func bytesCut(b []byte, sep byte) ([]byte, []byte, bool) {
 
 // SumScope adds up every vector of a scope, all years and sessions.
 func (r *Reader) SumScope(scope string) ([]int64, error) {
-	prefix := append([]byte(scope), 0)
-	c := r.btx.Bucket(bucketStatistics).Cursor()
-	var sum []int64
-	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
-		vec, err := decodeCounters(v)
-		if err != nil {
-			return nil, err
-		}
-		if len(sum) < len(vec) {
-			sum = append(sum, make([]int64, len(vec)-len(sum))...)
-		}
-		for i, n := range vec {
-			sum[i] += n
-		}
-	}
-	return sum, nil
+	return r.sumPrefix(append([]byte(scope), 0))
 }
 
 // CountDue counts the entries of proposal_due due before (seconds since

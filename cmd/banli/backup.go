@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -49,7 +50,13 @@ func backup(ctx context.Context, addr, path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".banli-backup-*")
+	return receiveFile(stream, path, checkDataFile)
+}
+
+// receiveFile writes a stream of HttpBody chunks to path, through a
+// temporary file beside it that check (if any) must pass first.
+func receiveFile(stream grpc.ServerStreamingClient[httpbody.HttpBody], path string, check func(tmp string) error) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".banli-receive-*")
 	if err != nil {
 		return 0, err
 	}
@@ -78,8 +85,10 @@ func backup(ctx context.Context, addr, path string) (int64, error) {
 	if err := tmp.Close(); err != nil {
 		return 0, err
 	}
-	if err := checkDataFile(tmp.Name()); err != nil {
-		return 0, fmt.Errorf("the copy does not check out: %w", err)
+	if check != nil {
+		if err := check(tmp.Name()); err != nil {
+			return 0, fmt.Errorf("the copy does not check out: %w", err)
+		}
 	}
 	return n, os.Rename(tmp.Name(), path)
 }

@@ -431,30 +431,5 @@ func export(ctx context.Context, addr string, req *banliv1.ExportLedgerRequest, 
 	if err != nil {
 		return 0, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".banli-export-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	var n int64
-	for {
-		chunk, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tmp.Close()
-			return 0, err
-		}
-		w, err := tmp.Write(chunk.GetData())
-		n += int64(w)
-		if err != nil {
-			tmp.Close()
-			return 0, err
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	return n, os.Rename(tmp.Name(), path)
+	return receiveFile(stream, path, nil)
 }
