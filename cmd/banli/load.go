@@ -320,11 +320,12 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	transport := fs.String("transport", "grpc", "grpc or rest")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	duration := fs.Duration("duration", 30*time.Second, "how long to run")
+	only := fs.String("only", "", "run one kind of call only: get, list, stats or create")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (*transport != "grpc" && *transport != "rest") {
 		fmt.Fprintln(stderr, "usage: banli bench [-addr host:port] [-http host:port] [-transport grpc|rest] [-clients N] [-duration D]")
 		return 2
 	}
-	report, err := runBench(context.Background(), *addr, *httpAddr, *transport, *clients, *duration)
+	report, err := runBench(context.Background(), *addr, *httpAddr, *transport, *clients, *duration, *only)
 	if err != nil {
 		fmt.Fprintln(stderr, "banli bench:", err)
 		return 1
@@ -367,7 +368,8 @@ func (r *benchResult) String() string {
 // runBench runs the mix: of every 100 calls, 10 create a case (and 10
 // assign it), 10 sign a part, 40 read a case, 20 list a unit's cases in a
 // state, 10 read a unit's statistics.
-func runBench(ctx context.Context, addr, httpAddr, transport string, clients int, duration time.Duration) (*benchResult, error) {
+func runBench(ctx context.Context, addr, httpAddr, transport string, clients int, duration time.Duration, only string) (*benchResult, error) {
+	pick := map[string][2]int{"create": {0, 10}, "get": {20, 60}, "list": {60, 80}, "stats": {80, 100}}[only]
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
@@ -423,7 +425,11 @@ func runBench(ctx context.Context, addr, httpAddr, transport string, clients int
 			}
 			for time.Now().Before(deadline) {
 				unit := units.GetUnits()[rng.IntN(len(units.GetUnits()))].GetName()
-				switch r := rng.IntN(100); {
+				r := rng.IntN(100)
+				if only != "" {
+					r = pick[0] + rng.IntN(pick[1]-pick[0])
+				}
+				switch {
 				case r < 10:
 					p := &banliv1.Proposal{}
 					n := seq.Add(1)

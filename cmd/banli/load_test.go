@@ -16,7 +16,7 @@ func TestSeedAndBench(t *testing.T) {
 		t.Fatalf("seeded %d: %v", n, err)
 	}
 	for _, transport := range []string{"grpc", "rest"} {
-		res, err := runBench(context.Background(), ts.addrs.grpcAddr, ts.addrs.httpAddr, transport, 8, 500*time.Millisecond)
+		res, err := runBench(context.Background(), ts.addrs.grpcAddr, ts.addrs.httpAddr, transport, 8, 500*time.Millisecond, "")
 		if err != nil {
 			t.Fatal(err)
 		}
