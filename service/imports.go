@@ -144,6 +144,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 		now := s.now()
 		bad := false
 		sessions := map[string]*banliv1.Session{}
+		memo := &batchMemo{deadlines: map[string]*banliv1.Deadline{}, units: map[string]*banliv1.Unit{}}
 		for i, row := range req.GetRows() {
 			res := results[i]
 			if res.GetOutcome() == importInvalid && len(res.GetViolations()) > 0 {
@@ -152,7 +153,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 			}
 			// The decision may run again (a retried commit): start afresh.
 			res.Outcome, res.Proposal, res.Message, res.Violations = 0, "", "", nil
-			if err := s.importRow(ctx, tx, now, row, res, sessions); err != nil {
+			if err := s.importRow(ctx, tx, now, row, res, sessions, memo); err != nil {
 				return nil, err
 			}
 			bad = bad || res.GetOutcome() == importInvalid || res.GetOutcome() == importConflict
@@ -188,7 +189,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 // importRow decides one valid-looking row inside the batch's transaction
 // and records its outcome. It returns an error only for a storage failure;
 // a row that cannot be imported is INVALID or CONFLICT.
-func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row *banliv1.ImportRow, res *banliv1.ImportRowResult, sessions map[string]*banliv1.Session) error {
+func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row *banliv1.ImportRow, res *banliv1.ImportRowResult, sessions map[string]*banliv1.Session, memo *batchMemo) error {
 	in := row.GetProposal()
 	invalid := func(field, format string, args ...any) {
 		res.Outcome = importInvalid
@@ -223,7 +224,7 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 		return nil
 	}
 	id := tx.NewID(store.KindProposal)
-	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: newProposal(id, in, sess, now), step: "ImportProposal"}
+	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: newProposal(id, in, sess, now), step: "ImportProposal", batch: memo}
 	if len(row.GetAssignments()) > 0 {
 		c.policy = resolvePolicy(sess.GetPolicy())
 		for i, ua := range row.GetAssignments() {

@@ -224,7 +224,7 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 // checkAssignable refuses a unit that does not exist, is deactivated, or
 // already has a current part of the case.
 func (c *caseChange) checkAssignable(unit, field string) error {
-	u, err := c.tx.Unit(idOf(unit, unitsCollection))
+	u, err := c.unit(unit)
 	if err != nil {
 		return resourceNotFound(unit, field)
 	}
@@ -237,6 +237,43 @@ func (c *caseChange) checkAssignable(unit, field string) error {
 		}
 	}
 	return nil
+}
+
+// unit reads a unit, through the batch's memo when there is one.
+func (c *caseChange) unit(name string) (*banliv1.Unit, error) {
+	if c.batch != nil {
+		if u, ok := c.batch.units[name]; ok {
+			return u, nil
+		}
+	}
+	u, err := c.tx.Unit(idOf(name, unitsCollection))
+	if err == nil && c.batch != nil {
+		c.batch.units[name] = u
+	}
+	return u, err
+}
+
+// workingDaysAfter and monthsAfter compute a deadline from now, through
+// the batch's memo when there is one.
+func (c *caseChange) workingDaysAfter(n int, event string) *banliv1.Deadline {
+	return c.memoDeadline(fmt.Sprintf("w%d %s", n, event), func() *banliv1.Deadline { return c.clock.workingDaysAfter(c.now, n, event) })
+}
+
+func (c *caseChange) monthsAfter(n int, event string) *banliv1.Deadline {
+	return c.memoDeadline(fmt.Sprintf("m%d %s", n, event), func() *banliv1.Deadline { return c.clock.monthsAfter(c.now, n, event) })
+}
+
+func (c *caseChange) memoDeadline(key string, compute func() *banliv1.Deadline) *banliv1.Deadline {
+	if c.batch == nil {
+		return compute()
+	}
+	d, ok := c.batch.deadlines[key]
+	if !ok {
+		d = compute()
+		c.batch.deadlines[key] = d
+	}
+	// A copy: each case owns its deadlines.
+	return proto.Clone(d).(*banliv1.Deadline)
 }
 
 // checkRoleMix enforces DOMAIN.md's shapes of a case: one lead unit (with
@@ -276,14 +313,14 @@ func (c *caseChange) newAssignment(unit string, role banliv1.AssignmentRole, pol
 		Role:                 role,
 		State:                aAssigned,
 		AssignTime:           c.nowProto(),
-		SignDeadline:         c.clock.workingDaysAfter(c.now, int(policy.GetSignInWorkingDays()), "assignment"),
-		ReassignmentDeadline: c.clock.workingDaysAfter(c.now, int(policy.GetReassignmentWorkingDays()), "assignment"),
+		SignDeadline:         c.workingDaysAfter(int(policy.GetSignInWorkingDays()), "assignment"),
+		ReassignmentDeadline: c.workingDaysAfter(int(policy.GetReassignmentWorkingDays()), "assignment"),
 		Round:                1,
 	}
 	if role == coHandling {
-		a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetOpinionMonths()), "assignment")
+		a.ResponseDeadline = c.monthsAfter(int(policy.GetOpinionMonths()), "assignment")
 	} else {
-		a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetReplyMonths()), "assignment")
+		a.ResponseDeadline = c.monthsAfter(int(policy.GetReplyMonths()), "assignment")
 	}
 	return a
 }

@@ -152,6 +152,15 @@ type caseChange struct {
 	policy  *banliv1.SessionPolicy
 	// before is the case's contribution to the statistics as loaded.
 	before contribution
+	// batch, when set, is shared by the rows of one import batch: they are
+	// decided at one moment, so their deadlines and units are the same.
+	batch *batchMemo
+}
+
+// batchMemo holds what the rows of one import batch share.
+type batchMemo struct {
+	deadlines map[string]*banliv1.Deadline
+	units     map[string]*banliv1.Unit
 }
 
 func (c *caseChange) nowProto() *timestamppb.Timestamp { return timestamppb.New(c.now) }
