@@ -169,7 +169,7 @@ func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, 
 	switch {
 	case a.GetState() == aReassigned:
 		return false
-	case !slices.Contains([]banliv1.ProposalState{received, assigned, consulted, replied, rated}, p.GetState()):
+	case !slices.Contains(openStates, p.GetState()):
 		return false
 	case unit != "" && a.GetUnit() != unit:
 		return false

@@ -96,10 +96,14 @@ var proposalTransitions = []proposalTransition{
 	// A merged case must not have been assigned: nobody is handling it yet.
 	{step: StepMergeAway, from: []banliv1.ProposalState{received}, to: merged},
 	// Key cases are named at any time before the case ends.
-	{step: StepMarkKey, from: []banliv1.ProposalState{received, assigned, consulted, replied, rated}, to: stateUnderived},
+	{step: StepMarkKey, from: openStates, to: stateUnderived},
 	// 催办: the office reminds at any time before the case ends.
-	{step: StepRemind, from: []banliv1.ProposalState{received, assigned, consulted, replied, rated}, to: stateUnderived},
+	{step: StepRemind, from: openStates, to: stateUnderived},
 }
+
+// openStates are the case states before a case ends (not filed,
+// withdrawn or merged).
+var openStates = []banliv1.ProposalState{received, assigned, consulted, replied, rated}
 
 // handlingStates are the case states in which units work on their parts.
 // Every assignment step needs the case in one of them.
