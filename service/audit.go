@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -15,35 +15,35 @@ import (
 	"github.com/banli/banli/store"
 )
 
-// auditRecord starts the audit record of a mutating call.
-func auditRecord(ctx context.Context, method string, req mutatingRequest, now time.Time) *banliv1.AuditRecord {
-	return &banliv1.AuditRecord{
-		Time:      timestamppb.New(now),
-		Actor:     Actor(ctx),
-		Method:    method,
-		Target:    nameField(req),
-		Source:    source(ctx),
-		RequestId: req.GetRequestId(),
+// auditRecord starts the audit record of a call by the caller of ctx.
+func auditRecord(ctx context.Context, method string, req proto.Message, now time.Time) *banliv1.AuditRecord {
+	rec := &banliv1.AuditRecord{
+		Time:   timestamppb.New(now),
+		Actor:  Actor(ctx),
+		Method: method,
+		Source: source(ctx),
 	}
+	if c, ok := CallerFrom(ctx); ok {
+		rec.Role = c.Role.String()
+	}
+	if req != nil {
+		rec.Target = stringField(req, "name")
+		rec.RequestId = stringField(req, "request_id")
+	}
+	return rec
 }
 
 // nameField is a message's "name" field, if it has one.
-func nameField(m proto.Message) string {
-	if fd := m.ProtoReflect().Descriptor().Fields().ByName("name"); fd != nil {
-		return m.ProtoReflect().Get(fd).String()
-	}
-	return ""
-}
+func nameField(m proto.Message) string { return stringField(m, "name") }
 
 // source is where a call came from: the REST caller's address when the
-// gateway forwarded one, else the gRPC peer.
+// call came through Banli's own gateway, else the gRPC peer. Headers a
+// client sends (X-Forwarded-For and the like) are never believed.
 func source(ctx context.Context) string {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if xff := md.Get("x-forwarded-for"); len(xff) > 0 && xff[0] != "" {
-			return xff[0]
-		}
+	if src := gatewayValue(ctx, GatewaySourceHeader); src != "" {
+		return src
 	}
-	if p, ok := peer.FromContext(ctx); ok {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		return p.Addr.String()
 	}
 	return ""
@@ -52,11 +52,21 @@ func source(ctx context.Context) string {
 // auditRefusal records a refused mutating call, in a transaction of its
 // own (the refused decision wrote nothing).
 func (s *Server) auditRefusal(ctx context.Context, method string, req mutatingRequest, refusal error) {
-	if errors.Is(refusal, store.ErrClosed) {
+	s.auditCall(ctx, method, req, "", refusal)
+}
+
+// auditCall records a call that wrote nothing, with its outcome, in a
+// transaction of its own. actor, if not empty, replaces the caller of ctx:
+// the account a failed sign-in claimed.
+func (s *Server) auditCall(ctx context.Context, method string, req proto.Message, actor string, outcome error) {
+	if errors.Is(outcome, store.ErrClosed) || status.Code(outcome) == codes.Unavailable {
 		return
 	}
 	rec := auditRecord(ctx, method, req, s.now())
-	rec.Outcome = status.Code(refusal).String()
+	if actor != "" {
+		rec.Actor = actor
+	}
+	rec.Outcome = status.Code(outcome).String()
 	// A failure to record is not the caller's to see: they get the answer
 	// to their own call either way.
 	s.store.Write(context.WithoutCancel(ctx), store.Request{}, func(tx *store.Tx) (proto.Message, error) {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/banli/banli/store"
 )
@@ -33,6 +34,10 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrNotFound: a named resource does not exist.
 	ErrNotFound = store.ErrNotFound
+	// ErrUnauthenticated: the call carries no valid credential.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied: the caller may not make this call.
+	ErrPermissionDenied = errors.New("permission denied")
 )
 
 // FieldViolation names one bad field of a request, by its path in the
@@ -120,6 +125,7 @@ func toStatus(err error) error {
 		ve *ValidationError
 		te *TransitionError
 		nf *notFoundError
+		rl *rateLimitError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -160,6 +166,16 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrAlreadyExists):
 		st = withDetails(status.New(codes.AlreadyExists, err.Error()),
 			&errdetails.ErrorInfo{Reason: "ALREADY_EXISTS", Domain: errorDomain})
+	case errors.Is(err, ErrUnauthenticated):
+		st = withDetails(status.New(codes.Unauthenticated, err.Error()),
+			&errdetails.ErrorInfo{Reason: "UNAUTHENTICATED", Domain: errorDomain})
+	case errors.Is(err, ErrPermissionDenied):
+		st = withDetails(status.New(codes.PermissionDenied, err.Error()),
+			&errdetails.ErrorInfo{Reason: "PERMISSION_DENIED", Domain: errorDomain})
+	case errors.As(err, &rl):
+		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
+			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: errorDomain},
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(rl.retryAfter)})
 	case errors.Is(err, context.Canceled):
 		st = status.New(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

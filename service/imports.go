@@ -107,9 +107,6 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 	if err := s.refuseOnStandby(); err != nil {
 		return nil, toStatus(err)
 	}
-	if _, err := actorFrom(ctx); err != nil {
-		return nil, toStatus(err)
-	}
 
 	// Check each row on its own first, outside the transaction.
 	results := make([]*banliv1.ImportRowResult, len(req.GetRows()))
@@ -224,7 +221,9 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 		return nil
 	}
 	id := tx.NewID(store.KindProposal)
-	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: newProposal(id, in, sess, now), step: "ImportProposal", batch: memo}
+	p := newProposal(id, in, sess, now)
+	p.Submitter = submitter(ctx)
+	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, step: "ImportProposal", batch: memo}
 	if len(row.GetAssignments()) > 0 {
 		c.policy = resolvePolicy(sess.GetPolicy())
 		for i, ua := range row.GetAssignments() {

@@ -133,6 +133,9 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 				ev.Snapshot = nil
 				tx.Replicate(store.KindCalendar, 0, snap.CalendarYear, ev)
 				calendars = append(calendars, snap.CalendarYear)
+			case *banliv1.Event_Account:
+				ev.Snapshot = nil
+				tx.Replicate(store.KindAccount, 0, snap.Account, ev)
 			default:
 				return nil, fmt.Errorf("event %d carries no snapshot", ev.GetSequence())
 			}

@@ -4,59 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"strconv"
-	"strings"
 
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
 )
-
-// ActorHeader is the gRPC metadata key (and HTTP header) that names who is
-// calling, until authentication arrives.
-const ActorHeader = "x-banli-actor"
-
-// anonymous is the actor of a call that names none.
-const anonymous = "anonymous"
-
-// Actor names the caller of ctx for logs: the x-banli-actor value, or
-// "anonymous".
-func Actor(ctx context.Context) string {
-	actor, _ := actorFrom(ctx)
-	return actor
-}
-
-// actorFrom returns the caller's name from the request metadata.
-func actorFrom(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	values := md.Get(ActorHeader)
-	if len(values) == 0 || values[0] == "" {
-		return anonymous, nil
-	}
-	return values[0], validateActor(values[0])
-}
-
-// validateActor checks an actor name: gRPC metadata carries only printable
-// ASCII, so it is an account name like "office-zhang", at most 128 long.
-func validateActor(actor string) error {
-	if len(actor) > maxRequestIDLen || strings.IndexFunc(actor, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
-		return invalidField(ActorHeader, "must be printable ASCII (an account name like office-zhang), at most %d characters", maxRequestIDLen)
-	}
-	return nil
-}
-
-// CheckActorHeader validates an x-banli-actor value arriving by another
-// transport (the REST gateway), before it is lost on the way to gRPC. It
-// returns the status to answer with, or nil.
-func CheckActorHeader(actor string) *status.Status {
-	if err := validateActor(actor); err != nil {
-		return status.Convert(toStatus(err))
-	}
-	return nil
-}
 
 // mutatingRequest is what every mutating request message has.
 type mutatingRequest interface {

@@ -29,6 +29,10 @@
 //	audit                           the hash-chained audit trail
 //	  <sequence>                    -> banli.v1.AuditRecord
 //	                                   (meta "audit_head": last sequence + hash)
+//	accounts                        callers, by account id
+//	  <account id>                  -> banli.v1.Account
+//	account_certificates            TLS client certificate sign-in
+//	  <certificate common name>     -> <account id>
 //	requests                        idempotency records (AIP-155)
 //	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
 //
@@ -36,7 +40,7 @@
 // "unit_role=units/12|1", "astate=3" (an assignment in that state),
 // "unit_astate=units/12|3", "key=true", "leader=陈副市长",
 // "deadline=provisional", "carried=2022" (a part carried over into that
-// year) or "topic=数字政府"; see proposalTerms. Names and
+// year), "submitter=accounts/npc-platform" or "topic=数字政府"; see proposalTerms. Names and
 // topics never contain control characters (the service refuses them), so
 // the 0x00 separator keeps one term's list apart from another's.
 //

@@ -26,6 +26,8 @@ type ProposalQuery struct {
 	Role     banliv1.AssignmentRole
 	Key      *bool
 	Topic    string
+	// Submitter keeps proposals submitted by this account (a resource name).
+	Submitter string
 	// AssignmentStates keeps proposals with a current assignment in any of
 	// these states (of Unit, if set).
 	AssignmentStates []banliv1.AssignmentState
@@ -65,6 +67,9 @@ func proposalTerms(p *banliv1.Proposal) []string {
 	terms := []string{
 		"session=" + p.GetSession(),
 		"state=" + strconv.Itoa(int(p.GetState())),
+	}
+	if p.GetSubmitter() != "" {
+		terms = append(terms, "submitter="+p.GetSubmitter())
 	}
 	if p.GetKey() {
 		terms = append(terms, keyTerm, "leader="+p.GetSupervisingLeader())
@@ -198,6 +203,9 @@ func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint
 	}
 	if q.Topic != "" {
 		lists = append(lists, term("topic="+q.Topic))
+	}
+	if q.Submitter != "" {
+		lists = append(lists, term("submitter="+q.Submitter))
 	}
 	if len(q.AssignmentStates) > 0 {
 		var any unionList

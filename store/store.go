@@ -49,13 +49,17 @@ var (
 	bucketDue            = []byte("proposal_due")
 	bucketStatistics     = []byte("statistics")
 	bucketAudit          = []byte("audit")
+	bucketAccounts       = []byte("accounts")
+
+	bucketAccountCertificates = []byte("account_certificates")
 
 	keySchemaVersion = []byte("schema_version")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
-		bucketCalendars, bucketDue, bucketStatistics, bucketAudit,
+		bucketCalendars, bucketDue, bucketStatistics, bucketAudit, bucketAccounts,
+		bucketAccountCertificates,
 	}
 )
 

@@ -20,6 +20,7 @@ const (
 	KindUnit     Kind = 'u'
 	KindProposal Kind = 'p'
 	KindCalendar Kind = 'c'
+	KindAccount  Kind = 'a'
 )
 
 func (k Kind) bucket() []byte {
@@ -30,6 +31,8 @@ func (k Kind) bucket() []byte {
 		return bucketUnits
 	case KindCalendar:
 		return bucketCalendars
+	case KindAccount:
+		return bucketAccounts
 	default:
 		return bucketProposals
 	}
@@ -43,6 +46,8 @@ func (k Kind) String() string {
 		return "unit"
 	case KindCalendar:
 		return "calendar"
+	case KindAccount:
+		return "account"
 	default:
 		return "proposal"
 	}
@@ -242,10 +247,13 @@ func (tx *Tx) stage(w stagedWrite) {
 // stored as it is and must get the same sequence here.
 func (tx *Tx) Replicate(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
 	key := u64(id)
-	if cy, ok := value.(*banliv1.CalendarYear); ok {
-		key = calendarKey(cy.GetYear(), cy.GetVersion())
+	switch v := value.(type) {
+	case *banliv1.CalendarYear:
+		key = calendarKey(v.GetYear(), v.GetVersion())
+	case *banliv1.Account:
+		key = accountKey(v.GetName())
 	}
-	if kind != KindCalendar {
+	if kind != KindCalendar && kind != KindAccount {
 		if tx.latest == nil {
 			tx.latest = map[recordKey]int{}
 		}
@@ -284,6 +292,11 @@ func (tx *Tx) apply() error {
 				return err
 			}
 		}
+		if a, ok := w.value.(*banliv1.Account); ok {
+			if err := tx.reindexAccount(bucket.Get(key), a); err != nil {
+				return err
+			}
+		}
 		value, err := proto.Marshal(w.value)
 		if err != nil {
 			return fmt.Errorf("encode %s %d: %w", w.kind, w.id, err)
@@ -291,7 +304,7 @@ func (tx *Tx) apply() error {
 		if err := bucket.Put(key, value); err != nil {
 			return err
 		}
-		if w.kind != KindCalendar && w.id > bucket.Sequence() {
+		if w.kind != KindCalendar && w.kind != KindAccount && w.id > bucket.Sequence() {
 			// A replicated record: later ids must not reuse this one.
 			if err := bucket.SetSequence(w.id); err != nil {
 				return err
@@ -344,6 +357,7 @@ var snapshotFields = map[Kind]protowire.Number{
 	KindUnit:     protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
 	KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
 	KindCalendar: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
+	KindAccount:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
 }
 
 // reindexProposal replaces the index entries (posting lists, the due

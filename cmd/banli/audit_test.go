@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -17,44 +18,61 @@ import (
 // and by `banli audit verify`.
 func TestAuditTrail(t *testing.T) {
 	f := newFixture(t)
+	auditorKey := f.account(t, "auditor-wang", banliv1.Role_ROLE_AUDITOR, "")
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
-	_, err := f.proposals.SubmitReply(actorCtx("clerk-li"), replyRequest(p.Assignments[0].GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	headKey := f.account(t, "head-zhao", banliv1.Role_ROLE_UNIT_HEAD, f.unit(0))
+	_, err := f.proposals.SubmitReply(as(headKey), replyRequest(p.Assignments[0].GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_A))
 	wantCode(t, err, codes.FailedPrecondition, "")
 
 	audit := banliv1.NewAuditServiceClient(f.conn)
-	recs := must(audit.ListAuditRecords(office, &banliv1.ListAuditRecordsRequest{PageSize: 1000}))(t).GetRecords()
+	recs := must(audit.ListAuditRecords(as(auditorKey), &banliv1.ListAuditRecordsRequest{PageSize: 1000}))(t).GetRecords()
 	last := recs[len(recs)-1]
-	if last.GetActor() != "clerk-li" || last.GetOutcome() != "FailedPrecondition" || last.GetTarget() != p.Assignments[0].GetName() ||
-		!strings.HasSuffix(last.GetMethod(), "/SubmitReply") || last.GetEventSequence() != 0 {
+	if last.GetActor() != "accounts/head-zhao" || last.GetRole() != "ROLE_UNIT_HEAD" || last.GetOutcome() != "FailedPrecondition" ||
+		last.GetTarget() != p.Assignments[0].GetName() || !strings.HasSuffix(last.GetMethod(), "/SubmitReply") || last.GetEventSequence() != 0 {
 		t.Errorf("the refused reply is recorded as %v", last)
 	}
-	assign := recs[len(recs)-2]
-	if assign.GetOutcome() != "OK" || assign.GetTarget() != p.GetName() || assign.GetEventSequence() == 0 || assign.GetSource() == "" {
+	var assign *banliv1.AuditRecord
+	for _, r := range recs {
+		if strings.HasSuffix(r.GetMethod(), "/AssignProposal") {
+			assign = r
+		}
+	}
+	if assign.GetOutcome() != "OK" || assign.GetTarget() != p.GetName() || assign.GetEventSequence() == 0 ||
+		assign.GetSource() == "" || assign.GetActor() != "accounts/test-office" || assign.GetRole() != "ROLE_OFFICE" {
 		t.Errorf("the assignment is recorded as %v", assign)
 	}
-	// 1 session, 6 units, the case, its assignment, the refused reply.
-	if len(recs) != 10 {
-		t.Errorf("%d records, want 10", len(recs))
+	if first := recs[0]; first.GetMethod() != "/banli.v1.AccountService/BootstrapAdmin" || first.GetTarget() != "accounts/admin" {
+		t.Errorf("the first record is %v, want the first admin's creation", first)
 	}
-	if v := must(audit.VerifyAudit(office, &banliv1.VerifyAuditRequest{}))(t); !v.GetIntact() || v.GetRecords() != 10 {
-		t.Errorf("verify: %v", v)
+	// The auditor's own reading is on the trail too.
+	n := uint64(len(recs)) + 1
+	if v := must(audit.VerifyAudit(as(auditorKey), &banliv1.VerifyAuditRequest{}))(t); !v.GetIntact() || v.GetRecords() != n {
+		t.Errorf("verify: %v, want %d records", v, n)
 	}
-	// REST reads it too.
-	if code, out := f.rest(t, "GET", "/v1/audit:verify", nil); code != 200 || out["intact"] != true {
+	n++
+	// REST reads it too (as an auditor account the test makes for it: two
+	// records); no one else may.
+	code, out := f.rest(t, "GET", "/v1/audit:verify", nil)
+	if code != 200 || out["intact"] != true {
 		t.Errorf("REST verify: %d %v", code, out)
 	}
+	n += 2
+	_, err = audit.ListAuditRecords(as(f.adminKey), &banliv1.ListAuditRecordsRequest{})
+	wantCode(t, err, codes.PermissionDenied, "")
+	n++
 	f.stop()
 
 	var stdout, stderr strings.Builder
-	if code := run([]string{"audit", "verify", "-data", f.dataPath}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "intact: 10 records") {
-		t.Fatalf("verify an intact file: %d %q %q", code, stdout.String(), stderr.String())
+	if code := run([]string{"audit", "verify", "-data", f.dataPath}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), fmt.Sprintf("intact: %d records", n)) {
+		t.Fatalf("verify an intact file: %d %q %q, want %d records", code, stdout.String(), stderr.String(), n)
 	}
 
 	// Someone with the file edits record 4's actor.
+	var actor string
 	tamper(t, f.dataPath, func(b *bolt.Bucket) {
 		rec := &banliv1.AuditRecord{}
 		proto.Unmarshal(b.Get(u64key(4)), rec)
-		rec.Actor = "someone-else"
+		actor, rec.Actor = rec.Actor, "someone-else"
 		raw, _ := proto.Marshal(rec)
 		b.Put(u64key(4), raw)
 	})
@@ -66,13 +84,13 @@ func TestAuditTrail(t *testing.T) {
 	tamper(t, f.dataPath, func(b *bolt.Bucket) {
 		rec := &banliv1.AuditRecord{}
 		proto.Unmarshal(b.Get(u64key(4)), rec)
-		rec.Actor = "office"
+		rec.Actor = actor
 		raw, _ := proto.Marshal(rec)
 		b.Put(u64key(4), raw) // put the edit back
-		b.Delete(u64key(10))
+		b.Delete(u64key(n))
 	})
 	stdout.Reset()
-	if code := run([]string{"audit", "verify", "-data", f.dataPath}, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), "BROKEN at record 10") {
+	if code := run([]string{"audit", "verify", "-data", f.dataPath}, &stdout, &stderr); code != 1 || !strings.Contains(stdout.String(), fmt.Sprintf("BROKEN at record %d", n)) {
 		t.Errorf("verify after a removal: %d %q", code, stdout.String())
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
@@ -24,12 +23,12 @@ import (
 func backupCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	client := addClientFlags(fs)
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: banli backup [-addr host:port] FILE")
 		return 2
 	}
-	n, err := backup(context.Background(), *addr, fs.Arg(0))
+	n, err := backup(context.Background(), client, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, "banli backup:", err)
 		return 1
@@ -40,8 +39,8 @@ func backupCommand(args []string, stdout, stderr io.Writer) int {
 
 // backup writes the server's database to path, through a temporary file
 // that is checked before it takes path's place.
-func backup(ctx context.Context, addr, path string) (int64, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func backup(ctx context.Context, client *clientFlags, path string) (int64, error) {
+	conn, err := client.dial()
 	if err != nil {
 		return 0, err
 	}

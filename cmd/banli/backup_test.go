@@ -49,11 +49,13 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 
 	dir := t.TempDir()
 	viaGRPC := filepath.Join(dir, "grpc.db")
-	n, err := backup(context.Background(), f.addrs.grpcAddr, viaGRPC)
+	n, err := backup(context.Background(), f.clientAs(t, f.adminKey), viaGRPC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + f.addrs.httpAddr + "/v1/backup")
+	req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/v1/backup", nil)
+	req.Header.Set("Authorization", "Bearer "+f.adminKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"io"
 	"os"
 	"os/exec"
@@ -51,6 +53,7 @@ type process struct {
 	httpAddr string
 	logDone  chan struct{}
 	log      []string
+	data     string
 }
 
 var servingLine = regexp.MustCompile(`msg="banli serving" grpc=(\S+) http=(\S+)`)
@@ -60,7 +63,7 @@ var servingLine = regexp.MustCompile(`msg="banli serving" grpc=(\S+) http=(\S+)`
 func startProcess(t *testing.T, data string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), append([]string{"BANLI_DATA=" + data, "BANLI_GRPC_ADDR=127.0.0.1:0", "BANLI_HTTP_ADDR=127.0.0.1:0"}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"BANLI_DATA=" + data, "BANLI_GRPC_ADDR=127.0.0.1:0", "BANLI_HTTP_ADDR=127.0.0.1:0", "BANLI_RATE_LIMIT=0"}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,5 +90,19 @@ func startProcess(t *testing.T, data string, env ...string) *process {
 		io.Copy(io.Discard, stderr)
 		close(p.logDone)
 	}()
+	p.data = data
 	return p
+}
+
+// dial connects to the process through an acting client signed in with
+// the admin key the first start wrote.
+func (p *process) dial(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	acting := newActingClient(readAdminKey(t, p.data), "test")
+	conn, err := grpc.NewClient(p.grpcAddr, append(acting.dialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acting.attach(conn)
+	return conn
 }

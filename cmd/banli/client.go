@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -30,8 +28,7 @@ import (
 func clientCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
-	actor := fs.String("actor", envOr("BANLI_ACTOR", ""), "who is calling (x-banli-actor)")
+	client := addClientFlags(fs)
 	var call func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error)
 	switch cmd {
 	case "get":
@@ -111,17 +108,13 @@ func clientCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return 2
 	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := client.dial()
 	if err != nil {
 		fmt.Fprintln(stderr, "banli:", err)
 		return 1
 	}
 	defer conn.Close()
-	ctx := context.Background()
-	if *actor != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, "x-banli-actor", *actor)
-	}
-	resp, err := call(ctx, conn, name)
+	resp, err := call(context.Background(), conn, name)
 	if err != nil {
 		st := status.Convert(err)
 		fmt.Fprintf(stderr, "banli %s: %s: %s\n", cmd, st.Code(), st.Message())

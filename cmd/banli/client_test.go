@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
 // TestClientCommands takes a case from assignment to rating with the
@@ -10,29 +12,36 @@ import (
 func TestClientCommands(t *testing.T) {
 	f := newFixture(t)
 	p := f.receive(t)
-	banli := func(args ...string) string {
+	office := f.clientAs(t, f.officeKey(t)).tokenFile
+	staff := f.clientAs(t, f.account(t, "staff-li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))).tokenFile
+	head := f.clientAs(t, f.account(t, "head-zhang", banliv1.Role_ROLE_UNIT_HEAD, f.unit(0))).tokenFile
+	banli := func(tokenFile string, args ...string) string {
 		t.Helper()
 		var out, errs strings.Builder
 		cmd := args[0]
-		if code := run(append([]string{cmd}, append(args[1:], "-addr", f.addrs.grpcAddr, "-actor", "script")...), &out, &errs); code != 0 {
+		if code := run(append([]string{cmd}, append(args[1:], "-addr", f.addrs.grpcAddr, "-token-file", tokenFile)...), &out, &errs); code != 0 {
 			t.Fatalf("banli %s: %d %s", strings.Join(args, " "), code, errs.String())
 		}
 		return out.String()
 	}
-	banli("assign", p.GetName(), "-lead", f.unit(0))
+	banli(office, "assign", p.GetName(), "-lead", f.unit(0))
 	a := p.GetName() + "/assignments/1"
-	banli("sign", a, "-person", "李明")
+	banli(staff, "sign", a, "-person", "李明")
 	f.consult(t, a)
-	banli("reply", a, "-category", "A", "-text", "答复", "-signer", "张局长", "-contact", "李明", "-phone", "0755-1")
-	out := banli("rate", a+"/replies/1", "-proposer", "1", "-satisfaction", "satisfied")
+	banli(head, "reply", a, "-category", "A", "-text", "答复", "-signer", "张局长", "-contact", "李明", "-phone", "0755-1")
+	out := banli(office, "rate", a+"/replies/1", "-proposer", "1", "-satisfaction", "satisfied")
 	if !strings.Contains(out, `"PROPOSAL_STATE_RATED"`) {
 		t.Errorf("after rate:\n%s", out)
 	}
-	if out := banli("list", "-state", "rated"); !strings.Contains(out, p.GetName()) {
+	if out := banli(staff, "list", "-state", "rated"); !strings.Contains(out, p.GetName()) {
 		t.Errorf("list:\n%s", out)
 	}
 	var errs strings.Builder
-	if code := run([]string{"get", "proposals/404", "-addr", f.addrs.grpcAddr}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "NotFound") {
+	if code := run([]string{"get", "proposals/404", "-addr", f.addrs.grpcAddr, "-token-file", office}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "NotFound") {
 		t.Errorf("get of a missing case: %d %s", code, errs.String())
+	}
+	errs.Reset()
+	if code := run([]string{"get", p.GetName(), "-addr", f.addrs.grpcAddr}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "Unauthenticated") {
+		t.Errorf("get without a key: %d %s", code, errs.String())
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -48,10 +46,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	logs := map[string][]acked{} // by case, in order
 	for cycle := range cycles {
 		p := startProcess(t, data)
-		conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn := p.dial(t)
 		proposals := banliv1.NewProposalServiceClient(conn)
 		if cycle == 0 {
 			session = must(banliv1.NewSessionServiceClient(conn).CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{

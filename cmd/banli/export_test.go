@@ -25,7 +25,7 @@ func TestExportRoundTrip(t *testing.T) {
 	in := filepath.Join(dir, "cases.csv")
 	os.WriteFile(in, []byte(csvFile), 0o600)
 	var out, errs strings.Builder
-	importCommand([]string{"-addr", f.addrs.grpcAddr, in}, &out, &errs)
+	importCommand([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile, in}, &out, &errs)
 	// Move one case along, so that the handling columns have something.
 	p := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t).GetProposals()[0]
 	f.sign(t, p.GetAssignments()[0].GetName())
@@ -33,11 +33,11 @@ func TestExportRoundTrip(t *testing.T) {
 	for _, name := range []string{"ledger.csv", "ledger.xlsx"} {
 		path := filepath.Join(dir, name)
 		out.Reset()
-		if code := exportCommand([]string{"-addr", f.addrs.grpcAddr, "-o", path}, &out, &errs); code != 0 {
+		if code := exportCommand([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile, "-o", path}, &out, &errs); code != 0 {
 			t.Fatalf("export %s: %d %s", name, code, errs.String())
 		}
 		out.Reset()
-		code := importCommand([]string{"-addr", f.addrs.grpcAddr, path}, &out, &errs)
+		code := importCommand([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile, path}, &out, &errs)
 		if code != 0 || !strings.Contains(out.String(), "created 0, unchanged 3, conflict 0, invalid 0") {
 			t.Errorf("import of the exported %s: %d %q %s", name, code, out.String(), errs.String())
 		}
@@ -61,7 +61,9 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 
 	// REST: a download, and English headers.
-	resp, err := http.Get("http://" + f.addrs.httpAddr + "/v1/ledger:export?format=EXPORT_FORMAT_CSV&englishHeaders=true&state=PROPOSAL_STATE_ASSIGNED")
+	req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/v1/ledger:export?format=EXPORT_FORMAT_CSV&englishHeaders=true&state=PROPOSAL_STATE_ASSIGNED", nil)
+	req.Header.Set("Authorization", "Bearer "+f.officeKey(t))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

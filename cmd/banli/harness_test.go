@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +21,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 )
@@ -35,6 +42,10 @@ type testServer struct {
 	events    banliv1.EventServiceClient
 	clock     *fakeClock
 	stop      func()
+	// adminKey is the first admin's key, from admin.key.
+	adminKey string
+	// acting signs each call of conn in as a party that may make it.
+	acting *actingClient
 }
 
 // fakeClock is the injected time: tests move it instead of waiting.
@@ -60,6 +71,22 @@ func (c *fakeClock) Advance(d time.Duration) {
 // configuration first.
 func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
 	t.Helper()
+	return startServerActing(t, nil, tweaks...)
+}
+
+// startStandby runs a standby of primary. Accounts come from the primary,
+// so calls to the standby sign in with the primary's acting client.
+func startStandby(t testing.TB, primary *testServer) *testServer {
+	t.Helper()
+	keyFile := filepath.Join(filepath.Dir(primary.dataPath), "admin.key")
+	return startServerActing(t, primary.acting, func(c *config) {
+		c.follow = primary.addrs.grpcAddr
+		c.followFlags = clientFlags{addr: c.follow, tokenFile: keyFile}
+	})
+}
+
+func startServerActing(t testing.TB, acting *actingClient, tweaks ...func(*config)) *testServer {
+	t.Helper()
 	clock := &fakeClock{now: time.Date(2021, 3, 1, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))}
 	cfg := config{
 		dataPath:        filepath.Join(t.TempDir(), "banli.db"),
@@ -68,6 +95,8 @@ func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
 		shutdownTimeout: 5 * time.Second,
 		lockTimeout:     time.Second,
 		now:             clock.Now,
+		// Tests call as fast as they can; the limit has its own test.
+		rateLimit: 0,
 	}
 	for _, tweak := range tweaks {
 		tweak(&cfg)
@@ -83,12 +112,22 @@ func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
 	}
-	conn, err := grpc.NewClient(addrs.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var adminKey string
+	if acting == nil {
+		adminKey = readAdminKey(t, cfg.dataPath)
+		acting = newActingClient(adminKey, "test")
+	} else {
+		adminKey = acting.adminKey
+	}
+	conn, err := grpc.NewClient(addrs.grpcAddr, append(acting.dialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if acting.accounts == nil {
+		acting.attach(conn)
+	}
 	ts := &testServer{
-		addrs: addrs, dataPath: cfg.dataPath, conn: conn, clock: clock,
+		addrs: addrs, dataPath: cfg.dataPath, conn: conn, clock: clock, adminKey: adminKey, acting: acting,
 		sessions:  banliv1.NewSessionServiceClient(conn),
 		units:     banliv1.NewUnitServiceClient(conn),
 		proposals: banliv1.NewProposalServiceClient(conn),
@@ -122,9 +161,32 @@ func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
 	return ts
 }
 
-// ctx names the actor, as every caller should.
-func actorCtx(actor string) context.Context {
-	return metadata.AppendToOutgoingContext(context.Background(), "x-banli-actor", actor)
+// readAdminKey reads the key a new server wrote beside its data file.
+func readAdminKey(t testing.TB, dataPath string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(dataPath), "admin.key"))
+	if err != nil {
+		t.Fatalf("the first start wrote no admin key: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// as returns a context that signs calls in with key, overriding the
+// acting client's choice.
+func as(key string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+key)
+}
+
+// account creates an account (as the admin) and returns its key.
+func (ts *testServer) account(t testing.TB, id string, role banliv1.Role, unit string) string {
+	t.Helper()
+	made, err := banliv1.NewAccountServiceClient(ts.conn).CreateAccount(as(ts.adminKey), &banliv1.CreateAccountRequest{
+		AccountId: id, Account: &banliv1.Account{DisplayName: id, Role: role, Unit: unit},
+	})
+	if err != nil {
+		t.Fatalf("create account %s: %v", id, err)
+	}
+	return made.GetKey()
 }
 
 // must takes a call's two results and returns a check that fails the test
@@ -182,7 +244,12 @@ func (ts *testServer) rest(t testing.TB, method, path string, body any) (int, ma
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Banli-Actor", "rest-test")
+	method, msg := restMethod(t, method, path)
+	key, err := ts.acting.keyFor(context.Background(), method, msg)
+	if err != nil {
+		key = ts.officeKey(t) // a part that does not exist: no unit to act for
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -194,4 +261,84 @@ func (ts *testServer) rest(t testing.TB, method, path string, body any) (int, ma
 		out = map[string]any{"raw": string(raw)}
 	}
 	return resp.StatusCode, out
+}
+
+// restRoutes maps the OpenAPI document's paths to gRPC methods, so that a
+// REST test can sign in as a party the method allows.
+var restRoutes = sync.OnceValue(func() []apiRoute {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		panic(err)
+	}
+	var routes []apiRoute
+	for path, verbs := range doc.Paths {
+		pattern := regexp.QuoteMeta(path)
+		pattern = regexp.MustCompile(`\\\{[^}]*\\\}`).ReplaceAllString(pattern, `[^/:]+`)
+		for verb, op := range verbs {
+			service, rpc, _ := strings.Cut(op.OperationID, "_")
+			routes = append(routes, apiRoute{
+				verb: strings.ToUpper(verb), re: regexp.MustCompile("^" + pattern + "$"),
+				method: "/banli.v1." + service + "/" + rpc,
+			})
+		}
+	}
+	return routes
+})
+
+type apiRoute struct {
+	verb   string
+	re     *regexp.Regexp
+	method string
+}
+
+// restMethod finds the gRPC method of a REST call, and a request message
+// carrying the resource name the path gives.
+func restMethod(t testing.TB, verb, path string) (string, proto.Message) {
+	t.Helper()
+	bare, _, _ := strings.Cut(path, "?")
+	for _, r := range restRoutes() {
+		if r.verb != verb || !r.re.MatchString(bare) {
+			continue
+		}
+		desc, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(r.method, "/"), "/", ".")))
+		if err != nil {
+			t.Fatalf("%s: %v", r.method, err)
+		}
+		in, err := protoregistry.GlobalTypes.FindMessageByName(desc.(protoreflect.MethodDescriptor).Input().FullName())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := in.New()
+		if fd := msg.Descriptor().Fields().ByName("name"); fd != nil {
+			name, _, _ := strings.Cut(strings.TrimPrefix(bare, "/v1/"), ":")
+			msg.Set(fd, protoreflect.ValueOfString(name))
+		}
+		return r.method, msg.Interface()
+	}
+	return "", nil // not an API route: any key will do
+}
+
+// clientAs is the CLI's connection flags for this server, signed in with
+// key (written to a file, as an operator would keep it).
+func (ts *testServer) clientAs(t testing.TB, key string) *clientFlags {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &clientFlags{addr: ts.addrs.grpcAddr, tokenFile: file}
+}
+
+// officeKey is the key of the office account the acting client uses.
+func (ts *testServer) officeKey(t testing.TB) string {
+	t.Helper()
+	key, err := ts.acting.key(context.Background(), "office", banliv1.Role_ROLE_OFFICE, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

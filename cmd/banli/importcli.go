@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/banli/banli/cmd/banli/sheet"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -23,7 +22,7 @@ import (
 func importCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	client := addClientFlags(fs)
 	encoding := fs.String("encoding", "auto", "CSV text encoding: auto, utf-8 or gbk")
 	format := fs.String("format", "auto", "xlsx, csv, jsonl, or auto (by the file's extension)")
 	mappingFile := fs.String("mapping", "", "a JSON file of header-to-field pairs, added to the default mapping")
@@ -54,7 +53,7 @@ func importCommand(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opts := importOptions{batch: *batch, dryRun: *dryRun, allOrNothing: *allOrNothing, progress: progressPrinter(stderr)}
-	sum, err := importFile(context.Background(), *addr, fs.Arg(0), *format, *encoding, mapping, opts)
+	sum, err := importFile(context.Background(), client, fs.Arg(0), *format, *encoding, mapping, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "banli import:", err)
 		return 1
@@ -100,7 +99,7 @@ type importSummary struct {
 // importFile streams a file's rows to the server in batches and gathers
 // the results. Rows that cannot even be made into a request (an unknown
 // session or unit name) are counted invalid here.
-func importFile(ctx context.Context, addr, path, format, encoding string, mapping map[string]string, opts importOptions) (*importSummary, error) {
+func importFile(ctx context.Context, client *clientFlags, path, format, encoding string, mapping map[string]string, opts importOptions) (*importSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -130,7 +129,7 @@ func importFile(ctx context.Context, addr, path, format, encoding string, mappin
 		return nil, err
 	}
 
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := client.dial()
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +386,7 @@ func writeReport(path string, problems []importProblem) error {
 func exportCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	client := addClientFlags(fs)
 	out := fs.String("o", "", "the file to write (required); .csv writes CSV, anything else XLSX")
 	session := fs.String("session", "", "only this session, sessions/{id}")
 	unit := fs.String("unit", "", "only this unit's cases, units/{id}")
@@ -410,7 +409,7 @@ func exportCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		req.State = banliv1.ProposalState(v)
 	}
-	n, err := export(context.Background(), *addr, req, *out)
+	n, err := export(context.Background(), client, req, *out)
 	if err != nil {
 		fmt.Fprintln(stderr, "banli export:", err)
 		return 1
@@ -421,8 +420,8 @@ func exportCommand(args []string, stdout, stderr io.Writer) int {
 
 // export writes the server's ledger export to path, through a temporary
 // file.
-func export(ctx context.Context, addr string, req *banliv1.ExportLedgerRequest, path string) (int64, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func export(ctx context.Context, client *clientFlags, req *banliv1.ExportLedgerRequest, path string) (int64, error) {
+	conn, err := client.dial()
 	if err != nil {
 		return 0, err
 	}

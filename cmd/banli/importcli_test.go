@@ -25,7 +25,7 @@ func TestImportCommand(t *testing.T) {
 	dir := t.TempDir()
 	run := func(args ...string) (int, string, string) {
 		var out, errs strings.Builder
-		code := importCommand(append([]string{"-addr", f.addrs.grpcAddr}, args...), &out, &errs)
+		code := importCommand(append([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile}, args...), &out, &errs)
 		return code, out.String(), errs.String()
 	}
 

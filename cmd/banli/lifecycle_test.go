@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 )
 
 // office is the assigning office's context; units act as themselves.
-var office = actorCtx("office")
+var office = context.Background()
 
 // fixture is a session with units, on a running server.
 type fixture struct {
@@ -49,7 +50,7 @@ func (f *fixture) unit(i int) string { return f.bureaus[i].GetName() }
 func (f *fixture) receive(t testing.TB) *banliv1.Proposal {
 	t.Helper()
 	f.number++
-	return must(f.proposals.CreateProposal(actorCtx("upstream"), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+	return must(f.proposals.CreateProposal(context.Background(), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
 		Session: f.session.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL,
 		Number: fmt.Sprintf("2021%04d", f.number), Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING,
 		Title: "关于加快数字政府建设的提案", Content: "一、现状分析……\n二、建议……", Topics: []string{"数字政府"},
@@ -71,12 +72,12 @@ func part(unit string, role banliv1.AssignmentRole) *banliv1.UnitAssignment {
 
 func (f *fixture) sign(t testing.TB, assignment string) *banliv1.Proposal {
 	t.Helper()
-	return must(f.proposals.SignAssignment(actorCtx("unit"), &banliv1.SignAssignmentRequest{Name: assignment, ResponsiblePerson: "李明", ResponsiblePhone: "0755-88000000"}))(t)
+	return must(f.proposals.SignAssignment(context.Background(), &banliv1.SignAssignmentRequest{Name: assignment, ResponsiblePerson: "李明", ResponsiblePhone: "0755-88000000"}))(t)
 }
 
 func (f *fixture) consult(t testing.TB, assignment string) *banliv1.Proposal {
 	t.Helper()
-	return must(f.proposals.RecordConsultation(actorCtx("unit"), &banliv1.RecordConsultationRequest{Name: assignment, Consultation: &banliv1.Consultation{
+	return must(f.proposals.RecordConsultation(context.Background(), &banliv1.RecordConsultationRequest{Name: assignment, Consultation: &banliv1.Consultation{
 		Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT,
 		Participants: []string{"王委员", "李明"}, Summary: "当面沟通办理思路，委员同意。",
 	}}))(t)
@@ -84,7 +85,7 @@ func (f *fixture) consult(t testing.TB, assignment string) *banliv1.Proposal {
 
 func (f *fixture) reply(t testing.TB, assignment string) *banliv1.Proposal {
 	t.Helper()
-	return must(f.proposals.SubmitReply(actorCtx("unit"), replyRequest(assignment, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	return must(f.proposals.SubmitReply(context.Background(), replyRequest(assignment, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
 }
 
 func (f *fixture) rate(t testing.TB, reply string, proposer int32, s banliv1.Satisfaction) *banliv1.Proposal {
@@ -93,7 +94,7 @@ func (f *fixture) rate(t testing.TB, reply string, proposer int32, s banliv1.Sat
 	if s == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
 		opinion = "答复未回应第二条建议。"
 	}
-	return must(f.proposals.RateReply(actorCtx("proposer"), &banliv1.RateReplyRequest{Name: reply, ProposerId: proposer, Satisfaction: s, Opinion: opinion}))(t)
+	return must(f.proposals.RateReply(context.Background(), &banliv1.RateReplyRequest{Name: reply, ProposerId: proposer, Satisfaction: s, Opinion: opinion}))(t)
 }
 
 func wantState(t testing.TB, p *banliv1.Proposal, want banliv1.ProposalState) {
@@ -149,7 +150,7 @@ func TestLeadCaseWithTwoOpinions(t *testing.T) {
 	_, err = f.proposals.SubmitOpinion(office, &banliv1.SubmitOpinionRequest{Name: lead, Opinion: &banliv1.Opinion{Text: "x", Signer: "y"}})
 	wantCode(t, err, codes.FailedPrecondition, "")
 	for _, co := range []string{co1, co2} {
-		p = must(f.proposals.SubmitOpinion(actorCtx("co"), &banliv1.SubmitOpinionRequest{Name: co, Opinion: &banliv1.Opinion{Text: "我局意见：……", Signer: "副局长"}}))(t)
+		p = must(f.proposals.SubmitOpinion(context.Background(), &banliv1.SubmitOpinionRequest{Name: co, Opinion: &banliv1.Opinion{Text: "我局意见：……", Signer: "副局长"}}))(t)
 	}
 	wantPart(t, p, 1, banliv1.AssignmentState_ASSIGNMENT_STATE_OPINION_SUBMITTED)
 
@@ -188,7 +189,7 @@ func TestLeadCaseWithTwoOpinions(t *testing.T) {
 		t.Errorf("history:\n got %v\nwant %v", actions, want)
 	}
 	last := evs.GetEvents()[len(evs.GetEvents())-1]
-	if last.GetActor() != "office" || last.GetFromState() != "RATED" || !proto.Equal(last.GetProposal(), p) {
+	if last.GetActor() != "accounts/test-office" || last.GetFromState() != "RATED" || !proto.Equal(last.GetProposal(), p) {
 		t.Errorf("last event %v does not carry the case as it stands", last)
 	}
 }
@@ -223,7 +224,7 @@ func TestReassignment(t *testing.T) {
 	f := newFixture(t)
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
 	a := p.Assignments[0].GetName()
-	p = must(f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: a, Reason: "不属于我局职责", SuggestedUnit: f.unit(5)}))(t)
+	p = must(f.proposals.RequestReassignment(context.Background(), &banliv1.RequestReassignmentRequest{Name: a, Reason: "不属于我局职责", SuggestedUnit: f.unit(5)}))(t)
 	wantPart(t, p, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNMENT_REQUESTED)
 	_, err := f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: a})
 	wantCode(t, err, codes.FailedPrecondition, "")
@@ -252,11 +253,11 @@ func TestReassignment(t *testing.T) {
 	// Refusal: the unit keeps the part. After the window, asking is refused.
 	q := f.assign(t, f.receive(t), part(f.unit(1), roleLead))
 	b := q.Assignments[0].GetName()
-	must(f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: b, Reason: "x"}))(t)
+	must(f.proposals.RequestReassignment(context.Background(), &banliv1.RequestReassignmentRequest{Name: b, Reason: "x"}))(t)
 	q = must(f.proposals.DecideReassignment(office, &banliv1.DecideReassignmentRequest{Name: b, Decision: banliv1.Decision_DECISION_REFUSED}))(t)
 	wantPart(t, q, 0, banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED)
 	f.clock.Advance(8 * 24 * time.Hour)
-	_, err = f.proposals.RequestReassignment(actorCtx("unit"), &banliv1.RequestReassignmentRequest{Name: b, Reason: "再次申请"})
+	_, err = f.proposals.RequestReassignment(context.Background(), &banliv1.RequestReassignmentRequest{Name: b, Reason: "再次申请"})
 	wantCode(t, err, codes.FailedPrecondition, "")
 }
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -56,7 +55,7 @@ var (
 func seedCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	client := addClientFlags(fs)
 	cases := fs.Int("cases", 10000, "how many cases to create")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -64,7 +63,7 @@ func seedCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	start := time.Now()
-	n, err := seed(context.Background(), *addr, *cases, *clients, func(done int) {
+	n, err := seed(context.Background(), client, *cases, *clients, func(done int) {
 		fmt.Fprintf(stderr, "seeded %d of %d cases (%.0f/s)\n", done, *cases, float64(done)/time.Since(start).Seconds())
 	})
 	if err != nil {
@@ -79,8 +78,8 @@ func seedCommand(args []string, stdout, stderr io.Writer) int {
 // cases: about 70% with a lead unit only, 15% with a lead and one to three
 // co-handling units, 15% split between two or three units. Cases of past
 // years are carried through to rated; this year's stop along the way.
-func seed(ctx context.Context, addr string, cases, clients int, progress func(int)) (int, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func seed(ctx context.Context, client *clientFlags, cases, clients int, progress func(int)) (int, error) {
+	conn, _, err := client.dialActing("load")
 	if err != nil {
 		return 0, err
 	}
@@ -260,6 +259,7 @@ func (g grpcCaller) call(ctx context.Context, method string, req, resp proto.Mes
 type restCaller struct {
 	base   string
 	client *http.Client
+	acting *actingClient
 }
 
 func (r restCaller) call(ctx context.Context, method string, req, resp proto.Message) error {
@@ -277,6 +277,11 @@ func (r restCaller) call(ctx context.Context, method string, req, resp proto.Mes
 		return err
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
+	key, err := r.acting.keyFor(ctx, method, req)
+	if err != nil {
+		return err
+	}
+	httpReq.Header.Set("Authorization", "Bearer "+key)
 	res, err := r.client.Do(httpReq)
 	if err != nil {
 		return err
@@ -289,7 +294,13 @@ func (r restCaller) call(ctx context.Context, method string, req, resp proto.Mes
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s %s: HTTP %d: %s", verb, path, res.StatusCode, raw)
 	}
-	return protojson.Unmarshal(raw, resp)
+	if err := protojson.Unmarshal(raw, resp); err != nil {
+		return err
+	}
+	if p, ok := resp.(*banliv1.Proposal); ok {
+		r.acting.learn(p)
+	}
+	return nil
 }
 
 // restRoute is the REST form of the calls the load tool makes.
@@ -315,7 +326,7 @@ func restRoute(method string, req proto.Message) (verb, path string, body proto.
 func benchCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("BANLI_GRPC_ADDR", "127.0.0.1:50051"), "the server's gRPC address")
+	client := addClientFlags(fs)
 	httpAddr := fs.String("http", envOr("BANLI_HTTP_ADDR", "127.0.0.1:8080"), "the server's REST address")
 	transport := fs.String("transport", "grpc", "grpc or rest")
 	clients := fs.Int("clients", 64, "concurrent clients")
@@ -325,7 +336,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: banli bench [-addr host:port] [-http host:port] [-transport grpc|rest] [-clients N] [-duration D]")
 		return 2
 	}
-	report, err := runBench(context.Background(), *addr, *httpAddr, *transport, *clients, *duration, *only)
+	report, err := runBench(context.Background(), client, *httpAddr, *transport, *clients, *duration, *only)
 	if err != nil {
 		fmt.Fprintln(stderr, "banli bench:", err)
 		return 1
@@ -368,16 +379,16 @@ func (r *benchResult) String() string {
 // runBench runs the mix: of every 100 calls, 10 create a case (and 10
 // assign it), 10 sign a part, 40 read a case, 20 list a unit's cases in a
 // state, 10 read a unit's statistics.
-func runBench(ctx context.Context, addr, httpAddr, transport string, clients int, duration time.Duration, only string) (*benchResult, error) {
+func runBench(ctx context.Context, client *clientFlags, httpAddr, transport string, clients int, duration time.Duration, only string) (*benchResult, error) {
 	pick := map[string][2]int{"create": {0, 10}, "get": {20, 60}, "list": {60, 80}, "stats": {80, 100}}[only]
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, acting, err := client.dialActing("load")
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
 	var c caller = grpcCaller{conn}
 	if transport == "rest" {
-		c = restCaller{base: "http://" + httpAddr, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}}
+		c = restCaller{base: "http://" + httpAddr, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}, acting: acting}
 	}
 	// What the mix reads: the first session, units and cases there are.
 	g := grpcCaller{conn}

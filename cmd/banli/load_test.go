@@ -11,12 +11,12 @@ import (
 // real server, briefly, over gRPC and over REST.
 func TestSeedAndBench(t *testing.T) {
 	ts := startServer(t)
-	n, err := seed(context.Background(), ts.addrs.grpcAddr, 300, 8, nil)
+	n, err := seed(context.Background(), ts.clientAs(t, ts.adminKey), 300, 8, nil)
 	if err != nil || n != 300 {
 		t.Fatalf("seeded %d: %v", n, err)
 	}
 	for _, transport := range []string{"grpc", "rest"} {
-		res, err := runBench(context.Background(), ts.addrs.grpcAddr, ts.addrs.httpAddr, transport, 8, 500*time.Millisecond, "")
+		res, err := runBench(context.Background(), ts.clientAs(t, ts.adminKey), ts.addrs.httpAddr, transport, 8, 500*time.Millisecond, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -103,9 +103,18 @@ type config struct {
 	shutdownTimeout time.Duration
 	lockTimeout     time.Duration
 	follow          string
+	followFlags     clientFlags
 	debugAddr       string
+	tlsCert         string
+	tlsKey          string
+	clientCA        string
+	rateLimit       float64
+	rateBurst       int
 	// now is the service's clock; nil is the wall clock. Only tests set it.
 	now func() time.Time
+	// withoutAuth serves with no sign-in or access rules. No flag sets it:
+	// only the benchmark that measures what authentication costs does.
+	withoutAuth bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (config, error) {
@@ -120,6 +129,13 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
 	fs.DurationVar(&cfg.lockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
 	fs.StringVar(&cfg.follow, "follow", "", "run as a standby of the primary at this gRPC address (read-only until promoted)")
+	fs.StringVar(&cfg.followFlags.tokenFile, "follow-token-file", "", "with -follow: a file holding the API key of a standby (or admin) account on the primary")
+	fs.StringVar(&cfg.followFlags.caFile, "follow-ca", "", "with -follow: a PEM CA to verify the primary's TLS certificate")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate for TLS on both listeners (required to listen beyond loopback)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
+	fs.StringVar(&cfg.clientCA, "client-ca", "", "PEM CA whose client certificates may sign in (as the account mapped to their common name)")
+	fs.Float64Var(&cfg.rateLimit, "rate-limit", 500, "calls per second one account (or one address failing to sign in) may make on average; 0 turns the limit off")
+	fs.IntVar(&cfg.rateBurst, "rate-burst", 1000, "calls one account may make at once above -rate-limit")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
@@ -143,6 +159,10 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg.followFlags.addr = cfg.follow
+	if cfg.rateLimit < 0 || cfg.rateBurst < 0 {
+		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -29,12 +27,8 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data", "banli.db")
 	p := startProcess(t, data, "BANLI_LOG_FORMAT=text")
 	cmd := p.cmd
-	grpcAddr := p.grpcAddr
 
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := p.dial(t)
 	defer conn.Close()
 	units := banliv1.NewUnitServiceClient(conn)
 

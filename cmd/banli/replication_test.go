@@ -22,12 +22,22 @@ import (
 // id the primary gave.
 func TestStandbyFollowsThePrimary(t *testing.T) {
 	f := newFixture(t)
-	standby := startServer(t, func(c *config) { c.follow = f.addrs.grpcAddr })
+	standby := startStandby(t, f.testServer)
 	replication := func(ts *testServer) *banliv1.ReplicationStatus {
 		return must(banliv1.NewReplicationServiceClient(ts.conn).GetReplicationStatus(office, &banliv1.GetReplicationStatusRequest{}))(t)
 	}
 	if r := replication(f.testServer); r.GetRole() != banliv1.ReplicationRole_REPLICATION_ROLE_PRIMARY {
 		t.Fatalf("primary says %v", r)
+	}
+	// The standby knows the primary's accounts once it has caught up.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := banliv1.NewAccountServiceClient(standby.conn).GetCaller(as(f.adminKey), &banliv1.GetCallerRequest{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby never learnt the primary's accounts: %v", err)
+		}
 	}
 	_, err := standby.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "x"}})
 	wantCode(t, err, codes.FailedPrecondition, "")

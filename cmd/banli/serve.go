@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -16,12 +17,15 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -51,6 +55,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	defer db.Close()
 
+	tlsConf, err := cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.checkExposure(tlsConf != nil); err != nil {
+		return err
+	}
 	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
 	if err != nil {
 		return fmt.Errorf("gRPC listener: %w", err)
@@ -61,17 +72,35 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
 	defer httpLis.Close()
+	// The REST gateway reaches the gRPC server in memory, never over the
+	// network: that connection alone may pass on a REST caller's identity.
+	gatewayLis := bufconn.Listen(1 << 20)
+	defer gatewayLis.Close()
 
-	grpcServer := grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxMessageBytes),
-		grpc.ForceServerCodecV2(newRequestCodec()),
-		grpc.ChainUnaryInterceptor(m.grpc.UnaryServerInterceptor(), recoverPanics(log), logCalls(log), rejectUndecodable),
-		grpc.ChainStreamInterceptor(m.grpc.StreamServerInterceptor()),
-	)
-	srv, err := service.New(db, service.Options{Now: cfg.now})
+	srv, err := service.New(db, service.Options{Now: cfg.now, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst})
 	if err != nil {
 		return err
 	}
+	// Sign-in and access come before the log, so that the log names the
+	// caller; refused calls are in the audit trail and the metrics.
+	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), recoverPanics(log)}
+	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor()}
+	if !cfg.withoutAuth {
+		unary = append(unary, srv.UnaryInterceptor())
+		stream = append(stream, srv.StreamInterceptor())
+	}
+	unary = append(unary, logCalls(log), rejectUndecodable)
+	transport := insecure.NewCredentials()
+	if tlsConf != nil {
+		transport = credentials.NewTLS(tlsConf.Clone())
+	}
+	grpcServer := grpc.NewServer(
+		grpc.Creds(serverCredentials{transport}),
+		grpc.MaxRecvMsgSize(maxMessageBytes),
+		grpc.ForceServerCodecV2(newRequestCodec()),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	)
 	srv.Register(grpcServer)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
@@ -85,8 +114,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		log.Info("pprof serving", "addr", cfg.debugAddr)
 	}
 	if cfg.follow != "" {
-		primary, err := grpc.NewClient(cfg.follow, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)))
+		primary, err := cfg.followFlags.dial(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)))
 		if err != nil {
 			return fmt.Errorf("-follow: %w", err)
 		}
@@ -95,9 +123,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		defer stopFollowing()
 		go srv.Follow(followCtx, primary, cfg.follow)()
 		log.Info("standby: following the primary", "primary", cfg.follow)
+	} else if err := bootstrapAdmin(ctx, srv, cfg.dataPath, log); err != nil {
+		return err
 	}
 
-	gateway, gatewayConn, err := newGateway(grpcLis.Addr().String())
+	gateway, gatewayConn, err := newGateway(gatewayLis)
 	if err != nil {
 		return err
 	}
@@ -110,12 +140,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 
 	errs := make(chan error, 2)
 	go func() { errs <- grpcServer.Serve(grpcLis) }()
+	go grpcServer.Serve(gatewayLis)
 	go func() {
-		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if tlsConf != nil {
+			httpServer.TLSConfig = tlsConf.Clone()
+			err = httpServer.ServeTLS(httpLis, "", "")
+		} else {
+			err = httpServer.Serve(httpLis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
 		}
 	}()
-	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "data", db.Path(), "version", version)
+	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConf != nil, "data", db.Path(), "version", version)
 	if ready != nil {
 		ready <- listening{grpcAddr: grpcLis.Addr().String(), httpAddr: httpLis.Addr().String()}
 	}
@@ -164,10 +202,14 @@ func tuneGC() {
 	}
 }
 
-// newGateway builds the REST gateway. It dials the gRPC listener like any
-// client, so every interceptor applies to REST calls too. The connection
-// outlives the shutdown signal: in-flight REST calls finish over it.
-func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
+// newGateway builds the REST gateway. It dials the gRPC server through an
+// in-memory listener, so every interceptor applies to REST calls too. It
+// passes on the caller's Authorization header, and adds the caller's
+// address and verified client certificate, which the server believes from
+// this connection only; a REST caller's own X-Banli-* metadata headers are
+// dropped. The connection outlives the shutdown signal: in-flight REST
+// calls finish over it.
+func newGateway(lis *bufconn.Listener) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	mux := runtime.NewServeMux(
 		// JSON uses lowerCamelCase field names and enum value names, the
 		// protobuf JSON mapping; unknown fields are refused, not dropped.
@@ -178,13 +220,28 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if strings.EqualFold(key, service.ActorHeader) {
-				return service.ActorHeader, true
+			if strings.HasPrefix(strings.ToLower(key), "grpc-metadata-x-banli-") {
+				return "", false
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
+		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
+			md := metadata.Pairs(service.GatewaySourceHeader, r.RemoteAddr)
+			if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+				md.Set(service.GatewayClientCertHeader, r.TLS.VerifiedChains[0][0].Subject.CommonName)
+			}
+			return md
+		}),
+		// A rate-limited call says when to come back, in HTTP's own words.
+		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
+			if key == "retry-after" {
+				return "Retry-After", true
+			}
+			return runtime.MetadataHeaderPrefix + key, true
+		}),
 	)
-	conn, err := grpc.NewClient(grpcAddr,
+	conn, err := grpc.NewClient("passthrough:///banli-gateway",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMessageBytes)),
 	)
@@ -204,6 +261,7 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 		banliv1.RegisterAuditServiceHandler,
 		banliv1.RegisterReplicationServiceHandler,
 		banliv1.RegisterImportServiceHandler,
+		banliv1.RegisterAccountServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()
@@ -218,7 +276,7 @@ func newGateway(grpcAddr string) (*runtime.ServeMux, *grpc.ClientConn, error) {
 func httpRoutes(gateway http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
-	mux.Handle("/v1/", http.MaxBytesHandler(checkActor(gateway), maxMessageBytes))
+	mux.Handle("/v1/", http.MaxBytesHandler(gateway, maxMessageBytes))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
@@ -237,22 +295,6 @@ func httpRoutes(gateway http.Handler, healthServer *health.Server, metrics http.
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
-}
-
-// checkActor refuses a REST call whose X-Banli-Actor header gRPC cannot
-// carry (grpc-go would drop it silently, and the change would be recorded
-// as anonymous).
-func checkActor(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st := service.CheckActorHeader(r.Header.Get(service.ActorHeader)); st != nil {
-			body, _ := protojson.Marshal(st.Proto())
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			w.Write(body)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // pprofRoutes serves Go's profiles, for the -debug-addr listener only.
@@ -304,4 +346,23 @@ func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 		}()
 		return handler(ctx, req)
 	}
+}
+
+// bootstrapAdmin creates the first admin account when the data file has no
+// accounts, and writes its key to admin.key beside the data file (readable
+// by this user only). The key is never logged.
+func bootstrapAdmin(ctx context.Context, srv *service.Server, dataPath string, log *slog.Logger) error {
+	path := filepath.Join(filepath.Dir(dataPath), "admin.key")
+	created, err := srv.BootstrapAdmin(ctx, func(key string) error {
+		return os.WriteFile(path, []byte(key+"\n"), 0o600)
+	})
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("create the first admin account: %w", err)
+	}
+	if created {
+		log.Warn("created the first admin account, accounts/admin: its API key is in the key file; "+
+			"keep it safe, then delete the file", "key_file", path)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -288,7 +289,7 @@ func (f *fixture) receiveKind(t testing.TB) *banliv1.Proposal {
 		return f.receive(t)
 	}
 	f.number++
-	return must(f.proposals.CreateProposal(actorCtx("upstream"), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+	return must(f.proposals.CreateProposal(context.Background(), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
 		Session: f.session.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION,
 		Number: fmt.Sprintf("N%04d", f.number), Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING,
 		Title: "关于智慧交通建设的建议", Content: "建议……",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,8 +48,8 @@ func TestLoadingACalendarRecomputesProvisionalDeadlines(t *testing.T) {
 	_, err := f.calendars().LoadCalendarYear(office, bad)
 	wantCode(t, err, codes.InvalidArgument, "days_off")
 
-	cy := must(f.calendars().LoadCalendarYear(actorCtx("admin"), load))(t)
-	if cy.GetVersion() != 1 || cy.GetLoadedBy() != "admin" || cy.GetDaysOff()[0].GetDate() != "2027-02-10" {
+	cy := must(f.calendars().LoadCalendarYear(context.Background(), load))(t)
+	if cy.GetVersion() != 1 || cy.GetLoadedBy() != "accounts/admin" || cy.GetDaysOff()[0].GetDate() != "2027-02-10" {
 		t.Errorf("loaded %v", cy)
 	}
 	p = must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: p.GetName()}))(t)
@@ -60,7 +61,7 @@ func TestLoadingACalendarRecomputesProvisionalDeadlines(t *testing.T) {
 	}
 	evs := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: p.GetName()}))(t)
 	last := evs.GetEvents()[len(evs.GetEvents())-1]
-	if last.GetAction() != "RecomputeDeadlines" || last.GetActor() != "admin" || !strings.Contains(last.GetDetails(), "calendars/2027") {
+	if last.GetAction() != "RecomputeDeadlines" || last.GetActor() != "accounts/admin" || !strings.Contains(last.GetDetails(), "calendars/2027") {
 		t.Errorf("last event %v", last)
 	}
 
@@ -103,7 +104,7 @@ func TestExtensions(t *testing.T) {
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead), part(f.unit(1), roleCo))
 	lead, co := p.Assignments[0].GetName(), p.Assignments[1].GetName()
 	ask := func(name, date string) error {
-		_, err := f.proposals.RequestExtension(actorCtx("unit"), &banliv1.RequestExtensionRequest{Name: name, Reason: "需要跨部门协调", RequestedDueDate: date})
+		_, err := f.proposals.RequestExtension(context.Background(), &banliv1.RequestExtensionRequest{Name: name, Reason: "需要跨部门协调", RequestedDueDate: date})
 		return err
 	}
 	wantCode(t, ask(lead, "2021-07-15"), codes.FailedPrecondition, "") // not signed yet
@@ -142,9 +143,9 @@ func TestExtensions(t *testing.T) {
 func TestReminders(t *testing.T) {
 	f := newFixture(t)
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
-	p = must(f.proposals.RecordReminder(actorCtx("supervision-office"), &banliv1.RecordReminderRequest{Name: p.GetName(), Assignment: p.Assignments[0].GetName(), Message: "请于本周内签收"}))(t)
+	p = must(f.proposals.RecordReminder(context.Background(), &banliv1.RecordReminderRequest{Name: p.GetName(), Assignment: p.Assignments[0].GetName(), Message: "请于本周内签收"}))(t)
 	p = must(f.proposals.RecordReminder(office, &banliv1.RecordReminderRequest{Name: p.GetName(), Message: "重点关注"}))(t)
-	if r := p.GetReminders(); len(r) != 2 || r[0].GetSender() != "supervision-office" || r[0].GetAssignment() == "" || r[1].GetId() != 2 {
+	if r := p.GetReminders(); len(r) != 2 || r[0].GetSender() != "accounts/test-office" || r[0].GetAssignment() == "" || r[1].GetId() != 2 {
 		t.Errorf("reminders %v", r)
 	}
 	_, err := f.proposals.RecordReminder(office, &banliv1.RecordReminderRequest{Name: p.GetName(), Assignment: "proposals/99/assignments/1", Message: "x"})

@@ -30,9 +30,10 @@ type AuditRecord struct {
 	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// When the call was decided.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	// Who called (the caller's identity).
+	// Who called: `accounts/{account}`, or, for a call that failed to sign
+	// in, the account it claimed (or "unknown").
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The caller's role, once authentication assigns one.
+	// The caller's role, e.g. "ROLE_OFFICE"; empty when sign-in failed.
 	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	// The full gRPC method, e.g. "/banli.v1.ProposalService/AssignProposal".
 	Method string `protobuf:"bytes,5,opt,name=method,proto3" json:"method,omitempty"`

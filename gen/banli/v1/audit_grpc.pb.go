@@ -28,10 +28,12 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AuditService reads and verifies the audit trail: an append-only log of
-// every mutating call, accepted or refused, each record chained to the one
-// before by a SHA-256 hash so that any change to or removal of a record is
-// detected. An accepted mutation and its record commit in the same
-// transaction. No API changes or deletes a record.
+// every mutating call (accepted or refused), every denied call, every
+// failed sign-in and every call by an admin or an auditor. Each record is
+// chained to the one before by a SHA-256 hash, so that any change to or
+// removal of a record is detected. An accepted mutation and its record
+// commit in the same transaction. No API changes or deletes a record; only
+// the auditor role may read it.
 type AuditServiceClient interface {
 	// Lists audit records from a sequence number, oldest first.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
@@ -72,10 +74,12 @@ func (c *auditServiceClient) VerifyAudit(ctx context.Context, in *VerifyAuditReq
 // for forward compatibility.
 //
 // AuditService reads and verifies the audit trail: an append-only log of
-// every mutating call, accepted or refused, each record chained to the one
-// before by a SHA-256 hash so that any change to or removal of a record is
-// detected. An accepted mutation and its record commit in the same
-// transaction. No API changes or deletes a record.
+// every mutating call (accepted or refused), every denied call, every
+// failed sign-in and every call by an admin or an auditor. Each record is
+// chained to the one before by a SHA-256 hash, so that any change to or
+// removal of a record is detected. An accepted mutation and its record
+// commit in the same transaction. No API changes or deletes a record; only
+// the auditor role may read it.
 type AuditServiceServer interface {
 	// Lists audit records from a sequence number, oldest first.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)

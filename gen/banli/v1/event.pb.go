@@ -30,8 +30,7 @@ type Event struct {
 	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// When the change was committed.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	// Who made the change (the caller's `x-banli-actor` metadata or HTTP header;
-	// "anonymous" when it was not sent).
+	// Who made the change: the caller's account, `accounts/{account}`.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// What was done, as the method name, e.g. "AssignProposal".
 	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
@@ -56,6 +55,7 @@ type Event struct {
 	//	*Event_Unit
 	//	*Event_Proposal
 	//	*Event_CalendarYear
+	//	*Event_Account
 	Snapshot      isEvent_Snapshot `protobuf_oneof:"snapshot"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -204,6 +204,15 @@ func (x *Event) GetCalendarYear() *CalendarYear {
 	return nil
 }
 
+func (x *Event) GetAccount() *Account {
+	if x != nil {
+		if x, ok := x.Snapshot.(*Event_Account); ok {
+			return x.Account
+		}
+	}
+	return nil
+}
+
 type isEvent_Snapshot interface {
 	isEvent_Snapshot()
 }
@@ -224,6 +233,10 @@ type Event_CalendarYear struct {
 	CalendarYear *CalendarYear `protobuf:"bytes,14,opt,name=calendar_year,json=calendarYear,proto3,oneof"`
 }
 
+type Event_Account struct {
+	Account *Account `protobuf:"bytes,15,opt,name=account,proto3,oneof"`
+}
+
 func (*Event_Session) isEvent_Snapshot() {}
 
 func (*Event_Unit) isEvent_Snapshot() {}
@@ -231,6 +244,8 @@ func (*Event_Unit) isEvent_Snapshot() {}
 func (*Event_Proposal) isEvent_Snapshot() {}
 
 func (*Event_CalendarYear) isEvent_Snapshot() {}
+
+func (*Event_Account) isEvent_Snapshot() {}
 
 // Request for ListEvents.
 type ListEventsRequest struct {
@@ -423,7 +438,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x17banli/v1/calendar.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfa\x03\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -441,7 +456,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\asession\x18\v \x01(\v2\x11.banli.v1.SessionH\x00R\asession\x12$\n" +
 	"\x04unit\x18\f \x01(\v2\x0e.banli.v1.UnitH\x00R\x04unit\x120\n" +
 	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposal\x12=\n" +
-	"\rcalendar_year\x18\x0e \x01(\v2\x16.banli.v1.CalendarYearH\x00R\fcalendarYearB\n" +
+	"\rcalendar_year\x18\x0e \x01(\v2\x16.banli.v1.CalendarYearH\x00R\fcalendarYear\x12-\n" +
+	"\aaccount\x18\x0f \x01(\v2\x11.banli.v1.AccountH\x00R\aaccountB\n" +
 	"\n" +
 	"\bsnapshot\"W\n" +
 	"\x11ListEventsRequest\x12%\n" +
@@ -485,6 +501,7 @@ var file_banli_v1_event_proto_goTypes = []any{
 	(*Unit)(nil),                      // 6: banli.v1.Unit
 	(*Proposal)(nil),                  // 7: banli.v1.Proposal
 	(*CalendarYear)(nil),              // 8: banli.v1.CalendarYear
+	(*Account)(nil),                   // 9: banli.v1.Account
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
 	4, // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -492,16 +509,17 @@ var file_banli_v1_event_proto_depIdxs = []int32{
 	6, // 2: banli.v1.Event.unit:type_name -> banli.v1.Unit
 	7, // 3: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
 	8, // 4: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
-	0, // 5: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	1, // 6: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	2, // 7: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	3, // 8: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	3, // 9: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	9, // 5: banli.v1.Event.account:type_name -> banli.v1.Account
+	0, // 6: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	1, // 7: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	2, // 8: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	3, // 9: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	3, // 10: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	9, // [9:11] is the sub-list for method output_type
+	7, // [7:9] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -509,6 +527,7 @@ func file_banli_v1_event_proto_init() {
 	if File_banli_v1_event_proto != nil {
 		return
 	}
+	file_banli_v1_account_proto_init()
 	file_banli_v1_calendar_proto_init()
 	file_banli_v1_proposal_proto_init()
 	file_banli_v1_session_proto_init()
@@ -518,6 +537,7 @@ func file_banli_v1_event_proto_init() {
 		(*Event_Unit)(nil),
 		(*Event_Proposal)(nil),
 		(*Event_CalendarYear)(nil),
+		(*Event_Account)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

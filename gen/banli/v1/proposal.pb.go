@@ -1367,7 +1367,11 @@ type Proposal struct {
 	// The session's year, for filtering. Output only.
 	Year int32 `protobuf:"varint,23,opt,name=year,proto3" json:"year,omitempty"`
 	// The office's reminders, oldest first. Output only.
-	Reminders     []*Reminder `protobuf:"bytes,24,rep,name=reminders,proto3" json:"reminders,omitempty"`
+	Reminders []*Reminder `protobuf:"bytes,24,rep,name=reminders,proto3" json:"reminders,omitempty"`
+	// The account that submitted (or imported) the case,
+	// `accounts/{account}`. A proposer account reads and rates the cases it
+	// submitted. Output only.
+	Submitter     string `protobuf:"bytes,25,opt,name=submitter,proto3" json:"submitter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1568,6 +1572,13 @@ func (x *Proposal) GetReminders() []*Reminder {
 		return x.Reminders
 	}
 	return nil
+}
+
+func (x *Proposal) GetSubmitter() string {
+	if x != nil {
+		return x.Submitter
+	}
+	return ""
 }
 
 // Why a case was not filed.
@@ -2624,7 +2635,10 @@ type Reply struct {
 	// extensions). Output only.
 	Deadline *Deadline `protobuf:"bytes,19,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// Sent on or before that deadline. Output only.
-	OnTime        bool `protobuf:"varint,20,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	OnTime bool `protobuf:"varint,20,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	// The unit head's account that signed it off and submitted it,
+	// `accounts/{account}`. Output only.
+	SignedOffBy   string `protobuf:"bytes,21,opt,name=signed_off_by,json=signedOffBy,proto3" json:"signed_off_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2799,6 +2813,13 @@ func (x *Reply) GetOnTime() bool {
 	return false
 }
 
+func (x *Reply) GetSignedOffBy() string {
+	if x != nil {
+		return x.SignedOffBy
+	}
+	return ""
+}
+
 // Request for CreateProposal.
 type CreateProposalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2927,7 +2948,10 @@ type ListProposalsRequest struct {
 	// Only cases with this topic.
 	Topic string `protobuf:"bytes,10,opt,name=topic,proto3" json:"topic,omitempty"`
 	// How much of each case to return; lists default to BASIC (AIP-157).
-	View          ProposalView `protobuf:"varint,11,opt,name=view,proto3,enum=banli.v1.ProposalView" json:"view,omitempty"`
+	View ProposalView `protobuf:"varint,11,opt,name=view,proto3,enum=banli.v1.ProposalView" json:"view,omitempty"`
+	// Only cases submitted by this account, `accounts/{account}`. A proposer
+	// sees only its own cases whatever this says.
+	Submitter     string `protobuf:"bytes,12,opt,name=submitter,proto3" json:"submitter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3037,6 +3061,13 @@ func (x *ListProposalsRequest) GetView() ProposalView {
 		return x.View
 	}
 	return ProposalView_PROPOSAL_VIEW_UNSPECIFIED
+}
+
+func (x *ListProposalsRequest) GetSubmitter() string {
+	if x != nil {
+		return x.Submitter
+	}
+	return ""
 }
 
 // Response for ListProposals.
@@ -4705,7 +4736,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x10\n" +
-	"\x03uri\x18\x05 \x01(\tR\x03uri\"\x8e\a\n" +
+	"\x03uri\x18\x05 \x01(\tR\x03uri\"\xac\a\n" +
 	"\bProposal\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12*\n" +
@@ -4735,7 +4766,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"updateTime\x12\x12\n" +
 	"\x04etag\x18\x16 \x01(\tR\x04etag\x12\x12\n" +
 	"\x04year\x18\x17 \x01(\x05R\x04year\x120\n" +
-	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderR\treminders\"\x7f\n" +
+	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderR\treminders\x12\x1c\n" +
+	"\tsubmitter\x18\x19 \x01(\tR\tsubmitter\"\x7f\n" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
@@ -4829,7 +4861,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x03 \x01(\tR\aopinion\x127\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\brateTime\"\x8d\a\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\brateTime\"\xb1\a\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\x05R\x05round\x123\n" +
@@ -4853,13 +4885,14 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vrecord_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"recordTime\x12.\n" +
 	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineR\bdeadline\x12\x17\n" +
-	"\aon_time\x18\x14 \x01(\bR\x06onTime\"f\n" +
+	"\aon_time\x18\x14 \x01(\bR\x06onTime\x12\"\n" +
+	"\rsigned_off_by\x18\x15 \x01(\tR\vsignedOffBy\"f\n" +
 	"\x15CreateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"(\n" +
 	"\x12GetProposalRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xfe\x02\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x9c\x03\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4873,7 +4906,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x04year\x18\t \x01(\x05R\x04year\x12\x14\n" +
 	"\x05topic\x18\n" +
 	" \x01(\tR\x05topic\x12*\n" +
-	"\x04view\x18\v \x01(\x0e2\x16.banli.v1.ProposalViewR\x04viewB\x06\n" +
+	"\x04view\x18\v \x01(\x0e2\x16.banli.v1.ProposalViewR\x04view\x12\x1c\n" +
+	"\tsubmitter\x18\f \x01(\tR\tsubmitterB\x06\n" +
 	"\x04_key\"q\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +

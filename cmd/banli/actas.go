@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service"
+)
+
+// actingClient signs each call in as an account that the call's access
+// rule allows, the way the real parties would take turns on a case: the
+// office registers and assigns, the unit's staff sign and consult, its head
+// replies. The load tools (banli seed, banli bench) use it, and so do the
+// tests. Given an admin key, it creates the accounts it needs on first use,
+// named <prefix>-office, <prefix>-staff-<unit id>, and so on.
+type actingClient struct {
+	adminKey string
+	prefix   string
+	// accounts calls AccountService as the admin; set by attach.
+	accounts banliv1.AccountServiceClient
+	// proposals reads cases as the office, to learn whose part a step is.
+	proposals banliv1.ProposalServiceClient
+
+	// creating serialises account creation, so that two calls needing the
+	// same new account do not rotate each other's key away.
+	creating sync.Mutex
+	mu       sync.Mutex
+	keys     map[string]string // account id -> key
+	units    map[string]string // assignment name -> its unit
+}
+
+func newActingClient(adminKey, prefix string) *actingClient {
+	return &actingClient{adminKey: adminKey, prefix: prefix, keys: map[string]string{}, units: map[string]string{}}
+}
+
+// dialOptions are what a connection needs to act through a.
+func (a *actingClient) dialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(a.unary), grpc.WithChainStreamInterceptor(a.stream)}
+}
+
+// attach gives a the connection to create accounts and look up cases on.
+func (a *actingClient) attach(conn grpc.ClientConnInterface) {
+	a.accounts = banliv1.NewAccountServiceClient(conn)
+	a.proposals = banliv1.NewProposalServiceClient(conn)
+}
+
+func (a *actingClient) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	ctx, err := a.signIn(ctx, method, req)
+	if err != nil {
+		return err
+	}
+	err = invoker(ctx, method, req, reply, cc, opts...)
+	if p, ok := reply.(*banliv1.Proposal); ok && err == nil {
+		a.learn(p)
+	}
+	return err
+}
+
+func (a *actingClient) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx, err := a.signIn(ctx, method, nil)
+	if err != nil {
+		return nil, err
+	}
+	return streamer(ctx, desc, cc, method, opts...)
+}
+
+// signIn adds the key of an account fit for the call, unless the caller
+// chose credentials itself.
+func (a *actingClient) signIn(ctx context.Context, method string, req any) (context.Context, error) {
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
+		return ctx, nil
+	}
+	key, err := a.keyFor(ctx, method, req)
+	if err != nil || key == "" {
+		return ctx, err
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key), nil
+}
+
+// keyFor picks the account for a call: the office wherever the office may
+// act, else the unit whose part the call names (its staff, or its head
+// where only a head may), else the admin or an auditor.
+func (a *actingClient) keyFor(ctx context.Context, method string, req any) (string, error) {
+	rule, ok := service.Rules()[method]
+	if !ok {
+		return a.adminKey, nil // not Banli's (health, reflection): any key
+	}
+	msg, _ := req.(proto.Message)
+	switch {
+	case rule.Allows(banliv1.Role_ROLE_OFFICE):
+		return a.key(ctx, "office", banliv1.Role_ROLE_OFFICE, "")
+	case rule.Allows(banliv1.Role_ROLE_UNIT_STAFF) || rule.Allows(banliv1.Role_ROLE_UNIT_HEAD):
+		unit, err := a.unitOf(ctx, msg)
+		if err != nil {
+			return "", err
+		}
+		if rule.Allows(banliv1.Role_ROLE_UNIT_STAFF) {
+			return a.key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit)
+		}
+		return a.key(ctx, "head-"+lastID(unit), banliv1.Role_ROLE_UNIT_HEAD, unit)
+	case rule.Allows(banliv1.Role_ROLE_ADMIN):
+		return a.adminKey, nil
+	case rule.Allows(banliv1.Role_ROLE_AUDITOR):
+		return a.key(ctx, "auditor", banliv1.Role_ROLE_AUDITOR, "")
+	}
+	return "", fmt.Errorf("actingClient: no role to act as for %s", method)
+}
+
+// unitOf finds the unit whose part a request names.
+func (a *actingClient) unitOf(ctx context.Context, msg proto.Message) (string, error) {
+	name := ""
+	if msg != nil {
+		if fd := msg.ProtoReflect().Descriptor().Fields().ByName("name"); fd != nil {
+			name = msg.ProtoReflect().Get(fd).String()
+		}
+	}
+	parts := strings.Split(name, "/")
+	if len(parts) < 4 {
+		return "", fmt.Errorf("actingClient: %q names no assignment", name)
+	}
+	assignment := strings.Join(parts[:4], "/")
+	a.mu.Lock()
+	unit, ok := a.units[assignment]
+	a.mu.Unlock()
+	if ok {
+		return unit, nil
+	}
+	p, err := a.proposals.GetProposal(ctx, &banliv1.GetProposalRequest{Name: strings.Join(parts[:2], "/")})
+	if err != nil {
+		return "", err
+	}
+	a.learn(p)
+	a.mu.Lock()
+	unit = a.units[assignment]
+	a.mu.Unlock()
+	if unit == "" {
+		return "", status.Errorf(codes.NotFound, "%s does not exist", assignment)
+	}
+	return unit, nil
+}
+
+// learn remembers whose part each assignment of p is.
+func (a *actingClient) learn(p *banliv1.Proposal) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, as := range p.GetAssignments() {
+		a.units[as.GetName()] = as.GetUnit()
+	}
+}
+
+// key returns the key of account <prefix>-<suffix>, creating the account
+// (or, if a previous run made it, giving it a new key) the first time.
+func (a *actingClient) key(ctx context.Context, suffix string, role banliv1.Role, unit string) (string, error) {
+	id := a.prefix + "-" + suffix
+	a.mu.Lock()
+	key, ok := a.keys[id]
+	a.mu.Unlock()
+	if ok {
+		return key, nil
+	}
+	a.creating.Lock()
+	defer a.creating.Unlock()
+	a.mu.Lock()
+	key, ok = a.keys[id]
+	a.mu.Unlock()
+	if ok {
+		return key, nil
+	}
+	adminCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.adminKey)
+	made, err := a.accounts.CreateAccount(adminCtx, &banliv1.CreateAccountRequest{
+		AccountId: id,
+		Account:   &banliv1.Account{DisplayName: id, Role: role, Unit: unit},
+	})
+	if status.Code(err) == codes.AlreadyExists {
+		made, err = a.accounts.RotateAccountKey(adminCtx, &banliv1.RotateAccountKeyRequest{Name: "accounts/" + id})
+	}
+	if err != nil {
+		return "", fmt.Errorf("make account %s: %w", id, err)
+	}
+	a.mu.Lock()
+	a.keys[id] = made.GetKey()
+	a.mu.Unlock()
+	return made.GetKey(), nil
+}
+
+// lastID is "12" for "units/12".
+func lastID(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+
+var errNoAdminKey = errors.New("no API key: set BANLI_TOKEN or -token-file to an admin account's key (a new server writes one to admin.key beside its data file)")

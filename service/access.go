@@ -1,0 +1,322 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// Who may call what. Every RPC has exactly one rule in the table below;
+// a method without one is refused (deny by default), and the access matrix
+// test fails for it. A rule names the roles that may call the method and,
+// for callers whose role is confined to part of the data (a unit's cases, a
+// proposer's own cases), how the request is confined.
+
+const (
+	admin     = banliv1.Role_ROLE_ADMIN
+	office    = banliv1.Role_ROLE_OFFICE
+	unitStaff = banliv1.Role_ROLE_UNIT_STAFF
+	unitHead  = banliv1.Role_ROLE_UNIT_HEAD
+	proposer  = banliv1.Role_ROLE_PROPOSER
+	viewer    = banliv1.Role_ROLE_VIEWER
+	auditor   = banliv1.Role_ROLE_AUDITOR
+	standby   = banliv1.Role_ROLE_STANDBY
+)
+
+// Rule is the access rule of one RPC.
+type Rule struct {
+	// Roles may call the method.
+	Roles []banliv1.Role
+	// Confine, if set, checks or narrows a request of a confined caller
+	// (see confined) to what that caller may reach.
+	Confine confinement
+}
+
+// confinement checks a request against a confined caller's reach, or
+// narrows it there (a list without a unit filter gets the caller's unit).
+// It reads through r.
+type confinement func(r *store.Reader, c *Caller, req proto.Message) error
+
+var (
+	everyone  = []banliv1.Role{admin, office, unitStaff, unitHead, proposer, viewer, auditor, standby}
+	unitRoles = []banliv1.Role{unitStaff, unitHead}
+	readers   = []banliv1.Role{office, unitStaff, unitHead, viewer}
+)
+
+func roles(list ...banliv1.Role) []banliv1.Role { return list }
+
+// rules is the access table: full gRPC method name to its rule. The README's
+// access table is this table in prose; change both.
+var rules = map[string]Rule{
+	// Reference data every signed-in caller needs to make sense of a case.
+	banliv1.SessionService_GetSession_FullMethodName:               {Roles: everyone},
+	banliv1.SessionService_ListSessions_FullMethodName:             {Roles: everyone},
+	banliv1.UnitService_GetUnit_FullMethodName:                     {Roles: everyone},
+	banliv1.UnitService_ListUnits_FullMethodName:                   {Roles: everyone},
+	banliv1.CalendarService_GetCalendarYear_FullMethodName:         {Roles: everyone},
+	banliv1.CalendarService_ListCalendarYears_FullMethodName:       {Roles: everyone},
+	banliv1.AccountService_GetCaller_FullMethodName:                {Roles: everyone},
+	banliv1.SessionService_CreateSession_FullMethodName:            {Roles: roles(admin)},
+	banliv1.UnitService_CreateUnit_FullMethodName:                  {Roles: roles(admin)},
+	banliv1.UnitService_DeactivateUnit_FullMethodName:              {Roles: roles(admin)},
+	banliv1.CalendarService_LoadCalendarYear_FullMethodName:        {Roles: roles(admin)},
+	banliv1.AccountService_CreateAccount_FullMethodName:            {Roles: roles(admin)},
+	banliv1.AccountService_GetAccount_FullMethodName:               {Roles: roles(admin)},
+	banliv1.AccountService_ListAccounts_FullMethodName:             {Roles: roles(admin)},
+	banliv1.AccountService_DisableAccount_FullMethodName:           {Roles: roles(admin)},
+	banliv1.AccountService_EnableAccount_FullMethodName:            {Roles: roles(admin)},
+	banliv1.AccountService_RotateAccountKey_FullMethodName:         {Roles: roles(admin)},
+	banliv1.BackupService_Backup_FullMethodName:                    {Roles: roles(admin)},
+	banliv1.ReplicationService_GetReplicationStatus_FullMethodName: {Roles: roles(admin)},
+	banliv1.ReplicationService_Promote_FullMethodName:              {Roles: roles(admin)},
+	banliv1.EventService_ListEvents_FullMethodName:                 {Roles: roles(admin, standby)},
+	banliv1.AuditService_ListAuditRecords_FullMethodName:           {Roles: roles(auditor)},
+	banliv1.AuditService_VerifyAudit_FullMethodName:                {Roles: roles(auditor)},
+
+	// Cases: reading.
+	banliv1.ProposalService_GetProposal_FullMethodName:          {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToCase},
+	banliv1.ProposalService_ListProposals_FullMethodName:        {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineList},
+	banliv1.EventService_ListProposalEvents_FullMethodName:      {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToCase},
+	banliv1.StatisticsService_GetStatistics_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
+	banliv1.StatisticsService_GetYearSummary_FullMethodName:     {Roles: readers, Confine: confineToUnitField},
+	banliv1.SupervisionService_ListLedgerEntries_FullMethodName: {Roles: readers, Confine: confineToUnitField},
+	banliv1.SupervisionService_GetAttention_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
+	banliv1.SupervisionService_ExportLedger_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
+
+	// Cases: the office's steps.
+	banliv1.ProposalService_CreateProposal_FullMethodName:     {Roles: roles(office, proposer)},
+	banliv1.ImportService_ImportProposals_FullMethodName:      {Roles: roles(office, proposer)},
+	banliv1.ImportService_BulkImportProposals_FullMethodName:  {Roles: roles(office, proposer)},
+	banliv1.ProposalService_AssignProposal_FullMethodName:     {Roles: roles(office)},
+	banliv1.ProposalService_DecideReassignment_FullMethodName: {Roles: roles(office)},
+	banliv1.ProposalService_DecideExtension_FullMethodName:    {Roles: roles(office)},
+	banliv1.ProposalService_CloseFollowUp_FullMethodName:      {Roles: roles(office)},
+	banliv1.ProposalService_RecordReminder_FullMethodName:     {Roles: roles(office)},
+	banliv1.ProposalService_RefuseFiling_FullMethodName:       {Roles: roles(office)},
+	banliv1.ProposalService_MergeProposals_FullMethodName:     {Roles: roles(office)},
+	banliv1.ProposalService_MarkKey_FullMethodName:            {Roles: roles(office)},
+
+	// Cases: the units' steps, on their own assignments only.
+	banliv1.ProposalService_SignAssignment_FullMethodName:      {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_RequestReassignment_FullMethodName: {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_RequestExtension_FullMethodName:    {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_RecordConsultation_FullMethodName:  {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_SubmitOpinion_FullMethodName:       {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_ReportFollowUp_FullMethodName:      {Roles: unitRoles, Confine: confineToCase},
+	// A reply is signed off (签发) by the unit's head: staff draft it, the
+	// head submits it.
+	banliv1.ProposalService_SubmitReply_FullMethodName: {Roles: roles(unitHead), Confine: confineToCase},
+	// Publication is the replying unit's act, which the office may also do.
+	banliv1.ProposalService_PublishReply_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+	banliv1.ProposalService_WithholdReply_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+
+	// Cases: the proposer's steps, on its own cases only. The office may
+	// record a rating or a withdrawal received on paper.
+	banliv1.ProposalService_RateReply_FullMethodName:        {Roles: roles(office, proposer), Confine: confineToCase},
+	banliv1.ProposalService_WithdrawProposal_FullMethodName: {Roles: roles(office, proposer), Confine: confineToCase},
+}
+
+// publicMethods need no sign-in: health checks, which orchestrators make
+// without credentials and which reveal nothing.
+var publicMethods = map[string]bool{
+	"/grpc.health.v1.Health/Check": true,
+	"/grpc.health.v1.Health/Watch": true,
+	"/grpc.health.v1.Health/List":  true,
+}
+
+// reflectionMethods let a signed-in caller's tools (grpcurl) discover the
+// API, which the proto files publish anyway.
+var reflectionMethods = []string{
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+}
+
+func init() {
+	for _, m := range reflectionMethods {
+		rules[m] = Rule{Roles: everyone}
+	}
+}
+
+// Public reports whether a method needs no sign-in.
+func Public(method string) bool { return publicMethods[method] }
+
+// Rules returns a copy of the access table, for tools that act for several
+// roles (the load tool) and for the access matrix test.
+func Rules() map[string]Rule {
+	out := make(map[string]Rule, len(rules))
+	for method, r := range rules {
+		out[method] = Rule{Roles: slices.Clone(r.Roles), Confine: r.Confine}
+	}
+	return out
+}
+
+// Allows reports whether role may call the method at all.
+func (r Rule) Allows(role banliv1.Role) bool { return slices.Contains(r.Roles, role) }
+
+// confined reports whether c sees only part of the cases: a unit's staff and
+// head see their unit's; a proposer its own; a viewer with a unit that
+// unit's.
+func (c *Caller) confined() bool {
+	switch c.Role {
+	case unitStaff, unitHead, proposer:
+		return true
+	case viewer:
+		return c.Unit != ""
+	}
+	return false
+}
+
+// authorize applies the method's rule to a signed-in caller's request.
+func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
+	rule, ok := rules[method]
+	if !ok {
+		return denied("%s has no access rule, so no one may call it", method)
+	}
+	if !rule.Allows(c.Role) {
+		return denied("%s may not call %s", accountRoleName(c.Role), shortMethod(method))
+	}
+	if rule.Confine == nil || !c.confined() || req == nil {
+		return nil
+	}
+	return s.store.View(func(r *store.Reader) error { return rule.Confine(r, c, req) })
+}
+
+// confineToCase admits a request naming a case, or a part of one, in its
+// name field: a proposer's own case; for a unit, an assignment of its unit
+// (or of one of its departments), or, for a request on the whole case, a
+// case with a current assignment there.
+func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
+	name := stringField(req, "name")
+	ids, _ := parseNamePrefix(name)
+	if ids == nil {
+		return nil // malformed: validation refuses it with the field named
+	}
+	p, err := r.Proposal(ids[0])
+	if err != nil {
+		return nil // the handler answers NOT_FOUND
+	}
+	if c.Role == proposer {
+		if p.GetSubmitter() != c.Account {
+			return denied("%s was not submitted by %s", p.GetName(), c.Account)
+		}
+		return nil
+	}
+	if len(ids) >= 2 {
+		for _, a := range p.GetAssignments() {
+			if a.GetName() == assignmentName(ids[0], int(ids[1])) {
+				if !inUnit(r, c.Unit, a.GetUnit()) {
+					return denied("%s is %s's part; %s acts for %s", a.GetName(), a.GetUnit(), c.Account, c.Unit)
+				}
+				return nil
+			}
+		}
+		return nil // the handler answers NOT_FOUND
+	}
+	for _, a := range p.GetAssignments() {
+		if a.GetState() != banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED && inUnit(r, c.Unit, a.GetUnit()) {
+			return nil
+		}
+	}
+	return denied("%s is not assigned to %s", p.GetName(), c.Unit)
+}
+
+// confineList narrows ListProposals: a proposer lists its own cases; a unit
+// lists its own unit's (or one of its departments').
+func confineList(r *store.Reader, c *Caller, req proto.Message) error {
+	list := req.(*banliv1.ListProposalsRequest)
+	if c.Role == proposer {
+		if list.Submitter != "" && list.Submitter != c.Account {
+			return denied("%s may list only its own cases (submitter %s)", c.Account, c.Account)
+		}
+		list.Submitter = c.Account
+		return nil
+	}
+	return confineToUnitField(r, c, req)
+}
+
+// confineToUnitField narrows a request with a unit field (statistics,
+// ledgers) to the caller's unit, or checks that the unit it names is the
+// caller's or one of its departments.
+func confineToUnitField(r *store.Reader, c *Caller, req proto.Message) error {
+	if c.Unit == "" {
+		return denied("%s has no unit", c.Account)
+	}
+	m := req.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName("unit")
+	asked := m.Get(fd).String()
+	if asked == "" {
+		m.Set(fd, protoreflect.ValueOfString(c.Unit))
+		return nil
+	}
+	if !inUnit(r, c.Unit, asked) {
+		return denied("%s acts for %s and may not read %s", c.Account, c.Unit, asked)
+	}
+	return nil
+}
+
+// inUnit reports whether unit is scope or one of its departments, at any
+// depth.
+func inUnit(r *store.Reader, scope, unit string) bool {
+	for depth := 0; unit != "" && depth < maxUnitDepth; depth++ {
+		if unit == scope {
+			return true
+		}
+		ids, ok := parseName(unit, unitsCollection)
+		if !ok {
+			return false
+		}
+		u, err := r.Unit(ids[0])
+		if err != nil {
+			return false
+		}
+		unit = u.GetParent()
+	}
+	return false
+}
+
+// maxUnitDepth bounds the walk up a unit's parents (a bureau, its
+// departments, their sections …).
+const maxUnitDepth = 8
+
+// parseNamePrefix returns the ids of a name under proposals/: the case, and
+// the assignment if the name goes that deep.
+func parseNamePrefix(name string) ([]uint64, bool) {
+	parts := strings.Split(name, "/")
+	switch {
+	case len(parts) >= 4:
+		return parseName(strings.Join(parts[:4], "/"), proposalsCollection, assignmentsCollection)
+	case len(parts) >= 2:
+		return parseName(strings.Join(parts[:2], "/"), proposalsCollection)
+	}
+	return nil, false
+}
+
+func stringField(m proto.Message, name protoreflect.Name) string {
+	if fd := m.ProtoReflect().Descriptor().Fields().ByName(name); fd != nil && fd.Kind() == protoreflect.StringKind {
+		return m.ProtoReflect().Get(fd).String()
+	}
+	return ""
+}
+
+// accountRoleName is a role as people say it: "unit staff".
+func accountRoleName(r banliv1.Role) string {
+	return strings.ReplaceAll(strings.ToLower(trimEnum(r.String(), "ROLE_")), "_", " ")
+}
+
+// shortMethod is "ProposalService/SubmitReply" for a full method name.
+func shortMethod(method string) string {
+	if i := strings.LastIndex(method, "."); i >= 0 {
+		return method[i+1:]
+	}
+	return method
+}
+
+func denied(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, ErrPermissionDenied)...)
+}

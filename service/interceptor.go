@@ -1,0 +1,146 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+)
+
+// The interceptors are the one door every call passes: they sign the
+// caller in, apply the per-identity rate limit and the method's access
+// rule (access.go), and put what the audit trail must hold into it. A
+// handler finds the caller with CallerFrom and never checks access itself.
+
+// UnaryInterceptor guards the unary RPCs.
+func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if Public(info.FullMethod) {
+			return handler(ctx, req)
+		}
+		msg, _ := req.(proto.Message)
+		ctx, c, err := s.admit(ctx, info.FullMethod, msg)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := handler(ctx, req)
+		s.auditPrivileged(ctx, c, info.FullMethod, msg, err)
+		return resp, err
+	}
+}
+
+// StreamInterceptor guards the streaming RPCs: the caller is admitted when
+// the stream opens, and every message it sends is confined like a unary
+// request.
+func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if Public(info.FullMethod) {
+			return handler(srv, ss)
+		}
+		ctx, c, err := s.admit(ss.Context(), info.FullMethod, nil)
+		if err != nil {
+			return err
+		}
+		guarded := &guardedStream{ServerStream: ss, ctx: ctx, s: s, caller: c, method: info.FullMethod}
+		err = handler(srv, guarded)
+		s.auditPrivileged(ctx, c, info.FullMethod, guarded.first, err)
+		return err
+	}
+}
+
+type guardedStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	s      *Server
+	caller *Caller
+	method string
+	first  proto.Message // the first request, for the audit trail
+}
+
+func (g *guardedStream) Context() context.Context { return g.ctx }
+
+func (g *guardedStream) RecvMsg(m any) error {
+	if err := g.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	msg, _ := m.(proto.Message)
+	if g.first == nil {
+		g.first = msg
+	}
+	if err := g.s.authorize(g.caller, g.method, msg); err != nil {
+		err = toStatus(err)
+		g.s.auditCall(g.ctx, g.method, msg, "", err)
+		return err
+	}
+	return nil
+}
+
+// admit signs the caller of ctx in and checks the rate limit and the
+// method's rule for req (nil when a stream opens). It returns ctx with the
+// caller, or the status to answer with.
+func (s *Server) admit(ctx context.Context, method string, req proto.Message) (context.Context, *Caller, error) {
+	c, err := s.authenticate(ctx)
+	if err != nil {
+		// Failed sign-ins are limited by where they come from, so that a
+		// guesser neither gets far nor floods the audit trail.
+		if limited := s.limit(ctx, "source "+sourceHost(ctx)); limited != nil {
+			return nil, nil, limited
+		}
+		err = toStatus(err)
+		var sie *signInError
+		claimed := "unknown"
+		if errors.As(err, &sie) {
+			claimed = sie.claimed
+		}
+		s.auditCall(ctx, method, req, claimed, err)
+		return nil, nil, err
+	}
+	ctx = WithCaller(ctx, c)
+	if limited := s.limit(ctx, c.Account); limited != nil {
+		return nil, nil, limited
+	}
+	if err := s.authorize(c, method, req); err != nil {
+		err = toStatus(err)
+		s.auditCall(ctx, method, req, "", err)
+		return nil, nil, err
+	}
+	return ctx, c, nil
+}
+
+// limit takes a token for identity, or returns RESOURCE_EXHAUSTED with a
+// retry-after header (which the REST gateway sends as Retry-After).
+func (s *Server) limit(ctx context.Context, identity string) error {
+	ok, wait := s.limiter.take(identity, time.Now())
+	if ok {
+		return nil
+	}
+	grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(retryAfterSeconds(wait))))
+	return toStatus(&rateLimitError{identity: identity, retryAfter: wait})
+}
+
+// auditPrivileged records a call by an admin or an auditor that recorded
+// nothing itself: their reads (an account list, a backup, the audit trail)
+// are actions the trail must show. Mutations record themselves.
+func (s *Server) auditPrivileged(ctx context.Context, c *Caller, method string, req proto.Message, err error) {
+	if c.Role != admin && c.Role != auditor {
+		return
+	}
+	if _, mutating := req.(mutatingRequest); mutating {
+		return
+	}
+	s.auditCall(ctx, method, req, "", toStatus(err))
+}
+
+// sourceHost is the caller's address without its port.
+func sourceHost(ctx context.Context) string {
+	src := source(ctx)
+	if host, _, err := net.SplitHostPort(src); err == nil {
+		return host
+	}
+	return src
+}
