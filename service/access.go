@@ -188,11 +188,14 @@ func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
 }
 
 // confineToCase admits a request naming a case, or a part of one, in its
-// name field: a proposer's own case; for a unit, an assignment of its unit
+// name (or parent) field: a proposer's own case; for a unit, an assignment of its unit
 // (or of one of its departments), or, for a request on the whole case, a
 // case with a current assignment there.
 func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
 	name := stringField(req, "name")
+	if name == "" {
+		name = stringField(req, "parent") // a case's history
+	}
 	ids, _ := parseNamePrefix(name)
 	if ids == nil {
 		return nil // malformed: validation refuses it with the field named

@@ -114,7 +114,7 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	q := store.ProposalQuery{State: req.GetState(), Unit: req.GetUnit(), Role: req.GetRole(), Key: req.Key, Topic: req.GetTopic()}
+	q := store.ProposalQuery{State: req.GetState(), Unit: req.GetUnit(), Role: req.GetRole(), Key: req.Key, Topic: req.GetTopic(), Submitter: req.GetSubmitter()}
 	resp := &banliv1.ListProposalsResponse{}
 	err = s.store.View(func(r *store.Reader) error {
 		sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())

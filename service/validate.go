@@ -377,6 +377,9 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	if r.GetUnit() != "" {
 		v.unitID("unit", r.GetUnit())
 	}
+	if r.GetSubmitter() != "" {
+		v.accountID("submitter", r.GetSubmitter())
+	}
 	v.enum("kind", r.GetKind(), false)
 	v.enum("state", r.GetState(), false)
 	v.enum("role", r.GetRole(), false)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -119,7 +121,12 @@ func startServerActing(t testing.TB, acting *actingClient, tweaks ...func(*confi
 	} else {
 		adminKey = acting.adminKey
 	}
-	conn, err := grpc.NewClient(addrs.grpcAddr, append(acting.dialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	transport := insecure.NewCredentials()
+	if cfg.tlsCert != "" {
+		// The tests' one CA signs the server's certificate and the clients'.
+		transport = credentials.NewTLS(&tls.Config{RootCAs: must(certPool(cfg.clientCA))(t)})
+	}
+	conn, err := grpc.NewClient(addrs.grpcAddr, append(acting.dialOptions(), grpc.WithTransportCredentials(transport))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -78,6 +79,18 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 	<-p.logDone
 	if last := p.log[len(p.log)-1]; !regexp.MustCompile(`msg="banli stopped"`).MatchString(last) {
 		t.Errorf("last log line %q", last)
+	}
+	// The log says where the first admin key is, never the key.
+	key := readAdminKey(t, data)
+	said := false
+	for _, line := range p.log {
+		if strings.Contains(line, key[len(key)-20:]) {
+			t.Errorf("the log shows the admin key: %s", line)
+		}
+		said = said || strings.Contains(line, "admin.key")
+	}
+	if !said {
+		t.Error("the log does not say where the admin key is")
 	}
 
 	db, err := store.Open(data, store.Options{})

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service"
+)
+
+// The callers of the access matrix. A case, proposals/1, is submitted by
+// "platform", led by units/1 (whose department is units/7) and co-handled
+// by units/2; units/3 has nothing to do with it.
+var matrixCallers = []string{
+	"admin", "office", "lead-staff", "lead-head", "dept-staff", "co-staff", "co-head", "other-staff", "other-head",
+	"platform", "other-platform", "viewer-all", "viewer-lead", "viewer-other", "auditor", "standby",
+}
+
+// Groups of callers, to keep the expected table readable.
+var (
+	anyone    = matrixCallers
+	leadUnit  = []string{"lead-staff", "lead-head"}
+	caseUnits = []string{"lead-staff", "lead-head", "co-staff", "co-head"} // every unit on the case
+)
+
+func callers(groups ...[]string) []string { return slices.Concat(groups...) }
+
+// expectedAccess is who may make each call on the matrix's requests. It
+// is written out here, apart from the server's table, so that a change to
+// either shows. Requests on the lead unit's part name units/1's assignment;
+// requests with a unit name units/1.
+var expectedAccess = map[string][]string{
+	"SessionService/GetSession": anyone, "SessionService/ListSessions": anyone, "SessionService/CreateSession": {"admin"},
+	"UnitService/GetUnit": anyone, "UnitService/ListUnits": anyone, "UnitService/CreateUnit": {"admin"}, "UnitService/DeactivateUnit": {"admin"},
+	"CalendarService/GetCalendarYear": anyone, "CalendarService/ListCalendarYears": anyone, "CalendarService/LoadCalendarYear": {"admin"},
+	"AccountService/GetCaller": anyone, "AccountService/CreateAccount": {"admin"}, "AccountService/GetAccount": {"admin"},
+	"AccountService/ListAccounts": {"admin"}, "AccountService/DisableAccount": {"admin"}, "AccountService/EnableAccount": {"admin"},
+	"AccountService/RotateAccountKey":         {"admin"},
+	"BackupService/Backup":                    {"admin"},
+	"ReplicationService/GetReplicationStatus": {"admin"}, "ReplicationService/Promote": {"admin"},
+	"EventService/ListEvents":       {"admin", "standby"},
+	"AuditService/ListAuditRecords": {"auditor"}, "AuditService/VerifyAudit": {"auditor"},
+	"ProposalService/GetProposal":          callers([]string{"office", "platform"}, caseUnits),
+	"ProposalService/ListProposals":        callers([]string{"office", "platform", "other-platform"}, leadUnit),
+	"EventService/ListProposalEvents":      callers([]string{"office", "platform"}, caseUnits),
+	"StatisticsService/GetStatistics":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"StatisticsService/GetYearSummary":     callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"SupervisionService/ListLedgerEntries": callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"SupervisionService/GetAttention":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"SupervisionService/ExportLedger":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"ProposalService/CreateProposal":       {"office", "platform", "other-platform"},
+	"ImportService/ImportProposals":        {"office", "platform", "other-platform"},
+	"ImportService/BulkImportProposals":    {"office", "platform", "other-platform"},
+	"ProposalService/AssignProposal":       {"office"}, "ProposalService/DecideReassignment": {"office"},
+	"ProposalService/DecideExtension": {"office"}, "ProposalService/CloseFollowUp": {"office"},
+	"ProposalService/RecordReminder": {"office"}, "ProposalService/RefuseFiling": {"office"},
+	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"},
+	"ProposalService/SignAssignment":      leadUnit,
+	"ProposalService/RequestReassignment": leadUnit,
+	"ProposalService/RequestExtension":    leadUnit,
+	"ProposalService/RecordConsultation":  leadUnit,
+	"ProposalService/SubmitOpinion":       leadUnit,
+	"ProposalService/ReportFollowUp":      leadUnit,
+	"ProposalService/SubmitReply":         {"lead-head"},
+	"ProposalService/PublishReply":        callers([]string{"office"}, leadUnit),
+	"ProposalService/WithholdReply":       callers([]string{"office"}, leadUnit),
+	"ProposalService/RateReply":           {"office", "platform"},
+	"ProposalService/WithdrawProposal":    {"office", "platform"},
+}
+
+// TestEveryMethodHasARule: every RPC in the API has a rule in the server's
+// access table and a row in the matrix's expectations; a new RPC without
+// either fails here.
+func TestEveryMethodHasARule(t *testing.T) {
+	rules := service.Rules()
+	for _, m := range apiMethods(t) {
+		if _, ok := rules[m.full]; !ok {
+			t.Errorf("%s has no access rule in service/access.go", m.full)
+		}
+		if _, ok := expectedAccess[m.short]; !ok {
+			t.Errorf("%s has no row in expectedAccess", m.short)
+		}
+	}
+}
+
+// TestAccessMatrix calls every RPC as every kind of caller, in and out of
+// its scope, and checks that exactly the expected callers get past the
+// access check (any answer but PERMISSION_DENIED).
+func TestAccessMatrix(t *testing.T) {
+	f := newFixture(t)
+	dept := must(f.units.CreateUnit(context.Background(), &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数字政府处", Parent: f.unit(0)}}))(t)
+	roles := map[string]struct {
+		role banliv1.Role
+		unit string
+	}{
+		"office": {banliv1.Role_ROLE_OFFICE, ""}, "lead-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(0)},
+		"lead-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(0)}, "dept-staff": {banliv1.Role_ROLE_UNIT_STAFF, dept.GetName()},
+		"co-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(1)}, "co-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(1)},
+		"other-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(2)}, "other-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(2)},
+		"platform": {banliv1.Role_ROLE_PROPOSER, ""}, "other-platform": {banliv1.Role_ROLE_PROPOSER, ""},
+		"viewer-all": {banliv1.Role_ROLE_VIEWER, ""}, "viewer-lead": {banliv1.Role_ROLE_VIEWER, f.unit(0)},
+		"viewer-other": {banliv1.Role_ROLE_VIEWER, f.unit(2)}, "auditor": {banliv1.Role_ROLE_AUDITOR, ""},
+		"standby": {banliv1.Role_ROLE_STANDBY, ""},
+	}
+	keys := map[string]string{"admin": f.adminKey}
+	for id, r := range roles {
+		keys[id] = f.account(t, id, r.role, r.unit)
+	}
+	// The case: submitted by the platform, led by units/1, co-handled by units/2.
+	in := f.receive(t)
+	in.Name = ""
+	p := must(f.proposals.CreateProposal(as(keys["platform"]), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: in.GetSession(), Kind: in.GetKind(), Number: "M1", Period: in.GetPeriod(), Title: in.GetTitle(),
+		Content: in.GetContent(), Proposers: in.GetProposers(),
+	}}))(t)
+	f.assign(t, p, part(f.unit(0), roleLead), part(f.unit(1), roleCo))
+	lead := p.GetName() + "/assignments/1"
+
+	for _, m := range apiMethods(t) {
+		want := expectedAccess[m.short]
+		for _, who := range matrixCallers {
+			req := matrixRequest(m, p.GetName(), lead, f.unit(0))
+			err := invokeAny(as(keys[who]), f.conn, m, req)
+			got := status.Code(err) != codes.PermissionDenied && status.Code(err) != codes.Unauthenticated
+			if got != slices.Contains(want, who) {
+				t.Errorf("%s as %s: %v, want allowed=%v", m.short, who, err, !got)
+			}
+		}
+	}
+}
+
+type apiMethod struct {
+	full, short string
+	desc        protoreflect.MethodDescriptor
+}
+
+// apiMethods lists every RPC of the banli.v1 services.
+func apiMethods(t testing.TB) []apiMethod {
+	var out []apiMethod
+	protoregistry.GlobalFiles.RangeFilesByPackage("banli.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			sd := fd.Services().Get(i)
+			for j := range sd.Methods().Len() {
+				md := sd.Methods().Get(j)
+				short := string(sd.Name()) + "/" + string(md.Name())
+				out = append(out, apiMethod{full: "/banli.v1." + short, short: short, desc: md})
+			}
+		}
+		return true
+	})
+	if len(out) < 50 {
+		t.Fatalf("found only %d methods", len(out))
+	}
+	return out
+}
+
+// matrixRequest is a request for m about the matrix's case: its name for a
+// case method, the lead unit's part for a part method, its first reply for
+// a reply method, units/1 for a unit filter.
+func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
+	mt, _ := protoregistry.GlobalTypes.FindMessageByName(m.desc.Input().FullName())
+	msg := mt.New()
+	fields := msg.Descriptor().Fields()
+	set := func(field protoreflect.Name, v string) {
+		if fd := fields.ByName(field); fd != nil && fd.Kind() == protoreflect.StringKind && fd.Cardinality() != protoreflect.Repeated {
+			msg.Set(fd, protoreflect.ValueOfString(v))
+		}
+	}
+	name := caseName
+	switch {
+	case strings.HasPrefix(m.short, "AccountService/"):
+		name = "accounts/nobody"
+	case strings.HasPrefix(m.short, "UnitService/"):
+		name = unit
+	case strings.HasPrefix(m.short, "SessionService/"):
+		name = "sessions/1"
+	case strings.HasPrefix(m.short, "CalendarService/"):
+		name = "calendars/2021"
+	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply"}, string(m.desc.Name())):
+		name = lead + "/replies/1"
+	case slices.Contains([]string{"SignAssignment", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
+		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
+		name = lead
+	}
+	set("name", name)
+	set("parent", caseName)
+	set("unit", unit)
+	return msg.Interface()
+}
+
+// invokeAny makes one call of m with req, unary or streaming, and returns
+// its error.
+func invokeAny(ctx context.Context, conn *grpc.ClientConn, m apiMethod, req proto.Message) error {
+	out, _ := protoregistry.GlobalTypes.FindMessageByName(m.desc.Output().FullName())
+	if !m.desc.IsStreamingClient() && !m.desc.IsStreamingServer() {
+		return conn.Invoke(ctx, m.full, req, out.New().Interface())
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, m.full)
+	if err != nil {
+		return err
+	}
+	if err := stream.SendMsg(req); err != nil && err != io.EOF {
+		return err
+	}
+	stream.CloseSend()
+	err = stream.RecvMsg(out.New().Interface())
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
