@@ -137,6 +137,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 		// The stored answer (replayed for a retried request_id) holds no key.
 		return &banliv1.AccountKey{Account: publicAccount(a)}, nil
 	})
+	s.signIns.forget(id)
 	if err != nil {
 		return nil, err
 	}
@@ -276,6 +277,7 @@ func (s *Server) RotateAccountKey(ctx context.Context, req *banliv1.RotateAccoun
 		made = true
 		return &banliv1.AccountKey{Account: publicAccount(a)}, nil
 	})
+	s.signIns.forget(id)
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +307,7 @@ func (s *Server) changeAccount(ctx context.Context, method string, req mutatingR
 	if err := v.err(); err != nil {
 		return nil, toStatus(err)
 	}
+	defer s.signIns.forget(id)
 	return write(ctx, s, accountService+method, req, func(tx *store.Tx, now time.Time) (*banliv1.Account, error) {
 		a, err := loadAccount(tx, id, etag)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/credentials"
@@ -156,12 +157,16 @@ func (s *Server) signInWithKey(header string) (*Caller, error) {
 		return nil, &signInError{claimed: "unknown", reason: badKey}
 	}
 	fail := &signInError{claimed: accountName(id), reason: badKey}
-	var a *banliv1.Account
-	if err := s.store.View(func(r *store.Reader) error {
-		var err error
-		a, err = r.Account(id)
-		return err
-	}); err != nil {
+	a, err := s.signIns.account(id, func() (*banliv1.Account, error) {
+		var a *banliv1.Account
+		err := s.store.View(func(r *store.Reader) error {
+			var err error
+			a, err = r.Account(id)
+			return err
+		})
+		return a, err
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fail
 		}
@@ -175,6 +180,55 @@ func (s *Server) signInWithKey(header string) (*Caller, error) {
 		return nil, fail
 	}
 	return callerOf(a), nil
+}
+
+// accountCache keeps the accounts keys sign in as, so that a sign-in does
+// not read and decode the account on every call. Every write of an
+// account forgets it once the write has committed (forget), before the
+// writing call returns: a key disabled or rotated by a call that has
+// returned never signs in again.
+type accountCache struct {
+	mu       sync.RWMutex
+	accounts map[string]*banliv1.Account
+	// generation counts forgets: a load that began before one may have read
+	// the old account, so it is not cached.
+	generation uint64
+}
+
+// account returns the cached account id, or loads and caches it.
+func (c *accountCache) account(id string, load func() (*banliv1.Account, error)) (*banliv1.Account, error) {
+	c.mu.RLock()
+	a, ok := c.accounts[id]
+	generation := c.generation
+	c.mu.RUnlock()
+	if ok {
+		return a, nil
+	}
+	a, err := load()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.generation == generation {
+		if c.accounts == nil {
+			c.accounts = map[string]*banliv1.Account{}
+		}
+		c.accounts[id] = a
+	}
+	c.mu.Unlock()
+	return a, nil
+}
+
+// forget drops account id from the cache ("" drops every account).
+func (c *accountCache) forget(id string) {
+	c.mu.Lock()
+	c.generation++
+	if id == "" {
+		c.accounts = nil
+	} else {
+		delete(c.accounts, id)
+	}
+	c.mu.Unlock()
 }
 
 func (s *Server) signInWithCertificate(cn string) (*Caller, error) {

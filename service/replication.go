@@ -109,6 +109,7 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 		return nil
 	}
 	var calendars []*banliv1.CalendarYear
+	accountsChanged := false
 	_, err := s.store.Write(ctx, store.Request{}, func(tx *store.Tx) (proto.Message, error) {
 		calendars = calendars[:0]
 		for _, ev := range events {
@@ -136,12 +137,16 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 			case *banliv1.Event_Account:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindAccount, 0, snap.Account, ev)
+				accountsChanged = true
 			default:
 				return nil, fmt.Errorf("event %d carries no snapshot", ev.GetSequence())
 			}
 		}
 		return &banliv1.Event{}, nil
 	})
+	if accountsChanged {
+		s.signIns.forget("")
+	}
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,7 @@ type Server struct {
 	clock    deadlineClock
 	repl     replication
 	limiter  *rateLimiter
+	signIns  accountCache
 }
 
 // New returns a Server on st. Its calendar holds the shipped schedules,

@@ -31,8 +31,8 @@ type fixture struct {
 	number  int
 }
 
-func newFixture(t testing.TB) *fixture {
-	ts := startServer(t)
+func newFixture(t testing.TB, tweaks ...func(*config)) *fixture {
+	ts := startServer(t, tweaks...)
 	f := &fixture{testServer: ts}
 	f.session = must(ts.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
 		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 1, Year: 2021,
