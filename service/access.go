@@ -156,6 +156,12 @@ func Rules() map[string]Rule {
 	return out
 }
 
+// RuleFor returns the rule of one method, if it has one.
+func RuleFor(method string) (Rule, bool) {
+	r, ok := rules[method]
+	return Rule{Roles: slices.Clone(r.Roles), Confine: r.Confine}, ok
+}
+
 // Allows reports whether role may call the method at all.
 func (r Rule) Allows(role banliv1.Role) bool { return slices.Contains(r.Roles, role) }
 

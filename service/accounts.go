@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,7 +24,12 @@ const (
 	defaultAccountPage = 100
 )
 
-func accountName(id string) string { return "accounts/" + id }
+const accountsPrefix = "accounts/"
+
+func accountName(id string) string { return accountsPrefix + id }
+
+// accountIDOf is the id in an account's name.
+func accountIDOf(name string) string { return strings.TrimPrefix(name, accountsPrefix) }
 
 // validAccountID checks an account id: 2 to 63 lowercase letters, digits
 // and hyphens, starting with a letter (so that it can sit in a key, a
@@ -44,7 +50,7 @@ func validAccountID(id string) bool {
 // accountID parses `accounts/{id}`, recording a violation on field if it is
 // not one.
 func (v *violations) accountID(field, name string) string {
-	id, ok := strings.CutPrefix(name, "accounts/")
+	id, ok := strings.CutPrefix(name, accountsPrefix)
 	switch {
 	case name == "":
 		v.add(field, "required")
@@ -183,17 +189,24 @@ func (s *Server) GetAccount(ctx context.Context, req *banliv1.GetAccountRequest)
 	return publicAccount(a), nil
 }
 
+// account reads an account for an answer: NOT_FOUND names it.
 func (s *Server) account(id string) (*banliv1.Account, error) {
+	a, err := s.readAccount(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, resourceNotFound(accountName(id), "")
+	}
+	return a, err
+}
+
+// readAccount reads an account as stored.
+func (s *Server) readAccount(id string) (*banliv1.Account, error) {
 	var a *banliv1.Account
 	err := s.store.View(func(r *store.Reader) error {
 		var err error
 		a, err = r.Account(id)
 		return err
 	})
-	if err != nil {
-		return nil, resourceNotFound(accountName(id), "")
-	}
-	return a, nil
+	return a, err
 }
 
 // ListAccounts lists accounts by id.
@@ -214,15 +227,11 @@ func (s *Server) ListAccounts(ctx context.Context, req *banliv1.ListAccountsRequ
 			resp.Accounts = append(resp.Accounts, publicAccount(a))
 		}
 		if more && len(list) > 0 {
-			resp.NextPageToken = cursorToken(req, accountKeyOf(list[len(list)-1]))
+			resp.NextPageToken = cursorToken(req, []byte(accountIDOf(list[len(list)-1].GetName())))
 		}
 		return err
 	})
 	return resp, toStatus(err)
-}
-
-func accountKeyOf(a *banliv1.Account) []byte {
-	return []byte(strings.TrimPrefix(a.GetName(), "accounts/"))
 }
 
 // DisableAccount disables an account.
@@ -290,7 +299,7 @@ func (s *Server) GetCaller(ctx context.Context, req *banliv1.GetCallerRequest) (
 	if !ok {
 		return nil, toStatus(fmt.Errorf("no one is signed in: %w", ErrUnauthenticated))
 	}
-	a, err := s.account(strings.TrimPrefix(c.Account, "accounts/"))
+	a, err := s.account(accountIDOf(c.Account))
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -33,9 +33,6 @@ func auditRecord(ctx context.Context, method string, req proto.Message, now time
 	return rec
 }
 
-// nameField is a message's "name" field, if it has one.
-func nameField(m proto.Message) string { return stringField(m, "name") }
-
 // source is where a call came from: the REST caller's address when the
 // call came through Banli's own gateway, else the gRPC peer. Headers a
 // client sends (X-Forwarded-For and the like) are never believed.

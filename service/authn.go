@@ -65,10 +65,19 @@ const anonymous = "anonymous"
 
 // Actor names the caller of ctx for events, audit records and logs.
 func Actor(ctx context.Context) string {
+	if a := callerAccount(ctx); a != "" {
+		return a
+	}
+	return anonymous
+}
+
+// callerAccount is the signed-in caller's account name, or "": what a case
+// records as its submitter, or a reply as the head who signed it off.
+func callerAccount(ctx context.Context) string {
 	if c, ok := CallerFrom(ctx); ok {
 		return c.Account
 	}
-	return anonymous
+	return ""
 }
 
 // GatewayAuthInfo marks a connection from Banli's own REST gateway, made
@@ -157,15 +166,7 @@ func (s *Server) signInWithKey(header string) (*Caller, error) {
 		return nil, &signInError{claimed: "unknown", reason: badKey}
 	}
 	fail := &signInError{claimed: accountName(id), reason: badKey}
-	a, err := s.signIns.account(id, func() (*banliv1.Account, error) {
-		var a *banliv1.Account
-		err := s.store.View(func(r *store.Reader) error {
-			var err error
-			a, err = r.Account(id)
-			return err
-		})
-		return a, err
-	})
+	a, err := s.signIns.account(id, func() (*banliv1.Account, error) { return s.readAccount(id) })
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fail

@@ -222,7 +222,7 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 	}
 	id := tx.NewID(store.KindProposal)
 	p := newProposal(id, in, sess, now)
-	p.Submitter = submitter(ctx)
+	p.Submitter = callerAccount(ctx)
 	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, step: "ImportProposal", batch: memo}
 	if len(row.GetAssignments()) > 0 {
 		c.policy = resolvePolicy(sess.GetPolicy())

@@ -38,18 +38,10 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 		}
 		id := tx.NewID(store.KindProposal)
 		p := newProposal(id, in, sess, now)
-		p.Submitter = submitter(ctx)
+		p.Submitter = callerAccount(ctx)
 		stageProposal(tx, id, nil, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
 		return p, nil
 	})
-}
-
-// submitter is the account a new case is recorded as submitted by.
-func submitter(ctx context.Context) string {
-	if c, ok := CallerFrom(ctx); ok {
-		return c.Account
-	}
-	return ""
 }
 
 // newProposal is a received case made from a client's proposal. The input
@@ -548,7 +540,7 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 			Text:                 in.GetText(),
 			DocumentNumber:       in.GetDocumentNumber(),
 			Signer:               in.GetSigner(),
-			SignedOffBy:          submitter(c.ctx),
+			SignedOffBy:          callerAccount(c.ctx),
 			CollectiveReviewDate: in.GetCollectiveReviewDate(),
 			ContactPerson:        in.GetContactPerson(),
 			ContactPhone:         in.GetContactPhone(),

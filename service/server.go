@@ -131,7 +131,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		rec := auditRecord(ctx, method, req, now)
 		rec.Outcome = "OK"
 		if rec.Target == "" {
-			rec.Target = nameField(res)
+			rec.Target = stringField(res, "name")
 		}
 		tx.AppendAudit(rec)
 		return res, nil

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -90,5 +91,5 @@ func (tx *Tx) reindexAccount(old []byte, a *banliv1.Account) error {
 
 // accountKey is the key of the account named accounts/{id}.
 func accountKey(name string) []byte {
-	return []byte(name[bytes.IndexByte([]byte(name), '/')+1:])
+	return []byte(name[strings.IndexByte(name, '/')+1:])
 }

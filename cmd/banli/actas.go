@@ -91,7 +91,7 @@ func (a *actingClient) signIn(ctx context.Context, method string, req any) (cont
 // act, else the unit whose part the call names (its staff, or its head
 // where only a head may), else the admin or an auditor.
 func (a *actingClient) keyFor(ctx context.Context, method string, req any) (string, error) {
-	rule, ok := service.Rules()[method]
+	rule, ok := service.RuleFor(method)
 	if !ok {
 		return a.adminKey, nil // not Banli's (health, reflection): any key
 	}
