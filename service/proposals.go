@@ -121,17 +121,39 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		if req.GetView() == banliv1.ProposalView_PROPOSAL_VIEW_FULL {
 			skip = nil
 		}
-		list, more, err := r.ListProposalsSkipping(q, after, pageSize(req.GetPageSize(), defaultPageSize), skip)
+		var page []byte
+		last, more, err := r.EachProposalRecord(q, after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
+			page = appendEncodedProposal(page, record)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		resp.Proposals = list
-		if more && len(list) > 0 {
-			resp.NextPageToken = pageToken(req, idOf(list[len(list)-1].GetName(), proposalsCollection))
+		resp.ProtoReflect().SetUnknown(page)
+		if more && last != 0 {
+			resp.NextPageToken = pageToken(req, last)
 		}
 		return nil
 	})
 	return resp, toStatus(err)
+}
+
+// A page of cases is sent in the wire form it is stored in, not decoded
+// and encoded again: that was half the server's work for a list. A stored
+// record is the API's Proposal message, and a repeated message field on
+// the wire is just each element tagged and length-prefixed, so the page is
+// appended to the response as its "proposals" field's encoding, in the
+// response's unknown fields. Marshalling copies them out, and every
+// receiver - gRPC clients, the REST gateway - decodes them as proposals.
+// (Go code in this process would see an empty resp.Proposals until the
+// response is marshalled and decoded; nothing in Banli reads it there.)
+var proposalsField = func() protowire.Number {
+	return protowire.Number((&banliv1.ListProposalsResponse{}).ProtoReflect().Descriptor().Fields().ByName("proposals").Number())
+}()
+
+func appendEncodedProposal(page, record []byte) []byte {
+	page = protowire.AppendTag(page, proposalsField, protowire.BytesType)
+	return protowire.AppendBytes(page, record)
 }
 
 // basicView is what a list leaves out of each case by default (AIP-157):

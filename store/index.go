@@ -158,25 +158,47 @@ func (r *Reader) ListProposals(q ProposalQuery, after uint64, limit int) ([]*ban
 // ListProposalsSkipping is ListProposals decoding each case without the
 // fields skip names.
 func (r *Reader) ListProposalsSkipping(q ProposalQuery, after uint64, limit int, skip Skip) ([]*banliv1.Proposal, bool, error) {
+	var out []*banliv1.Proposal
+	_, more, err := r.EachProposalRecord(q, after, limit, skip, func(id uint64, record []byte) error {
+		p := &banliv1.Proposal{}
+		if err := proto.Unmarshal(record, p); err != nil {
+			return fmt.Errorf("decode proposal %d: %w", id, err)
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, more, err
+}
+
+// EachProposalRecord calls each with the stored wire form of up to limit
+// proposals matching q with ids greater than after, in id order, less the
+// fields skip names. It returns the last id passed and whether more match.
+// The record is only valid during the call. A stored record is exactly the
+// API's Proposal message, so a caller may send it on without decoding it.
+func (r *Reader) EachProposalRecord(q ProposalQuery, after uint64, limit int, skip Skip, each func(id uint64, record []byte) error) (last uint64, more bool, err error) {
 	ids := r.matchProposals(q, after, limit+1)
-	more := len(ids) > limit
+	more = len(ids) > limit
 	if more {
 		ids = ids[:limit]
 	}
-	out := make([]*banliv1.Proposal, 0, len(ids))
 	bucket := r.btx.Bucket(bucketProposals)
+	var record, scratch []byte
 	for _, id := range ids {
 		v := bucket.Get(u64(id))
 		if v == nil {
-			return nil, false, fmt.Errorf("proposal %d: %w", id, ErrNotFound)
+			return 0, false, fmt.Errorf("proposal %d: %w", id, ErrNotFound)
 		}
-		p := &banliv1.Proposal{}
-		if err := proto.Unmarshal(skip.filter(v), p); err != nil {
-			return nil, false, fmt.Errorf("decode proposal %d: %w", id, err)
+		record = v
+		if len(skip) > 0 {
+			scratch = skip.appendFiltered(scratch[:0], v)
+			record = scratch
 		}
-		out = append(out, p)
+		if err := each(id, record); err != nil {
+			return 0, false, err
+		}
+		last = id
 	}
-	return out, more, nil
+	return last, more, nil
 }
 
 func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint64 {
@@ -269,7 +291,8 @@ func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint
 
 // idList is an ascending list of proposal ids that can skip ahead.
 type idList interface {
-	// seek returns the first id >= target, or false past the end.
+	// seek returns the first id >= target, or false past the end. Each
+	// call's target is at least the previous one's.
 	seek(target uint64) (uint64, bool)
 }
 
@@ -277,14 +300,54 @@ type idList interface {
 type postingList struct {
 	cursor *bolt.Cursor
 	prefix []byte
+	key    []byte // scratch for the keys Seek is given
+
+	at         uint64 // the id the cursor is on, once positioned
+	positioned bool
+	ended      bool
 }
 
+// nextSteps is how many entries seek steps over with Next before it pays
+// for a Seek from the root. The join's targets are usually a few entries
+// ahead (a unit's cases are mostly in the state asked for), and Next
+// within a page is far cheaper than a descent through the tree.
+const nextSteps = 16
+
+// seek assumes its targets never decrease, as the join's do.
 func (l *postingList) seek(target uint64) (uint64, bool) {
-	k, _ := l.cursor.Seek(binary.BigEndian.AppendUint64(slices.Clip(l.prefix), target))
-	if k == nil || !bytes.HasPrefix(k, l.prefix) || len(k) != len(l.prefix)+8 {
+	if l.ended {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(k[len(l.prefix):]), true
+	if l.positioned {
+		if l.at >= target {
+			return l.at, true
+		}
+		for range nextSteps {
+			k, _ := l.cursor.Next()
+			if !l.land(k) {
+				return 0, false
+			}
+			if l.at >= target {
+				return l.at, true
+			}
+		}
+	}
+	l.key = binary.BigEndian.AppendUint64(append(l.key[:0], l.prefix...), target)
+	k, _ := l.cursor.Seek(l.key)
+	if !l.land(k) {
+		return 0, false
+	}
+	return l.at, true
+}
+
+// land records the entry the cursor moved to, or the end of the term.
+func (l *postingList) land(k []byte) bool {
+	if k == nil || !bytes.HasPrefix(k, l.prefix) || len(k) != len(l.prefix)+8 {
+		l.ended = true
+		return false
+	}
+	l.at, l.positioned = binary.BigEndian.Uint64(k[len(l.prefix):]), true
+	return true
 }
 
 // unionList walks the ids in any of its lists.

@@ -14,38 +14,68 @@ type Skip map[protowire.Number]Skip
 // returns b itself when a field cannot be parsed, so that decoding reports
 // the problem.
 func (s Skip) filter(b []byte) []byte {
+	return s.appendFiltered(nil, b)
+}
+
+// appendFiltered appends b less the skipped fields to dst, or b itself when
+// a field cannot be parsed.
+func (s Skip) appendFiltered(dst, b []byte) []byte {
 	if len(s) == 0 {
-		return b
+		return append(dst, b...)
 	}
-	out := make([]byte, 0, len(b))
-	rest := b
-	for len(rest) > 0 {
-		num, typ, n := protowire.ConsumeTag(rest)
-		if n < 0 {
-			return b
-		}
-		m := protowire.ConsumeFieldValue(num, typ, rest[n:])
-		if m < 0 {
-			return b
-		}
-		field := rest[:n+m]
-		rest = rest[n+m:]
-		sub, listed := s[num]
-		switch {
-		case !listed:
-			out = append(out, field...)
-		case sub == nil:
-			// dropped
-		case typ == protowire.BytesType:
-			inner, k := protowire.ConsumeBytes(field[n:])
-			if k < 0 {
-				return b
-			}
-			out = protowire.AppendTag(out, num, typ)
-			out = protowire.AppendBytes(out, sub.filter(inner))
-		default:
-			out = append(out, field...)
-		}
+	out, ok := s.appendFields(dst, b)
+	if !ok {
+		return append(dst, b...)
 	}
 	return out
+}
+
+// appendFields does the work of appendFiltered, reporting false if b
+// cannot be parsed. Runs of kept fields are copied at once.
+func (s Skip) appendFields(dst, b []byte) ([]byte, bool) {
+	kept := 0 // start of the run of kept fields not yet copied
+	for at := 0; at < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[at:])
+		if n < 0 {
+			return nil, false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[at+n:])
+		if m < 0 {
+			return nil, false
+		}
+		next := at + n + m
+		sub, listed := s[num]
+		if !listed || (sub != nil && typ != protowire.BytesType) {
+			at = next
+			continue
+		}
+		dst = append(dst, b[kept:at]...)
+		kept = next
+		if sub != nil {
+			inner, k := protowire.ConsumeBytes(b[at+n : next])
+			if k < 0 {
+				return nil, false
+			}
+			dst = protowire.AppendTag(dst, num, typ)
+			// The filtered message is no longer than the original, so
+			// its length fits where the original length did; the content
+			// moves back if it needs fewer bytes.
+			reserved := protowire.SizeVarint(uint64(len(inner)))
+			start := len(dst)
+			dst = append(dst, make([]byte, reserved)...)
+			var ok bool
+			if dst, ok = sub.appendFields(dst, inner); !ok {
+				return nil, false
+			}
+			length := len(dst) - start - reserved
+			size := protowire.SizeVarint(uint64(length))
+			protowire.AppendVarint(dst[start:start], uint64(length))
+			if size < reserved {
+				copy(dst[start+size:], dst[start+reserved:])
+				dst = dst[:len(dst)-(reserved-size)]
+			}
+		}
+		at = next
+	}
+	return append(dst, b[kept:]...), true
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -17,7 +18,9 @@ func TestSkipDropsExactlyTheNamedFields(t *testing.T) {
 		Proposers: []*banliv1.Proposer{{Id: 1, DisplayName: "王委员", Phone: "138"}},
 		Assignments: []*banliv1.Assignment{{
 			Name: "proposals/1/assignments/1", Unit: "units/1", Round: 2,
-			Replies:  []*banliv1.Reply{{Text: "reply"}},
+			// A skipped reply long enough that the assignment's length
+			// prefix shrinks from two bytes to one.
+			Replies:  []*banliv1.Reply{{Text: strings.Repeat("答复", 60)}},
 			FollowUp: &banliv1.FollowUp{CarriedToYear: 2022, Reports: []*banliv1.FollowUpReport{{Text: "r"}}},
 		}},
 	}
