@@ -27,7 +27,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/banli/banli/cmd/banli/restjson"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
@@ -202,6 +204,20 @@ func tuneGC() {
 	}
 }
 
+// gatewayJSON encodes response messages with restjson, which writes what
+// protojson (with the options above) writes, several times faster; a page
+// of cases in JSON was a third of the server's work for a REST call.
+// Request bodies, and the few values that are not messages (a streamed
+// chunk's wrapper), keep to runtime.JSONPb.
+type gatewayJSON struct{ *runtime.JSONPb }
+
+func (g gatewayJSON) Marshal(v any) ([]byte, error) {
+	if m, ok := v.(proto.Message); ok {
+		return restjson.Marshal(m)
+	}
+	return g.JSONPb.Marshal(v)
+}
+
 // newGateway builds the REST gateway. It dials the gRPC server through an
 // in-memory listener, so every interceptor applies to REST calls too. It
 // passes on the caller's Authorization header, and adds the caller's
@@ -215,10 +231,10 @@ func newGateway(lis *bufconn.Listener) (*runtime.ServeMux, *grpc.ClientConn, err
 		// protobuf JSON mapping; unknown fields are refused, not dropped.
 		// (google.api.HttpBody responses, the backup download, pass through
 		// as they are, with their own content type.)
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: gatewayJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}}),
+		}}}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if strings.HasPrefix(strings.ToLower(key), "grpc-metadata-x-banli-") {
 				return "", false

@@ -1,0 +1,248 @@
+package restjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// apiMessages are every message type of the API.
+func apiMessages(t testing.TB) []protoreflect.MessageType {
+	var types []protoreflect.MessageType
+	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
+		if strings.HasPrefix(string(mt.Descriptor().FullName()), "banli.v1.") {
+			types = append(types, mt)
+		}
+		return true
+	})
+	if len(types) < 50 {
+		t.Fatalf("only %d API message types registered", len(types))
+	}
+	return types
+}
+
+// sameJSON fails unless restjson and protojson agree on m: both refuse it,
+// or both give the same JSON value (numbers compared as written).
+func sameJSON(t *testing.T, m proto.Message) {
+	t.Helper()
+	want, wantErr := protojson.Marshal(m)
+	got, gotErr := Marshal(m)
+	if (wantErr != nil) != (gotErr != nil) {
+		t.Fatalf("%s: protojson error %v, restjson error %v", m.ProtoReflect().Descriptor().FullName(), wantErr, gotErr)
+	}
+	if wantErr != nil {
+		return
+	}
+	if !reflect.DeepEqual(decode(t, got), decode(t, want)) {
+		t.Fatalf("%s:\nrestjson  %s\nprotojson %s", m.ProtoReflect().Descriptor().FullName(), got, want)
+	}
+}
+
+func decode(t *testing.T, b []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("invalid JSON %q: %v", b, err)
+	}
+	if d.More() {
+		t.Fatalf("trailing data after JSON in %q", b)
+	}
+	return v
+}
+
+// fill sets every field of m, recursively to depth, from a small set of
+// awkward values chosen by seed: escapes, CJK text, the float edge cases,
+// timestamp fractions of each width, enum numbers with no name.
+func fill(m protoreflect.Message, seed, depth int) {
+	strs := []string{"", "关于优化营商环境的建议", "quote \" backslash \\ tab \t nl \n ctl \x01 del \x7f", "\ufffd<&>\u2028", "a"}
+	floats := []float64{0, 1.5, -2, 1e-7, 1e21, 123456789.125, math.NaN(), math.Inf(1), math.Inf(-1), 3.4e38}
+	nanos := []int64{0, 1e8, 120e6, 123456e3, 123456789, 5}
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		s := seed + i
+		value := func(k int) protoreflect.Value {
+			switch fd.Kind() {
+			case protoreflect.BoolKind:
+				return protoreflect.ValueOfBool(k%2 == 0)
+			case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+				return protoreflect.ValueOfInt32(int32(k*7919) - 1000)
+			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+				return protoreflect.ValueOfInt64(math.MaxInt64 - int64(k))
+			case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+				return protoreflect.ValueOfUint32(uint32(k) * 4000000007)
+			case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+				return protoreflect.ValueOfUint64(math.MaxUint64 - uint64(k))
+			case protoreflect.FloatKind:
+				return protoreflect.ValueOfFloat32(float32(floats[k%len(floats)]))
+			case protoreflect.DoubleKind:
+				return protoreflect.ValueOfFloat64(floats[k%len(floats)])
+			case protoreflect.StringKind:
+				return protoreflect.ValueOfString(strs[k%len(strs)])
+			case protoreflect.BytesKind:
+				return protoreflect.ValueOfBytes([]byte(strs[k%len(strs)]))
+			case protoreflect.EnumKind:
+				return protoreflect.ValueOfEnum(protoreflect.EnumNumber(k % (fd.Enum().Values().Len() + 2)))
+			}
+			var sub protoreflect.Message
+			if fd.IsList() {
+				sub = m.Mutable(fd).List().NewElement().Message()
+			} else {
+				sub = m.NewField(fd).Message()
+			}
+			if sub.Descriptor().FullName() == "google.protobuf.Timestamp" {
+				sub.Set(sub.Descriptor().Fields().ByNumber(1), protoreflect.ValueOfInt64(int64(k)*86400*397+1e9))
+				sub.Set(sub.Descriptor().Fields().ByNumber(2), protoreflect.ValueOfInt32(int32(nanos[k%len(nanos)])))
+			} else if depth > 0 {
+				fill(sub, k, depth-1)
+			}
+			return protoreflect.ValueOfMessage(sub)
+		}
+		switch {
+		case fd.IsList():
+			l := m.Mutable(fd).List()
+			for k := range 1 + s%3 {
+				l.Append(value(s + k))
+			}
+		case fd.ContainingOneof() != nil && s%2 == 1:
+			// leave some oneof members unset, so that the others get a turn
+		default:
+			m.Set(fd, value(s))
+		}
+	}
+}
+
+func TestMatchesProtojson(t *testing.T) {
+	for _, mt := range apiMessages(t) {
+		for seed := range 12 {
+			m := mt.New()
+			fill(m, seed, 3)
+			sameJSON(t, m.Interface())
+		}
+		sameJSON(t, mt.New().Interface()) // nothing set
+	}
+}
+
+// An error body carries Any details, which restjson hands to protojson.
+func TestErrorBodiesGoToProtojson(t *testing.T) {
+	detail, err := anypb.New(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "name", Description: "必填"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &status.Status{Code: 3, Message: "bad", Details: []*anypb.Any{detail}}
+	if planFor(st.ProtoReflect().Descriptor()) != nil {
+		t.Fatal("a status with Any details should have no plan")
+	}
+	sameJSON(t, st)
+	if planFor((&banliv1.ListProposalsResponse{}).ProtoReflect().Descriptor()) == nil {
+		t.Fatal("ListProposalsResponse should have a plan")
+	}
+}
+
+func TestTimestampRange(t *testing.T) {
+	for _, secs := range []int64{-62135596800, -62135596801, 253402300799, 253402300800, 0, -1} {
+		for _, nanos := range []int32{0, -1, 999999999, 1000000000} {
+			p := &banliv1.Proposal{}
+			ts := p.ProtoReflect().NewField(p.ProtoReflect().Descriptor().Fields().ByName("create_time")).Message()
+			ts.Set(ts.Descriptor().Fields().ByNumber(1), protoreflect.ValueOfInt64(secs))
+			ts.Set(ts.Descriptor().Fields().ByNumber(2), protoreflect.ValueOfInt32(nanos))
+			p.ProtoReflect().Set(p.ProtoReflect().Descriptor().Fields().ByName("create_time"), protoreflect.ValueOfMessage(ts))
+			sameJSON(t, p)
+		}
+	}
+}
+
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	p := &banliv1.Proposal{Title: "ok\xffno"}
+	sameJSON(t, p)
+	if _, err := Marshal(p); err == nil {
+		t.Fatal("invalid UTF-8 encoded without error")
+	}
+}
+
+// FuzzMatchesProtojson decodes arbitrary bytes as each API message and
+// holds restjson to protojson's output on whatever decodes.
+func FuzzMatchesProtojson(f *testing.F) {
+	seed := &banliv1.Proposal{}
+	fill(seed.ProtoReflect(), 3, 3)
+	b, err := proto.Marshal(seed)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte{})
+	types := apiMessages(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, mt := range types {
+			m := mt.New().Interface()
+			if proto.Unmarshal(b, m) != nil {
+				continue
+			}
+			sameJSON(t, m)
+		}
+	})
+}
+
+// BenchmarkPage encodes a page of fifty cases in the basic view, as
+// banli seed makes them and a list returns them.
+func BenchmarkPage(b *testing.B) {
+	raw, err := os.ReadFile("testdata/page.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	page := &banliv1.ListProposalsResponse{}
+	if err := protojson.Unmarshal(raw, page); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("protojson", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := protojson.Marshal(page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("restjson", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Marshal(page); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// Every day of the Timestamp range's edges and of the years Banli serves
+// is written as time.Format writes it.
+func TestDateTime(t *testing.T) {
+	check := func(secs int64) {
+		want := time.Unix(secs, 0).UTC().Format("2006-01-02T15:04:05")
+		if got := string(appendDateTime(nil, secs)); got != want {
+			t.Fatalf("%d: got %s, want %s", secs, got, want)
+		}
+	}
+	for secs := int64(minTimestampSeconds); secs < minTimestampSeconds+800*86400; secs += 86399 {
+		check(secs)
+	}
+	for secs := int64(-400 * 366 * 86400); secs < 400*366*86400; secs += 86400 - 7 {
+		check(secs)
+	}
+	for secs := int64(maxTimestampSeconds); secs > maxTimestampSeconds-800*86400; secs -= 86399 {
+		check(secs)
+	}
+}
