@@ -116,6 +116,20 @@ func (a *actingClient) keyFor(ctx context.Context, method string, req any) (stri
 	return "", fmt.Errorf("actingClient: no role to act as for %s", method)
 }
 
+// prepare makes (or re-keys) the office's account and every unit's staff
+// account now, so that a timed run does not pay for it on its first calls.
+func (a *actingClient) prepare(ctx context.Context, units []string) error {
+	if _, err := a.key(ctx, "office", banliv1.Role_ROLE_OFFICE, ""); err != nil {
+		return err
+	}
+	for _, unit := range units {
+		if _, err := a.key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // unitOf finds the unit whose part a request names.
 func (a *actingClient) unitOf(ctx context.Context, msg proto.Message) (string, error) {
 	name := ""
