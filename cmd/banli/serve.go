@@ -256,10 +256,14 @@ func newGateway(lis *bufconn.Listener) (*runtime.ServeMux, *grpc.ClientConn, err
 			return runtime.MetadataHeaderPrefix + key, true
 		}),
 	)
+	answers := grpc.ForceCodecV2(newAnswerCodec())
 	conn, err := grpc.NewClient("passthrough:///banli-gateway",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMessageBytes)),
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(ctx, method, req, reply, cc, append(opts, answers)...)
+		}),
 	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("REST gateway: %w", err)

@@ -33,8 +33,28 @@ func Marshal(m proto.Message) ([]byte, error) {
 }
 
 // Append appends the encoding of m to b.
+//
+// A message whose only content is unknown fields is written from those
+// bytes, as the message they encode: see NewWireCodec, which leaves
+// answers undecoded that way.
 func Append(b []byte, m proto.Message) ([]byte, error) {
 	r := m.ProtoReflect()
+	if wire := r.GetUnknown(); len(wire) > 0 && !hasKnownFields(r) {
+		if p := planFor(r.Descriptor()); p != nil {
+			if b == nil {
+				b = make([]byte, 0, 2*len(wire)+64) // JSON is about twice the size
+			}
+			if out, ok := p.appendWire(b, wire); ok {
+				return out, nil
+			}
+		}
+		// Not in the form transcoding expects: decode, then encode.
+		decoded := r.New()
+		if err := proto.Unmarshal(wire, decoded.Interface()); err != nil {
+			return nil, err
+		}
+		r, m = decoded, decoded.Interface()
+	}
 	p := planFor(r.Descriptor())
 	if p == nil {
 		return protojson.MarshalOptions{}.MarshalAppend(b, m)
@@ -42,9 +62,20 @@ func Append(b []byte, m proto.Message) ([]byte, error) {
 	return p.append(b, r)
 }
 
+func hasKnownFields(m protoreflect.Message) bool {
+	known := false
+	m.Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+		known = true
+		return false
+	})
+	return known
+}
+
 // plan is how to encode one message type.
 type plan struct {
 	fields []fieldPlan
+	// byNumber finds a field's plan from its number on the wire.
+	byNumber []*fieldPlan
 	// timestamp is set for google.protobuf.Timestamp, which is a string.
 	timestamp bool
 }
@@ -56,6 +87,10 @@ type fieldPlan struct {
 	key []byte
 	// message is the plan of a message field's (or list element's) type.
 	message *plan
+	// oneof is the field's oneof's index in the message, or -1.
+	oneof int
+	// zeroEnum is how an enum field's zero value is written.
+	zeroEnum string
 }
 
 var (
@@ -113,7 +148,24 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.FullName
 		if fd.Kind() == protoreflect.EnumKind && fd.Enum().FullName() == "google.protobuf.NullValue" {
 			return nil, false
 		}
+		if fd.Kind() == protoreflect.EnumKind {
+			f.zeroEnum = "0"
+			if ev := fd.Enum().Values().ByNumber(0); ev != nil {
+				f.zeroEnum = `"` + string(ev.Name()) + `"`
+			}
+		}
+		f.oneof = -1
+		if o := fd.ContainingOneof(); o != nil {
+			f.oneof = o.Index()
+		}
 		p.fields = append(p.fields, f)
+	}
+	for i := range p.fields {
+		n := int(p.fields[i].fd.Number())
+		if n >= len(p.byNumber) {
+			p.byNumber = append(p.byNumber, make([]*fieldPlan, n+1-len(p.byNumber))...)
+		}
+		p.byNumber[n] = &p.fields[i]
 	}
 	return p, true
 }
@@ -208,12 +260,15 @@ const (
 // digits, as protojson does.
 func appendTimestamp(b []byte, m protoreflect.Message) ([]byte, error) {
 	fields := m.Descriptor().Fields()
-	secs, nanos := m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int()
+	return appendTime(b, m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int())
+}
+
+func appendTime(b []byte, secs, nanos int64) ([]byte, error) {
 	if secs < minTimestampSeconds || secs > maxTimestampSeconds {
-		return nil, fmt.Errorf("%s: seconds out of range %d", m.Descriptor().FullName(), secs)
+		return nil, fmt.Errorf("google.protobuf.Timestamp: seconds out of range %d", secs)
 	}
 	if nanos < 0 || nanos >= 1e9 {
-		return nil, fmt.Errorf("%s: nanos out of range %d", m.Descriptor().FullName(), nanos)
+		return nil, fmt.Errorf("google.protobuf.Timestamp: nanos out of range %d", nanos)
 	}
 	b = appendDateTime(append(b, '"'), secs)
 	if nanos != 0 {
@@ -309,24 +364,24 @@ func appendFloat(b []byte, n float64, bitSize int) []byte {
 
 var errInvalidUTF8 = errors.New("restjson: string field contains invalid UTF-8")
 
-// appendString writes s as a JSON string. Text is copied as it is (UTF-8,
-// not \u escapes); only quotes, backslashes and control characters are
-// escaped.
+// appendString writes s as a JSON string, refusing invalid UTF-8 as
+// protojson does.
 func appendString(b []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		return nil, errInvalidUTF8
+	}
+	return appendEscaped(b, s), nil
+}
+
+// appendEscaped writes valid UTF-8 text as a JSON string. Text is copied as
+// it is (UTF-8, not \u escapes); only quotes, backslashes and control
+// characters are escaped, as protojson escapes them.
+func appendEscaped[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				return nil, errInvalidUTF8
-			}
-			i += size
-			continue
-		}
 		if c >= ' ' && c != '"' && c != '\\' {
-			i++
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -346,11 +401,10 @@ func appendString(b []byte, s string) ([]byte, error) {
 		default:
 			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
-		i++
-		start = i
+		start = i + 1
 	}
 	b = append(b, s[start:]...)
-	return append(b, '"'), nil
+	return append(b, '"')
 }
 
 const hex = "0123456789abcdef"
