@@ -288,10 +288,13 @@ func (r restCaller) call(ctx context.Context, method string, req, resp proto.Mes
 		return err
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	defer answerBuffers.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(res.Body); err != nil {
 		return err
 	}
+	raw := buf.Bytes()
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s %s: HTTP %d: %s", verb, path, res.StatusCode, raw)
 	}
@@ -306,6 +309,10 @@ func (r restCaller) call(ctx context.Context, method string, req, resp proto.Mes
 	}
 	return nil
 }
+
+// answerBuffers hold answers while they are read, so that reading a page
+// of cases does not grow a new buffer each time.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // restRoute is the REST form of the calls the load tool makes.
 func restRoute(method string, req proto.Message) (verb, path string, body proto.Message) {
