@@ -1,16 +1,22 @@
 // Package restjson encodes API messages as JSON for the REST gateway,
 // producing the same JSON as protojson with the gateway's options (lower
-// camel-case names, enums by name, unset fields left out) several times
-// faster.
+// camel-case names, enums by name, unset fields left out), faster.
 //
 // protojson is general: for every message it sorts the populated fields,
 // and it writes through a validating token encoder. On a page of fifty
-// cases that was a third of the server's work for a REST call. Marshal
+// cases that was a third of the server's work for a REST call. restjson
 // walks a plan made once per message type instead, and appends to one
-// buffer. Messages it has no plan for - well-known types other than
-// Timestamp, such as Any in error details - go to protojson whole, so the
-// output never differs; TestMatchesProtojson and FuzzMatchesProtojson hold
-// it to that.
+// buffer. It writes in one of two ways:
+//
+//   - from the wire bytes (wire.go), when the message carries its
+//     encoding undecoded, as the gateway's codec leaves answers: no Go
+//     values are made at all;
+//   - from the Go message, through protoreflect, otherwise.
+//
+// Messages it has no plan for - well-known types other than Timestamp,
+// such as Any in error details - go to protojson whole. The output never
+// differs from protojson's in value; TestMatchesProtojson and
+// FuzzMatchesProtojson hold it to that.
 package restjson
 
 import (

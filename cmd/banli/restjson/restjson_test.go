@@ -287,6 +287,30 @@ func BenchmarkPage(b *testing.B) {
 			}
 		}
 	})
+	// What the gateway does with an answer: before, decode it and write
+	// it with protojson; now, write it from the wire bytes.
+	wire, err := proto.Marshal(page)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("gateway-before", func(b *testing.B) {
+		for b.Loop() {
+			m := &banliv1.ListProposalsResponse{}
+			if err := proto.Unmarshal(wire, m); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := protojson.Marshal(m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("gateway-now", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Marshal(undecoded(page.ProtoReflect().Type(), wire)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // Every day of the Timestamp range's edges and of the years Banli serves

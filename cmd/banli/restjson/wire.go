@@ -19,9 +19,8 @@ import (
 // ones), each singular field and each oneof once. Anything else - a field
 // twice, a list's elements apart, a wire type the field does not have,
 // bytes that do not parse - returns false, and the caller decodes the
-// message instead. So whenever it
-// answers, it answers what decoding and then encoding would; the tests
-// hold it to that on arbitrary bytes.
+// message instead. So whenever it answers, it answers what decoding and
+// then encoding would; the tests hold it to that on arbitrary bytes.
 func (p *plan) appendWire(b, wire []byte) ([]byte, bool) {
 	if p.timestamp {
 		return appendWireTimestamp(b, wire)
