@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -50,12 +51,16 @@ type listening struct {
 // accept connections.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
 	tuneGC()
+	tuneProcs()
 	m := newMetrics()
 	db, err := store.Open(cfg.dataPath, store.Options{LockTimeout: cfg.lockTimeout, Observer: m})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	releaseCtx, stopReleasing := context.WithCancel(ctx)
+	defer stopReleasing()
+	go releaseMappedPages(releaseCtx, db, log)
 
 	tlsConf, err := cfg.tlsConfig()
 	if err != nil {
@@ -189,6 +194,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	return serveErr
 }
 
+// releaseMappedPages keeps the file's mapped pages from piling up in the
+// process's resident memory (see store.DB.ReleaseMappedPages): every five
+// seconds it lets them go, back to the page cache they are read from.
+func releaseMappedPages(ctx context.Context, db *store.DB, log *slog.Logger) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := db.ReleaseMappedPages(); err != nil {
+				log.Warn("release mapped pages", "err", err)
+			}
+		}
+	}
+}
+
 // tuneGC trades memory for CPU unless GOGC is set: the live heap is small
 // (records live in bbolt's mmap, not the Go heap) while every call
 // allocates, so collecting at 4x the live heap instead of 2x saves about a
@@ -202,6 +225,21 @@ func tuneGC() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		debug.SetMemoryLimit(1 << 30)
 	}
+}
+
+// tuneProcs runs twice as many Ps (goroutine slots) as CPUs unless
+// GOMAXPROCS is set. Calls block in system calls (fdatasync on every
+// commit, socket reads and writes on both listeners and the gateway's
+// in-memory hop), and a thread blocked there keeps its P until the runtime
+// takes it back. With one P per CPU, the REST load mix on the 2-core test
+// machine left 12% of the CPU idle while calls queued; with two per CPU
+// the same mix used all of it and ran 24% faster, at less CPU per call.
+// The README's performance section has the figures.
+func tuneProcs() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return
+	}
+	goruntime.GOMAXPROCS(2 * goruntime.NumCPU())
 }
 
 // gatewayJSON encodes response messages with restjson, which writes what

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package store
+
+// ReleaseMappedPages does nothing where madvise is not known to drop a
+// shared mapping's pages safely.
+func (db *DB) ReleaseMappedPages() error { return nil }
