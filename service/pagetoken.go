@@ -56,6 +56,11 @@ func parseCursorToken(req proto.Message, token string) ([]byte, error) {
 	if err != nil || len(b) < 1+1+8 || len(b) > 1+maxCursorLen+8 || b[0] != pageTokenVersion {
 		return nil, badPageToken()
 	}
+	// The decoder skips line breaks; a token is only ever the exact text
+	// this service issued.
+	if base64.RawURLEncoding.EncodeToString(b) != token {
+		return nil, badPageToken()
+	}
 	if binary.BigEndian.Uint64(b[len(b)-8:]) != queryHash(req) {
 		return nil, invalidField("page_token", "was issued for a request with other filters")
 	}
