@@ -10,15 +10,9 @@ import (
 // field's bytes costs far less than decoding it.
 type Skip map[protowire.Number]Skip
 
-// filter copies the wire-format message b without the skipped fields. It
-// returns b itself when a field cannot be parsed, so that decoding reports
-// the problem.
-func (s Skip) filter(b []byte) []byte {
-	return s.appendFiltered(nil, b)
-}
-
-// appendFiltered appends b less the skipped fields to dst, or b itself when
-// a field cannot be parsed.
+// appendFiltered appends the wire-format message b less the skipped fields
+// to dst. If a field cannot be parsed it appends b as it is, so that
+// decoding reports the problem.
 func (s Skip) appendFiltered(dst, b []byte) []byte {
 	if len(s) == 0 {
 		return append(dst, b...)
