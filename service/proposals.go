@@ -159,8 +159,8 @@ func appendEncodedProposal(page, record []byte) []byte {
 // basicView is what a list leaves out of each case by default (AIP-157):
 // the content, attachments and reminders, proposers' contact details, and
 // each assignment's history (consultations, opinion, replies, requests,
-// follow-up reports). It is given by field name and applied while
-// decoding, so the skipped fields are never decoded at all.
+// follow-up reports). It is given by field name and applied to the stored
+// bytes, so the skipped fields are never decoded or sent.
 var basicView = func() store.Skip {
 	field := func(m protoreflect.ProtoMessage, name protoreflect.Name) protowire.Number {
 		return protowire.Number(m.ProtoReflect().Descriptor().Fields().ByName(name).Number())

@@ -4,10 +4,9 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Skip names the fields to leave out of a message when decoding it: a nil
-// value drops the field, a non-nil one keeps it but filters its own
-// fields in turn. It lets a list decode only what it returns: skipping a
-// field's bytes costs far less than decoding it.
+// Skip names the fields to leave out of a stored message: a nil value
+// drops the field, a non-nil one keeps it but filters its own fields in
+// turn. It lets a list copy only what it returns, without decoding.
 type Skip map[protowire.Number]Skip
 
 // appendFiltered appends the wire-format message b less the skipped fields
