@@ -34,22 +34,15 @@ import (
 )
 
 // Marshal encodes m as protojson.Marshal does with default options.
-func Marshal(m proto.Message) ([]byte, error) {
-	return Append(nil, m)
-}
-
-// Append appends the encoding of m to b.
 //
 // A message whose only content is unknown fields is written from those
-// bytes, as the message they encode: see NewWireCodec, which leaves
-// answers undecoded that way.
-func Append(b []byte, m proto.Message) ([]byte, error) {
+// bytes, as the message they encode: the gateway's codec (answerCodec in
+// cmd/banli) leaves answers undecoded that way.
+func Marshal(m proto.Message) ([]byte, error) {
 	r := m.ProtoReflect()
 	if wire := r.GetUnknown(); len(wire) > 0 && !hasKnownFields(r) {
 		if p := planFor(r.Descriptor()); p != nil {
-			if b == nil {
-				b = make([]byte, 0, 2*len(wire)+64) // JSON is about twice the size
-			}
+			b := make([]byte, 0, 2*len(wire)+64) // JSON is about twice the size
 			if out, ok := p.appendWire(b, wire); ok {
 				return out, nil
 			}
@@ -63,9 +56,9 @@ func Append(b []byte, m proto.Message) ([]byte, error) {
 	}
 	p := planFor(r.Descriptor())
 	if p == nil {
-		return protojson.MarshalOptions{}.MarshalAppend(b, m)
+		return protojson.Marshal(m)
 	}
-	return p.append(b, r)
+	return p.append(nil, r)
 }
 
 func hasKnownFields(m protoreflect.Message) bool {
@@ -133,7 +126,7 @@ func build(md protoreflect.MessageDescriptor, building map[protoreflect.FullName
 	if md.FullName() == "google.protobuf.Timestamp" {
 		return &plan{timestamp: true}, true
 	}
-	if md.ParentFile().Package() == "google.protobuf" || md.IsMapEntry() {
+	if md.ParentFile().Package() == "google.protobuf" {
 		return nil, false // other well-known types have JSON forms of their own
 	}
 	p := &plan{}
