@@ -84,6 +84,9 @@ func auditHash(rec *banliv1.AuditRecord) ([]byte, error) {
 
 // ListAudit returns up to limit records after a sequence.
 func (r *Reader) ListAudit(after uint64, limit int) ([]*banliv1.AuditRecord, error) {
+	if after == lastPosition {
+		return nil, nil
+	}
 	c := r.btx.Bucket(bucketAudit).Cursor()
 	var out []*banliv1.AuditRecord
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {

@@ -263,6 +263,9 @@ func (r *Reader) matchProposals(q ProposalQuery, after uint64, limit int) []uint
 	}
 	excludeKey := q.Key != nil && !*q.Key
 
+	if after == lastPosition {
+		return nil
+	}
 	var ids []uint64
 	target := after + 1
 	for len(ids) < limit {

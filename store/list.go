@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"google.golang.org/protobuf/proto"
 
@@ -44,11 +45,18 @@ func (r *Reader) ListUnits(after uint64, limit int, keep func(*banliv1.Unit) boo
 	return out, more, err
 }
 
+// lastPosition is the largest id or sequence: nothing comes after it, and
+// after+1 would wrap to the start. Every walk "after" a position checks it.
+const lastPosition = math.MaxUint64
+
 // scan walks a record bucket from after+1, handing each value to take until
 // take has accepted limit of them. It reports whether any record follows
 // the last one accepted; with a filter that one may not match, so the next
 // page can come back empty (AIP-158 allows that).
 func (r *Reader) scan(kind Kind, after uint64, limit int, take func(v []byte) (bool, error)) (bool, error) {
+	if after == lastPosition {
+		return false, nil
+	}
 	c := r.btx.Bucket(kind.bucket()).Cursor()
 	taken := 0
 	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
@@ -74,6 +82,9 @@ func (r *Reader) LastID(kind Kind) uint64 {
 // ListEvents returns up to limit events with sequences greater than after,
 // in order.
 func (r *Reader) ListEvents(after uint64, limit int) ([]*banliv1.Event, error) {
+	if after == lastPosition {
+		return nil, nil
+	}
 	c := r.btx.Bucket(bucketEvents).Cursor()
 	var out []*banliv1.Event
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
@@ -94,6 +105,9 @@ func (r *Reader) LatestEvent() uint64 {
 // ListResourceEvents returns up to limit events of one resource (by resource
 // name) with sequences greater than after, in order, and whether more follow.
 func (r *Reader) ListResourceEvents(resource string, after uint64, limit int) ([]*banliv1.Event, bool, error) {
+	if after == lastPosition {
+		return nil, false, nil
+	}
 	prefix := append([]byte(resource), 0)
 	events := r.btx.Bucket(bucketEvents)
 	c := r.btx.Bucket(bucketResourceEvents).Cursor()
