@@ -91,12 +91,11 @@ func (s *Server) admit(ctx context.Context, method string, req proto.Message) (c
 		if limited := s.limit(ctx, "source "+sourceHost(ctx)); limited != nil {
 			return nil, nil, limited
 		}
-		err = toStatus(err)
-		var sie *signInError
 		claimed := "unknown"
-		if errors.As(err, &sie) {
+		if sie := (*signInError)(nil); errors.As(err, &sie) {
 			claimed = sie.claimed
 		}
+		err = toStatus(err)
 		s.auditCall(ctx, method, req, claimed, err)
 		return nil, nil, err
 	}
