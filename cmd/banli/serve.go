@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -254,6 +255,25 @@ func (g gatewayJSON) Marshal(v any) ([]byte, error) {
 		return restjson.Marshal(m)
 	}
 	return g.JSONPb.Marshal(v)
+}
+
+// NewDecoder reads a request body strictly: one JSON value and nothing
+// after it but white space. runtime.JSONPb reads the first value and
+// ignores the rest, so `{…}}{` would be taken as `{…}`.
+func (g gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	return strictDecoder{g.JSONPb.NewDecoder(r).(runtime.DecoderWrapper)}
+}
+
+type strictDecoder struct{ runtime.DecoderWrapper }
+
+func (d strictDecoder) Decode(v any) error {
+	if err := d.DecoderWrapper.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("the body has more after its JSON value; send exactly one JSON object")
+	}
+	return nil
 }
 
 // newGateway builds the REST gateway. It dials the gRPC server through an
