@@ -33,6 +33,8 @@ var (
 	ErrClosed = errors.New("store is closed")
 	// ErrDiverged: a replicated event does not follow this store's last.
 	ErrDiverged = errors.New("replicated event out of sequence")
+	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("the data file is open for reading only")
 )
 
 var (
@@ -72,6 +74,10 @@ type Options struct {
 	MaxBatch int
 	// Observer, if set, hears of every commit (for metrics).
 	Observer Observer
+	// ReadOnly opens an existing data file for reading only (the offline
+	// tools): a missing or empty file is an error, nothing is created or
+	// migrated, and every write fails with ErrReadOnly.
+	ReadOnly bool
 }
 
 // Observer hears how commits go. It is called from the commit loop, after
@@ -92,6 +98,7 @@ type DB struct {
 	loopDone  chan struct{}
 	mu        sync.RWMutex // held for reading while submitting, for writing by Close
 	closed    bool
+	readOnly  bool
 }
 
 // Open opens or creates the data file at path, creating its directory, and
@@ -103,12 +110,17 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if opts.ReadOnly {
+		if err := checkExisting(path); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.LockTimeout,
 		FreelistType: bolt.FreelistMapType,
+		ReadOnly:     opts.ReadOnly,
 		// Map 1 GiB of address space up front (not memory): growing the
 		// file then needs no remap, which would stall every reader.
 		InitialMmapSize: 1 << 30,
@@ -119,7 +131,11 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := b.Update(initSchema); err != nil {
+	check := b.Update
+	if opts.ReadOnly {
+		check = b.View
+	}
+	if err := check(initSchema); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -131,15 +147,44 @@ func Open(path string, opts Options) (*DB, error) {
 		closing:  make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
+	if opts.ReadOnly {
+		db.readOnly = true
+		close(db.loopDone)
+		return db, nil
+	}
 	go db.commitLoop()
 	return db, nil
 }
 
+// checkExisting refuses to read a data file that is not there or is empty:
+// bbolt would make a new one, and an offline check of nothing must not
+// pass for a check of a file.
+func checkExisting(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("no data file at %s", path)
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	case fi.Size() == 0:
+		return fmt.Errorf("%s is empty: not a Banli data file", path)
+	}
+	return nil
+}
+
 // initSchema creates the buckets of a new file and checks the version of an
-// existing one. Version 1 is the first layout, so there is nothing to
+// existing one (in a read-only transaction it only checks). Version 1 is the first layout, so there is nothing to
 // migrate yet; a later version adds its migration here.
 func initSchema(tx *bolt.Tx) error {
 	for _, name := range allBuckets {
+		if !tx.Writable() {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("not a Banli data file: it has no %q bucket", name)
+			}
+			continue
+		}
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -147,6 +192,8 @@ func initSchema(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	v := meta.Get(keySchemaVersion)
 	switch {
+	case v == nil && !tx.Writable():
+		return errors.New("not a Banli data file: it has no schema version")
 	case v == nil:
 		return meta.Put(keySchemaVersion, u64(SchemaVersion))
 	case len(v) != 8:
@@ -213,6 +260,9 @@ type writeOp struct {
 // ones before it. decide may therefore run more than once if a commit fails
 // and is retried one by one; it must have no effects outside tx.
 func (db *DB) Write(ctx context.Context, req Request, decide Decision) (proto.Message, error) {
+	if db.readOnly {
+		return nil, ErrReadOnly
+	}
 	op := &writeOp{ctx: ctx, req: req, decide: decide, done: make(chan struct{})}
 	db.mu.RLock()
 	if db.closed {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,9 +25,13 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: banli audit verify [-data PATH]")
 		return 2
 	}
-	db, err := store.Open(*data, store.Options{LockTimeout: 500 * time.Millisecond})
-	if err != nil {
+	db, err := store.Open(*data, store.Options{LockTimeout: 500 * time.Millisecond, ReadOnly: true})
+	if errors.Is(err, store.ErrLocked) {
 		fmt.Fprintf(stderr, "banli audit verify: %v (a running server holds the file: ask it with GET /v1/audit:verify)\n", err)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "banli audit verify: %v\n", err)
 		return 1
 	}
 	defer db.Close()

@@ -119,7 +119,7 @@ func restoreCommand(args []string, stdout, stderr io.Writer) int {
 // server holds data. The replaced file is kept, and its name returned.
 func restore(backupPath, data string) (string, error) {
 	if _, err := os.Stat(data); err == nil {
-		db, err := store.Open(data, store.Options{LockTimeout: 200 * time.Millisecond})
+		db, err := store.Open(data, store.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
 		if errors.Is(err, store.ErrLocked) {
 			return "", fmt.Errorf("%s is in use: stop the server first", data)
 		}
@@ -174,7 +174,7 @@ func restore(backupPath, data string) (string, error) {
 // checkDataFile opens a data file and runs every check: bbolt's pages,
 // the indexes, and the statistics against a recount.
 func checkDataFile(path string) error {
-	db, err := store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond})
+	db, err := store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
 	if err != nil {
 		return err
 	}

@@ -270,6 +270,35 @@ func (ts *testServer) rest(t testing.TB, method, path string, body any) (int, ma
 	return resp.StatusCode, out
 }
 
+// restAs sends a raw body (none if empty) to the REST gateway signed in
+// with key, and decodes the JSON answer.
+func (ts *testServer) restAs(t testing.TB, key, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	var reader io.Reader
+	if body != "" {
+		reader = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "http://"+ts.addrs.httpAddr+path, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
 // restRoutes maps the OpenAPI document's paths to gRPC methods, so that a
 // REST test can sign in as a party the method allows.
 var restRoutes = sync.OnceValue(func() []apiRoute {

@@ -29,6 +29,8 @@ type fixture struct {
 	session *banliv1.Session
 	bureaus []*banliv1.Unit // the units the fixture made
 	number  int
+	// auditors counts the auditor accounts auditTrail made.
+	auditors int
 }
 
 func newFixture(t testing.TB, tweaks ...func(*config)) *fixture {
