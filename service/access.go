@@ -91,8 +91,8 @@ var rules = map[string]Rule{
 
 	// Cases: the office's steps.
 	banliv1.ProposalService_CreateProposal_FullMethodName:     {Roles: roles(office, proposer)},
-	banliv1.ImportService_ImportProposals_FullMethodName:      {Roles: roles(office, proposer)},
-	banliv1.ImportService_BulkImportProposals_FullMethodName:  {Roles: roles(office, proposer)},
+	banliv1.ImportService_ImportProposals_FullMethodName:      {Roles: roles(office, proposer), Confine: confineImport},
+	banliv1.ImportService_BulkImportProposals_FullMethodName:  {Roles: roles(office, proposer), Confine: confineImport},
 	banliv1.ProposalService_AssignProposal_FullMethodName:     {Roles: roles(office)},
 	banliv1.ProposalService_DecideReassignment_FullMethodName: {Roles: roles(office)},
 	banliv1.ProposalService_DecideExtension_FullMethodName:    {Roles: roles(office)},
@@ -227,12 +227,49 @@ func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
 		}
 		return nil // the handler answers NOT_FOUND
 	}
-	for _, a := range p.GetAssignments() {
-		if a.GetState() != banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED && inUnit(r, c.Unit, a.GetUnit()) {
-			return nil
+	if !mayRead(r, c, p) {
+		return denied("%s is not assigned to %s", p.GetName(), c.Unit)
+	}
+	return nil
+}
+
+// mayRead reports whether c may read case p as GetProposal gives it: the
+// office (and anyone unconfined) every case, a proposer the cases it
+// submitted, a unit the cases with a current part of its own (or of one of
+// its departments). Whatever tells of a case (an import's comparison, an
+// error naming it) is told only to those who may read it.
+func mayRead(r *store.Reader, c *Caller, p *banliv1.Proposal) bool {
+	if c == nil || !c.confined() {
+		return true
+	}
+	switch c.Role {
+	case proposer:
+		return p.GetSubmitter() == c.Account
+	case unitStaff, unitHead:
+		for _, a := range p.GetAssignments() {
+			if a.GetState() != banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED && inUnit(r, c.Unit, a.GetUnit()) {
+				return true
+			}
 		}
 	}
-	return denied("%s is not assigned to %s", p.GetName(), c.Unit)
+	return false
+}
+
+// confineImport applies the access table to every field of an import row:
+// a row that names units assigns them (交办), which only the office may do,
+// so a proposer's row may carry the case alone.
+func confineImport(_ *store.Reader, c *Caller, req proto.Message) error {
+	batch, prefix := req, ""
+	if bulk, ok := req.(*banliv1.BulkImportProposalsRequest); ok {
+		batch, prefix = bulk.GetBatch(), "batch."
+	}
+	for i, row := range batch.(*banliv1.ImportProposalsRequest).GetRows() {
+		if len(row.GetAssignments()) > 0 {
+			return deniedField(fmt.Sprintf("%srows[%d].assignments", prefix, i),
+				"%s may not assign units: only the office assigns a case (交办); import the row without units", accountRoleName(c.Role))
+		}
+	}
+	return nil
 }
 
 // confineList narrows ListProposals: a proposer lists its own cases; a unit
@@ -329,3 +366,14 @@ func shortMethod(method string) string {
 func denied(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, ErrPermissionDenied)...)
 }
+
+// deniedField refuses a request for one of its fields, which the refusal
+// names (in ErrorInfo's metadata, "field").
+func deniedField(field, format string, args ...any) error {
+	return &fieldDenial{field: field, reason: fmt.Sprintf(format, args...)}
+}
+
+type fieldDenial struct{ field, reason string }
+
+func (e *fieldDenial) Error() string { return e.field + ": " + e.reason }
+func (e *fieldDenial) Unwrap() error { return ErrPermissionDenied }

@@ -64,8 +64,13 @@ func (s *Server) auditCall(ctx context.Context, method string, req proto.Message
 		rec.Actor = actor
 	}
 	rec.Outcome = status.Code(outcome).String()
-	// A failure to record is not the caller's to see: they get the answer
-	// to their own call either way.
+	s.appendAudit(ctx, rec)
+}
+
+// appendAudit writes rec in a transaction of its own. A failure to record
+// is not the caller's to see: they get the answer to their own call either
+// way.
+func (s *Server) appendAudit(ctx context.Context, rec *banliv1.AuditRecord) {
 	s.store.Write(context.WithoutCancel(ctx), store.Request{}, func(tx *store.Tx) (proto.Message, error) {
 		tx.AppendAudit(rec)
 		return rec, nil

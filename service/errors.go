@@ -170,8 +170,11 @@ func toStatus(err error) error {
 		st = withDetails(status.New(codes.Unauthenticated, err.Error()),
 			&errdetails.ErrorInfo{Reason: "UNAUTHENTICATED", Domain: errorDomain})
 	case errors.Is(err, ErrPermissionDenied):
-		st = withDetails(status.New(codes.PermissionDenied, err.Error()),
-			&errdetails.ErrorInfo{Reason: "PERMISSION_DENIED", Domain: errorDomain})
+		info := &errdetails.ErrorInfo{Reason: "PERMISSION_DENIED", Domain: errorDomain}
+		if fd := (*fieldDenial)(nil); errors.As(err, &fd) {
+			info.Metadata = map[string]string{"field": fd.field}
+		}
+		st = withDetails(status.New(codes.PermissionDenied, err.Error()), info)
 	case errors.As(err, &rl):
 		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
 			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: errorDomain},

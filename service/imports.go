@@ -167,6 +167,16 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 	if err != nil && !errors.Is(err, errDiscard) {
 		return nil, toStatus(err)
 	}
+	if errors.Is(err, errDiscard) {
+		// Nothing was written, but the caller learnt how its rows stand:
+		// the trail shows that it asked.
+		rec := auditRecord(ctx, method, nil, s.now())
+		rec.Outcome, rec.Target = "OK", fmt.Sprintf("%d rows, dry run", len(req.GetRows()))
+		if !req.GetDryRun() {
+			rec.Target = fmt.Sprintf("%d rows, none written (all or nothing)", len(req.GetRows()))
+		}
+		s.appendAudit(ctx, rec)
+	}
 	resp := &banliv1.ImportProposalsResponse{Results: results, Committed: err == nil}
 	for _, r := range results {
 		switch r.GetOutcome() {
@@ -210,6 +220,13 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 		p, err := tx.Proposal(existing)
 		if err != nil {
 			return err
+		}
+		if c, _ := CallerFrom(ctx); !mayRead(&tx.Reader, c, p) {
+			// Another's case: neither its name nor whether it holds the
+			// same content is the caller's to learn.
+			res.Outcome = importConflict
+			res.Message = fmt.Sprintf("number %s is taken in %s", in.GetNumber(), in.GetSession())
+			return nil
 		}
 		res.Proposal = p.GetName()
 		if sameImport(p, newProposal(0, in, sess, now), row.GetAssignments()) {

@@ -34,7 +34,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 				trimEnum(sess.GetBody().String(), "BODY_"), want)
 		}
 		if existing := tx.ProposalByNumber(in.GetSession(), in.GetNumber()); existing != 0 {
-			return nil, fmt.Errorf("case number %s in %s is taken by %s: %w", in.GetNumber(), in.GetSession(), proposalName(existing), ErrAlreadyExists)
+			return nil, numberTaken(ctx, &tx.Reader, in, existing)
 		}
 		id := tx.NewID(store.KindProposal)
 		p := newProposal(id, in, sess, now)
@@ -42,6 +42,16 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 		stageProposal(tx, id, nil, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
 		return p, nil
 	})
+}
+
+// numberTaken refuses a case whose number is taken in its session, naming
+// the case that has it only to a caller who may read that case.
+func numberTaken(ctx context.Context, r *store.Reader, in *banliv1.Proposal, existing uint64) error {
+	c, _ := CallerFrom(ctx)
+	if p, err := r.Proposal(existing); err == nil && mayRead(r, c, p) {
+		return fmt.Errorf("case number %s in %s is taken by %s: %w", in.GetNumber(), in.GetSession(), p.GetName(), ErrAlreadyExists)
+	}
+	return fmt.Errorf("case number %s in %s is taken: %w", in.GetNumber(), in.GetSession(), ErrAlreadyExists)
 }
 
 // newProposal is a received case made from a client's proposal. The input
