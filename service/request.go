@@ -18,10 +18,12 @@ type mutatingRequest interface {
 	GetRequestId() string
 }
 
-// idempotency describes req for store.Write: its method, its request_id
-// and a hash of everything else in it, so that a retry can be told from a
-// different request reusing the id. replay receives a stored answer.
-func idempotency(method string, req mutatingRequest, replay proto.Message) store.Request {
+// idempotency describes req for store.Write: the caller's account, its
+// method, its request_id and a hash of everything else in it, so that a
+// retry can be told from a different request reusing the id. A request id
+// is the caller's own (AIP-155): another account's same id is another
+// request. replay receives a stored answer.
+func idempotency(ctx context.Context, method string, req mutatingRequest, replay proto.Message) store.Request {
 	if req.GetRequestId() == "" {
 		return store.Request{}
 	}
@@ -29,7 +31,7 @@ func idempotency(method string, req mutatingRequest, replay proto.Message) store
 	m := body.ProtoReflect()
 	m.Clear(m.Descriptor().Fields().ByName("request_id"))
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(body)
-	return store.Request{Method: method, ID: req.GetRequestId(), Hash: sha256.Sum256(b), Replay: replay}
+	return store.Request{Account: Actor(ctx), Method: method, ID: req.GetRequestId(), Hash: sha256.Sum256(b), Replay: replay}
 }
 
 // checkEtag compares the caller's etag, if any, with the resource's.

@@ -120,7 +120,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		return zero, toStatus(err)
 	}
 	replay := zero.ProtoReflect().New().Interface()
-	res, err := s.store.Write(ctx, idempotency(method, req, replay), func(tx *store.Tx) (proto.Message, error) {
+	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx *store.Tx) (proto.Message, error) {
 		// The clock is read inside the transaction so that times follow
 		// commit order.
 		now := s.now()

@@ -2,7 +2,7 @@
 //
 // Every value is a protobuf message; every id is a uint64 written as 8
 // big-endian bytes, so that byte order is numeric order and a cursor walks
-// records oldest first. The bucket tree (schema version 1):
+// records oldest first. The bucket tree (schema version 2):
 //
 //	meta
 //	  "schema_version"              -> uint64 (8 bytes BE)
@@ -33,8 +33,8 @@
 //	  <account id>                  -> banli.v1.Account
 //	account_certificates            TLS client certificate sign-in
 //	  <certificate common name>     -> <account id>
-//	requests                        idempotency records (AIP-155)
-//	  <method> 0x00 <request id>    -> <sha256 of request, 32 bytes><response>
+//	requests                        idempotency records (AIP-155), each the caller's own
+//	  <account> 0x00 <method> 0x00 <request id> -> <sha256 of request, 32 bytes><response>
 //
 // An index term is "field=value", e.g. "state=3", "unit=units/12",
 // "unit_role=units/12|1", "astate=3" (an assignment in that state),

@@ -17,8 +17,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// SchemaVersion is the layout drawn in doc.go.
-const SchemaVersion = 1
+// SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency
+// records by account too (see migrations).
+const SchemaVersion = 2
 
 // Sentinel errors. Callers test them with errors.Is; they are always wrapped
 // with the name of what was missing or in conflict.
@@ -200,8 +201,31 @@ func initSchema(tx *bolt.Tx) error {
 		return fmt.Errorf("corrupt schema version %x", v)
 	case binary.BigEndian.Uint64(v) > SchemaVersion:
 		return fmt.Errorf("schema version %d is newer than this binary's %d", binary.BigEndian.Uint64(v), SchemaVersion)
+	case !tx.Writable():
+		return nil // an offline tool reads older layouts as they are
 	}
-	return nil
+	for from := binary.BigEndian.Uint64(v); from < SchemaVersion; from++ {
+		if err := migrations[from](tx); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", from, from+1, err)
+		}
+	}
+	return meta.Put(keySchemaVersion, u64(SchemaVersion))
+}
+
+// migrations[n] takes a file from schema version n to n+1, inside the
+// transaction that opens it.
+var migrations = map[uint64]func(tx *bolt.Tx) error{
+	// 1 → 2: idempotency records were keyed <method> 0x00 <request id>,
+	// shared by every account. Whose they were is not recorded, so they
+	// are dropped: a retry across the upgrade runs as a new request, which
+	// the case number's uniqueness still guards for creations.
+	1: func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketRequests); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketRequests)
+		return err
+	},
 }
 
 // Close stops accepting writes, commits those already queued, and closes
@@ -225,6 +249,9 @@ func (db *DB) Path() string { return db.bolt.Path() }
 // Request identifies a mutating call for idempotency (AIP-155). A zero
 // Request (empty ID) is not remembered.
 type Request struct {
+	// Account is the caller, whose id it is: ids of different accounts
+	// never meet.
+	Account string
 	// Method scopes the id, e.g. "/banli.v1.ProposalService/AssignProposal".
 	Method string
 	// ID is the caller's request_id.
@@ -356,7 +383,7 @@ func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
 	}
 	var reqKey []byte
 	if op.req.ID != "" {
-		reqKey = append(append([]byte(op.req.Method), 0), op.req.ID...)
+		reqKey = requestKey(op.req)
 		if rec := btx.Bucket(bucketRequests).Get(reqKey); rec != nil {
 			if len(rec) < sha256.Size || !bytes.Equal(rec[:sha256.Size], op.req.Hash[:]) {
 				op.err = fmt.Errorf("request_id %q: %w", op.req.ID, ErrRequestReused)
@@ -391,6 +418,16 @@ func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
 	}
 	op.result = result
 	return nil
+}
+
+// requestKey is where a request's idempotency record lives:
+// <account> 0x00 <method> 0x00 <request id>. Account and method names hold
+// no 0x00, so one caller's keys never run into another's.
+func requestKey(req Request) []byte {
+	key := make([]byte, 0, len(req.Account)+len(req.Method)+len(req.ID)+2)
+	key = append(append(key, req.Account...), 0)
+	key = append(append(key, req.Method...), 0)
+	return append(key, req.ID...)
 }
 
 // safeDecide runs a decision, turning a panic into an error: a bug in one

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -280,6 +281,54 @@ func TestRequestReplay(t *testing.T) {
 	if _, err := write(2); !errors.Is(err, ErrRequestReused) {
 		t.Errorf("same id, other request: %v", err)
 	}
+	// Another account's same id and body is a request of its own.
+	req := Request{Account: "accounts/other", Method: "/m", ID: "req-1", Hash: [32]byte{1}, Replay: &banliv1.Proposal{}}
+	theirs, err := db.Write(context.Background(), req, func(tx *Tx) (proto.Message, error) {
+		runs++
+		return &banliv1.Proposal{Name: "theirs"}, nil
+	})
+	if err != nil || runs != 2 || theirs.(*banliv1.Proposal).GetName() != "theirs" {
+		t.Errorf("another account's id: %v, %v after %d runs; want its own answer", theirs, err, runs)
+	}
+}
+
+// TestMigrateFromVersion1: a file of schema 1 opens as schema 2, its
+// idempotency records (whose account is unknown) dropped, the rest kept.
+func TestMigrateFromVersion1(t *testing.T) {
+	db, path := openTest(t)
+	putProposal(t, db, 0, proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
+	db.Close()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketRequests).Put([]byte("/m\x00req-1"), make([]byte, 32)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(1))
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != string(u64(SchemaVersion)) {
+			t.Errorf("schema version %x after opening", v)
+		}
+		if k, _ := tx.Bucket(bucketRequests).Cursor().First(); k != nil {
+			t.Errorf("a version 1 request record is left: %q", k)
+		}
+		if tx.Bucket(bucketProposals).Stats().KeyN != 1 {
+			t.Error("the migration lost the case")
+		}
+		return nil
+	})
 }
 
 func TestLockedFileFailsFast(t *testing.T) {
