@@ -255,6 +255,14 @@ func mayRead(r *store.Reader, c *Caller, p *banliv1.Proposal) bool {
 	return false
 }
 
+// mayReadCases reports whether c's role may read cases at all (the rule of
+// GetProposal), so that what a ledger or an export shows of a case beyond
+// the supervision ledger goes to those roles only; confinement to their
+// own cases applies on top.
+func mayReadCases(c *Caller) bool {
+	return c == nil || rules[banliv1.ProposalService_GetProposal_FullMethodName].Allows(c.Role)
+}
+
 // confineImport applies the access table to every field of an import row:
 // a row that names units assigns them (交办), which only the office may do,
 // so a proposer's row may carry the case alone.

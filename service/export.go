@@ -15,15 +15,42 @@ import (
 	"github.com/banli/banli/store"
 )
 
-// ledgerColumns are the export's columns: Chinese header, English header.
-// The first ones are those `banli import` reads, under the same headers.
-var ledgerColumns = [][2]string{
-	{"届次", "session"}, {"案号", "number"}, {"类别", "kind"}, {"提出时间", "period"}, {"案由", "title"}, {"内容", "content"},
-	{"主题", "topics"}, {"提案人", "proposer"}, {"联系电话", "phone"}, {"界别", "affiliation"}, {"联名人", "co_signers"},
-	{"主办单位", "lead_unit"}, {"分办单位", "split_units"}, {"会办单位", "co_handling_units"},
-	{"状态", "state"}, {"承办处室", "departments"}, {"责任人", "responsible_persons"}, {"签收期限", "sign_due"},
-	{"答复期限", "reply_due"}, {"当前期限", "current_due"}, {"答复类别", "reply_categories"}, {"评价", "ratings"},
-	{"重点", "key"}, {"督办领导", "supervising_leader"},
+// ledgerColumn is a column of the export: its Chinese and English
+// headers, and whether it shows what only a reader of the case may see.
+type ledgerColumn struct {
+	chinese, english string
+	// caseOnly columns (the content, the proposers and their contact
+	// details) go only to callers who may read the case itself
+	// (mayReadCases); a viewer's ledger is the supervision ledger alone.
+	caseOnly bool
+}
+
+// ledgerColumns are the export's columns, in the order ledgerRow gives
+// its cells. The first ones are those `banli import` reads, under the same
+// headers.
+var ledgerColumns = []ledgerColumn{
+	{"届次", "session", false}, {"案号", "number", false}, {"类别", "kind", false}, {"提出时间", "period", false},
+	{"案由", "title", false}, {"内容", "content", true}, {"主题", "topics", false}, {"提案人", "proposer", true},
+	{"联系电话", "phone", true}, {"界别", "affiliation", true}, {"联名人", "co_signers", true},
+	{"主办单位", "lead_unit", false}, {"分办单位", "split_units", false}, {"会办单位", "co_handling_units", false},
+	{"状态", "state", false}, {"承办处室", "departments", false}, {"责任人", "responsible_persons", false},
+	{"签收期限", "sign_due", false}, {"答复期限", "reply_due", false}, {"当前期限", "current_due", false},
+	{"答复类别", "reply_categories", false}, {"评价", "ratings", false}, {"重点", "key", false},
+	{"督办领导", "supervising_leader", false},
+}
+
+// visibleCells keeps the cells of the columns the caller may read.
+func visibleCells(cells []string, readsCases bool) []string {
+	if readsCases {
+		return cells
+	}
+	out := make([]string, 0, len(cells))
+	for i, c := range ledgerColumns {
+		if !c.caseOnly {
+			out = append(out, cells[i])
+		}
+	}
+	return out
 }
 
 var stateLabels = map[banliv1.ProposalState]string{
@@ -57,13 +84,16 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	w := &chunkWriter{send: func(b []byte) error {
 		return stream.Send(&httpbody.HttpBody{ContentType: contentType, Data: b})
 	}}
+	caller, _ := CallerFrom(stream.Context())
+	readsCases := mayReadCases(caller)
 	header := make([]string, len(ledgerColumns))
 	for i, c := range ledgerColumns {
-		header[i] = c[0]
+		header[i] = c.chinese
 		if req.GetEnglishHeaders() {
-			header[i] = c[1]
+			header[i] = c.english
 		}
 	}
+	header = visibleCells(header, readsCases)
 	var out ledgerWriter
 	if req.GetFormat() == banliv1.ExportFormat_EXPORT_FORMAT_CSV {
 		out = newCSVLedger(w)
@@ -93,7 +123,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 				return err
 			}
 			for _, p := range page {
-				if err := out.row(ledgerRow(p, names)); err != nil {
+				if err := out.row(visibleCells(ledgerRow(p, names), readsCases)); err != nil {
 					return err
 				}
 			}
@@ -204,13 +234,17 @@ func newCSVLedger(w io.Writer) *csvLedger {
 	return &csvLedger{w: csv.NewWriter(w)}
 }
 
-// row writes cells, guarding against CSV injection: a cell that a
-// spreadsheet would read as a formula (starting = + - @) is prefixed with
-// an apostrophe, which Excel shows as text and banli import removes.
+// FormulaLeaders are the first characters that make a spreadsheet read a
+// CSV cell as a formula: = + - @, and TAB, CR and LF, after which some
+// spreadsheets look again. The export guards such a cell with a leading
+// apostrophe, which Excel shows as text; banli import removes it.
+const FormulaLeaders = "=+-@\t\r\n"
+
+// row writes cells, guarding against CSV injection (see FormulaLeaders).
 func (c *csvLedger) row(cells []string) error {
 	safe := make([]string, len(cells))
 	for i, cell := range cells {
-		if cell != "" && strings.ContainsRune("=+-@", rune(cell[0])) {
+		if cell != "" && strings.ContainsRune(FormulaLeaders, rune(cell[0])) {
 			cell = "'" + cell
 		}
 		safe[i] = cell
