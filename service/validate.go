@@ -102,7 +102,32 @@ func (v *violations) text(field, s string, max int, required, multiline bool) {
 			v.add(field, "must not contain control characters (found %U)", r)
 			return
 		}
+		if disguises(r, multiline) {
+			v.add(field, "must not contain invisible formatting characters (found %U): they can disguise a title or a name", r)
+			return
+		}
 	}
+}
+
+// disguises reports whether r is an invisible character that can make
+// text read otherwise than it is stored: bidirectional controls reorder
+// what follows them (a title that reads backwards in a ledger), anywhere;
+// in a one-line field also line and paragraph separators, zero-width
+// characters and the byte order mark, which hide in names and make two
+// names that look the same. Multi-line text keeps the zero-width joiners
+// that some scripts and emoji need.
+func disguises(r rune, multiline bool) bool {
+	switch {
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e', r == '\u200f', r == '\u061c':
+		return true
+	case multiline:
+		return false
+	}
+	switch r {
+	case '\u2028', '\u2029', '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff':
+		return true
+	}
+	return false
 }
 
 // enum checks that e is a declared value, and not UNSPECIFIED if required.

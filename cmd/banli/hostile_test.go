@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +131,82 @@ func TestOfflineAuditVerifyNeedsAFile(t *testing.T) {
 	if fi, _ := os.Stat(empty); fi.Size() != 0 {
 		t.Errorf("verifying an empty file wrote %d bytes into it", fi.Size())
 	}
+}
+
+// exportCSV downloads the ledger as CSV over REST, signed in with key.
+func (f *fixture) exportCSV(t testing.TB, key string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/v1/ledger:export?format=EXPORT_FORMAT_CSV", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("export: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// TestExportHoldsOnlyWhatTheCallerMayRead: a viewer, who may not read a
+// case, exports the ledger without its content and its proposers' names
+// and contact details; the office's export has them.
+func TestExportHoldsOnlyWhatTheCallerMayRead(t *testing.T) {
+	f := newFixture(t)
+	f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	viewer := f.account(t, "dashboard", banliv1.Role_ROLE_VIEWER, "")
+	private := []string{"一、现状分析", "13800000001", "王委员", "致公党市委会"}
+	got := f.exportCSV(t, viewer)
+	for _, s := range private {
+		if strings.Contains(got, s) {
+			t.Errorf("the viewer's export holds %q:\n%s", s, got)
+		}
+	}
+	if !strings.Contains(got, "关于加快数字政府建设的提案") || !strings.Contains(got, "市数据局") {
+		t.Errorf("the viewer's export lacks the ledger itself:\n%s", got)
+	}
+	all := f.exportCSV(t, f.officeKey(t))
+	for _, s := range private {
+		if !strings.Contains(all, s) {
+			t.Errorf("the office's export lacks %q", s)
+		}
+	}
+}
+
+// TestSpreadsheetAndTextGuards: an exported cell that starts with a TAB,
+// CR or LF before a formula is guarded too; one-line fields refuse
+// bidirectional controls, separators, zero-width characters and BOMs,
+// and multi-line fields refuse the bidirectional controls.
+func TestSpreadsheetAndTextGuards(t *testing.T) {
+	f := newFixture(t)
+	for _, title := range []string{"\t=1+1", "\r=1+1", "\n=1+1"} {
+		req := f.receiveRequest("G" + fmt.Sprint(len(title)+int(title[0])))
+		req.Proposal.Title = "提案" // a title is one line; the guard is tested on a multi-line cell
+		req.Proposal.Content = title
+		must(f.proposals.CreateProposal(office, req))(t)
+	}
+	got := f.exportCSV(t, f.officeKey(t))
+	for _, cell := range []string{"\t=1+1", "\r=1+1", "\n=1+1"} {
+		if strings.Contains(got, ","+cell) || strings.Contains(got, `,"`+cell) {
+			t.Errorf("the cell %q went out unguarded:\n%q", cell, got)
+		}
+	}
+	for _, bad := range []string{"\u202e", "\u2066", "\u2028", "\u2029", "\u200b", "\u200d", "\u2060", "\ufeff"} {
+		req := f.receiveRequest("B1")
+		req.Proposal.Title = "关于" + bad + "的提案"
+		_, err := f.proposals.CreateProposal(office, req)
+		wantCode(t, err, codes.InvalidArgument, "proposal.title")
+	}
+	for _, bad := range []string{"\u202e", "\u2067", "\u200f"} {
+		req := f.receiveRequest("B2")
+		req.Proposal.Content = "一、" + bad + "二、"
+		_, err := f.proposals.CreateProposal(office, req)
+		wantCode(t, err, codes.InvalidArgument, "proposal.content")
+	}
+	// Zero-width joiners belong in multi-line text (emoji, some scripts).
+	req := f.receiveRequest("B3")
+	req.Proposal.Content = "一、\u200d二、"
+	must(f.proposals.CreateProposal(office, req))(t)
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/banli/banli/service"
 	"golang.org/x/text/transform"
 )
 
@@ -206,9 +208,9 @@ func record(line int, fields, cells []string) (Record, bool) {
 }
 
 // unguard removes the apostrophe an export puts before a cell that a
-// spreadsheet would otherwise read as a formula.
+// spreadsheet would otherwise read as a formula (service.FormulaLeaders).
 func unguard(v string) string {
-	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune("=+-@", rune(v[1])) {
+	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(service.FormulaLeaders, rune(v[1])) {
 		return v[1:]
 	}
 	return v
