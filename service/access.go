@@ -27,6 +27,7 @@ const (
 	viewer    = banliv1.Role_ROLE_VIEWER
 	auditor   = banliv1.Role_ROLE_AUDITOR
 	standby   = banliv1.Role_ROLE_STANDBY
+	monitor   = banliv1.Role_ROLE_MONITOR
 )
 
 // Rule is the access rule of one RPC.
@@ -61,7 +62,7 @@ var rules = map[string]Rule{
 	banliv1.UnitService_ListUnits_FullMethodName:                   {Roles: everyone},
 	banliv1.CalendarService_GetCalendarYear_FullMethodName:         {Roles: everyone},
 	banliv1.CalendarService_ListCalendarYears_FullMethodName:       {Roles: everyone},
-	banliv1.AccountService_GetCaller_FullMethodName:                {Roles: everyone},
+	banliv1.AccountService_GetCaller_FullMethodName:                {Roles: append(roles(monitor), everyone...)},
 	banliv1.SessionService_CreateSession_FullMethodName:            {Roles: roles(admin)},
 	banliv1.UnitService_CreateUnit_FullMethodName:                  {Roles: roles(admin)},
 	banliv1.UnitService_DeactivateUnit_FullMethodName:              {Roles: roles(admin)},
@@ -78,6 +79,9 @@ var rules = map[string]Rule{
 	banliv1.EventService_ListEvents_FullMethodName:                 {Roles: roles(admin, standby)},
 	banliv1.AuditService_ListAuditRecords_FullMethodName:           {Roles: roles(auditor)},
 	banliv1.AuditService_VerifyAudit_FullMethodName:                {Roles: roles(auditor)},
+	// Not an RPC: the Prometheus endpoint of the HTTP listener, which names
+	// units and counts cases (see AdmitHTTP).
+	MetricsRoute: {Roles: roles(admin, monitor)},
 
 	// Cases: reading.
 	banliv1.ProposalService_GetProposal_FullMethodName:          {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToCase},

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -110,6 +111,32 @@ func (s *Server) admit(ctx context.Context, method string, req proto.Message) (c
 	}
 	return ctx, c, nil
 }
+
+// MetricsRoute names the Prometheus endpoint in the access table.
+const MetricsRoute = "GET /metrics"
+
+// AdmitHTTP guards a plain HTTP route of the access table (not an RPC, so
+// not seen by the interceptors): it signs the caller in with the
+// Authorization header's value, limits and authorizes it, and audits a
+// refusal, just as a call would be. It returns the status to answer with.
+func (s *Server) AdmitHTTP(ctx context.Context, route, authorization, remoteAddr string) error {
+	md := metadata.MD{}
+	if authorization != "" {
+		md.Set("authorization", authorization)
+	}
+	ctx = peer.NewContext(metadata.NewIncomingContext(ctx, md), &peer.Peer{Addr: httpAddr(remoteAddr)})
+	ctx, c, err := s.admit(ctx, route, nil)
+	if err == nil {
+		s.auditPrivileged(ctx, c, route, nil, nil)
+	}
+	return err
+}
+
+// httpAddr is an HTTP caller's address, as a net.Addr for the audit trail.
+type httpAddr string
+
+func (a httpAddr) Network() string { return "tcp" }
+func (a httpAddr) String() string  { return string(a) }
 
 // limit takes a token for identity, or returns RESOURCE_EXHAUSTED with a
 // retry-after header (which the REST gateway sends as Retry-After).

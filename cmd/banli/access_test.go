@@ -23,12 +23,12 @@ import (
 // by units/2; units/3 has nothing to do with it.
 var matrixCallers = []string{
 	"admin", "office", "lead-staff", "lead-head", "dept-staff", "co-staff", "co-head", "other-staff", "other-head",
-	"platform", "other-platform", "viewer-all", "viewer-lead", "viewer-other", "auditor", "standby",
+	"platform", "other-platform", "viewer-all", "viewer-lead", "viewer-other", "auditor", "standby", "monitor",
 }
 
 // Groups of callers, to keep the expected table readable.
 var (
-	anyone    = matrixCallers
+	anyone    = slices.DeleteFunc(slices.Clone(matrixCallers), func(c string) bool { return c == "monitor" })
 	leadUnit  = []string{"lead-staff", "lead-head"}
 	caseUnits = []string{"lead-staff", "lead-head", "co-staff", "co-head"} // every unit on the case
 )
@@ -43,7 +43,7 @@ var expectedAccess = map[string][]string{
 	"SessionService/GetSession": anyone, "SessionService/ListSessions": anyone, "SessionService/CreateSession": {"admin"},
 	"UnitService/GetUnit": anyone, "UnitService/ListUnits": anyone, "UnitService/CreateUnit": {"admin"}, "UnitService/DeactivateUnit": {"admin"},
 	"CalendarService/GetCalendarYear": anyone, "CalendarService/ListCalendarYears": anyone, "CalendarService/LoadCalendarYear": {"admin"},
-	"AccountService/GetCaller": anyone, "AccountService/CreateAccount": {"admin"}, "AccountService/GetAccount": {"admin"},
+	"AccountService/GetCaller": callers(anyone, []string{"monitor"}), "AccountService/CreateAccount": {"admin"}, "AccountService/GetAccount": {"admin"},
 	"AccountService/ListAccounts": {"admin"}, "AccountService/DisableAccount": {"admin"}, "AccountService/EnableAccount": {"admin"},
 	"AccountService/RotateAccountKey":         {"admin"},
 	"BackupService/Backup":                    {"admin"},
@@ -110,7 +110,7 @@ func TestAccessMatrix(t *testing.T) {
 		"platform": {banliv1.Role_ROLE_PROPOSER, ""}, "other-platform": {banliv1.Role_ROLE_PROPOSER, ""},
 		"viewer-all": {banliv1.Role_ROLE_VIEWER, ""}, "viewer-lead": {banliv1.Role_ROLE_VIEWER, f.unit(0)},
 		"viewer-other": {banliv1.Role_ROLE_VIEWER, f.unit(2)}, "auditor": {banliv1.Role_ROLE_AUDITOR, ""},
-		"standby": {banliv1.Role_ROLE_STANDBY, ""},
+		"standby": {banliv1.Role_ROLE_STANDBY, ""}, "monitor": {banliv1.Role_ROLE_MONITOR, ""},
 	}
 	keys := map[string]string{"admin": f.adminKey}
 	for id, r := range roles {

@@ -210,3 +210,42 @@ func TestSpreadsheetAndTextGuards(t *testing.T) {
 	req.Proposal.Content = "一、\u200d二、"
 	must(f.proposals.CreateProposal(office, req))(t)
 }
+
+// TestMetricsNeedAKey: /metrics names units and counts cases, so only an
+// admin or a ROLE_MONITOR account reads it; refusals are audited.
+func TestMetricsNeedAKey(t *testing.T) {
+	f := newFixture(t)
+	staff := f.account(t, "li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))
+	monitor := f.account(t, "prometheus", banliv1.Role_ROLE_MONITOR, "")
+	scrape := func(key string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/metrics", nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for key, want := range map[string]int{"": 401, staff: 403, monitor: 200, f.adminKey: 200} {
+		code, body := scrape(key)
+		if code != want || (want != 200 && strings.Contains(body, "banli_")) {
+			t.Errorf("scrape: %d %.80q, want %d", code, body, want)
+		}
+	}
+	refused := map[string]string{}
+	for _, rec := range f.auditTrail(t) {
+		if rec.GetMethod() == "GET /metrics" {
+			refused[rec.GetActor()] = rec.GetOutcome()
+		}
+	}
+	if refused["accounts/li"] != "PermissionDenied" || refused["unknown"] != "Unauthenticated" {
+		t.Errorf("the scrapes are audited as %v", refused)
+	}
+	// The monitor may do nothing else.
+	_, err := f.units.ListUnits(as(monitor), &banliv1.ListUnitsRequest{})
+	wantCode(t, err, codes.PermissionDenied, "")
+}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
 // restOK sends a request that must succeed and returns the answer.
@@ -193,7 +195,9 @@ func TestOpenAPIAndProbes(t *testing.T) {
 		"session": "sessions/1", "kind": "PROPOSAL_KIND_CPPCC_PROPOSAL", "number": "1", "period": "SUBMISSION_PERIOD_BETWEEN_MEETINGS",
 		"title": "t", "content": "c", "proposers": []any{map[string]any{"type": "PROPOSER_TYPE_SECTOR", "displayName": "经济界"}},
 	})
-	resp, err = http.Get("http://" + ts.addrs.httpAddr + "/metrics")
+	scrape, _ := http.NewRequest("GET", "http://"+ts.addrs.httpAddr+"/metrics", nil)
+	scrape.Header.Set("Authorization", "Bearer "+ts.account(t, "prometheus", banliv1.Role_ROLE_MONITOR, ""))
+	resp, err = http.DefaultClient.Do(scrape)
 	if err != nil {
 		t.Fatal(err)
 	}

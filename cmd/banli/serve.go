@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	defer gatewayConn.Close()
 	httpServer := &http.Server{
-		Handler:           httpRoutes(gateway, healthServer, m.handler()),
+		Handler:           httpRoutes(gateway, healthServer, guardMetrics(srv, m.handler(), cfg.withoutAuth)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -373,6 +373,27 @@ func httpRoutes(gateway http.Handler, healthServer *health.Server, metrics http.
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// guardMetrics lets only the roles the access table names for
+// service.MetricsRoute (an admin or a ROLE_MONITOR account, by its key as
+// a bearer token) read the metrics: they name units and count cases.
+func guardMetrics(srv *service.Server, metrics http.Handler, open bool) http.Handler {
+	if open {
+		return metrics
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := srv.AdmitHTTP(r.Context(), service.MetricsRoute, r.Header.Get("Authorization"), r.RemoteAddr)
+		if err != nil {
+			st := status.Convert(err)
+			if st.Code() == codes.Unauthenticated {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="banli"`)
+			}
+			http.Error(w, st.Message(), runtime.HTTPStatusFromCode(st.Code()))
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 }
 
 // pprofRoutes serves Go's profiles, for the -debug-addr listener only.

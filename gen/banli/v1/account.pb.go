@@ -53,6 +53,9 @@ const (
 	// A standby server: reads the event stream to follow this one (see
 	// `banli serve -follow`), and nothing else.
 	Role_ROLE_STANDBY Role = 8
+	// A monitoring system (Prometheus): scrapes `GET /metrics` with its key
+	// as a bearer token, and nothing else.
+	Role_ROLE_MONITOR Role = 9
 )
 
 // Enum value maps for Role.
@@ -67,6 +70,7 @@ var (
 		6: "ROLE_VIEWER",
 		7: "ROLE_AUDITOR",
 		8: "ROLE_STANDBY",
+		9: "ROLE_MONITOR",
 	}
 	Role_value = map[string]int32{
 		"ROLE_UNSPECIFIED": 0,
@@ -78,6 +82,7 @@ var (
 		"ROLE_VIEWER":      6,
 		"ROLE_AUDITOR":     7,
 		"ROLE_STANDBY":     8,
+		"ROLE_MONITOR":     9,
 	}
 )
 
@@ -842,7 +847,7 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"\x12\n" +
-	"\x10GetCallerRequest*\xae\x01\n" +
+	"\x10GetCallerRequest*\xc0\x01\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -853,7 +858,8 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\rROLE_PROPOSER\x10\x05\x12\x0f\n" +
 	"\vROLE_VIEWER\x10\x06\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\a\x12\x10\n" +
-	"\fROLE_STANDBY\x10\b2\xe7\x05\n" +
+	"\fROLE_STANDBY\x10\b\x12\x10\n" +
+	"\fROLE_MONITOR\x10\t2\xe7\x05\n" +
 	"\x0eAccountService\x12d\n" +
 	"\rCreateAccount\x12\x1e.banli.v1.CreateAccountRequest\x1a\x14.banli.v1.AccountKey\"\x1d\x82\xd3\xe4\x93\x02\x17:\aaccount\"\f/v1/accounts\x12[\n" +
 	"\n" +

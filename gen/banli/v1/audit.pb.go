@@ -50,8 +50,8 @@ type AuditRecord struct {
 	EventSequence uint64 `protobuf:"varint,10,opt,name=event_sequence,json=eventSequence,proto3" json:"event_sequence,omitempty"`
 	// The hash of the record before (32 zero bytes for the first).
 	PreviousHash []byte `protobuf:"bytes,11,opt,name=previous_hash,json=previousHash,proto3" json:"previous_hash,omitempty"`
-	// SHA-256 of previous_hash followed by this record, without this field,
-	// in deterministic protobuf encoding.
+	// HMAC-SHA256, under the trail's key, of previous_hash followed by this
+	// record without this field, in deterministic protobuf encoding.
 	Hash          []byte `protobuf:"bytes,12,opt,name=hash,proto3" json:"hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -273,7 +273,15 @@ func (x *ListAuditRecordsResponse) GetRecords() []*AuditRecord {
 
 // Request for VerifyAudit.
 type VerifyAuditRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An anchor: the head_sequence of an earlier verdict, kept apart from
+	// the server. With anchor_hash, the trail must still hold that record
+	// with that hash, or it is broken (records were cut off or replaced).
+	// 0 checks the chain alone.
+	AnchorSequence uint64 `protobuf:"varint,1,opt,name=anchor_sequence,json=anchorSequence,proto3" json:"anchor_sequence,omitempty"`
+	// The head_hash that went with anchor_sequence (32 bytes). Required
+	// with anchor_sequence.
+	AnchorHash    []byte `protobuf:"bytes,2,opt,name=anchor_hash,json=anchorHash,proto3" json:"anchor_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -308,6 +316,20 @@ func (*VerifyAuditRequest) Descriptor() ([]byte, []int) {
 	return file_banli_v1_audit_proto_rawDescGZIP(), []int{3}
 }
 
+func (x *VerifyAuditRequest) GetAnchorSequence() uint64 {
+	if x != nil {
+		return x.AnchorSequence
+	}
+	return 0
+}
+
+func (x *VerifyAuditRequest) GetAnchorHash() []byte {
+	if x != nil {
+		return x.AnchorHash
+	}
+	return nil
+}
+
 // The verdict on the chain.
 type VerifyAuditResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -318,7 +340,12 @@ type VerifyAuditResponse struct {
 	// The first record that does not check out (0 when intact).
 	FirstBroken uint64 `protobuf:"varint,3,opt,name=first_broken,json=firstBroken,proto3" json:"first_broken,omitempty"`
 	// What is wrong with it.
-	Problem       string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	Problem string `protobuf:"bytes,4,opt,name=problem,proto3" json:"problem,omitempty"`
+	// The last record checked: keep it, with head_hash, as the anchor of the
+	// next verification.
+	HeadSequence uint64 `protobuf:"varint,5,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
+	// The last record's hash (32 bytes).
+	HeadHash      []byte `protobuf:"bytes,6,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +408,20 @@ func (x *VerifyAuditResponse) GetProblem() string {
 	return ""
 }
 
+func (x *VerifyAuditResponse) GetHeadSequence() uint64 {
+	if x != nil {
+		return x.HeadSequence
+	}
+	return 0
+}
+
+func (x *VerifyAuditResponse) GetHeadHash() []byte {
+	if x != nil {
+		return x.HeadHash
+	}
+	return nil
+}
+
 var File_banli_v1_audit_proto protoreflect.FileDescriptor
 
 const file_banli_v1_audit_proto_rawDesc = "" +
@@ -405,13 +446,18 @@ const file_banli_v1_audit_proto_rawDesc = "" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"K\n" +
 	"\x18ListAuditRecordsResponse\x12/\n" +
-	"\arecords\x18\x01 \x03(\v2\x15.banli.v1.AuditRecordR\arecords\"\x14\n" +
-	"\x12VerifyAuditRequest\"\x84\x01\n" +
+	"\arecords\x18\x01 \x03(\v2\x15.banli.v1.AuditRecordR\arecords\"^\n" +
+	"\x12VerifyAuditRequest\x12'\n" +
+	"\x0fanchor_sequence\x18\x01 \x01(\x04R\x0eanchorSequence\x12\x1f\n" +
+	"\vanchor_hash\x18\x02 \x01(\fR\n" +
+	"anchorHash\"\xc6\x01\n" +
 	"\x13VerifyAuditResponse\x12\x16\n" +
 	"\x06intact\x18\x01 \x01(\bR\x06intact\x12\x18\n" +
 	"\arecords\x18\x02 \x01(\x04R\arecords\x12!\n" +
 	"\ffirst_broken\x18\x03 \x01(\x04R\vfirstBroken\x12\x18\n" +
-	"\aproblem\x18\x04 \x01(\tR\aproblem2\xe2\x01\n" +
+	"\aproblem\x18\x04 \x01(\tR\aproblem\x12#\n" +
+	"\rhead_sequence\x18\x05 \x01(\x04R\fheadSequence\x12\x1b\n" +
+	"\thead_hash\x18\x06 \x01(\fR\bheadHash2\xe2\x01\n" +
 	"\fAuditService\x12l\n" +
 	"\x10ListAuditRecords\x12!.banli.v1.ListAuditRecordsRequest\x1a\".banli.v1.ListAuditRecordsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/audit\x12d\n" +
 	"\vVerifyAudit\x12\x1c.banli.v1.VerifyAuditRequest\x1a\x1d.banli.v1.VerifyAuditResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit:verifyB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"

@@ -30,10 +30,15 @@ const (
 // AuditService reads and verifies the audit trail: an append-only log of
 // every mutating call (accepted or refused), every denied call, every
 // failed sign-in and every call by an admin or an auditor. Each record is
-// chained to the one before by a SHA-256 hash, so that any change to or
-// removal of a record is detected. An accepted mutation and its record
-// commit in the same transaction. No API changes or deletes a record; only
-// the auditor role may read it.
+// chained to the one before by HMAC-SHA256 under a key kept apart from the
+// data file (`audit.key` beside it, mode 0600), so that someone who can
+// write the data file but not read the key cannot change, remove or
+// recompute records undetected. Cutting records off the end is caught
+// against an anchor: the head (sequence and hash) an auditor saw before
+// and kept elsewhere, which VerifyAudit then checks the trail still
+// contains. An accepted mutation and its record commit in the same
+// transaction. No API changes or deletes a record; only the auditor role
+// may read it.
 type AuditServiceClient interface {
 	// Lists audit records from a sequence number, oldest first.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
@@ -76,10 +81,15 @@ func (c *auditServiceClient) VerifyAudit(ctx context.Context, in *VerifyAuditReq
 // AuditService reads and verifies the audit trail: an append-only log of
 // every mutating call (accepted or refused), every denied call, every
 // failed sign-in and every call by an admin or an auditor. Each record is
-// chained to the one before by a SHA-256 hash, so that any change to or
-// removal of a record is detected. An accepted mutation and its record
-// commit in the same transaction. No API changes or deletes a record; only
-// the auditor role may read it.
+// chained to the one before by HMAC-SHA256 under a key kept apart from the
+// data file (`audit.key` beside it, mode 0600), so that someone who can
+// write the data file but not read the key cannot change, remove or
+// recompute records undetected. Cutting records off the end is caught
+// against an anchor: the head (sequence and hash) an auditor saw before
+// and kept elsewhere, which VerifyAudit then checks the trail still
+// contains. An accepted mutation and its record commit in the same
+// transaction. No API changes or deletes a record; only the auditor role
+// may read it.
 type AuditServiceServer interface {
 	// Lists audit records from a sequence number, oldest first.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)
