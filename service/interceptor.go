@@ -73,8 +73,7 @@ func (g *guardedStream) RecvMsg(m any) error {
 	if g.first == nil {
 		g.first = msg
 	}
-	if err := g.s.authorize(g.caller, g.method, msg); err != nil {
-		err = toStatus(err)
+	if err := g.s.check(g.caller, g.method, msg); err != nil {
 		g.s.auditCall(g.ctx, g.method, msg, "", err)
 		return err
 	}
@@ -104,12 +103,21 @@ func (s *Server) admit(ctx context.Context, method string, req proto.Message) (c
 	if limited := s.limit(ctx, c.Account); limited != nil {
 		return nil, nil, limited
 	}
-	if err := s.authorize(c, method, req); err != nil {
-		err = toStatus(err)
+	if err := s.check(c, method, req); err != nil {
 		s.auditCall(ctx, method, req, "", err)
 		return nil, nil, err
 	}
 	return ctx, c, nil
+}
+
+// check applies the method's rule to req, then refuses a request that did
+// not decode into the API's fields (see Malformed): a caller that may not
+// make the call hears so whatever it sent. It returns a status.
+func (s *Server) check(c *Caller, method string, req proto.Message) error {
+	if err := s.authorize(c, method, req); err != nil {
+		return toStatus(err)
+	}
+	return Malformed(req)
 }
 
 // MetricsRoute names the Prometheus endpoint in the access table.

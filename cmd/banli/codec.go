@@ -3,25 +3,22 @@ package main
 import (
 	"context"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
 	encodingproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/banli/banli/service"
 )
 
 // A request that cannot be decoded (invalid UTF-8 in a string, a broken
 // length) is the caller's bad input, but grpc-go reports every decoding
 // failure as INTERNAL. requestCodec decodes as usual and, on failure,
-// leaves an empty message marked with the error in an unknown field that
-// no Banli message uses; rejectUndecodable, the first interceptor, then
-// answers INVALID_ARGUMENT. The marker never reaches a handler.
-const undecodableField = protowire.MaxValidNumber
-
+// leaves the message marked as undecodable (service.MarkUndecodable); the
+// service's interceptor refuses it with INVALID_ARGUMENT once the caller
+// is signed in and checked, and audits it. The mark never reaches a
+// handler.
 type requestCodec struct {
 	encoding.CodecV2
 }
@@ -36,45 +33,16 @@ func (c requestCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if err == nil || !ok {
 		return err
 	}
-	proto.Reset(m)
-	marker := protowire.AppendTag(nil, undecodableField, protowire.BytesType)
-	m.ProtoReflect().SetUnknown(protowire.AppendString(marker, err.Error()))
+	service.MarkUndecodable(m, err.Error())
 	return nil
 }
 
-// undecodable returns the decoding error marked on req, if any.
-func undecodable(req any) (string, bool) {
-	m, ok := req.(proto.Message)
-	if !ok {
-		return "", false
-	}
-	unknown := m.ProtoReflect().GetUnknown()
-	for len(unknown) > 0 {
-		num, typ, n := protowire.ConsumeTag(unknown)
-		if n < 0 {
-			return "", false
-		}
-		if num == undecodableField && typ == protowire.BytesType {
-			msg, m := protowire.ConsumeString(unknown[n:])
-			return msg, m >= 0
-		}
-		skip := protowire.ConsumeFieldValue(num, typ, unknown[n:])
-		if skip < 0 {
-			return "", false
-		}
-		unknown = unknown[n+skip:]
-	}
-	return "", false
-}
-
-// rejectUndecodable answers a request that could not be decoded with
-// INVALID_ARGUMENT.
-func rejectUndecodable(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if reason, bad := undecodable(req); bad {
-		st, _ := status.New(codes.InvalidArgument, "the request could not be decoded: "+reason).WithDetails(&errdetails.BadRequest{
-			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "(request)", Description: reason}},
-		})
-		return nil, st.Err()
+// rejectMalformed refuses undecodable requests, and those with fields the
+// API does not define, where the service's interceptor does not run (a
+// server measured without authentication).
+func rejectMalformed(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := service.Malformed(req); err != nil {
+		return nil, err
 	}
 	return handler(ctx, req)
 }

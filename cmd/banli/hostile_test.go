@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -248,4 +253,88 @@ func TestMetricsNeedAKey(t *testing.T) {
 	// The monitor may do nothing else.
 	_, err := f.units.ListUnits(as(monitor), &banliv1.ListUnitsRequest{})
 	wantCode(t, err, codes.PermissionDenied, "")
+}
+
+// TestUnknownFieldsAreRefused: a request with a field the API does not
+// define, at any depth, or a known field sent with the wrong wire type, is
+// refused naming the field number, and nothing is stored.
+func TestUnknownFieldsAreRefused(t *testing.T) {
+	f := newFixture(t)
+	good := must(proto.Marshal(f.receiveRequest("U-1")))(t)
+	// Proposers are field 10 of Proposal, inside field 1 of the request;
+	// a proposer's type is field 2, its display_name field 3.
+	proposer := protowire.AppendTag(nil, 3, protowire.BytesType)
+	proposer = protowire.AppendString(proposer, "王委员")
+	proposer = protowire.AppendTag(proposer, 2, protowire.VarintType)
+	proposer = protowire.AppendVarint(proposer, 1)
+	withUnknown := protowire.AppendTag(slices.Clone(proposer), 999, protowire.BytesType)
+	withUnknown = protowire.AppendBytes(withUnknown, bytes.Repeat([]byte("x"), 1<<20))
+	// display_name (3) sent as a varint.
+	wrongType := protowire.AppendTag(slices.Clone(proposer), 3, protowire.VarintType)
+	wrongType = protowire.AppendVarint(wrongType, 7)
+	for name, bad := range map[string][]byte{"unknown field": withUnknown, "wrong wire type": wrongType} {
+		msg := &banliv1.CreateProposalRequest{}
+		if err := proto.Unmarshal(good, msg); err != nil {
+			t.Fatal(err)
+		}
+		msg.Proposal.Number = "U-" + strings.ReplaceAll(name, " ", "-")
+		// Append one more proposer, by hand, inside the proposal.
+		inner := must(proto.Marshal(msg.Proposal))(t)
+		inner = protowire.AppendTag(inner, 10, protowire.BytesType)
+		inner = protowire.AppendBytes(inner, bad)
+		raw := protowire.AppendTag(nil, 1, protowire.BytesType)
+		raw = protowire.AppendBytes(raw, inner)
+		var out []byte
+		err := f.conn.Invoke(context.Background(), "/banli.v1.ProposalService/CreateProposal", &raw, &out, grpc.ForceCodecV2(rawCodec{}))
+		wantCode(t, err, codes.InvalidArgument, "proposal.proposers[1]")
+		if !strings.Contains(status.Convert(err).Message(), "field") {
+			t.Errorf("%s: the refusal does not name the field: %v", name, err)
+		}
+	}
+	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t)
+	if len(list.GetProposals()) != 0 {
+		t.Errorf("a request with unknown fields stored %d cases", len(list.GetProposals()))
+	}
+}
+
+// TestUndecodableRESTBodiesAreCheckedAndAudited: a REST call whose body
+// cannot be decoded is signed in and checked against the access table
+// first, like any call, so a caller who may not make it is refused and
+// audited as such; one who may hears what is wrong with the body, and
+// that is audited too.
+func TestUndecodableRESTBodiesAreCheckedAndAudited(t *testing.T) {
+	f := newFixture(t)
+	p := f.receive(t)
+	staff := f.account(t, "li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))
+	for _, body := range []string{`{"assignments":[{"unit":1}]}`, `{"bogus":true}`, `{"assignments":`} {
+		code, out := f.restAs(t, staff, "POST", "/v1/"+p.GetName()+":assign", body)
+		if code != 403 {
+			t.Errorf("staff assigning with %s: %d %v, want 403", body, code, out)
+		}
+		code, out = f.restAs(t, "", "POST", "/v1/"+p.GetName()+":assign", body)
+		if code != 401 {
+			t.Errorf("no key, assigning with %s: %d %v, want 401", body, code, out)
+		}
+		code, out = f.restAs(t, f.officeKey(t), "POST", "/v1/"+p.GetName()+":assign", body)
+		if code != 400 {
+			t.Errorf("the office assigning with %s: %d %v, want 400", body, code, out)
+		}
+	}
+	var denied, invalid, unauthenticated int
+	for _, rec := range f.auditTrail(t) {
+		if !strings.HasSuffix(rec.GetMethod(), "/AssignProposal") {
+			continue
+		}
+		switch {
+		case rec.GetActor() == "accounts/li" && rec.GetOutcome() == "PermissionDenied":
+			denied++
+		case rec.GetActor() == "accounts/test-office" && rec.GetOutcome() == "InvalidArgument":
+			invalid++
+		case rec.GetOutcome() == "Unauthenticated":
+			unauthenticated++
+		}
+	}
+	if denied != 3 || invalid != 3 || unauthenticated != 3 {
+		t.Errorf("audited %d denied, %d invalid and %d unauthenticated calls, want 3 of each", denied, invalid, unauthenticated)
+	}
 }

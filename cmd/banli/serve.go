@@ -97,7 +97,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
 	}
-	unary = append(unary, logCalls(log), rejectUndecodable)
+	unary = append(unary, logCalls(log))
+	if cfg.withoutAuth {
+		unary = append(unary, rejectMalformed)
+	}
 	transport := insecure.NewCredentials()
 	if tlsConf != nil {
 		transport = credentials.NewTLS(tlsConf.Clone())
@@ -266,13 +269,23 @@ func (g gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
 
 type strictDecoder struct{ runtime.DecoderWrapper }
 
+// Decode decodes the body into v. A body that does not decode is not
+// refused here, before the call: v is marked undecodable and the call goes
+// on, so that the server signs the caller in and checks the access table
+// first, then refuses the body with INVALID_ARGUMENT and audits it (see
+// service.MarkUndecodable).
 func (d strictDecoder) Decode(v any) error {
-	if err := d.DecoderWrapper.Decode(v); err != nil {
+	err := d.DecoderWrapper.Decode(v)
+	if err == nil {
+		if _, after := d.Token(); after != io.EOF {
+			err = errors.New("the body has more after its JSON value; send exactly one JSON object")
+		}
+	}
+	m, isMessage := v.(proto.Message)
+	if err == nil || errors.Is(err, io.EOF) || !isMessage {
 		return err
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("the body has more after its JSON value; send exactly one JSON object")
-	}
+	service.MarkUndecodable(m, err.Error())
 	return nil
 }
 
