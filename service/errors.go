@@ -126,6 +126,7 @@ func toStatus(err error) error {
 		te *TransitionError
 		nf *notFoundError
 		rl *rateLimitError
+		sl *streamLimitError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -175,6 +176,9 @@ func toStatus(err error) error {
 			info.Metadata = map[string]string{"field": fd.field}
 		}
 		st = withDetails(status.New(codes.PermissionDenied, err.Error()), info)
+	case errors.As(err, &sl):
+		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
+			&errdetails.ErrorInfo{Reason: "TOO_MANY_STREAMS", Domain: errorDomain})
 	case errors.As(err, &rl):
 		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
 			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: errorDomain},

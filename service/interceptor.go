@@ -36,8 +36,10 @@ func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 }
 
 // StreamInterceptor guards the streaming RPCs: the caller is admitted when
-// the stream opens, and every message it sends is confined like a unary
-// request.
+// the stream opens, within its account's cap on open streams, and every
+// message it sends is a call of its own: signed in again (the account may
+// have been disabled or its key rotated meanwhile), charged to the rate
+// limit and confined like a unary request.
 func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if Public(info.FullMethod) {
@@ -47,6 +49,13 @@ func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
+		release, err := s.streams.open(c.Account)
+		if err != nil {
+			err = toStatus(err)
+			s.auditCall(ctx, info.FullMethod, nil, "", err)
+			return err
+		}
+		defer release()
 		guarded := &guardedStream{ServerStream: ss, ctx: ctx, s: s, caller: c, method: info.FullMethod}
 		err = handler(srv, guarded)
 		s.auditPrivileged(ctx, c, info.FullMethod, guarded.first, err)
@@ -73,6 +82,12 @@ func (g *guardedStream) RecvMsg(m any) error {
 	if g.first == nil {
 		g.first = msg
 	}
+	if _, err := g.s.authenticate(g.ServerStream.Context()); err != nil {
+		return g.s.refuseSignIn(g.ServerStream.Context(), g.method, msg, err)
+	}
+	if limited := g.s.limit(g.ctx, g.caller.Account); limited != nil {
+		return limited
+	}
 	if err := g.s.check(g.caller, g.method, msg); err != nil {
 		g.s.auditCall(g.ctx, g.method, msg, "", err)
 		return err
@@ -86,18 +101,7 @@ func (g *guardedStream) RecvMsg(m any) error {
 func (s *Server) admit(ctx context.Context, method string, req proto.Message) (context.Context, *Caller, error) {
 	c, err := s.authenticate(ctx)
 	if err != nil {
-		// Failed sign-ins are limited by where they come from, so that a
-		// guesser neither gets far nor floods the audit trail.
-		if limited := s.limit(ctx, "source "+sourceHost(ctx)); limited != nil {
-			return nil, nil, limited
-		}
-		claimed := "unknown"
-		if sie := (*signInError)(nil); errors.As(err, &sie) {
-			claimed = sie.claimed
-		}
-		err = toStatus(err)
-		s.auditCall(ctx, method, req, claimed, err)
-		return nil, nil, err
+		return nil, nil, s.refuseSignIn(ctx, method, req, err)
 	}
 	ctx = WithCaller(ctx, c)
 	if limited := s.limit(ctx, c.Account); limited != nil {
@@ -108,6 +112,22 @@ func (s *Server) admit(ctx context.Context, method string, req proto.Message) (c
 		return nil, nil, err
 	}
 	return ctx, c, nil
+}
+
+// refuseSignIn answers a failed sign-in, auditing it under the account the
+// credentials claimed. Failed sign-ins are limited by where they come
+// from, so that a guesser neither gets far nor floods the audit trail.
+func (s *Server) refuseSignIn(ctx context.Context, method string, req proto.Message, err error) error {
+	if limited := s.limit(ctx, "source "+sourceHost(ctx)); limited != nil {
+		return limited
+	}
+	claimed := "unknown"
+	if sie := (*signInError)(nil); errors.As(err, &sie) {
+		claimed = sie.claimed
+	}
+	err = toStatus(err)
+	s.auditCall(ctx, method, req, claimed, err)
+	return err
 }
 
 // check applies the method's rule to req, then refuses a request that did

@@ -85,3 +85,46 @@ func (e *rateLimitError) Error() string {
 func retryAfterSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
+
+// streamCounter caps how many streams one account holds open at once: a
+// stream holds memory and a goroutine for as long as the caller keeps it,
+// so an account's streams, not only its calls, are bounded.
+type streamCounter struct {
+	max int // 0: no cap
+
+	mu   sync.Mutex
+	counts map[string]int
+}
+
+// open counts a stream of account, or refuses it over the cap. release
+// uncounts it.
+func (c *streamCounter) open(account string) (release func(), err error) {
+	if c.max <= 0 {
+		return func() {}, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts[account] >= c.max {
+		return nil, &streamLimitError{account: account, max: c.max}
+	}
+	if c.counts == nil {
+		c.counts = map[string]int{}
+	}
+	c.counts[account]++
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.counts[account]--; c.counts[account] == 0 {
+			delete(c.counts, account)
+		}
+	}, nil
+}
+
+type streamLimitError struct {
+	account string
+	max     int
+}
+
+func (e *streamLimitError) Error() string {
+	return fmt.Sprintf("%s has %d streams open, the most one account may: close one first", e.account, e.max)
+}

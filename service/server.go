@@ -41,6 +41,9 @@ type Options struct {
 	// average, with bursts up to RateBurst; 0 means no limit.
 	RateLimit float64
 	RateBurst int
+	// MaxStreamsPerAccount caps the streams one account holds open at
+	// once; 0 means no cap.
+	MaxStreamsPerAccount int
 }
 
 // Server implements every banli.v1 service.
@@ -64,6 +67,7 @@ type Server struct {
 	clock    deadlineClock
 	repl     replication
 	limiter  *rateLimiter
+	streams  streamCounter
 	signIns  accountCache
 }
 
@@ -91,6 +95,7 @@ func New(st Store, opts Options) (*Server, error) {
 	return &Server{
 		store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal},
 		limiter: newRateLimiter(opts.RateLimit, opts.RateBurst),
+		streams: streamCounter{max: opts.MaxStreamsPerAccount},
 	}, nil
 }
 

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -336,5 +340,127 @@ func TestUndecodableRESTBodiesAreCheckedAndAudited(t *testing.T) {
 	}
 	if denied != 3 || invalid != 3 || unauthenticated != 3 {
 		t.Errorf("audited %d denied, %d invalid and %d unauthenticated calls, want 3 of each", denied, invalid, unauthenticated)
+	}
+}
+
+// TestDisabledAccountsStreamNoMore: an account disabled while its import
+// stream is open writes nothing more on it; the next batch is refused as
+// a failed sign-in.
+func TestDisabledAccountsStreamNoMore(t *testing.T) {
+	f := newFixture(t)
+	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
+	stream := must(banliv1.NewImportServiceClient(f.conn).ImportProposals(as(platform)))(t)
+	batch := func(n string) *banliv1.ImportProposalsRequest {
+		return &banliv1.ImportProposalsRequest{Rows: []*banliv1.ImportRow{importRow(f, 1, n)}}
+	}
+	if err := stream.Send(batch("D1")); err != nil {
+		t.Fatal(err)
+	}
+	if resp := must(stream.Recv())(t); resp.GetCreated() != 1 {
+		t.Fatalf("first batch: %v", outcomes(resp))
+	}
+	must(banliv1.NewAccountServiceClient(f.conn).DisableAccount(as(f.adminKey), &banliv1.DisableAccountRequest{Name: "accounts/platform"}))(t)
+	stream.Send(batch("D2"))
+	_, err := stream.Recv()
+	wantCode(t, err, codes.Unauthenticated, "")
+	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t)
+	if len(list.GetProposals()) != 1 {
+		t.Errorf("%d cases after the account was disabled, want 1", len(list.GetProposals()))
+	}
+}
+
+// TestStreamsAndConnectionsAreBounded: one account holds a bounded number
+// of streams at once; a stream's messages are charged to the rate limit
+// one by one; idle connections are closed.
+func TestStreamsAndConnectionsAreBounded(t *testing.T) {
+	f := newFixture(t, func(c *config) {
+		c.maxStreamsPerAccount = 4
+		c.idleTimeout = 300 * time.Millisecond
+		c.maxConnectionsPerIP = 8
+	})
+	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
+	imports := banliv1.NewImportServiceClient(f.conn)
+	ctx, cancel := context.WithCancel(as(platform))
+	defer cancel()
+	var open []banliv1.ImportService_ImportProposalsClient
+	var refused error
+	for range 10 {
+		s, err := imports.ImportProposals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Send(&banliv1.ImportProposalsRequest{Rows: []*banliv1.ImportRow{importRow(f, 1, fmt.Sprintf("S%d", len(open)))}})
+		if _, err := s.Recv(); err != nil {
+			refused = err
+			break
+		}
+		open = append(open, s)
+	}
+	if len(open) != 4 || status.Code(refused) != codes.ResourceExhausted {
+		t.Errorf("%d streams open, then %v; want 4, then RESOURCE_EXHAUSTED", len(open), refused)
+	}
+	cancel()
+
+	// A keep-alive HTTP connection left idle after a request is closed by
+	// the server.
+	conn, err := net.Dial("tcp", f.addrs.httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: banli\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz on a raw connection: %v", err)
+	}
+	rest := make([]byte, 1)
+	if _, err := conn.Read(rest); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("an idle HTTP connection is still open after 5 s: %v", err)
+	}
+
+	// One address holds at most 8 connections (the test's own gRPC
+	// connection may be one, unless the idle timeout closed it): the next
+	// is closed as soon as it is accepted.
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	closed := 0
+	for range 12 {
+		c, err := net.Dial("tcp", f.addrs.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c.Read(rest); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed++
+		}
+	}
+	if closed != 4 && closed != 5 {
+		t.Errorf("%d of 12 new connections were closed at once, want 4 or 5 (8 per address)", closed)
+	}
+}
+
+// TestStreamMessagesAreRateLimited: each message of a stream takes a
+// token, so a long import stream is held to the account's rate.
+func TestStreamMessagesAreRateLimited(t *testing.T) {
+	// The fixture's own setup and accounts are made within the burst.
+	f := newFixture(t, func(c *config) { c.rateLimit, c.rateBurst = 0.01, 20 })
+	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
+	stream := must(banliv1.NewImportServiceClient(f.conn).ImportProposals(as(platform)))(t)
+	var err error
+	sent := 0
+	for sent < 40 {
+		stream.Send(&banliv1.ImportProposalsRequest{Rows: []*banliv1.ImportRow{importRow(f, 1, fmt.Sprintf("R%d", sent))}})
+		if _, err = stream.Recv(); err != nil {
+			break
+		}
+		sent++
+	}
+	if sent != 19 || status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("%d batches went through, then %v; want the burst, then RESOURCE_EXHAUSTED", sent, err)
 	}
 }

@@ -110,6 +110,11 @@ type config struct {
 	clientCA        string
 	rateLimit       float64
 	rateBurst       int
+	// Connection and stream limits (see limits.go); zero takes the default.
+	maxConnections       int
+	maxConnectionsPerIP  int
+	maxStreamsPerAccount int
+	idleTimeout          time.Duration
 	// now is the service's clock; nil is the wall clock. Only tests set it.
 	now func() time.Time
 	// withoutAuth serves with no sign-in or access rules. No flag sets it:
@@ -136,6 +141,10 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.clientCA, "client-ca", "", "PEM CA whose client certificates may sign in (as the account mapped to their common name)")
 	fs.Float64Var(&cfg.rateLimit, "rate-limit", 500, "calls per second one account (or one address failing to sign in) may make on average; 0 turns the limit off")
 	fs.IntVar(&cfg.rateBurst, "rate-burst", 1000, "calls one account may make at once above -rate-limit")
+	fs.IntVar(&cfg.maxConnections, "max-connections", defaultMaxConnections, "connections both listeners hold at most, together; more are closed at once")
+	fs.IntVar(&cfg.maxConnectionsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "connections one client address holds at most")
+	fs.IntVar(&cfg.maxStreamsPerAccount, "max-streams-per-account", defaultMaxStreamsPerAccount, "streams (imports, exports, backups) one account holds open at once")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "an HTTP keep-alive or gRPC connection with no call for this long is closed")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
@@ -163,6 +172,9 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	cfg.followFlags.addr = cfg.follow
 	if cfg.rateLimit < 0 || cfg.rateBurst < 0 {
 		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
+	}
+	if cfg.maxConnections < 1 || cfg.maxConnectionsPerIP < 1 || cfg.maxStreamsPerAccount < 1 || cfg.idleTimeout <= 0 {
+		return cfg, errors.New("-max-connections, -max-connections-per-ip, -max-streams-per-account and -idle-timeout must be positive")
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)

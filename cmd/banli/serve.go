@@ -51,6 +51,7 @@ type listening struct {
 // ready is not nil, the bound addresses are sent on it once both listeners
 // accept connections.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
+	cfg = cfg.withDefaults()
 	tuneGC()
 	tuneProcs()
 	m := newMetrics()
@@ -80,12 +81,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
 	defer httpLis.Close()
+	connections := newConnectionLimit(cfg.maxConnections, cfg.maxConnectionsPerIP)
+	grpcLis, httpLis = connections.wrap(grpcLis), connections.wrap(httpLis)
 	// The REST gateway reaches the gRPC server in memory, never over the
 	// network: that connection alone may pass on a REST caller's identity.
 	gatewayLis := bufconn.Listen(1 << 20)
 	defer gatewayLis.Close()
 
-	srv, err := service.New(db, service.Options{Now: cfg.now, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst})
+	srv, err := service.New(db, service.Options{
+		Now: cfg.now, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst, MaxStreamsPerAccount: cfg.maxStreamsPerAccount,
+	})
 	if err != nil {
 		return err
 	}
@@ -105,13 +110,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	if tlsConf != nil {
 		transport = credentials.NewTLS(tlsConf.Clone())
 	}
-	grpcServer := grpc.NewServer(
+	grpcServer := grpc.NewServer(append(cfg.grpcLimits(),
 		grpc.Creds(serverCredentials{transport}),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	)
+	)...)
 	srv.Register(grpcServer)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
@@ -145,7 +150,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	defer gatewayConn.Close()
 	httpServer := &http.Server{
 		Handler:           httpRoutes(gateway, healthServer, guardMetrics(srv, m.handler(), cfg.withoutAuth)),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// Limits on what one client can hold open: connections, streams and idle
+// time. Each is a file descriptor, memory and a goroutine for as long as the
+// client keeps it, so none is left to the client's good will.
+const (
+	// defaultMaxConnections stays well under the process's descriptor
+	// limit, so that the data file, the logs and the gateway always have
+	// room.
+	defaultMaxConnections       = 1024
+	defaultMaxConnectionsPerIP  = 128
+	defaultMaxStreamsPerAccount = 16
+	defaultIdleTimeout          = 2 * time.Minute
+
+	// maxStreamsPerConnection is HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS
+	// on the gRPC listener.
+	maxStreamsPerConnection = 100
+	// Reading a request's headers, or its whole body, may take this long.
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	// handshakeTimeout bounds a TLS (or plaintext) handshake on gRPC.
+	handshakeTimeout = 10 * time.Second
+)
+
+// withDefaults fills the limits a config left at zero (tests build config
+// by hand).
+func (cfg config) withDefaults() config {
+	if cfg.maxConnections == 0 {
+		cfg.maxConnections = defaultMaxConnections
+	}
+	if cfg.maxConnectionsPerIP == 0 {
+		cfg.maxConnectionsPerIP = defaultMaxConnectionsPerIP
+	}
+	if cfg.maxStreamsPerAccount == 0 {
+		cfg.maxStreamsPerAccount = defaultMaxStreamsPerAccount
+	}
+	if cfg.idleTimeout == 0 {
+		cfg.idleTimeout = defaultIdleTimeout
+	}
+	return cfg
+}
+
+// grpcLimits are the gRPC server's options for the limits: streams per
+// connection, the handshake, idle connections closed, dead peers found by
+// pings, and pings a client may send (more often is a flood, and ends the
+// connection).
+func (cfg config) grpcLimits() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(maxStreamsPerConnection),
+		grpc.ConnectionTimeout(handshakeTimeout),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.idleTimeout,
+			Time:              time.Minute,
+			Timeout:           20 * time.Second,
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+}
+
+// connectionLimit counts the connections both listeners hold, in all and
+// per client address. A connection over either cap is closed as soon as it
+// is accepted: the client hears at once, and those within the caps are not
+// held up behind it.
+type connectionLimit struct {
+	max, perIP int
+
+	mu    sync.Mutex
+	total int
+	byIP  map[string]int
+}
+
+func newConnectionLimit(max, perIP int) *connectionLimit {
+	return &connectionLimit{max: max, perIP: perIP, byIP: map[string]int{}}
+}
+
+// wrap limits the connections lis accepts.
+func (l *connectionLimit) wrap(lis net.Listener) net.Listener {
+	return &limitedListener{Listener: lis, limit: l}
+}
+
+func (l *connectionLimit) take(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.max || l.byIP[ip] >= l.perIP {
+		return false
+	}
+	l.total++
+	l.byIP[ip]++
+	return true
+}
+
+func (l *connectionLimit) release(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.byIP[ip]--; l.byIP[ip] <= 0 {
+		delete(l.byIP, ip)
+	}
+}
+
+type limitedListener struct {
+	net.Listener
+	limit *connectionLimit
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+		if !l.limit.take(ip) {
+			conn.Close()
+			continue
+		}
+		return &limitedConn{Conn: conn, release: sync.OnceFunc(func() { l.limit.release(ip) })}, nil
+	}
+}
+
+type limitedConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
