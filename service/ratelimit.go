@@ -92,7 +92,7 @@ func retryAfterSeconds(d time.Duration) int {
 type streamCounter struct {
 	max int // 0: no cap
 
-	mu   sync.Mutex
+	mu     sync.Mutex
 	counts map[string]int
 }
 
