@@ -1,7 +1,11 @@
 package service
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -12,17 +16,57 @@ import (
 // backupChunk is the most one streamed message carries.
 const backupChunk = 1 << 20
 
-// Backup streams a consistent copy of the database.
+// Backup streams a consistent copy of the database. The copy is first
+// spooled to a local file, in one read transaction that lasts as long as
+// the disk takes; it is then streamed from that file with no transaction
+// open, so a client that reads slowly, or not at all, never holds the data
+// file's map (which would keep it from growing and hold up every write).
 func (s *Server) Backup(req *banliv1.BackupRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
-	w := &chunkWriter{send: func(b []byte) error {
-		return stream.Send(&httpbody.HttpBody{ContentType: "application/octet-stream", Data: b})
-	}}
-	if _, err := s.store.Backup(w); err != nil {
+	spool, err := os.CreateTemp(s.spoolDir, ".banli-backup-*")
+	if err != nil {
+		return toStatus(fmt.Errorf("spool the backup: %w", err))
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	if _, err := s.store.Backup(spool); err != nil {
+		return toStatus(err)
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return toStatus(err)
+	}
+	w := s.chunks(stream.Context(), "application/octet-stream", stream.Send)
+	if _, err := io.Copy(w, spool); err != nil {
 		return toStatus(err)
 	}
 	return toStatus(w.flush())
 }
 
+// chunks is a chunkWriter that sends each chunk within the send timeout.
+func (s *Server) chunks(ctx context.Context, contentType string, send func(*httpbody.HttpBody) error) *chunkWriter {
+	return &chunkWriter{send: func(b []byte) error {
+		return sendWithin(ctx, s.sendTimeout, func() error {
+			return send(&httpbody.HttpBody{ContentType: contentType, Data: b})
+		})
+	}}
+}
+
+// sendWithin runs send, a stream's Send, and gives up after timeout: a
+// reader that has stopped reading blocks Send for as long as it likes.
+// The handler then returns, which ends the stream and so unblocks send.
+func sendWithin(ctx context.Context, timeout time.Duration, send func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- send() }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return fmt.Errorf("the client read nothing for %s: %w", timeout, ErrSlowReader)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 // chunkWriter gathers writes into chunks of backupChunk bytes.
 type chunkWriter struct {
 	buf  []byte

@@ -38,6 +38,9 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied: the caller may not make this call.
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrSlowReader: a streaming client stopped reading, and the stream
+	// was ended rather than held open for it.
+	ErrSlowReader = errors.New("the client stopped reading")
 )
 
 // FieldViolation names one bad field of a request, by its path in the
@@ -183,6 +186,8 @@ func toStatus(err error) error {
 		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
 			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: errorDomain},
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(rl.retryAfter)})
+	case errors.Is(err, ErrSlowReader):
+		st = status.New(codes.DeadlineExceeded, err.Error())
 	case errors.Is(err, context.Canceled):
 		st = status.New(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -81,9 +81,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	if req.GetFormat() == banliv1.ExportFormat_EXPORT_FORMAT_CSV {
 		contentType = "text/csv; charset=utf-8"
 	}
-	w := &chunkWriter{send: func(b []byte) error {
-		return stream.Send(&httpbody.HttpBody{ContentType: contentType, Data: b})
-	}}
+	w := s.chunks(stream.Context(), contentType, stream.Send)
 	caller, _ := CallerFrom(stream.Context())
 	readsCases := mayReadCases(caller)
 	header := make([]string, len(ledgerColumns))
@@ -106,41 +104,55 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	if err := out.row(header); err != nil {
 		return toStatus(err)
 	}
+	// Each page is read in a transaction of its own, and written out after
+	// it ends: a client that stops reading holds up only its own stream,
+	// never the data file (an open read transaction keeps the file's map
+	// from growing, and so holds up every write). A case changed between
+	// pages shows as it is when its page is read.
+	var names map[string]string
+	var q store.ProposalQuery
 	err := s.store.View(func(r *store.Reader) error {
-		names, err := ledgerNames(r)
-		if err != nil {
+		var err error
+		if names, err = ledgerNames(r); err != nil {
 			return err
 		}
 		sessions, err := sessionsMatching(r, req.GetSession(), 0, req.GetYear())
-		if err != nil {
-			return err
-		}
-		q := store.ProposalQuery{Sessions: sessions, Unit: req.GetUnit(), State: req.GetState()}
-		var after uint64
-		for {
-			page, more, err := r.ListProposals(q, after, maxPageSize)
-			if err != nil {
-				return err
-			}
-			for _, p := range page {
-				if err := out.row(visibleCells(ledgerRow(p, names), readsCases)); err != nil {
-					return err
-				}
-			}
-			if !more || len(page) == 0 {
-				return nil
-			}
-			after = idOf(page[len(page)-1].GetName(), proposalsCollection)
-		}
+		q = store.ProposalQuery{Sessions: sessions, Unit: req.GetUnit(), State: req.GetState()}
+		return err
 	})
 	if err != nil {
 		return toStatus(err)
+	}
+	for after, more := uint64(0), true; more; {
+		var rows [][]string
+		err := s.store.View(func(r *store.Reader) error {
+			page, next, err := r.ListProposals(q, after, exportPageSize)
+			for _, p := range page {
+				rows = append(rows, visibleCells(ledgerRow(p, names), readsCases))
+			}
+			if more = next && len(page) > 0; more {
+				after = idOf(page[len(page)-1].GetName(), proposalsCollection)
+			}
+			return err
+		})
+		if err != nil {
+			return toStatus(err)
+		}
+		for _, row := range rows {
+			if err := out.row(row); err != nil {
+				return toStatus(err)
+			}
+		}
 	}
 	if err := out.finish(w); err != nil {
 		return toStatus(err)
 	}
 	return toStatus(w.flush())
 }
+
+// exportPageSize is how many cases one read transaction of an export
+// reads.
+const exportPageSize = 200
 
 // ledgerNames maps session and unit names to their display names.
 func ledgerNames(r *store.Reader) (map[string]string, error) {

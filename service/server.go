@@ -10,6 +10,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -44,7 +45,18 @@ type Options struct {
 	// MaxStreamsPerAccount caps the streams one account holds open at
 	// once; 0 means no cap.
 	MaxStreamsPerAccount int
+	// SendTimeout is how long one streamed message may wait for a reader
+	// that has stopped reading before the stream is ended; 0 means
+	// DefaultSendTimeout.
+	SendTimeout time.Duration
+	// SpoolDir is where a backup is copied before it is streamed (the data
+	// file's directory is best: it has room for a copy); "" is the
+	// system's temporary directory.
+	SpoolDir string
 }
+
+// DefaultSendTimeout is Options.SendTimeout's default.
+const DefaultSendTimeout = 30 * time.Second
 
 // Server implements every banli.v1 service.
 type Server struct {
@@ -69,6 +81,9 @@ type Server struct {
 	limiter  *rateLimiter
 	streams  streamCounter
 	signIns  accountCache
+
+	sendTimeout time.Duration
+	spoolDir    string
 }
 
 // New returns a Server on st. Its calendar holds the shipped schedules,
@@ -96,6 +111,9 @@ func New(st Store, opts Options) (*Server, error) {
 		store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal},
 		limiter: newRateLimiter(opts.RateLimit, opts.RateBurst),
 		streams: streamCounter{max: opts.MaxStreamsPerAccount},
+
+		sendTimeout: cmp.Or(opts.SendTimeout, DefaultSendTimeout),
+		spoolDir:    opts.SpoolDir,
 	}, nil
 }
 

@@ -469,6 +469,10 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
+// OpenReadTransactions is how many read transactions are open now: none
+// should outlive the call that opened it (metrics show it).
+func (db *DB) OpenReadTransactions() int { return db.bolt.Stats().OpenTxN }
+
 // Size returns the data file's size in bytes.
 func (db *DB) Size() (int64, error) {
 	var n int64

@@ -464,3 +464,91 @@ func TestStreamMessagesAreRateLimited(t *testing.T) {
 		t.Errorf("%d batches went through, then %v; want the burst, then RESOURCE_EXHAUSTED", sent, err)
 	}
 }
+
+// metric reads one unlabelled gauge from /metrics, as the admin.
+func (ts *testServer) metric(t testing.TB, name string) float64 {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+ts.addrs.httpAddr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+ts.adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// TestSlowReadersHoldNothing: a caller that opens the ledger export or the
+// backup download and never reads it holds no read transaction (which
+// would keep the file from growing its map and hold up writes), writes go
+// on at their pace meanwhile, and the stalled download is cut off. The
+// downloads are some 25 MB, more than the sockets and the gateway buffer.
+func TestSlowReadersHoldNothing(t *testing.T) {
+	f := newFixture(t, func(c *config) { c.sendTimeout = 3 * time.Second })
+	content := strings.Repeat("建议加快数字政府建设。", 2000) // 20,000 characters, 60 KB
+	created := 0
+	create := func() error {
+		created++
+		req := f.receiveRequest(fmt.Sprintf("L%d", created))
+		req.Proposal.Content = content
+		_, err := f.proposals.CreateProposal(office, req)
+		return err
+	}
+	start := time.Now()
+	for range 400 {
+		if err := create(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("no reader: 400 writes of 60 KB at %.0f/s", 400/time.Since(start).Seconds())
+	staff := f.account(t, "li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))
+	for _, p := range must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{PageSize: 1000}))(t).GetProposals() {
+		f.assign(t, p, part(f.unit(0), roleLead))
+	}
+	for _, c := range []struct{ key, path string }{
+		{f.officeKey(t), "/v1/ledger:export?format=EXPORT_FORMAT_CSV"},
+		{staff, "/v1/ledger:export?format=EXPORT_FORMAT_CSV"},
+		{f.adminKey, "/v1/backup"},
+	} {
+		conn, err := net.Dial("tcp", f.addrs.httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: banli\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", c.path, c.key)
+		// The download has started, and its reader reads no more. Well
+		// before the send timeout, no transaction is open on its behalf.
+		time.Sleep(200 * time.Millisecond)
+		deadline := time.Now().Add(time.Second)
+		for f.addrs.db.OpenReadTransactions() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: a read transaction is open while its reader does not read", c.path)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		start := time.Now()
+		for range 50 {
+			if err := create(); err != nil {
+				t.Fatalf("a write while %s stalls: %v", c.path, err)
+			}
+		}
+		t.Logf("%s stalled: 50 writes of 60 KB at %.0f/s", c.path, 50/time.Since(start).Seconds())
+		// The server gives up on a reader stalled past the send timeout: the
+		// download ends short.
+		time.Sleep(4 * time.Second)
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		n, err := io.Copy(io.Discard, conn)
+		if errors.Is(err, os.ErrDeadlineExceeded) || n > 20<<20 {
+			t.Errorf("%s: the stalled download was not cut off: %d bytes, %v", c.path, n, err)
+		}
+		conn.Close()
+	}
+}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/banli/banli/service"
 )
 
 // Limits on what one client can hold open: connections, streams and idle
@@ -45,6 +48,9 @@ func (cfg config) withDefaults() config {
 	}
 	if cfg.idleTimeout == 0 {
 		cfg.idleTimeout = defaultIdleTimeout
+	}
+	if cfg.sendTimeout == 0 {
+		cfg.sendTimeout = service.DefaultSendTimeout
 	}
 	return cfg
 }
@@ -126,6 +132,37 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		return &limitedConn{Conn: conn, release: sync.OnceFunc(func() { l.limit.release(ip) })}, nil
 	}
 }
+
+// writeDeadlines gives every write of a REST answer sendTimeout to reach
+// the client. A download (the ledger, a backup) is written in many writes
+// with no overall limit, but a client that stops reading is cut off after
+// one stalled write instead of holding a goroutine and a connection for as
+// long as it likes.
+func writeDeadlines(next http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout}, r)
+	})
+}
+
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.ResponseWriter.Write(b)
+}
+
+// Flush lets the gateway push each streamed chunk out as it comes.
+func (d *deadlineWriter) Flush() {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	d.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 type limitedConn struct {
 	net.Conn

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 )
 
@@ -115,6 +116,7 @@ type config struct {
 	maxConnectionsPerIP  int
 	maxStreamsPerAccount int
 	idleTimeout          time.Duration
+	sendTimeout          time.Duration
 	// now is the service's clock; nil is the wall clock. Only tests set it.
 	now func() time.Time
 	// withoutAuth serves with no sign-in or access rules. No flag sets it:
@@ -145,6 +147,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.maxConnectionsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "connections one client address holds at most")
 	fs.IntVar(&cfg.maxStreamsPerAccount, "max-streams-per-account", defaultMaxStreamsPerAccount, "streams (imports, exports, backups) one account holds open at once")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "an HTTP keep-alive or gRPC connection with no call for this long is closed")
+	fs.DurationVar(&cfg.sendTimeout, "send-timeout", service.DefaultSendTimeout, "a download (export, backup) whose client reads nothing for this long is ended")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
@@ -173,8 +176,8 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.rateLimit < 0 || cfg.rateBurst < 0 {
 		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
 	}
-	if cfg.maxConnections < 1 || cfg.maxConnectionsPerIP < 1 || cfg.maxStreamsPerAccount < 1 || cfg.idleTimeout <= 0 {
-		return cfg, errors.New("-max-connections, -max-connections-per-ip, -max-streams-per-account and -idle-timeout must be positive")
+	if cfg.maxConnections < 1 || cfg.maxConnectionsPerIP < 1 || cfg.maxStreamsPerAccount < 1 || cfg.idleTimeout <= 0 || cfg.sendTimeout <= 0 {
+		return cfg, errors.New("-max-connections, -max-connections-per-ip, -max-streams-per-account , -idle-timeout and -send-timeout must be positive")
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)

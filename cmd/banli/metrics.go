@@ -64,6 +64,9 @@ func (m *metrics) watch(db *store.DB, srv *service.Server) {
 			n, _ := db.Size()
 			return float64(n)
 		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_open_read_transactions", Help: "Read transactions open now; none outlives its call."}, func() float64 {
+			return float64(db.OpenReadTransactions())
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_overdue_parts", Help: "Assignments whose current deadline has passed."}, func() float64 {
 			n, _ := srv.OverdueParts()
 			return float64(n)

@@ -41,10 +41,12 @@ import (
 // maxMessageBytes caps a request on both listeners (the README says so).
 const maxMessageBytes = 4 << 20
 
-// listening reports the addresses actually bound (useful with port 0).
+// listening reports the addresses actually bound (useful with port 0),
+// and the store, for in-process tests that check what it holds open.
 type listening struct {
 	grpcAddr string
 	httpAddr string
+	db       *store.DB
 }
 
 // serve runs the service until ctx ends, then shuts down gracefully. If
@@ -90,6 +92,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 
 	srv, err := service.New(db, service.Options{
 		Now: cfg.now, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst, MaxStreamsPerAccount: cfg.maxStreamsPerAccount,
+		SendTimeout: cfg.sendTimeout, SpoolDir: filepath.Dir(cfg.dataPath),
 	})
 	if err != nil {
 		return err
@@ -149,7 +152,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	defer gatewayConn.Close()
 	httpServer := &http.Server{
-		Handler:           httpRoutes(gateway, healthServer, guardMetrics(srv, m.handler(), cfg.withoutAuth)),
+		Handler:           writeDeadlines(httpRoutes(gateway, healthServer, guardMetrics(srv, m.handler(), cfg.withoutAuth)), cfg.sendTimeout),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       cfg.idleTimeout,
@@ -174,7 +177,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}()
 	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConf != nil, "data", db.Path(), "version", version)
 	if ready != nil {
-		ready <- listening{grpcAddr: grpcLis.Addr().String(), httpAddr: httpLis.Addr().String()}
+		ready <- listening{grpcAddr: grpcLis.Addr().String(), httpAddr: httpLis.Addr().String(), db: db}
 	}
 
 	var serveErr error
