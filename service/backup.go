@@ -67,6 +67,7 @@ func sendWithin(ctx context.Context, timeout time.Duration, send func() error) e
 		return ctx.Err()
 	}
 }
+
 // chunkWriter gathers writes into chunks of backupChunk bytes.
 type chunkWriter struct {
 	buf  []byte
