@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -130,6 +131,7 @@ func toStatus(err error) error {
 		nf *notFoundError
 		rl *rateLimitError
 		sl *streamLimitError
+		cl *caseLimitError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -156,6 +158,11 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrStandby):
 		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
 			&errdetails.ErrorInfo{Reason: "STANDBY", Domain: errorDomain})
+	case errors.As(err, &cl):
+		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
+			&errdetails.ErrorInfo{Reason: "CASE_LIMIT", Domain: errorDomain, Metadata: map[string]string{
+				"resource": cl.resource, "limit": cl.what, "max": strconv.Itoa(cl.max),
+			}})
 	case errors.Is(err, ErrPrecondition):
 		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
 			&errdetails.ErrorInfo{Reason: "PRECONDITION", Domain: errorDomain})

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
+
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
 )
@@ -17,7 +19,7 @@ func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest)
 	resp := &banliv1.ListEventsResponse{}
 	err := s.store.View(func(r *store.Reader) error {
 		list, err := r.ListEvents(req.GetAfterSequence(), pageSize(req.GetPageSize(), defaultEventPage))
-		resp.Events = list
+		resp.Events, _ = fitPage(list)
 		resp.LatestSequence = r.LatestEvent()
 		return err
 	})
@@ -41,6 +43,8 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 		if err != nil {
 			return err
 		}
+		list, cut := fitPage(list)
+		more = more || cut
 		resp.Events = list
 		resp.LatestSequence = r.LatestEvent()
 		if more {
@@ -49,4 +53,19 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 		return nil
 	})
 	return resp, toStatus(err)
+}
+
+// fitPage keeps the events that fit in maxPageBytes (always the first), and
+// says whether it left any out: each event carries a whole case, so a page
+// of many may not fit the transports. The caller pages on from the last
+// one kept.
+func fitPage(events []*banliv1.Event) ([]*banliv1.Event, bool) {
+	total := 0
+	for i, ev := range events {
+		total += proto.Size(ev)
+		if i > 0 && total > maxPageBytes {
+			return events[:i], true
+		}
+	}
+	return events, false
 }

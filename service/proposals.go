@@ -133,6 +133,9 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		}
 		var page []byte
 		last, more, err := r.EachProposalRecord(q, after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
+			if len(page) > 0 && len(page)+len(record) > maxPageBytes {
+				return store.ErrPageFull // the page ends here; the token goes on from the last case in it
+			}
 			page = appendEncodedProposal(page, record)
 			return nil
 		})

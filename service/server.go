@@ -151,6 +151,11 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		if err != nil {
 			return nil, err
 		}
+		if p, isCase := any(res).(*banliv1.Proposal); isCase {
+			if err := checkCaseLimits(p); err != nil {
+				return nil, err
+			}
+		}
 		rec := auditRecord(ctx, method, req, now)
 		rec.Outcome = "OK"
 		if rec.Target == "" {

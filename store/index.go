@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -175,6 +176,9 @@ func (r *Reader) ListProposalsSkipping(q ProposalQuery, after uint64, limit int,
 // fields skip names. It returns the last id passed and whether more match.
 // The record is only valid during the call. A stored record is exactly the
 // API's Proposal message, so a caller may send it on without decoding it.
+// each may end the page early by returning ErrPageFull for a record it
+// cannot take (never the first): the page then ends before that record,
+// with more reported.
 func (r *Reader) EachProposalRecord(q ProposalQuery, after uint64, limit int, skip Skip, each func(id uint64, record []byte) error) (last uint64, more bool, err error) {
 	ids := r.matchProposals(q, after, limit+1)
 	more = len(ids) > limit
@@ -194,6 +198,9 @@ func (r *Reader) EachProposalRecord(q ProposalQuery, after uint64, limit int, sk
 			record = scratch
 		}
 		if err := each(id, record); err != nil {
+			if errors.Is(err, ErrPageFull) && last != 0 {
+				return last, true, nil
+			}
 			return 0, false, err
 		}
 		last = id

@@ -34,6 +34,9 @@ var (
 	ErrClosed = errors.New("store is closed")
 	// ErrDiverged: a replicated event does not follow this store's last.
 	ErrDiverged = errors.New("replicated event out of sequence")
+	// ErrPageFull: a page's callback has taken all the page may hold; the
+	// page ends before the record it was offered.
+	ErrPageFull = errors.New("the page is full")
 	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("the data file is open for reading only")
 )

@@ -552,3 +552,60 @@ func TestSlowReadersHoldNothing(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestCasesAreBounded: a case cannot grow past its limits, however many
+// calls within the field limits a unit makes: the call that would pass
+// one is refused before it writes, every call that committed was
+// answered OK, and the case stays readable over gRPC and REST.
+func TestCasesAreBounded(t *testing.T) {
+	f := newFixture(t)
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleSplit), part(f.unit(1), roleSplit))
+	lead, other := p.GetAssignments()[0].GetName(), p.GetAssignments()[1].GetName()
+	f.sign(t, lead)
+	f.sign(t, other)
+	participants := make([]string, 50)
+	for i := range participants {
+		participants[i] = strings.Repeat("参", 49) + fmt.Sprint(i%10)
+	}
+	big := &banliv1.Consultation{
+		Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_DURING, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT,
+		Participants: participants, Summary: strings.Repeat("沟通", 2500),
+	}
+	var refused error
+	recorded := 0
+	for recorded < 133 {
+		_, err := f.proposals.RecordConsultation(context.Background(), &banliv1.RecordConsultationRequest{Name: lead, Consultation: big})
+		if err != nil {
+			refused = err
+			break
+		}
+		recorded++
+	}
+	if status.Code(refused) != codes.FailedPrecondition || errorInfo(refused).GetReason() != "CASE_LIMIT" {
+		t.Fatalf("after %d consultations of 22 KB: %v, want FAILED_PRECONDITION (CASE_LIMIT)", recorded, refused)
+	}
+	got := must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: p.GetName()}))(t)
+	if n := len(got.GetAssignments()[0].GetConsultations()); n != recorded {
+		t.Errorf("%d consultations stored, %d answered OK", n, recorded)
+	}
+	if size := proto.Size(got); size > 1<<20 {
+		t.Errorf("the case is %d bytes, over 1 MiB", size)
+	}
+	if code, out := f.restAs(t, f.officeKey(t), "GET", "/v1/"+p.GetName(), ""); code != 200 {
+		t.Errorf("REST read of the full case: %d %.200v", code, out)
+	}
+	if code, out := f.restAs(t, f.officeKey(t), "GET", "/v1/"+p.GetName()+"/events?pageSize=1000", ""); code != 200 {
+		t.Errorf("REST read of the case's history: %d %.200v", code, out)
+	}
+	// A count limit holds too, for small entries on the other part.
+	small := &banliv1.Consultation{Phase: big.GetPhase(), Channel: big.GetChannel(), Summary: "电话沟通"}
+	for i := 0; ; i++ {
+		_, err := f.proposals.RecordConsultation(context.Background(), &banliv1.RecordConsultationRequest{Name: other, Consultation: small})
+		if err != nil {
+			if i != 100 || errorInfo(err).GetReason() != "CASE_LIMIT" {
+				t.Errorf("consultation %d of a part refused with %v, want the 101st, CASE_LIMIT", i+1, err)
+			}
+			break
+		}
+	}
+}
