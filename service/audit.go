@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -93,12 +94,26 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *banliv1.ListAuditRec
 	return resp, toStatus(err)
 }
 
-// VerifyAudit checks the whole chain.
+// VerifyAudit checks the whole chain, and that it still holds the anchor
+// given.
 func (s *Server) VerifyAudit(ctx context.Context, req *banliv1.VerifyAuditRequest) (*banliv1.VerifyAuditResponse, error) {
-	var v store.AuditVerdict
+	v := &violations{}
+	switch {
+	case req.GetAnchorSequence() == 0 && len(req.GetAnchorHash()) > 0:
+		v.add("anchor_sequence", "required with anchor_hash")
+	case req.GetAnchorSequence() > 0 && len(req.GetAnchorHash()) != sha256.Size:
+		v.add("anchor_hash", "the %d-byte head_hash of the verdict whose head_sequence is anchor_sequence", sha256.Size)
+	}
+	if err := v.err(); err != nil {
+		return nil, toStatus(err)
+	}
+	var verdict store.AuditVerdict
 	err := s.store.View(func(r *store.Reader) error {
-		v = r.VerifyAudit()
+		verdict = r.VerifyAudit(store.AuditAnchor{Sequence: req.GetAnchorSequence(), Hash: req.GetAnchorHash()})
 		return nil
 	})
-	return &banliv1.VerifyAuditResponse{Intact: v.FirstBroken == 0, Records: v.Records, FirstBroken: v.FirstBroken, Problem: v.Problem}, toStatus(err)
+	return &banliv1.VerifyAuditResponse{
+		Intact: verdict.FirstBroken == 0, Records: verdict.Records, FirstBroken: verdict.FirstBroken, Problem: verdict.Problem,
+		HeadSequence: verdict.HeadSequence, HeadHash: verdict.HeadHash,
+	}, toStatus(err)
 }

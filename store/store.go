@@ -37,6 +37,9 @@ var (
 	// ErrPageFull: a page's callback has taken all the page may hold; the
 	// page ends before the record it was offered.
 	ErrPageFull = errors.New("the page is full")
+	// ErrAuditKey: the audit trail is chained under another key than the
+	// one given.
+	ErrAuditKey = errors.New("the audit trail is chained under another key")
 	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("the data file is open for reading only")
 )
@@ -78,6 +81,14 @@ type Options struct {
 	MaxBatch int
 	// Observer, if set, hears of every commit (for metrics).
 	Observer Observer
+	// AuditKey keys the audit trail's hash chain (HMAC-SHA256), and is kept
+	// apart from the data file, so that whoever can write the file but not
+	// read the key cannot recompute the chain. A trail chained without a
+	// key (before keys, or by a store opened without one) is re-chained
+	// under the key when a writable store is first opened with it, if it
+	// verifies. nil chains with plain SHA-256: tests, and tools that do not
+	// read the trail.
+	AuditKey []byte
 	// ReadOnly opens an existing data file for reading only (the offline
 	// tools): a missing or empty file is an error, nothing is created or
 	// migrated, and every write fails with ErrReadOnly.
@@ -103,6 +114,7 @@ type DB struct {
 	mu        sync.RWMutex // held for reading while submitting, for writing by Close
 	closed    bool
 	readOnly  bool
+	auditKey  []byte
 }
 
 // Open opens or creates the data file at path, creating its directory, and
@@ -143,7 +155,14 @@ func Open(path string, opts Options) (*DB, error) {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if opts.AuditKey != nil && !opts.ReadOnly {
+		if err := b.Update(func(btx *bolt.Tx) error { return keyAuditTrail(btx, opts.AuditKey) }); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
 	db := &DB{
+		auditKey: opts.AuditKey,
 		bolt:     b,
 		maxBatch: opts.MaxBatch,
 		observer: opts.Observer,
@@ -399,7 +418,7 @@ func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
 			return nil
 		}
 	}
-	tx := newTx(btx, op.req.ID)
+	tx := newTx(btx, op.req.ID, db.auditKey)
 	result, err := safeDecide(op.decide, tx)
 	if err != nil {
 		op.err = err
@@ -449,7 +468,7 @@ func safeDecide(decide Decision, tx *Tx) (result proto.Message, err error) {
 // stay valid after it returns.
 func (db *DB) View(fn func(r *Reader) error) error {
 	return db.bolt.View(func(btx *bolt.Tx) error {
-		return fn(&Reader{btx: btx})
+		return fn(&Reader{btx: btx, auditKey: db.auditKey})
 	})
 }
 

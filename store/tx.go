@@ -56,6 +56,8 @@ func (k Kind) String() string {
 // Reader reads records inside one transaction.
 type Reader struct {
 	btx *bolt.Tx
+	// auditKey keys the audit trail's chain (see audit.go).
+	auditKey []byte
 }
 
 // Session returns the session with the given id.
@@ -141,8 +143,8 @@ type namedMessage interface {
 	GetName() string
 }
 
-func newTx(btx *bolt.Tx, requestID string) *Tx {
-	return &Tx{Reader: Reader{btx: btx}, requestID: requestID}
+func newTx(btx *bolt.Tx, requestID string, auditKey []byte) *Tx {
+	return &Tx{Reader: Reader{btx: btx, auditKey: auditKey}, requestID: requestID}
 }
 
 // NewID returns the id the next record of this kind will have. Ids are

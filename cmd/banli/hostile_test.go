@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	encbinary "encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	bolt "go.etcd.io/bbolt"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -608,4 +612,133 @@ func TestCasesAreBounded(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestAuditChainIsKeyed: someone who can write the data file, but not
+// read the audit key, cannot forge a record and recompute the chain after
+// it, cut records off the end and move the head, or wipe the trail; and an
+// auditor's anchor finds a trail replaced by an older copy.
+func TestAuditChainIsKeyed(t *testing.T) {
+	f := newFixture(t)
+	for range 30 {
+		f.receive(t)
+	}
+	auditor := f.account(t, "auditor", banliv1.Role_ROLE_AUDITOR, "")
+	audit := banliv1.NewAuditServiceClient(f.conn)
+	first := must(audit.VerifyAudit(as(auditor), &banliv1.VerifyAuditRequest{}))(t)
+	if !first.GetIntact() || first.GetHeadSequence() == 0 || len(first.GetHeadHash()) != 32 {
+		t.Fatalf("verify: %v", first)
+	}
+	anchor := fmt.Sprintf("%d:%x", first.GetHeadSequence(), first.GetHeadHash())
+	// An anchor that the trail does not hold is refused.
+	wrong := must(audit.VerifyAudit(as(auditor), &banliv1.VerifyAuditRequest{AnchorSequence: 3, AnchorHash: make([]byte, 32)}))(t)
+	if wrong.GetIntact() {
+		t.Errorf("a wrong anchor verifies: %v", wrong)
+	}
+	officeKey := f.officeKey(t)
+	older := filepath.Join(t.TempDir(), "older.db")
+	copyFile(t, f.dataPath, older, func() { f.stop() })
+	// The trail goes on after the copy; its head is the auditor's anchor now.
+	restarted := startServerOn(t, f.dataPath)
+	for i := range 5 {
+		must(restarted.proposals.CreateProposal(as(officeKey), f.receiveRequest(fmt.Sprintf("AFTER%d", i))))(t)
+	}
+	later := must(banliv1.NewAuditServiceClient(restarted.conn).VerifyAudit(as(auditor), &banliv1.VerifyAuditRequest{}))(t)
+	newAnchor := fmt.Sprintf("%d:%x", later.GetHeadSequence(), later.GetHeadHash())
+	restarted.stop()
+
+	verify := func(path string, extra ...string) (int, string) {
+		var stdout, stderr strings.Builder
+		args := append([]string{"audit", "verify", "-data", path, "-audit-key", filepath.Join(filepath.Dir(f.dataPath), "audit.key")}, extra...)
+		code := run(args, &stdout, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := verify(f.dataPath, "-anchor", anchor); code != 0 {
+		t.Fatalf("the untouched file with the first anchor: %d %s", code, out)
+	}
+	if code, out := verify(older, "-anchor", newAnchor); code != 1 || !strings.Contains(out, "cut off") {
+		t.Errorf("an older copy against the newer anchor: %d %s", code, out)
+	}
+
+	attacks := map[string]func(b *bolt.Bucket, meta *bolt.Bucket){
+		"forge record 20 and recompute the chain after it": func(b, meta *bolt.Bucket) {
+			var prev []byte
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				rec := &banliv1.AuditRecord{}
+				proto.Unmarshal(v, rec)
+				if rec.GetSequence() == 20 {
+					rec.Actor = "accounts/someone-else"
+				}
+				if rec.GetSequence() >= 20 {
+					rec.PreviousHash, rec.Hash = prev, nil
+					raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
+					sum := sha256.Sum256(append(slices.Clone(prev), raw...))
+					rec.Hash = sum[:]
+					out, _ := proto.Marshal(rec)
+					b.Put(k, out)
+				}
+				prev = rec.GetHash()
+				meta.Put([]byte("audit_head"), append(slices.Clone(k), prev...))
+			}
+		},
+		"cut the last 10 records and move the head": func(b, meta *bolt.Bucket) {
+			k, _ := b.Cursor().Last()
+			last := encbinary.BigEndian.Uint64(k)
+			for seq := last - 9; seq <= last; seq++ {
+				b.Delete(u64key(seq))
+			}
+			rec := &banliv1.AuditRecord{}
+			proto.Unmarshal(b.Get(u64key(last-10)), rec)
+			meta.Put([]byte("audit_head"), append(u64key(last-10), rec.GetHash()...))
+		},
+		"delete every record": func(b, meta *bolt.Bucket) {
+			var keys [][]byte
+			b.ForEach(func(k, _ []byte) error { keys = append(keys, slices.Clone(k)); return nil })
+			for _, k := range keys {
+				b.Delete(k)
+			}
+			meta.Delete([]byte("audit_head"))
+		},
+	}
+	for name, attack := range attacks {
+		copyPath := filepath.Join(t.TempDir(), "banli.db")
+		copyFile(t, f.dataPath, copyPath, nil)
+		db, err := bolt.Open(copyPath, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Update(func(tx *bolt.Tx) error { attack(tx.Bucket([]byte("audit")), tx.Bucket([]byte("meta"))); return nil })
+		db.Close()
+		if code, out := verify(copyPath); code != 1 || !strings.Contains(out, "BROKEN") {
+			t.Errorf("%s: verify says %d %s", name, code, out)
+		}
+	}
+	// Without its key, a trail is not verified at all.
+	var stdout, stderr strings.Builder
+	if code := run([]string{"audit", "verify", "-data", f.dataPath, "-audit-key", filepath.Join(t.TempDir(), "none.key")}, &stdout, &stderr); code != 1 {
+		t.Errorf("verify without the key: %d %s", code, stdout.String())
+	}
+}
+
+// copyFile copies a data file, after stop (if any) has released it.
+func copyFile(t testing.TB, from, to string, stop func()) {
+	t.Helper()
+	if stop != nil {
+		stop()
+	}
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startServerOn starts a server on an existing data file (its admin.key
+// and audit.key beside it).
+func startServerOn(t testing.TB, dataPath string) *testServer {
+	t.Helper()
+	return startServer(t, func(c *config) { c.dataPath = dataPath })
 }

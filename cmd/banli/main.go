@@ -117,6 +117,8 @@ type config struct {
 	maxStreamsPerAccount int
 	idleTimeout          time.Duration
 	sendTimeout          time.Duration
+	// auditKey is the audit key file's path; "" is audit.key beside the data.
+	auditKey string
 	// now is the service's clock; nil is the wall clock. Only tests set it.
 	now func() time.Time
 	// withoutAuth serves with no sign-in or access rules. No flag sets it:
@@ -148,6 +150,7 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.maxStreamsPerAccount, "max-streams-per-account", defaultMaxStreamsPerAccount, "streams (imports, exports, backups) one account holds open at once")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "an HTTP keep-alive or gRPC connection with no call for this long is closed")
 	fs.DurationVar(&cfg.sendTimeout, "send-timeout", service.DefaultSendTimeout, "a download (export, backup) whose client reads nothing for this long is ended")
+	fs.StringVar(&cfg.auditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")

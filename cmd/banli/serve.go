@@ -57,7 +57,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	tuneGC()
 	tuneProcs()
 	m := newMetrics()
-	db, err := store.Open(cfg.dataPath, store.Options{LockTimeout: cfg.lockTimeout, Observer: m})
+	db, err := openStoreWithAuditKey(cfg, store.Options{LockTimeout: cfg.lockTimeout, Observer: m})
 	if err != nil {
 		return err
 	}
