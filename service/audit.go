@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"sync"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -57,8 +57,8 @@ func (s *Server) auditRefusal(ctx context.Context, method string, req mutatingRe
 // transaction of its own. actor, if not empty, replaces the caller of ctx:
 // the account a failed sign-in claimed.
 func (s *Server) auditCall(ctx context.Context, method string, req proto.Message, actor string, outcome error) {
-	if errors.Is(outcome, store.ErrClosed) || status.Code(outcome) == codes.Unavailable {
-		return
+	if errors.Is(outcome, store.ErrClosed) {
+		return // shutting down: nothing more is written
 	}
 	rec := auditRecord(ctx, method, req, s.now())
 	if actor != "" {
@@ -68,14 +68,66 @@ func (s *Server) auditCall(ctx context.Context, method string, req proto.Message
 	s.appendAudit(ctx, rec)
 }
 
-// appendAudit writes rec in a transaction of its own. A failure to record
-// is not the caller's to see: they get the answer to their own call either
-// way.
+// appendAudit writes rec in a transaction of its own, after any records
+// kept back. A record that cannot be written (the disk is full) is kept
+// back in memory and written before the next one; the caller gets the
+// answer to its own call either way.
 func (s *Server) appendAudit(ctx context.Context, rec *banliv1.AuditRecord) {
-	s.store.Write(context.WithoutCancel(ctx), store.Request{}, func(tx *store.Tx) (proto.Message, error) {
-		tx.AppendAudit(rec)
+	recs := append(s.auditBacklog.take(), rec)
+	_, err := s.store.Write(context.WithoutCancel(ctx), store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+		for _, r := range recs {
+			tx.AppendAudit(proto.Clone(r).(*banliv1.AuditRecord))
+		}
 		return rec, nil
 	})
+	if err != nil && !errors.Is(err, store.ErrClosed) {
+		s.auditBacklog.keep(recs)
+	}
+}
+
+// flushAuditBacklog writes the records kept back, if any.
+func (s *Server) flushAuditBacklog(ctx context.Context) {
+	if recs := s.auditBacklog.take(); len(recs) > 0 {
+		last := recs[len(recs)-1]
+		s.auditBacklog.keep(recs[:len(recs)-1])
+		s.appendAudit(ctx, last)
+	}
+}
+
+// auditBacklog holds audit records that could not be written yet. It is
+// bounded: when it is full, calls are refused before they run (see
+// admit), so that nothing happens that the trail would not show.
+type auditBacklog struct {
+	mu   sync.Mutex
+	recs []*banliv1.AuditRecord
+}
+
+// maxAuditBacklog is how many records wait for the disk at most.
+const maxAuditBacklog = 10000
+
+func (b *auditBacklog) take() []*banliv1.AuditRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	recs := b.recs
+	b.recs = nil
+	return recs
+}
+
+// keep puts recs back in front of any kept since, up to the bound; past
+// it the newest are dropped (their calls were refused as it filled).
+func (b *auditBacklog) keep(recs []*banliv1.AuditRecord) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recs = append(recs, b.recs...)
+	if len(b.recs) > maxAuditBacklog {
+		b.recs = b.recs[:maxAuditBacklog]
+	}
+}
+
+func (b *auditBacklog) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.recs)
 }
 
 // ListAuditRecords lists the audit trail.

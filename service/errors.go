@@ -2,8 +2,11 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -202,10 +205,25 @@ func toStatus(err error) error {
 	case errors.Is(err, store.ErrClosed):
 		st = status.New(codes.Unavailable, "the server is shutting down")
 	default:
-		// Storage and encoding failures: say so without leaking internals.
-		st = status.New(codes.Internal, "internal error: "+err.Error())
+		st = masked(err)
 	}
 	return st.Err()
+}
+
+// masked answers a failure that is not the caller's (the disk is full, a
+// file cannot be read, a record does not decode): UNAVAILABLE, since a
+// retry may well succeed once an operator has acted, with a reference id
+// and nothing else. The log line carries the full error and the same id,
+// so the caller's report leads to it; the error itself (paths, system
+// messages) is not the caller's to read.
+func masked(err error) *status.Status {
+	ref := make([]byte, 6)
+	rand.Read(ref) // never fails (crypto/rand)
+	id := hex.EncodeToString(ref)
+	slog.Error("call failed inside the server", "ref", id, "error", err)
+	return withDetails(status.New(codes.Unavailable, "the server could not complete the call (ref "+id+"); try again later, "+
+		"and give the operators this reference if it persists"),
+		&errdetails.ErrorInfo{Reason: "INTERNAL", Domain: errorDomain, Metadata: map[string]string{"ref": id}})
 }
 
 func withDetails(st *status.Status, details ...protoadapt.MessageV1) *status.Status {

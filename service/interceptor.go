@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -99,6 +101,14 @@ func (g *guardedStream) RecvMsg(m any) error {
 // method's rule for req (nil when a stream opens). It returns ctx with the
 // caller, or the status to answer with.
 func (s *Server) admit(ctx context.Context, method string, req proto.Message) (context.Context, *Caller, error) {
+	if n := s.auditBacklog.len(); n > 0 {
+		s.flushAuditBacklog(ctx)
+		if s.auditBacklog.len() >= maxAuditBacklog {
+			// The trail cannot be written: nothing may happen that it
+			// would not show.
+			return nil, nil, status.Error(codes.Unavailable, "the audit trail cannot be written now, so no call is taken; try again later")
+		}
+	}
 	c, err := s.authenticate(ctx)
 	if err != nil {
 		return nil, nil, s.refuseSignIn(ctx, method, req, err)

@@ -81,6 +81,8 @@ type Server struct {
 	limiter  *rateLimiter
 	streams  streamCounter
 	signIns  accountCache
+	// auditBacklog holds audit records the disk could not take yet.
+	auditBacklog auditBacklog
 
 	sendTimeout time.Duration
 	spoolDir    string

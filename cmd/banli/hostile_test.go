@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -741,4 +742,70 @@ func copyFile(t testing.TB, from, to string, stop func()) {
 func startServerOn(t testing.TB, dataPath string) *testServer {
 	t.Helper()
 	return startServer(t, func(c *config) { c.dataPath = dataPath })
+}
+
+// smallDisk mounts a tmpfs of size bytes for a test's data file: a disk
+// that fills. It needs root (CI runs as root); elsewhere the test skips,
+// saying so, except under CI=true.
+func smallDisk(t *testing.T, size int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "disk")
+	os.Mkdir(dir, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount a small tmpfs: %v %s (CI runs as root and must run this test)", err, out)
+		}
+		t.Skipf("needs root to mount a small tmpfs (run as root, or CI=true .ci/run): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// TestDiskFull: a write that the disk cannot take is answered UNAVAILABLE
+// with a masked message (no path, no system error), writes nothing, and
+// its audit record is kept until the disk has room again.
+func TestDiskFull(t *testing.T) {
+	disk := smallDisk(t, 40<<20)
+	f := newFixture(t, func(c *config) { c.dataPath = filepath.Join(disk, "banli.db") })
+	// Room to free later.
+	filler := filepath.Join(disk, "filler")
+	if err := os.WriteFile(filler, make([]byte, 8<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	content := strings.Repeat("建议", 20000)
+	var refused []error
+	created := 0
+	for i := 0; len(refused) < 3 && i < 1000; i++ {
+		req := f.receiveRequest(fmt.Sprintf("F%d", i))
+		req.Proposal.Content = content
+		if _, err := f.proposals.CreateProposal(office, req); err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		created++
+	}
+	if len(refused) < 3 {
+		t.Fatalf("the disk never filled (%d cases)", created)
+	}
+	for _, err := range refused {
+		st := status.Convert(err)
+		if st.Code() != codes.Unavailable || strings.Contains(st.Message(), disk) || strings.Contains(st.Message(), "space") || !strings.Contains(st.Message(), "ref ") {
+			t.Errorf("a write on a full disk: %v, want UNAVAILABLE, masked, with a reference", err)
+		}
+	}
+	os.Remove(filler)
+	// The disk has room again: the refused calls' records come in first.
+	list := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{PageSize: 1000}))(t)
+	if len(list.GetProposals()) != created {
+		t.Errorf("%d cases stored, %d answered OK", len(list.GetProposals()), created)
+	}
+	unavailable := 0
+	for _, rec := range f.auditTrail(t) {
+		if strings.HasSuffix(rec.GetMethod(), "/CreateProposal") && rec.GetOutcome() == "Unavailable" {
+			unavailable++
+		}
+	}
+	if unavailable != len(refused) {
+		t.Errorf("%d refused writes audited, want %d", unavailable, len(refused))
+	}
 }

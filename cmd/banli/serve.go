@@ -54,6 +54,9 @@ type listening struct {
 // accept connections.
 func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
 	cfg = cfg.withDefaults()
+	// The service logs what it masks from callers (with the reference id
+	// they are given) through slog's default logger.
+	slog.SetDefault(log)
 	tuneGC()
 	tuneProcs()
 	m := newMetrics()
