@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,9 +199,11 @@ func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
 }
 
 // confineToCase admits a request naming a case, or a part of one, in its
-// name (or parent) field: a proposer's own case; for a unit, an assignment of its unit
-// (or of one of its departments), or, for a request on the whole case, a
-// case with a current assignment there.
+// name (or parent) field: a proposer's own case; for a unit, an assignment
+// of its unit (or of one of its departments), or, for a request on the
+// whole case, a case with a current assignment there. A case or part that
+// does not exist is refused the same way as another's (AIP-211): whether
+// it exists is not the caller's to learn.
 func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
 	name := stringField(req, "name")
 	if name == "" {
@@ -210,31 +213,26 @@ func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
 	if ids == nil {
 		return nil // malformed: validation refuses it with the field named
 	}
+	refuse := denied("%s is not within the reach of %s", name, c.Account)
 	p, err := r.Proposal(ids[0])
-	if err != nil {
-		return nil // the handler answers NOT_FOUND
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse
 	}
-	if c.Role == proposer {
-		if p.GetSubmitter() != c.Account {
-			return denied("%s was not submitted by %s", p.GetName(), c.Account)
+	if err != nil {
+		return err
+	}
+	if c.Role == proposer || len(ids) < 2 {
+		if !mayRead(r, c, p) {
+			return refuse
 		}
 		return nil
 	}
-	if len(ids) >= 2 {
-		for _, a := range p.GetAssignments() {
-			if a.GetName() == assignmentName(ids[0], int(ids[1])) {
-				if !inUnit(r, c.Unit, a.GetUnit()) {
-					return denied("%s is %s's part; %s acts for %s", a.GetName(), a.GetUnit(), c.Account, c.Unit)
-				}
-				return nil
-			}
+	for _, a := range p.GetAssignments() {
+		if a.GetName() == assignmentName(ids[0], int(ids[1])) && inUnit(r, c.Unit, a.GetUnit()) {
+			return nil
 		}
-		return nil // the handler answers NOT_FOUND
 	}
-	if !mayRead(r, c, p) {
-		return denied("%s is not assigned to %s", p.GetName(), c.Unit)
-	}
-	return nil
+	return refuse
 }
 
 // mayRead reports whether c may read case p as GetProposal gives it: the
