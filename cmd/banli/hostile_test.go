@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -807,5 +809,53 @@ func TestDiskFull(t *testing.T) {
 	}
 	if unavailable != len(refused) {
 		t.Errorf("%d refused writes audited, want %d", unavailable, len(refused))
+	}
+}
+
+// TestStreamFloodStaysBounded: one account opening import streams as
+// fast as it can, and never closing those it gets, holds at most its cap
+// of them; the rest are refused at once, and the server's memory stays
+// flat. CI makes 2,000 attempts; BANLI_STREAM_FLOOD=50000 makes the
+// issue's 50,000.
+func TestStreamFloodStaysBounded(t *testing.T) {
+	attempts := 2000
+	if n, err := strconv.Atoi(os.Getenv("BANLI_STREAM_FLOOD")); err == nil && n > 0 {
+		attempts = n
+	}
+	f := newFixture(t, func(c *config) { c.rateLimit, c.rateBurst = 500, 1000 })
+	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
+	imports := banliv1.NewImportServiceClient(f.conn)
+	ctx, cancel := context.WithCancel(as(platform))
+	defer cancel()
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	before := heap()
+	start := time.Now()
+	held, refused := 0, 0
+	for range attempts {
+		s, err := imports.ImportProposals(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A stream is admitted or refused on its first message.
+		s.Send(&banliv1.ImportProposalsRequest{Rows: []*banliv1.ImportRow{importRow(f, 1, "X")}})
+		if _, err := s.Recv(); err != nil {
+			refused++
+			continue
+		}
+		held++ // kept open, never closed
+	}
+	after := heap()
+	t.Logf("%d stream attempts in %s: %d held open, %d refused; heap in use %d MB before, %d MB after",
+		attempts, time.Since(start).Round(time.Millisecond), held, refused, before>>20, after>>20)
+	if held > defaultMaxStreamsPerAccount {
+		t.Errorf("one account holds %d streams, over its cap of %d", held, defaultMaxStreamsPerAccount)
+	}
+	if after > before+64<<20 {
+		t.Errorf("the heap grew from %d to %d MB", before>>20, after>>20)
 	}
 }
