@@ -98,24 +98,7 @@ func TestEveryMethodHasARule(t *testing.T) {
 // access check (any answer but PERMISSION_DENIED).
 func TestAccessMatrix(t *testing.T) {
 	f := newFixture(t)
-	dept := must(f.units.CreateUnit(context.Background(), &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数字政府处", Parent: f.unit(0)}}))(t)
-	roles := map[string]struct {
-		role banliv1.Role
-		unit string
-	}{
-		"office": {banliv1.Role_ROLE_OFFICE, ""}, "lead-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(0)},
-		"lead-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(0)}, "dept-staff": {banliv1.Role_ROLE_UNIT_STAFF, dept.GetName()},
-		"co-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(1)}, "co-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(1)},
-		"other-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(2)}, "other-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(2)},
-		"platform": {banliv1.Role_ROLE_PROPOSER, ""}, "other-platform": {banliv1.Role_ROLE_PROPOSER, ""},
-		"viewer-all": {banliv1.Role_ROLE_VIEWER, ""}, "viewer-lead": {banliv1.Role_ROLE_VIEWER, f.unit(0)},
-		"viewer-other": {banliv1.Role_ROLE_VIEWER, f.unit(2)}, "auditor": {banliv1.Role_ROLE_AUDITOR, ""},
-		"standby": {banliv1.Role_ROLE_STANDBY, ""}, "monitor": {banliv1.Role_ROLE_MONITOR, ""},
-	}
-	keys := map[string]string{"admin": f.adminKey}
-	for id, r := range roles {
-		keys[id] = f.account(t, id, r.role, r.unit)
-	}
+	keys := matrixAccounts(t, f)
 	// The case: submitted by the platform, led by units/1, co-handled by units/2.
 	in := f.receive(t)
 	in.Name = ""
@@ -137,6 +120,32 @@ func TestAccessMatrix(t *testing.T) {
 			}
 		}
 	}
+}
+
+// matrixAccounts makes an account for each caller of the matrix (a
+// department of units/1 for dept-staff) and returns their keys, the
+// admin's included.
+func matrixAccounts(t testing.TB, f *fixture) map[string]string {
+	t.Helper()
+	dept := must(f.units.CreateUnit(context.Background(), &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数字政府处", Parent: f.unit(0)}}))(t)
+	roles := map[string]struct {
+		role banliv1.Role
+		unit string
+	}{
+		"office": {banliv1.Role_ROLE_OFFICE, ""}, "lead-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(0)},
+		"lead-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(0)}, "dept-staff": {banliv1.Role_ROLE_UNIT_STAFF, dept.GetName()},
+		"co-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(1)}, "co-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(1)},
+		"other-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(2)}, "other-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(2)},
+		"platform": {banliv1.Role_ROLE_PROPOSER, ""}, "other-platform": {banliv1.Role_ROLE_PROPOSER, ""},
+		"viewer-all": {banliv1.Role_ROLE_VIEWER, ""}, "viewer-lead": {banliv1.Role_ROLE_VIEWER, f.unit(0)},
+		"viewer-other": {banliv1.Role_ROLE_VIEWER, f.unit(2)}, "auditor": {banliv1.Role_ROLE_AUDITOR, ""},
+		"standby": {banliv1.Role_ROLE_STANDBY, ""}, "monitor": {banliv1.Role_ROLE_MONITOR, ""},
+	}
+	keys := map[string]string{"admin": f.adminKey}
+	for id, r := range roles {
+		keys[id] = f.account(t, id, r.role, r.unit)
+	}
+	return keys
 }
 
 type apiMethod struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -231,48 +230,41 @@ func wantCode(t testing.TB, err error, code codes.Code, field string) {
 	t.Fatalf("no field violation names %q in %v", field, st.Details())
 }
 
-// rest sends a JSON request to the REST gateway and decodes the answer.
+// rest sends a JSON request to the REST gateway, signed in as a party
+// the method allows, and decodes the answer.
 func (ts *testServer) rest(t testing.TB, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var reader io.Reader
-	if body != nil {
-		b, ok := body.(string)
-		if !ok {
-			raw, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b = string(raw)
+	text, ok := body.(string)
+	if !ok && body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
 		}
-		reader = bytes.NewReader([]byte(b))
+		text = string(raw)
 	}
-	req, err := http.NewRequest(method, "http://"+ts.addrs.httpAddr+path, reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	method, msg := restMethod(t, method, path)
-	key, err := ts.acting.keyFor(context.Background(), method, msg)
+	rpc, msg := restMethod(t, method, path)
+	key, err := ts.acting.keyFor(context.Background(), rpc, msg)
 	if err != nil {
 		key = ts.officeKey(t) // a part that does not exist: no unit to act for
 	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
-		out = map[string]any{"raw": string(raw)}
-	}
-	return resp.StatusCode, out
+	return ts.restAs(t, key, method, path, text)
 }
 
 // restAs sends a raw body (none if empty) to the REST gateway signed in
-// with key, and decodes the JSON answer.
+// with key (none if empty), and decodes the JSON answer.
 func (ts *testServer) restAs(t testing.TB, key, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	code, raw := ts.restRaw(t, key, method, path, body)
+	var out map[string]any
+	if len(raw) > 0 && json.Unmarshal([]byte(raw), &out) != nil {
+		out = map[string]any{"raw": raw}
+	}
+	return code, out
+}
+
+// restRaw sends a REST call signed in with key (none if empty) and
+// returns its status and body.
+func (ts *testServer) restRaw(t testing.TB, key, method, path, body string) (int, string) {
 	t.Helper()
 	var reader io.Reader
 	if body != "" {
@@ -291,12 +283,8 @@ func (ts *testServer) restAs(t testing.TB, key, method, path, body string) (int,
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out map[string]any
 	raw, _ := io.ReadAll(resp.Body)
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
-		out = map[string]any{"raw": string(raw)}
-	}
-	return resp.StatusCode, out
+	return resp.StatusCode, string(raw)
 }
 
 // restRoutes maps the OpenAPI document's paths to gRPC methods, so that a

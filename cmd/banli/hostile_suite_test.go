@@ -61,24 +61,7 @@ type hostileFixture struct {
 
 func newHostileFixture(t *testing.T) *hostileFixture {
 	f := newFixture(t)
-	dept := must(f.units.CreateUnit(context.Background(), &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数字政府处", Parent: f.unit(0)}}))(t)
-	roles := map[string]struct {
-		role banliv1.Role
-		unit string
-	}{
-		"office": {banliv1.Role_ROLE_OFFICE, ""}, "lead-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(0)},
-		"lead-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(0)}, "dept-staff": {banliv1.Role_ROLE_UNIT_STAFF, dept.GetName()},
-		"co-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(1)}, "co-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(1)},
-		"other-staff": {banliv1.Role_ROLE_UNIT_STAFF, f.unit(2)}, "other-head": {banliv1.Role_ROLE_UNIT_HEAD, f.unit(2)},
-		"platform": {banliv1.Role_ROLE_PROPOSER, ""}, "other-platform": {banliv1.Role_ROLE_PROPOSER, ""},
-		"viewer-all": {banliv1.Role_ROLE_VIEWER, ""}, "viewer-lead": {banliv1.Role_ROLE_VIEWER, f.unit(0)},
-		"viewer-other": {banliv1.Role_ROLE_VIEWER, f.unit(2)}, "auditor": {banliv1.Role_ROLE_AUDITOR, ""},
-		"standby": {banliv1.Role_ROLE_STANDBY, ""}, "monitor": {banliv1.Role_ROLE_MONITOR, ""},
-	}
-	h := &hostileFixture{fixture: f, keys: map[string]string{"admin": f.adminKey}, platformID: "platform-req-1"}
-	for id, r := range roles {
-		h.keys[id] = f.account(t, id, r.role, r.unit)
-	}
+	h := &hostileFixture{fixture: f, keys: matrixAccounts(t, f), platformID: "platform-req-1"}
 	platform := as(h.keys["platform"])
 	req := f.receiveRequest("H1")
 	req.RequestId = h.platformID
@@ -297,27 +280,4 @@ func restTemplate(t testing.TB, r apiRoute) string {
 		}
 	}
 	return strings.Join(parts, "/")
-}
-
-// restRaw sends a REST call signed in with key and returns its status and
-// body as text.
-func (ts *testServer) restRaw(t testing.TB, key, method, path, body string) (int, string) {
-	t.Helper()
-	var reader io.Reader
-	if body != "" {
-		reader = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, "http://"+ts.addrs.httpAddr+path, reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
 }

@@ -152,18 +152,11 @@ func TestOfflineAuditVerifyNeedsAFile(t *testing.T) {
 // exportCSV downloads the ledger as CSV over REST, signed in with key.
 func (f *fixture) exportCSV(t testing.TB, key string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/v1/ledger:export?format=EXPORT_FORMAT_CSV", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, body := f.restRaw(t, key, "GET", "/v1/ledger:export?format=EXPORT_FORMAT_CSV", "")
+	if code != 200 {
+		t.Fatalf("export: %d %s", code, body)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("export: %d %s", resp.StatusCode, b)
-	}
-	return string(b)
+	return body
 }
 
 // TestExportHoldsOnlyWhatTheCallerMayRead: a viewer, who may not read a
@@ -233,21 +226,8 @@ func TestMetricsNeedAKey(t *testing.T) {
 	f := newFixture(t)
 	staff := f.account(t, "li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))
 	monitor := f.account(t, "prometheus", banliv1.Role_ROLE_MONITOR, "")
-	scrape := func(key string) (int, string) {
-		req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/metrics", nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	for key, want := range map[string]int{"": 401, staff: 403, monitor: 200, f.adminKey: 200} {
-		code, body := scrape(key)
+		code, body := f.restRaw(t, key, "GET", "/metrics", "")
 		if code != want || (want != 200 && strings.Contains(body, "banli_")) {
 			t.Errorf("scrape: %d %.80q, want %d", code, body, want)
 		}
@@ -470,28 +450,6 @@ func TestStreamMessagesAreRateLimited(t *testing.T) {
 	if sent != 19 || status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("%d batches went through, then %v; want the burst, then RESOURCE_EXHAUSTED", sent, err)
 	}
-}
-
-// metric reads one unlabelled gauge from /metrics, as the admin.
-func (ts *testServer) metric(t testing.TB, name string) float64 {
-	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+ts.addrs.httpAddr+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+ts.adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			var f float64
-			fmt.Sscan(v, &f)
-			return f
-		}
-	}
-	t.Fatalf("/metrics has no %s", name)
-	return 0
 }
 
 // TestSlowReadersHoldNothing: a caller that opens the ledger export or the
