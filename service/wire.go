@@ -29,8 +29,16 @@ const undecodableField = protowire.MaxValidNumber
 // decoded, for the reason given.
 func MarkUndecodable(m proto.Message, reason string) {
 	proto.Reset(m)
+	AddUndecodableMark(m, reason)
+}
+
+// AddUndecodableMark marks m as a request that could not be decoded whole,
+// keeping what was decoded (a REST call's path, whose resource name the
+// access check needs, when its query parameters fail).
+func AddUndecodableMark(m proto.Message, reason string) {
 	mark := protowire.AppendTag(nil, undecodableField, protowire.BytesType)
-	m.ProtoReflect().SetUnknown(protowire.AppendString(mark, reason))
+	mark = protowire.AppendString(mark, reason)
+	m.ProtoReflect().SetUnknown(append(mark, m.ProtoReflect().GetUnknown()...))
 }
 
 // Malformed returns INVALID_ARGUMENT, naming the field, for a request that

@@ -311,6 +311,23 @@ func TestUndecodableRESTBodiesAreCheckedAndAudited(t *testing.T) {
 			t.Errorf("the office assigning with %s: %d %v, want 400", body, code, out)
 		}
 	}
+	// Query parameters that do not parse are refused the same way, after
+	// the access check.
+	if code, out := f.restAs(t, staff, "GET", "/v1/audit?afterSequence=abc", ""); code != 403 {
+		t.Errorf("staff reading the audit trail with a bad query: %d %v, want 403", code, out)
+	}
+	auditor := f.account(t, "auditor", banliv1.Role_ROLE_AUDITOR, "")
+	if code, out := f.restAs(t, auditor, "GET", "/v1/audit?afterSequence=abc", ""); code != 400 {
+		t.Errorf("the auditor with a bad query: %d %v, want 400", code, out)
+	}
+	// The path's case is kept for the access check: another unit's staff
+	// is refused the case, the office hears what is wrong with the query.
+	if code, out := f.restAs(t, staff, "GET", "/v1/"+p.GetName()+"/events?pageSize=x", ""); code != 403 {
+		t.Errorf("staff reading another's case's history with a bad query: %d %v, want 403", code, out)
+	}
+	if code, out := f.restAs(t, f.officeKey(t), "GET", "/v1/"+p.GetName()+"/events?pageSize=x", ""); code != 400 || !strings.Contains(fmt.Sprint(out), "query") {
+		t.Errorf("the office with a bad query: %d %v, want 400 naming the query", code, out)
+	}
 	var denied, invalid, unauthenticated int
 	for _, rec := range f.auditTrail(t) {
 		if !strings.HasSuffix(rec.GetMethod(), "/AssignProposal") {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"net/http/pprof"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -303,6 +305,18 @@ func (d strictDecoder) Decode(v any) error {
 	return nil
 }
 
+// markingQueryParser reads query parameters as the gateway does, but
+// marks a request whose parameters do not parse instead of answering 400
+// before the call (see strictDecoder.Decode).
+type markingQueryParser struct{ runtime.DefaultQueryParser }
+
+func (p *markingQueryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
+	if err := p.DefaultQueryParser.Parse(msg, values, filter); err != nil {
+		service.AddUndecodableMark(msg, "query parameters: "+err.Error())
+	}
+	return nil
+}
+
 // newGateway builds the REST gateway. It dials the gRPC server through an
 // in-memory listener, so every interceptor applies to REST calls too. It
 // passes on the caller's Authorization header, and adds the caller's
@@ -312,6 +326,7 @@ func (d strictDecoder) Decode(v any) error {
 // calls finish over it.
 func newGateway(lis *bufconn.Listener) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	mux := runtime.NewServeMux(
+		runtime.SetQueryParameterParser(&markingQueryParser{}),
 		// JSON uses lowerCamelCase field names and enum value names, the
 		// protobuf JSON mapping; unknown fields are refused, not dropped.
 		// (google.api.HttpBody responses, the backup download, pass through
