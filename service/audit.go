@@ -47,12 +47,6 @@ func source(ctx context.Context) string {
 	return ""
 }
 
-// auditRefusal records a refused mutating call, in a transaction of its
-// own (the refused decision wrote nothing).
-func (s *Server) auditRefusal(ctx context.Context, method string, req mutatingRequest, refusal error) {
-	s.auditCall(ctx, method, req, "", refusal)
-}
-
 // auditCall records a call that wrote nothing, with its outcome, in a
 // transaction of its own. actor, if not empty, replaces the caller of ctx:
 // the account a failed sign-in claimed.

@@ -32,7 +32,7 @@ func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 			return nil, err
 		}
 		resp, err := handler(ctx, req)
-		s.auditPrivileged(ctx, c, info.FullMethod, msg, err)
+		s.auditAfter(ctx, c, info.FullMethod, msg, err)
 		return resp, err
 	}
 }
@@ -60,7 +60,7 @@ func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
 		defer release()
 		guarded := &guardedStream{ServerStream: ss, ctx: ctx, s: s, caller: c, method: info.FullMethod}
 		err = handler(srv, guarded)
-		s.auditPrivileged(ctx, c, info.FullMethod, guarded.first, err)
+		s.auditAfter(ctx, c, info.FullMethod, guarded.first, err)
 		return err
 	}
 }
@@ -165,7 +165,7 @@ func (s *Server) AdmitHTTP(ctx context.Context, route, authorization, remoteAddr
 	ctx = peer.NewContext(metadata.NewIncomingContext(ctx, md), &peer.Peer{Addr: httpAddr(remoteAddr)})
 	ctx, c, err := s.admit(ctx, route, nil)
 	if err == nil {
-		s.auditPrivileged(ctx, c, route, nil, nil)
+		s.auditAfter(ctx, c, route, nil, nil)
 	}
 	return err
 }
@@ -187,17 +187,20 @@ func (s *Server) limit(ctx context.Context, identity string) error {
 	return toStatus(&rateLimitError{identity: identity, retryAfter: wait})
 }
 
-// auditPrivileged records a call by an admin or an auditor that recorded
-// nothing itself: their reads (an account list, a backup, the audit trail)
-// are actions the trail must show. Mutations record themselves.
-func (s *Server) auditPrivileged(ctx context.Context, c *Caller, method string, req proto.Message, err error) {
-	if c.Role != admin && c.Role != auditor {
-		return
+// auditAfter records what a handler did not record itself. An accepted
+// mutation records itself, in its own transaction; a refused one is
+// recorded here, whatever refused it (its content, a rule, the store).
+// A call by an admin or an auditor is recorded whatever it was: their
+// reads (an account list, a backup, the audit trail) are actions the trail
+// must show.
+func (s *Server) auditAfter(ctx context.Context, c *Caller, method string, req proto.Message, err error) {
+	_, mutating := req.(mutatingRequest)
+	switch {
+	case mutating && err != nil:
+		s.auditCall(ctx, method, req, "", toStatus(err))
+	case !mutating && (c.Role == admin || c.Role == auditor):
+		s.auditCall(ctx, method, req, "", toStatus(err))
 	}
-	if _, mutating := req.(mutatingRequest); mutating {
-		return
-	}
-	s.auditCall(ctx, method, req, "", toStatus(err))
 }
 
 // sourceHost is the caller's address without its port.

@@ -137,8 +137,8 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 
 // write runs one decision for a mutating request and returns its answer
 // (or the first answer, for a replayed request_id) as T. The call's audit
-// record commits with the decision's writes; a refused call is recorded on
-// its own.
+// record commits with the decision's writes; a refused call is recorded by
+// the interceptor (auditAfter).
 func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx *store.Tx, now time.Time) (T, error)) (T, error) {
 	var zero T
 	if err := s.refuseOnStandby(); err != nil {
@@ -167,9 +167,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		return res, nil
 	})
 	if err != nil {
-		err = toStatus(err)
-		s.auditRefusal(ctx, method, req, err)
-		return zero, err
+		return zero, toStatus(err) // the interceptor records the refusal
 	}
 	return res.(T), nil
 }

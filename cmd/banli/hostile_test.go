@@ -834,3 +834,35 @@ func TestStreamFloodStaysBounded(t *testing.T) {
 		t.Errorf("the heap grew from %d to %d MB", before>>20, after>>20)
 	}
 }
+
+// TestEveryRefusedMutationIsAudited: a mutating call refused for its
+// content (before it reaches a decision) is on the trail like one refused
+// by a rule, and each once.
+func TestEveryRefusedMutationIsAudited(t *testing.T) {
+	f := newFixture(t)
+	req := f.receiveRequest("V1")
+	req.Proposal.Title = ""
+	_, err := f.proposals.CreateProposal(office, req)
+	wantCode(t, err, codes.InvalidArgument, "proposal.title")
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	staff := as(f.account(t, "li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0)))
+	lead := p.GetAssignments()[0].GetName()
+	must(f.proposals.SignAssignment(staff, &banliv1.SignAssignmentRequest{Name: lead}))(t)
+	_, err = f.proposals.SignAssignment(staff, &banliv1.SignAssignmentRequest{Name: lead})
+	wantCode(t, err, codes.FailedPrecondition, "")
+	_, err = f.proposals.RecordConsultation(staff, &banliv1.RecordConsultationRequest{Name: lead, Consultation: &banliv1.Consultation{}})
+	wantCode(t, err, codes.InvalidArgument, "")
+	refused := map[string]int{}
+	for _, rec := range f.auditTrail(t) {
+		if rec.GetOutcome() != "OK" {
+			refused[rec.GetMethod()[strings.LastIndex(rec.GetMethod(), "/")+1:]+" "+rec.GetOutcome()]++
+		}
+	}
+	want := map[string]int{"CreateProposal InvalidArgument": 1, "SignAssignment FailedPrecondition": 1, "RecordConsultation InvalidArgument": 1}
+	for k, n := range want {
+		if refused[k] != n {
+			t.Errorf("the trail's refusals are %v, want %v", refused, want)
+			break
+		}
+	}
+}
