@@ -158,7 +158,7 @@ func checkAccountUnit(tx *store.Tx, unit string) error {
 	}
 	u, err := tx.Unit(idOf(unit, unitsCollection))
 	if err != nil {
-		return resourceNotFound(unit, "account.unit")
+		return notFoundOr(err, unit, "account.unit")
 	}
 	if !u.GetActive() {
 		return fmt.Errorf("account.unit: %s is deactivated: %w", unit, ErrPrecondition)
@@ -336,7 +336,7 @@ func (s *Server) changeAccount(ctx context.Context, method string, req mutatingR
 func loadAccount(tx *store.Tx, id, etag string) (*banliv1.Account, error) {
 	a, err := tx.Account(id)
 	if err != nil {
-		return nil, resourceNotFound(accountName(id), "")
+		return nil, notFoundOr(err, accountName(id), "")
 	}
 	return a, checkEtag(etag, a.GetEtag(), a.GetName())
 }

@@ -53,7 +53,7 @@ func (s *Server) GetCalendarYear(ctx context.Context, req *banliv1.GetCalendarYe
 	err := s.store.View(func(r *store.Reader) error {
 		var err error
 		if cy, err = r.CalendarYear(year, req.GetVersion()); err != nil {
-			return resourceNotFound(fmt.Sprintf("%s version %d", req.GetName(), req.GetVersion()), "")
+			return notFoundOr(err, fmt.Sprintf("%s version %d", req.GetName(), req.GetVersion()), "")
 		}
 		return nil
 	})

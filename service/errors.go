@@ -112,6 +112,16 @@ func (e *notFoundError) Error() string {
 
 func (e *notFoundError) Unwrap() error { return ErrNotFound }
 
+// notFoundOr is resourceNotFound when err says the record is not there,
+// and err itself otherwise: a read that failed (a storage error) is not a
+// resource that does not exist, and is answered as the failure it is.
+func notFoundOr(err error, name, field string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return resourceNotFound(name, field)
+	}
+	return err
+}
+
 // resourceNotFound reports that name (given in field, if not the request's
 // own name) does not exist.
 func resourceNotFound(name, field string) error {

@@ -37,7 +37,7 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 	resp := &banliv1.ListEventsResponse{}
 	err := s.store.View(func(r *store.Reader) error {
 		if _, err := r.Proposal(id); err != nil {
-			return resourceNotFound(req.GetParent(), "parent")
+			return notFoundOr(err, req.GetParent(), "parent")
 		}
 		list, more, err := r.ListResourceEvents(req.GetParent(), after, pageSize(req.GetPageSize(), defaultEventPage))
 		if err != nil {

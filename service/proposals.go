@@ -27,7 +27,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 		in := req.GetProposal()
 		sess, err := tx.Session(idOf(in.GetSession(), sessionsCollection))
 		if err != nil {
-			return nil, resourceNotFound(in.GetSession(), "proposal.session")
+			return nil, notFoundOr(err, in.GetSession(), "proposal.session")
 		}
 		if want := kindOfBody(sess.GetBody()); in.GetKind() != want {
 			return nil, invalidField("proposal.kind", "%s is a %s session: its cases are %s", sess.GetName(),
@@ -103,7 +103,7 @@ func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalReques
 		var err error
 		p, err = r.Proposal(id)
 		if err != nil {
-			return resourceNotFound(req.GetName(), "")
+			return notFoundOr(err, req.GetName(), "")
 		}
 		return nil
 	})
@@ -262,7 +262,7 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 func (c *caseChange) checkAssignable(unit, field string) error {
 	u, err := c.unit(unit)
 	if err != nil {
-		return resourceNotFound(unit, field)
+		return notFoundOr(err, unit, field)
 	}
 	if !u.GetActive() {
 		return fmt.Errorf("%s: %s (%s) is deactivated: %w", field, unit, u.GetDisplayName(), ErrPrecondition)
@@ -434,7 +434,7 @@ func (c *caseChange) checkDepartment(a *banliv1.Assignment, department string) e
 	for depth := 0; depth < 8; depth++ {
 		u, err := c.tx.Unit(idOf(name, unitsCollection))
 		if err != nil {
-			return resourceNotFound(name, "department")
+			return notFoundOr(err, name, "department")
 		}
 		if u.GetParent() == a.GetUnit() {
 			return nil
@@ -459,7 +459,7 @@ func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestRe
 		}
 		if su := req.GetSuggestedUnit(); su != "" {
 			if _, err := c.tx.Unit(idOf(su, unitsCollection)); err != nil {
-				return resourceNotFound(su, "suggested_unit")
+				return notFoundOr(err, su, "suggested_unit")
 			}
 		}
 		a.ReassignmentRequests = append(a.ReassignmentRequests, &banliv1.ReassignmentRequest{
@@ -798,7 +798,7 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 			sid := idOf(name, proposalsCollection)
 			src, err := c.tx.Proposal(sid)
 			if err != nil {
-				return resourceNotFound(name, field)
+				return notFoundOr(err, name, field)
 			}
 			if err := checkProposalStep(StepMergeAway, src.GetName(), src.GetState()); err != nil {
 				return err

@@ -161,7 +161,7 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 		if req.GetUnit() != "" {
 			u, err := r.Unit(idOf(req.GetUnit(), unitsCollection))
 			if err != nil {
-				return resourceNotFound(req.GetUnit(), "unit")
+				return notFoundOr(err, req.GetUnit(), "unit")
 			}
 			unitName = u.GetDisplayName()
 		}

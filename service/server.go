@@ -223,7 +223,7 @@ func updateProposal(ctx context.Context, s *Server, method string, req mutatingR
 	return write(ctx, s, method, req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
 		p, err := tx.Proposal(id)
 		if err != nil {
-			return nil, resourceNotFound(proposalName(id), "")
+			return nil, notFoundOr(err, proposalName(id), "")
 		}
 		if err := checkEtag(etag, p.GetEtag(), p.GetName()); err != nil {
 			return nil, err

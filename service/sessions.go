@@ -51,7 +51,7 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 	err := s.store.View(func(r *store.Reader) error {
 		var err error
 		if sess, err = r.Session(id); err != nil {
-			return resourceNotFound(req.GetName(), "")
+			return notFoundOr(err, req.GetName(), "")
 		}
 		return nil
 	})
@@ -92,7 +92,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest)
 		if parent := in.GetParent(); parent != "" {
 			pu, err := tx.Unit(idOf(parent, unitsCollection))
 			if err != nil {
-				return nil, resourceNotFound(parent, "unit.parent")
+				return nil, notFoundOr(err, parent, "unit.parent")
 			}
 			if !pu.GetActive() {
 				return nil, fmt.Errorf("unit.parent: %s is deactivated: %w", parent, ErrPrecondition)
@@ -124,7 +124,7 @@ func (s *Server) GetUnit(ctx context.Context, req *banliv1.GetUnitRequest) (*ban
 	err := s.store.View(func(r *store.Reader) error {
 		var err error
 		if u, err = r.Unit(id); err != nil {
-			return resourceNotFound(req.GetName(), "")
+			return notFoundOr(err, req.GetName(), "")
 		}
 		return nil
 	})
@@ -170,7 +170,7 @@ func (s *Server) DeactivateUnit(ctx context.Context, req *banliv1.DeactivateUnit
 	return write(ctx, s, unitService+"DeactivateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
 		u, err := tx.Unit(id)
 		if err != nil {
-			return nil, resourceNotFound(req.GetName(), "")
+			return nil, notFoundOr(err, req.GetName(), "")
 		}
 		if err := checkEtag(req.GetEtag(), u.GetEtag(), u.GetName()); err != nil {
 			return nil, err

@@ -319,7 +319,7 @@ func readStatistics(r *store.Reader, unit, session string, year int32) (*banliv1
 	if session != "" {
 		sess, err := r.Session(idOf(session, sessionsCollection))
 		if err != nil {
-			return nil, resourceNotFound(session, "session")
+			return nil, notFoundOr(err, session, "session")
 		}
 		year = sess.GetYear()
 		if v, err = r.Counters(store.StatsKey{Scope: scope, Year: year, Session: session}); err != nil {

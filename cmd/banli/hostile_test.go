@@ -866,3 +866,29 @@ func TestEveryRefusedMutationIsAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageFailureIsNotNotFound: a record that cannot be read is a
+// failure of the server, answered UNAVAILABLE with a reference, never
+// NOT_FOUND as if the case did not exist.
+func TestStorageFailureIsNotNotFound(t *testing.T) {
+	f := newFixture(t)
+	p := f.receive(t)
+	officeKey := f.officeKey(t)
+	f.stop()
+	db, err := bolt.Open(f.dataPath, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("proposals")).Put(u64key(1), []byte{0xff, 0xff, 0xff}) })
+	db.Close()
+	ts := startServerOn(t, f.dataPath)
+	ts.damaged = true
+	_, err = ts.proposals.GetProposal(as(officeKey), &banliv1.GetProposalRequest{Name: p.GetName()})
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "ref ") {
+		t.Errorf("reading a damaged case: %v, want UNAVAILABLE with a reference", err)
+	}
+	_, err = ts.events.ListProposalEvents(as(officeKey), &banliv1.ListProposalEventsRequest{Parent: p.GetName()})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("the damaged case's history: %v, want UNAVAILABLE", err)
+	}
+}
