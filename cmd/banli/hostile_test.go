@@ -879,7 +879,9 @@ func TestStorageFailureIsNotNotFound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("proposals")).Put(u64key(1), []byte{0xff, 0xff, 0xff}) })
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("proposals")).Put(u64key(1), []byte{0xff, 0xff, 0xff})
+	})
 	db.Close()
 	ts := startServerOn(t, f.dataPath)
 	ts.damaged = true
