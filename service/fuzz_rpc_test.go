@@ -69,7 +69,8 @@ func newFuzzTarget(f *testing.F) *fuzzTarget {
 }
 
 // check calls method number which with a request decoded by decode, and
-// fails on a panic (by crashing), an INTERNAL or UNKNOWN answer, or a
+// fails on a panic (by crashing), an INTERNAL, UNKNOWN or UNAVAILABLE
+// answer (what a failure inside the server is answered with), or a
 // refused call that wrote something.
 func (ft *fuzzTarget) check(t *testing.T, which uint16, decode func(proto.Message) error) {
 	m := ft.methods[int(which)%len(ft.methods)]
@@ -88,6 +89,10 @@ func (ft *fuzzTarget) check(t *testing.T, which uint16, decode func(proto.Messag
 	switch code := status.Code(err); code {
 	case codes.Internal, codes.Unknown:
 		t.Fatalf("%s: %v", m.name, err)
+	case codes.Unavailable:
+		// A failure inside the server is masked as UNAVAILABLE (reason
+		// INTERNAL); no request may cause one.
+		t.Fatalf("%s: %v (a failure inside the server)", m.name, err)
 	case codes.OK:
 	default:
 		if after := ft.latest(); after != before {
