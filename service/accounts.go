@@ -107,7 +107,7 @@ func (v *violations) keyTTL(field string, days int32) {
 // CreateAccount creates an account and its first key.
 func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRequest) (*banliv1.AccountKey, error) {
 	if err := validateCreateAccount(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	id := req.GetAccountId()
 	key, sum := newKey(id)
@@ -180,11 +180,11 @@ func (s *Server) GetAccount(ctx context.Context, req *banliv1.GetAccountRequest)
 	v := &violations{}
 	id := v.accountID("name", req.GetName())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	a, err := s.account(id)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return publicAccount(a), nil
 }
@@ -215,10 +215,10 @@ func (s *Server) ListAccounts(ctx context.Context, req *banliv1.ListAccountsRequ
 	v.pageSize(req.GetPageSize())
 	after, err := parseCursorToken(req, req.GetPageToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &banliv1.ListAccountsResponse{}
 	err = s.store.View(func(r *store.Reader) error {
@@ -231,7 +231,7 @@ func (s *Server) ListAccounts(ctx context.Context, req *banliv1.ListAccountsRequ
 		}
 		return err
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // DisableAccount disables an account.
@@ -268,7 +268,7 @@ func (s *Server) RotateAccountKey(ctx context.Context, req *banliv1.RotateAccoun
 	v.keyTTL("key_ttl_days", req.GetKeyTtlDays())
 	v.mutation(req.GetEtag(), req.GetRequestId())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	key, sum := newKey(id)
 	made := false
@@ -297,11 +297,11 @@ func (s *Server) RotateAccountKey(ctx context.Context, req *banliv1.RotateAccoun
 func (s *Server) GetCaller(ctx context.Context, req *banliv1.GetCallerRequest) (*banliv1.Account, error) {
 	c, ok := CallerFrom(ctx)
 	if !ok {
-		return nil, toStatus(fmt.Errorf("no one is signed in: %w", ErrUnauthenticated))
+		return nil, fmt.Errorf("no one is signed in: %w", ErrUnauthenticated)
 	}
 	a, err := s.account(accountIDOf(c.Account))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return publicAccount(a), nil
 }
@@ -314,7 +314,7 @@ func (s *Server) changeAccount(ctx context.Context, method string, req mutatingR
 	id := v.accountID("name", name)
 	v.mutation(etag, req.GetRequestId())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	defer s.signIns.forget(id)
 	return write(ctx, s, accountService+method, req, func(tx *store.Tx, now time.Time) (*banliv1.Account, error) {

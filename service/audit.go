@@ -58,7 +58,7 @@ func (s *Server) auditCall(ctx context.Context, method string, req proto.Message
 	if actor != "" {
 		rec.Actor = actor
 	}
-	rec.Outcome = status.Code(outcome).String()
+	rec.Outcome = status.Code(toStatus(outcome)).String()
 	s.appendAudit(ctx, rec)
 }
 
@@ -129,7 +129,7 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *banliv1.ListAuditRec
 	v := &violations{}
 	v.pageSize(req.GetPageSize())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &banliv1.ListAuditRecordsResponse{}
 	err := s.store.View(func(r *store.Reader) error {
@@ -137,7 +137,7 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *banliv1.ListAuditRec
 		resp.Records, err = r.ListAudit(req.GetAfterSequence(), pageSize(req.GetPageSize(), defaultEventPage))
 		return err
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // VerifyAudit checks the whole chain, and that it still holds the anchor
@@ -151,7 +151,7 @@ func (s *Server) VerifyAudit(ctx context.Context, req *banliv1.VerifyAuditReques
 		v.add("anchor_hash", "the %d-byte head_hash of the verdict whose head_sequence is anchor_sequence", sha256.Size)
 	}
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	var verdict store.AuditVerdict
 	err := s.store.View(func(r *store.Reader) error {
@@ -161,5 +161,5 @@ func (s *Server) VerifyAudit(ctx context.Context, req *banliv1.VerifyAuditReques
 	return &banliv1.VerifyAuditResponse{
 		Intact: verdict.FirstBroken == 0, Records: verdict.Records, FirstBroken: verdict.FirstBroken, Problem: verdict.Problem,
 		HeadSequence: verdict.HeadSequence, HeadHash: verdict.HeadHash,
-	}, toStatus(err)
+	}, err
 }

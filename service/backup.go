@@ -24,21 +24,21 @@ const backupChunk = 1 << 20
 func (s *Server) Backup(req *banliv1.BackupRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	spool, err := os.CreateTemp(s.spoolDir, ".banli-backup-*")
 	if err != nil {
-		return toStatus(fmt.Errorf("spool the backup: %w", err))
+		return fmt.Errorf("spool the backup: %w", err)
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
 	if _, err := s.store.Backup(spool); err != nil {
-		return toStatus(err)
+		return err
 	}
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return toStatus(err)
+		return err
 	}
 	w := s.chunks(stream.Context(), "application/octet-stream", stream.Send)
 	if _, err := io.Copy(w, spool); err != nil {
-		return toStatus(err)
+		return err
 	}
-	return toStatus(w.flush())
+	return w.flush()
 }
 
 // chunks is a chunkWriter that sends each chunk within the send timeout.

@@ -41,13 +41,13 @@ func (s *Server) GetCalendarYear(ctx context.Context, req *banliv1.GetCalendarYe
 		v.add("version", "must not be negative")
 	}
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	if req.GetVersion() == 0 {
 		if cy, ok := s.calendar.Year(int(year)); ok {
 			return cy, nil
 		}
-		return nil, toStatus(resourceNotFound(req.GetName(), ""))
+		return nil, resourceNotFound(req.GetName(), "")
 	}
 	var cy *banliv1.CalendarYear
 	err := s.store.View(func(r *store.Reader) error {
@@ -57,7 +57,7 @@ func (s *Server) GetCalendarYear(ctx context.Context, req *banliv1.GetCalendarYe
 		}
 		return nil
 	})
-	return cy, toStatus(err)
+	return cy, err
 }
 
 // ListCalendarYears lists the schedules in force.
@@ -103,7 +103,7 @@ func validateLoadCalendarYear(req *banliv1.LoadCalendarYearRequest) error {
 // recomputes the deadlines that were provisional.
 func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendarYearRequest) (*banliv1.CalendarYear, error) {
 	if err := validateLoadCalendarYear(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	year := idOf(req.GetName(), calendarsCollection)
 	cy, err := write(ctx, s, calendarService+"LoadCalendarYear", req, func(tx *store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
@@ -138,7 +138,7 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 	}
 	s.calendar.Set(cy)
 	if err := s.recomputeProvisional(ctx, "calendar "+req.GetName()+" loaded"); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return cy, nil
 }

@@ -14,7 +14,7 @@ func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest)
 	v := &violations{}
 	v.pageSize(req.GetPageSize())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &banliv1.ListEventsResponse{}
 	err := s.store.View(func(r *store.Reader) error {
@@ -23,7 +23,7 @@ func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest)
 		resp.LatestSequence = r.LatestEvent()
 		return err
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // ListProposalEvents returns one case's history.
@@ -32,7 +32,7 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 	id := v.proposalID("parent", req.GetParent())
 	after := v.page(req, req.GetPageSize(), req.GetPageToken())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &banliv1.ListEventsResponse{}
 	err := s.store.View(func(r *store.Reader) error {
@@ -52,7 +52,7 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 		}
 		return nil
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // fitPage keeps the events that fit in maxPageBytes (always the first), and

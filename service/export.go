@@ -75,7 +75,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 		v.add("year", "must be from 1949 to 2200")
 	}
 	if err := v.err(); err != nil {
-		return toStatus(err)
+		return err
 	}
 	contentType := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	if req.GetFormat() == banliv1.ExportFormat_EXPORT_FORMAT_CSV {
@@ -98,11 +98,11 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	} else {
 		var err error
 		if out, err = newXLSXLedger(); err != nil {
-			return toStatus(err)
+			return err
 		}
 	}
 	if err := out.row(header); err != nil {
-		return toStatus(err)
+		return err
 	}
 	// Each page is read in a transaction of its own, and written out after
 	// it ends: a client that stops reading holds up only its own stream,
@@ -121,7 +121,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 		return err
 	})
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	for after, more := uint64(0), true; more; {
 		var rows [][]string
@@ -136,18 +136,18 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 			return err
 		})
 		if err != nil {
-			return toStatus(err)
+			return err
 		}
 		for _, row := range rows {
 			if err := out.row(row); err != nil {
-				return toStatus(err)
+				return err
 			}
 		}
 	}
 	if err := out.finish(w); err != nil {
-		return toStatus(err)
+		return err
 	}
-	return toStatus(w.flush())
+	return w.flush()
 }
 
 // exportPageSize is how many cases one read transaction of an export

@@ -63,7 +63,7 @@ func (c *caseChange) checkExtensionDate(a *banliv1.Assignment, field, date strin
 // RequestExtension records a unit's request for more time.
 func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExtensionRequest) (*banliv1.Proposal, error) {
 	if err := validateRequestExtension(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, proposalService+"RequestExtension", req, ref, req.GetEtag(), StepRequestExtension, func(c *caseChange, a *banliv1.Assignment) error {
@@ -89,7 +89,7 @@ func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExten
 // DecideExtension approves or refuses a pending extension.
 func (s *Server) DecideExtension(ctx context.Context, req *banliv1.DecideExtensionRequest) (*banliv1.Proposal, error) {
 	if err := validateDecideExtension(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
@@ -141,7 +141,7 @@ func validateReminder(r *banliv1.RecordReminderRequest) error {
 // RecordReminder records the office's reminder (催办) on a case.
 func (s *Server) RecordReminder(ctx context.Context, req *banliv1.RecordReminderRequest) (*banliv1.Proposal, error) {
 	if err := validateReminder(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return updateProposal(ctx, s, proposalService+"RecordReminder", req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepRemind, func(c *caseChange) error {
 		if err := checkProposalStep(StepRemind, c.p.GetName(), c.p.GetState()); err != nil {
@@ -200,7 +200,7 @@ func followUpStep(ctx context.Context, s *Server, method string, req mutatingReq
 // carried-over part.
 func (s *Server) ReportFollowUp(ctx context.Context, req *banliv1.ReportFollowUpRequest) (*banliv1.Proposal, error) {
 	if err := validateReportFollowUp(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	step := StepReportProgress
 	if req.GetFinal() {
@@ -222,7 +222,7 @@ func (s *Server) CloseFollowUp(ctx context.Context, req *banliv1.CloseFollowUpRe
 	v.mutation(req.GetEtag(), req.GetRequestId())
 	v.paragraph("note", req.GetNote(), maxNoteLen, false)
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return followUpStep(ctx, s, proposalService+"CloseFollowUp", req, req.GetName(), req.GetEtag(), StepCloseFollowUp, func(c *caseChange, f *banliv1.FollowUp) {
 		f.CloseTime = c.nowProto()

@@ -82,7 +82,7 @@ func (ft *fuzzTarget) check(t *testing.T, which uint16, decode func(proto.Messag
 			return status.Error(codes.InvalidArgument, err.Error())
 		}
 		return nil
-	}, nil)
+	}, ConvertErrors())
 	if !decoded {
 		return // the transport refuses what it cannot decode (see cmd/banli/codec.go)
 	}

@@ -102,10 +102,10 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 	}
 	v.enum("atomicity", req.GetAtomicity(), false)
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	if err := s.refuseOnStandby(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 
 	// Check each row on its own first, outside the transaction.
@@ -165,7 +165,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 		return &banliv1.ImportProposalsResponse{}, nil
 	})
 	if err != nil && !errors.Is(err, errDiscard) {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	if errors.Is(err, errDiscard) {
 		// Nothing was written, but the caller learnt how its rows stand:

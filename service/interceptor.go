@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -210,4 +212,55 @@ func sourceHost(ctx context.Context) string {
 		return host
 	}
 	return src
+}
+
+// The one error path. Handlers and the rules they call return domain
+// errors (wrapping the sentinels of errors.go and store); ConvertErrors,
+// the innermost interceptor, turns them into statuses once, with their
+// google.rpc details. RecoverPanics, the outermost, turns a panic anywhere
+// (a handler, a rule, the interceptors) into a masked UNAVAILABLE with a
+// reference id, which the log line carries with the panic and its stack.
+
+// ConvertErrors converts a unary handler's error to a status.
+func ConvertErrors() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		return resp, toStatus(err)
+	}
+}
+
+// ConvertStreamErrors converts a streaming handler's error to a status.
+func ConvertStreamErrors() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return toStatus(handler(srv, ss))
+	}
+}
+
+// RecoverPanics answers a panic in a unary call as a failure inside the
+// server instead of crashing the process.
+func RecoverPanics() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				resp, err = nil, panicked(info.FullMethod, r)
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+// RecoverStreamPanics is RecoverPanics for streams.
+func RecoverStreamPanics() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = panicked(info.FullMethod, r)
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+func panicked(method string, r any) error {
+	return masked(fmt.Errorf("panic in %s: %v\n%s", method, r, debug.Stack())).Err()
 }

@@ -56,7 +56,7 @@ func validateLedger(r *banliv1.ListLedgerEntriesRequest) error {
 // ListLedgerEntries lists one view of the ledger.
 func (s *Server) ListLedgerEntries(ctx context.Context, req *banliv1.ListLedgerEntriesRequest) (*banliv1.ListLedgerEntriesResponse, error) {
 	if err := validateLedger(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &banliv1.ListLedgerEntriesResponse{}
 	err := s.store.View(func(r *store.Reader) error {
@@ -64,7 +64,7 @@ func (s *Server) ListLedgerEntries(ctx context.Context, req *banliv1.ListLedgerE
 		resp.Entries, resp.NextPageToken = entries, next
 		return err
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // ledgerPage reads one page of a view.
@@ -218,7 +218,7 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		v.add("within_working_days", "must be from 0 to 60")
 	}
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	now := s.now()
 	per := pageSize(req.GetPerView(), 20)
@@ -246,5 +246,5 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		}
 		return nil
 	})
-	return out, toStatus(err)
+	return out, err
 }

@@ -21,7 +21,7 @@ const proposalService = "/banli.v1.ProposalService/"
 // CreateProposal receives a case.
 func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposalRequest) (*banliv1.Proposal, error) {
 	if err := validateCreateProposal(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return write(ctx, s, proposalService+"CreateProposal", req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
 		in := req.GetProposal()
@@ -96,7 +96,7 @@ func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalReques
 	v := &violations{}
 	id := v.proposalID("name", req.GetName())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	var p *banliv1.Proposal
 	err := s.store.View(func(r *store.Reader) error {
@@ -107,14 +107,14 @@ func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalReques
 		}
 		return nil
 	})
-	return p, toStatus(err)
+	return p, err
 }
 
 // ListProposals lists cases by filter.
 func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRequest) (*banliv1.ListProposalsResponse, error) {
 	after, err := validateListProposals(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	q := store.ProposalQuery{State: req.GetState(), Unit: req.GetUnit(), Role: req.GetRole(), Key: req.Key, Topic: req.GetTopic(), Submitter: req.GetSubmitter()}
 	resp := &banliv1.ListProposalsResponse{}
@@ -148,7 +148,7 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		}
 		return nil
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // A page of cases is sent in the wire form it is stored in, not decoded
@@ -229,7 +229,7 @@ func sessionsMatching(r *store.Reader, session string, kind banliv1.ProposalKind
 // AssignProposal names units for a case.
 func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposalRequest) (*banliv1.Proposal, error) {
 	if err := validateAssign(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	id := idOf(req.GetName(), proposalsCollection)
 	return updateProposal(ctx, s, proposalService+"AssignProposal", req, id, req.GetEtag(), StepAssign, func(c *caseChange) error {
@@ -410,7 +410,7 @@ func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, apply func
 // SignAssignment records that a unit signed for its part.
 func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignmentRequest) (*banliv1.Proposal, error) {
 	if err := validateSign(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, proposalService+"SignAssignment", req, ref, req.GetEtag(), StepSign, func(c *caseChange, a *banliv1.Assignment) error {
@@ -450,7 +450,7 @@ func (c *caseChange) checkDepartment(a *banliv1.Assignment, department string) e
 // RequestReassignment records a unit's request for a change of unit.
 func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestReassignmentRequest) (*banliv1.Proposal, error) {
 	if err := validateRequestReassignment(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, proposalService+"RequestReassignment", req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
@@ -475,7 +475,7 @@ func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestRe
 // DecideReassignment approves or refuses a change of unit.
 func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReassignmentRequest) (*banliv1.Proposal, error) {
 	if err := validateDecideReassignment(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
@@ -511,7 +511,7 @@ func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReas
 // RecordConsultation records a contact with the proposers.
 func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordConsultationRequest) (*banliv1.Proposal, error) {
 	if err := validateConsultation(req, s.now()); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, proposalService+"RecordConsultation", req, ref, req.GetEtag(), StepConsult, func(c *caseChange, a *banliv1.Assignment) error {
@@ -538,7 +538,7 @@ func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordCons
 // SubmitOpinion records a co-handling unit's opinion to the lead unit.
 func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRequest) (*banliv1.Proposal, error) {
 	if err := validateOpinion(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, proposalService+"SubmitOpinion", req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
@@ -553,7 +553,7 @@ func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRe
 // SubmitReply records a lead or split unit's reply for the current round.
 func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyRequest) (*banliv1.Proposal, error) {
 	if err := validateReply(req, s.now()); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, proposalService+"SubmitReply", req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
@@ -624,7 +624,7 @@ func replyRules(p *banliv1.Proposal, a *banliv1.Assignment, policy *banliv1.Sess
 // RateReply records a proposer's rating of a reply.
 func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (*banliv1.Proposal, error) {
 	if err := validateRate(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	ref := (&violations{}).replyRef("name", req.GetName())
 	step := StepRateSatisfied
@@ -703,7 +703,7 @@ func disclosureStep(ctx context.Context, s *Server, method string, req mutatingR
 // PublishReply publishes a reply without its contact details.
 func (s *Server) PublishReply(ctx context.Context, req *banliv1.PublishReplyRequest) (*banliv1.Proposal, error) {
 	if err := validatePublish(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return disclosureStep(ctx, s, proposalService+"PublishReply", req, req.GetName(), req.GetEtag(), StepPublish, func(c *caseChange, r *banliv1.Reply) {
 		// The published text is the reply text (or the summary given); the
@@ -720,7 +720,7 @@ func (s *Server) PublishReply(ctx context.Context, req *banliv1.PublishReplyRequ
 // WithholdReply records why a reply is not published.
 func (s *Server) WithholdReply(ctx context.Context, req *banliv1.WithholdReplyRequest) (*banliv1.Proposal, error) {
 	if err := validateWithhold(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return disclosureStep(ctx, s, proposalService+"WithholdReply", req, req.GetName(), req.GetEtag(), StepWithhold, func(c *caseChange, r *banliv1.Reply) {
 		r.WithholdReason = req.GetReason()
@@ -744,7 +744,7 @@ func caseStep(ctx context.Context, s *Server, method string, req mutatingRequest
 // RefuseFiling refuses a case at filing.
 func (s *Server) RefuseFiling(ctx context.Context, req *banliv1.RefuseFilingRequest) (*banliv1.Proposal, error) {
 	if err := validateRefuseFiling(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return caseStep(ctx, s, proposalService+"RefuseFiling", req, req.GetName(), req.GetEtag(), StepRefuseFiling, func(c *caseChange) {
 		c.p.Refusal = &banliv1.Refusal{Reason: req.GetReason(), Note: req.GetNote(), Time: c.nowProto()}
@@ -755,7 +755,7 @@ func (s *Server) RefuseFiling(ctx context.Context, req *banliv1.RefuseFilingRequ
 // WithdrawProposal records a proposer's withdrawal.
 func (s *Server) WithdrawProposal(ctx context.Context, req *banliv1.WithdrawProposalRequest) (*banliv1.Proposal, error) {
 	if err := validateWithdraw(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return caseStep(ctx, s, proposalService+"WithdrawProposal", req, req.GetName(), req.GetEtag(), StepWithdraw, func(c *caseChange) {
 		c.p.WithdrawReason = req.GetReason()
@@ -766,7 +766,7 @@ func (s *Server) WithdrawProposal(ctx context.Context, req *banliv1.WithdrawProp
 // MarkKey marks or unmarks a key case.
 func (s *Server) MarkKey(ctx context.Context, req *banliv1.MarkKeyRequest) (*banliv1.Proposal, error) {
 	if err := validateMarkKey(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return caseStep(ctx, s, proposalService+"MarkKey", req, req.GetName(), req.GetEtag(), StepMarkKey, func(c *caseChange) {
 		c.p.Key = req.GetKey()
@@ -783,7 +783,7 @@ func (s *Server) MarkKey(ctx context.Context, req *banliv1.MarkKeyRequest) (*ban
 // joins the one that stays.
 func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposalsRequest) (*banliv1.Proposal, error) {
 	if err := validateMerge(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return updateProposal(ctx, s, proposalService+"MergeProposals", req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepMergeInto, func(c *caseChange) error {
 		if err := checkProposalStep(StepMergeInto, c.p.GetName(), c.p.GetState()); err != nil {

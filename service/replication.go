@@ -163,7 +163,7 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 func (s *Server) GetReplicationStatus(ctx context.Context, req *banliv1.GetReplicationStatusRequest) (*banliv1.ReplicationStatus, error) {
 	applied, err := s.appliedSequence()
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	s.repl.mu.Lock()
 	defer s.repl.mu.Unlock()
@@ -190,7 +190,7 @@ func (s *Server) Promote(ctx context.Context, req *banliv1.PromoteRequest) (*ban
 	s.repl.mu.Lock()
 	if !s.repl.standby {
 		s.repl.mu.Unlock()
-		return nil, toStatus(fmt.Errorf("this server is already a primary: %w", ErrPrecondition))
+		return nil, fmt.Errorf("this server is already a primary: %w", ErrPrecondition)
 	}
 	s.repl.standby = false
 	s.repl.stop()

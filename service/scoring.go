@@ -149,11 +149,11 @@ func percent(r *banliv1.Rate) string {
 // summary text.
 func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummaryRequest) (*banliv1.YearSummary, error) {
 	if err := validateStatistics(req.GetUnit(), "", req.GetYear()); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	policy, err := chooseScoringPolicy(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	var st *banliv1.Statistics
 	unitName := "全办"
@@ -170,11 +170,11 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 		return err
 	})
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	sc, err := score(policy, st)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &banliv1.YearSummary{
 		Statistics:  st,

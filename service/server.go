@@ -142,7 +142,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx *store.Tx, now time.Time) (T, error)) (T, error) {
 	var zero T
 	if err := s.refuseOnStandby(); err != nil {
-		return zero, toStatus(err)
+		return zero, err
 	}
 	replay := zero.ProtoReflect().New().Interface()
 	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx *store.Tx) (proto.Message, error) {
@@ -167,7 +167,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		return res, nil
 	})
 	if err != nil {
-		return zero, toStatus(err) // the interceptor records the refusal
+		return zero, err // the interceptor records the refusal
 	}
 	return res.(T), nil
 }

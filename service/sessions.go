@@ -18,7 +18,7 @@ func timestampOf(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t)
 // CreateSession registers a session with its policy in force.
 func (s *Server) CreateSession(ctx context.Context, req *banliv1.CreateSessionRequest) (*banliv1.Session, error) {
 	if err := validateCreateSession(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return write(ctx, s, sessionService+"CreateSession", req, func(tx *store.Tx, now time.Time) (*banliv1.Session, error) {
 		in := req.GetSession()
@@ -45,7 +45,7 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 	v := &violations{}
 	id := v.sessionID("name", req.GetName())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	var sess *banliv1.Session
 	err := s.store.View(func(r *store.Reader) error {
@@ -55,7 +55,7 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 		}
 		return nil
 	})
-	return sess, toStatus(err)
+	return sess, err
 }
 
 // ListSessions lists sessions, oldest first.
@@ -63,7 +63,7 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 	v := &violations{}
 	after := v.page(req, req.GetPageSize(), req.GetPageToken())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	resp := &banliv1.ListSessionsResponse{}
 	err := s.store.View(func(r *store.Reader) error {
@@ -77,7 +77,7 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 		}
 		return nil
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 const unitService = "/banli.v1.UnitService/"
@@ -85,7 +85,7 @@ const unitService = "/banli.v1.UnitService/"
 // CreateUnit creates a unit or a department.
 func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest) (*banliv1.Unit, error) {
 	if err := validateCreateUnit(req); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return write(ctx, s, unitService+"CreateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
 		in := req.GetUnit()
@@ -118,7 +118,7 @@ func (s *Server) GetUnit(ctx context.Context, req *banliv1.GetUnitRequest) (*ban
 	v := &violations{}
 	id := v.unitID("name", req.GetName())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	var u *banliv1.Unit
 	err := s.store.View(func(r *store.Reader) error {
@@ -128,7 +128,7 @@ func (s *Server) GetUnit(ctx context.Context, req *banliv1.GetUnitRequest) (*ban
 		}
 		return nil
 	})
-	return u, toStatus(err)
+	return u, err
 }
 
 // ListUnits lists units, oldest first.
@@ -139,7 +139,7 @@ func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (
 		v.unitID("parent", req.GetParent())
 	}
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	keep := func(u *banliv1.Unit) bool {
 		return (req.GetShowInactive() || u.GetActive()) && (req.GetParent() == "" || u.GetParent() == req.GetParent())
@@ -156,7 +156,7 @@ func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (
 		}
 		return nil
 	})
-	return resp, toStatus(err)
+	return resp, err
 }
 
 // DeactivateUnit stops new assignments to a unit.
@@ -165,7 +165,7 @@ func (s *Server) DeactivateUnit(ctx context.Context, req *banliv1.DeactivateUnit
 	id := v.unitID("name", req.GetName())
 	v.mutation(req.GetEtag(), req.GetRequestId())
 	if err := v.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return write(ctx, s, unitService+"DeactivateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
 		u, err := tx.Unit(id)

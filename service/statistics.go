@@ -299,7 +299,7 @@ func validateStatistics(unit, session string, year int32) error {
 // or a year.
 func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRequest) (*banliv1.Statistics, error) {
 	if err := validateStatistics(req.GetUnit(), req.GetSession(), req.GetYear()); err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	var out *banliv1.Statistics
 	err := s.store.View(func(r *store.Reader) error {
@@ -307,7 +307,7 @@ func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRe
 		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear())
 		return err
 	})
-	return out, toStatus(err)
+	return out, err
 }
 
 func readStatistics(r *store.Reader, unit, session string, year int32) (*banliv1.Statistics, error) {

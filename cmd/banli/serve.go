@@ -104,16 +104,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	// Sign-in and access come before the log, so that the log names the
 	// caller; refused calls are in the audit trail and the metrics.
-	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), recoverPanics(log)}
-	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor()}
+	// Panics are caught outermost; errors become statuses innermost, once
+	// (service.ConvertErrors), so that every interceptor sees statuses.
+	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.RecoverPanics()}
+	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.RecoverStreamPanics()}
 	if !cfg.withoutAuth {
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
 	}
 	unary = append(unary, logCalls(log))
+	stream = append(stream, logStreams(log))
 	if cfg.withoutAuth {
 		unary = append(unary, rejectMalformed)
 	}
+	unary = append(unary, service.ConvertErrors())
+	stream = append(stream, service.ConvertStreamErrors())
 	transport := insecure.NewCredentials()
 	if tlsConf != nil {
 		transport = credentials.NewTLS(tlsConf.Clone())
@@ -447,46 +452,50 @@ func pprofRoutes() http.Handler {
 	return mux
 }
 
-// logCalls logs every call: method, code, latency and actor.
+// logCalls logs every unary call: method, code, latency and actor.
 func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		code := status.Code(err)
-		level := slog.LevelInfo
-		if code == codes.Internal || code == codes.Unknown {
-			level = slog.LevelError
-		}
-		if log.Enabled(ctx, level) {
-			attrs := []slog.Attr{
-				slog.String("method", info.FullMethod),
-				slog.String("code", code.String()),
-				slog.Duration("latency", time.Since(start)),
-				slog.String("actor", service.Actor(ctx)),
-			}
-			if p, ok := peer.FromContext(ctx); ok {
-				attrs = append(attrs, slog.String("peer", p.Addr.String()))
-			}
-			if err != nil {
-				attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
-			}
-			log.LogAttrs(ctx, level, "rpc", attrs...)
-		}
+		logCall(ctx, log, info.FullMethod, start, err)
 		return resp, err
 	}
 }
 
-// recoverPanics turns a handler panic into INTERNAL instead of a crash.
-func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error("panic in handler", "method", info.FullMethod, "panic", r)
-				err = status.Error(codes.Internal, "internal error")
-			}
-		}()
-		return handler(ctx, req)
+// logStreams logs every stream when it ends, as logCalls logs a call.
+func logStreams(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		err := handler(srv, ss)
+		logCall(ss.Context(), log, info.FullMethod, start, err)
+		return err
 	}
+}
+
+// logCall writes a call's log line; a failure inside the server is an
+// error, the rest information.
+func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+	st := status.Convert(err)
+	level := slog.LevelInfo
+	if code := st.Code(); code == codes.Internal || code == codes.Unknown || code == codes.Unavailable {
+		level = slog.LevelError
+	}
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("code", st.Code().String()),
+		slog.Duration("latency", time.Since(start)),
+		slog.String("actor", service.Actor(ctx)),
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		attrs = append(attrs, slog.String("peer", p.Addr.String()))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", st.Message()))
+	}
+	log.LogAttrs(ctx, level, "rpc", attrs...)
 }
 
 // bootstrapAdmin creates the first admin account when the data file has no
