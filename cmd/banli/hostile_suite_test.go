@@ -240,7 +240,7 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		short := strings.TrimPrefix(r.method, "/banli.v1.")
 		template := restTemplate(t, r)
 		values := map[string]string{
-			"{proposal}": strings.TrimPrefix(h.caseName, "proposals/"), "{assignment}": "1", "{replie}": "1",
+			"{proposal}": strings.TrimPrefix(h.caseName, "proposals/"), "{assignment}": "1", "{reply}": "1",
 			"{account}": "nobody", "{unit}": strings.TrimPrefix(h.unit(0), "units/"), "{session}": "1", "{calendar}": "2021",
 		}
 		path := params.ReplaceAllStringFunc(template, func(p string) string { return values[p] })
@@ -274,7 +274,7 @@ func restTemplate(t testing.TB, r apiRoute) string {
 		if strings.HasPrefix(p, "{}") && i > 0 {
 			name := strings.TrimSuffix(parts[i-1], "s")
 			if parts[i-1] == "replies" {
-				name = "replie"
+				name = "reply"
 			}
 			parts[i] = "{" + name + "}" + strings.TrimPrefix(p, "{}")
 		}

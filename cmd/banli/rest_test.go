@@ -184,7 +184,8 @@ func TestOpenAPIAndProbes(t *testing.T) {
 	if doc.Swagger != "2.0" {
 		t.Errorf("swagger %q", doc.Swagger)
 	}
-	for _, path := range []string{"/v1/proposals", "/v1/proposals/{proposal}:assign", "/v1/events", "/v1/units/{unit}:deactivate"} {
+	for _, path := range []string{"/v1/proposals", "/v1/proposals/{proposal}:assign", "/v1/events", "/v1/units/{unit}:deactivate",
+		"/v1/proposals/{proposal}/assignments/{assignment}/replies/{reply}:rate"} {
 		if doc.Paths[path] == nil {
 			t.Errorf("OpenAPI lacks %s", path)
 		}
