@@ -32,7 +32,11 @@ type Event struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// Who made the change: the caller's account, `accounts/{account}`.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	// What was done, as the method name, e.g. "AssignProposal".
+	// What was done: the name of the step in the lifecycle table, stable
+	// across releases, e.g. "AssignProposal", "RateReply (unsatisfied)",
+	// "DecideExtension (approve)" (service/lifecycle.go lists them; the
+	// README's table prints them), or, for a change that is not a case step,
+	// the method, e.g. "CreateUnit".
 	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	// The resource changed, e.g. `proposals/7`.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`

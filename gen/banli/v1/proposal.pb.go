@@ -2428,7 +2428,7 @@ func (x *Consultation) GetRecordTime() *timestamppb.Timestamp {
 // A co-handling unit's written opinion to the lead unit.
 type Opinion struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The opinion, at most 50,000 characters. Required.
+	// The opinion, at most 100,000 characters. Required.
 	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
 	// Who signed it off, at most 50 characters. Required.
 	Signer string `protobuf:"bytes,2,opt,name=signer,proto3" json:"signer,omitempty"`
