@@ -34,8 +34,8 @@ type Event struct {
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// What was done: the name of the step in the lifecycle table, stable
 	// across releases, e.g. "AssignProposal", "RateReply (unsatisfied)",
-	// "DecideExtension (approve)" (service/lifecycle.go lists them; the
-	// README's table prints them), or, for a change that is not a case step,
+	// "DecideExtension (approve)" (service/lifecycle.go lists them,
+	// docs/lifecycle.md prints them), or, for a change that is not a case step,
 	// the method, e.g. "CreateUnit".
 	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	// The resource changed, e.g. `proposals/7`.
