@@ -112,7 +112,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 	id := req.GetAccountId()
 	key, sum := newKey(id)
 	made := false
-	res, err := write(ctx, s, accountService+"CreateAccount", req, func(tx *store.Tx, now time.Time) (*banliv1.AccountKey, error) {
+	res, err := write(ctx, s, banliv1.AccountService_CreateAccount_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.AccountKey, error) {
 		in := req.GetAccount()
 		if _, err := tx.Account(id); err == nil {
 			return nil, fmt.Errorf("%s exists already: %w", accountName(id), ErrAlreadyExists)
@@ -272,7 +272,7 @@ func (s *Server) RotateAccountKey(ctx context.Context, req *banliv1.RotateAccoun
 	}
 	key, sum := newKey(id)
 	made := false
-	res, err := write(ctx, s, accountService+"RotateAccountKey", req, func(tx *store.Tx, now time.Time) (*banliv1.AccountKey, error) {
+	res, err := write(ctx, s, banliv1.AccountService_RotateAccountKey_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.AccountKey, error) {
 		a, err := loadAccount(tx, id, req.GetEtag())
 		if err != nil {
 			return nil, err

@@ -16,7 +16,6 @@ import (
 )
 
 const (
-	calendarService     = "/banli.v1.CalendarService/"
 	calendarsCollection = "calendars"
 	// recomputeBatch is how many cases one transaction recomputes when a
 	// calendar is loaded.
@@ -106,7 +105,7 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 		return nil, err
 	}
 	year := idOf(req.GetName(), calendarsCollection)
-	cy, err := write(ctx, s, calendarService+"LoadCalendarYear", req, func(tx *store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
+	cy, err := write(ctx, s, banliv1.CalendarService_LoadCalendarYear_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
 		version := int32(0)
 		if stored, err := tx.CalendarYear(int32(year), 0); err == nil {
 			version = stored.GetVersion()

@@ -66,7 +66,7 @@ func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExten
 		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	return assignmentStep(ctx, s, proposalService+"RequestExtension", req, ref, req.GetEtag(), StepRequestExtension, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_RequestExtension_FullMethodName, req, ref, req.GetEtag(), StepRequestExtension, func(c *caseChange, a *banliv1.Assignment) error {
 		if p := pendingExtension(a); p != nil {
 			return fmt.Errorf("an extension asked for on %s is still pending: %w", p.GetRequestTime().AsTime().In(chinaTime).Format(time.DateOnly), ErrPrecondition)
 		}
@@ -97,7 +97,7 @@ func (s *Server) DecideExtension(ctx context.Context, req *banliv1.DecideExtensi
 	if approve {
 		step = StepApproveExtension
 	}
-	return assignmentStep(ctx, s, proposalService+"DecideExtension", req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_DecideExtension_FullMethodName, req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
 		pending := pendingExtension(a)
 		if pending == nil {
 			return fmt.Errorf("%s has no extension request pending: %w", a.GetName(), ErrPrecondition)
@@ -143,7 +143,7 @@ func (s *Server) RecordReminder(ctx context.Context, req *banliv1.RecordReminder
 	if err := validateReminder(req); err != nil {
 		return nil, err
 	}
-	return updateProposal(ctx, s, proposalService+"RecordReminder", req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepRemind, func(c *caseChange) error {
+	return updateProposal(ctx, s, banliv1.ProposalService_RecordReminder_FullMethodName, req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepRemind, func(c *caseChange) error {
 		if err := checkProposalStep(StepRemind, c.p.GetName(), c.p.GetState()); err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (s *Server) ReportFollowUp(ctx context.Context, req *banliv1.ReportFollowUp
 	if req.GetFinal() {
 		step = StepReportSolved
 	}
-	return followUpStep(ctx, s, proposalService+"ReportFollowUp", req, req.GetName(), req.GetEtag(), step, func(c *caseChange, f *banliv1.FollowUp) {
+	return followUpStep(ctx, s, banliv1.ProposalService_ReportFollowUp_FullMethodName, req, req.GetName(), req.GetEtag(), step, func(c *caseChange, f *banliv1.FollowUp) {
 		f.Reports = append(f.Reports, &banliv1.FollowUpReport{Text: req.GetText(), Final: req.GetFinal(), Time: c.nowProto()})
 		c.details = fmt.Sprintf("follow-up report %d", len(f.GetReports()))
 		if req.GetFinal() {
@@ -224,7 +224,7 @@ func (s *Server) CloseFollowUp(ctx context.Context, req *banliv1.CloseFollowUpRe
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return followUpStep(ctx, s, proposalService+"CloseFollowUp", req, req.GetName(), req.GetEtag(), StepCloseFollowUp, func(c *caseChange, f *banliv1.FollowUp) {
+	return followUpStep(ctx, s, banliv1.ProposalService_CloseFollowUp_FullMethodName, req, req.GetName(), req.GetEtag(), StepCloseFollowUp, func(c *caseChange, f *banliv1.FollowUp) {
 		f.CloseTime = c.nowProto()
 		f.CloseNote = req.GetNote()
 		c.details = "follow-up closed: " + req.GetNote()

@@ -16,10 +16,7 @@ import (
 	"github.com/banli/banli/store"
 )
 
-const (
-	importService = "/banli.v1.ImportService/"
-	maxImportRows = 10000
-)
+const maxImportRows = 10000
 
 // errDiscard makes the store drop a batch's writes: a dry run, or an
 // all-or-nothing batch with a bad row.
@@ -76,7 +73,7 @@ func (s *Server) ImportProposals(stream grpc.BidiStreamingServer[banliv1.ImportP
 		next := make(chan result, 1)
 		pending <- next // blocks while importInFlight batches are being decided
 		go func() {
-			resp, err := s.importBatch(ctx, importService+"ImportProposals", req)
+			resp, err := s.importBatch(ctx, banliv1.ImportService_ImportProposals_FullMethodName, req)
 			next <- result{resp, err}
 		}()
 	}
@@ -89,7 +86,7 @@ func (s *Server) ImportProposals(stream grpc.BidiStreamingServer[banliv1.ImportP
 
 // BulkImportProposals imports one batch.
 func (s *Server) BulkImportProposals(ctx context.Context, req *banliv1.BulkImportProposalsRequest) (*banliv1.ImportProposalsResponse, error) {
-	return s.importBatch(ctx, importService+"BulkImportProposals", req.GetBatch())
+	return s.importBatch(ctx, banliv1.ImportService_BulkImportProposals_FullMethodName, req.GetBatch())
 }
 
 // importBatch decides a batch's rows in one transaction. Rows are checked

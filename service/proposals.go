@@ -15,15 +15,12 @@ import (
 	"github.com/banli/banli/store"
 )
 
-// Full method names, which scope request ids.
-const proposalService = "/banli.v1.ProposalService/"
-
 // CreateProposal receives a case.
 func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposalRequest) (*banliv1.Proposal, error) {
 	if err := validateCreateProposal(req); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, proposalService+"CreateProposal", req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
+	return write(ctx, s, banliv1.ProposalService_CreateProposal_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
 		in := req.GetProposal()
 		sess, err := tx.Session(idOf(in.GetSession(), sessionsCollection))
 		if err != nil {
@@ -232,7 +229,7 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 		return nil, err
 	}
 	id := idOf(req.GetName(), proposalsCollection)
-	return updateProposal(ctx, s, proposalService+"AssignProposal", req, id, req.GetEtag(), StepAssign, func(c *caseChange) error {
+	return updateProposal(ctx, s, banliv1.ProposalService_AssignProposal_FullMethodName, req, id, req.GetEtag(), StepAssign, func(c *caseChange) error {
 		if err := checkProposalStep(StepAssign, c.p.GetName(), c.p.GetState()); err != nil {
 			return err
 		}
@@ -413,7 +410,7 @@ func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignment
 		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	return assignmentStep(ctx, s, proposalService+"SignAssignment", req, ref, req.GetEtag(), StepSign, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_SignAssignment_FullMethodName, req, ref, req.GetEtag(), StepSign, func(c *caseChange, a *banliv1.Assignment) error {
 		if dep := req.GetDepartment(); dep != "" {
 			if err := c.checkDepartment(a, dep); err != nil {
 				return err
@@ -453,7 +450,7 @@ func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestRe
 		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	return assignmentStep(ctx, s, proposalService+"RequestReassignment", req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_RequestReassignment_FullMethodName, req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
 		if due := a.GetReassignmentDeadline(); due != nil && c.now.After(due.GetDueTime().AsTime()) {
 			return fmt.Errorf("the window to ask for a change of unit closed on %s (%s): %w", due.GetDueDate(), due.GetRule(), ErrPrecondition)
 		}
@@ -483,7 +480,7 @@ func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReas
 	if approve {
 		step = StepApproveReassignment
 	}
-	return assignmentStep(ctx, s, proposalService+"DecideReassignment", req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_DecideReassignment_FullMethodName, req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
 		open := a.GetReassignmentRequests()[len(a.GetReassignmentRequests())-1]
 		open.Decision = req.GetDecision()
 		open.DecisionNote = req.GetNote()
@@ -514,7 +511,7 @@ func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordCons
 		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	return assignmentStep(ctx, s, proposalService+"RecordConsultation", req, ref, req.GetEtag(), StepConsult, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_RecordConsultation_FullMethodName, req, ref, req.GetEtag(), StepConsult, func(c *caseChange, a *banliv1.Assignment) error {
 		in := req.GetConsultation()
 		rec := &banliv1.Consultation{
 			Id:            int32(len(a.GetConsultations()) + 1),
@@ -541,7 +538,7 @@ func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRe
 		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	return assignmentStep(ctx, s, proposalService+"SubmitOpinion", req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitOpinion_FullMethodName, req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
 		o := proto.Clone(req.GetOpinion()).(*banliv1.Opinion)
 		o.SubmitTime = c.nowProto()
 		o.OnTime = !c.now.After(a.GetResponseDeadline().GetDueTime().AsTime())
@@ -556,7 +553,7 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 		return nil, err
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
-	return assignmentStep(ctx, s, proposalService+"SubmitReply", req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitReply_FullMethodName, req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
 		policy, err := c.sessionPolicy()
 		if err != nil {
 			return err
@@ -631,7 +628,7 @@ func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (
 	if req.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
 		step = StepRateUnsatisfied
 	}
-	return assignmentStep(ctx, s, proposalService+"RateReply", req, ref.assignmentRef, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+	return assignmentStep(ctx, s, banliv1.ProposalService_RateReply_FullMethodName, req, ref.assignmentRef, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
 		r, err := c.reply(a, ref)
 		if err != nil {
 			return err
@@ -705,7 +702,7 @@ func (s *Server) PublishReply(ctx context.Context, req *banliv1.PublishReplyRequ
 	if err := validatePublish(req); err != nil {
 		return nil, err
 	}
-	return disclosureStep(ctx, s, proposalService+"PublishReply", req, req.GetName(), req.GetEtag(), StepPublish, func(c *caseChange, r *banliv1.Reply) {
+	return disclosureStep(ctx, s, banliv1.ProposalService_PublishReply_FullMethodName, req, req.GetName(), req.GetEtag(), StepPublish, func(c *caseChange, r *banliv1.Reply) {
 		// The published text is the reply text (or the summary given); the
 		// contact person and phone are separate fields and never published.
 		r.PublishedText = req.GetPublishedText()
@@ -722,7 +719,7 @@ func (s *Server) WithholdReply(ctx context.Context, req *banliv1.WithholdReplyRe
 	if err := validateWithhold(req); err != nil {
 		return nil, err
 	}
-	return disclosureStep(ctx, s, proposalService+"WithholdReply", req, req.GetName(), req.GetEtag(), StepWithhold, func(c *caseChange, r *banliv1.Reply) {
+	return disclosureStep(ctx, s, banliv1.ProposalService_WithholdReply_FullMethodName, req, req.GetName(), req.GetEtag(), StepWithhold, func(c *caseChange, r *banliv1.Reply) {
 		r.WithholdReason = req.GetReason()
 		c.details = "withheld " + r.GetName() + ": " + req.GetReason()
 	})
@@ -746,7 +743,7 @@ func (s *Server) RefuseFiling(ctx context.Context, req *banliv1.RefuseFilingRequ
 	if err := validateRefuseFiling(req); err != nil {
 		return nil, err
 	}
-	return caseStep(ctx, s, proposalService+"RefuseFiling", req, req.GetName(), req.GetEtag(), StepRefuseFiling, func(c *caseChange) {
+	return caseStep(ctx, s, banliv1.ProposalService_RefuseFiling_FullMethodName, req, req.GetName(), req.GetEtag(), StepRefuseFiling, func(c *caseChange) {
 		c.p.Refusal = &banliv1.Refusal{Reason: req.GetReason(), Note: req.GetNote(), Time: c.nowProto()}
 		c.details = "reason " + trimEnum(req.GetReason().String(), "NOT_FILED_REASON_")
 	})
@@ -757,7 +754,7 @@ func (s *Server) WithdrawProposal(ctx context.Context, req *banliv1.WithdrawProp
 	if err := validateWithdraw(req); err != nil {
 		return nil, err
 	}
-	return caseStep(ctx, s, proposalService+"WithdrawProposal", req, req.GetName(), req.GetEtag(), StepWithdraw, func(c *caseChange) {
+	return caseStep(ctx, s, banliv1.ProposalService_WithdrawProposal_FullMethodName, req, req.GetName(), req.GetEtag(), StepWithdraw, func(c *caseChange) {
 		c.p.WithdrawReason = req.GetReason()
 		c.details = req.GetReason()
 	})
@@ -768,7 +765,7 @@ func (s *Server) MarkKey(ctx context.Context, req *banliv1.MarkKeyRequest) (*ban
 	if err := validateMarkKey(req); err != nil {
 		return nil, err
 	}
-	return caseStep(ctx, s, proposalService+"MarkKey", req, req.GetName(), req.GetEtag(), StepMarkKey, func(c *caseChange) {
+	return caseStep(ctx, s, banliv1.ProposalService_MarkKey_FullMethodName, req, req.GetName(), req.GetEtag(), StepMarkKey, func(c *caseChange) {
 		c.p.Key = req.GetKey()
 		c.p.SupervisingLeader = req.GetSupervisingLeader()
 		if req.GetKey() {
@@ -785,7 +782,7 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 	if err := validateMerge(req); err != nil {
 		return nil, err
 	}
-	return updateProposal(ctx, s, proposalService+"MergeProposals", req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepMergeInto, func(c *caseChange) error {
+	return updateProposal(ctx, s, banliv1.ProposalService_MergeProposals_FullMethodName, req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepMergeInto, func(c *caseChange) error {
 		if err := checkProposalStep(StepMergeInto, c.p.GetName(), c.p.GetState()); err != nil {
 			return err
 		}

@@ -11,8 +11,6 @@ import (
 	"github.com/banli/banli/store"
 )
 
-const sessionService = "/banli.v1.SessionService/"
-
 func timestampOf(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
 
 // CreateSession registers a session with its policy in force.
@@ -20,7 +18,7 @@ func (s *Server) CreateSession(ctx context.Context, req *banliv1.CreateSessionRe
 	if err := validateCreateSession(req); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, sessionService+"CreateSession", req, func(tx *store.Tx, now time.Time) (*banliv1.Session, error) {
+	return write(ctx, s, banliv1.SessionService_CreateSession_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Session, error) {
 		in := req.GetSession()
 		id := tx.NewID(store.KindSession)
 		sess := &banliv1.Session{
@@ -80,14 +78,12 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 	return resp, err
 }
 
-const unitService = "/banli.v1.UnitService/"
-
 // CreateUnit creates a unit or a department.
 func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest) (*banliv1.Unit, error) {
 	if err := validateCreateUnit(req); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, unitService+"CreateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
+	return write(ctx, s, banliv1.UnitService_CreateUnit_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
 		in := req.GetUnit()
 		if parent := in.GetParent(); parent != "" {
 			pu, err := tx.Unit(idOf(parent, unitsCollection))
@@ -167,7 +163,7 @@ func (s *Server) DeactivateUnit(ctx context.Context, req *banliv1.DeactivateUnit
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, unitService+"DeactivateUnit", req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
+	return write(ctx, s, banliv1.UnitService_DeactivateUnit_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
 		u, err := tx.Unit(id)
 		if err != nil {
 			return nil, notFoundOr(err, req.GetName(), "")
