@@ -209,7 +209,7 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 		}
 		sessions[in.GetSession()] = sess
 	}
-	if want := kindOfBody(sess.GetBody()); in.GetKind() != want {
+	if want := KindOfBody(sess.GetBody()); in.GetKind() != want {
 		invalid("proposal.kind", "%s takes %s cases", sess.GetName(), want)
 		return nil
 	}

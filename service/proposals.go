@@ -26,7 +26,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 		if err != nil {
 			return nil, notFoundOr(err, in.GetSession(), "proposal.session")
 		}
-		if want := kindOfBody(sess.GetBody()); in.GetKind() != want {
+		if want := KindOfBody(sess.GetBody()); in.GetKind() != want {
 			return nil, invalidField("proposal.kind", "%s is a %s session: its cases are %s", sess.GetName(),
 				trimEnum(sess.GetBody().String(), "BODY_"), want)
 		}
@@ -81,7 +81,9 @@ func newProposal(id uint64, in *banliv1.Proposal, sess *banliv1.Session, now tim
 	return p
 }
 
-func kindOfBody(b banliv1.Body) banliv1.ProposalKind {
+// KindOfBody is the kind of case a body's sessions take: NPC deputies'
+// suggestions (建议) or CPPCC members' proposals (提案).
+func KindOfBody(b banliv1.Body) banliv1.ProposalKind {
 	if b == banliv1.Body_BODY_NPC {
 		return banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION
 	}
@@ -210,7 +212,7 @@ func sessionsMatching(r *store.Reader, session string, kind banliv1.ProposalKind
 		for _, sess := range page {
 			switch {
 			case session != "" && sess.GetName() != session:
-			case kind != 0 && kindOfBody(sess.GetBody()) != kind:
+			case kind != 0 && KindOfBody(sess.GetBody()) != kind:
 			case year != 0 && sess.GetYear() != year:
 			default:
 				matching = append(matching, sess.GetName())

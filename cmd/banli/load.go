@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service"
 )
 
 // The load tools: `banli seed` fills a running server with realistic
@@ -139,10 +140,7 @@ func seed(ctx context.Context, client *clientFlags, cases, clients int, progress
 
 func seedCase(ctx context.Context, c banliv1.ProposalServiceClient, rng *rand.Rand, s *banliv1.Session, units []string, i int64) error {
 	topic := seedTopics[rng.IntN(len(seedTopics))]
-	kind, noun := banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL, "提案"
-	if s.GetBody() == banliv1.Body_BODY_NPC {
-		kind, noun = banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION, "建议"
-	}
+	kind, noun := kindOf(s), nounOf(s)
 	p, err := c.CreateProposal(ctx, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
 		Session: s.GetName(), Kind: kind, Number: fmt.Sprintf("%d%06d", s.GetYear(), i), Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING,
 		Title:   fmt.Sprintf("关于%s%s工作的%s", seedAsks[rng.IntN(len(seedAsks))], topic, noun),
@@ -510,15 +508,11 @@ func runBench(ctx context.Context, client *clientFlags, httpAddr, transport stri
 	return res, nil
 }
 
-func kindOf(s *banliv1.Session) banliv1.ProposalKind {
-	if s.GetBody() == banliv1.Body_BODY_NPC {
-		return banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION
-	}
-	return banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL
-}
+func kindOf(s *banliv1.Session) banliv1.ProposalKind { return service.KindOfBody(s.GetBody()) }
 
+// nounOf is what a session's cases are called in a title.
 func nounOf(s *banliv1.Session) string {
-	if s.GetBody() == banliv1.Body_BODY_NPC {
+	if kindOf(s) == banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION {
 		return "建议"
 	}
 	return "提案"
