@@ -185,7 +185,7 @@ func followUpStep(ctx context.Context, s *Server, method string, req mutatingReq
 		if err != nil {
 			return err
 		}
-		to, err := checkFollowUpStep(step, a)
+		to, err := followUpMachine.check(step, a.GetName(), a.GetFollowUp().GetState())
 		if err != nil {
 			return err
 		}

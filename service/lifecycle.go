@@ -11,7 +11,8 @@ import (
 // This file is the lifecycle: every step, the states it is allowed from and
 // the state it leads to, declared once as data. Handlers never test states
 // themselves; they ask this table (checkProposalStep, checkAssignmentStep,
-// checkDisclosureStep) and then apply the step's data.
+// disclosureMachine.check, followUpMachine.check) and then apply the
+// step's data.
 
 // Step names a lifecycle step. Most are an RPC's name; where one RPC can
 // lead to different states (a decision, a rating), each outcome is a step.
@@ -177,19 +178,60 @@ func currentDeadline(caseState banliv1.ProposalState, a *banliv1.Assignment) *ba
 
 type edges = map[banliv1.AssignmentState]banliv1.AssignmentState
 
-// disclosureTransitions: the publication of one reply.
-var disclosureTransitions = map[Step]map[banliv1.DisclosureState]banliv1.DisclosureState{
-	StepPublish:  {pending: published},
-	StepWithhold: {pending: withheld},
+// sideMachine is a small state machine beside the case's: for each step,
+// the state each state it is allowed from leads to. A reply's publication
+// and a carried-over part's follow-up are two.
+type sideMachine[S ~int32] struct {
+	// steps lists the machine's steps, in the order a refusal names them.
+	steps []Step
+	edges map[Step]map[S]S
+	// describe names a state in a refusal.
+	describe func(S) string
 }
 
-// followUpTransitions: a carried-over part on the follow-up register.
-var followUpTransitions = map[Step]map[banliv1.FollowUpState]banliv1.FollowUpState{
-	// Progress reports keep it open; the final reply solves it.
-	StepReportProgress: {followOpen: followOpen},
-	StepReportSolved:   {followOpen: followSolved},
-	// The office closes it, solved or not.
-	StepCloseFollowUp: {followOpen: followClosed, followSolved: followClosed},
+// check says whether step is allowed from state, and returns the state
+// it leads to; a refusal names resource, the state and the steps allowed.
+func (m sideMachine[S]) check(step Step, resource string, state S) (S, error) {
+	if to, ok := m.edges[step][state]; ok {
+		return to, nil
+	}
+	var allowed []Step
+	for _, s := range m.steps {
+		if _, ok := m.edges[s][state]; ok {
+			allowed = append(allowed, s)
+		}
+	}
+	return 0, &TransitionError{Step: step, Resource: resource, State: m.describe(state), Allowed: allowed}
+}
+
+// disclosureMachine: the publication of one reply (公开).
+var disclosureMachine = sideMachine[banliv1.DisclosureState]{
+	steps: []Step{StepPublish, StepWithhold},
+	edges: map[Step]map[banliv1.DisclosureState]banliv1.DisclosureState{
+		StepPublish:  {pending: published},
+		StepWithhold: {pending: withheld},
+	},
+	describe: func(s banliv1.DisclosureState) string {
+		return "disclosure " + trimEnum(s.String(), "DISCLOSURE_STATE_")
+	},
+}
+
+// followUpMachine: a carried-over part on the follow-up register (跨年度).
+var followUpMachine = sideMachine[banliv1.FollowUpState]{
+	steps: []Step{StepReportProgress, StepReportSolved, StepCloseFollowUp},
+	edges: map[Step]map[banliv1.FollowUpState]banliv1.FollowUpState{
+		// Progress reports keep it open; the final reply solves it.
+		StepReportProgress: {followOpen: followOpen},
+		StepReportSolved:   {followOpen: followSolved},
+		// The office closes it, solved or not.
+		StepCloseFollowUp: {followOpen: followClosed, followSolved: followClosed},
+	},
+	describe: func(s banliv1.FollowUpState) string {
+		if s == banliv1.FollowUpState_FOLLOW_UP_STATE_UNSPECIFIED {
+			return "not on the follow-up register"
+		}
+		return "follow-up " + trimEnum(s.String(), "FOLLOW_UP_STATE_")
+	},
 }
 
 const (
@@ -197,27 +239,6 @@ const (
 	followSolved = banliv1.FollowUpState_FOLLOW_UP_STATE_SOLVED
 	followClosed = banliv1.FollowUpState_FOLLOW_UP_STATE_CLOSED
 )
-
-// checkFollowUpStep says whether step is allowed on assignment a's
-// follow-up and returns its next state.
-func checkFollowUpStep(step Step, a *banliv1.Assignment) (banliv1.FollowUpState, error) {
-	state := a.GetFollowUp().GetState()
-	to, ok := followUpTransitions[step][state]
-	if !ok {
-		var allowed []Step
-		for _, s := range []Step{StepReportProgress, StepReportSolved, StepCloseFollowUp} {
-			if _, ok := followUpTransitions[s][state]; ok {
-				allowed = append(allowed, s)
-			}
-		}
-		name := "not on the follow-up register"
-		if a.GetFollowUp() != nil {
-			name = "follow-up " + trimEnum(state.String(), "FOLLOW_UP_STATE_")
-		}
-		return 0, &TransitionError{Step: step, Resource: a.GetName(), State: name, Allowed: allowed}
-	}
-	return to, nil
-}
 
 // checkProposalStep says whether step is allowed on a case in state.
 func checkProposalStep(step Step, resource string, state banliv1.ProposalState) error {
@@ -270,22 +291,6 @@ func checkAssignmentStep(step Step, caseState banliv1.ProposalState, a *banliv1.
 		return to, nil
 	}
 	panic(fmt.Sprintf("lifecycle: %s is not an assignment step", step))
-}
-
-// checkDisclosureStep says whether step is allowed on reply r and returns
-// its next disclosure state.
-func checkDisclosureStep(step Step, r *banliv1.Reply) (banliv1.DisclosureState, error) {
-	to, ok := disclosureTransitions[step][r.GetDisclosureState()]
-	if !ok {
-		var allowed []Step
-		for _, s := range []Step{StepPublish, StepWithhold} {
-			if _, ok := disclosureTransitions[s][r.GetDisclosureState()]; ok {
-				allowed = append(allowed, s)
-			}
-		}
-		return 0, &TransitionError{Step: step, Resource: r.GetName(), State: "disclosure " + trimEnum(r.GetDisclosureState().String(), "DISCLOSURE_STATE_"), Allowed: allowed}
-	}
-	return to, nil
 }
 
 func proposalStepsFrom(state banliv1.ProposalState) []Step {

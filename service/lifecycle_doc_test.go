@@ -82,18 +82,18 @@ A part's steps need the case to be in ` + joinStates(handlingStates) + `. "stays
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), strings.Join(roles, ", "), strings.Join(moves, "; "))
 	}
 	b.WriteString("\n## Publication of a reply (公开)\n\n| step | who may take it | from → to |\n|---|---|---|\n")
-	for _, step := range sortedSteps(disclosureTransitions) {
+	for _, step := range sortedSteps(disclosureMachine.edges) {
 		var moves []string
-		for from, to := range disclosureTransitions[step] {
+		for from, to := range disclosureMachine.edges[step] {
 			moves = append(moves, trimEnum(from.String(), "DISCLOSURE_STATE_")+" → "+trimEnum(to.String(), "DISCLOSURE_STATE_"))
 		}
 		sort.Strings(moves)
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", step, whoMay(step), strings.Join(moves, "; "))
 	}
 	b.WriteString("\n## Follow-up of a carried-over part (跨年度)\n\n| step | who may take it | from → to |\n|---|---|---|\n")
-	for _, step := range sortedSteps(followUpTransitions) {
+	for _, step := range sortedSteps(followUpMachine.edges) {
 		var moves []string
-		for from, to := range followUpTransitions[step] {
+		for from, to := range followUpMachine.edges[step] {
 			moves = append(moves, trimEnum(from.String(), "FOLLOW_UP_STATE_")+" → "+trimEnum(to.String(), "FOLLOW_UP_STATE_"))
 		}
 		sort.Strings(moves)

@@ -138,7 +138,7 @@ func TestAssignmentStepsNeedAHandledCase(t *testing.T) {
 func TestDisclosureSteps(t *testing.T) {
 	for _, from := range []banliv1.DisclosureState{pending, published, withheld} {
 		for _, step := range []Step{StepPublish, StepWithhold} {
-			to, err := checkDisclosureStep(step, &banliv1.Reply{Name: "r", DisclosureState: from})
+			to, err := disclosureMachine.check(step, "r", from)
 			if from == pending {
 				if err != nil || (step == StepPublish) != (to == published) {
 					t.Errorf("%s from %s: %v, %v", step, from, to, err)

@@ -688,7 +688,7 @@ func disclosureStep(ctx context.Context, s *Server, method string, req mutatingR
 		if err != nil {
 			return err
 		}
-		to, err := checkDisclosureStep(step, r)
+		to, err := disclosureMachine.check(step, r.GetName(), r.GetDisclosureState())
 		if err != nil {
 			return err
 		}
