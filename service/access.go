@@ -249,7 +249,7 @@ func mayRead(r *store.Reader, c *Caller, p *banliv1.Proposal) bool {
 		return p.GetSubmitter() == c.Account
 	case unitStaff, unitHead:
 		for _, a := range p.GetAssignments() {
-			if a.GetState() != banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED && inUnit(r, c.Unit, a.GetUnit()) {
+			if isCurrent(a) && inUnit(r, c.Unit, a.GetUnit()) {
 				return true
 			}
 		}

@@ -196,7 +196,7 @@ func ledgerRow(p *banliv1.Proposal, names map[string]string) []string {
 	units := map[banliv1.AssignmentRole][]string{}
 	var departments, persons, signDue, replyDue, currentDue, categories, ratings []string
 	for _, a := range p.GetAssignments() {
-		if a.GetState() == aReassigned {
+		if !isCurrent(a) {
 			continue
 		}
 		unit := names[a.GetUnit()]

@@ -284,7 +284,7 @@ func sameImport(p, row *banliv1.Proposal, units []*banliv1.UnitAssignment) bool 
 	}
 	var have, want []string
 	for _, a := range p.GetAssignments() {
-		if a.GetState() != aReassigned {
+		if isCurrent(a) {
 			have = append(have, a.GetUnit()+"|"+a.GetRole().String())
 		}
 	}

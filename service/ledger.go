@@ -167,7 +167,7 @@ func (s *Server) statePage(r *store.Reader, req *banliv1.ListLedgerEntriesReques
 // states and role.
 func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, unit string, p *banliv1.Proposal, a *banliv1.Assignment) bool {
 	switch {
-	case a.GetState() == aReassigned:
+	case !isCurrent(a):
 		return false
 	case !slices.Contains(openStates, p.GetState()):
 		return false

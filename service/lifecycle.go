@@ -159,6 +159,12 @@ var assignmentTransitions = []assignmentTransition{
 	{step: StepRefuseExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
 }
 
+// isCurrent reports whether a part is one the case still counts: a part
+// whose unit was changed (REASSIGNED) is history, and its successor is
+// the current one. Every list, ledger, statistic, access check and rule
+// that speaks of "the case's units" means its current parts.
+func isCurrent(a *banliv1.Assignment) bool { return a.GetState() != aReassigned }
+
 // currentDeadline is the deadline a unit works to in its part's state
 // (nil when nothing is due from it): signing while ASSIGNED, the opinion or
 // reply while it handles the part, the new reply while REHANDLING. A case
@@ -325,7 +331,7 @@ func deriveProposalState(p *banliv1.Proposal) banliv1.ProposalState {
 	}
 	var parts, consultedParts, repliedParts, ratedParts int
 	for _, a := range p.GetAssignments() {
-		if a.GetState() == aReassigned || a.GetRole() == coHandling {
+		if !isCurrent(a) || a.GetRole() == coHandling {
 			continue
 		}
 		parts++

@@ -267,7 +267,7 @@ func (c *caseChange) checkAssignable(unit, field string) error {
 		return fmt.Errorf("%s: %s (%s) is deactivated: %w", field, unit, u.GetDisplayName(), ErrPrecondition)
 	}
 	for _, a := range c.p.GetAssignments() {
-		if a.GetUnit() == unit && a.GetState() != aReassigned {
+		if a.GetUnit() == unit && isCurrent(a) {
 			return fmt.Errorf("%s: %s already has %s: %w", field, unit, a.GetName(), ErrPrecondition)
 		}
 	}
@@ -317,7 +317,7 @@ func (c *caseChange) memoDeadline(key string, compute func() *banliv1.Deadline) 
 func checkRoleMix(p *banliv1.Proposal) error {
 	var leads, splits, co int
 	for _, a := range p.GetAssignments() {
-		if a.GetState() == aReassigned {
+		if !isCurrent(a) {
 			continue
 		}
 		switch a.GetRole() {
@@ -610,7 +610,7 @@ func replyRules(p *banliv1.Proposal, a *banliv1.Assignment, policy *banliv1.Sess
 	}
 	var missing []string
 	for _, other := range p.GetAssignments() {
-		if other.GetRole() == coHandling && other.GetState() != aReassigned && other.GetState() != aOpinionSent {
+		if other.GetRole() == coHandling && isCurrent(other) && other.GetState() != aOpinionSent {
 			missing = append(missing, other.GetName()+" ("+other.GetUnit()+")")
 		}
 	}

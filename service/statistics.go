@@ -91,7 +91,7 @@ func contributions(p *banliv1.Proposal) contribution {
 		return c
 	}
 	for _, a := range p.GetAssignments() {
-		if a.GetState() == aReassigned {
+		if !isCurrent(a) {
 			continue
 		}
 		counts := partCounters(p, a)
