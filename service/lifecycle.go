@@ -129,7 +129,7 @@ var assignmentTransitions = []assignmentTransition{
 	// 签收: the unit takes the part on.
 	{step: StepSign, roles: allRoles, edges: edges{aAssigned: aSigned}},
 	// 申请调整: only before signing (and within the window: checked with the
-	// deadline, see checkReassignmentWindow).
+	// deadline, which RequestReassignment in proposals.go checks).
 	{step: StepRequestReassignment, roles: allRoles, edges: edges{aAssigned: aRequested}},
 	// The office approves: this part ends and a new one starts at the new unit.
 	{step: StepApproveReassignment, roles: allRoles, edges: edges{aRequested: aReassigned}},
@@ -153,7 +153,7 @@ var assignmentTransitions = []assignmentTransition{
 	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling}},
 	// 延期: a unit that has signed asks for more time for its first reply;
 	// the office decides. The part's state does not change; one request is
-	// pending at a time (see extensionRules).
+	// pending at a time (RequestExtension in extensions.go checks both).
 	{step: StepRequestExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
 	{step: StepApproveExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
 	{step: StepRefuseExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},

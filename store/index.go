@@ -62,8 +62,9 @@ const provisionalTerm = "deadline=provisional"
 const keyTerm = "key=true"
 
 // proposalTerms lists the index terms a proposal is found under. It is the
-// one place that decides what ListProposals can filter on; query.lists must
-// use the same spelling.
+// one place that decides what ListProposals can filter on;
+// matchProposals, which turns a query into posting lists, must use the
+// same spelling.
 func proposalTerms(p *banliv1.Proposal) []string {
 	terms := []string{
 		"session=" + p.GetSession(),
