@@ -67,12 +67,6 @@ func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExten
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_RequestExtension_FullMethodName, req, ref, req.GetEtag(), StepRequestExtension, func(c *caseChange, a *banliv1.Assignment) error {
-		if p := pendingExtension(a); p != nil {
-			return fmt.Errorf("an extension asked for on %s is still pending: %w", p.GetRequestTime().AsTime().In(chinaTime).Format(time.DateOnly), ErrPrecondition)
-		}
-		if due := a.GetResponseDeadline(); c.now.After(due.GetDueTime().AsTime()) {
-			return fmt.Errorf("the reply was due on %s: an extension is asked for before the deadline: %w", due.GetDueDate(), ErrPrecondition)
-		}
 		if _, err := c.checkExtensionDate(a, "requested_due_date", req.GetRequestedDueDate()); err != nil {
 			return err
 		}
@@ -98,10 +92,7 @@ func (s *Server) DecideExtension(ctx context.Context, req *banliv1.DecideExtensi
 		step = StepApproveExtension
 	}
 	return assignmentStep(ctx, s, banliv1.ProposalService_DecideExtension_FullMethodName, req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
-		pending := pendingExtension(a)
-		if pending == nil {
-			return fmt.Errorf("%s has no extension request pending: %w", a.GetName(), ErrPrecondition)
-		}
+		pending := pendingExtension(a) // the table's guard found one
 		pending.Decision = req.GetDecision()
 		pending.DecisionNote = req.GetNote()
 		pending.DecideTime = c.nowProto()

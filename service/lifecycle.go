@@ -116,21 +116,22 @@ var (
 )
 
 // assignmentTransition is a step on one unit's part: the roles that may
-// take it, and for each state it is allowed from, the state it leads to
-// (assignmentStays: no change).
+// take it, for each state it is allowed from the state it leads to
+// (assignmentStays: no change), and the guards it must pass besides (see
+// guards.go).
 type assignmentTransition struct {
-	step  Step
-	roles []banliv1.AssignmentRole
-	edges map[banliv1.AssignmentState]banliv1.AssignmentState
+	step   Step
+	roles  []banliv1.AssignmentRole
+	edges  map[banliv1.AssignmentState]banliv1.AssignmentState
+	guards []guard
 }
 
 // assignmentTransitions: the steps of a unit's part.
 var assignmentTransitions = []assignmentTransition{
 	// 签收: the unit takes the part on.
 	{step: StepSign, roles: allRoles, edges: edges{aAssigned: aSigned}},
-	// 申请调整: only before signing (and within the window: checked with the
-	// deadline, which RequestReassignment in proposals.go checks).
-	{step: StepRequestReassignment, roles: allRoles, edges: edges{aAssigned: aRequested}},
+	// 申请调整: only before signing, and within the window.
+	{step: StepRequestReassignment, roles: allRoles, edges: edges{aAssigned: aRequested}, guards: []guard{reassignmentWindowOpen}},
 	// The office approves: this part ends and a new one starts at the new unit.
 	{step: StepApproveReassignment, roles: allRoles, edges: edges{aRequested: aReassigned}},
 	// The office refuses: the unit keeps the part and must sign.
@@ -144,19 +145,22 @@ var assignmentTransitions = []assignmentTransition{
 	// 会办意见: co-handling units only; once.
 	{step: StepSubmitOpinion, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: aOpinionSent, aConsulted: aOpinionSent}},
 	// 答复: lead and split units; from SIGNED only where the policy does not
-	// ask for a consultation first (see replyRules).
-	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied}},
+	// ask for a consultation first.
+	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
+		guards: []guard{consultedFirst, opinionsIn}},
 	// 评价: a rating that is not unsatisfied settles the part; another
 	// proposer's later rating of the same reply keeps it settled.
-	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated}},
+	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},
+		guards: []guard{ratesCurrentRound, ratedByAProposer, ratedOnce}},
 	// 不满意: the part goes back for a new round (重新办理).
-	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling}},
+	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling},
+		guards: []guard{ratesCurrentRound, ratedByAProposer, ratedOnce}},
 	// 延期: a unit that has signed asks for more time for its first reply;
-	// the office decides. The part's state does not change; one request is
-	// pending at a time (RequestExtension in extensions.go checks both).
-	{step: StepRequestExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
-	{step: StepApproveExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
-	{step: StepRefuseExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}},
+	// the office decides. The part's state does not change.
+	{step: StepRequestExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays},
+		guards: []guard{noExtensionPending, beforeReplyDue}},
+	{step: StepApproveExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}, guards: []guard{extensionPending}},
+	{step: StepRefuseExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays}, guards: []guard{extensionPending}},
 }
 
 // isCurrent reports whether a part is one the case still counts: a part

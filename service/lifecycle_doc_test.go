@@ -40,9 +40,9 @@ func lifecycleDocument() string {
 Generated from the lifecycle table (service/lifecycle.go) and the access table (service/access.go)
 by ` + "`go test ./service -run TestLifecycleDocument -args -update`" + `; do not edit by hand. A step not
 listed for a state is refused with FAILED_PRECONDITION (reason INVALID_TRANSITION), naming the
-state and the steps it allows. Rules of a case or a policy (consult before replying, the
-change-of-unit window, the opinions a lead reply waits for, the extension cap) refuse a step the
-table allows with FAILED_PRECONDITION (reason PRECONDITION). Unit staff and heads take steps on
+state and the steps it allows. A step whose states allow it must also pass the rules in its
+"and only if" column (service/guards.go), or is refused with FAILED_PRECONDITION (reason
+PRECONDITION). Unit staff and heads take steps on
 their own unit's parts only (or its departments'), a proposer on the cases it submitted.
 
 ## Steps on the whole case
@@ -62,8 +62,8 @@ their own unit's parts only (or its departments'), a proposer on the cases it su
 
 A part's steps need the case to be in ` + joinStates(handlingStates) + `. "stays" is no change of the part's state.
 
-| step | who may take it | parts in the role | from → to |
-|---|---|---|---|
+| step | who may take it | parts in the role | from → to | and only if |
+|---|---|---|---|---|
 `)
 	for _, tr := range assignmentTransitions {
 		var roles []string
@@ -79,7 +79,11 @@ A part's steps need the case to be in ` + joinStates(handlingStates) + `. "stays
 			moves = append(moves, partStateName(from)+" → "+target)
 		}
 		sort.Strings(moves)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), strings.Join(roles, ", "), strings.Join(moves, "; "))
+		var rules []string
+		for _, g := range tr.guards {
+			rules = append(rules, g.rule)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), strings.Join(roles, ", "), strings.Join(moves, "; "), strings.Join(rules, "; "))
 	}
 	b.WriteString("\n## Publication of a reply (公开)\n\n| step | who may take it | from → to |\n|---|---|---|\n")
 	for _, step := range sortedSteps(disclosureMachine.edges) {

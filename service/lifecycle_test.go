@@ -185,6 +185,10 @@ func TestDeriveProposalState(t *testing.T) {
 }
 
 func TestReplyRules(t *testing.T) {
+	// The reply's rules are the guards of its step in the lifecycle table.
+	replyRules := func(p *banliv1.Proposal, a *banliv1.Assignment, policy *banliv1.SessionPolicy) error {
+		return checkGuards(StepSubmitReply, guardInput{p: p, a: a, policy: policy})
+	}
 	policy := resolvePolicy(nil)
 	consulted := []*banliv1.Consultation{{Id: 1}}
 	leadPart := &banliv1.Assignment{Name: "a/1", Role: lead, State: aConsulted, Consultations: consulted}

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -371,7 +370,7 @@ func assignmentStep(ctx context.Context, s *Server, method string, req mutatingR
 		if err != nil {
 			return err
 		}
-		return c.moveAssignment(a, step, func() error { return apply(c, a) })
+		return c.moveAssignment(a, step, req, func() error { return apply(c, a) })
 	})
 }
 
@@ -383,12 +382,22 @@ func (c *caseChange) assignment(n int) (*banliv1.Assignment, error) {
 	return c.p.GetAssignments()[n-1], nil
 }
 
-// moveAssignment checks step against the lifecycle table, runs apply and
-// moves a to the step's destination, noting the move in the event.
-func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, apply func() error) error {
+// moveAssignment checks step against the lifecycle table, its states and
+// its guards, runs apply and moves a to the step's destination, noting the
+// move in the event.
+func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, req proto.Message, apply func() error) error {
 	to, err := checkAssignmentStep(step, c.p.GetState(), a)
 	if err != nil {
 		return err
+	}
+	if len(guardsOf(step)) > 0 {
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		if err := checkGuards(step, guardInput{p: c.p, a: a, policy: policy, now: c.now, req: req}); err != nil {
+			return err
+		}
 	}
 	from := a.GetState()
 	if err := apply(); err != nil {
@@ -453,9 +462,6 @@ func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestRe
 	}
 	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_RequestReassignment_FullMethodName, req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
-		if due := a.GetReassignmentDeadline(); due != nil && c.now.After(due.GetDueTime().AsTime()) {
-			return fmt.Errorf("the window to ask for a change of unit closed on %s (%s): %w", due.GetDueDate(), due.GetRule(), ErrPrecondition)
-		}
 		if su := req.GetSuggestedUnit(); su != "" {
 			if _, err := c.tx.Unit(idOf(su, unitsCollection)); err != nil {
 				return notFoundOr(err, su, "suggested_unit")
@@ -560,9 +566,6 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 		if err != nil {
 			return err
 		}
-		if err := replyRules(c.p, a, policy); err != nil {
-			return err
-		}
 		if !categoryAllowed(policy, req.GetReply().GetCategory()) {
 			return invalidField("reply.category", "the session of %s accepts categories A to C only", c.p.GetName())
 		}
@@ -598,28 +601,6 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 	})
 }
 
-// replyRules are the policy's conditions on a reply (DOMAIN.md: 先沟通后答复;
-// the lead unit takes in the co-handling opinions). The lifecycle table has
-// already allowed the step by state.
-func replyRules(p *banliv1.Proposal, a *banliv1.Assignment, policy *banliv1.SessionPolicy) error {
-	if policy.GetConsultBeforeReply() && len(a.GetConsultations()) == 0 {
-		return fmt.Errorf("%s has recorded no consultation: the session requires consulting the proposers before replying (先沟通后答复): %w", a.GetName(), ErrPrecondition)
-	}
-	if a.GetRole() != lead || !policy.GetOpinionsBeforeLeadReply() {
-		return nil
-	}
-	var missing []string
-	for _, other := range p.GetAssignments() {
-		if other.GetRole() == coHandling && isCurrent(other) && other.GetState() != aOpinionSent {
-			missing = append(missing, other.GetName()+" ("+other.GetUnit()+")")
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("the lead unit replies after every co-handling opinion; still missing: %s: %w", strings.Join(missing, ", "), ErrPrecondition)
-	}
-	return nil
-}
-
 // RateReply records a proposer's rating of a reply.
 func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (*banliv1.Proposal, error) {
 	if err := validateRate(req); err != nil {
@@ -634,15 +615,6 @@ func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (
 		r, err := c.reply(a, ref)
 		if err != nil {
 			return err
-		}
-		if r.GetRound() != a.GetRound() {
-			return fmt.Errorf("%s answered round %d; %s is in round %d, whose reply is due: %w", r.GetName(), r.GetRound(), a.GetName(), a.GetRound(), ErrPrecondition)
-		}
-		if !slices.ContainsFunc(c.p.GetProposers(), func(p *banliv1.Proposer) bool { return p.GetId() == req.GetProposerId() }) {
-			return invalidField("proposer_id", "%s has no proposer %d", c.p.GetName(), req.GetProposerId())
-		}
-		if slices.ContainsFunc(r.GetRatings(), func(x *banliv1.Rating) bool { return x.GetProposerId() == req.GetProposerId() }) {
-			return fmt.Errorf("proposer %d has already rated %s: %w", req.GetProposerId(), r.GetName(), ErrPrecondition)
 		}
 		r.Ratings = append(r.Ratings, &banliv1.Rating{
 			ProposerId:   req.GetProposerId(),

@@ -1,0 +1,165 @@
+package service
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// Guards are the rules of a case or a policy that a step on a part must
+// pass besides its states: consult before replying, the change-of-unit
+// window, one extension pending at a time. Each is declared once, named
+// as people say it, and listed with its step in the lifecycle table
+// (assignmentTransitions), which checks them after the states; a handler
+// checks none of them itself. A guard that fails refuses the step with
+// FAILED_PRECONDITION (or, for what the request names, INVALID_ARGUMENT).
+
+// guard is one rule.
+type guard struct {
+	// rule is the rule as the printed table says it.
+	rule  string
+	check func(in guardInput) error
+}
+
+// guardInput is what a guard reads: the case as loaded, the part the step
+// is on, the session's policy, the time of the decision, and the request
+// (a guard on what a request names reads it as its step's request type).
+type guardInput struct {
+	p      *banliv1.Proposal
+	a      *banliv1.Assignment
+	policy *banliv1.SessionPolicy
+	now    time.Time
+	req    proto.Message
+}
+
+var (
+	// 先沟通后答复.
+	consultedFirst = guard{
+		rule: "the part has consulted the proposers, where the session asks (先沟通后答复)",
+		check: func(in guardInput) error {
+			if in.policy.GetConsultBeforeReply() && len(in.a.GetConsultations()) == 0 {
+				return fmt.Errorf("%s has recorded no consultation: the session requires consulting the proposers before replying (先沟通后答复): %w", in.a.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	// The lead unit takes in the co-handling opinions.
+	opinionsIn = guard{
+		rule: "a lead unit's reply waits for every co-handling opinion, where the session asks",
+		check: func(in guardInput) error {
+			if in.a.GetRole() != lead || !in.policy.GetOpinionsBeforeLeadReply() {
+				return nil
+			}
+			var missing []string
+			for _, other := range in.p.GetAssignments() {
+				if other.GetRole() == coHandling && isCurrent(other) && other.GetState() != aOpinionSent {
+					missing = append(missing, other.GetName()+" ("+other.GetUnit()+")")
+				}
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("the lead unit replies after every co-handling opinion; still missing: %s: %w", strings.Join(missing, ", "), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	reassignmentWindowOpen = guard{
+		rule: "asked within the change-of-unit window (reassignment_working_days after assignment)",
+		check: func(in guardInput) error {
+			if due := in.a.GetReassignmentDeadline(); due != nil && in.now.After(due.GetDueTime().AsTime()) {
+				return fmt.Errorf("the window to ask for a change of unit closed on %s (%s): %w", due.GetDueDate(), due.GetRule(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	noExtensionPending = guard{
+		rule: "no other extension is pending",
+		check: func(in guardInput) error {
+			if p := pendingExtension(in.a); p != nil {
+				return fmt.Errorf("an extension asked for on %s is still pending: %w", p.GetRequestTime().AsTime().In(chinaTime).Format(time.DateOnly), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	beforeReplyDue = guard{
+		rule: "asked before the reply is due",
+		check: func(in guardInput) error {
+			if due := in.a.GetResponseDeadline(); in.now.After(due.GetDueTime().AsTime()) {
+				return fmt.Errorf("the reply was due on %s: an extension is asked for before the deadline: %w", due.GetDueDate(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	extensionPending = guard{
+		rule: "an extension is pending",
+		check: func(in guardInput) error {
+			if pendingExtension(in.a) == nil {
+				return fmt.Errorf("%s has no extension request pending: %w", in.a.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	// A rating is of the reply the part now waits on, by a proposer of the
+	// case, once.
+	ratesCurrentRound = guard{
+		rule: "the reply rated is the current round's",
+		check: func(in guardInput) error {
+			ref := (&violations{}).replyRef("name", in.req.(*banliv1.RateReplyRequest).GetName())
+			exists := slices.ContainsFunc(in.a.GetReplies(), func(r *banliv1.Reply) bool { return int(r.GetRound()) == ref.round })
+			// A reply that does not exist is not found, which the step says.
+			if exists && int32(ref.round) != in.a.GetRound() {
+				return fmt.Errorf("%s answered round %d; %s is in round %d, whose reply is due: %w",
+					replyName(ref.proposal, ref.assignment, ref.round), ref.round, in.a.GetName(), in.a.GetRound(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	ratedByAProposer = guard{
+		rule: "the rater is one of the case's proposers",
+		check: func(in guardInput) error {
+			id := in.req.(*banliv1.RateReplyRequest).GetProposerId()
+			if !slices.ContainsFunc(in.p.GetProposers(), func(p *banliv1.Proposer) bool { return p.GetId() == id }) {
+				return invalidField("proposer_id", "%s has no proposer %d", in.p.GetName(), id)
+			}
+			return nil
+		},
+	}
+	ratedOnce = guard{
+		rule: "each proposer rates a reply once",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.RateReplyRequest)
+			ref := (&violations{}).replyRef("name", req.GetName())
+			for _, r := range in.a.GetReplies() {
+				if int(r.GetRound()) == ref.round && slices.ContainsFunc(r.GetRatings(), func(x *banliv1.Rating) bool { return x.GetProposerId() == req.GetProposerId() }) {
+					return fmt.Errorf("proposer %d has already rated %s: %w", req.GetProposerId(), r.GetName(), ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
+)
+
+// checkGuards runs the guards of step, in order; the first that fails
+// refuses it.
+func checkGuards(step Step, in guardInput) error {
+	for _, g := range guardsOf(step) {
+		if err := g.check(in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// guardsOf is the guards the lifecycle table gives step.
+func guardsOf(step Step) []guard {
+	for _, t := range assignmentTransitions {
+		if t.step == step {
+			return t.guards
+		}
+	}
+	return nil
+}
