@@ -785,12 +785,12 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 				c.p.Proposers = append(c.p.Proposers, pr)
 			}
 			c.p.MergedFrom = append(c.p.MergedFrom, src.GetName())
-			from, before := src.GetState(), contributions(src)
-			src.State = merged
+			// The source goes where the table's StepMergeAway leads, with an
+			// event of its own.
+			away := &caseChange{ctx: ctx, tx: c.tx, now: c.now, clock: c.clock, id: sid, p: src, from: src.GetState(),
+				step: StepMergeAway, target: c.p.GetName(), details: "merged into " + c.p.GetName(), before: contributions(src)}
 			src.MergedInto = c.p.GetName()
-			src.UpdateTime = c.nowProto()
-			src.Etag = nextEtag(src.GetEtag())
-			stageProposal(c.tx, sid, before, src, newEvent(ctx, c.nowProto(), StepMergeAway, c.p.GetName(), stateName(from), stateName(merged), "merged into "+c.p.GetName()))
+			away.commit()
 		}
 		c.details = "merged " + strings.Join(req.GetSources(), ", ")
 		return nil
