@@ -181,3 +181,57 @@ func (s *Server) DeactivateUnit(ctx context.Context, req *banliv1.DeactivateUnit
 		return u, nil
 	})
 }
+
+func validateCreateSession(r *banliv1.CreateSessionRequest) error {
+	v := &violations{}
+	v.requestID(r.GetRequestId())
+	s := r.GetSession()
+	if s == nil {
+		v.add("session", "required")
+		return v.err()
+	}
+	v.enum("session.body", s.GetBody(), true)
+	v.enum("session.level", s.GetLevel(), true)
+	if s.GetTerm() < 1 || s.GetTerm() > 99 {
+		v.add("session.term", "must be from 1 to 99")
+	}
+	if s.GetMeeting() < 1 || s.GetMeeting() > 99 {
+		v.add("session.meeting", "must be from 1 to 99")
+	}
+	if s.GetYear() < 1949 || s.GetYear() > 2200 {
+		v.add("session.year", "must be from 1949 to 2200")
+	}
+	v.line("session.display_name", s.GetDisplayName(), maxNameLen, true)
+	validatePolicy(v, "session.policy", s.GetPolicy())
+	return v.err()
+}
+
+func validateContacts(v *violations, field string, contacts []*banliv1.Contact) {
+	if len(contacts) > maxContacts {
+		v.add(field, "at most %d contacts", maxContacts)
+		return
+	}
+	for i, c := range contacts {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		v.line(f+".display_name", c.GetDisplayName(), maxPersonLen, true)
+		v.line(f+".title", c.GetTitle(), maxPersonLen, false)
+		v.phone(f+".phone", c.GetPhone(), false)
+		v.email(f+".email", c.GetEmail())
+	}
+}
+
+func validateCreateUnit(r *banliv1.CreateUnitRequest) error {
+	v := &violations{}
+	v.requestID(r.GetRequestId())
+	u := r.GetUnit()
+	if u == nil {
+		v.add("unit", "required")
+		return v.err()
+	}
+	v.line("unit.display_name", u.GetDisplayName(), maxNameLen, true)
+	if u.GetParent() != "" {
+		v.unitID("unit.parent", u.GetParent())
+	}
+	validateContacts(v, "unit.contacts", u.GetContacts())
+	return v.err()
+}

@@ -1,0 +1,381 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// Assigning a case (交办) and the steps of a part before it is handled:
+// signing for it (签收) and changing its unit (调整), and the frame every
+// step on a part goes through.
+
+// AssignProposal names units for a case.
+func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposalRequest) (*banliv1.Proposal, error) {
+	if err := validateAssign(req); err != nil {
+		return nil, err
+	}
+	id := idOf(req.GetName(), proposalsCollection)
+	return updateProposal(ctx, s, banliv1.ProposalService_AssignProposal_FullMethodName, req, id, req.GetEtag(), StepAssign, func(c *caseChange) error {
+		if err := checkProposalStep(StepAssign, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		var names []string
+		for i, ua := range req.GetAssignments() {
+			field := fmt.Sprintf("assignments[%d].unit", i)
+			if err := c.checkAssignable(ua.GetUnit(), field); err != nil {
+				return err
+			}
+			c.p.Assignments = append(c.p.Assignments, c.newAssignment(ua.GetUnit(), ua.GetRole(), policy))
+			names = append(names, ua.GetUnit()+" as "+roleName(ua.GetRole()))
+		}
+		if err := checkRoleMix(c.p); err != nil {
+			return err
+		}
+		c.details = "assigned " + strings.Join(names, ", ")
+		return nil
+	})
+}
+
+// checkAssignable refuses a unit that does not exist, is deactivated, or
+// already has a current part of the case.
+func (c *caseChange) checkAssignable(unit, field string) error {
+	u, err := c.unit(unit)
+	if err != nil {
+		return notFoundOr(err, unit, field)
+	}
+	if !u.GetActive() {
+		return fmt.Errorf("%s: %s (%s) is deactivated: %w", field, unit, u.GetDisplayName(), ErrPrecondition)
+	}
+	for _, a := range c.p.GetAssignments() {
+		if a.GetUnit() == unit && isCurrent(a) {
+			return fmt.Errorf("%s: %s already has %s: %w", field, unit, a.GetName(), ErrPrecondition)
+		}
+	}
+	return nil
+}
+
+// unit reads a unit, through the batch's memo when there is one.
+func (c *caseChange) unit(name string) (*banliv1.Unit, error) {
+	if c.batch != nil {
+		if u, ok := c.batch.units[name]; ok {
+			return u, nil
+		}
+	}
+	u, err := c.tx.Unit(idOf(name, unitsCollection))
+	if err == nil && c.batch != nil {
+		c.batch.units[name] = u
+	}
+	return u, err
+}
+
+// workingDaysAfter and monthsAfter compute a deadline from now, through
+// the batch's memo when there is one.
+func (c *caseChange) workingDaysAfter(n int, event string) *banliv1.Deadline {
+	return c.memoDeadline(fmt.Sprintf("w%d %s", n, event), func() *banliv1.Deadline { return c.clock.workingDaysAfter(c.now, n, event) })
+}
+
+func (c *caseChange) monthsAfter(n int, event string) *banliv1.Deadline {
+	return c.memoDeadline(fmt.Sprintf("m%d %s", n, event), func() *banliv1.Deadline { return c.clock.monthsAfter(c.now, n, event) })
+}
+
+func (c *caseChange) memoDeadline(key string, compute func() *banliv1.Deadline) *banliv1.Deadline {
+	if c.batch == nil {
+		return compute()
+	}
+	d, ok := c.batch.deadlines[key]
+	if !ok {
+		d = compute()
+		c.batch.deadlines[key] = d
+	}
+	// A copy: each case owns its deadlines.
+	return proto.Clone(d).(*banliv1.Deadline)
+}
+
+// checkRoleMix enforces DOMAIN.md's shapes of a case: one lead unit (with
+// any co-handling units) or one or more split units; never both, and no
+// co-handling unit without a lead unit to send its opinion to.
+func checkRoleMix(p *banliv1.Proposal) error {
+	var leads, splits, co int
+	for _, a := range p.GetAssignments() {
+		if !isCurrent(a) {
+			continue
+		}
+		switch a.GetRole() {
+		case lead:
+			leads++
+		case split:
+			splits++
+		case coHandling:
+			co++
+		}
+	}
+	switch {
+	case leads > 1:
+		return fmt.Errorf("a case has one lead unit: %s would have %d: %w", p.GetName(), leads, ErrPrecondition)
+	case leads > 0 && splits > 0:
+		return fmt.Errorf("a case has a lead unit or split units, not both: %w", ErrPrecondition)
+	case co > 0 && leads == 0:
+		return fmt.Errorf("co-handling units send their opinions to a lead unit, and %s has none: %w", p.GetName(), ErrPrecondition)
+	}
+	return nil
+}
+
+// newAssignment starts a unit's part now, with its deadlines.
+func (c *caseChange) newAssignment(unit string, role banliv1.AssignmentRole, policy *banliv1.SessionPolicy) *banliv1.Assignment {
+	a := &banliv1.Assignment{
+		Name:                 assignmentName(c.id, len(c.p.GetAssignments())+1),
+		Unit:                 unit,
+		Role:                 role,
+		State:                aAssigned,
+		AssignTime:           c.nowProto(),
+		SignDeadline:         c.workingDaysAfter(int(policy.GetSignInWorkingDays()), "assignment"),
+		ReassignmentDeadline: c.workingDaysAfter(int(policy.GetReassignmentWorkingDays()), "assignment"),
+		Round:                1,
+	}
+	if role == coHandling {
+		a.ResponseDeadline = c.monthsAfter(int(policy.GetOpinionMonths()), "assignment")
+	} else {
+		a.ResponseDeadline = c.monthsAfter(int(policy.GetReplyMonths()), "assignment")
+	}
+	return a
+}
+
+// assignmentStep is the frame of every step on one assignment: it finds the
+// assignment, asks the lifecycle table, lets apply fill in the step's data
+// and moves the assignment to its next state.
+func assignmentStep(ctx context.Context, s *Server, method string, req mutatingRequest, ref assignmentRef, etag string, step Step,
+	apply func(c *caseChange, a *banliv1.Assignment) error,
+) (*banliv1.Proposal, error) {
+	return updateProposal(ctx, s, method, req, ref.proposal, etag, step, func(c *caseChange) error {
+		a, err := c.assignment(ref.assignment)
+		if err != nil {
+			return err
+		}
+		return c.moveAssignment(a, step, req, func() error { return apply(c, a) })
+	})
+}
+
+// assignment returns the numbered assignment of the case.
+func (c *caseChange) assignment(n int) (*banliv1.Assignment, error) {
+	if n < 1 || n > len(c.p.GetAssignments()) {
+		return nil, resourceNotFound(assignmentName(c.id, n), "")
+	}
+	return c.p.GetAssignments()[n-1], nil
+}
+
+// moveAssignment checks step against the lifecycle table, its states and
+// its guards, runs apply and moves a to the step's destination, noting the
+// move in the event.
+func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, req proto.Message, apply func() error) error {
+	to, err := checkAssignmentStep(step, c.p.GetState(), a)
+	if err != nil {
+		return err
+	}
+	if len(guardsOf(step)) > 0 {
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		if err := checkGuards(step, guardInput{p: c.p, a: a, policy: policy, now: c.now, req: req}); err != nil {
+			return err
+		}
+	}
+	from := a.GetState()
+	if err := apply(); err != nil {
+		return err
+	}
+	a.State = to
+	c.step = step
+	c.target = a.GetName()
+	move := fmt.Sprintf("%s: %s -> %s", a.GetName(), trimEnum(from.String(), "ASSIGNMENT_STATE_"), trimEnum(to.String(), "ASSIGNMENT_STATE_"))
+	if c.details == "" {
+		c.details = move
+	} else {
+		c.details = move + "; " + c.details
+	}
+	return nil
+}
+
+// SignAssignment records that a unit signed for its part.
+func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignmentRequest) (*banliv1.Proposal, error) {
+	if err := validateSign(req); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, banliv1.ProposalService_SignAssignment_FullMethodName, req, ref, req.GetEtag(), StepSign, func(c *caseChange, a *banliv1.Assignment) error {
+		if dep := req.GetDepartment(); dep != "" {
+			if err := c.checkDepartment(a, dep); err != nil {
+				return err
+			}
+		}
+		a.SignTime = c.nowProto()
+		a.Department = req.GetDepartment()
+		a.ResponsiblePerson = req.GetResponsiblePerson()
+		a.ResponsiblePhone = req.GetResponsiblePhone()
+		return nil
+	})
+}
+
+// checkDepartment accepts a department (or a department of a department)
+// of the assigned unit.
+func (c *caseChange) checkDepartment(a *banliv1.Assignment, department string) error {
+	name := department
+	for depth := 0; depth < 8; depth++ {
+		u, err := c.tx.Unit(idOf(name, unitsCollection))
+		if err != nil {
+			return notFoundOr(err, name, "department")
+		}
+		if u.GetParent() == a.GetUnit() {
+			return nil
+		}
+		if u.GetParent() == "" {
+			break
+		}
+		name = u.GetParent()
+	}
+	return invalidField("department", "%s is not a department of %s", department, a.GetUnit())
+}
+
+// RequestReassignment records a unit's request for a change of unit.
+func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestReassignmentRequest) (*banliv1.Proposal, error) {
+	if err := validateRequestReassignment(req); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, banliv1.ProposalService_RequestReassignment_FullMethodName, req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
+		if su := req.GetSuggestedUnit(); su != "" {
+			if _, err := c.tx.Unit(idOf(su, unitsCollection)); err != nil {
+				return notFoundOr(err, su, "suggested_unit")
+			}
+		}
+		a.ReassignmentRequests = append(a.ReassignmentRequests, &banliv1.ReassignmentRequest{
+			Reason:        req.GetReason(),
+			SuggestedUnit: req.GetSuggestedUnit(),
+			RequestTime:   c.nowProto(),
+		})
+		c.details = "reason: " + req.GetReason()
+		return nil
+	})
+}
+
+// DecideReassignment approves or refuses a change of unit.
+func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReassignmentRequest) (*banliv1.Proposal, error) {
+	if err := validateDecideReassignment(req); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
+	step := StepRefuseReassignment
+	if approve {
+		step = StepApproveReassignment
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_DecideReassignment_FullMethodName, req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		open := a.GetReassignmentRequests()[len(a.GetReassignmentRequests())-1]
+		open.Decision = req.GetDecision()
+		open.DecisionNote = req.GetNote()
+		open.DecideTime = c.nowProto()
+		if !approve {
+			c.details = "refused"
+			return nil
+		}
+		if err := c.checkAssignable(req.GetNewUnit(), "new_unit"); err != nil {
+			return err
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		next := c.newAssignment(req.GetNewUnit(), a.GetRole(), policy)
+		next.ReassignedFrom = a.GetName()
+		a.ReassignedTo = next.GetName()
+		c.p.Assignments = append(c.p.Assignments, next)
+		c.details = "moved to " + req.GetNewUnit() + " as " + next.GetName()
+		return nil
+	})
+}
+
+func validateAssign(r *banliv1.AssignProposalRequest) error {
+	v := &violations{}
+	v.proposalID("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	if len(r.GetAssignments()) == 0 {
+		v.add("assignments", "required: at least one unit")
+	}
+	v.unitAssignments(r.GetAssignments())
+	return v.err()
+}
+
+// unitAssignments checks a list of units to assign: each named once, each
+// with a role, one lead at most.
+func (v *violations) unitAssignments(list []*banliv1.UnitAssignment) {
+	switch n := len(list); {
+	case n == 0:
+	case n > maxAssignments:
+		v.add("assignments", "at most %d units at once", maxAssignments)
+	default:
+		seen := map[string]bool{}
+		leads := 0
+		for i, a := range list {
+			f := fmt.Sprintf("assignments[%d]", i)
+			v.unitID(f+".unit", a.GetUnit())
+			v.enum(f+".role", a.GetRole(), true)
+			if seen[a.GetUnit()] {
+				v.add(f+".unit", "%s is named twice", a.GetUnit())
+			}
+			seen[a.GetUnit()] = true
+			if a.GetRole() == lead {
+				leads++
+			}
+		}
+		if leads > 1 {
+			v.add("assignments", "a case has one lead unit; %d were named", leads)
+		}
+	}
+}
+
+func validateSign(r *banliv1.SignAssignmentRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	if r.GetDepartment() != "" {
+		v.unitID("department", r.GetDepartment())
+	}
+	v.line("responsible_person", r.GetResponsiblePerson(), maxPersonLen, false)
+	v.phone("responsible_phone", r.GetResponsiblePhone(), false)
+	return v.err()
+}
+
+func validateRequestReassignment(r *banliv1.RequestReassignmentRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
+	if r.GetSuggestedUnit() != "" {
+		v.unitID("suggested_unit", r.GetSuggestedUnit())
+	}
+	return v.err()
+}
+
+func validateDecideReassignment(r *banliv1.DecideReassignmentRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.enum("decision", r.GetDecision(), true)
+	switch {
+	case r.GetDecision() == banliv1.Decision_DECISION_APPROVED:
+		v.unitID("new_unit", r.GetNewUnit())
+	case r.GetNewUnit() != "":
+		v.add("new_unit", "only with an approval")
+	}
+	v.paragraph("note", r.GetNote(), maxNoteLen, false)
+	return v.err()
+}

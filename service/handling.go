@@ -1,0 +1,221 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// Handling a part: consulting the proposers (沟通), the co-handling
+// opinion (会办意见), the reply (答复) and its rating (评价).
+
+// RecordConsultation records a contact with the proposers.
+func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordConsultationRequest) (*banliv1.Proposal, error) {
+	if err := validateConsultation(req, s.now()); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, banliv1.ProposalService_RecordConsultation_FullMethodName, req, ref, req.GetEtag(), StepConsult, func(c *caseChange, a *banliv1.Assignment) error {
+		in := req.GetConsultation()
+		rec := &banliv1.Consultation{
+			Id:            int32(len(a.GetConsultations()) + 1),
+			Phase:         in.GetPhase(),
+			Channel:       in.GetChannel(),
+			Time:          in.GetTime(),
+			Participants:  in.GetParticipants(),
+			Summary:       in.GetSummary(),
+			DeclinedVisit: in.GetDeclinedVisit(),
+			RecordTime:    c.nowProto(),
+		}
+		if rec.Time == nil {
+			rec.Time = c.nowProto()
+		}
+		a.Consultations = append(a.Consultations, rec)
+		c.details = fmt.Sprintf("consultation %d by %s", rec.GetId(), strings.ToLower(trimEnum(rec.GetChannel().String(), "CONSULTATION_CHANNEL_")))
+		return nil
+	})
+}
+
+// SubmitOpinion records a co-handling unit's opinion to the lead unit.
+func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRequest) (*banliv1.Proposal, error) {
+	if err := validateOpinion(req); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitOpinion_FullMethodName, req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
+		o := proto.Clone(req.GetOpinion()).(*banliv1.Opinion)
+		o.SubmitTime = c.nowProto()
+		o.OnTime = !c.now.After(a.GetResponseDeadline().GetDueTime().AsTime())
+		a.Opinion = o
+		return nil
+	})
+}
+
+// SubmitReply records a lead or split unit's reply for the current round.
+func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyRequest) (*banliv1.Proposal, error) {
+	if err := validateReply(req, s.now()); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).assignmentRef("name", req.GetName())
+	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitReply_FullMethodName, req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		if !categoryAllowed(policy, req.GetReply().GetCategory()) {
+			return invalidField("reply.category", "the session of %s accepts categories A to C only", c.p.GetName())
+		}
+		in := req.GetReply()
+		r := &banliv1.Reply{
+			Name:                 replyName(c.id, ref.assignment, int(a.GetRound())),
+			Round:                a.GetRound(),
+			Category:             in.GetCategory(),
+			Text:                 in.GetText(),
+			DocumentNumber:       in.GetDocumentNumber(),
+			Signer:               in.GetSigner(),
+			SignedOffBy:          callerAccount(c.ctx),
+			CollectiveReviewDate: in.GetCollectiveReviewDate(),
+			ContactPerson:        in.GetContactPerson(),
+			ContactPhone:         in.GetContactPhone(),
+			ReplyTime:            in.GetReplyTime(),
+			DisclosureIntent:     in.GetDisclosureIntent(),
+			DisclosureState:      pending,
+			RecordTime:           c.nowProto(),
+		}
+		if r.ReplyTime == nil {
+			r.ReplyTime = c.nowProto()
+		}
+		r.DisclosureDeadline = c.clock.workingDaysAfter(r.GetReplyTime().AsTime(), int(policy.GetDisclosureWorkingDays()), "the reply")
+		r.Deadline = proto.Clone(a.GetResponseDeadline()).(*banliv1.Deadline)
+		r.OnTime = !r.GetReplyTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
+		a.Replies = append(a.Replies, r)
+		if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
+			a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+		}
+		c.details = fmt.Sprintf("reply %s, category %s", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"))
+		return nil
+	})
+}
+
+// RateReply records a proposer's rating of a reply.
+func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (*banliv1.Proposal, error) {
+	if err := validateRate(req); err != nil {
+		return nil, err
+	}
+	ref := (&violations{}).replyRef("name", req.GetName())
+	step := StepRateSatisfied
+	if req.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
+		step = StepRateUnsatisfied
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_RateReply_FullMethodName, req, ref.assignmentRef, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		r.Ratings = append(r.Ratings, &banliv1.Rating{
+			ProposerId:   req.GetProposerId(),
+			Satisfaction: req.GetSatisfaction(),
+			Opinion:      req.GetOpinion(),
+			RateTime:     c.nowProto(),
+		})
+		c.details = fmt.Sprintf("proposer %d rated %s %s", req.GetProposerId(), r.GetName(), strings.ToLower(trimEnum(req.GetSatisfaction().String(), "SATISFACTION_")))
+		if step == StepRateUnsatisfied {
+			policy, err := c.sessionPolicy()
+			if err != nil {
+				return err
+			}
+			a.Round++
+			a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetRereplyMonths()), "the unsatisfied rating")
+			c.details += fmt.Sprintf("; re-handling round %d, reply due %s", a.GetRound(), a.GetResponseDeadline().GetDueDate())
+		}
+		return nil
+	})
+}
+
+// reply finds the reply a reply name points at.
+func (c *caseChange) reply(a *banliv1.Assignment, ref replyRef) (*banliv1.Reply, error) {
+	for _, r := range a.GetReplies() {
+		if int(r.GetRound()) == ref.round {
+			return r, nil
+		}
+	}
+	return nil, resourceNotFound(replyName(c.id, ref.assignment, ref.round), "")
+}
+
+func validateConsultation(r *banliv1.RecordConsultationRequest, now time.Time) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	c := r.GetConsultation()
+	if c == nil {
+		v.add("consultation", "required")
+		return v.err()
+	}
+	v.enum("consultation.phase", c.GetPhase(), true)
+	v.enum("consultation.channel", c.GetChannel(), true)
+	v.pastTime("consultation.time", c.GetTime(), now)
+	if len(c.GetParticipants()) > maxParticipants {
+		v.add("consultation.participants", "at most %d participants", maxParticipants)
+	} else {
+		for i, p := range c.GetParticipants() {
+			v.line(fmt.Sprintf("consultation.participants[%d]", i), p, maxPersonLen, true)
+		}
+	}
+	v.paragraph("consultation.summary", c.GetSummary(), maxSummaryLen, true)
+	return v.err()
+}
+
+func validateOpinion(r *banliv1.SubmitOpinionRequest) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	o := r.GetOpinion()
+	if o == nil {
+		v.add("opinion", "required")
+		return v.err()
+	}
+	v.paragraph("opinion.text", o.GetText(), maxReplyLen, true)
+	v.line("opinion.signer", o.GetSigner(), maxPersonLen, true)
+	v.line("opinion.contact_person", o.GetContactPerson(), maxPersonLen, false)
+	v.phone("opinion.contact_phone", o.GetContactPhone(), false)
+	return v.err()
+}
+
+func validateReply(r *banliv1.SubmitReplyRequest, now time.Time) error {
+	v := &violations{}
+	v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	rp := r.GetReply()
+	if rp == nil {
+		v.add("reply", "required")
+		return v.err()
+	}
+	v.enum("reply.category", rp.GetCategory(), true)
+	v.paragraph("reply.text", rp.GetText(), maxReplyLen, true)
+	v.line("reply.document_number", rp.GetDocumentNumber(), maxDocumentNumLen, false)
+	v.line("reply.signer", rp.GetSigner(), maxPersonLen, true)
+	v.date("reply.collective_review_date", rp.GetCollectiveReviewDate())
+	v.line("reply.contact_person", rp.GetContactPerson(), maxPersonLen, true)
+	v.phone("reply.contact_phone", rp.GetContactPhone(), true)
+	v.pastTime("reply.reply_time", rp.GetReplyTime(), now)
+	v.enum("reply.disclosure_intent", rp.GetDisclosureIntent(), true)
+	return v.err()
+}
+
+func validateRate(r *banliv1.RateReplyRequest) error {
+	v := &violations{}
+	v.replyRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	if r.GetProposerId() < 1 || r.GetProposerId() > maxProposers*maxMergeSources {
+		v.add("proposer_id", "required: the id of a proposer of the case")
+	}
+	v.enum("satisfaction", r.GetSatisfaction(), true)
+	unsatisfied := r.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED
+	v.paragraph("opinion", r.GetOpinion(), maxSummaryLen, unsatisfied)
+	return v.err()
+}

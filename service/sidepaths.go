@@ -1,0 +1,167 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// The side paths of a whole case: refusal at filing (不立案), withdrawal,
+// key cases (重点) and merging (并案).
+
+// caseStep is the frame of a case-level step with a fixed destination.
+func caseStep(ctx context.Context, s *Server, method string, req mutatingRequest, name, etag string, step Step,
+	apply func(c *caseChange),
+) (*banliv1.Proposal, error) {
+	return updateProposal(ctx, s, method, req, idOf(name, proposalsCollection), etag, step, func(c *caseChange) error {
+		if err := checkProposalStep(step, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		apply(c)
+		return nil
+	})
+}
+
+// RefuseFiling refuses a case at filing.
+func (s *Server) RefuseFiling(ctx context.Context, req *banliv1.RefuseFilingRequest) (*banliv1.Proposal, error) {
+	if err := validateRefuseFiling(req); err != nil {
+		return nil, err
+	}
+	return caseStep(ctx, s, banliv1.ProposalService_RefuseFiling_FullMethodName, req, req.GetName(), req.GetEtag(), StepRefuseFiling, func(c *caseChange) {
+		c.p.Refusal = &banliv1.Refusal{Reason: req.GetReason(), Note: req.GetNote(), Time: c.nowProto()}
+		c.details = "reason " + trimEnum(req.GetReason().String(), "NOT_FILED_REASON_")
+	})
+}
+
+// WithdrawProposal records a proposer's withdrawal.
+func (s *Server) WithdrawProposal(ctx context.Context, req *banliv1.WithdrawProposalRequest) (*banliv1.Proposal, error) {
+	if err := validateWithdraw(req); err != nil {
+		return nil, err
+	}
+	return caseStep(ctx, s, banliv1.ProposalService_WithdrawProposal_FullMethodName, req, req.GetName(), req.GetEtag(), StepWithdraw, func(c *caseChange) {
+		c.p.WithdrawReason = req.GetReason()
+		c.details = req.GetReason()
+	})
+}
+
+// MarkKey marks or unmarks a key case.
+func (s *Server) MarkKey(ctx context.Context, req *banliv1.MarkKeyRequest) (*banliv1.Proposal, error) {
+	if err := validateMarkKey(req); err != nil {
+		return nil, err
+	}
+	return caseStep(ctx, s, banliv1.ProposalService_MarkKey_FullMethodName, req, req.GetName(), req.GetEtag(), StepMarkKey, func(c *caseChange) {
+		c.p.Key = req.GetKey()
+		c.p.SupervisingLeader = req.GetSupervisingLeader()
+		if req.GetKey() {
+			c.details = "key case, supervised by " + req.GetSupervisingLeader()
+		} else {
+			c.details = "no longer a key case"
+		}
+	})
+}
+
+// MergeProposals merges cases into one; every proposer of a merged case
+// joins the one that stays.
+func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposalsRequest) (*banliv1.Proposal, error) {
+	if err := validateMerge(req); err != nil {
+		return nil, err
+	}
+	return updateProposal(ctx, s, banliv1.ProposalService_MergeProposals_FullMethodName, req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepMergeInto, func(c *caseChange) error {
+		if err := checkProposalStep(StepMergeInto, c.p.GetName(), c.p.GetState()); err != nil {
+			return err
+		}
+		nextID := int32(0)
+		for _, pr := range c.p.GetProposers() {
+			nextID = max(nextID, pr.GetId())
+		}
+		for i, name := range req.GetSources() {
+			field := fmt.Sprintf("sources[%d]", i)
+			sid := idOf(name, proposalsCollection)
+			src, err := c.tx.Proposal(sid)
+			if err != nil {
+				return notFoundOr(err, name, field)
+			}
+			if err := checkProposalStep(StepMergeAway, src.GetName(), src.GetState()); err != nil {
+				return err
+			}
+			if src.GetSession() != c.p.GetSession() {
+				return fmt.Errorf("%s: %s belongs to %s, not to %s: only cases of one session are merged: %w", field, name, src.GetSession(), c.p.GetSession(), ErrPrecondition)
+			}
+			for _, pr := range src.GetProposers() {
+				pr = proto.Clone(pr).(*banliv1.Proposer)
+				nextID++
+				pr.Id = nextID
+				pr.MergedFrom = src.GetName()
+				c.p.Proposers = append(c.p.Proposers, pr)
+			}
+			c.p.MergedFrom = append(c.p.MergedFrom, src.GetName())
+			// The source goes where the table's StepMergeAway leads, with an
+			// event of its own.
+			away := &caseChange{ctx: ctx, tx: c.tx, now: c.now, clock: c.clock, id: sid, p: src, from: src.GetState(),
+				step: StepMergeAway, target: c.p.GetName(), details: "merged into " + c.p.GetName(), before: contributions(src)}
+			src.MergedInto = c.p.GetName()
+			away.commit()
+		}
+		c.details = "merged " + strings.Join(req.GetSources(), ", ")
+		return nil
+	})
+}
+
+func validateRefuseFiling(r *banliv1.RefuseFilingRequest) error {
+	v := &violations{}
+	v.proposalID("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.enum("reason", r.GetReason(), true)
+	other := r.GetReason() == banliv1.NotFiledReason_NOT_FILED_REASON_OTHER
+	v.paragraph("note", r.GetNote(), maxNoteLen, other)
+	return v.err()
+}
+
+func validateWithdraw(r *banliv1.WithdrawProposalRequest) error {
+	v := &violations{}
+	v.proposalID("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.paragraph("reason", r.GetReason(), maxNoteLen, false)
+	return v.err()
+}
+
+func validateMerge(r *banliv1.MergeProposalsRequest) error {
+	v := &violations{}
+	target := v.proposalID("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	switch n := len(r.GetSources()); {
+	case n == 0:
+		v.add("sources", "required: at least one case to merge")
+	case n > maxMergeSources:
+		v.add("sources", "at most %d cases at once", maxMergeSources)
+	default:
+		seen := map[uint64]bool{}
+		for i, s := range r.GetSources() {
+			f := fmt.Sprintf("sources[%d]", i)
+			id := v.proposalID(f, s)
+			switch {
+			case id != 0 && id == target:
+				v.add(f, "a case cannot be merged into itself")
+			case id != 0 && seen[id]:
+				v.add(f, "%s is named twice", s)
+			}
+			seen[id] = true
+		}
+	}
+	return v.err()
+}
+
+func validateMarkKey(r *banliv1.MarkKeyRequest) error {
+	v := &violations{}
+	v.proposalID("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.line("supervising_leader", r.GetSupervisingLeader(), maxPersonLen, r.GetKey())
+	if !r.GetKey() && r.GetSupervisingLeader() != "" {
+		v.add("supervising_leader", "only when marking a key case")
+	}
+	return v.err()
+}
