@@ -207,10 +207,10 @@ func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, req proto.
 
 // SignAssignment records that a unit signed for its part.
 func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignmentRequest) (*banliv1.Proposal, error) {
-	if err := validateSign(req); err != nil {
+	ref, err := validateSign(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_SignAssignment_FullMethodName, req, ref, req.GetEtag(), StepSign, func(c *caseChange, a *banliv1.Assignment) error {
 		if dep := req.GetDepartment(); dep != "" {
 			if err := c.checkDepartment(a, dep); err != nil {
@@ -247,10 +247,10 @@ func (c *caseChange) checkDepartment(a *banliv1.Assignment, department string) e
 
 // RequestReassignment records a unit's request for a change of unit.
 func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestReassignmentRequest) (*banliv1.Proposal, error) {
-	if err := validateRequestReassignment(req); err != nil {
+	ref, err := validateRequestReassignment(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_RequestReassignment_FullMethodName, req, ref, req.GetEtag(), StepRequestReassignment, func(c *caseChange, a *banliv1.Assignment) error {
 		if su := req.GetSuggestedUnit(); su != "" {
 			if _, err := c.tx.Unit(idOf(su, unitsCollection)); err != nil {
@@ -269,10 +269,10 @@ func (s *Server) RequestReassignment(ctx context.Context, req *banliv1.RequestRe
 
 // DecideReassignment approves or refuses a change of unit.
 func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReassignmentRequest) (*banliv1.Proposal, error) {
-	if err := validateDecideReassignment(req); err != nil {
+	ref, err := validateDecideReassignment(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
 	step := StepRefuseReassignment
 	if approve {
@@ -342,32 +342,32 @@ func (v *violations) unitAssignments(list []*banliv1.UnitAssignment) {
 	}
 }
 
-func validateSign(r *banliv1.SignAssignmentRequest) error {
+func validateSign(r *banliv1.SignAssignmentRequest) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	if r.GetDepartment() != "" {
 		v.unitID("department", r.GetDepartment())
 	}
 	v.line("responsible_person", r.GetResponsiblePerson(), maxPersonLen, false)
 	v.phone("responsible_phone", r.GetResponsiblePhone(), false)
-	return v.err()
+	return ref, v.err()
 }
 
-func validateRequestReassignment(r *banliv1.RequestReassignmentRequest) error {
+func validateRequestReassignment(r *banliv1.RequestReassignmentRequest) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
 	if r.GetSuggestedUnit() != "" {
 		v.unitID("suggested_unit", r.GetSuggestedUnit())
 	}
-	return v.err()
+	return ref, v.err()
 }
 
-func validateDecideReassignment(r *banliv1.DecideReassignmentRequest) error {
+func validateDecideReassignment(r *banliv1.DecideReassignmentRequest) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	v.enum("decision", r.GetDecision(), true)
 	switch {
@@ -377,5 +377,5 @@ func validateDecideReassignment(r *banliv1.DecideReassignmentRequest) error {
 		v.add("new_unit", "only with an approval")
 	}
 	v.paragraph("note", r.GetNote(), maxNoteLen, false)
-	return v.err()
+	return ref, v.err()
 }

@@ -8,21 +8,21 @@ import (
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
-func validateRequestExtension(r *banliv1.RequestExtensionRequest) error {
+func validateRequestExtension(r *banliv1.RequestExtensionRequest) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
 	if r.GetRequestedDueDate() == "" {
 		v.add("requested_due_date", "required")
 	}
 	v.date("requested_due_date", r.GetRequestedDueDate())
-	return v.err()
+	return ref, v.err()
 }
 
-func validateDecideExtension(r *banliv1.DecideExtensionRequest) error {
+func validateDecideExtension(r *banliv1.DecideExtensionRequest) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	v.enum("decision", r.GetDecision(), true)
 	v.date("approved_due_date", r.GetApprovedDueDate())
@@ -30,7 +30,7 @@ func validateDecideExtension(r *banliv1.DecideExtensionRequest) error {
 		v.add("approved_due_date", "only with an approval")
 	}
 	v.paragraph("note", r.GetNote(), maxNoteLen, false)
-	return v.err()
+	return ref, v.err()
 }
 
 // pendingExtension returns the extension request awaiting a decision.
@@ -62,10 +62,10 @@ func (c *caseChange) checkExtensionDate(a *banliv1.Assignment, field, date strin
 
 // RequestExtension records a unit's request for more time.
 func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExtensionRequest) (*banliv1.Proposal, error) {
-	if err := validateRequestExtension(req); err != nil {
+	ref, err := validateRequestExtension(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_RequestExtension_FullMethodName, req, ref, req.GetEtag(), StepRequestExtension, func(c *caseChange, a *banliv1.Assignment) error {
 		if _, err := c.checkExtensionDate(a, "requested_due_date", req.GetRequestedDueDate()); err != nil {
 			return err
@@ -82,10 +82,10 @@ func (s *Server) RequestExtension(ctx context.Context, req *banliv1.RequestExten
 
 // DecideExtension approves or refuses a pending extension.
 func (s *Server) DecideExtension(ctx context.Context, req *banliv1.DecideExtensionRequest) (*banliv1.Proposal, error) {
-	if err := validateDecideExtension(req); err != nil {
+	ref, err := validateDecideExtension(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	approve := req.GetDecision() == banliv1.Decision_DECISION_APPROVED
 	step := StepRefuseExtension
 	if approve {

@@ -66,7 +66,8 @@ func FuzzValidateRequests(f *testing.F) {
 		}
 		sub := &banliv1.SubmitReplyRequest{}
 		if proto.Unmarshal(b, sub) == nil {
-			check(validateReply(sub, now))
+			_, err := validateReply(sub, now)
+			check(err)
 		}
 		assign := &banliv1.AssignProposalRequest{}
 		if proto.Unmarshal(b, assign) == nil {

@@ -16,10 +16,10 @@ import (
 
 // RecordConsultation records a contact with the proposers.
 func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordConsultationRequest) (*banliv1.Proposal, error) {
-	if err := validateConsultation(req, s.now()); err != nil {
+	ref, err := validateConsultation(req, s.now())
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_RecordConsultation_FullMethodName, req, ref, req.GetEtag(), StepConsult, func(c *caseChange, a *banliv1.Assignment) error {
 		in := req.GetConsultation()
 		rec := &banliv1.Consultation{
@@ -43,10 +43,10 @@ func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordCons
 
 // SubmitOpinion records a co-handling unit's opinion to the lead unit.
 func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRequest) (*banliv1.Proposal, error) {
-	if err := validateOpinion(req); err != nil {
+	ref, err := validateOpinion(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitOpinion_FullMethodName, req, ref, req.GetEtag(), StepSubmitOpinion, func(c *caseChange, a *banliv1.Assignment) error {
 		o := proto.Clone(req.GetOpinion()).(*banliv1.Opinion)
 		o.SubmitTime = c.nowProto()
@@ -58,10 +58,10 @@ func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRe
 
 // SubmitReply records a lead or split unit's reply for the current round.
 func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyRequest) (*banliv1.Proposal, error) {
-	if err := validateReply(req, s.now()); err != nil {
+	ref, err := validateReply(req, s.now())
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).assignmentRef("name", req.GetName())
 	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitReply_FullMethodName, req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
 		policy, err := c.sessionPolicy()
 		if err != nil {
@@ -104,10 +104,10 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 
 // RateReply records a proposer's rating of a reply.
 func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (*banliv1.Proposal, error) {
-	if err := validateRate(req); err != nil {
+	ref, err := validateRate(req)
+	if err != nil {
 		return nil, err
 	}
-	ref := (&violations{}).replyRef("name", req.GetName())
 	step := StepRateSatisfied
 	if req.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
 		step = StepRateUnsatisfied
@@ -147,14 +147,14 @@ func (c *caseChange) reply(a *banliv1.Assignment, ref replyRef) (*banliv1.Reply,
 	return nil, resourceNotFound(replyName(c.id, ref.assignment, ref.round), "")
 }
 
-func validateConsultation(r *banliv1.RecordConsultationRequest, now time.Time) error {
+func validateConsultation(r *banliv1.RecordConsultationRequest, now time.Time) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	c := r.GetConsultation()
 	if c == nil {
 		v.add("consultation", "required")
-		return v.err()
+		return ref, v.err()
 	}
 	v.enum("consultation.phase", c.GetPhase(), true)
 	v.enum("consultation.channel", c.GetChannel(), true)
@@ -167,33 +167,33 @@ func validateConsultation(r *banliv1.RecordConsultationRequest, now time.Time) e
 		}
 	}
 	v.paragraph("consultation.summary", c.GetSummary(), maxSummaryLen, true)
-	return v.err()
+	return ref, v.err()
 }
 
-func validateOpinion(r *banliv1.SubmitOpinionRequest) error {
+func validateOpinion(r *banliv1.SubmitOpinionRequest) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	o := r.GetOpinion()
 	if o == nil {
 		v.add("opinion", "required")
-		return v.err()
+		return ref, v.err()
 	}
 	v.paragraph("opinion.text", o.GetText(), maxReplyLen, true)
 	v.line("opinion.signer", o.GetSigner(), maxPersonLen, true)
 	v.line("opinion.contact_person", o.GetContactPerson(), maxPersonLen, false)
 	v.phone("opinion.contact_phone", o.GetContactPhone(), false)
-	return v.err()
+	return ref, v.err()
 }
 
-func validateReply(r *banliv1.SubmitReplyRequest, now time.Time) error {
+func validateReply(r *banliv1.SubmitReplyRequest, now time.Time) (assignmentRef, error) {
 	v := &violations{}
-	v.assignmentRef("name", r.GetName())
+	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	rp := r.GetReply()
 	if rp == nil {
 		v.add("reply", "required")
-		return v.err()
+		return ref, v.err()
 	}
 	v.enum("reply.category", rp.GetCategory(), true)
 	v.paragraph("reply.text", rp.GetText(), maxReplyLen, true)
@@ -204,12 +204,12 @@ func validateReply(r *banliv1.SubmitReplyRequest, now time.Time) error {
 	v.phone("reply.contact_phone", rp.GetContactPhone(), true)
 	v.pastTime("reply.reply_time", rp.GetReplyTime(), now)
 	v.enum("reply.disclosure_intent", rp.GetDisclosureIntent(), true)
-	return v.err()
+	return ref, v.err()
 }
 
-func validateRate(r *banliv1.RateReplyRequest) error {
+func validateRate(r *banliv1.RateReplyRequest) (replyRef, error) {
 	v := &violations{}
-	v.replyRef("name", r.GetName())
+	ref := v.replyRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
 	if r.GetProposerId() < 1 || r.GetProposerId() > maxProposers*maxMergeSources {
 		v.add("proposer_id", "required: the id of a proposer of the case")
@@ -217,5 +217,5 @@ func validateRate(r *banliv1.RateReplyRequest) error {
 	v.enum("satisfaction", r.GetSatisfaction(), true)
 	unsatisfied := r.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED
 	v.paragraph("opinion", r.GetOpinion(), maxSummaryLen, unsatisfied)
-	return v.err()
+	return ref, v.err()
 }
