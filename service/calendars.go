@@ -17,6 +17,8 @@ import (
 
 const (
 	calendarsCollection = "calendars"
+	// maxHolidayNameLen bounds a holiday's name, e.g. "春节".
+	maxHolidayNameLen = 20
 	// recomputeBatch is how many cases one transaction recomputes when a
 	// calendar is loaded.
 	recomputeBatch = 200
@@ -75,7 +77,7 @@ func validateLoadCalendarYear(req *banliv1.LoadCalendarYearRequest) error {
 		}
 		for i, d := range list {
 			v.date(fmt.Sprintf("%s[%d].date", field, i), d.GetDate())
-			v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), 20, false)
+			v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), maxHolidayNameLen, false)
 		}
 	}
 	days("days_off", req.GetDaysOff(), 60)

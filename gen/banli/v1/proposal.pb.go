@@ -1235,7 +1235,7 @@ func (x *Proposer) GetMergedFrom() string {
 // Metadata of an attached file; the file itself is kept elsewhere.
 type Attachment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// File name, at most 200 characters. Required.
+	// File name, at most 100 characters. Required.
 	FileName string `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
 	// Media type, e.g. "application/pdf", at most 100 characters.
 	MediaType string `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
