@@ -46,25 +46,3 @@ func rejectMalformed(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 	}
 	return handler(ctx, req)
 }
-
-// answerCodec is the gateway's codec for unary calls. It leaves Banli's
-// answers undecoded, their bytes kept as the message's unknown fields:
-// the gateway only turns them into JSON, and restjson writes JSON straight
-// from the bytes, with no Go values made in between. Streamed answers
-// (downloads, exports) are decoded as usual, since the gateway wraps each
-// one before encoding it.
-type answerCodec struct{ encoding.CodecV2 }
-
-func newAnswerCodec() answerCodec {
-	return answerCodec{encoding.GetCodecV2(encodingproto.Name)}
-}
-
-func (c answerCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(proto.Message)
-	if !ok || m.ProtoReflect().Descriptor().ParentFile().Package() != "banli.v1" {
-		return c.CodecV2.Unmarshal(data, v)
-	}
-	proto.Reset(m)
-	m.ProtoReflect().SetUnknown(data.Materialize())
-	return nil
-}
