@@ -792,56 +792,56 @@ var File_banli_v1_account_proto protoreflect.FileDescriptor
 
 const file_banli_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x03\n" +
+	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x04\n" +
 	"\aAccount\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\"\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x0e.banli.v1.RoleR\x04role\x12\x12\n" +
-	"\x04unit\x18\x04 \x01(\tR\x04unit\x126\n" +
-	"\x17certificate_common_name\x18\x05 \x01(\tR\x15certificateCommonName\x12\x16\n" +
-	"\x06active\x18\x06 \x01(\bR\x06active\x12;\n" +
-	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12B\n" +
-	"\x0fkey_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rkeyCreateTime\x12B\n" +
-	"\x0fkey_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\rkeyExpireTime\x12=\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12*\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x0e.banli.v1.RoleB\x06\xe0A\x02\xe0A\x05R\x04role\x12\x17\n" +
+	"\x04unit\x18\x04 \x01(\tB\x03\xe0A\x05R\x04unit\x126\n" +
+	"\x17certificate_common_name\x18\x05 \x01(\tR\x15certificateCommonName\x12\x1b\n" +
+	"\x06active\x18\x06 \x01(\bB\x03\xe0A\x03R\x06active\x12@\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12G\n" +
+	"\x0fkey_create_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rkeyCreateTime\x12G\n" +
+	"\x0fkey_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\rkeyExpireTime\x12B\n" +
 	"\fdisable_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vdisableTime\x12\x1d\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdisableTime\x12\x1d\n" +
 	"\n" +
-	"key_sha256\x18\v \x01(\fR\tkeySha256\x12\x12\n" +
-	"\x04etag\x18\f \x01(\tR\x04etag\"K\n" +
+	"key_sha256\x18\v \x01(\fR\tkeySha256\x12\x17\n" +
+	"\x04etag\x18\f \x01(\tB\x03\xe0A\x03R\x04etag\"K\n" +
 	"\n" +
 	"AccountKey\x12+\n" +
 	"\aaccount\x18\x01 \x01(\v2\x11.banli.v1.AccountR\aaccount\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\"\xa3\x01\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"\xa8\x01\n" +
 	"\x14CreateAccountRequest\x12+\n" +
-	"\aaccount\x18\x01 \x01(\v2\x11.banli.v1.AccountR\aaccount\x12\x1d\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.banli.v1.AccountR\aaccount\x12\"\n" +
 	"\n" +
-	"account_id\x18\x02 \x01(\tR\taccountId\x12 \n" +
+	"account_id\x18\x02 \x01(\tB\x03\xe0A\x02R\taccountId\x12 \n" +
 	"\fkey_ttl_days\x18\x03 \x01(\x05R\n" +
 	"keyTtlDays\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"'\n" +
-	"\x11GetAccountRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"Q\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\",\n" +
+	"\x11GetAccountRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"Q\n" +
 	"\x13ListAccountsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"m\n" +
 	"\x14ListAccountsResponse\x12-\n" +
 	"\baccounts\x18\x01 \x03(\v2\x11.banli.v1.AccountR\baccounts\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
-	"\x15DisableAccountRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"c\n" +
+	"\x15DisableAccountRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"]\n" +
-	"\x14EnableAccountRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"b\n" +
+	"\x14EnableAccountRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"\x82\x01\n" +
-	"\x17RotateAccountKeyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"\x87\x01\n" +
+	"\x17RotateAccountKeyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12 \n" +
 	"\fkey_ttl_days\x18\x02 \x01(\x05R\n" +
 	"keyTtlDays\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +

@@ -432,28 +432,28 @@ var File_banli_v1_calendar_proto protoreflect.FileDescriptor
 
 const file_banli_v1_calendar_proto_rawDesc = "" +
 	"\n" +
-	"\x17banli/v1/calendar.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n" +
+	"\x17banli/v1/calendar.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n" +
 	"\vCalendarDay\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x18\n" +
-	"\aholiday\x18\x02 \x01(\tR\aholiday\"\xce\x02\n" +
+	"\aholiday\x18\x02 \x01(\tR\aholiday\"\xe7\x02\n" +
 	"\fCalendarYear\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04year\x18\x02 \x01(\x05R\x04year\x120\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
+	"\x04year\x18\x02 \x01(\x05B\x03\xe0A\x03R\x04year\x120\n" +
 	"\bdays_off\x18\x03 \x03(\v2\x15.banli.v1.CalendarDayR\adaysOff\x12F\n" +
 	"\x14make_up_working_days\x18\x04 \x03(\v2\x15.banli.v1.CalendarDayR\x11makeUpWorkingDays\x12\x18\n" +
-	"\asources\x18\x05 \x03(\tR\asources\x12\x18\n" +
-	"\aversion\x18\x06 \x01(\x05R\aversion\x127\n" +
-	"\tload_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bloadTime\x12\x1b\n" +
-	"\tloaded_by\x18\b \x01(\tR\bloadedBy\x12\x12\n" +
-	"\x04etag\x18\t \x01(\tR\x04etag\"F\n" +
-	"\x16GetCalendarYearRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\asources\x18\x05 \x03(\tR\asources\x12\x1d\n" +
+	"\aversion\x18\x06 \x01(\x05B\x03\xe0A\x03R\aversion\x12<\n" +
+	"\tload_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bloadTime\x12 \n" +
+	"\tloaded_by\x18\b \x01(\tB\x03\xe0A\x03R\bloadedBy\x12\x17\n" +
+	"\x04etag\x18\t \x01(\tB\x03\xe0A\x03R\x04etag\"K\n" +
+	"\x16GetCalendarYearRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\"\x1a\n" +
 	"\x18ListCalendarYearsRequest\"Z\n" +
 	"\x19ListCalendarYearsResponse\x12=\n" +
-	"\x0ecalendar_years\x18\x01 \x03(\v2\x16.banli.v1.CalendarYearR\rcalendarYears\"\xf4\x01\n" +
-	"\x17LoadCalendarYearRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x0ecalendar_years\x18\x01 \x03(\v2\x16.banli.v1.CalendarYearR\rcalendarYears\"\xf9\x01\n" +
+	"\x17LoadCalendarYearRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x120\n" +
 	"\bdays_off\x18\x02 \x03(\v2\x15.banli.v1.CalendarDayR\adaysOff\x12F\n" +
 	"\x14make_up_working_days\x18\x03 \x03(\v2\x15.banli.v1.CalendarDayR\x11makeUpWorkingDays\x12\x18\n" +
 	"\asources\x18\x04 \x03(\tR\asources\x12\x12\n" +

@@ -442,7 +442,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x04\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -466,9 +466,9 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\bsnapshot\"W\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"o\n" +
-	"\x19ListProposalEventsRequest\x12\x16\n" +
-	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"t\n" +
+	"\x19ListProposalEventsRequest\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8e\x01\n" +

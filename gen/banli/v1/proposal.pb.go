@@ -4706,7 +4706,7 @@ var File_banli_v1_proposal_proto protoreflect.FileDescriptor
 
 const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
-	"\x17banli/v1/proposal.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x02\n" +
+	"\x17banli/v1/proposal.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x02\n" +
 	"\bDeadline\x125\n" +
 	"\bdue_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x19\n" +
 	"\bdue_date\x18\x02 \x01(\tR\adueDate\x12\x12\n" +
@@ -4717,89 +4717,89 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\fworking_days\x18\x06 \x01(\x05R\vworkingDays\x12\x16\n" +
 	"\x06months\x18\a \x01(\x05R\x06months\x12!\n" +
 	"\fcounted_from\x18\b \x01(\tR\vcountedFrom\x12\x1a\n" +
-	"\bextended\x18\t \x01(\bR\bextended\"\xf2\x01\n" +
-	"\bProposer\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\x12*\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x16.banli.v1.ProposerTypeR\x04type\x12!\n" +
-	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12 \n" +
+	"\bextended\x18\t \x01(\bR\bextended\"\x86\x02\n" +
+	"\bProposer\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x12/\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x16.banli.v1.ProposerTypeB\x03\xe0A\x02R\x04type\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12 \n" +
 	"\vaffiliation\x18\x04 \x01(\tR\vaffiliation\x12\x14\n" +
 	"\x05phone\x18\x05 \x01(\tR\x05phone\x12\x14\n" +
 	"\x05email\x18\x06 \x01(\tR\x05email\x12\x18\n" +
-	"\aaddress\x18\a \x01(\tR\aaddress\x12\x1f\n" +
-	"\vmerged_from\x18\b \x01(\tR\n" +
-	"mergedFrom\"\x91\x01\n" +
+	"\aaddress\x18\a \x01(\tR\aaddress\x12$\n" +
+	"\vmerged_from\x18\b \x01(\tB\x03\xe0A\x03R\n" +
+	"mergedFrom\"\x96\x01\n" +
 	"\n" +
-	"Attachment\x12\x1b\n" +
-	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1d\n" +
+	"Attachment\x12 \n" +
+	"\tfile_name\x18\x01 \x01(\tB\x03\xe0A\x02R\bfileName\x12\x1d\n" +
 	"\n" +
 	"media_type\x18\x02 \x01(\tR\tmediaType\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x10\n" +
-	"\x03uri\x18\x05 \x01(\tR\x03uri\"\xac\a\n" +
-	"\bProposal\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\asession\x18\x02 \x01(\tR\asession\x12*\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x16.banli.v1.ProposalKindR\x04kind\x12\x16\n" +
-	"\x06number\x18\x04 \x01(\tR\x06number\x12\x16\n" +
-	"\x06serial\x18\x05 \x01(\tR\x06serial\x122\n" +
-	"\x06period\x18\x06 \x01(\x0e2\x1a.banli.v1.SubmissionPeriodR\x06period\x12\x14\n" +
-	"\x05title\x18\a \x01(\tR\x05title\x12\x18\n" +
-	"\acontent\x18\b \x01(\tR\acontent\x12\x16\n" +
+	"\x03uri\x18\x05 \x01(\tR\x03uri\"\x9b\b\n" +
+	"\bProposal\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12 \n" +
+	"\asession\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x05R\asession\x12/\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x02R\x04kind\x12\x1e\n" +
+	"\x06number\x18\x04 \x01(\tB\x06\xe0A\x02\xe0A\x05R\x06number\x12\x16\n" +
+	"\x06serial\x18\x05 \x01(\tR\x06serial\x127\n" +
+	"\x06period\x18\x06 \x01(\x0e2\x1a.banli.v1.SubmissionPeriodB\x03\xe0A\x02R\x06period\x12\x19\n" +
+	"\x05title\x18\a \x01(\tB\x03\xe0A\x02R\x05title\x12\x1d\n" +
+	"\acontent\x18\b \x01(\tB\x03\xe0A\x02R\acontent\x12\x16\n" +
 	"\x06topics\x18\t \x03(\tR\x06topics\x120\n" +
 	"\tproposers\x18\n" +
 	" \x03(\v2\x12.banli.v1.ProposerR\tproposers\x126\n" +
-	"\vattachments\x18\v \x03(\v2\x14.banli.v1.AttachmentR\vattachments\x12\x10\n" +
-	"\x03key\x18\f \x01(\bR\x03key\x12-\n" +
-	"\x12supervising_leader\x18\r \x01(\tR\x11supervisingLeader\x12-\n" +
-	"\x05state\x18\x0e \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x126\n" +
-	"\vassignments\x18\x0f \x03(\v2\x14.banli.v1.AssignmentR\vassignments\x12+\n" +
-	"\arefusal\x18\x10 \x01(\v2\x11.banli.v1.RefusalR\arefusal\x12'\n" +
-	"\x0fwithdraw_reason\x18\x11 \x01(\tR\x0ewithdrawReason\x12\x1f\n" +
-	"\vmerged_into\x18\x12 \x01(\tR\n" +
-	"mergedInto\x12\x1f\n" +
-	"\vmerged_from\x18\x13 \x03(\tR\n" +
-	"mergedFrom\x12;\n" +
-	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x16 \x01(\tR\x04etag\x12\x12\n" +
-	"\x04year\x18\x17 \x01(\x05R\x04year\x120\n" +
-	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderR\treminders\x12\x1c\n" +
-	"\tsubmitter\x18\x19 \x01(\tR\tsubmitter\"\x7f\n" +
+	"\vattachments\x18\v \x03(\v2\x14.banli.v1.AttachmentR\vattachments\x12\x15\n" +
+	"\x03key\x18\f \x01(\bB\x03\xe0A\x03R\x03key\x122\n" +
+	"\x12supervising_leader\x18\r \x01(\tB\x03\xe0A\x03R\x11supervisingLeader\x122\n" +
+	"\x05state\x18\x0e \x01(\x0e2\x17.banli.v1.ProposalStateB\x03\xe0A\x03R\x05state\x12;\n" +
+	"\vassignments\x18\x0f \x03(\v2\x14.banli.v1.AssignmentB\x03\xe0A\x03R\vassignments\x120\n" +
+	"\arefusal\x18\x10 \x01(\v2\x11.banli.v1.RefusalB\x03\xe0A\x03R\arefusal\x12,\n" +
+	"\x0fwithdraw_reason\x18\x11 \x01(\tB\x03\xe0A\x03R\x0ewithdrawReason\x12$\n" +
+	"\vmerged_into\x18\x12 \x01(\tB\x03\xe0A\x03R\n" +
+	"mergedInto\x12$\n" +
+	"\vmerged_from\x18\x13 \x03(\tB\x03\xe0A\x03R\n" +
+	"mergedFrom\x12@\n" +
+	"\vcreate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\x17\n" +
+	"\x04etag\x18\x16 \x01(\tB\x03\xe0A\x03R\x04etag\x12\x17\n" +
+	"\x04year\x18\x17 \x01(\x05B\x03\xe0A\x03R\x04year\x125\n" +
+	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderB\x03\xe0A\x03R\treminders\x12!\n" +
+	"\tsubmitter\x18\x19 \x01(\tB\x03\xe0A\x03R\tsubmitter\"\x7f\n" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xd1\b\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa6\t\n" +
 	"\n" +
-	"Assignment\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"Assignment\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12,\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x18.banli.v1.AssignmentRoleR\x04role\x12/\n" +
-	"\x05state\x18\x04 \x01(\x0e2\x19.banli.v1.AssignmentStateR\x05state\x12\x1e\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x18.banli.v1.AssignmentRoleR\x04role\x124\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x19.banli.v1.AssignmentStateB\x03\xe0A\x03R\x05state\x12\x1e\n" +
 	"\n" +
 	"department\x18\x05 \x01(\tR\n" +
 	"department\x12-\n" +
 	"\x12responsible_person\x18\x06 \x01(\tR\x11responsiblePerson\x12+\n" +
-	"\x11responsible_phone\x18\a \x01(\tR\x10responsiblePhone\x12;\n" +
-	"\vassign_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"assignTime\x127\n" +
-	"\rsign_deadline\x18\t \x01(\v2\x12.banli.v1.DeadlineR\fsignDeadline\x127\n" +
+	"\x11responsible_phone\x18\a \x01(\tR\x10responsiblePhone\x12@\n" +
+	"\vassign_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"assignTime\x12<\n" +
+	"\rsign_deadline\x18\t \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\fsignDeadline\x12<\n" +
 	"\tsign_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\bsignTime\x12G\n" +
-	"\x15reassignment_deadline\x18\v \x01(\v2\x12.banli.v1.DeadlineR\x14reassignmentDeadline\x12?\n" +
-	"\x11response_deadline\x18\f \x01(\v2\x12.banli.v1.DeadlineR\x10responseDeadline\x12R\n" +
-	"\x15reassignment_requests\x18\r \x03(\v2\x1d.banli.v1.ReassignmentRequestR\x14reassignmentRequests\x12'\n" +
-	"\x0freassigned_from\x18\x0e \x01(\tR\x0ereassignedFrom\x12#\n" +
-	"\rreassigned_to\x18\x0f \x01(\tR\freassignedTo\x12<\n" +
-	"\rconsultations\x18\x10 \x03(\v2\x16.banli.v1.ConsultationR\rconsultations\x12+\n" +
-	"\aopinion\x18\x11 \x01(\v2\x11.banli.v1.OpinionR\aopinion\x12)\n" +
-	"\areplies\x18\x12 \x03(\v2\x0f.banli.v1.ReplyR\areplies\x12\x14\n" +
-	"\x05round\x18\x13 \x01(\x05R\x05round\x12I\n" +
-	"\x12extension_requests\x18\x14 \x03(\v2\x1a.banli.v1.ExtensionRequestR\x11extensionRequests\x12=\n" +
-	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\x12/\n" +
-	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpR\bfollowUp\"\xa8\x02\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bsignTime\x12L\n" +
+	"\x15reassignment_deadline\x18\v \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x14reassignmentDeadline\x12D\n" +
+	"\x11response_deadline\x18\f \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x10responseDeadline\x12W\n" +
+	"\x15reassignment_requests\x18\r \x03(\v2\x1d.banli.v1.ReassignmentRequestB\x03\xe0A\x03R\x14reassignmentRequests\x12,\n" +
+	"\x0freassigned_from\x18\x0e \x01(\tB\x03\xe0A\x03R\x0ereassignedFrom\x12(\n" +
+	"\rreassigned_to\x18\x0f \x01(\tB\x03\xe0A\x03R\freassignedTo\x12A\n" +
+	"\rconsultations\x18\x10 \x03(\v2\x16.banli.v1.ConsultationB\x03\xe0A\x03R\rconsultations\x120\n" +
+	"\aopinion\x18\x11 \x01(\v2\x11.banli.v1.OpinionB\x03\xe0A\x03R\aopinion\x12.\n" +
+	"\areplies\x18\x12 \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\areplies\x12\x19\n" +
+	"\x05round\x18\x13 \x01(\x05B\x03\xe0A\x03R\x05round\x12N\n" +
+	"\x12extension_requests\x18\x14 \x03(\v2\x1a.banli.v1.ExtensionRequestB\x03\xe0A\x03R\x11extensionRequests\x12B\n" +
+	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0fcurrentDeadline\x124\n" +
+	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpB\x03\xe0A\x03R\bfollowUp\"\xa8\x02\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
@@ -4821,15 +4821,15 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x11approved_due_date\x18\x05 \x01(\tR\x0fapprovedDueDate\x12#\n" +
 	"\rdecision_note\x18\x06 \x01(\tR\fdecisionNote\x12;\n" +
 	"\vdecide_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\x9c\x01\n" +
-	"\bReminder\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x1e\n" +
+	"decideTime\"\xb0\x01\n" +
+	"\bReminder\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x12\x1e\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\tR\n" +
-	"assignment\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\x12\x16\n" +
-	"\x06sender\x18\x04 \x01(\tR\x06sender\x12.\n" +
-	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa5\x02\n" +
+	"assignment\x12\x1d\n" +
+	"\amessage\x18\x03 \x01(\tB\x03\xe0A\x02R\amessage\x12\x1b\n" +
+	"\x06sender\x18\x04 \x01(\tB\x03\xe0A\x03R\x06sender\x123\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x04time\"\xa5\x02\n" +
 	"\x13ReassignmentRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12%\n" +
 	"\x0esuggested_unit\x18\x02 \x01(\tR\rsuggestedUnit\x12=\n" +
@@ -4837,62 +4837,62 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bdecision\x18\x04 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12#\n" +
 	"\rdecision_note\x18\x05 \x01(\tR\fdecisionNote\x12;\n" +
 	"\vdecide_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\xdc\x02\n" +
-	"\fConsultation\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x05R\x02id\x121\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x1b.banli.v1.ConsultationPhaseR\x05phase\x127\n" +
-	"\achannel\x18\x03 \x01(\x0e2\x1d.banli.v1.ConsultationChannelR\achannel\x12.\n" +
+	"decideTime\"\xf5\x02\n" +
+	"\fConsultation\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x126\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1b.banli.v1.ConsultationPhaseB\x03\xe0A\x02R\x05phase\x12<\n" +
+	"\achannel\x18\x03 \x01(\x0e2\x1d.banli.v1.ConsultationChannelB\x03\xe0A\x02R\achannel\x12.\n" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\"\n" +
-	"\fparticipants\x18\x05 \x03(\tR\fparticipants\x12\x18\n" +
-	"\asummary\x18\x06 \x01(\tR\asummary\x12%\n" +
-	"\x0edeclined_visit\x18\a \x01(\bR\rdeclinedVisit\x12;\n" +
-	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\xd7\x01\n" +
-	"\aOpinion\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\x12\x16\n" +
-	"\x06signer\x18\x02 \x01(\tR\x06signer\x12%\n" +
+	"\fparticipants\x18\x05 \x03(\tR\fparticipants\x12\x1d\n" +
+	"\asummary\x18\x06 \x01(\tB\x03\xe0A\x02R\asummary\x12%\n" +
+	"\x0edeclined_visit\x18\a \x01(\bR\rdeclinedVisit\x12@\n" +
+	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\"\xeb\x01\n" +
+	"\aOpinion\x12\x17\n" +
+	"\x04text\x18\x01 \x01(\tB\x03\xe0A\x02R\x04text\x12\x1b\n" +
+	"\x06signer\x18\x02 \x01(\tB\x03\xe0A\x02R\x06signer\x12%\n" +
 	"\x0econtact_person\x18\x03 \x01(\tR\rcontactPerson\x12#\n" +
-	"\rcontact_phone\x18\x04 \x01(\tR\fcontactPhone\x12;\n" +
-	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"submitTime\x12\x17\n" +
-	"\aon_time\x18\x06 \x01(\bR\x06onTime\"\xb8\x01\n" +
+	"\rcontact_phone\x18\x04 \x01(\tR\fcontactPhone\x12@\n" +
+	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"submitTime\x12\x1c\n" +
+	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\"\xbd\x01\n" +
 	"\x06Rating\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
-	"\aopinion\x18\x03 \x01(\tR\aopinion\x127\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\brateTime\"\xb1\a\n" +
-	"\x05Reply\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05round\x18\x02 \x01(\x05R\x05round\x123\n" +
-	"\bcategory\x18\x03 \x01(\x0e2\x17.banli.v1.ReplyCategoryR\bcategory\x12\x12\n" +
-	"\x04text\x18\x04 \x01(\tR\x04text\x12'\n" +
-	"\x0fdocument_number\x18\x05 \x01(\tR\x0edocumentNumber\x12\x16\n" +
-	"\x06signer\x18\x06 \x01(\tR\x06signer\x124\n" +
-	"\x16collective_review_date\x18\a \x01(\tR\x14collectiveReviewDate\x12%\n" +
-	"\x0econtact_person\x18\b \x01(\tR\rcontactPerson\x12#\n" +
-	"\rcontact_phone\x18\t \x01(\tR\fcontactPhone\x129\n" +
+	"\aopinion\x18\x03 \x01(\tR\aopinion\x12<\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\x8b\b\n" +
+	"\x05Reply\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
+	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
+	"\bcategory\x18\x03 \x01(\x0e2\x17.banli.v1.ReplyCategoryB\x03\xe0A\x02R\bcategory\x12\x17\n" +
+	"\x04text\x18\x04 \x01(\tB\x03\xe0A\x02R\x04text\x12'\n" +
+	"\x0fdocument_number\x18\x05 \x01(\tR\x0edocumentNumber\x12\x1b\n" +
+	"\x06signer\x18\x06 \x01(\tB\x03\xe0A\x02R\x06signer\x124\n" +
+	"\x16collective_review_date\x18\a \x01(\tR\x14collectiveReviewDate\x12*\n" +
+	"\x0econtact_person\x18\b \x01(\tB\x03\xe0A\x02R\rcontactPerson\x12(\n" +
+	"\rcontact_phone\x18\t \x01(\tB\x03\xe0A\x02R\fcontactPhone\x129\n" +
 	"\n" +
 	"reply_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\treplyTime\x12G\n" +
-	"\x11disclosure_intent\x18\v \x01(\x0e2\x1a.banli.v1.DisclosureIntentR\x10disclosureIntent\x12D\n" +
-	"\x10disclosure_state\x18\f \x01(\x0e2\x19.banli.v1.DisclosureStateR\x0fdisclosureState\x12%\n" +
-	"\x0epublished_text\x18\r \x01(\tR\rpublishedText\x12=\n" +
-	"\fpublish_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime\x12'\n" +
-	"\x0fwithhold_reason\x18\x0f \x01(\tR\x0ewithholdReason\x12C\n" +
-	"\x13disclosure_deadline\x18\x10 \x01(\v2\x12.banli.v1.DeadlineR\x12disclosureDeadline\x12*\n" +
-	"\aratings\x18\x11 \x03(\v2\x10.banli.v1.RatingR\aratings\x12;\n" +
-	"\vrecord_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\x12.\n" +
-	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineR\bdeadline\x12\x17\n" +
-	"\aon_time\x18\x14 \x01(\bR\x06onTime\x12\"\n" +
-	"\rsigned_off_by\x18\x15 \x01(\tR\vsignedOffBy\"f\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\treplyTime\x12L\n" +
+	"\x11disclosure_intent\x18\v \x01(\x0e2\x1a.banli.v1.DisclosureIntentB\x03\xe0A\x02R\x10disclosureIntent\x12I\n" +
+	"\x10disclosure_state\x18\f \x01(\x0e2\x19.banli.v1.DisclosureStateB\x03\xe0A\x03R\x0fdisclosureState\x12*\n" +
+	"\x0epublished_text\x18\r \x01(\tB\x03\xe0A\x03R\rpublishedText\x12B\n" +
+	"\fpublish_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vpublishTime\x12,\n" +
+	"\x0fwithhold_reason\x18\x0f \x01(\tB\x03\xe0A\x03R\x0ewithholdReason\x12H\n" +
+	"\x13disclosure_deadline\x18\x10 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x12disclosureDeadline\x12/\n" +
+	"\aratings\x18\x11 \x03(\v2\x10.banli.v1.RatingB\x03\xe0A\x03R\aratings\x12@\n" +
+	"\vrecord_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\x123\n" +
+	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\bdeadline\x12\x1c\n" +
+	"\aon_time\x18\x14 \x01(\bB\x03\xe0A\x03R\x06onTime\x12'\n" +
+	"\rsigned_off_by\x18\x15 \x01(\tB\x03\xe0A\x03R\vsignedOffBy\"f\n" +
 	"\x15CreateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"(\n" +
-	"\x12GetProposalRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x9c\x03\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"-\n" +
+	"\x12GetProposalRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x9c\x03\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4911,18 +4911,18 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x04_key\"q\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"R\n" +
-	"\x0eUnitAssignment\x12\x12\n" +
-	"\x04unit\x18\x01 \x01(\tR\x04unit\x12,\n" +
-	"\x04role\x18\x02 \x01(\x0e2\x18.banli.v1.AssignmentRoleR\x04role\"\x9a\x01\n" +
-	"\x15AssignProposalRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n" +
+	"\x0eUnitAssignment\x12\x17\n" +
+	"\x04unit\x18\x01 \x01(\tB\x03\xe0A\x02R\x04unit\x121\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x18.banli.v1.AssignmentRoleB\x03\xe0A\x02R\x04role\"\x9f\x01\n" +
+	"\x15AssignProposalRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12:\n" +
 	"\vassignments\x18\x02 \x03(\v2\x18.banli.v1.UnitAssignmentR\vassignments\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xda\x01\n" +
-	"\x15SignAssignmentRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xdf\x01\n" +
+	"\x15SignAssignmentRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1e\n" +
 	"\n" +
 	"department\x18\x02 \x01(\tR\n" +
 	"department\x12-\n" +
@@ -4930,119 +4930,119 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x11responsible_phone\x18\x04 \x01(\tR\x10responsiblePhone\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\xa2\x01\n" +
-	"\x1aRequestReassignmentRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12%\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xac\x01\n" +
+	"\x1aRequestReassignmentRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12%\n" +
 	"\x0esuggested_unit\x18\x03 \x01(\tR\rsuggestedUnit\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\xc1\x01\n" +
-	"\x19DecideReassignmentRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\bdecision\x18\x02 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12\x19\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xcb\x01\n" +
+	"\x19DecideReassignmentRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x123\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x12.banli.v1.DecisionB\x03\xe0A\x02R\bdecision\x12\x19\n" +
 	"\bnew_unit\x18\x03 \x01(\tR\anewUnit\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\xa6\x01\n" +
-	"\x17RequestExtensionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12,\n" +
-	"\x12requested_due_date\x18\x03 \x01(\tR\x10requestedDueDate\x12\x12\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xb5\x01\n" +
+	"\x17RequestExtensionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x121\n" +
+	"\x12requested_due_date\x18\x03 \x01(\tB\x03\xe0A\x02R\x10requestedDueDate\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\xcf\x01\n" +
-	"\x16DecideExtensionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
-	"\bdecision\x18\x02 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12*\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xd9\x01\n" +
+	"\x16DecideExtensionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x123\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x12.banli.v1.DecisionB\x03\xe0A\x02R\bdecision\x12*\n" +
 	"\x11approved_due_date\x18\x03 \x01(\tR\x0fapprovedDueDate\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\x88\x01\n" +
-	"\x15ReportFollowUpRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x92\x01\n" +
+	"\x15ReportFollowUpRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04text\x18\x02 \x01(\tB\x03\xe0A\x02R\x04text\x12\x14\n" +
 	"\x05final\x18\x03 \x01(\bR\x05final\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"q\n" +
-	"\x14CloseFollowUpRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"v\n" +
+	"\x14CloseFollowUpRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x98\x01\n" +
-	"\x15RecordReminderRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xa2\x01\n" +
+	"\x15RecordReminderRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1e\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\tR\n" +
-	"assignment\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\x12\x12\n" +
+	"assignment\x12\x1d\n" +
+	"\amessage\x18\x03 \x01(\tB\x03\xe0A\x02R\amessage\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\x9e\x01\n" +
-	"\x19RecordConsultationRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
-	"\fconsultation\x18\x02 \x01(\v2\x16.banli.v1.ConsultationR\fconsultation\x12\x12\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xa8\x01\n" +
+	"\x19RecordConsultationRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12?\n" +
+	"\fconsultation\x18\x02 \x01(\v2\x16.banli.v1.ConsultationB\x03\xe0A\x02R\fconsultation\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x8a\x01\n" +
-	"\x14SubmitOpinionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
-	"\aopinion\x18\x02 \x01(\v2\x11.banli.v1.OpinionR\aopinion\x12\x12\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x94\x01\n" +
+	"\x14SubmitOpinionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x120\n" +
+	"\aopinion\x18\x02 \x01(\v2\x11.banli.v1.OpinionB\x03\xe0A\x02R\aopinion\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x82\x01\n" +
-	"\x12SubmitReplyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
-	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyR\x05reply\x12\x12\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x8c\x01\n" +
+	"\x12SubmitReplyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12*\n" +
+	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x02R\x05reply\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xd0\x01\n" +
-	"\x10RateReplyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
-	"\vproposer_id\x18\x02 \x01(\x05R\n" +
-	"proposerId\x12:\n" +
-	"\fsatisfaction\x18\x03 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xdf\x01\n" +
+	"\x10RateReplyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12$\n" +
+	"\vproposer_id\x18\x02 \x01(\x05B\x03\xe0A\x02R\n" +
+	"proposerId\x12?\n" +
+	"\fsatisfaction\x18\x03 \x01(\x0e2\x16.banli.v1.SatisfactionB\x03\xe0A\x02R\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x04 \x01(\tR\aopinion\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\x83\x01\n" +
-	"\x13PublishReplyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\x88\x01\n" +
+	"\x13PublishReplyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12%\n" +
 	"\x0epublished_text\x18\x02 \x01(\tR\rpublishedText\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"u\n" +
-	"\x14WithholdReplyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x7f\n" +
+	"\x14WithholdReplyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xa2\x01\n" +
-	"\x13RefuseFilingRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
-	"\x06reason\x18\x02 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xac\x01\n" +
+	"\x13RefuseFilingRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x125\n" +
+	"\x06reason\x18\x02 \x01(\x0e2\x18.banli.v1.NotFiledReasonB\x03\xe0A\x02R\x06reason\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"x\n" +
-	"\x17WithdrawProposalRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"}\n" +
+	"\x17WithdrawProposalRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"x\n" +
-	"\x15MergeProposalsRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"}\n" +
+	"\x15MergeProposalsRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x18\n" +
 	"\asources\x18\x02 \x03(\tR\asources\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x98\x01\n" +
-	"\x0eMarkKeyRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x9d\x01\n" +
+	"\x0eMarkKeyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\bR\x03key\x12-\n" +
 	"\x12supervising_leader\x18\x03 \x01(\tR\x11supervisingLeader\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +

@@ -673,20 +673,20 @@ var File_banli_v1_session_proto protoreflect.FileDescriptor
 
 const file_banli_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
-	"\aSession\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\"\n" +
-	"\x04body\x18\x02 \x01(\x0e2\x0e.banli.v1.BodyR\x04body\x12%\n" +
-	"\x05level\x18\x03 \x01(\x0e2\x0f.banli.v1.LevelR\x05level\x12\x12\n" +
-	"\x04term\x18\x04 \x01(\x05R\x04term\x12\x18\n" +
-	"\ameeting\x18\x05 \x01(\x05R\ameeting\x12\x12\n" +
-	"\x04year\x18\x06 \x01(\x05R\x04year\x12!\n" +
-	"\fdisplay_name\x18\a \x01(\tR\vdisplayName\x12/\n" +
-	"\x06policy\x18\b \x01(\v2\x17.banli.v1.SessionPolicyR\x06policy\x12;\n" +
-	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12\x12\n" +
+	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x02\n" +
+	"\aSession\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12'\n" +
+	"\x04body\x18\x02 \x01(\x0e2\x0e.banli.v1.BodyB\x03\xe0A\x02R\x04body\x12*\n" +
+	"\x05level\x18\x03 \x01(\x0e2\x0f.banli.v1.LevelB\x03\xe0A\x02R\x05level\x12\x17\n" +
+	"\x04term\x18\x04 \x01(\x05B\x03\xe0A\x02R\x04term\x12\x1d\n" +
+	"\ameeting\x18\x05 \x01(\x05B\x03\xe0A\x02R\ameeting\x12\x17\n" +
+	"\x04year\x18\x06 \x01(\x05B\x03\xe0A\x02R\x04year\x12&\n" +
+	"\fdisplay_name\x18\a \x01(\tB\x03\xe0A\x02R\vdisplayName\x12/\n" +
+	"\x06policy\x18\b \x01(\v2\x17.banli.v1.SessionPolicyR\x06policy\x12@\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
-	" \x01(\tR\x04etag\"\xdb\x06\n" +
+	" \x01(\tB\x03\xe0A\x03R\x04etag\"\xdb\x06\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -713,9 +713,9 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"'\n" +
-	"\x11GetSessionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"Q\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\",\n" +
+	"\x11GetSessionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"Q\n" +
 	"\x13ListSessionsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +

@@ -924,7 +924,7 @@ var File_banli_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x19banli/v1/statistics.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n" +
+	"\x19banli/v1/statistics.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n" +
 	"\x04Rate\x12\x1c\n" +
 	"\tnumerator\x18\x01 \x01(\x03R\tnumerator\x12 \n" +
 	"\vdenominator\x18\x02 \x01(\x03R\vdenominator\x12\x12\n" +
@@ -998,10 +998,10 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\tR\x06policy\x12)\n" +
 	"\x05lines\x18\x02 \x03(\v2\x13.banli.v1.ScoreLineR\x05lines\x12\x14\n" +
 	"\x05total\x18\x03 \x01(\x01R\x05total\x122\n" +
-	"\x15base_withheld_because\x18\x04 \x03(\tR\x13baseWithheldBecause\"\xa4\x01\n" +
+	"\x15base_withheld_because\x18\x04 \x03(\tR\x13baseWithheldBecause\"\xa9\x01\n" +
 	"\x15GetYearSummaryRequest\x12\x12\n" +
-	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x12\n" +
-	"\x04year\x18\x02 \x01(\x05R\x04year\x12%\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x17\n" +
+	"\x04year\x18\x02 \x01(\x05B\x03\xe0A\x02R\x04year\x12%\n" +
 	"\x0escoring_policy\x18\x03 \x01(\tR\rscoringPolicy\x12<\n" +
 	"\rcustom_policy\x18\x04 \x01(\v2\x17.banli.v1.ScoringPolicyR\fcustomPolicy\"\xbd\x01\n" +
 	"\vYearSummary\x124\n" +

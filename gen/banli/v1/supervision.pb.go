@@ -811,7 +811,7 @@ var File_banli_v1_supervision_proto protoreflect.FileDescriptor
 
 const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\n" +
-	"\x1abanli/v1/supervision.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x01\n" +
+	"\x1abanli/v1/supervision.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x01\n" +
 	"\x13ExportLedgerRequest\x12.\n" +
 	"\x06format\x18\x01 \x01(\x0e2\x16.banli.v1.ExportFormatR\x06format\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x12\n" +
@@ -840,9 +840,9 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x10current_deadline\x18\r \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\x12\x18\n" +
 	"\aoverdue\x18\x0e \x01(\bR\aoverdue\x12\x10\n" +
 	"\x03key\x18\x0f \x01(\bR\x03key\x12-\n" +
-	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\"\xd2\x02\n" +
-	"\x18ListLedgerEntriesRequest\x12(\n" +
-	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewR\x04view\x12\x12\n" +
+	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\"\xd7\x02\n" +
+	"\x18ListLedgerEntriesRequest\x12-\n" +
+	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
 	"\asession\x18\x03 \x01(\tR\asession\x12\x12\n" +
 	"\x04year\x18\x04 \x01(\x05R\x04year\x12.\n" +

@@ -503,28 +503,28 @@ var File_banli_v1_unit_proto protoreflect.FileDescriptor
 
 const file_banli_v1_unit_proto_rawDesc = "" +
 	"\n" +
-	"\x13banli/v1/unit.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n" +
-	"\aContact\x12!\n" +
-	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x13banli/v1/unit.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n" +
+	"\aContact\x12&\n" +
+	"\fdisplay_name\x18\x01 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\"\xb2\x02\n" +
-	"\x04Unit\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
-	"\x06parent\x18\x03 \x01(\tR\x06parent\x12-\n" +
-	"\bcontacts\x18\x04 \x03(\v2\x11.banli.v1.ContactR\bcontacts\x12\x16\n" +
-	"\x06active\x18\x05 \x01(\bR\x06active\x12;\n" +
-	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12C\n" +
-	"\x0fdeactivate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0edeactivateTime\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"V\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"\xd5\x02\n" +
+	"\x04Unit\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x1b\n" +
+	"\x06parent\x18\x03 \x01(\tB\x03\xe0A\x05R\x06parent\x12-\n" +
+	"\bcontacts\x18\x04 \x03(\v2\x11.banli.v1.ContactR\bcontacts\x12\x1b\n" +
+	"\x06active\x18\x05 \x01(\bB\x03\xe0A\x03R\x06active\x12@\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12H\n" +
+	"\x0fdeactivate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0edeactivateTime\x12\x17\n" +
+	"\x04etag\x18\b \x01(\tB\x03\xe0A\x03R\x04etag\"V\n" +
 	"\x11CreateUnitRequest\x12\"\n" +
 	"\x04unit\x18\x01 \x01(\v2\x0e.banli.v1.UnitR\x04unit\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"$\n" +
-	"\x0eGetUnitRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x8b\x01\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\")\n" +
+	"\x0eGetUnitRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x8b\x01\n" +
 	"\x10ListUnitsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -533,9 +533,9 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\rshow_inactive\x18\x04 \x01(\bR\fshowInactive\"a\n" +
 	"\x11ListUnitsResponse\x12$\n" +
 	"\x05units\x18\x01 \x03(\v2\x0e.banli.v1.UnitR\x05units\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
-	"\x15DeactivateUnitRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"c\n" +
+	"\x15DeactivateUnitRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId2\xf8\x02\n" +
