@@ -85,25 +85,25 @@ A part's steps need the case to be in ` + joinStates(handlingStates) + `. "stays
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), strings.Join(roles, ", "), strings.Join(moves, "; "), strings.Join(rules, "; "))
 	}
-	b.WriteString("\n## Publication of a reply (公开)\n\n| step | who may take it | from → to |\n|---|---|---|\n")
-	for _, step := range sortedSteps(disclosureMachine.edges) {
-		var moves []string
-		for from, to := range disclosureMachine.edges[step] {
-			moves = append(moves, trimEnum(from.String(), "DISCLOSURE_STATE_")+" → "+trimEnum(to.String(), "DISCLOSURE_STATE_"))
-		}
-		sort.Strings(moves)
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", step, whoMay(step), strings.Join(moves, "; "))
-	}
-	b.WriteString("\n## Follow-up of a carried-over part (跨年度)\n\n| step | who may take it | from → to |\n|---|---|---|\n")
-	for _, step := range sortedSteps(followUpMachine.edges) {
-		var moves []string
-		for from, to := range followUpMachine.edges[step] {
-			moves = append(moves, trimEnum(from.String(), "FOLLOW_UP_STATE_")+" → "+trimEnum(to.String(), "FOLLOW_UP_STATE_"))
-		}
-		sort.Strings(moves)
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", step, whoMay(step), strings.Join(moves, "; "))
-	}
+	printSideMachine(&b, "Publication of a reply (公开)", disclosureMachine, "DISCLOSURE_STATE_")
+	printSideMachine(&b, "Follow-up of a carried-over part (跨年度)", followUpMachine, "FOLLOW_UP_STATE_")
 	return b.String()
+}
+
+// printSideMachine prints one side machine's steps as a table.
+func printSideMachine[S interface {
+	~int32
+	String() string
+}](b *strings.Builder, title string, m sideMachine[S], prefix string) {
+	fmt.Fprintf(b, "\n## %s\n\n| step | who may take it | from → to |\n|---|---|---|\n", title)
+	for _, step := range sortedSteps(m.edges) {
+		var moves []string
+		for from, to := range m.edges[step] {
+			moves = append(moves, trimEnum(from.String(), prefix)+" → "+trimEnum(to.String(), prefix))
+		}
+		sort.Strings(moves)
+		fmt.Fprintf(b, "| %s | %s | %s |\n", step, whoMay(step), strings.Join(moves, "; "))
+	}
 }
 
 // whoMay lists the roles the access table lets take a step: the rule of
