@@ -2,7 +2,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.5.1
 // - protoc             (unknown)
-// source: banli/v1/proposal.proto
+// source: banli/v1/proposal_service.proto
 
 package banliv1
 
@@ -1049,5 +1049,5 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "banli/v1/proposal.proto",
+	Metadata: "banli/v1/proposal_service.proto",
 }
