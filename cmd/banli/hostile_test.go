@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -892,5 +893,28 @@ func TestStorageFailureIsNotNotFound(t *testing.T) {
 	_, err = ts.events.ListProposalEvents(as(officeKey), &banliv1.ListProposalEventsRequest{Parent: p.GetName()})
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("the damaged case's history: %v, want UNAVAILABLE", err)
+	}
+}
+
+// TestMissingAuditKeyRefusesToStart: a data file whose trail is keyed does
+// not start under a new key (a trail nobody could verify); its key file is
+// left as it was (absent), and the server says which file to put back.
+func TestMissingAuditKeyRefusesToStart(t *testing.T) {
+	f := newFixture(t)
+	f.receive(t)
+	f.stop()
+	keyFile := filepath.Join(filepath.Dir(f.dataPath), "audit.key")
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{dataPath: f.dataPath, grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", lockTimeout: time.Second, shutdownTimeout: time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a server that starts stops then
+	defer cancel()
+	err := serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err == nil || !strings.Contains(err.Error(), keyFile) {
+		t.Fatalf("serve without the audit key: %v, want a refusal naming %s", err, keyFile)
+	}
+	if _, statErr := os.Stat(keyFile); !os.IsNotExist(statErr) {
+		t.Errorf("a refused start left a new key file: %v", statErr)
 	}
 }
