@@ -311,7 +311,7 @@ var restRoutes = sync.OnceValue(func() []apiRoute {
 		for verb, op := range verbs {
 			service, rpc, _ := strings.Cut(op.OperationID, "_")
 			routes = append(routes, apiRoute{
-				verb: strings.ToUpper(verb), re: regexp.MustCompile("^" + pattern + "$"),
+				verb: strings.ToUpper(verb), template: path, re: regexp.MustCompile("^" + pattern + "$"),
 				method: "/banli.v1." + service + "/" + rpc,
 			})
 		}
@@ -320,9 +320,11 @@ var restRoutes = sync.OnceValue(func() []apiRoute {
 })
 
 type apiRoute struct {
-	verb   string
-	re     *regexp.Regexp
-	method string
+	verb string
+	// template is the OpenAPI path, e.g. /v1/proposals/{proposal}:assign.
+	template string
+	re       *regexp.Regexp
+	method   string
 }
 
 // restMethod finds the gRPC method of a REST call, and a request message

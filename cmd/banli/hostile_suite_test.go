@@ -238,12 +238,11 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 	var out []restProbe
 	for _, r := range restRoutes() {
 		short := strings.TrimPrefix(r.method, "/banli.v1.")
-		template := restTemplate(t, r)
 		values := map[string]string{
 			"{proposal}": strings.TrimPrefix(h.caseName, "proposals/"), "{assignment}": "1", "{reply}": "1",
 			"{account}": "nobody", "{unit}": strings.TrimPrefix(h.unit(0), "units/"), "{session}": "1", "{calendar}": "2021",
 		}
-		path := params.ReplaceAllStringFunc(template, func(p string) string { return values[p] })
+		path := params.ReplaceAllStringFunc(r.template, func(p string) string { return values[p] })
 		// A unit filter, as matrixRequest sets it, on a GET whose request
 		// has one.
 		if _, msg := restMethod(t, r.verb, path); r.verb == "GET" && msg.ProtoReflect().Descriptor().Fields().ByName("unit") != nil {
@@ -259,25 +258,4 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		out = append(out, restProbe{verb: r.verb, path: path, short: short, body: body})
 	}
 	return out
-}
-
-// restTemplate is a route's path template from the OpenAPI document.
-func restTemplate(t testing.TB, r apiRoute) string {
-	t.Helper()
-	// The route's regexp was made from the template: give it back.
-	s := strings.TrimSuffix(strings.TrimPrefix(r.re.String(), "^"), "$")
-	s = strings.ReplaceAll(s, `[^/:]+`, "{}")
-	s = regexp.MustCompile(`\\(.)`).ReplaceAllString(s, "$1")
-	// Name each placeholder by the segment before it (proposals/{} is {proposal}).
-	parts := strings.Split(s, "/")
-	for i, p := range parts {
-		if strings.HasPrefix(p, "{}") && i > 0 {
-			name := strings.TrimSuffix(parts[i-1], "s")
-			if parts[i-1] == "replies" {
-				name = "reply"
-			}
-			parts[i] = "{" + name + "}" + strings.TrimPrefix(p, "{}")
-		}
-	}
-	return strings.Join(parts, "/")
 }
