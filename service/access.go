@@ -43,7 +43,7 @@ type Rule struct {
 // confinement checks a request against a confined caller's reach, or
 // narrows it there (a list without a unit filter gets the caller's unit).
 // It reads through r.
-type confinement func(r *store.Reader, c *Caller, req proto.Message) error
+type confinement func(r store.Reader, c *Caller, req proto.Message) error
 
 var (
 	everyone  = []banliv1.Role{admin, office, unitStaff, unitHead, proposer, viewer, auditor, standby}
@@ -195,7 +195,7 @@ func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
 	if rule.Confine == nil || !c.confined() || req == nil {
 		return nil
 	}
-	return s.store.View(func(r *store.Reader) error { return rule.Confine(r, c, req) })
+	return s.store.View(func(r store.Reader) error { return rule.Confine(r, c, req) })
 }
 
 // confineToCase admits a request naming a case, or a part of one, in its
@@ -204,7 +204,7 @@ func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
 // whole case, a case with a current assignment there. A case or part that
 // does not exist is refused the same way as another's (AIP-211): whether
 // it exists is not the caller's to learn.
-func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
+func confineToCase(r store.Reader, c *Caller, req proto.Message) error {
 	name := stringField(req, "name")
 	if name == "" {
 		name = stringField(req, "parent") // a case's history
@@ -240,7 +240,7 @@ func confineToCase(r *store.Reader, c *Caller, req proto.Message) error {
 // submitted, a unit the cases with a current part of its own (or of one of
 // its departments). Whatever tells of a case (an import's comparison, an
 // error naming it) is told only to those who may read it.
-func mayRead(r *store.Reader, c *Caller, p *banliv1.Proposal) bool {
+func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 	if c == nil || !c.confined() {
 		return true
 	}
@@ -268,7 +268,7 @@ func mayReadCases(c *Caller) bool {
 // confineImport applies the access table to every field of an import row:
 // a row that names units assigns them (交办), which only the office may do,
 // so a proposer's row may carry the case alone.
-func confineImport(_ *store.Reader, c *Caller, req proto.Message) error {
+func confineImport(_ store.Reader, c *Caller, req proto.Message) error {
 	batch, prefix := req, ""
 	if bulk, ok := req.(*banliv1.BulkImportProposalsRequest); ok {
 		batch, prefix = bulk.GetBatch(), "batch."
@@ -284,7 +284,7 @@ func confineImport(_ *store.Reader, c *Caller, req proto.Message) error {
 
 // confineList narrows ListProposals: a proposer lists its own cases; a unit
 // lists its own unit's (or one of its departments').
-func confineList(r *store.Reader, c *Caller, req proto.Message) error {
+func confineList(r store.Reader, c *Caller, req proto.Message) error {
 	list := req.(*banliv1.ListProposalsRequest)
 	if c.Role == proposer {
 		if list.Submitter != "" && list.Submitter != c.Account {
@@ -299,7 +299,7 @@ func confineList(r *store.Reader, c *Caller, req proto.Message) error {
 // confineToUnitField narrows a request with a unit field (statistics,
 // ledgers) to the caller's unit, or checks that the unit it names is the
 // caller's or one of its departments.
-func confineToUnitField(r *store.Reader, c *Caller, req proto.Message) error {
+func confineToUnitField(r store.Reader, c *Caller, req proto.Message) error {
 	if c.Unit == "" {
 		return denied("%s has no unit", c.Account)
 	}
@@ -318,7 +318,7 @@ func confineToUnitField(r *store.Reader, c *Caller, req proto.Message) error {
 
 // inUnit reports whether unit is scope or one of its departments, at any
 // depth.
-func inUnit(r *store.Reader, scope, unit string) bool {
+func inUnit(r store.Reader, scope, unit string) bool {
 	for depth := 0; unit != "" && depth < maxUnitDepth; depth++ {
 		if unit == scope {
 			return true

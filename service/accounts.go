@@ -112,7 +112,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 	id := req.GetAccountId()
 	key, sum := newKey(id)
 	made := false
-	res, err := write(ctx, s, banliv1.AccountService_CreateAccount_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.AccountKey, error) {
+	res, err := write(ctx, s, banliv1.AccountService_CreateAccount_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.AccountKey, error) {
 		in := req.GetAccount()
 		if _, err := tx.Account(id); err == nil {
 			return nil, fmt.Errorf("%s exists already: %w", accountName(id), ErrAlreadyExists)
@@ -121,7 +121,11 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 			return nil, err
 		}
 		if cn := in.GetCertificateCommonName(); cn != "" {
-			if other := tx.AccountByCertificate(cn); other != "" {
+			other, err := tx.AccountByCertificate(cn)
+			if err != nil {
+				return nil, err
+			}
+			if other != "" {
 				return nil, fmt.Errorf("account.certificate_common_name: %q signs in as %s already: %w", cn, accountName(other), ErrAlreadyExists)
 			}
 		}
@@ -152,7 +156,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 
 // checkAccountUnit checks that the unit an account acts for exists and is
 // active.
-func checkAccountUnit(tx *store.Tx, unit string) error {
+func checkAccountUnit(tx store.Tx, unit string) error {
 	if unit == "" {
 		return nil
 	}
@@ -201,7 +205,7 @@ func (s *Server) account(id string) (*banliv1.Account, error) {
 // readAccount reads an account as stored.
 func (s *Server) readAccount(id string) (*banliv1.Account, error) {
 	var a *banliv1.Account
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		a, err = r.Account(id)
 		return err
@@ -221,7 +225,7 @@ func (s *Server) ListAccounts(ctx context.Context, req *banliv1.ListAccountsRequ
 		return nil, err
 	}
 	resp := &banliv1.ListAccountsResponse{}
-	err = s.store.View(func(r *store.Reader) error {
+	err = s.store.View(func(r store.Reader) error {
 		list, more, err := r.ListAccounts(string(after), pageSize(req.GetPageSize(), defaultAccountPage))
 		for _, a := range list {
 			resp.Accounts = append(resp.Accounts, publicAccount(a))
@@ -272,7 +276,7 @@ func (s *Server) RotateAccountKey(ctx context.Context, req *banliv1.RotateAccoun
 	}
 	key, sum := newKey(id)
 	made := false
-	res, err := write(ctx, s, banliv1.AccountService_RotateAccountKey_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.AccountKey, error) {
+	res, err := write(ctx, s, banliv1.AccountService_RotateAccountKey_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.AccountKey, error) {
 		a, err := loadAccount(tx, id, req.GetEtag())
 		if err != nil {
 			return nil, err
@@ -317,7 +321,7 @@ func (s *Server) changeAccount(ctx context.Context, method string, req mutatingR
 		return nil, err
 	}
 	defer s.signIns.forget(id)
-	return write(ctx, s, accountService+method, req, func(tx *store.Tx, now time.Time) (*banliv1.Account, error) {
+	return write(ctx, s, accountService+method, req, func(tx store.Tx, now time.Time) (*banliv1.Account, error) {
 		a, err := loadAccount(tx, id, etag)
 		if err != nil {
 			return nil, err
@@ -333,7 +337,7 @@ func (s *Server) changeAccount(ctx context.Context, method string, req mutatingR
 	})
 }
 
-func loadAccount(tx *store.Tx, id, etag string) (*banliv1.Account, error) {
+func loadAccount(tx store.Tx, id, etag string) (*banliv1.Account, error) {
 	a, err := tx.Account(id)
 	if err != nil {
 		return nil, notFoundOr(err, accountName(id), "")
@@ -364,15 +368,16 @@ func publicAccount(a *banliv1.Account) *banliv1.Account {
 // save fails, no account is made. It reports whether it made one.
 func (s *Server) BootstrapAdmin(ctx context.Context, save func(key string) error) (bool, error) {
 	var exists bool
-	if err := s.store.View(func(r *store.Reader) error {
-		exists = r.HasAccounts()
-		return nil
+	if err := s.store.View(func(r store.Reader) error {
+		var err error
+		exists, err = r.HasAccounts()
+		return err
 	}); err != nil || exists {
 		return false, err
 	}
 	const id = "admin"
 	key, sum := newKey(id)
-	_, err := s.store.Write(ctx, store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+	_, err := s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		if err := save(key); err != nil {
 			return nil, err
 		}

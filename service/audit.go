@@ -83,7 +83,7 @@ func (s *Server) writeAudit(ctx context.Context, recs ...*banliv1.AuditRecord) {
 	if len(recs) == 0 {
 		return
 	}
-	_, err := s.store.Write(context.WithoutCancel(ctx), store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+	_, err := s.store.Write(context.WithoutCancel(ctx), store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		for _, r := range recs {
 			tx.AppendAudit(proto.Clone(r).(*banliv1.AuditRecord))
 		}
@@ -139,7 +139,7 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *banliv1.ListAuditRec
 		return nil, err
 	}
 	resp := &banliv1.ListAuditRecordsResponse{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		resp.Records, err = r.ListAudit(req.GetAfterSequence(), pageSize(req.GetPageSize(), defaultEventPage))
 		return err
@@ -160,13 +160,5 @@ func (s *Server) VerifyAudit(ctx context.Context, req *banliv1.VerifyAuditReques
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	var verdict store.AuditVerdict
-	err := s.store.View(func(r *store.Reader) error {
-		verdict = r.VerifyAudit(store.AuditAnchor{Sequence: req.GetAnchorSequence(), Hash: req.GetAnchorHash()})
-		return nil
-	})
-	return &banliv1.VerifyAuditResponse{
-		Intact: verdict.FirstBroken == 0, Records: verdict.Records, FirstBroken: verdict.FirstBroken, Problem: verdict.Problem,
-		HeadSequence: verdict.HeadSequence, HeadHash: verdict.HeadHash,
-	}, err
+	return VerifyAuditTrail(s.store, req.GetAnchorSequence(), req.GetAnchorHash())
 }

@@ -234,12 +234,14 @@ func (c *accountCache) forget(id string) {
 
 func (s *Server) signInWithCertificate(cn string) (*Caller, error) {
 	var a *banliv1.Account
-	err := s.store.View(func(r *store.Reader) error {
-		id := r.AccountByCertificate(cn)
+	err := s.store.View(func(r store.Reader) error {
+		id, err := r.AccountByCertificate(cn)
+		if err != nil {
+			return err
+		}
 		if id == "" {
 			return store.ErrNotFound
 		}
-		var err error
 		a, err = r.Account(id)
 		return err
 	})

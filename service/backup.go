@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // backupChunk is the most one streamed message carries.
@@ -22,13 +23,17 @@ const backupChunk = 1 << 20
 // open, so a client that reads slowly, or not at all, never holds the data
 // file's map (which would keep it from growing and hold up every write).
 func (s *Server) Backup(req *banliv1.BackupRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	snapshots, ok := s.store.(store.Snapshotter)
+	if !ok {
+		return fmt.Errorf("backup: %w", ErrUnimplemented)
+	}
 	spool, err := os.CreateTemp(s.spoolDir, ".banli-backup-*")
 	if err != nil {
 		return fmt.Errorf("spool the backup: %w", err)
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	if _, err := s.store.Backup(spool); err != nil {
+	if _, err := snapshots.Backup(spool); err != nil {
 		return err
 	}
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {

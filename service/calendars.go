@@ -51,7 +51,7 @@ func (s *Server) GetCalendarYear(ctx context.Context, req *banliv1.GetCalendarYe
 		return nil, resourceNotFound(req.GetName(), "")
 	}
 	var cy *banliv1.CalendarYear
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		if cy, err = r.CalendarYear(year, req.GetVersion()); err != nil {
 			return notFoundOr(err, fmt.Sprintf("%s version %d", req.GetName(), req.GetVersion()), "")
@@ -107,7 +107,7 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 		return nil, err
 	}
 	year := idOf(req.GetName(), calendarsCollection)
-	cy, err := write(ctx, s, banliv1.CalendarService_LoadCalendarYear_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
+	cy, err := write(ctx, s, banliv1.CalendarService_LoadCalendarYear_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
 		version := int32(0)
 		if stored, err := tx.CalendarYear(int32(year), 0); err == nil {
 			version = stored.GetVersion()
@@ -164,8 +164,8 @@ func (s *Server) recomputeProvisional(ctx context.Context, why string) error {
 	for {
 		var ids []uint64
 		var more bool
-		err := s.store.View(func(r *store.Reader) error {
-			list, m, err := r.ListProposals(store.ProposalQuery{Provisional: true}, after, recomputeBatch)
+		err := s.store.View(func(r store.Reader) error {
+			list, m, err := r.ListProposals(caseFilter{provisional: true}.query(), after, recomputeBatch)
 			for _, p := range list {
 				ids = append(ids, idOf(p.GetName(), proposalsCollection))
 			}
@@ -175,7 +175,7 @@ func (s *Server) recomputeProvisional(ctx context.Context, why string) error {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		_, err = s.store.Write(ctx, store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+		_, err = s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 			now := s.now()
 			for _, id := range ids {
 				p, err := tx.Proposal(id)

@@ -45,6 +45,8 @@ var (
 	// ErrSlowReader: a streaming client stopped reading, and the stream
 	// was ended rather than held open for it.
 	ErrSlowReader = errors.New("the client stopped reading")
+	// ErrUnimplemented: this server's storage backend cannot do it.
+	ErrUnimplemented = errors.New("not available with this storage backend")
 )
 
 // FieldViolation names one bad field of a request, by its path in the
@@ -208,6 +210,8 @@ func toStatus(err error) error {
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(rl.retryAfter)})
 	case errors.Is(err, ErrSlowReader):
 		st = status.New(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, ErrUnimplemented):
+		st = status.New(codes.Unimplemented, err.Error())
 	case errors.Is(err, context.Canceled):
 		st = status.New(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -17,10 +17,13 @@ func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest)
 		return nil, err
 	}
 	resp := &banliv1.ListEventsResponse{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		list, err := r.ListEvents(req.GetAfterSequence(), pageSize(req.GetPageSize(), defaultEventPage))
+		if err != nil {
+			return err
+		}
 		resp.Events, _ = fitPage(list)
-		resp.LatestSequence = r.LatestEvent()
+		resp.LatestSequence, err = r.LatestEvent()
 		return err
 	})
 	return resp, err
@@ -35,7 +38,7 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 		return nil, err
 	}
 	resp := &banliv1.ListEventsResponse{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		if _, err := r.Proposal(id); err != nil {
 			return notFoundOr(err, req.GetParent(), "parent")
 		}
@@ -46,7 +49,9 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 		list, cut := fitPage(list)
 		more = more || cut
 		resp.Events = list
-		resp.LatestSequence = r.LatestEvent()
+		if resp.LatestSequence, err = r.LatestEvent(); err != nil {
+			return err
+		}
 		if more {
 			resp.NextPageToken = pageToken(req, list[len(list)-1].GetSequence())
 		}

@@ -110,14 +110,14 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	// from growing, and so holds up every write). A case changed between
 	// pages shows as it is when its page is read.
 	var names map[string]string
-	var q store.ProposalQuery
-	err := s.store.View(func(r *store.Reader) error {
+	var q store.Query
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		if names, err = ledgerNames(r); err != nil {
 			return err
 		}
 		sessions, err := sessionsMatching(r, req.GetSession(), 0, req.GetYear())
-		q = store.ProposalQuery{Sessions: sessions, Unit: req.GetUnit(), State: req.GetState()}
+		q = caseFilter{sessions: sessions, unit: req.GetUnit(), state: req.GetState()}.query()
 		return err
 	})
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	}
 	for after, more := uint64(0), true; more; {
 		var rows [][]string
-		err := s.store.View(func(r *store.Reader) error {
+		err := s.store.View(func(r store.Reader) error {
 			page, next, err := r.ListProposals(q, after, exportPageSize)
 			for _, p := range page {
 				rows = append(rows, visibleCells(ledgerRow(p, names), readsCases))
@@ -155,7 +155,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 const exportPageSize = 200
 
 // ledgerNames maps session and unit names to their display names.
-func ledgerNames(r *store.Reader) (map[string]string, error) {
+func ledgerNames(r store.Reader) (map[string]string, error) {
 	names := map[string]string{}
 	sessions, _, err := r.ListSessions(0, 1<<20)
 	if err != nil {

@@ -14,13 +14,14 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // fuzzTarget is every unary RPC of every service, called through its
 // generated handler as gRPC would, on a real store with a little data.
 type fuzzTarget struct {
 	srv     *Server
-	db      *store.DB
+	db      *boltstore.DB
 	methods []fuzzMethod
 }
 
@@ -30,7 +31,7 @@ type fuzzMethod struct {
 }
 
 func newFuzzTarget(f *testing.F) *fuzzTarget {
-	db, err := store.Open(filepath.Join(f.TempDir(), "fuzz.db"), store.Options{})
+	db, err := boltstore.Open(filepath.Join(f.TempDir(), "fuzz.db"), boltstore.Options{Index: ProposalIndex})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -103,7 +104,9 @@ func (ft *fuzzTarget) check(t *testing.T, which uint16, decode func(proto.Messag
 
 func (ft *fuzzTarget) latest() uint64 {
 	var n uint64
-	ft.db.View(func(r *store.Reader) error { n = r.LatestEvent(); return nil })
+	if err := ft.db.View(func(r store.Reader) (err error) { n, err = r.LatestEvent(); return err }); err != nil {
+		panic(err)
+	}
 	return n
 }
 

@@ -134,7 +134,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 	}
 
 	allOrNothing := req.GetAtomicity() == banliv1.ImportAtomicity_IMPORT_ATOMICITY_ALL_OR_NOTHING
-	_, err := s.store.Write(ctx, store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+	_, err := s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		now := s.now()
 		bad := false
 		sessions := map[string]*banliv1.Session{}
@@ -193,7 +193,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 // importRow decides one valid-looking row inside the batch's transaction
 // and records its outcome. It returns an error only for a storage failure;
 // a row that cannot be imported is INVALID or CONFLICT.
-func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row *banliv1.ImportRow, res *banliv1.ImportRowResult, sessions map[string]*banliv1.Session, memo *batchMemo) error {
+func (s *Server) importRow(ctx context.Context, tx store.Tx, now time.Time, row *banliv1.ImportRow, res *banliv1.ImportRowResult, sessions map[string]*banliv1.Session, memo *batchMemo) error {
 	in := row.GetProposal()
 	invalid := func(field, format string, args ...any) {
 		res.Outcome = importInvalid
@@ -213,12 +213,16 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 		invalid("proposal.kind", "%s takes %s cases", sess.GetName(), want)
 		return nil
 	}
-	if existing := tx.ProposalByNumber(in.GetSession(), in.GetNumber()); existing != 0 {
+	existing, err := tx.ProposalByNumber(in.GetSession(), in.GetNumber())
+	if err != nil {
+		return err
+	}
+	if existing != 0 {
 		p, err := tx.Proposal(existing)
 		if err != nil {
 			return err
 		}
-		if c, _ := CallerFrom(ctx); !mayRead(&tx.Reader, c, p) {
+		if c, _ := CallerFrom(ctx); !mayRead(tx, c, p) {
 			// Another's case: neither its name nor whether it holds the
 			// same content is the caller's to learn.
 			res.Outcome = importConflict
@@ -234,7 +238,10 @@ func (s *Server) importRow(ctx context.Context, tx *store.Tx, now time.Time, row
 		}
 		return nil
 	}
-	id := tx.NewID(store.KindProposal)
+	id, err := tx.NewID(store.KindProposal)
+	if err != nil {
+		return err
+	}
 	p := newProposal(id, in, sess, now)
 	p.Submitter = callerAccount(ctx)
 	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, step: "ImportProposal", batch: memo}

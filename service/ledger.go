@@ -59,7 +59,7 @@ func (s *Server) ListLedgerEntries(ctx context.Context, req *banliv1.ListLedgerE
 		return nil, err
 	}
 	resp := &banliv1.ListLedgerEntriesResponse{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		entries, next, err := s.ledgerPage(r, req, pageSize(req.GetPageSize(), defaultPageSize))
 		resp.Entries, resp.NextPageToken = entries, next
 		return err
@@ -68,7 +68,7 @@ func (s *Server) ListLedgerEntries(ctx context.Context, req *banliv1.ListLedgerE
 }
 
 // ledgerPage reads one page of a view.
-func (s *Server) ledgerPage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest, limit int) ([]*banliv1.LedgerEntry, string, error) {
+func (s *Server) ledgerPage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, limit int) ([]*banliv1.LedgerEntry, string, error) {
 	asOf := s.now()
 	if req.GetAsOf() != nil {
 		asOf = req.GetAsOf().AsTime()
@@ -86,7 +86,7 @@ func (s *Server) ledgerPage(r *store.Reader, req *banliv1.ListLedgerEntriesReque
 
 // duePage reads the due-soon or overdue view from the due index, soonest
 // (or most overdue) first.
-func (s *Server) duePage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
+func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
 	after, err := parseCursorToken(req, req.GetPageToken())
 	if err != nil {
 		return nil, "", err
@@ -102,7 +102,10 @@ func (s *Server) duePage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest,
 	keep := func(unit, session string) bool {
 		return (req.GetUnit() == "" || unit == req.GetUnit()) && (sessions == nil || slices.Contains(sessions, session))
 	}
-	refs, more := r.ListDue(from, to, after, keep, limit)
+	refs, more, err := r.ListDue(from, to, after, keep, limit)
+	if err != nil {
+		return nil, "", err
+	}
 	var entries []*banliv1.LedgerEntry
 	for _, ref := range refs {
 		p, err := r.Proposal(ref.Proposal)
@@ -113,30 +116,30 @@ func (s *Server) duePage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest,
 	}
 	next := ""
 	if more && len(refs) > 0 {
-		next = cursorToken(req, refs[len(refs)-1].Key)
+		next = cursorToken(req, refs[len(refs)-1].Position)
 	}
 	return entries, next, nil
 }
 
 // statePage reads a view of assignments in given states from the posting
 // lists, a case at a time; a page ends with whole cases.
-func (s *Server) statePage(r *store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
+func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
 	after, err := parsePageToken(req, req.GetPageToken())
 	if err != nil {
 		return nil, "", err
 	}
 	view := ledgerViews[req.GetView()]
-	q := store.ProposalQuery{Sessions: sessions, Unit: req.GetUnit(), Role: view.role, AssignmentStates: view.states}
+	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states}
 	if req.GetYear() != 0 && req.GetSession() == "" {
-		q.CarriedYear = req.GetYear() // cross-year cases count in the year they are carried to
+		f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 	}
 	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_KEY_CASES {
 		yes := true
-		q.Key, q.Leader = &yes, req.GetSupervisingLeader()
+		f.key, f.leader = &yes, req.GetSupervisingLeader()
 	}
 	var entries []*banliv1.LedgerEntry
 	for {
-		list, more, err := r.ListProposals(q, after, limit)
+		list, more, err := r.ListProposals(f.query(), after, limit)
 		if err != nil {
 			return nil, "", err
 		}
@@ -235,7 +238,7 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, &out.RepliedNotRated, &out.MoreRepliedNotRated},
 		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, &out.RatedUnsatisfied, &out.MoreRatedUnsatisfied},
 	}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		for _, view := range views {
 			req := &banliv1.ListLedgerEntriesRequest{View: view.view, Unit: req.GetUnit(), WithinWorkingDays: req.GetWithinWorkingDays(), AsOf: out.AsOf}
 			entries, next, err := s.ledgerPage(r, req, per)

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -19,7 +18,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 	if err := validateCreateProposal(req); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, banliv1.ProposalService_CreateProposal_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
+	return write(ctx, s, banliv1.ProposalService_CreateProposal_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Proposal, error) {
 		in := req.GetProposal()
 		sess, err := tx.Session(idOf(in.GetSession(), sessionsCollection))
 		if err != nil {
@@ -29,10 +28,17 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 			return nil, invalidField("proposal.kind", "%s is a %s session: its cases are %s", sess.GetName(),
 				trimEnum(sess.GetBody().String(), "BODY_"), want)
 		}
-		if existing := tx.ProposalByNumber(in.GetSession(), in.GetNumber()); existing != 0 {
-			return nil, numberTaken(ctx, &tx.Reader, in, existing)
+		existing, err := tx.ProposalByNumber(in.GetSession(), in.GetNumber())
+		if err != nil {
+			return nil, err
 		}
-		id := tx.NewID(store.KindProposal)
+		if existing != 0 {
+			return nil, numberTaken(ctx, tx, in, existing)
+		}
+		id, err := tx.NewID(store.KindProposal)
+		if err != nil {
+			return nil, err
+		}
 		p := newProposal(id, in, sess, now)
 		p.Submitter = callerAccount(ctx)
 		stageProposal(tx, id, nil, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
@@ -42,7 +48,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 
 // numberTaken refuses a case whose number is taken in its session, naming
 // the case that has it only to a caller who may read that case.
-func numberTaken(ctx context.Context, r *store.Reader, in *banliv1.Proposal, existing uint64) error {
+func numberTaken(ctx context.Context, r store.Reader, in *banliv1.Proposal, existing uint64) error {
 	c, _ := CallerFrom(ctx)
 	if p, err := r.Proposal(existing); err == nil && mayRead(r, c, p) {
 		return fmt.Errorf("case number %s in %s is taken by %s: %w", in.GetNumber(), in.GetSession(), p.GetName(), ErrAlreadyExists)
@@ -97,7 +103,7 @@ func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalReques
 		return nil, err
 	}
 	var p *banliv1.Proposal
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		p, err = r.Proposal(id)
 		if err != nil {
@@ -114,23 +120,23 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	if err != nil {
 		return nil, err
 	}
-	q := store.ProposalQuery{State: req.GetState(), Unit: req.GetUnit(), Role: req.GetRole(), Key: req.Key, Topic: req.GetTopic(), Submitter: req.GetSubmitter()}
+	f := caseFilter{state: req.GetState(), unit: req.GetUnit(), role: req.GetRole(), key: req.Key, topic: req.GetTopic(), submitter: req.GetSubmitter()}
 	resp := &banliv1.ListProposalsResponse{}
-	err = s.store.View(func(r *store.Reader) error {
+	err = s.store.View(func(r store.Reader) error {
 		sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())
 		if err != nil {
 			return err
 		}
-		q.Sessions = sessions
+		f.sessions = sessions
 		if req.GetYear() != 0 && req.GetSession() == "" {
-			q.CarriedYear = req.GetYear() // cross-year cases count in the year they are carried to
+			f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 		}
 		skip := basicView
 		if req.GetView() == banliv1.ProposalView_PROPOSAL_VIEW_FULL {
 			skip = nil
 		}
 		var page []byte
-		last, more, err := r.EachProposalRecord(q, after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
+		last, more, err := r.EachProposalRecord(f.query(), after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
 			if len(page) > 0 && len(page)+len(record) > maxPageBytes {
 				return store.ErrPageFull // the page ends here; the token goes on from the last case in it
 			}
@@ -172,29 +178,19 @@ func appendEncodedProposal(page, record []byte) []byte {
 // each assignment's history (consultations, opinion, replies, requests,
 // follow-up reports). It is given by field name and applied to the stored
 // bytes, so the skipped fields are never decoded or sent.
-var basicView = func() store.Skip {
-	field := func(m protoreflect.ProtoMessage, name protoreflect.Name) protowire.Number {
-		return protowire.Number(m.ProtoReflect().Descriptor().Fields().ByName(name).Number())
-	}
-	p, pr, a, fu := &banliv1.Proposal{}, &banliv1.Proposer{}, &banliv1.Assignment{}, &banliv1.FollowUp{}
-	return store.Skip{
-		field(p, "content"):     nil,
-		field(p, "attachments"): nil,
-		field(p, "reminders"):   nil,
-		field(p, "proposers"):   {field(pr, "phone"): nil, field(pr, "email"): nil, field(pr, "address"): nil},
-		field(p, "assignments"): {
-			field(a, "consultations"): nil, field(a, "opinion"): nil, field(a, "replies"): nil,
-			field(a, "reassignment_requests"): nil, field(a, "extension_requests"): nil,
-			field(a, "follow_up"): {field(fu, "reports"): nil},
-		},
-	}
-}()
+var basicView = store.SkipPaths(&banliv1.Proposal{},
+	"content", "attachments", "reminders",
+	"proposers.phone", "proposers.email", "proposers.address",
+	"assignments.consultations", "assignments.opinion", "assignments.replies",
+	"assignments.reassignment_requests", "assignments.extension_requests",
+	"assignments.follow_up.reports",
+)
 
 // sessionsMatching turns the session, kind and year filters of a list
 // request into the set of sessions whose cases match (nil: no such
 // filter). A case's kind and year are its session's, so they need no index
 // of their own; sessions are few, so reading them all is cheap.
-func sessionsMatching(r *store.Reader, session string, kind banliv1.ProposalKind, year int32) ([]string, error) {
+func sessionsMatching(r store.Reader, session string, kind banliv1.ProposalKind, year int32) ([]string, error) {
 	if kind == 0 && year == 0 {
 		if session == "" {
 			return nil, nil

@@ -96,9 +96,10 @@ func (s *Server) follow(ctx context.Context, events banliv1.EventServiceClient) 
 
 func (s *Server) appliedSequence() (uint64, error) {
 	var seq uint64
-	err := s.store.View(func(r *store.Reader) error {
-		seq = r.LatestEvent()
-		return nil
+	err := s.store.View(func(r store.Reader) error {
+		var err error
+		seq, err = r.LatestEvent()
+		return err
 	})
 	return seq, err
 }
@@ -110,7 +111,7 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 	}
 	var calendars []*banliv1.CalendarYear
 	accountsChanged := false
-	_, err := s.store.Write(ctx, store.Request{}, func(tx *store.Tx) (proto.Message, error) {
+	_, err := s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		calendars = calendars[:0]
 		for _, ev := range events {
 			ev = proto.Clone(ev).(*banliv1.Event)

@@ -157,7 +157,7 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 	}
 	var st *banliv1.Statistics
 	unitName := "全办"
-	err = s.store.View(func(r *store.Reader) error {
+	err = s.store.View(func(r store.Reader) error {
 		if req.GetUnit() != "" {
 			u, err := r.Unit(idOf(req.GetUnit(), unitsCollection))
 			if err != nil {

@@ -13,7 +13,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,15 +23,6 @@ import (
 	"github.com/banli/banli/service/calendar"
 	"github.com/banli/banli/store"
 )
-
-// Store is what the service needs from persistence: read-modify-write
-// decisions run in one transaction each, and read-only views.
-type Store interface {
-	Write(ctx context.Context, req store.Request, decide store.Decision) (proto.Message, error)
-	View(fn func(r *store.Reader) error) error
-	// Backup writes a consistent copy of the whole database to w.
-	Backup(w io.Writer) (int64, error)
-}
 
 // Options configure a Server. The zero value uses the wall clock.
 type Options struct {
@@ -73,7 +63,7 @@ type Server struct {
 	banliv1.UnimplementedImportServiceServer
 	banliv1.UnimplementedAccountServiceServer
 
-	store    Store
+	store    store.Backend
 	now      func() time.Time
 	calendar *calendar.Calendar
 	clock    deadlineClock
@@ -90,7 +80,7 @@ type Server struct {
 
 // New returns a Server on st. Its calendar holds the shipped schedules,
 // replaced by any year loaded into st.
-func New(st Store, opts Options) (*Server, error) {
+func New(st store.Backend, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -99,7 +89,7 @@ func New(st Store, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("shipped calendar: %w", err)
 	}
 	cal := calendar.New(official...)
-	err = st.View(func(r *store.Reader) error {
+	err = st.View(func(r store.Reader) error {
 		loaded, err := r.CalendarYears()
 		for _, cy := range loaded {
 			cal.Set(cy)
@@ -139,13 +129,13 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 // (or the first answer, for a replayed request_id) as T. The call's audit
 // record commits with the decision's writes; a refused call is recorded by
 // the interceptor (auditAfter).
-func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx *store.Tx, now time.Time) (T, error)) (T, error) {
+func write[T proto.Message](ctx context.Context, s *Server, method string, req mutatingRequest, decide func(tx store.Tx, now time.Time) (T, error)) (T, error) {
 	var zero T
 	if err := s.refuseOnStandby(); err != nil {
 		return zero, err
 	}
 	replay := zero.ProtoReflect().New().Interface()
-	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx *store.Tx) (proto.Message, error) {
+	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
 		// The clock is read inside the transaction so that times follow
 		// commit order.
 		now := s.now()
@@ -176,7 +166,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 // step's bookkeeping, and what the event will say.
 type caseChange struct {
 	ctx     context.Context
-	tx      *store.Tx
+	tx      store.Tx
 	now     time.Time
 	clock   deadlineClock
 	id      uint64
@@ -220,7 +210,7 @@ func (c *caseChange) sessionPolicy() (*banliv1.SessionPolicy, error) {
 func updateProposal(ctx context.Context, s *Server, method string, req mutatingRequest, id uint64, etag string, step Step,
 	apply func(c *caseChange) error,
 ) (*banliv1.Proposal, error) {
-	return write(ctx, s, method, req, func(tx *store.Tx, now time.Time) (*banliv1.Proposal, error) {
+	return write(ctx, s, method, req, func(tx store.Tx, now time.Time) (*banliv1.Proposal, error) {
 		p, err := tx.Proposal(id)
 		if err != nil {
 			return nil, notFoundOr(err, proposalName(id), "")

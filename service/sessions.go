@@ -18,9 +18,12 @@ func (s *Server) CreateSession(ctx context.Context, req *banliv1.CreateSessionRe
 	if err := validateCreateSession(req); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, banliv1.SessionService_CreateSession_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Session, error) {
+	return write(ctx, s, banliv1.SessionService_CreateSession_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Session, error) {
 		in := req.GetSession()
-		id := tx.NewID(store.KindSession)
+		id, err := tx.NewID(store.KindSession)
+		if err != nil {
+			return nil, err
+		}
 		sess := &banliv1.Session{
 			Name:        sessionName(id),
 			Body:        in.GetBody(),
@@ -46,7 +49,7 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 		return nil, err
 	}
 	var sess *banliv1.Session
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		if sess, err = r.Session(id); err != nil {
 			return notFoundOr(err, req.GetName(), "")
@@ -64,7 +67,7 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 		return nil, err
 	}
 	resp := &banliv1.ListSessionsResponse{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		list, more, err := r.ListSessions(after, pageSize(req.GetPageSize(), defaultPageSize))
 		if err != nil {
 			return err
@@ -83,7 +86,7 @@ func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest)
 	if err := validateCreateUnit(req); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, banliv1.UnitService_CreateUnit_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
+	return write(ctx, s, banliv1.UnitService_CreateUnit_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Unit, error) {
 		in := req.GetUnit()
 		if parent := in.GetParent(); parent != "" {
 			pu, err := tx.Unit(idOf(parent, unitsCollection))
@@ -94,7 +97,10 @@ func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest)
 				return nil, fmt.Errorf("unit.parent: %s is deactivated: %w", parent, ErrPrecondition)
 			}
 		}
-		id := tx.NewID(store.KindUnit)
+		id, err := tx.NewID(store.KindUnit)
+		if err != nil {
+			return nil, err
+		}
 		u := &banliv1.Unit{
 			Name:        unitName(id),
 			DisplayName: in.GetDisplayName(),
@@ -117,7 +123,7 @@ func (s *Server) GetUnit(ctx context.Context, req *banliv1.GetUnitRequest) (*ban
 		return nil, err
 	}
 	var u *banliv1.Unit
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		if u, err = r.Unit(id); err != nil {
 			return notFoundOr(err, req.GetName(), "")
@@ -141,7 +147,7 @@ func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (
 		return (req.GetShowInactive() || u.GetActive()) && (req.GetParent() == "" || u.GetParent() == req.GetParent())
 	}
 	resp := &banliv1.ListUnitsResponse{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		list, more, err := r.ListUnits(after, pageSize(req.GetPageSize(), defaultPageSize), keep)
 		if err != nil {
 			return err
@@ -163,7 +169,7 @@ func (s *Server) DeactivateUnit(ctx context.Context, req *banliv1.DeactivateUnit
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, banliv1.UnitService_DeactivateUnit_FullMethodName, req, func(tx *store.Tx, now time.Time) (*banliv1.Unit, error) {
+	return write(ctx, s, banliv1.UnitService_DeactivateUnit_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Unit, error) {
 		u, err := tx.Unit(id)
 		if err != nil {
 			return nil, notFoundOr(err, req.GetName(), "")

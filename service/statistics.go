@@ -203,14 +203,14 @@ func ratingOutcome(replies []*banliv1.Reply) (int, bool) {
 // stageProposal stages a case with its event and the change it makes to
 // the statistics (after less before; before is nil for a new case). Every
 // write of a case goes through here, so the counters cannot drift.
-func stageProposal(tx *store.Tx, id uint64, before contribution, p *banliv1.Proposal, ev *banliv1.Event) {
+func stageProposal(tx store.Tx, id uint64, before contribution, p *banliv1.Proposal, ev *banliv1.Event) {
 	stageCounters(tx, before, p)
 	tx.PutProposal(id, p, ev)
 }
 
 // stageCounters stages the change case p makes to the statistics, from
 // its contribution before (nil for a new case).
-func stageCounters(tx *store.Tx, before contribution, p *banliv1.Proposal) {
+func stageCounters(tx store.Tx, before contribution, p *banliv1.Proposal) {
 	after := contributions(p)
 	for key, vec := range after {
 		delta := slices.Clone(vec)
@@ -302,7 +302,7 @@ func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRe
 		return nil, err
 	}
 	var out *banliv1.Statistics
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		var err error
 		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear())
 		return err
@@ -310,7 +310,7 @@ func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRe
 	return out, err
 }
 
-func readStatistics(r *store.Reader, unit, session string, year int32) (*banliv1.Statistics, error) {
+func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.Statistics, error) {
 	scope := unit
 	if scope == "" {
 		scope = officeScope
@@ -339,7 +339,7 @@ func readStatistics(r *store.Reader, unit, session string, year int32) (*banliv1
 // CheckStatistics recounts every case and compares the result with the
 // stored counters, naming the first difference. It reads everything: a
 // test and repair tool, not a request path.
-func CheckStatistics(r *store.Reader) error {
+func CheckStatistics(r store.Reader) error {
 	want := contribution{}
 	err := r.ForEachProposal(func(p *banliv1.Proposal) error {
 		for key, vec := range contributions(p) {
@@ -383,7 +383,7 @@ func CheckStatistics(r *store.Reader) error {
 // CasesByState counts every case by its current state, from the counters.
 func (s *Server) CasesByState() (map[string]int64, error) {
 	out := map[string]int64{}
-	err := s.store.View(func(r *store.Reader) error {
+	err := s.store.View(func(r store.Reader) error {
 		v, err := r.SumScope(officeScope)
 		if err != nil {
 			return err
@@ -401,9 +401,10 @@ func (s *Server) CasesByState() (map[string]int64, error) {
 // OverdueParts counts the parts whose current deadline has passed.
 func (s *Server) OverdueParts() (int64, error) {
 	var n int64
-	err := s.store.View(func(r *store.Reader) error {
-		n = r.CountDue(s.now().Unix())
-		return nil
+	err := s.store.View(func(r store.Reader) error {
+		var err error
+		n, err = r.CountDue(s.now().Unix())
+		return err
 	})
 	return n, err
 }

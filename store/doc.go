@@ -1,8 +1,19 @@
-// Package store keeps Banli's state in one bbolt file.
+// Package store is the seam between the domain and where its state is
+// kept: Backend, Reader and Tx (store.go), holding API messages and opaque
+// cursors, every read returning an error; the index declaration a backend
+// applies (Index, Query); the audit chain every backend keeps the same way
+// (AuditChain); and the abilities only some backends have
+// (capabilities.go). A backend is a package below this one (the bbolt one
+// is store/boltstore); store/storetest is the contract it must meet.
 //
-// Every value is a protobuf message; every id is a uint64 written as 8
-// big-endian bytes, so that byte order is numeric order and a cursor walks
-// records oldest first. The bucket tree (schema version 2):
+// Every record is kept as its API message's wire form, so a list can send
+// it on without decoding it (Reader.EachProposalRecord, Skip).
+//
+// # The bbolt layout
+//
+// store/boltstore keeps everything in one bbolt file. Every id is a uint64
+// written as 8 big-endian bytes, so that byte order is numeric order and a
+// cursor walks records oldest first. The bucket tree (schema version 2):
 //
 //	meta
 //	  "schema_version"              -> uint64 (8 bytes BE)
@@ -40,12 +51,13 @@
 // "unit_role=units/12|1", "astate=3" (an assignment in that state),
 // "unit_astate=units/12|3", "key=true", "leader=陈副市长",
 // "deadline=provisional", "carried=2022" (a part carried over into that
-// year), "submitter=accounts/npc-platform" or "topic=数字政府"; see proposalTerms. Names and
-// topics never contain control characters (the service refuses them), so
-// the 0x00 separator keeps one term's list apart from another's.
+// year), "submitter=accounts/npc-platform" or "topic=数字政府"; the service
+// declares them (service.ProposalIndex). Names and topics never contain
+// control characters (the service refuses them), so the 0x00 separator
+// keeps one term's list apart from another's.
 //
-// Writes go through one commit loop (see DB.Write): each decision runs
-// against a staging transaction that buffers its writes, so a decision that
-// fails leaves nothing behind, and the decisions waiting at one moment share
-// one bbolt transaction and one fsync.
+// Writes go through one commit loop (boltstore.DB.Write): each decision
+// runs against a staging transaction that buffers its writes, so a decision
+// that fails leaves nothing behind, and the decisions waiting at one moment
+// share one bbolt transaction and one fsync.
 package store

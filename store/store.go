@@ -1,36 +1,24 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"sync"
-	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
-// SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency
-// records by account too (see migrations).
-const SchemaVersion = 2
-
-// Sentinel errors. Callers test them with errors.Is; they are always wrapped
+// Sentinel errors. Callers test them with errors.Is; a backend wraps them
 // with the name of what was missing or in conflict.
 var (
 	// ErrNotFound: the record does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrRequestReused: a request id came back with a different request.
 	ErrRequestReused = errors.New("request id reused with a different request")
-	// ErrLocked: another process holds the data file.
+	// ErrLocked: another process holds the data.
 	ErrLocked = errors.New("data file is locked by another process")
-	// ErrClosed: the store was closed.
+	// ErrClosed: the backend was closed.
 	ErrClosed = errors.New("store is closed")
 	// ErrDiverged: a replicated event does not follow this store's last.
 	ErrDiverged = errors.New("replicated event out of sequence")
@@ -40,233 +28,30 @@ var (
 	// ErrAuditKey: the audit trail is chained under another key than the
 	// one given.
 	ErrAuditKey = errors.New("the audit trail is chained under another key")
-	// ErrReadOnly: a write to a store opened with Options.ReadOnly.
+	// ErrReadOnly: a write to a backend opened for reading only.
 	ErrReadOnly = errors.New("the data file is open for reading only")
 )
 
-var (
-	bucketMeta           = []byte("meta")
-	bucketSessions       = []byte("sessions")
-	bucketUnits          = []byte("units")
-	bucketProposals      = []byte("proposals")
-	bucketNumbers        = []byte("proposal_numbers")
-	bucketProposalIndex  = []byte("proposal_index")
-	bucketEvents         = []byte("events")
-	bucketResourceEvents = []byte("resource_events")
-	bucketRequests       = []byte("requests")
-	bucketCalendars      = []byte("calendars")
-	bucketDue            = []byte("proposal_due")
-	bucketStatistics     = []byte("statistics")
-	bucketAudit          = []byte("audit")
-	bucketAccounts       = []byte("accounts")
-
-	bucketAccountCertificates = []byte("account_certificates")
-
-	keySchemaVersion = []byte("schema_version")
-
-	allBuckets = [][]byte{
-		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
-		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
-		bucketCalendars, bucketDue, bucketStatistics, bucketAudit, bucketAccounts,
-		bucketAccountCertificates,
-	}
-)
-
-// Options tune Open. The zero value is fine.
-type Options struct {
-	// LockTimeout is how long Open waits for another process to release the
-	// file before it gives up with ErrLocked. Default 1s.
-	LockTimeout time.Duration
-	// MaxBatch caps how many decisions share one transaction. Default 256.
-	MaxBatch int
-	// Observer, if set, hears of every commit (for metrics).
-	Observer Observer
-	// AuditKey keys the audit trail's hash chain (HMAC-SHA256), and is kept
-	// apart from the data file, so that whoever can write the file but not
-	// read the key cannot recompute the chain. A trail chained without a
-	// key (before keys, or by a store opened without one) is re-chained
-	// under the key when a writable store is first opened with it, if it
-	// verifies. nil chains with plain SHA-256: tests, and tools that do not
-	// read the trail.
-	AuditKey []byte
-	// ReadOnly opens an existing data file for reading only (the offline
-	// tools): a missing or empty file is an error, nothing is created or
-	// migrated, and every write fails with ErrReadOnly.
-	ReadOnly bool
+// Backend keeps Banli's state. It is safe for concurrent use.
+type Backend interface {
+	// Write runs decide in a write transaction and commits what it staged,
+	// with an event per record and the idempotency record of req, durably
+	// before it returns. If req names a request already done, decide does
+	// not run and the first answer is returned, unmarshalled into
+	// req.Replay; the same id with a different hash gives ErrRequestReused.
+	//
+	// decide may run more than once (a backend may group decisions into
+	// one transaction and rerun them one by one when that fails), so it
+	// must have no effects outside tx. When it returns an error nothing it
+	// staged is written, and no id it was handed is used up.
+	Write(ctx context.Context, req Request, decide Decision) (proto.Message, error)
+	// View runs fn in a read-only transaction: a consistent snapshot.
+	// Messages fn reads are copies and stay valid after it returns.
+	View(fn func(r Reader) error) error
+	// Close stops accepting writes, commits those already accepted, and
+	// releases the data.
+	Close() error
 }
-
-// Observer hears how commits go. It is called from the commit loop, after
-// the transaction: it must be quick and must not call the store.
-type Observer interface {
-	ObserveCommit(batch int, took time.Duration, err error)
-}
-
-// DB is the bbolt-backed store. It is safe for concurrent use.
-type DB struct {
-	bolt     *bolt.DB
-	maxBatch int
-	observer Observer
-
-	writes    chan *writeOp
-	closeOnce sync.Once
-	closing   chan struct{}
-	loopDone  chan struct{}
-	mu        sync.RWMutex // held for reading while submitting, for writing by Close
-	closed    bool
-	readOnly  bool
-	auditKey  []byte
-}
-
-// Open opens or creates the data file at path, creating its directory, and
-// starts the commit loop.
-func Open(path string, opts Options) (*DB, error) {
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = time.Second
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 256
-	}
-	if opts.ReadOnly {
-		if err := checkExisting(path); err != nil {
-			return nil, err
-		}
-	} else if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      opts.LockTimeout,
-		FreelistType: bolt.FreelistMapType,
-		ReadOnly:     opts.ReadOnly,
-		// Map 1 GiB of address space up front (not memory): growing the
-		// file then needs no remap, which would stall every reader.
-		InitialMmapSize: 1 << 30,
-	})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open %s: %w (waited %s)", path, ErrLocked, opts.LockTimeout)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	check := b.Update
-	if opts.ReadOnly {
-		check = b.View
-	}
-	if err := check(initSchema); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if opts.AuditKey != nil && !opts.ReadOnly {
-		if err := b.Update(func(btx *bolt.Tx) error { return keyAuditTrail(btx, opts.AuditKey) }); err != nil {
-			b.Close()
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
-	}
-	db := &DB{
-		auditKey: opts.AuditKey,
-		bolt:     b,
-		maxBatch: opts.MaxBatch,
-		observer: opts.Observer,
-		writes:   make(chan *writeOp, 4*opts.MaxBatch),
-		closing:  make(chan struct{}),
-		loopDone: make(chan struct{}),
-	}
-	if opts.ReadOnly {
-		db.readOnly = true
-		close(db.loopDone)
-		return db, nil
-	}
-	go db.commitLoop()
-	return db, nil
-}
-
-// checkExisting refuses to read a data file that is not there or is empty:
-// bbolt would make a new one, and an offline check of nothing must not
-// pass for a check of a file.
-func checkExisting(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("no data file at %s", path)
-	case err != nil:
-		return err
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file", path)
-	case fi.Size() == 0:
-		return fmt.Errorf("%s is empty: not a Banli data file", path)
-	}
-	return nil
-}
-
-// initSchema creates the buckets of a new file and checks the version of an
-// existing one (in a read-only transaction it only checks). Version 1 is the first layout, so there is nothing to
-// migrate yet; a later version adds its migration here.
-func initSchema(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
-		if !tx.Writable() {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("not a Banli data file: it has no %q bucket", name)
-			}
-			continue
-		}
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return err
-		}
-	}
-	meta := tx.Bucket(bucketMeta)
-	v := meta.Get(keySchemaVersion)
-	switch {
-	case v == nil && !tx.Writable():
-		return errors.New("not a Banli data file: it has no schema version")
-	case v == nil:
-		return meta.Put(keySchemaVersion, u64(SchemaVersion))
-	case len(v) != 8:
-		return fmt.Errorf("corrupt schema version %x", v)
-	case binary.BigEndian.Uint64(v) > SchemaVersion:
-		return fmt.Errorf("schema version %d is newer than this binary's %d", binary.BigEndian.Uint64(v), SchemaVersion)
-	case !tx.Writable():
-		return nil // an offline tool reads older layouts as they are
-	}
-	for from := binary.BigEndian.Uint64(v); from < SchemaVersion; from++ {
-		if err := migrations[from](tx); err != nil {
-			return fmt.Errorf("migrate schema %d to %d: %w", from, from+1, err)
-		}
-	}
-	return meta.Put(keySchemaVersion, u64(SchemaVersion))
-}
-
-// migrations[n] takes a file from schema version n to n+1, inside the
-// transaction that opens it.
-var migrations = map[uint64]func(tx *bolt.Tx) error{
-	// 1 → 2: idempotency records were keyed <method> 0x00 <request id>,
-	// shared by every account. Whose they were is not recorded, so they
-	// are dropped: a retry across the upgrade runs as a new request, which
-	// the case number's uniqueness still guards for creations.
-	1: func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketRequests); err != nil {
-			return err
-		}
-		_, err := tx.CreateBucket(bucketRequests)
-		return err
-	},
-}
-
-// Close stops accepting writes, commits those already queued, and closes
-// the file.
-func (db *DB) Close() error {
-	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		return nil
-	}
-	db.closed = true
-	close(db.closing)
-	db.mu.Unlock()
-	<-db.loopDone
-	return db.bolt.Close()
-}
-
-// Path returns the data file's path.
-func (db *DB) Path() string { return db.bolt.Path() }
 
 // Request identifies a mutating call for idempotency (AIP-155). A zero
 // Request (empty ID) is not remembered.
@@ -287,220 +72,181 @@ type Request struct {
 // Decision is what the service decides inside a write transaction: it reads
 // and stages writes through tx and returns the response. When it returns an
 // error, nothing it staged is written.
-type Decision func(tx *Tx) (proto.Message, error)
+type Decision func(tx Tx) (proto.Message, error)
 
-type writeOp struct {
-	ctx    context.Context
-	req    Request
-	decide Decision
-	result proto.Message
-	err    error
-	done   chan struct{}
+// Kind tells which resource a record or an event belongs to.
+type Kind byte
+
+// The resource kinds. Their bytes are part of the bbolt layout.
+const (
+	KindSession  Kind = 's'
+	KindUnit     Kind = 'u'
+	KindProposal Kind = 'p'
+	KindCalendar Kind = 'c'
+	KindAccount  Kind = 'a'
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindSession:
+		return "session"
+	case KindUnit:
+		return "unit"
+	case KindCalendar:
+		return "calendar"
+	case KindAccount:
+		return "account"
+	default:
+		return "proposal"
+	}
 }
 
-// Write runs decide in a write transaction and commits (with fsync) what it
-// staged, together with an event per write and the idempotency record of
-// req. If req names a request already done, decide does not run and the
-// first answer is returned, unmarshalled into req.Replay; the same id with
-// a different hash gives ErrRequestReused.
+// Reader reads inside one transaction. Every read can fail: a missing
+// record is ErrNotFound, anything else is a storage failure.
 //
-// Concurrent writes are grouped: the decisions queued while one commit is
-// in progress share the next transaction, in arrival order, each seeing the
-// ones before it. decide may therefore run more than once if a commit fails
-// and is retried one by one; it must have no effects outside tx.
-func (db *DB) Write(ctx context.Context, req Request, decide Decision) (proto.Message, error) {
-	if db.readOnly {
-		return nil, ErrReadOnly
-	}
-	op := &writeOp{ctx: ctx, req: req, decide: decide, done: make(chan struct{})}
-	db.mu.RLock()
-	if db.closed {
-		db.mu.RUnlock()
-		return nil, ErrClosed
-	}
-	select {
-	case db.writes <- op:
-		db.mu.RUnlock()
-	case <-ctx.Done():
-		db.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	// Once queued, the op is always answered: the loop drains the queue
-	// before it stops. Waiting for it even if ctx ends keeps the answer
-	// truthful: the caller never hears "cancelled" about a committed write.
-	<-op.done
-	return op.result, op.err
+// Pages are asked for "after" a position: an id, a sequence, or a Cursor
+// the previous page returned. A position past every record (the largest
+// uint64) gives an empty page.
+type Reader interface {
+	Session(id uint64) (*banliv1.Session, error)
+	Unit(id uint64) (*banliv1.Unit, error)
+	Proposal(id uint64) (*banliv1.Proposal, error)
+	// ProposalByNumber returns the id of the proposal with that number in
+	// that session (a resource name), or 0 when there is none.
+	ProposalByNumber(session, number string) (uint64, error)
+	// Account returns the account with the given id (the last part of its
+	// name).
+	Account(id string) (*banliv1.Account, error)
+	// AccountByCertificate returns the id of the account that a client
+	// certificate with this common name signs in as, or "".
+	AccountByCertificate(commonName string) (string, error)
+	HasAccounts() (bool, error)
+	// ListAccounts pages accounts by id.
+	ListAccounts(after string, limit int) ([]*banliv1.Account, bool, error)
+	ListSessions(after uint64, limit int) ([]*banliv1.Session, bool, error)
+	// ListUnits pages units whose keep (nil keeps all) accepts. The last
+	// page may come back short, even empty, with more reported.
+	ListUnits(after uint64, limit int, keep func(*banliv1.Unit) bool) ([]*banliv1.Unit, bool, error)
+	// LastID returns the id of the newest record of a kind (0 when none).
+	LastID(kind Kind) (uint64, error)
+
+	// ListProposals returns up to limit proposals matching q with ids
+	// greater than after, in id order, and whether more follow.
+	ListProposals(q Query, after uint64, limit int) ([]*banliv1.Proposal, bool, error)
+	// ListProposalsSkipping is ListProposals decoding each case without
+	// the fields skip names.
+	ListProposalsSkipping(q Query, after uint64, limit int, skip Skip) ([]*banliv1.Proposal, bool, error)
+	// EachProposalRecord calls each with the stored wire form of up to
+	// limit proposals matching q with ids greater than after, in id order,
+	// less the fields skip names. It returns the last id passed and whether
+	// more match. The record is only valid during the call. A stored
+	// record is exactly the API's Proposal message, so a caller may send
+	// it on without decoding it. each may end the page early by returning
+	// ErrPageFull for a record it cannot take (never the first): the page
+	// then ends before that record, with more reported.
+	EachProposalRecord(q Query, after uint64, limit int, skip Skip, each func(id uint64, record []byte) error) (last uint64, more bool, err error)
+	// ForEachProposal calls fn with every proposal, in id order: for
+	// checks and tools, not for requests.
+	ForEachProposal(fn func(p *banliv1.Proposal) error) error
+	// ListDue returns up to limit due entries (see Due) due from from to
+	// to (seconds since 1970, inclusive), in due order, after the entry at
+	// after (nil: from the start), whose unit and session keep accepts
+	// (nil keeps all), and whether more follow.
+	ListDue(from, to int64, after Cursor, keep func(unit, session string) bool, limit int) ([]DueRef, bool, error)
+	// CountDue counts the due entries due before a time: the parts
+	// overdue at that moment.
+	CountDue(before int64) (int64, error)
+
+	// ListEvents returns up to limit events after a sequence, in order.
+	ListEvents(after uint64, limit int) ([]*banliv1.Event, error)
+	// LatestEvent returns the newest event's sequence (0 when none).
+	LatestEvent() (uint64, error)
+	// ListResourceEvents pages one resource's events (by resource name).
+	ListResourceEvents(resource string, after uint64, limit int) ([]*banliv1.Event, bool, error)
+
+	// CalendarYears returns the newest loaded version of each year's
+	// schedule, oldest year first.
+	CalendarYears() ([]*banliv1.CalendarYear, error)
+	// CalendarYear returns one version of a year's schedule; version 0 is
+	// the newest.
+	CalendarYear(year, version int32) (*banliv1.CalendarYear, error)
+
+	// Counters returns one vector of statistics counters (nil if none).
+	Counters(key StatsKey) ([]int64, error)
+	// SumCounters adds up a scope's vectors of one year, all sessions.
+	SumCounters(scope string, year int32) ([]int64, error)
+	// SumScope adds up every vector of a scope, all years and sessions.
+	SumScope(scope string) ([]int64, error)
+	// ForEachCounters calls fn with every stored vector, in key order.
+	ForEachCounters(fn func(key StatsKey, v []int64) error) error
+
+	// ListAudit returns up to limit audit records after a sequence.
+	ListAudit(after uint64, limit int) ([]*banliv1.AuditRecord, error)
+	// VerifyAudit recomputes the audit chain (see AuditChain.Verify).
+	VerifyAudit(anchor AuditAnchor) (AuditVerdict, error)
+
+	// CheckIndexes verifies that the derived data (numbers, index terms,
+	// due entries, histories) is exactly what the stored records call for.
+	// It reads everything: a test and repair tool, not a request path.
+	CheckIndexes() error
 }
 
-func (db *DB) commitLoop() {
-	defer close(db.loopDone)
-	batch := make([]*writeOp, 0, db.maxBatch)
-	for {
-		var first *writeOp
-		select {
-		case first = <-db.writes:
-		case <-db.closing:
-			// Drain what was queued before Close took the lock.
-			for {
-				select {
-				case op := <-db.writes:
-					db.commit([]*writeOp{op})
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < db.maxBatch {
-			select {
-			case op := <-db.writes:
-				batch = append(batch, op)
-			default:
-				break gather
-			}
-		}
-		db.commit(batch)
-	}
+// Tx is a Reader that also stages writes. Nothing is written until the
+// decision using it returns without error; its reads see its staged writes.
+type Tx interface {
+	Reader
+	// NewID returns the id the next record of this kind will have. An id
+	// is used up only when the write commits, so a refused decision burns
+	// none.
+	NewID(kind Kind) (uint64, error)
+	// The Put methods stage a record and the event that records its
+	// change; the event's resource, request id and sequence are filled in.
+	PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event)
+	PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event)
+	// PutProposal also keeps the proposal's number, index terms and due
+	// entries in step.
+	PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event)
+	// PutCalendarYear stages a new version of a year's schedule; versions
+	// are never overwritten.
+	PutCalendarYear(cy *banliv1.CalendarYear, ev *banliv1.Event)
+	PutAccount(a *banliv1.Account, ev *banliv1.Event)
+	// Replicate stages a primary's event and the record in its snapshot
+	// (kind and id as the caller parsed them from the event's resource).
+	// The event is stored as it is and must get the same sequence here,
+	// or the commit fails with ErrDiverged.
+	Replicate(kind Kind, id uint64, value NamedMessage, ev *banliv1.Event)
+	// AddCounters stages adding delta to the counters at key. Deltas of
+	// one decision are summed and applied with its records.
+	AddCounters(key StatsKey, delta []int64)
+	// AppendAudit stages an audit record, appended after the decision's
+	// events and chained (see AuditChain); its event_sequence, if unset,
+	// becomes the last event the decision wrote.
+	AppendAudit(rec *banliv1.AuditRecord)
 }
 
-// commit runs the batch in one transaction. If the transaction itself fails
-// (not a decision: those are isolated by staging), every op is retried in a
-// transaction of its own so that one bad op cannot fail its neighbours.
-func (db *DB) commit(batch []*writeOp) {
-	start := time.Now()
-	err := db.bolt.Update(func(btx *bolt.Tx) error {
-		for _, op := range batch {
-			if err := db.run(btx, op); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if db.observer != nil {
-		db.observer.ObserveCommit(len(batch), time.Since(start), err)
-	}
-	if err != nil && len(batch) > 1 {
-		for _, op := range batch {
-			db.commit([]*writeOp{op})
-		}
-		return
-	}
-	for _, op := range batch {
-		if err != nil {
-			op.result, op.err = nil, err
-		}
-		close(op.done)
-	}
+// NamedMessage is a resource: it knows its own resource name.
+type NamedMessage interface {
+	proto.Message
+	GetName() string
 }
 
-// run decides one op inside btx. It returns an error only for a storage
-// failure, which aborts the transaction; the op's own refusal is kept in
-// op.err.
-func (db *DB) run(btx *bolt.Tx, op *writeOp) error {
-	op.result, op.err = nil, nil
-	if err := op.ctx.Err(); err != nil {
-		op.err = err
-		return nil
-	}
-	var reqKey []byte
-	if op.req.ID != "" {
-		reqKey = requestKey(op.req)
-		if rec := btx.Bucket(bucketRequests).Get(reqKey); rec != nil {
-			if len(rec) < sha256.Size || !bytes.Equal(rec[:sha256.Size], op.req.Hash[:]) {
-				op.err = fmt.Errorf("request_id %q: %w", op.req.ID, ErrRequestReused)
-				return nil
-			}
-			if err := proto.Unmarshal(rec[sha256.Size:], op.req.Replay); err != nil {
-				return fmt.Errorf("decode stored answer of request %q: %w", op.req.ID, err)
-			}
-			op.result = op.req.Replay
-			return nil
-		}
-	}
-	tx := newTx(btx, op.req.ID, db.auditKey)
-	result, err := safeDecide(op.decide, tx)
-	if err != nil {
-		op.err = err
-		return nil
-	}
-	if err := tx.apply(); err != nil {
-		return err
-	}
-	if reqKey != nil {
-		answer, err := proto.Marshal(result)
-		if err != nil {
-			return fmt.Errorf("encode answer of request %q: %w", op.req.ID, err)
-		}
-		rec := make([]byte, 0, sha256.Size+len(answer))
-		rec = append(append(rec, op.req.Hash[:]...), answer...)
-		if err := btx.Bucket(bucketRequests).Put(reqKey, rec); err != nil {
-			return err
-		}
-	}
-	op.result = result
-	return nil
+// StatsKey names one vector of statistics counters: a scope (a unit's name,
+// or "*" for the whole office), a year, and a session. The service decides
+// what each position of a vector counts; a backend only adds them up.
+type StatsKey struct {
+	Scope   string
+	Year    int32
+	Session string
 }
 
-// requestKey is where a request's idempotency record lives:
-// <account> 0x00 <method> 0x00 <request id>. Account and method names hold
-// no 0x00, so one caller's keys never run into another's.
-func requestKey(req Request) []byte {
-	key := make([]byte, 0, len(req.Account)+len(req.Method)+len(req.ID)+2)
-	key = append(append(key, req.Account...), 0)
-	key = append(append(key, req.Method...), 0)
-	return append(key, req.ID...)
-}
+// Cursor is a position in a page walk that a backend handed out. It is
+// opaque: pass it back as it is.
+type Cursor []byte
 
-// safeDecide runs a decision, turning a panic into an error: a bug in one
-// decision must not take down the commit loop and every other caller. The
-// decision only staged writes, so nothing needs undoing.
-func safeDecide(decide Decision, tx *Tx) (result proto.Message, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			result, err = nil, fmt.Errorf("decision panicked: %v", r)
-		}
-	}()
-	return decide(tx)
-}
-
-// View runs fn in a read-only transaction. Messages fn reads are copies and
-// stay valid after it returns.
-func (db *DB) View(fn func(r *Reader) error) error {
-	return db.bolt.View(func(btx *bolt.Tx) error {
-		return fn(&Reader{btx: btx, auditKey: db.auditKey})
-	})
-}
-
-func u64(v uint64) []byte {
-	b := make([]byte, 8)
-	binary.BigEndian.PutUint64(b, v)
-	return b
-}
-
-// Backup writes a consistent copy of the whole file to w, from one read
-// transaction, while writes go on, and returns its size. The copy is a
-// complete bbolt file.
-func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.bolt.View(func(btx *bolt.Tx) error {
-		var err error
-		n, err = btx.WriteTo(w)
-		return err
-	})
-	return n, err
-}
-
-// OpenReadTransactions is how many read transactions are open now: none
-// should outlive the call that opened it (metrics show it).
-func (db *DB) OpenReadTransactions() int { return db.bolt.Stats().OpenTxN }
-
-// Size returns the data file's size in bytes.
-func (db *DB) Size() (int64, error) {
-	var n int64
-	err := db.bolt.View(func(btx *bolt.Tx) error {
-		n = btx.Size()
-		return nil
-	})
-	return n, err
+// DueRef points at one due entry: an assignment with a current deadline.
+type DueRef struct {
+	Proposal   uint64
+	Assignment int
+	// Position is where the entry is, for the next page.
+	Position Cursor
 }

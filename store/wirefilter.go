@@ -1,7 +1,12 @@
 package store
 
 import (
+	"fmt"
+	"strings"
+
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Skip names the fields to leave out of a stored message: a nil value
@@ -9,10 +14,10 @@ import (
 // turn. It lets a list copy only what it returns, without decoding.
 type Skip map[protowire.Number]Skip
 
-// appendFiltered appends the wire-format message b less the skipped fields
+// AppendFiltered appends the wire-format message b less the skipped fields
 // to dst. If a field cannot be parsed it appends b as it is, so that
 // decoding reports the problem.
-func (s Skip) appendFiltered(dst, b []byte) []byte {
+func (s Skip) AppendFiltered(dst, b []byte) []byte {
 	if len(s) == 0 {
 		return append(dst, b...)
 	}
@@ -23,7 +28,7 @@ func (s Skip) appendFiltered(dst, b []byte) []byte {
 	return out
 }
 
-// appendFields does the work of appendFiltered, reporting false if b
+// appendFields does the work of AppendFiltered, reporting false if b
 // cannot be parsed. Runs of kept fields are copied at once.
 func (s Skip) appendFields(dst, b []byte) ([]byte, bool) {
 	kept := 0 // start of the run of kept fields not yet copied
@@ -71,4 +76,35 @@ func (s Skip) appendFields(dst, b []byte) ([]byte, bool) {
 		at = next
 	}
 	return append(dst, b[kept:]...), true
+}
+
+// SkipPaths builds a Skip from field paths of m, spelled as in a field mask
+// ("proposers.phone"). Every backend keeps a record as the API message's
+// wire form, so a Skip applies to any of them. It panics on a path m does
+// not have: the paths are constants of the program.
+func SkipPaths(m proto.Message, paths ...string) Skip {
+	out := Skip{}
+	for _, path := range paths {
+		md, node := m.ProtoReflect().Descriptor(), out
+		names := strings.Split(path, ".")
+		for i, name := range names {
+			fd := md.Fields().ByName(protoreflect.Name(name))
+			if fd == nil {
+				panic(fmt.Sprintf("store.SkipPaths: %s has no field %q", md.FullName(), name))
+			}
+			num := protowire.Number(fd.Number())
+			if i == len(names)-1 {
+				node[num] = nil
+				break
+			}
+			if fd.Message() == nil {
+				panic(fmt.Sprintf("store.SkipPaths: %s.%s is not a message", md.FullName(), name))
+			}
+			if node[num] == nil {
+				node[num] = Skip{}
+			}
+			node, md = node[num], fd.Message()
+		}
+	}
+	return out
 }

@@ -27,7 +27,7 @@ func TestSkipDropsExactlyTheNamedFields(t *testing.T) {
 	raw, _ := proto.Marshal(full)
 	skip := Skip{8: nil, 10: {5: nil}, 15: {18: nil, 22: {4: nil}}}
 	got := &banliv1.Proposal{}
-	if err := proto.Unmarshal(skip.appendFiltered(nil, raw), got); err != nil {
+	if err := proto.Unmarshal(skip.AppendFiltered(nil, raw), got); err != nil {
 		t.Fatal(err)
 	}
 	want := proto.Clone(full).(*banliv1.Proposal)
@@ -38,10 +38,10 @@ func TestSkipDropsExactlyTheNamedFields(t *testing.T) {
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("filtered (-want +got):\n%s", diff)
 	}
-	if string(Skip(nil).appendFiltered(nil, raw)) != string(raw) {
+	if string(Skip(nil).AppendFiltered(nil, raw)) != string(raw) {
 		t.Error("no skip must leave the bytes as they are")
 	}
-	if bad := []byte{0xff}; string(skip.appendFiltered(nil, bad)) != string(bad) {
+	if bad := []byte{0xff}; string(skip.AppendFiltered(nil, bad)) != string(bad) {
 		t.Error("unparsable bytes are returned as they are, for decoding to report")
 	}
 }

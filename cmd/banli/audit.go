@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 const auditUsage = "usage: banli audit verify [-data PATH] [-audit-key FILE] [-anchor SEQUENCE:HASH]"
@@ -44,7 +46,7 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "banli audit verify: %v (the trail is checked under its key; give the key file with -audit-key)\n", err)
 		return 1
 	}
-	db, err := store.Open(*data, store.Options{LockTimeout: 500 * time.Millisecond, ReadOnly: true, AuditKey: key})
+	db, err := openBoltFile(*data, boltstore.Options{LockTimeout: 500 * time.Millisecond, ReadOnly: true, AuditKey: key})
 	if errors.Is(err, store.ErrLocked) {
 		fmt.Fprintf(stderr, "banli audit verify: %v (a running server holds the file: ask it with GET /v1/audit:verify)\n", err)
 		return 1
@@ -54,9 +56,12 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer db.Close()
-	var v store.AuditVerdict
-	db.View(func(r *store.Reader) error { v = r.VerifyAudit(anchor); return nil })
-	if v.FirstBroken != 0 {
+	v, err := service.VerifyAuditTrail(db, anchor.Sequence, anchor.Hash)
+	if err != nil {
+		fmt.Fprintf(stderr, "banli audit verify: %v\n", err)
+		return 1
+	}
+	if v.GetFirstBroken() != 0 {
 		fmt.Fprintf(stdout, "BROKEN at record %d of %d: %s\n", v.FirstBroken, v.Records, v.Problem)
 		return 1
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // The audit trail's key (see store.Options.AuditKey) lives in a file of its
@@ -75,14 +76,14 @@ func openAuditKey(path string) (key []byte, made bool, err error) {
 // A key made just now for a trail already chained under another key means
 // the key file is missing: the new one is removed again and the server
 // does not start, rather than start a trail nobody can verify.
-func openStoreWithAuditKey(cfg config, opts store.Options) (*store.DB, error) {
+func openStoreWithAuditKey(cfg config, opts boltstore.Options) (*boltstore.DB, error) {
 	path := auditKeyPath(cfg.auditKey, cfg.dataPath)
 	key, made, err := openAuditKey(path)
 	if err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
 	opts.AuditKey = key
-	db, err := store.Open(cfg.dataPath, opts)
+	db, err := openBoltFile(cfg.dataPath, opts)
 	if errors.Is(err, store.ErrAuditKey) {
 		if made {
 			os.Remove(path)

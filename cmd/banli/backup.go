@@ -16,6 +16,7 @@ import (
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // backupCommand is `banli backup [-addr ADDR] FILE`: it streams a
@@ -119,7 +120,7 @@ func restoreCommand(args []string, stdout, stderr io.Writer) int {
 // server holds data. The replaced file is kept, and its name returned.
 func restore(backupPath, data string) (string, error) {
 	if _, err := os.Stat(data); err == nil {
-		db, err := store.Open(data, store.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
+		db, err := openBoltFile(data, boltstore.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
 		if errors.Is(err, store.ErrLocked) {
 			return "", fmt.Errorf("%s is in use: stop the server first", data)
 		}
@@ -174,20 +175,12 @@ func restore(backupPath, data string) (string, error) {
 // checkDataFile opens a data file and runs every check: bbolt's pages,
 // the indexes, and the statistics against a recount.
 func checkDataFile(path string) error {
-	db, err := store.Open(path, store.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
+	db, err := openBoltFile(path, boltstore.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return db.View(func(r *store.Reader) error {
-		if err := r.CheckPages(); err != nil {
-			return err
-		}
-		if err := r.CheckIndexes(); err != nil {
-			return err
-		}
-		return service.CheckStatistics(r)
-	})
+	return service.CheckData(db)
 }
 
 func envOr(key, def string) string {

@@ -13,6 +13,7 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // TestBackupUnderLoadAndRestore copies the database over gRPC and over
@@ -84,12 +85,12 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	if kept, err := restore(viaREST, target); err != nil || kept == "" {
 		t.Fatalf("restore over a data file: %v (kept %q)", err, kept)
 	}
-	db, err := store.Open(target, store.Options{})
+	db, err := openBoltFile(target, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var count int
-	db.View(func(r *store.Reader) error {
+	db.View(func(r store.Reader) error {
 		return r.ForEachProposal(func(*banliv1.Proposal) error { count++; return nil })
 	})
 	db.Close()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +9,9 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 var (

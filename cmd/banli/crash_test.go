@@ -17,6 +17,7 @@ import (
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // acked is one acknowledged write: the answer the server gave.
@@ -156,21 +157,15 @@ func driveCase(ctx context.Context, c banliv1.ProposalServiceClient, session, un
 // verifyAfterCrash opens the file the killed server left and checks it.
 func verifyAfterCrash(t *testing.T, data string, logs map[string][]acked, cycle int) {
 	t.Helper()
-	db, err := store.Open(data, store.Options{})
+	db, err := openBoltFile(data, boltstore.Options{})
 	if err != nil {
 		t.Fatalf("cycle %d: reopen after SIGKILL: %v", cycle, err)
 	}
 	defer db.Close()
-	err = db.View(func(r *store.Reader) error {
-		if err := r.CheckPages(); err != nil {
-			return err
-		}
-		if err := r.CheckIndexes(); err != nil {
-			return err
-		}
-		if err := service.CheckStatistics(r); err != nil {
-			return err
-		}
+	if err := service.CheckData(db); err != nil {
+		t.Fatalf("cycle %d: %v", cycle, err)
+	}
+	err = db.View(func(r store.Reader) error {
 		for name, log := range logs {
 			events, _, err := r.ListResourceEvents(name, 0, 1000)
 			if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // testServer is the real banli server on loopback ports, with clients.
@@ -154,13 +155,13 @@ func startServerActing(t testing.TB, acting *actingClient, tweaks ...func(*confi
 				return
 			}
 			// Whatever the test did, the indexes must agree with the records.
-			db, err := store.Open(cfg.dataPath, store.Options{})
+			db, err := openBoltFile(cfg.dataPath, boltstore.Options{})
 			if err != nil {
 				t.Errorf("reopen after the test: %v", err)
 				return
 			}
 			defer db.Close()
-			if err := db.View(func(r *store.Reader) error { return r.CheckIndexes() }); err != nil {
+			if err := db.View(func(r store.Reader) error { return r.CheckIndexes() }); err != nil {
 				t.Errorf("after the test: %v", err)
 			}
 			// And the statistics counters must equal a recount of the cases.

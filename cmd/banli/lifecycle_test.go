@@ -18,6 +18,7 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // office is the assigning office's context; units act as themselves.
@@ -463,12 +464,12 @@ func TestRestartKeepsEverything(t *testing.T) {
 	f := newFixture(t)
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
 	f.stop()
-	db, err := store.Open(f.dataPath, store.Options{})
+	db, err := openBoltFile(f.dataPath, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.View(func(r *store.Reader) error {
+	err = db.View(func(r store.Reader) error {
 		got, err := r.Proposal(1)
 		if err != nil {
 			return err

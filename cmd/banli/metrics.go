@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/banli/banli/service"
-	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // metrics are what /metrics exports: gRPC server metrics (REST calls
@@ -58,7 +58,7 @@ func (m *metrics) ObserveCommit(batch int, took time.Duration, err error) {
 }
 
 // watch adds the gauges read from the store at scrape time.
-func (m *metrics) watch(db *store.DB, srv *service.Server) {
+func (m *metrics) watch(db *boltstore.DB, srv *service.Server) {
 	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_database_bytes", Help: "Size of the bbolt data file."}, func() float64 {
 			n, _ := db.Size()

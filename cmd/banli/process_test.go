@@ -16,6 +16,7 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // TestSIGTERMFinishesInFlightCalls runs the real binary, configured through
@@ -93,12 +94,12 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 		t.Error("the log does not say where the admin key is")
 	}
 
-	db, err := store.Open(data, store.Options{})
+	db, err := openBoltFile(data, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.View(func(r *store.Reader) error {
+	err = db.View(func(r store.Reader) error {
 		for _, name := range acked {
 			var id uint64
 			fmt.Sscanf(name, "units/%d", &id)

@@ -13,6 +13,7 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // TestStandbyFollowsThePrimary runs a primary and a standby on loopback,
@@ -89,12 +90,12 @@ func TestStandbyFollowsThePrimary(t *testing.T) {
 	applied := status.GetAppliedSequence()
 
 	// Everything the standby applied is the primary's, event for event.
-	primary, err := store.Open(f.dataPath, store.Options{})
+	primary, err := openBoltFile(f.dataPath, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want []*banliv1.Event
-	primary.View(func(r *store.Reader) error {
+	primary.View(func(r store.Reader) error {
 		want, err = r.ListEvents(0, int(applied))
 		return err
 	})

@@ -29,7 +29,7 @@ import (
 	"github.com/banli/banli/cmd/banli/gateway"
 	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
-	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/boltstore"
 )
 
 // maxMessageBytes caps a request on both listeners (the README says so).
@@ -40,7 +40,7 @@ const maxMessageBytes = 4 << 20
 type listening struct {
 	grpcAddr string
 	httpAddr string
-	db       *store.DB
+	db       *boltstore.DB
 }
 
 // serve runs the service until ctx ends, then shuts down gracefully. If
@@ -54,7 +54,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	tuneGC()
 	tuneProcs()
 	m := newMetrics()
-	db, err := openStoreWithAuditKey(cfg, store.Options{LockTimeout: cfg.lockTimeout, Observer: m})
+	db, err := openStoreWithAuditKey(cfg, boltstore.Options{LockTimeout: cfg.lockTimeout, Observer: m})
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 // releaseMappedPages keeps the file's mapped pages from piling up in the
 // process's resident memory (see store.DB.ReleaseMappedPages): every five
 // seconds it lets them go, back to the page cache they are read from.
-func releaseMappedPages(ctx context.Context, db *store.DB, log *slog.Logger) {
+func releaseMappedPages(ctx context.Context, db *boltstore.DB, log *slog.Logger) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	for {

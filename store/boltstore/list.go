@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -9,13 +9,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // ListSessions returns up to limit sessions with ids greater than after, in
 // id order, and whether more follow.
-func (r *Reader) ListSessions(after uint64, limit int) ([]*banliv1.Session, bool, error) {
+func (r *reader) ListSessions(after uint64, limit int) ([]*banliv1.Session, bool, error) {
 	var out []*banliv1.Session
-	more, err := r.scan(KindSession, after, limit, func(v []byte) (bool, error) {
+	more, err := r.scan(store.KindSession, after, limit, func(v []byte) (bool, error) {
 		s := &banliv1.Session{}
 		if err := proto.Unmarshal(v, s); err != nil {
 			return false, err
@@ -29,9 +30,9 @@ func (r *Reader) ListSessions(after uint64, limit int) ([]*banliv1.Session, bool
 // ListUnits returns up to limit units with ids greater than after that keep
 // (a filter; nil keeps all), in id order, and whether more follow. Units
 // are few (hundreds), so a filtered scan is cheap.
-func (r *Reader) ListUnits(after uint64, limit int, keep func(*banliv1.Unit) bool) ([]*banliv1.Unit, bool, error) {
+func (r *reader) ListUnits(after uint64, limit int, keep func(*banliv1.Unit) bool) ([]*banliv1.Unit, bool, error) {
 	var out []*banliv1.Unit
-	more, err := r.scan(KindUnit, after, limit, func(v []byte) (bool, error) {
+	more, err := r.scan(store.KindUnit, after, limit, func(v []byte) (bool, error) {
 		u := &banliv1.Unit{}
 		if err := proto.Unmarshal(v, u); err != nil {
 			return false, err
@@ -53,11 +54,11 @@ const lastPosition = math.MaxUint64
 // take has accepted limit of them. It reports whether any record follows
 // the last one accepted; with a filter that one may not match, so the next
 // page can come back empty (AIP-158 allows that).
-func (r *Reader) scan(kind Kind, after uint64, limit int, take func(v []byte) (bool, error)) (bool, error) {
+func (r *reader) scan(kind store.Kind, after uint64, limit int, take func(v []byte) (bool, error)) (bool, error) {
 	if after == lastPosition {
 		return false, nil
 	}
-	c := r.btx.Bucket(kind.bucket()).Cursor()
+	c := r.btx.Bucket(bucketOf(kind)).Cursor()
 	taken := 0
 	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
 		if taken == limit {
@@ -75,13 +76,13 @@ func (r *Reader) scan(kind Kind, after uint64, limit int, take func(v []byte) (b
 }
 
 // LastID returns the id of the newest record of a kind (0 when none).
-func (r *Reader) LastID(kind Kind) uint64 {
-	return r.btx.Bucket(kind.bucket()).Sequence()
+func (r *reader) LastID(kind store.Kind) (uint64, error) {
+	return r.btx.Bucket(bucketOf(kind)).Sequence(), nil
 }
 
 // ListEvents returns up to limit events with sequences greater than after,
 // in order.
-func (r *Reader) ListEvents(after uint64, limit int) ([]*banliv1.Event, error) {
+func (r *reader) ListEvents(after uint64, limit int) ([]*banliv1.Event, error) {
 	if after == lastPosition {
 		return nil, nil
 	}
@@ -98,13 +99,13 @@ func (r *Reader) ListEvents(after uint64, limit int) ([]*banliv1.Event, error) {
 }
 
 // LatestEvent returns the sequence of the newest event (0 when none).
-func (r *Reader) LatestEvent() uint64 {
-	return r.btx.Bucket(bucketEvents).Sequence()
+func (r *reader) LatestEvent() (uint64, error) {
+	return r.btx.Bucket(bucketEvents).Sequence(), nil
 }
 
 // ListResourceEvents returns up to limit events of one resource (by resource
 // name) with sequences greater than after, in order, and whether more follow.
-func (r *Reader) ListResourceEvents(resource string, after uint64, limit int) ([]*banliv1.Event, bool, error) {
+func (r *reader) ListResourceEvents(resource string, after uint64, limit int) ([]*banliv1.Event, bool, error) {
 	if after == lastPosition {
 		return nil, false, nil
 	}
@@ -127,7 +128,7 @@ func (r *Reader) ListResourceEvents(resource string, after uint64, limit int) ([
 
 // CalendarYears returns the newest stored version of each year's schedule,
 // oldest year first. Versions are few, so it reads them all.
-func (r *Reader) CalendarYears() ([]*banliv1.CalendarYear, error) {
+func (r *reader) CalendarYears() ([]*banliv1.CalendarYear, error) {
 	var out []*banliv1.CalendarYear
 	err := r.btx.Bucket(bucketCalendars).ForEach(func(_, v []byte) error {
 		cy := &banliv1.CalendarYear{}
@@ -146,8 +147,8 @@ func (r *Reader) CalendarYears() ([]*banliv1.CalendarYear, error) {
 }
 
 // CalendarYear returns one stored version of a year's schedule; version 0
-// is the newest. ErrNotFound if there is none.
-func (r *Reader) CalendarYear(year, version int32) (*banliv1.CalendarYear, error) {
+// is the newest. store.ErrNotFound if there is none.
+func (r *reader) CalendarYear(year, version int32) (*banliv1.CalendarYear, error) {
 	b := r.btx.Bucket(bucketCalendars)
 	var v []byte
 	if version > 0 {
@@ -165,25 +166,17 @@ func (r *Reader) CalendarYear(year, version int32) (*banliv1.CalendarYear, error
 		}
 	}
 	if v == nil {
-		return nil, fmt.Errorf("calendar %d version %d: %w", year, version, ErrNotFound)
+		return nil, fmt.Errorf("calendar %d version %d: %w", year, version, store.ErrNotFound)
 	}
 	cy := &banliv1.CalendarYear{}
 	return cy, proto.Unmarshal(v, cy)
-}
-
-// DueRef points at one assignment in proposal_due.
-type DueRef struct {
-	Proposal   uint64
-	Assignment int
-	// Key is the entry's position, for paging (ListDue's after).
-	Key []byte
 }
 
 // ListDue returns up to limit entries of proposal_due due from from to to
 // (seconds since 1970, inclusive), after the entry at key after (nil: from
 // the start), whose unit and session keep accepts (nil keeps all), and
 // whether more follow.
-func (r *Reader) ListDue(from, to int64, after []byte, keep func(unit, session string) bool, limit int) ([]DueRef, bool) {
+func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(unit, session string) bool, limit int) ([]store.DueRef, bool, error) {
 	c := r.btx.Bucket(bucketDue).Cursor()
 	end := dueKey(to, ^uint64(0), -1)
 	var k, v []byte
@@ -195,7 +188,7 @@ func (r *Reader) ListDue(from, to int64, after []byte, keep func(unit, session s
 	} else {
 		k, v = c.Seek(dueKey(from, 0, 0))
 	}
-	var out []DueRef
+	var out []store.DueRef
 	for ; k != nil && bytes.Compare(k, end) <= 0; k, v = c.Next() {
 		if len(k) != 20 {
 			continue
@@ -205,20 +198,20 @@ func (r *Reader) ListDue(from, to int64, after []byte, keep func(unit, session s
 			continue
 		}
 		if len(out) == limit {
-			return out, true
+			return out, true, nil
 		}
-		out = append(out, DueRef{
+		out = append(out, store.DueRef{
 			Proposal:   binary.BigEndian.Uint64(k[8:16]),
 			Assignment: int(binary.BigEndian.Uint32(k[16:20])),
-			Key:        bytes.Clone(k),
+			Position:   bytes.Clone(k),
 		})
 	}
-	return out, false
+	return out, false, nil
 }
 
 // ForEachProposal calls fn with every proposal, in id order. It reads the
 // whole bucket: for checks and tools, not for requests.
-func (r *Reader) ForEachProposal(fn func(p *banliv1.Proposal) error) error {
+func (r *reader) ForEachProposal(fn func(p *banliv1.Proposal) error) error {
 	return r.btx.Bucket(bucketProposals).ForEach(func(_, v []byte) error {
 		p := &banliv1.Proposal{}
 		if err := proto.Unmarshal(v, p); err != nil {

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/storetest"
 )
 
 // rssFileKB is this process's resident memory backed by files, which
@@ -41,10 +43,13 @@ func TestReleaseMappedPages(t *testing.T) {
 	db, _ := openTest(t)
 	const cases = 300
 	content := strings.Repeat("建议内容", 4000) // 48 KB
-	_, err := db.Write(context.Background(), Request{}, func(tx *Tx) (proto.Message, error) {
+	_, err := db.Write(context.Background(), store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		for range cases {
-			id := tx.NewID(KindProposal)
-			p := proposal("sessions/1", fmt.Sprint(id), banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1")
+			id, err := tx.NewID(store.KindProposal)
+			if err != nil {
+				return nil, err
+			}
+			p := storetest.Proposal("sessions/1", fmt.Sprint(id), banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1")
 			p.Name, p.Content = fmt.Sprintf("proposals/%d", id), content
 			tx.PutProposal(id, p, &banliv1.Event{Action: "test"})
 		}
@@ -55,7 +60,7 @@ func TestReleaseMappedPages(t *testing.T) {
 	}
 	readAll := func() {
 		t.Helper()
-		err := db.View(func(r *Reader) error {
+		err := db.View(func(r store.Reader) error {
 			for id := uint64(1); id <= cases; id++ {
 				p, err := r.Proposal(id)
 				if err != nil {

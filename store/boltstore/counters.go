@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -6,19 +6,11 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/banli/banli/store"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// StatsKey names one vector of statistics counters: a scope (a unit's name,
-// or "*" for the whole office), a year, and a session. The service decides
-// what each position of a vector counts; the store only adds them up.
-type StatsKey struct {
-	Scope   string
-	Year    int32
-	Session string
-}
-
-func (k StatsKey) bytes() []byte {
+func statsKeyBytes(k store.StatsKey) []byte {
 	b := append([]byte(k.Scope), 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(k.Year))
 	return append(b, k.Session...)
@@ -30,11 +22,11 @@ func statsPrefix(scope string, year int32) []byte {
 
 // AddCounters stages adding delta to the counters at key. Deltas of one
 // decision are summed and applied with its records.
-func (tx *Tx) AddCounters(key StatsKey, delta []int64) {
+func (tx *txn) AddCounters(key store.StatsKey, delta []int64) {
 	if tx.counters == nil {
 		tx.counters = map[string][]int64{}
 	}
-	k := string(key.bytes())
+	k := string(statsKeyBytes(key))
 	sum := tx.counters[k]
 	if len(sum) < len(delta) {
 		sum = append(sum, make([]int64, len(delta)-len(sum))...)
@@ -47,7 +39,7 @@ func (tx *Tx) AddCounters(key StatsKey, delta []int64) {
 
 // applyCounters adds the staged deltas to the stored vectors, in key order
 // so that commits are reproducible.
-func (tx *Tx) applyCounters() error {
+func (tx *txn) applyCounters() error {
 	if len(tx.counters) == 0 {
 		return nil
 	}
@@ -77,17 +69,17 @@ func (tx *Tx) applyCounters() error {
 }
 
 // Counters returns the vector at key (nil if none).
-func (r *Reader) Counters(key StatsKey) ([]int64, error) {
-	return decodeCounters(r.btx.Bucket(bucketStatistics).Get(key.bytes()))
+func (r *reader) Counters(key store.StatsKey) ([]int64, error) {
+	return decodeCounters(r.btx.Bucket(bucketStatistics).Get(statsKeyBytes(key)))
 }
 
 // SumCounters adds up the vectors of every session of a scope's year.
-func (r *Reader) SumCounters(scope string, year int32) ([]int64, error) {
+func (r *reader) SumCounters(scope string, year int32) ([]int64, error) {
 	return r.sumPrefix(statsPrefix(scope, year))
 }
 
 // sumPrefix adds up the vectors whose keys start with prefix.
-func (r *Reader) sumPrefix(prefix []byte) ([]int64, error) {
+func (r *reader) sumPrefix(prefix []byte) ([]int64, error) {
 	c := r.btx.Bucket(bucketStatistics).Cursor()
 	var sum []int64
 	for k, v := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
@@ -127,7 +119,7 @@ func decodeCounters(b []byte) ([]int64, error) {
 }
 
 // ForEachCounters calls fn with every stored counter vector.
-func (r *Reader) ForEachCounters(fn func(key StatsKey, v []int64) error) error {
+func (r *reader) ForEachCounters(fn func(key store.StatsKey, v []int64) error) error {
 	return r.btx.Bucket(bucketStatistics).ForEach(func(k, v []byte) error {
 		scope, rest, ok := bytesCut(k, 0)
 		if !ok || len(rest) < 4 {
@@ -137,7 +129,7 @@ func (r *Reader) ForEachCounters(fn func(key StatsKey, v []int64) error) error {
 		if err != nil {
 			return err
 		}
-		return fn(StatsKey{Scope: string(scope), Year: int32(binary.BigEndian.Uint32(rest)), Session: string(rest[4:])}, vec)
+		return fn(store.StatsKey{Scope: string(scope), Year: int32(binary.BigEndian.Uint32(rest)), Session: string(rest[4:])}, vec)
 	})
 }
 
@@ -151,18 +143,18 @@ func bytesCut(b []byte, sep byte) ([]byte, []byte, bool) {
 }
 
 // SumScope adds up every vector of a scope, all years and sessions.
-func (r *Reader) SumScope(scope string) ([]int64, error) {
+func (r *reader) SumScope(scope string) ([]int64, error) {
 	return r.sumPrefix(append([]byte(scope), 0))
 }
 
 // CountDue counts the entries of proposal_due due before (seconds since
 // 1970): the parts overdue at that moment.
-func (r *Reader) CountDue(before int64) int64 {
+func (r *reader) CountDue(before int64) (int64, error) {
 	c := r.btx.Bucket(bucketDue).Cursor()
 	end := dueKey(before, 0, 0)
 	var n int64
 	for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
 		n++
 	}
-	return n
+	return n, nil
 }

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"encoding/binary"
@@ -9,89 +9,68 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
-// Kind tells which resource an event belongs to.
-type Kind byte
-
-// The resource kinds, as stored in resource_events keys.
-const (
-	KindSession  Kind = 's'
-	KindUnit     Kind = 'u'
-	KindProposal Kind = 'p'
-	KindCalendar Kind = 'c'
-	KindAccount  Kind = 'a'
-)
-
-func (k Kind) bucket() []byte {
+func bucketOf(k store.Kind) []byte {
 	switch k {
-	case KindSession:
+	case store.KindSession:
 		return bucketSessions
-	case KindUnit:
+	case store.KindUnit:
 		return bucketUnits
-	case KindCalendar:
+	case store.KindCalendar:
 		return bucketCalendars
-	case KindAccount:
+	case store.KindAccount:
 		return bucketAccounts
 	default:
 		return bucketProposals
 	}
 }
 
-func (k Kind) String() string {
-	switch k {
-	case KindSession:
-		return "session"
-	case KindUnit:
-		return "unit"
-	case KindCalendar:
-		return "calendar"
-	case KindAccount:
-		return "account"
-	default:
-		return "proposal"
-	}
-}
-
-// Reader reads records inside one transaction.
-type Reader struct {
-	btx *bolt.Tx
-	// auditKey keys the audit trail's chain (see audit.go).
-	auditKey []byte
+// reader is a store.Reader over one bbolt transaction.
+type reader struct {
+	btx   *bolt.Tx
+	index *store.Index
+	// chain keys the audit trail (see audit.go).
+	chain store.AuditChain
 }
 
 // Session returns the session with the given id.
-func (r *Reader) Session(id uint64) (*banliv1.Session, error) {
+func (r *reader) Session(id uint64) (*banliv1.Session, error) {
 	m := &banliv1.Session{}
-	return m, r.get(KindSession, id, m)
+	return m, r.get(store.KindSession, id, m)
 }
 
 // Unit returns the unit with the given id.
-func (r *Reader) Unit(id uint64) (*banliv1.Unit, error) {
+func (r *reader) Unit(id uint64) (*banliv1.Unit, error) {
 	m := &banliv1.Unit{}
-	return m, r.get(KindUnit, id, m)
+	return m, r.get(store.KindUnit, id, m)
 }
 
 // Proposal returns the proposal with the given id.
-func (r *Reader) Proposal(id uint64) (*banliv1.Proposal, error) {
+func (r *reader) Proposal(id uint64) (*banliv1.Proposal, error) {
 	m := &banliv1.Proposal{}
-	return m, r.get(KindProposal, id, m)
+	return m, r.get(store.KindProposal, id, m)
 }
 
 // ProposalByNumber returns the id of the proposal with that number in that
 // session (a resource name), or 0.
-func (r *Reader) ProposalByNumber(session, number string) uint64 {
+func (r *reader) ProposalByNumber(session, number string) (uint64, error) {
 	v := r.btx.Bucket(bucketNumbers).Get(numberKey(session, number))
-	if len(v) != 8 {
-		return 0
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	default:
+		return 0, fmt.Errorf("number entry %q holds %d bytes, not an id", numberKey(session, number), len(v))
 	}
-	return binary.BigEndian.Uint64(v)
 }
 
-func (r *Reader) get(kind Kind, id uint64, m proto.Message) error {
-	v := r.btx.Bucket(kind.bucket()).Get(u64(id))
+func (r *reader) get(kind store.Kind, id uint64, m proto.Message) error {
+	v := r.btx.Bucket(bucketOf(kind)).Get(u64(id))
 	if v == nil {
-		return fmt.Errorf("%s %d: %w", kind, id, ErrNotFound)
+		return fmt.Errorf("%s %d: %w", kind, id, store.ErrNotFound)
 	}
 	// proto.Unmarshal copies, so m outlives the transaction.
 	if err := proto.Unmarshal(v, m); err != nil {
@@ -100,20 +79,21 @@ func (r *Reader) get(kind Kind, id uint64, m proto.Message) error {
 	return nil
 }
 
-// Tx is a Reader that also stages writes. Nothing is written to bbolt until
-// the decision using it returns without error; reads see the staged writes.
-type Tx struct {
-	Reader
+// txn is a store.Tx: a reader that also stages writes. Nothing is written
+// to bbolt until the decision using it returns without error; reads see
+// the staged writes.
+type txn struct {
+	reader
 	requestID string
 	staged    []stagedWrite
 	// latest maps a record to its newest staged write, for reads.
 	latest map[recordKey]int
 	// nextIDs holds ids handed out but not yet written, per kind.
-	nextIDs map[Kind]uint64
+	nextIDs map[store.Kind]uint64
 	// storedIndex holds the index entries of proposals as read from the
 	// file, so that reindexing them needs no second decode.
 	storedIndex map[uint64]proposalIndex
-	// counters holds statistics deltas, by encoded StatsKey.
+	// counters holds statistics deltas, by encoded store.StatsKey.
 	counters map[string][]int64
 	// audit holds the audit records to append.
 	audit []*banliv1.AuditRecord
@@ -122,113 +102,110 @@ type Tx struct {
 }
 
 type recordKey struct {
-	kind Kind
+	kind store.Kind
 	id   uint64
 }
 
 type stagedWrite struct {
-	kind  Kind
+	kind  store.Kind
 	id    uint64
 	key   []byte // the record's key; u64(id) but for calendars
-	value namedMessage
+	value store.NamedMessage
 	event *banliv1.Event
 	// replicated: the event comes from a primary, whole, and must take the
 	// sequence it has there.
 	replicated bool
 }
 
-// namedMessage is a resource: it knows its own resource name.
-type namedMessage interface {
-	proto.Message
-	GetName() string
-}
-
-func newTx(btx *bolt.Tx, requestID string, auditKey []byte) *Tx {
-	return &Tx{Reader: Reader{btx: btx, auditKey: auditKey}, requestID: requestID}
+func newTx(btx *bolt.Tx, requestID string, index *store.Index, chain store.AuditChain) *txn {
+	return &txn{reader: reader{btx: btx, index: index, chain: chain}, requestID: requestID}
 }
 
 // NewID returns the id the next record of this kind will have. Ids are
 // taken from the bucket sequence only when the write commits, so a refused
 // decision burns none.
-func (tx *Tx) NewID(kind Kind) uint64 {
+func (tx *txn) NewID(kind store.Kind) (uint64, error) {
 	if tx.nextIDs == nil {
-		tx.nextIDs = map[Kind]uint64{}
+		tx.nextIDs = map[store.Kind]uint64{}
 	}
 	id, ok := tx.nextIDs[kind]
 	if !ok {
-		id = tx.btx.Bucket(kind.bucket()).Sequence()
+		id = tx.btx.Bucket(bucketOf(kind)).Sequence()
+	}
+	if id == lastPosition {
+		return 0, fmt.Errorf("%s ids: %w", kind, errIDsExhausted)
 	}
 	id++
 	tx.nextIDs[kind] = id
-	return id
+	return id, nil
 }
 
 // Proposal returns the proposal as staged in this transaction, or as stored.
-func (tx *Tx) Proposal(id uint64) (*banliv1.Proposal, error) {
-	if i, ok := tx.latest[recordKey{KindProposal, id}]; ok {
+func (tx *txn) Proposal(id uint64) (*banliv1.Proposal, error) {
+	if i, ok := tx.latest[recordKey{store.KindProposal, id}]; ok {
 		return proto.Clone(tx.staged[i].value).(*banliv1.Proposal), nil
 	}
-	p, err := tx.Reader.Proposal(id)
+	p, err := tx.reader.Proposal(id)
 	if err == nil {
 		if tx.storedIndex == nil {
 			tx.storedIndex = map[uint64]proposalIndex{}
 		}
-		tx.storedIndex[id] = indexOf(id, p)
+		tx.storedIndex[id] = tx.indexOf(id, p)
 	}
 	return p, err
 }
 
 // Unit returns the unit as staged in this transaction, or as stored.
-func (tx *Tx) Unit(id uint64) (*banliv1.Unit, error) {
-	if i, ok := tx.latest[recordKey{KindUnit, id}]; ok {
+func (tx *txn) Unit(id uint64) (*banliv1.Unit, error) {
+	if i, ok := tx.latest[recordKey{store.KindUnit, id}]; ok {
 		return proto.Clone(tx.staged[i].value).(*banliv1.Unit), nil
 	}
-	return tx.Reader.Unit(id)
+	return tx.reader.Unit(id)
 }
 
 // Session returns the session as staged in this transaction, or as stored.
-func (tx *Tx) Session(id uint64) (*banliv1.Session, error) {
-	if i, ok := tx.latest[recordKey{KindSession, id}]; ok {
+func (tx *txn) Session(id uint64) (*banliv1.Session, error) {
+	if i, ok := tx.latest[recordKey{store.KindSession, id}]; ok {
 		return proto.Clone(tx.staged[i].value).(*banliv1.Session), nil
 	}
-	return tx.Reader.Session(id)
+	return tx.reader.Session(id)
 }
 
 // ProposalByNumber also sees proposals staged in this transaction.
-func (tx *Tx) ProposalByNumber(session, number string) uint64 {
+func (tx *txn) ProposalByNumber(session, number string) (uint64, error) {
 	if id, ok := tx.stagedNumbers[string(numberKey(session, number))]; ok {
-		return id
+		return id, nil
 	}
-	return tx.Reader.ProposalByNumber(session, number)
+	return tx.reader.ProposalByNumber(session, number)
 }
 
 // PutSession stages a session and the event that records its change.
-func (tx *Tx) PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event) {
-	tx.put(KindSession, id, s, ev)
+func (tx *txn) PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event) {
+	tx.put(store.KindSession, id, s, ev)
 }
 
 // PutUnit stages a unit and the event that records its change.
-func (tx *Tx) PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event) {
-	tx.put(KindUnit, id, u, ev)
+func (tx *txn) PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event) {
+	tx.put(store.KindUnit, id, u, ev)
 }
 
 // PutProposal stages a proposal and the event that records its change.
 // Its number index and posting lists follow it.
-func (tx *Tx) PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event) {
+func (tx *txn) PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event) {
 	if tx.stagedNumbers == nil {
 		tx.stagedNumbers = map[string]uint64{}
 	}
 	tx.stagedNumbers[string(numberKey(p.GetSession(), p.GetNumber()))] = id
-	tx.put(KindProposal, id, p, ev)
+	tx.put(store.KindProposal, id, p, ev)
 }
 
 // PutCalendarYear stages a new version of a year's schedule and its event.
 // Versions are never overwritten.
-func (tx *Tx) PutCalendarYear(cy *banliv1.CalendarYear, ev *banliv1.Event) {
-	tx.stage(stagedWrite{kind: KindCalendar, key: calendarKey(cy.GetYear(), cy.GetVersion()), value: cy, event: ev})
+func (tx *txn) PutCalendarYear(cy *banliv1.CalendarYear, ev *banliv1.Event) {
+	tx.stage(stagedWrite{kind: store.KindCalendar, key: calendarKey(cy.GetYear(), cy.GetVersion()), value: cy, event: ev})
 }
 
-func (tx *Tx) put(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
+func (tx *txn) put(kind store.Kind, id uint64, value store.NamedMessage, ev *banliv1.Event) {
 	if tx.latest == nil {
 		tx.latest = map[recordKey]int{}
 	}
@@ -236,7 +213,7 @@ func (tx *Tx) put(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
 	tx.stage(stagedWrite{kind: kind, id: id, key: u64(id), value: value, event: ev})
 }
 
-func (tx *Tx) stage(w stagedWrite) {
+func (tx *txn) stage(w stagedWrite) {
 	if !w.replicated {
 		w.event.Resource = w.value.GetName()
 		w.event.RequestId = tx.requestID
@@ -247,7 +224,7 @@ func (tx *Tx) stage(w stagedWrite) {
 // Replicate stages a primary's event and the record in its snapshot (kind
 // and id as the caller parsed them from the event's resource). The event is
 // stored as it is and must get the same sequence here.
-func (tx *Tx) Replicate(kind Kind, id uint64, value namedMessage, ev *banliv1.Event) {
+func (tx *txn) Replicate(kind store.Kind, id uint64, value store.NamedMessage, ev *banliv1.Event) {
 	key := u64(id)
 	switch v := value.(type) {
 	case *banliv1.CalendarYear:
@@ -255,7 +232,7 @@ func (tx *Tx) Replicate(kind Kind, id uint64, value namedMessage, ev *banliv1.Ev
 	case *banliv1.Account:
 		key = accountKey(v.GetName())
 	}
-	if kind != KindCalendar && kind != KindAccount {
+	if kind != store.KindCalendar && kind != store.KindAccount {
 		if tx.latest == nil {
 			tx.latest = map[recordKey]int{}
 		}
@@ -272,9 +249,9 @@ func (tx *Tx) Replicate(kind Kind, id uint64, value namedMessage, ev *banliv1.Ev
 
 // apply writes the staged records, their indexes and their events. An error
 // here is a storage failure and aborts the whole bbolt transaction.
-func (tx *Tx) apply() error {
+func (tx *txn) apply() error {
 	for kind, id := range tx.nextIDs {
-		b := tx.btx.Bucket(kind.bucket())
+		b := tx.btx.Bucket(bucketOf(kind))
 		if id > b.Sequence() {
 			if err := b.SetSequence(id); err != nil {
 				return err
@@ -287,7 +264,7 @@ func (tx *Tx) apply() error {
 	var lastEvent uint64
 	for _, w := range tx.staged {
 		key := w.key
-		bucket := tx.btx.Bucket(w.kind.bucket())
+		bucket := tx.btx.Bucket(bucketOf(w.kind))
 		bucket.FillPercent = appendFill
 		if p, ok := w.value.(*banliv1.Proposal); ok {
 			if err := tx.reindexProposal(w.id, bucket.Get(key), p); err != nil {
@@ -306,7 +283,7 @@ func (tx *Tx) apply() error {
 		if err := bucket.Put(key, value); err != nil {
 			return err
 		}
-		if w.kind != KindCalendar && w.kind != KindAccount && w.id > bucket.Sequence() {
+		if w.kind != store.KindCalendar && w.kind != store.KindAccount && w.id > bucket.Sequence() {
 			// A replicated record: later ids must not reuse this one.
 			if err := bucket.SetSequence(w.id); err != nil {
 				return err
@@ -317,7 +294,7 @@ func (tx *Tx) apply() error {
 			return err
 		}
 		if w.replicated && seq != w.event.GetSequence() {
-			return fmt.Errorf("event %d would be stored as %d: %w", w.event.GetSequence(), seq, ErrDiverged)
+			return fmt.Errorf("event %d would be stored as %d: %w", w.event.GetSequence(), seq, store.ErrDiverged)
 		}
 		w.event.Sequence = seq
 		lastEvent = seq
@@ -342,7 +319,7 @@ func (tx *Tx) apply() error {
 // value. The snapshot is appended as its oneof field's bytes rather than
 // marshalled a second time: the wire format defines a message field as its
 // encoded bytes, so the result is exactly what proto.Marshal would give.
-func encodeEvent(ev *banliv1.Event, kind Kind, value []byte) ([]byte, error) {
+func encodeEvent(ev *banliv1.Event, kind store.Kind, value []byte) ([]byte, error) {
 	ev.Snapshot = nil
 	b, err := proto.Marshal(ev)
 	if err != nil {
@@ -354,18 +331,18 @@ func encodeEvent(ev *banliv1.Event, kind Kind, value []byte) ([]byte, error) {
 }
 
 // snapshotFields are the numbers of Event's snapshot fields.
-var snapshotFields = map[Kind]protowire.Number{
-	KindSession:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("session").Number()),
-	KindUnit:     protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
-	KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
-	KindCalendar: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
-	KindAccount:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
+var snapshotFields = map[store.Kind]protowire.Number{
+	store.KindSession:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("session").Number()),
+	store.KindUnit:     protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
+	store.KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
+	store.KindCalendar: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
+	store.KindAccount:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
 }
 
 // reindexProposal replaces the index entries (posting lists, the due
 // index, and for a new proposal its number) of a proposal whose stored bytes
 // were old (nil for a new one) by those of p.
-func (tx *Tx) reindexProposal(id uint64, old []byte, p *banliv1.Proposal) error {
+func (tx *txn) reindexProposal(id uint64, old []byte, p *banliv1.Proposal) error {
 	var before proposalIndex
 	if old != nil {
 		var ok bool
@@ -374,14 +351,14 @@ func (tx *Tx) reindexProposal(id uint64, old []byte, p *banliv1.Proposal) error 
 			if err := proto.Unmarshal(old, prev); err != nil {
 				return fmt.Errorf("decode proposal %d: %w", id, err)
 			}
-			before = indexOf(id, prev)
+			before = tx.indexOf(id, prev)
 		}
 	} else {
 		if err := tx.btx.Bucket(bucketNumbers).Put(numberKey(p.GetSession(), p.GetNumber()), u64(id)); err != nil {
 			return err
 		}
 	}
-	after := indexOf(id, p)
+	after := tx.indexOf(id, p)
 	if tx.storedIndex != nil {
 		tx.storedIndex[id] = after // in case the decision staged p twice
 	}

@@ -1,4 +1,4 @@
-package store
+package boltstore
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // Accounts are keyed by their id (the last part of their name), not by a
@@ -17,15 +18,15 @@ import (
 
 // PutAccount stages an account and the event that records its change, and
 // keeps the certificate index in step.
-func (tx *Tx) PutAccount(a *banliv1.Account, ev *banliv1.Event) {
-	tx.stage(stagedWrite{kind: KindAccount, key: accountKey(a.GetName()), value: a, event: ev})
+func (tx *txn) PutAccount(a *banliv1.Account, ev *banliv1.Event) {
+	tx.stage(stagedWrite{kind: store.KindAccount, key: accountKey(a.GetName()), value: a, event: ev})
 }
 
-// Account returns the account with the given id, or ErrNotFound.
-func (r *Reader) Account(id string) (*banliv1.Account, error) {
+// Account returns the account with the given id, or store.ErrNotFound.
+func (r *reader) Account(id string) (*banliv1.Account, error) {
 	v := r.btx.Bucket(bucketAccounts).Get([]byte(id))
 	if v == nil {
-		return nil, fmt.Errorf("account %q: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("account %q: %w", id, store.ErrNotFound)
 	}
 	a := &banliv1.Account{}
 	if err := proto.Unmarshal(v, a); err != nil {
@@ -36,19 +37,19 @@ func (r *Reader) Account(id string) (*banliv1.Account, error) {
 
 // AccountByCertificate returns the id of the account that a client
 // certificate with this common name signs in as, or "".
-func (r *Reader) AccountByCertificate(commonName string) string {
-	return string(r.btx.Bucket(bucketAccountCertificates).Get([]byte(commonName)))
+func (r *reader) AccountByCertificate(commonName string) (string, error) {
+	return string(r.btx.Bucket(bucketAccountCertificates).Get([]byte(commonName))), nil
 }
 
 // HasAccounts reports whether any account exists.
-func (r *Reader) HasAccounts() bool {
+func (r *reader) HasAccounts() (bool, error) {
 	k, _ := r.btx.Bucket(bucketAccounts).Cursor().First()
-	return k != nil
+	return k != nil, nil
 }
 
 // ListAccounts returns up to limit accounts with ids after the given one,
 // in id order, and whether more follow.
-func (r *Reader) ListAccounts(after string, limit int) ([]*banliv1.Account, bool, error) {
+func (r *reader) ListAccounts(after string, limit int) ([]*banliv1.Account, bool, error) {
 	c := r.btx.Bucket(bucketAccounts).Cursor()
 	var out []*banliv1.Account
 	k, v := c.Seek([]byte(after))
@@ -70,7 +71,7 @@ func (r *Reader) ListAccounts(after string, limit int) ([]*banliv1.Account, bool
 
 // reindexAccount moves an account's certificate entry from its old record
 // to the new one.
-func (tx *Tx) reindexAccount(old []byte, a *banliv1.Account) error {
+func (tx *txn) reindexAccount(old []byte, a *banliv1.Account) error {
 	certs := tx.btx.Bucket(bucketAccountCertificates)
 	if old != nil {
 		prev := &banliv1.Account{}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package store
+package boltstore
 
 // ReleaseMappedPages does nothing where madvise is not known to drop a
 // shared mapping's pages safely.

@@ -1,0 +1,179 @@
+package service
+
+import (
+	"strconv"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+)
+
+// ProposalIndex declares what each case is found under: the index terms
+// that every list filters on and the due entries the ledger walks. It is
+// the one place that decides it; a backend is opened with it
+// (store.Index) and keeps the entries in step with every write, and
+// caseFilter.query spells its terms the same way.
+//
+// Changing a term's spelling changes what is stored: it needs a schema
+// version and a migration that rebuilds the index.
+var ProposalIndex = store.Index{Terms: proposalTerms, Due: dueEntries}
+
+// The terms, as "field=value".
+func sessionTerm(session string) string { return "session=" + session }
+func stateTerm(s banliv1.ProposalState) string {
+	return "state=" + strconv.Itoa(int(s))
+}
+func submitterTerm(account string) string { return "submitter=" + account }
+func leaderTerm(leader string) string     { return "leader=" + leader }
+func topicTerm(topic string) string       { return "topic=" + topic }
+func carriedTerm(year int32) string       { return "carried=" + strconv.Itoa(int(year)) }
+func unitTerm(unit string) string         { return "unit=" + unit }
+func roleTerm(r banliv1.AssignmentRole) string {
+	return "role=" + strconv.Itoa(int(r))
+}
+func unitRoleTerm(unit string, r banliv1.AssignmentRole) string {
+	return "unit_role=" + unit + "|" + strconv.Itoa(int(r))
+}
+func partStateTerm(s banliv1.AssignmentState) string {
+	return "astate=" + strconv.Itoa(int(s))
+}
+func unitPartStateTerm(unit string, s banliv1.AssignmentState) string {
+	return "unit_astate=" + unit + "|" + strconv.Itoa(int(s))
+}
+
+// keyTerm marks key cases. Only key cases are listed under it: "not key"
+// is asked as NoneOf, which saves a posting entry on nearly every case.
+const keyTerm = "key=true"
+
+// provisionalTerm lists the cases with a deadline computed without the
+// official calendar of a year it spans, to recompute when it is loaded.
+const provisionalTerm = "deadline=provisional"
+
+func proposalTerms(p *banliv1.Proposal) []string {
+	terms := []string{sessionTerm(p.GetSession()), stateTerm(p.GetState())}
+	if p.GetSubmitter() != "" {
+		terms = append(terms, submitterTerm(p.GetSubmitter()))
+	}
+	if p.GetKey() {
+		terms = append(terms, keyTerm, leaderTerm(p.GetSupervisingLeader()))
+	}
+	provisional := false
+	for _, a := range p.GetAssignments() {
+		for _, d := range []*banliv1.Deadline{a.GetSignDeadline(), a.GetReassignmentDeadline(), a.GetResponseDeadline()} {
+			provisional = provisional || d.GetProvisional()
+		}
+		for _, r := range a.GetReplies() {
+			provisional = provisional || r.GetDisclosureDeadline().GetProvisional()
+		}
+		if !isCurrent(a) {
+			continue // the case is no longer that unit's
+		}
+		if f := a.GetFollowUp(); f != nil {
+			terms = append(terms, carriedTerm(f.GetCarriedToYear()))
+		}
+		terms = append(terms, unitTerm(a.GetUnit()), roleTerm(a.GetRole()), unitRoleTerm(a.GetUnit(), a.GetRole()),
+			partStateTerm(a.GetState()), unitPartStateTerm(a.GetUnit(), a.GetState()))
+	}
+	if provisional {
+		terms = append(terms, provisionalTerm)
+	}
+	for _, t := range p.GetTopics() {
+		terms = append(terms, topicTerm(t))
+	}
+	return terms
+}
+
+// dueEntries lists one entry per part with a current deadline.
+func dueEntries(p *banliv1.Proposal) []store.Due {
+	var out []store.Due
+	for n, a := range p.GetAssignments() {
+		d := a.GetCurrentDeadline()
+		if d == nil {
+			continue
+		}
+		out = append(out, store.Due{At: d.GetDueTime().GetSeconds(), Assignment: n + 1, Unit: a.GetUnit(), Session: p.GetSession()})
+	}
+	return out
+}
+
+// caseFilter is what a list asks of cases; zero fields match everything.
+type caseFilter struct {
+	// sessions, if not nil, keeps cases of any of these sessions; an
+	// empty, non-nil slice matches nothing. A case's kind and year follow
+	// from its session, so those filters become a set of sessions instead
+	// of terms of their own.
+	sessions []string
+	state    banliv1.ProposalState
+	unit     string // current parts only
+	role     banliv1.AssignmentRole
+	key      *bool
+	topic    string
+	// submitter keeps cases submitted by this account.
+	submitter string
+	// partStates keeps cases with a current part in any of these states
+	// (of unit, if set).
+	partStates []banliv1.AssignmentState
+	// leader keeps key cases supervised by this leader.
+	leader string
+	// provisional keeps cases with a provisional deadline.
+	provisional bool
+	// carriedYear, with sessions, also keeps cases with a part carried
+	// over into this year (跨年度), whatever their session.
+	carriedYear int32
+}
+
+// query spells the filter in ProposalIndex's terms.
+func (f caseFilter) query() store.Query {
+	var q store.Query
+	if f.sessions != nil {
+		var any []string
+		for _, s := range f.sessions {
+			any = append(any, sessionTerm(s))
+		}
+		if f.carriedYear != 0 {
+			any = append(any, carriedTerm(f.carriedYear))
+		}
+		q.And(any...)
+	}
+	if f.state != 0 {
+		q.And(stateTerm(f.state))
+	}
+	if f.topic != "" {
+		q.And(topicTerm(f.topic))
+	}
+	if f.submitter != "" {
+		q.And(submitterTerm(f.submitter))
+	}
+	if len(f.partStates) > 0 {
+		var any []string
+		for _, st := range f.partStates {
+			if f.unit != "" {
+				any = append(any, unitPartStateTerm(f.unit, st))
+			} else {
+				any = append(any, partStateTerm(st))
+			}
+		}
+		q.And(any...)
+	}
+	if f.leader != "" {
+		q.And(leaderTerm(f.leader))
+	}
+	if f.provisional {
+		q.And(provisionalTerm)
+	}
+	switch {
+	case f.unit != "" && f.role != 0:
+		q.And(unitRoleTerm(f.unit, f.role))
+	case f.unit != "":
+		q.And(unitTerm(f.unit))
+	case f.role != 0:
+		q.And(roleTerm(f.role))
+	}
+	if f.key != nil {
+		if *f.key {
+			q.And(keyTerm)
+		} else {
+			q.NoneOf = append(q.NoneOf, keyTerm)
+		}
+	}
+	return q
+}

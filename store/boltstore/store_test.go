@@ -1,0 +1,130 @@
+package boltstore
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
+	"github.com/banli/banli/store/storetest"
+)
+
+// TestConformance holds the bbolt backend to the storage contract.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, index store.Index, auditKey []byte) store.Backend {
+		db, err := Open(filepath.Join(t.TempDir(), "banli.db"), Options{Index: index, AuditKey: auditKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func openTest(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "banli.db")
+	db, err := Open(path, Options{Index: storetest.Index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+// TestOpenNeedsTheIndex: a backend opened without the index declaration
+// would store cases no list could find.
+func TestOpenNeedsTheIndex(t *testing.T) {
+	if _, err := Open(filepath.Join(t.TempDir(), "banli.db"), Options{}); err == nil {
+		t.Fatal("opened without an index declaration")
+	}
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	db, path := openTest(t)
+	storetest.PutProposal(t, db, 0, storetest.Proposal("sessions/1", "7", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1"))
+	var before *banliv1.Proposal
+	db.View(func(r store.Reader) error { before, _ = r.Proposal(1); return nil })
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(path, Options{Index: storetest.Index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	err = db2.View(func(r store.Reader) error {
+		after, err := r.Proposal(1)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(before, after, protocmp.Transform()); diff != "" {
+			return fmt.Errorf("changed across reopen (-before +after):\n%s", diff)
+		}
+		if id, err := r.ProposalByNumber("sessions/1", "7"); err != nil || id != 1 {
+			return errors.New("number index lost")
+		}
+		events, err := r.ListEvents(0, 10)
+		if len(events) != 1 || events[0].GetSequence() != 1 || events[0].GetResource() != "proposals/1" {
+			return fmt.Errorf("events after reopen: %v %v", events, err)
+		}
+		return r.CheckIndexes()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrateFromVersion1: a file of schema 1 opens as schema 2, its
+// idempotency records (whose account is unknown) dropped, the rest kept.
+func TestMigrateFromVersion1(t *testing.T) {
+	db, path := openTest(t)
+	storetest.PutProposal(t, db, 0, storetest.Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
+	db.Close()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketRequests).Put([]byte("/m\x00req-1"), make([]byte, 32)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(1))
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{Index: storetest.Index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != string(u64(SchemaVersion)) {
+			t.Errorf("schema version %x after opening", v)
+		}
+		if k, _ := tx.Bucket(bucketRequests).Cursor().First(); k != nil {
+			t.Errorf("a version 1 request record is left: %q", k)
+		}
+		if tx.Bucket(bucketProposals).Stats().KeyN != 1 {
+			t.Error("the migration lost the case")
+		}
+		return nil
+	})
+}
+
+func TestLockedFileFailsFast(t *testing.T) {
+	_, path := openTest(t)
+	_, err := Open(path, Options{Index: storetest.Index, LockTimeout: 50_000_000})
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second open: %v, want store.ErrLocked", err)
+	}
+}
