@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -64,6 +65,7 @@ var rules = map[string]Rule{
 	banliv1.CalendarService_GetCalendarYear_FullMethodName:         {Roles: everyone},
 	banliv1.CalendarService_ListCalendarYears_FullMethodName:       {Roles: everyone},
 	banliv1.AccountService_GetCaller_FullMethodName:                {Roles: append(roles(monitor), everyone...)},
+	banliv1.AccountService_ListAccessRules_FullMethodName:          {Roles: everyone},
 	banliv1.SessionService_CreateSession_FullMethodName:            {Roles: roles(admin)},
 	banliv1.UnitService_CreateUnit_FullMethodName:                  {Roles: roles(admin)},
 	banliv1.UnitService_DeactivateUnit_FullMethodName:              {Roles: roles(admin)},
@@ -165,6 +167,16 @@ func Rules() map[string]Rule {
 func RuleFor(method string) (Rule, bool) {
 	r, ok := rules[method]
 	return Rule{Roles: slices.Clone(r.Roles), Confine: r.Confine}, ok
+}
+
+// accessTable is rules as the API shows it, in method order.
+func accessTable() *banliv1.ListAccessRulesResponse {
+	resp := &banliv1.ListAccessRulesResponse{}
+	for _, method := range slices.Sorted(maps.Keys(rules)) {
+		r := rules[method]
+		resp.Rules = append(resp.Rules, &banliv1.AccessRule{Method: method, Roles: slices.Clone(r.Roles), Confined: r.Confine != nil})
+	}
+	return resp
 }
 
 // Allows reports whether role may call the method at all.

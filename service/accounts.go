@@ -297,6 +297,11 @@ func (s *Server) RotateAccountKey(ctx context.Context, req *banliv1.RotateAccoun
 	return withKey(res, key, made), nil
 }
 
+// ListAccessRules returns the access table, method by method.
+func (s *Server) ListAccessRules(ctx context.Context, req *banliv1.ListAccessRulesRequest) (*banliv1.ListAccessRulesResponse, error) {
+	return accessTable(), nil
+}
+
 // GetCaller returns the caller's own account.
 func (s *Server) GetCaller(ctx context.Context, req *banliv1.GetCallerRequest) (*banliv1.Account, error) {
 	c, ok := CallerFrom(ctx)

@@ -35,6 +35,7 @@ func (s *Server) CreateSession(ctx context.Context, req *banliv1.CreateSessionRe
 			Policy:      resolvePolicy(in.GetPolicy()),
 			CreateTime:  timestampOf(now),
 			Etag:        nextEtag(""),
+			CaseKind:    KindOfBody(in.GetBody()),
 		}
 		tx.PutSession(id, sess, newEvent(ctx, sess.GetCreateTime(), "CreateSession", "", "", "", sess.GetDisplayName()))
 		return sess, nil
@@ -54,6 +55,7 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 		if sess, err = r.Session(id); err != nil {
 			return notFoundOr(err, req.GetName(), "")
 		}
+		sess.CaseKind = KindOfBody(sess.GetBody()) // sessions stored before the field
 		return nil
 	})
 	return sess, err
@@ -71,6 +73,9 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 		list, more, err := r.ListSessions(after, pageSize(req.GetPageSize(), defaultPageSize))
 		if err != nil {
 			return err
+		}
+		for _, sess := range list {
+			sess.CaseKind = KindOfBody(sess.GetBody()) // sessions stored before the field
 		}
 		resp.Sessions = list
 		if more && len(list) > 0 {

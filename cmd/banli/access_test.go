@@ -45,7 +45,7 @@ var expectedAccess = map[string][]string{
 	"CalendarService/GetCalendarYear": anyone, "CalendarService/ListCalendarYears": anyone, "CalendarService/LoadCalendarYear": {"admin"},
 	"AccountService/GetCaller": callers(anyone, []string{"monitor"}), "AccountService/CreateAccount": {"admin"}, "AccountService/GetAccount": {"admin"},
 	"AccountService/ListAccounts": {"admin"}, "AccountService/DisableAccount": {"admin"}, "AccountService/EnableAccount": {"admin"},
-	"AccountService/RotateAccountKey":         {"admin"},
+	"AccountService/RotateAccountKey": {"admin"}, "AccountService/ListAccessRules": anyone,
 	"BackupService/Backup":                    {"admin"},
 	"ReplicationService/GetReplicationStatus": {"admin"}, "ReplicationService/Promote": {"admin"},
 	"EventService/ListEvents":       {"admin", "standby"},
@@ -119,6 +119,54 @@ func TestAccessMatrix(t *testing.T) {
 				t.Errorf("%s as %s: %v, want allowed=%v", m.short, who, err, !got)
 			}
 		}
+	}
+}
+
+// TestAccessRulesAnswerTheTable: ListAccessRules, which clients read to
+// pick an account for a step, names every RPC once, and no role it omits
+// is let through where the matrix says so; confined rules are those whose
+// callers in and out of scope are told apart.
+func TestAccessRulesAnswerTheTable(t *testing.T) {
+	f := newFixture(t)
+	keys := matrixAccounts(t, f)
+	accounts := banliv1.NewAccountServiceClient(f.conn)
+	roleOf := map[string]banliv1.Role{}
+	for who, key := range keys {
+		roleOf[who] = must(accounts.GetCaller(as(key), &banliv1.GetCallerRequest{}))(t).GetRole()
+	}
+	table := must(accounts.ListAccessRules(as(keys["platform"]), &banliv1.ListAccessRulesRequest{}))(t)
+	byMethod := map[string]*banliv1.AccessRule{}
+	for _, r := range table.GetRules() {
+		if byMethod[r.GetMethod()] != nil {
+			t.Errorf("%s listed twice", r.GetMethod())
+		}
+		byMethod[r.GetMethod()] = r
+	}
+	methods := apiMethods(t)
+	banli := 0
+	for m := range byMethod {
+		if strings.HasPrefix(m, "/banli.v1.") {
+			banli++
+		}
+	}
+	if banli != len(methods) {
+		t.Errorf("%d rules for %d methods", banli, len(methods))
+	}
+	for _, m := range methods {
+		rule := byMethod[m.full]
+		if rule == nil {
+			t.Errorf("%s has no rule in the answer", m.full)
+			continue
+		}
+		for who, role := range roleOf {
+			if slices.Contains(expectedAccess[m.short], who) && !slices.Contains(rule.GetRoles(), role) {
+				t.Errorf("%s: %s (%s) may call it, but the answer leaves %s out", m.short, who, role, role)
+			}
+		}
+	}
+	sign := byMethod[banliv1.ProposalService_SignAssignment_FullMethodName]
+	if !sign.GetConfined() || !slices.Equal(sign.GetRoles(), []banliv1.Role{banliv1.Role_ROLE_UNIT_STAFF, banliv1.Role_ROLE_UNIT_HEAD}) {
+		t.Errorf("SignAssignment's rule: %v", sign)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -14,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
-	"github.com/banli/banli/service"
 )
 
 // actingClient signs each call in as an account that the call's access
@@ -30,6 +30,11 @@ type actingClient struct {
 	accounts banliv1.AccountServiceClient
 	// proposals reads cases as the office, to learn whose part a step is.
 	proposals banliv1.ProposalServiceClient
+
+	// rules is the server's access table (ListAccessRules), read on first
+	// use: method to the roles that may call it.
+	rulesMu sync.Mutex
+	rules   map[string][]banliv1.Role
 
 	// creating serialises account creation, so that two calls needing the
 	// same new account do not rotate each other's key away.
@@ -91,29 +96,58 @@ func (a *actingClient) signIn(ctx context.Context, method string, req any) (cont
 // act, else the unit whose part the call names (its staff, or its head
 // where only a head may), else the admin or an auditor.
 func (a *actingClient) keyFor(ctx context.Context, method string, req any) (string, error) {
-	rule, ok := service.RuleFor(method)
+	if method == banliv1.AccountService_ListAccessRules_FullMethodName {
+		return a.adminKey, nil // how the table is read
+	}
+	rules, err := a.accessRules(ctx)
+	if err != nil {
+		return "", err
+	}
+	roles, ok := rules[method]
 	if !ok {
 		return a.adminKey, nil // not Banli's (health, reflection): any key
 	}
+	allows := func(r banliv1.Role) bool { return slices.Contains(roles, r) }
 	msg, _ := req.(proto.Message)
 	switch {
-	case rule.Allows(banliv1.Role_ROLE_OFFICE):
+	case allows(banliv1.Role_ROLE_OFFICE):
 		return a.key(ctx, "office", banliv1.Role_ROLE_OFFICE, "")
-	case rule.Allows(banliv1.Role_ROLE_UNIT_STAFF) || rule.Allows(banliv1.Role_ROLE_UNIT_HEAD):
+	case allows(banliv1.Role_ROLE_UNIT_STAFF) || allows(banliv1.Role_ROLE_UNIT_HEAD):
 		unit, err := a.unitOf(ctx, msg)
 		if err != nil {
 			return "", err
 		}
-		if rule.Allows(banliv1.Role_ROLE_UNIT_STAFF) {
+		if allows(banliv1.Role_ROLE_UNIT_STAFF) {
 			return a.key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit)
 		}
 		return a.key(ctx, "head-"+lastID(unit), banliv1.Role_ROLE_UNIT_HEAD, unit)
-	case rule.Allows(banliv1.Role_ROLE_ADMIN):
+	case allows(banliv1.Role_ROLE_ADMIN):
 		return a.adminKey, nil
-	case rule.Allows(banliv1.Role_ROLE_AUDITOR):
+	case allows(banliv1.Role_ROLE_AUDITOR):
 		return a.key(ctx, "auditor", banliv1.Role_ROLE_AUDITOR, "")
 	}
 	return "", fmt.Errorf("actingClient: no role to act as for %s", method)
+}
+
+// accessRules reads the server's access table through the API, once it
+// has been read without error.
+func (a *actingClient) accessRules(ctx context.Context) (map[string][]banliv1.Role, error) {
+	a.rulesMu.Lock()
+	defer a.rulesMu.Unlock()
+	if a.rules != nil {
+		return a.rules, nil
+	}
+	adminCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+a.adminKey)
+	resp, err := a.accounts.ListAccessRules(adminCtx, &banliv1.ListAccessRulesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("read the access table: %w", err)
+	}
+	rules := map[string][]banliv1.Role{}
+	for _, r := range resp.GetRules() {
+		rules[r.GetMethod()] = r.GetRoles()
+	}
+	a.rules = rules
+	return rules, nil
 }
 
 // prepare makes (or re-keys) the office's account and every unit's staff

@@ -21,7 +21,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
-	"github.com/banli/banli/service"
 )
 
 // The load tools: `banli seed` fills a running server with realistic
@@ -508,7 +507,7 @@ func runBench(ctx context.Context, client *clientFlags, httpAddr, transport stri
 	return res, nil
 }
 
-func kindOf(s *banliv1.Session) banliv1.ProposalKind { return service.KindOfBody(s.GetBody()) }
+func kindOf(s *banliv1.Session) banliv1.ProposalKind { return s.GetCaseKind() }
 
 // nounOf is what a session's cases are called in a title.
 func nounOf(s *banliv1.Session) string {

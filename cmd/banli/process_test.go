@@ -73,11 +73,13 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// The log is read to its end before Wait, which closes the pipe and
+	// would drop what the reader has not taken yet: the last lines.
+	<-p.logDone
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	wg.Wait()
-	<-p.logDone
 	if last := p.log[len(p.log)-1]; !regexp.MustCompile(`msg="banli stopped"`).MatchString(last) {
 		t.Errorf("last log line %q", last)
 	}

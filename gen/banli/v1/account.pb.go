@@ -788,6 +788,155 @@ func (*GetCallerRequest) Descriptor() ([]byte, []int) {
 	return file_banli_v1_account_proto_rawDescGZIP(), []int{9}
 }
 
+type ListAccessRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAccessRulesRequest) Reset() {
+	*x = ListAccessRulesRequest{}
+	mi := &file_banli_v1_account_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAccessRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAccessRulesRequest) ProtoMessage() {}
+
+func (x *ListAccessRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_account_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAccessRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListAccessRulesRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_account_proto_rawDescGZIP(), []int{10}
+}
+
+type ListAccessRulesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One rule per method, in method order.
+	Rules         []*AccessRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAccessRulesResponse) Reset() {
+	*x = ListAccessRulesResponse{}
+	mi := &file_banli_v1_account_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAccessRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAccessRulesResponse) ProtoMessage() {}
+
+func (x *ListAccessRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_account_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAccessRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListAccessRulesResponse) Descriptor() ([]byte, []int) {
+	return file_banli_v1_account_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListAccessRulesResponse) GetRules() []*AccessRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// Who may call one RPC.
+type AccessRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The full gRPC method name, e.g. "/banli.v1.ProposalService/SignAssignment",
+	// or "GET /metrics".
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The roles that may call it; an account of any other role is refused
+	// with PERMISSION_DENIED.
+	Roles []Role `protobuf:"varint,2,rep,packed,name=roles,proto3,enum=banli.v1.Role" json:"roles,omitempty"`
+	// Whether callers of a confined role (a unit's staff and head, a
+	// proposer, a viewer with a unit) are held to their own cases: the rule
+	// names a case or a unit the caller must reach, or narrows a list to it.
+	Confined      bool `protobuf:"varint,3,opt,name=confined,proto3" json:"confined,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessRule) Reset() {
+	*x = AccessRule{}
+	mi := &file_banli_v1_account_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessRule) ProtoMessage() {}
+
+func (x *AccessRule) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_account_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessRule.ProtoReflect.Descriptor instead.
+func (*AccessRule) Descriptor() ([]byte, []int) {
+	return file_banli_v1_account_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AccessRule) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AccessRule) GetRoles() []Role {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *AccessRule) GetConfined() bool {
+	if x != nil {
+		return x.Confined
+	}
+	return false
+}
+
 var File_banli_v1_account_proto protoreflect.FileDescriptor
 
 const file_banli_v1_account_proto_rawDesc = "" +
@@ -847,7 +996,15 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"\x12\n" +
-	"\x10GetCallerRequest*\xc0\x01\n" +
+	"\x10GetCallerRequest\"\x18\n" +
+	"\x16ListAccessRulesRequest\"J\n" +
+	"\x17ListAccessRulesResponse\x12/\n" +
+	"\x05rules\x18\x01 \x03(\v2\x14.banli.v1.AccessRuleB\x03\xe0A\x03R\x05rules\"u\n" +
+	"\n" +
+	"AccessRule\x12\x1b\n" +
+	"\x06method\x18\x01 \x01(\tB\x03\xe0A\x03R\x06method\x12)\n" +
+	"\x05roles\x18\x02 \x03(\x0e2\x0e.banli.v1.RoleB\x03\xe0A\x03R\x05roles\x12\x1f\n" +
+	"\bconfined\x18\x03 \x01(\bB\x03\xe0A\x03R\bconfined*\xc0\x01\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -859,7 +1016,7 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\vROLE_VIEWER\x10\x06\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\a\x12\x10\n" +
 	"\fROLE_STANDBY\x10\b\x12\x10\n" +
-	"\fROLE_MONITOR\x10\t2\xe7\x05\n" +
+	"\fROLE_MONITOR\x10\t2\xd8\x06\n" +
 	"\x0eAccountService\x12d\n" +
 	"\rCreateAccount\x12\x1e.banli.v1.CreateAccountRequest\x1a\x14.banli.v1.AccountKey\"\x1d\x82\xd3\xe4\x93\x02\x17:\aaccount\"\f/v1/accounts\x12[\n" +
 	"\n" +
@@ -868,7 +1025,8 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\x0eDisableAccount\x12\x1f.banli.v1.DisableAccountRequest\x1a\x11.banli.v1.Account\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=accounts/*}:disable\x12k\n" +
 	"\rEnableAccount\x12\x1e.banli.v1.EnableAccountRequest\x1a\x11.banli.v1.Account\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=accounts/*}:enable\x12w\n" +
 	"\x10RotateAccountKey\x12!.banli.v1.RotateAccountKeyRequest\x1a\x14.banli.v1.AccountKey\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=accounts/*}:rotateKey\x12W\n" +
-	"\tGetCaller\x12\x1a.banli.v1.GetCallerRequest\x1a\x11.banli.v1.Account\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/accounts:callerB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\tGetCaller\x12\x1a.banli.v1.GetCallerRequest\x1a\x11.banli.v1.Account\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/accounts:caller\x12o\n" +
+	"\x0fListAccessRules\x12 .banli.v1.ListAccessRulesRequest\x1a!.banli.v1.ListAccessRulesResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/accessRulesB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_account_proto_rawDescOnce sync.Once
@@ -883,7 +1041,7 @@ func file_banli_v1_account_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_account_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_banli_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_banli_v1_account_proto_goTypes = []any{
 	(Role)(0),                       // 0: banli.v1.Role
 	(*Account)(nil),                 // 1: banli.v1.Account
@@ -896,36 +1054,43 @@ var file_banli_v1_account_proto_goTypes = []any{
 	(*EnableAccountRequest)(nil),    // 8: banli.v1.EnableAccountRequest
 	(*RotateAccountKeyRequest)(nil), // 9: banli.v1.RotateAccountKeyRequest
 	(*GetCallerRequest)(nil),        // 10: banli.v1.GetCallerRequest
-	(*timestamppb.Timestamp)(nil),   // 11: google.protobuf.Timestamp
+	(*ListAccessRulesRequest)(nil),  // 11: banli.v1.ListAccessRulesRequest
+	(*ListAccessRulesResponse)(nil), // 12: banli.v1.ListAccessRulesResponse
+	(*AccessRule)(nil),              // 13: banli.v1.AccessRule
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
 }
 var file_banli_v1_account_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Account.role:type_name -> banli.v1.Role
-	11, // 1: banli.v1.Account.create_time:type_name -> google.protobuf.Timestamp
-	11, // 2: banli.v1.Account.key_create_time:type_name -> google.protobuf.Timestamp
-	11, // 3: banli.v1.Account.key_expire_time:type_name -> google.protobuf.Timestamp
-	11, // 4: banli.v1.Account.disable_time:type_name -> google.protobuf.Timestamp
+	14, // 1: banli.v1.Account.create_time:type_name -> google.protobuf.Timestamp
+	14, // 2: banli.v1.Account.key_create_time:type_name -> google.protobuf.Timestamp
+	14, // 3: banli.v1.Account.key_expire_time:type_name -> google.protobuf.Timestamp
+	14, // 4: banli.v1.Account.disable_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: banli.v1.AccountKey.account:type_name -> banli.v1.Account
 	1,  // 6: banli.v1.CreateAccountRequest.account:type_name -> banli.v1.Account
 	1,  // 7: banli.v1.ListAccountsResponse.accounts:type_name -> banli.v1.Account
-	3,  // 8: banli.v1.AccountService.CreateAccount:input_type -> banli.v1.CreateAccountRequest
-	4,  // 9: banli.v1.AccountService.GetAccount:input_type -> banli.v1.GetAccountRequest
-	5,  // 10: banli.v1.AccountService.ListAccounts:input_type -> banli.v1.ListAccountsRequest
-	7,  // 11: banli.v1.AccountService.DisableAccount:input_type -> banli.v1.DisableAccountRequest
-	8,  // 12: banli.v1.AccountService.EnableAccount:input_type -> banli.v1.EnableAccountRequest
-	9,  // 13: banli.v1.AccountService.RotateAccountKey:input_type -> banli.v1.RotateAccountKeyRequest
-	10, // 14: banli.v1.AccountService.GetCaller:input_type -> banli.v1.GetCallerRequest
-	2,  // 15: banli.v1.AccountService.CreateAccount:output_type -> banli.v1.AccountKey
-	1,  // 16: banli.v1.AccountService.GetAccount:output_type -> banli.v1.Account
-	6,  // 17: banli.v1.AccountService.ListAccounts:output_type -> banli.v1.ListAccountsResponse
-	1,  // 18: banli.v1.AccountService.DisableAccount:output_type -> banli.v1.Account
-	1,  // 19: banli.v1.AccountService.EnableAccount:output_type -> banli.v1.Account
-	2,  // 20: banli.v1.AccountService.RotateAccountKey:output_type -> banli.v1.AccountKey
-	1,  // 21: banli.v1.AccountService.GetCaller:output_type -> banli.v1.Account
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 8: banli.v1.ListAccessRulesResponse.rules:type_name -> banli.v1.AccessRule
+	0,  // 9: banli.v1.AccessRule.roles:type_name -> banli.v1.Role
+	3,  // 10: banli.v1.AccountService.CreateAccount:input_type -> banli.v1.CreateAccountRequest
+	4,  // 11: banli.v1.AccountService.GetAccount:input_type -> banli.v1.GetAccountRequest
+	5,  // 12: banli.v1.AccountService.ListAccounts:input_type -> banli.v1.ListAccountsRequest
+	7,  // 13: banli.v1.AccountService.DisableAccount:input_type -> banli.v1.DisableAccountRequest
+	8,  // 14: banli.v1.AccountService.EnableAccount:input_type -> banli.v1.EnableAccountRequest
+	9,  // 15: banli.v1.AccountService.RotateAccountKey:input_type -> banli.v1.RotateAccountKeyRequest
+	10, // 16: banli.v1.AccountService.GetCaller:input_type -> banli.v1.GetCallerRequest
+	11, // 17: banli.v1.AccountService.ListAccessRules:input_type -> banli.v1.ListAccessRulesRequest
+	2,  // 18: banli.v1.AccountService.CreateAccount:output_type -> banli.v1.AccountKey
+	1,  // 19: banli.v1.AccountService.GetAccount:output_type -> banli.v1.Account
+	6,  // 20: banli.v1.AccountService.ListAccounts:output_type -> banli.v1.ListAccountsResponse
+	1,  // 21: banli.v1.AccountService.DisableAccount:output_type -> banli.v1.Account
+	1,  // 22: banli.v1.AccountService.EnableAccount:output_type -> banli.v1.Account
+	2,  // 23: banli.v1.AccountService.RotateAccountKey:output_type -> banli.v1.AccountKey
+	1,  // 24: banli.v1.AccountService.GetCaller:output_type -> banli.v1.Account
+	12, // 25: banli.v1.AccountService.ListAccessRules:output_type -> banli.v1.ListAccessRulesResponse
+	18, // [18:26] is the sub-list for method output_type
+	10, // [10:18] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_account_proto_init() }
@@ -939,7 +1104,7 @@ func file_banli_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_account_proto_rawDesc), len(file_banli_v1_account_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

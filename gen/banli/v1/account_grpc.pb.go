@@ -26,6 +26,7 @@ const (
 	AccountService_EnableAccount_FullMethodName    = "/banli.v1.AccountService/EnableAccount"
 	AccountService_RotateAccountKey_FullMethodName = "/banli.v1.AccountService/RotateAccountKey"
 	AccountService_GetCaller_FullMethodName        = "/banli.v1.AccountService/GetCaller"
+	AccountService_ListAccessRules_FullMethodName  = "/banli.v1.AccountService/ListAccessRules"
 )
 
 // AccountServiceClient is the client API for AccountService service.
@@ -33,7 +34,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AccountService manages who may call Banli. Only an admin may use it,
-// except GetCaller, which anyone signed in may call.
+// except GetCaller and ListAccessRules, which anyone signed in may call.
 //
 // Every caller is an account. People and scripts present the account's API
 // key as `authorization: Bearer <key>` (gRPC metadata or HTTP header);
@@ -58,6 +59,12 @@ type AccountServiceClient interface {
 	RotateAccountKey(ctx context.Context, in *RotateAccountKeyRequest, opts ...grpc.CallOption) (*AccountKey, error)
 	// Returns the caller's own account: who Banli thinks you are.
 	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*Account, error)
+	// Lists the access table: for every RPC, the roles that may call it (and
+	// for the server reflection service, and the "GET /metrics" route). It
+	// is the table the server enforces, so a client can tell ahead which of
+	// its accounts may take a step (and a form which buttons to show). The
+	// table is public: the README prints it too.
+	ListAccessRules(ctx context.Context, in *ListAccessRulesRequest, opts ...grpc.CallOption) (*ListAccessRulesResponse, error)
 }
 
 type accountServiceClient struct {
@@ -138,12 +145,22 @@ func (c *accountServiceClient) GetCaller(ctx context.Context, in *GetCallerReque
 	return out, nil
 }
 
+func (c *accountServiceClient) ListAccessRules(ctx context.Context, in *ListAccessRulesRequest, opts ...grpc.CallOption) (*ListAccessRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAccessRulesResponse)
+	err := c.cc.Invoke(ctx, AccountService_ListAccessRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountServiceServer is the server API for AccountService service.
 // All implementations must embed UnimplementedAccountServiceServer
 // for forward compatibility.
 //
 // AccountService manages who may call Banli. Only an admin may use it,
-// except GetCaller, which anyone signed in may call.
+// except GetCaller and ListAccessRules, which anyone signed in may call.
 //
 // Every caller is an account. People and scripts present the account's API
 // key as `authorization: Bearer <key>` (gRPC metadata or HTTP header);
@@ -168,6 +185,12 @@ type AccountServiceServer interface {
 	RotateAccountKey(context.Context, *RotateAccountKeyRequest) (*AccountKey, error)
 	// Returns the caller's own account: who Banli thinks you are.
 	GetCaller(context.Context, *GetCallerRequest) (*Account, error)
+	// Lists the access table: for every RPC, the roles that may call it (and
+	// for the server reflection service, and the "GET /metrics" route). It
+	// is the table the server enforces, so a client can tell ahead which of
+	// its accounts may take a step (and a form which buttons to show). The
+	// table is public: the README prints it too.
+	ListAccessRules(context.Context, *ListAccessRulesRequest) (*ListAccessRulesResponse, error)
 	mustEmbedUnimplementedAccountServiceServer()
 }
 
@@ -198,6 +221,9 @@ func (UnimplementedAccountServiceServer) RotateAccountKey(context.Context, *Rota
 }
 func (UnimplementedAccountServiceServer) GetCaller(context.Context, *GetCallerRequest) (*Account, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetCaller not implemented")
+}
+func (UnimplementedAccountServiceServer) ListAccessRules(context.Context, *ListAccessRulesRequest) (*ListAccessRulesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListAccessRules not implemented")
 }
 func (UnimplementedAccountServiceServer) mustEmbedUnimplementedAccountServiceServer() {}
 func (UnimplementedAccountServiceServer) testEmbeddedByValue()                        {}
@@ -346,6 +372,24 @@ func _AccountService_GetCaller_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountService_ListAccessRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAccessRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountServiceServer).ListAccessRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountService_ListAccessRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountServiceServer).ListAccessRules(ctx, req.(*ListAccessRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountService_ServiceDesc is the grpc.ServiceDesc for AccountService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -380,6 +424,10 @@ var AccountService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCaller",
 			Handler:    _AccountService_GetCaller_Handler,
+		},
+		{
+			MethodName: "ListAccessRules",
+			Handler:    _AccountService_ListAccessRules_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

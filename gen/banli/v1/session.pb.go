@@ -206,7 +206,12 @@ type Session struct {
 	// When the session was registered. Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Opaque version of the resource (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The kind of case the session takes, which follows from its body: an
+	// NPC session takes deputies' suggestions (建议), a CPPCC session
+	// members' proposals (提案). A case's kind must be its session's.
+	// Output only.
+	CaseKind      ProposalKind `protobuf:"varint,11,opt,name=case_kind,json=caseKind,proto3,enum=banli.v1.ProposalKind" json:"case_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +314,13 @@ func (x *Session) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Session) GetCaseKind() ProposalKind {
+	if x != nil {
+		return x.CaseKind
+	}
+	return ProposalKind_PROPOSAL_KIND_UNSPECIFIED
 }
 
 // The rules a session's cases are handled under. Every field is optional;
@@ -673,7 +685,7 @@ var File_banli_v1_session_proto protoreflect.FileDescriptor
 
 const file_banli_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x02\n" +
+	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
 	"\aSession\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12'\n" +
 	"\x04body\x18\x02 \x01(\x0e2\x0e.banli.v1.BodyB\x03\xe0A\x02R\x04body\x12*\n" +
@@ -686,7 +698,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
-	" \x01(\tB\x03\xe0A\x03R\x04etag\"\xdb\x06\n" +
+	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xdb\x06\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -770,26 +783,28 @@ var file_banli_v1_session_proto_goTypes = []any{
 	(*ListSessionsRequest)(nil),   // 7: banli.v1.ListSessionsRequest
 	(*ListSessionsResponse)(nil),  // 8: banli.v1.ListSessionsResponse
 	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(ProposalKind)(0),             // 10: banli.v1.ProposalKind
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
 	1,  // 1: banli.v1.Session.level:type_name -> banli.v1.Level
 	4,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
 	9,  // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 4: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
-	3,  // 5: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	3,  // 6: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	5,  // 7: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	6,  // 8: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	7,  // 9: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	3,  // 10: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	3,  // 11: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	8,  // 12: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
+	2,  // 5: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
+	3,  // 6: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
+	3,  // 7: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	5,  // 8: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	6,  // 9: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	7,  // 10: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	3,  // 11: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	3,  // 12: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	8,  // 13: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }
@@ -797,6 +812,7 @@ func file_banli_v1_session_proto_init() {
 	if File_banli_v1_session_proto != nil {
 		return
 	}
+	file_banli_v1_proposal_proto_init()
 	file_banli_v1_session_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
