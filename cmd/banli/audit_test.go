@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/banli/banli/cmd/banli/load"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -21,7 +22,7 @@ func TestAuditTrail(t *testing.T) {
 	auditorKey := f.account(t, "auditor-wang", banliv1.Role_ROLE_AUDITOR, "")
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
 	headKey := f.account(t, "head-zhao", banliv1.Role_ROLE_UNIT_HEAD, f.unit(0))
-	_, err := f.proposals.SubmitReply(as(headKey), replyRequest(p.Assignments[0].GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	_, err := f.proposals.SubmitReply(as(headKey), load.ReplyRequest(p.Assignments[0].GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_A))
 	wantCode(t, err, codes.FailedPrecondition, "")
 
 	audit := banliv1.NewAuditServiceClient(f.conn)

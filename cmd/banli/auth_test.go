@@ -25,6 +25,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/banli/banli/cmd/banli/dial"
+	"github.com/banli/banli/cmd/banli/load"
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -76,8 +79,8 @@ func newTestPKI(t *testing.T, clientCN string) testPKI {
 // signs a system in.
 func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 	pki := newTestPKI(t, "npc-platform.example")
-	ts := startServer(t, func(c *config) {
-		c.tlsCert, c.tlsKey, c.clientCA = pki.serverCert, pki.serverKey, pki.caFile
+	ts := startServer(t, func(c *server.Config) {
+		c.TLSCert, c.TLSKey, c.ClientCA = pki.serverCert, pki.serverKey, pki.caFile
 	})
 	f := &fixture{testServer: ts}
 	f.session = must(ts.sessions.CreateSession(context.Background(), &banliv1.CreateSessionRequest{Session: &banliv1.Session{
@@ -126,10 +129,10 @@ func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 
 	// Co-handling units cannot reply; staff cannot send a reply without the
 	// head's sign-off; the head can.
-	reply := replyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)
+	reply := load.ReplyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)
 	_, err = ts.proposals.SubmitReply(as(coHead), reply)
 	wantCode(t, err, codes.PermissionDenied, "")
-	_, err = ts.proposals.SubmitReply(as(coHead), replyRequest(co, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	_, err = ts.proposals.SubmitReply(as(coHead), load.ReplyRequest(co, banliv1.ReplyCategory_REPLY_CATEGORY_A))
 	wantCode(t, err, codes.FailedPrecondition, "")
 	_, err = ts.proposals.SubmitReply(as(leadStaff), reply)
 	wantCode(t, err, codes.PermissionDenied, "")
@@ -164,8 +167,8 @@ func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 
 	// A client certificate signs the platform in, over gRPC and over REST.
 	cert := must(tls.LoadX509KeyPair(pki.clientCert, pki.clientKey))(t)
-	pool := must(certPool(pki.caFile))(t)
-	mtls := must(grpc.NewClient(ts.addrs.grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+	pool := must(dial.CertPool(pki.caFile))(t)
+	mtls := must(grpc.NewClient(ts.addrs.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
 		RootCAs: pool, Certificates: []tls.Certificate{cert}}))))(t)
 	defer mtls.Close()
 	me := must(banliv1.NewAccountServiceClient(mtls).GetCaller(context.Background(), &banliv1.GetCallerRequest{}))(t)
@@ -173,7 +176,7 @@ func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 		t.Errorf("the certificate signs in as %v", me)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
-	resp := must(client.Get("https://" + ts.addrs.httpAddr + "/v1/accounts:caller"))(t)
+	resp := must(client.Get("https://" + ts.addrs.HTTPAddr + "/v1/accounts:caller"))(t)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var caller map[string]any
@@ -182,7 +185,7 @@ func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 		t.Errorf("REST with a certificate: %d %s", resp.StatusCode, body)
 	}
 	// A REST caller cannot claim a certificate through headers.
-	req, _ := http.NewRequest("GET", "https://"+ts.addrs.httpAddr+"/v1/accounts:caller", nil)
+	req, _ := http.NewRequest("GET", "https://"+ts.addrs.HTTPAddr+"/v1/accounts:caller", nil)
 	req.Header.Set("Grpc-Metadata-X-Banli-Gateway-Client-Cn", "npc-platform.example")
 	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp = must(plain.Do(req))(t)
@@ -196,14 +199,14 @@ func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 // RESOURCE_EXHAUSTED, and HTTP 429 with Retry-After; a server asked to
 // listen beyond loopback without TLS refuses to start.
 func TestRateLimitAndExposure(t *testing.T) {
-	ts := startServer(t, func(c *config) { c.rateLimit, c.rateBurst = 1, 3 })
+	ts := startServer(t, func(c *server.Config) { c.RateLimit, c.RateBurst = 1, 3 })
 	callerOf := banliv1.NewAccountServiceClient(ts.conn)
 	var err error
 	for range 4 {
 		_, err = callerOf.GetCaller(as(ts.adminKey), &banliv1.GetCallerRequest{})
 	}
 	wantCode(t, err, codes.ResourceExhausted, "")
-	req, _ := http.NewRequest("GET", "http://"+ts.addrs.httpAddr+"/v1/accounts:caller", nil)
+	req, _ := http.NewRequest("GET", "http://"+ts.addrs.HTTPAddr+"/v1/accounts:caller", nil)
 	req.Header.Set("Authorization", "Bearer "+ts.adminKey)
 	resp := must(http.DefaultClient.Do(req))(t)
 	resp.Body.Close()
@@ -211,8 +214,9 @@ func TestRateLimitAndExposure(t *testing.T) {
 		t.Errorf("REST over the limit: HTTP %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
-	cfg := config{dataPath: filepath.Join(t.TempDir(), "banli.db"), grpcAddr: "0.0.0.0:0", httpAddr: "127.0.0.1:0", lockTimeout: time.Second}
-	err = serve(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	cfg := server.Config{DataPath: filepath.Join(t.TempDir(), "banli.db"), GRPCAddr: "0.0.0.0:0", HTTPAddr: "127.0.0.1:0", LockTimeout: time.Second}
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	err = server.Run(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "-tls-cert") {
 		t.Errorf("plaintext on 0.0.0.0: %v", err)
 	}

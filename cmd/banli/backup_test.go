@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/banli/banli/cmd/banli/cli"
+	"github.com/banli/banli/cmd/banli/datatool"
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
 	"github.com/banli/banli/store/boltstore"
@@ -50,11 +53,11 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 
 	dir := t.TempDir()
 	viaGRPC := filepath.Join(dir, "grpc.db")
-	n, err := backup(context.Background(), f.clientAs(t, f.adminKey), viaGRPC)
+	n, err := cli.Backup(context.Background(), f.clientAs(t, f.adminKey), viaGRPC, server.CheckDataFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/v1/backup", nil)
+	req, _ := http.NewRequest("GET", "http://"+f.addrs.HTTPAddr+"/v1/backup", nil)
 	req.Header.Set("Authorization", "Bearer "+f.adminKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -70,7 +73,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/octet-stream") {
 		t.Errorf("REST backup: HTTP %d, %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if err := checkDataFile(viaREST); err != nil {
+	if err := server.CheckDataFile(viaREST); err != nil {
 		t.Errorf("the REST copy (%d bytes): %v", m, err)
 	}
 	if created.Load() == 0 {
@@ -79,13 +82,13 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 
 	// Restore the gRPC copy into a new place, then over it again.
 	target := filepath.Join(dir, "restored", "banli.db")
-	if kept, err := restore(viaGRPC, target); err != nil || kept != "" {
+	if kept, err := datatool.Restore(server.DataFiles{}, viaGRPC, target); err != nil || kept != "" {
 		t.Fatalf("restore: %v (kept %q)", err, kept)
 	}
-	if kept, err := restore(viaREST, target); err != nil || kept == "" {
+	if kept, err := datatool.Restore(server.DataFiles{}, viaREST, target); err != nil || kept == "" {
 		t.Fatalf("restore over a data file: %v (kept %q)", err, kept)
 	}
-	db, err := openBoltFile(target, boltstore.Options{})
+	db, err := openDataFile(target, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +103,13 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	t.Logf("backup of %d bytes; %d cases restored; %d written during the backups", n, count, created.Load())
 
 	// A running server's file is never replaced.
-	if _, err := restore(viaGRPC, f.dataPath); err == nil || !strings.Contains(err.Error(), "stop the server") {
+	if _, err := datatool.Restore(server.DataFiles{}, viaGRPC, f.dataPath); err == nil || !strings.Contains(err.Error(), "stop the server") {
 		t.Errorf("restore under a running server: %v", err)
 	}
 	// A file that is not a database is refused.
 	junk := filepath.Join(dir, "junk.db")
 	os.WriteFile(junk, []byte("not a database"), 0o600)
-	if _, err := restore(junk, filepath.Join(dir, "other.db")); err == nil {
+	if _, err := datatool.Restore(server.DataFiles{}, junk, filepath.Join(dir, "other.db")); err == nil {
 		t.Error("restored a file that is not a database")
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/banli/banli/cmd/banli/load"
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -107,7 +109,7 @@ func BenchmarkCreateProposal(b *testing.B) {
 func BenchmarkAuthCost(b *testing.B) {
 	for _, auth := range []bool{false, true} {
 		b.Run(fmt.Sprintf("auth=%v", auth), func(b *testing.B) {
-			f := newFixture(b, func(c *config) { c.withoutAuth, c.rateLimit, c.rateBurst = !auth, 1e9, 1e9 })
+			f := newFixture(b, func(c *server.Config) { c.WithoutAuth, c.RateLimit, c.RateBurst = !auth, 1e9, 1e9 })
 			// Sign in once outside the timing: the office account is made on
 			// first use.
 			must(f.proposals.CreateProposal(office, benchProposal(f, -1)))(b)
@@ -154,7 +156,7 @@ func BenchmarkLifecycle(b *testing.B) {
 				return err
 			},
 			func() error {
-				_, err := f.proposals.SubmitReply(ctx, replyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+				_, err := f.proposals.SubmitReply(ctx, load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A))
 				return err
 			},
 			func() error {

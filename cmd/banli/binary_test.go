@@ -12,6 +12,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/banli/banli/cmd/banli/load"
 )
 
 var (
@@ -99,11 +101,11 @@ func startProcess(t *testing.T, data string, env ...string) *process {
 // the admin key the first start wrote.
 func (p *process) dial(t *testing.T) *grpc.ClientConn {
 	t.Helper()
-	acting := newActingClient(readAdminKey(t, p.data), "test")
-	conn, err := grpc.NewClient(p.grpcAddr, append(acting.dialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	acting := load.NewActingClient(readAdminKey(t, p.data), "test")
+	conn, err := grpc.NewClient(p.grpcAddr, append(acting.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acting.attach(conn)
+	acting.Attach(conn)
 	return conn
 }

@@ -12,14 +12,14 @@ import (
 func TestClientCommands(t *testing.T) {
 	f := newFixture(t)
 	p := f.receive(t)
-	office := f.clientAs(t, f.officeKey(t)).tokenFile
-	staff := f.clientAs(t, f.account(t, "staff-li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))).tokenFile
-	head := f.clientAs(t, f.account(t, "head-zhang", banliv1.Role_ROLE_UNIT_HEAD, f.unit(0))).tokenFile
+	office := f.clientAs(t, f.officeKey(t)).TokenFile
+	staff := f.clientAs(t, f.account(t, "staff-li", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0))).TokenFile
+	head := f.clientAs(t, f.account(t, "head-zhang", banliv1.Role_ROLE_UNIT_HEAD, f.unit(0))).TokenFile
 	banli := func(tokenFile string, args ...string) string {
 		t.Helper()
 		var out, errs strings.Builder
 		cmd := args[0]
-		if code := run(append([]string{cmd}, append(args[1:], "-addr", f.addrs.grpcAddr, "-token-file", tokenFile)...), &out, &errs); code != 0 {
+		if code := run(append([]string{cmd}, append(args[1:], "-addr", f.addrs.GRPCAddr, "-token-file", tokenFile)...), &out, &errs); code != 0 {
 			t.Fatalf("banli %s: %d %s", strings.Join(args, " "), code, errs.String())
 		}
 		return out.String()
@@ -37,11 +37,11 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("list:\n%s", out)
 	}
 	var errs strings.Builder
-	if code := run([]string{"get", "proposals/404", "-addr", f.addrs.grpcAddr, "-token-file", office}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "NotFound") {
+	if code := run([]string{"get", "proposals/404", "-addr", f.addrs.GRPCAddr, "-token-file", office}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "NotFound") {
 		t.Errorf("get of a missing case: %d %s", code, errs.String())
 	}
 	errs.Reset()
-	if code := run([]string{"get", p.GetName(), "-addr", f.addrs.grpcAddr}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "Unauthenticated") {
+	if code := run([]string{"get", p.GetName(), "-addr", f.addrs.GRPCAddr}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "Unauthenticated") {
 		t.Errorf("get without a key: %d %s", code, errs.String())
 	}
 }

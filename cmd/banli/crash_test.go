@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/banli/banli/cmd/banli/load"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
@@ -141,7 +142,7 @@ func driveCase(ctx context.Context, c banliv1.ProposalServiceClient, session, un
 				Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT, Summary: "面商"}})
 		}},
 		{"SubmitReply", func() (*banliv1.Proposal, error) {
-			return c.SubmitReply(ctx, replyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+			return c.SubmitReply(ctx, load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A))
 		}},
 		{"RateReply", func() (*banliv1.Proposal, error) {
 			return c.RateReply(ctx, &banliv1.RateReplyRequest{Name: a + "/replies/1", ProposerId: 1, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
@@ -157,7 +158,7 @@ func driveCase(ctx context.Context, c banliv1.ProposalServiceClient, session, un
 // verifyAfterCrash opens the file the killed server left and checks it.
 func verifyAfterCrash(t *testing.T, data string, logs map[string][]acked, cycle int) {
 	t.Helper()
-	db, err := openBoltFile(data, boltstore.Options{})
+	db, err := openDataFile(data, boltstore.Options{})
 	if err != nil {
 		t.Fatalf("cycle %d: reopen after SIGKILL: %v", cycle, err)
 	}

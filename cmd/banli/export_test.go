@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/banli/banli/cmd/banli/cli"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -25,7 +26,7 @@ func TestExportRoundTrip(t *testing.T) {
 	in := filepath.Join(dir, "cases.csv")
 	os.WriteFile(in, []byte(csvFile), 0o600)
 	var out, errs strings.Builder
-	importCommand([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile, in}, &out, &errs)
+	cli.ImportCommand([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile, in}, &out, &errs)
 	// Move one case along, so that the handling columns have something.
 	p := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{}))(t).GetProposals()[0]
 	f.sign(t, p.GetAssignments()[0].GetName())
@@ -33,11 +34,11 @@ func TestExportRoundTrip(t *testing.T) {
 	for _, name := range []string{"ledger.csv", "ledger.xlsx"} {
 		path := filepath.Join(dir, name)
 		out.Reset()
-		if code := exportCommand([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile, "-o", path}, &out, &errs); code != 0 {
+		if code := cli.ExportCommand([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile, "-o", path}, &out, &errs); code != 0 {
 			t.Fatalf("export %s: %d %s", name, code, errs.String())
 		}
 		out.Reset()
-		code := importCommand([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile, path}, &out, &errs)
+		code := cli.ImportCommand([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile, path}, &out, &errs)
 		if code != 0 || !strings.Contains(out.String(), "created 0, unchanged 3, conflict 0, invalid 0") {
 			t.Errorf("import of the exported %s: %d %q %s", name, code, out.String(), errs.String())
 		}
@@ -61,7 +62,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 
 	// REST: a download, and English headers.
-	req, _ := http.NewRequest("GET", "http://"+f.addrs.httpAddr+"/v1/ledger:export?format=EXPORT_FORMAT_CSV&englishHeaders=true&state=PROPOSAL_STATE_ASSIGNED", nil)
+	req, _ := http.NewRequest("GET", "http://"+f.addrs.HTTPAddr+"/v1/ledger:export?format=EXPORT_FORMAT_CSV&englishHeaders=true&state=PROPOSAL_STATE_ASSIGNED", nil)
 	req.Header.Set("Authorization", "Bearer "+f.officeKey(t))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -26,6 +26,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/banli/banli/cmd/banli/dial"
+	"github.com/banli/banli/cmd/banli/load"
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
@@ -35,7 +38,7 @@ import (
 
 // testServer is the real banli server on loopback ports, with clients.
 type testServer struct {
-	addrs     listening
+	addrs     server.Listening
 	dataPath  string
 	conn      *grpc.ClientConn
 	sessions  banliv1.SessionServiceClient
@@ -47,7 +50,7 @@ type testServer struct {
 	// adminKey is the first admin's key, from admin.key.
 	adminKey string
 	// acting signs each call of conn in as a party that may make it.
-	acting *actingClient
+	acting *load.ActingClient
 	// damaged is set by a test that broke the data file on purpose: stop
 	// then skips its checks of the indexes and counters.
 	damaged bool
@@ -71,10 +74,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// startServer runs serve on 127.0.0.1:0 with a fresh data file and a clock
+// openDataFile opens a bbolt data file as the server does, for tests that
+// look inside one.
+func openDataFile(path string, opts boltstore.Options) (*boltstore.DB, error) {
+	opts.Index = service.ProposalIndex
+	return boltstore.Open(path, opts)
+}
+
+// startServer runs the server (server.Run) on 127.0.0.1:0 with a fresh data file and a clock
 // that starts at Monday 1 March 2021, 09:00 China time; tweaks adjust the
 // configuration first.
-func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
+func startServer(t testing.TB, tweaks ...func(*server.Config)) *testServer {
 	t.Helper()
 	return startServerActing(t, nil, tweaks...)
 }
@@ -84,34 +94,35 @@ func startServer(t testing.TB, tweaks ...func(*config)) *testServer {
 func startStandby(t testing.TB, primary *testServer) *testServer {
 	t.Helper()
 	keyFile := filepath.Join(filepath.Dir(primary.dataPath), "admin.key")
-	return startServerActing(t, primary.acting, func(c *config) {
-		c.follow = primary.addrs.grpcAddr
-		c.followFlags = clientFlags{addr: c.follow, tokenFile: keyFile}
+	return startServerActing(t, primary.acting, func(c *server.Config) {
+		c.Follow = primary.addrs.GRPCAddr
+		c.FollowDial = dial.Flags{Addr: c.Follow, TokenFile: keyFile}
 	})
 }
 
-func startServerActing(t testing.TB, acting *actingClient, tweaks ...func(*config)) *testServer {
+func startServerActing(t testing.TB, acting *load.ActingClient, tweaks ...func(*server.Config)) *testServer {
 	t.Helper()
 	clock := &fakeClock{now: time.Date(2021, 3, 1, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))}
-	cfg := config{
-		dataPath:        filepath.Join(t.TempDir(), "banli.db"),
-		grpcAddr:        "127.0.0.1:0",
-		httpAddr:        "127.0.0.1:0",
-		shutdownTimeout: 5 * time.Second,
-		lockTimeout:     time.Second,
-		now:             clock.Now,
+	cfg := server.Config{
+		DataPath:        filepath.Join(t.TempDir(), "banli.db"),
+		GRPCAddr:        "127.0.0.1:0",
+		HTTPAddr:        "127.0.0.1:0",
+		ShutdownTimeout: 5 * time.Second,
+		LockTimeout:     time.Second,
+		Now:             clock.Now,
 		// Tests call as fast as they can; the limit has its own test.
-		rateLimit: 0,
+		RateLimit: 0,
 	}
 	for _, tweak := range tweaks {
 		tweak(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan listening, 1)
+	ready := make(chan server.Listening, 1)
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- serve(ctx, cfg, log, ready) }()
-	var addrs listening
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Ready = func(l server.Listening) { ready <- l }
+	go func() { done <- server.Run(ctx, cfg) }()
+	var addrs server.Listening
 	select {
 	case addrs = <-ready:
 	case err := <-done:
@@ -119,25 +130,25 @@ func startServerActing(t testing.TB, acting *actingClient, tweaks ...func(*confi
 	}
 	var adminKey string
 	if acting == nil {
-		adminKey = readAdminKey(t, cfg.dataPath)
-		acting = newActingClient(adminKey, "test")
+		adminKey = readAdminKey(t, cfg.DataPath)
+		acting = load.NewActingClient(adminKey, "test")
 	} else {
-		adminKey = acting.adminKey
+		adminKey = acting.AdminKey()
 	}
 	transport := insecure.NewCredentials()
-	if cfg.tlsCert != "" {
+	if cfg.TLSCert != "" {
 		// The tests' one CA signs the server's certificate and the clients'.
-		transport = credentials.NewTLS(&tls.Config{RootCAs: must(certPool(cfg.clientCA))(t)})
+		transport = credentials.NewTLS(&tls.Config{RootCAs: must(dial.CertPool(cfg.ClientCA))(t)})
 	}
-	conn, err := grpc.NewClient(addrs.grpcAddr, append(acting.dialOptions(), grpc.WithTransportCredentials(transport))...)
+	conn, err := grpc.NewClient(addrs.GRPCAddr, append(acting.DialOptions(), grpc.WithTransportCredentials(transport))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acting.accounts == nil {
-		acting.attach(conn)
+	if !acting.Attached() {
+		acting.Attach(conn)
 	}
 	ts := &testServer{
-		addrs: addrs, dataPath: cfg.dataPath, conn: conn, clock: clock, adminKey: adminKey, acting: acting,
+		addrs: addrs, dataPath: cfg.DataPath, conn: conn, clock: clock, adminKey: adminKey, acting: acting,
 		sessions:  banliv1.NewSessionServiceClient(conn),
 		units:     banliv1.NewUnitServiceClient(conn),
 		proposals: banliv1.NewProposalServiceClient(conn),
@@ -155,7 +166,7 @@ func startServerActing(t testing.TB, acting *actingClient, tweaks ...func(*confi
 				return
 			}
 			// Whatever the test did, the indexes must agree with the records.
-			db, err := openBoltFile(cfg.dataPath, boltstore.Options{})
+			db, err := openDataFile(cfg.DataPath, boltstore.Options{})
 			if err != nil {
 				t.Errorf("reopen after the test: %v", err)
 				return
@@ -250,7 +261,7 @@ func (ts *testServer) rest(t testing.TB, method, path string, body any) (int, ma
 		text = string(raw)
 	}
 	rpc, msg := restMethod(t, method, path)
-	key, err := ts.acting.keyFor(context.Background(), rpc, msg)
+	key, err := ts.acting.KeyFor(context.Background(), rpc, msg)
 	if err != nil {
 		key = ts.officeKey(t) // a part that does not exist: no unit to act for
 	}
@@ -277,7 +288,7 @@ func (ts *testServer) restRaw(t testing.TB, key, method, path, body string) (int
 	if body != "" {
 		reader = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, "http://"+ts.addrs.httpAddr+path, reader)
+	req, err := http.NewRequest(method, "http://"+ts.addrs.HTTPAddr+path, reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,21 +368,27 @@ func restMethod(t testing.TB, verb, path string) (string, proto.Message) {
 
 // clientAs is the CLI's connection flags for this server, signed in with
 // key (written to a file, as an operator would keep it).
-func (ts *testServer) clientAs(t testing.TB, key string) *clientFlags {
+func (ts *testServer) clientAs(t testing.TB, key string) *dial.Flags {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(file, []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &clientFlags{addr: ts.addrs.grpcAddr, tokenFile: file}
+	return &dial.Flags{Addr: ts.addrs.GRPCAddr, TokenFile: file}
 }
 
 // officeKey is the key of the office account the acting client uses.
 func (ts *testServer) officeKey(t testing.TB) string {
 	t.Helper()
-	key, err := ts.acting.key(context.Background(), "office", banliv1.Role_ROLE_OFFICE, "")
+	key, err := ts.acting.Key(context.Background(), "office", banliv1.Role_ROLE_OFFICE, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return key
 }
+
+const (
+	roleLead  = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
+	roleSplit = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
+	roleCo    = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
+)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/banli/banli/cmd/banli/load"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -79,7 +80,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT, Summary: canaries[3],
 	}}))(t)
 	must(f.proposals.SubmitOpinion(ctxOf("co-staff"), &banliv1.SubmitOpinionRequest{Name: h.co, Opinion: &banliv1.Opinion{Text: canaries[4], Signer: "王处长"}}))(t)
-	reply := replyRequest(h.lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)
+	reply := load.ReplyRequest(h.lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)
 	reply.Reply.Text = "一、" + canaries[5]
 	must(f.proposals.SubmitReply(ctxOf("lead-head"), reply))(t)
 	return h

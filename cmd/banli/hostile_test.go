@@ -31,7 +31,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // The tests in this file close holes a hostile caller with a valid account
@@ -378,10 +380,10 @@ func TestDisabledAccountsStreamNoMore(t *testing.T) {
 // of streams at once; a stream's messages are charged to the rate limit
 // one by one; idle connections are closed.
 func TestStreamsAndConnectionsAreBounded(t *testing.T) {
-	f := newFixture(t, func(c *config) {
-		c.maxStreamsPerAccount = 4
-		c.idleTimeout = 300 * time.Millisecond
-		c.maxConnectionsPerIP = 8
+	f := newFixture(t, func(c *server.Config) {
+		c.MaxStreamsPerAccount = 4
+		c.IdleTimeout = 300 * time.Millisecond
+		c.MaxConnectionsPerIP = 8
 	})
 	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
 	imports := banliv1.NewImportServiceClient(f.conn)
@@ -408,7 +410,7 @@ func TestStreamsAndConnectionsAreBounded(t *testing.T) {
 
 	// A keep-alive HTTP connection left idle after a request is closed by
 	// the server.
-	conn, err := net.Dial("tcp", f.addrs.httpAddr)
+	conn, err := net.Dial("tcp", f.addrs.HTTPAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +436,7 @@ func TestStreamsAndConnectionsAreBounded(t *testing.T) {
 	}()
 	closed := 0
 	for range 12 {
-		c, err := net.Dial("tcp", f.addrs.httpAddr)
+		c, err := net.Dial("tcp", f.addrs.HTTPAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -453,7 +455,7 @@ func TestStreamsAndConnectionsAreBounded(t *testing.T) {
 // token, so a long import stream is held to the account's rate.
 func TestStreamMessagesAreRateLimited(t *testing.T) {
 	// The fixture's own setup and accounts are made within the burst.
-	f := newFixture(t, func(c *config) { c.rateLimit, c.rateBurst = 0.01, 20 })
+	f := newFixture(t, func(c *server.Config) { c.RateLimit, c.RateBurst = 0.01, 20 })
 	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
 	stream := must(banliv1.NewImportServiceClient(f.conn).ImportProposals(as(platform)))(t)
 	var err error
@@ -476,7 +478,7 @@ func TestStreamMessagesAreRateLimited(t *testing.T) {
 // on at their pace meanwhile, and the stalled download is cut off. The
 // downloads are some 25 MB, more than the sockets and the gateway buffer.
 func TestSlowReadersHoldNothing(t *testing.T) {
-	f := newFixture(t, func(c *config) { c.sendTimeout = 3 * time.Second })
+	f := newFixture(t, func(c *server.Config) { c.SendTimeout = 3 * time.Second })
 	content := strings.Repeat("建议加快数字政府建设。", 2000) // 20,000 characters, 60 KB
 	created := 0
 	create := func() error {
@@ -502,7 +504,7 @@ func TestSlowReadersHoldNothing(t *testing.T) {
 		{staff, "/v1/ledger:export?format=EXPORT_FORMAT_CSV"},
 		{f.adminKey, "/v1/backup"},
 	} {
-		conn, err := net.Dial("tcp", f.addrs.httpAddr)
+		conn, err := net.Dial("tcp", f.addrs.HTTPAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,7 +513,7 @@ func TestSlowReadersHoldNothing(t *testing.T) {
 		// before the send timeout, no transaction is open on its behalf.
 		time.Sleep(200 * time.Millisecond)
 		deadline := time.Now().Add(time.Second)
-		for f.addrs.db.OpenReadTransactions() > 0 {
+		for f.addrs.Backend.(store.ReadTransactions).OpenReadTransactions() > 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: a read transaction is open while its reader does not read", c.path)
 			}
@@ -719,7 +721,7 @@ func copyFile(t testing.TB, from, to string, stop func()) {
 // and audit.key beside it).
 func startServerOn(t testing.TB, dataPath string) *testServer {
 	t.Helper()
-	return startServer(t, func(c *config) { c.dataPath = dataPath })
+	return startServer(t, func(c *server.Config) { c.DataPath = dataPath })
 }
 
 // smallDisk mounts a tmpfs of size bytes for a test's data file: a disk
@@ -744,7 +746,7 @@ func smallDisk(t *testing.T, size int) string {
 // its audit record is kept until the disk has room again.
 func TestDiskFull(t *testing.T) {
 	disk := smallDisk(t, 40<<20)
-	f := newFixture(t, func(c *config) { c.dataPath = filepath.Join(disk, "banli.db") })
+	f := newFixture(t, func(c *server.Config) { c.DataPath = filepath.Join(disk, "banli.db") })
 	// Room to free later.
 	filler := filepath.Join(disk, "filler")
 	if err := os.WriteFile(filler, make([]byte, 8<<20), 0o600); err != nil {
@@ -798,7 +800,7 @@ func TestStreamFloodStaysBounded(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("BANLI_STREAM_FLOOD")); err == nil && n > 0 {
 		attempts = n
 	}
-	f := newFixture(t, func(c *config) { c.rateLimit, c.rateBurst = 500, 1000 })
+	f := newFixture(t, func(c *server.Config) { c.RateLimit, c.RateBurst = 500, 1000 })
 	platform := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
 	imports := banliv1.NewImportServiceClient(f.conn)
 	ctx, cancel := context.WithCancel(as(platform))
@@ -828,8 +830,8 @@ func TestStreamFloodStaysBounded(t *testing.T) {
 	after := heap()
 	t.Logf("%d stream attempts in %s: %d held open, %d refused; heap in use %d MB before, %d MB after",
 		attempts, time.Since(start).Round(time.Millisecond), held, refused, before>>20, after>>20)
-	if held > defaultMaxStreamsPerAccount {
-		t.Errorf("one account holds %d streams, over its cap of %d", held, defaultMaxStreamsPerAccount)
+	if held > server.DefaultMaxStreamsPerAccount {
+		t.Errorf("one account holds %d streams, over its cap of %d", held, server.DefaultMaxStreamsPerAccount)
 	}
 	if after > before+64<<20 {
 		t.Errorf("the heap grew from %d to %d MB", before>>20, after>>20)
@@ -907,10 +909,11 @@ func TestMissingAuditKeyRefusesToStart(t *testing.T) {
 	if err := os.Remove(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config{dataPath: f.dataPath, grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", lockTimeout: time.Second, shutdownTimeout: time.Second}
+	cfg := server.Config{DataPath: f.dataPath, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", LockTimeout: time.Second, ShutdownTimeout: time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a server that starts stops then
 	defer cancel()
-	err := serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	err := server.Run(ctx, cfg)
 	if err == nil || !strings.Contains(err.Error(), keyFile) {
 		t.Fatalf("serve without the audit key: %v, want a refusal naming %s", err, keyFile)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/banli/banli/cmd/banli/cli"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -25,7 +26,7 @@ func TestImportCommand(t *testing.T) {
 	dir := t.TempDir()
 	run := func(args ...string) (int, string, string) {
 		var out, errs strings.Builder
-		code := importCommand(append([]string{"-addr", f.addrs.grpcAddr, "-token-file", f.clientAs(t, f.officeKey(t)).tokenFile}, args...), &out, &errs)
+		code := cli.ImportCommand(append([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile}, args...), &out, &errs)
 		return code, out.String(), errs.String()
 	}
 

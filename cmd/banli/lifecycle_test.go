@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/banli/banli/cmd/banli/load"
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
 	"github.com/banli/banli/store/boltstore"
@@ -34,7 +36,7 @@ type fixture struct {
 	auditors int
 }
 
-func newFixture(t testing.TB, tweaks ...func(*config)) *fixture {
+func newFixture(t testing.TB, tweaks ...func(*server.Config)) *fixture {
 	ts := startServer(t, tweaks...)
 	f := &fixture{testServer: ts}
 	f.session = must(ts.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
@@ -88,7 +90,7 @@ func (f *fixture) consult(t testing.TB, assignment string) *banliv1.Proposal {
 
 func (f *fixture) reply(t testing.TB, assignment string) *banliv1.Proposal {
 	t.Helper()
-	return must(f.proposals.SubmitReply(context.Background(), replyRequest(assignment, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	return must(f.proposals.SubmitReply(context.Background(), load.ReplyRequest(assignment, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
 }
 
 func (f *fixture) rate(t testing.TB, reply string, proposer int32, s banliv1.Satisfaction) *banliv1.Proposal {
@@ -146,9 +148,9 @@ func TestLeadCaseWithTwoOpinions(t *testing.T) {
 
 	// The lead replies only after both opinions; co-handling units never
 	// reply, and the lead never sends an opinion.
-	_, err = f.proposals.SubmitReply(office, replyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	_, err = f.proposals.SubmitReply(office, load.ReplyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A))
 	wantCode(t, err, codes.FailedPrecondition, "")
-	_, err = f.proposals.SubmitReply(office, replyRequest(co1, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+	_, err = f.proposals.SubmitReply(office, load.ReplyRequest(co1, banliv1.ReplyCategory_REPLY_CATEGORY_A))
 	wantCode(t, err, codes.FailedPrecondition, "")
 	_, err = f.proposals.SubmitOpinion(office, &banliv1.SubmitOpinionRequest{Name: lead, Opinion: &banliv1.Opinion{Text: "x", Signer: "y"}})
 	wantCode(t, err, codes.FailedPrecondition, "")
@@ -464,7 +466,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	f := newFixture(t)
 	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
 	f.stop()
-	db, err := openBoltFile(f.dataPath, boltstore.Options{})
+	db, err := openDataFile(f.dataPath, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,9 +489,10 @@ func TestRestartKeepsEverything(t *testing.T) {
 // TestLockedDataFile: a second server on the same file says so at once.
 func TestLockedDataFile(t *testing.T) {
 	ts := startServer(t)
-	cfg := config{dataPath: ts.dataPath, grpcAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", lockTimeout: 100 * time.Millisecond}
+	cfg := server.Config{DataPath: ts.dataPath, GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", LockTimeout: 100 * time.Millisecond}
 	start := time.Now()
-	err := serve(t.Context(), cfg, slog.New(slog.DiscardHandler), nil)
+	cfg.Log = slog.New(slog.DiscardHandler)
+	err := server.Run(t.Context(), cfg)
 	if !errors.Is(err, store.ErrLocked) || time.Since(start) > 5*time.Second {
 		t.Fatalf("second server: %v after %s, want ErrLocked at once", err, time.Since(start))
 	}
@@ -518,9 +521,9 @@ func TestSessionPolicy(t *testing.T) {
 	}
 	f.sign(t, a.GetName())
 	// No consultation needed here, but category D is not accepted.
-	_, err := f.proposals.SubmitReply(office, replyRequest(a.GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_D))
+	_, err := f.proposals.SubmitReply(office, load.ReplyRequest(a.GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_D))
 	wantCode(t, err, codes.InvalidArgument, "reply.category")
-	p = must(f.proposals.SubmitReply(office, replyRequest(a.GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_C)))(t)
+	p = must(f.proposals.SubmitReply(office, load.ReplyRequest(a.GetName(), banliv1.ReplyCategory_REPLY_CATEGORY_C)))(t)
 	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_REPLIED)
 
 	_, err = f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{

@@ -29,6 +29,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/banli/banli/cmd/banli/cli"
+	"github.com/banli/banli/cmd/banli/datatool"
+	"github.com/banli/banli/cmd/banli/load"
+	"github.com/banli/banli/cmd/banli/server"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 )
@@ -49,21 +53,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return serveCommand(args, stderr)
 	case "backup":
-		return backupCommand(args, stdout, stderr)
+		return cli.BackupCommand(args, stdout, stderr, server.CheckDataFile)
 	case "restore":
-		return restoreCommand(args, stdout, stderr)
+		return datatool.RestoreCommand(args, stdout, stderr, server.DataFiles{})
 	case "import":
-		return importCommand(args, stdout, stderr)
+		return cli.ImportCommand(args, stdout, stderr)
 	case "export":
-		return exportCommand(args, stdout, stderr)
+		return cli.ExportCommand(args, stdout, stderr)
 	case "get", "list", "assign", "sign", "reply", "rate":
-		return clientCommand(cmd, args, stdout, stderr)
+		return cli.LifecycleCommand(cmd, args, stdout, stderr)
 	case "audit":
-		return auditCommand(args, stdout, stderr)
+		return datatool.AuditCommand(args, stdout, stderr, server.DataFiles{})
 	case "seed":
-		return seedCommand(args, stdout, stderr)
+		return load.SeedCommand(args, stdout, stderr)
 	case "bench":
-		return benchCommand(args, stdout, stderr)
+		return load.BenchCommand(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "banli", version)
 		return 0
@@ -94,64 +98,40 @@ const usage = `usage:
                           throughput and p50/p95/p99 (-transport grpc|rest, -clients, -duration)
   banli version           print the version`
 
-// config is everything serve needs; flags and BANLI_* variables fill it.
-type config struct {
-	dataPath        string
-	grpcAddr        string
-	httpAddr        string
-	logLevel        slog.Level
-	logFormat       string
-	shutdownTimeout time.Duration
-	lockTimeout     time.Duration
-	follow          string
-	followFlags     clientFlags
-	debugAddr       string
-	tlsCert         string
-	tlsKey          string
-	clientCA        string
-	rateLimit       float64
-	rateBurst       int
-	// Connection and stream limits (see limits.go); zero takes the default.
-	maxConnections       int
-	maxConnectionsPerIP  int
-	maxStreamsPerAccount int
-	idleTimeout          time.Duration
-	sendTimeout          time.Duration
-	// auditKey is the audit key file's path; "" is audit.key beside the data.
-	auditKey string
-	// now is the service's clock; nil is the wall clock. Only tests set it.
-	now func() time.Time
-	// withoutAuth serves with no sign-in or access rules. No flag sets it:
-	// only the benchmark that measures what authentication costs does.
-	withoutAuth bool
+// serveFlags are the flags of `banli serve`: the server's Config, and how
+// it logs.
+type serveFlags struct {
+	server.Config
+	logLevel  slog.Level
+	logFormat string
 }
 
-func parseServeFlags(args []string, stderr io.Writer) (config, error) {
-	var cfg config
+func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
+	var cfg serveFlags
 	fs := flag.NewFlagSet("banli serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.dataPath, "data", "./data/banli.db", "the bbolt data file; created with its directory if missing")
-	fs.StringVar(&cfg.grpcAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
-	fs.StringVar(&cfg.httpAddr, "http-addr", "127.0.0.1:8080", "REST gateway, OpenAPI and probe listen address")
+	fs.StringVar(&cfg.DataPath, "data", "./data/banli.db", "the bbolt data file; created with its directory if missing")
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:50051", "gRPC listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "REST gateway, OpenAPI and probe listen address")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
-	fs.DurationVar(&cfg.lockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
-	fs.StringVar(&cfg.follow, "follow", "", "run as a standby of the primary at this gRPC address (read-only until promoted)")
-	fs.StringVar(&cfg.followFlags.tokenFile, "follow-token-file", "", "with -follow: a file holding the API key of a standby (or admin) account on the primary")
-	fs.StringVar(&cfg.followFlags.caFile, "follow-ca", "", "with -follow: a PEM CA to verify the primary's TLS certificate")
-	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate for TLS on both listeners (required to listen beyond loopback)")
-	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
-	fs.StringVar(&cfg.clientCA, "client-ca", "", "PEM CA whose client certificates may sign in (as the account mapped to their common name)")
-	fs.Float64Var(&cfg.rateLimit, "rate-limit", 500, "calls per second one account (or one address failing to sign in) may make on average; 0 turns the limit off")
-	fs.IntVar(&cfg.rateBurst, "rate-burst", 1000, "calls one account may make at once above -rate-limit")
-	fs.IntVar(&cfg.maxConnections, "max-connections", defaultMaxConnections, "connections both listeners hold at most, together; more are closed at once")
-	fs.IntVar(&cfg.maxConnectionsPerIP, "max-connections-per-ip", defaultMaxConnectionsPerIP, "connections one client address holds at most")
-	fs.IntVar(&cfg.maxStreamsPerAccount, "max-streams-per-account", defaultMaxStreamsPerAccount, "streams (imports, exports, backups) one account holds open at once")
-	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "an HTTP keep-alive or gRPC connection with no call for this long is closed")
-	fs.DurationVar(&cfg.sendTimeout, "send-timeout", service.DefaultSendTimeout, "a download (export, backup) whose client reads nothing for this long is ended")
-	fs.StringVar(&cfg.auditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
-	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
+	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
+	fs.StringVar(&cfg.Follow, "follow", "", "run as a standby of the primary at this gRPC address (read-only until promoted)")
+	fs.StringVar(&cfg.FollowDial.TokenFile, "follow-token-file", "", "with -follow: a file holding the API key of a standby (or admin) account on the primary")
+	fs.StringVar(&cfg.FollowDial.CAFile, "follow-ca", "", "with -follow: a PEM CA to verify the primary's TLS certificate")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for TLS on both listeners (required to listen beyond loopback)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of -tls-cert")
+	fs.StringVar(&cfg.ClientCA, "client-ca", "", "PEM CA whose client certificates may sign in (as the account mapped to their common name)")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 500, "calls per second one account (or one address failing to sign in) may make on average; 0 turns the limit off")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", 1000, "calls one account may make at once above -rate-limit")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", server.DefaultMaxConnections, "connections both listeners hold at most, together; more are closed at once")
+	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", server.DefaultMaxConnectionsPerIP, "connections one client address holds at most")
+	fs.IntVar(&cfg.MaxStreamsPerAccount, "max-streams-per-account", server.DefaultMaxStreamsPerAccount, "streams (imports, exports, backups) one account holds open at once")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "an HTTP keep-alive or gRPC connection with no call for this long is closed")
+	fs.DurationVar(&cfg.SendTimeout, "send-timeout", service.DefaultSendTimeout, "a download (export, backup) whose client reads nothing for this long is ended")
+	fs.StringVar(&cfg.AuditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
+	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
 		fs.PrintDefaults()
@@ -175,11 +155,11 @@ func parseServeFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	cfg.followFlags.addr = cfg.follow
-	if cfg.rateLimit < 0 || cfg.rateBurst < 0 {
+	cfg.FollowDial.Addr = cfg.Follow
+	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
 	}
-	if cfg.maxConnections < 1 || cfg.maxConnectionsPerIP < 1 || cfg.maxStreamsPerAccount < 1 || cfg.idleTimeout <= 0 || cfg.sendTimeout <= 0 {
+	if cfg.MaxConnections < 1 || cfg.MaxConnectionsPerIP < 1 || cfg.MaxStreamsPerAccount < 1 || cfg.IdleTimeout <= 0 || cfg.SendTimeout <= 0 {
 		return cfg, errors.New("-max-connections, -max-connections-per-ip, -max-streams-per-account , -idle-timeout and -send-timeout must be positive")
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
@@ -206,9 +186,10 @@ func serveCommand(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err = serve(ctx, cfg, log, nil)
+	cfg.Log, cfg.Version = log, version
+	err = server.Run(ctx, cfg.Config)
 	if errors.Is(err, store.ErrLocked) {
-		fmt.Fprintf(stderr, "banli: %v\nAnother banli (or other program) has %s open. Stop it, or give this one its own file with -data or BANLI_DATA.\n", err, cfg.dataPath)
+		fmt.Fprintf(stderr, "banli: %v\nAnother banli (or other program) has %s open. Stop it, or give this one its own file with -data or BANLI_DATA.\n", err, cfg.DataPath)
 		return 1
 	}
 	if err != nil {

@@ -96,7 +96,7 @@ func TestSIGTERMFinishesInFlightCalls(t *testing.T) {
 		t.Error("the log does not say where the admin key is")
 	}
 
-	db, err := openBoltFile(data, boltstore.Options{})
+	db, err := openDataFile(data, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

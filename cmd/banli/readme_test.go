@@ -29,7 +29,7 @@ func TestReadmeExample(t *testing.T) {
 
 	ts := startServer(t)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "BANLI=http://"+ts.addrs.httpAddr, "ADMIN="+ts.adminKey)
+	cmd.Env = append(os.Environ(), "BANLI=http://"+ts.addrs.HTTPAddr, "ADMIN="+ts.adminKey)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the example failed: %v\n%s", err, out)

@@ -84,13 +84,13 @@ func TestStandbyFollowsThePrimary(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	status := replication(standby)
-	if status.GetRole() != banliv1.ReplicationRole_REPLICATION_ROLE_STANDBY || status.GetFollowing() != f.addrs.grpcAddr {
+	if status.GetRole() != banliv1.ReplicationRole_REPLICATION_ROLE_STANDBY || status.GetFollowing() != f.addrs.GRPCAddr {
 		t.Errorf("standby says %v", status)
 	}
 	applied := status.GetAppliedSequence()
 
 	// Everything the standby applied is the primary's, event for event.
-	primary, err := openBoltFile(f.dataPath, boltstore.Options{})
+	primary, err := openDataFile(f.dataPath, boltstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func TestErrorsOverREST(t *testing.T) {
 // every REST route, and its probes.
 func TestOpenAPIAndProbes(t *testing.T) {
 	ts := startServer(t)
-	resp, err := http.Get("http://" + ts.addrs.httpAddr + "/openapi.json")
+	resp, err := http.Get("http://" + ts.addrs.HTTPAddr + "/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestOpenAPIAndProbes(t *testing.T) {
 		"session": "sessions/1", "kind": "PROPOSAL_KIND_CPPCC_PROPOSAL", "number": "1", "period": "SUBMISSION_PERIOD_BETWEEN_MEETINGS",
 		"title": "t", "content": "c", "proposers": []any{map[string]any{"type": "PROPOSER_TYPE_SECTOR", "displayName": "经济界"}},
 	})
-	scrape, _ := http.NewRequest("GET", "http://"+ts.addrs.httpAddr+"/metrics", nil)
+	scrape, _ := http.NewRequest("GET", "http://"+ts.addrs.HTTPAddr+"/metrics", nil)
 	scrape.Header.Set("Authorization", "Bearer "+ts.account(t, "prometheus", banliv1.Role_ROLE_MONITOR, ""))
 	resp, err = http.DefaultClient.Do(scrape)
 	if err != nil {
@@ -214,7 +214,7 @@ func TestOpenAPIAndProbes(t *testing.T) {
 	}
 
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
-		resp, err := http.Get("http://" + ts.addrs.httpAddr + path)
+		resp, err := http.Get("http://" + ts.addrs.HTTPAddr + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/banli/banli/cmd/banli/load"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -105,14 +106,14 @@ func TestAYearOfStatistics(t *testing.T) {
 		return banliv1.ReplyCategory_REPLY_CATEGORY_A
 	}
 	for _, x := range concat(aLead[:11], aSplit, dLead[:1], dLead[2:]) {
-		must(f.proposals.SubmitReply(office, replyRequest(x, category(x))))(t)
+		must(f.proposals.SubmitReply(office, load.ReplyRequest(x, category(x))))(t)
 	}
 	// 10 June: unit 3's second part replies late; 10 July: the extended one
 	// replies within its new deadline.
 	f.clock.Set(day(6, 10))
-	must(f.proposals.SubmitReply(office, replyRequest(dLead[1], banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	must(f.proposals.SubmitReply(office, load.ReplyRequest(dLead[1], banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
 	f.clock.Set(day(7, 10))
-	must(f.proposals.SubmitReply(office, replyRequest(aLead[11], banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	must(f.proposals.SubmitReply(office, load.ReplyRequest(aLead[11], banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
 
 	// 20 July: ratings. Lead part 6 of unit 0 is rated unsatisfied, handled
 	// again and then satisfied; split parts are basically satisfied; unit
@@ -135,7 +136,7 @@ func TestAYearOfStatistics(t *testing.T) {
 	rate(dLead[3], banliv1.Satisfaction_SATISFACTION_UNSATISFIED)
 	f.clock.Set(day(8, 1))
 	f.consult(t, aLead[6])
-	must(f.proposals.SubmitReply(office, replyRequest(aLead[6], banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	must(f.proposals.SubmitReply(office, load.ReplyRequest(aLead[6], banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
 	f.clock.Set(day(8, 5))
 	f.rate(t, aLead[6]+"/replies/2", 1, banliv1.Satisfaction_SATISFACTION_SATISFIED)
 

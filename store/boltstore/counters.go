@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/banli/banli/store"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/banli/banli/store"
 )
 
 func statsKeyBytes(k store.StatsKey) []byte {

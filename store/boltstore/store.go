@@ -16,9 +16,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/banli/banli/store"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/banli/banli/store"
 )
 
 // SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency

@@ -1,6 +1,7 @@
 // Package gateway is Banli's REST gateway: grpc-gateway's mux over the
-// gRPC server, reached in memory so that every interceptor applies to
-// REST calls too, with the JSON, the decoding and the codec Banli needs.
+// gRPC server, reached in memory (Listen) so that every interceptor applies
+// to REST calls too; the mark that tells that connection apart
+// (ServerCredentials); and the JSON (restjson), decoding and codec it needs.
 package gateway
 
 import (
@@ -16,15 +17,17 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	encodingproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/banli/banli/cmd/banli/restjson"
+	"github.com/banli/banli/cmd/banli/gateway/restjson"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
 )
@@ -180,3 +183,34 @@ func (c answerCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m.ProtoReflect().SetUnknown(data.Materialize())
 	return nil
 }
+
+// ServerCredentials are the gRPC server's transport credentials: network
+// clients go through network's (TLS, or plaintext on loopback), and the
+// gateway's in-memory connection gets a mark, which makes it the only one
+// trusted to pass on a REST caller's certificate and address.
+func ServerCredentials(network credentials.TransportCredentials) credentials.TransportCredentials {
+	return serverCredentials{network}
+}
+
+type serverCredentials struct {
+	credentials.TransportCredentials
+}
+
+func (c serverCredentials) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	if conn.LocalAddr().Network() == gatewayNetwork {
+		return conn, service.GatewayAuthInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
+	}
+	return c.TransportCredentials.ServerHandshake(conn)
+}
+
+func (c serverCredentials) Clone() credentials.TransportCredentials {
+	return serverCredentials{c.TransportCredentials.Clone()}
+}
+
+// gatewayNetwork is the network name of bufconn's in-memory connections,
+// which only this process can open.
+const gatewayNetwork = "bufconn"
+
+// Listen makes the in-memory listener the gRPC server serves the gateway
+// on: REST never crosses the network to reach gRPC.
+func Listen() *bufconn.Listener { return bufconn.Listen(1 << 20) }

@@ -18,7 +18,6 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
-	"github.com/banli/banli/service"
 	"golang.org/x/text/transform"
 )
 
@@ -207,10 +206,16 @@ func record(line int, fields, cells []string) (Record, bool) {
 	return rec, !empty
 }
 
+// FormulaLeaders are the first characters of a cell that a spreadsheet
+// reads as a formula, which ExportLedger's contract guards with an
+// apostrophe (the service's export uses the same set; a test holds them
+// together).
+const FormulaLeaders = "=+-@\t\r\n"
+
 // unguard removes the apostrophe an export puts before a cell that a
-// spreadsheet would otherwise read as a formula (service.FormulaLeaders).
+// spreadsheet would otherwise read as a formula.
 func unguard(v string) string {
-	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(service.FormulaLeaders, rune(v[1])) {
+	if len(v) > 1 && v[0] == '\'' && strings.ContainsRune(FormulaLeaders, rune(v[1])) {
 		return v[1:]
 	}
 	return v

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/banli/banli/service"
 )
 
 func TestListSplitsNames(t *testing.T) {
@@ -74,4 +76,12 @@ func FuzzXLSX(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFormulaLeadersAreTheExports: import removes exactly the guard that
+// the export adds.
+func TestFormulaLeadersAreTheExports(t *testing.T) {
+	if FormulaLeaders != service.FormulaLeaders {
+		t.Errorf("import unguards %q, the export guards %q", FormulaLeaders, service.FormulaLeaders)
+	}
 }

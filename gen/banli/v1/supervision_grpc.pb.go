@@ -41,6 +41,9 @@ type SupervisionServiceClient interface {
 	// Exports the ledger (台账) as an XLSX or CSV file, one row per case, in
 	// chunks of up to 1 MiB; over REST a download. Its case columns are the
 	// ones `banli import` reads, so an exported file imports back unchanged.
+	// A CSV cell that a spreadsheet would read as a formula (one starting
+	// with = + - @, a tab, CR or LF) is written with a leading apostrophe,
+	// which spreadsheets show as text and `banli import` removes.
 	ExportLedger(ctx context.Context, in *ExportLedgerRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
@@ -107,6 +110,9 @@ type SupervisionServiceServer interface {
 	// Exports the ledger (台账) as an XLSX or CSV file, one row per case, in
 	// chunks of up to 1 MiB; over REST a download. Its case columns are the
 	// ones `banli import` reads, so an exported file imports back unchanged.
+	// A CSV cell that a spreadsheet would read as a formula (one starting
+	// with = + - @, a tab, CR or LF) is written with a leading apostrophe,
+	// which spreadsheets show as text and `banli import` removes.
 	ExportLedger(*ExportLedgerRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedSupervisionServiceServer()
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/rand"
@@ -8,9 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/banli/banli/store"
-	"github.com/banli/banli/store/boltstore"
 )
 
 // The audit trail's key (see store.Options.AuditKey) lives in a file of its
@@ -70,26 +67,4 @@ func openAuditKey(path string) (key []byte, made bool, err error) {
 		return nil, false, err
 	}
 	return key, true, nil
-}
-
-// openStoreWithAuditKey opens the server's data file under its audit key.
-// A key made just now for a trail already chained under another key means
-// the key file is missing: the new one is removed again and the server
-// does not start, rather than start a trail nobody can verify.
-func openStoreWithAuditKey(cfg config, opts boltstore.Options) (*boltstore.DB, error) {
-	path := auditKeyPath(cfg.auditKey, cfg.dataPath)
-	key, made, err := openAuditKey(path)
-	if err != nil {
-		return nil, fmt.Errorf("audit key: %w", err)
-	}
-	opts.AuditKey = key
-	db, err := openBoltFile(cfg.dataPath, opts)
-	if errors.Is(err, store.ErrAuditKey) {
-		if made {
-			os.Remove(path)
-			return nil, fmt.Errorf("%w: the key file %s is missing; put it back (from where it is kept with the backups), or give its path with -audit-key", err, path)
-		}
-		return nil, fmt.Errorf("%w: %s is not this data file's audit key", err, path)
-	}
-	return db, err
 }

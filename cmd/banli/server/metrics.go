@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/banli/banli/service"
-	"github.com/banli/banli/store/boltstore"
+	"github.com/banli/banli/store"
 )
 
 // metrics are what /metrics exports: gRPC server metrics (REST calls
@@ -58,15 +58,21 @@ func (m *metrics) ObserveCommit(batch int, took time.Duration, err error) {
 }
 
 // watch adds the gauges read from the store at scrape time.
-func (m *metrics) watch(db *boltstore.DB, srv *service.Server) {
-	m.registry.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_database_bytes", Help: "Size of the bbolt data file."}, func() float64 {
-			n, _ := db.Size()
+// The backend's gauges are those its abilities allow (store.FileBacked,
+// store.ReadTransactions).
+func (m *metrics) watch(db store.Backend, srv *service.Server) {
+	if file, ok := db.(store.FileBacked); ok {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_database_bytes", Help: "Size of the data file."}, func() float64 {
+			n, _ := file.Size()
 			return float64(n)
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_open_read_transactions", Help: "Read transactions open now; none outlives its call."}, func() float64 {
-			return float64(db.OpenReadTransactions())
-		}),
+		}))
+	}
+	if txs, ok := db.(store.ReadTransactions); ok {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_open_read_transactions", Help: "Read transactions open now; none outlives its call."}, func() float64 {
+			return float64(txs.OpenReadTransactions())
+		}))
+	}
+	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_overdue_parts", Help: "Assignments whose current deadline has passed."}, func() float64 {
 			n, _ := srv.OverdueParts()
 			return float64(n)

@@ -1,4 +1,8 @@
-package main
+// Package load holds the load tools: `banli seed` fills a running server
+// with realistic cases, and `banli bench` drives it with a realistic mix of
+// calls. Both speak to the server only through its API; so does the acting
+// client they sign in with (acting.go), which the end-to-end tests use too.
+package load
 
 import (
 	"bytes"
@@ -20,12 +24,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/banli/banli/cmd/banli/dial"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
-
-// The load tools: `banli seed` fills a running server with realistic
-// cases, and `banli bench` drives it with a realistic mix of calls. Both
-// speak to the server only through its API, over loopback.
 
 const (
 	roleLead  = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
@@ -52,11 +53,11 @@ var (
 	seedAsks = []string{"加快推进", "进一步完善", "加强", "优化", "统筹推进", "规范", "支持", "提升"}
 )
 
-// seedCommand is `banli seed`.
-func seedCommand(args []string, stdout, stderr io.Writer) int {
+// SeedCommand is `banli seed`.
+func SeedCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	client := addClientFlags(fs)
+	client := dial.AddFlags(fs)
 	cases := fs.Int("cases", 10000, "how many cases to create")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -64,7 +65,7 @@ func seedCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	start := time.Now()
-	n, err := seed(context.Background(), client, *cases, *clients, func(done int) {
+	n, err := Seed(context.Background(), client, *cases, *clients, func(done int) {
 		fmt.Fprintf(stderr, "seeded %d of %d cases (%.0f/s)\n", done, *cases, float64(done)/time.Since(start).Seconds())
 	})
 	if err != nil {
@@ -79,8 +80,8 @@ func seedCommand(args []string, stdout, stderr io.Writer) int {
 // cases: about 70% with a lead unit only, 15% with a lead and one to three
 // co-handling units, 15% split between two or three units. Cases of past
 // years are carried through to rated; this year's stop along the way.
-func seed(ctx context.Context, client *clientFlags, cases, clients int, progress func(int)) (int, error) {
-	conn, _, err := client.dialActing("load")
+func Seed(ctx context.Context, client *dial.Flags, cases, clients int, progress func(int)) (int, error) {
+	conn, _, err := DialActing(client, "load")
 	if err != nil {
 		return 0, err
 	}
@@ -220,7 +221,7 @@ func advance(ctx context.Context, c banliv1.ProposalServiceClient, p *banliv1.Pr
 		return nil
 	}
 	for _, a := range replying {
-		if _, err := c.SubmitReply(ctx, replyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A)); err != nil {
+		if _, err := c.SubmitReply(ctx, ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A)); err != nil {
 			return err
 		}
 	}
@@ -235,7 +236,7 @@ func advance(ctx context.Context, c banliv1.ProposalServiceClient, p *banliv1.Pr
 	return nil
 }
 
-func replyRequest(assignment string, category banliv1.ReplyCategory) *banliv1.SubmitReplyRequest {
+func ReplyRequest(assignment string, category banliv1.ReplyCategory) *banliv1.SubmitReplyRequest {
 	return &banliv1.SubmitReplyRequest{Name: assignment, Reply: &banliv1.Reply{
 		Category: category, Text: "一、关于……\n二、关于……", DocumentNumber: "函〔2021〕12号", Signer: "张局长",
 		ContactPerson: "李明", ContactPhone: "0755-88000000", DisclosureIntent: banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL,
@@ -257,7 +258,7 @@ func (g grpcCaller) call(ctx context.Context, method string, req, resp proto.Mes
 type restCaller struct {
 	base   string
 	client *http.Client
-	acting *actingClient
+	acting *ActingClient
 }
 
 func (r restCaller) call(ctx context.Context, method string, req, resp proto.Message) error {
@@ -275,7 +276,7 @@ func (r restCaller) call(ctx context.Context, method string, req, resp proto.Mes
 		return err
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
-	key, err := r.acting.keyFor(ctx, method, req)
+	key, err := r.acting.KeyFor(ctx, method, req)
 	if err != nil {
 		return err
 	}
@@ -331,11 +332,11 @@ func restRoute(method string, req proto.Message) (verb, path string, body proto.
 }
 
 // benchCommand is `banli bench`.
-func benchCommand(args []string, stdout, stderr io.Writer) int {
+func BenchCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	client := addClientFlags(fs)
-	httpAddr := fs.String("http", envOr("BANLI_HTTP_ADDR", "127.0.0.1:8080"), "the server's REST address")
+	client := dial.AddFlags(fs)
+	httpAddr := fs.String("http", dial.EnvOr("BANLI_HTTP_ADDR", "127.0.0.1:8080"), "the server's REST address")
 	transport := fs.String("transport", "grpc", "grpc or rest")
 	clients := fs.Int("clients", 64, "concurrent clients")
 	duration := fs.Duration("duration", 30*time.Second, "how long to run")
@@ -344,7 +345,7 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: banli bench [-addr host:port] [-http host:port] [-transport grpc|rest] [-clients N] [-duration D]")
 		return 2
 	}
-	report, err := runBench(context.Background(), client, *httpAddr, *transport, *clients, *duration, *only)
+	report, err := RunBench(context.Background(), client, *httpAddr, *transport, *clients, *duration, *only)
 	if err != nil {
 		fmt.Fprintln(stderr, "banli bench:", err)
 		return 1
@@ -353,28 +354,29 @@ func benchCommand(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// benchResult is one run of the mix.
-type benchResult struct {
-	calls     int64
-	errors    int64
-	elapsed   time.Duration
-	latencies map[string][]time.Duration
+// BenchResult is one run of the mix.
+type BenchResult struct {
+	Calls   int64
+	Errors  int64
+	Elapsed time.Duration
+	// Latencies are each call's, by kind of call ("create", "get" …).
+	Latencies map[string][]time.Duration
 }
 
-func (r *benchResult) String() string {
+func (r *BenchResult) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d calls in %s: %.0f calls/s, %d errors\n", r.calls, r.elapsed.Round(time.Millisecond), float64(r.calls)/r.elapsed.Seconds(), r.errors)
+	fmt.Fprintf(&b, "%d calls in %s: %.0f calls/s, %d errors\n", r.Calls, r.Elapsed.Round(time.Millisecond), float64(r.Calls)/r.Elapsed.Seconds(), r.Errors)
 	fmt.Fprintf(&b, "%-10s %8s %9s %9s %9s\n", "call", "count", "p50 ms", "p95 ms", "p99 ms")
 	var names []string
-	for name := range r.latencies {
+	for name := range r.Latencies {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range append(names, "all") {
-		l := r.latencies[name]
+		l := r.Latencies[name]
 		if name == "all" {
 			for _, n := range names {
-				l = append(l, r.latencies[n]...)
+				l = append(l, r.Latencies[n]...)
 			}
 		}
 		slices.Sort(l)
@@ -387,9 +389,9 @@ func (r *benchResult) String() string {
 // runBench runs the mix: of every 100 calls, 10 create a case (and 10
 // assign it), 10 sign a part, 40 read a case, 20 list a unit's cases in a
 // state, 10 read a unit's statistics.
-func runBench(ctx context.Context, client *clientFlags, httpAddr, transport string, clients int, duration time.Duration, only string) (*benchResult, error) {
+func RunBench(ctx context.Context, client *dial.Flags, httpAddr, transport string, clients int, duration time.Duration, only string) (*BenchResult, error) {
 	pick := map[string][2]int{"create": {0, 10}, "get": {20, 60}, "list": {60, 80}, "stats": {80, 100}}[only]
-	conn, acting, err := client.dialActing("load")
+	conn, acting, err := DialActing(client, "load")
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +431,7 @@ func runBench(ctx context.Context, client *clientFlags, httpAddr, transport stri
 	// assignments are decoded, for the names the next steps need.
 	unused := func() proto.Message { return &emptypb.Empty{} }
 
-	res := &benchResult{latencies: map[string][]time.Duration{}}
+	res := &BenchResult{Latencies: map[string][]time.Duration{}}
 	var mu sync.Mutex
 	var seq atomic.Int64
 	seq.Store(time.Now().UnixNano() % 1e9 * 1000)
@@ -495,15 +497,15 @@ func runBench(ctx context.Context, client *clientFlags, httpAddr, transport stri
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			res.calls += calls
-			res.errors += errs
+			res.Calls += calls
+			res.Errors += errs
 			for k, v := range local {
-				res.latencies[k] = append(res.latencies[k], v...)
+				res.Latencies[k] = append(res.Latencies[k], v...)
 			}
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
+	res.Elapsed = time.Since(start)
 	return res, nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package load
 
 import (
 	"context"
@@ -14,16 +14,17 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/banli/banli/cmd/banli/dial"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
-// actingClient signs each call in as an account that the call's access
+// ActingClient signs each call in as an account that the call's access
 // rule allows, the way the real parties would take turns on a case: the
 // office registers and assigns, the unit's staff sign and consult, its head
 // replies. The load tools (banli seed, banli bench) use it, and so do the
 // tests. Given an admin key, it creates the accounts it needs on first use,
 // named <prefix>-office, <prefix>-staff-<unit id>, and so on.
-type actingClient struct {
+type ActingClient struct {
 	adminKey string
 	prefix   string
 	// accounts calls AccountService as the admin; set by attach.
@@ -44,22 +45,22 @@ type actingClient struct {
 	units    map[string]string // assignment name -> its unit
 }
 
-func newActingClient(adminKey, prefix string) *actingClient {
-	return &actingClient{adminKey: adminKey, prefix: prefix, keys: map[string]string{}, units: map[string]string{}}
+func NewActingClient(adminKey, prefix string) *ActingClient {
+	return &ActingClient{adminKey: adminKey, prefix: prefix, keys: map[string]string{}, units: map[string]string{}}
 }
 
-// dialOptions are what a connection needs to act through a.
-func (a *actingClient) dialOptions() []grpc.DialOption {
+// DialOptions are what a connection needs to act through a.
+func (a *ActingClient) DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(a.unary), grpc.WithChainStreamInterceptor(a.stream)}
 }
 
-// attach gives a the connection to create accounts and look up cases on.
-func (a *actingClient) attach(conn grpc.ClientConnInterface) {
+// Attach gives a the connection to create accounts and look up cases on.
+func (a *ActingClient) Attach(conn grpc.ClientConnInterface) {
 	a.accounts = banliv1.NewAccountServiceClient(conn)
 	a.proposals = banliv1.NewProposalServiceClient(conn)
 }
 
-func (a *actingClient) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+func (a *ActingClient) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	ctx, err := a.signIn(ctx, method, req)
 	if err != nil {
 		return err
@@ -71,7 +72,7 @@ func (a *actingClient) unary(ctx context.Context, method string, req, reply any,
 	return err
 }
 
-func (a *actingClient) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+func (a *ActingClient) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	ctx, err := a.signIn(ctx, method, nil)
 	if err != nil {
 		return nil, err
@@ -81,21 +82,21 @@ func (a *actingClient) stream(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 
 // signIn adds the key of an account fit for the call, unless the caller
 // chose credentials itself.
-func (a *actingClient) signIn(ctx context.Context, method string, req any) (context.Context, error) {
+func (a *ActingClient) signIn(ctx context.Context, method string, req any) (context.Context, error) {
 	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
 		return ctx, nil
 	}
-	key, err := a.keyFor(ctx, method, req)
+	key, err := a.KeyFor(ctx, method, req)
 	if err != nil || key == "" {
 		return ctx, err
 	}
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key), nil
 }
 
-// keyFor picks the account for a call: the office wherever the office may
+// KeyFor picks the account for a call: the office wherever the office may
 // act, else the unit whose part the call names (its staff, or its head
 // where only a head may), else the admin or an auditor.
-func (a *actingClient) keyFor(ctx context.Context, method string, req any) (string, error) {
+func (a *ActingClient) KeyFor(ctx context.Context, method string, req any) (string, error) {
 	if method == banliv1.AccountService_ListAccessRules_FullMethodName {
 		return a.adminKey, nil // how the table is read
 	}
@@ -111,27 +112,27 @@ func (a *actingClient) keyFor(ctx context.Context, method string, req any) (stri
 	msg, _ := req.(proto.Message)
 	switch {
 	case allows(banliv1.Role_ROLE_OFFICE):
-		return a.key(ctx, "office", banliv1.Role_ROLE_OFFICE, "")
+		return a.Key(ctx, "office", banliv1.Role_ROLE_OFFICE, "")
 	case allows(banliv1.Role_ROLE_UNIT_STAFF) || allows(banliv1.Role_ROLE_UNIT_HEAD):
 		unit, err := a.unitOf(ctx, msg)
 		if err != nil {
 			return "", err
 		}
 		if allows(banliv1.Role_ROLE_UNIT_STAFF) {
-			return a.key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit)
+			return a.Key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit)
 		}
-		return a.key(ctx, "head-"+lastID(unit), banliv1.Role_ROLE_UNIT_HEAD, unit)
+		return a.Key(ctx, "head-"+lastID(unit), banliv1.Role_ROLE_UNIT_HEAD, unit)
 	case allows(banliv1.Role_ROLE_ADMIN):
 		return a.adminKey, nil
 	case allows(banliv1.Role_ROLE_AUDITOR):
-		return a.key(ctx, "auditor", banliv1.Role_ROLE_AUDITOR, "")
+		return a.Key(ctx, "auditor", banliv1.Role_ROLE_AUDITOR, "")
 	}
 	return "", fmt.Errorf("actingClient: no role to act as for %s", method)
 }
 
 // accessRules reads the server's access table through the API, once it
 // has been read without error.
-func (a *actingClient) accessRules(ctx context.Context) (map[string][]banliv1.Role, error) {
+func (a *ActingClient) accessRules(ctx context.Context) (map[string][]banliv1.Role, error) {
 	a.rulesMu.Lock()
 	defer a.rulesMu.Unlock()
 	if a.rules != nil {
@@ -152,12 +153,12 @@ func (a *actingClient) accessRules(ctx context.Context) (map[string][]banliv1.Ro
 
 // prepare makes (or re-keys) the office's account and every unit's staff
 // account now, so that a timed run does not pay for it on its first calls.
-func (a *actingClient) prepare(ctx context.Context, units []string) error {
-	if _, err := a.key(ctx, "office", banliv1.Role_ROLE_OFFICE, ""); err != nil {
+func (a *ActingClient) prepare(ctx context.Context, units []string) error {
+	if _, err := a.Key(ctx, "office", banliv1.Role_ROLE_OFFICE, ""); err != nil {
 		return err
 	}
 	for _, unit := range units {
-		if _, err := a.key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit); err != nil {
+		if _, err := a.Key(ctx, "staff-"+lastID(unit), banliv1.Role_ROLE_UNIT_STAFF, unit); err != nil {
 			return err
 		}
 	}
@@ -165,7 +166,7 @@ func (a *actingClient) prepare(ctx context.Context, units []string) error {
 }
 
 // unitOf finds the unit whose part a request names.
-func (a *actingClient) unitOf(ctx context.Context, msg proto.Message) (string, error) {
+func (a *ActingClient) unitOf(ctx context.Context, msg proto.Message) (string, error) {
 	name := ""
 	if msg != nil {
 		if fd := msg.ProtoReflect().Descriptor().Fields().ByName("name"); fd != nil {
@@ -198,7 +199,7 @@ func (a *actingClient) unitOf(ctx context.Context, msg proto.Message) (string, e
 }
 
 // learn remembers whose part each assignment of p is.
-func (a *actingClient) learn(p *banliv1.Proposal) {
+func (a *ActingClient) learn(p *banliv1.Proposal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, as := range p.GetAssignments() {
@@ -206,9 +207,9 @@ func (a *actingClient) learn(p *banliv1.Proposal) {
 	}
 }
 
-// key returns the key of account <prefix>-<suffix>, creating the account
+// Key returns the key of account <prefix>-<suffix>, creating the account
 // (or, if a previous run made it, giving it a new key) the first time.
-func (a *actingClient) key(ctx context.Context, suffix string, role banliv1.Role, unit string) (string, error) {
+func (a *ActingClient) Key(ctx context.Context, suffix string, role banliv1.Role, unit string) (string, error) {
 	id := a.prefix + "-" + suffix
 	a.mu.Lock()
 	key, ok := a.keys[id]
@@ -245,3 +246,32 @@ func (a *actingClient) key(ctx context.Context, suffix string, role banliv1.Role
 func lastID(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
 
 var errNoAdminKey = errors.New("no API key: set BANLI_TOKEN or -token-file to an admin account's key (a new server writes one to admin.key beside its data file)")
+
+// DialActing connects with an admin key through an ActingClient, which
+// signs each call in as a role fit for it.
+func DialActing(f *dial.Flags, prefix string, extra ...grpc.DialOption) (*grpc.ClientConn, *ActingClient, error) {
+	key, err := f.Key()
+	if err != nil {
+		return nil, nil, err
+	}
+	if key == "" {
+		return nil, nil, errNoAdminKey
+	}
+	opts, err := f.TransportOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	acting := NewActingClient(key, prefix)
+	conn, err := grpc.NewClient(f.Addr, append(append(opts, acting.DialOptions()...), extra...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	acting.Attach(conn)
+	return conn, acting, nil
+}
+
+// AdminKey is the admin key the client acts with.
+func (a *ActingClient) AdminKey() string { return a.adminKey }
+
+// Attached reports whether Attach was called.
+func (a *ActingClient) Attached() bool { return a.accounts != nil }

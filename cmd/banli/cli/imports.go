@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,15 +14,16 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/banli/banli/cmd/banli/dial"
 	"github.com/banli/banli/cmd/banli/sheet"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
 // importCommand is `banli import FILE`.
-func importCommand(args []string, stdout, stderr io.Writer) int {
+func ImportCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	client := addClientFlags(fs)
+	client := dial.AddFlags(fs)
 	encoding := fs.String("encoding", "auto", "CSV text encoding: auto, utf-8 or gbk")
 	format := fs.String("format", "auto", "xlsx, csv, jsonl, or auto (by the file's extension)")
 	mappingFile := fs.String("mapping", "", "a JSON file of header-to-field pairs, added to the default mapping")
@@ -99,7 +100,7 @@ type importSummary struct {
 // importFile streams a file's rows to the server in batches and gathers
 // the results. Rows that cannot even be made into a request (an unknown
 // session or unit name) are counted invalid here.
-func importFile(ctx context.Context, client *clientFlags, path, format, encoding string, mapping map[string]string, opts importOptions) (*importSummary, error) {
+func importFile(ctx context.Context, client *dial.Flags, path, format, encoding string, mapping map[string]string, opts importOptions) (*importSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func importFile(ctx context.Context, client *clientFlags, path, format, encoding
 		return nil, err
 	}
 
-	conn, err := client.dial()
+	conn, err := client.Dial()
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +283,7 @@ func (n *names) row(rec sheet.Record) (*banliv1.ImportRow, *importProblem) {
 	if !ok {
 		return nil, bad(sheet.FieldSession, "no session named %q", v[sheet.FieldSession])
 	}
-	kind := kindOf(sess)
+	kind := sess.GetCaseKind()
 	switch k := v[sheet.FieldKind]; {
 	case k == "":
 	case strings.Contains(k, "提案") || strings.EqualFold(k, "cppcc"):
@@ -383,10 +384,10 @@ func writeReport(path string, problems []importProblem) error {
 }
 
 // exportCommand is `banli export -o FILE`.
-func exportCommand(args []string, stdout, stderr io.Writer) int {
+func ExportCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	client := addClientFlags(fs)
+	client := dial.AddFlags(fs)
 	out := fs.String("o", "", "the file to write (required); .csv writes CSV, anything else XLSX")
 	session := fs.String("session", "", "only this session, sessions/{id}")
 	unit := fs.String("unit", "", "only this unit's cases, units/{id}")
@@ -420,8 +421,8 @@ func exportCommand(args []string, stdout, stderr io.Writer) int {
 
 // export writes the server's ledger export to path, through a temporary
 // file.
-func export(ctx context.Context, client *clientFlags, req *banliv1.ExportLedgerRequest, path string) (int64, error) {
-	conn, err := client.dial()
+func export(ctx context.Context, client *dial.Flags, req *banliv1.ExportLedgerRequest, path string) (int64, error) {
+	conn, err := client.Dial()
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
-package main
+package server
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -16,13 +17,13 @@ import (
 // time. Each is a file descriptor, memory and a goroutine for as long as the
 // client keeps it, so none is left to the client's good will.
 const (
-	// defaultMaxConnections stays well under the process's descriptor
+	// DefaultMaxConnections stays well under the process's descriptor
 	// limit, so that the data file, the logs and the gateway always have
 	// room.
-	defaultMaxConnections       = 1024
-	defaultMaxConnectionsPerIP  = 128
-	defaultMaxStreamsPerAccount = 16
-	defaultIdleTimeout          = 2 * time.Minute
+	DefaultMaxConnections       = 1024
+	DefaultMaxConnectionsPerIP  = 128
+	DefaultMaxStreamsPerAccount = 16
+	DefaultIdleTimeout          = 2 * time.Minute
 
 	// maxStreamsPerConnection is HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS
 	// on the gRPC listener.
@@ -36,21 +37,24 @@ const (
 
 // withDefaults fills the limits a config left at zero (tests build config
 // by hand).
-func (cfg config) withDefaults() config {
-	if cfg.maxConnections == 0 {
-		cfg.maxConnections = defaultMaxConnections
+func (cfg Config) withDefaults() Config {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
 	}
-	if cfg.maxConnectionsPerIP == 0 {
-		cfg.maxConnectionsPerIP = defaultMaxConnectionsPerIP
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
 	}
-	if cfg.maxStreamsPerAccount == 0 {
-		cfg.maxStreamsPerAccount = defaultMaxStreamsPerAccount
+	if cfg.MaxConnectionsPerIP == 0 {
+		cfg.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
 	}
-	if cfg.idleTimeout == 0 {
-		cfg.idleTimeout = defaultIdleTimeout
+	if cfg.MaxStreamsPerAccount == 0 {
+		cfg.MaxStreamsPerAccount = DefaultMaxStreamsPerAccount
 	}
-	if cfg.sendTimeout == 0 {
-		cfg.sendTimeout = service.DefaultSendTimeout
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.SendTimeout == 0 {
+		cfg.SendTimeout = service.DefaultSendTimeout
 	}
 	return cfg
 }
@@ -59,12 +63,12 @@ func (cfg config) withDefaults() config {
 // connection, the handshake, idle connections closed, dead peers found by
 // pings, and pings a client may send (more often is a flood, and ends the
 // connection).
-func (cfg config) grpcLimits() []grpc.ServerOption {
+func (cfg Config) grpcLimits() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(maxStreamsPerConnection),
 		grpc.ConnectionTimeout(handshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
-			MaxConnectionIdle: cfg.idleTimeout,
+			MaxConnectionIdle: cfg.IdleTimeout,
 			Time:              time.Minute,
 			Timeout:           20 * time.Second,
 		}),

@@ -1,4 +1,8 @@
-package main
+// Package cli holds the client commands: thin wrappers over the generated
+// client for scripts (lifecycle.go), imports and exports of office
+// spreadsheets (imports.go), and backups (backup.go). They reach the server
+// through its API only.
+package cli
 
 import (
 	"context"
@@ -12,12 +16,19 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/banli/banli/cmd/banli/dial"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
-// The client subcommands: thin wrappers over the generated client for
-// scripts. Each prints the answer as JSON (the REST shapes) and exits 1
-// with the server's message on an error.
+const (
+	roleLead  = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
+	roleSplit = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
+	roleCo    = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
+)
+
+// LifecycleCommand runs one of the thin calls for scripts: get, list,
+// assign, sign, reply and rate. Each prints the answer as JSON (the REST
+// shapes) and exits 1 with the server's message on an error.
 //
 //	banli get proposals/7
 //	banli list [-session S] [-unit U] [-state STATE] [-year Y] [-page-size N]
@@ -25,10 +36,12 @@ import (
 //	banli sign proposals/7/assignments/1 [-person 李明]
 //	banli reply proposals/7/assignments/1 -category A -text FILE_OR_TEXT -signer 张局长 -contact 李明 -phone 0755-1
 //	banli rate proposals/7/assignments/1/replies/1 -proposer 1 -satisfaction satisfied [-opinion …]
-func clientCommand(cmd string, args []string, stdout, stderr io.Writer) int {
+//
+// LifecycleCommand runs one of get, list, assign, sign, reply and rate.
+func LifecycleCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	client := addClientFlags(fs)
+	client := dial.AddFlags(fs)
 	var call func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error)
 	switch cmd {
 	case "get":
@@ -108,7 +121,7 @@ func clientCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return 2
 	}
-	conn, err := client.dial()
+	conn, err := client.Dial()
 	if err != nil {
 		fmt.Fprintln(stderr, "banli:", err)
 		return 1

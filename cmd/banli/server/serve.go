@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -24,44 +24,38 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/banli/banli/cmd/banli/gateway"
 	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
-	"github.com/banli/banli/store/boltstore"
+	"github.com/banli/banli/store"
 )
 
 // maxMessageBytes caps a request on both listeners (the README says so).
 const maxMessageBytes = 4 << 20
 
-// listening reports the addresses actually bound (useful with port 0),
-// and the store, for in-process tests that check what it holds open.
-type listening struct {
-	grpcAddr string
-	httpAddr string
-	db       *boltstore.DB
-}
-
-// serve runs the service until ctx ends, then shuts down gracefully. If
-// ready is not nil, the bound addresses are sent on it once both listeners
-// accept connections.
-func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- listening) error {
+// Run serves until ctx ends, then shuts down gracefully: the REST
+// gateway first, then gRPC, then the data file. It returns when the data
+// file is closed.
+func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
+	log := cfg.Log
 	// The service logs what it masks from callers (with the reference id
 	// they are given) through slog's default logger.
 	slog.SetDefault(log)
 	tuneGC()
 	tuneProcs()
 	m := newMetrics()
-	db, err := openStoreWithAuditKey(cfg, boltstore.Options{LockTimeout: cfg.lockTimeout, Observer: m})
+	db, err := openBackend(cfg, m)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	releaseCtx, stopReleasing := context.WithCancel(ctx)
-	defer stopReleasing()
-	go releaseMappedPages(releaseCtx, db, log)
+	if mapped, ok := db.(store.MappedPages); ok {
+		releaseCtx, stopReleasing := context.WithCancel(ctx)
+		defer stopReleasing()
+		go releaseMappedPages(releaseCtx, mapped, log)
+	}
 
 	tlsConf, err := cfg.tlsConfig()
 	if err != nil {
@@ -70,26 +64,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	if err := cfg.checkExposure(tlsConf != nil); err != nil {
 		return err
 	}
-	grpcLis, err := net.Listen("tcp", cfg.grpcAddr)
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
 		return fmt.Errorf("gRPC listener: %w", err)
 	}
 	defer grpcLis.Close()
-	httpLis, err := net.Listen("tcp", cfg.httpAddr)
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
 	defer httpLis.Close()
-	connections := newConnectionLimit(cfg.maxConnections, cfg.maxConnectionsPerIP)
+	connections := newConnectionLimit(cfg.MaxConnections, cfg.MaxConnectionsPerIP)
 	grpcLis, httpLis = connections.wrap(grpcLis), connections.wrap(httpLis)
 	// The REST gateway reaches the gRPC server in memory, never over the
 	// network: that connection alone may pass on a REST caller's identity.
-	gatewayLis := bufconn.Listen(1 << 20)
+	gatewayLis := gateway.Listen()
 	defer gatewayLis.Close()
 
 	srv, err := service.New(db, service.Options{
-		Now: cfg.now, RateLimit: cfg.rateLimit, RateBurst: cfg.rateBurst, MaxStreamsPerAccount: cfg.maxStreamsPerAccount,
-		SendTimeout: cfg.sendTimeout, SpoolDir: filepath.Dir(cfg.dataPath),
+		Now: cfg.Now, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxStreamsPerAccount: cfg.MaxStreamsPerAccount,
+		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath),
 	})
 	if err != nil {
 		return err
@@ -100,13 +94,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	// (service.ConvertErrors), so that every interceptor sees statuses.
 	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.RecoverPanics()}
 	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.RecoverStreamPanics()}
-	if !cfg.withoutAuth {
+	if !cfg.WithoutAuth {
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
 	}
 	unary = append(unary, logCalls(log))
 	stream = append(stream, logStreams(log))
-	if cfg.withoutAuth {
+	if cfg.WithoutAuth {
 		unary = append(unary, rejectMalformed)
 	}
 	unary = append(unary, service.ConvertErrors())
@@ -116,7 +110,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 		transport = credentials.NewTLS(tlsConf.Clone())
 	}
 	grpcServer := grpc.NewServer(append(cfg.grpcLimits(),
-		grpc.Creds(serverCredentials{transport}),
+		grpc.Creds(gateway.ServerCredentials(transport)),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
@@ -128,23 +122,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	reflection.Register(grpcServer)
 	m.grpc.InitializeMetrics(grpcServer)
 	m.watch(db, srv)
-	if cfg.debugAddr != "" {
-		debug := &http.Server{Addr: cfg.debugAddr, Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.DebugAddr != "" {
+		debug := &http.Server{Addr: cfg.DebugAddr, Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
 		go debug.ListenAndServe()
 		defer debug.Close()
-		log.Info("pprof serving", "addr", cfg.debugAddr)
+		log.Info("pprof serving", "addr", cfg.DebugAddr)
 	}
-	if cfg.follow != "" {
-		primary, err := cfg.followFlags.dial(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)))
+	if cfg.Follow != "" {
+		primary, err := cfg.FollowDial.Dial(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)))
 		if err != nil {
 			return fmt.Errorf("-follow: %w", err)
 		}
 		defer primary.Close()
 		followCtx, stopFollowing := context.WithCancel(ctx)
 		defer stopFollowing()
-		go srv.Follow(followCtx, primary, cfg.follow)()
-		log.Info("standby: following the primary", "primary", cfg.follow)
-	} else if err := bootstrapAdmin(ctx, srv, cfg.dataPath, log); err != nil {
+		go srv.Follow(followCtx, primary, cfg.Follow)()
+		log.Info("standby: following the primary", "primary", cfg.Follow)
+	} else if err := bootstrapAdmin(ctx, srv, cfg.DataPath, log); err != nil {
 		return err
 	}
 
@@ -154,10 +148,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 	}
 	defer gatewayConn.Close()
 	httpServer := &http.Server{
-		Handler:           writeDeadlines(httpRoutes(rest, healthServer, guardMetrics(srv, m.handler(), cfg.withoutAuth)), cfg.sendTimeout),
+		Handler:           writeDeadlines(httpRoutes(rest, healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
-		IdleTimeout:       cfg.idleTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -177,20 +171,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 			errs <- err
 		}
 	}()
-	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConf != nil, "data", db.Path(), "version", version)
-	if ready != nil {
-		ready <- listening{grpcAddr: grpcLis.Addr().String(), httpAddr: httpLis.Addr().String(), db: db}
+	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConf != nil, "data", cfg.DataPath, "version", cfg.Version)
+	if cfg.Ready != nil {
+		cfg.Ready(Listening{GRPCAddr: grpcLis.Addr().String(), HTTPAddr: httpLis.Addr().String(), Backend: db})
 	}
 
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down: finishing in-flight calls", "timeout", cfg.shutdownTimeout)
+		log.Info("shutting down: finishing in-flight calls", "timeout", cfg.ShutdownTimeout)
 	case serveErr = <-errs:
 		log.Error("listener failed; shutting down", "error", serveErr)
 	}
 	healthServer.Shutdown()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	// REST first: its in-flight calls are gRPC calls that must still be served.
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
@@ -212,9 +206,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, ready chan<- liste
 }
 
 // releaseMappedPages keeps the file's mapped pages from piling up in the
-// process's resident memory (see store.DB.ReleaseMappedPages): every five
-// seconds it lets them go, back to the page cache they are read from.
-func releaseMappedPages(ctx context.Context, db *boltstore.DB, log *slog.Logger) {
+// process's resident memory (store.MappedPages): every five seconds it
+// lets them go, back to the page cache they are read from.
+func releaseMappedPages(ctx context.Context, db store.MappedPages, log *slog.Logger) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	for {
