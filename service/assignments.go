@@ -21,7 +21,7 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 	}
 	id := idOf(req.GetName(), proposalsCollection)
 	return updateProposal(ctx, s, banliv1.ProposalService_AssignProposal_FullMethodName, req, id, req.GetEtag(), StepAssign, func(c *caseChange) error {
-		if err := checkProposalStep(StepAssign, c.p.GetName(), c.p.GetState()); err != nil {
+		if err := checkCaseStep(StepAssign, guardInput{p: c.p, now: c.now, req: req, plan: req.GetAssignments()}); err != nil {
 			return err
 		}
 		policy, err := c.sessionPolicy()
@@ -30,35 +30,26 @@ func (s *Server) AssignProposal(ctx context.Context, req *banliv1.AssignProposal
 		}
 		var names []string
 		for i, ua := range req.GetAssignments() {
-			field := fmt.Sprintf("assignments[%d].unit", i)
-			if err := c.checkAssignable(ua.GetUnit(), field); err != nil {
+			if err := c.checkActiveUnit(ua.GetUnit(), fmt.Sprintf("assignments[%d].unit", i)); err != nil {
 				return err
 			}
 			c.p.Assignments = append(c.p.Assignments, c.newAssignment(ua.GetUnit(), ua.GetRole(), policy))
 			names = append(names, ua.GetUnit()+" as "+roleName(ua.GetRole()))
-		}
-		if err := checkRoleMix(c.p); err != nil {
-			return err
 		}
 		c.details = "assigned " + strings.Join(names, ", ")
 		return nil
 	})
 }
 
-// checkAssignable refuses a unit that does not exist, is deactivated, or
-// already has a current part of the case.
-func (c *caseChange) checkAssignable(unit, field string) error {
+// checkActiveUnit refuses a unit the request names that does not exist or
+// is deactivated.
+func (c *caseChange) checkActiveUnit(unit, field string) error {
 	u, err := c.unit(unit)
 	if err != nil {
 		return notFoundOr(err, unit, field)
 	}
 	if !u.GetActive() {
 		return fmt.Errorf("%s: %s (%s) is deactivated: %w", field, unit, u.GetDisplayName(), ErrPrecondition)
-	}
-	for _, a := range c.p.GetAssignments() {
-		if a.GetUnit() == unit && isCurrent(a) {
-			return fmt.Errorf("%s: %s already has %s: %w", field, unit, a.GetName(), ErrPrecondition)
-		}
 	}
 	return nil
 }
@@ -98,35 +89,6 @@ func (c *caseChange) memoDeadline(key string, compute func() *banliv1.Deadline) 
 	}
 	// A copy: each case owns its deadlines.
 	return proto.Clone(d).(*banliv1.Deadline)
-}
-
-// checkRoleMix enforces DOMAIN.md's shapes of a case: one lead unit (with
-// any co-handling units) or one or more split units; never both, and no
-// co-handling unit without a lead unit to send its opinion to.
-func checkRoleMix(p *banliv1.Proposal) error {
-	var leads, splits, co int
-	for _, a := range p.GetAssignments() {
-		if !isCurrent(a) {
-			continue
-		}
-		switch a.GetRole() {
-		case lead:
-			leads++
-		case split:
-			splits++
-		case coHandling:
-			co++
-		}
-	}
-	switch {
-	case leads > 1:
-		return fmt.Errorf("a case has one lead unit: %s would have %d: %w", p.GetName(), leads, ErrPrecondition)
-	case leads > 0 && splits > 0:
-		return fmt.Errorf("a case has a lead unit or split units, not both: %w", ErrPrecondition)
-	case co > 0 && leads == 0:
-		return fmt.Errorf("co-handling units send their opinions to a lead unit, and %s has none: %w", p.GetName(), ErrPrecondition)
-	}
-	return nil
 }
 
 // newAssignment starts a unit's part now, with its deadlines.
@@ -287,7 +249,7 @@ func (s *Server) DecideReassignment(ctx context.Context, req *banliv1.DecideReas
 			c.details = "refused"
 			return nil
 		}
-		if err := c.checkAssignable(req.GetNewUnit(), "new_unit"); err != nil {
+		if err := c.checkActiveUnit(req.GetNewUnit(), "new_unit"); err != nil {
 			return err
 		}
 		policy, err := c.sessionPolicy()

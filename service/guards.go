@@ -11,11 +11,12 @@ import (
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
-// Guards are the rules of a case or a policy that a step on a part must
-// pass besides its states: consult before replying, the change-of-unit
-// window, one extension pending at a time. Each is declared once, named
-// as people say it, and listed with its step in the lifecycle table
-// (assignmentTransitions), which checks them after the states; a handler
+// Guards are the rules of a case or a policy that a step must pass besides
+// its states: consult before replying, the change-of-unit window, one
+// extension pending at a time, the shape of a case, merging within one
+// session. Each is declared once, named as people say it, and listed with
+// its step in the lifecycle table (proposalTransitions,
+// assignmentTransitions), which checks them after the states; a handler
 // checks none of them itself. A guard that fails refuses the step with
 // FAILED_PRECONDITION (or, for what the request names, INVALID_ARGUMENT).
 
@@ -29,15 +30,88 @@ type guard struct {
 // guardInput is what a guard reads: the case as loaded, the part the step
 // is on, the session's policy, the time of the decision, and the request
 // (a guard on what a request names reads it as its step's request type).
+// A step that assigns gives its plan: the parts it would add; merging a
+// case away gives the case it joins.
 type guardInput struct {
 	p      *banliv1.Proposal
 	a      *banliv1.Assignment
 	policy *banliv1.SessionPolicy
 	now    time.Time
 	req    proto.Message
+	plan   []*banliv1.UnitAssignment
+	into   *banliv1.Proposal
 }
 
 var (
+	// A unit holds one current part of a case.
+	newUnitsOnly = guard{
+		rule: "no unit named has a current part of the case already",
+		check: func(in guardInput) error {
+			held := map[string]string{}
+			for _, a := range in.p.GetAssignments() {
+				if isCurrent(a) {
+					held[a.GetUnit()] = a.GetName()
+				}
+			}
+			// A unit named twice in one request is the request's own
+			// fault, refused by its validation (unitAssignments).
+			for i, ua := range in.plan {
+				if part, ok := held[ua.GetUnit()]; ok {
+					return fmt.Errorf("assignments[%d].unit: %s already has %s: %w", i, ua.GetUnit(), part, ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
+	// A change of unit goes to a unit without a part of the case.
+	newUnitFree = guard{
+		rule: "the new unit has no current part of the case",
+		check: func(in guardInput) error {
+			unit := in.req.(*banliv1.DecideReassignmentRequest).GetNewUnit()
+			for _, a := range in.p.GetAssignments() {
+				if a.GetUnit() == unit && isCurrent(a) {
+					return fmt.Errorf("new_unit: %s already has %s: %w", unit, a.GetName(), ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
+	// DOMAIN.md's shapes of a case: one lead unit (with any co-handling
+	// units) or one or more split units; never both, and no co-handling
+	// unit without a lead unit to send its opinion to.
+	oneShape = guard{
+		rule: "the case keeps one shape: a lead unit (with any co-handling units) or split units, never both",
+		check: func(in guardInput) error {
+			count := map[banliv1.AssignmentRole]int{}
+			for _, a := range in.p.GetAssignments() {
+				if isCurrent(a) {
+					count[a.GetRole()]++
+				}
+			}
+			for _, ua := range in.plan {
+				count[ua.GetRole()]++
+			}
+			switch {
+			case count[lead] > 1:
+				return fmt.Errorf("a case has one lead unit: %s would have %d: %w", in.p.GetName(), count[lead], ErrPrecondition)
+			case count[lead] > 0 && count[split] > 0:
+				return fmt.Errorf("a case has a lead unit or split units, not both: %w", ErrPrecondition)
+			case count[coHandling] > 0 && count[lead] == 0:
+				return fmt.Errorf("co-handling units send their opinions to a lead unit, and %s has none: %w", in.p.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	// 并案 is within one session.
+	sameSession = guard{
+		rule: "the case is of the session of the case it joins",
+		check: func(in guardInput) error {
+			if in.p.GetSession() != in.into.GetSession() {
+				return fmt.Errorf("%s belongs to %s, not to %s: only cases of one session are merged: %w", in.p.GetName(), in.p.GetSession(), in.into.GetSession(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
 	// 先沟通后答复.
 	consultedFirst = guard{
 		rule: "the part has consulted the proposers, where the session asks (先沟通后答复)",
@@ -156,6 +230,11 @@ func checkGuards(step Step, in guardInput) error {
 
 // guardsOf is the guards the lifecycle table gives step.
 func guardsOf(step Step) []guard {
+	for _, t := range proposalTransitions {
+		if t.step == step {
+			return t.guards
+		}
+	}
 	for _, t := range assignmentTransitions {
 		if t.step == step {
 			return t.guards

@@ -33,6 +33,20 @@ func TestGuards(t *testing.T) {
 		{Name: replyName(1, 1, 2), Round: 2, Ratings: []*banliv1.Rating{{ProposerId: 2}}},
 	}})
 	pending := part(&banliv1.Assignment{ExtensionRequests: []*banliv1.ExtensionRequest{{RequestTime: timestamppb.New(now)}}})
+	led := &banliv1.Proposal{Name: "proposals/1", Session: "sessions/1", Assignments: []*banliv1.Assignment{
+		{Name: "proposals/1/assignments/1", Unit: "units/1", Role: lead, State: aSigned},
+		{Name: "proposals/1/assignments/2", Unit: "units/2", Role: coHandling, State: aReassigned},
+	}}
+	plan := func(parts ...any) []*banliv1.UnitAssignment {
+		var out []*banliv1.UnitAssignment
+		for i := 0; i < len(parts); i += 2 {
+			out = append(out, &banliv1.UnitAssignment{Unit: parts[i].(string), Role: parts[i+1].(banliv1.AssignmentRole)})
+		}
+		return out
+	}
+	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
+		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
+	}
 	tests := []struct {
 		name  string
 		g     guard
@@ -56,6 +70,17 @@ func TestGuards(t *testing.T) {
 		{"not a proposer of the case", ratedByAProposer, guardInput{p: case1, a: replied, req: rating(2, 9)}, false},
 		{"a first rating", ratedOnce, guardInput{a: replied, req: rating(2, 1)}, true},
 		{"a second rating", ratedOnce, guardInput{a: replied, req: rating(2, 2)}, false},
+		{"new units", newUnitsOnly, guardInput{p: led, plan: plan("units/3", coHandling, "units/2", coHandling)}, true},
+		{"a unit with a current part", newUnitsOnly, guardInput{p: led, plan: plan("units/1", coHandling)}, false},
+		{"co-handling beside a lead", oneShape, guardInput{p: led, plan: plan("units/3", coHandling)}, true},
+		{"a second lead", oneShape, guardInput{p: led, plan: plan("units/3", lead)}, false},
+		{"split beside a lead", oneShape, guardInput{p: led, plan: plan("units/3", split)}, false},
+		{"co-handling with no lead", oneShape, guardInput{p: &banliv1.Proposal{}, plan: plan("units/3", coHandling)}, false},
+		{"split units", oneShape, guardInput{p: &banliv1.Proposal{}, plan: plan("units/3", split, "units/4", split)}, true},
+		{"a unit whose part was reassigned away", newUnitFree, guardInput{p: led, req: newUnit("units/2")}, true},
+		{"a unit with a current part, as the new unit", newUnitFree, guardInput{p: led, req: newUnit("units/1")}, false},
+		{"a case of the same session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/1"}, into: led}, true},
+		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {
 		err := tt.g.check(tt.in)

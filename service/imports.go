@@ -247,17 +247,17 @@ func (s *Server) importRow(ctx context.Context, tx store.Tx, now time.Time, row 
 	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, step: "ImportProposal", batch: memo}
 	if len(row.GetAssignments()) > 0 {
 		c.policy = resolvePolicy(sess.GetPolicy())
+		if err := checkCaseStep(StepAssign, guardInput{p: c.p, now: now, plan: row.GetAssignments()}); err != nil {
+			invalid("assignments", "%v", err)
+			return nil
+		}
 		for i, ua := range row.GetAssignments() {
 			field := fmt.Sprintf("assignments[%d].unit", i)
-			if err := c.checkAssignable(ua.GetUnit(), field); err != nil {
+			if err := c.checkActiveUnit(ua.GetUnit(), field); err != nil {
 				invalid(field, "%v", err)
 				return nil
 			}
 			c.p.Assignments = append(c.p.Assignments, c.newAssignment(ua.GetUnit(), ua.GetRole(), c.policy))
-		}
-		if err := checkRoleMix(c.p); err != nil {
-			invalid("assignments", "%v", err)
-			return nil
 		}
 	}
 	c.p.Etag = "" // commit makes it the first revision

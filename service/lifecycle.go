@@ -79,15 +79,17 @@ const (
 // proposalTransition is a case-level step. A destination of stateUnderived
 // means the state follows from the assignments (deriveProposalState).
 type proposalTransition struct {
-	step Step
-	from []banliv1.ProposalState
-	to   banliv1.ProposalState
+	step   Step
+	from   []banliv1.ProposalState
+	to     banliv1.ProposalState
+	guards []guard
 }
 
 // proposalTransitions: the case-level steps.
 var proposalTransitions = []proposalTransition{
 	// The office names units; the case follows its assignments.
-	{step: StepAssign, from: []banliv1.ProposalState{received, assigned, consulted}, to: stateUnderived},
+	{step: StepAssign, from: []banliv1.ProposalState{received, assigned, consulted}, to: stateUnderived,
+		guards: []guard{newUnitsOnly, oneShape}},
 	// 不立案: only before the case is assigned.
 	{step: StepRefuseFiling, from: []banliv1.ProposalState{received}, to: notFiled},
 	// A proposer may withdraw until a reply has been sent.
@@ -95,7 +97,7 @@ var proposalTransitions = []proposalTransition{
 	// 并案: the case that stays takes in the others' proposers.
 	{step: StepMergeInto, from: []banliv1.ProposalState{received, assigned, consulted}, to: stateUnderived},
 	// A merged case must not have been assigned: nobody is handling it yet.
-	{step: StepMergeAway, from: []banliv1.ProposalState{received}, to: merged},
+	{step: StepMergeAway, from: []banliv1.ProposalState{received}, to: merged, guards: []guard{sameSession}},
 	// Key cases are named at any time before the case ends.
 	{step: StepMarkKey, from: openStates, to: stateUnderived},
 	// 催办: the office reminds at any time before the case ends.
@@ -133,7 +135,7 @@ var assignmentTransitions = []assignmentTransition{
 	// 申请调整: only before signing, and within the window.
 	{step: StepRequestReassignment, roles: allRoles, edges: edges{aAssigned: aRequested}, guards: []guard{reassignmentWindowOpen}},
 	// The office approves: this part ends and a new one starts at the new unit.
-	{step: StepApproveReassignment, roles: allRoles, edges: edges{aRequested: aReassigned}},
+	{step: StepApproveReassignment, roles: allRoles, edges: edges{aRequested: aReassigned}, guards: []guard{newUnitFree}},
 	// The office refuses: the unit keeps the part and must sign.
 	{step: StepRefuseReassignment, roles: allRoles, edges: edges{aRequested: aAssigned}},
 	// 沟通: the first consultation moves a signed part on; later ones (办中、
@@ -249,6 +251,15 @@ const (
 	followSolved = banliv1.FollowUpState_FOLLOW_UP_STATE_SOLVED
 	followClosed = banliv1.FollowUpState_FOLLOW_UP_STATE_CLOSED
 )
+
+// checkCaseStep says whether step is allowed on case in.p: its state, then
+// the step's guards.
+func checkCaseStep(step Step, in guardInput) error {
+	if err := checkProposalStep(step, in.p.GetName(), in.p.GetState()); err != nil {
+		return err
+	}
+	return checkGuards(step, in)
+}
 
 // checkProposalStep says whether step is allowed on a case in state.
 func checkProposalStep(step Step, resource string, state banliv1.ProposalState) error {

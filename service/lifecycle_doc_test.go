@@ -47,15 +47,15 @@ their own unit's parts only (or its departments'), a proposer on the cases it su
 
 ## Steps on the whole case
 
-| step | who may take it | from | to |
-|---|---|---|---|
+| step | who may take it | from | to | and only if |
+|---|---|---|---|---|
 `)
 	for _, tr := range proposalTransitions {
 		to := "follows from its parts"
 		if tr.to != stateUnderived {
 			to = stateName(tr.to)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), joinStates(tr.from), to)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), joinStates(tr.from), to, guardRules(tr.guards))
 	}
 	b.WriteString(`
 ## Steps on one unit's part
@@ -79,15 +79,20 @@ A part's steps need the case to be in ` + joinStates(handlingStates) + `. "stays
 			moves = append(moves, partStateName(from)+" → "+target)
 		}
 		sort.Strings(moves)
-		var rules []string
-		for _, g := range tr.guards {
-			rules = append(rules, g.rule)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), strings.Join(roles, ", "), strings.Join(moves, "; "), strings.Join(rules, "; "))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", tr.step, whoMay(tr.step), strings.Join(roles, ", "), strings.Join(moves, "; "), guardRules(tr.guards))
 	}
 	printSideMachine(&b, "Publication of a reply (公开)", disclosureMachine, "DISCLOSURE_STATE_")
 	printSideMachine(&b, "Follow-up of a carried-over part (跨年度)", followUpMachine, "FOLLOW_UP_STATE_")
 	return b.String()
+}
+
+// guardRules is the "and only if" column: each guard's rule.
+func guardRules(guards []guard) string {
+	var rules []string
+	for _, g := range guards {
+		rules = append(rules, g.rule)
+	}
+	return strings.Join(rules, "; ")
 }
 
 // printSideMachine prints one side machine's steps as a table.

@@ -85,11 +85,8 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 			if err != nil {
 				return notFoundOr(err, name, field)
 			}
-			if err := checkProposalStep(StepMergeAway, src.GetName(), src.GetState()); err != nil {
-				return err
-			}
-			if src.GetSession() != c.p.GetSession() {
-				return fmt.Errorf("%s: %s belongs to %s, not to %s: only cases of one session are merged: %w", field, name, src.GetSession(), c.p.GetSession(), ErrPrecondition)
+			if err := checkCaseStep(StepMergeAway, guardInput{p: src, now: c.now, req: req, into: c.p}); err != nil {
+				return fmt.Errorf("%s: %w", field, err)
 			}
 			for _, pr := range src.GetProposers() {
 				pr = proto.Clone(pr).(*banliv1.Proposer)
