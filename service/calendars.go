@@ -217,7 +217,7 @@ func (c *caseChange) recomputeDeadlines() bool {
 			redo(&r.DisclosureDeadline)
 			redo(&r.Deadline)
 			if r.GetDeadline() != nil {
-				r.OnTime = !r.GetReplyTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
+				r.OnTime = !r.GetRecordTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
 			}
 		}
 		if o := a.GetOpinion(); o != nil && changed {

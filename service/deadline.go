@@ -13,6 +13,9 @@ import (
 // a fixed zone is exact and needs no tz database in the container.
 var chinaTime = time.FixedZone("CST", 8*60*60)
 
+// chinaDate is t's date in China, YYYY-MM-DD.
+func chinaDate(t time.Time) string { return t.In(chinaTime).Format(time.DateOnly) }
+
 // Calendar tells working days from days off.
 type Calendar interface {
 	// WorkingDay reports whether the date (midnight, China time) is a

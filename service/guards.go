@@ -112,6 +112,40 @@ var (
 			return nil
 		},
 	}
+	// Times a unit states are never before the step they follow; whether
+	// anything was on time is judged on times the server stamps.
+	consultedAfterAssignment = guard{
+		rule: "a consultation's stated time is not before the part was assigned",
+		check: func(in guardInput) error {
+			req, _ := in.req.(*banliv1.RecordConsultationRequest)
+			stated := req.GetConsultation().GetTime()
+			if stated != nil && stated.AsTime().Before(in.a.GetAssignTime().AsTime()) {
+				return invalidField("consultation.time", "%s is before %s was assigned (%s)",
+					chinaDate(stated.AsTime()), in.a.GetName(), chinaDate(in.a.GetAssignTime().AsTime()))
+			}
+			return nil
+		},
+	}
+	datedAfterItsSteps = guard{
+		rule: "the letter's stated date is not before the part was assigned, nor before its latest consultation",
+		check: func(in guardInput) error {
+			req, _ := in.req.(*banliv1.SubmitReplyRequest)
+			reply := req.GetReply()
+			floor, after := in.a.GetAssignTime().AsTime(), "was assigned"
+			for _, c := range in.a.GetConsultations() {
+				if t := c.GetTime().AsTime(); t.After(floor) {
+					floor, after = t, "last consulted the proposers"
+				}
+			}
+			if stated := reply.GetReplyTime(); stated != nil && stated.AsTime().Before(floor) {
+				return invalidField("reply.reply_time", "%s is before %s %s (%s)", chinaDate(stated.AsTime()), in.a.GetName(), after, chinaDate(floor))
+			}
+			if d := reply.GetCollectiveReviewDate(); d != "" && d < chinaDate(in.a.GetAssignTime().AsTime()) {
+				return invalidField("reply.collective_review_date", "%s is before %s was assigned (%s)", d, in.a.GetName(), chinaDate(in.a.GetAssignTime().AsTime()))
+			}
+			return nil
+		},
+	}
 	// 先沟通后答复.
 	consultedFirst = guard{
 		rule: "the part has consulted the proposers, where the session asks (先沟通后答复)",

@@ -44,6 +44,14 @@ func TestGuards(t *testing.T) {
 		}
 		return out
 	}
+	assignedPart := part(&banliv1.Assignment{AssignTime: timestamppb.New(now.Add(-48 * time.Hour)),
+		Consultations: []*banliv1.Consultation{{Time: timestamppb.New(now.Add(-24 * time.Hour))}}})
+	consultedAt := func(t time.Time) *banliv1.RecordConsultationRequest {
+		return &banliv1.RecordConsultationRequest{Consultation: &banliv1.Consultation{Time: timestamppb.New(t)}}
+	}
+	datedReply := func(t time.Time, review string) *banliv1.SubmitReplyRequest {
+		return &banliv1.SubmitReplyRequest{Reply: &banliv1.Reply{ReplyTime: timestamppb.New(t), CollectiveReviewDate: review}}
+	}
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
@@ -80,6 +88,13 @@ func TestGuards(t *testing.T) {
 		{"a unit whose part was reassigned away", newUnitFree, guardInput{p: led, req: newUnit("units/2")}, true},
 		{"a unit with a current part, as the new unit", newUnitFree, guardInput{p: led, req: newUnit("units/1")}, false},
 		{"a case of the same session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/1"}, into: led}, true},
+		{"consulted after the assignment", consultedAfterAssignment, guardInput{a: assignedPart, req: consultedAt(now.Add(-47 * time.Hour))}, true},
+		{"consulted before the assignment", consultedAfterAssignment, guardInput{a: assignedPart, req: consultedAt(now.Add(-49 * time.Hour))}, false},
+		{"a consultation with no stated time", consultedAfterAssignment, guardInput{a: assignedPart, req: &banliv1.RecordConsultationRequest{}}, true},
+		{"a letter dated after the consultation", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now, chinaDate(now))}, true},
+		{"a letter dated before the consultation", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now.Add(-30*time.Hour), "")}, false},
+		{"a letter dated before the assignment", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now.Add(-72*time.Hour), "")}, false},
+		{"a collective review before the assignment", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now, "2019-01-01")}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

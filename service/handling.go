@@ -90,9 +90,11 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 		if r.ReplyTime == nil {
 			r.ReplyTime = c.nowProto()
 		}
-		r.DisclosureDeadline = c.clock.workingDaysAfter(r.GetReplyTime().AsTime(), int(policy.GetDisclosureWorkingDays()), "the reply")
+		// Deadlines and on-time run from when Banli received the reply
+		// (record_time), never from the date the unit states.
+		r.DisclosureDeadline = c.clock.workingDaysAfter(c.now, int(policy.GetDisclosureWorkingDays()), "the reply")
 		r.Deadline = proto.Clone(a.GetResponseDeadline()).(*banliv1.Deadline)
-		r.OnTime = !r.GetReplyTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
+		r.OnTime = !c.now.After(r.GetDeadline().GetDueTime().AsTime())
 		a.Replies = append(a.Replies, r)
 		if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
 			a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}

@@ -143,13 +143,13 @@ var assignmentTransitions = []assignmentTransition{
 	{step: StepConsult, roles: allRoles, edges: edges{
 		aSigned: aConsulted, aConsulted: assignmentStays, aOpinionSent: assignmentStays,
 		aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays,
-	}},
+	}, guards: []guard{consultedAfterAssignment}},
 	// 会办意见: co-handling units only; once.
 	{step: StepSubmitOpinion, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: aOpinionSent, aConsulted: aOpinionSent}},
 	// 答复: lead and split units; from SIGNED only where the policy does not
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
-		guards: []guard{consultedFirst, opinionsIn}},
+		guards: []guard{consultedFirst, opinionsIn, datedAfterItsSteps}},
 	// 评价: a rating that is not unsatisfied settles the part; another
 	// proposer's later rating of the same reply keeps it settled.
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},

@@ -2269,7 +2269,7 @@ type Consultation struct {
 	// How. Required.
 	Channel ConsultationChannel `protobuf:"varint,3,opt,name=channel,proto3,enum=banli.v1.ConsultationChannel" json:"channel,omitempty"`
 	// When it took place; defaults to the time it is recorded. Not in the
-	// future.
+	// future, and not before the part was assigned.
 	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	// Who took part, at most 50 entries of at most 50 characters.
 	Participants []string `protobuf:"bytes,5,rep,name=participants,proto3" json:"participants,omitempty"`
@@ -2551,13 +2551,16 @@ type Reply struct {
 	// The unit head who signed it off (签发), at most 50 characters. Required.
 	Signer string `protobuf:"bytes,6,opt,name=signer,proto3" json:"signer,omitempty"`
 	// The date of the collective review (集体评议), YYYY-MM-DD, if one was
-	// held.
+	// held; not before the part was assigned.
 	CollectiveReviewDate string `protobuf:"bytes,7,opt,name=collective_review_date,json=collectiveReviewDate,proto3" json:"collective_review_date,omitempty"`
 	// Contact person, at most 50 characters. Required.
 	ContactPerson string `protobuf:"bytes,8,opt,name=contact_person,json=contactPerson,proto3" json:"contact_person,omitempty"`
 	// Contact phone. Required.
 	ContactPhone string `protobuf:"bytes,9,opt,name=contact_phone,json=contactPhone,proto3" json:"contact_phone,omitempty"`
-	// When it was sent; defaults to the time it is recorded. Not in the future.
+	// The date of the letter as the unit states it (成文日期); defaults to the
+	// time it is recorded. Not in the future, not before the part was
+	// assigned, and not before its latest consultation. It is the letter's
+	// metadata: whether the reply was on time is judged on record_time.
 	ReplyTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=reply_time,json=replyTime,proto3" json:"reply_time,omitempty"`
 	// What the unit proposes for publication. Required.
 	DisclosureIntent DisclosureIntent `protobuf:"varint,11,opt,name=disclosure_intent,json=disclosureIntent,proto3,enum=banli.v1.DisclosureIntent" json:"disclosure_intent,omitempty"`
@@ -2569,16 +2572,17 @@ type Reply struct {
 	PublishTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=publish_time,json=publishTime,proto3" json:"publish_time,omitempty"`
 	// Why it was withheld. Output only.
 	WithholdReason string `protobuf:"bytes,15,opt,name=withhold_reason,json=withholdReason,proto3" json:"withhold_reason,omitempty"`
-	// Publication deadline. Output only.
+	// Publication deadline, counted from record_time. Output only.
 	DisclosureDeadline *Deadline `protobuf:"bytes,16,opt,name=disclosure_deadline,json=disclosureDeadline,proto3" json:"disclosure_deadline,omitempty"`
 	// The proposers' ratings. Output only.
 	Ratings []*Rating `protobuf:"bytes,17,rep,name=ratings,proto3" json:"ratings,omitempty"`
-	// When it was recorded. Output only.
+	// When Banli received it, by the server's clock. Output only.
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	// The reply deadline in force when it was sent (after approved
 	// extensions). Output only.
 	Deadline *Deadline `protobuf:"bytes,19,opt,name=deadline,proto3" json:"deadline,omitempty"`
-	// Sent on or before that deadline. Output only.
+	// Received (record_time) on or before that deadline; the date the unit
+	// states (reply_time) does not count. Output only.
 	OnTime bool `protobuf:"varint,20,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
 	// The unit head's account that signed it off and submitted it,
 	// `accounts/{account}`. Output only.
