@@ -146,6 +146,30 @@ var (
 			return nil
 		},
 	}
+	// The category asked for: the new reply's, or the correction's.
+	categoryInPolicy = guard{
+		rule: "the category is one the session accepts",
+		check: func(in guardInput) error {
+			field, category := requestedCategory(in.req)
+			if !categoryAllowed(in.policy, category) {
+				return invalidField(field, "the session of %s accepts categories A to C only", in.p.GetName())
+			}
+			return nil
+		},
+	}
+	categoryChanges = guard{
+		rule: "the reply has another category now",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.CorrectReplyCategoryRequest)
+			ref := (&violations{}).replyRef("name", req.GetName())
+			for _, r := range in.a.GetReplies() {
+				if int(r.GetRound()) == ref.round && r.GetCategory() == req.GetCategory() {
+					return fmt.Errorf("%s is in category %s already: %w", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"), ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
 	// 先沟通后答复.
 	consultedFirst = guard{
 		rule: "the part has consulted the proposers, where the session asks (先沟通后答复)",
@@ -260,6 +284,18 @@ func checkGuards(step Step, in guardInput) error {
 		}
 	}
 	return nil
+}
+
+// requestedCategory is the reply category a request asks for, and the
+// field that holds it.
+func requestedCategory(req proto.Message) (string, banliv1.ReplyCategory) {
+	switch r := req.(type) {
+	case *banliv1.SubmitReplyRequest:
+		return "reply.category", r.GetReply().GetCategory()
+	case *banliv1.CorrectReplyCategoryRequest:
+		return "category", r.GetCategory()
+	}
+	return "", 0
 }
 
 // guardsOf is the guards the lifecycle table gives step.

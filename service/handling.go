@@ -67,9 +67,6 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 		if err != nil {
 			return err
 		}
-		if !categoryAllowed(policy, req.GetReply().GetCategory()) {
-			return invalidField("reply.category", "the session of %s accepts categories A to C only", c.p.GetName())
-		}
 		in := req.GetReply()
 		r := &banliv1.Reply{
 			Name:                 replyName(c.id, ref.assignment, int(a.GetRound())),
@@ -137,6 +134,46 @@ func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (
 		}
 		return nil
 	})
+}
+
+// CorrectReplyCategory is the office's correction of a reply's category.
+func (s *Server) CorrectReplyCategory(ctx context.Context, req *banliv1.CorrectReplyCategoryRequest) (*banliv1.Proposal, error) {
+	ref, err := validateCorrectCategory(req)
+	if err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_CorrectReplyCategory_FullMethodName, req, ref.assignmentRef, req.GetEtag(), StepCorrectCategory, func(c *caseChange, a *banliv1.Assignment) error {
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		from := r.GetCategory()
+		r.Category = req.GetCategory()
+		r.CategoryCorrections = append(r.CategoryCorrections, &banliv1.CategoryCorrection{
+			From: from, To: req.GetCategory(), Reason: req.GetReason(), CorrectedBy: callerAccount(c.ctx), CorrectTime: c.nowProto(),
+		})
+		// The latest reply decides whether the part is carried over, as
+		// SubmitReply does; a follow-up already open stays for the office.
+		if latest := a.GetReplies()[len(a.GetReplies())-1]; latest == r && a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
+			a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+		}
+		c.details = fmt.Sprintf("%s: category %s -> %s: %s", r.GetName(), trimEnum(from.String(), "REPLY_CATEGORY_"),
+			trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"), req.GetReason())
+		return nil
+	})
+}
+
+func validateCorrectCategory(r *banliv1.CorrectReplyCategoryRequest) (replyRef, error) {
+	v := &violations{}
+	ref := v.replyRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.enum("category", r.GetCategory(), true)
+	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
+	return ref, v.err()
 }
 
 // reply finds the reply a reply name points at.

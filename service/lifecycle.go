@@ -37,6 +37,7 @@ const (
 	StepRateUnsatisfied     Step = "RateReply (unsatisfied)"
 	StepPublish             Step = "PublishReply"
 	StepWithhold            Step = "WithholdReply"
+	StepCorrectCategory     Step = "CorrectReplyCategory"
 	StepRemind              Step = "RecordReminder"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
@@ -149,7 +150,10 @@ var assignmentTransitions = []assignmentTransition{
 	// 答复: lead and split units; from SIGNED only where the policy does not
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
-		guards: []guard{consultedFirst, opinionsIn, datedAfterItsSteps}},
+		guards: []guard{categoryInPolicy, consultedFirst, opinionsIn, datedAfterItsSteps}},
+	// The office corrects a reply's category; the part stays where it is.
+	{step: StepCorrectCategory, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays},
+		guards: []guard{categoryInPolicy, categoryChanges}},
 	// 评价: a rating that is not unsatisfied settles the part; another
 	// proposer's later rating of the same reply keeps it settled.
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},

@@ -81,6 +81,9 @@ func TestAssignmentSteps(t *testing.T) {
 		want[key{StepRateSatisfied, role, aRated}] = aRated
 		want[key{StepRateUnsatisfied, role, aReplied}] = aRehandling
 		want[key{StepRateUnsatisfied, role, aRated}] = aRehandling
+		for _, s := range []banliv1.AssignmentState{aReplied, aRated, aRehandling} {
+			want[key{StepCorrectCategory, role, s}] = s
+		}
 		for _, step := range []Step{StepRequestExtension, StepApproveExtension, StepRefuseExtension} {
 			want[key{step, role, aSigned}] = aSigned
 			want[key{step, role, aConsulted}] = aConsulted
@@ -88,7 +91,7 @@ func TestAssignmentSteps(t *testing.T) {
 	}
 
 	steps := []Step{StepSign, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
-		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied,
+		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))

@@ -2586,9 +2586,12 @@ type Reply struct {
 	OnTime bool `protobuf:"varint,20,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
 	// The unit head's account that signed it off and submitted it,
 	// `accounts/{account}`. Output only.
-	SignedOffBy   string `protobuf:"bytes,21,opt,name=signed_off_by,json=signedOffBy,proto3" json:"signed_off_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SignedOffBy string `protobuf:"bytes,21,opt,name=signed_off_by,json=signedOffBy,proto3" json:"signed_off_by,omitempty"`
+	// The office's corrections of its category (CorrectReplyCategory),
+	// oldest first; category is the latest's. Output only.
+	CategoryCorrections []*CategoryCorrection `protobuf:"bytes,22,rep,name=category_corrections,json=categoryCorrections,proto3" json:"category_corrections,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
@@ -2768,6 +2771,95 @@ func (x *Reply) GetSignedOffBy() string {
 	return ""
 }
 
+func (x *Reply) GetCategoryCorrections() []*CategoryCorrection {
+	if x != nil {
+		return x.CategoryCorrections
+	}
+	return nil
+}
+
+// The office's correction of a reply's category.
+type CategoryCorrection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The category before.
+	From ReplyCategory `protobuf:"varint,1,opt,name=from,proto3,enum=banli.v1.ReplyCategory" json:"from,omitempty"`
+	// The category after.
+	To ReplyCategory `protobuf:"varint,2,opt,name=to,proto3,enum=banli.v1.ReplyCategory" json:"to,omitempty"`
+	// Why.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The office account that corrected it, `accounts/{account}`.
+	CorrectedBy string `protobuf:"bytes,4,opt,name=corrected_by,json=correctedBy,proto3" json:"corrected_by,omitempty"`
+	// When.
+	CorrectTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=correct_time,json=correctTime,proto3" json:"correct_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CategoryCorrection) Reset() {
+	*x = CategoryCorrection{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CategoryCorrection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CategoryCorrection) ProtoMessage() {}
+
+func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
+func (*CategoryCorrection) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CategoryCorrection) GetFrom() ReplyCategory {
+	if x != nil {
+		return x.From
+	}
+	return ReplyCategory_REPLY_CATEGORY_UNSPECIFIED
+}
+
+func (x *CategoryCorrection) GetTo() ReplyCategory {
+	if x != nil {
+		return x.To
+	}
+	return ReplyCategory_REPLY_CATEGORY_UNSPECIFIED
+}
+
+func (x *CategoryCorrection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CategoryCorrection) GetCorrectedBy() string {
+	if x != nil {
+		return x.CorrectedBy
+	}
+	return ""
+}
+
+func (x *CategoryCorrection) GetCorrectTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CorrectTime
+	}
+	return nil
+}
+
 // One unit to assign.
 type UnitAssignment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2781,7 +2873,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +2885,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +2898,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -2982,7 +3074,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x03 \x01(\tR\aopinion\x12<\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\x8b\b\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\xe1\b\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -3007,7 +3099,14 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"recordTime\x123\n" +
 	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\bdeadline\x12\x1c\n" +
 	"\aon_time\x18\x14 \x01(\bB\x03\xe0A\x03R\x06onTime\x12'\n" +
-	"\rsigned_off_by\x18\x15 \x01(\tB\x03\xe0A\x03R\vsignedOffBy\"\\\n" +
+	"\rsigned_off_by\x18\x15 \x01(\tB\x03\xe0A\x03R\vsignedOffBy\x12T\n" +
+	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\"\xe4\x01\n" +
+	"\x12CategoryCorrection\x12+\n" +
+	"\x04from\x18\x01 \x01(\x0e2\x17.banli.v1.ReplyCategoryR\x04from\x12'\n" +
+	"\x02to\x18\x02 \x01(\x0e2\x17.banli.v1.ReplyCategoryR\x02to\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12!\n" +
+	"\fcorrected_by\x18\x04 \x01(\tR\vcorrectedBy\x12=\n" +
+	"\fcorrect_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcorrectTime\"\\\n" +
 	"\x0eUnitAssignment\x12\x17\n" +
 	"\x04unit\x18\x01 \x01(\tB\x03\xe0A\x02R\x04unit\x121\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x18.banli.v1.AssignmentRoleB\x03\xe0A\x02R\x04role*q\n" +
@@ -3118,7 +3217,7 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -3150,12 +3249,13 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(*Opinion)(nil),               // 27: banli.v1.Opinion
 	(*Rating)(nil),                // 28: banli.v1.Rating
 	(*Reply)(nil),                 // 29: banli.v1.Reply
-	(*UnitAssignment)(nil),        // 30: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*CategoryCorrection)(nil),    // 30: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 31: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	31, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	31, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	32, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	32, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
@@ -3164,16 +3264,16 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
 	20, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
 	19, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	31, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	31, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	32, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	32, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
 	24, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	31, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	32, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	31, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	32, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
 	15, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	31, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	32, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
 	15, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
 	15, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
 	25, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
@@ -3184,39 +3284,43 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	15, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
 	21, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
 	14, // 29: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	31, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	32, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
 	22, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	31, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	31, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	31, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	32, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	32, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	32, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
 	13, // 35: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	31, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	31, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	31, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	32, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	32, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	32, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
 	13, // 39: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	31, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	32, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 41: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,  // 42: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	31, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	31, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	31, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	32, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	32, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	32, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
 	12, // 46: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	31, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	32, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
 	9,  // 48: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	31, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	32, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
 	10, // 50: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
 	11, // 51: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	31, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	32, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
 	15, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
 	28, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	31, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	32, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
 	15, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	4,  // 57: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	30, // 57: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	9,  // 58: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 59: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	32, // 60: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 61: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -3230,7 +3334,7 @@ func file_banli_v1_proposal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
 			NumEnums:      15,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

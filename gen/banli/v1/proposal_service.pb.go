@@ -1595,6 +1595,90 @@ func (x *WithholdReplyRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for CorrectReplyCategory.
+type CorrectReplyCategoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The category the reply should have: not its present one, and one the
+	// session accepts. Required.
+	Category ReplyCategory `protobuf:"varint,2,opt,name=category,proto3,enum=banli.v1.ReplyCategory" json:"category,omitempty"`
+	// Why, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CorrectReplyCategoryRequest) Reset() {
+	*x = CorrectReplyCategoryRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CorrectReplyCategoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CorrectReplyCategoryRequest) ProtoMessage() {}
+
+func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
+func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CorrectReplyCategoryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CorrectReplyCategoryRequest) GetCategory() ReplyCategory {
+	if x != nil {
+		return x.Category
+	}
+	return ReplyCategory_REPLY_CATEGORY_UNSPECIFIED
+}
+
+func (x *CorrectReplyCategoryRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CorrectReplyCategoryRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CorrectReplyCategoryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RefuseFiling.
 type RefuseFilingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1614,7 +1698,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1710,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1723,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -1694,7 +1778,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1790,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1803,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -1767,7 +1851,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1863,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1876,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -1842,7 +1926,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +1938,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +1951,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2041,7 +2125,14 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xac\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xc0\x01\n" +
+	"\x1bCorrectReplyCategoryRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x128\n" +
+	"\bcategory\x18\x02 \x01(\x0e2\x17.banli.v1.ReplyCategoryB\x03\xe0A\x02R\bcategory\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xac\x01\n" +
 	"\x13RefuseFilingRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x125\n" +
 	"\x06reason\x18\x02 \x01(\x0e2\x18.banli.v1.NotFiledReasonB\x03\xe0A\x02R\x06reason\x12\x12\n" +
@@ -2071,7 +2162,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xd6\x15\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xf5\x16\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -2090,7 +2181,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\vSubmitReply\x12\x1c.banli.v1.SubmitReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:submitReply\x12{\n" +
 	"\tRateReply\x12\x1a.banli.v1.RateReplyRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*/replies/*}:rate\x12\x84\x01\n" +
 	"\fPublishReply\x12\x1d.banli.v1.PublishReplyRequest\x1a\x12.banli.v1.Proposal\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=proposals/*/assignments/*/replies/*}:publish\x12\x87\x01\n" +
-	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12q\n" +
+	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x9c\x01\n" +
+	"\x14CorrectReplyCategory\x12%.banli.v1.CorrectReplyCategoryRequest\x1a\x12.banli.v1.Proposal\"I\x82\xd3\xe4\x93\x02C:\x01*\">/v1/{name=proposals/*/assignments/*/replies/*}:correctCategory\x12q\n" +
 	"\fRefuseFiling\x12\x1d.banli.v1.RefuseFilingRequest\x1a\x12.banli.v1.Proposal\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=proposals/*}:refuseFiling\x12u\n" +
 	"\x10WithdrawProposal\x12!.banli.v1.WithdrawProposalRequest\x1a\x12.banli.v1.Proposal\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=proposals/*}:withdraw\x12n\n" +
 	"\x0eMergeProposals\x12\x1f.banli.v1.MergeProposalsRequest\x1a\x12.banli.v1.Proposal\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=proposals/*}:merge\x12b\n" +
@@ -2109,108 +2201,113 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
-	(ProposalView)(0),                  // 0: banli.v1.ProposalView
-	(*CreateProposalRequest)(nil),      // 1: banli.v1.CreateProposalRequest
-	(*GetProposalRequest)(nil),         // 2: banli.v1.GetProposalRequest
-	(*ListProposalsRequest)(nil),       // 3: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),      // 4: banli.v1.ListProposalsResponse
-	(*AssignProposalRequest)(nil),      // 5: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),      // 6: banli.v1.SignAssignmentRequest
-	(*RequestReassignmentRequest)(nil), // 7: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),  // 8: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),    // 9: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),     // 10: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),      // 11: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),       // 12: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),      // 13: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),  // 14: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),       // 15: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),         // 16: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),           // 17: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),        // 18: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),       // 19: banli.v1.WithholdReplyRequest
-	(*RefuseFilingRequest)(nil),        // 20: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),    // 21: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),      // 22: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),             // 23: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                   // 24: banli.v1.Proposal
-	(ProposalKind)(0),                  // 25: banli.v1.ProposalKind
-	(ProposalState)(0),                 // 26: banli.v1.ProposalState
-	(AssignmentRole)(0),                // 27: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),             // 28: banli.v1.UnitAssignment
-	(Decision)(0),                      // 29: banli.v1.Decision
-	(*Consultation)(nil),               // 30: banli.v1.Consultation
-	(*Opinion)(nil),                    // 31: banli.v1.Opinion
-	(*Reply)(nil),                      // 32: banli.v1.Reply
-	(Satisfaction)(0),                  // 33: banli.v1.Satisfaction
-	(NotFiledReason)(0),                // 34: banli.v1.NotFiledReason
+	(ProposalView)(0),                   // 0: banli.v1.ProposalView
+	(*CreateProposalRequest)(nil),       // 1: banli.v1.CreateProposalRequest
+	(*GetProposalRequest)(nil),          // 2: banli.v1.GetProposalRequest
+	(*ListProposalsRequest)(nil),        // 3: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),       // 4: banli.v1.ListProposalsResponse
+	(*AssignProposalRequest)(nil),       // 5: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),       // 6: banli.v1.SignAssignmentRequest
+	(*RequestReassignmentRequest)(nil),  // 7: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),   // 8: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),     // 9: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),      // 10: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),       // 11: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),        // 12: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),       // 13: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),   // 14: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),        // 15: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),          // 16: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),            // 17: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),         // 18: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),        // 19: banli.v1.WithholdReplyRequest
+	(*CorrectReplyCategoryRequest)(nil), // 20: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),         // 21: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),     // 22: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),       // 23: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),              // 24: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                    // 25: banli.v1.Proposal
+	(ProposalKind)(0),                   // 26: banli.v1.ProposalKind
+	(ProposalState)(0),                  // 27: banli.v1.ProposalState
+	(AssignmentRole)(0),                 // 28: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),              // 29: banli.v1.UnitAssignment
+	(Decision)(0),                       // 30: banli.v1.Decision
+	(*Consultation)(nil),                // 31: banli.v1.Consultation
+	(*Opinion)(nil),                     // 32: banli.v1.Opinion
+	(*Reply)(nil),                       // 33: banli.v1.Reply
+	(Satisfaction)(0),                   // 34: banli.v1.Satisfaction
+	(ReplyCategory)(0),                  // 35: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                 // 36: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	24, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	25, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	26, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	27, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	25, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	26, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	27, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	28, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	24, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	28, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	29, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	29, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	30, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	31, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	32, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	33, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	34, // 13: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 14: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 15: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 16: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 17: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 18: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 19: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	8,  // 20: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	9,  // 21: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	10, // 22: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	11, // 23: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	12, // 24: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	13, // 25: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	14, // 26: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	15, // 27: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	16, // 28: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	17, // 29: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	18, // 30: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	19, // 31: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	20, // 32: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	21, // 33: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	22, // 34: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	23, // 35: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	24, // 36: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	24, // 37: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 38: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	24, // 39: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	24, // 40: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	24, // 41: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	24, // 42: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	24, // 43: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	24, // 44: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	24, // 45: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	24, // 46: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	24, // 47: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	24, // 48: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	24, // 49: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	24, // 50: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	24, // 51: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	24, // 52: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	24, // 53: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	24, // 54: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	24, // 55: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	24, // 56: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	24, // 57: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	36, // [36:58] is the sub-list for method output_type
-	14, // [14:36] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	25, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	29, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	30, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	30, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	31, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	32, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	33, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	34, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	35, // 13: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	36, // 14: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 15: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 16: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 17: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 18: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 19: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 20: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	8,  // 21: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	9,  // 22: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	10, // 23: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	11, // 24: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	12, // 25: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	13, // 26: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	14, // 27: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	15, // 28: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	16, // 29: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	17, // 30: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	18, // 31: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	19, // 32: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	20, // 33: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	21, // 34: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	22, // 35: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	23, // 36: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	24, // 37: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	25, // 38: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	25, // 39: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 40: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	25, // 41: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	25, // 42: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	25, // 43: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	25, // 44: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	25, // 45: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	25, // 46: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	25, // 47: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	25, // 48: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	25, // 49: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	25, // 50: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	25, // 51: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	25, // 52: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	25, // 53: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	25, // 54: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	25, // 55: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	25, // 56: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	25, // 57: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	25, // 58: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	25, // 59: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	25, // 60: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	38, // [38:61] is the sub-list for method output_type
+	15, // [15:38] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -2226,7 +2323,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,28 +19,29 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProposalService_CreateProposal_FullMethodName      = "/banli.v1.ProposalService/CreateProposal"
-	ProposalService_GetProposal_FullMethodName         = "/banli.v1.ProposalService/GetProposal"
-	ProposalService_ListProposals_FullMethodName       = "/banli.v1.ProposalService/ListProposals"
-	ProposalService_AssignProposal_FullMethodName      = "/banli.v1.ProposalService/AssignProposal"
-	ProposalService_SignAssignment_FullMethodName      = "/banli.v1.ProposalService/SignAssignment"
-	ProposalService_RequestReassignment_FullMethodName = "/banli.v1.ProposalService/RequestReassignment"
-	ProposalService_DecideReassignment_FullMethodName  = "/banli.v1.ProposalService/DecideReassignment"
-	ProposalService_RequestExtension_FullMethodName    = "/banli.v1.ProposalService/RequestExtension"
-	ProposalService_DecideExtension_FullMethodName     = "/banli.v1.ProposalService/DecideExtension"
-	ProposalService_ReportFollowUp_FullMethodName      = "/banli.v1.ProposalService/ReportFollowUp"
-	ProposalService_CloseFollowUp_FullMethodName       = "/banli.v1.ProposalService/CloseFollowUp"
-	ProposalService_RecordReminder_FullMethodName      = "/banli.v1.ProposalService/RecordReminder"
-	ProposalService_RecordConsultation_FullMethodName  = "/banli.v1.ProposalService/RecordConsultation"
-	ProposalService_SubmitOpinion_FullMethodName       = "/banli.v1.ProposalService/SubmitOpinion"
-	ProposalService_SubmitReply_FullMethodName         = "/banli.v1.ProposalService/SubmitReply"
-	ProposalService_RateReply_FullMethodName           = "/banli.v1.ProposalService/RateReply"
-	ProposalService_PublishReply_FullMethodName        = "/banli.v1.ProposalService/PublishReply"
-	ProposalService_WithholdReply_FullMethodName       = "/banli.v1.ProposalService/WithholdReply"
-	ProposalService_RefuseFiling_FullMethodName        = "/banli.v1.ProposalService/RefuseFiling"
-	ProposalService_WithdrawProposal_FullMethodName    = "/banli.v1.ProposalService/WithdrawProposal"
-	ProposalService_MergeProposals_FullMethodName      = "/banli.v1.ProposalService/MergeProposals"
-	ProposalService_MarkKey_FullMethodName             = "/banli.v1.ProposalService/MarkKey"
+	ProposalService_CreateProposal_FullMethodName       = "/banli.v1.ProposalService/CreateProposal"
+	ProposalService_GetProposal_FullMethodName          = "/banli.v1.ProposalService/GetProposal"
+	ProposalService_ListProposals_FullMethodName        = "/banli.v1.ProposalService/ListProposals"
+	ProposalService_AssignProposal_FullMethodName       = "/banli.v1.ProposalService/AssignProposal"
+	ProposalService_SignAssignment_FullMethodName       = "/banli.v1.ProposalService/SignAssignment"
+	ProposalService_RequestReassignment_FullMethodName  = "/banli.v1.ProposalService/RequestReassignment"
+	ProposalService_DecideReassignment_FullMethodName   = "/banli.v1.ProposalService/DecideReassignment"
+	ProposalService_RequestExtension_FullMethodName     = "/banli.v1.ProposalService/RequestExtension"
+	ProposalService_DecideExtension_FullMethodName      = "/banli.v1.ProposalService/DecideExtension"
+	ProposalService_ReportFollowUp_FullMethodName       = "/banli.v1.ProposalService/ReportFollowUp"
+	ProposalService_CloseFollowUp_FullMethodName        = "/banli.v1.ProposalService/CloseFollowUp"
+	ProposalService_RecordReminder_FullMethodName       = "/banli.v1.ProposalService/RecordReminder"
+	ProposalService_RecordConsultation_FullMethodName   = "/banli.v1.ProposalService/RecordConsultation"
+	ProposalService_SubmitOpinion_FullMethodName        = "/banli.v1.ProposalService/SubmitOpinion"
+	ProposalService_SubmitReply_FullMethodName          = "/banli.v1.ProposalService/SubmitReply"
+	ProposalService_RateReply_FullMethodName            = "/banli.v1.ProposalService/RateReply"
+	ProposalService_PublishReply_FullMethodName         = "/banli.v1.ProposalService/PublishReply"
+	ProposalService_WithholdReply_FullMethodName        = "/banli.v1.ProposalService/WithholdReply"
+	ProposalService_CorrectReplyCategory_FullMethodName = "/banli.v1.ProposalService/CorrectReplyCategory"
+	ProposalService_RefuseFiling_FullMethodName         = "/banli.v1.ProposalService/RefuseFiling"
+	ProposalService_WithdrawProposal_FullMethodName     = "/banli.v1.ProposalService/WithdrawProposal"
+	ProposalService_MergeProposals_FullMethodName       = "/banli.v1.ProposalService/MergeProposals"
+	ProposalService_MarkKey_FullMethodName              = "/banli.v1.ProposalService/MarkKey"
 )
 
 // ProposalServiceClient is the client API for ProposalService service.
@@ -121,6 +122,15 @@ type ProposalServiceClient interface {
 	// Withholds a reply from publication, with a recorded reason. Accepted for
 	// a reply whose disclosure is PENDING.
 	WithholdReply(ctx context.Context, in *WithholdReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Corrects the category a unit gave its reply (the office may, when it
+	// finds the reply's own category wrong), with a reason. The correction
+	// is kept on the reply and in the case's history, and the statistics
+	// count the reply under its new category. A category that carries the
+	// part over (B, or C where the session says so) opens its follow-up, as
+	// a reply of that category would; correcting away from one leaves an
+	// open follow-up for the office to close (CloseFollowUp). Accepted for
+	// any reply of a lead or split part, once replied.
+	CorrectReplyCategory(ctx context.Context, in *CorrectReplyCategoryRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Refuses the case at filing (不立案) for a coded reason. Accepted in
 	// RECEIVED; NOT_FILED is terminal.
 	RefuseFiling(ctx context.Context, in *RefuseFilingRequest, opts ...grpc.CallOption) (*Proposal, error)
@@ -326,6 +336,16 @@ func (c *proposalServiceClient) WithholdReply(ctx context.Context, in *WithholdR
 	return out, nil
 }
 
+func (c *proposalServiceClient) CorrectReplyCategory(ctx context.Context, in *CorrectReplyCategoryRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_CorrectReplyCategory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) RefuseFiling(ctx context.Context, in *RefuseFilingRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -444,6 +464,15 @@ type ProposalServiceServer interface {
 	// Withholds a reply from publication, with a recorded reason. Accepted for
 	// a reply whose disclosure is PENDING.
 	WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error)
+	// Corrects the category a unit gave its reply (the office may, when it
+	// finds the reply's own category wrong), with a reason. The correction
+	// is kept on the reply and in the case's history, and the statistics
+	// count the reply under its new category. A category that carries the
+	// part over (B, or C where the session says so) opens its follow-up, as
+	// a reply of that category would; correcting away from one leaves an
+	// open follow-up for the office to close (CloseFollowUp). Accepted for
+	// any reply of a lead or split part, once replied.
+	CorrectReplyCategory(context.Context, *CorrectReplyCategoryRequest) (*Proposal, error)
 	// Refuses the case at filing (不立案) for a coded reason. Accepted in
 	// RECEIVED; NOT_FILED is terminal.
 	RefuseFiling(context.Context, *RefuseFilingRequest) (*Proposal, error)
@@ -522,6 +551,9 @@ func (UnimplementedProposalServiceServer) PublishReply(context.Context, *Publish
 }
 func (UnimplementedProposalServiceServer) WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method WithholdReply not implemented")
+}
+func (UnimplementedProposalServiceServer) CorrectReplyCategory(context.Context, *CorrectReplyCategoryRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CorrectReplyCategory not implemented")
 }
 func (UnimplementedProposalServiceServer) RefuseFiling(context.Context, *RefuseFilingRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RefuseFiling not implemented")
@@ -880,6 +912,24 @@ func _ProposalService_WithholdReply_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_CorrectReplyCategory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CorrectReplyCategoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).CorrectReplyCategory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_CorrectReplyCategory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).CorrectReplyCategory(ctx, req.(*CorrectReplyCategoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_RefuseFiling_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RefuseFilingRequest)
 	if err := dec(in); err != nil {
@@ -1030,6 +1080,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithholdReply",
 			Handler:    _ProposalService_WithholdReply_Handler,
+		},
+		{
+			MethodName: "CorrectReplyCategory",
+			Handler:    _ProposalService_CorrectReplyCategory_Handler,
 		},
 		{
 			MethodName: "RefuseFiling",
