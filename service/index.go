@@ -15,7 +15,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 1, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }

@@ -1,11 +1,13 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -89,5 +91,42 @@ func TestCaseFiltersFindWhatTheIndexDeclares(t *testing.T) {
 		if got := list(tt.f); !cmp.Equal(got, tt.want) {
 			t.Errorf("%s: got %v, want %v", fmt.Sprintf("%+v", tt.f), got, tt.want)
 		}
+	}
+}
+
+// TestStatisticsAreRecountedUnderANewVersion: counters kept under another
+// statisticsVersion (here: none at all, as a file from before counting
+// would have) are recounted when a server opens the data, and the check
+// then holds them to what the cases say.
+func TestStatisticsAreRecountedUnderANewVersion(t *testing.T) {
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "banli.db"), boltstore.Options{Index: ProposalIndex})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := storetest.Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED, "units/1")
+	storetest.PutProposal(t, db, 0, p) // the case, but no counters
+	_, err = db.Write(context.Background(), store.Request{}, func(tx store.Tx) (proto.Message, error) {
+		tx.AddCounters(store.StatsKey{Scope: "units/9", Year: 2026, Session: "sessions/1"}, []int64{5}) // stray
+		tx.SetVersion(versionStatistics, statisticsVersion-1)
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(db, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(func(r store.Reader) error {
+		if v, err := r.Version(versionStatistics); err != nil || v != statisticsVersion {
+			return fmt.Errorf("version %d, %v after New", v, err)
+		}
+		if stray, _ := r.Counters(store.StatsKey{Scope: "units/9", Year: 2026, Session: "sessions/1"}); !allZero(stray) {
+			return fmt.Errorf("a stray vector is left: %v", stray)
+		}
+		return CheckStatistics(r)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

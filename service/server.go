@@ -99,6 +99,9 @@ func New(st store.Backend, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stored calendar: %w", err)
 	}
+	if err := recountStatistics(context.Background(), st); err != nil {
+		return nil, fmt.Errorf("recount the statistics: %w", err)
+	}
 	return &Server{
 		store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal},
 		limiter: newRateLimiter(opts.RateLimit, opts.RateBurst),

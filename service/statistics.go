@@ -7,6 +7,7 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file defines the yearly figures (DOMAIN.md, "Statistics and the
@@ -336,10 +337,62 @@ func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.
 	return st, nil
 }
 
-// CheckStatistics recounts every case and compares the result with the
-// stored counters, naming the first difference. It reads everything: a
-// test and repair tool, not a request path.
-func CheckStatistics(r store.Reader) error {
+// statisticsVersion names what contributions counts. Change it whenever
+// contributions changes what it returns: a server that opens data counted
+// under another version recounts every case first (recountStatistics).
+const statisticsVersion = 1
+
+// versionStatistics is the name statisticsVersion is recorded under.
+const versionStatistics = "statistics"
+
+// recountStatistics brings the stored counters to what contributions says
+// of every case, if they were counted under another version. It writes no
+// event: the counters are derived from the cases, which do not change.
+func recountStatistics(ctx context.Context, b store.Backend) error {
+	_, err := b.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+		if v, err := tx.Version(versionStatistics); err != nil || v == statisticsVersion {
+			return nil, err
+		}
+		want, err := recount(tx)
+		if err != nil {
+			return nil, err
+		}
+		err = tx.ForEachCounters(func(key store.StatsKey, got []int64) error {
+			exp := want[key]
+			if exp == nil {
+				exp = make([]int64, numCounters)
+			}
+			delta := make([]int64, max(len(got), numCounters))
+			for i := range delta {
+				if i < len(exp) {
+					delta[i] = exp[i]
+				}
+				if i < len(got) {
+					delta[i] -= got[i]
+				}
+			}
+			if !allZero(delta) {
+				tx.AddCounters(key, delta)
+			}
+			delete(want, key)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for key, vec := range want {
+			if !allZero(vec) {
+				tx.AddCounters(key, vec)
+			}
+		}
+		tx.SetVersion(versionStatistics, statisticsVersion)
+		return nil, nil
+	})
+	return err
+}
+
+// recount adds up what every case contributes.
+func recount(r store.Reader) (contribution, error) {
 	want := contribution{}
 	err := r.ForEachProposal(func(p *banliv1.Proposal) error {
 		for key, vec := range contributions(p) {
@@ -354,6 +407,19 @@ func CheckStatistics(r store.Reader) error {
 		}
 		return nil
 	})
+	return want, err
+}
+
+// CheckStatistics recounts every case and compares the result with the
+// stored counters, naming the first difference. It reads everything: a
+// test and repair tool, not a request path. Counters kept under another
+// statisticsVersion are not compared: a server recounts them when it
+// opens the data.
+func CheckStatistics(r store.Reader) error {
+	if v, err := r.Version(versionStatistics); err != nil || v != statisticsVersion {
+		return err
+	}
+	want, err := recount(r)
 	if err != nil {
 		return err
 	}

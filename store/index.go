@@ -8,6 +8,10 @@ import banliv1 "github.com/banli/banli/gen/banli/v1"
 // have one home; a backend is opened with it, applies it on every
 // PutProposal and answers Queries and ListDue from what it returned.
 type Index struct {
+	// Version names this declaration. Change it whenever Terms or Due
+	// change what they return: a backend that opens data indexed under
+	// another version rebuilds every entry before it serves.
+	Version int
 	// Terms lists the terms a proposal is found under, e.g. "state=3".
 	// Terms hold no control characters.
 	Terms func(p *banliv1.Proposal) []string

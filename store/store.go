@@ -188,7 +188,14 @@ type Reader interface {
 	// CheckIndexes verifies that the derived data (numbers, index terms,
 	// due entries, histories) is exactly what the stored records call for.
 	// It reads everything: a test and repair tool, not a request path.
+	// Data indexed under another Index.Version is not compared term by
+	// term: it is rebuilt when a writable backend opens it.
 	CheckIndexes() error
+
+	// Version returns the version recorded under name (0 if none): what
+	// the domain derived data under (the statistics' counters, say), so
+	// that it knows when to derive it again.
+	Version(name string) (int, error)
 }
 
 // Tx is a Reader that also stages writes. Nothing is written until the
@@ -222,6 +229,9 @@ type Tx interface {
 	// events and chained (see AuditChain); its event_sequence, if unset,
 	// becomes the last event the decision wrote.
 	AppendAudit(rec *banliv1.AuditRecord)
+	// SetVersion stages recording a version under name (see
+	// Reader.Version). It writes no event.
+	SetVersion(name string, v int)
 }
 
 // NamedMessage is a resource: it knows its own resource name.

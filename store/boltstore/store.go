@@ -48,6 +48,11 @@ var (
 	bucketAccountCertificates = []byte("account_certificates")
 
 	keySchemaVersion = []byte("schema_version")
+	// keyIndexVersion is the store.Index.Version the posting lists and due
+	// entries were built under.
+	keyIndexVersion = []byte("index_version")
+	// versionPrefix prefixes the versions the domain records (SetVersion).
+	versionPrefix = "version/"
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
@@ -146,6 +151,12 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := check(initSchema); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !opts.ReadOnly {
+		if err := b.Update(func(btx *bolt.Tx) error { return rebuildIndex(btx, &opts.Index) }); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("open %s: rebuild the index: %w", path, err)
+		}
 	}
 	if opts.AuditKey != nil && !opts.ReadOnly {
 		if err := b.Update(func(btx *bolt.Tx) error { return keyAuditTrail(btx, opts.AuditKey) }); err != nil {

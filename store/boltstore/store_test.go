@@ -2,13 +2,9 @@ package boltstore
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 
-	"google.golang.org/protobuf/testing/protocmp"
-
-	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -18,8 +14,8 @@ import (
 
 // TestConformance holds the bbolt backend to the storage contract.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, index store.Index, auditKey []byte) store.Backend {
-		db, err := Open(filepath.Join(t.TempDir(), "banli.db"), Options{Index: index, AuditKey: auditKey})
+	storetest.Run(t, func(t *testing.T, dir string, index store.Index, auditKey []byte) store.Backend {
+		db, err := Open(filepath.Join(dir, "banli.db"), Options{Index: index, AuditKey: auditKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,41 +40,6 @@ func openTest(t *testing.T) (*DB, string) {
 func TestOpenNeedsTheIndex(t *testing.T) {
 	if _, err := Open(filepath.Join(t.TempDir(), "banli.db"), Options{}); err == nil {
 		t.Fatal("opened without an index declaration")
-	}
-}
-
-func TestDataSurvivesReopen(t *testing.T) {
-	db, path := openTest(t)
-	storetest.PutProposal(t, db, 0, storetest.Proposal("sessions/1", "7", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1"))
-	var before *banliv1.Proposal
-	db.View(func(r store.Reader) error { before, _ = r.Proposal(1); return nil })
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db2, err := Open(path, Options{Index: storetest.Index})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db2.Close()
-	err = db2.View(func(r store.Reader) error {
-		after, err := r.Proposal(1)
-		if err != nil {
-			return err
-		}
-		if diff := cmp.Diff(before, after, protocmp.Transform()); diff != "" {
-			return fmt.Errorf("changed across reopen (-before +after):\n%s", diff)
-		}
-		if id, err := r.ProposalByNumber("sessions/1", "7"); err != nil || id != 1 {
-			return errors.New("number index lost")
-		}
-		events, err := r.ListEvents(0, 10)
-		if len(events) != 1 || events[0].GetSequence() != 1 || events[0].GetResource() != "proposals/1" {
-			return fmt.Errorf("events after reopen: %v %v", events, err)
-		}
-		return r.CheckIndexes()
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -99,6 +99,24 @@ type txn struct {
 	audit []*banliv1.AuditRecord
 	// stagedNumbers maps numberKey to the id of a proposal staged here.
 	stagedNumbers map[string]uint64
+	// versions holds the versions to record (SetVersion).
+	versions map[string]int
+}
+
+// SetVersion stages recording a version under name.
+func (tx *txn) SetVersion(name string, v int) {
+	if tx.versions == nil {
+		tx.versions = map[string]int{}
+	}
+	tx.versions[name] = v
+}
+
+// Version also sees a version staged here.
+func (tx *txn) Version(name string) (int, error) {
+	if v, ok := tx.versions[name]; ok {
+		return v, nil
+	}
+	return tx.reader.Version(name)
 }
 
 type recordKey struct {
@@ -311,6 +329,12 @@ func (tx *txn) apply() error {
 	}
 	if err := tx.applyCounters(); err != nil {
 		return err
+	}
+	meta := tx.btx.Bucket(bucketMeta)
+	for name, v := range tx.versions {
+		if err := meta.Put([]byte(versionPrefix+name), u64(uint64(v))); err != nil {
+			return err
+		}
 	}
 	return tx.applyAudit(lastEvent)
 }

@@ -24,15 +24,18 @@ import (
 	"github.com/banli/banli/store"
 )
 
-// Open makes a fresh, empty backend for one test, opened with index (the
-// suite declares its own, Index) and audit key (nil: plain SHA-256). The
-// backend must be closed when the test ends (t.Cleanup).
-type Open func(t *testing.T, index store.Index, auditKey []byte) store.Backend
+// Open opens the backend whose data lives in dir (a fresh t.TempDir() is
+// an empty backend; the same dir again is the same data, once the earlier
+// backend is closed), with index (the suite declares its own, Index) and
+// audit key (nil: plain SHA-256). The backend must be closed when the test
+// ends (t.Cleanup), and closing it twice must do no harm.
+type Open func(t *testing.T, dir string, index store.Index, auditKey []byte) store.Backend
 
 // Index is the suite's index declaration: simpler than the service's, and
 // enough to hold a backend to every kind of clause. A part in state
 // REASSIGNED is not indexed under its unit, as the service's rule has it.
 var Index = store.Index{
+	Version: 1,
 	Terms: func(p *banliv1.Proposal) []string {
 		terms := []string{"session=" + p.GetSession(), "state=" + strconv.Itoa(int(p.GetState()))}
 		if p.GetKey() {
@@ -85,6 +88,9 @@ func Run(t *testing.T, open Open) {
 		{"AuditChain", testAuditChain},
 		{"Replicate", testReplicate},
 		{"PastTheLastPosition", testPastTheLastPosition},
+		{"DataSurvivesReopen", testDataSurvivesReopen},
+		{"IndexRebuildsUnderANewVersion", testIndexRebuilds},
+		{"Versions", testVersions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
@@ -156,7 +162,7 @@ func listNames(t *testing.T, b store.Backend, q store.Query, after uint64, limit
 }
 
 func testRecordsReadBack(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	want := Proposal("sessions/1", "7", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1")
 	write(t, b, func(tx store.Tx) (proto.Message, error) {
 		sid, err := tx.NewID(store.KindSession)
@@ -224,7 +230,7 @@ func testRecordsReadBack(t *testing.T, open Open) {
 }
 
 func testMissingRecords(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	view(t, b, func(r store.Reader) error {
 		reads := map[string]func() error{
 			"Session":      func() error { _, err := r.Session(1); return err },
@@ -249,7 +255,7 @@ func testMissingRecords(t *testing.T, open Open) {
 }
 
 func testTxSeesItsOwnWrites(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	write(t, b, func(tx store.Tx) (proto.Message, error) {
 		first, err := tx.NewID(store.KindProposal)
 		if err != nil {
@@ -298,7 +304,7 @@ func testTxSeesItsOwnWrites(t *testing.T, open Open) {
 // leaves no record, no index entry, no event and no used id, even when it
 // shares its transaction with decisions that succeed.
 func testRefusedDecisionWritesNothing(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	refusal := errors.New("refused")
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -356,7 +362,7 @@ func testRefusedDecisionWritesNothing(t *testing.T, open Open) {
 }
 
 func testPanickingDecision(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	_, err := b.Write(context.Background(), store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		tx.PutSession(1, &banliv1.Session{Name: "sessions/1"}, &banliv1.Event{})
 		panic("a bug in a decision")
@@ -380,7 +386,7 @@ func testPanickingDecision(t *testing.T, open Open) {
 // testEventsAreGapless: concurrent writers get events 1..n, each exactly
 // once, in commit order, each naming its resource and request.
 func testEventsAreGapless(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -440,7 +446,7 @@ func testEventsAreGapless(t *testing.T, open Open) {
 }
 
 func testResourceHistory(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	p := Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED)
 	id := PutProposal(t, b, 0, p)
 	PutProposal(t, b, 0, Proposal("sessions/1", "2", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
@@ -463,7 +469,7 @@ func testResourceHistory(t *testing.T, open Open) {
 }
 
 func testRequestReplay(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	runs := 0
 	do := func(hash byte) (proto.Message, error) {
 		req := store.Request{Account: "accounts/a", Method: "/m", ID: "req-1", Hash: [32]byte{hash}, Replay: &banliv1.Proposal{}}
@@ -516,7 +522,7 @@ func testRequestReplay(t *testing.T, open Open) {
 }
 
 func testQueriesFollowEveryChange(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	received, assigned := banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED
 	PutProposal(t, b, 0, Proposal("sessions/1", "A1", received))
 	PutProposal(t, b, 0, Proposal("sessions/1", "A2", assigned, "units/1"))
@@ -564,7 +570,7 @@ func testQueriesFollowEveryChange(t *testing.T, open Open) {
 // testPagesStayStableUnderInserts: a page position (the last id) keeps its
 // place while new cases arrive, and every case is listed exactly once.
 func testPagesStayStableUnderInserts(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	q := store.Query{AllOf: [][]string{{"session=sessions/1"}}}
 	for i := range 25 {
 		s := "sessions/1"
@@ -600,7 +606,7 @@ func testPagesStayStableUnderInserts(t *testing.T, open Open) {
 }
 
 func testPageEndsWhenFull(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	for i := range 5 {
 		PutProposal(t, b, 0, Proposal("sessions/1", fmt.Sprint(i), banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
 	}
@@ -621,7 +627,7 @@ func testPageEndsWhenFull(t *testing.T, open Open) {
 }
 
 func testSkip(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	p := Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1")
 	p.Content = "正文"
 	p.Proposers = []*banliv1.Proposer{{DisplayName: "王代表", Phone: "13800000000"}}
@@ -651,7 +657,7 @@ func testSkip(t *testing.T, open Open) {
 }
 
 func testDueEntries(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	part := func(unit string, at int64) *banliv1.Assignment {
 		return &banliv1.Assignment{Unit: unit, State: banliv1.AssignmentState_ASSIGNMENT_STATE_ASSIGNED,
 			CurrentDeadline: &banliv1.Deadline{DueTime: &timestamppb.Timestamp{Seconds: at}}}
@@ -712,7 +718,7 @@ func testDueEntries(t *testing.T, open Open) {
 }
 
 func testCounters(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	k := func(scope string, year int32, session string) store.StatsKey {
 		return store.StatsKey{Scope: scope, Year: year, Session: session}
 	}
@@ -751,7 +757,7 @@ func testCounters(t *testing.T, open Open) {
 }
 
 func testAccounts(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	write(t, b, func(tx store.Tx) (proto.Message, error) {
 		for _, id := range []string{"b", "a", "c"} {
 			a := &banliv1.Account{Name: "accounts/" + id, DisplayName: id}
@@ -791,7 +797,7 @@ func testAccounts(t *testing.T, open Open) {
 }
 
 func testCalendars(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	for _, v := range []int32{1, 2} {
 		write(t, b, func(tx store.Tx) (proto.Message, error) {
 			tx.PutCalendarYear(&banliv1.CalendarYear{Name: fmt.Sprintf("calendars/2027/versions/%d", v), Year: 2027, Version: v}, &banliv1.Event{})
@@ -819,7 +825,7 @@ func testCalendars(t *testing.T, open Open) {
 
 func testAuditChain(t *testing.T, open Open) {
 	key := []byte("an audit key for the conformance suite")
-	b := open(t, Index, key)
+	b := open(t, t.TempDir(), Index, key)
 	write(t, b, func(tx store.Tx) (proto.Message, error) {
 		tx.PutAccount(&banliv1.Account{Name: "accounts/admin"}, &banliv1.Event{})
 		tx.AppendAudit(&banliv1.AuditRecord{Method: "CreateAccount"})
@@ -889,7 +895,7 @@ func testAuditChain(t *testing.T, open Open) {
 }
 
 func testReplicate(t *testing.T, open Open) {
-	primary, standby := open(t, Index, nil), open(t, Index, nil)
+	primary, standby := open(t, t.TempDir(), Index, nil), open(t, t.TempDir(), Index, nil)
 	PutProposal(t, primary, 0, Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
 	write(t, primary, func(tx store.Tx) (proto.Message, error) {
 		tx.PutAccount(&banliv1.Account{Name: "accounts/a"}, &banliv1.Event{})
@@ -935,7 +941,7 @@ func testReplicate(t *testing.T, open Open) {
 // testPastTheLastPosition: a position past every record (a page token a
 // caller made up) gives empty pages, never a wrap to the start.
 func testPastTheLastPosition(t *testing.T, open Open) {
-	b := open(t, Index, nil)
+	b := open(t, t.TempDir(), Index, nil)
 	PutProposal(t, b, 0, Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
 	const last = ^uint64(0)
 	view(t, b, func(r store.Reader) error {
@@ -953,6 +959,97 @@ func testPastTheLastPosition(t *testing.T, open Open) {
 		}
 		if list, err := r.ListAudit(last, 10); err != nil || len(list) != 0 {
 			return fmt.Errorf("ListAudit: %v, %v", list, err)
+		}
+		return nil
+	})
+}
+
+func testDataSurvivesReopen(t *testing.T, open Open) {
+	dir := t.TempDir()
+	b := open(t, dir, Index, nil)
+	p := Proposal("sessions/1", "7", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED, "units/1")
+	PutProposal(t, b, 0, p)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open(t, dir, Index, nil)
+	view(t, b, func(r store.Reader) error {
+		got, err := r.Proposal(1)
+		if err != nil {
+			return err
+		}
+		if !proto.Equal(got, p) {
+			return errors.New("the case changed across a reopen")
+		}
+		if id, err := r.ProposalByNumber("sessions/1", "7"); err != nil || id != 1 {
+			return fmt.Errorf("number after a reopen: %d, %v", id, err)
+		}
+		if events, err := r.ListEvents(0, 10); err != nil || len(events) != 1 {
+			return fmt.Errorf("events after a reopen: %v, %v", events, err)
+		}
+		return r.CheckIndexes()
+	})
+}
+
+// testIndexRebuilds: data written under one index declaration is found by
+// the terms of the next one, once its version changes.
+func testIndexRebuilds(t *testing.T, open Open) {
+	dir := t.TempDir()
+	b := open(t, dir, Index, nil)
+	PutProposal(t, b, 0, Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
+	k := Proposal("sessions/1", "2", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED)
+	k.Key = true
+	PutProposal(t, b, 0, k)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := Index
+	next.Version = Index.Version + 1
+	next.Terms = func(p *banliv1.Proposal) []string {
+		return append(Index.Terms(p), "number="+p.GetNumber())
+	}
+	b = open(t, dir, next, nil)
+	if got, _ := listNames(t, b, store.Query{AllOf: [][]string{{"number=2"}}}, 0, 10); !cmp.Equal(got, []string{"proposals/2"}) {
+		t.Errorf("a term of the new declaration finds %v, want proposals/2", got)
+	}
+	if got, _ := listNames(t, b, store.Query{NoneOf: []string{"key=true"}}, 0, 10); !cmp.Equal(got, []string{"proposals/1"}) {
+		t.Errorf("the old terms after the rebuild: %v", got)
+	}
+	checkIndexes(t, b)
+}
+
+func testVersions(t *testing.T, open Open) {
+	dir := t.TempDir()
+	b := open(t, dir, Index, nil)
+	view(t, b, func(r store.Reader) error {
+		if v, err := r.Version("statistics"); err != nil || v != 0 {
+			return fmt.Errorf("a version never set: %d, %v", v, err)
+		}
+		return nil
+	})
+	if _, err := b.Write(context.Background(), store.Request{}, func(tx store.Tx) (proto.Message, error) {
+		tx.SetVersion("statistics", 9)
+		return nil, errors.New("refused")
+	}); err == nil {
+		t.Fatal("refusal lost")
+	}
+	write(t, b, func(tx store.Tx) (proto.Message, error) {
+		tx.SetVersion("statistics", 3)
+		if v, err := tx.Version("statistics"); err != nil || v != 3 {
+			return nil, fmt.Errorf("a staged version reads %d, %v", v, err)
+		}
+		return nil, nil
+	})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open(t, dir, Index, nil)
+	view(t, b, func(r store.Reader) error {
+		if v, err := r.Version("statistics"); err != nil || v != 3 {
+			return fmt.Errorf("after a reopen: %d, %v; want 3 (the refused 9 never written)", v, err)
+		}
+		if seq, _ := r.LatestEvent(); seq != 0 {
+			return fmt.Errorf("recording a version wrote %d events", seq)
 		}
 		return nil
 	})
