@@ -113,6 +113,7 @@ var rules = map[string]Rule{
 
 	// Cases: the units' steps, on their own assignments only.
 	banliv1.ProposalService_SignAssignment_FullMethodName:      {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_DelegateAssignment_FullMethodName:  {Roles: unitRoles, Confine: confineToUnitPart},
 	banliv1.ProposalService_RequestReassignment_FullMethodName: {Roles: unitRoles, Confine: confineToCase},
 	banliv1.ProposalService_RequestExtension_FullMethodName:    {Roles: unitRoles, Confine: confineToCase},
 	banliv1.ProposalService_RecordConsultation_FullMethodName:  {Roles: unitRoles, Confine: confineToCase},
@@ -242,11 +243,47 @@ func confineToCase(r store.Reader, c *Caller, req proto.Message) error {
 		return nil
 	}
 	for _, a := range p.GetAssignments() {
+		if a.GetName() == assignmentName(ids[0], int(ids[1])) && reachesPart(r, c, a) {
+			return nil
+		}
+	}
+	return refuse
+}
+
+// confineToUnitPart admits a request on a part from an account of the
+// part's unit itself (or of a unit above it), not of a department it is
+// delegated to: delegating a part is the unit's act.
+func confineToUnitPart(r store.Reader, c *Caller, req proto.Message) error {
+	ids, _ := parseNamePrefix(stringField(req, "name"))
+	if len(ids) < 2 {
+		return nil // malformed: validation refuses it with the field named
+	}
+	refuse := denied("%s does not act for the unit of %s", c.Account, stringField(req, "name"))
+	p, err := r.Proposal(ids[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse
+	}
+	if err != nil {
+		return err
+	}
+	for _, a := range p.GetAssignments() {
 		if a.GetName() == assignmentName(ids[0], int(ids[1])) && inUnit(r, c.Unit, a.GetUnit()) {
 			return nil
 		}
 	}
 	return refuse
+}
+
+// reachesPart reports whether a unit account reaches part a: an account of
+// the part's unit (or of a unit above it), or of the department the part
+// is delegated to (or of a unit above that, within the unit).
+func reachesPart(r store.Reader, c *Caller, a *banliv1.Assignment) bool {
+	for _, unit := range unitsOf(a) {
+		if inUnit(r, c.Unit, unit) {
+			return true
+		}
+	}
+	return false
 }
 
 // mayRead reports whether c may read case p as GetProposal gives it: the
@@ -263,7 +300,7 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 		return p.GetSubmitter() == c.Account
 	case unitStaff, unitHead:
 		for _, a := range p.GetAssignments() {
-			if isCurrent(a) && inUnit(r, c.Unit, a.GetUnit()) {
+			if isCurrent(a) && reachesPart(r, c, a) {
 				return true
 			}
 		}

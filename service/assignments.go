@@ -1,13 +1,16 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // Assigning a case (交办) and the steps of a part before it is handled:
@@ -183,8 +186,83 @@ func (s *Server) SignAssignment(ctx context.Context, req *banliv1.SignAssignment
 		a.Department = req.GetDepartment()
 		a.ResponsiblePerson = req.GetResponsiblePerson()
 		a.ResponsiblePhone = req.GetResponsiblePhone()
+		return c.setHandler(a, req.GetHandler())
+	})
+}
+
+// DelegateAssignment hands a part to another department or person (转办).
+func (s *Server) DelegateAssignment(ctx context.Context, req *banliv1.DelegateAssignmentRequest) (*banliv1.Proposal, error) {
+	ref, err := validateDelegate(req)
+	if err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_DelegateAssignment_FullMethodName, req, ref, req.GetEtag(), StepDelegate, func(c *caseChange, a *banliv1.Assignment) error {
+		var moves []string
+		if dep := req.GetDepartment(); dep != "" && dep != a.GetDepartment() {
+			if err := c.checkDepartment(a, dep); err != nil {
+				return err
+			}
+			moves = append(moves, fmt.Sprintf("department %s -> %s", cmp.Or(a.GetDepartment(), "none"), dep))
+			a.Department = dep
+			if req.GetHandler() == "" && a.GetHandler() != "" {
+				// The handler was the old department's: the new one names its own.
+				moves = append(moves, "handler "+a.GetHandler()+" -> none")
+				a.Handler, a.ResponsiblePerson, a.ResponsiblePhone = "", "", ""
+			}
+		}
+		if h := req.GetHandler(); h != "" && h != a.GetHandler() {
+			moves = append(moves, fmt.Sprintf("handler %s -> %s", cmp.Or(a.GetHandler(), "none"), h))
+			a.ResponsiblePerson = ""
+		}
+		if p := req.GetResponsiblePerson(); p != "" {
+			a.ResponsiblePerson = p
+		}
+		if ph := req.GetResponsiblePhone(); ph != "" {
+			a.ResponsiblePhone = ph
+		}
+		if err := c.setHandler(a, cmp.Or(req.GetHandler(), a.GetHandler())); err != nil {
+			return err
+		}
+		if len(moves) == 0 {
+			return fmt.Errorf("%s is with that department and handler already: %w", a.GetName(), ErrPrecondition)
+		}
+		c.details = strings.Join(moves, ", ") + ": " + req.GetReason()
 		return nil
 	})
+}
+
+// setHandler names the account responsible for a part: an active unit
+// staff or head account of the part's unit, or of its department (or a
+// unit within it). The responsible person defaults to its display name.
+func (c *caseChange) setHandler(a *banliv1.Assignment, handler string) error {
+	if handler == "" {
+		return nil
+	}
+	acc, err := c.tx.Account(strings.TrimPrefix(handler, accountsPrefix))
+	if errors.Is(err, store.ErrNotFound) {
+		return invalidField("handler", "there is no account %s", handler)
+	}
+	if err != nil {
+		return err
+	}
+	if acc.GetRole() != unitStaff && acc.GetRole() != unitHead {
+		return invalidField("handler", "%s is not a unit's staff or head", handler)
+	}
+	if !acc.GetActive() {
+		return invalidField("handler", "%s is disabled", handler)
+	}
+	scope := a.GetUnit()
+	if a.GetDepartment() != "" {
+		scope = a.GetDepartment()
+	}
+	if acc.GetUnit() != a.GetUnit() && !inUnit(c.tx, scope, acc.GetUnit()) {
+		return invalidField("handler", "%s acts for %s, not for %s", handler, acc.GetUnit(), scope)
+	}
+	a.Handler = handler
+	if a.GetResponsiblePerson() == "" {
+		a.ResponsiblePerson = acc.GetDisplayName()
+	}
+	return nil
 }
 
 // checkDepartment accepts a department (or a department of a department)
@@ -313,6 +391,28 @@ func validateSign(r *banliv1.SignAssignmentRequest) (assignmentRef, error) {
 	}
 	v.line("responsible_person", r.GetResponsiblePerson(), maxPersonLen, false)
 	v.phone("responsible_phone", r.GetResponsiblePhone(), false)
+	if r.GetHandler() != "" {
+		v.accountID("handler", r.GetHandler())
+	}
+	return ref, v.err()
+}
+
+func validateDelegate(r *banliv1.DelegateAssignmentRequest) (assignmentRef, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	if r.GetDepartment() == "" && r.GetHandler() == "" {
+		v.add("department", "required, or a handler")
+	}
+	if r.GetDepartment() != "" {
+		v.unitID("department", r.GetDepartment())
+	}
+	if r.GetHandler() != "" {
+		v.accountID("handler", r.GetHandler())
+	}
+	v.line("responsible_person", r.GetResponsiblePerson(), maxPersonLen, false)
+	v.phone("responsible_phone", r.GetResponsiblePhone(), false)
+	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
 	return ref, v.err()
 }
 

@@ -15,7 +15,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 1, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 2, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -27,6 +27,7 @@ func leaderTerm(leader string) string     { return "leader=" + leader }
 func topicTerm(topic string) string       { return "topic=" + topic }
 func carriedTerm(year int32) string       { return "carried=" + strconv.Itoa(int(year)) }
 func unitTerm(unit string) string         { return "unit=" + unit }
+func handlerTerm(account string) string   { return "handler=" + account }
 func roleTerm(r banliv1.AssignmentRole) string {
 	return "role=" + strconv.Itoa(int(r))
 }
@@ -70,8 +71,13 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		if f := a.GetFollowUp(); f != nil {
 			terms = append(terms, carriedTerm(f.GetCarriedToYear()))
 		}
-		terms = append(terms, unitTerm(a.GetUnit()), roleTerm(a.GetRole()), unitRoleTerm(a.GetUnit(), a.GetRole()),
-			partStateTerm(a.GetState()), unitPartStateTerm(a.GetUnit(), a.GetState()))
+		terms = append(terms, roleTerm(a.GetRole()), partStateTerm(a.GetState()))
+		for _, unit := range unitsOf(a) {
+			terms = append(terms, unitTerm(unit), unitRoleTerm(unit, a.GetRole()), unitPartStateTerm(unit, a.GetState()))
+		}
+		if h := a.GetHandler(); h != "" {
+			terms = append(terms, handlerTerm(h))
+		}
 	}
 	if provisional {
 		terms = append(terms, provisionalTerm)
@@ -90,7 +96,8 @@ func dueEntries(p *banliv1.Proposal) []store.Due {
 		if d == nil {
 			continue
 		}
-		out = append(out, store.Due{At: d.GetDueTime().GetSeconds(), Assignment: n + 1, Unit: a.GetUnit(), Session: p.GetSession()})
+		out = append(out, store.Due{At: d.GetDueTime().GetSeconds(), Assignment: n + 1, Unit: a.GetUnit(), Session: p.GetSession(),
+			Department: a.GetDepartment(), Handler: a.GetHandler()})
 	}
 	return out
 }
@@ -109,6 +116,8 @@ type caseFilter struct {
 	topic    string
 	// submitter keeps cases submitted by this account.
 	submitter string
+	// handler keeps cases with a current part handled by this account.
+	handler string
 	// partStates keeps cases with a current part in any of these states
 	// (of unit, if set).
 	partStates []banliv1.AssignmentState
@@ -142,6 +151,9 @@ func (f caseFilter) query() store.Query {
 	}
 	if f.submitter != "" {
 		q.And(submitterTerm(f.submitter))
+	}
+	if f.handler != "" {
+		q.And(handlerTerm(f.handler))
 	}
 	if len(f.partStates) > 0 {
 		var any []string

@@ -39,6 +39,9 @@ func validateLedger(r *banliv1.ListLedgerEntriesRequest) error {
 	if r.GetSession() != "" {
 		v.sessionID("session", r.GetSession())
 	}
+	if r.GetHandler() != "" {
+		v.accountID("handler", r.GetHandler())
+	}
 	if y := r.GetYear(); y != 0 && (y < 1949 || y > 2200) {
 		v.add("year", "must be from 1949 to 2200")
 	}
@@ -99,8 +102,11 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 		}
 		from, to = asOf.Unix(), s.clock.workingDaysAfter(asOf, days, "now").GetDueTime().GetSeconds()
 	}
-	keep := func(unit, session string) bool {
-		return (req.GetUnit() == "" || unit == req.GetUnit()) && (sessions == nil || slices.Contains(sessions, session))
+	keep := func(d store.Due) bool {
+		unit := req.GetUnit()
+		return (unit == "" || d.Unit == unit || d.Department == unit) &&
+			(req.GetHandler() == "" || d.Handler == req.GetHandler()) &&
+			(sessions == nil || slices.Contains(sessions, d.Session))
 	}
 	refs, more, err := r.ListDue(from, to, after, keep, limit)
 	if err != nil {
@@ -129,7 +135,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		return nil, "", err
 	}
 	view := ledgerViews[req.GetView()]
-	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states}
+	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states, handler: req.GetHandler()}
 	if req.GetYear() != 0 && req.GetSession() == "" {
 		f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 	}
@@ -146,7 +152,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		for _, p := range list {
 			var found []*banliv1.LedgerEntry
 			for _, a := range p.GetAssignments() {
-				if ledgerShows(view.states, view.role, req.GetUnit(), p, a) {
+				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) {
 					found = append(found, ledgerEntry(p, a, asOf))
 				}
 			}
@@ -168,13 +174,15 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 // ledgerShows says whether a view lists assignment a of case p: a current
 // part of a case being handled, of the unit asked about, in the view's
 // states and role.
-func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, unit string, p *banliv1.Proposal, a *banliv1.Assignment) bool {
+func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, unit, handler string, p *banliv1.Proposal, a *banliv1.Assignment) bool {
 	switch {
 	case !isCurrent(a):
 		return false
 	case !slices.Contains(openStates, p.GetState()):
 		return false
-	case unit != "" && a.GetUnit() != unit:
+	case unit != "" && !partOf(a, unit):
+		return false
+	case handler != "" && a.GetHandler() != handler:
 		return false
 	case role != 0 && a.GetRole() != role:
 		return false

@@ -38,6 +38,7 @@ const (
 	StepPublish             Step = "PublishReply"
 	StepWithhold            Step = "WithholdReply"
 	StepCorrectCategory     Step = "CorrectReplyCategory"
+	StepDelegate            Step = "DelegateAssignment"
 	StepRemind              Step = "RecordReminder"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
@@ -133,6 +134,12 @@ type assignmentTransition struct {
 var assignmentTransitions = []assignmentTransition{
 	// 签收: the unit takes the part on.
 	{step: StepSign, roles: allRoles, edges: edges{aAssigned: aSigned}},
+	// 转办: once signed for, until rated, the unit hands the part to
+	// another department or person; the part's state does not change.
+	{step: StepDelegate, roles: allRoles, edges: edges{
+		aSigned: assignmentStays, aConsulted: assignmentStays, aOpinionSent: assignmentStays,
+		aReplied: assignmentStays, aRehandling: assignmentStays,
+	}},
 	// 申请调整: only before signing, and within the window.
 	{step: StepRequestReassignment, roles: allRoles, edges: edges{aAssigned: aRequested}, guards: []guard{reassignmentWindowOpen}},
 	// The office approves: this part ends and a new one starts at the new unit.
@@ -174,6 +181,20 @@ var assignmentTransitions = []assignmentTransition{
 // the current one. Every list, ledger, statistic, access check and rule
 // that speaks of "the case's units" means its current parts.
 func isCurrent(a *banliv1.Assignment) bool { return a.GetState() != aReassigned }
+
+// unitsOf are the units a part is found under: the unit it is assigned to,
+// and the department it is delegated to, if any. Lists, ledgers and
+// statistics by unit count the part for each.
+func unitsOf(a *banliv1.Assignment) []string {
+	if d := a.GetDepartment(); d != "" && d != a.GetUnit() {
+		return []string{a.GetUnit(), d}
+	}
+	return []string{a.GetUnit()}
+}
+
+// partOf reports whether a is unit's part: assigned to it, or delegated
+// to it as a department.
+func partOf(a *banliv1.Assignment, unit string) bool { return slices.Contains(unitsOf(a), unit) }
 
 // currentDeadline is the deadline a unit works to in its part's state
 // (nil when nothing is due from it): signing while ASSIGNED, the opinion or

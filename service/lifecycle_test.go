@@ -63,6 +63,9 @@ func TestAssignmentSteps(t *testing.T) {
 	want := map[key]banliv1.AssignmentState{}
 	for _, role := range allRoles {
 		want[key{StepSign, role, aAssigned}] = aSigned
+		for _, s := range []banliv1.AssignmentState{aSigned, aConsulted, aOpinionSent, aReplied, aRehandling} {
+			want[key{StepDelegate, role, s}] = s
+		}
 		want[key{StepRequestReassignment, role, aAssigned}] = aRequested
 		want[key{StepApproveReassignment, role, aRequested}] = aReassigned
 		want[key{StepRefuseReassignment, role, aRequested}] = aAssigned
@@ -90,7 +93,7 @@ func TestAssignmentSteps(t *testing.T) {
 		}
 	}
 
-	steps := []Step{StepSign, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
+	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
 		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {

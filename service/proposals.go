@@ -120,7 +120,8 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	if err != nil {
 		return nil, err
 	}
-	f := caseFilter{state: req.GetState(), unit: req.GetUnit(), role: req.GetRole(), key: req.Key, topic: req.GetTopic(), submitter: req.GetSubmitter()}
+	f := caseFilter{state: req.GetState(), unit: req.GetUnit(), role: req.GetRole(), key: req.Key, topic: req.GetTopic(),
+		submitter: req.GetSubmitter(), handler: req.GetHandler()}
 	resp := &banliv1.ListProposalsResponse{}
 	err = s.store.View(func(r store.Reader) error {
 		sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())
@@ -308,6 +309,9 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	}
 	if r.GetSubmitter() != "" {
 		v.accountID("submitter", r.GetSubmitter())
+	}
+	if r.GetHandler() != "" {
+		v.accountID("handler", r.GetHandler())
 	}
 	v.enum("kind", r.GetKind(), false)
 	v.enum("state", r.GetState(), false)

@@ -96,7 +96,7 @@ func contributions(p *banliv1.Proposal) contribution {
 			continue
 		}
 		counts := partCounters(p, a)
-		for _, scope := range []string{a.GetUnit(), officeScope} {
+		for _, scope := range append(unitsOf(a), officeScope) {
 			c.add(store.StatsKey{Scope: scope, Year: p.GetYear(), Session: p.GetSession()}, counts...)
 			if f := a.GetFollowUp(); f != nil {
 				cross := map[banliv1.AssignmentRole]int{lead: cCrossLead, split: cCrossSplit, coHandling: cCrossCo}[a.GetRole()]
@@ -340,7 +340,7 @@ func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.
 // statisticsVersion names what contributions counts. Change it whenever
 // contributions changes what it returns: a server that opens data counted
 // under another version recounts every case first (recountStatistics).
-const statisticsVersion = 1
+const statisticsVersion = 2
 
 // versionStatistics is the name statisticsVersion is recorded under.
 const versionStatistics = "statistics"

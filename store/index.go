@@ -25,8 +25,10 @@ type Due struct {
 	At int64
 	// Assignment is the part's position in the case, from 1.
 	Assignment int
-	// Unit and Session are resource names, for ListDue's keep.
-	Unit, Session string
+	// Unit, Session, Department and Handler are resource names, for
+	// ListDue's keep: the part's unit, its case's session, the department
+	// it is delegated to and its handler (both may be empty).
+	Unit, Session, Department, Handler string
 }
 
 // Query selects proposals by their index terms. A proposal matches when,

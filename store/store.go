@@ -150,9 +150,10 @@ type Reader interface {
 	ForEachProposal(fn func(p *banliv1.Proposal) error) error
 	// ListDue returns up to limit due entries (see Due) due from from to
 	// to (seconds since 1970, inclusive), in due order, after the entry at
-	// after (nil: from the start), whose unit and session keep accepts
-	// (nil keeps all), and whether more follow.
-	ListDue(from, to int64, after Cursor, keep func(unit, session string) bool, limit int) ([]DueRef, bool, error)
+	// after (nil: from the start), that keep accepts (nil keeps all), and
+	// whether more follow. The Due keep is given has its names, not its
+	// time or assignment.
+	ListDue(from, to int64, after Cursor, keep func(Due) bool, limit int) ([]DueRef, bool, error)
 	// CountDue counts the due entries due before a time: the parts
 	// overdue at that moment.
 	CountDue(before int64) (int64, error)

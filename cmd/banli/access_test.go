@@ -66,6 +66,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/RecordReminder": {"office"}, "ProposalService/RefuseFiling": {"office"},
 	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"}, "ProposalService/CorrectReplyCategory": {"office"},
 	"ProposalService/SignAssignment":      leadUnit,
+	"ProposalService/DelegateAssignment":  leadUnit,
 	"ProposalService/RequestReassignment": leadUnit,
 	"ProposalService/RequestExtension":    leadUnit,
 	"ProposalService/RecordConsultation":  leadUnit,
@@ -245,7 +246,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "calendars/2021"
 	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
-	case slices.Contains([]string{"SignAssignment", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
+	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
 		name = lead
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +30,7 @@ func (r *reader) indexOf(id uint64, p *banliv1.Proposal) proposalIndex {
 		if out.due == nil {
 			out.due = map[string]string{}
 		}
-		out.due[string(dueKey(d.At, id, d.Assignment))] = d.Unit + "\x00" + d.Session
+		out.due[string(dueKey(d.At, id, d.Assignment))] = encodeDue(d)
 	}
 	return out
 }
@@ -427,4 +428,18 @@ func (r *reader) checkPostings(want map[string]bool, wantDue map[string]string) 
 		return fmt.Errorf("missing due entry %x", k)
 	}
 	return nil
+}
+
+// encodeDue is a due entry's value: its names, 0x00 apart (names hold no
+// control characters).
+func encodeDue(d store.Due) string {
+	return strings.Join([]string{d.Unit, d.Session, d.Department, d.Handler}, "\x00")
+}
+
+// decodeDue reads encodeDue's value; an entry from before departments has
+// the unit and the session only.
+func decodeDue(v []byte) store.Due {
+	parts := strings.SplitN(string(v), "\x00", 4)
+	parts = append(parts, make([]string, 4-len(parts))...)
+	return store.Due{Unit: parts[0], Session: parts[1], Department: parts[2], Handler: parts[3]}
 }

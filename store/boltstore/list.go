@@ -176,7 +176,7 @@ func (r *reader) CalendarYear(year, version int32) (*banliv1.CalendarYear, error
 // (seconds since 1970, inclusive), after the entry at key after (nil: from
 // the start), whose unit and session keep accepts (nil keeps all), and
 // whether more follow.
-func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(unit, session string) bool, limit int) ([]store.DueRef, bool, error) {
+func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(store.Due) bool, limit int) ([]store.DueRef, bool, error) {
 	c := r.btx.Bucket(bucketDue).Cursor()
 	end := dueKey(to, ^uint64(0), -1)
 	var k, v []byte
@@ -193,8 +193,7 @@ func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(unit, ses
 		if len(k) != 20 {
 			continue
 		}
-		unit, session, _ := bytes.Cut(v, []byte{0})
-		if keep != nil && !keep(string(unit), string(session)) {
+		if keep != nil && !keep(decodeDue(v)) {
 			continue
 		}
 		if len(out) == limit {

@@ -56,7 +56,8 @@ var Index = store.Index{
 		var out []store.Due
 		for n, a := range p.GetAssignments() {
 			if d := a.GetCurrentDeadline(); d != nil {
-				out = append(out, store.Due{At: d.GetDueTime().GetSeconds(), Assignment: n + 1, Unit: a.GetUnit(), Session: p.GetSession()})
+				out = append(out, store.Due{At: d.GetDueTime().GetSeconds(), Assignment: n + 1, Unit: a.GetUnit(), Session: p.GetSession(),
+					Department: a.GetDepartment(), Handler: a.GetHandler()})
 			}
 		}
 		return out
@@ -664,6 +665,7 @@ func testDueEntries(t *testing.T, open Open) {
 	}
 	p1 := Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED)
 	p1.Assignments = []*banliv1.Assignment{part("units/1", 300), part("units/2", 100)}
+	p1.Assignments[1].Department, p1.Assignments[1].Handler = "units/20", "accounts/h"
 	p2 := Proposal("sessions/2", "2", banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED)
 	p2.Assignments = []*banliv1.Assignment{part("units/1", -50)} // before 1970: order must still hold
 	id1 := PutProposal(t, b, 0, p1)
@@ -672,7 +674,7 @@ func testDueEntries(t *testing.T, open Open) {
 		proposal   uint64
 		assignment int
 	}
-	walk := func(from, to int64, keep func(unit, session string) bool, limit int) []ref {
+	walk := func(from, to int64, keep func(store.Due) bool, limit int) []ref {
 		var out []ref
 		view(t, b, func(r store.Reader) error {
 			var after store.Cursor
@@ -698,9 +700,18 @@ func testDueEntries(t *testing.T, open Open) {
 	if got, want := walk(0, 200, nil, 10), []ref{{1, 2}}; !cmp.Equal(got, want, cmp.AllowUnexported(ref{})) {
 		t.Errorf("due from 0 to 200: %v, want %v", got, want)
 	}
-	unit1 := func(unit, _ string) bool { return unit == "units/1" }
+	unit1 := func(d store.Due) bool { return d.Unit == "units/1" }
 	if got, want := walk(-1000, 1000, unit1, 1), []ref{{2, 1}, {1, 1}}; !cmp.Equal(got, want, cmp.AllowUnexported(ref{})) {
 		t.Errorf("due at unit 1: %v, want %v", got, want)
+	}
+	for name, keep := range map[string]func(store.Due) bool{
+		"department": func(d store.Due) bool { return d.Department == "units/20" },
+		"handler":    func(d store.Due) bool { return d.Handler == "accounts/h" },
+		"session":    func(d store.Due) bool { return d.Session == "sessions/1" && d.Unit == "units/2" },
+	} {
+		if got, want := walk(-1000, 1000, keep, 10), []ref{{1, 2}}; !cmp.Equal(got, want, cmp.AllowUnexported(ref{})) {
+			t.Errorf("due by %s: %v, want %v", name, got, want)
+		}
 	}
 	view(t, b, func(r store.Reader) error {
 		if n, err := r.CountDue(150); err != nil || n != 2 {

@@ -1601,9 +1601,12 @@ type Assignment struct {
 	Role AssignmentRole `protobuf:"varint,3,opt,name=role,proto3,enum=banli.v1.AssignmentRole" json:"role,omitempty"`
 	// Where this part stands. Output only.
 	State AssignmentState `protobuf:"varint,4,opt,name=state,proto3,enum=banli.v1.AssignmentState" json:"state,omitempty"`
-	// The department responsible (处室), `units/{unit}` under the unit.
+	// The department responsible (处室), `units/{unit}` under the unit. The
+	// department's accounts see and work on the part as the unit's own do.
+	// Set when the unit signs for it, or delegates it (DelegateAssignment).
 	Department string `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
-	// The person responsible (到人), at most 50 characters.
+	// The person responsible (到人), at most 50 characters; the handler's
+	// display name when a handler is named and no person is given.
 	ResponsiblePerson string `protobuf:"bytes,6,opt,name=responsible_person,json=responsiblePerson,proto3" json:"responsible_person,omitempty"`
 	// The responsible person's phone.
 	ResponsiblePhone string `protobuf:"bytes,7,opt,name=responsible_phone,json=responsiblePhone,proto3" json:"responsible_phone,omitempty"`
@@ -1642,7 +1645,12 @@ type Assignment struct {
 	CurrentDeadline *Deadline `protobuf:"bytes,21,opt,name=current_deadline,json=currentDeadline,proto3" json:"current_deadline,omitempty"`
 	// The follow-up register (跨年度), once a B-class reply (or a C-class one,
 	// where the session's policy says so) put the part on it. Output only.
-	FollowUp      *FollowUp `protobuf:"bytes,22,opt,name=follow_up,json=followUp,proto3" json:"follow_up,omitempty"`
+	FollowUp *FollowUp `protobuf:"bytes,22,opt,name=follow_up,json=followUp,proto3" json:"follow_up,omitempty"`
+	// The person responsible as an account (经办人), `accounts/{account}`: a
+	// unit staff or head account of the unit or of a department of it. Lists
+	// and ledgers filter by it ("my cases"). Cleared when the part is
+	// delegated to another department without naming a new one.
+	Handler       string `protobuf:"bytes,23,opt,name=handler,proto3" json:"handler,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1829,6 +1837,13 @@ func (x *Assignment) GetFollowUp() *FollowUp {
 		return x.FollowUp
 	}
 	return nil
+}
+
+func (x *Assignment) GetHandler() string {
+	if x != nil {
+		return x.Handler
+	}
+	return ""
 }
 
 // A part on the follow-up register.
@@ -2984,7 +2999,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa6\t\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc0\t\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
@@ -3012,7 +3027,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x05round\x18\x13 \x01(\x05B\x03\xe0A\x03R\x05round\x12N\n" +
 	"\x12extension_requests\x18\x14 \x03(\v2\x1a.banli.v1.ExtensionRequestB\x03\xe0A\x03R\x11extensionRequests\x12B\n" +
 	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0fcurrentDeadline\x124\n" +
-	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpB\x03\xe0A\x03R\bfollowUp\"\xa8\x02\n" +
+	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpB\x03\xe0A\x03R\bfollowUp\x12\x18\n" +
+	"\ahandler\x18\x17 \x01(\tR\ahandler\"\xa8\x02\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +

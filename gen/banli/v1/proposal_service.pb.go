@@ -209,7 +209,10 @@ type ListProposalsRequest struct {
 	View ProposalView `protobuf:"varint,11,opt,name=view,proto3,enum=banli.v1.ProposalView" json:"view,omitempty"`
 	// Only cases submitted by this account, `accounts/{account}`. A proposer
 	// sees only its own cases whatever this says.
-	Submitter     string `protobuf:"bytes,12,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	Submitter string `protobuf:"bytes,12,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	// Only cases with a current part handled by this account,
+	// `accounts/{account}` ("my cases").
+	Handler       string `protobuf:"bytes,13,opt,name=handler,proto3" json:"handler,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +327,13 @@ func (x *ListProposalsRequest) GetView() ProposalView {
 func (x *ListProposalsRequest) GetSubmitter() string {
 	if x != nil {
 		return x.Submitter
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetHandler() string {
+	if x != nil {
+		return x.Handler
 	}
 	return ""
 }
@@ -470,7 +480,11 @@ type SignAssignmentRequest struct {
 	// If set, the call fails with ABORTED unless it equals the case's etag.
 	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
-	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The person responsible as an account, `accounts/{account}`: an active
+	// unit staff or head account of the assigned unit or of one of its
+	// departments.
+	Handler       string `protobuf:"bytes,7,opt,name=handler,proto3" json:"handler,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -547,6 +561,126 @@ func (x *SignAssignmentRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *SignAssignmentRequest) GetHandler() string {
+	if x != nil {
+		return x.Handler
+	}
+	return ""
+}
+
+// Request for DelegateAssignment.
+type DelegateAssignmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The department to handle the part, `units/{unit}` under the assigned
+	// unit; empty keeps the present one. At least one of department and
+	// handler is required.
+	Department string `protobuf:"bytes,2,opt,name=department,proto3" json:"department,omitempty"`
+	// The person responsible as an account, as in SignAssignmentRequest;
+	// empty with a new department clears the present handler.
+	Handler string `protobuf:"bytes,3,opt,name=handler,proto3" json:"handler,omitempty"`
+	// The person responsible, at most 50 characters; defaults to the
+	// handler's display name.
+	ResponsiblePerson string `protobuf:"bytes,4,opt,name=responsible_person,json=responsiblePerson,proto3" json:"responsible_person,omitempty"`
+	// The responsible person's phone.
+	ResponsiblePhone string `protobuf:"bytes,5,opt,name=responsible_phone,json=responsiblePhone,proto3" json:"responsible_phone,omitempty"`
+	// Why, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DelegateAssignmentRequest) Reset() {
+	*x = DelegateAssignmentRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DelegateAssignmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DelegateAssignmentRequest) ProtoMessage() {}
+
+func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DelegateAssignmentRequest.ProtoReflect.Descriptor instead.
+func (*DelegateAssignmentRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DelegateAssignmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetHandler() string {
+	if x != nil {
+		return x.Handler
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetResponsiblePerson() string {
+	if x != nil {
+		return x.ResponsiblePerson
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetResponsiblePhone() string {
+	if x != nil {
+		return x.ResponsiblePhone
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DelegateAssignmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RequestReassignment.
 type RequestReassignmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -567,7 +701,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +713,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +726,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -652,7 +786,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +798,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +811,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -741,7 +875,7 @@ type RequestExtensionRequest struct {
 
 func (x *RequestExtensionRequest) Reset() {
 	*x = RequestExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +887,7 @@ func (x *RequestExtensionRequest) String() string {
 func (*RequestExtensionRequest) ProtoMessage() {}
 
 func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +900,7 @@ func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
 func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RequestExtensionRequest) GetName() string {
@@ -826,7 +960,7 @@ type DecideExtensionRequest struct {
 
 func (x *DecideExtensionRequest) Reset() {
 	*x = DecideExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +972,7 @@ func (x *DecideExtensionRequest) String() string {
 func (*DecideExtensionRequest) ProtoMessage() {}
 
 func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +985,7 @@ func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
 func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DecideExtensionRequest) GetName() string {
@@ -915,7 +1049,7 @@ type ReportFollowUpRequest struct {
 
 func (x *ReportFollowUpRequest) Reset() {
 	*x = ReportFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1061,7 @@ func (x *ReportFollowUpRequest) String() string {
 func (*ReportFollowUpRequest) ProtoMessage() {}
 
 func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1074,7 @@ func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*ReportFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReportFollowUpRequest) GetName() string {
@@ -995,7 +1129,7 @@ type CloseFollowUpRequest struct {
 
 func (x *CloseFollowUpRequest) Reset() {
 	*x = CloseFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1141,7 @@ func (x *CloseFollowUpRequest) String() string {
 func (*CloseFollowUpRequest) ProtoMessage() {}
 
 func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1154,7 @@ func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*CloseFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CloseFollowUpRequest) GetName() string {
@@ -1071,7 +1205,7 @@ type RecordReminderRequest struct {
 
 func (x *RecordReminderRequest) Reset() {
 	*x = RecordReminderRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1217,7 @@ func (x *RecordReminderRequest) String() string {
 func (*RecordReminderRequest) ProtoMessage() {}
 
 func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1230,7 @@ func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
 func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RecordReminderRequest) GetName() string {
@@ -1151,7 +1285,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1297,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1310,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -1224,7 +1358,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1370,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1383,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -1297,7 +1431,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1443,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1456,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -1376,7 +1510,7 @@ type RateReplyRequest struct {
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1388,7 +1522,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1401,7 +1535,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -1465,7 +1599,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1611,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1624,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -1539,7 +1673,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1685,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1698,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -1616,7 +1750,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1762,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1775,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -1698,7 +1832,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1844,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1857,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -1778,7 +1912,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1924,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1937,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -1851,7 +1985,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1997,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2010,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -1926,7 +2060,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1938,7 +2072,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1951,7 +2085,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -1999,7 +2133,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"-\n" +
 	"\x12GetProposalRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x9c\x03\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xb6\x03\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2014,7 +2148,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x05topic\x18\n" +
 	" \x01(\tR\x05topic\x12*\n" +
 	"\x04view\x18\v \x01(\x0e2\x16.banli.v1.ProposalViewR\x04view\x12\x1c\n" +
-	"\tsubmitter\x18\f \x01(\tR\tsubmitterB\x06\n" +
+	"\tsubmitter\x18\f \x01(\tR\tsubmitter\x12\x18\n" +
+	"\ahandler\x18\r \x01(\tR\ahandlerB\x06\n" +
 	"\x04_key\"q\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
@@ -2024,7 +2159,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\vassignments\x18\x02 \x03(\v2\x18.banli.v1.UnitAssignmentR\vassignments\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xdf\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xf9\x01\n" +
 	"\x15SignAssignmentRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1e\n" +
 	"\n" +
@@ -2034,7 +2169,20 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x11responsible_phone\x18\x04 \x01(\tR\x10responsiblePhone\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\xac\x01\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x12\x18\n" +
+	"\ahandler\x18\a \x01(\tR\ahandler\"\x9a\x02\n" +
+	"\x19DelegateAssignmentRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1e\n" +
+	"\n" +
+	"department\x18\x02 \x01(\tR\n" +
+	"department\x12\x18\n" +
+	"\ahandler\x18\x03 \x01(\tR\ahandler\x12-\n" +
+	"\x12responsible_person\x18\x04 \x01(\tR\x11responsiblePerson\x12+\n" +
+	"\x11responsible_phone\x18\x05 \x01(\tR\x10responsiblePhone\x12\x1b\n" +
+	"\x06reason\x18\x06 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"\xac\x01\n" +
 	"\x1aRequestReassignmentRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12%\n" +
@@ -2162,13 +2310,14 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xf5\x16\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xff\x17\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
 	"\rListProposals\x12\x1e.banli.v1.ListProposalsRequest\x1a\x1f.banli.v1.ListProposalsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/proposals\x12o\n" +
 	"\x0eAssignProposal\x12\x1f.banli.v1.AssignProposalRequest\x1a\x12.banli.v1.Proposal\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=proposals/*}:assign\x12{\n" +
-	"\x0eSignAssignment\x12\x1f.banli.v1.SignAssignmentRequest\x1a\x12.banli.v1.Proposal\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=proposals/*/assignments/*}:sign\x12\x94\x01\n" +
+	"\x0eSignAssignment\x12\x1f.banli.v1.SignAssignmentRequest\x1a\x12.banli.v1.Proposal\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=proposals/*/assignments/*}:sign\x12\x87\x01\n" +
+	"\x12DelegateAssignment\x12#.banli.v1.DelegateAssignmentRequest\x1a\x12.banli.v1.Proposal\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/{name=proposals/*/assignments/*}:delegate\x12\x94\x01\n" +
 	"\x13RequestReassignment\x12$.banli.v1.RequestReassignmentRequest\x1a\x12.banli.v1.Proposal\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/{name=proposals/*/assignments/*}:requestReassignment\x12\x91\x01\n" +
 	"\x12DecideReassignment\x12#.banli.v1.DecideReassignmentRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*}:decideReassignment\x12\x8b\x01\n" +
 	"\x10RequestExtension\x12!.banli.v1.RequestExtensionRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:requestExtension\x12\x88\x01\n" +
@@ -2201,7 +2350,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                   // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),       // 1: banli.v1.CreateProposalRequest
@@ -2210,101 +2359,104 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*ListProposalsResponse)(nil),       // 4: banli.v1.ListProposalsResponse
 	(*AssignProposalRequest)(nil),       // 5: banli.v1.AssignProposalRequest
 	(*SignAssignmentRequest)(nil),       // 6: banli.v1.SignAssignmentRequest
-	(*RequestReassignmentRequest)(nil),  // 7: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),   // 8: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),     // 9: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),      // 10: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),       // 11: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),        // 12: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),       // 13: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),   // 14: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),        // 15: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),          // 16: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),            // 17: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),         // 18: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),        // 19: banli.v1.WithholdReplyRequest
-	(*CorrectReplyCategoryRequest)(nil), // 20: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),         // 21: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),     // 22: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),       // 23: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),              // 24: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                    // 25: banli.v1.Proposal
-	(ProposalKind)(0),                   // 26: banli.v1.ProposalKind
-	(ProposalState)(0),                  // 27: banli.v1.ProposalState
-	(AssignmentRole)(0),                 // 28: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),              // 29: banli.v1.UnitAssignment
-	(Decision)(0),                       // 30: banli.v1.Decision
-	(*Consultation)(nil),                // 31: banli.v1.Consultation
-	(*Opinion)(nil),                     // 32: banli.v1.Opinion
-	(*Reply)(nil),                       // 33: banli.v1.Reply
-	(Satisfaction)(0),                   // 34: banli.v1.Satisfaction
-	(ReplyCategory)(0),                  // 35: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                 // 36: banli.v1.NotFiledReason
+	(*DelegateAssignmentRequest)(nil),   // 7: banli.v1.DelegateAssignmentRequest
+	(*RequestReassignmentRequest)(nil),  // 8: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),   // 9: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),     // 10: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),      // 11: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),       // 12: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),        // 13: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),       // 14: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),   // 15: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),        // 16: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),          // 17: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),            // 18: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),         // 19: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),        // 20: banli.v1.WithholdReplyRequest
+	(*CorrectReplyCategoryRequest)(nil), // 21: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),         // 22: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),     // 23: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),       // 24: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),              // 25: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                    // 26: banli.v1.Proposal
+	(ProposalKind)(0),                   // 27: banli.v1.ProposalKind
+	(ProposalState)(0),                  // 28: banli.v1.ProposalState
+	(AssignmentRole)(0),                 // 29: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),              // 30: banli.v1.UnitAssignment
+	(Decision)(0),                       // 31: banli.v1.Decision
+	(*Consultation)(nil),                // 32: banli.v1.Consultation
+	(*Opinion)(nil),                     // 33: banli.v1.Opinion
+	(*Reply)(nil),                       // 34: banli.v1.Reply
+	(Satisfaction)(0),                   // 35: banli.v1.Satisfaction
+	(ReplyCategory)(0),                  // 36: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                 // 37: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	25, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	26, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	27, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	28, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	26, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	27, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	28, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	29, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	25, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	29, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	30, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	30, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	31, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	32, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	33, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	34, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	35, // 13: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	36, // 14: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	26, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	30, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	31, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	31, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	32, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	33, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	34, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	35, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	36, // 13: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	37, // 14: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
 	1,  // 15: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
 	2,  // 16: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
 	3,  // 17: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
 	5,  // 18: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
 	6,  // 19: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 20: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	8,  // 21: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	9,  // 22: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	10, // 23: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	11, // 24: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	12, // 25: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	13, // 26: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	14, // 27: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	15, // 28: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	16, // 29: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	17, // 30: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	18, // 31: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	19, // 32: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	20, // 33: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	21, // 34: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	22, // 35: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	23, // 36: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	24, // 37: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	25, // 38: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	25, // 39: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 40: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	25, // 41: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	25, // 42: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	25, // 43: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	25, // 44: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	25, // 45: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	25, // 46: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	25, // 47: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	25, // 48: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	25, // 49: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	25, // 50: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	25, // 51: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	25, // 52: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	25, // 53: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	25, // 54: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	25, // 55: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	25, // 56: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	25, // 57: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	25, // 58: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	25, // 59: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	25, // 60: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	38, // [38:61] is the sub-list for method output_type
-	15, // [15:38] is the sub-list for method input_type
+	7,  // 20: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 21: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 22: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 23: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 24: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 25: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 26: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 27: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 28: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 29: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 30: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 31: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 32: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 33: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 34: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	22, // 35: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	23, // 36: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	24, // 37: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	25, // 38: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	26, // 39: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	26, // 40: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 41: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	26, // 42: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	26, // 43: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	26, // 44: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	26, // 45: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	26, // 46: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	26, // 47: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	26, // 48: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	26, // 49: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	26, // 50: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	26, // 51: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	26, // 52: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	26, // 53: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	26, // 54: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	26, // 55: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	26, // 56: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	26, // 57: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	26, // 58: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	26, // 59: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	26, // 60: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	26, // 61: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	26, // 62: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	39, // [39:63] is the sub-list for method output_type
+	15, // [15:39] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -2323,7 +2475,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

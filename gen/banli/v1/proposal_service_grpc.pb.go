@@ -24,6 +24,7 @@ const (
 	ProposalService_ListProposals_FullMethodName        = "/banli.v1.ProposalService/ListProposals"
 	ProposalService_AssignProposal_FullMethodName       = "/banli.v1.ProposalService/AssignProposal"
 	ProposalService_SignAssignment_FullMethodName       = "/banli.v1.ProposalService/SignAssignment"
+	ProposalService_DelegateAssignment_FullMethodName   = "/banli.v1.ProposalService/DelegateAssignment"
 	ProposalService_RequestReassignment_FullMethodName  = "/banli.v1.ProposalService/RequestReassignment"
 	ProposalService_DecideReassignment_FullMethodName   = "/banli.v1.ProposalService/DecideReassignment"
 	ProposalService_RequestExtension_FullMethodName     = "/banli.v1.ProposalService/RequestExtension"
@@ -73,6 +74,11 @@ type ProposalServiceClient interface {
 	// A unit signs for (签收) its assignment. Accepted for an assignment in
 	// ASSIGNED.
 	SignAssignment(ctx context.Context, in *SignAssignmentRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The unit hands its part to another department or person (转办), with a
+	// reason; the case's history records each move. Only the unit's own
+	// staff and heads may: a department works on what it is given. Accepted
+	// once signed for, until the part is rated.
+	DelegateAssignment(ctx context.Context, in *DelegateAssignmentRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// A unit asks for a change of unit (申请调整), with a reason. Accepted for
 	// an assignment in ASSIGNED (not yet signed for), within the session's
 	// reassignment window.
@@ -200,6 +206,16 @@ func (c *proposalServiceClient) SignAssignment(ctx context.Context, in *SignAssi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
 	err := c.cc.Invoke(ctx, ProposalService_SignAssignment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) DelegateAssignment(ctx context.Context, in *DelegateAssignmentRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_DelegateAssignment_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +431,11 @@ type ProposalServiceServer interface {
 	// A unit signs for (签收) its assignment. Accepted for an assignment in
 	// ASSIGNED.
 	SignAssignment(context.Context, *SignAssignmentRequest) (*Proposal, error)
+	// The unit hands its part to another department or person (转办), with a
+	// reason; the case's history records each move. Only the unit's own
+	// staff and heads may: a department works on what it is given. Accepted
+	// once signed for, until the part is rated.
+	DelegateAssignment(context.Context, *DelegateAssignmentRequest) (*Proposal, error)
 	// A unit asks for a change of unit (申请调整), with a reason. Accepted for
 	// an assignment in ASSIGNED (not yet signed for), within the session's
 	// reassignment window.
@@ -512,6 +533,9 @@ func (UnimplementedProposalServiceServer) AssignProposal(context.Context, *Assig
 }
 func (UnimplementedProposalServiceServer) SignAssignment(context.Context, *SignAssignmentRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SignAssignment not implemented")
+}
+func (UnimplementedProposalServiceServer) DelegateAssignment(context.Context, *DelegateAssignmentRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DelegateAssignment not implemented")
 }
 func (UnimplementedProposalServiceServer) RequestReassignment(context.Context, *RequestReassignmentRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RequestReassignment not implemented")
@@ -674,6 +698,24 @@ func _ProposalService_SignAssignment_Handler(srv interface{}, ctx context.Contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProposalServiceServer).SignAssignment(ctx, req.(*SignAssignmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_DelegateAssignment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DelegateAssignmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).DelegateAssignment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_DelegateAssignment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).DelegateAssignment(ctx, req.(*DelegateAssignmentRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1028,6 +1070,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SignAssignment",
 			Handler:    _ProposalService_SignAssignment_Handler,
+		},
+		{
+			MethodName: "DelegateAssignment",
+			Handler:    _ProposalService_DelegateAssignment_Handler,
 		},
 		{
 			MethodName: "RequestReassignment",

@@ -438,7 +438,9 @@ type ListLedgerEntriesRequest struct {
 	// Page size, 1 to 1000; 0 means 50.
 	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of a previous call with the same other fields.
-	PageToken     string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only parts handled by this account, `accounts/{account}` ("my cases").
+	Handler       string `protobuf:"bytes,10,opt,name=handler,proto3" json:"handler,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -532,6 +534,13 @@ func (x *ListLedgerEntriesRequest) GetPageSize() int32 {
 func (x *ListLedgerEntriesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListLedgerEntriesRequest) GetHandler() string {
+	if x != nil {
+		return x.Handler
 	}
 	return ""
 }
@@ -840,7 +849,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x10current_deadline\x18\r \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\x12\x18\n" +
 	"\aoverdue\x18\x0e \x01(\bR\aoverdue\x12\x10\n" +
 	"\x03key\x18\x0f \x01(\bR\x03key\x12-\n" +
-	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\"\xd7\x02\n" +
+	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\"\xf1\x02\n" +
 	"\x18ListLedgerEntriesRequest\x12-\n" +
 	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
@@ -851,7 +860,9 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x12supervising_leader\x18\a \x01(\tR\x11supervisingLeader\x12\x1b\n" +
 	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\t \x01(\tR\tpageToken\"t\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\x12\x18\n" +
+	"\ahandler\x18\n" +
+	" \x01(\tR\ahandler\"t\n" +
 	"\x19ListLedgerEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.banli.v1.LedgerEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
