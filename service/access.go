@@ -125,6 +125,8 @@ var rules = map[string]Rule{
 	// Publication is the replying unit's act, which the office may also do.
 	banliv1.ProposalService_PublishReply_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 	banliv1.ProposalService_WithholdReply_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+	// Delivery (送达) is the replying unit's, which the office may record too.
+	banliv1.ProposalService_RecordDelivery_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 
 	// Cases: the proposer's steps, on its own cases only. The office may
 	// record a rating or a withdrawal received on paper.

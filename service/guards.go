@@ -146,6 +146,59 @@ var (
 			return nil
 		},
 	}
+	// 送达 and 抄送: each proposer of the case once, each recipient once.
+	deliveredToProposers = guard{
+		rule: "each proposer named is one of the case's, not delivered to before",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.RecordDeliveryRequest)
+			r := replyNamed(in.a, req.GetName())
+			done := map[int32]bool{}
+			for _, d := range r.GetDeliveries() {
+				done[d.GetProposerId()] = true
+			}
+			for i, id := range req.GetProposerIds() {
+				switch {
+				case !slices.ContainsFunc(in.p.GetProposers(), func(p *banliv1.Proposer) bool { return p.GetId() == id }):
+					return invalidField(fmt.Sprintf("proposer_ids[%d]", i), "%s has no proposer %d", in.p.GetName(), id)
+				case done[id]:
+					return fmt.Errorf("%s was delivered to proposer %d already: %w", r.GetName(), id, ErrPrecondition)
+				}
+			}
+			if req.GetAllProposers() && len(undelivered(in.p, r)) == 0 {
+				return fmt.Errorf("%s was delivered to every proposer already: %w", r.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	deliveredAfterTheReply = guard{
+		rule: "the stated delivery time is not before the reply was received",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.RecordDeliveryRequest)
+			r := replyNamed(in.a, req.GetName())
+			if t := req.GetTime(); t != nil && r != nil && t.AsTime().Before(r.GetRecordTime().AsTime()) {
+				return invalidField("time", "%s is before %s was received (%s)", chinaDate(t.AsTime()), r.GetName(), chinaDate(r.GetRecordTime().AsTime()))
+			}
+			return nil
+		},
+	}
+	copiedWithinTheCase = guard{
+		rule: "a copy goes to the office or a co-handling unit of the case, once",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.RecordDeliveryRequest)
+			r := replyNamed(in.a, req.GetName())
+			for i, to := range req.GetCopyTo() {
+				if to != officeRecipient && !slices.ContainsFunc(in.p.GetAssignments(), func(a *banliv1.Assignment) bool {
+					return a.GetRole() == coHandling && isCurrent(a) && a.GetUnit() == to
+				}) {
+					return invalidField(fmt.Sprintf("copy_to[%d]", i), "%s is neither the office nor a co-handling unit of %s", to, in.p.GetName())
+				}
+				if slices.ContainsFunc(r.GetCopies(), func(c *banliv1.ReplyCopy) bool { return c.GetRecipient() == to }) {
+					return fmt.Errorf("%s was copied to %s already: %w", r.GetName(), to, ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
 	// The category asked for: the new reply's, or the correction's.
 	categoryInPolicy = guard{
 		rule: "the category is one the session accepts",
@@ -237,10 +290,10 @@ var (
 	}
 	// A rating is of the reply the part now waits on, by a proposer of the
 	// case, once.
-	ratesCurrentRound = guard{
-		rule: "the reply rated is the current round's",
+	currentRoundsReply = guard{
+		rule: "the reply is the current round's",
 		check: func(in guardInput) error {
-			ref := (&violations{}).replyRef("name", in.req.(*banliv1.RateReplyRequest).GetName())
+			ref := (&violations{}).replyRef("name", stringField(in.req, "name"))
 			exists := slices.ContainsFunc(in.a.GetReplies(), func(r *banliv1.Reply) bool { return int(r.GetRound()) == ref.round })
 			// A reply that does not exist is not found, which the step says.
 			if exists && int32(ref.round) != in.a.GetRound() {
@@ -284,6 +337,31 @@ func checkGuards(step Step, in guardInput) error {
 		}
 	}
 	return nil
+}
+
+// officeRecipient is the office as a copy's recipient.
+const officeRecipient = "office"
+
+// replyNamed is a's reply that a reply name points at, or nil (which the
+// step reports as not found).
+func replyNamed(a *banliv1.Assignment, name string) *banliv1.Reply {
+	for _, r := range a.GetReplies() {
+		if r.GetName() == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// undelivered lists the proposers of p that reply r has not reached.
+func undelivered(p *banliv1.Proposal, r *banliv1.Reply) []int32 {
+	var out []int32
+	for _, pr := range p.GetProposers() {
+		if !slices.ContainsFunc(r.GetDeliveries(), func(d *banliv1.Delivery) bool { return d.GetProposerId() == pr.GetId() }) {
+			out = append(out, pr.GetId())
+		}
+	}
+	return out
 }
 
 // requestedCategory is the reply category a request asks for, and the

@@ -52,6 +52,15 @@ func TestGuards(t *testing.T) {
 	datedReply := func(t time.Time, review string) *banliv1.SubmitReplyRequest {
 		return &banliv1.SubmitReplyRequest{Reply: &banliv1.Reply{ReplyTime: timestamppb.New(t), CollectiveReviewDate: review}}
 	}
+	delivered := part(&banliv1.Assignment{Round: 1, Replies: []*banliv1.Reply{{Name: replyName(1, 1, 1), Round: 1,
+		RecordTime: timestamppb.New(now.Add(-time.Hour)),
+		Deliveries: []*banliv1.Delivery{{ProposerId: 1}}, Copies: []*banliv1.ReplyCopy{{Recipient: "office"}}}}})
+	withCo := &banliv1.Proposal{Name: "proposals/1", Proposers: case1.GetProposers(), Assignments: []*banliv1.Assignment{
+		{Unit: "units/1", Role: lead, State: aReplied}, {Unit: "units/2", Role: coHandling, State: aOpinionSent}}}
+	delivery := func(d *banliv1.RecordDeliveryRequest) *banliv1.RecordDeliveryRequest {
+		d.Name = replyName(1, 1, 1)
+		return d
+	}
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
@@ -71,9 +80,9 @@ func TestGuards(t *testing.T) {
 		{"after the reply was due", beforeReplyDue, guardInput{a: part(&banliv1.Assignment{ResponseDeadline: due(now.Add(-time.Hour))}), now: now}, false},
 		{"a pending extension to decide", extensionPending, guardInput{a: pending}, true},
 		{"no extension to decide", extensionPending, guardInput{a: part(&banliv1.Assignment{})}, false},
-		{"the current round", ratesCurrentRound, guardInput{a: replied, req: rating(2, 1)}, true},
-		{"an earlier round", ratesCurrentRound, guardInput{a: replied, req: rating(1, 1)}, false},
-		{"a round with no reply (not found, later)", ratesCurrentRound, guardInput{a: replied, req: rating(7, 1)}, true},
+		{"the current round", currentRoundsReply, guardInput{a: replied, req: rating(2, 1)}, true},
+		{"an earlier round", currentRoundsReply, guardInput{a: replied, req: rating(1, 1)}, false},
+		{"a round with no reply (not found, later)", currentRoundsReply, guardInput{a: replied, req: rating(7, 1)}, true},
 		{"a proposer of the case", ratedByAProposer, guardInput{p: case1, a: replied, req: rating(2, 1)}, true},
 		{"not a proposer of the case", ratedByAProposer, guardInput{p: case1, a: replied, req: rating(2, 9)}, false},
 		{"a first rating", ratedOnce, guardInput{a: replied, req: rating(2, 1)}, true},
@@ -95,6 +104,15 @@ func TestGuards(t *testing.T) {
 		{"a letter dated before the consultation", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now.Add(-30*time.Hour), "")}, false},
 		{"a letter dated before the assignment", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now.Add(-72*time.Hour), "")}, false},
 		{"a collective review before the assignment", datedAfterItsSteps, guardInput{a: assignedPart, req: datedReply(now, "2019-01-01")}, false},
+		{"a proposer not yet delivered to", deliveredToProposers, guardInput{p: case1, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{ProposerIds: []int32{2}})}, true},
+		{"a proposer delivered to already", deliveredToProposers, guardInput{p: case1, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{ProposerIds: []int32{1}})}, false},
+		{"not a proposer of the case", deliveredToProposers, guardInput{p: case1, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{ProposerIds: []int32{7}})}, false},
+		{"all, with one left", deliveredToProposers, guardInput{p: case1, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{AllProposers: true})}, true},
+		{"delivered after the reply", deliveredAfterTheReply, guardInput{a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{Time: timestamppb.New(now)})}, true},
+		{"delivered before the reply", deliveredAfterTheReply, guardInput{a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{Time: timestamppb.New(now.Add(-2 * time.Hour))})}, false},
+		{"a copy to the co-handling unit", copiedWithinTheCase, guardInput{p: withCo, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{CopyTo: []string{"units/2"}})}, true},
+		{"a copy to a unit off the case", copiedWithinTheCase, guardInput{p: withCo, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{CopyTo: []string{"units/3"}})}, false},
+		{"a second copy to the office", copiedWithinTheCase, guardInput{p: withCo, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{CopyTo: []string{"office"}})}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -134,6 +135,80 @@ func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (
 		}
 		return nil
 	})
+}
+
+// RecordDelivery records how a reply reached its proposers and whom it
+// was copied to.
+func (s *Server) RecordDelivery(ctx context.Context, req *banliv1.RecordDeliveryRequest) (*banliv1.Proposal, error) {
+	ref, err := validateDelivery(req, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_RecordDelivery_FullMethodName, req, ref.assignmentRef, req.GetEtag(), StepDeliver, func(c *caseChange, a *banliv1.Assignment) error {
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		ids := req.GetProposerIds()
+		if req.GetAllProposers() {
+			ids = undelivered(c.p, r)
+		}
+		stated := cmp.Or(req.GetTime(), c.nowProto())
+		by := callerAccount(c.ctx)
+		for _, id := range ids {
+			r.Deliveries = append(r.Deliveries, &banliv1.Delivery{
+				ProposerId: id, Channel: req.GetChannel(), Time: stated, RecordTime: c.nowProto(), RecordedBy: by, Note: req.GetNote(),
+			})
+		}
+		for _, to := range req.GetCopyTo() {
+			r.Copies = append(r.Copies, &banliv1.ReplyCopy{Recipient: to, RecordTime: c.nowProto(), RecordedBy: by})
+		}
+		c.details = fmt.Sprintf("%s delivered %s to proposers %v", r.GetName(), strings.ToLower(trimEnum(req.GetChannel().String(), "DELIVERY_CHANNEL_")), ids)
+		if len(req.GetCopyTo()) > 0 {
+			c.details += ", copied to " + strings.Join(req.GetCopyTo(), ", ")
+		}
+		return nil
+	})
+}
+
+func validateDelivery(r *banliv1.RecordDeliveryRequest, now time.Time) (replyRef, error) {
+	v := &violations{}
+	ref := v.replyRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	v.enum("channel", r.GetChannel(), true)
+	v.pastTime("time", r.GetTime(), now)
+	v.paragraph("note", r.GetNote(), maxNoteLen, false)
+	switch {
+	case len(r.GetProposerIds()) == 0 && !r.GetAllProposers() && len(r.GetCopyTo()) == 0:
+		v.add("proposer_ids", "required: the proposers reached, all_proposers, or copy_to")
+	case len(r.GetProposerIds()) > 0 && r.GetAllProposers():
+		v.add("all_proposers", "either proposer_ids or all_proposers, not both")
+	}
+	if len(r.GetProposerIds()) > maxDeliveryProposers {
+		v.add("proposer_ids", "at most %d", maxDeliveryProposers)
+	}
+	seen := map[int32]bool{}
+	for i, id := range r.GetProposerIds() {
+		if id < 1 || seen[id] {
+			v.add(fmt.Sprintf("proposer_ids[%d]", i), "a proposer's id (from 1), each once")
+		}
+		seen[id] = true
+	}
+	if len(r.GetCopyTo()) > maxCopies {
+		v.add("copy_to", "at most %d", maxCopies)
+	}
+	copied := map[string]bool{}
+	for i, to := range r.GetCopyTo() {
+		field := fmt.Sprintf("copy_to[%d]", i)
+		if to != officeRecipient {
+			v.unitID(field, to)
+		}
+		if copied[to] {
+			v.add(field, "%s is named twice", to)
+		}
+		copied[to] = true
+	}
+	return ref, v.err()
 }
 
 // CorrectReplyCategory is the office's correction of a reply's category.

@@ -39,6 +39,7 @@ const (
 	StepWithhold            Step = "WithholdReply"
 	StepCorrectCategory     Step = "CorrectReplyCategory"
 	StepDelegate            Step = "DelegateAssignment"
+	StepDeliver             Step = "RecordDelivery"
 	StepRemind              Step = "RecordReminder"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
@@ -158,16 +159,20 @@ var assignmentTransitions = []assignmentTransition{
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
 		guards: []guard{categoryInPolicy, consultedFirst, opinionsIn, datedAfterItsSteps}},
+	// 送达: the reply reaches each proposer; copies go to the office and the
+	// co-handling units. The part's state does not change.
+	{step: StepDeliver, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays},
+		guards: []guard{currentRoundsReply, deliveredToProposers, deliveredAfterTheReply, copiedWithinTheCase}},
 	// The office corrects a reply's category; the part stays where it is.
 	{step: StepCorrectCategory, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays},
 		guards: []guard{categoryInPolicy, categoryChanges}},
 	// 评价: a rating that is not unsatisfied settles the part; another
 	// proposer's later rating of the same reply keeps it settled.
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},
-		guards: []guard{ratesCurrentRound, ratedByAProposer, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratedByAProposer, ratedOnce}},
 	// 不满意: the part goes back for a new round (重新办理).
 	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling},
-		guards: []guard{ratesCurrentRound, ratedByAProposer, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratedByAProposer, ratedOnce}},
 	// 延期: a unit that has signed asks for more time for its first reply;
 	// the office decides. The part's state does not change.
 	{step: StepRequestExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays},

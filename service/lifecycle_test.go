@@ -87,6 +87,8 @@ func TestAssignmentSteps(t *testing.T) {
 		for _, s := range []banliv1.AssignmentState{aReplied, aRated, aRehandling} {
 			want[key{StepCorrectCategory, role, s}] = s
 		}
+		want[key{StepDeliver, role, aReplied}] = aReplied
+		want[key{StepDeliver, role, aRated}] = aRated
 		for _, step := range []Step{StepRequestExtension, StepApproveExtension, StepRefuseExtension} {
 			want[key{step, role, aSigned}] = aSigned
 			want[key{step, role, aConsulted}] = aConsulted
@@ -94,7 +96,7 @@ func TestAssignmentSteps(t *testing.T) {
 	}
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
-		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory,
+		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))

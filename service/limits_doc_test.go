@@ -36,6 +36,7 @@ var protoTextLimits = map[string]int{
 	"PublishReplyRequest.published_text": maxReplyLen, "WithholdReplyRequest.reason": maxNoteLen,
 	"CorrectReplyCategoryRequest.reason": maxNoteLen,
 	"DelegateAssignmentRequest.reason":   maxNoteLen, "DelegateAssignmentRequest.responsible_person": maxPersonLen,
+	"RecordDeliveryRequest.note": maxNoteLen, "Delivery.note": maxNoteLen,
 	"RefuseFilingRequest.note": maxNoteLen, "WithdrawProposalRequest.reason": maxNoteLen,
 	"MarkKeyRequest.supervising_leader": maxPersonLen, "Session.display_name": maxNameLen,
 	"Contact.display_name": maxPersonLen, "Contact.title": maxPersonLen, "Contact.phone": maxPhoneLen,

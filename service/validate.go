@@ -14,34 +14,37 @@ import (
 
 // Limits on requests. The README lists them; change them there too.
 const (
-	maxNameLen         = 100    // display names of sessions, units, proposers
-	maxTitleLen        = 200    // 案由
-	maxContentLen      = 50000  // a case's content
-	maxReplyLen        = 100000 // a reply or opinion text
-	maxNoteLen         = 2000   // reasons and notes
-	maxSummaryLen      = 5000   // consultation summaries, rating opinions
-	maxPersonLen       = 50     // people's names and posts
-	maxPhoneLen        = 32
-	maxEmailLen        = 254
-	maxAddressLen      = 200
-	maxNumberLen       = 32 // 案号 and 流水号
-	maxTopics          = 20
-	maxTopicLen        = 32
-	maxProposers       = 500
-	maxAttachments     = 50
-	maxContacts        = 20
-	maxParticipants    = 50
-	maxAssignments     = 50 // units in one AssignProposal
-	maxMergeSources    = 50
-	maxRequestIDLen    = 128
-	maxEtagLen         = 64
-	maxPageSize        = 1000
-	defaultPageSize    = 50
-	defaultEventPage   = 100
-	maxURILen          = 2000
-	maxMediaTypeLen    = 100
-	maxDocumentNumLen  = 64
-	maxFutureClockSkew = 5 * time.Minute
+	maxNameLen      = 100    // display names of sessions, units, proposers
+	maxTitleLen     = 200    // 案由
+	maxContentLen   = 50000  // a case's content
+	maxReplyLen     = 100000 // a reply or opinion text
+	maxNoteLen      = 2000   // reasons and notes
+	maxSummaryLen   = 5000   // consultation summaries, rating opinions
+	maxPersonLen    = 50     // people's names and posts
+	maxPhoneLen     = 32
+	maxEmailLen     = 254
+	maxAddressLen   = 200
+	maxNumberLen    = 32 // 案号 and 流水号
+	maxTopics       = 20
+	maxTopicLen     = 32
+	maxProposers    = 500
+	maxAttachments  = 50
+	maxContacts     = 20
+	maxParticipants = 50
+	maxAssignments  = 50 // units in one AssignProposal
+	maxMergeSources = 50
+	// A delivery's proposers and copies in one RecordDelivery.
+	maxDeliveryProposers = 100
+	maxCopies            = 20
+	maxRequestIDLen      = 128
+	maxEtagLen           = 64
+	maxPageSize          = 1000
+	defaultPageSize      = 50
+	defaultEventPage     = 100
+	maxURILen            = 2000
+	maxMediaTypeLen      = 100
+	maxDocumentNumLen    = 64
+	maxFutureClockSkew   = 5 * time.Minute
 )
 
 // violations collects the problems of one request; err returns them as one

@@ -75,6 +75,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/SubmitReply":         {"lead-head"},
 	"ProposalService/PublishReply":        callers([]string{"office"}, leadUnit),
 	"ProposalService/WithholdReply":       callers([]string{"office"}, leadUnit),
+	"ProposalService/RecordDelivery":      callers([]string{"office"}, leadUnit),
 	"ProposalService/RateReply":           {"office", "platform"},
 	"ProposalService/WithdrawProposal":    {"office", "platform"},
 }
@@ -244,7 +245,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "sessions/1"
 	case strings.HasPrefix(m.short, "CalendarService/"):
 		name = "calendars/2021"
-	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory"}, string(m.desc.Name())):
+	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
 	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):

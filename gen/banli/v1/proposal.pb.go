@@ -665,6 +665,66 @@ func (ReplyCategory) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
 }
 
+// How a reply reached a proposer (送达).
+type DeliveryChannel int32
+
+const (
+	DeliveryChannel_DELIVERY_CHANNEL_UNSPECIFIED DeliveryChannel = 0
+	// Through the NPC or CPPCC submission platform.
+	DeliveryChannel_DELIVERY_CHANNEL_PLATFORM DeliveryChannel = 1
+	// By post.
+	DeliveryChannel_DELIVERY_CHANNEL_POST DeliveryChannel = 2
+	// Handed over in person.
+	DeliveryChannel_DELIVERY_CHANNEL_IN_PERSON DeliveryChannel = 3
+	// By e-mail.
+	DeliveryChannel_DELIVERY_CHANNEL_EMAIL DeliveryChannel = 4
+)
+
+// Enum value maps for DeliveryChannel.
+var (
+	DeliveryChannel_name = map[int32]string{
+		0: "DELIVERY_CHANNEL_UNSPECIFIED",
+		1: "DELIVERY_CHANNEL_PLATFORM",
+		2: "DELIVERY_CHANNEL_POST",
+		3: "DELIVERY_CHANNEL_IN_PERSON",
+		4: "DELIVERY_CHANNEL_EMAIL",
+	}
+	DeliveryChannel_value = map[string]int32{
+		"DELIVERY_CHANNEL_UNSPECIFIED": 0,
+		"DELIVERY_CHANNEL_PLATFORM":    1,
+		"DELIVERY_CHANNEL_POST":        2,
+		"DELIVERY_CHANNEL_IN_PERSON":   3,
+		"DELIVERY_CHANNEL_EMAIL":       4,
+	}
+)
+
+func (x DeliveryChannel) Enum() *DeliveryChannel {
+	p := new(DeliveryChannel)
+	*p = x
+	return p
+}
+
+func (x DeliveryChannel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeliveryChannel) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[10].Descriptor()
+}
+
+func (DeliveryChannel) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[10]
+}
+
+func (x DeliveryChannel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeliveryChannel.Descriptor instead.
+func (DeliveryChannel) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+}
+
 // What the unit proposes for publication of its reply.
 type DisclosureIntent int32
 
@@ -705,11 +765,11 @@ func (x DisclosureIntent) String() string {
 }
 
 func (DisclosureIntent) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[10].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[11].Descriptor()
 }
 
 func (DisclosureIntent) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[10]
+	return &file_banli_v1_proposal_proto_enumTypes[11]
 }
 
 func (x DisclosureIntent) Number() protoreflect.EnumNumber {
@@ -718,7 +778,7 @@ func (x DisclosureIntent) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DisclosureIntent.Descriptor instead.
 func (DisclosureIntent) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
 }
 
 // Where the publication of a reply stands.
@@ -761,11 +821,11 @@ func (x DisclosureState) String() string {
 }
 
 func (DisclosureState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[11].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[12].Descriptor()
 }
 
 func (DisclosureState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[11]
+	return &file_banli_v1_proposal_proto_enumTypes[12]
 }
 
 func (x DisclosureState) Number() protoreflect.EnumNumber {
@@ -774,7 +834,7 @@ func (x DisclosureState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DisclosureState.Descriptor instead.
 func (DisclosureState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
 // A proposer's rating of a reply.
@@ -817,11 +877,11 @@ func (x Satisfaction) String() string {
 }
 
 func (Satisfaction) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[12].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[13].Descriptor()
 }
 
 func (Satisfaction) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[12]
+	return &file_banli_v1_proposal_proto_enumTypes[13]
 }
 
 func (x Satisfaction) Number() protoreflect.EnumNumber {
@@ -830,7 +890,7 @@ func (x Satisfaction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Satisfaction.Descriptor instead.
 func (Satisfaction) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
 // The office's decision on a unit's request (a change of unit, an
@@ -870,11 +930,11 @@ func (x Decision) String() string {
 }
 
 func (Decision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[13].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[14].Descriptor()
 }
 
 func (Decision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[13]
+	return &file_banli_v1_proposal_proto_enumTypes[14]
 }
 
 func (x Decision) Number() protoreflect.EnumNumber {
@@ -883,7 +943,7 @@ func (x Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Decision.Descriptor instead.
 func (Decision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 // Where a carried-over part stands.
@@ -926,11 +986,11 @@ func (x FollowUpState) String() string {
 }
 
 func (FollowUpState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[14].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[15].Descriptor()
 }
 
 func (FollowUpState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[14]
+	return &file_banli_v1_proposal_proto_enumTypes[15]
 }
 
 func (x FollowUpState) Number() protoreflect.EnumNumber {
@@ -939,7 +999,7 @@ func (x FollowUpState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FollowUpState.Descriptor instead.
 func (FollowUpState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 // A due date and the rule that set it.
@@ -2605,8 +2665,14 @@ type Reply struct {
 	// The office's corrections of its category (CorrectReplyCategory),
 	// oldest first; category is the latest's. Output only.
 	CategoryCorrections []*CategoryCorrection `protobuf:"bytes,22,rep,name=category_corrections,json=categoryCorrections,proto3" json:"category_corrections,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// How the reply reached each proposer (RecordDelivery), one per
+	// proposer, in the order recorded. Output only.
+	Deliveries []*Delivery `protobuf:"bytes,23,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Whom the reply was copied to (抄送): the office, the co-handling units.
+	// Output only.
+	Copies        []*ReplyCopy `protobuf:"bytes,24,rep,name=copies,proto3" json:"copies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
@@ -2793,6 +2859,176 @@ func (x *Reply) GetCategoryCorrections() []*CategoryCorrection {
 	return nil
 }
 
+func (x *Reply) GetDeliveries() []*Delivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *Reply) GetCopies() []*ReplyCopy {
+	if x != nil {
+		return x.Copies
+	}
+	return nil
+}
+
+// The delivery of a reply to one proposer (送达).
+type Delivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposer (Proposer.id).
+	ProposerId int32 `protobuf:"varint,1,opt,name=proposer_id,json=proposerId,proto3" json:"proposer_id,omitempty"`
+	// How.
+	Channel DeliveryChannel `protobuf:"varint,2,opt,name=channel,proto3,enum=banli.v1.DeliveryChannel" json:"channel,omitempty"`
+	// When, as the unit states it: not before the reply was received, and
+	// not in the future.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// When Banli recorded it, by the server's clock.
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The account that recorded it, `accounts/{account}`.
+	RecordedBy string `protobuf:"bytes,5,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// A note (a registered letter's number, say), at most 2,000 characters.
+	Note          string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delivery) Reset() {
+	*x = Delivery{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delivery) ProtoMessage() {}
+
+func (x *Delivery) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
+func (*Delivery) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Delivery) GetProposerId() int32 {
+	if x != nil {
+		return x.ProposerId
+	}
+	return 0
+}
+
+func (x *Delivery) GetChannel() DeliveryChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return DeliveryChannel_DELIVERY_CHANNEL_UNSPECIFIED
+}
+
+func (x *Delivery) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Delivery) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *Delivery) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *Delivery) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// A copy of a reply (抄送).
+type ReplyCopy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "office", or a co-handling unit of the case, `units/{unit}`.
+	Recipient string `protobuf:"bytes,1,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// When Banli recorded it, by the server's clock.
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The account that recorded it, `accounts/{account}`.
+	RecordedBy    string `protobuf:"bytes,3,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyCopy) Reset() {
+	*x = ReplyCopy{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyCopy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyCopy) ProtoMessage() {}
+
+func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
+func (*ReplyCopy) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReplyCopy) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *ReplyCopy) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *ReplyCopy) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
 // The office's correction of a reply's category.
 type CategoryCorrection struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2812,7 +3048,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3060,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3073,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -2888,7 +3124,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3136,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3149,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -3090,7 +3326,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x03 \x01(\tR\aopinion\x12<\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\xe1\b\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\xcc\t\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -3116,7 +3352,27 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\bdeadline\x12\x1c\n" +
 	"\aon_time\x18\x14 \x01(\bB\x03\xe0A\x03R\x06onTime\x12'\n" +
 	"\rsigned_off_by\x18\x15 \x01(\tB\x03\xe0A\x03R\vsignedOffBy\x12T\n" +
-	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\"\xe4\x01\n" +
+	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\x127\n" +
+	"\n" +
+	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
+	"deliveries\x120\n" +
+	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\"\x82\x02\n" +
+	"\bDelivery\x12\x1f\n" +
+	"\vproposer_id\x18\x01 \x01(\x05R\n" +
+	"proposerId\x123\n" +
+	"\achannel\x18\x02 \x01(\x0e2\x19.banli.v1.DeliveryChannelR\achannel\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12;\n" +
+	"\vrecord_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12\x1f\n" +
+	"\vrecorded_by\x18\x05 \x01(\tR\n" +
+	"recordedBy\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\"\x87\x01\n" +
+	"\tReplyCopy\x12\x1c\n" +
+	"\trecipient\x18\x01 \x01(\tR\trecipient\x12;\n" +
+	"\vrecord_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12\x1f\n" +
+	"\vrecorded_by\x18\x03 \x01(\tR\n" +
+	"recordedBy\"\xe4\x01\n" +
 	"\x12CategoryCorrection\x12+\n" +
 	"\x04from\x18\x01 \x01(\x0e2\x17.banli.v1.ReplyCategoryR\x04from\x12'\n" +
 	"\x02to\x18\x02 \x01(\x0e2\x17.banli.v1.ReplyCategoryR\x02to\x12\x16\n" +
@@ -3194,7 +3450,13 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x10REPLY_CATEGORY_A\x10\x01\x12\x14\n" +
 	"\x10REPLY_CATEGORY_B\x10\x02\x12\x14\n" +
 	"\x10REPLY_CATEGORY_C\x10\x03\x12\x14\n" +
-	"\x10REPLY_CATEGORY_D\x10\x04*\x8c\x01\n" +
+	"\x10REPLY_CATEGORY_D\x10\x04*\xa9\x01\n" +
+	"\x0fDeliveryChannel\x12 \n" +
+	"\x1cDELIVERY_CHANNEL_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19DELIVERY_CHANNEL_PLATFORM\x10\x01\x12\x19\n" +
+	"\x15DELIVERY_CHANNEL_POST\x10\x02\x12\x1e\n" +
+	"\x1aDELIVERY_CHANNEL_IN_PERSON\x10\x03\x12\x1a\n" +
+	"\x16DELIVERY_CHANNEL_EMAIL\x10\x04*\x8c\x01\n" +
 	"\x10DisclosureIntent\x12!\n" +
 	"\x1dDISCLOSURE_INTENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DISCLOSURE_INTENT_FULL\x10\x01\x12\x1d\n" +
@@ -3232,8 +3494,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 15)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 16)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -3245,98 +3507,107 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(ConsultationPhase)(0),        // 7: banli.v1.ConsultationPhase
 	(ConsultationChannel)(0),      // 8: banli.v1.ConsultationChannel
 	(ReplyCategory)(0),            // 9: banli.v1.ReplyCategory
-	(DisclosureIntent)(0),         // 10: banli.v1.DisclosureIntent
-	(DisclosureState)(0),          // 11: banli.v1.DisclosureState
-	(Satisfaction)(0),             // 12: banli.v1.Satisfaction
-	(Decision)(0),                 // 13: banli.v1.Decision
-	(FollowUpState)(0),            // 14: banli.v1.FollowUpState
-	(*Deadline)(nil),              // 15: banli.v1.Deadline
-	(*Proposer)(nil),              // 16: banli.v1.Proposer
-	(*Attachment)(nil),            // 17: banli.v1.Attachment
-	(*Proposal)(nil),              // 18: banli.v1.Proposal
-	(*Refusal)(nil),               // 19: banli.v1.Refusal
-	(*Assignment)(nil),            // 20: banli.v1.Assignment
-	(*FollowUp)(nil),              // 21: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 22: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 23: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 24: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 25: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 26: banli.v1.Consultation
-	(*Opinion)(nil),               // 27: banli.v1.Opinion
-	(*Rating)(nil),                // 28: banli.v1.Rating
-	(*Reply)(nil),                 // 29: banli.v1.Reply
-	(*CategoryCorrection)(nil),    // 30: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 31: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(DeliveryChannel)(0),          // 10: banli.v1.DeliveryChannel
+	(DisclosureIntent)(0),         // 11: banli.v1.DisclosureIntent
+	(DisclosureState)(0),          // 12: banli.v1.DisclosureState
+	(Satisfaction)(0),             // 13: banli.v1.Satisfaction
+	(Decision)(0),                 // 14: banli.v1.Decision
+	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
+	(*Deadline)(nil),              // 16: banli.v1.Deadline
+	(*Proposer)(nil),              // 17: banli.v1.Proposer
+	(*Attachment)(nil),            // 18: banli.v1.Attachment
+	(*Proposal)(nil),              // 19: banli.v1.Proposal
+	(*Refusal)(nil),               // 20: banli.v1.Refusal
+	(*Assignment)(nil),            // 21: banli.v1.Assignment
+	(*FollowUp)(nil),              // 22: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 23: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 24: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 25: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 26: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 27: banli.v1.Consultation
+	(*Opinion)(nil),               // 28: banli.v1.Opinion
+	(*Rating)(nil),                // 29: banli.v1.Rating
+	(*Reply)(nil),                 // 30: banli.v1.Reply
+	(*Delivery)(nil),              // 31: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 32: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 33: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 34: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	32, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	32, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	35, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	35, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	16, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	17, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	17, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	18, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	20, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	19, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	32, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	32, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	24, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	21, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	20, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	35, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	35, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	25, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	32, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	35, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	32, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	15, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	32, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	15, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	15, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	25, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	26, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	27, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	29, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	23, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	15, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	21, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	14, // 29: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	32, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	22, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	32, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	32, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	32, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	13, // 35: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	32, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	32, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	32, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	13, // 39: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	32, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	35, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	16, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	35, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	16, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	16, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	26, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	27, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	28, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	30, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	24, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	16, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	22, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	15, // 29: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	35, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	23, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	35, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	35, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	35, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 35: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	35, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	35, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	35, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 39: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	35, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 41: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,  // 42: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	32, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	32, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	32, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	12, // 46: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	32, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	35, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	35, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	35, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	13, // 46: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	35, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
 	9,  // 48: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	32, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	10, // 50: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	11, // 51: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	32, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	15, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	28, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	32, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	15, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	30, // 57: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	9,  // 58: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 59: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	32, // 60: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 61: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	35, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 50: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 51: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	35, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	16, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	29, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	35, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	16, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	33, // 57: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	31, // 58: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	32, // 59: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	10, // 60: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	35, // 61: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	35, // 62: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	35, // 63: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 64: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 65: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	35, // 66: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 67: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	68, // [68:68] is the sub-list for method output_type
+	68, // [68:68] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -3349,8 +3620,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      15,
-			NumMessages:   17,
+			NumEnums:      16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

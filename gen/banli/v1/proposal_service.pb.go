@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1729,6 +1730,129 @@ func (x *WithholdReplyRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for RecordDelivery. At least one of proposer_ids,
+// all_proposers and copy_to is required.
+type RecordDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The proposers it reached (Proposer.id), none delivered to before, at
+	// most 100.
+	ProposerIds []int32 `protobuf:"varint,2,rep,packed,name=proposer_ids,json=proposerIds,proto3" json:"proposer_ids,omitempty"`
+	// Every proposer not yet delivered to, instead of proposer_ids.
+	AllProposers bool `protobuf:"varint,3,opt,name=all_proposers,json=allProposers,proto3" json:"all_proposers,omitempty"`
+	// How. Required.
+	Channel DeliveryChannel `protobuf:"varint,4,opt,name=channel,proto3,enum=banli.v1.DeliveryChannel" json:"channel,omitempty"`
+	// When; defaults to the time it is recorded. Not in the future, and not
+	// before the reply was received.
+	Time *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// A note, at most 2,000 characters.
+	Note string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
+	// Whom it was copied to: "office", or co-handling units of the case
+	// (`units/{unit}`), none copied before, at most 20.
+	CopyTo []string `protobuf:"bytes,7,rep,name=copy_to,json=copyTo,proto3" json:"copy_to,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDeliveryRequest) Reset() {
+	*x = RecordDeliveryRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDeliveryRequest) ProtoMessage() {}
+
+func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RecordDeliveryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordDeliveryRequest) GetProposerIds() []int32 {
+	if x != nil {
+		return x.ProposerIds
+	}
+	return nil
+}
+
+func (x *RecordDeliveryRequest) GetAllProposers() bool {
+	if x != nil {
+		return x.AllProposers
+	}
+	return false
+}
+
+func (x *RecordDeliveryRequest) GetChannel() DeliveryChannel {
+	if x != nil {
+		return x.Channel
+	}
+	return DeliveryChannel_DELIVERY_CHANNEL_UNSPECIFIED
+}
+
+func (x *RecordDeliveryRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RecordDeliveryRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *RecordDeliveryRequest) GetCopyTo() []string {
+	if x != nil {
+		return x.CopyTo
+	}
+	return nil
+}
+
+func (x *RecordDeliveryRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordDeliveryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for CorrectReplyCategory.
 type CorrectReplyCategoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1750,7 +1874,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1886,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1899,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -1832,7 +1956,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1968,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1981,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -1912,7 +2036,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2048,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2061,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -1985,7 +2109,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2121,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2134,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2060,7 +2184,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2196,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2209,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2127,7 +2251,7 @@ var File_banli_v1_proposal_service_proto protoreflect.FileDescriptor
 
 const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbanli/v1/proposal_service.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"f\n" +
+	"\x1fbanli/v1/proposal_service.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n" +
 	"\x15CreateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12\x1d\n" +
 	"\n" +
@@ -2273,7 +2397,18 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xc0\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xc2\x02\n" +
+	"\x15RecordDeliveryRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12!\n" +
+	"\fproposer_ids\x18\x02 \x03(\x05R\vproposerIds\x12#\n" +
+	"\rall_proposers\x18\x03 \x01(\bR\fallProposers\x128\n" +
+	"\achannel\x18\x04 \x01(\x0e2\x19.banli.v1.DeliveryChannelB\x03\xe0A\x02R\achannel\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04note\x18\x06 \x01(\tR\x04note\x12\x17\n" +
+	"\acopy_to\x18\a \x03(\tR\x06copyTo\x12\x12\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\t \x01(\tR\trequestId\"\xc0\x01\n" +
 	"\x1bCorrectReplyCategoryRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x128\n" +
 	"\bcategory\x18\x02 \x01(\x0e2\x17.banli.v1.ReplyCategoryB\x03\xe0A\x02R\bcategory\x12\x1b\n" +
@@ -2310,7 +2445,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xff\x17\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\x91\x19\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -2330,7 +2465,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\vSubmitReply\x12\x1c.banli.v1.SubmitReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:submitReply\x12{\n" +
 	"\tRateReply\x12\x1a.banli.v1.RateReplyRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*/replies/*}:rate\x12\x84\x01\n" +
 	"\fPublishReply\x12\x1d.banli.v1.PublishReplyRequest\x1a\x12.banli.v1.Proposal\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=proposals/*/assignments/*/replies/*}:publish\x12\x87\x01\n" +
-	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x9c\x01\n" +
+	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x8f\x01\n" +
+	"\x0eRecordDelivery\x12\x1f.banli.v1.RecordDeliveryRequest\x1a\x12.banli.v1.Proposal\"H\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/{name=proposals/*/assignments/*/replies/*}:recordDelivery\x12\x9c\x01\n" +
 	"\x14CorrectReplyCategory\x12%.banli.v1.CorrectReplyCategoryRequest\x1a\x12.banli.v1.Proposal\"I\x82\xd3\xe4\x93\x02C:\x01*\">/v1/{name=proposals/*/assignments/*/replies/*}:correctCategory\x12q\n" +
 	"\fRefuseFiling\x12\x1d.banli.v1.RefuseFilingRequest\x1a\x12.banli.v1.Proposal\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=proposals/*}:refuseFiling\x12u\n" +
 	"\x10WithdrawProposal\x12!.banli.v1.WithdrawProposalRequest\x1a\x12.banli.v1.Proposal\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=proposals/*}:withdraw\x12n\n" +
@@ -2350,7 +2486,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                   // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),       // 1: banli.v1.CreateProposalRequest
@@ -2373,93 +2509,100 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*RateReplyRequest)(nil),            // 18: banli.v1.RateReplyRequest
 	(*PublishReplyRequest)(nil),         // 19: banli.v1.PublishReplyRequest
 	(*WithholdReplyRequest)(nil),        // 20: banli.v1.WithholdReplyRequest
-	(*CorrectReplyCategoryRequest)(nil), // 21: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),         // 22: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),     // 23: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),       // 24: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),              // 25: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                    // 26: banli.v1.Proposal
-	(ProposalKind)(0),                   // 27: banli.v1.ProposalKind
-	(ProposalState)(0),                  // 28: banli.v1.ProposalState
-	(AssignmentRole)(0),                 // 29: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),              // 30: banli.v1.UnitAssignment
-	(Decision)(0),                       // 31: banli.v1.Decision
-	(*Consultation)(nil),                // 32: banli.v1.Consultation
-	(*Opinion)(nil),                     // 33: banli.v1.Opinion
-	(*Reply)(nil),                       // 34: banli.v1.Reply
-	(Satisfaction)(0),                   // 35: banli.v1.Satisfaction
-	(ReplyCategory)(0),                  // 36: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                 // 37: banli.v1.NotFiledReason
+	(*RecordDeliveryRequest)(nil),       // 21: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil), // 22: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),         // 23: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),     // 24: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),       // 25: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),              // 26: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                    // 27: banli.v1.Proposal
+	(ProposalKind)(0),                   // 28: banli.v1.ProposalKind
+	(ProposalState)(0),                  // 29: banli.v1.ProposalState
+	(AssignmentRole)(0),                 // 30: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),              // 31: banli.v1.UnitAssignment
+	(Decision)(0),                       // 32: banli.v1.Decision
+	(*Consultation)(nil),                // 33: banli.v1.Consultation
+	(*Opinion)(nil),                     // 34: banli.v1.Opinion
+	(*Reply)(nil),                       // 35: banli.v1.Reply
+	(Satisfaction)(0),                   // 36: banli.v1.Satisfaction
+	(DeliveryChannel)(0),                // 37: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),       // 38: google.protobuf.Timestamp
+	(ReplyCategory)(0),                  // 39: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                 // 40: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	26, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	27, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	28, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	29, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	27, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	28, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	29, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	30, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	26, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	30, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	31, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	31, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	32, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	33, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	34, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	35, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	36, // 13: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	37, // 14: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 15: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 16: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 17: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 18: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 19: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 20: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 21: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 22: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 23: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 24: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 25: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 26: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 27: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 28: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 29: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 30: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 31: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 32: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 33: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 34: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	22, // 35: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	23, // 36: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	24, // 37: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	25, // 38: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	26, // 39: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	26, // 40: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 41: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	26, // 42: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	26, // 43: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	26, // 44: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	26, // 45: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	26, // 46: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	26, // 47: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	26, // 48: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	26, // 49: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	26, // 50: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	26, // 51: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	26, // 52: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	26, // 53: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	26, // 54: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	26, // 55: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	26, // 56: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	26, // 57: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	26, // 58: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	26, // 59: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	26, // 60: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	26, // 61: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	26, // 62: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	39, // [39:63] is the sub-list for method output_type
-	15, // [15:39] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	27, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	31, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	32, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	32, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	33, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	34, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	35, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	36, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	37, // 13: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	38, // 14: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	39, // 15: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	40, // 16: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 17: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 18: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 19: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 20: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 21: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 22: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 23: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 24: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 25: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 26: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 27: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 28: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 29: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 30: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 31: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 32: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 33: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 34: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 35: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 36: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	22, // 37: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	23, // 38: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	24, // 39: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	25, // 40: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	26, // 41: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	27, // 42: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	27, // 43: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 44: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	27, // 45: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	27, // 46: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	27, // 47: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	27, // 48: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	27, // 49: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	27, // 50: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	27, // 51: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	27, // 52: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	27, // 53: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	27, // 54: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	27, // 55: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	27, // 56: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	27, // 57: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	27, // 58: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	27, // 59: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	27, // 60: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	27, // 61: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	27, // 62: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	27, // 63: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	27, // 64: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	27, // 65: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	27, // 66: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	42, // [42:67] is the sub-list for method output_type
+	17, // [17:42] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -2475,7 +2618,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

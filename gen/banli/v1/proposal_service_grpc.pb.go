@@ -38,6 +38,7 @@ const (
 	ProposalService_RateReply_FullMethodName            = "/banli.v1.ProposalService/RateReply"
 	ProposalService_PublishReply_FullMethodName         = "/banli.v1.ProposalService/PublishReply"
 	ProposalService_WithholdReply_FullMethodName        = "/banli.v1.ProposalService/WithholdReply"
+	ProposalService_RecordDelivery_FullMethodName       = "/banli.v1.ProposalService/RecordDelivery"
 	ProposalService_CorrectReplyCategory_FullMethodName = "/banli.v1.ProposalService/CorrectReplyCategory"
 	ProposalService_RefuseFiling_FullMethodName         = "/banli.v1.ProposalService/RefuseFiling"
 	ProposalService_WithdrawProposal_FullMethodName     = "/banli.v1.ProposalService/WithdrawProposal"
@@ -128,6 +129,11 @@ type ProposalServiceClient interface {
 	// Withholds a reply from publication, with a recorded reason. Accepted for
 	// a reply whose disclosure is PENDING.
 	WithholdReply(ctx context.Context, in *WithholdReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Records how a reply reached its proposers (送达) and whom it was copied
+	// to (抄送). Each proposer is delivered to once, and each recipient
+	// copied once. Accepted for the current round's reply of a lead or split
+	// part, by the replying unit or the office.
+	RecordDelivery(ctx context.Context, in *RecordDeliveryRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Corrects the category a unit gave its reply (the office may, when it
 	// finds the reply's own category wrong), with a reason. The correction
 	// is kept on the reply and in the case's history, and the statistics
@@ -352,6 +358,16 @@ func (c *proposalServiceClient) WithholdReply(ctx context.Context, in *WithholdR
 	return out, nil
 }
 
+func (c *proposalServiceClient) RecordDelivery(ctx context.Context, in *RecordDeliveryRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_RecordDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) CorrectReplyCategory(ctx context.Context, in *CorrectReplyCategoryRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -485,6 +501,11 @@ type ProposalServiceServer interface {
 	// Withholds a reply from publication, with a recorded reason. Accepted for
 	// a reply whose disclosure is PENDING.
 	WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error)
+	// Records how a reply reached its proposers (送达) and whom it was copied
+	// to (抄送). Each proposer is delivered to once, and each recipient
+	// copied once. Accepted for the current round's reply of a lead or split
+	// part, by the replying unit or the office.
+	RecordDelivery(context.Context, *RecordDeliveryRequest) (*Proposal, error)
 	// Corrects the category a unit gave its reply (the office may, when it
 	// finds the reply's own category wrong), with a reason. The correction
 	// is kept on the reply and in the case's history, and the statistics
@@ -575,6 +596,9 @@ func (UnimplementedProposalServiceServer) PublishReply(context.Context, *Publish
 }
 func (UnimplementedProposalServiceServer) WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method WithholdReply not implemented")
+}
+func (UnimplementedProposalServiceServer) RecordDelivery(context.Context, *RecordDeliveryRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordDelivery not implemented")
 }
 func (UnimplementedProposalServiceServer) CorrectReplyCategory(context.Context, *CorrectReplyCategoryRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CorrectReplyCategory not implemented")
@@ -954,6 +978,24 @@ func _ProposalService_WithholdReply_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_RecordDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).RecordDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_RecordDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).RecordDelivery(ctx, req.(*RecordDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_CorrectReplyCategory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CorrectReplyCategoryRequest)
 	if err := dec(in); err != nil {
@@ -1126,6 +1168,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithholdReply",
 			Handler:    _ProposalService_WithholdReply_Handler,
+		},
+		{
+			MethodName: "RecordDelivery",
+			Handler:    _ProposalService_RecordDelivery_Handler,
 		},
 		{
 			MethodName: "CorrectReplyCategory",
