@@ -199,6 +199,33 @@ var (
 			return nil
 		},
 	}
+	// The head acts on the latest draft, while it is open: returning it,
+	// or signing it off (a sign-off without a draft needs none).
+	latestOpenDraft = guard{
+		rule: "the draft named is the latest version, and open",
+		check: func(in guardInput) error {
+			var n int32
+			switch r := in.req.(type) {
+			case *banliv1.ReturnReplyDraftRequest:
+				n = r.GetVersion()
+			case *banliv1.SubmitReplyRequest:
+				n = r.GetDraftVersion()
+			}
+			if n == 0 {
+				return nil
+			}
+			drafts := in.a.GetDrafts()
+			switch {
+			case int(n) > len(drafts):
+				return invalidField("version", "%s has no draft version %d", in.a.GetName(), n)
+			case int(n) != len(drafts):
+				return fmt.Errorf("draft version %d of %s is not the latest (%d): %w", n, in.a.GetName(), len(drafts), ErrPrecondition)
+			case drafts[n-1].GetState() != draftOpen:
+				return fmt.Errorf("draft version %d of %s is %s: %w", n, in.a.GetName(), trimEnum(drafts[n-1].GetState().String(), "DRAFT_STATE_"), ErrPrecondition)
+			}
+			return nil
+		},
+	}
 	// The category asked for: the new reply's, or the correction's.
 	categoryInPolicy = guard{
 		rule: "the category is one the session accepts",

@@ -61,6 +61,7 @@ func TestGuards(t *testing.T) {
 		d.Name = replyName(1, 1, 1)
 		return d
 	}
+	drafted := part(&banliv1.Assignment{Drafts: []*banliv1.ReplyDraft{{Version: 1, State: draftReturned}, {Version: 2, State: draftOpen}}})
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
@@ -113,6 +114,12 @@ func TestGuards(t *testing.T) {
 		{"a copy to the co-handling unit", copiedWithinTheCase, guardInput{p: withCo, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{CopyTo: []string{"units/2"}})}, true},
 		{"a copy to a unit off the case", copiedWithinTheCase, guardInput{p: withCo, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{CopyTo: []string{"units/3"}})}, false},
 		{"a second copy to the office", copiedWithinTheCase, guardInput{p: withCo, a: delivered, req: delivery(&banliv1.RecordDeliveryRequest{CopyTo: []string{"office"}})}, false},
+		{"returning the latest open draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.ReturnReplyDraftRequest{Version: 2}}, true},
+		{"returning an earlier draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.ReturnReplyDraftRequest{Version: 1}}, false},
+		{"returning a draft not saved", latestOpenDraft, guardInput{a: drafted, req: &banliv1.ReturnReplyDraftRequest{Version: 3}}, false},
+		{"signing off the latest open draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.SubmitReplyRequest{DraftVersion: 2}}, true},
+		{"signing off without a draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.SubmitReplyRequest{}}, true},
+		{"signing off a returned draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.SubmitReplyRequest{DraftVersion: 1}}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

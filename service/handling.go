@@ -63,43 +63,80 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 	if err != nil {
 		return nil, err
 	}
-	return assignmentStep(ctx, s, banliv1.ProposalService_SubmitReply_FullMethodName, req, ref, req.GetEtag(), StepSubmitReply, func(c *caseChange, a *banliv1.Assignment) error {
-		policy, err := c.sessionPolicy()
+	return updateProposal(ctx, s, banliv1.ProposalService_SubmitReply_FullMethodName, req, ref.proposal, req.GetEtag(), StepSubmitReply, func(c *caseChange) error {
+		a, err := c.assignment(ref.assignment)
 		if err != nil {
 			return err
 		}
-		in := req.GetReply()
-		r := &banliv1.Reply{
-			Name:                 replyName(c.id, ref.assignment, int(a.GetRound())),
-			Round:                a.GetRound(),
-			Category:             in.GetCategory(),
-			Text:                 in.GetText(),
-			DocumentNumber:       in.GetDocumentNumber(),
-			Signer:               in.GetSigner(),
-			SignedOffBy:          callerAccount(c.ctx),
-			CollectiveReviewDate: in.GetCollectiveReviewDate(),
-			ContactPerson:        in.GetContactPerson(),
-			ContactPhone:         in.GetContactPhone(),
-			ReplyTime:            in.GetReplyTime(),
-			DisclosureIntent:     in.GetDisclosureIntent(),
-			DisclosureState:      pending,
-			RecordTime:           c.nowProto(),
+		signed, err := signedOffReply(req, a, c.now)
+		if err != nil {
+			return err
 		}
-		if r.ReplyTime == nil {
-			r.ReplyTime = c.nowProto()
-		}
-		// Deadlines and on-time run from when Banli received the reply
-		// (record_time), never from the date the unit states.
-		r.DisclosureDeadline = c.clock.workingDaysAfter(c.now, int(policy.GetDisclosureWorkingDays()), "the reply")
-		r.Deadline = proto.Clone(a.GetResponseDeadline()).(*banliv1.Deadline)
-		r.OnTime = !c.now.After(r.GetDeadline().GetDueTime().AsTime())
-		a.Replies = append(a.Replies, r)
-		if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
-			a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
-		}
-		c.details = fmt.Sprintf("reply %s, category %s", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"))
-		return nil
+		return c.moveAssignment(a, StepSubmitReply, signed, func() error { return c.applyReply(ref, a, signed) })
 	})
+}
+
+// signedOffReply is the request a sign-off amounts to: as given, or with
+// the draft it names as its reply, which must then be complete.
+func signedOffReply(req *banliv1.SubmitReplyRequest, a *banliv1.Assignment, now time.Time) (*banliv1.SubmitReplyRequest, error) {
+	n := int(req.GetDraftVersion())
+	if n == 0 {
+		return req, nil
+	}
+	if n > len(a.GetDrafts()) {
+		return nil, invalidField("draft_version", "%s has no draft version %d", a.GetName(), n)
+	}
+	v := &violations{}
+	v.replyContent("draft", a.GetDrafts()[n-1].GetReply(), now, true)
+	if err := v.err(); err != nil {
+		return nil, invalidField("draft_version", "version %d is not complete enough to send: %v", n, err)
+	}
+	signed := proto.Clone(req).(*banliv1.SubmitReplyRequest)
+	signed.Reply = proto.Clone(a.GetDrafts()[n-1].GetReply()).(*banliv1.Reply)
+	return signed, nil
+}
+
+// applyReply records a reply for the part's current round.
+func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *banliv1.SubmitReplyRequest) error {
+	policy, err := c.sessionPolicy()
+	if err != nil {
+		return err
+	}
+	in := req.GetReply()
+	r := &banliv1.Reply{
+		Name:                 replyName(c.id, ref.assignment, int(a.GetRound())),
+		Round:                a.GetRound(),
+		Category:             in.GetCategory(),
+		Text:                 in.GetText(),
+		DocumentNumber:       in.GetDocumentNumber(),
+		Signer:               in.GetSigner(),
+		SignedOffBy:          callerAccount(c.ctx),
+		CollectiveReviewDate: in.GetCollectiveReviewDate(),
+		ContactPerson:        in.GetContactPerson(),
+		ContactPhone:         in.GetContactPhone(),
+		ReplyTime:            in.GetReplyTime(),
+		DisclosureIntent:     in.GetDisclosureIntent(),
+		DisclosureState:      pending,
+		RecordTime:           c.nowProto(),
+	}
+	if r.ReplyTime == nil {
+		r.ReplyTime = c.nowProto()
+	}
+	// Deadlines and on-time run from when Banli received the reply
+	// (record_time), never from the date the unit states.
+	r.DisclosureDeadline = c.clock.workingDaysAfter(c.now, int(policy.GetDisclosureWorkingDays()), "the reply")
+	r.Deadline = proto.Clone(a.GetResponseDeadline()).(*banliv1.Deadline)
+	r.OnTime = !c.now.After(r.GetDeadline().GetDueTime().AsTime())
+	a.Replies = append(a.Replies, r)
+	if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
+		a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+	}
+	c.details = fmt.Sprintf("reply %s, category %s", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"))
+	if n := req.GetDraftVersion(); n > 0 {
+		a.GetDrafts()[n-1].State = draftSignedOff
+		c.details += fmt.Sprintf(", signed off from draft version %d", n)
+	}
+	return nil
 }
 
 // RateReply records a proposer's rating of a reply.
@@ -304,21 +341,89 @@ func validateReply(r *banliv1.SubmitReplyRequest, now time.Time) (assignmentRef,
 	v := &violations{}
 	ref := v.assignmentRef("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
-	rp := r.GetReply()
-	if rp == nil {
-		v.add("reply", "required")
-		return ref, v.err()
+	switch {
+	case r.GetDraftVersion() < 0:
+		v.add("draft_version", "a draft's version, from 1")
+	case r.GetDraftVersion() > 0 && r.GetReply() != nil:
+		v.add("reply", "either a reply or the draft_version to sign off, not both")
+	case r.GetDraftVersion() > 0:
+	case r.GetReply() == nil:
+		v.add("reply", "required, or the draft_version to sign off")
+	default:
+		v.replyContent("reply", r.GetReply(), now, true)
 	}
-	v.enum("reply.category", rp.GetCategory(), true)
-	v.paragraph("reply.text", rp.GetText(), maxReplyLen, true)
-	v.line("reply.document_number", rp.GetDocumentNumber(), maxDocumentNumLen, false)
-	v.line("reply.signer", rp.GetSigner(), maxPersonLen, true)
-	v.date("reply.collective_review_date", rp.GetCollectiveReviewDate())
-	v.line("reply.contact_person", rp.GetContactPerson(), maxPersonLen, true)
-	v.phone("reply.contact_phone", rp.GetContactPhone(), true)
-	v.pastTime("reply.reply_time", rp.GetReplyTime(), now)
-	v.enum("reply.disclosure_intent", rp.GetDisclosureIntent(), true)
 	return ref, v.err()
+}
+
+// replyContent checks a reply's fields under prefix: their limits, and
+// with complete the fields a sent reply needs (a draft may leave them).
+func (v *violations) replyContent(prefix string, rp *banliv1.Reply, now time.Time, complete bool) {
+	v.enum(prefix+".category", rp.GetCategory(), complete)
+	v.paragraph(prefix+".text", rp.GetText(), maxReplyLen, complete)
+	v.line(prefix+".document_number", rp.GetDocumentNumber(), maxDocumentNumLen, false)
+	v.line(prefix+".signer", rp.GetSigner(), maxPersonLen, complete)
+	v.date(prefix+".collective_review_date", rp.GetCollectiveReviewDate())
+	v.line(prefix+".contact_person", rp.GetContactPerson(), maxPersonLen, complete)
+	v.phone(prefix+".contact_phone", rp.GetContactPhone(), complete)
+	v.pastTime(prefix+".reply_time", rp.GetReplyTime(), now)
+	v.enum(prefix+".disclosure_intent", rp.GetDisclosureIntent(), complete)
+}
+
+// SaveReplyDraft saves a new version of a part's reply draft.
+func (s *Server) SaveReplyDraft(ctx context.Context, req *banliv1.SaveReplyDraftRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	if req.GetReply() == nil {
+		v.add("reply", "required")
+	} else {
+		v.replyContent("reply", req.GetReply(), s.now(), false)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_SaveReplyDraft_FullMethodName, req, ref, req.GetEtag(), StepSaveDraft, func(c *caseChange, a *banliv1.Assignment) error {
+		if n := len(a.GetDrafts()); n > 0 && a.GetDrafts()[n-1].GetState() == draftOpen {
+			a.GetDrafts()[n-1].State = draftSuperseded
+		}
+		d := &banliv1.ReplyDraft{
+			Version: int32(len(a.GetDrafts()) + 1), Reply: draftOf(req.GetReply()),
+			Author: callerAccount(c.ctx), SaveTime: c.nowProto(), State: draftOpen,
+		}
+		a.Drafts = append(a.Drafts, d)
+		c.details = fmt.Sprintf("draft version %d", d.GetVersion())
+		return nil
+	})
+}
+
+// ReturnReplyDraft is the head's return of the latest draft, with a comment.
+func (s *Server) ReturnReplyDraft(ctx context.Context, req *banliv1.ReturnReplyDraftRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	if req.GetVersion() < 1 {
+		v.add("version", "required: a draft's version, from 1")
+	}
+	v.paragraph("comment", req.GetComment(), maxNoteLen, true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_ReturnReplyDraft_FullMethodName, req, ref, req.GetEtag(), StepReturnDraft, func(c *caseChange, a *banliv1.Assignment) error {
+		d := a.GetDrafts()[req.GetVersion()-1] // the guard found it
+		d.State, d.ReturnComment, d.ReturnedBy, d.ReturnTime = draftReturned, req.GetComment(), callerAccount(c.ctx), c.nowProto()
+		c.details = fmt.Sprintf("draft version %d returned: %s", d.GetVersion(), req.GetComment())
+		return nil
+	})
+}
+
+// draftOf is a draft's reply: the fields a unit writes, none the server
+// sets.
+func draftOf(rp *banliv1.Reply) *banliv1.Reply {
+	return &banliv1.Reply{
+		Category: rp.GetCategory(), Text: rp.GetText(), DocumentNumber: rp.GetDocumentNumber(), Signer: rp.GetSigner(),
+		CollectiveReviewDate: rp.GetCollectiveReviewDate(), ContactPerson: rp.GetContactPerson(), ContactPhone: rp.GetContactPhone(),
+		ReplyTime: rp.GetReplyTime(), DisclosureIntent: rp.GetDisclosureIntent(),
+	}
 }
 
 func validateRate(r *banliv1.RateReplyRequest) (replyRef, error) {

@@ -40,6 +40,8 @@ const (
 	StepCorrectCategory     Step = "CorrectReplyCategory"
 	StepDelegate            Step = "DelegateAssignment"
 	StepDeliver             Step = "RecordDelivery"
+	StepSaveDraft           Step = "SaveReplyDraft"
+	StepReturnDraft         Step = "ReturnReplyDraft"
 	StepRemind              Step = "RecordReminder"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
@@ -155,10 +157,15 @@ var assignmentTransitions = []assignmentTransition{
 	}, guards: []guard{consultedAfterAssignment}},
 	// 会办意见: co-handling units only; once.
 	{step: StepSubmitOpinion, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: aOpinionSent, aConsulted: aOpinionSent}},
+	// 草拟回复: staff save drafts of the reply, the head returns the latest
+	// with a comment; the part's state does not change.
+	{step: StepSaveDraft, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays}},
+	{step: StepReturnDraft, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays},
+		guards: []guard{latestOpenDraft}},
 	// 答复: lead and split units; from SIGNED only where the policy does not
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
-		guards: []guard{categoryInPolicy, consultedFirst, opinionsIn, datedAfterItsSteps}},
+		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, datedAfterItsSteps}},
 	// 送达: the reply reaches each proposer; copies go to the office and the
 	// co-handling units. The part's state does not change.
 	{step: StepDeliver, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays},
@@ -280,6 +287,11 @@ const (
 	followOpen   = banliv1.FollowUpState_FOLLOW_UP_STATE_OPEN
 	followSolved = banliv1.FollowUpState_FOLLOW_UP_STATE_SOLVED
 	followClosed = banliv1.FollowUpState_FOLLOW_UP_STATE_CLOSED
+
+	draftOpen       = banliv1.DraftState_DRAFT_STATE_OPEN
+	draftReturned   = banliv1.DraftState_DRAFT_STATE_RETURNED
+	draftSignedOff  = banliv1.DraftState_DRAFT_STATE_SIGNED_OFF
+	draftSuperseded = banliv1.DraftState_DRAFT_STATE_SUPERSEDED
 )
 
 // checkCaseStep says whether step is allowed on case in.p: its state, then

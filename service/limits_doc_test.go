@@ -37,6 +37,7 @@ var protoTextLimits = map[string]int{
 	"CorrectReplyCategoryRequest.reason": maxNoteLen,
 	"DelegateAssignmentRequest.reason":   maxNoteLen, "DelegateAssignmentRequest.responsible_person": maxPersonLen,
 	"RecordDeliveryRequest.note": maxNoteLen, "Delivery.note": maxNoteLen,
+	"ReturnReplyDraftRequest.comment": maxNoteLen, "ReplyDraft.return_comment": maxNoteLen,
 	"RefuseFilingRequest.note": maxNoteLen, "WithdrawProposalRequest.reason": maxNoteLen,
 	"MarkKeyRequest.supervising_leader": maxPersonLen, "Session.display_name": maxNameLen,
 	"Contact.display_name": maxPersonLen, "Contact.title": maxPersonLen, "Contact.phone": maxPhoneLen,

@@ -73,6 +73,8 @@ var expectedAccess = map[string][]string{
 	"ProposalService/SubmitOpinion":       leadUnit,
 	"ProposalService/ReportFollowUp":      leadUnit,
 	"ProposalService/SubmitReply":         {"lead-head"},
+	"ProposalService/SaveReplyDraft":      leadUnit,
+	"ProposalService/ReturnReplyDraft":    {"lead-head"},
 	"ProposalService/PublishReply":        callers([]string{"office"}, leadUnit),
 	"ProposalService/WithholdReply":       callers([]string{"office"}, leadUnit),
 	"ProposalService/RecordDelivery":      callers([]string{"office"}, leadUnit),
@@ -247,7 +249,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "calendars/2021"
 	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
-	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
+	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
 		name = lead
 	}

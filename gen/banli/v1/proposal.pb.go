@@ -1002,6 +1002,66 @@ func (FollowUpState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
+// Where a draft of a reply stands.
+type DraftState int32
+
+const (
+	DraftState_DRAFT_STATE_UNSPECIFIED DraftState = 0
+	// Saved; the head may return it or sign it off while it is the latest.
+	DraftState_DRAFT_STATE_OPEN DraftState = 1
+	// Returned by the head with a comment; a new version follows.
+	DraftState_DRAFT_STATE_RETURNED DraftState = 2
+	// Signed off by the head and sent as the reply.
+	DraftState_DRAFT_STATE_SIGNED_OFF DraftState = 3
+	// Replaced by a later version before the head acted on it.
+	DraftState_DRAFT_STATE_SUPERSEDED DraftState = 4
+)
+
+// Enum value maps for DraftState.
+var (
+	DraftState_name = map[int32]string{
+		0: "DRAFT_STATE_UNSPECIFIED",
+		1: "DRAFT_STATE_OPEN",
+		2: "DRAFT_STATE_RETURNED",
+		3: "DRAFT_STATE_SIGNED_OFF",
+		4: "DRAFT_STATE_SUPERSEDED",
+	}
+	DraftState_value = map[string]int32{
+		"DRAFT_STATE_UNSPECIFIED": 0,
+		"DRAFT_STATE_OPEN":        1,
+		"DRAFT_STATE_RETURNED":    2,
+		"DRAFT_STATE_SIGNED_OFF":  3,
+		"DRAFT_STATE_SUPERSEDED":  4,
+	}
+)
+
+func (x DraftState) Enum() *DraftState {
+	p := new(DraftState)
+	*p = x
+	return p
+}
+
+func (x DraftState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DraftState) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+}
+
+func (DraftState) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[16]
+}
+
+func (x DraftState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DraftState.Descriptor instead.
+func (DraftState) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+}
+
 // A due date and the rule that set it.
 type Deadline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1710,7 +1770,11 @@ type Assignment struct {
 	// unit staff or head account of the unit or of a department of it. Lists
 	// and ledgers filter by it ("my cases"). Cleared when the part is
 	// delegated to another department without naming a new one.
-	Handler       string `protobuf:"bytes,23,opt,name=handler,proto3" json:"handler,omitempty"`
+	Handler string `protobuf:"bytes,23,opt,name=handler,proto3" json:"handler,omitempty"`
+	// The reply's drafts (草拟回复), every version kept, oldest first: staff
+	// save them, the head returns one with a comment or signs the latest
+	// off (SubmitReply.draft_version). Output only.
+	Drafts        []*ReplyDraft `protobuf:"bytes,24,rep,name=drafts,proto3" json:"drafts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1904,6 +1968,13 @@ func (x *Assignment) GetHandler() string {
 		return x.Handler
 	}
 	return ""
+}
+
+func (x *Assignment) GetDrafts() []*ReplyDraft {
+	if x != nil {
+		return x.Drafts
+	}
+	return nil
 }
 
 // A part on the follow-up register.
@@ -2873,6 +2944,116 @@ func (x *Reply) GetCopies() []*ReplyCopy {
 	return nil
 }
 
+// One version of a reply's draft.
+type ReplyDraft struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version, from 1.
+	Version int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The reply as drafted (category, text, signer, contacts …); the
+	// fields only the server sets stay empty.
+	Reply *Reply `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	// The account that saved it, `accounts/{account}`.
+	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// When Banli saved it.
+	SaveTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=save_time,json=saveTime,proto3" json:"save_time,omitempty"`
+	// Where it stands.
+	State DraftState `protobuf:"varint,5,opt,name=state,proto3,enum=banli.v1.DraftState" json:"state,omitempty"`
+	// The head's comment when returning it, at most 2,000 characters.
+	ReturnComment string `protobuf:"bytes,6,opt,name=return_comment,json=returnComment,proto3" json:"return_comment,omitempty"`
+	// The head who returned it, `accounts/{account}`.
+	ReturnedBy string `protobuf:"bytes,7,opt,name=returned_by,json=returnedBy,proto3" json:"returned_by,omitempty"`
+	// When it was returned.
+	ReturnTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=return_time,json=returnTime,proto3" json:"return_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyDraft) Reset() {
+	*x = ReplyDraft{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyDraft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyDraft) ProtoMessage() {}
+
+func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
+func (*ReplyDraft) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReplyDraft) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ReplyDraft) GetReply() *Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *ReplyDraft) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *ReplyDraft) GetSaveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaveTime
+	}
+	return nil
+}
+
+func (x *ReplyDraft) GetState() DraftState {
+	if x != nil {
+		return x.State
+	}
+	return DraftState_DRAFT_STATE_UNSPECIFIED
+}
+
+func (x *ReplyDraft) GetReturnComment() string {
+	if x != nil {
+		return x.ReturnComment
+	}
+	return ""
+}
+
+func (x *ReplyDraft) GetReturnedBy() string {
+	if x != nil {
+		return x.ReturnedBy
+	}
+	return ""
+}
+
+func (x *ReplyDraft) GetReturnTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReturnTime
+	}
+	return nil
+}
+
 // The delivery of a reply to one proposer (送达).
 type Delivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2895,7 +3076,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +3088,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +3101,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -2980,7 +3161,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2992,7 +3173,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3005,7 +3186,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -3048,7 +3229,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3060,7 +3241,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3073,7 +3254,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -3124,7 +3305,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3317,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3330,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -3235,7 +3416,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc0\t\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf3\t\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
@@ -3264,7 +3445,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x12extension_requests\x18\x14 \x03(\v2\x1a.banli.v1.ExtensionRequestB\x03\xe0A\x03R\x11extensionRequests\x12B\n" +
 	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0fcurrentDeadline\x124\n" +
 	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpB\x03\xe0A\x03R\bfollowUp\x12\x18\n" +
-	"\ahandler\x18\x17 \x01(\tR\ahandler\"\xa8\x02\n" +
+	"\ahandler\x18\x17 \x01(\tR\ahandler\x121\n" +
+	"\x06drafts\x18\x18 \x03(\v2\x14.banli.v1.ReplyDraftB\x03\xe0A\x03R\x06drafts\"\xa8\x02\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
@@ -3356,7 +3538,19 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
-	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\"\x82\x02\n" +
+	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\"\xcf\x02\n" +
+	"\n" +
+	"ReplyDraft\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12%\n" +
+	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyR\x05reply\x12\x16\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x127\n" +
+	"\tsave_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bsaveTime\x12*\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x14.banli.v1.DraftStateR\x05state\x12%\n" +
+	"\x0ereturn_comment\x18\x06 \x01(\tR\rreturnComment\x12\x1f\n" +
+	"\vreturned_by\x18\a \x01(\tR\n" +
+	"returnedBy\x12;\n" +
+	"\vreturn_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"returnTime\"\x82\x02\n" +
 	"\bDelivery\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x123\n" +
@@ -3480,7 +3674,14 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bFOLLOW_UP_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FOLLOW_UP_STATE_OPEN\x10\x01\x12\x1a\n" +
 	"\x16FOLLOW_UP_STATE_SOLVED\x10\x02\x12\x1a\n" +
-	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03*\x91\x01\n" +
+	"\n" +
+	"DraftState\x12\x1b\n" +
+	"\x17DRAFT_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10DRAFT_STATE_OPEN\x10\x01\x12\x18\n" +
+	"\x14DRAFT_STATE_RETURNED\x10\x02\x12\x1a\n" +
+	"\x16DRAFT_STATE_SIGNED_OFF\x10\x03\x12\x1a\n" +
+	"\x16DRAFT_STATE_SUPERSEDED\x10\x04B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_proposal_proto_rawDescOnce sync.Once
@@ -3494,8 +3695,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 16)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -3513,101 +3714,108 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(Satisfaction)(0),             // 13: banli.v1.Satisfaction
 	(Decision)(0),                 // 14: banli.v1.Decision
 	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
-	(*Deadline)(nil),              // 16: banli.v1.Deadline
-	(*Proposer)(nil),              // 17: banli.v1.Proposer
-	(*Attachment)(nil),            // 18: banli.v1.Attachment
-	(*Proposal)(nil),              // 19: banli.v1.Proposal
-	(*Refusal)(nil),               // 20: banli.v1.Refusal
-	(*Assignment)(nil),            // 21: banli.v1.Assignment
-	(*FollowUp)(nil),              // 22: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 23: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 24: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 25: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 26: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 27: banli.v1.Consultation
-	(*Opinion)(nil),               // 28: banli.v1.Opinion
-	(*Rating)(nil),                // 29: banli.v1.Rating
-	(*Reply)(nil),                 // 30: banli.v1.Reply
-	(*Delivery)(nil),              // 31: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 32: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 33: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 34: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(DraftState)(0),               // 16: banli.v1.DraftState
+	(*Deadline)(nil),              // 17: banli.v1.Deadline
+	(*Proposer)(nil),              // 18: banli.v1.Proposer
+	(*Attachment)(nil),            // 19: banli.v1.Attachment
+	(*Proposal)(nil),              // 20: banli.v1.Proposal
+	(*Refusal)(nil),               // 21: banli.v1.Refusal
+	(*Assignment)(nil),            // 22: banli.v1.Assignment
+	(*FollowUp)(nil),              // 23: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 24: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 25: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 26: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 27: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 28: banli.v1.Consultation
+	(*Opinion)(nil),               // 29: banli.v1.Opinion
+	(*Rating)(nil),                // 30: banli.v1.Rating
+	(*Reply)(nil),                 // 31: banli.v1.Reply
+	(*ReplyDraft)(nil),            // 32: banli.v1.ReplyDraft
+	(*Delivery)(nil),              // 33: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 34: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 35: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 36: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	35, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	35, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	37, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	37, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	17, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	18, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	18, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	19, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	21, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	20, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	35, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	35, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	25, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	22, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	21, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	37, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	37, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	26, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	35, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	37, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	35, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	16, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	35, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	16, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	16, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	26, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	27, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	28, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	30, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	24, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	16, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	22, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	15, // 29: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	35, // 30: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	23, // 31: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	35, // 32: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	35, // 33: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	35, // 34: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 35: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	35, // 36: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	35, // 37: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	35, // 38: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 39: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	35, // 40: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 41: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 42: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	35, // 43: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	35, // 44: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	35, // 45: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	13, // 46: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	35, // 47: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	9,  // 48: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	35, // 49: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 50: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 51: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	35, // 52: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	16, // 53: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	29, // 54: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	35, // 55: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	16, // 56: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	33, // 57: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	31, // 58: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	32, // 59: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	10, // 60: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	35, // 61: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	35, // 62: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	35, // 63: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 64: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 65: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	35, // 66: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 67: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	68, // [68:68] is the sub-list for method output_type
-	68, // [68:68] is the sub-list for method input_type
-	68, // [68:68] is the sub-list for extension type_name
-	68, // [68:68] is the sub-list for extension extendee
-	0,  // [0:68] is the sub-list for field type_name
+	37, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	17, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	37, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	17, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	17, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	27, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	28, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	29, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	31, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	25, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	17, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	23, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	32, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	15, // 30: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	37, // 31: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	24, // 32: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	37, // 33: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	37, // 34: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	37, // 35: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 36: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	37, // 37: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	37, // 38: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	37, // 39: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 40: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	37, // 41: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,  // 42: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,  // 43: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	37, // 44: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	37, // 45: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	37, // 46: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	13, // 47: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	37, // 48: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	9,  // 49: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	37, // 50: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 51: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 52: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	37, // 53: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	17, // 54: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	30, // 55: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	37, // 56: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	17, // 57: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	35, // 58: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	33, // 59: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	34, // 60: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	31, // 61: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	37, // 62: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	16, // 63: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	37, // 64: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	10, // 65: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	37, // 66: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	37, // 67: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	37, // 68: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 69: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 70: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	37, // 71: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 72: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	73, // [73:73] is the sub-list for method output_type
+	73, // [73:73] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -3620,8 +3828,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      16,
-			NumMessages:   19,
+			NumEnums:      17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1420,12 +1420,16 @@ type SubmitReplyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `proposals/{proposal}/assignments/{assignment}`. Required.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The reply. Required.
+	// The reply; required unless draft_version is set, and given alone then.
 	Reply *Reply `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
 	// If set, the call fails with ABORTED unless it equals the case's etag.
 	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The draft the head signs off and sends (SaveReplyDraft): the latest
+	// version, and open. Its reply is held to the same rules as one given
+	// here.
+	DraftVersion  int32 `protobuf:"varint,5,opt,name=draft_version,json=draftVersion,proto3" json:"draft_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1486,6 +1490,13 @@ func (x *SubmitReplyRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *SubmitReplyRequest) GetDraftVersion() int32 {
+	if x != nil {
+		return x.DraftVersion
+	}
+	return 0
 }
 
 // Request for RateReply.
@@ -1730,6 +1741,162 @@ func (x *WithholdReplyRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for SaveReplyDraft.
+type SaveReplyDraftRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The reply as drafted, held to the limits of SubmitReplyRequest.reply;
+	// what a draft leaves empty the sign-off must still give. Required.
+	Reply *Reply `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveReplyDraftRequest) Reset() {
+	*x = SaveReplyDraftRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveReplyDraftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveReplyDraftRequest) ProtoMessage() {}
+
+func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveReplyDraftRequest.ProtoReflect.Descriptor instead.
+func (*SaveReplyDraftRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SaveReplyDraftRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SaveReplyDraftRequest) GetReply() *Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *SaveReplyDraftRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SaveReplyDraftRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for ReturnReplyDraft.
+type ReturnReplyDraftRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The version returned: the latest, and open. Required.
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What to change, at most 2,000 characters. Required.
+	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReturnReplyDraftRequest) Reset() {
+	*x = ReturnReplyDraftRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReturnReplyDraftRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReturnReplyDraftRequest) ProtoMessage() {}
+
+func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
+func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReturnReplyDraftRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReturnReplyDraftRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ReturnReplyDraftRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *ReturnReplyDraftRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReturnReplyDraftRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RecordDelivery. At least one of proposer_ids,
 // all_proposers and copy_to is required.
 type RecordDeliveryRequest struct {
@@ -1762,7 +1929,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1941,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +1954,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -1874,7 +2041,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2053,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2066,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -1956,7 +2123,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2135,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2148,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2036,7 +2203,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2215,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2228,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -2109,7 +2276,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2288,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2301,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2184,7 +2351,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2363,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2376,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2370,13 +2537,14 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\aopinion\x18\x02 \x01(\v2\x11.banli.v1.OpinionB\x03\xe0A\x02R\aopinion\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x8c\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xac\x01\n" +
 	"\x12SubmitReplyRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12*\n" +
-	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x02R\x05reply\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12%\n" +
+	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyR\x05reply\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xdf\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12#\n" +
+	"\rdraft_version\x18\x05 \x01(\x05R\fdraftVersion\"\xdf\x01\n" +
 	"\x10RateReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12$\n" +
 	"\vproposer_id\x18\x02 \x01(\x05B\x03\xe0A\x02R\n" +
@@ -2397,7 +2565,20 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xc2\x02\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\x8f\x01\n" +
+	"\x15SaveReplyDraftRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12*\n" +
+	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x02R\x05reply\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xa3\x01\n" +
+	"\x17ReturnReplyDraftRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1d\n" +
+	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x02R\aversion\x12\x1d\n" +
+	"\acomment\x18\x03 \x01(\tB\x03\xe0A\x02R\acomment\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xc2\x02\n" +
 	"\x15RecordDeliveryRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12!\n" +
 	"\fproposer_ids\x18\x02 \x03(\x05R\vproposerIds\x12#\n" +
@@ -2445,7 +2626,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\x91\x19\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xa7\x1b\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -2465,7 +2646,9 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\vSubmitReply\x12\x1c.banli.v1.SubmitReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:submitReply\x12{\n" +
 	"\tRateReply\x12\x1a.banli.v1.RateReplyRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*/replies/*}:rate\x12\x84\x01\n" +
 	"\fPublishReply\x12\x1d.banli.v1.PublishReplyRequest\x1a\x12.banli.v1.Proposal\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=proposals/*/assignments/*/replies/*}:publish\x12\x87\x01\n" +
-	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x8f\x01\n" +
+	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x85\x01\n" +
+	"\x0eSaveReplyDraft\x12\x1f.banli.v1.SaveReplyDraftRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:saveReplyDraft\x12\x8b\x01\n" +
+	"\x10ReturnReplyDraft\x12!.banli.v1.ReturnReplyDraftRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:returnReplyDraft\x12\x8f\x01\n" +
 	"\x0eRecordDelivery\x12\x1f.banli.v1.RecordDeliveryRequest\x1a\x12.banli.v1.Proposal\"H\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/{name=proposals/*/assignments/*/replies/*}:recordDelivery\x12\x9c\x01\n" +
 	"\x14CorrectReplyCategory\x12%.banli.v1.CorrectReplyCategoryRequest\x1a\x12.banli.v1.Proposal\"I\x82\xd3\xe4\x93\x02C:\x01*\">/v1/{name=proposals/*/assignments/*/replies/*}:correctCategory\x12q\n" +
 	"\fRefuseFiling\x12\x1d.banli.v1.RefuseFilingRequest\x1a\x12.banli.v1.Proposal\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=proposals/*}:refuseFiling\x12u\n" +
@@ -2486,7 +2669,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                   // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),       // 1: banli.v1.CreateProposalRequest
@@ -2509,100 +2692,107 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*RateReplyRequest)(nil),            // 18: banli.v1.RateReplyRequest
 	(*PublishReplyRequest)(nil),         // 19: banli.v1.PublishReplyRequest
 	(*WithholdReplyRequest)(nil),        // 20: banli.v1.WithholdReplyRequest
-	(*RecordDeliveryRequest)(nil),       // 21: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil), // 22: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),         // 23: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),     // 24: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),       // 25: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),              // 26: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                    // 27: banli.v1.Proposal
-	(ProposalKind)(0),                   // 28: banli.v1.ProposalKind
-	(ProposalState)(0),                  // 29: banli.v1.ProposalState
-	(AssignmentRole)(0),                 // 30: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),              // 31: banli.v1.UnitAssignment
-	(Decision)(0),                       // 32: banli.v1.Decision
-	(*Consultation)(nil),                // 33: banli.v1.Consultation
-	(*Opinion)(nil),                     // 34: banli.v1.Opinion
-	(*Reply)(nil),                       // 35: banli.v1.Reply
-	(Satisfaction)(0),                   // 36: banli.v1.Satisfaction
-	(DeliveryChannel)(0),                // 37: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),       // 38: google.protobuf.Timestamp
-	(ReplyCategory)(0),                  // 39: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                 // 40: banli.v1.NotFiledReason
+	(*SaveReplyDraftRequest)(nil),       // 21: banli.v1.SaveReplyDraftRequest
+	(*ReturnReplyDraftRequest)(nil),     // 22: banli.v1.ReturnReplyDraftRequest
+	(*RecordDeliveryRequest)(nil),       // 23: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil), // 24: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),         // 25: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),     // 26: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),       // 27: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),              // 28: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                    // 29: banli.v1.Proposal
+	(ProposalKind)(0),                   // 30: banli.v1.ProposalKind
+	(ProposalState)(0),                  // 31: banli.v1.ProposalState
+	(AssignmentRole)(0),                 // 32: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),              // 33: banli.v1.UnitAssignment
+	(Decision)(0),                       // 34: banli.v1.Decision
+	(*Consultation)(nil),                // 35: banli.v1.Consultation
+	(*Opinion)(nil),                     // 36: banli.v1.Opinion
+	(*Reply)(nil),                       // 37: banli.v1.Reply
+	(Satisfaction)(0),                   // 38: banli.v1.Satisfaction
+	(DeliveryChannel)(0),                // 39: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
+	(ReplyCategory)(0),                  // 41: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                 // 42: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	27, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	28, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	29, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	30, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	29, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	30, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	31, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	32, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	27, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	31, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	32, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	32, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	33, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	34, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	35, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	36, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	37, // 13: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	38, // 14: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	39, // 15: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	40, // 16: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 17: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 18: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 19: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 20: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 21: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 22: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 23: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 24: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 25: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 26: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 27: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 28: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 29: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 30: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 31: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 32: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 33: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 34: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 35: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 36: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	22, // 37: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	23, // 38: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	24, // 39: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	25, // 40: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	26, // 41: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	27, // 42: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	27, // 43: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 44: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	27, // 45: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	27, // 46: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	27, // 47: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	27, // 48: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	27, // 49: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	27, // 50: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	27, // 51: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	27, // 52: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	27, // 53: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	27, // 54: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	27, // 55: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	27, // 56: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	27, // 57: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	27, // 58: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	27, // 59: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	27, // 60: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	27, // 61: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	27, // 62: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	27, // 63: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	27, // 64: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	27, // 65: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	27, // 66: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	42, // [42:67] is the sub-list for method output_type
-	17, // [17:42] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	29, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	33, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	34, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	34, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	35, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	36, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	37, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	38, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	37, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	39, // 14: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	40, // 15: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	41, // 16: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	42, // 17: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 18: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 19: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 20: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 21: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 22: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 23: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 24: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 25: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 26: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 27: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 28: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 29: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 30: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 31: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 32: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 33: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 34: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 35: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 36: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 37: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	22, // 38: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	23, // 39: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	24, // 40: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	25, // 41: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	26, // 42: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	27, // 43: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	28, // 44: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	29, // 45: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	29, // 46: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 47: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	29, // 48: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	29, // 49: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	29, // 50: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	29, // 51: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	29, // 52: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	29, // 53: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	29, // 54: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	29, // 55: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	29, // 56: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	29, // 57: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	29, // 58: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	29, // 59: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	29, // 60: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	29, // 61: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	29, // 62: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	29, // 63: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	29, // 64: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	29, // 65: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	29, // 66: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	29, // 67: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	29, // 68: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	29, // 69: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	29, // 70: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	29, // 71: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	45, // [45:72] is the sub-list for method output_type
+	18, // [18:45] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -2618,7 +2808,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

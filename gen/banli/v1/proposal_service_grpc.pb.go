@@ -38,6 +38,8 @@ const (
 	ProposalService_RateReply_FullMethodName            = "/banli.v1.ProposalService/RateReply"
 	ProposalService_PublishReply_FullMethodName         = "/banli.v1.ProposalService/PublishReply"
 	ProposalService_WithholdReply_FullMethodName        = "/banli.v1.ProposalService/WithholdReply"
+	ProposalService_SaveReplyDraft_FullMethodName       = "/banli.v1.ProposalService/SaveReplyDraft"
+	ProposalService_ReturnReplyDraft_FullMethodName     = "/banli.v1.ProposalService/ReturnReplyDraft"
 	ProposalService_RecordDelivery_FullMethodName       = "/banli.v1.ProposalService/RecordDelivery"
 	ProposalService_CorrectReplyCategory_FullMethodName = "/banli.v1.ProposalService/CorrectReplyCategory"
 	ProposalService_RefuseFiling_FullMethodName         = "/banli.v1.ProposalService/RefuseFiling"
@@ -129,6 +131,13 @@ type ProposalServiceClient interface {
 	// Withholds a reply from publication, with a recorded reason. Accepted for
 	// a reply whose disclosure is PENDING.
 	WithholdReply(ctx context.Context, in *WithholdReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Saves a new version of the reply's draft (草拟回复): staff draft, the
+	// head signs off. Accepted for a lead or split part that has signed for
+	// its case and has not replied to the current round.
+	SaveReplyDraft(ctx context.Context, in *SaveReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The unit head returns the latest draft with a comment, for a new
+	// version.
+	ReturnReplyDraft(ctx context.Context, in *ReturnReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Records how a reply reached its proposers (送达) and whom it was copied
 	// to (抄送). Each proposer is delivered to once, and each recipient
 	// copied once. Accepted for the current round's reply of a lead or split
@@ -358,6 +367,26 @@ func (c *proposalServiceClient) WithholdReply(ctx context.Context, in *WithholdR
 	return out, nil
 }
 
+func (c *proposalServiceClient) SaveReplyDraft(ctx context.Context, in *SaveReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_SaveReplyDraft_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) ReturnReplyDraft(ctx context.Context, in *ReturnReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_ReturnReplyDraft_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) RecordDelivery(ctx context.Context, in *RecordDeliveryRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -501,6 +530,13 @@ type ProposalServiceServer interface {
 	// Withholds a reply from publication, with a recorded reason. Accepted for
 	// a reply whose disclosure is PENDING.
 	WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error)
+	// Saves a new version of the reply's draft (草拟回复): staff draft, the
+	// head signs off. Accepted for a lead or split part that has signed for
+	// its case and has not replied to the current round.
+	SaveReplyDraft(context.Context, *SaveReplyDraftRequest) (*Proposal, error)
+	// The unit head returns the latest draft with a comment, for a new
+	// version.
+	ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error)
 	// Records how a reply reached its proposers (送达) and whom it was copied
 	// to (抄送). Each proposer is delivered to once, and each recipient
 	// copied once. Accepted for the current round's reply of a lead or split
@@ -596,6 +632,12 @@ func (UnimplementedProposalServiceServer) PublishReply(context.Context, *Publish
 }
 func (UnimplementedProposalServiceServer) WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method WithholdReply not implemented")
+}
+func (UnimplementedProposalServiceServer) SaveReplyDraft(context.Context, *SaveReplyDraftRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SaveReplyDraft not implemented")
+}
+func (UnimplementedProposalServiceServer) ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReturnReplyDraft not implemented")
 }
 func (UnimplementedProposalServiceServer) RecordDelivery(context.Context, *RecordDeliveryRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RecordDelivery not implemented")
@@ -978,6 +1020,42 @@ func _ProposalService_WithholdReply_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_SaveReplyDraft_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveReplyDraftRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).SaveReplyDraft(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_SaveReplyDraft_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).SaveReplyDraft(ctx, req.(*SaveReplyDraftRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_ReturnReplyDraft_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReturnReplyDraftRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).ReturnReplyDraft(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_ReturnReplyDraft_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).ReturnReplyDraft(ctx, req.(*ReturnReplyDraftRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_RecordDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordDeliveryRequest)
 	if err := dec(in); err != nil {
@@ -1168,6 +1246,14 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WithholdReply",
 			Handler:    _ProposalService_WithholdReply_Handler,
+		},
+		{
+			MethodName: "SaveReplyDraft",
+			Handler:    _ProposalService_SaveReplyDraft_Handler,
+		},
+		{
+			MethodName: "ReturnReplyDraft",
+			Handler:    _ProposalService_ReturnReplyDraft_Handler,
 		},
 		{
 			MethodName: "RecordDelivery",
