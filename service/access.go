@@ -121,9 +121,10 @@ var rules = map[string]Rule{
 	banliv1.ProposalService_ReportFollowUp_FullMethodName:      {Roles: unitRoles, Confine: confineToCase},
 	// A reply is signed off (签发) by the unit's head: staff draft it, the
 	// head submits it.
-	banliv1.ProposalService_SubmitReply_FullMethodName:      {Roles: roles(unitHead), Confine: confineToCase},
-	banliv1.ProposalService_SaveReplyDraft_FullMethodName:   {Roles: unitRoles, Confine: confineToCase},
-	banliv1.ProposalService_ReturnReplyDraft_FullMethodName: {Roles: roles(unitHead), Confine: confineToCase},
+	banliv1.ProposalService_SubmitReply_FullMethodName:            {Roles: roles(unitHead), Confine: confineToCase},
+	banliv1.ProposalService_SaveReplyDraft_FullMethodName:         {Roles: unitRoles, Confine: confineToCase},
+	banliv1.ProposalService_ReturnReplyDraft_FullMethodName:       {Roles: roles(unitHead), Confine: confineToCase},
+	banliv1.ProposalService_RecordCollectiveReview_FullMethodName: {Roles: unitRoles, Confine: confineToCase},
 	// Publication is the replying unit's act, which the office may also do.
 	banliv1.ProposalService_PublishReply_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 	banliv1.ProposalService_WithholdReply_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},

@@ -226,6 +226,26 @@ var (
 			return nil
 		},
 	}
+	// 集体评议: a key case's reply is reviewed by the unit's team first.
+	keyCaseReviewed = guard{
+		rule: "a key case's reply follows a collective review of its round, where the session asks",
+		check: func(in guardInput) error {
+			if in.p.GetKey() && in.policy.GetCollectiveReviewForKeyCases() && roundReview(in.a) == nil {
+				return fmt.Errorf("%s is a key case: its reply follows a collective review (集体评议) of round %d, which is not recorded: %w", in.p.GetName(), in.a.GetRound(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	reviewedAfterAssignment = guard{
+		rule: "the review is not dated before the part was assigned",
+		check: func(in guardInput) error {
+			req, _ := in.req.(*banliv1.RecordCollectiveReviewRequest)
+			if d, assigned := req.GetReview().GetDate(), chinaDate(in.a.GetAssignTime().AsTime()); d != "" && d < assigned {
+				return invalidField("review.date", "%s is before %s was assigned (%s)", d, in.a.GetName(), assigned)
+			}
+			return nil
+		},
+	}
 	// The category asked for: the new reply's, or the correction's.
 	categoryInPolicy = guard{
 		rule: "the category is one the session accepts",

@@ -62,6 +62,10 @@ func TestGuards(t *testing.T) {
 		return d
 	}
 	drafted := part(&banliv1.Assignment{Drafts: []*banliv1.ReplyDraft{{Version: 1, State: draftReturned}, {Version: 2, State: draftOpen}}})
+	reviewed := part(&banliv1.Assignment{Round: 1, CollectiveReviews: []*banliv1.CollectiveReview{{Round: 1, Date: "2021-03-09"}}})
+	reviewOn := func(date string) *banliv1.RecordCollectiveReviewRequest {
+		return &banliv1.RecordCollectiveReviewRequest{Review: &banliv1.CollectiveReview{Date: date}}
+	}
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
@@ -120,6 +124,12 @@ func TestGuards(t *testing.T) {
 		{"signing off the latest open draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.SubmitReplyRequest{DraftVersion: 2}}, true},
 		{"signing off without a draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.SubmitReplyRequest{}}, true},
 		{"signing off a returned draft", latestOpenDraft, guardInput{a: drafted, req: &banliv1.SubmitReplyRequest{DraftVersion: 1}}, false},
+		{"a key case reviewed", keyCaseReviewed, guardInput{p: &banliv1.Proposal{Key: true}, a: reviewed, policy: policy}, true},
+		{"a key case not reviewed this round", keyCaseReviewed, guardInput{p: &banliv1.Proposal{Key: true}, a: part(&banliv1.Assignment{Round: 2, CollectiveReviews: reviewed.GetCollectiveReviews()}), policy: policy}, false},
+		{"a case that is not key", keyCaseReviewed, guardInput{p: &banliv1.Proposal{}, a: part(&banliv1.Assignment{Round: 1}), policy: policy}, true},
+		{"a session that does not ask", keyCaseReviewed, guardInput{p: &banliv1.Proposal{Key: true}, a: part(&banliv1.Assignment{Round: 1}), policy: storedPolicy(nil)}, true},
+		{"a review after the assignment", reviewedAfterAssignment, guardInput{a: assignedPart, req: reviewOn(chinaDate(now))}, true},
+		{"a review before the assignment", reviewedAfterAssignment, guardInput{a: assignedPart, req: reviewOn("2021-01-01")}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {
@@ -132,4 +142,20 @@ func TestGuards(t *testing.T) {
 		}
 	}
 	// opinionsIn is covered by TestReplyRules.
+}
+
+// TestRulesAddedLaterKeepOldSessionsAsTheyWere: a session stored before a
+// rule existed reads it as off; a new session gets its default.
+func TestRulesAddedLaterKeepOldSessionsAsTheyWere(t *testing.T) {
+	old := resolvePolicy(nil)
+	old.CollectiveReviewForKeyCases = nil // as a session stored before the rule
+	if storedPolicy(old).GetCollectiveReviewForKeyCases() {
+		t.Error("an old session now asks for collective reviews")
+	}
+	if !resolvePolicy(nil).GetCollectiveReviewForKeyCases() {
+		t.Error("a new session does not ask for collective reviews by default")
+	}
+	if !storedPolicy(resolvePolicy(nil)).GetCollectiveReviewForKeyCases() {
+		t.Error("a new session's stored rule is lost on reading")
+	}
 }

@@ -122,6 +122,9 @@ func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *b
 	if r.ReplyTime == nil {
 		r.ReplyTime = c.nowProto()
 	}
+	if rv := roundReview(a); rv != nil && r.GetCollectiveReviewDate() == "" {
+		r.CollectiveReviewDate = rv.GetDate()
+	}
 	// Deadlines and on-time run from when Banli received the reply
 	// (record_time), never from the date the unit states.
 	r.DisclosureDeadline = c.clock.workingDaysAfter(c.now, int(policy.GetDisclosureWorkingDays()), "the reply")
@@ -394,6 +397,57 @@ func (s *Server) SaveReplyDraft(ctx context.Context, req *banliv1.SaveReplyDraft
 		c.details = fmt.Sprintf("draft version %d", d.GetVersion())
 		return nil
 	})
+}
+
+// RecordCollectiveReview records a collective review of the part's
+// current round.
+func (s *Server) RecordCollectiveReview(ctx context.Context, req *banliv1.RecordCollectiveReviewRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	if rv := req.GetReview(); rv == nil {
+		v.add("review", "required")
+	} else {
+		if rv.GetDate() == "" {
+			v.add("review.date", "required")
+		}
+		v.date("review.date", rv.GetDate())
+		if rv.GetDate() > chinaDate(s.now()) {
+			v.add("review.date", "must not be in the future")
+		}
+		switch n := len(rv.GetParticipants()); {
+		case n == 0:
+			v.add("review.participants", "required: who took part")
+		case n > maxParticipants:
+			v.add("review.participants", "at most %d participants", maxParticipants)
+		}
+		for i, p := range rv.GetParticipants() {
+			v.line(fmt.Sprintf("review.participants[%d]", i), p, maxPersonLen, true)
+		}
+		v.paragraph("review.conclusion", rv.GetConclusion(), maxNoteLen, true)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_RecordCollectiveReview_FullMethodName, req, ref, req.GetEtag(), StepReview, func(c *caseChange, a *banliv1.Assignment) error {
+		rv := req.GetReview()
+		a.CollectiveReviews = append(a.CollectiveReviews, &banliv1.CollectiveReview{
+			Round: a.GetRound(), Date: rv.GetDate(), Participants: rv.GetParticipants(), Conclusion: rv.GetConclusion(),
+			RecordedBy: callerAccount(c.ctx), RecordTime: c.nowProto(),
+		})
+		c.details = fmt.Sprintf("collective review of round %d on %s", a.GetRound(), rv.GetDate())
+		return nil
+	})
+}
+
+// roundReview is the latest collective review of a's current round, or nil.
+func roundReview(a *banliv1.Assignment) *banliv1.CollectiveReview {
+	for i := len(a.GetCollectiveReviews()) - 1; i >= 0; i-- {
+		if rv := a.GetCollectiveReviews()[i]; rv.GetRound() == a.GetRound() {
+			return rv
+		}
+	}
+	return nil
 }
 
 // ReturnReplyDraft is the head's return of the latest draft, with a comment.

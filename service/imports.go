@@ -246,7 +246,7 @@ func (s *Server) importRow(ctx context.Context, tx store.Tx, now time.Time, row 
 	p.Submitter = callerAccount(ctx)
 	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, step: "ImportProposal", batch: memo}
 	if len(row.GetAssignments()) > 0 {
-		c.policy = resolvePolicy(sess.GetPolicy())
+		c.policy = storedPolicy(sess.GetPolicy())
 		if err := checkCaseStep(StepAssign, guardInput{p: c.p, now: now, plan: row.GetAssignments()}); err != nil {
 			invalid("assignments", "%v", err)
 			return nil

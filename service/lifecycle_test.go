@@ -90,6 +90,7 @@ func TestAssignmentSteps(t *testing.T) {
 		for _, s := range []banliv1.AssignmentState{aSigned, aConsulted, aRehandling} {
 			want[key{StepSaveDraft, role, s}] = s
 			want[key{StepReturnDraft, role, s}] = s
+			want[key{StepReview, role, s}] = s
 		}
 		want[key{StepDeliver, role, aReplied}] = aReplied
 		want[key{StepDeliver, role, aRated}] = aRated
@@ -100,7 +101,7 @@ func TestAssignmentSteps(t *testing.T) {
 	}
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
-		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft,
+		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))

@@ -20,6 +20,10 @@ const (
 	defaultConsultBeforeReply      = true
 	defaultOpinionsBeforeLeadReply = true
 	defaultCarryOverCategoryC      = false
+	// Rules added after sessions were first registered: a new session gets
+	// the default, one stored before the rule existed reads false (see
+	// storedPolicy), so that its rules do not change under it.
+	defaultCollectiveReviewForKeyCases = true
 )
 
 // resolvePolicy returns p with every omitted field set to its default.
@@ -49,10 +53,27 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	if out.CarryOverCategoryC == nil {
 		out.CarryOverCategoryC = proto.Bool(defaultCarryOverCategoryC)
 	}
+	if out.CollectiveReviewForKeyCases == nil {
+		out.CollectiveReviewForKeyCases = proto.Bool(defaultCollectiveReviewForKeyCases)
+	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D
 	}
 	return out
+}
+
+// storedPolicy is the policy a stored session holds: every field was
+// filled in when it was registered, but for the rules added since, which
+// read false.
+func storedPolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
+	out := &banliv1.SessionPolicy{}
+	if p != nil {
+		out = proto.Clone(p).(*banliv1.SessionPolicy)
+	}
+	if out.CollectiveReviewForKeyCases == nil {
+		out.CollectiveReviewForKeyCases = proto.Bool(false)
+	}
+	return resolvePolicy(out)
 }
 
 // validatePolicy checks the fields that were given; omitted ones take

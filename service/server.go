@@ -203,7 +203,7 @@ func (c *caseChange) sessionPolicy() (*banliv1.SessionPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the session of %s: %w", c.p.GetName(), err)
 	}
-	c.policy = resolvePolicy(sess.GetPolicy())
+	c.policy = storedPolicy(sess.GetPolicy())
 	return c.policy, nil
 }
 

@@ -56,6 +56,7 @@ func (s *Server) GetSession(ctx context.Context, req *banliv1.GetSessionRequest)
 			return notFoundOr(err, req.GetName(), "")
 		}
 		sess.CaseKind = KindOfBody(sess.GetBody()) // sessions stored before the field
+		sess.Policy = storedPolicy(sess.GetPolicy())
 		return nil
 	})
 	return sess, err
@@ -76,6 +77,7 @@ func (s *Server) ListSessions(ctx context.Context, req *banliv1.ListSessionsRequ
 		}
 		for _, sess := range list {
 			sess.CaseKind = KindOfBody(sess.GetBody()) // sessions stored before the field
+			sess.Policy = storedPolicy(sess.GetPolicy())
 		}
 		resp.Sessions = list
 		if more && len(list) > 0 {

@@ -65,21 +65,22 @@ var expectedAccess = map[string][]string{
 	"ProposalService/DecideExtension": {"office"}, "ProposalService/CloseFollowUp": {"office"},
 	"ProposalService/RecordReminder": {"office"}, "ProposalService/RefuseFiling": {"office"},
 	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"}, "ProposalService/CorrectReplyCategory": {"office"},
-	"ProposalService/SignAssignment":      leadUnit,
-	"ProposalService/DelegateAssignment":  leadUnit,
-	"ProposalService/RequestReassignment": leadUnit,
-	"ProposalService/RequestExtension":    leadUnit,
-	"ProposalService/RecordConsultation":  leadUnit,
-	"ProposalService/SubmitOpinion":       leadUnit,
-	"ProposalService/ReportFollowUp":      leadUnit,
-	"ProposalService/SubmitReply":         {"lead-head"},
-	"ProposalService/SaveReplyDraft":      leadUnit,
-	"ProposalService/ReturnReplyDraft":    {"lead-head"},
-	"ProposalService/PublishReply":        callers([]string{"office"}, leadUnit),
-	"ProposalService/WithholdReply":       callers([]string{"office"}, leadUnit),
-	"ProposalService/RecordDelivery":      callers([]string{"office"}, leadUnit),
-	"ProposalService/RateReply":           {"office", "platform"},
-	"ProposalService/WithdrawProposal":    {"office", "platform"},
+	"ProposalService/SignAssignment":         leadUnit,
+	"ProposalService/DelegateAssignment":     leadUnit,
+	"ProposalService/RequestReassignment":    leadUnit,
+	"ProposalService/RequestExtension":       leadUnit,
+	"ProposalService/RecordConsultation":     leadUnit,
+	"ProposalService/SubmitOpinion":          leadUnit,
+	"ProposalService/ReportFollowUp":         leadUnit,
+	"ProposalService/SubmitReply":            {"lead-head"},
+	"ProposalService/SaveReplyDraft":         leadUnit,
+	"ProposalService/RecordCollectiveReview": leadUnit,
+	"ProposalService/ReturnReplyDraft":       {"lead-head"},
+	"ProposalService/PublishReply":           callers([]string{"office"}, leadUnit),
+	"ProposalService/WithholdReply":          callers([]string{"office"}, leadUnit),
+	"ProposalService/RecordDelivery":         callers([]string{"office"}, leadUnit),
+	"ProposalService/RateReply":              {"office", "platform"},
+	"ProposalService/WithdrawProposal":       {"office", "platform"},
 }
 
 // TestEveryMethodHasARule: every RPC in the API has a rule in the server's
@@ -249,7 +250,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "calendars/2021"
 	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
-	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
+	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
 		name = lead
 	}

@@ -105,6 +105,12 @@ func TestAYearOfStatistics(t *testing.T) {
 		}
 		return banliv1.ReplyCategory_REPLY_CATEGORY_A
 	}
+	// The two key cases' replies follow a collective review (集体评议).
+	for _, x := range aLead[:2] {
+		must(f.proposals.RecordCollectiveReview(office, &banliv1.RecordCollectiveReviewRequest{Name: x, Review: &banliv1.CollectiveReview{
+			Date: f.clock.Now().Format(time.DateOnly), Participants: []string{"张局长", "李处长"}, Conclusion: "同意答复",
+		}}))(t)
+	}
 	for _, x := range concat(aLead[:11], aSplit, dLead[:1], dLead[2:]) {
 		must(f.proposals.SubmitReply(office, load.ReplyRequest(x, category(x))))(t)
 	}

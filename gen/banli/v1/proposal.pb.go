@@ -1774,9 +1774,11 @@ type Assignment struct {
 	// The reply's drafts (草拟回复), every version kept, oldest first: staff
 	// save them, the head returns one with a comment or signs the latest
 	// off (SubmitReply.draft_version). Output only.
-	Drafts        []*ReplyDraft `protobuf:"bytes,24,rep,name=drafts,proto3" json:"drafts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Drafts []*ReplyDraft `protobuf:"bytes,24,rep,name=drafts,proto3" json:"drafts,omitempty"`
+	// Its collective reviews (集体评议), oldest first. Output only.
+	CollectiveReviews []*CollectiveReview `protobuf:"bytes,25,rep,name=collective_reviews,json=collectiveReviews,proto3" json:"collective_reviews,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -1973,6 +1975,13 @@ func (x *Assignment) GetHandler() string {
 func (x *Assignment) GetDrafts() []*ReplyDraft {
 	if x != nil {
 		return x.Drafts
+	}
+	return nil
+}
+
+func (x *Assignment) GetCollectiveReviews() []*CollectiveReview {
+	if x != nil {
+		return x.CollectiveReviews
 	}
 	return nil
 }
@@ -2944,6 +2953,99 @@ func (x *Reply) GetCopies() []*ReplyCopy {
 	return nil
 }
 
+// A collective review (集体评议) of how a part is handled: the unit's
+// handling team reviews the reply before the head signs it off.
+type CollectiveReview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The round it reviewed. Output only.
+	Round int32 `protobuf:"varint,1,opt,name=round,proto3" json:"round,omitempty"`
+	// When it was held, YYYY-MM-DD: not before the part was assigned, not
+	// after today. Required.
+	Date string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	// Who took part, 1 to 50 entries of at most 50 characters. Required.
+	Participants []string `protobuf:"bytes,3,rep,name=participants,proto3" json:"participants,omitempty"`
+	// What it concluded, at most 2,000 characters. Required.
+	Conclusion string `protobuf:"bytes,4,opt,name=conclusion,proto3" json:"conclusion,omitempty"`
+	// The account that recorded it, `accounts/{account}`. Output only.
+	RecordedBy string `protobuf:"bytes,5,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When Banli recorded it. Output only.
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectiveReview) Reset() {
+	*x = CollectiveReview{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectiveReview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectiveReview) ProtoMessage() {}
+
+func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
+func (*CollectiveReview) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CollectiveReview) GetRound() int32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *CollectiveReview) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *CollectiveReview) GetParticipants() []string {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *CollectiveReview) GetConclusion() string {
+	if x != nil {
+		return x.Conclusion
+	}
+	return ""
+}
+
+func (x *CollectiveReview) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *CollectiveReview) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
 // One version of a reply's draft.
 type ReplyDraft struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2970,7 +3072,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2982,7 +3084,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2995,7 +3097,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -3076,7 +3178,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3088,7 +3190,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3203,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -3161,7 +3263,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3173,7 +3275,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3186,7 +3288,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -3229,7 +3331,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3241,7 +3343,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3254,7 +3356,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -3305,7 +3407,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3317,7 +3419,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3330,7 +3432,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -3416,7 +3518,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf3\t\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc3\n" +
+	"\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
@@ -3446,7 +3549,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x10current_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0fcurrentDeadline\x124\n" +
 	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpB\x03\xe0A\x03R\bfollowUp\x12\x18\n" +
 	"\ahandler\x18\x17 \x01(\tR\ahandler\x121\n" +
-	"\x06drafts\x18\x18 \x03(\v2\x14.banli.v1.ReplyDraftB\x03\xe0A\x03R\x06drafts\"\xa8\x02\n" +
+	"\x06drafts\x18\x18 \x03(\v2\x14.banli.v1.ReplyDraftB\x03\xe0A\x03R\x06drafts\x12N\n" +
+	"\x12collective_reviews\x18\x19 \x03(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x03R\x11collectiveReviews\"\xa8\x02\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
@@ -3538,7 +3642,18 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
-	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\"\xcf\x02\n" +
+	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\"\xfc\x01\n" +
+	"\x10CollectiveReview\x12\x19\n" +
+	"\x05round\x18\x01 \x01(\x05B\x03\xe0A\x03R\x05round\x12\x17\n" +
+	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12'\n" +
+	"\fparticipants\x18\x03 \x03(\tB\x03\xe0A\x02R\fparticipants\x12#\n" +
+	"\n" +
+	"conclusion\x18\x04 \x01(\tB\x03\xe0A\x02R\n" +
+	"conclusion\x12$\n" +
+	"\vrecorded_by\x18\x05 \x01(\tB\x03\xe0A\x03R\n" +
+	"recordedBy\x12@\n" +
+	"\vrecord_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\"\xcf\x02\n" +
 	"\n" +
 	"ReplyDraft\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x12%\n" +
@@ -3696,7 +3811,7 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -3730,16 +3845,17 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(*Opinion)(nil),               // 29: banli.v1.Opinion
 	(*Rating)(nil),                // 30: banli.v1.Rating
 	(*Reply)(nil),                 // 31: banli.v1.Reply
-	(*ReplyDraft)(nil),            // 32: banli.v1.ReplyDraft
-	(*Delivery)(nil),              // 33: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 34: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 35: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 36: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*CollectiveReview)(nil),      // 32: banli.v1.CollectiveReview
+	(*ReplyDraft)(nil),            // 33: banli.v1.ReplyDraft
+	(*Delivery)(nil),              // 34: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 35: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 36: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 37: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	37, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	37, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	38, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	38, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
@@ -3748,16 +3864,16 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
 	22, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
 	21, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	37, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	37, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	38, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	38, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
 	26, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	37, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	38, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	37, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	38, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
 	17, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	37, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	38, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
 	17, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
 	17, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
 	27, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
@@ -3767,55 +3883,57 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	25, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
 	17, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
 	23, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	32, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	15, // 30: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	37, // 31: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	24, // 32: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	37, // 33: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	37, // 34: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	37, // 35: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 36: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	37, // 37: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	37, // 38: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	37, // 39: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 40: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	37, // 41: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 42: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 43: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	37, // 44: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	37, // 45: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	37, // 46: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	13, // 47: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	37, // 48: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	9,  // 49: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	37, // 50: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 51: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 52: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	37, // 53: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	17, // 54: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	30, // 55: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	37, // 56: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	17, // 57: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	35, // 58: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	33, // 59: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	34, // 60: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	31, // 61: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	37, // 62: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	16, // 63: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	37, // 64: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	10, // 65: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	37, // 66: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	37, // 67: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	37, // 68: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 69: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 70: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	37, // 71: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 72: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	73, // [73:73] is the sub-list for method output_type
-	73, // [73:73] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	33, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	32, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	15, // 31: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	38, // 32: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	24, // 33: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	38, // 34: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	38, // 35: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	38, // 36: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 37: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	38, // 38: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	38, // 39: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	38, // 40: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 41: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	38, // 42: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,  // 43: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,  // 44: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	38, // 45: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	38, // 46: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	38, // 47: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	13, // 48: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	38, // 49: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	9,  // 50: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	38, // 51: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 52: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 53: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	38, // 54: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	17, // 55: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	30, // 56: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	38, // 57: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	17, // 58: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	36, // 59: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	34, // 60: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	35, // 61: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	38, // 62: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	31, // 63: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	38, // 64: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	16, // 65: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	38, // 66: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	10, // 67: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	38, // 68: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	38, // 69: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	38, // 70: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 71: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 72: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	38, // 73: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 74: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	75, // [75:75] is the sub-list for method output_type
+	75, // [75:75] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -3829,7 +3947,7 @@ func file_banli_v1_proposal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
 			NumEnums:      17,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -857,6 +857,48 @@ func local_request_ProposalService_SaveReplyDraft_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
+func request_ProposalService_RecordCollectiveReview_0(ctx context.Context, marshaler runtime.Marshaler, client ProposalServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RecordCollectiveReviewRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := client.RecordCollectiveReview(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ProposalService_RecordCollectiveReview_0(ctx context.Context, marshaler runtime.Marshaler, server ProposalServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq RecordCollectiveReviewRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	msg, err := server.RecordCollectiveReview(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_ProposalService_ReturnReplyDraft_0(ctx context.Context, marshaler runtime.Marshaler, client ProposalServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ReturnReplyDraftRequest
@@ -1557,6 +1599,26 @@ func RegisterProposalServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ProposalService_SaveReplyDraft_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_ProposalService_RecordCollectiveReview_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/banli.v1.ProposalService/RecordCollectiveReview", runtime.WithHTTPPathPattern("/v1/{name=proposals/*/assignments/*}:recordCollectiveReview"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ProposalService_RecordCollectiveReview_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ProposalService_RecordCollectiveReview_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_ProposalService_ReturnReplyDraft_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2077,6 +2139,23 @@ func RegisterProposalServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ProposalService_SaveReplyDraft_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_ProposalService_RecordCollectiveReview_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/banli.v1.ProposalService/RecordCollectiveReview", runtime.WithHTTPPathPattern("/v1/{name=proposals/*/assignments/*}:recordCollectiveReview"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ProposalService_RecordCollectiveReview_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ProposalService_RecordCollectiveReview_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_ProposalService_ReturnReplyDraft_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2200,61 +2279,63 @@ func RegisterProposalServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 }
 
 var (
-	pattern_ProposalService_CreateProposal_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "proposals"}, ""))
-	pattern_ProposalService_GetProposal_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, ""))
-	pattern_ProposalService_ListProposals_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "proposals"}, ""))
-	pattern_ProposalService_AssignProposal_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "assign"))
-	pattern_ProposalService_SignAssignment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "sign"))
-	pattern_ProposalService_DelegateAssignment_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "delegate"))
-	pattern_ProposalService_RequestReassignment_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "requestReassignment"))
-	pattern_ProposalService_DecideReassignment_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "decideReassignment"))
-	pattern_ProposalService_RequestExtension_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "requestExtension"))
-	pattern_ProposalService_DecideExtension_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "decideExtension"))
-	pattern_ProposalService_ReportFollowUp_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "reportFollowUp"))
-	pattern_ProposalService_CloseFollowUp_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "closeFollowUp"))
-	pattern_ProposalService_RecordReminder_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "remind"))
-	pattern_ProposalService_RecordConsultation_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "recordConsultation"))
-	pattern_ProposalService_SubmitOpinion_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "submitOpinion"))
-	pattern_ProposalService_SubmitReply_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "submitReply"))
-	pattern_ProposalService_RateReply_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "rate"))
-	pattern_ProposalService_PublishReply_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "publish"))
-	pattern_ProposalService_WithholdReply_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "withhold"))
-	pattern_ProposalService_SaveReplyDraft_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "saveReplyDraft"))
-	pattern_ProposalService_ReturnReplyDraft_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "returnReplyDraft"))
-	pattern_ProposalService_RecordDelivery_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "recordDelivery"))
-	pattern_ProposalService_CorrectReplyCategory_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "correctCategory"))
-	pattern_ProposalService_RefuseFiling_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "refuseFiling"))
-	pattern_ProposalService_WithdrawProposal_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "withdraw"))
-	pattern_ProposalService_MergeProposals_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "merge"))
-	pattern_ProposalService_MarkKey_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "markKey"))
+	pattern_ProposalService_CreateProposal_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "proposals"}, ""))
+	pattern_ProposalService_GetProposal_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, ""))
+	pattern_ProposalService_ListProposals_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "proposals"}, ""))
+	pattern_ProposalService_AssignProposal_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "assign"))
+	pattern_ProposalService_SignAssignment_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "sign"))
+	pattern_ProposalService_DelegateAssignment_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "delegate"))
+	pattern_ProposalService_RequestReassignment_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "requestReassignment"))
+	pattern_ProposalService_DecideReassignment_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "decideReassignment"))
+	pattern_ProposalService_RequestExtension_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "requestExtension"))
+	pattern_ProposalService_DecideExtension_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "decideExtension"))
+	pattern_ProposalService_ReportFollowUp_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "reportFollowUp"))
+	pattern_ProposalService_CloseFollowUp_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "closeFollowUp"))
+	pattern_ProposalService_RecordReminder_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "remind"))
+	pattern_ProposalService_RecordConsultation_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "recordConsultation"))
+	pattern_ProposalService_SubmitOpinion_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "submitOpinion"))
+	pattern_ProposalService_SubmitReply_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "submitReply"))
+	pattern_ProposalService_RateReply_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "rate"))
+	pattern_ProposalService_PublishReply_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "publish"))
+	pattern_ProposalService_WithholdReply_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "withhold"))
+	pattern_ProposalService_SaveReplyDraft_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "saveReplyDraft"))
+	pattern_ProposalService_RecordCollectiveReview_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "recordCollectiveReview"))
+	pattern_ProposalService_ReturnReplyDraft_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "returnReplyDraft"))
+	pattern_ProposalService_RecordDelivery_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "recordDelivery"))
+	pattern_ProposalService_CorrectReplyCategory_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 2, 3, 1, 0, 4, 6, 5, 4}, []string{"v1", "proposals", "assignments", "replies", "name"}, "correctCategory"))
+	pattern_ProposalService_RefuseFiling_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "refuseFiling"))
+	pattern_ProposalService_WithdrawProposal_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "withdraw"))
+	pattern_ProposalService_MergeProposals_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "merge"))
+	pattern_ProposalService_MarkKey_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "markKey"))
 )
 
 var (
-	forward_ProposalService_CreateProposal_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_GetProposal_0          = runtime.ForwardResponseMessage
-	forward_ProposalService_ListProposals_0        = runtime.ForwardResponseMessage
-	forward_ProposalService_AssignProposal_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_SignAssignment_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_DelegateAssignment_0   = runtime.ForwardResponseMessage
-	forward_ProposalService_RequestReassignment_0  = runtime.ForwardResponseMessage
-	forward_ProposalService_DecideReassignment_0   = runtime.ForwardResponseMessage
-	forward_ProposalService_RequestExtension_0     = runtime.ForwardResponseMessage
-	forward_ProposalService_DecideExtension_0      = runtime.ForwardResponseMessage
-	forward_ProposalService_ReportFollowUp_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_CloseFollowUp_0        = runtime.ForwardResponseMessage
-	forward_ProposalService_RecordReminder_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_RecordConsultation_0   = runtime.ForwardResponseMessage
-	forward_ProposalService_SubmitOpinion_0        = runtime.ForwardResponseMessage
-	forward_ProposalService_SubmitReply_0          = runtime.ForwardResponseMessage
-	forward_ProposalService_RateReply_0            = runtime.ForwardResponseMessage
-	forward_ProposalService_PublishReply_0         = runtime.ForwardResponseMessage
-	forward_ProposalService_WithholdReply_0        = runtime.ForwardResponseMessage
-	forward_ProposalService_SaveReplyDraft_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_ReturnReplyDraft_0     = runtime.ForwardResponseMessage
-	forward_ProposalService_RecordDelivery_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_CorrectReplyCategory_0 = runtime.ForwardResponseMessage
-	forward_ProposalService_RefuseFiling_0         = runtime.ForwardResponseMessage
-	forward_ProposalService_WithdrawProposal_0     = runtime.ForwardResponseMessage
-	forward_ProposalService_MergeProposals_0       = runtime.ForwardResponseMessage
-	forward_ProposalService_MarkKey_0              = runtime.ForwardResponseMessage
+	forward_ProposalService_CreateProposal_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_GetProposal_0            = runtime.ForwardResponseMessage
+	forward_ProposalService_ListProposals_0          = runtime.ForwardResponseMessage
+	forward_ProposalService_AssignProposal_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_SignAssignment_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_DelegateAssignment_0     = runtime.ForwardResponseMessage
+	forward_ProposalService_RequestReassignment_0    = runtime.ForwardResponseMessage
+	forward_ProposalService_DecideReassignment_0     = runtime.ForwardResponseMessage
+	forward_ProposalService_RequestExtension_0       = runtime.ForwardResponseMessage
+	forward_ProposalService_DecideExtension_0        = runtime.ForwardResponseMessage
+	forward_ProposalService_ReportFollowUp_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_CloseFollowUp_0          = runtime.ForwardResponseMessage
+	forward_ProposalService_RecordReminder_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_RecordConsultation_0     = runtime.ForwardResponseMessage
+	forward_ProposalService_SubmitOpinion_0          = runtime.ForwardResponseMessage
+	forward_ProposalService_SubmitReply_0            = runtime.ForwardResponseMessage
+	forward_ProposalService_RateReply_0              = runtime.ForwardResponseMessage
+	forward_ProposalService_PublishReply_0           = runtime.ForwardResponseMessage
+	forward_ProposalService_WithholdReply_0          = runtime.ForwardResponseMessage
+	forward_ProposalService_SaveReplyDraft_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_RecordCollectiveReview_0 = runtime.ForwardResponseMessage
+	forward_ProposalService_ReturnReplyDraft_0       = runtime.ForwardResponseMessage
+	forward_ProposalService_RecordDelivery_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_CorrectReplyCategory_0   = runtime.ForwardResponseMessage
+	forward_ProposalService_RefuseFiling_0           = runtime.ForwardResponseMessage
+	forward_ProposalService_WithdrawProposal_0       = runtime.ForwardResponseMessage
+	forward_ProposalService_MergeProposals_0         = runtime.ForwardResponseMessage
+	forward_ProposalService_MarkKey_0                = runtime.ForwardResponseMessage
 )

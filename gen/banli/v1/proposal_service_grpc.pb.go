@@ -19,33 +19,34 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProposalService_CreateProposal_FullMethodName       = "/banli.v1.ProposalService/CreateProposal"
-	ProposalService_GetProposal_FullMethodName          = "/banli.v1.ProposalService/GetProposal"
-	ProposalService_ListProposals_FullMethodName        = "/banli.v1.ProposalService/ListProposals"
-	ProposalService_AssignProposal_FullMethodName       = "/banli.v1.ProposalService/AssignProposal"
-	ProposalService_SignAssignment_FullMethodName       = "/banli.v1.ProposalService/SignAssignment"
-	ProposalService_DelegateAssignment_FullMethodName   = "/banli.v1.ProposalService/DelegateAssignment"
-	ProposalService_RequestReassignment_FullMethodName  = "/banli.v1.ProposalService/RequestReassignment"
-	ProposalService_DecideReassignment_FullMethodName   = "/banli.v1.ProposalService/DecideReassignment"
-	ProposalService_RequestExtension_FullMethodName     = "/banli.v1.ProposalService/RequestExtension"
-	ProposalService_DecideExtension_FullMethodName      = "/banli.v1.ProposalService/DecideExtension"
-	ProposalService_ReportFollowUp_FullMethodName       = "/banli.v1.ProposalService/ReportFollowUp"
-	ProposalService_CloseFollowUp_FullMethodName        = "/banli.v1.ProposalService/CloseFollowUp"
-	ProposalService_RecordReminder_FullMethodName       = "/banli.v1.ProposalService/RecordReminder"
-	ProposalService_RecordConsultation_FullMethodName   = "/banli.v1.ProposalService/RecordConsultation"
-	ProposalService_SubmitOpinion_FullMethodName        = "/banli.v1.ProposalService/SubmitOpinion"
-	ProposalService_SubmitReply_FullMethodName          = "/banli.v1.ProposalService/SubmitReply"
-	ProposalService_RateReply_FullMethodName            = "/banli.v1.ProposalService/RateReply"
-	ProposalService_PublishReply_FullMethodName         = "/banli.v1.ProposalService/PublishReply"
-	ProposalService_WithholdReply_FullMethodName        = "/banli.v1.ProposalService/WithholdReply"
-	ProposalService_SaveReplyDraft_FullMethodName       = "/banli.v1.ProposalService/SaveReplyDraft"
-	ProposalService_ReturnReplyDraft_FullMethodName     = "/banli.v1.ProposalService/ReturnReplyDraft"
-	ProposalService_RecordDelivery_FullMethodName       = "/banli.v1.ProposalService/RecordDelivery"
-	ProposalService_CorrectReplyCategory_FullMethodName = "/banli.v1.ProposalService/CorrectReplyCategory"
-	ProposalService_RefuseFiling_FullMethodName         = "/banli.v1.ProposalService/RefuseFiling"
-	ProposalService_WithdrawProposal_FullMethodName     = "/banli.v1.ProposalService/WithdrawProposal"
-	ProposalService_MergeProposals_FullMethodName       = "/banli.v1.ProposalService/MergeProposals"
-	ProposalService_MarkKey_FullMethodName              = "/banli.v1.ProposalService/MarkKey"
+	ProposalService_CreateProposal_FullMethodName         = "/banli.v1.ProposalService/CreateProposal"
+	ProposalService_GetProposal_FullMethodName            = "/banli.v1.ProposalService/GetProposal"
+	ProposalService_ListProposals_FullMethodName          = "/banli.v1.ProposalService/ListProposals"
+	ProposalService_AssignProposal_FullMethodName         = "/banli.v1.ProposalService/AssignProposal"
+	ProposalService_SignAssignment_FullMethodName         = "/banli.v1.ProposalService/SignAssignment"
+	ProposalService_DelegateAssignment_FullMethodName     = "/banli.v1.ProposalService/DelegateAssignment"
+	ProposalService_RequestReassignment_FullMethodName    = "/banli.v1.ProposalService/RequestReassignment"
+	ProposalService_DecideReassignment_FullMethodName     = "/banli.v1.ProposalService/DecideReassignment"
+	ProposalService_RequestExtension_FullMethodName       = "/banli.v1.ProposalService/RequestExtension"
+	ProposalService_DecideExtension_FullMethodName        = "/banli.v1.ProposalService/DecideExtension"
+	ProposalService_ReportFollowUp_FullMethodName         = "/banli.v1.ProposalService/ReportFollowUp"
+	ProposalService_CloseFollowUp_FullMethodName          = "/banli.v1.ProposalService/CloseFollowUp"
+	ProposalService_RecordReminder_FullMethodName         = "/banli.v1.ProposalService/RecordReminder"
+	ProposalService_RecordConsultation_FullMethodName     = "/banli.v1.ProposalService/RecordConsultation"
+	ProposalService_SubmitOpinion_FullMethodName          = "/banli.v1.ProposalService/SubmitOpinion"
+	ProposalService_SubmitReply_FullMethodName            = "/banli.v1.ProposalService/SubmitReply"
+	ProposalService_RateReply_FullMethodName              = "/banli.v1.ProposalService/RateReply"
+	ProposalService_PublishReply_FullMethodName           = "/banli.v1.ProposalService/PublishReply"
+	ProposalService_WithholdReply_FullMethodName          = "/banli.v1.ProposalService/WithholdReply"
+	ProposalService_SaveReplyDraft_FullMethodName         = "/banli.v1.ProposalService/SaveReplyDraft"
+	ProposalService_RecordCollectiveReview_FullMethodName = "/banli.v1.ProposalService/RecordCollectiveReview"
+	ProposalService_ReturnReplyDraft_FullMethodName       = "/banli.v1.ProposalService/ReturnReplyDraft"
+	ProposalService_RecordDelivery_FullMethodName         = "/banli.v1.ProposalService/RecordDelivery"
+	ProposalService_CorrectReplyCategory_FullMethodName   = "/banli.v1.ProposalService/CorrectReplyCategory"
+	ProposalService_RefuseFiling_FullMethodName           = "/banli.v1.ProposalService/RefuseFiling"
+	ProposalService_WithdrawProposal_FullMethodName       = "/banli.v1.ProposalService/WithdrawProposal"
+	ProposalService_MergeProposals_FullMethodName         = "/banli.v1.ProposalService/MergeProposals"
+	ProposalService_MarkKey_FullMethodName                = "/banli.v1.ProposalService/MarkKey"
 )
 
 // ProposalServiceClient is the client API for ProposalService service.
@@ -135,6 +136,11 @@ type ProposalServiceClient interface {
 	// head signs off. Accepted for a lead or split part that has signed for
 	// its case and has not replied to the current round.
 	SaveReplyDraft(ctx context.Context, in *SaveReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Records a collective review (集体评议) of the part's current round.
+	// Where the session asks (collective_review_for_key_cases), a key case's
+	// reply needs one. Accepted for a lead or split part that has signed for
+	// its case and not replied to the round.
+	RecordCollectiveReview(ctx context.Context, in *RecordCollectiveReviewRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// The unit head returns the latest draft with a comment, for a new
 	// version.
 	ReturnReplyDraft(ctx context.Context, in *ReturnReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
@@ -377,6 +383,16 @@ func (c *proposalServiceClient) SaveReplyDraft(ctx context.Context, in *SaveRepl
 	return out, nil
 }
 
+func (c *proposalServiceClient) RecordCollectiveReview(ctx context.Context, in *RecordCollectiveReviewRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_RecordCollectiveReview_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) ReturnReplyDraft(ctx context.Context, in *ReturnReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -534,6 +550,11 @@ type ProposalServiceServer interface {
 	// head signs off. Accepted for a lead or split part that has signed for
 	// its case and has not replied to the current round.
 	SaveReplyDraft(context.Context, *SaveReplyDraftRequest) (*Proposal, error)
+	// Records a collective review (集体评议) of the part's current round.
+	// Where the session asks (collective_review_for_key_cases), a key case's
+	// reply needs one. Accepted for a lead or split part that has signed for
+	// its case and not replied to the round.
+	RecordCollectiveReview(context.Context, *RecordCollectiveReviewRequest) (*Proposal, error)
 	// The unit head returns the latest draft with a comment, for a new
 	// version.
 	ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error)
@@ -635,6 +656,9 @@ func (UnimplementedProposalServiceServer) WithholdReply(context.Context, *Withho
 }
 func (UnimplementedProposalServiceServer) SaveReplyDraft(context.Context, *SaveReplyDraftRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SaveReplyDraft not implemented")
+}
+func (UnimplementedProposalServiceServer) RecordCollectiveReview(context.Context, *RecordCollectiveReviewRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordCollectiveReview not implemented")
 }
 func (UnimplementedProposalServiceServer) ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReturnReplyDraft not implemented")
@@ -1038,6 +1062,24 @@ func _ProposalService_SaveReplyDraft_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_RecordCollectiveReview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCollectiveReviewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).RecordCollectiveReview(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_RecordCollectiveReview_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).RecordCollectiveReview(ctx, req.(*RecordCollectiveReviewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_ReturnReplyDraft_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReturnReplyDraftRequest)
 	if err := dec(in); err != nil {
@@ -1250,6 +1292,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SaveReplyDraft",
 			Handler:    _ProposalService_SaveReplyDraft_Handler,
+		},
+		{
+			MethodName: "RecordCollectiveReview",
+			Handler:    _ProposalService_RecordCollectiveReview_Handler,
 		},
 		{
 			MethodName: "ReturnReplyDraft",

@@ -357,8 +357,12 @@ type SessionPolicy struct {
 	// A C-class reply also puts the part on the follow-up register (B-class
 	// replies always do). Default false.
 	CarryOverCategoryC *bool `protobuf:"varint,11,opt,name=carry_over_category_c,json=carryOverCategoryC,proto3,oneof" json:"carry_over_category_c,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// A key case's reply follows a collective review (集体评议) of its round,
+	// recorded with RecordCollectiveReview. Default true; false for a session
+	// registered before this rule existed, whose rules do not change.
+	CollectiveReviewForKeyCases *bool `protobuf:"varint,12,opt,name=collective_review_for_key_cases,json=collectiveReviewForKeyCases,proto3,oneof" json:"collective_review_for_key_cases,omitempty"`
+	unknownFields               protoimpl.UnknownFields
+	sizeCache                   protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -464,6 +468,13 @@ func (x *SessionPolicy) GetReplyCategories() ReplyCategorySet {
 func (x *SessionPolicy) GetCarryOverCategoryC() bool {
 	if x != nil && x.CarryOverCategoryC != nil {
 		return *x.CarryOverCategoryC
+	}
+	return false
+}
+
+func (x *SessionPolicy) GetCollectiveReviewForKeyCases() bool {
+	if x != nil && x.CollectiveReviewForKeyCases != nil {
+		return *x.CollectiveReviewForKeyCases
 	}
 	return false
 }
@@ -699,7 +710,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xdb\x06\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xca\a\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -712,7 +723,9 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x1aopinions_before_lead_reply\x18\t \x01(\bH\bR\x17opinionsBeforeLeadReply\x88\x01\x01\x12E\n" +
 	"\x10reply_categories\x18\n" +
 	" \x01(\x0e2\x1a.banli.v1.ReplyCategorySetR\x0freplyCategories\x126\n" +
-	"\x15carry_over_category_c\x18\v \x01(\bH\tR\x12carryOverCategoryC\x88\x01\x01B\x17\n" +
+	"\x15carry_over_category_c\x18\v \x01(\bH\tR\x12carryOverCategoryC\x88\x01\x01\x12I\n" +
+	"\x1fcollective_review_for_key_cases\x18\f \x01(\bH\n" +
+	"R\x1bcollectiveReviewForKeyCases\x88\x01\x01B\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -722,7 +735,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x18_disclosure_working_daysB\x17\n" +
 	"\x15_consult_before_replyB\x1d\n" +
 	"\x1b_opinions_before_lead_replyB\x18\n" +
-	"\x16_carry_over_category_c\"b\n" +
+	"\x16_carry_over_category_cB\"\n" +
+	" _collective_review_for_key_cases\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
