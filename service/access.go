@@ -125,6 +125,8 @@ var rules = map[string]Rule{
 	banliv1.ProposalService_SaveReplyDraft_FullMethodName:         {Roles: unitRoles, Confine: confineToCase},
 	banliv1.ProposalService_ReturnReplyDraft_FullMethodName:       {Roles: roles(unitHead), Confine: confineToCase},
 	banliv1.ProposalService_RecordCollectiveReview_FullMethodName: {Roles: unitRoles, Confine: confineToCase},
+	// 会签 is the co-handling unit's, on its own part.
+	banliv1.ProposalService_CountersignReply_FullMethodName: {Roles: unitRoles, Confine: confineToCase},
 	// Publication is the replying unit's act, which the office may also do.
 	banliv1.ProposalService_PublishReply_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 	banliv1.ProposalService_WithholdReply_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},

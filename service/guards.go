@@ -226,6 +226,65 @@ var (
 			return nil
 		},
 	}
+	// 会签: the co-handling units agree to the lead's draft.
+	countersignsTheLatestDraft = guard{
+		rule: "the lead's draft named is its latest, open, and not countersigned by this unit yet",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.CountersignReplyRequest)
+			lead := leadPart(in.p)
+			n := int(req.GetDraftVersion())
+			switch {
+			case lead == nil || len(lead.GetDrafts()) == 0:
+				return fmt.Errorf("%s has no lead unit's draft to countersign: %w", in.p.GetName(), ErrPrecondition)
+			case n != len(lead.GetDrafts()):
+				return fmt.Errorf("draft version %d is not the latest of %s (%d): %w", n, lead.GetName(), len(lead.GetDrafts()), ErrPrecondition)
+			case lead.GetDrafts()[n-1].GetState() != draftOpen:
+				return fmt.Errorf("draft version %d of %s is %s: %w", n, lead.GetName(), trimEnum(lead.GetDrafts()[n-1].GetState().String(), "DRAFT_STATE_"), ErrPrecondition)
+			}
+			for _, cs := range lead.GetDrafts()[n-1].GetCountersigns() {
+				if cs.GetUnit() == in.a.GetUnit() {
+					return fmt.Errorf("%s has countersigned draft version %d already: %w", in.a.GetUnit(), n, ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
+	countersignedWhereAsked = guard{
+		rule: "a lead unit's reply is a draft every co-handling unit agreed to, where the session asks (会签)",
+		check: func(in guardInput) error {
+			if in.a.GetRole() != lead || !in.policy.GetCountersignLeadReply() {
+				return nil
+			}
+			var co []string
+			for _, other := range in.p.GetAssignments() {
+				if other.GetRole() == coHandling && isCurrent(other) {
+					co = append(co, other.GetUnit())
+				}
+			}
+			if len(co) == 0 {
+				return nil
+			}
+			req, _ := in.req.(*banliv1.SubmitReplyRequest)
+			n := int(req.GetDraftVersion())
+			if n == 0 || n > len(in.a.GetDrafts()) {
+				return fmt.Errorf("the session asks the co-handling units to countersign the lead's reply: sign off a draft they agreed to (draft_version): %w", ErrPrecondition)
+			}
+			agreed := map[string]bool{}
+			for _, cs := range in.a.GetDrafts()[n-1].GetCountersigns() {
+				agreed[cs.GetUnit()] = cs.GetDecision() == banliv1.CountersignDecision_COUNTERSIGN_DECISION_AGREED
+			}
+			var missing []string
+			for _, unit := range co {
+				if !agreed[unit] {
+					missing = append(missing, unit)
+				}
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("draft version %d waits for the countersign of %s: %w", n, strings.Join(missing, ", "), ErrPrecondition)
+			}
+			return nil
+		},
+	}
 	// 集体评议: a key case's reply is reviewed by the unit's team first.
 	keyCaseReviewed = guard{
 		rule: "a key case's reply follows a collective review of its round, where the session asks",

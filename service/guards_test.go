@@ -2,9 +2,11 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -65,6 +67,19 @@ func TestGuards(t *testing.T) {
 	reviewed := part(&banliv1.Assignment{Round: 1, CollectiveReviews: []*banliv1.CollectiveReview{{Round: 1, Date: "2021-03-09"}}})
 	reviewOn := func(date string) *banliv1.RecordCollectiveReviewRequest {
 		return &banliv1.RecordCollectiveReviewRequest{Review: &banliv1.CollectiveReview{Date: date}}
+	}
+	asked := resolvePolicy(&banliv1.SessionPolicy{CountersignLeadReply: proto.Bool(true)})
+	leadWithDraft := func(states ...banliv1.CountersignDecision) *banliv1.Assignment {
+		d := &banliv1.ReplyDraft{Version: 1, State: draftOpen}
+		for i, s := range states {
+			d.Countersigns = append(d.Countersigns, &banliv1.Countersign{Unit: fmt.Sprintf("units/%d", i+2), Decision: s})
+		}
+		return part(&banliv1.Assignment{Role: lead, State: aConsulted, Drafts: []*banliv1.ReplyDraft{d}})
+	}
+	agreed, returned := banliv1.CountersignDecision_COUNTERSIGN_DECISION_AGREED, banliv1.CountersignDecision_COUNTERSIGN_DECISION_RETURNED
+	coCase := func(lead *banliv1.Assignment) *banliv1.Proposal {
+		return &banliv1.Proposal{Name: "proposals/1", Assignments: []*banliv1.Assignment{lead,
+			{Unit: "units/2", Role: coHandling, State: aOpinionSent}, {Unit: "units/3", Role: coHandling, State: aOpinionSent}}}
 	}
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
@@ -130,6 +145,13 @@ func TestGuards(t *testing.T) {
 		{"a session that does not ask", keyCaseReviewed, guardInput{p: &banliv1.Proposal{Key: true}, a: part(&banliv1.Assignment{Round: 1}), policy: storedPolicy(nil)}, true},
 		{"a review after the assignment", reviewedAfterAssignment, guardInput{a: assignedPart, req: reviewOn(chinaDate(now))}, true},
 		{"a review before the assignment", reviewedAfterAssignment, guardInput{a: assignedPart, req: reviewOn("2021-01-01")}, false},
+		{"every co-handling unit agreed", countersignedWhereAsked, guardInput{p: coCase(leadWithDraft(agreed, agreed)), a: leadWithDraft(agreed, agreed), policy: asked, req: &banliv1.SubmitReplyRequest{DraftVersion: 1}}, true},
+		{"one co-handling unit returned it", countersignedWhereAsked, guardInput{p: coCase(leadWithDraft(agreed, returned)), a: leadWithDraft(agreed, returned), policy: asked, req: &banliv1.SubmitReplyRequest{DraftVersion: 1}}, false},
+		{"a reply without a draft where countersigns are asked", countersignedWhereAsked, guardInput{p: coCase(leadWithDraft()), a: leadWithDraft(), policy: asked, req: &banliv1.SubmitReplyRequest{}}, false},
+		{"a session that asks for none", countersignedWhereAsked, guardInput{p: coCase(leadWithDraft()), a: leadWithDraft(), policy: policy, req: &banliv1.SubmitReplyRequest{}}, true},
+		{"countersigning the latest open draft", countersignsTheLatestDraft, guardInput{p: coCase(leadWithDraft()), a: &banliv1.Assignment{Unit: "units/2"}, req: &banliv1.CountersignReplyRequest{DraftVersion: 1}}, true},
+		{"countersigning twice", countersignsTheLatestDraft, guardInput{p: coCase(leadWithDraft(agreed)), a: &banliv1.Assignment{Unit: "units/2"}, req: &banliv1.CountersignReplyRequest{DraftVersion: 1}}, false},
+		{"countersigning a draft not saved", countersignsTheLatestDraft, guardInput{p: coCase(leadWithDraft()), a: &banliv1.Assignment{Unit: "units/2"}, req: &banliv1.CountersignReplyRequest{DraftVersion: 2}}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

@@ -399,6 +399,46 @@ func (s *Server) SaveReplyDraft(ctx context.Context, req *banliv1.SaveReplyDraft
 	})
 }
 
+// CountersignReply is a co-handling unit's countersign of the lead's
+// latest draft.
+func (s *Server) CountersignReply(ctx context.Context, req *banliv1.CountersignReplyRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	if req.GetDraftVersion() < 1 {
+		v.add("draft_version", "required: the lead's draft version, from 1")
+	}
+	v.enum("decision", req.GetDecision(), true)
+	returned := req.GetDecision() == banliv1.CountersignDecision_COUNTERSIGN_DECISION_RETURNED
+	v.paragraph("comment", req.GetComment(), maxNoteLen, returned)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_CountersignReply_FullMethodName, req, ref, req.GetEtag(), StepCountersign, func(c *caseChange, a *banliv1.Assignment) error {
+		lead := leadPart(c.p)
+		d := lead.GetDrafts()[req.GetDraftVersion()-1] // the guard found it
+		d.Countersigns = append(d.Countersigns, &banliv1.Countersign{
+			Unit: a.GetUnit(), Decision: req.GetDecision(), Comment: req.GetComment(), SignedBy: callerAccount(c.ctx), SignTime: c.nowProto(),
+		})
+		c.details = fmt.Sprintf("%s %s draft version %d of %s", a.GetUnit(), strings.ToLower(trimEnum(req.GetDecision().String(), "COUNTERSIGN_DECISION_")), d.GetVersion(), lead.GetName())
+		if returned {
+			d.State, d.ReturnComment, d.ReturnedBy, d.ReturnTime = draftReturned, req.GetComment(), callerAccount(c.ctx), c.nowProto()
+			c.details += ": " + req.GetComment()
+		}
+		return nil
+	})
+}
+
+// leadPart is the case's current lead part, or nil.
+func leadPart(p *banliv1.Proposal) *banliv1.Assignment {
+	for _, a := range p.GetAssignments() {
+		if a.GetRole() == lead && isCurrent(a) {
+			return a
+		}
+	}
+	return nil
+}
+
 // RecordCollectiveReview records a collective review of the part's
 // current round.
 func (s *Server) RecordCollectiveReview(ctx context.Context, req *banliv1.RecordCollectiveReviewRequest) (*banliv1.Proposal, error) {

@@ -43,6 +43,7 @@ const (
 	StepSaveDraft           Step = "SaveReplyDraft"
 	StepReturnDraft         Step = "ReturnReplyDraft"
 	StepReview              Step = "RecordCollectiveReview"
+	StepCountersign         Step = "CountersignReply"
 	StepRemind              Step = "RecordReminder"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
@@ -163,13 +164,16 @@ var assignmentTransitions = []assignmentTransition{
 	{step: StepSaveDraft, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays}},
 	{step: StepReturnDraft, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays},
 		guards: []guard{latestOpenDraft}},
+	// 会签: a co-handling unit agrees to the lead's draft or returns it.
+	{step: StepCountersign, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aOpinionSent: assignmentStays},
+		guards: []guard{countersignsTheLatestDraft}},
 	// 集体评议: the unit's team reviews the round's reply before sign-off.
 	{step: StepReview, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays},
 		guards: []guard{reviewedAfterAssignment}},
 	// 答复: lead and split units; from SIGNED only where the policy does not
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
-		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, keyCaseReviewed, datedAfterItsSteps}},
+		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, countersignedWhereAsked, keyCaseReviewed, datedAfterItsSteps}},
 	// 送达: the reply reaches each proposer; copies go to the office and the
 	// co-handling units. The part's state does not change.
 	{step: StepDeliver, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays},

@@ -74,6 +74,9 @@ func TestAssignmentSteps(t *testing.T) {
 			want[key{StepConsult, role, s}] = s
 		}
 	}
+	for _, s := range []banliv1.AssignmentState{aSigned, aConsulted, aOpinionSent} {
+		want[key{StepCountersign, coHandling, s}] = s
+	}
 	want[key{StepSubmitOpinion, coHandling, aSigned}] = aOpinionSent
 	want[key{StepSubmitOpinion, coHandling, aConsulted}] = aOpinionSent
 	for _, role := range replyingRoles {
@@ -101,7 +104,7 @@ func TestAssignmentSteps(t *testing.T) {
 	}
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
-		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview,
+		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))

@@ -20,6 +20,7 @@ const (
 	defaultConsultBeforeReply      = true
 	defaultOpinionsBeforeLeadReply = true
 	defaultCarryOverCategoryC      = false
+	defaultCountersignLeadReply    = false
 	// Rules added after sessions were first registered: a new session gets
 	// the default, one stored before the rule existed reads false (see
 	// storedPolicy), so that its rules do not change under it.
@@ -55,6 +56,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.CollectiveReviewForKeyCases == nil {
 		out.CollectiveReviewForKeyCases = proto.Bool(defaultCollectiveReviewForKeyCases)
+	}
+	if out.CountersignLeadReply == nil {
+		out.CountersignLeadReply = proto.Bool(defaultCountersignLeadReply)
 	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D

@@ -71,6 +71,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/RequestExtension":       leadUnit,
 	"ProposalService/RecordConsultation":     leadUnit,
 	"ProposalService/SubmitOpinion":          leadUnit,
+	"ProposalService/CountersignReply":       leadUnit,
 	"ProposalService/ReportFollowUp":         leadUnit,
 	"ProposalService/SubmitReply":            {"lead-head"},
 	"ProposalService/SaveReplyDraft":         leadUnit,
@@ -250,7 +251,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "calendars/2021"
 	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
-	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
+	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "CountersignReply", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
 		name = lead
 	}

@@ -1062,6 +1062,58 @@ func (DraftState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
+// What a co-handling unit says of the lead's draft.
+type CountersignDecision int32
+
+const (
+	CountersignDecision_COUNTERSIGN_DECISION_UNSPECIFIED CountersignDecision = 0
+	// It agrees to the draft.
+	CountersignDecision_COUNTERSIGN_DECISION_AGREED CountersignDecision = 1
+	// It returns the draft with a comment, for a new version.
+	CountersignDecision_COUNTERSIGN_DECISION_RETURNED CountersignDecision = 2
+)
+
+// Enum value maps for CountersignDecision.
+var (
+	CountersignDecision_name = map[int32]string{
+		0: "COUNTERSIGN_DECISION_UNSPECIFIED",
+		1: "COUNTERSIGN_DECISION_AGREED",
+		2: "COUNTERSIGN_DECISION_RETURNED",
+	}
+	CountersignDecision_value = map[string]int32{
+		"COUNTERSIGN_DECISION_UNSPECIFIED": 0,
+		"COUNTERSIGN_DECISION_AGREED":      1,
+		"COUNTERSIGN_DECISION_RETURNED":    2,
+	}
+)
+
+func (x CountersignDecision) Enum() *CountersignDecision {
+	p := new(CountersignDecision)
+	*p = x
+	return p
+}
+
+func (x CountersignDecision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+}
+
+func (CountersignDecision) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[17]
+}
+
+func (x CountersignDecision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CountersignDecision.Descriptor instead.
+func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+}
+
 // A due date and the rule that set it.
 type Deadline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3065,7 +3117,10 @@ type ReplyDraft struct {
 	// The head who returned it, `accounts/{account}`.
 	ReturnedBy string `protobuf:"bytes,7,opt,name=returned_by,json=returnedBy,proto3" json:"returned_by,omitempty"`
 	// When it was returned.
-	ReturnTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=return_time,json=returnTime,proto3" json:"return_time,omitempty"`
+	ReturnTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=return_time,json=returnTime,proto3" json:"return_time,omitempty"`
+	// The co-handling units' countersigns of this version (会签), in the
+	// order given.
+	Countersigns  []*Countersign `protobuf:"bytes,9,rep,name=countersigns,proto3" json:"countersigns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3156,6 +3211,96 @@ func (x *ReplyDraft) GetReturnTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ReplyDraft) GetCountersigns() []*Countersign {
+	if x != nil {
+		return x.Countersigns
+	}
+	return nil
+}
+
+// One co-handling unit's countersign of the lead's draft.
+type Countersign struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The co-handling unit, `units/{unit}`.
+	Unit string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Agreed or returned.
+	Decision CountersignDecision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.CountersignDecision" json:"decision,omitempty"`
+	// Its comment, at most 2,000 characters; required when it returns the
+	// draft.
+	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The account that countersigned, `accounts/{account}`.
+	SignedBy string `protobuf:"bytes,4,opt,name=signed_by,json=signedBy,proto3" json:"signed_by,omitempty"`
+	// When.
+	SignTime      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=sign_time,json=signTime,proto3" json:"sign_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Countersign) Reset() {
+	*x = Countersign{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Countersign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Countersign) ProtoMessage() {}
+
+func (x *Countersign) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
+func (*Countersign) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Countersign) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Countersign) GetDecision() CountersignDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return CountersignDecision_COUNTERSIGN_DECISION_UNSPECIFIED
+}
+
+func (x *Countersign) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *Countersign) GetSignedBy() string {
+	if x != nil {
+		return x.SignedBy
+	}
+	return ""
+}
+
+func (x *Countersign) GetSignTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignTime
+	}
+	return nil
+}
+
 // The delivery of a reply to one proposer (送达).
 type Delivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3178,7 +3323,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3190,7 +3335,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3203,7 +3348,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -3263,7 +3408,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3275,7 +3420,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3288,7 +3433,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -3331,7 +3476,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3343,7 +3488,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3356,7 +3501,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -3407,7 +3552,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3419,7 +3564,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3432,7 +3577,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -3653,7 +3798,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vrecorded_by\x18\x05 \x01(\tB\x03\xe0A\x03R\n" +
 	"recordedBy\x12@\n" +
 	"\vrecord_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"recordTime\"\xcf\x02\n" +
+	"recordTime\"\x8a\x03\n" +
 	"\n" +
 	"ReplyDraft\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x12%\n" +
@@ -3665,7 +3810,14 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vreturned_by\x18\a \x01(\tR\n" +
 	"returnedBy\x12;\n" +
 	"\vreturn_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"returnTime\"\x82\x02\n" +
+	"returnTime\x129\n" +
+	"\fcountersigns\x18\t \x03(\v2\x15.banli.v1.CountersignR\fcountersigns\"\xcc\x01\n" +
+	"\vCountersign\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x129\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x1d.banli.v1.CountersignDecisionR\bdecision\x12\x18\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\x12\x1b\n" +
+	"\tsigned_by\x18\x04 \x01(\tR\bsignedBy\x127\n" +
+	"\tsign_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bsignTime\"\x82\x02\n" +
 	"\bDelivery\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x123\n" +
@@ -3796,7 +3948,11 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x10DRAFT_STATE_OPEN\x10\x01\x12\x18\n" +
 	"\x14DRAFT_STATE_RETURNED\x10\x02\x12\x1a\n" +
 	"\x16DRAFT_STATE_SIGNED_OFF\x10\x03\x12\x1a\n" +
-	"\x16DRAFT_STATE_SUPERSEDED\x10\x04B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\x16DRAFT_STATE_SUPERSEDED\x10\x04*\x7f\n" +
+	"\x13CountersignDecision\x12$\n" +
+	" COUNTERSIGN_DECISION_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bCOUNTERSIGN_DECISION_AGREED\x10\x01\x12!\n" +
+	"\x1dCOUNTERSIGN_DECISION_RETURNED\x10\x02B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_proposal_proto_rawDescOnce sync.Once
@@ -3810,8 +3966,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 17)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -3830,110 +3986,115 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(Decision)(0),                 // 14: banli.v1.Decision
 	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
 	(DraftState)(0),               // 16: banli.v1.DraftState
-	(*Deadline)(nil),              // 17: banli.v1.Deadline
-	(*Proposer)(nil),              // 18: banli.v1.Proposer
-	(*Attachment)(nil),            // 19: banli.v1.Attachment
-	(*Proposal)(nil),              // 20: banli.v1.Proposal
-	(*Refusal)(nil),               // 21: banli.v1.Refusal
-	(*Assignment)(nil),            // 22: banli.v1.Assignment
-	(*FollowUp)(nil),              // 23: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 24: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 25: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 26: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 27: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 28: banli.v1.Consultation
-	(*Opinion)(nil),               // 29: banli.v1.Opinion
-	(*Rating)(nil),                // 30: banli.v1.Rating
-	(*Reply)(nil),                 // 31: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 32: banli.v1.CollectiveReview
-	(*ReplyDraft)(nil),            // 33: banli.v1.ReplyDraft
-	(*Delivery)(nil),              // 34: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 35: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 36: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 37: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(CountersignDecision)(0),      // 17: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 18: banli.v1.Deadline
+	(*Proposer)(nil),              // 19: banli.v1.Proposer
+	(*Attachment)(nil),            // 20: banli.v1.Attachment
+	(*Proposal)(nil),              // 21: banli.v1.Proposal
+	(*Refusal)(nil),               // 22: banli.v1.Refusal
+	(*Assignment)(nil),            // 23: banli.v1.Assignment
+	(*FollowUp)(nil),              // 24: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 25: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 26: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 27: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 28: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 29: banli.v1.Consultation
+	(*Opinion)(nil),               // 30: banli.v1.Opinion
+	(*Rating)(nil),                // 31: banli.v1.Rating
+	(*Reply)(nil),                 // 32: banli.v1.Reply
+	(*CollectiveReview)(nil),      // 33: banli.v1.CollectiveReview
+	(*ReplyDraft)(nil),            // 34: banli.v1.ReplyDraft
+	(*Countersign)(nil),           // 35: banli.v1.Countersign
+	(*Delivery)(nil),              // 36: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 37: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 38: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 39: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	38, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	38, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	40, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	40, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	18, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	19, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	19, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	20, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	22, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	21, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	38, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	38, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	26, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	23, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	22, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	40, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	40, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	27, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	38, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	40, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	38, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	17, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	38, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	17, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	17, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	27, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	28, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	29, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	31, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	25, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	17, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	23, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	33, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	32, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	40, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	18, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	40, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	18, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	18, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	28, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	29, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	30, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	32, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	26, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	18, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	24, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	34, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	33, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
 	15, // 31: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	38, // 32: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	24, // 33: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	38, // 34: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	38, // 35: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	38, // 36: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	40, // 32: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	25, // 33: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	40, // 34: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	40, // 35: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	40, // 36: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
 	14, // 37: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	38, // 38: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	38, // 39: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	38, // 40: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	40, // 38: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	40, // 39: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	40, // 40: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
 	14, // 41: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	38, // 42: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	40, // 42: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 43: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,  // 44: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	38, // 45: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	38, // 46: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	38, // 47: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	40, // 45: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	40, // 46: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	40, // 47: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
 	13, // 48: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	38, // 49: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	40, // 49: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
 	9,  // 50: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	38, // 51: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	40, // 51: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
 	11, // 52: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
 	12, // 53: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	38, // 54: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	17, // 55: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	30, // 56: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	38, // 57: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	17, // 58: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	36, // 59: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	34, // 60: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	35, // 61: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	38, // 62: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	31, // 63: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	38, // 64: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	40, // 54: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	18, // 55: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	31, // 56: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	40, // 57: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	18, // 58: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	38, // 59: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	36, // 60: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	37, // 61: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	40, // 62: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	32, // 63: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	40, // 64: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
 	16, // 65: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	38, // 66: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	10, // 67: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	38, // 68: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	38, // 69: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	38, // 70: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 71: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 72: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	38, // 73: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 74: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	75, // [75:75] is the sub-list for method output_type
-	75, // [75:75] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	40, // 66: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	35, // 67: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	17, // 68: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	40, // 69: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10, // 70: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	40, // 71: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	40, // 72: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	40, // 73: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 74: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 75: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	40, // 76: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 77: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	78, // [78:78] is the sub-list for method output_type
+	78, // [78:78] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -3946,8 +4107,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      17,
-			NumMessages:   21,
+			NumEnums:      18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

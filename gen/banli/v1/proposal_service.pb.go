@@ -1815,6 +1815,98 @@ func (x *SaveReplyDraftRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for CountersignReply.
+type CountersignReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The co-handling unit's part, `proposals/{proposal}/assignments/{assignment}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The version of the lead's draft: its latest, and open. Required.
+	DraftVersion int32 `protobuf:"varint,2,opt,name=draft_version,json=draftVersion,proto3" json:"draft_version,omitempty"`
+	// Agreed or returned. Required.
+	Decision CountersignDecision `protobuf:"varint,3,opt,name=decision,proto3,enum=banli.v1.CountersignDecision" json:"decision,omitempty"`
+	// Why, at most 2,000 characters; required when returned.
+	Comment string `protobuf:"bytes,4,opt,name=comment,proto3" json:"comment,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountersignReplyRequest) Reset() {
+	*x = CountersignReplyRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountersignReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountersignReplyRequest) ProtoMessage() {}
+
+func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
+func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CountersignReplyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CountersignReplyRequest) GetDraftVersion() int32 {
+	if x != nil {
+		return x.DraftVersion
+	}
+	return 0
+}
+
+func (x *CountersignReplyRequest) GetDecision() CountersignDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return CountersignDecision_COUNTERSIGN_DECISION_UNSPECIFIED
+}
+
+func (x *CountersignReplyRequest) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *CountersignReplyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CountersignReplyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RecordCollectiveReview.
 type RecordCollectiveReviewRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1832,7 +1924,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1936,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1949,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -1907,7 +1999,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2011,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2024,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -2002,7 +2094,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2106,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2119,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2114,7 +2206,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2218,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2231,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -2196,7 +2288,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2300,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2313,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2276,7 +2368,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2380,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2393,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -2349,7 +2441,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2361,7 +2453,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2374,7 +2466,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2424,7 +2516,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2436,7 +2528,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2449,7 +2541,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2644,7 +2736,15 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x02R\x05reply\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\xa4\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xe9\x01\n" +
+	"\x17CountersignReplyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12(\n" +
+	"\rdraft_version\x18\x02 \x01(\x05B\x03\xe0A\x02R\fdraftVersion\x12>\n" +
+	"\bdecision\x18\x03 \x01(\x0e2\x1d.banli.v1.CountersignDecisionB\x03\xe0A\x02R\bdecision\x12\x18\n" +
+	"\acomment\x18\x04 \x01(\tR\acomment\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"\xa4\x01\n" +
 	"\x1dRecordCollectiveReviewRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x127\n" +
 	"\x06review\x18\x02 \x01(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x02R\x06review\x12\x12\n" +
@@ -2705,7 +2805,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xc7\x1c\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xd0\x1d\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -2726,7 +2826,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\tRateReply\x12\x1a.banli.v1.RateReplyRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*/replies/*}:rate\x12\x84\x01\n" +
 	"\fPublishReply\x12\x1d.banli.v1.PublishReplyRequest\x1a\x12.banli.v1.Proposal\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=proposals/*/assignments/*/replies/*}:publish\x12\x87\x01\n" +
 	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x85\x01\n" +
-	"\x0eSaveReplyDraft\x12\x1f.banli.v1.SaveReplyDraftRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:saveReplyDraft\x12\x9d\x01\n" +
+	"\x0eSaveReplyDraft\x12\x1f.banli.v1.SaveReplyDraftRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:saveReplyDraft\x12\x86\x01\n" +
+	"\x10CountersignReply\x12!.banli.v1.CountersignReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:countersign\x12\x9d\x01\n" +
 	"\x16RecordCollectiveReview\x12'.banli.v1.RecordCollectiveReviewRequest\x1a\x12.banli.v1.Proposal\"F\x82\xd3\xe4\x93\x02@:\x01*\";/v1/{name=proposals/*/assignments/*}:recordCollectiveReview\x12\x8b\x01\n" +
 	"\x10ReturnReplyDraft\x12!.banli.v1.ReturnReplyDraftRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:returnReplyDraft\x12\x8f\x01\n" +
 	"\x0eRecordDelivery\x12\x1f.banli.v1.RecordDeliveryRequest\x1a\x12.banli.v1.Proposal\"H\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/{name=proposals/*/assignments/*/replies/*}:recordDelivery\x12\x9c\x01\n" +
@@ -2749,7 +2850,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -2773,111 +2874,116 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*PublishReplyRequest)(nil),           // 19: banli.v1.PublishReplyRequest
 	(*WithholdReplyRequest)(nil),          // 20: banli.v1.WithholdReplyRequest
 	(*SaveReplyDraftRequest)(nil),         // 21: banli.v1.SaveReplyDraftRequest
-	(*RecordCollectiveReviewRequest)(nil), // 22: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 23: banli.v1.ReturnReplyDraftRequest
-	(*RecordDeliveryRequest)(nil),         // 24: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 25: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 26: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 27: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 28: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 29: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 30: banli.v1.Proposal
-	(ProposalKind)(0),                     // 31: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 32: banli.v1.ProposalState
-	(AssignmentRole)(0),                   // 33: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),                // 34: banli.v1.UnitAssignment
-	(Decision)(0),                         // 35: banli.v1.Decision
-	(*Consultation)(nil),                  // 36: banli.v1.Consultation
-	(*Opinion)(nil),                       // 37: banli.v1.Opinion
-	(*Reply)(nil),                         // 38: banli.v1.Reply
-	(Satisfaction)(0),                     // 39: banli.v1.Satisfaction
-	(*CollectiveReview)(nil),              // 40: banli.v1.CollectiveReview
-	(DeliveryChannel)(0),                  // 41: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 42: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 43: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 44: banli.v1.NotFiledReason
+	(*CountersignReplyRequest)(nil),       // 22: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 23: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 24: banli.v1.ReturnReplyDraftRequest
+	(*RecordDeliveryRequest)(nil),         // 25: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 26: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 27: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 28: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 29: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 30: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 31: banli.v1.Proposal
+	(ProposalKind)(0),                     // 32: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 33: banli.v1.ProposalState
+	(AssignmentRole)(0),                   // 34: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),                // 35: banli.v1.UnitAssignment
+	(Decision)(0),                         // 36: banli.v1.Decision
+	(*Consultation)(nil),                  // 37: banli.v1.Consultation
+	(*Opinion)(nil),                       // 38: banli.v1.Opinion
+	(*Reply)(nil),                         // 39: banli.v1.Reply
+	(Satisfaction)(0),                     // 40: banli.v1.Satisfaction
+	(CountersignDecision)(0),              // 41: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 42: banli.v1.CollectiveReview
+	(DeliveryChannel)(0),                  // 43: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 44: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 45: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 46: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	30, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	31, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	32, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	33, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	31, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	32, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	33, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	34, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	30, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	34, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	35, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	35, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	36, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	37, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	38, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	39, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	38, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	40, // 14: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	41, // 15: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	42, // 16: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	43, // 17: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	44, // 18: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 19: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 20: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 21: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 22: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 23: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 24: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 25: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 26: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 27: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 28: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 29: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 30: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 31: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 32: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 33: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 34: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 35: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 36: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 37: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 38: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	22, // 39: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	23, // 40: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	24, // 41: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	25, // 42: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	26, // 43: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	27, // 44: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	28, // 45: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	29, // 46: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	30, // 47: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	30, // 48: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 49: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	30, // 50: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	30, // 51: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	30, // 52: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	30, // 53: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	30, // 54: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	30, // 55: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	30, // 56: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	30, // 57: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	30, // 58: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	30, // 59: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	30, // 60: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	30, // 61: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	30, // 62: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	30, // 63: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	30, // 64: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	30, // 65: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	30, // 66: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	30, // 67: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	30, // 68: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	30, // 69: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	30, // 70: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	30, // 71: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	30, // 72: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	30, // 73: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	30, // 74: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	47, // [47:75] is the sub-list for method output_type
-	19, // [19:47] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	31, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	35, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	36, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	36, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	37, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	38, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	39, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	40, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	39, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	41, // 14: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	42, // 15: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	43, // 16: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	44, // 17: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	45, // 18: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	46, // 19: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 20: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 21: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 22: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 23: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 24: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 25: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 26: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 27: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 28: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 29: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 30: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 31: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 32: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 33: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 34: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 35: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 36: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 37: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 38: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 39: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	22, // 40: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	23, // 41: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	24, // 42: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	25, // 43: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	26, // 44: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	27, // 45: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	28, // 46: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	29, // 47: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	30, // 48: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	31, // 49: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	31, // 50: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 51: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	31, // 52: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	31, // 53: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	31, // 54: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	31, // 55: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	31, // 56: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	31, // 57: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	31, // 58: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	31, // 59: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	31, // 60: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	31, // 61: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	31, // 62: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	31, // 63: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	31, // 64: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	31, // 65: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	31, // 66: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	31, // 67: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	31, // 68: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	31, // 69: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	31, // 70: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	31, // 71: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	31, // 72: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	31, // 73: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	31, // 74: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	31, // 75: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	31, // 76: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	31, // 77: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	49, // [49:78] is the sub-list for method output_type
+	20, // [20:49] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -2893,7 +2999,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

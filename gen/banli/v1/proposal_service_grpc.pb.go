@@ -39,6 +39,7 @@ const (
 	ProposalService_PublishReply_FullMethodName           = "/banli.v1.ProposalService/PublishReply"
 	ProposalService_WithholdReply_FullMethodName          = "/banli.v1.ProposalService/WithholdReply"
 	ProposalService_SaveReplyDraft_FullMethodName         = "/banli.v1.ProposalService/SaveReplyDraft"
+	ProposalService_CountersignReply_FullMethodName       = "/banli.v1.ProposalService/CountersignReply"
 	ProposalService_RecordCollectiveReview_FullMethodName = "/banli.v1.ProposalService/RecordCollectiveReview"
 	ProposalService_ReturnReplyDraft_FullMethodName       = "/banli.v1.ProposalService/ReturnReplyDraft"
 	ProposalService_RecordDelivery_FullMethodName         = "/banli.v1.ProposalService/RecordDelivery"
@@ -136,6 +137,11 @@ type ProposalServiceClient interface {
 	// head signs off. Accepted for a lead or split part that has signed for
 	// its case and has not replied to the current round.
 	SaveReplyDraft(ctx context.Context, in *SaveReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// A co-handling unit countersigns the lead unit's latest draft (会签):
+	// it agrees, or returns it with a comment. Named by the co-handling
+	// unit's own part. Where the session asks (countersign_lead_reply), the
+	// lead's head signs off only a draft every co-handling unit agreed to.
+	CountersignReply(ctx context.Context, in *CountersignReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Records a collective review (集体评议) of the part's current round.
 	// Where the session asks (collective_review_for_key_cases), a key case's
 	// reply needs one. Accepted for a lead or split part that has signed for
@@ -383,6 +389,16 @@ func (c *proposalServiceClient) SaveReplyDraft(ctx context.Context, in *SaveRepl
 	return out, nil
 }
 
+func (c *proposalServiceClient) CountersignReply(ctx context.Context, in *CountersignReplyRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_CountersignReply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) RecordCollectiveReview(ctx context.Context, in *RecordCollectiveReviewRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -550,6 +566,11 @@ type ProposalServiceServer interface {
 	// head signs off. Accepted for a lead or split part that has signed for
 	// its case and has not replied to the current round.
 	SaveReplyDraft(context.Context, *SaveReplyDraftRequest) (*Proposal, error)
+	// A co-handling unit countersigns the lead unit's latest draft (会签):
+	// it agrees, or returns it with a comment. Named by the co-handling
+	// unit's own part. Where the session asks (countersign_lead_reply), the
+	// lead's head signs off only a draft every co-handling unit agreed to.
+	CountersignReply(context.Context, *CountersignReplyRequest) (*Proposal, error)
 	// Records a collective review (集体评议) of the part's current round.
 	// Where the session asks (collective_review_for_key_cases), a key case's
 	// reply needs one. Accepted for a lead or split part that has signed for
@@ -656,6 +677,9 @@ func (UnimplementedProposalServiceServer) WithholdReply(context.Context, *Withho
 }
 func (UnimplementedProposalServiceServer) SaveReplyDraft(context.Context, *SaveReplyDraftRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SaveReplyDraft not implemented")
+}
+func (UnimplementedProposalServiceServer) CountersignReply(context.Context, *CountersignReplyRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CountersignReply not implemented")
 }
 func (UnimplementedProposalServiceServer) RecordCollectiveReview(context.Context, *RecordCollectiveReviewRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RecordCollectiveReview not implemented")
@@ -1062,6 +1086,24 @@ func _ProposalService_SaveReplyDraft_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_CountersignReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountersignReplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).CountersignReply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_CountersignReply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).CountersignReply(ctx, req.(*CountersignReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_RecordCollectiveReview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordCollectiveReviewRequest)
 	if err := dec(in); err != nil {
@@ -1292,6 +1334,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SaveReplyDraft",
 			Handler:    _ProposalService_SaveReplyDraft_Handler,
+		},
+		{
+			MethodName: "CountersignReply",
+			Handler:    _ProposalService_CountersignReply_Handler,
 		},
 		{
 			MethodName: "RecordCollectiveReview",
