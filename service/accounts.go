@@ -88,6 +88,9 @@ func validateCreateAccount(r *banliv1.CreateAccountRequest) error {
 			v.add("account.unit", "only unit staff, unit heads and viewers act for a unit")
 		}
 	}
+	if a.GetPrincipal() && a.GetRole() != unitHead {
+		v.add("account.principal", "only a unit head may be its unit's principal head (主要负责人)")
+	}
 	if cn := a.GetCertificateCommonName(); cn != "" {
 		if len(cn) > maxCommonNameLen || strings.TrimSpace(cn) != cn || strings.IndexFunc(cn, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
 			v.add("account.certificate_common_name", "at most %d printable ASCII characters, without leading or trailing space", maxCommonNameLen)
@@ -135,6 +138,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 			Role:                  in.GetRole(),
 			Unit:                  in.GetUnit(),
 			CertificateCommonName: in.GetCertificateCommonName(),
+			Principal:             in.GetPrincipal(),
 			Active:                true,
 			CreateTime:            timestamppb.New(now),
 			KeyCreateTime:         timestamppb.New(now),

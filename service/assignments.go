@@ -150,7 +150,8 @@ func (c *caseChange) moveAssignment(a *banliv1.Assignment, step Step, req proto.
 		if err != nil {
 			return err
 		}
-		if err := checkGuards(step, guardInput{p: c.p, a: a, policy: policy, now: c.now, req: req}); err != nil {
+		caller, _ := CallerFrom(c.ctx)
+		if err := checkGuards(step, guardInput{p: c.p, a: a, caller: caller, policy: policy, now: c.now, req: req}); err != nil {
 			return err
 		}
 	}

@@ -44,6 +44,8 @@ type Caller struct {
 	Role    banliv1.Role
 	// Unit is the unit the account acts for, if any.
 	Unit string
+	// Principal: a unit head who is its unit's principal head (主要负责人).
+	Principal bool
 }
 
 type callerKey struct{}
@@ -273,7 +275,7 @@ func certificateName(ctx context.Context) string {
 }
 
 func callerOf(a *banliv1.Account) *Caller {
-	return &Caller{Account: a.GetName(), Role: a.GetRole(), Unit: a.GetUnit()}
+	return &Caller{Account: a.GetName(), Role: a.GetRole(), Unit: a.GetUnit(), Principal: a.GetPrincipal()}
 }
 
 // newKey makes a key for account id, and its SHA-256 to store.

@@ -35,6 +35,7 @@ type guard struct {
 type guardInput struct {
 	p      *banliv1.Proposal
 	a      *banliv1.Assignment
+	caller *Caller // who takes the step (nil: no one signed in)
 	policy *banliv1.SessionPolicy
 	now    time.Time
 	req    proto.Message
@@ -283,6 +284,16 @@ var (
 				return fmt.Errorf("draft version %d waits for the countersign of %s: %w", n, strings.Join(missing, ", "), ErrPrecondition)
 			}
 			return nil
+		},
+	}
+	// 主要负责人签发: a key case's reply is the principal head's to sign off.
+	principalSignsOffKeyCase = guard{
+		rule: "a key case's reply is signed off by the unit's principal head, where the session asks",
+		check: func(in guardInput) error {
+			if !in.p.GetKey() || !in.policy.GetPrincipalSignsOffKeyCases() || (in.caller != nil && in.caller.Principal) {
+				return nil
+			}
+			return fmt.Errorf("%s is a key case: the session asks the unit's principal head (主要负责人) to sign off its reply: %w", in.p.GetName(), ErrPermissionDenied)
 		},
 	}
 	// 集体评议: a key case's reply is reviewed by the unit's team first.

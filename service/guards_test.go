@@ -81,6 +81,7 @@ func TestGuards(t *testing.T) {
 		return &banliv1.Proposal{Name: "proposals/1", Assignments: []*banliv1.Assignment{lead,
 			{Unit: "units/2", Role: coHandling, State: aOpinionSent}, {Unit: "units/3", Role: coHandling, State: aOpinionSent}}}
 	}
+	principalAsked := resolvePolicy(&banliv1.SessionPolicy{PrincipalSignsOffKeyCases: proto.Bool(true)})
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
@@ -152,6 +153,10 @@ func TestGuards(t *testing.T) {
 		{"countersigning the latest open draft", countersignsTheLatestDraft, guardInput{p: coCase(leadWithDraft()), a: &banliv1.Assignment{Unit: "units/2"}, req: &banliv1.CountersignReplyRequest{DraftVersion: 1}}, true},
 		{"countersigning twice", countersignsTheLatestDraft, guardInput{p: coCase(leadWithDraft(agreed)), a: &banliv1.Assignment{Unit: "units/2"}, req: &banliv1.CountersignReplyRequest{DraftVersion: 1}}, false},
 		{"countersigning a draft not saved", countersignsTheLatestDraft, guardInput{p: coCase(leadWithDraft()), a: &banliv1.Assignment{Unit: "units/2"}, req: &banliv1.CountersignReplyRequest{DraftVersion: 2}}, false},
+		{"the principal head signs off a key case", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{Key: true}, policy: principalAsked, caller: &Caller{Principal: true}}, true},
+		{"another head signs off a key case", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{Key: true}, policy: principalAsked, caller: &Caller{}}, false},
+		{"another head signs off a case that is not key", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{}, policy: principalAsked, caller: &Caller{}}, true},
+		{"a session that does not ask the principal", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{Key: true}, policy: policy, caller: &Caller{}}, true},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {
@@ -159,8 +164,8 @@ func TestGuards(t *testing.T) {
 		if (err == nil) != tt.allow {
 			t.Errorf("%s: %v, want allowed=%v", tt.name, err, tt.allow)
 		}
-		if err != nil && !errors.Is(err, ErrPrecondition) && !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("%s: %v wraps neither ErrPrecondition nor ErrInvalidArgument", tt.name, err)
+		if err != nil && !errors.Is(err, ErrPrecondition) && !errors.Is(err, ErrInvalidArgument) && !errors.Is(err, ErrPermissionDenied) {
+			t.Errorf("%s: %v wraps none of ErrPrecondition, ErrInvalidArgument and ErrPermissionDenied", tt.name, err)
 		}
 	}
 	// opinionsIn is covered by TestReplyRules.

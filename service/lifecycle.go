@@ -173,7 +173,8 @@ var assignmentTransitions = []assignmentTransition{
 	// 答复: lead and split units; from SIGNED only where the policy does not
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
-		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, countersignedWhereAsked, keyCaseReviewed, datedAfterItsSteps}},
+		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, countersignedWhereAsked, keyCaseReviewed,
+			principalSignsOffKeyCase, datedAfterItsSteps}},
 	// 送达: the reply reaches each proposer; copies go to the office and the
 	// co-handling units. The part's state does not change.
 	{step: StepDeliver, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays},

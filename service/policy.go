@@ -21,6 +21,7 @@ const (
 	defaultOpinionsBeforeLeadReply = true
 	defaultCarryOverCategoryC      = false
 	defaultCountersignLeadReply    = false
+	defaultPrincipalSignsOffKey    = false
 	// Rules added after sessions were first registered: a new session gets
 	// the default, one stored before the rule existed reads false (see
 	// storedPolicy), so that its rules do not change under it.
@@ -59,6 +60,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.CountersignLeadReply == nil {
 		out.CountersignLeadReply = proto.Bool(defaultCountersignLeadReply)
+	}
+	if out.PrincipalSignsOffKeyCases == nil {
+		out.PrincipalSignsOffKeyCases = proto.Bool(defaultPrincipalSignsOffKey)
 	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D

@@ -145,7 +145,11 @@ type Account struct {
 	// travels only in the event stream, so that a standby can check keys.
 	KeySha256 []byte `protobuf:"bytes,11,opt,name=key_sha256,json=keySha256,proto3" json:"key_sha256,omitempty"`
 	// Opaque version of the resource (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,12,opt,name=etag,proto3" json:"etag,omitempty"`
+	// For a unit head: the unit's principal head (主要负责人), who signs off
+	// key cases' replies where the session asks
+	// (principal_signs_off_key_cases). Only a unit head may be one.
+	Principal     bool `protobuf:"varint,13,opt,name=principal,proto3" json:"principal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +266,13 @@ func (x *Account) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *Account) GetPrincipal() bool {
+	if x != nil {
+		return x.Principal
+	}
+	return false
 }
 
 // An account with a newly made key.
@@ -941,7 +952,7 @@ var File_banli_v1_account_proto protoreflect.FileDescriptor
 
 const file_banli_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x04\n" +
+	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x04\n" +
 	"\aAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12*\n" +
@@ -957,7 +968,8 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdisableTime\x12\x1d\n" +
 	"\n" +
 	"key_sha256\x18\v \x01(\fR\tkeySha256\x12\x17\n" +
-	"\x04etag\x18\f \x01(\tB\x03\xe0A\x03R\x04etag\"K\n" +
+	"\x04etag\x18\f \x01(\tB\x03\xe0A\x03R\x04etag\x12\x1c\n" +
+	"\tprincipal\x18\r \x01(\bR\tprincipal\"K\n" +
 	"\n" +
 	"AccountKey\x12+\n" +
 	"\aaccount\x18\x01 \x01(\v2\x11.banli.v1.AccountR\aaccount\x12\x10\n" +

@@ -365,8 +365,12 @@ type SessionPolicy struct {
 	// CountersignReply) before the lead's head signs it off; the lead then
 	// replies from a draft. Default false.
 	CountersignLeadReply *bool `protobuf:"varint,13,opt,name=countersign_lead_reply,json=countersignLeadReply,proto3,oneof" json:"countersign_lead_reply,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// A key case's reply is signed off by the unit's principal head
+	// (主要负责人, Account.principal), not by another of its heads.
+	// Default false.
+	PrincipalSignsOffKeyCases *bool `protobuf:"varint,14,opt,name=principal_signs_off_key_cases,json=principalSignsOffKeyCases,proto3,oneof" json:"principal_signs_off_key_cases,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -486,6 +490,13 @@ func (x *SessionPolicy) GetCollectiveReviewForKeyCases() bool {
 func (x *SessionPolicy) GetCountersignLeadReply() bool {
 	if x != nil && x.CountersignLeadReply != nil {
 		return *x.CountersignLeadReply
+	}
+	return false
+}
+
+func (x *SessionPolicy) GetPrincipalSignsOffKeyCases() bool {
+	if x != nil && x.PrincipalSignsOffKeyCases != nil {
+		return *x.PrincipalSignsOffKeyCases
 	}
 	return false
 }
@@ -721,7 +732,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xa0\b\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\x89\t\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -737,7 +748,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x15carry_over_category_c\x18\v \x01(\bH\tR\x12carryOverCategoryC\x88\x01\x01\x12I\n" +
 	"\x1fcollective_review_for_key_cases\x18\f \x01(\bH\n" +
 	"R\x1bcollectiveReviewForKeyCases\x88\x01\x01\x129\n" +
-	"\x16countersign_lead_reply\x18\r \x01(\bH\vR\x14countersignLeadReply\x88\x01\x01B\x17\n" +
+	"\x16countersign_lead_reply\x18\r \x01(\bH\vR\x14countersignLeadReply\x88\x01\x01\x12E\n" +
+	"\x1dprincipal_signs_off_key_cases\x18\x0e \x01(\bH\fR\x19principalSignsOffKeyCases\x88\x01\x01B\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -749,7 +761,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x1b_opinions_before_lead_replyB\x18\n" +
 	"\x16_carry_over_category_cB\"\n" +
 	" _collective_review_for_key_casesB\x19\n" +
-	"\x17_countersign_lead_reply\"b\n" +
+	"\x17_countersign_lead_replyB \n" +
+	"\x1e_principal_signs_off_key_cases\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
