@@ -42,7 +42,8 @@ by ` + "`go test ./service -run TestLifecycleDocument -args -update`" + `; do no
 listed for a state is refused with FAILED_PRECONDITION (reason INVALID_TRANSITION), naming the
 state and the steps it allows. A step whose states allow it must also pass the rules in its
 "and only if" column (service/guards.go), or is refused with FAILED_PRECONDITION (reason
-PRECONDITION). Unit staff and heads take steps on
+PRECONDITION; INVALID_ARGUMENT for what the request names; PERMISSION_DENIED where the rule
+is who signs off). Unit staff and heads take steps on
 their own unit's parts only (or its departments'), a proposer on the cases it submitted.
 
 ## Steps on the whole case
