@@ -509,8 +509,16 @@ func TestSlowReadersHoldNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: banli\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", c.path, c.key)
-		// The download has started, and its reader reads no more. Well
-		// before the send timeout, no transaction is open on its behalf.
+		// The download has started (its status line is in: a backup is
+		// first spooled, in a read transaction that lasts as long as the
+		// disk takes), and its reader reads no more. Well before the send
+		// timeout, no transaction is open on its behalf.
+		body := bufio.NewReader(conn)
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if line, err := body.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+			t.Fatalf("%s: the download did not start: %q, %v", c.path, line, err)
+		}
+		conn.SetReadDeadline(time.Time{})
 		time.Sleep(200 * time.Millisecond)
 		deadline := time.Now().Add(time.Second)
 		for f.addrs.Backend.(store.ReadTransactions).OpenReadTransactions() > 0 {
@@ -530,7 +538,7 @@ func TestSlowReadersHoldNothing(t *testing.T) {
 		// download ends short.
 		time.Sleep(4 * time.Second)
 		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		n, err := io.Copy(io.Discard, conn)
+		n, err := io.Copy(io.Discard, body)
 		if errors.Is(err, os.ErrDeadlineExceeded) || n > 20<<20 {
 			t.Errorf("%s: the stalled download was not cut off: %d bytes, %v", c.path, n, err)
 		}
