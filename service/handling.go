@@ -72,7 +72,49 @@ func (s *Server) SubmitReply(ctx context.Context, req *banliv1.SubmitReplyReques
 		if err != nil {
 			return err
 		}
-		return c.moveAssignment(a, StepSubmitReply, signed, func() error { return c.applyReply(ref, a, signed) })
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		step := StepSubmitReply
+		if policy.GetOfficeReviewsReplies() {
+			step = StepSubmitForReview
+		}
+		return c.moveAssignment(a, step, signed, func() error { return c.applyReply(ref, a, signed, step == StepSubmitForReview) })
+	})
+}
+
+// ReviewReply is the office's review of a part's signed-off reply.
+func (s *Server) ReviewReply(ctx context.Context, req *banliv1.ReviewReplyRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	v.enum("decision", req.GetDecision(), true)
+	returned := req.GetDecision() == banliv1.ReviewDecision_REVIEW_DECISION_RETURNED
+	v.paragraph("reason", req.GetReason(), maxNoteLen, returned)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	step := StepAcceptReply
+	if returned {
+		step = StepReturnReply
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_ReviewReply_FullMethodName, req, ref, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		r := a.GetPendingReply()
+		r.OfficeReview = &banliv1.OfficeReview{Decision: req.GetDecision(), Reason: req.GetReason(), ReviewedBy: callerAccount(c.ctx), ReviewTime: c.nowProto()}
+		a.PendingReply = nil
+		if returned {
+			a.ReturnedReplies = append(a.ReturnedReplies, r)
+			c.details = fmt.Sprintf("%s returned for re-handling: %s", r.GetName(), req.GetReason())
+			return nil
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		c.sendReply(a, r, policy)
+		c.details = fmt.Sprintf("%s accepted and sent", r.GetName())
+		return nil
 	})
 }
 
@@ -97,7 +139,7 @@ func signedOffReply(req *banliv1.SubmitReplyRequest, a *banliv1.Assignment, now 
 }
 
 // applyReply records a reply for the part's current round.
-func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *banliv1.SubmitReplyRequest) error {
+func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *banliv1.SubmitReplyRequest, forReview bool) error {
 	policy, err := c.sessionPolicy()
 	if err != nil {
 		return err
@@ -130,16 +172,27 @@ func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *b
 	r.DisclosureDeadline = c.clock.workingDaysAfter(c.now, int(policy.GetDisclosureWorkingDays()), "the reply")
 	r.Deadline = proto.Clone(a.GetResponseDeadline()).(*banliv1.Deadline)
 	r.OnTime = !c.now.After(r.GetDeadline().GetDueTime().AsTime())
-	a.Replies = append(a.Replies, r)
-	if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
-		a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
-	}
 	c.details = fmt.Sprintf("reply %s, category %s", r.GetName(), trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"))
+	if forReview {
+		a.PendingReply = r // sent once the office accepts it
+		c.details += ", for the office's review"
+	} else {
+		c.sendReply(a, r, policy)
+	}
 	if n := req.GetDraftVersion(); n > 0 {
 		a.GetDrafts()[n-1].State = draftSignedOff
 		c.details += fmt.Sprintf(", signed off from draft version %d", n)
 	}
 	return nil
+}
+
+// sendReply makes r the part's reply of its round: a category that
+// carries the part over opens its follow-up.
+func (c *caseChange) sendReply(a *banliv1.Assignment, r *banliv1.Reply, policy *banliv1.SessionPolicy) {
+	a.Replies = append(a.Replies, r)
+	if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
+		a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+	}
 }
 
 // RateReply records a proposer's rating of a reply.

@@ -44,6 +44,9 @@ const (
 	StepReturnDraft         Step = "ReturnReplyDraft"
 	StepReview              Step = "RecordCollectiveReview"
 	StepCountersign         Step = "CountersignReply"
+	StepSubmitForReview     Step = "SubmitReply (to the office's review)"
+	StepAcceptReply         Step = "ReviewReply (accept)"
+	StepReturnReply         Step = "ReviewReply (return for re-handling)"
 	StepRemind              Step = "RecordReminder"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
@@ -73,6 +76,7 @@ const (
 	aRated          = banliv1.AssignmentState_ASSIGNMENT_STATE_RATED
 	aRehandling     = banliv1.AssignmentState_ASSIGNMENT_STATE_REHANDLING
 	aReassigned     = banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED
+	aUnderReview    = banliv1.AssignmentState_ASSIGNMENT_STATE_UNDER_REVIEW
 	lead            = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
 	split           = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
 	coHandling      = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
@@ -81,6 +85,9 @@ const (
 	withheld        = banliv1.DisclosureState_DISCLOSURE_STATE_WITHHELD
 	stateUnderived  = banliv1.ProposalState_PROPOSAL_STATE_UNSPECIFIED
 	assignmentStays = banliv1.AssignmentState_ASSIGNMENT_STATE_UNSPECIFIED
+	// assignmentGoesBack is the destination "back to where the part was
+	// before its reply was signed off" (beforeReview).
+	assignmentGoesBack banliv1.AssignmentState = -1
 )
 
 // proposalTransition is a case-level step. A destination of stateUnderived
@@ -182,6 +189,13 @@ var assignmentTransitions = []assignmentTransition{
 	// The office corrects a reply's category; the part stays where it is.
 	{step: StepCorrectCategory, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays},
 		guards: []guard{categoryInPolicy, categoryChanges}},
+	// Where the session asks, the signed-off reply waits for the office,
+	// which sends it or returns it for re-handling (退回重办).
+	{step: StepSubmitForReview, roles: replyingRoles, edges: edges{aSigned: aUnderReview, aConsulted: aUnderReview, aRehandling: aUnderReview},
+		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, countersignedWhereAsked, keyCaseReviewed,
+			principalSignsOffKeyCase, datedAfterItsSteps}},
+	{step: StepAcceptReply, roles: replyingRoles, edges: edges{aUnderReview: aReplied}},
+	{step: StepReturnReply, roles: replyingRoles, edges: edges{aUnderReview: assignmentGoesBack}},
 	// 评价: a rating that is not unsatisfied settles the part; another
 	// proposer's later rating of the same reply keeps it settled.
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},
@@ -202,6 +216,19 @@ var assignmentTransitions = []assignmentTransition{
 // the current one. Every list, ledger, statistic, access check and rule
 // that speaks of "the case's units" means its current parts.
 func isCurrent(a *banliv1.Assignment) bool { return a.GetState() != aReassigned }
+
+// beforeReview is the state a part under the office's review was in when
+// its reply was signed off: a new round is re-handled, a first one was
+// consulted or at least signed for.
+func beforeReview(a *banliv1.Assignment) banliv1.AssignmentState {
+	switch {
+	case a.GetRound() > 1:
+		return aRehandling
+	case len(a.GetConsultations()) > 0:
+		return aConsulted
+	}
+	return aSigned
+}
 
 // unitsOf are the units a part is found under: the unit it is assigned to,
 // and the department it is delegated to, if any. Lists, ledgers and
@@ -357,8 +384,11 @@ func checkAssignmentStep(step Step, caseState banliv1.ProposalState, a *banliv1.
 				Allowed:  assignmentStepsFrom(a.GetState(), a.GetRole()),
 			}
 		}
-		if to == assignmentStays {
+		switch to {
+		case assignmentStays:
 			to = a.GetState()
+		case assignmentGoesBack:
+			to = beforeReview(a)
 		}
 		return to, nil
 	}
@@ -402,7 +432,7 @@ func deriveProposalState(p *banliv1.Proposal) banliv1.ProposalState {
 		}
 		parts++
 		switch a.GetState() {
-		case aConsulted, aRehandling:
+		case aConsulted, aRehandling, aUnderReview:
 			consultedParts++
 		case aReplied:
 			consultedParts++

@@ -74,8 +74,11 @@ A part's steps need the case to be in ` + joinStates(handlingStates) + `. "stays
 		var moves []string
 		for from, to := range tr.edges {
 			target := partStateName(to)
-			if to == assignmentStays {
+			switch to {
+			case assignmentStays:
 				target = "stays"
+			case assignmentGoesBack:
+				target = "back to where it was (SIGNED, CONSULTED or REHANDLING)"
 			}
 			moves = append(moves, partStateName(from)+" → "+target)
 		}

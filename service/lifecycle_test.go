@@ -95,6 +95,11 @@ func TestAssignmentSteps(t *testing.T) {
 			want[key{StepReturnDraft, role, s}] = s
 			want[key{StepReview, role, s}] = s
 		}
+		for _, s := range []banliv1.AssignmentState{aSigned, aConsulted, aRehandling} {
+			want[key{StepSubmitForReview, role, s}] = aUnderReview
+		}
+		want[key{StepAcceptReply, role, aUnderReview}] = aReplied
+		want[key{StepReturnReply, role, aUnderReview}] = aSigned // a first round, not consulted: see TestBeforeReview
 		want[key{StepDeliver, role, aReplied}] = aReplied
 		want[key{StepDeliver, role, aRated}] = aRated
 		for _, step := range []Step{StepRequestExtension, StepApproveExtension, StepRefuseExtension} {
@@ -104,7 +109,7 @@ func TestAssignmentSteps(t *testing.T) {
 	}
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
-		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign,
+		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign, StepSubmitForReview, StepAcceptReply, StepReturnReply,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))
@@ -247,6 +252,23 @@ func TestCurrentDeadline(t *testing.T) {
 		}
 		if got := currentDeadline(withdrawn, a); got != nil {
 			t.Errorf("%s in a withdrawn case: %v, want none", state, got)
+		}
+	}
+}
+
+// TestBeforeReview: a reply the office returns brings its part back to
+// where it was when the reply was signed off.
+func TestBeforeReview(t *testing.T) {
+	for _, tt := range []struct {
+		a    *banliv1.Assignment
+		want banliv1.AssignmentState
+	}{
+		{&banliv1.Assignment{Round: 1}, aSigned},
+		{&banliv1.Assignment{Round: 1, Consultations: []*banliv1.Consultation{{}}}, aConsulted},
+		{&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{}}}, aRehandling},
+	} {
+		if got := beforeReview(tt.a); got != tt.want {
+			t.Errorf("round %d, %d consultations: %s, want %s", tt.a.GetRound(), len(tt.a.GetConsultations()), got, tt.want)
 		}
 	}
 }

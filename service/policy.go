@@ -22,6 +22,7 @@ const (
 	defaultCarryOverCategoryC      = false
 	defaultCountersignLeadReply    = false
 	defaultPrincipalSignsOffKey    = false
+	defaultOfficeReviewsReplies    = false
 	// Rules added after sessions were first registered: a new session gets
 	// the default, one stored before the rule existed reads false (see
 	// storedPolicy), so that its rules do not change under it.
@@ -63,6 +64,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.PrincipalSignsOffKeyCases == nil {
 		out.PrincipalSignsOffKeyCases = proto.Bool(defaultPrincipalSignsOffKey)
+	}
+	if out.OfficeReviewsReplies == nil {
+		out.OfficeReviewsReplies = proto.Bool(defaultOfficeReviewsReplies)
 	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D

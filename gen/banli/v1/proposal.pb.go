@@ -356,21 +356,25 @@ const (
 	// Moved to another unit by an approved change of unit. Final; kept for
 	// the record.
 	AssignmentState_ASSIGNMENT_STATE_REASSIGNED AssignmentState = 9
+	// Lead/split only: the reply is signed off and waits for the office's
+	// review (office_reviews_replies); it is sent once the office accepts it.
+	AssignmentState_ASSIGNMENT_STATE_UNDER_REVIEW AssignmentState = 10
 )
 
 // Enum value maps for AssignmentState.
 var (
 	AssignmentState_name = map[int32]string{
-		0: "ASSIGNMENT_STATE_UNSPECIFIED",
-		1: "ASSIGNMENT_STATE_ASSIGNED",
-		2: "ASSIGNMENT_STATE_REASSIGNMENT_REQUESTED",
-		3: "ASSIGNMENT_STATE_SIGNED",
-		4: "ASSIGNMENT_STATE_CONSULTED",
-		5: "ASSIGNMENT_STATE_OPINION_SUBMITTED",
-		6: "ASSIGNMENT_STATE_REPLIED",
-		7: "ASSIGNMENT_STATE_RATED",
-		8: "ASSIGNMENT_STATE_REHANDLING",
-		9: "ASSIGNMENT_STATE_REASSIGNED",
+		0:  "ASSIGNMENT_STATE_UNSPECIFIED",
+		1:  "ASSIGNMENT_STATE_ASSIGNED",
+		2:  "ASSIGNMENT_STATE_REASSIGNMENT_REQUESTED",
+		3:  "ASSIGNMENT_STATE_SIGNED",
+		4:  "ASSIGNMENT_STATE_CONSULTED",
+		5:  "ASSIGNMENT_STATE_OPINION_SUBMITTED",
+		6:  "ASSIGNMENT_STATE_REPLIED",
+		7:  "ASSIGNMENT_STATE_RATED",
+		8:  "ASSIGNMENT_STATE_REHANDLING",
+		9:  "ASSIGNMENT_STATE_REASSIGNED",
+		10: "ASSIGNMENT_STATE_UNDER_REVIEW",
 	}
 	AssignmentState_value = map[string]int32{
 		"ASSIGNMENT_STATE_UNSPECIFIED":            0,
@@ -383,6 +387,7 @@ var (
 		"ASSIGNMENT_STATE_RATED":                  7,
 		"ASSIGNMENT_STATE_REHANDLING":             8,
 		"ASSIGNMENT_STATE_REASSIGNED":             9,
+		"ASSIGNMENT_STATE_UNDER_REVIEW":           10,
 	}
 )
 
@@ -1062,6 +1067,58 @@ func (DraftState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
+// What the office decides of a signed-off reply.
+type ReviewDecision int32
+
+const (
+	ReviewDecision_REVIEW_DECISION_UNSPECIFIED ReviewDecision = 0
+	// Accepted: the reply is sent.
+	ReviewDecision_REVIEW_DECISION_ACCEPTED ReviewDecision = 1
+	// Returned for re-handling (退回重办), with a reason.
+	ReviewDecision_REVIEW_DECISION_RETURNED ReviewDecision = 2
+)
+
+// Enum value maps for ReviewDecision.
+var (
+	ReviewDecision_name = map[int32]string{
+		0: "REVIEW_DECISION_UNSPECIFIED",
+		1: "REVIEW_DECISION_ACCEPTED",
+		2: "REVIEW_DECISION_RETURNED",
+	}
+	ReviewDecision_value = map[string]int32{
+		"REVIEW_DECISION_UNSPECIFIED": 0,
+		"REVIEW_DECISION_ACCEPTED":    1,
+		"REVIEW_DECISION_RETURNED":    2,
+	}
+)
+
+func (x ReviewDecision) Enum() *ReviewDecision {
+	p := new(ReviewDecision)
+	*p = x
+	return p
+}
+
+func (x ReviewDecision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+}
+
+func (ReviewDecision) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[17]
+}
+
+func (x ReviewDecision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReviewDecision.Descriptor instead.
+func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+}
+
 // What a co-handling unit says of the lead's draft.
 type CountersignDecision int32
 
@@ -1098,11 +1155,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[17]
+	return &file_banli_v1_proposal_proto_enumTypes[18]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1111,7 +1168,7 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 // A due date and the rule that set it.
@@ -1829,8 +1886,14 @@ type Assignment struct {
 	Drafts []*ReplyDraft `protobuf:"bytes,24,rep,name=drafts,proto3" json:"drafts,omitempty"`
 	// Its collective reviews (集体评议), oldest first. Output only.
 	CollectiveReviews []*CollectiveReview `protobuf:"bytes,25,rep,name=collective_reviews,json=collectiveReviews,proto3" json:"collective_reviews,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The signed-off reply waiting for the office's review, in
+	// UNDER_REVIEW. Output only.
+	PendingReply *Reply `protobuf:"bytes,26,opt,name=pending_reply,json=pendingReply,proto3" json:"pending_reply,omitempty"`
+	// The replies the office returned for re-handling (退回重办), each with
+	// its review, oldest first. Output only.
+	ReturnedReplies []*Reply `protobuf:"bytes,27,rep,name=returned_replies,json=returnedReplies,proto3" json:"returned_replies,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -2034,6 +2097,20 @@ func (x *Assignment) GetDrafts() []*ReplyDraft {
 func (x *Assignment) GetCollectiveReviews() []*CollectiveReview {
 	if x != nil {
 		return x.CollectiveReviews
+	}
+	return nil
+}
+
+func (x *Assignment) GetPendingReply() *Reply {
+	if x != nil {
+		return x.PendingReply
+	}
+	return nil
+}
+
+func (x *Assignment) GetReturnedReplies() []*Reply {
+	if x != nil {
+		return x.ReturnedReplies
 	}
 	return nil
 }
@@ -2797,6 +2874,8 @@ type Reply struct {
 	// The office's corrections of its category (CorrectReplyCategory),
 	// oldest first; category is the latest's. Output only.
 	CategoryCorrections []*CategoryCorrection `protobuf:"bytes,22,rep,name=category_corrections,json=categoryCorrections,proto3" json:"category_corrections,omitempty"`
+	// The office's review of it, where the session asks for one. Output only.
+	OfficeReview *OfficeReview `protobuf:"bytes,25,opt,name=office_review,json=officeReview,proto3" json:"office_review,omitempty"`
 	// How the reply reached each proposer (RecordDelivery), one per
 	// proposer, in the order recorded. Output only.
 	Deliveries []*Delivery `protobuf:"bytes,23,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
@@ -2987,6 +3066,13 @@ func (x *Reply) GetSignedOffBy() string {
 func (x *Reply) GetCategoryCorrections() []*CategoryCorrection {
 	if x != nil {
 		return x.CategoryCorrections
+	}
+	return nil
+}
+
+func (x *Reply) GetOfficeReview() *OfficeReview {
+	if x != nil {
+		return x.OfficeReview
 	}
 	return nil
 }
@@ -3218,6 +3304,79 @@ func (x *ReplyDraft) GetCountersigns() []*Countersign {
 	return nil
 }
 
+// The office's review of a reply.
+type OfficeReview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Accepted or returned.
+	Decision ReviewDecision `protobuf:"varint,1,opt,name=decision,proto3,enum=banli.v1.ReviewDecision" json:"decision,omitempty"`
+	// Why, at most 2,000 characters; given when returned.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The office account, `accounts/{account}`.
+	ReviewedBy string `protobuf:"bytes,3,opt,name=reviewed_by,json=reviewedBy,proto3" json:"reviewed_by,omitempty"`
+	// When.
+	ReviewTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=review_time,json=reviewTime,proto3" json:"review_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfficeReview) Reset() {
+	*x = OfficeReview{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfficeReview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfficeReview) ProtoMessage() {}
+
+func (x *OfficeReview) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
+func (*OfficeReview) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *OfficeReview) GetDecision() ReviewDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return ReviewDecision_REVIEW_DECISION_UNSPECIFIED
+}
+
+func (x *OfficeReview) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *OfficeReview) GetReviewedBy() string {
+	if x != nil {
+		return x.ReviewedBy
+	}
+	return ""
+}
+
+func (x *OfficeReview) GetReviewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReviewTime
+	}
+	return nil
+}
+
 // One co-handling unit's countersign of the lead's draft.
 type Countersign struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3238,7 +3397,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3250,7 +3409,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3263,7 +3422,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -3323,7 +3482,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3335,7 +3494,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3348,7 +3507,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -3408,7 +3567,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3579,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3592,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -3476,7 +3635,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3488,7 +3647,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3501,7 +3660,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -3552,7 +3711,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3564,7 +3723,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3577,7 +3736,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -3663,8 +3822,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc3\n" +
-	"\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xbf\v\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
@@ -3695,7 +3853,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\tfollow_up\x18\x16 \x01(\v2\x12.banli.v1.FollowUpB\x03\xe0A\x03R\bfollowUp\x12\x18\n" +
 	"\ahandler\x18\x17 \x01(\tR\ahandler\x121\n" +
 	"\x06drafts\x18\x18 \x03(\v2\x14.banli.v1.ReplyDraftB\x03\xe0A\x03R\x06drafts\x12N\n" +
-	"\x12collective_reviews\x18\x19 \x03(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x03R\x11collectiveReviews\"\xa8\x02\n" +
+	"\x12collective_reviews\x18\x19 \x03(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x03R\x11collectiveReviews\x129\n" +
+	"\rpending_reply\x18\x1a \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\fpendingReply\x12?\n" +
+	"\x10returned_replies\x18\x1b \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\x0freturnedReplies\"\xa8\x02\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
@@ -3757,7 +3917,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x03 \x01(\tR\aopinion\x12<\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\xcc\t\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\x8e\n" +
+	"\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -3783,7 +3944,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bdeadline\x18\x13 \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\bdeadline\x12\x1c\n" +
 	"\aon_time\x18\x14 \x01(\bB\x03\xe0A\x03R\x06onTime\x12'\n" +
 	"\rsigned_off_by\x18\x15 \x01(\tB\x03\xe0A\x03R\vsignedOffBy\x12T\n" +
-	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\x127\n" +
+	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\x12@\n" +
+	"\roffice_review\x18\x19 \x01(\v2\x16.banli.v1.OfficeReviewB\x03\xe0A\x03R\fofficeReview\x127\n" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
@@ -3811,7 +3973,14 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"returnedBy\x12;\n" +
 	"\vreturn_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"returnTime\x129\n" +
-	"\fcountersigns\x18\t \x03(\v2\x15.banli.v1.CountersignR\fcountersigns\"\xcc\x01\n" +
+	"\fcountersigns\x18\t \x03(\v2\x15.banli.v1.CountersignR\fcountersigns\"\xba\x01\n" +
+	"\fOfficeReview\x124\n" +
+	"\bdecision\x18\x01 \x01(\x0e2\x18.banli.v1.ReviewDecisionR\bdecision\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vreviewed_by\x18\x03 \x01(\tR\n" +
+	"reviewedBy\x12;\n" +
+	"\vreview_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reviewTime\"\xcc\x01\n" +
 	"\vCountersign\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x129\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x1d.banli.v1.CountersignDecisionR\bdecision\x12\x18\n" +
@@ -3873,7 +4042,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bASSIGNMENT_ROLE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ASSIGNMENT_ROLE_LEAD\x10\x01\x12\x19\n" +
 	"\x15ASSIGNMENT_ROLE_SPLIT\x10\x02\x12\x1f\n" +
-	"\x1bASSIGNMENT_ROLE_CO_HANDLING\x10\x03*\xe0\x02\n" +
+	"\x1bASSIGNMENT_ROLE_CO_HANDLING\x10\x03*\x83\x03\n" +
 	"\x0fAssignmentState\x12 \n" +
 	"\x1cASSIGNMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ASSIGNMENT_STATE_ASSIGNED\x10\x01\x12+\n" +
@@ -3884,7 +4053,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x18ASSIGNMENT_STATE_REPLIED\x10\x06\x12\x1a\n" +
 	"\x16ASSIGNMENT_STATE_RATED\x10\a\x12\x1f\n" +
 	"\x1bASSIGNMENT_STATE_REHANDLING\x10\b\x12\x1f\n" +
-	"\x1bASSIGNMENT_STATE_REASSIGNED\x10\t*\xff\x01\n" +
+	"\x1bASSIGNMENT_STATE_REASSIGNED\x10\t\x12!\n" +
+	"\x1dASSIGNMENT_STATE_UNDER_REVIEW\x10\n" +
+	"*\xff\x01\n" +
 	"\x0eNotFiledReason\x12 \n" +
 	"\x1cNOT_FILED_REASON_UNSPECIFIED\x10\x00\x12$\n" +
 	" NOT_FILED_REASON_PERSONAL_MATTER\x10\x01\x12\"\n" +
@@ -3948,7 +4119,11 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x10DRAFT_STATE_OPEN\x10\x01\x12\x18\n" +
 	"\x14DRAFT_STATE_RETURNED\x10\x02\x12\x1a\n" +
 	"\x16DRAFT_STATE_SIGNED_OFF\x10\x03\x12\x1a\n" +
-	"\x16DRAFT_STATE_SUPERSEDED\x10\x04*\x7f\n" +
+	"\x16DRAFT_STATE_SUPERSEDED\x10\x04*m\n" +
+	"\x0eReviewDecision\x12\x1f\n" +
+	"\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18REVIEW_DECISION_ACCEPTED\x10\x01\x12\x1c\n" +
+	"\x18REVIEW_DECISION_RETURNED\x10\x02*\x7f\n" +
 	"\x13CountersignDecision\x12$\n" +
 	" COUNTERSIGN_DECISION_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bCOUNTERSIGN_DECISION_AGREED\x10\x01\x12!\n" +
@@ -3966,8 +4141,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -3986,115 +4161,122 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(Decision)(0),                 // 14: banli.v1.Decision
 	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
 	(DraftState)(0),               // 16: banli.v1.DraftState
-	(CountersignDecision)(0),      // 17: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 18: banli.v1.Deadline
-	(*Proposer)(nil),              // 19: banli.v1.Proposer
-	(*Attachment)(nil),            // 20: banli.v1.Attachment
-	(*Proposal)(nil),              // 21: banli.v1.Proposal
-	(*Refusal)(nil),               // 22: banli.v1.Refusal
-	(*Assignment)(nil),            // 23: banli.v1.Assignment
-	(*FollowUp)(nil),              // 24: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 25: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 26: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 27: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 28: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 29: banli.v1.Consultation
-	(*Opinion)(nil),               // 30: banli.v1.Opinion
-	(*Rating)(nil),                // 31: banli.v1.Rating
-	(*Reply)(nil),                 // 32: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 33: banli.v1.CollectiveReview
-	(*ReplyDraft)(nil),            // 34: banli.v1.ReplyDraft
-	(*Countersign)(nil),           // 35: banli.v1.Countersign
-	(*Delivery)(nil),              // 36: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 37: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 38: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 39: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 40: google.protobuf.Timestamp
+	(ReviewDecision)(0),           // 17: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 18: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 19: banli.v1.Deadline
+	(*Proposer)(nil),              // 20: banli.v1.Proposer
+	(*Attachment)(nil),            // 21: banli.v1.Attachment
+	(*Proposal)(nil),              // 22: banli.v1.Proposal
+	(*Refusal)(nil),               // 23: banli.v1.Refusal
+	(*Assignment)(nil),            // 24: banli.v1.Assignment
+	(*FollowUp)(nil),              // 25: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 26: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 27: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 28: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 29: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 30: banli.v1.Consultation
+	(*Opinion)(nil),               // 31: banli.v1.Opinion
+	(*Rating)(nil),                // 32: banli.v1.Rating
+	(*Reply)(nil),                 // 33: banli.v1.Reply
+	(*CollectiveReview)(nil),      // 34: banli.v1.CollectiveReview
+	(*ReplyDraft)(nil),            // 35: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 36: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 37: banli.v1.Countersign
+	(*Delivery)(nil),              // 38: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 39: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 40: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 41: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 42: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	40, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	40, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	42, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	42, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	19, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	20, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	20, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	21, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	23, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	22, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	40, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	40, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	27, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	24, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	23, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	42, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	42, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	28, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	40, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	42, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	40, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	18, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	40, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	18, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	18, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	28, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	29, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	30, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	32, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	26, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	18, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	24, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	34, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	33, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	15, // 31: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	40, // 32: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	25, // 33: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	40, // 34: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	40, // 35: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	40, // 36: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 37: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	40, // 38: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	40, // 39: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	40, // 40: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 41: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	40, // 42: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 43: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 44: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	40, // 45: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	40, // 46: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	40, // 47: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	13, // 48: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	40, // 49: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	9,  // 50: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	40, // 51: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 52: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 53: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	40, // 54: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	18, // 55: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	31, // 56: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	40, // 57: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	18, // 58: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	38, // 59: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	36, // 60: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	37, // 61: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	40, // 62: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	32, // 63: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	40, // 64: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	16, // 65: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	40, // 66: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	35, // 67: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	17, // 68: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	40, // 69: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10, // 70: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	40, // 71: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	40, // 72: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	40, // 73: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 74: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 75: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	40, // 76: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 77: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	78, // [78:78] is the sub-list for method output_type
-	78, // [78:78] is the sub-list for method input_type
-	78, // [78:78] is the sub-list for extension type_name
-	78, // [78:78] is the sub-list for extension extendee
-	0,  // [0:78] is the sub-list for field type_name
+	42, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	19, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	42, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	19, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	19, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	29, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	30, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	31, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	33, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	27, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	19, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	25, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	35, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	34, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	33, // 31: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	33, // 32: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	15, // 33: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	42, // 34: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	26, // 35: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	42, // 36: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	42, // 37: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	42, // 38: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 39: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	42, // 40: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	42, // 41: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	42, // 42: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 43: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	42, // 44: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,  // 45: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,  // 46: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	42, // 47: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	42, // 48: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	42, // 49: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	13, // 50: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	42, // 51: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	9,  // 52: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	42, // 53: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 54: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 55: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	42, // 56: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	19, // 57: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	32, // 58: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	42, // 59: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	19, // 60: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	40, // 61: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	36, // 62: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	38, // 63: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	39, // 64: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	42, // 65: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	33, // 66: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	42, // 67: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	16, // 68: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	42, // 69: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	37, // 70: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	17, // 71: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	42, // 72: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	18, // 73: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	42, // 74: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10, // 75: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	42, // 76: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	42, // 77: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	42, // 78: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 79: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 80: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	42, // 81: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 82: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	83, // [83:83] is the sub-list for method output_type
+	83, // [83:83] is the sub-list for method input_type
+	83, // [83:83] is the sub-list for extension type_name
+	83, // [83:83] is the sub-list for extension extendee
+	0,  // [0:83] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -4107,8 +4289,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      18,
-			NumMessages:   22,
+			NumEnums:      19,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2062,6 +2062,88 @@ func (x *ReturnReplyDraftRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for ReviewReply.
+type ReviewReplyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Accepted or returned. Required.
+	Decision ReviewDecision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.ReviewDecision" json:"decision,omitempty"`
+	// Why, at most 2,000 characters; required when returned.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewReplyRequest) Reset() {
+	*x = ReviewReplyRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewReplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewReplyRequest) ProtoMessage() {}
+
+func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
+func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReviewReplyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReviewReplyRequest) GetDecision() ReviewDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return ReviewDecision_REVIEW_DECISION_UNSPECIFIED
+}
+
+func (x *ReviewReplyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReviewReplyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReviewReplyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for RecordDelivery. At least one of proposer_ids,
 // all_proposers and copy_to is required.
 type RecordDeliveryRequest struct {
@@ -2094,7 +2176,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2188,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2201,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2206,7 +2288,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2300,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2313,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -2288,7 +2370,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2300,7 +2382,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2313,7 +2395,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2368,7 +2450,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2462,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2475,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -2441,7 +2523,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2453,7 +2535,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +2548,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2516,7 +2598,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2610,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2623,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2757,6 +2839,13 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\acomment\x18\x03 \x01(\tB\x03\xe0A\x02R\acomment\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xb3\x01\n" +
+	"\x12ReviewReplyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x129\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x18.banli.v1.ReviewDecisionB\x03\xe0A\x02R\bdecision\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\"\xc2\x02\n" +
 	"\x15RecordDeliveryRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12!\n" +
@@ -2805,7 +2894,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xd0\x1d\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xce\x1e\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -2829,7 +2918,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x0eSaveReplyDraft\x12\x1f.banli.v1.SaveReplyDraftRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:saveReplyDraft\x12\x86\x01\n" +
 	"\x10CountersignReply\x12!.banli.v1.CountersignReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:countersign\x12\x9d\x01\n" +
 	"\x16RecordCollectiveReview\x12'.banli.v1.RecordCollectiveReviewRequest\x1a\x12.banli.v1.Proposal\"F\x82\xd3\xe4\x93\x02@:\x01*\";/v1/{name=proposals/*/assignments/*}:recordCollectiveReview\x12\x8b\x01\n" +
-	"\x10ReturnReplyDraft\x12!.banli.v1.ReturnReplyDraftRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:returnReplyDraft\x12\x8f\x01\n" +
+	"\x10ReturnReplyDraft\x12!.banli.v1.ReturnReplyDraftRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:returnReplyDraft\x12|\n" +
+	"\vReviewReply\x12\x1c.banli.v1.ReviewReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:reviewReply\x12\x8f\x01\n" +
 	"\x0eRecordDelivery\x12\x1f.banli.v1.RecordDeliveryRequest\x1a\x12.banli.v1.Proposal\"H\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/{name=proposals/*/assignments/*/replies/*}:recordDelivery\x12\x9c\x01\n" +
 	"\x14CorrectReplyCategory\x12%.banli.v1.CorrectReplyCategoryRequest\x1a\x12.banli.v1.Proposal\"I\x82\xd3\xe4\x93\x02C:\x01*\">/v1/{name=proposals/*/assignments/*/replies/*}:correctCategory\x12q\n" +
 	"\fRefuseFiling\x12\x1d.banli.v1.RefuseFilingRequest\x1a\x12.banli.v1.Proposal\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=proposals/*}:refuseFiling\x12u\n" +
@@ -2850,7 +2940,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -2877,113 +2967,118 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*CountersignReplyRequest)(nil),       // 22: banli.v1.CountersignReplyRequest
 	(*RecordCollectiveReviewRequest)(nil), // 23: banli.v1.RecordCollectiveReviewRequest
 	(*ReturnReplyDraftRequest)(nil),       // 24: banli.v1.ReturnReplyDraftRequest
-	(*RecordDeliveryRequest)(nil),         // 25: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 26: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 27: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 28: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 29: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 30: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 31: banli.v1.Proposal
-	(ProposalKind)(0),                     // 32: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 33: banli.v1.ProposalState
-	(AssignmentRole)(0),                   // 34: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),                // 35: banli.v1.UnitAssignment
-	(Decision)(0),                         // 36: banli.v1.Decision
-	(*Consultation)(nil),                  // 37: banli.v1.Consultation
-	(*Opinion)(nil),                       // 38: banli.v1.Opinion
-	(*Reply)(nil),                         // 39: banli.v1.Reply
-	(Satisfaction)(0),                     // 40: banli.v1.Satisfaction
-	(CountersignDecision)(0),              // 41: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 42: banli.v1.CollectiveReview
-	(DeliveryChannel)(0),                  // 43: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 44: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 45: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 46: banli.v1.NotFiledReason
+	(*ReviewReplyRequest)(nil),            // 25: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 26: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 27: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 28: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 29: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 30: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 31: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 32: banli.v1.Proposal
+	(ProposalKind)(0),                     // 33: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 34: banli.v1.ProposalState
+	(AssignmentRole)(0),                   // 35: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),                // 36: banli.v1.UnitAssignment
+	(Decision)(0),                         // 37: banli.v1.Decision
+	(*Consultation)(nil),                  // 38: banli.v1.Consultation
+	(*Opinion)(nil),                       // 39: banli.v1.Opinion
+	(*Reply)(nil),                         // 40: banli.v1.Reply
+	(Satisfaction)(0),                     // 41: banli.v1.Satisfaction
+	(CountersignDecision)(0),              // 42: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 43: banli.v1.CollectiveReview
+	(ReviewDecision)(0),                   // 44: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 45: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 46: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 47: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 48: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	31, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	32, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	33, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	34, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	32, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	33, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	34, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	35, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	31, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	35, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	36, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	36, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	37, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	38, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	39, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	40, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	39, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	41, // 14: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	42, // 15: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	43, // 16: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	44, // 17: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	45, // 18: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	46, // 19: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 20: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 21: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 22: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 23: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 24: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 25: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 26: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 27: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 28: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 29: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 30: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 31: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 32: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 33: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 34: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 35: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 36: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 37: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 38: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 39: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	22, // 40: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	23, // 41: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	24, // 42: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	25, // 43: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	26, // 44: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	27, // 45: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	28, // 46: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	29, // 47: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	30, // 48: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	31, // 49: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	31, // 50: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 51: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	31, // 52: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	31, // 53: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	31, // 54: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	31, // 55: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	31, // 56: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	31, // 57: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	31, // 58: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	31, // 59: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	31, // 60: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	31, // 61: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	31, // 62: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	31, // 63: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	31, // 64: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	31, // 65: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	31, // 66: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	31, // 67: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	31, // 68: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	31, // 69: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	31, // 70: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	31, // 71: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	31, // 72: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	31, // 73: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	31, // 74: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	31, // 75: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	31, // 76: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	31, // 77: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	49, // [49:78] is the sub-list for method output_type
-	20, // [20:49] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	32, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	36, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	37, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	37, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	38, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	39, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	40, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	41, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	40, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	42, // 14: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	43, // 15: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	44, // 16: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	45, // 17: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	46, // 18: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	47, // 19: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	48, // 20: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 21: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 22: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 23: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 24: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 25: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 26: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 27: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 28: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 29: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 30: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 31: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 32: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 33: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 34: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 35: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 36: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 37: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 38: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 39: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 40: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	22, // 41: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	23, // 42: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	24, // 43: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	25, // 44: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	26, // 45: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	27, // 46: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	28, // 47: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	29, // 48: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	30, // 49: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	31, // 50: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	32, // 51: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	32, // 52: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 53: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	32, // 54: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	32, // 55: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	32, // 56: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	32, // 57: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	32, // 58: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	32, // 59: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	32, // 60: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	32, // 61: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	32, // 62: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	32, // 63: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	32, // 64: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	32, // 65: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	32, // 66: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	32, // 67: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	32, // 68: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	32, // 69: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	32, // 70: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	32, // 71: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	32, // 72: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	32, // 73: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	32, // 74: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	32, // 75: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	32, // 76: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	32, // 77: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	32, // 78: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	32, // 79: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	32, // 80: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	51, // [51:81] is the sub-list for method output_type
+	21, // [21:51] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -2999,7 +3094,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	ProposalService_CountersignReply_FullMethodName       = "/banli.v1.ProposalService/CountersignReply"
 	ProposalService_RecordCollectiveReview_FullMethodName = "/banli.v1.ProposalService/RecordCollectiveReview"
 	ProposalService_ReturnReplyDraft_FullMethodName       = "/banli.v1.ProposalService/ReturnReplyDraft"
+	ProposalService_ReviewReply_FullMethodName            = "/banli.v1.ProposalService/ReviewReply"
 	ProposalService_RecordDelivery_FullMethodName         = "/banli.v1.ProposalService/RecordDelivery"
 	ProposalService_CorrectReplyCategory_FullMethodName   = "/banli.v1.ProposalService/CorrectReplyCategory"
 	ProposalService_RefuseFiling_FullMethodName           = "/banli.v1.ProposalService/RefuseFiling"
@@ -150,6 +151,11 @@ type ProposalServiceClient interface {
 	// The unit head returns the latest draft with a comment, for a new
 	// version.
 	ReturnReplyDraft(ctx context.Context, in *ReturnReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The office reviews a part's signed-off reply (UNDER_REVIEW): it accepts
+	// it, which sends it, or returns it for re-handling (退回重办) with a
+	// reason, which brings the part back to where it was before the
+	// sign-off.
+	ReviewReply(ctx context.Context, in *ReviewReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Records how a reply reached its proposers (送达) and whom it was copied
 	// to (抄送). Each proposer is delivered to once, and each recipient
 	// copied once. Accepted for the current round's reply of a lead or split
@@ -419,6 +425,16 @@ func (c *proposalServiceClient) ReturnReplyDraft(ctx context.Context, in *Return
 	return out, nil
 }
 
+func (c *proposalServiceClient) ReviewReply(ctx context.Context, in *ReviewReplyRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_ReviewReply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) RecordDelivery(ctx context.Context, in *RecordDeliveryRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -579,6 +595,11 @@ type ProposalServiceServer interface {
 	// The unit head returns the latest draft with a comment, for a new
 	// version.
 	ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error)
+	// The office reviews a part's signed-off reply (UNDER_REVIEW): it accepts
+	// it, which sends it, or returns it for re-handling (退回重办) with a
+	// reason, which brings the part back to where it was before the
+	// sign-off.
+	ReviewReply(context.Context, *ReviewReplyRequest) (*Proposal, error)
 	// Records how a reply reached its proposers (送达) and whom it was copied
 	// to (抄送). Each proposer is delivered to once, and each recipient
 	// copied once. Accepted for the current round's reply of a lead or split
@@ -686,6 +707,9 @@ func (UnimplementedProposalServiceServer) RecordCollectiveReview(context.Context
 }
 func (UnimplementedProposalServiceServer) ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReturnReplyDraft not implemented")
+}
+func (UnimplementedProposalServiceServer) ReviewReply(context.Context, *ReviewReplyRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReviewReply not implemented")
 }
 func (UnimplementedProposalServiceServer) RecordDelivery(context.Context, *RecordDeliveryRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RecordDelivery not implemented")
@@ -1140,6 +1164,24 @@ func _ProposalService_ReturnReplyDraft_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_ReviewReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReviewReplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).ReviewReply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_ReviewReply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).ReviewReply(ctx, req.(*ReviewReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_RecordDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordDeliveryRequest)
 	if err := dec(in); err != nil {
@@ -1346,6 +1388,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReturnReplyDraft",
 			Handler:    _ProposalService_ReturnReplyDraft_Handler,
+		},
+		{
+			MethodName: "ReviewReply",
+			Handler:    _ProposalService_ReviewReply_Handler,
 		},
 		{
 			MethodName: "RecordDelivery",

@@ -369,8 +369,12 @@ type SessionPolicy struct {
 	// (主要负责人, Account.principal), not by another of its heads.
 	// Default false.
 	PrincipalSignsOffKeyCases *bool `protobuf:"varint,14,opt,name=principal_signs_off_key_cases,json=principalSignsOffKeyCases,proto3,oneof" json:"principal_signs_off_key_cases,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// A signed-off reply waits for the office's review (ReviewReply): it is
+	// sent once the office accepts it, or returned for re-handling
+	// (退回重办). Default false.
+	OfficeReviewsReplies *bool `protobuf:"varint,15,opt,name=office_reviews_replies,json=officeReviewsReplies,proto3,oneof" json:"office_reviews_replies,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -497,6 +501,13 @@ func (x *SessionPolicy) GetCountersignLeadReply() bool {
 func (x *SessionPolicy) GetPrincipalSignsOffKeyCases() bool {
 	if x != nil && x.PrincipalSignsOffKeyCases != nil {
 		return *x.PrincipalSignsOffKeyCases
+	}
+	return false
+}
+
+func (x *SessionPolicy) GetOfficeReviewsReplies() bool {
+	if x != nil && x.OfficeReviewsReplies != nil {
+		return *x.OfficeReviewsReplies
 	}
 	return false
 }
@@ -732,7 +743,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\x89\t\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xdf\t\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -749,7 +760,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x1fcollective_review_for_key_cases\x18\f \x01(\bH\n" +
 	"R\x1bcollectiveReviewForKeyCases\x88\x01\x01\x129\n" +
 	"\x16countersign_lead_reply\x18\r \x01(\bH\vR\x14countersignLeadReply\x88\x01\x01\x12E\n" +
-	"\x1dprincipal_signs_off_key_cases\x18\x0e \x01(\bH\fR\x19principalSignsOffKeyCases\x88\x01\x01B\x17\n" +
+	"\x1dprincipal_signs_off_key_cases\x18\x0e \x01(\bH\fR\x19principalSignsOffKeyCases\x88\x01\x01\x129\n" +
+	"\x16office_reviews_replies\x18\x0f \x01(\bH\rR\x14officeReviewsReplies\x88\x01\x01B\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -762,7 +774,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x16_carry_over_category_cB\"\n" +
 	" _collective_review_for_key_casesB\x19\n" +
 	"\x17_countersign_lead_replyB \n" +
-	"\x1e_principal_signs_off_key_cases\"b\n" +
+	"\x1e_principal_signs_off_key_casesB\x19\n" +
+	"\x17_office_reviews_replies\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
