@@ -344,8 +344,14 @@ var (
 	consultedFirst = guard{
 		rule: "the part has consulted the proposers, where the session asks (先沟通后答复)",
 		check: func(in guardInput) error {
-			if in.policy.GetConsultBeforeReply() && len(in.a.GetConsultations()) == 0 {
-				return fmt.Errorf("%s has recorded no consultation: the session requires consulting the proposers before replying (先沟通后答复): %w", in.a.GetName(), ErrPrecondition)
+			if !in.policy.GetConsultBeforeReply() {
+				return nil
+			}
+			// A new round needs a consultation of its own. One recorded before
+			// consultations kept their round (0) counts for any round.
+			round := max(in.a.GetRound(), 1)
+			if !slices.ContainsFunc(in.a.GetConsultations(), func(c *banliv1.Consultation) bool { return c.GetRound() == 0 || c.GetRound() == round }) {
+				return fmt.Errorf("%s has recorded no consultation in round %d: the session requires consulting the proposers before replying (先沟通后答复): %w", in.a.GetName(), round, ErrPrecondition)
 			}
 			return nil
 		},
@@ -420,12 +426,18 @@ var (
 			return nil
 		},
 	}
-	ratedByAProposer = guard{
-		rule: "the rater is one of the case's proposers",
+	ratedByARater = guard{
+		rule: "the rater is one of the case's proposers, and the first one where the session says so",
 		check: func(in guardInput) error {
 			id := in.req.(*banliv1.RateReplyRequest).GetProposerId()
 			if !slices.ContainsFunc(in.p.GetProposers(), func(p *banliv1.Proposer) bool { return p.GetId() == id }) {
 				return invalidField("proposer_id", "%s has no proposer %d", in.p.GetName(), id)
+			}
+			switch in.policy.GetRaters() {
+			case banliv1.Raters_RATERS_FIRST_PROPOSER, banliv1.Raters_RATERS_FIRST_FOR_ALL:
+				if first := firstProposer(in.p); id != first {
+					return invalidField("proposer_id", "the session's replies are rated by the first proposer, %d", first)
+				}
 			}
 			return nil
 		},

@@ -82,6 +82,7 @@ func TestGuards(t *testing.T) {
 			{Unit: "units/2", Role: coHandling, State: aOpinionSent}, {Unit: "units/3", Role: coHandling, State: aOpinionSent}}}
 	}
 	principalAsked := resolvePolicy(&banliv1.SessionPolicy{PrincipalSignsOffKeyCases: proto.Bool(true)})
+	firstRates := resolvePolicy(&banliv1.SessionPolicy{Raters: banliv1.Raters_RATERS_FIRST_PROPOSER})
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
@@ -104,8 +105,8 @@ func TestGuards(t *testing.T) {
 		{"the current round", currentRoundsReply, guardInput{a: replied, req: rating(2, 1)}, true},
 		{"an earlier round", currentRoundsReply, guardInput{a: replied, req: rating(1, 1)}, false},
 		{"a round with no reply (not found, later)", currentRoundsReply, guardInput{a: replied, req: rating(7, 1)}, true},
-		{"a proposer of the case", ratedByAProposer, guardInput{p: case1, a: replied, req: rating(2, 1)}, true},
-		{"not a proposer of the case", ratedByAProposer, guardInput{p: case1, a: replied, req: rating(2, 9)}, false},
+		{"a proposer of the case", ratedByARater, guardInput{p: case1, a: replied, req: rating(2, 1)}, true},
+		{"not a proposer of the case", ratedByARater, guardInput{p: case1, a: replied, req: rating(2, 9)}, false},
 		{"a first rating", ratedOnce, guardInput{a: replied, req: rating(2, 1)}, true},
 		{"a second rating", ratedOnce, guardInput{a: replied, req: rating(2, 2)}, false},
 		{"new units", newUnitsOnly, guardInput{p: led, plan: plan("units/3", coHandling, "units/2", coHandling)}, true},
@@ -157,6 +158,11 @@ func TestGuards(t *testing.T) {
 		{"another head signs off a key case", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{Key: true}, policy: principalAsked, caller: &Caller{}}, false},
 		{"another head signs off a case that is not key", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{}, policy: principalAsked, caller: &Caller{}}, true},
 		{"a session that does not ask the principal", principalSignsOffKeyCase, guardInput{p: &banliv1.Proposal{Key: true}, policy: policy, caller: &Caller{}}, true},
+		{"the first proposer, where only the first rates", ratedByARater, guardInput{p: case1, a: replied, req: rating(2, 1), policy: firstRates}, true},
+		{"another proposer, where only the first rates", ratedByARater, guardInput{p: case1, a: replied, req: rating(2, 2), policy: firstRates}, false},
+		{"a new round consulted", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{Round: 1}, {Round: 2}}}), policy: policy}, true},
+		{"a new round not consulted", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{Round: 1}}}), policy: policy}, false},
+		{"a consultation from before rounds were kept", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{}}}), policy: policy}, true},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

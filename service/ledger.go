@@ -22,7 +22,7 @@ var ledgerViews = map[banliv1.LedgerView]struct {
 	banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN:  {states: []banliv1.AssignmentState{aAssigned}},
 	banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION:  {states: []banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, role: coHandling},
 	banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED: {states: []banliv1.AssignmentState{aReplied}},
-	banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED: {states: []banliv1.AssignmentState{aRehandling}},
+	banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED: {states: []banliv1.AssignmentState{aUnsatisfied, aRehandling}},
 	banliv1.LedgerView_LEDGER_VIEW_KEY_CASES:         {},
 	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:          {},
 	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:           {},

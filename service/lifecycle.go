@@ -35,6 +35,10 @@ const (
 	StepSubmitReply         Step = "SubmitReply"
 	StepRateSatisfied       Step = "RateReply (satisfied or basically satisfied)"
 	StepRateUnsatisfied     Step = "RateReply (unsatisfied)"
+	StepRatePartly          Step = "RateReply (more ratings due)"
+	StepRateToOffice        Step = "RateReply (unsatisfied, to the office)"
+	StepRehandle            Step = "DecideUnsatisfied (re-handle)"
+	StepCloseUnsatisfied    Step = "DecideUnsatisfied (explain and close)"
 	StepPublish             Step = "PublishReply"
 	StepWithhold            Step = "WithholdReply"
 	StepCorrectCategory     Step = "CorrectReplyCategory"
@@ -77,6 +81,7 @@ const (
 	aRehandling     = banliv1.AssignmentState_ASSIGNMENT_STATE_REHANDLING
 	aReassigned     = banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED
 	aUnderReview    = banliv1.AssignmentState_ASSIGNMENT_STATE_UNDER_REVIEW
+	aUnsatisfied    = banliv1.AssignmentState_ASSIGNMENT_STATE_UNSATISFIED
 	lead            = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
 	split           = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
 	coHandling      = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
@@ -163,6 +168,7 @@ var assignmentTransitions = []assignmentTransition{
 	{step: StepConsult, roles: allRoles, edges: edges{
 		aSigned: aConsulted, aConsulted: assignmentStays, aOpinionSent: assignmentStays,
 		aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays,
+		aUnderReview: assignmentStays, aUnsatisfied: assignmentStays,
 	}, guards: []guard{consultedAfterAssignment}},
 	// 会办意见: co-handling units only; once.
 	{step: StepSubmitOpinion, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: aOpinionSent, aConsulted: aOpinionSent}},
@@ -196,13 +202,24 @@ var assignmentTransitions = []assignmentTransition{
 			principalSignsOffKeyCase, datedAfterItsSteps}},
 	{step: StepAcceptReply, roles: replyingRoles, edges: edges{aUnderReview: aReplied}},
 	{step: StepReturnReply, roles: replyingRoles, edges: edges{aUnderReview: assignmentGoesBack}},
-	// 评价: a rating that is not unsatisfied settles the part; another
-	// proposer's later rating of the same reply keeps it settled.
+	// 评价: the rating that completes the ratings a reply waits for (every
+	// proposer's, or the first's), none unsatisfied, settles the part; in
+	// sessions of RATERS_ANY_PROPOSER the first rating does, and later ones
+	// keep it settled.
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},
-		guards: []guard{currentRoundsReply, ratedByAProposer, ratedOnce}},
-	// 不满意: the part goes back for a new round (重新办理).
+		guards: []guard{currentRoundsReply, ratedByARater, ratedOnce}},
+	// A rating that leaves more due, or comes in while the office decides
+	// an unsatisfied one, changes nothing but the count.
+	{step: StepRatePartly, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aUnsatisfied: assignmentStays},
+		guards: []guard{currentRoundsReply, ratedByARater, ratedOnce}},
+	// 不满意: the part goes back for a new round (重新办理), or, where the
+	// office vets unsatisfied ratings, waits for its decision.
 	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling},
-		guards: []guard{currentRoundsReply, ratedByAProposer, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratedByARater, ratedOnce}},
+	{step: StepRateToOffice, roles: replyingRoles, edges: edges{aReplied: aUnsatisfied, aRated: aUnsatisfied},
+		guards: []guard{currentRoundsReply, ratedByARater, ratedOnce}},
+	{step: StepRehandle, roles: replyingRoles, edges: edges{aUnsatisfied: aRehandling}, guards: []guard{currentRoundsReply}},
+	{step: StepCloseUnsatisfied, roles: replyingRoles, edges: edges{aUnsatisfied: aRated}, guards: []guard{currentRoundsReply}},
 	// 延期: a unit that has signed asks for more time for its first reply;
 	// the office decides. The part's state does not change.
 	{step: StepRequestExtension, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays},
@@ -434,7 +451,7 @@ func deriveProposalState(p *banliv1.Proposal) banliv1.ProposalState {
 		switch a.GetState() {
 		case aConsulted, aRehandling, aUnderReview:
 			consultedParts++
-		case aReplied:
+		case aReplied, aUnsatisfied:
 			consultedParts++
 			repliedParts++
 		case aRated:

@@ -70,7 +70,7 @@ func TestAssignmentSteps(t *testing.T) {
 		want[key{StepApproveReassignment, role, aRequested}] = aReassigned
 		want[key{StepRefuseReassignment, role, aRequested}] = aAssigned
 		want[key{StepConsult, role, aSigned}] = aConsulted
-		for _, s := range []banliv1.AssignmentState{aConsulted, aOpinionSent, aReplied, aRated, aRehandling} {
+		for _, s := range []banliv1.AssignmentState{aConsulted, aOpinionSent, aReplied, aRated, aRehandling, aUnderReview, aUnsatisfied} {
 			want[key{StepConsult, role, s}] = s
 		}
 	}
@@ -87,6 +87,12 @@ func TestAssignmentSteps(t *testing.T) {
 		want[key{StepRateSatisfied, role, aRated}] = aRated
 		want[key{StepRateUnsatisfied, role, aReplied}] = aRehandling
 		want[key{StepRateUnsatisfied, role, aRated}] = aRehandling
+		want[key{StepRatePartly, role, aReplied}] = aReplied
+		want[key{StepRatePartly, role, aUnsatisfied}] = aUnsatisfied
+		want[key{StepRateToOffice, role, aReplied}] = aUnsatisfied
+		want[key{StepRateToOffice, role, aRated}] = aUnsatisfied
+		want[key{StepRehandle, role, aUnsatisfied}] = aRehandling
+		want[key{StepCloseUnsatisfied, role, aUnsatisfied}] = aRated
 		for _, s := range []banliv1.AssignmentState{aReplied, aRated, aRehandling} {
 			want[key{StepCorrectCategory, role, s}] = s
 		}
@@ -110,6 +116,7 @@ func TestAssignmentSteps(t *testing.T) {
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
 		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign, StepSubmitForReview, StepAcceptReply, StepReturnReply,
+		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))
@@ -269,6 +276,37 @@ func TestBeforeReview(t *testing.T) {
 	} {
 		if got := beforeReview(tt.a); got != tt.want {
 			t.Errorf("round %d, %d consultations: %s, want %s", tt.a.GetRound(), len(tt.a.GetConsultations()), got, tt.want)
+		}
+	}
+}
+
+// TestRatingStep: which step a rating takes, by the session's raters and
+// the ratings already in.
+func TestRatingStep(t *testing.T) {
+	every := resolvePolicy(nil)
+	legacy := storedPolicy(&banliv1.SessionPolicy{})
+	sat, unsat := banliv1.Satisfaction_SATISFACTION_SATISFIED, banliv1.Satisfaction_SATISFACTION_UNSATISFIED
+	reply := func(expected int32, ratings int) *banliv1.Reply {
+		return &banliv1.Reply{RatingsExpected: expected, Ratings: make([]*banliv1.Rating, ratings)}
+	}
+	replied, unsatisfied := &banliv1.Assignment{State: aReplied}, &banliv1.Assignment{State: aUnsatisfied}
+	for _, tt := range []struct {
+		name   string
+		policy *banliv1.SessionPolicy
+		a      *banliv1.Assignment
+		r      *banliv1.Reply
+		s      banliv1.Satisfaction
+		want   Step
+	}{
+		{"the first of 11", every, replied, reply(11, 0), sat, StepRatePartly},
+		{"the last of 11", every, replied, reply(11, 10), sat, StepRateSatisfied},
+		{"an unsatisfied one, vetted", every, replied, reply(11, 3), unsat, StepRateToOffice},
+		{"one while the office decides", every, unsatisfied, reply(11, 4), sat, StepRatePartly},
+		{"the first, in an old session", legacy, replied, reply(0, 0), sat, StepRateSatisfied},
+		{"an unsatisfied one, in an old session", legacy, replied, reply(0, 1), unsat, StepRateUnsatisfied},
+	} {
+		if got := ratingStep(tt.policy, tt.a, tt.r, tt.s); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}
 }

@@ -23,6 +23,8 @@ const (
 	defaultCountersignLeadReply    = false
 	defaultPrincipalSignsOffKey    = false
 	defaultOfficeReviewsReplies    = false
+	defaultOfficeVetsUnsatisfied   = true
+	defaultRaters                  = banliv1.Raters_RATERS_EVERY_PROPOSER
 	// Rules added after sessions were first registered: a new session gets
 	// the default, one stored before the rule existed reads false (see
 	// storedPolicy), so that its rules do not change under it.
@@ -68,6 +70,12 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	if out.OfficeReviewsReplies == nil {
 		out.OfficeReviewsReplies = proto.Bool(defaultOfficeReviewsReplies)
 	}
+	if out.OfficeVetsUnsatisfied == nil {
+		out.OfficeVetsUnsatisfied = proto.Bool(defaultOfficeVetsUnsatisfied)
+	}
+	if out.Raters == banliv1.Raters_RATERS_UNSPECIFIED {
+		out.Raters = defaultRaters
+	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D
 	}
@@ -84,6 +92,12 @@ func storedPolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.CollectiveReviewForKeyCases == nil {
 		out.CollectiveReviewForKeyCases = proto.Bool(false)
+	}
+	if out.Raters == banliv1.Raters_RATERS_UNSPECIFIED {
+		out.Raters = banliv1.Raters_RATERS_ANY_PROPOSER
+	}
+	if out.OfficeVetsUnsatisfied == nil {
+		out.OfficeVetsUnsatisfied = proto.Bool(false)
 	}
 	return resolvePolicy(out)
 }
@@ -111,6 +125,7 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 		v.add(field+".reply_max_months", "must be at least reply_months (%d)", resolved.GetReplyMonths())
 	}
 	v.enum(field+".reply_categories", p.GetReplyCategories(), false)
+	v.enum(field+".raters", p.GetRaters(), false)
 }
 
 // categoryAllowed says whether the session's policy accepts a reply
@@ -120,6 +135,22 @@ func categoryAllowed(p *banliv1.SessionPolicy, c banliv1.ReplyCategory) bool {
 		return p.GetReplyCategories() != banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_C
 	}
 	return true
+}
+
+// ratingsExpected is how many ratings a reply to p waits for.
+func ratingsExpected(policy *banliv1.SessionPolicy, p *banliv1.Proposal) int32 {
+	if policy.GetRaters() == banliv1.Raters_RATERS_EVERY_PROPOSER {
+		return int32(len(p.GetProposers()))
+	}
+	return 1
+}
+
+// firstProposer is the id of the case's first proposer (领衔).
+func firstProposer(p *banliv1.Proposal) int32 {
+	if len(p.GetProposers()) == 0 {
+		return 0
+	}
+	return p.GetProposers()[0].GetId()
 }
 
 // carriesOver says whether a reply of this category puts the part on the

@@ -64,7 +64,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/AssignProposal":       {"office"}, "ProposalService/DecideReassignment": {"office"},
 	"ProposalService/DecideExtension": {"office"}, "ProposalService/CloseFollowUp": {"office"},
 	"ProposalService/RecordReminder": {"office"}, "ProposalService/RefuseFiling": {"office"},
-	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"}, "ProposalService/CorrectReplyCategory": {"office"}, "ProposalService/ReviewReply": {"office"},
+	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"}, "ProposalService/CorrectReplyCategory": {"office"}, "ProposalService/ReviewReply": {"office"}, "ProposalService/DecideUnsatisfied": {"office"},
 	"ProposalService/SignAssignment":         leadUnit,
 	"ProposalService/DelegateAssignment":     leadUnit,
 	"ProposalService/RequestReassignment":    leadUnit,
@@ -249,7 +249,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "sessions/1"
 	case strings.HasPrefix(m.short, "CalendarService/"):
 		name = "calendars/2021"
-	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery"}, string(m.desc.Name())):
+	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery", "DecideUnsatisfied"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
 	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "CountersignReply", "ReviewReply", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):

@@ -36,12 +36,22 @@ type fixture struct {
 	auditors int
 }
 
+// legacyRating is a policy with the rating rules of sessions registered
+// before raters could be chosen.
+func legacyRating() *banliv1.SessionPolicy {
+	return &banliv1.SessionPolicy{Raters: banliv1.Raters_RATERS_ANY_PROPOSER, OfficeVetsUnsatisfied: proto.Bool(false)}
+}
+
 func newFixture(t testing.TB, tweaks ...func(*server.Config)) *fixture {
 	ts := startServer(t, tweaks...)
 	f := &fixture{testServer: ts}
+	// The fixture's session keeps the rating rules sessions had before
+	// raters could be chosen (the first rating settles a part; an
+	// unsatisfied one sends it back at once), which the tests of other
+	// steps assume; TestEveryDeputyRates tests the defaults.
 	f.session = must(ts.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
 		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 1, Year: 2021,
-		DisplayName: "市政协七届一次会议",
+		DisplayName: "市政协七届一次会议", Policy: legacyRating(),
 	}}))(t)
 	for _, name := range []string{"市数据局", "市财政局", "市发展改革委", "市教育局", "市卫生健康委", "市交通运输局"} {
 		f.bureaus = append(f.bureaus, must(ts.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: name}}))(t))

@@ -359,6 +359,10 @@ const (
 	// Lead/split only: the reply is signed off and waits for the office's
 	// review (office_reviews_replies); it is sent once the office accepts it.
 	AssignmentState_ASSIGNMENT_STATE_UNDER_REVIEW AssignmentState = 10
+	// Lead/split only: an unsatisfied rating waits for the office's decision
+	// (office_vets_unsatisfied): a new round, or an explanation that closes
+	// it. Other proposers may still rate meanwhile.
+	AssignmentState_ASSIGNMENT_STATE_UNSATISFIED AssignmentState = 11
 )
 
 // Enum value maps for AssignmentState.
@@ -375,6 +379,7 @@ var (
 		8:  "ASSIGNMENT_STATE_REHANDLING",
 		9:  "ASSIGNMENT_STATE_REASSIGNED",
 		10: "ASSIGNMENT_STATE_UNDER_REVIEW",
+		11: "ASSIGNMENT_STATE_UNSATISFIED",
 	}
 	AssignmentState_value = map[string]int32{
 		"ASSIGNMENT_STATE_UNSPECIFIED":            0,
@@ -388,6 +393,7 @@ var (
 		"ASSIGNMENT_STATE_REHANDLING":             8,
 		"ASSIGNMENT_STATE_REASSIGNED":             9,
 		"ASSIGNMENT_STATE_UNDER_REVIEW":           10,
+		"ASSIGNMENT_STATE_UNSATISFIED":            11,
 	}
 )
 
@@ -1007,6 +1013,110 @@ func (FollowUpState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
+// How a rating came in.
+type RatingSource int32
+
+const (
+	RatingSource_RATING_SOURCE_UNSPECIFIED RatingSource = 0
+	// Sent by the proposer's submission platform.
+	RatingSource_RATING_SOURCE_PLATFORM RatingSource = 1
+	// A paper feedback form (征询意见表) the office entered.
+	RatingSource_RATING_SOURCE_PAPER_FORM RatingSource = 2
+)
+
+// Enum value maps for RatingSource.
+var (
+	RatingSource_name = map[int32]string{
+		0: "RATING_SOURCE_UNSPECIFIED",
+		1: "RATING_SOURCE_PLATFORM",
+		2: "RATING_SOURCE_PAPER_FORM",
+	}
+	RatingSource_value = map[string]int32{
+		"RATING_SOURCE_UNSPECIFIED": 0,
+		"RATING_SOURCE_PLATFORM":    1,
+		"RATING_SOURCE_PAPER_FORM":  2,
+	}
+)
+
+func (x RatingSource) Enum() *RatingSource {
+	p := new(RatingSource)
+	*p = x
+	return p
+}
+
+func (x RatingSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RatingSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+}
+
+func (RatingSource) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[16]
+}
+
+func (x RatingSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RatingSource.Descriptor instead.
+func (RatingSource) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+}
+
+// What the office decides of an unsatisfied rating.
+type UnsatisfiedDecision int32
+
+const (
+	UnsatisfiedDecision_UNSATISFIED_DECISION_UNSPECIFIED UnsatisfiedDecision = 0
+	// Re-handle: a new round, whose reply needs a new consultation.
+	UnsatisfiedDecision_UNSATISFIED_DECISION_REHANDLE UnsatisfiedDecision = 1
+	// Explain and close: the part is rated, with the office's reason.
+	UnsatisfiedDecision_UNSATISFIED_DECISION_CLOSE UnsatisfiedDecision = 2
+)
+
+// Enum value maps for UnsatisfiedDecision.
+var (
+	UnsatisfiedDecision_name = map[int32]string{
+		0: "UNSATISFIED_DECISION_UNSPECIFIED",
+		1: "UNSATISFIED_DECISION_REHANDLE",
+		2: "UNSATISFIED_DECISION_CLOSE",
+	}
+	UnsatisfiedDecision_value = map[string]int32{
+		"UNSATISFIED_DECISION_UNSPECIFIED": 0,
+		"UNSATISFIED_DECISION_REHANDLE":    1,
+		"UNSATISFIED_DECISION_CLOSE":       2,
+	}
+)
+
+func (x UnsatisfiedDecision) Enum() *UnsatisfiedDecision {
+	p := new(UnsatisfiedDecision)
+	*p = x
+	return p
+}
+
+func (x UnsatisfiedDecision) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnsatisfiedDecision) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+}
+
+func (UnsatisfiedDecision) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[17]
+}
+
+func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnsatisfiedDecision.Descriptor instead.
+func (UnsatisfiedDecision) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+}
+
 // Where a draft of a reply stands.
 type DraftState int32
 
@@ -1051,11 +1161,11 @@ func (x DraftState) String() string {
 }
 
 func (DraftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
 }
 
 func (DraftState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[16]
+	return &file_banli_v1_proposal_proto_enumTypes[18]
 }
 
 func (x DraftState) Number() protoreflect.EnumNumber {
@@ -1064,7 +1174,7 @@ func (x DraftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DraftState.Descriptor instead.
 func (DraftState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 // What the office decides of a signed-off reply.
@@ -1103,11 +1213,11 @@ func (x ReviewDecision) String() string {
 }
 
 func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
 }
 
 func (ReviewDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[17]
+	return &file_banli_v1_proposal_proto_enumTypes[19]
 }
 
 func (x ReviewDecision) Number() protoreflect.EnumNumber {
@@ -1116,7 +1226,7 @@ func (x ReviewDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReviewDecision.Descriptor instead.
 func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 // What a co-handling unit says of the lead's draft.
@@ -1155,11 +1265,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[18]
+	return &file_banli_v1_proposal_proto_enumTypes[20]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1168,7 +1278,7 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 // A due date and the rule that set it.
@@ -2562,7 +2672,10 @@ type Consultation struct {
 	// The proposer declined a visit (面商).
 	DeclinedVisit bool `protobuf:"varint,7,opt,name=declined_visit,json=declinedVisit,proto3" json:"declined_visit,omitempty"`
 	// When it was recorded. Output only.
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The round it belongs to: a new round's reply needs a consultation of
+	// its own. Output only.
+	Round         int32 `protobuf:"varint,9,opt,name=round,proto3" json:"round,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2651,6 +2764,13 @@ func (x *Consultation) GetRecordTime() *timestamppb.Timestamp {
 		return x.RecordTime
 	}
 	return nil
+}
+
+func (x *Consultation) GetRound() int32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
 }
 
 // A co-handling unit's written opinion to the lead unit.
@@ -2754,7 +2874,12 @@ type Rating struct {
 	// The proposer's opinion, at most 5,000 characters.
 	Opinion string `protobuf:"bytes,3,opt,name=opinion,proto3" json:"opinion,omitempty"`
 	// When it was rated. Output only.
-	RateTime      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=rate_time,json=rateTime,proto3" json:"rate_time,omitempty"`
+	RateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=rate_time,json=rateTime,proto3" json:"rate_time,omitempty"`
+	// How it came in: through the platform, or a paper form the office
+	// entered. Output only.
+	Source RatingSource `protobuf:"varint,5,opt,name=source,proto3,enum=banli.v1.RatingSource" json:"source,omitempty"`
+	// The account that entered it, `accounts/{account}`. Output only.
+	EnteredBy     string `protobuf:"bytes,6,opt,name=entered_by,json=enteredBy,proto3" json:"entered_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2813,6 +2938,93 @@ func (x *Rating) GetOpinion() string {
 func (x *Rating) GetRateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.RateTime
+	}
+	return nil
+}
+
+func (x *Rating) GetSource() RatingSource {
+	if x != nil {
+		return x.Source
+	}
+	return RatingSource_RATING_SOURCE_UNSPECIFIED
+}
+
+func (x *Rating) GetEnteredBy() string {
+	if x != nil {
+		return x.EnteredBy
+	}
+	return ""
+}
+
+// The office's decision on an unsatisfied rating.
+type UnsatisfiedVetting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Re-handle, or explain and close.
+	Decision UnsatisfiedDecision `protobuf:"varint,1,opt,name=decision,proto3,enum=banli.v1.UnsatisfiedDecision" json:"decision,omitempty"`
+	// Why, at most 2,000 characters.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The office account, `accounts/{account}`.
+	DecidedBy string `protobuf:"bytes,3,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When.
+	DecideTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsatisfiedVetting) Reset() {
+	*x = UnsatisfiedVetting{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsatisfiedVetting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsatisfiedVetting) ProtoMessage() {}
+
+func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsatisfiedVetting.ProtoReflect.Descriptor instead.
+func (*UnsatisfiedVetting) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UnsatisfiedVetting) GetDecision() UnsatisfiedDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return UnsatisfiedDecision_UNSATISFIED_DECISION_UNSPECIFIED
+}
+
+func (x *UnsatisfiedVetting) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *UnsatisfiedVetting) GetDecidedBy() string {
+	if x != nil {
+		return x.DecidedBy
+	}
+	return ""
+}
+
+func (x *UnsatisfiedVetting) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
 	}
 	return nil
 }
@@ -2876,6 +3088,12 @@ type Reply struct {
 	CategoryCorrections []*CategoryCorrection `protobuf:"bytes,22,rep,name=category_corrections,json=categoryCorrections,proto3" json:"category_corrections,omitempty"`
 	// The office's review of it, where the session asks for one. Output only.
 	OfficeReview *OfficeReview `protobuf:"bytes,25,opt,name=office_review,json=officeReview,proto3" json:"office_review,omitempty"`
+	// How many ratings it waits for, by the session's raters: every
+	// proposer's, or the first proposer's. Output only.
+	RatingsExpected int32 `protobuf:"varint,26,opt,name=ratings_expected,json=ratingsExpected,proto3" json:"ratings_expected,omitempty"`
+	// The office's decision on its unsatisfied rating, if one was vetted.
+	// Output only.
+	UnsatisfiedDecision *UnsatisfiedVetting `protobuf:"bytes,27,opt,name=unsatisfied_decision,json=unsatisfiedDecision,proto3" json:"unsatisfied_decision,omitempty"`
 	// How the reply reached each proposer (RecordDelivery), one per
 	// proposer, in the order recorded. Output only.
 	Deliveries []*Delivery `protobuf:"bytes,23,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
@@ -2888,7 +3106,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3118,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3131,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Reply) GetName() string {
@@ -3077,6 +3295,20 @@ func (x *Reply) GetOfficeReview() *OfficeReview {
 	return nil
 }
 
+func (x *Reply) GetRatingsExpected() int32 {
+	if x != nil {
+		return x.RatingsExpected
+	}
+	return 0
+}
+
+func (x *Reply) GetUnsatisfiedDecision() *UnsatisfiedVetting {
+	if x != nil {
+		return x.UnsatisfiedDecision
+	}
+	return nil
+}
+
 func (x *Reply) GetDeliveries() []*Delivery {
 	if x != nil {
 		return x.Deliveries
@@ -3114,7 +3346,7 @@ type CollectiveReview struct {
 
 func (x *CollectiveReview) Reset() {
 	*x = CollectiveReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3358,7 @@ func (x *CollectiveReview) String() string {
 func (*CollectiveReview) ProtoMessage() {}
 
 func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3371,7 @@ func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
 func (*CollectiveReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CollectiveReview) GetRound() int32 {
@@ -3213,7 +3445,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3457,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3470,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -3321,7 +3553,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3565,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3578,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -3397,7 +3629,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3409,7 +3641,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3422,7 +3654,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -3482,7 +3714,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3494,7 +3726,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3507,7 +3739,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -3567,7 +3799,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +3811,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +3824,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -3635,7 +3867,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3647,7 +3879,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3660,7 +3892,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -3711,7 +3943,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3723,7 +3955,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3736,7 +3968,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -3893,7 +4125,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bdecision\x18\x04 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12#\n" +
 	"\rdecision_note\x18\x05 \x01(\tR\fdecisionNote\x12;\n" +
 	"\vdecide_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\xf5\x02\n" +
+	"decideTime\"\x90\x03\n" +
 	"\fConsultation\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x126\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x1b.banli.v1.ConsultationPhaseB\x03\xe0A\x02R\x05phase\x12<\n" +
@@ -3903,7 +4135,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\asummary\x18\x06 \x01(\tB\x03\xe0A\x02R\asummary\x12%\n" +
 	"\x0edeclined_visit\x18\a \x01(\bR\rdeclinedVisit\x12@\n" +
 	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"recordTime\"\xeb\x01\n" +
+	"recordTime\x12\x19\n" +
+	"\x05round\x18\t \x01(\x05B\x03\xe0A\x03R\x05round\"\xeb\x01\n" +
 	"\aOpinion\x12\x17\n" +
 	"\x04text\x18\x01 \x01(\tB\x03\xe0A\x02R\x04text\x12\x1b\n" +
 	"\x06signer\x18\x02 \x01(\tB\x03\xe0A\x02R\x06signer\x12%\n" +
@@ -3911,14 +4144,23 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\rcontact_phone\x18\x04 \x01(\tR\fcontactPhone\x12@\n" +
 	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"submitTime\x12\x1c\n" +
-	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\"\xbd\x01\n" +
+	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\"\x96\x02\n" +
 	"\x06Rating\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\x12\x18\n" +
 	"\aopinion\x18\x03 \x01(\tR\aopinion\x12<\n" +
-	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\"\x8e\n" +
+	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\x123\n" +
+	"\x06source\x18\x05 \x01(\x0e2\x16.banli.v1.RatingSourceB\x03\xe0A\x03R\x06source\x12\"\n" +
 	"\n" +
+	"entered_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tenteredBy\"\xc3\x01\n" +
+	"\x12UnsatisfiedVetting\x129\n" +
+	"\bdecision\x18\x01 \x01(\x0e2\x1d.banli.v1.UnsatisfiedDecisionR\bdecision\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12;\n" +
+	"\vdecide_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\"\x94\v\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -3945,7 +4187,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aon_time\x18\x14 \x01(\bB\x03\xe0A\x03R\x06onTime\x12'\n" +
 	"\rsigned_off_by\x18\x15 \x01(\tB\x03\xe0A\x03R\vsignedOffBy\x12T\n" +
 	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\x12@\n" +
-	"\roffice_review\x18\x19 \x01(\v2\x16.banli.v1.OfficeReviewB\x03\xe0A\x03R\fofficeReview\x127\n" +
+	"\roffice_review\x18\x19 \x01(\v2\x16.banli.v1.OfficeReviewB\x03\xe0A\x03R\fofficeReview\x12.\n" +
+	"\x10ratings_expected\x18\x1a \x01(\x05B\x03\xe0A\x03R\x0fratingsExpected\x12T\n" +
+	"\x14unsatisfied_decision\x18\x1b \x01(\v2\x1c.banli.v1.UnsatisfiedVettingB\x03\xe0A\x03R\x13unsatisfiedDecision\x127\n" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
@@ -4042,7 +4286,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bASSIGNMENT_ROLE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ASSIGNMENT_ROLE_LEAD\x10\x01\x12\x19\n" +
 	"\x15ASSIGNMENT_ROLE_SPLIT\x10\x02\x12\x1f\n" +
-	"\x1bASSIGNMENT_ROLE_CO_HANDLING\x10\x03*\x83\x03\n" +
+	"\x1bASSIGNMENT_ROLE_CO_HANDLING\x10\x03*\xa5\x03\n" +
 	"\x0fAssignmentState\x12 \n" +
 	"\x1cASSIGNMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ASSIGNMENT_STATE_ASSIGNED\x10\x01\x12+\n" +
@@ -4055,7 +4299,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bASSIGNMENT_STATE_REHANDLING\x10\b\x12\x1f\n" +
 	"\x1bASSIGNMENT_STATE_REASSIGNED\x10\t\x12!\n" +
 	"\x1dASSIGNMENT_STATE_UNDER_REVIEW\x10\n" +
-	"*\xff\x01\n" +
+	"\x12 \n" +
+	"\x1cASSIGNMENT_STATE_UNSATISFIED\x10\v*\xff\x01\n" +
 	"\x0eNotFiledReason\x12 \n" +
 	"\x1cNOT_FILED_REASON_UNSPECIFIED\x10\x00\x12$\n" +
 	" NOT_FILED_REASON_PERSONAL_MATTER\x10\x01\x12\"\n" +
@@ -4112,7 +4357,15 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bFOLLOW_UP_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FOLLOW_UP_STATE_OPEN\x10\x01\x12\x1a\n" +
 	"\x16FOLLOW_UP_STATE_SOLVED\x10\x02\x12\x1a\n" +
-	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03*\x91\x01\n" +
+	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03*g\n" +
+	"\fRatingSource\x12\x1d\n" +
+	"\x19RATING_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16RATING_SOURCE_PLATFORM\x10\x01\x12\x1c\n" +
+	"\x18RATING_SOURCE_PAPER_FORM\x10\x02*~\n" +
+	"\x13UnsatisfiedDecision\x12$\n" +
+	" UNSATISFIED_DECISION_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dUNSATISFIED_DECISION_REHANDLE\x10\x01\x12\x1e\n" +
+	"\x1aUNSATISFIED_DECISION_CLOSE\x10\x02*\x91\x01\n" +
 	"\n" +
 	"DraftState\x12\x1b\n" +
 	"\x17DRAFT_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -4141,8 +4394,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 21)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -4160,123 +4413,130 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(Satisfaction)(0),             // 13: banli.v1.Satisfaction
 	(Decision)(0),                 // 14: banli.v1.Decision
 	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
-	(DraftState)(0),               // 16: banli.v1.DraftState
-	(ReviewDecision)(0),           // 17: banli.v1.ReviewDecision
-	(CountersignDecision)(0),      // 18: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 19: banli.v1.Deadline
-	(*Proposer)(nil),              // 20: banli.v1.Proposer
-	(*Attachment)(nil),            // 21: banli.v1.Attachment
-	(*Proposal)(nil),              // 22: banli.v1.Proposal
-	(*Refusal)(nil),               // 23: banli.v1.Refusal
-	(*Assignment)(nil),            // 24: banli.v1.Assignment
-	(*FollowUp)(nil),              // 25: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 26: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 27: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 28: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 29: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 30: banli.v1.Consultation
-	(*Opinion)(nil),               // 31: banli.v1.Opinion
-	(*Rating)(nil),                // 32: banli.v1.Rating
-	(*Reply)(nil),                 // 33: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 34: banli.v1.CollectiveReview
-	(*ReplyDraft)(nil),            // 35: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 36: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 37: banli.v1.Countersign
-	(*Delivery)(nil),              // 38: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 39: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 40: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 41: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 42: google.protobuf.Timestamp
+	(RatingSource)(0),             // 16: banli.v1.RatingSource
+	(UnsatisfiedDecision)(0),      // 17: banli.v1.UnsatisfiedDecision
+	(DraftState)(0),               // 18: banli.v1.DraftState
+	(ReviewDecision)(0),           // 19: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 20: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 21: banli.v1.Deadline
+	(*Proposer)(nil),              // 22: banli.v1.Proposer
+	(*Attachment)(nil),            // 23: banli.v1.Attachment
+	(*Proposal)(nil),              // 24: banli.v1.Proposal
+	(*Refusal)(nil),               // 25: banli.v1.Refusal
+	(*Assignment)(nil),            // 26: banli.v1.Assignment
+	(*FollowUp)(nil),              // 27: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 28: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 29: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 30: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 31: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 32: banli.v1.Consultation
+	(*Opinion)(nil),               // 33: banli.v1.Opinion
+	(*Rating)(nil),                // 34: banli.v1.Rating
+	(*UnsatisfiedVetting)(nil),    // 35: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 36: banli.v1.Reply
+	(*CollectiveReview)(nil),      // 37: banli.v1.CollectiveReview
+	(*ReplyDraft)(nil),            // 38: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 39: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 40: banli.v1.Countersign
+	(*Delivery)(nil),              // 41: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 42: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 43: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 44: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 45: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	42, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	42, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	45, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	45, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	20, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	21, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	22, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	23, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	24, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	23, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	42, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	42, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	28, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	26, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	25, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	45, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	45, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	30, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
 	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	42, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	45, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	42, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	19, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	42, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	19, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	19, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	29, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	30, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	31, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	33, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	27, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	19, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	25, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	35, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	34, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	33, // 31: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	33, // 32: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	45, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	21, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	45, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	21, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	21, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	31, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	32, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	33, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	36, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	29, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	21, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	27, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	38, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	37, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	36, // 31: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	36, // 32: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
 	15, // 33: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	42, // 34: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	26, // 35: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	42, // 36: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	42, // 37: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	42, // 38: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	45, // 34: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	28, // 35: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	45, // 36: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	45, // 37: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	45, // 38: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
 	14, // 39: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	42, // 40: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	42, // 41: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	42, // 42: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	45, // 40: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	45, // 41: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	45, // 42: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
 	14, // 43: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	42, // 44: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	45, // 44: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 45: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,  // 46: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	42, // 47: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	42, // 48: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	42, // 49: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	45, // 47: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	45, // 48: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	45, // 49: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
 	13, // 50: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	42, // 51: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	9,  // 52: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	42, // 53: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 54: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 55: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	42, // 56: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	19, // 57: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	32, // 58: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	42, // 59: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	19, // 60: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	40, // 61: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	36, // 62: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	38, // 63: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	39, // 64: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	42, // 65: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	33, // 66: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	42, // 67: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	16, // 68: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	42, // 69: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	37, // 70: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	17, // 71: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	42, // 72: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	18, // 73: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	42, // 74: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10, // 75: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	42, // 76: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	42, // 77: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	42, // 78: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 79: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 80: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	42, // 81: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 82: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	83, // [83:83] is the sub-list for method output_type
-	83, // [83:83] is the sub-list for method input_type
-	83, // [83:83] is the sub-list for extension type_name
-	83, // [83:83] is the sub-list for extension extendee
-	0,  // [0:83] is the sub-list for field type_name
+	45, // 51: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	16, // 52: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	17, // 53: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	45, // 54: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,  // 55: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	45, // 56: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 57: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 58: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	45, // 59: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	21, // 60: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	34, // 61: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	45, // 62: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	21, // 63: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	43, // 64: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	39, // 65: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	35, // 66: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	41, // 67: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	42, // 68: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	45, // 69: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	36, // 70: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	45, // 71: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	18, // 72: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	45, // 73: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	40, // 74: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	19, // 75: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	45, // 76: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	20, // 77: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	45, // 78: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10, // 79: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	45, // 80: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	45, // 81: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	45, // 82: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 83: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 84: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	45, // 85: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 86: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	87, // [87:87] is the sub-list for method output_type
+	87, // [87:87] is the sub-list for method input_type
+	87, // [87:87] is the sub-list for extension type_name
+	87, // [87:87] is the sub-list for extension extendee
+	0,  // [0:87] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -4289,8 +4549,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      19,
-			NumMessages:   23,
+			NumEnums:      21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

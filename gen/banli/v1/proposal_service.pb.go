@@ -2062,6 +2062,89 @@ func (x *ReturnReplyDraftRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for DecideUnsatisfied.
+type DecideUnsatisfiedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`, the
+	// current round's reply. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Re-handle, or explain and close. Required.
+	Decision UnsatisfiedDecision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.UnsatisfiedDecision" json:"decision,omitempty"`
+	// Why, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideUnsatisfiedRequest) Reset() {
+	*x = DecideUnsatisfiedRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideUnsatisfiedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideUnsatisfiedRequest) ProtoMessage() {}
+
+func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
+func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DecideUnsatisfiedRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DecideUnsatisfiedRequest) GetDecision() UnsatisfiedDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return UnsatisfiedDecision_UNSATISFIED_DECISION_UNSPECIFIED
+}
+
+func (x *DecideUnsatisfiedRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DecideUnsatisfiedRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DecideUnsatisfiedRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for ReviewReply.
 type ReviewReplyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2081,7 +2164,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2176,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2189,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -2176,7 +2259,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2271,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2284,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2288,7 +2371,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2300,7 +2383,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2313,7 +2396,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -2370,7 +2453,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2465,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2478,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2450,7 +2533,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2462,7 +2545,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2475,7 +2558,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -2523,7 +2606,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2535,7 +2618,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2548,7 +2631,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2598,7 +2681,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2693,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2706,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2839,6 +2922,13 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\acomment\x18\x03 \x01(\tB\x03\xe0A\x02R\acomment\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xc3\x01\n" +
+	"\x18DecideUnsatisfiedRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12>\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x1d.banli.v1.UnsatisfiedDecisionB\x03\xe0A\x02R\bdecision\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
 	"request_id\x18\x05 \x01(\tR\trequestId\"\xb3\x01\n" +
 	"\x12ReviewReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x129\n" +
@@ -2894,7 +2984,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xce\x1e\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xe9\x1f\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -2918,7 +3008,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x0eSaveReplyDraft\x12\x1f.banli.v1.SaveReplyDraftRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:saveReplyDraft\x12\x86\x01\n" +
 	"\x10CountersignReply\x12!.banli.v1.CountersignReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:countersign\x12\x9d\x01\n" +
 	"\x16RecordCollectiveReview\x12'.banli.v1.RecordCollectiveReviewRequest\x1a\x12.banli.v1.Proposal\"F\x82\xd3\xe4\x93\x02@:\x01*\";/v1/{name=proposals/*/assignments/*}:recordCollectiveReview\x12\x8b\x01\n" +
-	"\x10ReturnReplyDraft\x12!.banli.v1.ReturnReplyDraftRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:returnReplyDraft\x12|\n" +
+	"\x10ReturnReplyDraft\x12!.banli.v1.ReturnReplyDraftRequest\x1a\x12.banli.v1.Proposal\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/{name=proposals/*/assignments/*}:returnReplyDraft\x12\x98\x01\n" +
+	"\x11DecideUnsatisfied\x12\".banli.v1.DecideUnsatisfiedRequest\x1a\x12.banli.v1.Proposal\"K\x82\xd3\xe4\x93\x02E:\x01*\"@/v1/{name=proposals/*/assignments/*/replies/*}:decideUnsatisfied\x12|\n" +
 	"\vReviewReply\x12\x1c.banli.v1.ReviewReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:reviewReply\x12\x8f\x01\n" +
 	"\x0eRecordDelivery\x12\x1f.banli.v1.RecordDeliveryRequest\x1a\x12.banli.v1.Proposal\"H\x82\xd3\xe4\x93\x02B:\x01*\"=/v1/{name=proposals/*/assignments/*/replies/*}:recordDelivery\x12\x9c\x01\n" +
 	"\x14CorrectReplyCategory\x12%.banli.v1.CorrectReplyCategoryRequest\x1a\x12.banli.v1.Proposal\"I\x82\xd3\xe4\x93\x02C:\x01*\">/v1/{name=proposals/*/assignments/*/replies/*}:correctCategory\x12q\n" +
@@ -2940,7 +3031,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -2967,118 +3058,123 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*CountersignReplyRequest)(nil),       // 22: banli.v1.CountersignReplyRequest
 	(*RecordCollectiveReviewRequest)(nil), // 23: banli.v1.RecordCollectiveReviewRequest
 	(*ReturnReplyDraftRequest)(nil),       // 24: banli.v1.ReturnReplyDraftRequest
-	(*ReviewReplyRequest)(nil),            // 25: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 26: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 27: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 28: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 29: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 30: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 31: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 32: banli.v1.Proposal
-	(ProposalKind)(0),                     // 33: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 34: banli.v1.ProposalState
-	(AssignmentRole)(0),                   // 35: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),                // 36: banli.v1.UnitAssignment
-	(Decision)(0),                         // 37: banli.v1.Decision
-	(*Consultation)(nil),                  // 38: banli.v1.Consultation
-	(*Opinion)(nil),                       // 39: banli.v1.Opinion
-	(*Reply)(nil),                         // 40: banli.v1.Reply
-	(Satisfaction)(0),                     // 41: banli.v1.Satisfaction
-	(CountersignDecision)(0),              // 42: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 43: banli.v1.CollectiveReview
-	(ReviewDecision)(0),                   // 44: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 45: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 46: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 47: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 48: banli.v1.NotFiledReason
+	(*DecideUnsatisfiedRequest)(nil),      // 25: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 26: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 27: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 28: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 29: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 30: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 31: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 32: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 33: banli.v1.Proposal
+	(ProposalKind)(0),                     // 34: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 35: banli.v1.ProposalState
+	(AssignmentRole)(0),                   // 36: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),                // 37: banli.v1.UnitAssignment
+	(Decision)(0),                         // 38: banli.v1.Decision
+	(*Consultation)(nil),                  // 39: banli.v1.Consultation
+	(*Opinion)(nil),                       // 40: banli.v1.Opinion
+	(*Reply)(nil),                         // 41: banli.v1.Reply
+	(Satisfaction)(0),                     // 42: banli.v1.Satisfaction
+	(CountersignDecision)(0),              // 43: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 44: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 45: banli.v1.UnsatisfiedDecision
+	(ReviewDecision)(0),                   // 46: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 47: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 48: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 49: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 50: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	32, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	33, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	34, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	35, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	33, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	34, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	35, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	36, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	32, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	36, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	37, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	37, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	38, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	39, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	40, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	41, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	40, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	42, // 14: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	43, // 15: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	44, // 16: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	45, // 17: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	46, // 18: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	47, // 19: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	48, // 20: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 21: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 22: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 23: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 24: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 25: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 26: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 27: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 28: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 29: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 30: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 31: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 32: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 33: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 34: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 35: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 36: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 37: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 38: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 39: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 40: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	22, // 41: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	23, // 42: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	24, // 43: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	25, // 44: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	26, // 45: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	27, // 46: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	28, // 47: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	29, // 48: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	30, // 49: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	31, // 50: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	32, // 51: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	32, // 52: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 53: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	32, // 54: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	32, // 55: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	32, // 56: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	32, // 57: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	32, // 58: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	32, // 59: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	32, // 60: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	32, // 61: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	32, // 62: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	32, // 63: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	32, // 64: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	32, // 65: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	32, // 66: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	32, // 67: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	32, // 68: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	32, // 69: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	32, // 70: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	32, // 71: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	32, // 72: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	32, // 73: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	32, // 74: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	32, // 75: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	32, // 76: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	32, // 77: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	32, // 78: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	32, // 79: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	32, // 80: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	51, // [51:81] is the sub-list for method output_type
-	21, // [21:51] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	33, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	37, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	38, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	38, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	39, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	40, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	41, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	42, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	41, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	43, // 14: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	44, // 15: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	45, // 16: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	46, // 17: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	47, // 18: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	48, // 19: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	49, // 20: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	50, // 21: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 22: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 23: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 24: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 25: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 26: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 27: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 28: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 29: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 30: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 31: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 32: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 33: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 34: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 35: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 36: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 37: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 38: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 39: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 40: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 41: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	22, // 42: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	23, // 43: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	24, // 44: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	25, // 45: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	26, // 46: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	27, // 47: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	28, // 48: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	29, // 49: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	30, // 50: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	31, // 51: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	32, // 52: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	33, // 53: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	33, // 54: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 55: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	33, // 56: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	33, // 57: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	33, // 58: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	33, // 59: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	33, // 60: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	33, // 61: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	33, // 62: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	33, // 63: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	33, // 64: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	33, // 65: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	33, // 66: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	33, // 67: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	33, // 68: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	33, // 69: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	33, // 70: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	33, // 71: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	33, // 72: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	33, // 73: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	33, // 74: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	33, // 75: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	33, // 76: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	33, // 77: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	33, // 78: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	33, // 79: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	33, // 80: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	33, // 81: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	33, // 82: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	33, // 83: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	53, // [53:84] is the sub-list for method output_type
+	22, // [22:53] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -3094,7 +3190,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	ProposalService_CountersignReply_FullMethodName       = "/banli.v1.ProposalService/CountersignReply"
 	ProposalService_RecordCollectiveReview_FullMethodName = "/banli.v1.ProposalService/RecordCollectiveReview"
 	ProposalService_ReturnReplyDraft_FullMethodName       = "/banli.v1.ProposalService/ReturnReplyDraft"
+	ProposalService_DecideUnsatisfied_FullMethodName      = "/banli.v1.ProposalService/DecideUnsatisfied"
 	ProposalService_ReviewReply_FullMethodName            = "/banli.v1.ProposalService/ReviewReply"
 	ProposalService_RecordDelivery_FullMethodName         = "/banli.v1.ProposalService/RecordDelivery"
 	ProposalService_CorrectReplyCategory_FullMethodName   = "/banli.v1.ProposalService/CorrectReplyCategory"
@@ -151,6 +152,10 @@ type ProposalServiceClient interface {
 	// The unit head returns the latest draft with a comment, for a new
 	// version.
 	ReturnReplyDraft(ctx context.Context, in *ReturnReplyDraftRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// The office decides a part's unsatisfied rating (UNSATISFIED): a new
+	// round, whose reply needs a new consultation, or an explanation that
+	// closes the part as rated. Named by the rated reply.
+	DecideUnsatisfied(ctx context.Context, in *DecideUnsatisfiedRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// The office reviews a part's signed-off reply (UNDER_REVIEW): it accepts
 	// it, which sends it, or returns it for re-handling (退回重办) with a
 	// reason, which brings the part back to where it was before the
@@ -425,6 +430,16 @@ func (c *proposalServiceClient) ReturnReplyDraft(ctx context.Context, in *Return
 	return out, nil
 }
 
+func (c *proposalServiceClient) DecideUnsatisfied(ctx context.Context, in *DecideUnsatisfiedRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_DecideUnsatisfied_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) ReviewReply(ctx context.Context, in *ReviewReplyRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -595,6 +610,10 @@ type ProposalServiceServer interface {
 	// The unit head returns the latest draft with a comment, for a new
 	// version.
 	ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error)
+	// The office decides a part's unsatisfied rating (UNSATISFIED): a new
+	// round, whose reply needs a new consultation, or an explanation that
+	// closes the part as rated. Named by the rated reply.
+	DecideUnsatisfied(context.Context, *DecideUnsatisfiedRequest) (*Proposal, error)
 	// The office reviews a part's signed-off reply (UNDER_REVIEW): it accepts
 	// it, which sends it, or returns it for re-handling (退回重办) with a
 	// reason, which brings the part back to where it was before the
@@ -707,6 +726,9 @@ func (UnimplementedProposalServiceServer) RecordCollectiveReview(context.Context
 }
 func (UnimplementedProposalServiceServer) ReturnReplyDraft(context.Context, *ReturnReplyDraftRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReturnReplyDraft not implemented")
+}
+func (UnimplementedProposalServiceServer) DecideUnsatisfied(context.Context, *DecideUnsatisfiedRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DecideUnsatisfied not implemented")
 }
 func (UnimplementedProposalServiceServer) ReviewReply(context.Context, *ReviewReplyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReviewReply not implemented")
@@ -1164,6 +1186,24 @@ func _ProposalService_ReturnReplyDraft_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_DecideUnsatisfied_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideUnsatisfiedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).DecideUnsatisfied(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_DecideUnsatisfied_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).DecideUnsatisfied(ctx, req.(*DecideUnsatisfiedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_ReviewReply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReviewReplyRequest)
 	if err := dec(in); err != nil {
@@ -1388,6 +1428,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReturnReplyDraft",
 			Handler:    _ProposalService_ReturnReplyDraft_Handler,
+		},
+		{
+			MethodName: "DecideUnsatisfied",
+			Handler:    _ProposalService_DecideUnsatisfied_Handler,
 		},
 		{
 			MethodName: "ReviewReply",

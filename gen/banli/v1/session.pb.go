@@ -184,6 +184,68 @@ func (ReplyCategorySet) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
+// Who rates a reply (评价).
+type Raters int32
+
+const (
+	Raters_RATERS_UNSPECIFIED Raters = 0
+	// Every proposer rates; the part is rated once all have.
+	Raters_RATERS_EVERY_PROPOSER Raters = 1
+	// The first proposer alone rates.
+	Raters_RATERS_FIRST_PROPOSER Raters = 2
+	// The first proposer rates for all of them.
+	Raters_RATERS_FIRST_FOR_ALL Raters = 3
+	// Each proposer may rate, and the first rating settles the part (a later
+	// unsatisfied one sends it back): the rule of sessions registered before
+	// raters could be chosen.
+	Raters_RATERS_ANY_PROPOSER Raters = 4
+)
+
+// Enum value maps for Raters.
+var (
+	Raters_name = map[int32]string{
+		0: "RATERS_UNSPECIFIED",
+		1: "RATERS_EVERY_PROPOSER",
+		2: "RATERS_FIRST_PROPOSER",
+		3: "RATERS_FIRST_FOR_ALL",
+		4: "RATERS_ANY_PROPOSER",
+	}
+	Raters_value = map[string]int32{
+		"RATERS_UNSPECIFIED":    0,
+		"RATERS_EVERY_PROPOSER": 1,
+		"RATERS_FIRST_PROPOSER": 2,
+		"RATERS_FIRST_FOR_ALL":  3,
+		"RATERS_ANY_PROPOSER":   4,
+	}
+)
+
+func (x Raters) Enum() *Raters {
+	p := new(Raters)
+	*p = x
+	return p
+}
+
+func (x Raters) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Raters) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_session_proto_enumTypes[3].Descriptor()
+}
+
+func (Raters) Type() protoreflect.EnumType {
+	return &file_banli_v1_session_proto_enumTypes[3]
+}
+
+func (x Raters) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Raters.Descriptor instead.
+func (Raters) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
 // A session (届次): one meeting of one body, e.g. 市政协七届一次会议.
 type Session struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -373,8 +435,16 @@ type SessionPolicy struct {
 	// sent once the office accepts it, or returned for re-handling
 	// (退回重办). Default false.
 	OfficeReviewsReplies *bool `protobuf:"varint,15,opt,name=office_reviews_replies,json=officeReviewsReplies,proto3,oneof" json:"office_reviews_replies,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Who rates a reply. Default RATERS_EVERY_PROPOSER; RATERS_ANY_PROPOSER
+	// for a session registered before this rule existed.
+	Raters Raters `protobuf:"varint,16,opt,name=raters,proto3,enum=banli.v1.Raters" json:"raters,omitempty"`
+	// An unsatisfied rating goes to the office, which re-handles the part (a
+	// new round) or explains and closes it (DecideUnsatisfied); without it
+	// the part goes back for a new round at once. Default true; false for a
+	// session registered before this rule existed.
+	OfficeVetsUnsatisfied *bool `protobuf:"varint,17,opt,name=office_vets_unsatisfied,json=officeVetsUnsatisfied,proto3,oneof" json:"office_vets_unsatisfied,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -508,6 +578,20 @@ func (x *SessionPolicy) GetPrincipalSignsOffKeyCases() bool {
 func (x *SessionPolicy) GetOfficeReviewsReplies() bool {
 	if x != nil && x.OfficeReviewsReplies != nil {
 		return *x.OfficeReviewsReplies
+	}
+	return false
+}
+
+func (x *SessionPolicy) GetRaters() Raters {
+	if x != nil {
+		return x.Raters
+	}
+	return Raters_RATERS_UNSPECIFIED
+}
+
+func (x *SessionPolicy) GetOfficeVetsUnsatisfied() bool {
+	if x != nil && x.OfficeVetsUnsatisfied != nil {
+		return *x.OfficeVetsUnsatisfied
 	}
 	return false
 }
@@ -743,7 +827,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xdf\t\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xe2\n" +
+	"\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -761,7 +846,9 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"R\x1bcollectiveReviewForKeyCases\x88\x01\x01\x129\n" +
 	"\x16countersign_lead_reply\x18\r \x01(\bH\vR\x14countersignLeadReply\x88\x01\x01\x12E\n" +
 	"\x1dprincipal_signs_off_key_cases\x18\x0e \x01(\bH\fR\x19principalSignsOffKeyCases\x88\x01\x01\x129\n" +
-	"\x16office_reviews_replies\x18\x0f \x01(\bH\rR\x14officeReviewsReplies\x88\x01\x01B\x17\n" +
+	"\x16office_reviews_replies\x18\x0f \x01(\bH\rR\x14officeReviewsReplies\x88\x01\x01\x12(\n" +
+	"\x06raters\x18\x10 \x01(\x0e2\x10.banli.v1.RatersR\x06raters\x12;\n" +
+	"\x17office_vets_unsatisfied\x18\x11 \x01(\bH\x0eR\x15officeVetsUnsatisfied\x88\x01\x01B\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -775,7 +862,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	" _collective_review_for_key_casesB\x19\n" +
 	"\x17_countersign_lead_replyB \n" +
 	"\x1e_principal_signs_off_key_casesB\x19\n" +
-	"\x17_office_reviews_replies\"b\n" +
+	"\x17_office_reviews_repliesB\x1a\n" +
+	"\x18_office_vets_unsatisfied\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
@@ -804,7 +892,13 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x10ReplyCategorySet\x12\"\n" +
 	"\x1eREPLY_CATEGORY_SET_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REPLY_CATEGORY_SET_A_TO_D\x10\x01\x12\x1d\n" +
-	"\x19REPLY_CATEGORY_SET_A_TO_C\x10\x022\xb5\x02\n" +
+	"\x19REPLY_CATEGORY_SET_A_TO_C\x10\x02*\x89\x01\n" +
+	"\x06Raters\x12\x16\n" +
+	"\x12RATERS_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15RATERS_EVERY_PROPOSER\x10\x01\x12\x19\n" +
+	"\x15RATERS_FIRST_PROPOSER\x10\x02\x12\x18\n" +
+	"\x14RATERS_FIRST_FOR_ALL\x10\x03\x12\x17\n" +
+	"\x13RATERS_ANY_PROPOSER\x10\x042\xb5\x02\n" +
 	"\x0eSessionService\x12a\n" +
 	"\rCreateSession\x12\x1e.banli.v1.CreateSessionRequest\x1a\x11.banli.v1.Session\"\x1d\x82\xd3\xe4\x93\x02\x17:\asession\"\f/v1/sessions\x12[\n" +
 	"\n" +
@@ -823,41 +917,43 @@ func file_banli_v1_session_proto_rawDescGZIP() []byte {
 	return file_banli_v1_session_proto_rawDescData
 }
 
-var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_banli_v1_session_proto_goTypes = []any{
 	(Body)(0),                     // 0: banli.v1.Body
 	(Level)(0),                    // 1: banli.v1.Level
 	(ReplyCategorySet)(0),         // 2: banli.v1.ReplyCategorySet
-	(*Session)(nil),               // 3: banli.v1.Session
-	(*SessionPolicy)(nil),         // 4: banli.v1.SessionPolicy
-	(*CreateSessionRequest)(nil),  // 5: banli.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),     // 6: banli.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),   // 7: banli.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 8: banli.v1.ListSessionsResponse
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(ProposalKind)(0),             // 10: banli.v1.ProposalKind
+	(Raters)(0),                   // 3: banli.v1.Raters
+	(*Session)(nil),               // 4: banli.v1.Session
+	(*SessionPolicy)(nil),         // 5: banli.v1.SessionPolicy
+	(*CreateSessionRequest)(nil),  // 6: banli.v1.CreateSessionRequest
+	(*GetSessionRequest)(nil),     // 7: banli.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),   // 8: banli.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 9: banli.v1.ListSessionsResponse
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(ProposalKind)(0),             // 11: banli.v1.ProposalKind
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
 	1,  // 1: banli.v1.Session.level:type_name -> banli.v1.Level
-	4,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
-	9,  // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	10, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
+	5,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
+	10, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	11, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
 	2,  // 5: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
-	3,  // 6: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	3,  // 7: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	5,  // 8: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	6,  // 9: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	7,  // 10: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	3,  // 11: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	3,  // 12: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	8,  // 13: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 6: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
+	4,  // 7: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
+	4,  // 8: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	6,  // 9: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	7,  // 10: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	8,  // 11: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	4,  // 12: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	4,  // 13: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	9,  // 14: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }
@@ -872,7 +968,7 @@ func file_banli_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_session_proto_rawDesc), len(file_banli_v1_session_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
