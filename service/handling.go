@@ -323,6 +323,14 @@ func (s *Server) RecordDelivery(ctx context.Context, req *banliv1.RecordDelivery
 		for _, to := range req.GetCopyTo() {
 			r.Copies = append(r.Copies, &banliv1.ReplyCopy{Recipient: to, RecordTime: c.nowProto(), RecordedBy: by})
 		}
+		if len(ids) > 0 && len(undelivered(c.p, r)) == 0 {
+			// Delivered to the last proposer: the rating period starts.
+			policy, err := c.sessionPolicy()
+			if err != nil {
+				return err
+			}
+			r.RatingDeadline = c.clock.workingDaysAfter(stated.AsTime(), int(policy.GetRatingWorkingDays()), "the delivery")
+		}
 		c.details = fmt.Sprintf("%s delivered %s to proposers %v", r.GetName(), strings.ToLower(trimEnum(req.GetChannel().String(), "DELIVERY_CHANNEL_")), ids)
 		if len(req.GetCopyTo()) > 0 {
 			c.details += ", copied to " + strings.Join(req.GetCopyTo(), ", ")

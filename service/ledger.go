@@ -18,14 +18,17 @@ import (
 var ledgerViews = map[banliv1.LedgerView]struct {
 	states []banliv1.AssignmentState
 	role   banliv1.AssignmentRole
+	// also, if set, narrows the view further, as of a time.
+	also func(a *banliv1.Assignment, asOf time.Time) bool
 }{
-	banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN:  {states: []banliv1.AssignmentState{aAssigned}},
-	banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION:  {states: []banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, role: coHandling},
-	banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED: {states: []banliv1.AssignmentState{aReplied}},
-	banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED: {states: []banliv1.AssignmentState{aUnsatisfied, aRehandling}},
-	banliv1.LedgerView_LEDGER_VIEW_KEY_CASES:         {},
-	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:          {},
-	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:           {},
+	banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN:     {states: []banliv1.AssignmentState{aAssigned}},
+	banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION:     {states: []banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, role: coHandling},
+	banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED:    {states: []banliv1.AssignmentState{aReplied}},
+	banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED:    {states: []banliv1.AssignmentState{aUnsatisfied, aRehandling}},
+	banliv1.LedgerView_LEDGER_VIEW_KEY_CASES:            {},
+	banliv1.LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED: {states: []banliv1.AssignmentState{aReplied}, also: ratingsOverdue},
+	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:             {},
+	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:              {},
 }
 
 const defaultDueSoonDays = 5
@@ -152,7 +155,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		for _, p := range list {
 			var found []*banliv1.LedgerEntry
 			for _, a := range p.GetAssignments() {
-				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) {
+				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(a, asOf)) {
 					found = append(found, ledgerEntry(p, a, asOf))
 				}
 			}
@@ -169,6 +172,18 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 			return entries, pageToken(req, after), nil
 		}
 	}
+}
+
+// ratingsOverdue: the current reply's rating deadline has passed with
+// ratings missing (评价未返回).
+func ratingsOverdue(a *banliv1.Assignment, asOf time.Time) bool {
+	replies := a.GetReplies()
+	if len(replies) == 0 {
+		return false
+	}
+	r := replies[len(replies)-1]
+	d := r.GetRatingDeadline()
+	return d != nil && asOf.After(d.GetDueTime().AsTime()) && int32(len(r.GetRatings())) < max(r.GetRatingsExpected(), 1)
 }
 
 // ledgerShows says whether a view lists assignment a of case p: a current
@@ -245,6 +260,7 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION, &out.AwaitingOpinion, &out.MoreAwaitingOpinion},
 		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, &out.RepliedNotRated, &out.MoreRepliedNotRated},
 		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, &out.RatedUnsatisfied, &out.MoreRatedUnsatisfied},
+		{banliv1.LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED, &out.RatingsNotReturned, &out.MoreRatingsNotReturned},
 	}
 	err := s.store.View(func(r store.Reader) error {
 		for _, view := range views {

@@ -17,6 +17,7 @@ const (
 	defaultReplyMaxMonths          = 6
 	defaultRereplyMonths           = 1
 	defaultDisclosureWorkingDays   = 20
+	defaultRatingWorkingDays       = 15
 	defaultConsultBeforeReply      = true
 	defaultOpinionsBeforeLeadReply = true
 	defaultCarryOverCategoryC      = false
@@ -49,6 +50,7 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	setInt(&out.ReplyMaxMonths, defaultReplyMaxMonths)
 	setInt(&out.RereplyMonths, defaultRereplyMonths)
 	setInt(&out.DisclosureWorkingDays, defaultDisclosureWorkingDays)
+	setInt(&out.RatingWorkingDays, defaultRatingWorkingDays)
 	if out.ConsultBeforeReply == nil {
 		out.ConsultBeforeReply = proto.Bool(defaultConsultBeforeReply)
 	}
@@ -120,6 +122,7 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 	between("reply_max_months", p.ReplyMaxMonths, 1, 12)
 	between("rereply_months", p.RereplyMonths, 1, 12)
 	between("disclosure_working_days", p.DisclosureWorkingDays, 1, 120)
+	between("rating_working_days", p.RatingWorkingDays, 1, 60)
 	resolved := resolvePolicy(p)
 	if resolved.GetReplyMaxMonths() < resolved.GetReplyMonths() {
 		v.add(field+".reply_max_months", "must be at least reply_months (%d)", resolved.GetReplyMonths())

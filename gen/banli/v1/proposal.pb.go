@@ -3094,6 +3094,9 @@ type Reply struct {
 	// The office's decision on its unsatisfied rating, if one was vetted.
 	// Output only.
 	UnsatisfiedDecision *UnsatisfiedVetting `protobuf:"bytes,27,opt,name=unsatisfied_decision,json=unsatisfiedDecision,proto3" json:"unsatisfied_decision,omitempty"`
+	// The day by which the proposers rate it: rating_working_days after it
+	// was delivered to the last of them; none before then. Output only.
+	RatingDeadline *Deadline `protobuf:"bytes,28,opt,name=rating_deadline,json=ratingDeadline,proto3" json:"rating_deadline,omitempty"`
 	// How the reply reached each proposer (RecordDelivery), one per
 	// proposer, in the order recorded. Output only.
 	Deliveries []*Delivery `protobuf:"bytes,23,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
@@ -3305,6 +3308,13 @@ func (x *Reply) GetRatingsExpected() int32 {
 func (x *Reply) GetUnsatisfiedDecision() *UnsatisfiedVetting {
 	if x != nil {
 		return x.UnsatisfiedDecision
+	}
+	return nil
+}
+
+func (x *Reply) GetRatingDeadline() *Deadline {
+	if x != nil {
+		return x.RatingDeadline
 	}
 	return nil
 }
@@ -4160,7 +4170,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12;\n" +
 	"\vdecide_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\x94\v\n" +
+	"decideTime\"\xd6\v\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -4189,7 +4199,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x14category_corrections\x18\x16 \x03(\v2\x1c.banli.v1.CategoryCorrectionB\x03\xe0A\x03R\x13categoryCorrections\x12@\n" +
 	"\roffice_review\x18\x19 \x01(\v2\x16.banli.v1.OfficeReviewB\x03\xe0A\x03R\fofficeReview\x12.\n" +
 	"\x10ratings_expected\x18\x1a \x01(\x05B\x03\xe0A\x03R\x0fratingsExpected\x12T\n" +
-	"\x14unsatisfied_decision\x18\x1b \x01(\v2\x1c.banli.v1.UnsatisfiedVettingB\x03\xe0A\x03R\x13unsatisfiedDecision\x127\n" +
+	"\x14unsatisfied_decision\x18\x1b \x01(\v2\x1c.banli.v1.UnsatisfiedVettingB\x03\xe0A\x03R\x13unsatisfiedDecision\x12@\n" +
+	"\x0frating_deadline\x18\x1c \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0eratingDeadline\x127\n" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
@@ -4512,31 +4523,32 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	43, // 64: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
 	39, // 65: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
 	35, // 66: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	41, // 67: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	42, // 68: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	45, // 69: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	36, // 70: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	45, // 71: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	18, // 72: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	45, // 73: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	40, // 74: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	19, // 75: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	45, // 76: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	20, // 77: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	45, // 78: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10, // 79: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	45, // 80: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	45, // 81: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	45, // 82: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 83: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 84: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	45, // 85: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 86: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	87, // [87:87] is the sub-list for method output_type
-	87, // [87:87] is the sub-list for method input_type
-	87, // [87:87] is the sub-list for extension type_name
-	87, // [87:87] is the sub-list for extension extendee
-	0,  // [0:87] is the sub-list for field type_name
+	21, // 67: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	41, // 68: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	42, // 69: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	45, // 70: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	36, // 71: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	45, // 72: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	18, // 73: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	45, // 74: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	40, // 75: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	19, // 76: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	45, // 77: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	20, // 78: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	45, // 79: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10, // 80: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	45, // 81: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	45, // 82: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	45, // 83: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 84: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 85: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	45, // 86: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 87: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	88, // [88:88] is the sub-list for method output_type
+	88, // [88:88] is the sub-list for method input_type
+	88, // [88:88] is the sub-list for extension type_name
+	88, // [88:88] is the sub-list for extension extendee
+	0,  // [0:88] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }

@@ -443,8 +443,12 @@ type SessionPolicy struct {
 	// the part goes back for a new round at once. Default true; false for a
 	// session registered before this rule existed.
 	OfficeVetsUnsatisfied *bool `protobuf:"varint,17,opt,name=office_vets_unsatisfied,json=officeVetsUnsatisfied,proto3,oneof" json:"office_vets_unsatisfied,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Working days the proposers have to rate a reply, from its delivery to
+	// the last of them; after that the part is listed under "ratings not
+	// returned" (LEDGER_VIEW_RATINGS_NOT_RETURNED). Default 15; 1 to 60.
+	RatingWorkingDays *int32 `protobuf:"varint,18,opt,name=rating_working_days,json=ratingWorkingDays,proto3,oneof" json:"rating_working_days,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -594,6 +598,13 @@ func (x *SessionPolicy) GetOfficeVetsUnsatisfied() bool {
 		return *x.OfficeVetsUnsatisfied
 	}
 	return false
+}
+
+func (x *SessionPolicy) GetRatingWorkingDays() int32 {
+	if x != nil && x.RatingWorkingDays != nil {
+		return *x.RatingWorkingDays
+	}
+	return 0
 }
 
 // Request for CreateSession.
@@ -827,8 +838,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xe2\n" +
-	"\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xaf\v\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -848,7 +858,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x1dprincipal_signs_off_key_cases\x18\x0e \x01(\bH\fR\x19principalSignsOffKeyCases\x88\x01\x01\x129\n" +
 	"\x16office_reviews_replies\x18\x0f \x01(\bH\rR\x14officeReviewsReplies\x88\x01\x01\x12(\n" +
 	"\x06raters\x18\x10 \x01(\x0e2\x10.banli.v1.RatersR\x06raters\x12;\n" +
-	"\x17office_vets_unsatisfied\x18\x11 \x01(\bH\x0eR\x15officeVetsUnsatisfied\x88\x01\x01B\x17\n" +
+	"\x17office_vets_unsatisfied\x18\x11 \x01(\bH\x0eR\x15officeVetsUnsatisfied\x88\x01\x01\x123\n" +
+	"\x13rating_working_days\x18\x12 \x01(\x05H\x0fR\x11ratingWorkingDays\x88\x01\x01B\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -863,7 +874,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x17_countersign_lead_replyB \n" +
 	"\x1e_principal_signs_off_key_casesB\x19\n" +
 	"\x17_office_reviews_repliesB\x1a\n" +
-	"\x18_office_vets_unsatisfied\"b\n" +
+	"\x18_office_vets_unsatisfiedB\x16\n" +
+	"\x14_rating_working_days\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +

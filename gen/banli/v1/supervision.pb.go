@@ -97,6 +97,9 @@ const (
 	LedgerView_LEDGER_VIEW_RATED_UNSATISFIED LedgerView = 6
 	// The parts of key cases, by supervising leader if one is given.
 	LedgerView_LEDGER_VIEW_KEY_CASES LedgerView = 7
+	// Replied and delivered, past the rating deadline, with ratings still
+	// missing (评价未返回).
+	LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED LedgerView = 8
 )
 
 // Enum value maps for LedgerView.
@@ -110,16 +113,18 @@ var (
 		5: "LEDGER_VIEW_REPLIED_NOT_RATED",
 		6: "LEDGER_VIEW_RATED_UNSATISFIED",
 		7: "LEDGER_VIEW_KEY_CASES",
+		8: "LEDGER_VIEW_RATINGS_NOT_RETURNED",
 	}
 	LedgerView_value = map[string]int32{
-		"LEDGER_VIEW_UNSPECIFIED":       0,
-		"LEDGER_VIEW_DUE_SOON":          1,
-		"LEDGER_VIEW_OVERDUE":           2,
-		"LEDGER_VIEW_AWAITING_SIGN_IN":  3,
-		"LEDGER_VIEW_AWAITING_OPINION":  4,
-		"LEDGER_VIEW_REPLIED_NOT_RATED": 5,
-		"LEDGER_VIEW_RATED_UNSATISFIED": 6,
-		"LEDGER_VIEW_KEY_CASES":         7,
+		"LEDGER_VIEW_UNSPECIFIED":          0,
+		"LEDGER_VIEW_DUE_SOON":             1,
+		"LEDGER_VIEW_OVERDUE":              2,
+		"LEDGER_VIEW_AWAITING_SIGN_IN":     3,
+		"LEDGER_VIEW_AWAITING_OPINION":     4,
+		"LEDGER_VIEW_REPLIED_NOT_RATED":    5,
+		"LEDGER_VIEW_RATED_UNSATISFIED":    6,
+		"LEDGER_VIEW_KEY_CASES":            7,
+		"LEDGER_VIEW_RATINGS_NOT_RETURNED": 8,
 	}
 )
 
@@ -678,14 +683,16 @@ type Attention struct {
 	RepliedNotRated  []*LedgerEntry         `protobuf:"bytes,7,rep,name=replied_not_rated,json=repliedNotRated,proto3" json:"replied_not_rated,omitempty"`
 	RatedUnsatisfied []*LedgerEntry         `protobuf:"bytes,8,rep,name=rated_unsatisfied,json=ratedUnsatisfied,proto3" json:"rated_unsatisfied,omitempty"`
 	// True for a view with more entries than shown, in the order above.
-	MoreDueSoon          bool `protobuf:"varint,9,opt,name=more_due_soon,json=moreDueSoon,proto3" json:"more_due_soon,omitempty"`
-	MoreOverdue          bool `protobuf:"varint,10,opt,name=more_overdue,json=moreOverdue,proto3" json:"more_overdue,omitempty"`
-	MoreAwaitingSignIn   bool `protobuf:"varint,11,opt,name=more_awaiting_sign_in,json=moreAwaitingSignIn,proto3" json:"more_awaiting_sign_in,omitempty"`
-	MoreAwaitingOpinion  bool `protobuf:"varint,12,opt,name=more_awaiting_opinion,json=moreAwaitingOpinion,proto3" json:"more_awaiting_opinion,omitempty"`
-	MoreRepliedNotRated  bool `protobuf:"varint,13,opt,name=more_replied_not_rated,json=moreRepliedNotRated,proto3" json:"more_replied_not_rated,omitempty"`
-	MoreRatedUnsatisfied bool `protobuf:"varint,14,opt,name=more_rated_unsatisfied,json=moreRatedUnsatisfied,proto3" json:"more_rated_unsatisfied,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	MoreDueSoon            bool           `protobuf:"varint,9,opt,name=more_due_soon,json=moreDueSoon,proto3" json:"more_due_soon,omitempty"`
+	MoreOverdue            bool           `protobuf:"varint,10,opt,name=more_overdue,json=moreOverdue,proto3" json:"more_overdue,omitempty"`
+	MoreAwaitingSignIn     bool           `protobuf:"varint,11,opt,name=more_awaiting_sign_in,json=moreAwaitingSignIn,proto3" json:"more_awaiting_sign_in,omitempty"`
+	MoreAwaitingOpinion    bool           `protobuf:"varint,12,opt,name=more_awaiting_opinion,json=moreAwaitingOpinion,proto3" json:"more_awaiting_opinion,omitempty"`
+	MoreRepliedNotRated    bool           `protobuf:"varint,13,opt,name=more_replied_not_rated,json=moreRepliedNotRated,proto3" json:"more_replied_not_rated,omitempty"`
+	MoreRatedUnsatisfied   bool           `protobuf:"varint,14,opt,name=more_rated_unsatisfied,json=moreRatedUnsatisfied,proto3" json:"more_rated_unsatisfied,omitempty"`
+	RatingsNotReturned     []*LedgerEntry `protobuf:"bytes,15,rep,name=ratings_not_returned,json=ratingsNotReturned,proto3" json:"ratings_not_returned,omitempty"`
+	MoreRatingsNotReturned bool           `protobuf:"varint,16,opt,name=more_ratings_not_returned,json=moreRatingsNotReturned,proto3" json:"more_ratings_not_returned,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *Attention) Reset() {
@@ -816,6 +823,20 @@ func (x *Attention) GetMoreRatedUnsatisfied() bool {
 	return false
 }
 
+func (x *Attention) GetRatingsNotReturned() []*LedgerEntry {
+	if x != nil {
+		return x.RatingsNotReturned
+	}
+	return nil
+}
+
+func (x *Attention) GetMoreRatingsNotReturned() bool {
+	if x != nil {
+		return x.MoreRatingsNotReturned
+	}
+	return false
+}
+
 var File_banli_v1_supervision_proto protoreflect.FileDescriptor
 
 const file_banli_v1_supervision_proto_rawDesc = "" +
@@ -869,7 +890,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x13GetAttentionRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
 	"\bper_view\x18\x02 \x01(\x05R\aperView\x12.\n" +
-	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xd6\x05\n" +
+	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xda\x06\n" +
 	"\tAttention\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x120\n" +
@@ -885,11 +906,13 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x15more_awaiting_sign_in\x18\v \x01(\bR\x12moreAwaitingSignIn\x122\n" +
 	"\x15more_awaiting_opinion\x18\f \x01(\bR\x13moreAwaitingOpinion\x123\n" +
 	"\x16more_replied_not_rated\x18\r \x01(\bR\x13moreRepliedNotRated\x124\n" +
-	"\x16more_rated_unsatisfied\x18\x0e \x01(\bR\x14moreRatedUnsatisfied*\\\n" +
+	"\x16more_rated_unsatisfied\x18\x0e \x01(\bR\x14moreRatedUnsatisfied\x12G\n" +
+	"\x14ratings_not_returned\x18\x0f \x03(\v2\x15.banli.v1.LedgerEntryR\x12ratingsNotReturned\x129\n" +
+	"\x19more_ratings_not_returned\x18\x10 \x01(\bR\x16moreRatingsNotReturned*\\\n" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
-	"\x11EXPORT_FORMAT_CSV\x10\x02*\x81\x02\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*\xa7\x02\n" +
 	"\n" +
 	"LedgerView\x12\x1b\n" +
 	"\x17LEDGER_VIEW_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -899,7 +922,8 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x1cLEDGER_VIEW_AWAITING_OPINION\x10\x04\x12!\n" +
 	"\x1dLEDGER_VIEW_REPLIED_NOT_RATED\x10\x05\x12!\n" +
 	"\x1dLEDGER_VIEW_RATED_UNSATISFIED\x10\x06\x12\x19\n" +
-	"\x15LEDGER_VIEW_KEY_CASES\x10\a2\xc3\x02\n" +
+	"\x15LEDGER_VIEW_KEY_CASES\x10\a\x12$\n" +
+	" LEDGER_VIEW_RATINGS_NOT_RETURNED\x10\b2\xc3\x02\n" +
 	"\x12SupervisionService\x12p\n" +
 	"\x11ListLedgerEntries\x12\".banli.v1.ListLedgerEntriesRequest\x1a#.banli.v1.ListLedgerEntriesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/ledger\x12Y\n" +
@@ -953,17 +977,18 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	3,  // 13: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
 	3,  // 14: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
 	3,  // 15: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	4,  // 16: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 17: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 18: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 19: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 20: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	13, // 21: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	19, // [19:22] is the sub-list for method output_type
-	16, // [16:19] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 16: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
+	4,  // 17: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 18: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 19: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 20: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 21: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	13, // 22: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	20, // [20:23] is the sub-list for method output_type
+	17, // [17:20] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
