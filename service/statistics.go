@@ -58,7 +58,17 @@ const (
 	// Cases by their current state (office scope), for monitoring: the
 	// first of eight, in ProposalState order from RECEIVED.
 	cStateReceived
-	numCounters = cStateReceived + 8
+)
+
+// New counters go at the end, after the eight case states: a vector's
+// positions are what the stored counters mean.
+const (
+	// The outcome of the first round's rated reply, however later rounds
+	// went (statisticsVersion 3).
+	cFirstSatisfied = cStateReceived + 8 + iota
+	cFirstBasic
+	cFirstUnsatisfied
+	numCounters
 )
 
 // contribution is what one case adds to each counter vector.
@@ -173,6 +183,11 @@ func partCounters(p *banliv1.Proposal, a *banliv1.Assignment) []int {
 	if outcome, ok := ratingOutcome(replies); ok {
 		out = append(out, outcome)
 	}
+	if len(replies) > 0 {
+		if outcome, ok := ratingOutcome(replies[:1]); ok {
+			out = append(out, map[int]int{cSatisfied: cFirstSatisfied, cBasic: cFirstBasic, cUnsatisfied: cFirstUnsatisfied}[outcome])
+		}
+	}
 	if a.GetRound() > 1 {
 		out = append(out, cRehandled)
 	}
@@ -262,17 +277,18 @@ func statistics(v []int64) *banliv1.Statistics {
 		LeadParts: v[cLead], SplitParts: v[cSplit], CoHandlingParts: v[cCo],
 		NpcSuggestionParts: v[cNPC], CppccProposalParts: v[cCPPCC], KeyParts: v[cKey],
 		CrossYearLeadParts: v[cCrossLead], CrossYearSplitParts: v[cCrossSplit], CrossYearCoHandlingParts: v[cCrossCo],
-		OnTimeSignIn:       rate(v[cSignedOnTime], v[cSigned]),
-		OnTimeReply:        rate(v[cRepliedOnTime], v[cReplied]),
-		OnTimeOpinion:      rate(v[cOpinionsOnTime], v[cOpinions]),
-		Reply:              rate(v[cReplied], replying),
-		FaceToFace:         rate(v[cFaceToFace], replying-v[cDeclinedNoVisit]),
-		Satisfied:          v[cSatisfied],
-		BasicallySatisfied: v[cBasic],
-		Unsatisfied:        v[cUnsatisfied],
-		Rehandled:          v[cRehandled],
-		Satisfaction:       rate(v[cSatisfied]+v[cBasic], rated),
-		CategoryA:          v[cCatA], CategoryB: v[cCatB], CategoryC: v[cCatC], CategoryD: v[cCatD],
+		OnTimeSignIn:           rate(v[cSignedOnTime], v[cSigned]),
+		OnTimeReply:            rate(v[cRepliedOnTime], v[cReplied]),
+		OnTimeOpinion:          rate(v[cOpinionsOnTime], v[cOpinions]),
+		Reply:                  rate(v[cReplied], replying),
+		FaceToFace:             rate(v[cFaceToFace], replying-v[cDeclinedNoVisit]),
+		Satisfied:              v[cSatisfied],
+		BasicallySatisfied:     v[cBasic],
+		Unsatisfied:            v[cUnsatisfied],
+		Rehandled:              v[cRehandled],
+		Satisfaction:           rate(v[cSatisfied]+v[cBasic], rated),
+		FirstRoundSatisfaction: rate(v[cFirstSatisfied]+v[cFirstBasic], v[cFirstSatisfied]+v[cFirstBasic]+v[cFirstUnsatisfied]),
+		CategoryA:              v[cCatA], CategoryB: v[cCatB], CategoryC: v[cCatC], CategoryD: v[cCatD],
 		Disclosure: rate(v[cPublished], v[cReplied]),
 		Published:  v[cPublished],
 		Withheld:   v[cWithheld],
@@ -340,7 +356,7 @@ func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.
 // statisticsVersion names what contributions counts. Change it whenever
 // contributions changes what it returns: a server that opens data counted
 // under another version recounts every case first (recountStatistics).
-const statisticsVersion = 2
+const statisticsVersion = 3
 
 // versionStatistics is the name statisticsVersion is recorded under.
 const versionStatistics = "statistics"

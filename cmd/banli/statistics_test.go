@@ -165,7 +165,9 @@ func TestAYearOfStatistics(t *testing.T) {
 		LeadParts: 12, SplitParts: 3, CoHandlingParts: 5, NpcSuggestionParts: 2, CppccProposalParts: 18, KeyParts: 2,
 		OnTimeSignIn: r(20, 20), OnTimeReply: r(15, 15), OnTimeOpinion: r(5, 5), Reply: r(15, 15), FaceToFace: r(15, 15),
 		Satisfied: 12, BasicallySatisfied: 3, Rehandled: 1, Satisfaction: r(15, 15),
-		CategoryA: 11, CategoryB: 3, CategoryC: 1, Disclosure: r(15, 15), Published: 15,
+		// The re-handled part was unsatisfied in its first round.
+		FirstRoundSatisfaction: r(14, 15),
+		CategoryA:              11, CategoryB: 3, CategoryC: 1, Disclosure: r(15, 15), Published: 15,
 	}
 	if diff := cmp.Diff(want, stats(a, "", 2021), protocmp.Transform()); diff != "" {
 		t.Errorf("市数据局 2021 (-want +got):\n%s", diff)
@@ -173,7 +175,7 @@ func TestAYearOfStatistics(t *testing.T) {
 	want = &banliv1.Statistics{
 		Unit: d, Year: 2021, LeadParts: 4, CppccProposalParts: 4,
 		OnTimeSignIn: r(3, 4), OnTimeReply: r(3, 4), Reply: r(4, 4), FaceToFace: r(3, 4),
-		Satisfied: 2, BasicallySatisfied: 1, Unsatisfied: 1, Rehandled: 1, Satisfaction: r(3, 4),
+		Satisfied: 2, BasicallySatisfied: 1, Unsatisfied: 1, Rehandled: 1, Satisfaction: r(3, 4), FirstRoundSatisfaction: r(3, 4),
 		CategoryA: 4, Disclosure: r(4, 4), Published: 4, OnTimeOpinion: r(0, 0),
 	}
 	if diff := cmp.Diff(want, stats(d, "", 2021), protocmp.Transform()); diff != "" {

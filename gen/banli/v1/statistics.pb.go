@@ -141,8 +141,12 @@ type Statistics struct {
 	Unsatisfied        int64 `protobuf:"varint,24,opt,name=unsatisfied,proto3" json:"unsatisfied,omitempty"`
 	// Parts sent back for re-handling at least once.
 	Rehandled int64 `protobuf:"varint,25,opt,name=rehandled,proto3" json:"rehandled,omitempty"`
-	// Satisfaction rate (满意率): satisfied and basically satisfied / rated.
+	// Satisfaction rate (满意率): satisfied and basically satisfied / rated,
+	// by each part's latest rated reply (the final satisfaction).
 	Satisfaction *Rate `protobuf:"bytes,26,opt,name=satisfaction,proto3" json:"satisfaction,omitempty"`
+	// The same of each part's first round only (初次满意率), however later
+	// rounds went: parts whose first reply was rated.
+	FirstRoundSatisfaction *Rate `protobuf:"bytes,34,opt,name=first_round_satisfaction,json=firstRoundSatisfaction,proto3" json:"first_round_satisfaction,omitempty"`
 	// Lead and split parts by the category of their latest reply.
 	CategoryA int64 `protobuf:"varint,27,opt,name=category_a,json=categoryA,proto3" json:"category_a,omitempty"`
 	CategoryB int64 `protobuf:"varint,28,opt,name=category_b,json=categoryB,proto3" json:"category_b,omitempty"`
@@ -365,6 +369,13 @@ func (x *Statistics) GetRehandled() int64 {
 func (x *Statistics) GetSatisfaction() *Rate {
 	if x != nil {
 		return x.Satisfaction
+	}
+	return nil
+}
+
+func (x *Statistics) GetFirstRoundSatisfaction() *Rate {
+	if x != nil {
+		return x.FirstRoundSatisfaction
 	}
 	return nil
 }
@@ -928,7 +939,7 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x04Rate\x12\x1c\n" +
 	"\tnumerator\x18\x01 \x01(\x03R\tnumerator\x12 \n" +
 	"\vdenominator\x18\x02 \x01(\x03R\vdenominator\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\x91\n" +
+	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xdb\n" +
 	"\n" +
 	"\n" +
 	"Statistics\x12\x12\n" +
@@ -961,7 +972,8 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x13basically_satisfied\x18\x17 \x01(\x03R\x12basicallySatisfied\x12 \n" +
 	"\vunsatisfied\x18\x18 \x01(\x03R\vunsatisfied\x12\x1c\n" +
 	"\trehandled\x18\x19 \x01(\x03R\trehandled\x122\n" +
-	"\fsatisfaction\x18\x1a \x01(\v2\x0e.banli.v1.RateR\fsatisfaction\x12\x1d\n" +
+	"\fsatisfaction\x18\x1a \x01(\v2\x0e.banli.v1.RateR\fsatisfaction\x12H\n" +
+	"\x18first_round_satisfaction\x18\" \x01(\v2\x0e.banli.v1.RateR\x16firstRoundSatisfaction\x12\x1d\n" +
 	"\n" +
 	"category_a\x18\x1b \x01(\x03R\tcategoryA\x12\x1d\n" +
 	"\n" +
@@ -1047,22 +1059,23 @@ var file_banli_v1_statistics_proto_depIdxs = []int32{
 	0,  // 3: banli.v1.Statistics.reply:type_name -> banli.v1.Rate
 	0,  // 4: banli.v1.Statistics.face_to_face:type_name -> banli.v1.Rate
 	0,  // 5: banli.v1.Statistics.satisfaction:type_name -> banli.v1.Rate
-	0,  // 6: banli.v1.Statistics.disclosure:type_name -> banli.v1.Rate
-	4,  // 7: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
-	5,  // 8: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
-	3,  // 9: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
-	1,  // 10: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
-	6,  // 11: banli.v1.YearSummary.score:type_name -> banli.v1.Score
-	9,  // 12: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
-	7,  // 14: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
-	1,  // 15: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
-	8,  // 16: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
-	15, // [15:17] is the sub-list for method output_type
-	13, // [13:15] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	0,  // 6: banli.v1.Statistics.first_round_satisfaction:type_name -> banli.v1.Rate
+	0,  // 7: banli.v1.Statistics.disclosure:type_name -> banli.v1.Rate
+	4,  // 8: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
+	5,  // 9: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
+	3,  // 10: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
+	1,  // 11: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
+	6,  // 12: banli.v1.YearSummary.score:type_name -> banli.v1.Score
+	9,  // 13: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
+	2,  // 14: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
+	7,  // 15: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
+	1,  // 16: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
+	8,  // 17: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_statistics_proto_init() }
