@@ -286,6 +286,21 @@ var (
 			return nil
 		},
 	}
+	// A lead unit's reply cites the co-handling opinions it took in.
+	citesOpinionsOfTheCase = guard{
+		rule: "the opinions a reply cites are co-handling opinions of the case, sent",
+		check: func(in guardInput) error {
+			req, _ := in.req.(*banliv1.SubmitReplyRequest)
+			for i, name := range req.GetReply().GetCitedOpinions() {
+				if !slices.ContainsFunc(in.p.GetAssignments(), func(a *banliv1.Assignment) bool {
+					return a.GetName() == name && a.GetRole() == coHandling && a.GetOpinion() != nil
+				}) {
+					return invalidField(fmt.Sprintf("reply.cited_opinions[%d]", i), "%s is not a co-handling part of %s that sent its opinion", name, in.p.GetName())
+				}
+			}
+			return nil
+		},
+	}
 	// 主要负责人签发: a key case's reply is the principal head's to sign off.
 	principalSignsOffKeyCase = guard{
 		rule: "a key case's reply is signed off by the unit's principal head, where the session asks",

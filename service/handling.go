@@ -161,6 +161,7 @@ func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *b
 		DisclosureIntent:     in.GetDisclosureIntent(),
 		DisclosureState:      pending,
 		RecordTime:           c.nowProto(),
+		CitedOpinions:        in.GetCitedOpinions(),
 	}
 	if r.ReplyTime == nil {
 		r.ReplyTime = c.nowProto()
@@ -498,6 +499,12 @@ func (v *violations) replyContent(prefix string, rp *banliv1.Reply, now time.Tim
 	v.phone(prefix+".contact_phone", rp.GetContactPhone(), complete)
 	v.pastTime(prefix+".reply_time", rp.GetReplyTime(), now)
 	v.enum(prefix+".disclosure_intent", rp.GetDisclosureIntent(), complete)
+	if len(rp.GetCitedOpinions()) > maxAssignments {
+		v.add(prefix+".cited_opinions", "at most %d", maxAssignments)
+	}
+	for i, name := range rp.GetCitedOpinions() {
+		v.assignmentRef(fmt.Sprintf("%s.cited_opinions[%d]", prefix, i), name)
+	}
 }
 
 // SaveReplyDraft saves a new version of a part's reply draft.
@@ -644,7 +651,7 @@ func draftOf(rp *banliv1.Reply) *banliv1.Reply {
 	return &banliv1.Reply{
 		Category: rp.GetCategory(), Text: rp.GetText(), DocumentNumber: rp.GetDocumentNumber(), Signer: rp.GetSigner(),
 		CollectiveReviewDate: rp.GetCollectiveReviewDate(), ContactPerson: rp.GetContactPerson(), ContactPhone: rp.GetContactPhone(),
-		ReplyTime: rp.GetReplyTime(), DisclosureIntent: rp.GetDisclosureIntent(),
+		ReplyTime: rp.GetReplyTime(), DisclosureIntent: rp.GetDisclosureIntent(), CitedOpinions: rp.GetCitedOpinions(),
 	}
 }
 

@@ -187,7 +187,7 @@ var assignmentTransitions = []assignmentTransition{
 	// ask for a consultation first.
 	{step: StepSubmitReply, roles: replyingRoles, edges: edges{aSigned: aReplied, aConsulted: aReplied, aRehandling: aReplied},
 		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, countersignedWhereAsked, keyCaseReviewed,
-			principalSignsOffKeyCase, datedAfterItsSteps}},
+			principalSignsOffKeyCase, citesOpinionsOfTheCase, datedAfterItsSteps}},
 	// 送达: the reply reaches each proposer; copies go to the office and the
 	// co-handling units. The part's state does not change.
 	{step: StepDeliver, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aRated: assignmentStays},
@@ -199,7 +199,7 @@ var assignmentTransitions = []assignmentTransition{
 	// which sends it or returns it for re-handling (退回重办).
 	{step: StepSubmitForReview, roles: replyingRoles, edges: edges{aSigned: aUnderReview, aConsulted: aUnderReview, aRehandling: aUnderReview},
 		guards: []guard{latestOpenDraft, categoryInPolicy, consultedFirst, opinionsIn, countersignedWhereAsked, keyCaseReviewed,
-			principalSignsOffKeyCase, datedAfterItsSteps}},
+			principalSignsOffKeyCase, citesOpinionsOfTheCase, datedAfterItsSteps}},
 	{step: StepAcceptReply, roles: replyingRoles, edges: edges{aUnderReview: aReplied}},
 	{step: StepReturnReply, roles: replyingRoles, edges: edges{aUnderReview: assignmentGoesBack}},
 	// 评价: the rating that completes the ratings a reply waits for (every

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -28,8 +29,18 @@ func TestDeliveryIsRecordedPerProposer(t *testing.T) {
 	must(f.proposals.SubmitOpinion(ctx, &banliv1.SubmitOpinionRequest{Name: co, Opinion: &banliv1.Opinion{Text: "同意主办单位意见", Signer: "王处长"}}))(t)
 	f.consult(t, lead)
 	f.clock.Advance(24 * time.Hour)
-	p = must(f.proposals.SubmitReply(ctx, load.ReplyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	// The lead's reply cites the co-handling opinion it took in, and only
+	// a co-handling part's sent opinion can be cited.
+	req := load.ReplyRequest(lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)
+	req.Reply.CitedOpinions = []string{lead}
+	_, err := f.proposals.SubmitReply(ctx, req)
+	wantCode(t, err, codes.InvalidArgument, "reply.cited_opinions[0]")
+	req.Reply.CitedOpinions = []string{co}
+	p = must(f.proposals.SubmitReply(ctx, req))(t)
 	reply := p.GetAssignments()[0].GetReplies()[0]
+	if !slices.Equal(reply.GetCitedOpinions(), []string{co}) {
+		t.Errorf("cited opinions: %v", reply.GetCitedOpinions())
+	}
 	f.clock.Advance(48 * time.Hour)
 
 	deliver := func(ctx context.Context, req *banliv1.RecordDeliveryRequest) (*banliv1.Proposal, error) {
@@ -78,7 +89,7 @@ func TestDeliveryIsRecordedPerProposer(t *testing.T) {
 	if len(r.GetCopies()) != 2 || r.GetCopies()[0].GetRecipient() != "office" || r.GetCopies()[1].GetRecipient() != f.unit(1) {
 		t.Errorf("the copies: %v", r.GetCopies())
 	}
-	_, err := deliver(ctx, &banliv1.RecordDeliveryRequest{ProposerIds: []int32{1}, Channel: byPost})
+	_, err = deliver(ctx, &banliv1.RecordDeliveryRequest{ProposerIds: []int32{1}, Channel: byPost})
 	wantCode(t, err, codes.FailedPrecondition, "")
 
 	_, err = deliver(ctx, &banliv1.RecordDeliveryRequest{Channel: byPost, CopyTo: []string{"office"}})

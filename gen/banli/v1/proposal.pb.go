@@ -3097,6 +3097,10 @@ type Reply struct {
 	// The day by which the proposers rate it: rating_working_days after it
 	// was delivered to the last of them; none before then. Output only.
 	RatingDeadline *Deadline `protobuf:"bytes,28,opt,name=rating_deadline,json=ratingDeadline,proto3" json:"rating_deadline,omitempty"`
+	// The co-handling opinions a lead unit's reply took in, by the
+	// co-handling parts that sent them
+	// (`proposals/{proposal}/assignments/{assignment}`), at most 50.
+	CitedOpinions []string `protobuf:"bytes,29,rep,name=cited_opinions,json=citedOpinions,proto3" json:"cited_opinions,omitempty"`
 	// How the reply reached each proposer (RecordDelivery), one per
 	// proposer, in the order recorded. Output only.
 	Deliveries []*Delivery `protobuf:"bytes,23,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
@@ -3315,6 +3319,13 @@ func (x *Reply) GetUnsatisfiedDecision() *UnsatisfiedVetting {
 func (x *Reply) GetRatingDeadline() *Deadline {
 	if x != nil {
 		return x.RatingDeadline
+	}
+	return nil
+}
+
+func (x *Reply) GetCitedOpinions() []string {
+	if x != nil {
+		return x.CitedOpinions
 	}
 	return nil
 }
@@ -4170,7 +4181,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12;\n" +
 	"\vdecide_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\xd6\v\n" +
+	"decideTime\"\xfd\v\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -4200,7 +4211,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\roffice_review\x18\x19 \x01(\v2\x16.banli.v1.OfficeReviewB\x03\xe0A\x03R\fofficeReview\x12.\n" +
 	"\x10ratings_expected\x18\x1a \x01(\x05B\x03\xe0A\x03R\x0fratingsExpected\x12T\n" +
 	"\x14unsatisfied_decision\x18\x1b \x01(\v2\x1c.banli.v1.UnsatisfiedVettingB\x03\xe0A\x03R\x13unsatisfiedDecision\x12@\n" +
-	"\x0frating_deadline\x18\x1c \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0eratingDeadline\x127\n" +
+	"\x0frating_deadline\x18\x1c \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0eratingDeadline\x12%\n" +
+	"\x0ecited_opinions\x18\x1d \x03(\tR\rcitedOpinions\x127\n" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
