@@ -108,6 +108,7 @@ var rules = map[string]Rule{
 	banliv1.ProposalService_RefuseFiling_FullMethodName:       {Roles: roles(office)},
 	banliv1.ProposalService_MergeProposals_FullMethodName:     {Roles: roles(office)},
 	banliv1.ProposalService_MarkKey_FullMethodName:            {Roles: roles(office)},
+	banliv1.ProposalService_RecordSupervision_FullMethodName:  {Roles: roles(office)},
 	// The office decides unsatisfied ratings, where the session asks.
 	banliv1.ProposalService_DecideUnsatisfied_FullMethodName: {Roles: roles(office)},
 	// The office reviews signed-off replies, where the session asks.

@@ -103,6 +103,16 @@ var (
 			return nil
 		},
 	}
+	// 督办 is of key cases.
+	keyCaseOnly = guard{
+		rule: "the case is a key case",
+		check: func(in guardInput) error {
+			if !in.p.GetKey() {
+				return fmt.Errorf("%s is not a key case: mark it key first (MarkKey): %w", in.p.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
 	// 并案 is within one session.
 	sameSession = guard{
 		rule: "the case is of the session of the case it joins",

@@ -163,6 +163,8 @@ func TestGuards(t *testing.T) {
 		{"a new round consulted", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{Round: 1}, {Round: 2}}}), policy: policy}, true},
 		{"a new round not consulted", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{Round: 1}}}), policy: policy}, false},
 		{"a consultation from before rounds were kept", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{}}}), policy: policy}, true},
+		{"supervising a key case", keyCaseOnly, guardInput{p: &banliv1.Proposal{Key: true}}, true},
+		{"supervising a case that is not key", keyCaseOnly, guardInput{p: &banliv1.Proposal{}}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

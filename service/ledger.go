@@ -208,7 +208,12 @@ func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, 
 }
 
 func ledgerEntry(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) *banliv1.LedgerEntry {
+	var last *banliv1.SupervisionActivity
+	if acts := p.GetSupervisionActivities(); len(acts) > 0 {
+		last = acts[len(acts)-1]
+	}
 	e := &banliv1.LedgerEntry{
+		LastSupervision:   last,
 		Proposal:          p.GetName(),
 		Number:            p.GetNumber(),
 		Title:             p.GetTitle(),

@@ -26,6 +26,7 @@ const (
 	StepMergeInto           Step = "MergeProposals"
 	StepMergeAway           Step = "MergeProposals (as a source)"
 	StepMarkKey             Step = "MarkKey"
+	StepSupervise           Step = "RecordSupervision"
 	StepSign                Step = "SignAssignment"
 	StepRequestReassignment Step = "RequestReassignment"
 	StepApproveReassignment Step = "DecideReassignment (approve)"
@@ -119,6 +120,8 @@ var proposalTransitions = []proposalTransition{
 	{step: StepMergeAway, from: []banliv1.ProposalState{received}, to: merged, guards: []guard{sameSession}},
 	// Key cases are named at any time before the case ends.
 	{step: StepMarkKey, from: openStates, to: stateUnderived},
+	// 督办: the leaders' activities about a key case, before the case ends.
+	{step: StepSupervise, from: openStates, to: stateUnderived, guards: []guard{keyCaseOnly}},
 	// 催办: the office reminds at any time before the case ends.
 	{step: StepRemind, from: openStates, to: stateUnderived},
 }

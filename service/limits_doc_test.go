@@ -38,7 +38,7 @@ var protoTextLimits = map[string]int{
 	"DelegateAssignmentRequest.reason":   maxNoteLen, "DelegateAssignmentRequest.responsible_person": maxPersonLen,
 	"RecordDeliveryRequest.note": maxNoteLen, "Delivery.note": maxNoteLen,
 	"ReturnReplyDraftRequest.comment": maxNoteLen, "ReplyDraft.return_comment": maxNoteLen,
-	"OfficeReview.reason": maxNoteLen, "UnsatisfiedVetting.reason": maxNoteLen, "DecideUnsatisfiedRequest.reason": maxNoteLen, "ReviewReplyRequest.reason": maxNoteLen,
+	"OfficeReview.reason": maxNoteLen, "SupervisionActivity.summary": maxSummaryLen, "SupervisionActivity.leader": maxPersonLen, "SupervisionActivity.participants": maxPersonLen, "UnsatisfiedVetting.reason": maxNoteLen, "DecideUnsatisfiedRequest.reason": maxNoteLen, "ReviewReplyRequest.reason": maxNoteLen,
 	"CollectiveReview.conclusion": maxNoteLen, "Countersign.comment": maxNoteLen, "CountersignReplyRequest.comment": maxNoteLen, "CollectiveReview.participants": maxPersonLen,
 	"RefuseFilingRequest.note": maxNoteLen, "WithdrawProposalRequest.reason": maxNoteLen,
 	"MarkKeyRequest.supervising_leader": maxPersonLen, "Session.display_name": maxNameLen,

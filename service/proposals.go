@@ -180,7 +180,7 @@ func appendEncodedProposal(page, record []byte) []byte {
 // follow-up reports). It is given by field name and applied to the stored
 // bytes, so the skipped fields are never decoded or sent.
 var basicView = store.SkipPaths(&banliv1.Proposal{},
-	"content", "attachments", "reminders",
+	"content", "attachments", "reminders", "supervision_activities",
 	"proposers.phone", "proposers.email", "proposers.address",
 	"assignments.consultations", "assignments.opinion", "assignments.replies",
 	"assignments.reassignment_requests", "assignments.extension_requests",

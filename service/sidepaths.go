@@ -18,11 +18,49 @@ func caseStep(ctx context.Context, s *Server, method string, req mutatingRequest
 	apply func(c *caseChange),
 ) (*banliv1.Proposal, error) {
 	return updateProposal(ctx, s, method, req, idOf(name, proposalsCollection), etag, step, func(c *caseChange) error {
-		if err := checkProposalStep(step, c.p.GetName(), c.p.GetState()); err != nil {
+		if err := checkCaseStep(step, guardInput{p: c.p, now: c.now, req: req}); err != nil {
 			return err
 		}
 		apply(c)
 		return nil
+	})
+}
+
+// RecordSupervision records a supervision activity of a key case.
+func (s *Server) RecordSupervision(ctx context.Context, req *banliv1.RecordSupervisionRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	v.proposalID("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	if act := req.GetActivity(); act == nil {
+		v.add("activity", "required")
+	} else {
+		v.enum("activity.kind", act.GetKind(), true)
+		if act.GetDate() == "" {
+			v.add("activity.date", "required")
+		}
+		v.date("activity.date", act.GetDate())
+		if act.GetDate() > chinaDate(s.now()) {
+			v.add("activity.date", "must not be in the future")
+		}
+		v.line("activity.leader", act.GetLeader(), maxPersonLen, false)
+		if len(act.GetParticipants()) > maxParticipants {
+			v.add("activity.participants", "at most %d participants", maxParticipants)
+		}
+		for i, p := range act.GetParticipants() {
+			v.line(fmt.Sprintf("activity.participants[%d]", i), p, maxPersonLen, true)
+		}
+		v.paragraph("activity.summary", act.GetSummary(), maxSummaryLen, true)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return caseStep(ctx, s, banliv1.ProposalService_RecordSupervision_FullMethodName, req, req.GetName(), req.GetEtag(), StepSupervise, func(c *caseChange) {
+		act := req.GetActivity()
+		c.p.SupervisionActivities = append(c.p.SupervisionActivities, &banliv1.SupervisionActivity{
+			Kind: act.GetKind(), Date: act.GetDate(), Leader: act.GetLeader(), Participants: act.GetParticipants(), Summary: act.GetSummary(),
+			RecordedBy: callerAccount(c.ctx), RecordTime: c.nowProto(),
+		})
+		c.details = fmt.Sprintf("%s on %s by %s", strings.ToLower(trimEnum(act.GetKind().String(), "SUPERVISION_KIND_")), act.GetDate(), act.GetLeader())
 	})
 }
 

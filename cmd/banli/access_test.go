@@ -64,7 +64,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/AssignProposal":       {"office"}, "ProposalService/DecideReassignment": {"office"},
 	"ProposalService/DecideExtension": {"office"}, "ProposalService/CloseFollowUp": {"office"},
 	"ProposalService/RecordReminder": {"office"}, "ProposalService/RefuseFiling": {"office"},
-	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"}, "ProposalService/CorrectReplyCategory": {"office"}, "ProposalService/ReviewReply": {"office"}, "ProposalService/DecideUnsatisfied": {"office"},
+	"ProposalService/MergeProposals": {"office"}, "ProposalService/MarkKey": {"office"}, "ProposalService/RecordSupervision": {"office"}, "ProposalService/CorrectReplyCategory": {"office"}, "ProposalService/ReviewReply": {"office"}, "ProposalService/DecideUnsatisfied": {"office"},
 	"ProposalService/SignAssignment":         leadUnit,
 	"ProposalService/DelegateAssignment":     leadUnit,
 	"ProposalService/RequestReassignment":    leadUnit,

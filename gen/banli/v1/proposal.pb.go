@@ -1117,6 +1117,66 @@ func (UnsatisfiedDecision) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
+// What kind of supervision a leader gave a key case.
+type SupervisionKind int32
+
+const (
+	SupervisionKind_SUPERVISION_KIND_UNSPECIFIED SupervisionKind = 0
+	// A meeting on the case (座谈会、协调会).
+	SupervisionKind_SUPERVISION_KIND_MEETING SupervisionKind = 1
+	// A visit to where the matter is (视察、调研).
+	SupervisionKind_SUPERVISION_KIND_INSPECTION SupervisionKind = 2
+	// A written or spoken instruction (批示).
+	SupervisionKind_SUPERVISION_KIND_INSTRUCTION SupervisionKind = 3
+	// A report of progress to the leader (汇报).
+	SupervisionKind_SUPERVISION_KIND_PROGRESS_REPORT SupervisionKind = 4
+)
+
+// Enum value maps for SupervisionKind.
+var (
+	SupervisionKind_name = map[int32]string{
+		0: "SUPERVISION_KIND_UNSPECIFIED",
+		1: "SUPERVISION_KIND_MEETING",
+		2: "SUPERVISION_KIND_INSPECTION",
+		3: "SUPERVISION_KIND_INSTRUCTION",
+		4: "SUPERVISION_KIND_PROGRESS_REPORT",
+	}
+	SupervisionKind_value = map[string]int32{
+		"SUPERVISION_KIND_UNSPECIFIED":     0,
+		"SUPERVISION_KIND_MEETING":         1,
+		"SUPERVISION_KIND_INSPECTION":      2,
+		"SUPERVISION_KIND_INSTRUCTION":     3,
+		"SUPERVISION_KIND_PROGRESS_REPORT": 4,
+	}
+)
+
+func (x SupervisionKind) Enum() *SupervisionKind {
+	p := new(SupervisionKind)
+	*p = x
+	return p
+}
+
+func (x SupervisionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SupervisionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
+}
+
+func (SupervisionKind) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[18]
+}
+
+func (x SupervisionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SupervisionKind.Descriptor instead.
+func (SupervisionKind) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+}
+
 // Where a draft of a reply stands.
 type DraftState int32
 
@@ -1161,11 +1221,11 @@ func (x DraftState) String() string {
 }
 
 func (DraftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
 }
 
 func (DraftState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[18]
+	return &file_banli_v1_proposal_proto_enumTypes[19]
 }
 
 func (x DraftState) Number() protoreflect.EnumNumber {
@@ -1174,7 +1234,7 @@ func (x DraftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DraftState.Descriptor instead.
 func (DraftState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 // What the office decides of a signed-off reply.
@@ -1213,11 +1273,11 @@ func (x ReviewDecision) String() string {
 }
 
 func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
 }
 
 func (ReviewDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[19]
+	return &file_banli_v1_proposal_proto_enumTypes[20]
 }
 
 func (x ReviewDecision) Number() protoreflect.EnumNumber {
@@ -1226,7 +1286,7 @@ func (x ReviewDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReviewDecision.Descriptor instead.
 func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 // What a co-handling unit says of the lead's draft.
@@ -1265,11 +1325,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[20]
+	return &file_banli_v1_proposal_proto_enumTypes[21]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1278,7 +1338,7 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 // A due date and the rule that set it.
@@ -1654,9 +1714,12 @@ type Proposal struct {
 	// The account that submitted (or imported) the case,
 	// `accounts/{account}`. A proposer account reads and rates the cases it
 	// submitted. Output only.
-	Submitter     string `protobuf:"bytes,25,opt,name=submitter,proto3" json:"submitter,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Submitter string `protobuf:"bytes,25,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	// What the leaders did about it as a key case (督办), oldest first
+	// (RecordSupervision). Output only.
+	SupervisionActivities []*SupervisionActivity `protobuf:"bytes,26,rep,name=supervision_activities,json=supervisionActivities,proto3" json:"supervision_activities,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Proposal) Reset() {
@@ -1862,6 +1925,13 @@ func (x *Proposal) GetSubmitter() string {
 		return x.Submitter
 	}
 	return ""
+}
+
+func (x *Proposal) GetSupervisionActivities() []*SupervisionActivity {
+	if x != nil {
+		return x.SupervisionActivities
+	}
+	return nil
 }
 
 // Why a case was not filed.
@@ -3437,6 +3507,106 @@ func (x *CollectiveReview) GetRecordTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// One supervision activity of a key case (督办).
+type SupervisionActivity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What kind. Required.
+	Kind SupervisionKind `protobuf:"varint,1,opt,name=kind,proto3,enum=banli.v1.SupervisionKind" json:"kind,omitempty"`
+	// When it took place, YYYY-MM-DD, not after today. Required.
+	Date string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	// The leader who gave it, at most 50 characters.
+	Leader string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Who took part, at most 50 entries of at most 50 characters.
+	Participants []string `protobuf:"bytes,4,rep,name=participants,proto3" json:"participants,omitempty"`
+	// What was said or decided, at most 5,000 characters. Required.
+	Summary string `protobuf:"bytes,5,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The account that recorded it, `accounts/{account}`. Output only.
+	RecordedBy string `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When Banli recorded it. Output only.
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupervisionActivity) Reset() {
+	*x = SupervisionActivity{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupervisionActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupervisionActivity) ProtoMessage() {}
+
+func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupervisionActivity.ProtoReflect.Descriptor instead.
+func (*SupervisionActivity) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SupervisionActivity) GetKind() SupervisionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SupervisionKind_SUPERVISION_KIND_UNSPECIFIED
+}
+
+func (x *SupervisionActivity) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *SupervisionActivity) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *SupervisionActivity) GetParticipants() []string {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *SupervisionActivity) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *SupervisionActivity) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+func (x *SupervisionActivity) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
 // One version of a reply's draft.
 type ReplyDraft struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3466,7 +3636,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3478,7 +3648,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3491,7 +3661,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -3574,7 +3744,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3586,7 +3756,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3599,7 +3769,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -3650,7 +3820,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3832,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3845,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -3735,7 +3905,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3747,7 +3917,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3760,7 +3930,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -3820,7 +3990,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3832,7 +4002,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3845,7 +4015,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -3888,7 +4058,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3900,7 +4070,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3913,7 +4083,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -3964,7 +4134,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4146,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4159,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -4040,7 +4210,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x10\n" +
-	"\x03uri\x18\x05 \x01(\tR\x03uri\"\x9b\b\n" +
+	"\x03uri\x18\x05 \x01(\tR\x03uri\"\xf6\b\n" +
 	"\bProposal\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12 \n" +
 	"\asession\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x05R\asession\x12/\n" +
@@ -4071,7 +4241,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x04etag\x18\x16 \x01(\tB\x03\xe0A\x03R\x04etag\x12\x17\n" +
 	"\x04year\x18\x17 \x01(\x05B\x03\xe0A\x03R\x04year\x125\n" +
 	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderB\x03\xe0A\x03R\treminders\x12!\n" +
-	"\tsubmitter\x18\x19 \x01(\tB\x03\xe0A\x03R\tsubmitter\"\x7f\n" +
+	"\tsubmitter\x18\x19 \x01(\tB\x03\xe0A\x03R\tsubmitter\x12Y\n" +
+	"\x16supervision_activities\x18\x1a \x03(\v2\x1d.banli.v1.SupervisionActivityB\x03\xe0A\x03R\x15supervisionActivities\"\x7f\n" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
@@ -4227,6 +4398,16 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vrecorded_by\x18\x05 \x01(\tB\x03\xe0A\x03R\n" +
 	"recordedBy\x12@\n" +
 	"\vrecord_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\"\xa5\x02\n" +
+	"\x13SupervisionActivity\x122\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.banli.v1.SupervisionKindB\x03\xe0A\x02R\x04kind\x12\x17\n" +
+	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12\"\n" +
+	"\fparticipants\x18\x04 \x03(\tR\fparticipants\x12\x1d\n" +
+	"\asummary\x18\x05 \x01(\tB\x03\xe0A\x02R\asummary\x12$\n" +
+	"\vrecorded_by\x18\x06 \x01(\tB\x03\xe0A\x03R\n" +
+	"recordedBy\x12@\n" +
+	"\vrecord_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"recordTime\"\x8a\x03\n" +
 	"\n" +
 	"ReplyDraft\x12\x18\n" +
@@ -4388,7 +4569,13 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x13UnsatisfiedDecision\x12$\n" +
 	" UNSATISFIED_DECISION_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dUNSATISFIED_DECISION_REHANDLE\x10\x01\x12\x1e\n" +
-	"\x1aUNSATISFIED_DECISION_CLOSE\x10\x02*\x91\x01\n" +
+	"\x1aUNSATISFIED_DECISION_CLOSE\x10\x02*\xba\x01\n" +
+	"\x0fSupervisionKind\x12 \n" +
+	"\x1cSUPERVISION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SUPERVISION_KIND_MEETING\x10\x01\x12\x1f\n" +
+	"\x1bSUPERVISION_KIND_INSPECTION\x10\x02\x12 \n" +
+	"\x1cSUPERVISION_KIND_INSTRUCTION\x10\x03\x12$\n" +
+	" SUPERVISION_KIND_PROGRESS_REPORT\x10\x04*\x91\x01\n" +
 	"\n" +
 	"DraftState\x12\x1b\n" +
 	"\x17DRAFT_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -4417,8 +4604,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 21)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 22)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -4438,129 +4625,134 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
 	(RatingSource)(0),             // 16: banli.v1.RatingSource
 	(UnsatisfiedDecision)(0),      // 17: banli.v1.UnsatisfiedDecision
-	(DraftState)(0),               // 18: banli.v1.DraftState
-	(ReviewDecision)(0),           // 19: banli.v1.ReviewDecision
-	(CountersignDecision)(0),      // 20: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 21: banli.v1.Deadline
-	(*Proposer)(nil),              // 22: banli.v1.Proposer
-	(*Attachment)(nil),            // 23: banli.v1.Attachment
-	(*Proposal)(nil),              // 24: banli.v1.Proposal
-	(*Refusal)(nil),               // 25: banli.v1.Refusal
-	(*Assignment)(nil),            // 26: banli.v1.Assignment
-	(*FollowUp)(nil),              // 27: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 28: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 29: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 30: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 31: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 32: banli.v1.Consultation
-	(*Opinion)(nil),               // 33: banli.v1.Opinion
-	(*Rating)(nil),                // 34: banli.v1.Rating
-	(*UnsatisfiedVetting)(nil),    // 35: banli.v1.UnsatisfiedVetting
-	(*Reply)(nil),                 // 36: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 37: banli.v1.CollectiveReview
-	(*ReplyDraft)(nil),            // 38: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 39: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 40: banli.v1.Countersign
-	(*Delivery)(nil),              // 41: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 42: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 43: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 44: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 45: google.protobuf.Timestamp
+	(SupervisionKind)(0),          // 18: banli.v1.SupervisionKind
+	(DraftState)(0),               // 19: banli.v1.DraftState
+	(ReviewDecision)(0),           // 20: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 21: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 22: banli.v1.Deadline
+	(*Proposer)(nil),              // 23: banli.v1.Proposer
+	(*Attachment)(nil),            // 24: banli.v1.Attachment
+	(*Proposal)(nil),              // 25: banli.v1.Proposal
+	(*Refusal)(nil),               // 26: banli.v1.Refusal
+	(*Assignment)(nil),            // 27: banli.v1.Assignment
+	(*FollowUp)(nil),              // 28: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 29: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 30: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 31: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 32: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 33: banli.v1.Consultation
+	(*Opinion)(nil),               // 34: banli.v1.Opinion
+	(*Rating)(nil),                // 35: banli.v1.Rating
+	(*UnsatisfiedVetting)(nil),    // 36: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 37: banli.v1.Reply
+	(*CollectiveReview)(nil),      // 38: banli.v1.CollectiveReview
+	(*SupervisionActivity)(nil),   // 39: banli.v1.SupervisionActivity
+	(*ReplyDraft)(nil),            // 40: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 41: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 42: banli.v1.Countersign
+	(*Delivery)(nil),              // 43: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 44: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 45: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 46: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	45, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	45, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	47, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	47, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	22, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	23, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	23, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	24, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	26, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	25, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	45, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	45, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	30, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	6,  // 13: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	45, // 14: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
-	4,  // 15: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
-	5,  // 16: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	45, // 17: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	21, // 18: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	45, // 19: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	21, // 20: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	21, // 21: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	31, // 22: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	32, // 23: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	33, // 24: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	36, // 25: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	29, // 26: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	21, // 27: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	27, // 28: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	38, // 29: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	37, // 30: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	36, // 31: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	36, // 32: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
-	15, // 33: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	45, // 34: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	28, // 35: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	45, // 36: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	45, // 37: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	45, // 38: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 39: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	45, // 40: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	45, // 41: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	45, // 42: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 43: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	45, // 44: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 45: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 46: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	45, // 47: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	45, // 48: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	45, // 49: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	13, // 50: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	45, // 51: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	16, // 52: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	17, // 53: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	45, // 54: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,  // 55: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	45, // 56: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 57: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 58: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	45, // 59: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	21, // 60: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	34, // 61: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	45, // 62: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	21, // 63: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	43, // 64: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	39, // 65: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	35, // 66: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	21, // 67: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	41, // 68: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	42, // 69: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	45, // 70: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	36, // 71: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	45, // 72: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	18, // 73: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	45, // 74: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	40, // 75: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	19, // 76: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	45, // 77: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	20, // 78: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	45, // 79: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10, // 80: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	45, // 81: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	45, // 82: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	45, // 83: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 84: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 85: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	45, // 86: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 87: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	88, // [88:88] is the sub-list for method output_type
-	88, // [88:88] is the sub-list for method input_type
-	88, // [88:88] is the sub-list for extension type_name
-	88, // [88:88] is the sub-list for extension extendee
-	0,  // [0:88] is the sub-list for field type_name
+	27, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	26, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	47, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	47, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	31, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	39, // 13: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	6,  // 14: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
+	47, // 15: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	4,  // 16: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
+	5,  // 17: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
+	47, // 18: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	22, // 19: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	47, // 20: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	22, // 21: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	22, // 22: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	32, // 23: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	33, // 24: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	34, // 25: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	37, // 26: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	30, // 27: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	22, // 28: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	28, // 29: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	40, // 30: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	38, // 31: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	37, // 32: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	37, // 33: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	15, // 34: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	47, // 35: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	29, // 36: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	47, // 37: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	47, // 38: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	47, // 39: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 40: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	47, // 41: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	47, // 42: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	47, // 43: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14, // 44: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	47, // 45: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,  // 46: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,  // 47: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	47, // 48: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	47, // 49: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	47, // 50: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	13, // 51: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	47, // 52: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	16, // 53: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	17, // 54: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	47, // 55: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,  // 56: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	47, // 57: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 58: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 59: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	47, // 60: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	22, // 61: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	35, // 62: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	47, // 63: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	22, // 64: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	45, // 65: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	41, // 66: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	36, // 67: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	22, // 68: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	43, // 69: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	44, // 70: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	47, // 71: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	18, // 72: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	47, // 73: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	37, // 74: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	47, // 75: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	19, // 76: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	47, // 77: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	42, // 78: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	20, // 79: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	47, // 80: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	21, // 81: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	47, // 82: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10, // 83: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	47, // 84: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	47, // 85: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	47, // 86: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 87: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 88: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	47, // 89: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 90: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	91, // [91:91] is the sub-list for method output_type
+	91, // [91:91] is the sub-list for method input_type
+	91, // [91:91] is the sub-list for extension type_name
+	91, // [91:91] is the sub-list for extension extendee
+	0,  // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -4573,8 +4765,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      21,
-			NumMessages:   24,
+			NumEnums:      22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1815,6 +1815,79 @@ func (x *SaveReplyDraftRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for RecordSupervision.
+type RecordSupervisionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The activity. Required.
+	Activity *SupervisionActivity `protobuf:"bytes,2,opt,name=activity,proto3" json:"activity,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordSupervisionRequest) Reset() {
+	*x = RecordSupervisionRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordSupervisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordSupervisionRequest) ProtoMessage() {}
+
+func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordSupervisionRequest.ProtoReflect.Descriptor instead.
+func (*RecordSupervisionRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RecordSupervisionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordSupervisionRequest) GetActivity() *SupervisionActivity {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
+func (x *RecordSupervisionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordSupervisionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for CountersignReply.
 type CountersignReplyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1837,7 +1910,7 @@ type CountersignReplyRequest struct {
 
 func (x *CountersignReplyRequest) Reset() {
 	*x = CountersignReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +1922,7 @@ func (x *CountersignReplyRequest) String() string {
 func (*CountersignReplyRequest) ProtoMessage() {}
 
 func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +1935,7 @@ func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
 func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CountersignReplyRequest) GetName() string {
@@ -1924,7 +1997,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2009,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2022,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -1999,7 +2072,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2084,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2097,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -2082,7 +2155,7 @@ type DecideUnsatisfiedRequest struct {
 
 func (x *DecideUnsatisfiedRequest) Reset() {
 	*x = DecideUnsatisfiedRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2167,7 @@ func (x *DecideUnsatisfiedRequest) String() string {
 func (*DecideUnsatisfiedRequest) ProtoMessage() {}
 
 func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2180,7 @@ func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
 func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DecideUnsatisfiedRequest) GetName() string {
@@ -2164,7 +2237,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2249,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2262,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -2259,7 +2332,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2344,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2357,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2371,7 +2444,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2456,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2469,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -2453,7 +2526,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2465,7 +2538,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2551,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2533,7 +2606,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2618,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2631,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -2606,7 +2679,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2691,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2704,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2681,7 +2754,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2766,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +2779,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2901,6 +2974,12 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x05reply\x18\x02 \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x02R\x05reply\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xa6\x01\n" +
+	"\x18RecordSupervisionRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12>\n" +
+	"\bactivity\x18\x02 \x01(\v2\x1d.banli.v1.SupervisionActivityB\x03\xe0A\x02R\bactivity\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"\xe9\x01\n" +
 	"\x17CountersignReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12(\n" +
@@ -2984,7 +3063,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xe9\x1f\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xec \n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -3015,7 +3094,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x14CorrectReplyCategory\x12%.banli.v1.CorrectReplyCategoryRequest\x1a\x12.banli.v1.Proposal\"I\x82\xd3\xe4\x93\x02C:\x01*\">/v1/{name=proposals/*/assignments/*/replies/*}:correctCategory\x12q\n" +
 	"\fRefuseFiling\x12\x1d.banli.v1.RefuseFilingRequest\x1a\x12.banli.v1.Proposal\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=proposals/*}:refuseFiling\x12u\n" +
 	"\x10WithdrawProposal\x12!.banli.v1.WithdrawProposalRequest\x1a\x12.banli.v1.Proposal\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=proposals/*}:withdraw\x12n\n" +
-	"\x0eMergeProposals\x12\x1f.banli.v1.MergeProposalsRequest\x1a\x12.banli.v1.Proposal\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=proposals/*}:merge\x12b\n" +
+	"\x0eMergeProposals\x12\x1f.banli.v1.MergeProposalsRequest\x1a\x12.banli.v1.Proposal\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=proposals/*}:merge\x12\x80\x01\n" +
+	"\x11RecordSupervision\x12\".banli.v1.RecordSupervisionRequest\x1a\x12.banli.v1.Proposal\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=proposals/*}:recordSupervision\x12b\n" +
 	"\aMarkKey\x12\x18.banli.v1.MarkKeyRequest\x1a\x12.banli.v1.Proposal\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=proposals/*}:markKeyB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -3031,7 +3111,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -3055,126 +3135,131 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*PublishReplyRequest)(nil),           // 19: banli.v1.PublishReplyRequest
 	(*WithholdReplyRequest)(nil),          // 20: banli.v1.WithholdReplyRequest
 	(*SaveReplyDraftRequest)(nil),         // 21: banli.v1.SaveReplyDraftRequest
-	(*CountersignReplyRequest)(nil),       // 22: banli.v1.CountersignReplyRequest
-	(*RecordCollectiveReviewRequest)(nil), // 23: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 24: banli.v1.ReturnReplyDraftRequest
-	(*DecideUnsatisfiedRequest)(nil),      // 25: banli.v1.DecideUnsatisfiedRequest
-	(*ReviewReplyRequest)(nil),            // 26: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 27: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 28: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 29: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 30: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 31: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 32: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 33: banli.v1.Proposal
-	(ProposalKind)(0),                     // 34: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 35: banli.v1.ProposalState
-	(AssignmentRole)(0),                   // 36: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),                // 37: banli.v1.UnitAssignment
-	(Decision)(0),                         // 38: banli.v1.Decision
-	(*Consultation)(nil),                  // 39: banli.v1.Consultation
-	(*Opinion)(nil),                       // 40: banli.v1.Opinion
-	(*Reply)(nil),                         // 41: banli.v1.Reply
-	(Satisfaction)(0),                     // 42: banli.v1.Satisfaction
-	(CountersignDecision)(0),              // 43: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 44: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 45: banli.v1.UnsatisfiedDecision
-	(ReviewDecision)(0),                   // 46: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 47: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 48: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 49: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 50: banli.v1.NotFiledReason
+	(*RecordSupervisionRequest)(nil),      // 22: banli.v1.RecordSupervisionRequest
+	(*CountersignReplyRequest)(nil),       // 23: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 24: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 25: banli.v1.ReturnReplyDraftRequest
+	(*DecideUnsatisfiedRequest)(nil),      // 26: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 27: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 28: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 29: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 30: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 31: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 32: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 33: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 34: banli.v1.Proposal
+	(ProposalKind)(0),                     // 35: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 36: banli.v1.ProposalState
+	(AssignmentRole)(0),                   // 37: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),                // 38: banli.v1.UnitAssignment
+	(Decision)(0),                         // 39: banli.v1.Decision
+	(*Consultation)(nil),                  // 40: banli.v1.Consultation
+	(*Opinion)(nil),                       // 41: banli.v1.Opinion
+	(*Reply)(nil),                         // 42: banli.v1.Reply
+	(Satisfaction)(0),                     // 43: banli.v1.Satisfaction
+	(*SupervisionActivity)(nil),           // 44: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 45: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 46: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 47: banli.v1.UnsatisfiedDecision
+	(ReviewDecision)(0),                   // 48: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 49: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 50: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 51: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 52: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	33, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	34, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	35, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	36, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	34, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	35, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	36, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	37, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	33, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	37, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	38, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	38, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	39, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	40, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	41, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	42, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	41, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	43, // 14: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	44, // 15: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	45, // 16: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	46, // 17: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	47, // 18: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	48, // 19: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	49, // 20: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	50, // 21: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 22: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 23: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 24: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 25: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 26: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 27: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 28: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 29: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 30: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 31: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 32: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 33: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 34: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 35: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 36: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 37: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 38: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 39: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 40: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 41: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	22, // 42: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	23, // 43: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	24, // 44: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	25, // 45: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	26, // 46: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	27, // 47: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	28, // 48: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	29, // 49: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	30, // 50: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	31, // 51: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	32, // 52: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	33, // 53: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	33, // 54: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 55: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	33, // 56: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	33, // 57: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	33, // 58: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	33, // 59: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	33, // 60: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	33, // 61: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	33, // 62: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	33, // 63: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	33, // 64: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	33, // 65: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	33, // 66: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	33, // 67: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	33, // 68: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	33, // 69: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	33, // 70: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	33, // 71: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	33, // 72: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	33, // 73: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	33, // 74: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	33, // 75: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	33, // 76: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	33, // 77: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	33, // 78: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	33, // 79: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	33, // 80: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	33, // 81: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	33, // 82: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	33, // 83: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	53, // [53:84] is the sub-list for method output_type
-	22, // [22:53] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	34, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	38, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	39, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	39, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	40, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	41, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	42, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	43, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	42, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	44, // 14: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	45, // 15: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	46, // 16: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	47, // 17: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	48, // 18: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	49, // 19: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	50, // 20: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	51, // 21: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	52, // 22: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 23: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 24: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 25: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 26: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 27: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 28: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 29: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 30: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 31: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 32: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 33: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 34: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 35: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 36: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 37: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 38: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 39: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 40: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 41: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 42: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	23, // 43: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	24, // 44: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	25, // 45: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	26, // 46: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	27, // 47: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	28, // 48: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	29, // 49: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	30, // 50: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	31, // 51: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	32, // 52: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	22, // 53: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	33, // 54: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	34, // 55: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	34, // 56: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 57: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	34, // 58: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	34, // 59: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	34, // 60: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	34, // 61: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	34, // 62: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	34, // 63: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	34, // 64: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	34, // 65: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	34, // 66: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	34, // 67: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	34, // 68: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	34, // 69: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	34, // 70: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	34, // 71: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	34, // 72: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	34, // 73: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	34, // 74: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	34, // 75: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	34, // 76: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	34, // 77: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	34, // 78: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	34, // 79: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	34, // 80: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	34, // 81: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	34, // 82: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	34, // 83: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	34, // 84: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	34, // 85: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	34, // 86: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	55, // [55:87] is the sub-list for method output_type
+	23, // [23:55] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -3190,7 +3275,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

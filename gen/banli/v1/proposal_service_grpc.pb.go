@@ -49,6 +49,7 @@ const (
 	ProposalService_RefuseFiling_FullMethodName           = "/banli.v1.ProposalService/RefuseFiling"
 	ProposalService_WithdrawProposal_FullMethodName       = "/banli.v1.ProposalService/WithdrawProposal"
 	ProposalService_MergeProposals_FullMethodName         = "/banli.v1.ProposalService/MergeProposals"
+	ProposalService_RecordSupervision_FullMethodName      = "/banli.v1.ProposalService/RecordSupervision"
 	ProposalService_MarkKey_FullMethodName                = "/banli.v1.ProposalService/MarkKey"
 )
 
@@ -187,6 +188,10 @@ type ProposalServiceClient interface {
 	// and may rate. The target must be RECEIVED, ASSIGNED or CONSULTED. Returns
 	// the target.
 	MergeProposals(ctx context.Context, in *MergeProposalsRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Records a supervision activity of a key case (督办): a leader's meeting,
+	// inspection, instruction or a progress report to them. Accepted for a
+	// key case in every state but the terminal ones.
+	RecordSupervision(ctx context.Context, in *RecordSupervisionRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Marks or unmarks the case as a key case (重点) with its supervising
 	// leader. Accepted in every state but the terminal ones.
 	MarkKey(ctx context.Context, in *MarkKeyRequest, opts ...grpc.CallOption) (*Proposal, error)
@@ -500,6 +505,16 @@ func (c *proposalServiceClient) MergeProposals(ctx context.Context, in *MergePro
 	return out, nil
 }
 
+func (c *proposalServiceClient) RecordSupervision(ctx context.Context, in *RecordSupervisionRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_RecordSupervision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) MarkKey(ctx context.Context, in *MarkKeyRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -645,6 +660,10 @@ type ProposalServiceServer interface {
 	// and may rate. The target must be RECEIVED, ASSIGNED or CONSULTED. Returns
 	// the target.
 	MergeProposals(context.Context, *MergeProposalsRequest) (*Proposal, error)
+	// Records a supervision activity of a key case (督办): a leader's meeting,
+	// inspection, instruction or a progress report to them. Accepted for a
+	// key case in every state but the terminal ones.
+	RecordSupervision(context.Context, *RecordSupervisionRequest) (*Proposal, error)
 	// Marks or unmarks the case as a key case (重点) with its supervising
 	// leader. Accepted in every state but the terminal ones.
 	MarkKey(context.Context, *MarkKeyRequest) (*Proposal, error)
@@ -747,6 +766,9 @@ func (UnimplementedProposalServiceServer) WithdrawProposal(context.Context, *Wit
 }
 func (UnimplementedProposalServiceServer) MergeProposals(context.Context, *MergeProposalsRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method MergeProposals not implemented")
+}
+func (UnimplementedProposalServiceServer) RecordSupervision(context.Context, *RecordSupervisionRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordSupervision not implemented")
 }
 func (UnimplementedProposalServiceServer) MarkKey(context.Context, *MarkKeyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method MarkKey not implemented")
@@ -1312,6 +1334,24 @@ func _ProposalService_MergeProposals_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_RecordSupervision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordSupervisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).RecordSupervision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_RecordSupervision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).RecordSupervision(ctx, req.(*RecordSupervisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_MarkKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MarkKeyRequest)
 	if err := dec(in); err != nil {
@@ -1456,6 +1496,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MergeProposals",
 			Handler:    _ProposalService_MergeProposals_Handler,
+		},
+		{
+			MethodName: "RecordSupervision",
+			Handler:    _ProposalService_RecordSupervision_Handler,
 		},
 		{
 			MethodName: "MarkKey",

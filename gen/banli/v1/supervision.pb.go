@@ -276,8 +276,10 @@ type LedgerEntry struct {
 	// Key case, and its supervising leader.
 	Key               bool   `protobuf:"varint,15,opt,name=key,proto3" json:"key,omitempty"`
 	SupervisingLeader string `protobuf:"bytes,16,opt,name=supervising_leader,json=supervisingLeader,proto3" json:"supervising_leader,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// A key case's latest supervision activity, if any.
+	LastSupervision *SupervisionActivity `protobuf:"bytes,17,opt,name=last_supervision,json=lastSupervision,proto3" json:"last_supervision,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *LedgerEntry) Reset() {
@@ -420,6 +422,13 @@ func (x *LedgerEntry) GetSupervisingLeader() string {
 		return x.SupervisingLeader
 	}
 	return ""
+}
+
+func (x *LedgerEntry) GetLastSupervision() *SupervisionActivity {
+	if x != nil {
+		return x.LastSupervision
+	}
+	return nil
 }
 
 // Request for ListLedgerEntries.
@@ -848,7 +857,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12-\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x12\x12\n" +
 	"\x04year\x18\x05 \x01(\x05R\x04year\x12'\n" +
-	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xc1\x04\n" +
+	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\x8b\x05\n" +
 	"\vLedgerEntry\x12\x1a\n" +
 	"\bproposal\x18\x01 \x01(\tR\bproposal\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x14\n" +
@@ -870,7 +879,8 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x10current_deadline\x18\r \x01(\v2\x12.banli.v1.DeadlineR\x0fcurrentDeadline\x12\x18\n" +
 	"\aoverdue\x18\x0e \x01(\bR\aoverdue\x12\x10\n" +
 	"\x03key\x18\x0f \x01(\bR\x03key\x12-\n" +
-	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\"\xf1\x02\n" +
+	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\x12H\n" +
+	"\x10last_supervision\x18\x11 \x01(\v2\x1d.banli.v1.SupervisionActivityR\x0flastSupervision\"\xf1\x02\n" +
 	"\x18ListLedgerEntriesRequest\x12-\n" +
 	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
@@ -957,8 +967,9 @@ var file_banli_v1_supervision_proto_goTypes = []any{
 	(AssignmentRole)(0),               // 9: banli.v1.AssignmentRole
 	(AssignmentState)(0),              // 10: banli.v1.AssignmentState
 	(*Deadline)(nil),                  // 11: banli.v1.Deadline
-	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),         // 13: google.api.HttpBody
+	(*SupervisionActivity)(nil),       // 12: banli.v1.SupervisionActivity
+	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),         // 14: google.api.HttpBody
 }
 var file_banli_v1_supervision_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.ExportLedgerRequest.format:type_name -> banli.v1.ExportFormat
@@ -967,28 +978,29 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	9,  // 3: banli.v1.LedgerEntry.role:type_name -> banli.v1.AssignmentRole
 	10, // 4: banli.v1.LedgerEntry.state:type_name -> banli.v1.AssignmentState
 	11, // 5: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
-	1,  // 6: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
-	12, // 7: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 8: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	12, // 9: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 10: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 11: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
-	3,  // 12: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
-	3,  // 13: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
-	3,  // 14: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
-	3,  // 15: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	3,  // 16: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
-	4,  // 17: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 18: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 19: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 20: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 21: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	13, // 22: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	20, // [20:23] is the sub-list for method output_type
-	17, // [17:20] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	12, // 6: banli.v1.LedgerEntry.last_supervision:type_name -> banli.v1.SupervisionActivity
+	1,  // 7: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
+	13, // 8: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 9: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
+	13, // 10: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 11: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 12: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
+	3,  // 13: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
+	3,  // 14: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
+	3,  // 15: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
+	3,  // 16: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
+	3,  // 17: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
+	4,  // 18: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 19: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 20: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 21: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 22: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	14, // 23: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	21, // [21:24] is the sub-list for method output_type
+	18, // [18:21] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
