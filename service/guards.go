@@ -467,6 +467,29 @@ var (
 			return nil
 		},
 	}
+	ratedOnTheForm = guard{
+		rule: "the rating gives each dimension of the session's rating form, and no other",
+		check: func(in guardInput) error {
+			req := in.req.(*banliv1.RateReplyRequest)
+			want := formDimensions[in.policy.GetRatingForm()]
+			for i, d := range req.GetDimensions() {
+				if !slices.Contains(want, d.GetDimension()) {
+					return invalidField(fmt.Sprintf("dimensions[%d]", i), "the session's rating form (%s) has no dimension %s",
+						trimEnum(in.policy.GetRatingForm().String(), "RATING_FORM_"), trimEnum(d.GetDimension().String(), "RATING_DIMENSION_"))
+				}
+			}
+			var missing []string
+			for _, d := range want {
+				if !slices.ContainsFunc(req.GetDimensions(), func(x *banliv1.DimensionRating) bool { return x.GetDimension() == d }) {
+					missing = append(missing, trimEnum(d.String(), "RATING_DIMENSION_"))
+				}
+			}
+			if len(missing) > 0 {
+				return invalidField("dimensions", "the session's rating form asks for %s too", strings.Join(missing, ", "))
+			}
+			return nil
+		},
+	}
 	ratedOnce = guard{
 		rule: "each proposer rates a reply once",
 		check: func(in guardInput) error {

@@ -82,6 +82,13 @@ func TestGuards(t *testing.T) {
 			{Unit: "units/2", Role: coHandling, State: aOpinionSent}, {Unit: "units/3", Role: coHandling, State: aOpinionSent}}}
 	}
 	principalAsked := resolvePolicy(&banliv1.SessionPolicy{PrincipalSignsOffKeyCases: proto.Bool(true)})
+	hongkou := resolvePolicy(&banliv1.SessionPolicy{RatingForm: banliv1.RatingForm_RATING_FORM_HONGKOU})
+	withDims := func(r *banliv1.RateReplyRequest, ds ...banliv1.RatingDimension) *banliv1.RateReplyRequest {
+		for _, d := range ds {
+			r.Dimensions = append(r.Dimensions, &banliv1.DimensionRating{Dimension: d, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
+		}
+		return r
+	}
 	firstRates := resolvePolicy(&banliv1.SessionPolicy{Raters: banliv1.Raters_RATERS_FIRST_PROPOSER})
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
@@ -165,6 +172,10 @@ func TestGuards(t *testing.T) {
 		{"a consultation from before rounds were kept", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{}}}), policy: policy}, true},
 		{"supervising a key case", keyCaseOnly, guardInput{p: &banliv1.Proposal{Key: true}}, true},
 		{"supervising a case that is not key", keyCaseOnly, guardInput{p: &banliv1.Proposal{}}, false},
+		{"an overall rating", ratedOnTheForm, guardInput{req: rating(2, 1), policy: policy}, true},
+		{"a dimension the overall form lacks", ratedOnTheForm, guardInput{req: withDims(rating(2, 1), banliv1.RatingDimension_RATING_DIMENSION_ATTITUDE), policy: policy}, false},
+		{"the Hongkou form, whole", ratedOnTheForm, guardInput{req: withDims(rating(2, 1), formDimensions[banliv1.RatingForm_RATING_FORM_HONGKOU]...), policy: hongkou}, true},
+		{"the Hongkou form, a dimension short", ratedOnTheForm, guardInput{req: withDims(rating(2, 1), formDimensions[banliv1.RatingForm_RATING_FORM_HONGKOU][:3]...), policy: hongkou}, false},
 		{"a case of another session", sameSession, guardInput{p: &banliv1.Proposal{Session: "sessions/2"}, into: led}, false},
 	}
 	for _, tt := range tests {

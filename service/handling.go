@@ -230,6 +230,7 @@ func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (
 				RateTime:     c.nowProto(),
 				Source:       source,
 				EnteredBy:    callerAccount(c.ctx),
+				Dimensions:   req.GetDimensions(),
 			})
 			c.details = fmt.Sprintf("proposer %d rated %s %s (%d of %d)", req.GetProposerId(), r.GetName(),
 				strings.ToLower(trimEnum(req.GetSatisfaction().String(), "SATISFACTION_")), len(r.GetRatings()), max(r.GetRatingsExpected(), 1))
@@ -665,5 +666,15 @@ func validateRate(r *banliv1.RateReplyRequest) (replyRef, error) {
 	v.enum("satisfaction", r.GetSatisfaction(), true)
 	unsatisfied := r.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED
 	v.paragraph("opinion", r.GetOpinion(), maxSummaryLen, unsatisfied)
+	seen := map[banliv1.RatingDimension]bool{}
+	for i, d := range r.GetDimensions() {
+		field := fmt.Sprintf("dimensions[%d]", i)
+		v.enum(field+".dimension", d.GetDimension(), true)
+		v.enum(field+".satisfaction", d.GetSatisfaction(), true)
+		if seen[d.GetDimension()] {
+			v.add(field, "%s is rated twice", trimEnum(d.GetDimension().String(), "RATING_DIMENSION_"))
+		}
+		seen[d.GetDimension()] = true
+	}
 	return ref, v.err()
 }

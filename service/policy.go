@@ -78,6 +78,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	if out.Raters == banliv1.Raters_RATERS_UNSPECIFIED {
 		out.Raters = defaultRaters
 	}
+	if out.RatingForm == banliv1.RatingForm_RATING_FORM_UNSPECIFIED {
+		out.RatingForm = banliv1.RatingForm_RATING_FORM_OVERALL
+	}
 	if out.ReplyCategories == banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_UNSPECIFIED {
 		out.ReplyCategories = banliv1.ReplyCategorySet_REPLY_CATEGORY_SET_A_TO_D
 	}
@@ -129,6 +132,7 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 	}
 	v.enum(field+".reply_categories", p.GetReplyCategories(), false)
 	v.enum(field+".raters", p.GetRaters(), false)
+	v.enum(field+".rating_form", p.GetRatingForm(), false)
 }
 
 // categoryAllowed says whether the session's policy accepts a reply
@@ -146,6 +150,16 @@ func ratingsExpected(policy *banliv1.SessionPolicy, p *banliv1.Proposal) int32 {
 		return int32(len(p.GetProposers()))
 	}
 	return 1
+}
+
+// formDimensions are the dimensions each rating form asks for, besides the
+// overall satisfaction.
+var formDimensions = map[banliv1.RatingForm][]banliv1.RatingDimension{
+	banliv1.RatingForm_RATING_FORM_OVERALL: nil,
+	banliv1.RatingForm_RATING_FORM_HONGKOU: {
+		banliv1.RatingDimension_RATING_DIMENSION_ATTITUDE, banliv1.RatingDimension_RATING_DIMENSION_TARGETING,
+		banliv1.RatingDimension_RATING_DIMENSION_RESULT, banliv1.RatingDimension_RATING_DIMENSION_COMMUNICATION,
+	},
 }
 
 // firstProposer is the id of the case's first proposer (领衔).

@@ -1013,6 +1013,66 @@ func (FollowUpState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
+// One dimension of a rating form.
+type RatingDimension int32
+
+const (
+	RatingDimension_RATING_DIMENSION_UNSPECIFIED RatingDimension = 0
+	// The unit's attitude in handling (态度).
+	RatingDimension_RATING_DIMENSION_ATTITUDE RatingDimension = 1
+	// How well the reply answers what was asked (针对性).
+	RatingDimension_RATING_DIMENSION_TARGETING RatingDimension = 2
+	// What came of it (结果).
+	RatingDimension_RATING_DIMENSION_RESULT RatingDimension = 3
+	// How the unit communicated with the proposer (沟通).
+	RatingDimension_RATING_DIMENSION_COMMUNICATION RatingDimension = 4
+)
+
+// Enum value maps for RatingDimension.
+var (
+	RatingDimension_name = map[int32]string{
+		0: "RATING_DIMENSION_UNSPECIFIED",
+		1: "RATING_DIMENSION_ATTITUDE",
+		2: "RATING_DIMENSION_TARGETING",
+		3: "RATING_DIMENSION_RESULT",
+		4: "RATING_DIMENSION_COMMUNICATION",
+	}
+	RatingDimension_value = map[string]int32{
+		"RATING_DIMENSION_UNSPECIFIED":   0,
+		"RATING_DIMENSION_ATTITUDE":      1,
+		"RATING_DIMENSION_TARGETING":     2,
+		"RATING_DIMENSION_RESULT":        3,
+		"RATING_DIMENSION_COMMUNICATION": 4,
+	}
+)
+
+func (x RatingDimension) Enum() *RatingDimension {
+	p := new(RatingDimension)
+	*p = x
+	return p
+}
+
+func (x RatingDimension) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RatingDimension) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+}
+
+func (RatingDimension) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[16]
+}
+
+func (x RatingDimension) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RatingDimension.Descriptor instead.
+func (RatingDimension) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+}
+
 // How a rating came in.
 type RatingSource int32
 
@@ -1049,11 +1109,11 @@ func (x RatingSource) String() string {
 }
 
 func (RatingSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
 }
 
 func (RatingSource) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[16]
+	return &file_banli_v1_proposal_proto_enumTypes[17]
 }
 
 func (x RatingSource) Number() protoreflect.EnumNumber {
@@ -1062,7 +1122,7 @@ func (x RatingSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RatingSource.Descriptor instead.
 func (RatingSource) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 // What the office decides of an unsatisfied rating.
@@ -1101,11 +1161,11 @@ func (x UnsatisfiedDecision) String() string {
 }
 
 func (UnsatisfiedDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
 }
 
 func (UnsatisfiedDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[17]
+	return &file_banli_v1_proposal_proto_enumTypes[18]
 }
 
 func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
@@ -1114,7 +1174,7 @@ func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UnsatisfiedDecision.Descriptor instead.
 func (UnsatisfiedDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 // What kind of supervision a leader gave a key case.
@@ -1161,11 +1221,11 @@ func (x SupervisionKind) String() string {
 }
 
 func (SupervisionKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
 }
 
 func (SupervisionKind) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[18]
+	return &file_banli_v1_proposal_proto_enumTypes[19]
 }
 
 func (x SupervisionKind) Number() protoreflect.EnumNumber {
@@ -1174,7 +1234,7 @@ func (x SupervisionKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SupervisionKind.Descriptor instead.
 func (SupervisionKind) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 // Where a draft of a reply stands.
@@ -1221,11 +1281,11 @@ func (x DraftState) String() string {
 }
 
 func (DraftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
 }
 
 func (DraftState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[19]
+	return &file_banli_v1_proposal_proto_enumTypes[20]
 }
 
 func (x DraftState) Number() protoreflect.EnumNumber {
@@ -1234,7 +1294,7 @@ func (x DraftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DraftState.Descriptor instead.
 func (DraftState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 // What the office decides of a signed-off reply.
@@ -1273,11 +1333,11 @@ func (x ReviewDecision) String() string {
 }
 
 func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
 }
 
 func (ReviewDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[20]
+	return &file_banli_v1_proposal_proto_enumTypes[21]
 }
 
 func (x ReviewDecision) Number() protoreflect.EnumNumber {
@@ -1286,7 +1346,7 @@ func (x ReviewDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReviewDecision.Descriptor instead.
 func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 // What a co-handling unit says of the lead's draft.
@@ -1325,11 +1385,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[21]
+	return &file_banli_v1_proposal_proto_enumTypes[22]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1338,7 +1398,7 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 // A due date and the rule that set it.
@@ -2949,7 +3009,9 @@ type Rating struct {
 	// entered. Output only.
 	Source RatingSource `protobuf:"varint,5,opt,name=source,proto3,enum=banli.v1.RatingSource" json:"source,omitempty"`
 	// The account that entered it, `accounts/{account}`. Output only.
-	EnteredBy     string `protobuf:"bytes,6,opt,name=entered_by,json=enteredBy,proto3" json:"entered_by,omitempty"`
+	EnteredBy string `protobuf:"bytes,6,opt,name=entered_by,json=enteredBy,proto3" json:"entered_by,omitempty"`
+	// The satisfaction on each dimension of the session's rating form.
+	Dimensions    []*DimensionRating `protobuf:"bytes,7,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3026,6 +3088,66 @@ func (x *Rating) GetEnteredBy() string {
 	return ""
 }
 
+func (x *Rating) GetDimensions() []*DimensionRating {
+	if x != nil {
+		return x.Dimensions
+	}
+	return nil
+}
+
+// The satisfaction on one dimension.
+type DimensionRating struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dimension     RatingDimension        `protobuf:"varint,1,opt,name=dimension,proto3,enum=banli.v1.RatingDimension" json:"dimension,omitempty"`
+	Satisfaction  Satisfaction           `protobuf:"varint,2,opt,name=satisfaction,proto3,enum=banli.v1.Satisfaction" json:"satisfaction,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DimensionRating) Reset() {
+	*x = DimensionRating{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DimensionRating) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DimensionRating) ProtoMessage() {}
+
+func (x *DimensionRating) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DimensionRating.ProtoReflect.Descriptor instead.
+func (*DimensionRating) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DimensionRating) GetDimension() RatingDimension {
+	if x != nil {
+		return x.Dimension
+	}
+	return RatingDimension_RATING_DIMENSION_UNSPECIFIED
+}
+
+func (x *DimensionRating) GetSatisfaction() Satisfaction {
+	if x != nil {
+		return x.Satisfaction
+	}
+	return Satisfaction_SATISFACTION_UNSPECIFIED
+}
+
 // The office's decision on an unsatisfied rating.
 type UnsatisfiedVetting struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3043,7 +3165,7 @@ type UnsatisfiedVetting struct {
 
 func (x *UnsatisfiedVetting) Reset() {
 	*x = UnsatisfiedVetting{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3177,7 @@ func (x *UnsatisfiedVetting) String() string {
 func (*UnsatisfiedVetting) ProtoMessage() {}
 
 func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3190,7 @@ func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsatisfiedVetting.ProtoReflect.Descriptor instead.
 func (*UnsatisfiedVetting) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UnsatisfiedVetting) GetDecision() UnsatisfiedDecision {
@@ -3183,7 +3305,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3195,7 +3317,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3208,7 +3330,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Reply) GetName() string {
@@ -3437,7 +3559,7 @@ type CollectiveReview struct {
 
 func (x *CollectiveReview) Reset() {
 	*x = CollectiveReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +3571,7 @@ func (x *CollectiveReview) String() string {
 func (*CollectiveReview) ProtoMessage() {}
 
 func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +3584,7 @@ func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
 func (*CollectiveReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CollectiveReview) GetRound() int32 {
@@ -3530,7 +3652,7 @@ type SupervisionActivity struct {
 
 func (x *SupervisionActivity) Reset() {
 	*x = SupervisionActivity{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3542,7 +3664,7 @@ func (x *SupervisionActivity) String() string {
 func (*SupervisionActivity) ProtoMessage() {}
 
 func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3555,7 +3677,7 @@ func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionActivity.ProtoReflect.Descriptor instead.
 func (*SupervisionActivity) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SupervisionActivity) GetKind() SupervisionKind {
@@ -3636,7 +3758,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3648,7 +3770,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3661,7 +3783,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -3744,7 +3866,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3756,7 +3878,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3769,7 +3891,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -3820,7 +3942,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3832,7 +3954,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3845,7 +3967,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -3905,7 +4027,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3917,7 +4039,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3930,7 +4052,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -3990,7 +4112,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4002,7 +4124,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4015,7 +4137,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -4058,7 +4180,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4192,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4205,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -4134,7 +4256,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4146,7 +4268,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4159,7 +4281,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -4336,7 +4458,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\rcontact_phone\x18\x04 \x01(\tR\fcontactPhone\x12@\n" +
 	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"submitTime\x12\x1c\n" +
-	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\"\x96\x02\n" +
+	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\"\xd1\x02\n" +
 	"\x06Rating\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x12:\n" +
@@ -4345,7 +4467,13 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\trate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\brateTime\x123\n" +
 	"\x06source\x18\x05 \x01(\x0e2\x16.banli.v1.RatingSourceB\x03\xe0A\x03R\x06source\x12\"\n" +
 	"\n" +
-	"entered_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tenteredBy\"\xc3\x01\n" +
+	"entered_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tenteredBy\x129\n" +
+	"\n" +
+	"dimensions\x18\a \x03(\v2\x19.banli.v1.DimensionRatingR\n" +
+	"dimensions\"\x86\x01\n" +
+	"\x0fDimensionRating\x127\n" +
+	"\tdimension\x18\x01 \x01(\x0e2\x19.banli.v1.RatingDimensionR\tdimension\x12:\n" +
+	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\"\xc3\x01\n" +
 	"\x12UnsatisfiedVetting\x129\n" +
 	"\bdecision\x18\x01 \x01(\x0e2\x1d.banli.v1.UnsatisfiedDecisionR\bdecision\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
@@ -4561,7 +4689,13 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bFOLLOW_UP_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FOLLOW_UP_STATE_OPEN\x10\x01\x12\x1a\n" +
 	"\x16FOLLOW_UP_STATE_SOLVED\x10\x02\x12\x1a\n" +
-	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03*g\n" +
+	"\x16FOLLOW_UP_STATE_CLOSED\x10\x03*\xb3\x01\n" +
+	"\x0fRatingDimension\x12 \n" +
+	"\x1cRATING_DIMENSION_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19RATING_DIMENSION_ATTITUDE\x10\x01\x12\x1e\n" +
+	"\x1aRATING_DIMENSION_TARGETING\x10\x02\x12\x1b\n" +
+	"\x17RATING_DIMENSION_RESULT\x10\x03\x12\"\n" +
+	"\x1eRATING_DIMENSION_COMMUNICATION\x10\x04*g\n" +
 	"\fRatingSource\x12\x1d\n" +
 	"\x19RATING_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RATING_SOURCE_PLATFORM\x10\x01\x12\x1c\n" +
@@ -4604,8 +4738,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 22)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 23)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -4623,136 +4757,141 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(Satisfaction)(0),             // 13: banli.v1.Satisfaction
 	(Decision)(0),                 // 14: banli.v1.Decision
 	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
-	(RatingSource)(0),             // 16: banli.v1.RatingSource
-	(UnsatisfiedDecision)(0),      // 17: banli.v1.UnsatisfiedDecision
-	(SupervisionKind)(0),          // 18: banli.v1.SupervisionKind
-	(DraftState)(0),               // 19: banli.v1.DraftState
-	(ReviewDecision)(0),           // 20: banli.v1.ReviewDecision
-	(CountersignDecision)(0),      // 21: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 22: banli.v1.Deadline
-	(*Proposer)(nil),              // 23: banli.v1.Proposer
-	(*Attachment)(nil),            // 24: banli.v1.Attachment
-	(*Proposal)(nil),              // 25: banli.v1.Proposal
-	(*Refusal)(nil),               // 26: banli.v1.Refusal
-	(*Assignment)(nil),            // 27: banli.v1.Assignment
-	(*FollowUp)(nil),              // 28: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 29: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 30: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 31: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 32: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 33: banli.v1.Consultation
-	(*Opinion)(nil),               // 34: banli.v1.Opinion
-	(*Rating)(nil),                // 35: banli.v1.Rating
-	(*UnsatisfiedVetting)(nil),    // 36: banli.v1.UnsatisfiedVetting
-	(*Reply)(nil),                 // 37: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 38: banli.v1.CollectiveReview
-	(*SupervisionActivity)(nil),   // 39: banli.v1.SupervisionActivity
-	(*ReplyDraft)(nil),            // 40: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 41: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 42: banli.v1.Countersign
-	(*Delivery)(nil),              // 43: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 44: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 45: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 46: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 47: google.protobuf.Timestamp
+	(RatingDimension)(0),          // 16: banli.v1.RatingDimension
+	(RatingSource)(0),             // 17: banli.v1.RatingSource
+	(UnsatisfiedDecision)(0),      // 18: banli.v1.UnsatisfiedDecision
+	(SupervisionKind)(0),          // 19: banli.v1.SupervisionKind
+	(DraftState)(0),               // 20: banli.v1.DraftState
+	(ReviewDecision)(0),           // 21: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 22: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 23: banli.v1.Deadline
+	(*Proposer)(nil),              // 24: banli.v1.Proposer
+	(*Attachment)(nil),            // 25: banli.v1.Attachment
+	(*Proposal)(nil),              // 26: banli.v1.Proposal
+	(*Refusal)(nil),               // 27: banli.v1.Refusal
+	(*Assignment)(nil),            // 28: banli.v1.Assignment
+	(*FollowUp)(nil),              // 29: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 30: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 31: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 32: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 33: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 34: banli.v1.Consultation
+	(*Opinion)(nil),               // 35: banli.v1.Opinion
+	(*Rating)(nil),                // 36: banli.v1.Rating
+	(*DimensionRating)(nil),       // 37: banli.v1.DimensionRating
+	(*UnsatisfiedVetting)(nil),    // 38: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 39: banli.v1.Reply
+	(*CollectiveReview)(nil),      // 40: banli.v1.CollectiveReview
+	(*SupervisionActivity)(nil),   // 41: banli.v1.SupervisionActivity
+	(*ReplyDraft)(nil),            // 42: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 43: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 44: banli.v1.Countersign
+	(*Delivery)(nil),              // 45: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 46: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 47: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 48: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 49: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	47, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	47, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	49, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	49, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
 	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	23, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	24, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	24, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	25, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	27, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	26, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	47, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	47, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	31, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	39, // 13: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	28, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	27, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	49, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	49, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	32, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	41, // 13: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
 	6,  // 14: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	47, // 15: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	49, // 15: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,  // 16: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,  // 17: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	47, // 18: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	22, // 19: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	47, // 20: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	22, // 21: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	22, // 22: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	32, // 23: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	33, // 24: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	34, // 25: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	37, // 26: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	30, // 27: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	22, // 28: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	28, // 29: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	40, // 30: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	38, // 31: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	37, // 32: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	37, // 33: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	49, // 18: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	23, // 19: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	49, // 20: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	23, // 21: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	23, // 22: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	33, // 23: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	34, // 24: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	35, // 25: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	39, // 26: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	31, // 27: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	23, // 28: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	29, // 29: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	42, // 30: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	40, // 31: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	39, // 32: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	39, // 33: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
 	15, // 34: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	47, // 35: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	29, // 36: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	47, // 37: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	47, // 38: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	47, // 39: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	49, // 35: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	30, // 36: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	49, // 37: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	49, // 38: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	49, // 39: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
 	14, // 40: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	47, // 41: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	47, // 42: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	47, // 43: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	49, // 41: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	49, // 42: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	49, // 43: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
 	14, // 44: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	47, // 45: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	49, // 45: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,  // 46: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,  // 47: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	47, // 48: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	47, // 49: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	47, // 50: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	49, // 48: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	49, // 49: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	49, // 50: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
 	13, // 51: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	47, // 52: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	16, // 53: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	17, // 54: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	47, // 55: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,  // 56: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	47, // 57: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 58: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 59: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	47, // 60: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	22, // 61: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	35, // 62: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	47, // 63: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	22, // 64: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	45, // 65: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	41, // 66: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	36, // 67: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	22, // 68: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	43, // 69: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	44, // 70: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	47, // 71: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	18, // 72: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	47, // 73: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	37, // 74: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	47, // 75: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	19, // 76: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	47, // 77: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	42, // 78: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	20, // 79: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	47, // 80: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	21, // 81: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	47, // 82: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10, // 83: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	47, // 84: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	47, // 85: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	47, // 86: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 87: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 88: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	47, // 89: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 90: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	91, // [91:91] is the sub-list for method output_type
-	91, // [91:91] is the sub-list for method input_type
-	91, // [91:91] is the sub-list for extension type_name
-	91, // [91:91] is the sub-list for extension extendee
-	0,  // [0:91] is the sub-list for field type_name
+	49, // 52: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	17, // 53: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	37, // 54: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	16, // 55: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	13, // 56: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	18, // 57: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	49, // 58: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,  // 59: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	49, // 60: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11, // 61: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12, // 62: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	49, // 63: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	23, // 64: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	36, // 65: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	49, // 66: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	23, // 67: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	47, // 68: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	43, // 69: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	38, // 70: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	23, // 71: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	45, // 72: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	46, // 73: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	49, // 74: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	19, // 75: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	49, // 76: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	39, // 77: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	49, // 78: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	20, // 79: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	49, // 80: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	44, // 81: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	21, // 82: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	49, // 83: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	22, // 84: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	49, // 85: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10, // 86: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	49, // 87: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	49, // 88: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	49, // 89: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 90: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,  // 91: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	49, // 92: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,  // 93: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	94, // [94:94] is the sub-list for method output_type
+	94, // [94:94] is the sub-list for method input_type
+	94, // [94:94] is the sub-list for extension type_name
+	94, // [94:94] is the sub-list for extension extendee
+	0,  // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -4765,8 +4904,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      22,
-			NumMessages:   25,
+			NumEnums:      23,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

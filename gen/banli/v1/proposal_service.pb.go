@@ -1515,7 +1515,10 @@ type RateReplyRequest struct {
 	// If set, the call fails with ABORTED unless it equals the case's etag.
 	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
-	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The satisfaction on each dimension of the session's rating form, each
+	// once: none for RATING_FORM_OVERALL, all four for RATING_FORM_HONGKOU.
+	Dimensions    []*DimensionRating `protobuf:"bytes,7,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1590,6 +1593,13 @@ func (x *RateReplyRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *RateReplyRequest) GetDimensions() []*DimensionRating {
+	if x != nil {
+		return x.Dimensions
+	}
+	return nil
 }
 
 // Request for PublishReply.
@@ -2947,7 +2957,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12#\n" +
-	"\rdraft_version\x18\x05 \x01(\x05R\fdraftVersion\"\xdf\x01\n" +
+	"\rdraft_version\x18\x05 \x01(\x05R\fdraftVersion\"\x9a\x02\n" +
 	"\x10RateReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12$\n" +
 	"\vproposer_id\x18\x02 \x01(\x05B\x03\xe0A\x02R\n" +
@@ -2956,7 +2966,10 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\aopinion\x18\x04 \x01(\tR\aopinion\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId\"\x88\x01\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\x129\n" +
+	"\n" +
+	"dimensions\x18\a \x03(\v2\x19.banli.v1.DimensionRatingR\n" +
+	"dimensions\"\x88\x01\n" +
 	"\x13PublishReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12%\n" +
 	"\x0epublished_text\x18\x02 \x01(\tR\rpublishedText\x12\x12\n" +
@@ -3157,15 +3170,16 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*Opinion)(nil),                       // 41: banli.v1.Opinion
 	(*Reply)(nil),                         // 42: banli.v1.Reply
 	(Satisfaction)(0),                     // 43: banli.v1.Satisfaction
-	(*SupervisionActivity)(nil),           // 44: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 45: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 46: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 47: banli.v1.UnsatisfiedDecision
-	(ReviewDecision)(0),                   // 48: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 49: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 50: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 51: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 52: banli.v1.NotFiledReason
+	(*DimensionRating)(nil),               // 44: banli.v1.DimensionRating
+	(*SupervisionActivity)(nil),           // 45: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 46: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 47: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 48: banli.v1.UnsatisfiedDecision
+	(ReviewDecision)(0),                   // 49: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 50: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 51: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 52: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 53: banli.v1.NotFiledReason
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	34, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
@@ -3181,85 +3195,86 @@ var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	41, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
 	42, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
 	43, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	42, // 13: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	44, // 14: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	45, // 15: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	46, // 16: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	47, // 17: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	48, // 18: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	49, // 19: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	50, // 20: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	51, // 21: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	52, // 22: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 23: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 24: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 25: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 26: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 27: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 28: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 29: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 30: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 31: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 32: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 33: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 34: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 35: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 36: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 37: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 38: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 39: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 40: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 41: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 42: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	23, // 43: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	24, // 44: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	25, // 45: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	26, // 46: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	27, // 47: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	28, // 48: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	29, // 49: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	30, // 50: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	31, // 51: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	32, // 52: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	22, // 53: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	33, // 54: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	34, // 55: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	34, // 56: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 57: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	34, // 58: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	34, // 59: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	34, // 60: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	34, // 61: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	34, // 62: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	34, // 63: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	34, // 64: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	34, // 65: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	34, // 66: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	34, // 67: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	34, // 68: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	34, // 69: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	34, // 70: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	34, // 71: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	34, // 72: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	34, // 73: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	34, // 74: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	34, // 75: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	34, // 76: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	34, // 77: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	34, // 78: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	34, // 79: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	34, // 80: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	34, // 81: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	34, // 82: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	34, // 83: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	34, // 84: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	34, // 85: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	34, // 86: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	55, // [55:87] is the sub-list for method output_type
-	23, // [23:55] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	44, // 13: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	42, // 14: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	45, // 15: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	46, // 16: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	47, // 17: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	48, // 18: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	49, // 19: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	50, // 20: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	51, // 21: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	52, // 22: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	53, // 23: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 24: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	2,  // 25: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	3,  // 26: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	5,  // 27: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	6,  // 28: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	7,  // 29: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	8,  // 30: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	9,  // 31: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	10, // 32: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	11, // 33: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	12, // 34: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	13, // 35: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	14, // 36: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	15, // 37: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	16, // 38: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	17, // 39: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	18, // 40: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	19, // 41: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	20, // 42: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	21, // 43: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	23, // 44: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	24, // 45: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	25, // 46: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	26, // 47: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	27, // 48: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	28, // 49: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	29, // 50: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	30, // 51: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	31, // 52: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	32, // 53: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	22, // 54: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	33, // 55: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	34, // 56: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	34, // 57: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	4,  // 58: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	34, // 59: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	34, // 60: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	34, // 61: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	34, // 62: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	34, // 63: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	34, // 64: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	34, // 65: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	34, // 66: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	34, // 67: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	34, // 68: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	34, // 69: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	34, // 70: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	34, // 71: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	34, // 72: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	34, // 73: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	34, // 74: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	34, // 75: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	34, // 76: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	34, // 77: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	34, // 78: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	34, // 79: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	34, // 80: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	34, // 81: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	34, // 82: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	34, // 83: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	34, // 84: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	34, // 85: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	34, // 86: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	34, // 87: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	56, // [56:88] is the sub-list for method output_type
+	24, // [24:56] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }

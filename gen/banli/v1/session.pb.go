@@ -184,6 +184,60 @@ func (ReplyCategorySet) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
+// The form a rating takes.
+type RatingForm int32
+
+const (
+	RatingForm_RATING_FORM_UNSPECIFIED RatingForm = 0
+	// One overall satisfaction.
+	RatingForm_RATING_FORM_OVERALL RatingForm = 1
+	// The Hongkou district's form: the overall satisfaction, and one for
+	// each of attitude (态度), targeting (针对性), result (结果) and
+	// communication (沟通).
+	RatingForm_RATING_FORM_HONGKOU RatingForm = 2
+)
+
+// Enum value maps for RatingForm.
+var (
+	RatingForm_name = map[int32]string{
+		0: "RATING_FORM_UNSPECIFIED",
+		1: "RATING_FORM_OVERALL",
+		2: "RATING_FORM_HONGKOU",
+	}
+	RatingForm_value = map[string]int32{
+		"RATING_FORM_UNSPECIFIED": 0,
+		"RATING_FORM_OVERALL":     1,
+		"RATING_FORM_HONGKOU":     2,
+	}
+)
+
+func (x RatingForm) Enum() *RatingForm {
+	p := new(RatingForm)
+	*p = x
+	return p
+}
+
+func (x RatingForm) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RatingForm) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_session_proto_enumTypes[3].Descriptor()
+}
+
+func (RatingForm) Type() protoreflect.EnumType {
+	return &file_banli_v1_session_proto_enumTypes[3]
+}
+
+func (x RatingForm) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RatingForm.Descriptor instead.
+func (RatingForm) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
 // Who rates a reply (评价).
 type Raters int32
 
@@ -230,11 +284,11 @@ func (x Raters) String() string {
 }
 
 func (Raters) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_session_proto_enumTypes[3].Descriptor()
+	return file_banli_v1_session_proto_enumTypes[4].Descriptor()
 }
 
 func (Raters) Type() protoreflect.EnumType {
-	return &file_banli_v1_session_proto_enumTypes[3]
+	return &file_banli_v1_session_proto_enumTypes[4]
 }
 
 func (x Raters) Number() protoreflect.EnumNumber {
@@ -243,7 +297,7 @@ func (x Raters) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Raters.Descriptor instead.
 func (Raters) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 // A session (届次): one meeting of one body, e.g. 市政协七届一次会议.
@@ -447,8 +501,12 @@ type SessionPolicy struct {
 	// the last of them; after that the part is listed under "ratings not
 	// returned" (LEDGER_VIEW_RATINGS_NOT_RETURNED). Default 15; 1 to 60.
 	RatingWorkingDays *int32 `protobuf:"varint,18,opt,name=rating_working_days,json=ratingWorkingDays,proto3,oneof" json:"rating_working_days,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What a rating says: the overall satisfaction alone
+	// (RATING_FORM_OVERALL, the default), or with the Hongkou form's
+	// dimensions as well (RATING_FORM_HONGKOU).
+	RatingForm    RatingForm `protobuf:"varint,19,opt,name=rating_form,json=ratingForm,proto3,enum=banli.v1.RatingForm" json:"rating_form,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -605,6 +663,13 @@ func (x *SessionPolicy) GetRatingWorkingDays() int32 {
 		return *x.RatingWorkingDays
 	}
 	return 0
+}
+
+func (x *SessionPolicy) GetRatingForm() RatingForm {
+	if x != nil {
+		return x.RatingForm
+	}
+	return RatingForm_RATING_FORM_UNSPECIFIED
 }
 
 // Request for CreateSession.
@@ -838,7 +903,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xaf\v\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xe6\v\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -859,7 +924,9 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x16office_reviews_replies\x18\x0f \x01(\bH\rR\x14officeReviewsReplies\x88\x01\x01\x12(\n" +
 	"\x06raters\x18\x10 \x01(\x0e2\x10.banli.v1.RatersR\x06raters\x12;\n" +
 	"\x17office_vets_unsatisfied\x18\x11 \x01(\bH\x0eR\x15officeVetsUnsatisfied\x88\x01\x01\x123\n" +
-	"\x13rating_working_days\x18\x12 \x01(\x05H\x0fR\x11ratingWorkingDays\x88\x01\x01B\x17\n" +
+	"\x13rating_working_days\x18\x12 \x01(\x05H\x0fR\x11ratingWorkingDays\x88\x01\x01\x125\n" +
+	"\vrating_form\x18\x13 \x01(\x0e2\x14.banli.v1.RatingFormR\n" +
+	"ratingFormB\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -904,7 +971,12 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x10ReplyCategorySet\x12\"\n" +
 	"\x1eREPLY_CATEGORY_SET_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19REPLY_CATEGORY_SET_A_TO_D\x10\x01\x12\x1d\n" +
-	"\x19REPLY_CATEGORY_SET_A_TO_C\x10\x02*\x89\x01\n" +
+	"\x19REPLY_CATEGORY_SET_A_TO_C\x10\x02*[\n" +
+	"\n" +
+	"RatingForm\x12\x1b\n" +
+	"\x17RATING_FORM_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13RATING_FORM_OVERALL\x10\x01\x12\x17\n" +
+	"\x13RATING_FORM_HONGKOU\x10\x02*\x89\x01\n" +
 	"\x06Raters\x12\x16\n" +
 	"\x12RATERS_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15RATERS_EVERY_PROPOSER\x10\x01\x12\x19\n" +
@@ -929,43 +1001,45 @@ func file_banli_v1_session_proto_rawDescGZIP() []byte {
 	return file_banli_v1_session_proto_rawDescData
 }
 
-var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
 var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_banli_v1_session_proto_goTypes = []any{
 	(Body)(0),                     // 0: banli.v1.Body
 	(Level)(0),                    // 1: banli.v1.Level
 	(ReplyCategorySet)(0),         // 2: banli.v1.ReplyCategorySet
-	(Raters)(0),                   // 3: banli.v1.Raters
-	(*Session)(nil),               // 4: banli.v1.Session
-	(*SessionPolicy)(nil),         // 5: banli.v1.SessionPolicy
-	(*CreateSessionRequest)(nil),  // 6: banli.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),     // 7: banli.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),   // 8: banli.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 9: banli.v1.ListSessionsResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(ProposalKind)(0),             // 11: banli.v1.ProposalKind
+	(RatingForm)(0),               // 3: banli.v1.RatingForm
+	(Raters)(0),                   // 4: banli.v1.Raters
+	(*Session)(nil),               // 5: banli.v1.Session
+	(*SessionPolicy)(nil),         // 6: banli.v1.SessionPolicy
+	(*CreateSessionRequest)(nil),  // 7: banli.v1.CreateSessionRequest
+	(*GetSessionRequest)(nil),     // 8: banli.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),   // 9: banli.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 10: banli.v1.ListSessionsResponse
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(ProposalKind)(0),             // 12: banli.v1.ProposalKind
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
 	1,  // 1: banli.v1.Session.level:type_name -> banli.v1.Level
-	5,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
-	10, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	11, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
+	6,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
+	11, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	12, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
 	2,  // 5: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
-	3,  // 6: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
-	4,  // 7: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	4,  // 8: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	6,  // 9: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	7,  // 10: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	8,  // 11: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	4,  // 12: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	4,  // 13: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	9,  // 14: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	4,  // 6: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
+	3,  // 7: banli.v1.SessionPolicy.rating_form:type_name -> banli.v1.RatingForm
+	5,  // 8: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
+	5,  // 9: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	7,  // 10: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	8,  // 11: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	9,  // 12: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	5,  // 13: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	5,  // 14: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	10, // 15: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }
@@ -980,7 +1054,7 @@ func file_banli_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_session_proto_rawDesc), len(file_banli_v1_session_proto_rawDesc)),
-			NumEnums:      4,
+			NumEnums:      5,
 			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
