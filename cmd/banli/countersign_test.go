@@ -19,14 +19,8 @@ import (
 func TestCoHandlingUnitsCountersignTheLeadsDraft(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	sess := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
-		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 3, Year: 2021, DisplayName: "市政协七届三次会议",
-		Policy: &banliv1.SessionPolicy{CountersignLeadReply: proto.Bool(true)},
-	}}))(t)
-	in := f.receive(t)
-	p := must(f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
-		Session: sess.GetName(), Kind: in.GetKind(), Number: "C1", Period: in.GetPeriod(), Title: in.GetTitle(), Content: in.GetContent(), Proposers: in.GetProposers(),
-	}}))(t)
+	sess := f.cppccSession(t, 3, &banliv1.SessionPolicy{CountersignLeadReply: proto.Bool(true)})
+	p := f.receiveIn(t, sess, "C1")
 	p = f.assign(t, p, part(f.unit(0), roleLead), part(f.unit(1), roleCo), part(f.unit(2), roleCo))
 	lead, co1, co2 := p.GetAssignments()[0].GetName(), p.GetAssignments()[1].GetName(), p.GetAssignments()[2].GetName()
 	for _, a := range []string{lead, co1, co2} {

@@ -76,6 +76,30 @@ func (f *fixture) receive(t testing.TB) *banliv1.Proposal {
 	}}))(t)
 }
 
+// cppccSession registers another session of the fixture's CPPCC, for
+// another meeting, under policy (nil: the defaults).
+func (f *fixture) cppccSession(t testing.TB, meeting int32, policy *banliv1.SessionPolicy) *banliv1.Session {
+	t.Helper()
+	return must(f.sessions.CreateSession(as(f.adminKey), &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: meeting, Year: 2021,
+		DisplayName: fmt.Sprintf("市政协七届%d次会议", meeting), Policy: policy,
+	}}))(t)
+}
+
+// receiveIn creates a case like receive's, with its two proposers, in
+// session under number.
+func (f *fixture) receiveIn(t testing.TB, session *banliv1.Session, number string) *banliv1.Proposal {
+	t.Helper()
+	return must(f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+		Session: session.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL, Number: number,
+		Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING, Title: "关于加快数字政府建设的提案", Content: "一、现状分析……",
+		Proposers: []*banliv1.Proposer{
+			{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "王委员", Phone: "13800000001"},
+			{Type: banliv1.ProposerType_PROPOSER_TYPE_PARTY, DisplayName: "致公党市委会"},
+		},
+	}}))(t)
+}
+
 func (f *fixture) assign(t testing.TB, p *banliv1.Proposal, parts ...*banliv1.UnitAssignment) *banliv1.Proposal {
 	t.Helper()
 	return must(f.proposals.AssignProposal(office, &banliv1.AssignProposalRequest{Name: p.GetName(), Assignments: parts}))(t)

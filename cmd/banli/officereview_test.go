@@ -19,14 +19,8 @@ import (
 func TestOfficeReviewsReplies(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	sess := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
-		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 5, Year: 2021, DisplayName: "市政协七届五次会议",
-		Policy: &banliv1.SessionPolicy{OfficeReviewsReplies: proto.Bool(true)},
-	}}))(t)
-	in := f.receive(t)
-	p := must(f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
-		Session: sess.GetName(), Kind: in.GetKind(), Number: "R1", Period: in.GetPeriod(), Title: in.GetTitle(), Content: in.GetContent(), Proposers: in.GetProposers(),
-	}}))(t)
+	sess := f.cppccSession(t, 5, &banliv1.SessionPolicy{OfficeReviewsReplies: proto.Bool(true)})
+	p := f.receiveIn(t, sess, "R1")
 	p = f.assign(t, p, part(f.unit(0), roleLead))
 	a := p.GetAssignments()[0].GetName()
 	f.sign(t, a)

@@ -24,16 +24,9 @@ func TestPrincipalHeadSignsOffKeyCases(t *testing.T) {
 		Account: &banliv1.Account{DisplayName: "张局长", Role: banliv1.Role_ROLE_UNIT_HEAD, Unit: f.unit(0), Principal: true}}))(t)
 	deputy := as(f.account(t, "deputy-director", banliv1.Role_ROLE_UNIT_HEAD, f.unit(0)))
 
-	sess := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
-		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 4, Year: 2021, DisplayName: "市政协七届四次会议",
-		Policy: &banliv1.SessionPolicy{PrincipalSignsOffKeyCases: proto.Bool(true), CollectiveReviewForKeyCases: proto.Bool(false)},
-	}}))(t)
-	in := f.receive(t)
+	sess := f.cppccSession(t, 4, &banliv1.SessionPolicy{PrincipalSignsOffKeyCases: proto.Bool(true), CollectiveReviewForKeyCases: proto.Bool(false)})
 	newCase := func(number string, key bool) string {
-		p := must(f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
-			Session: sess.GetName(), Kind: in.GetKind(), Number: number, Period: in.GetPeriod(), Title: in.GetTitle(), Content: in.GetContent(), Proposers: in.GetProposers(),
-		}}))(t)
-		p = f.assign(t, p, part(f.unit(0), roleLead))
+		p := f.assign(t, f.receiveIn(t, sess, number), part(f.unit(0), roleLead))
 		if key {
 			must(f.proposals.MarkKey(office, &banliv1.MarkKeyRequest{Name: p.GetName(), Key: true, SupervisingLeader: "陈副市长"}))(t)
 		}

@@ -17,16 +17,11 @@ import (
 func TestRatingsNotReturned(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	sess := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
-		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 6, Year: 2021, DisplayName: "市政协七届六次会议",
-	}}))(t)
+	sess := f.cppccSession(t, 6, nil)
 	if n := sess.GetPolicy().GetRatingWorkingDays(); n != 15 {
 		t.Fatalf("rating_working_days %d, want the default 15", n)
 	}
-	in := f.receive(t)
-	p := must(f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
-		Session: sess.GetName(), Kind: in.GetKind(), Number: "T1", Period: in.GetPeriod(), Title: in.GetTitle(), Content: in.GetContent(), Proposers: in.GetProposers(),
-	}}))(t)
+	p := f.receiveIn(t, sess, "T1")
 	p = f.assign(t, p, part(f.unit(0), roleLead))
 	a := p.GetAssignments()[0].GetName()
 	f.sign(t, a)

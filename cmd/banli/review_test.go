@@ -61,17 +61,11 @@ func TestKeyCaseRepliesAfterACollectiveReview(t *testing.T) {
 
 	// A session that does not ask: its key cases reply without one.
 	policy := &banliv1.SessionPolicy{CollectiveReviewForKeyCases: proto.Bool(false)}
-	sess := must(f.sessions.CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
-		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 2, Year: 2021, DisplayName: "市政协七届二次会议", Policy: policy,
-	}}))(t)
+	sess := f.cppccSession(t, 2, policy)
 	if sess.GetPolicy().CollectiveReviewForKeyCases == nil || sess.GetPolicy().GetCollectiveReviewForKeyCases() {
 		t.Fatalf("the session's policy %v", sess.GetPolicy())
 	}
-	in := f.receive(t)
-	q := must(f.proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
-		Session: sess.GetName(), Kind: in.GetKind(), Number: "K2", Period: in.GetPeriod(), Title: in.GetTitle(), Content: in.GetContent(), Proposers: in.GetProposers(),
-	}}))(t)
-	q = f.assign(t, q, part(f.unit(0), roleLead))
+	q := f.assign(t, f.receiveIn(t, sess, "K2"), part(f.unit(0), roleLead))
 	must(f.proposals.MarkKey(office, &banliv1.MarkKeyRequest{Name: q.GetName(), Key: true, SupervisingLeader: "陈副市长"}))(t)
 	f.sign(t, q.GetAssignments()[0].GetName())
 	f.consult(t, q.GetAssignments()[0].GetName())
