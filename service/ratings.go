@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// Ratings (评价): who rates, when a part is rated, and the office's decision
+// on an unsatisfied rating.
+
+// RateReply records a proposer's rating of a reply.
+func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (*banliv1.Proposal, error) {
+	ref, err := validateRate(req)
+	if err != nil {
+		return nil, err
+	}
+	return updateProposal(ctx, s, banliv1.ProposalService_RateReply_FullMethodName, req, ref.proposal, req.GetEtag(), StepRateSatisfied, func(c *caseChange) error {
+		a, err := c.assignment(ref.assignment)
+		if err != nil {
+			return err
+		}
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		step := ratingStep(policy, a, r, req.GetSatisfaction())
+		return c.moveAssignment(a, step, req, func() error {
+			source := banliv1.RatingSource_RATING_SOURCE_PLATFORM
+			if caller, _ := CallerFrom(c.ctx); caller != nil && caller.Role == office {
+				source = banliv1.RatingSource_RATING_SOURCE_PAPER_FORM
+			}
+			r.Ratings = append(r.Ratings, &banliv1.Rating{
+				ProposerId:   req.GetProposerId(),
+				Satisfaction: req.GetSatisfaction(),
+				Opinion:      req.GetOpinion(),
+				RateTime:     c.nowProto(),
+				Source:       source,
+				EnteredBy:    callerAccount(c.ctx),
+				Dimensions:   req.GetDimensions(),
+			})
+			c.details = fmt.Sprintf("proposer %d rated %s %s (%d of %d)", req.GetProposerId(), r.GetName(),
+				strings.ToLower(trimEnum(req.GetSatisfaction().String(), "SATISFACTION_")), len(r.GetRatings()), max(r.GetRatingsExpected(), 1))
+			if step == StepRateUnsatisfied {
+				c.newRound(a, policy, "the unsatisfied rating")
+			}
+			return nil
+		})
+	})
+}
+
+// ratingStep is the step a rating of r takes, by the session's raters:
+// it settles the part once the ratings it waits for are in, none
+// unsatisfied; an unsatisfied one sends the part back, or to the office.
+func ratingStep(policy *banliv1.SessionPolicy, a *banliv1.Assignment, r *banliv1.Reply, s banliv1.Satisfaction) Step {
+	switch {
+	case a.GetState() == aUnsatisfied:
+		return StepRatePartly // the office decides the part
+	case s == banliv1.Satisfaction_SATISFACTION_UNSATISFIED && policy.GetOfficeVetsUnsatisfied():
+		return StepRateToOffice
+	case s == banliv1.Satisfaction_SATISFACTION_UNSATISFIED:
+		return StepRateUnsatisfied
+	case policy.GetRaters() == banliv1.Raters_RATERS_ANY_PROPOSER || int32(len(r.GetRatings())+1) >= r.GetRatingsExpected():
+		return StepRateSatisfied
+	}
+	return StepRatePartly
+}
+
+// newRound sends a part back for a new round (重新办理), with a new reply
+// deadline.
+func (c *caseChange) newRound(a *banliv1.Assignment, policy *banliv1.SessionPolicy, why string) {
+	a.Round++
+	a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetRereplyMonths()), why)
+	c.details += fmt.Sprintf("; re-handling round %d, reply due %s", a.GetRound(), a.GetResponseDeadline().GetDueDate())
+}
+
+// DecideUnsatisfied is the office's decision on an unsatisfied rating.
+func (s *Server) DecideUnsatisfied(ctx context.Context, req *banliv1.DecideUnsatisfiedRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.replyRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	v.enum("decision", req.GetDecision(), true)
+	v.paragraph("reason", req.GetReason(), maxNoteLen, true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	step := StepRehandle
+	if req.GetDecision() == banliv1.UnsatisfiedDecision_UNSATISFIED_DECISION_CLOSE {
+		step = StepCloseUnsatisfied
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_DecideUnsatisfied_FullMethodName, req, ref.assignmentRef, req.GetEtag(), step, func(c *caseChange, a *banliv1.Assignment) error {
+		r, err := c.reply(a, ref)
+		if err != nil {
+			return err
+		}
+		r.UnsatisfiedDecision = &banliv1.UnsatisfiedVetting{Decision: req.GetDecision(), Reason: req.GetReason(), DecidedBy: callerAccount(c.ctx), DecideTime: c.nowProto()}
+		c.details = fmt.Sprintf("%s: %s: %s", r.GetName(), strings.ToLower(trimEnum(req.GetDecision().String(), "UNSATISFIED_DECISION_")), req.GetReason())
+		if step == StepRehandle {
+			policy, err := c.sessionPolicy()
+			if err != nil {
+				return err
+			}
+			c.newRound(a, policy, "the office's decision to re-handle")
+		}
+		return nil
+	})
+}
+
+func validateRate(r *banliv1.RateReplyRequest) (replyRef, error) {
+	v := &violations{}
+	ref := v.replyRef("name", r.GetName())
+	v.mutation(r.GetEtag(), r.GetRequestId())
+	if r.GetProposerId() < 1 || r.GetProposerId() > maxProposers*maxMergeSources {
+		v.add("proposer_id", "required: the id of a proposer of the case")
+	}
+	v.enum("satisfaction", r.GetSatisfaction(), true)
+	unsatisfied := r.GetSatisfaction() == banliv1.Satisfaction_SATISFACTION_UNSATISFIED
+	v.paragraph("opinion", r.GetOpinion(), maxSummaryLen, unsatisfied)
+	seen := map[banliv1.RatingDimension]bool{}
+	for i, d := range r.GetDimensions() {
+		field := fmt.Sprintf("dimensions[%d]", i)
+		v.enum(field+".dimension", d.GetDimension(), true)
+		v.enum(field+".satisfaction", d.GetSatisfaction(), true)
+		if seen[d.GetDimension()] {
+			v.add(field, "%s is rated twice", trimEnum(d.GetDimension().String(), "RATING_DIMENSION_"))
+		}
+		seen[d.GetDimension()] = true
+	}
+	return ref, v.err()
+}
