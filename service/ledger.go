@@ -27,6 +27,7 @@ var ledgerViews = map[banliv1.LedgerView]struct {
 	banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED:    {states: []banliv1.AssignmentState{aUnsatisfied, aRehandling}},
 	banliv1.LedgerView_LEDGER_VIEW_KEY_CASES:            {},
 	banliv1.LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED: {states: []banliv1.AssignmentState{aReplied}, also: ratingsOverdue},
+	banliv1.LedgerView_LEDGER_VIEW_NOT_DELIVERED:        {states: []banliv1.AssignmentState{aReplied}, also: notDelivered},
 	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:             {},
 	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:              {},
 }
@@ -174,6 +175,13 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 	}
 }
 
+// notDelivered: the current reply has not reached every proposer (未送达).
+// A reply reaches them all once its rating deadline is set.
+func notDelivered(a *banliv1.Assignment, _ time.Time) bool {
+	replies := a.GetReplies()
+	return len(replies) > 0 && replies[len(replies)-1].GetRatingDeadline() == nil
+}
+
 // ratingsOverdue: the current reply's rating deadline has passed with
 // ratings missing (评价未返回).
 func ratingsOverdue(a *banliv1.Assignment, asOf time.Time) bool {
@@ -266,6 +274,7 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, &out.RepliedNotRated, &out.MoreRepliedNotRated},
 		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, &out.RatedUnsatisfied, &out.MoreRatedUnsatisfied},
 		{banliv1.LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED, &out.RatingsNotReturned, &out.MoreRatingsNotReturned},
+		{banliv1.LedgerView_LEDGER_VIEW_NOT_DELIVERED, &out.NotDelivered, &out.MoreNotDelivered},
 	}
 	err := s.store.View(func(r store.Reader) error {
 		for _, view := range views {

@@ -108,3 +108,38 @@ func TestDeliveryIsRecordedPerProposer(t *testing.T) {
 		t.Errorf("the history's last step is %q", last.GetAction())
 	}
 }
+
+// TestRepliesNotDelivered: the ledger lists the replied parts whose reply
+// has not reached every proposer yet (未送达), until it has.
+func TestRepliesNotDelivered(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	a := p.GetAssignments()[0].GetName()
+	f.sign(t, a)
+	f.consult(t, a)
+	notDelivered := func() []string {
+		t.Helper()
+		var names []string
+		for _, e := range must(f.supervision().ListLedgerEntries(office, &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_NOT_DELIVERED}))(t).GetEntries() {
+			names = append(names, e.GetAssignment())
+		}
+		return names
+	}
+	if got := notDelivered(); len(got) != 0 {
+		t.Fatalf("before the reply: %v", got)
+	}
+	p = must(f.proposals.SubmitReply(ctx, load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A)))(t)
+	reply := p.GetAssignments()[0].GetReplies()[0].GetName()
+	must(f.proposals.RecordDelivery(ctx, &banliv1.RecordDeliveryRequest{Name: reply, ProposerIds: []int32{1}, Channel: banliv1.DeliveryChannel_DELIVERY_CHANNEL_POST}))(t)
+	if got := notDelivered(); !slices.Equal(got, []string{a}) {
+		t.Fatalf("delivered to one of two: %v", got)
+	}
+	if att := must(f.supervision().GetAttention(office, &banliv1.GetAttentionRequest{}))(t); len(att.GetNotDelivered()) != 1 {
+		t.Errorf("attention shows %d parts not delivered", len(att.GetNotDelivered()))
+	}
+	must(f.proposals.RecordDelivery(ctx, &banliv1.RecordDeliveryRequest{Name: reply, AllProposers: true, Channel: banliv1.DeliveryChannel_DELIVERY_CHANNEL_PLATFORM}))(t)
+	if got := notDelivered(); len(got) != 0 {
+		t.Errorf("delivered to both: %v", got)
+	}
+}

@@ -100,6 +100,8 @@ const (
 	// Replied and delivered, past the rating deadline, with ratings still
 	// missing (评价未返回).
 	LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED LedgerView = 8
+	// Replied, but the reply has not reached every proposer yet (未送达).
+	LedgerView_LEDGER_VIEW_NOT_DELIVERED LedgerView = 9
 )
 
 // Enum value maps for LedgerView.
@@ -114,6 +116,7 @@ var (
 		6: "LEDGER_VIEW_RATED_UNSATISFIED",
 		7: "LEDGER_VIEW_KEY_CASES",
 		8: "LEDGER_VIEW_RATINGS_NOT_RETURNED",
+		9: "LEDGER_VIEW_NOT_DELIVERED",
 	}
 	LedgerView_value = map[string]int32{
 		"LEDGER_VIEW_UNSPECIFIED":          0,
@@ -125,6 +128,7 @@ var (
 		"LEDGER_VIEW_RATED_UNSATISFIED":    6,
 		"LEDGER_VIEW_KEY_CASES":            7,
 		"LEDGER_VIEW_RATINGS_NOT_RETURNED": 8,
+		"LEDGER_VIEW_NOT_DELIVERED":        9,
 	}
 )
 
@@ -700,6 +704,8 @@ type Attention struct {
 	MoreRatedUnsatisfied   bool           `protobuf:"varint,14,opt,name=more_rated_unsatisfied,json=moreRatedUnsatisfied,proto3" json:"more_rated_unsatisfied,omitempty"`
 	RatingsNotReturned     []*LedgerEntry `protobuf:"bytes,15,rep,name=ratings_not_returned,json=ratingsNotReturned,proto3" json:"ratings_not_returned,omitempty"`
 	MoreRatingsNotReturned bool           `protobuf:"varint,16,opt,name=more_ratings_not_returned,json=moreRatingsNotReturned,proto3" json:"more_ratings_not_returned,omitempty"`
+	NotDelivered           []*LedgerEntry `protobuf:"bytes,17,rep,name=not_delivered,json=notDelivered,proto3" json:"not_delivered,omitempty"`
+	MoreNotDelivered       bool           `protobuf:"varint,18,opt,name=more_not_delivered,json=moreNotDelivered,proto3" json:"more_not_delivered,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -846,6 +852,20 @@ func (x *Attention) GetMoreRatingsNotReturned() bool {
 	return false
 }
 
+func (x *Attention) GetNotDelivered() []*LedgerEntry {
+	if x != nil {
+		return x.NotDelivered
+	}
+	return nil
+}
+
+func (x *Attention) GetMoreNotDelivered() bool {
+	if x != nil {
+		return x.MoreNotDelivered
+	}
+	return false
+}
+
 var File_banli_v1_supervision_proto protoreflect.FileDescriptor
 
 const file_banli_v1_supervision_proto_rawDesc = "" +
@@ -900,7 +920,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x13GetAttentionRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
 	"\bper_view\x18\x02 \x01(\x05R\aperView\x12.\n" +
-	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xda\x06\n" +
+	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xc4\a\n" +
 	"\tAttention\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x120\n" +
@@ -918,11 +938,13 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x16more_replied_not_rated\x18\r \x01(\bR\x13moreRepliedNotRated\x124\n" +
 	"\x16more_rated_unsatisfied\x18\x0e \x01(\bR\x14moreRatedUnsatisfied\x12G\n" +
 	"\x14ratings_not_returned\x18\x0f \x03(\v2\x15.banli.v1.LedgerEntryR\x12ratingsNotReturned\x129\n" +
-	"\x19more_ratings_not_returned\x18\x10 \x01(\bR\x16moreRatingsNotReturned*\\\n" +
+	"\x19more_ratings_not_returned\x18\x10 \x01(\bR\x16moreRatingsNotReturned\x12:\n" +
+	"\rnot_delivered\x18\x11 \x03(\v2\x15.banli.v1.LedgerEntryR\fnotDelivered\x12,\n" +
+	"\x12more_not_delivered\x18\x12 \x01(\bR\x10moreNotDelivered*\\\n" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
-	"\x11EXPORT_FORMAT_CSV\x10\x02*\xa7\x02\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*\xc6\x02\n" +
 	"\n" +
 	"LedgerView\x12\x1b\n" +
 	"\x17LEDGER_VIEW_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -933,7 +955,8 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x1dLEDGER_VIEW_REPLIED_NOT_RATED\x10\x05\x12!\n" +
 	"\x1dLEDGER_VIEW_RATED_UNSATISFIED\x10\x06\x12\x19\n" +
 	"\x15LEDGER_VIEW_KEY_CASES\x10\a\x12$\n" +
-	" LEDGER_VIEW_RATINGS_NOT_RETURNED\x10\b2\xc3\x02\n" +
+	" LEDGER_VIEW_RATINGS_NOT_RETURNED\x10\b\x12\x1d\n" +
+	"\x19LEDGER_VIEW_NOT_DELIVERED\x10\t2\xc3\x02\n" +
 	"\x12SupervisionService\x12p\n" +
 	"\x11ListLedgerEntries\x12\".banli.v1.ListLedgerEntriesRequest\x1a#.banli.v1.ListLedgerEntriesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/ledger\x12Y\n" +
@@ -990,17 +1013,18 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	3,  // 15: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
 	3,  // 16: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
 	3,  // 17: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
-	4,  // 18: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 19: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 20: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 21: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 22: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	14, // 23: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	21, // [21:24] is the sub-list for method output_type
-	18, // [18:21] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	3,  // 18: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
+	4,  // 19: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 20: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 21: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 22: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 23: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	14, // 24: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	22, // [22:25] is the sub-list for method output_type
+	19, // [19:22] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
