@@ -320,6 +320,39 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 	return false
 }
 
+// unitWorking is what a proposer does not read of its own case: the unit's
+// working papers (the reply's drafts, a reply signed off but not sent yet,
+// the replies the office returned). It reads what was sent to it.
+var unitWorking = store.SkipPaths(&banliv1.Proposal{}, "assignments.drafts", "assignments.pending_reply", "assignments.returned_replies")
+
+// unseen is what c may not read of a case it may read (nil: nothing).
+func unseen(c *Caller) store.Skip {
+	if c != nil && c.Role == proposer {
+		return unitWorking
+	}
+	return nil
+}
+
+// narrowAnswer clears from an answer what its caller may not read of the
+// cases it carries (unseen): a case, or the snapshots of a case's history.
+// Lists leave it out as they read the stored records (ListProposals).
+func narrowAnswer(c *Caller, resp any) {
+	skip := unseen(c)
+	if skip == nil {
+		return
+	}
+	switch m := resp.(type) {
+	case *banliv1.Proposal:
+		skip.Clear(m.ProtoReflect())
+	case *banliv1.ListEventsResponse:
+		for _, ev := range m.GetEvents() {
+			if p := ev.GetProposal(); p != nil {
+				skip.Clear(p.ProtoReflect())
+			}
+		}
+	}
+}
+
 // mayReadCases reports whether c's role may read cases at all (the rule of
 // GetProposal), so that what a ledger or an export shows of a case beyond
 // the supervision ledger goes to those roles only; confinement to their

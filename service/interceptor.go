@@ -35,6 +35,9 @@ func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 		}
 		resp, err := handler(ctx, req)
 		s.auditAfter(ctx, c, info.FullMethod, msg, err)
+		if err == nil {
+			narrowAnswer(c, resp)
+		}
 		return resp, err
 	}
 }

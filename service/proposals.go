@@ -136,6 +136,9 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		if req.GetView() == banliv1.ProposalView_PROPOSAL_VIEW_FULL {
 			skip = nil
 		}
+		if c, _ := CallerFrom(ctx); unseen(c) != nil {
+			skip = unseen(c).With(skip)
+		}
 		var page []byte
 		last, more, err := r.EachProposalRecord(f.query(), after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
 			if len(page) > 0 && len(page)+len(record) > maxPageBytes {

@@ -108,3 +108,44 @@ func SkipPaths(m proto.Message, paths ...string) Skip {
 	}
 	return out
 }
+
+// With is s and o together: a field either drops is dropped.
+func (s Skip) With(o Skip) Skip {
+	out := Skip{}
+	for num, child := range s {
+		out[num] = child
+	}
+	for num, child := range o {
+		mine, ok := out[num]
+		switch {
+		case !ok:
+			out[num] = child
+		case mine == nil || child == nil:
+			out[num] = nil
+		default:
+			out[num] = mine.With(child)
+		}
+	}
+	return out
+}
+
+// Clear drops the fields s names from a decoded message, as AppendFiltered
+// leaves them out of its wire form.
+func (s Skip) Clear(m protoreflect.Message) {
+	fields := m.Descriptor().Fields()
+	for num, child := range s {
+		fd := fields.ByNumber(protoreflect.FieldNumber(num))
+		switch {
+		case fd == nil || !m.Has(fd):
+		case child == nil:
+			m.Clear(fd)
+		case fd.IsList():
+			list := m.Mutable(fd).List()
+			for i := range list.Len() {
+				child.Clear(list.Get(i).Message())
+			}
+		case fd.Message() != nil:
+			child.Clear(m.Mutable(fd).Message())
+		}
+	}
+}

@@ -45,3 +45,27 @@ func TestSkipDropsExactlyTheNamedFields(t *testing.T) {
 		t.Error("unparsable bytes are returned as they are, for decoding to report")
 	}
 }
+
+func TestSkipClearMatchesTheWireFilter(t *testing.T) {
+	p := &banliv1.Proposal{Content: "正文", Title: "题", Assignments: []*banliv1.Assignment{
+		{Unit: "units/1", Drafts: []*banliv1.ReplyDraft{{Version: 1}}, PendingReply: &banliv1.Reply{Text: "待审"}},
+		{Unit: "units/2"},
+	}}
+	skip := SkipPaths(&banliv1.Proposal{}, "content").With(SkipPaths(&banliv1.Proposal{}, "assignments.drafts", "assignments.pending_reply"))
+	raw, err := proto.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered := &banliv1.Proposal{}
+	if err := proto.Unmarshal(skip.AppendFiltered(nil, raw), filtered); err != nil {
+		t.Fatal(err)
+	}
+	cleared := proto.Clone(p).(*banliv1.Proposal)
+	skip.Clear(cleared.ProtoReflect())
+	if !proto.Equal(filtered, cleared) {
+		t.Errorf("filtered %v\ncleared %v", filtered, cleared)
+	}
+	if cleared.GetContent() != "" || cleared.GetAssignments()[0].GetPendingReply() != nil || len(cleared.GetAssignments()[0].GetDrafts()) != 0 || cleared.GetTitle() != "题" {
+		t.Errorf("cleared %v", cleared)
+	}
+}

@@ -86,3 +86,53 @@ func TestReplyDraftsToSignOff(t *testing.T) {
 		t.Errorf("the history %v lacks %s", steps, want)
 	}
 }
+
+// TestProposersReadWhatWasSentThem: a proposer (its submission platform)
+// reads its case without the unit's working papers: the drafts, a reply
+// signed off but not yet sent, the replies the office returned. Every
+// answer that carries the case is narrowed the same way: the case, a
+// list's full view, its history, the answer to a step (access.go).
+func TestProposersReadWhatWasSentThem(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	platform := as(f.account(t, "drafts-platform", banliv1.Role_ROLE_PROPOSER, ""))
+	req := f.receiveRequest("W1")
+	req.Proposal.Proposers = append(req.Proposal.Proposers, &banliv1.Proposer{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "李委员"})
+	p := must(f.proposals.CreateProposal(platform, req))(t)
+	p = f.assign(t, p, part(f.unit(0), roleLead))
+	a := p.GetAssignments()[0].GetName()
+	f.sign(t, a)
+	f.consult(t, a)
+	must(f.proposals.SaveReplyDraft(ctx, &banliv1.SaveReplyDraftRequest{Name: a, Reply: load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A).GetReply()}))(t)
+	p = must(f.proposals.SubmitReply(ctx, &banliv1.SubmitReplyRequest{Name: a, DraftVersion: 1}))(t)
+	if len(p.GetAssignments()[0].GetDrafts()) != 1 {
+		t.Fatal("the unit does not read its own draft")
+	}
+	reply := p.GetAssignments()[0].GetReplies()[0].GetName()
+
+	noPapers := func(where string, c *banliv1.Proposal) {
+		t.Helper()
+		for _, part := range c.GetAssignments() {
+			if len(part.GetDrafts()) > 0 || part.GetPendingReply() != nil || len(part.GetReturnedReplies()) > 0 {
+				t.Errorf("%s shows the proposer the unit's working papers: %v", where, part)
+			}
+		}
+	}
+	noWorking := func(where string, c *banliv1.Proposal) {
+		t.Helper()
+		noPapers(where, c)
+		if len(c.GetAssignments()) != 1 || len(c.GetAssignments()[0].GetReplies()) != 1 {
+			t.Errorf("%s hides the reply that was sent", where)
+		}
+	}
+	noWorking("GetProposal", must(f.proposals.GetProposal(platform, &banliv1.GetProposalRequest{Name: p.GetName()}))(t))
+	list := must(f.proposals.ListProposals(platform, &banliv1.ListProposalsRequest{View: banliv1.ProposalView_PROPOSAL_VIEW_FULL}))(t)
+	if len(list.GetProposals()) != 1 {
+		t.Fatalf("the proposer lists %d cases", len(list.GetProposals()))
+	}
+	noWorking("ListProposals (full)", list.GetProposals()[0])
+	for _, ev := range must(f.events.ListProposalEvents(platform, &banliv1.ListProposalEventsRequest{Parent: p.GetName(), PageSize: 100}))(t).GetEvents() {
+		noPapers("the history", ev.GetProposal())
+	}
+	noWorking("RateReply's answer", must(f.proposals.RateReply(platform, &banliv1.RateReplyRequest{Name: reply, ProposerId: 1, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED}))(t))
+}

@@ -2122,15 +2122,15 @@ type Assignment struct {
 	Handler string `protobuf:"bytes,23,opt,name=handler,proto3" json:"handler,omitempty"`
 	// The reply's drafts (草拟回复), every version kept, oldest first: staff
 	// save them, the head returns one with a comment or signs the latest
-	// off (SubmitReply.draft_version). Output only.
+	// off (SubmitReply.draft_version). Not shown to proposers. Output only.
 	Drafts []*ReplyDraft `protobuf:"bytes,24,rep,name=drafts,proto3" json:"drafts,omitempty"`
 	// Its collective reviews (集体评议), oldest first. Output only.
 	CollectiveReviews []*CollectiveReview `protobuf:"bytes,25,rep,name=collective_reviews,json=collectiveReviews,proto3" json:"collective_reviews,omitempty"`
 	// The signed-off reply waiting for the office's review, in
-	// UNDER_REVIEW. Output only.
+	// UNDER_REVIEW. Not shown to proposers. Output only.
 	PendingReply *Reply `protobuf:"bytes,26,opt,name=pending_reply,json=pendingReply,proto3" json:"pending_reply,omitempty"`
 	// The replies the office returned for re-handling (退回重办), each with
-	// its review, oldest first. Output only.
+	// its review, oldest first. Not shown to proposers. Output only.
 	ReturnedReplies []*Reply `protobuf:"bytes,27,rep,name=returned_replies,json=returnedReplies,proto3" json:"returned_replies,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
