@@ -178,8 +178,9 @@ func appendEncodedProposal(page, record []byte) []byte {
 }
 
 // basicView is what a list leaves out of each case by default (AIP-157):
-// the content, attachments and reminders, proposers' contact details, and
-// each assignment's history (consultations, opinion, replies, requests,
+// the content, attachments, reminders and supervision activities,
+// proposers' contact details, and each assignment's history
+// (consultations, opinion, replies with their drafts and reviews, requests,
 // follow-up reports). It is given by field name and applied to the stored
 // bytes, so the skipped fields are never decoded or sent.
 var basicView = store.SkipPaths(&banliv1.Proposal{},
@@ -187,6 +188,7 @@ var basicView = store.SkipPaths(&banliv1.Proposal{},
 	"proposers.phone", "proposers.email", "proposers.address",
 	"assignments.consultations", "assignments.opinion", "assignments.replies",
 	"assignments.reassignment_requests", "assignments.extension_requests",
+	"assignments.drafts", "assignments.collective_reviews", "assignments.pending_reply", "assignments.returned_replies",
 	"assignments.follow_up.reports",
 )
 

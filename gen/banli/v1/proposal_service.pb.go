@@ -31,8 +31,9 @@ const (
 	ProposalView_PROPOSAL_VIEW_UNSPECIFIED ProposalView = 0
 	// The case's own fields and each assignment's unit, role, state, people
 	// and deadlines; not the content, proposers' contact details,
-	// attachments, consultations, opinions, replies, ratings, reminders or
-	// requests. Enough for a ledger or a dashboard.
+	// attachments, consultations, opinions, replies and their drafts and
+	// reviews, ratings, reminders, supervision activities or requests.
+	// Enough for a ledger or a dashboard.
 	ProposalView_PROPOSAL_VIEW_BASIC ProposalView = 1
 	// Everything, as GetProposal returns it.
 	ProposalView_PROPOSAL_VIEW_FULL ProposalView = 2
