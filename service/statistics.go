@@ -365,6 +365,10 @@ const versionStatistics = "statistics"
 // of every case, if they were counted under another version. It writes no
 // event: the counters are derived from the cases, which do not change.
 func recountStatistics(ctx context.Context, b store.Backend) error {
+	var counted int
+	if err := b.View(func(r store.Reader) (err error) { counted, err = r.Version(versionStatistics); return err }); err != nil || counted == statisticsVersion {
+		return err // most starts: nothing to recount, and no write
+	}
 	_, err := b.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		if v, err := tx.Version(versionStatistics); err != nil || v == statisticsVersion {
 			return nil, err

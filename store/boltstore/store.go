@@ -148,15 +148,18 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.ReadOnly {
 		check = b.View
 	}
-	if err := check(initSchema); err != nil {
+	err = check(func(btx *bolt.Tx) error {
+		if err := initSchema(btx); err != nil || !btx.Writable() {
+			return err
+		}
+		if err := rebuildIndex(btx, &opts.Index); err != nil {
+			return fmt.Errorf("rebuild the index: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	if !opts.ReadOnly {
-		if err := b.Update(func(btx *bolt.Tx) error { return rebuildIndex(btx, &opts.Index) }); err != nil {
-			b.Close()
-			return nil, fmt.Errorf("open %s: rebuild the index: %w", path, err)
-		}
 	}
 	if opts.AuditKey != nil && !opts.ReadOnly {
 		if err := b.Update(func(btx *bolt.Tx) error { return keyAuditTrail(btx, opts.AuditKey) }); err != nil {
