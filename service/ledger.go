@@ -19,7 +19,7 @@ var ledgerViews = map[banliv1.LedgerView]struct {
 	states []banliv1.AssignmentState
 	role   banliv1.AssignmentRole
 	// also, if set, narrows the view further, as of a time.
-	also func(a *banliv1.Assignment, asOf time.Time) bool
+	also func(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) bool
 }{
 	banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN:     {states: []banliv1.AssignmentState{aAssigned}},
 	banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION:     {states: []banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, role: coHandling},
@@ -156,7 +156,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		for _, p := range list {
 			var found []*banliv1.LedgerEntry
 			for _, a := range p.GetAssignments() {
-				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(a, asOf)) {
+				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(p, a, asOf)) {
 					found = append(found, ledgerEntry(p, a, asOf))
 				}
 			}
@@ -176,15 +176,14 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 }
 
 // notDelivered: the current reply has not reached every proposer (未送达).
-// A reply reaches them all once its rating deadline is set.
-func notDelivered(a *banliv1.Assignment, _ time.Time) bool {
+func notDelivered(p *banliv1.Proposal, a *banliv1.Assignment, _ time.Time) bool {
 	replies := a.GetReplies()
-	return len(replies) > 0 && replies[len(replies)-1].GetRatingDeadline() == nil
+	return len(replies) > 0 && len(undelivered(p, replies[len(replies)-1])) > 0
 }
 
 // ratingsOverdue: the current reply's rating deadline has passed with
 // ratings missing (评价未返回).
-func ratingsOverdue(a *banliv1.Assignment, asOf time.Time) bool {
+func ratingsOverdue(_ *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) bool {
 	replies := a.GetReplies()
 	if len(replies) == 0 {
 		return false

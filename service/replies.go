@@ -281,12 +281,11 @@ func validateCorrectCategory(r *banliv1.CorrectReplyCategoryRequest) (replyRef, 
 
 // reply finds the reply a reply name points at.
 func (c *caseChange) reply(a *banliv1.Assignment, ref replyRef) (*banliv1.Reply, error) {
-	for _, r := range a.GetReplies() {
-		if int(r.GetRound()) == ref.round {
-			return r, nil
-		}
+	name := replyName(c.id, ref.assignment, ref.round)
+	if r := replyNamed(a, name); r != nil {
+		return r, nil
 	}
-	return nil, resourceNotFound(replyName(c.id, ref.assignment, ref.round), "")
+	return nil, resourceNotFound(name, "")
 }
 
 func validateReply(r *banliv1.SubmitReplyRequest, now time.Time) (assignmentRef, error) {
