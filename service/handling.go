@@ -70,13 +70,7 @@ func validateConsultation(r *banliv1.RecordConsultationRequest, now time.Time) (
 	v.enum("consultation.phase", c.GetPhase(), true)
 	v.enum("consultation.channel", c.GetChannel(), true)
 	v.pastTime("consultation.time", c.GetTime(), now)
-	if len(c.GetParticipants()) > maxParticipants {
-		v.add("consultation.participants", "at most %d participants", maxParticipants)
-	} else {
-		for i, p := range c.GetParticipants() {
-			v.line(fmt.Sprintf("consultation.participants[%d]", i), p, maxPersonLen, true)
-		}
-	}
+	v.participants("consultation.participants", c.GetParticipants())
 	v.paragraph("consultation.summary", c.GetSummary(), maxSummaryLen, true)
 	return ref, v.err()
 }

@@ -402,22 +402,11 @@ func (s *Server) RecordCollectiveReview(ctx context.Context, req *banliv1.Record
 	if rv := req.GetReview(); rv == nil {
 		v.add("review", "required")
 	} else {
-		if rv.GetDate() == "" {
-			v.add("review.date", "required")
-		}
-		v.date("review.date", rv.GetDate())
-		if rv.GetDate() > chinaDate(s.now()) {
-			v.add("review.date", "must not be in the future")
-		}
-		switch n := len(rv.GetParticipants()); {
-		case n == 0:
+		v.pastDate("review.date", rv.GetDate(), s.now(), true)
+		if len(rv.GetParticipants()) == 0 {
 			v.add("review.participants", "required: who took part")
-		case n > maxParticipants:
-			v.add("review.participants", "at most %d participants", maxParticipants)
 		}
-		for i, p := range rv.GetParticipants() {
-			v.line(fmt.Sprintf("review.participants[%d]", i), p, maxPersonLen, true)
-		}
+		v.participants("review.participants", rv.GetParticipants())
 		v.paragraph("review.conclusion", rv.GetConclusion(), maxNoteLen, true)
 	}
 	if err := v.err(); err != nil {

@@ -35,20 +35,9 @@ func (s *Server) RecordSupervision(ctx context.Context, req *banliv1.RecordSuper
 		v.add("activity", "required")
 	} else {
 		v.enum("activity.kind", act.GetKind(), true)
-		if act.GetDate() == "" {
-			v.add("activity.date", "required")
-		}
-		v.date("activity.date", act.GetDate())
-		if act.GetDate() > chinaDate(s.now()) {
-			v.add("activity.date", "must not be in the future")
-		}
+		v.pastDate("activity.date", act.GetDate(), s.now(), true)
 		v.line("activity.leader", act.GetLeader(), maxPersonLen, false)
-		if len(act.GetParticipants()) > maxParticipants {
-			v.add("activity.participants", "at most %d participants", maxParticipants)
-		}
-		for i, p := range act.GetParticipants() {
-			v.line(fmt.Sprintf("activity.participants[%d]", i), p, maxPersonLen, true)
-		}
+		v.participants("activity.participants", act.GetParticipants())
 		v.paragraph("activity.summary", act.GetSummary(), maxSummaryLen, true)
 	}
 	if err := v.err(); err != nil {

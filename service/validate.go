@@ -195,6 +195,30 @@ func (v *violations) date(field, s string) {
 	}
 }
 
+// pastDate checks a YYYY-MM-DD date of an event that already happened
+// (China time), required or not.
+func (v *violations) pastDate(field, s string, now time.Time, required bool) {
+	switch {
+	case s == "" && required:
+		v.add(field, "required")
+	case s > chinaDate(now):
+		v.add(field, "must not be in the future")
+	}
+	v.date(field, s)
+}
+
+// participants checks a list of people who took part: at most
+// maxParticipants names, each a line of at most maxPersonLen.
+func (v *violations) participants(field string, names []string) {
+	if len(names) > maxParticipants {
+		v.add(field, "at most %d participants", maxParticipants)
+		return
+	}
+	for i, p := range names {
+		v.line(fmt.Sprintf("%s[%d]", field, i), p, maxPersonLen, true)
+	}
+}
+
 // pastTime checks an optional time of an event that already happened.
 func (v *violations) pastTime(field string, t *timestamppb.Timestamp, now time.Time) {
 	if t == nil {
