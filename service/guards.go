@@ -413,7 +413,7 @@ var (
 		rule: "no other extension is pending",
 		check: func(in guardInput) error {
 			if p := pendingExtension(in.a); p != nil {
-				return fmt.Errorf("an extension asked for on %s is still pending: %w", p.GetRequestTime().AsTime().In(chinaTime).Format(time.DateOnly), ErrPrecondition)
+				return fmt.Errorf("an extension asked for on %s is still pending: %w", chinaDate(p.GetRequestTime().AsTime()), ErrPrecondition)
 			}
 			return nil
 		},
