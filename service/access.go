@@ -80,6 +80,7 @@ var rules = map[string]Rule{
 	banliv1.ReplicationService_GetReplicationStatus_FullMethodName: {Roles: roles(admin)},
 	banliv1.ReplicationService_Promote_FullMethodName:              {Roles: roles(admin)},
 	banliv1.EventService_ListEvents_FullMethodName:                 {Roles: roles(admin, standby)},
+	banliv1.ReplicationService_FetchFile_FullMethodName:            {Roles: roles(admin, standby)},
 	banliv1.AuditService_ListAuditRecords_FullMethodName:           {Roles: roles(auditor)},
 	banliv1.AuditService_VerifyAudit_FullMethodName:                {Roles: roles(auditor)},
 	// Not an RPC: the Prometheus endpoint of the HTTP listener, which names
@@ -137,6 +138,11 @@ var rules = map[string]Rule{
 	banliv1.ProposalService_WithholdReply_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 	// Delivery (送达) is the replying unit's, which the office may record too.
 	banliv1.ProposalService_RecordDelivery_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+
+	// Files: whoever works on the case uploads to it; a proposer downloads
+	// only what is attached to what it reads (confineToFile).
+	banliv1.ProposalService_UploadFile_FullMethodName:   {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineUpload},
+	banliv1.ProposalService_DownloadFile_FullMethodName: {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToFile},
 
 	// Cases: the proposer's steps, on its own cases only. The office may
 	// record a rating or a withdrawal received on paper.
@@ -286,6 +292,49 @@ func confineToUnitPart(r store.Reader, c *Caller, req proto.Message) error {
 	return refuse
 }
 
+// confineUpload admits an upload to a case the caller may read (the
+// first message names it; later ones carry bytes and name nothing).
+func confineUpload(r store.Reader, c *Caller, req proto.Message) error {
+	head := req.(*banliv1.UploadFileRequest).GetUpload()
+	if head == nil {
+		return nil
+	}
+	return confineToCase(r, c, &banliv1.GetProposalRequest{Name: head.GetParent()})
+}
+
+// confineToFile admits a download from a case the caller may read; a
+// proposer's, only of a file attached to what it reads of its case (a
+// sent reply, a consultation, its rating), never of the units' working
+// files.
+func confineToFile(r store.Reader, c *Caller, req proto.Message) error {
+	name := req.(*banliv1.DownloadFileRequest).GetName()
+	ids, ok := parseName(name, proposalsCollection, filesCollection)
+	if !ok {
+		return nil // malformed: validation refuses it with the field named
+	}
+	refuse := denied("%s is not within the reach of %s", name, c.Account)
+	p, err := r.Proposal(ids[0])
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse
+	}
+	if err != nil {
+		return err
+	}
+	if !mayRead(r, c, p) {
+		return refuse
+	}
+	if skip := unseen(c); skip != nil {
+		read := proto.Clone(p).(*banliv1.Proposal)
+		skip.Clear(read.ProtoReflect())
+		attached := map[string]bool{}
+		attachedNames(read.ProtoReflect(), attached)
+		if !attached[name] {
+			return refuse
+		}
+	}
+	return nil
+}
+
 // reachesPart reports whether a unit account reaches part a: an account of
 // the part's unit (or of a unit above it), or of the department the part
 // is delegated to (or of a unit above that, within the unit).
@@ -321,9 +370,10 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 }
 
 // unitWorking is what a proposer does not read of its own case: the unit's
-// working papers (the reply's drafts, a reply signed off but not sent yet,
-// the replies the office returned). It reads what was sent to it.
-var unitWorking = store.SkipPaths(&banliv1.Proposal{}, "assignments.drafts", "assignments.pending_reply", "assignments.returned_replies")
+// working papers (the files uploaded to the case, the reply's drafts, a
+// reply signed off but not sent yet, the replies the office returned). It
+// reads what was sent to it, with the files attached to it.
+var unitWorking = store.SkipPaths(&banliv1.Proposal{}, "files", "assignments.drafts", "assignments.pending_reply", "assignments.returned_replies")
 
 // unseen is what c may not read of a case it may read (nil: nothing).
 func unseen(c *Caller) store.Skip {

@@ -29,6 +29,7 @@ const (
 	// maxCaseAssignments bounds a case's parts, reassigned ones included.
 	maxCaseAssignments = 100
 	maxCaseReminders   = 200
+	maxCaseFiles       = 200 // uploaded files (files.go)
 	// Per part.
 	maxPartConsultations = 100
 	maxPartRounds        = 20 // replies: the first, and one per re-handling
@@ -54,6 +55,7 @@ func checkCaseLimits(p *banliv1.Proposal) error {
 		over("proposers", len(p.GetProposers()), maxCaseProposers),
 		over("assignments", len(p.GetAssignments()), maxCaseAssignments),
 		over("reminders", len(p.GetReminders()), maxCaseReminders),
+		over("files", len(p.GetFiles()), maxCaseFiles),
 	}
 	for _, a := range p.GetAssignments() {
 		errs = append(errs,

@@ -37,6 +37,11 @@ func (s *Server) RecordConsultation(ctx context.Context, req *banliv1.RecordCons
 		if rec.Time == nil {
 			rec.Time = c.nowProto()
 		}
+		files, err := c.attach("consultation.attachments", in.GetAttachments(), a.GetUnit())
+		if err != nil {
+			return err
+		}
+		rec.Attachments = files
 		a.Consultations = append(a.Consultations, rec)
 		c.details = fmt.Sprintf("consultation %d by %s", rec.GetId(), strings.ToLower(trimEnum(rec.GetChannel().String(), "CONSULTATION_CHANNEL_")))
 		return nil
@@ -53,6 +58,11 @@ func (s *Server) SubmitOpinion(ctx context.Context, req *banliv1.SubmitOpinionRe
 		o := proto.Clone(req.GetOpinion()).(*banliv1.Opinion)
 		o.SubmitTime = c.nowProto()
 		o.OnTime = !c.now.After(a.GetResponseDeadline().GetDueTime().AsTime())
+		files, err := c.attach("opinion.attachments", o.GetAttachments(), a.GetUnit())
+		if err != nil {
+			return err
+		}
+		o.Attachments = files
 		a.Opinion = o
 		return nil
 	})
@@ -72,6 +82,7 @@ func validateConsultation(r *banliv1.RecordConsultationRequest, now time.Time) (
 	v.pastTime("consultation.time", c.GetTime(), now)
 	v.participants("consultation.participants", c.GetParticipants())
 	v.paragraph("consultation.summary", c.GetSummary(), maxSummaryLen, true)
+	v.attachmentNames("consultation.attachments", c.GetAttachments())
 	return ref, v.err()
 }
 
@@ -88,5 +99,6 @@ func validateOpinion(r *banliv1.SubmitOpinionRequest) (assignmentRef, error) {
 	v.line("opinion.signer", o.GetSigner(), maxPersonLen, true)
 	v.line("opinion.contact_person", o.GetContactPerson(), maxPersonLen, false)
 	v.phone("opinion.contact_phone", o.GetContactPhone(), false)
+	v.attachmentNames("opinion.attachments", o.GetAttachments())
 	return ref, v.err()
 }

@@ -15,7 +15,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 2, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 3, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -28,6 +28,7 @@ func topicTerm(topic string) string       { return "topic=" + topic }
 func carriedTerm(year int32) string       { return "carried=" + strconv.Itoa(int(year)) }
 func unitTerm(unit string) string         { return "unit=" + unit }
 func handlerTerm(account string) string   { return "handler=" + account }
+func fileTerm(sha256 string) string       { return "file=" + sha256 }
 func roleTerm(r banliv1.AssignmentRole) string {
 	return "role=" + strconv.Itoa(int(r))
 }
@@ -56,6 +57,9 @@ func proposalTerms(p *banliv1.Proposal) []string {
 	}
 	if p.GetKey() {
 		terms = append(terms, keyTerm, leaderTerm(p.GetSupervisingLeader()))
+	}
+	for _, f := range p.GetFiles() {
+		terms = append(terms, fileTerm(f.GetSha256()))
 	}
 	provisional := false
 	for _, a := range p.GetAssignments() {

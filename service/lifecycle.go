@@ -27,6 +27,7 @@ const (
 	StepMergeAway           Step = "MergeProposals (as a source)"
 	StepMarkKey             Step = "MarkKey"
 	StepSupervise           Step = "RecordSupervision"
+	StepUploadFile          Step = "UploadFile"
 	StepSign                Step = "SignAssignment"
 	StepRequestReassignment Step = "RequestReassignment"
 	StepApproveReassignment Step = "DecideReassignment (approve)"
@@ -124,6 +125,9 @@ var proposalTransitions = []proposalTransition{
 	{step: StepSupervise, from: openStates, to: stateUnderived, guards: []guard{keyCaseOnly}},
 	// 催办: the office reminds at any time before the case ends.
 	{step: StepRemind, from: openStates, to: stateUnderived},
+	// A file (a sealed letter, a scan, a form) joins the case at any time
+	// before the case ends; records attach it afterwards.
+	{step: StepUploadFile, from: openStates, to: stateUnderived},
 }
 
 // openStates are the case states before a case ends (not filed,

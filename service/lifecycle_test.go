@@ -26,6 +26,7 @@ func TestProposalSteps(t *testing.T) {
 		StepMarkKey:      {received, assigned, consulted, replied, rated},
 		StepRemind:       {received, assigned, consulted, replied, rated},
 		StepSupervise:    {received, assigned, consulted, replied, rated},
+		StepUploadFile:   {received, assigned, consulted, replied, rated},
 	}
 	for step, allowedFrom := range want {
 		for _, state := range allProposalStates {

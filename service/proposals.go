@@ -284,6 +284,9 @@ func validateCreateProposal(r *banliv1.CreateProposalRequest) error {
 				v.add(f+".sha256", "must be 64 hexadecimal digits")
 			}
 			v.line(f+".uri", a.GetUri(), maxURILen, false)
+			if a.GetName() != "" || a.GetUploader() != "" || a.GetUnit() != "" || a.GetCreateTime() != nil {
+				v.add(f+".name", "set by Banli for a file uploaded to the case (UploadFile); a case is received with files kept elsewhere (uri)")
+			}
 		}
 	}
 	return v.err()

@@ -36,7 +36,12 @@ func (s *Server) RateReply(ctx context.Context, req *banliv1.RateReplyRequest) (
 			if caller, _ := CallerFrom(c.ctx); caller != nil && caller.Role == office {
 				source = banliv1.RatingSource_RATING_SOURCE_PAPER_FORM
 			}
+			files, err := c.attach("attachments", req.GetAttachments(), "")
+			if err != nil {
+				return err
+			}
 			r.Ratings = append(r.Ratings, &banliv1.Rating{
+				Attachments:  files,
 				ProposerId:   req.GetProposerId(),
 				Satisfaction: req.GetSatisfaction(),
 				Opinion:      req.GetOpinion(),
@@ -132,5 +137,6 @@ func validateRate(r *banliv1.RateReplyRequest) (replyRef, error) {
 		}
 		seen[d.GetDimension()] = true
 	}
+	v.attachmentNames("attachments", r.GetAttachments())
 	return ref, v.err()
 }

@@ -122,6 +122,13 @@ func (c *caseChange) applyReply(ref assignmentRef, a *banliv1.Assignment, req *b
 		RecordTime:           c.nowProto(),
 		CitedOpinions:        in.GetCitedOpinions(),
 	}
+	field := "reply.attachments"
+	if req.GetDraftVersion() > 0 {
+		field = "draft_version" // the draft's files, attached when it was saved
+	}
+	if r.Attachments, err = c.attach(field, in.GetAttachments(), a.GetUnit()); err != nil {
+		return err
+	}
 	if r.ReplyTime == nil {
 		r.ReplyTime = c.nowProto()
 	}
@@ -324,6 +331,7 @@ func (v *violations) replyContent(prefix string, rp *banliv1.Reply, now time.Tim
 	for i, name := range rp.GetCitedOpinions() {
 		v.assignmentRef(fmt.Sprintf("%s.cited_opinions[%d]", prefix, i), name)
 	}
+	v.attachmentNames(prefix+".attachments", rp.GetAttachments())
 }
 
 // SaveReplyDraft saves a new version of a part's reply draft.
@@ -347,6 +355,11 @@ func (s *Server) SaveReplyDraft(ctx context.Context, req *banliv1.SaveReplyDraft
 			Version: int32(len(a.GetDrafts()) + 1), Reply: draftOf(req.GetReply()),
 			Author: callerAccount(c.ctx), SaveTime: c.nowProto(), State: draftOpen,
 		}
+		files, err := c.attach("reply.attachments", req.GetReply().GetAttachments(), a.GetUnit())
+		if err != nil {
+			return err
+		}
+		d.Reply.Attachments = files
 		a.Drafts = append(a.Drafts, d)
 		c.details = fmt.Sprintf("draft version %d", d.GetVersion())
 		return nil
@@ -460,5 +473,6 @@ func draftOf(rp *banliv1.Reply) *banliv1.Reply {
 		Category: rp.GetCategory(), Text: rp.GetText(), DocumentNumber: rp.GetDocumentNumber(), Signer: rp.GetSigner(),
 		CollectiveReviewDate: rp.GetCollectiveReviewDate(), ContactPerson: rp.GetContactPerson(), ContactPhone: rp.GetContactPhone(),
 		ReplyTime: rp.GetReplyTime(), DisclosureIntent: rp.GetDisclosureIntent(), CitedOpinions: rp.GetCitedOpinions(),
+		Attachments: rp.GetAttachments(),
 	}
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// file's directory is best: it has room for a copy); "" is the
 	// system's temporary directory.
 	SpoolDir string
+	// Files keeps uploaded files' contents; nil: the server takes no
+	// uploads. New finishes what a crash left of uploads (RecoverFiles).
+	Files store.Files
 }
 
 // DefaultSendTimeout is Options.SendTimeout's default.
@@ -76,6 +79,7 @@ type Server struct {
 
 	sendTimeout time.Duration
 	spoolDir    string
+	files       store.Files
 }
 
 // New returns a Server on st. Its calendar holds the shipped schedules,
@@ -102,6 +106,11 @@ func New(st store.Backend, opts Options) (*Server, error) {
 	if err := recountStatistics(context.Background(), st); err != nil {
 		return nil, fmt.Errorf("recount the statistics: %w", err)
 	}
+	if opts.Files != nil {
+		if _, err := RecoverFiles(st, opts.Files); err != nil {
+			return nil, fmt.Errorf("recover uploaded files: %w", err)
+		}
+	}
 	return &Server{
 		store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal},
 		limiter: newRateLimiter(opts.RateLimit, opts.RateBurst),
@@ -109,6 +118,7 @@ func New(st store.Backend, opts Options) (*Server, error) {
 
 		sendTimeout: cmp.Or(opts.SendTimeout, DefaultSendTimeout),
 		spoolDir:    opts.SpoolDir,
+		files:       opts.Files,
 	}, nil
 }
 

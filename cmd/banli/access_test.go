@@ -82,6 +82,10 @@ var expectedAccess = map[string][]string{
 	"ProposalService/RecordDelivery":         callers([]string{"office"}, leadUnit),
 	"ProposalService/RateReply":              {"office", "platform"},
 	"ProposalService/WithdrawProposal":       {"office", "platform"},
+	"ProposalService/UploadFile":             callers([]string{"office", "platform"}, caseUnits),
+	// The matrix's file is attached to nothing the proposer reads.
+	"ProposalService/DownloadFile": callers([]string{"office"}, caseUnits),
+	"ReplicationService/FetchFile": {"admin", "standby"},
 }
 
 // TestEveryMethodHasARule: every RPC in the API has a rule in the server's
@@ -254,6 +258,14 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "CountersignReply", "ReviewReply", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
 		name = lead
+	}
+	switch m.short {
+	case "ProposalService/UploadFile":
+		return &banliv1.UploadFileRequest{Part: &banliv1.UploadFileRequest_Upload{Upload: &banliv1.FileUpload{Parent: caseName, FileName: "matrix.pdf"}}}
+	case "ProposalService/DownloadFile":
+		name = caseName + "/files/1"
+	case "ReplicationService/FetchFile":
+		return &banliv1.FetchFileRequest{Sha256: strings.Repeat("0", 64)}
 	}
 	set("name", name)
 	set("parent", caseName)

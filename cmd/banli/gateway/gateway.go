@@ -75,6 +75,14 @@ func (d strictDecoder) Decode(v any) error {
 	return nil
 }
 
+// backToBack writes a stream's messages back to back. Every streamed
+// answer over REST is a download (google.api.HttpBody: a backup, a ledger,
+// a file), whose chunks are one file; grpc-gateway would otherwise put a
+// newline after each chunk, a byte in the middle of the file every MiB.
+type backToBack struct{ *runtime.HTTPBodyMarshaler }
+
+func (backToBack) Delimiter() []byte { return nil }
+
 // markingQueryParser reads query parameters as the gateway does, but
 // marks a request whose parameters do not parse instead of answering 400
 // before the call (see strictDecoder.Decode).
@@ -102,10 +110,10 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 		// protobuf JSON mapping; unknown fields are refused, not dropped.
 		// (google.api.HttpBody responses, the backup download, pass through
 		// as they are, with their own content type.)
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: gatewayJSON{&runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, backToBack{&runtime.HTTPBodyMarshaler{Marshaler: gatewayJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: false},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}}}),
+		}}}}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
 			if strings.HasPrefix(strings.ToLower(key), "grpc-metadata-x-banli-") {
 				return "", false
@@ -214,3 +222,78 @@ const gatewayNetwork = "bufconn"
 // Listen makes the in-memory listener the gRPC server serves the gateway
 // on: REST never crosses the network to reach gRPC.
 func Listen() *bufconn.Listener { return bufconn.Listen(1 << 20) }
+
+// UploadPattern is the REST route of UploadFile, which grpc-gateway cannot
+// map (a file is not JSON): the raw bytes are the body.
+const UploadPattern = "/v1/proposals/{proposal}/files:upload"
+
+// uploadChunk is what each streamed message carries of a REST upload.
+const uploadChunk = 512 << 10
+
+// Uploads serves UploadPattern: it streams the body to UploadFile over the
+// gateway's connection, as the generated handlers do for the other
+// routes, so that the caller signs in, is checked against the access
+// table and is audited the same way. The file name, and the optional
+// SHA-256, etag and request id, are query parameters; the media type is
+// Content-Type (application/octet-stream means "not known") and the size
+// is Content-Length.
+func Uploads(mux *runtime.ServeMux, conn *grpc.ClientConn) http.Handler {
+	client := banliv1.NewProposalServiceClient(conn)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, outbound := runtime.MarshalerForRequest(mux, r)
+		ctx, err := runtime.AnnotateContext(r.Context(), mux, r, banliv1.ProposalService_UploadFile_FullMethodName,
+			runtime.WithHTTPPathPattern(UploadPattern))
+		if err != nil {
+			runtime.HTTPError(r.Context(), mux, outbound, w, r, err)
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		answer, err := upload(ctx, client, r)
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outbound, w, r, err)
+			return
+		}
+		runtime.ForwardResponseMessage(ctx, mux, outbound, w, r, answer)
+	})
+}
+
+func upload(ctx context.Context, client banliv1.ProposalServiceClient, r *http.Request) (*banliv1.Attachment, error) {
+	q := r.URL.Query()
+	head := &banliv1.FileUpload{
+		Parent:    "proposals/" + r.PathValue("proposal"),
+		FileName:  q.Get("file_name"),
+		Sha256:    q.Get("sha256"),
+		Etag:      q.Get("etag"),
+		RequestId: q.Get("request_id"),
+	}
+	if t := r.Header.Get("Content-Type"); t != "application/octet-stream" {
+		head.MediaType = t
+	}
+	if r.ContentLength > 0 {
+		head.SizeBytes = r.ContentLength
+	}
+	stream, err := client.UploadFile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&banliv1.UploadFileRequest{Part: &banliv1.UploadFileRequest_Upload{Upload: head}}); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	buf := make([]byte, uploadChunk)
+	for {
+		n, readErr := io.ReadFull(r.Body, buf)
+		if n > 0 {
+			chunk := &banliv1.UploadFileRequest{Part: &banliv1.UploadFileRequest_Chunk{Chunk: append([]byte(nil), buf[:n]...)}}
+			if err := stream.Send(chunk); err != nil {
+				break // the server has answered already; CloseAndRecv says how
+			}
+		}
+		if readErr != nil {
+			// The body's end, or a body cut short: either way the server
+			// judges what arrived against the size declared.
+			break
+		}
+	}
+	return stream.CloseAndRecv()
+}

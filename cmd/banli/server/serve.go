@@ -34,6 +34,11 @@ import (
 // maxMessageBytes caps a request on both listeners (the README says so).
 const maxMessageBytes = 4 << 20
 
+// maxUploadBytes caps a REST upload's body: the file limit (20 MiB, which
+// the server applies) and a margin, so that the server, not the cap, says
+// what was wrong.
+const maxUploadBytes = 21 << 20
+
 // Run serves until ctx ends, then shuts down gracefully: the REST
 // gateway first, then gRPC, then the data file. It returns when the data
 // file is closed.
@@ -51,6 +56,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer db.Close()
+	files, err := openFiles(cfg.DataPath)
+	if err != nil {
+		return err
+	}
 	if mapped, ok := db.(store.MappedPages); ok {
 		releaseCtx, stopReleasing := context.WithCancel(ctx)
 		defer stopReleasing()
@@ -83,7 +92,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	srv, err := service.New(db, service.Options{
 		Now: cfg.Now, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxStreamsPerAccount: cfg.MaxStreamsPerAccount,
-		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath),
+		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath), Files: files,
 	})
 	if err != nil {
 		return err
@@ -148,7 +157,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer gatewayConn.Close()
 	httpServer := &http.Server{
-		Handler:           writeDeadlines(httpRoutes(rest, healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
+		Handler:           writeDeadlines(httpRoutes(rest, gateway.Uploads(rest, gatewayConn), healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
@@ -255,10 +264,13 @@ func tuneProcs() {
 
 // httpRoutes serves the gateway under /v1/, the OpenAPI document, the
 // Prometheus metrics and the probes.
-func httpRoutes(gateway http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
+func httpRoutes(rest, uploads http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
-	mux.Handle("/v1/", http.MaxBytesHandler(gateway, maxMessageBytes))
+	mux.Handle("/v1/", http.MaxBytesHandler(rest, maxMessageBytes))
+	// An upload streams to the server, which refuses it past the file
+	// limit; the cap here only stops a body that never ends.
+	mux.Handle("POST "+gateway.UploadPattern, http.MaxBytesHandler(uploads, maxUploadBytes))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

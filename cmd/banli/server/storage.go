@@ -10,6 +10,7 @@ import (
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 	"github.com/banli/banli/store/boltstore"
+	"github.com/banli/banli/store/filedir"
 )
 
 // The storage backend is chosen here and nowhere else: this file is the
@@ -49,6 +50,15 @@ func openBackend(cfg Config, observer boltstore.Observer) (store.Backend, error)
 		return nil, err // not a nil *DB in a non-nil interface
 	}
 	return db, nil
+}
+
+// FilesDir is where the uploaded files of the data file at path are kept:
+// beside it, so that the two are backed up, restored and moved together.
+func FilesDir(path string) string { return path + ".files" }
+
+// openFiles opens the file store of the data file at path.
+func openFiles(path string) (*filedir.Dir, error) {
+	return filedir.Open(FilesDir(path))
 }
 
 // CheckDataFile opens a data file and runs every check: bbolt's pages,

@@ -1635,19 +1635,36 @@ func (x *Proposer) GetMergedFrom() string {
 	return ""
 }
 
-// Metadata of an attached file; the file itself is kept elsewhere.
+// An attached file. It is either kept elsewhere, by the submitting
+// platform (`uri`), or uploaded to Banli (UploadFile), which keeps the
+// bytes beside its data and names the file `proposals/{proposal}/files/{file}`.
+// A record that attaches an uploaded file (a reply, an opinion, a
+// consultation, a rating) gives its `name` alone; Banli fills in the rest
+// from the case's `files`.
 type Attachment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// File name, at most 100 characters. Required.
+	// File name, at most 100 characters. Required, except where a record
+	// attaches an uploaded file by its name.
 	FileName string `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
-	// Media type, e.g. "application/pdf", at most 100 characters.
+	// Media type, e.g. "application/pdf", at most 100 characters. For an
+	// uploaded file, the type its content shows.
 	MediaType string `protobuf:"bytes,2,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
 	// Size in bytes.
 	SizeBytes int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	// Hex SHA-256 of the content, 64 characters, if known.
+	// Hex SHA-256 of the content, 64 characters, if known; always, for an
+	// uploaded file.
 	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	// Where the file is kept, at most 2000 characters.
-	Uri           string `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`
+	// Where the file is kept, at most 2000 characters; empty for an
+	// uploaded file.
+	Uri string `protobuf:"bytes,5,opt,name=uri,proto3" json:"uri,omitempty"`
+	// The uploaded file, `proposals/{proposal}/files/{file}`.
+	Name string `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	// Who uploaded it, `accounts/{account}`. Output only.
+	Uploader string `protobuf:"bytes,7,opt,name=uploader,proto3" json:"uploader,omitempty"`
+	// The uploader's unit, `units/{unit}`, if it has one. Output only.
+	Unit string `protobuf:"bytes,8,opt,name=unit,proto3" json:"unit,omitempty"`
+	// When Banli had it whole. Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1717,6 +1734,34 @@ func (x *Attachment) GetUri() string {
 	return ""
 }
 
+func (x *Attachment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Attachment) GetUploader() string {
+	if x != nil {
+		return x.Uploader
+	}
+	return ""
+}
+
+func (x *Attachment) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *Attachment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 // A case: a deputy's suggestion or a member's proposal.
 type Proposal struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1778,8 +1823,13 @@ type Proposal struct {
 	// What the leaders did about it as a key case (督办), oldest first
 	// (RecordSupervision). Output only.
 	SupervisionActivities []*SupervisionActivity `protobuf:"bytes,26,rep,name=supervision_activities,json=supervisionActivities,proto3" json:"supervision_activities,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The files uploaded to the case (UploadFile), oldest first, whether a
+	// record attaches them yet or not; at most 200. A proposer does not read
+	// this register: it reads the files attached to what it reads. Output
+	// only.
+	Files         []*Attachment `protobuf:"bytes,27,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Proposal) Reset() {
@@ -1990,6 +2040,13 @@ func (x *Proposal) GetSubmitter() string {
 func (x *Proposal) GetSupervisionActivities() []*SupervisionActivity {
 	if x != nil {
 		return x.SupervisionActivities
+	}
+	return nil
+}
+
+func (x *Proposal) GetFiles() []*Attachment {
+	if x != nil {
+		return x.Files
 	}
 	return nil
 }
@@ -2805,7 +2862,10 @@ type Consultation struct {
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	// The round it belongs to: a new round's reply needs a consultation of
 	// its own. Output only.
-	Round         int32 `protobuf:"varint,9,opt,name=round,proto3" json:"round,omitempty"`
+	Round int32 `protobuf:"varint,9,opt,name=round,proto3" json:"round,omitempty"`
+	// Uploaded files of the case it attaches (the minutes, a signed
+	// feedback form), by name; at most 10.
+	Attachments   []*Attachment `protobuf:"bytes,10,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2903,6 +2963,13 @@ func (x *Consultation) GetRound() int32 {
 	return 0
 }
 
+func (x *Consultation) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
 // A co-handling unit's written opinion to the lead unit.
 type Opinion struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2917,7 +2984,9 @@ type Opinion struct {
 	// When it was submitted. Output only.
 	SubmitTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=submit_time,json=submitTime,proto3" json:"submit_time,omitempty"`
 	// Sent on or before the opinion deadline. Output only.
-	OnTime        bool `protobuf:"varint,6,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	OnTime bool `protobuf:"varint,6,opt,name=on_time,json=onTime,proto3" json:"on_time,omitempty"`
+	// Uploaded files of the case it attaches, by name; at most 10.
+	Attachments   []*Attachment `protobuf:"bytes,7,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2994,6 +3063,13 @@ func (x *Opinion) GetOnTime() bool {
 	return false
 }
 
+func (x *Opinion) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
 // A rating of a reply by one proposer.
 type Rating struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3011,7 +3087,10 @@ type Rating struct {
 	// The account that entered it, `accounts/{account}`. Output only.
 	EnteredBy string `protobuf:"bytes,6,opt,name=entered_by,json=enteredBy,proto3" json:"entered_by,omitempty"`
 	// The satisfaction on each dimension of the session's rating form.
-	Dimensions    []*DimensionRating `protobuf:"bytes,7,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
+	Dimensions []*DimensionRating `protobuf:"bytes,7,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
+	// Uploaded files of the case it attaches (the paper form, scanned), by
+	// name; at most 10.
+	Attachments   []*Attachment `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3091,6 +3170,13 @@ func (x *Rating) GetEnteredBy() string {
 func (x *Rating) GetDimensions() []*DimensionRating {
 	if x != nil {
 		return x.Dimensions
+	}
+	return nil
+}
+
+func (x *Rating) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
 	}
 	return nil
 }
@@ -3298,7 +3384,11 @@ type Reply struct {
 	Deliveries []*Delivery `protobuf:"bytes,23,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
 	// Whom the reply was copied to (抄送): the office, the co-handling units.
 	// Output only.
-	Copies        []*ReplyCopy `protobuf:"bytes,24,rep,name=copies,proto3" json:"copies,omitempty"`
+	Copies []*ReplyCopy `protobuf:"bytes,24,rep,name=copies,proto3" json:"copies,omitempty"`
+	// Uploaded files of the case it attaches (the sealed letter as PDF), by
+	// name; at most 10. They go with the reply: a proposer reads them once
+	// it is sent.
+	Attachments   []*Attachment `protobuf:"bytes,30,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3532,6 +3622,13 @@ func (x *Reply) GetDeliveries() []*Delivery {
 func (x *Reply) GetCopies() []*ReplyCopy {
 	if x != nil {
 		return x.Copies
+	}
+	return nil
+}
+
+func (x *Reply) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
 	}
 	return nil
 }
@@ -4323,7 +4420,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x05email\x18\x06 \x01(\tR\x05email\x12\x18\n" +
 	"\aaddress\x18\a \x01(\tR\aaddress\x12$\n" +
 	"\vmerged_from\x18\b \x01(\tB\x03\xe0A\x03R\n" +
-	"mergedFrom\"\x96\x01\n" +
+	"mergedFrom\"\xa6\x02\n" +
 	"\n" +
 	"Attachment\x12 \n" +
 	"\tfile_name\x18\x01 \x01(\tB\x03\xe0A\x02R\bfileName\x12\x1d\n" +
@@ -4332,7 +4429,12 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x16\n" +
 	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x10\n" +
-	"\x03uri\x18\x05 \x01(\tR\x03uri\"\xf6\b\n" +
+	"\x03uri\x18\x05 \x01(\tR\x03uri\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12\x1f\n" +
+	"\buploader\x18\a \x01(\tB\x03\xe0A\x03R\buploader\x12\x17\n" +
+	"\x04unit\x18\b \x01(\tB\x03\xe0A\x03R\x04unit\x12@\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xa7\t\n" +
 	"\bProposal\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12 \n" +
 	"\asession\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x05R\asession\x12/\n" +
@@ -4364,7 +4466,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x04year\x18\x17 \x01(\x05B\x03\xe0A\x03R\x04year\x125\n" +
 	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderB\x03\xe0A\x03R\treminders\x12!\n" +
 	"\tsubmitter\x18\x19 \x01(\tB\x03\xe0A\x03R\tsubmitter\x12Y\n" +
-	"\x16supervision_activities\x18\x1a \x03(\v2\x1d.banli.v1.SupervisionActivityB\x03\xe0A\x03R\x15supervisionActivities\"\x7f\n" +
+	"\x16supervision_activities\x18\x1a \x03(\v2\x1d.banli.v1.SupervisionActivityB\x03\xe0A\x03R\x15supervisionActivities\x12/\n" +
+	"\x05files\x18\x1b \x03(\v2\x14.banli.v1.AttachmentB\x03\xe0A\x03R\x05files\"\x7f\n" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
@@ -4439,7 +4542,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bdecision\x18\x04 \x01(\x0e2\x12.banli.v1.DecisionR\bdecision\x12#\n" +
 	"\rdecision_note\x18\x05 \x01(\tR\fdecisionNote\x12;\n" +
 	"\vdecide_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\x90\x03\n" +
+	"decideTime\"\xc8\x03\n" +
 	"\fConsultation\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x126\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x1b.banli.v1.ConsultationPhaseB\x03\xe0A\x02R\x05phase\x12<\n" +
@@ -4450,7 +4553,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x0edeclined_visit\x18\a \x01(\bR\rdeclinedVisit\x12@\n" +
 	"\vrecord_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"recordTime\x12\x19\n" +
-	"\x05round\x18\t \x01(\x05B\x03\xe0A\x03R\x05round\"\xeb\x01\n" +
+	"\x05round\x18\t \x01(\x05B\x03\xe0A\x03R\x05round\x126\n" +
+	"\vattachments\x18\n" +
+	" \x03(\v2\x14.banli.v1.AttachmentR\vattachments\"\xa3\x02\n" +
 	"\aOpinion\x12\x17\n" +
 	"\x04text\x18\x01 \x01(\tB\x03\xe0A\x02R\x04text\x12\x1b\n" +
 	"\x06signer\x18\x02 \x01(\tB\x03\xe0A\x02R\x06signer\x12%\n" +
@@ -4458,7 +4563,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\rcontact_phone\x18\x04 \x01(\tR\fcontactPhone\x12@\n" +
 	"\vsubmit_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"submitTime\x12\x1c\n" +
-	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\"\xd1\x02\n" +
+	"\aon_time\x18\x06 \x01(\bB\x03\xe0A\x03R\x06onTime\x126\n" +
+	"\vattachments\x18\a \x03(\v2\x14.banli.v1.AttachmentR\vattachments\"\x89\x03\n" +
 	"\x06Rating\x12\x1f\n" +
 	"\vproposer_id\x18\x01 \x01(\x05R\n" +
 	"proposerId\x12:\n" +
@@ -4470,7 +4576,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"entered_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tenteredBy\x129\n" +
 	"\n" +
 	"dimensions\x18\a \x03(\v2\x19.banli.v1.DimensionRatingR\n" +
-	"dimensions\"\x86\x01\n" +
+	"dimensions\x126\n" +
+	"\vattachments\x18\b \x03(\v2\x14.banli.v1.AttachmentR\vattachments\"\x86\x01\n" +
 	"\x0fDimensionRating\x127\n" +
 	"\tdimension\x18\x01 \x01(\x0e2\x19.banli.v1.RatingDimensionR\tdimension\x12:\n" +
 	"\fsatisfaction\x18\x02 \x01(\x0e2\x16.banli.v1.SatisfactionR\fsatisfaction\"\xc3\x01\n" +
@@ -4480,7 +4587,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12;\n" +
 	"\vdecide_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\xfd\v\n" +
+	"decideTime\"\xb5\f\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -4515,7 +4622,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
-	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\"\xfc\x01\n" +
+	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\x126\n" +
+	"\vattachments\x18\x1e \x03(\v2\x14.banli.v1.AttachmentR\vattachments\"\xfc\x01\n" +
 	"\x10CollectiveReview\x12\x19\n" +
 	"\x05round\x18\x01 \x01(\x05B\x03\xe0A\x03R\x05round\x12\x17\n" +
 	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12'\n" +
@@ -4793,105 +4901,111 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 49: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	49, // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	49, // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
-	0,  // 3: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
-	1,  // 4: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	24, // 5: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	25, // 6: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
-	3,  // 7: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	28, // 8: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	27, // 9: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	49, // 10: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	49, // 11: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	32, // 12: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	41, // 13: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
-	6,  // 14: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	49, // 15: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
-	4,  // 16: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
-	5,  // 17: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	49, // 18: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	23, // 19: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	49, // 20: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	23, // 21: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	23, // 22: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	33, // 23: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	34, // 24: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	35, // 25: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	39, // 26: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	31, // 27: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	23, // 28: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	29, // 29: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	42, // 30: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	40, // 31: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	39, // 32: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	39, // 33: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
-	15, // 34: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	49, // 35: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	30, // 36: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	49, // 37: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	49, // 38: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	49, // 39: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 40: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	49, // 41: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	49, // 42: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	49, // 43: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14, // 44: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	49, // 45: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,  // 46: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,  // 47: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	49, // 48: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	49, // 49: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	49, // 50: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	13, // 51: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	49, // 52: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	17, // 53: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	37, // 54: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	16, // 55: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
-	13, // 56: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
-	18, // 57: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	49, // 58: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,  // 59: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	49, // 60: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11, // 61: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12, // 62: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	49, // 63: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	23, // 64: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	36, // 65: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	49, // 66: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	23, // 67: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	47, // 68: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	43, // 69: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	38, // 70: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	23, // 71: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	45, // 72: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	46, // 73: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	49, // 74: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	19, // 75: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	49, // 76: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	39, // 77: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	49, // 78: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	20, // 79: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	49, // 80: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	44, // 81: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	21, // 82: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	49, // 83: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	22, // 84: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	49, // 85: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10, // 86: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	49, // 87: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	49, // 88: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	49, // 89: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,  // 90: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,  // 91: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	49, // 92: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,  // 93: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	94, // [94:94] is the sub-list for method output_type
-	94, // [94:94] is the sub-list for method input_type
-	94, // [94:94] is the sub-list for extension type_name
-	94, // [94:94] is the sub-list for extension extendee
-	0,  // [0:94] is the sub-list for field type_name
+	49,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	49,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	2,   // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
+	49,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	0,   // 4: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
+	1,   // 5: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
+	24,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	25,  // 7: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	3,   // 8: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
+	28,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	27,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	49,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	49,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	32,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	41,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	25,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
+	6,   // 16: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
+	49,  // 17: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	4,   // 18: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
+	5,   // 19: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
+	49,  // 20: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	23,  // 21: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	49,  // 22: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	23,  // 23: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	23,  // 24: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	33,  // 25: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	34,  // 26: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	35,  // 27: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	39,  // 28: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	31,  // 29: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	23,  // 30: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	29,  // 31: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	42,  // 32: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	40,  // 33: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	39,  // 34: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	39,  // 35: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	15,  // 36: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	49,  // 37: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	30,  // 38: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	49,  // 39: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	49,  // 40: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	49,  // 41: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 42: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	49,  // 43: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	49,  // 44: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	49,  // 45: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 46: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	49,  // 47: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,   // 48: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,   // 49: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	49,  // 50: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	49,  // 51: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	25,  // 52: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	49,  // 53: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	25,  // 54: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	13,  // 55: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	49,  // 56: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	17,  // 57: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	37,  // 58: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	25,  // 59: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	16,  // 60: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	13,  // 61: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	18,  // 62: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	49,  // 63: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,   // 64: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	49,  // 65: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11,  // 66: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12,  // 67: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	49,  // 68: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	23,  // 69: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	36,  // 70: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	49,  // 71: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	23,  // 72: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	47,  // 73: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	43,  // 74: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	38,  // 75: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	23,  // 76: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	45,  // 77: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	46,  // 78: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	25,  // 79: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	49,  // 80: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	19,  // 81: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	49,  // 82: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	39,  // 83: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	49,  // 84: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	20,  // 85: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	49,  // 86: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	44,  // 87: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	21,  // 88: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	49,  // 89: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	22,  // 90: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	49,  // 91: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 92: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	49,  // 93: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	49,  // 94: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	49,  // 95: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 96: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 97: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	49,  // 98: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 99: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	100, // [100:100] is the sub-list for method output_type
+	100, // [100:100] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }

@@ -8,6 +8,7 @@ package banliv1
 
 import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -135,6 +136,242 @@ func (x *CreateProposalRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for UploadFile: the first message is `upload`, every later one
+// a `chunk`.
+type UploadFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*UploadFileRequest_Upload
+	//	*UploadFileRequest_Chunk
+	Part          isUploadFileRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadFileRequest) Reset() {
+	*x = UploadFileRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadFileRequest) ProtoMessage() {}
+
+func (x *UploadFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadFileRequest.ProtoReflect.Descriptor instead.
+func (*UploadFileRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *UploadFileRequest) GetPart() isUploadFileRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *UploadFileRequest) GetUpload() *FileUpload {
+	if x != nil {
+		if x, ok := x.Part.(*UploadFileRequest_Upload); ok {
+			return x.Upload
+		}
+	}
+	return nil
+}
+
+func (x *UploadFileRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*UploadFileRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadFileRequest_Part interface {
+	isUploadFileRequest_Part()
+}
+
+type UploadFileRequest_Upload struct {
+	// What is uploaded, and to which case. First, and only first.
+	Upload *FileUpload `protobuf:"bytes,1,opt,name=upload,proto3,oneof"`
+}
+
+type UploadFileRequest_Chunk struct {
+	// The next bytes of the file, 1 byte to 1 MiB.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadFileRequest_Upload) isUploadFileRequest_Part() {}
+
+func (*UploadFileRequest_Chunk) isUploadFileRequest_Part() {}
+
+// What an upload is (UploadFileRequest.upload).
+type FileUpload struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, `proposals/{proposal}`. Required.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// The file's name as people see it, e.g. "答复函（盖章）.pdf", at most
+	// 100 characters. Required.
+	FileName string `protobuf:"bytes,2,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The media type the caller believes it is. If set, it must be the one
+	// the content shows (INVALID_ARGUMENT otherwise).
+	MediaType string `protobuf:"bytes,3,opt,name=media_type,json=mediaType,proto3" json:"media_type,omitempty"`
+	// The size in bytes, if known. If set, an upload that ends short of it
+	// is refused as truncated, and one that runs past it as too long.
+	SizeBytes int64 `protobuf:"varint,4,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// The hex SHA-256 of the content, if known. If set, an upload whose
+	// content hashes otherwise is refused and nothing is kept.
+	Sha256 string `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,6,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileUpload) Reset() {
+	*x = FileUpload{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileUpload) ProtoMessage() {}
+
+func (x *FileUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileUpload.ProtoReflect.Descriptor instead.
+func (*FileUpload) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FileUpload) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *FileUpload) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *FileUpload) GetMediaType() string {
+	if x != nil {
+		return x.MediaType
+	}
+	return ""
+}
+
+func (x *FileUpload) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *FileUpload) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *FileUpload) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *FileUpload) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for DownloadFile.
+type DownloadFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/files/{file}`. Required.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadFileRequest) Reset() {
+	*x = DownloadFileRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadFileRequest) ProtoMessage() {}
+
+func (x *DownloadFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadFileRequest.ProtoReflect.Descriptor instead.
+func (*DownloadFileRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DownloadFileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // Request for GetProposal.
 type GetProposalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -146,7 +383,7 @@ type GetProposalRequest struct {
 
 func (x *GetProposalRequest) Reset() {
 	*x = GetProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[1]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -158,7 +395,7 @@ func (x *GetProposalRequest) String() string {
 func (*GetProposalRequest) ProtoMessage() {}
 
 func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[1]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -171,7 +408,7 @@ func (x *GetProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProposalRequest.ProtoReflect.Descriptor instead.
 func (*GetProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{1}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetProposalRequest) GetName() string {
@@ -221,7 +458,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[2]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +470,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[2]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +483,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListProposalsRequest) GetPageSize() int32 {
@@ -353,7 +590,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[3]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +602,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[3]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +615,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*Proposal {
@@ -412,7 +649,7 @@ type AssignProposalRequest struct {
 
 func (x *AssignProposalRequest) Reset() {
 	*x = AssignProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[4]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +661,7 @@ func (x *AssignProposalRequest) String() string {
 func (*AssignProposalRequest) ProtoMessage() {}
 
 func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[4]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +674,7 @@ func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignProposalRequest.ProtoReflect.Descriptor instead.
 func (*AssignProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AssignProposalRequest) GetName() string {
@@ -493,7 +730,7 @@ type SignAssignmentRequest struct {
 
 func (x *SignAssignmentRequest) Reset() {
 	*x = SignAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +742,7 @@ func (x *SignAssignmentRequest) String() string {
 func (*SignAssignmentRequest) ProtoMessage() {}
 
 func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +755,7 @@ func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*SignAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SignAssignmentRequest) GetName() string {
@@ -599,7 +836,7 @@ type DelegateAssignmentRequest struct {
 
 func (x *DelegateAssignmentRequest) Reset() {
 	*x = DelegateAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +848,7 @@ func (x *DelegateAssignmentRequest) String() string {
 func (*DelegateAssignmentRequest) ProtoMessage() {}
 
 func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +861,7 @@ func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DelegateAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*DelegateAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DelegateAssignmentRequest) GetName() string {
@@ -703,7 +940,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +952,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +965,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -788,7 +1025,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +1037,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +1050,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -877,7 +1114,7 @@ type RequestExtensionRequest struct {
 
 func (x *RequestExtensionRequest) Reset() {
 	*x = RequestExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1126,7 @@ func (x *RequestExtensionRequest) String() string {
 func (*RequestExtensionRequest) ProtoMessage() {}
 
 func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1139,7 @@ func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
 func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RequestExtensionRequest) GetName() string {
@@ -962,7 +1199,7 @@ type DecideExtensionRequest struct {
 
 func (x *DecideExtensionRequest) Reset() {
 	*x = DecideExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1211,7 @@ func (x *DecideExtensionRequest) String() string {
 func (*DecideExtensionRequest) ProtoMessage() {}
 
 func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1224,7 @@ func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
 func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DecideExtensionRequest) GetName() string {
@@ -1051,7 +1288,7 @@ type ReportFollowUpRequest struct {
 
 func (x *ReportFollowUpRequest) Reset() {
 	*x = ReportFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1300,7 @@ func (x *ReportFollowUpRequest) String() string {
 func (*ReportFollowUpRequest) ProtoMessage() {}
 
 func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1313,7 @@ func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*ReportFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportFollowUpRequest) GetName() string {
@@ -1131,7 +1368,7 @@ type CloseFollowUpRequest struct {
 
 func (x *CloseFollowUpRequest) Reset() {
 	*x = CloseFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1380,7 @@ func (x *CloseFollowUpRequest) String() string {
 func (*CloseFollowUpRequest) ProtoMessage() {}
 
 func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1393,7 @@ func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*CloseFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CloseFollowUpRequest) GetName() string {
@@ -1207,7 +1444,7 @@ type RecordReminderRequest struct {
 
 func (x *RecordReminderRequest) Reset() {
 	*x = RecordReminderRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1456,7 @@ func (x *RecordReminderRequest) String() string {
 func (*RecordReminderRequest) ProtoMessage() {}
 
 func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1469,7 @@ func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
 func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecordReminderRequest) GetName() string {
@@ -1287,7 +1524,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1536,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1549,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -1360,7 +1597,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1609,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1622,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -1437,7 +1674,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1686,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1699,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -1519,14 +1756,17 @@ type RateReplyRequest struct {
 	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The satisfaction on each dimension of the session's rating form, each
 	// once: none for RATING_FORM_OVERALL, all four for RATING_FORM_HONGKOU.
-	Dimensions    []*DimensionRating `protobuf:"bytes,7,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
+	Dimensions []*DimensionRating `protobuf:"bytes,7,rep,name=dimensions,proto3" json:"dimensions,omitempty"`
+	// Uploaded files of the case the rating attaches (the paper feedback
+	// form, scanned), by name (Attachment.name); at most 10.
+	Attachments   []*Attachment `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1778,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1791,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -1603,6 +1843,13 @@ func (x *RateReplyRequest) GetDimensions() []*DimensionRating {
 	return nil
 }
 
+func (x *RateReplyRequest) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
 // Request for PublishReply.
 type PublishReplyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1622,7 +1869,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1881,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1894,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -1696,7 +1943,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1955,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1968,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -1770,7 +2017,7 @@ type SaveReplyDraftRequest struct {
 
 func (x *SaveReplyDraftRequest) Reset() {
 	*x = SaveReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +2029,7 @@ func (x *SaveReplyDraftRequest) String() string {
 func (*SaveReplyDraftRequest) ProtoMessage() {}
 
 func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +2042,7 @@ func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*SaveReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SaveReplyDraftRequest) GetName() string {
@@ -1843,7 +2090,7 @@ type RecordSupervisionRequest struct {
 
 func (x *RecordSupervisionRequest) Reset() {
 	*x = RecordSupervisionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2102,7 @@ func (x *RecordSupervisionRequest) String() string {
 func (*RecordSupervisionRequest) ProtoMessage() {}
 
 func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2115,7 @@ func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSupervisionRequest.ProtoReflect.Descriptor instead.
 func (*RecordSupervisionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RecordSupervisionRequest) GetName() string {
@@ -1921,7 +2168,7 @@ type CountersignReplyRequest struct {
 
 func (x *CountersignReplyRequest) Reset() {
 	*x = CountersignReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +2180,7 @@ func (x *CountersignReplyRequest) String() string {
 func (*CountersignReplyRequest) ProtoMessage() {}
 
 func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2193,7 @@ func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
 func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CountersignReplyRequest) GetName() string {
@@ -2008,7 +2255,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2267,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2280,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -2083,7 +2330,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2342,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2355,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -2166,7 +2413,7 @@ type DecideUnsatisfiedRequest struct {
 
 func (x *DecideUnsatisfiedRequest) Reset() {
 	*x = DecideUnsatisfiedRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2425,7 @@ func (x *DecideUnsatisfiedRequest) String() string {
 func (*DecideUnsatisfiedRequest) ProtoMessage() {}
 
 func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2438,7 @@ func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
 func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DecideUnsatisfiedRequest) GetName() string {
@@ -2248,7 +2495,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2507,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2520,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -2343,7 +2590,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2602,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2615,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2455,7 +2702,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2714,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2727,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -2537,7 +2784,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2796,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2809,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2617,7 +2864,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2876,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2889,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -2690,7 +2937,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2702,7 +2949,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2715,7 +2962,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -2765,7 +3012,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +3024,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +3037,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -2832,11 +3079,29 @@ var File_banli_v1_proposal_service_proto protoreflect.FileDescriptor
 
 const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbanli/v1/proposal_service.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n" +
+	"\x1fbanli/v1/proposal_service.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n" +
 	"\x15CreateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"-\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"c\n" +
+	"\x11UploadFileRequest\x12.\n" +
+	"\x06upload\x18\x01 \x01(\v2\x14.banli.v1.FileUploadH\x00R\x06upload\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"\xd4\x01\n" +
+	"\n" +
+	"FileUpload\x12\x1b\n" +
+	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12 \n" +
+	"\tfile_name\x18\x02 \x01(\tB\x03\xe0A\x02R\bfileName\x12\x1d\n" +
+	"\n" +
+	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x04 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x12\n" +
+	"\x04etag\x18\x06 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\a \x01(\tR\trequestId\".\n" +
+	"\x13DownloadFileRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"-\n" +
 	"\x12GetProposalRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xb6\x03\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
@@ -2958,7 +3223,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12#\n" +
-	"\rdraft_version\x18\x05 \x01(\x05R\fdraftVersion\"\x9a\x02\n" +
+	"\rdraft_version\x18\x05 \x01(\x05R\fdraftVersion\"\xd2\x02\n" +
 	"\x10RateReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12$\n" +
 	"\vproposer_id\x18\x02 \x01(\x05B\x03\xe0A\x02R\n" +
@@ -2970,7 +3235,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x129\n" +
 	"\n" +
 	"dimensions\x18\a \x03(\v2\x19.banli.v1.DimensionRatingR\n" +
-	"dimensions\"\x88\x01\n" +
+	"dimensions\x126\n" +
+	"\vattachments\x18\b \x03(\v2\x14.banli.v1.AttachmentR\vattachments\"\x88\x01\n" +
 	"\x13PublishReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12%\n" +
 	"\x0epublished_text\x18\x02 \x01(\tR\rpublishedText\x12\x12\n" +
@@ -3077,7 +3343,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xec \n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xa7\"\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -3110,7 +3376,10 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x10WithdrawProposal\x12!.banli.v1.WithdrawProposalRequest\x1a\x12.banli.v1.Proposal\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=proposals/*}:withdraw\x12n\n" +
 	"\x0eMergeProposals\x12\x1f.banli.v1.MergeProposalsRequest\x1a\x12.banli.v1.Proposal\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=proposals/*}:merge\x12\x80\x01\n" +
 	"\x11RecordSupervision\x12\".banli.v1.RecordSupervisionRequest\x1a\x12.banli.v1.Proposal\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=proposals/*}:recordSupervision\x12b\n" +
-	"\aMarkKey\x12\x18.banli.v1.MarkKeyRequest\x1a\x12.banli.v1.Proposal\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=proposals/*}:markKeyB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\aMarkKey\x12\x18.banli.v1.MarkKeyRequest\x1a\x12.banli.v1.Proposal\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=proposals/*}:markKey\x12A\n" +
+	"\n" +
+	"UploadFile\x12\x1b.banli.v1.UploadFileRequest\x1a\x14.banli.v1.Attachment(\x01\x12v\n" +
+	"\fDownloadFile\x12\x1d.banli.v1.DownloadFileRequest\x1a\x14.google.api.HttpBody\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{name=proposals/*/files/*}:download0\x01B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_proposal_service_proto_rawDescOnce sync.Once
@@ -3125,157 +3394,168 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
-	(*GetProposalRequest)(nil),            // 2: banli.v1.GetProposalRequest
-	(*ListProposalsRequest)(nil),          // 3: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),         // 4: banli.v1.ListProposalsResponse
-	(*AssignProposalRequest)(nil),         // 5: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),         // 6: banli.v1.SignAssignmentRequest
-	(*DelegateAssignmentRequest)(nil),     // 7: banli.v1.DelegateAssignmentRequest
-	(*RequestReassignmentRequest)(nil),    // 8: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),     // 9: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),       // 10: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),        // 11: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),         // 12: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),          // 13: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),         // 14: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),     // 15: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),          // 16: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),            // 17: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),              // 18: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),           // 19: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),          // 20: banli.v1.WithholdReplyRequest
-	(*SaveReplyDraftRequest)(nil),         // 21: banli.v1.SaveReplyDraftRequest
-	(*RecordSupervisionRequest)(nil),      // 22: banli.v1.RecordSupervisionRequest
-	(*CountersignReplyRequest)(nil),       // 23: banli.v1.CountersignReplyRequest
-	(*RecordCollectiveReviewRequest)(nil), // 24: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 25: banli.v1.ReturnReplyDraftRequest
-	(*DecideUnsatisfiedRequest)(nil),      // 26: banli.v1.DecideUnsatisfiedRequest
-	(*ReviewReplyRequest)(nil),            // 27: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 28: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 29: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 30: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 31: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 32: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 33: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 34: banli.v1.Proposal
-	(ProposalKind)(0),                     // 35: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 36: banli.v1.ProposalState
-	(AssignmentRole)(0),                   // 37: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),                // 38: banli.v1.UnitAssignment
-	(Decision)(0),                         // 39: banli.v1.Decision
-	(*Consultation)(nil),                  // 40: banli.v1.Consultation
-	(*Opinion)(nil),                       // 41: banli.v1.Opinion
-	(*Reply)(nil),                         // 42: banli.v1.Reply
-	(Satisfaction)(0),                     // 43: banli.v1.Satisfaction
-	(*DimensionRating)(nil),               // 44: banli.v1.DimensionRating
-	(*SupervisionActivity)(nil),           // 45: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 46: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 47: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 48: banli.v1.UnsatisfiedDecision
-	(ReviewDecision)(0),                   // 49: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 50: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 51: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 52: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 53: banli.v1.NotFiledReason
+	(*UploadFileRequest)(nil),             // 2: banli.v1.UploadFileRequest
+	(*FileUpload)(nil),                    // 3: banli.v1.FileUpload
+	(*DownloadFileRequest)(nil),           // 4: banli.v1.DownloadFileRequest
+	(*GetProposalRequest)(nil),            // 5: banli.v1.GetProposalRequest
+	(*ListProposalsRequest)(nil),          // 6: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),         // 7: banli.v1.ListProposalsResponse
+	(*AssignProposalRequest)(nil),         // 8: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),         // 9: banli.v1.SignAssignmentRequest
+	(*DelegateAssignmentRequest)(nil),     // 10: banli.v1.DelegateAssignmentRequest
+	(*RequestReassignmentRequest)(nil),    // 11: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),     // 12: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),       // 13: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),        // 14: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),         // 15: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),          // 16: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),         // 17: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),     // 18: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),          // 19: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),            // 20: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),              // 21: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),           // 22: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),          // 23: banli.v1.WithholdReplyRequest
+	(*SaveReplyDraftRequest)(nil),         // 24: banli.v1.SaveReplyDraftRequest
+	(*RecordSupervisionRequest)(nil),      // 25: banli.v1.RecordSupervisionRequest
+	(*CountersignReplyRequest)(nil),       // 26: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 27: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 28: banli.v1.ReturnReplyDraftRequest
+	(*DecideUnsatisfiedRequest)(nil),      // 29: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 30: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 31: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 32: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 33: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 34: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 35: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 36: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 37: banli.v1.Proposal
+	(ProposalKind)(0),                     // 38: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 39: banli.v1.ProposalState
+	(AssignmentRole)(0),                   // 40: banli.v1.AssignmentRole
+	(*UnitAssignment)(nil),                // 41: banli.v1.UnitAssignment
+	(Decision)(0),                         // 42: banli.v1.Decision
+	(*Consultation)(nil),                  // 43: banli.v1.Consultation
+	(*Opinion)(nil),                       // 44: banli.v1.Opinion
+	(*Reply)(nil),                         // 45: banli.v1.Reply
+	(Satisfaction)(0),                     // 46: banli.v1.Satisfaction
+	(*DimensionRating)(nil),               // 47: banli.v1.DimensionRating
+	(*Attachment)(nil),                    // 48: banli.v1.Attachment
+	(*SupervisionActivity)(nil),           // 49: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 50: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 51: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 52: banli.v1.UnsatisfiedDecision
+	(ReviewDecision)(0),                   // 53: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 54: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 55: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 56: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 57: banli.v1.NotFiledReason
+	(*httpbody.HttpBody)(nil),             // 58: google.api.HttpBody
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	34, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	35, // 1: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	36, // 2: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	37, // 3: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
-	0,  // 4: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	34, // 5: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	38, // 6: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	39, // 7: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	39, // 8: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	40, // 9: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	41, // 10: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	42, // 11: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	43, // 12: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	44, // 13: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
-	42, // 14: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	45, // 15: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	46, // 16: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	47, // 17: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	48, // 18: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	49, // 19: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	50, // 20: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	51, // 21: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	52, // 22: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	53, // 23: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 24: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	2,  // 25: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	3,  // 26: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	5,  // 27: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	6,  // 28: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	7,  // 29: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	8,  // 30: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	9,  // 31: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	10, // 32: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	11, // 33: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	12, // 34: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	13, // 35: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	14, // 36: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	15, // 37: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	16, // 38: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	17, // 39: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	18, // 40: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	19, // 41: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	20, // 42: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	21, // 43: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	23, // 44: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	24, // 45: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	25, // 46: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	26, // 47: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	27, // 48: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	28, // 49: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	29, // 50: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	30, // 51: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	31, // 52: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	32, // 53: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	22, // 54: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	33, // 55: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	34, // 56: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	34, // 57: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	4,  // 58: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	34, // 59: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	34, // 60: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	34, // 61: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	34, // 62: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	34, // 63: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	34, // 64: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	34, // 65: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	34, // 66: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	34, // 67: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	34, // 68: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	34, // 69: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	34, // 70: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	34, // 71: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	34, // 72: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	34, // 73: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	34, // 74: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	34, // 75: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	34, // 76: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	34, // 77: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	34, // 78: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	34, // 79: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	34, // 80: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	34, // 81: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	34, // 82: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	34, // 83: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	34, // 84: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	34, // 85: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	34, // 86: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	34, // 87: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	56, // [56:88] is the sub-list for method output_type
-	24, // [24:56] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	37, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	3,  // 1: banli.v1.UploadFileRequest.upload:type_name -> banli.v1.FileUpload
+	38, // 2: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	39, // 3: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	40, // 4: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	0,  // 5: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
+	37, // 6: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	41, // 7: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	42, // 8: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	42, // 9: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	43, // 10: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	44, // 11: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	45, // 12: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	46, // 13: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	47, // 14: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	48, // 15: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
+	45, // 16: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	49, // 17: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	50, // 18: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	51, // 19: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	52, // 20: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	53, // 21: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	54, // 22: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	55, // 23: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	56, // 24: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	57, // 25: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	1,  // 26: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	5,  // 27: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	6,  // 28: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	8,  // 29: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	9,  // 30: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	10, // 31: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	11, // 32: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	12, // 33: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	13, // 34: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	14, // 35: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	15, // 36: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	16, // 37: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	17, // 38: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	18, // 39: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	19, // 40: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	20, // 41: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	21, // 42: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	22, // 43: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	23, // 44: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	24, // 45: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	26, // 46: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	27, // 47: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	28, // 48: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	29, // 49: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	30, // 50: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	31, // 51: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	32, // 52: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	33, // 53: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	34, // 54: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	35, // 55: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	25, // 56: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	36, // 57: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	2,  // 58: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
+	4,  // 59: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	37, // 60: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	37, // 61: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	7,  // 62: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	37, // 63: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	37, // 64: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	37, // 65: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	37, // 66: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	37, // 67: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	37, // 68: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	37, // 69: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	37, // 70: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	37, // 71: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	37, // 72: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	37, // 73: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	37, // 74: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	37, // 75: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	37, // 76: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	37, // 77: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	37, // 78: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	37, // 79: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	37, // 80: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	37, // 81: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	37, // 82: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	37, // 83: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	37, // 84: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	37, // 85: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	37, // 86: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	37, // 87: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	37, // 88: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	37, // 89: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	37, // 90: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	37, // 91: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	48, // 92: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	58, // 93: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	60, // [60:94] is the sub-list for method output_type
+	26, // [26:60] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -3284,14 +3564,18 @@ func file_banli_v1_proposal_service_proto_init() {
 		return
 	}
 	file_banli_v1_proposal_proto_init()
-	file_banli_v1_proposal_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_banli_v1_proposal_service_proto_msgTypes[1].OneofWrappers = []any{
+		(*UploadFileRequest_Upload)(nil),
+		(*UploadFileRequest_Chunk)(nil),
+	}
+	file_banli_v1_proposal_service_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1361,6 +1361,33 @@ func local_request_ProposalService_MarkKey_0(ctx context.Context, marshaler runt
 	return msg, metadata, err
 }
 
+func request_ProposalService_DownloadFile_0(ctx context.Context, marshaler runtime.Marshaler, client ProposalServiceClient, req *http.Request, pathParams map[string]string) (ProposalService_DownloadFileClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq DownloadFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	io.Copy(io.Discard, req.Body)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	stream, err := client.DownloadFile(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterProposalServiceHandlerServer registers the http handlers for service ProposalService to "mux".
 // UnaryRPC     :call ProposalServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -2008,6 +2035,13 @@ func RegisterProposalServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		forward_ProposalService_MarkKey_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
+	mux.Handle(http.MethodGet, pattern_ProposalService_DownloadFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
+	})
+
 	return nil
 }
 
@@ -2591,6 +2625,23 @@ func RegisterProposalServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ProposalService_MarkKey_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_ProposalService_DownloadFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/banli.v1.ProposalService/DownloadFile", runtime.WithHTTPPathPattern("/v1/{name=proposals/*/files/*}:download"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ProposalService_DownloadFile_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ProposalService_DownloadFile_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -2627,6 +2678,7 @@ var (
 	pattern_ProposalService_MergeProposals_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "merge"))
 	pattern_ProposalService_RecordSupervision_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "recordSupervision"))
 	pattern_ProposalService_MarkKey_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "markKey"))
+	pattern_ProposalService_DownloadFile_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "files", "name"}, "download"))
 )
 
 var (
@@ -2662,4 +2714,5 @@ var (
 	forward_ProposalService_MergeProposals_0         = runtime.ForwardResponseMessage
 	forward_ProposalService_RecordSupervision_0      = runtime.ForwardResponseMessage
 	forward_ProposalService_MarkKey_0                = runtime.ForwardResponseMessage
+	forward_ProposalService_DownloadFile_0           = runtime.ForwardResponseStream
 )

@@ -8,6 +8,7 @@ package banliv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -51,6 +52,8 @@ const (
 	ProposalService_MergeProposals_FullMethodName         = "/banli.v1.ProposalService/MergeProposals"
 	ProposalService_RecordSupervision_FullMethodName      = "/banli.v1.ProposalService/RecordSupervision"
 	ProposalService_MarkKey_FullMethodName                = "/banli.v1.ProposalService/MarkKey"
+	ProposalService_UploadFile_FullMethodName             = "/banli.v1.ProposalService/UploadFile"
+	ProposalService_DownloadFile_FullMethodName           = "/banli.v1.ProposalService/DownloadFile"
 )
 
 // ProposalServiceClient is the client API for ProposalService service.
@@ -195,6 +198,28 @@ type ProposalServiceClient interface {
 	// Marks or unmarks the case as a key case (重点) with its supervising
 	// leader. Accepted in every state but the terminal ones.
 	MarkKey(ctx context.Context, in *MarkKeyRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Uploads a file to the case (the sealed letter as PDF, a scan, a
+	// feedback form), to be attached by a reply, an opinion, a consultation
+	// or a rating. The first message names the case and the file; each later
+	// one carries the next bytes, at most 1 MiB each. The content must be a
+	// PDF, an OFD (GB/T 33190), a JPEG, PNG or TIFF image, or an Office
+	// document (Word, Excel, PowerPoint, old or new); its type is read from
+	// the bytes, not from the name. At most 20 MiB. The file is on disk,
+	// synced, before the case records it; a refused upload leaves nothing.
+	// Accepted in every state but the terminal ones, from the office, the
+	// units with a part and the proposer. Answers with the case's new entry
+	// in `files`.
+	//
+	// Over REST: `POST /v1/proposals/{proposal}/files:upload` with the raw
+	// bytes as the body, the media type as Content-Type, the file name as
+	// `?file_name=`, and optionally `?sha256=` and `?etag=`; the
+	// Content-Length is the size. Banli declares no JSON mapping for it,
+	// since a file is not JSON.
+	UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, Attachment], error)
+	// Downloads an uploaded file, in chunks of up to 1 MiB, with its media
+	// type. A proposer downloads only the files attached to what it reads
+	// of its case (a sent reply, a consultation, its rating).
+	DownloadFile(ctx context.Context, in *DownloadFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
 type proposalServiceClient struct {
@@ -525,6 +550,38 @@ func (c *proposalServiceClient) MarkKey(ctx context.Context, in *MarkKeyRequest,
 	return out, nil
 }
 
+func (c *proposalServiceClient) UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, Attachment], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProposalService_ServiceDesc.Streams[0], ProposalService_UploadFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadFileRequest, Attachment]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProposalService_UploadFileClient = grpc.ClientStreamingClient[UploadFileRequest, Attachment]
+
+func (c *proposalServiceClient) DownloadFile(ctx context.Context, in *DownloadFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProposalService_ServiceDesc.Streams[1], ProposalService_DownloadFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadFileRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProposalService_DownloadFileClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 // ProposalServiceServer is the server API for ProposalService service.
 // All implementations must embed UnimplementedProposalServiceServer
 // for forward compatibility.
@@ -667,6 +724,28 @@ type ProposalServiceServer interface {
 	// Marks or unmarks the case as a key case (重点) with its supervising
 	// leader. Accepted in every state but the terminal ones.
 	MarkKey(context.Context, *MarkKeyRequest) (*Proposal, error)
+	// Uploads a file to the case (the sealed letter as PDF, a scan, a
+	// feedback form), to be attached by a reply, an opinion, a consultation
+	// or a rating. The first message names the case and the file; each later
+	// one carries the next bytes, at most 1 MiB each. The content must be a
+	// PDF, an OFD (GB/T 33190), a JPEG, PNG or TIFF image, or an Office
+	// document (Word, Excel, PowerPoint, old or new); its type is read from
+	// the bytes, not from the name. At most 20 MiB. The file is on disk,
+	// synced, before the case records it; a refused upload leaves nothing.
+	// Accepted in every state but the terminal ones, from the office, the
+	// units with a part and the proposer. Answers with the case's new entry
+	// in `files`.
+	//
+	// Over REST: `POST /v1/proposals/{proposal}/files:upload` with the raw
+	// bytes as the body, the media type as Content-Type, the file name as
+	// `?file_name=`, and optionally `?sha256=` and `?etag=`; the
+	// Content-Length is the size. Banli declares no JSON mapping for it,
+	// since a file is not JSON.
+	UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error
+	// Downloads an uploaded file, in chunks of up to 1 MiB, with its media
+	// type. A proposer downloads only the files attached to what it reads
+	// of its case (a sent reply, a consultation, its rating).
+	DownloadFile(*DownloadFileRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedProposalServiceServer()
 }
 
@@ -772,6 +851,12 @@ func (UnimplementedProposalServiceServer) RecordSupervision(context.Context, *Re
 }
 func (UnimplementedProposalServiceServer) MarkKey(context.Context, *MarkKeyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method MarkKey not implemented")
+}
+func (UnimplementedProposalServiceServer) UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error {
+	return status.Errorf(codes.Unimplemented, "method UploadFile not implemented")
+}
+func (UnimplementedProposalServiceServer) DownloadFile(*DownloadFileRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Errorf(codes.Unimplemented, "method DownloadFile not implemented")
 }
 func (UnimplementedProposalServiceServer) mustEmbedUnimplementedProposalServiceServer() {}
 func (UnimplementedProposalServiceServer) testEmbeddedByValue()                         {}
@@ -1370,6 +1455,24 @@ func _ProposalService_MarkKey_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_UploadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ProposalServiceServer).UploadFile(&grpc.GenericServerStream[UploadFileRequest, Attachment]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProposalService_UploadFileServer = grpc.ClientStreamingServer[UploadFileRequest, Attachment]
+
+func _ProposalService_DownloadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProposalServiceServer).DownloadFile(m, &grpc.GenericServerStream[DownloadFileRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProposalService_DownloadFileServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 // ProposalService_ServiceDesc is the grpc.ServiceDesc for ProposalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1506,6 +1609,17 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ProposalService_MarkKey_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "UploadFile",
+			Handler:       _ProposalService_UploadFile_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "DownloadFile",
+			Handler:       _ProposalService_DownloadFile_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "banli/v1/proposal_service.proto",
 }

@@ -8,6 +8,7 @@ package banliv1
 
 import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -258,11 +259,57 @@ func (*PromoteRequest) Descriptor() ([]byte, []int) {
 	return file_banli_v1_replication_proto_rawDescGZIP(), []int{2}
 }
 
+// Request for FetchFile.
+type FetchFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hex SHA-256 of the content, 64 lower-case characters. Required.
+	Sha256        string `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchFileRequest) Reset() {
+	*x = FetchFileRequest{}
+	mi := &file_banli_v1_replication_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchFileRequest) ProtoMessage() {}
+
+func (x *FetchFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_replication_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchFileRequest.ProtoReflect.Descriptor instead.
+func (*FetchFileRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_replication_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FetchFileRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 var File_banli_v1_replication_proto protoreflect.FileDescriptor
 
 const file_banli_v1_replication_proto_rawDesc = "" +
 	"\n" +
-	"\x1abanli/v1/replication.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x02\n" +
+	"\x1abanli/v1/replication.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x02\n" +
 	"\x11ReplicationStatus\x12-\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x19.banli.v1.ReplicationRoleR\x04role\x12\x1c\n" +
 	"\tfollowing\x18\x02 \x01(\tR\tfollowing\x12)\n" +
@@ -276,14 +323,17 @@ const file_banli_v1_replication_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\b \x01(\tR\tlastError\"\x1d\n" +
 	"\x1bGetReplicationStatusRequest\"\x10\n" +
-	"\x0ePromoteRequest*o\n" +
+	"\x0ePromoteRequest\"*\n" +
+	"\x10FetchFileRequest\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256*o\n" +
 	"\x0fReplicationRole\x12 \n" +
 	"\x1cREPLICATION_ROLE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18REPLICATION_ROLE_PRIMARY\x10\x01\x12\x1c\n" +
-	"\x18REPLICATION_ROLE_STANDBY\x10\x022\xef\x01\n" +
+	"\x18REPLICATION_ROLE_STANDBY\x10\x022\xd8\x02\n" +
 	"\x12ReplicationService\x12s\n" +
 	"\x14GetReplicationStatus\x12%.banli.v1.GetReplicationStatusRequest\x1a\x1b.banli.v1.ReplicationStatus\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/replication\x12d\n" +
-	"\aPromote\x12\x18.banli.v1.PromoteRequest\x1a\x1b.banli.v1.ReplicationStatus\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/replication:promoteB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\aPromote\x12\x18.banli.v1.PromoteRequest\x1a\x1b.banli.v1.ReplicationStatus\"\"\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/v1/replication:promote\x12g\n" +
+	"\tFetchFile\x12\x1a.banli.v1.FetchFileRequest\x1a\x14.google.api.HttpBody\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/replication/files/{sha256}0\x01B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_replication_proto_rawDescOnce sync.Once
@@ -298,23 +348,27 @@ func file_banli_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_banli_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_banli_v1_replication_proto_goTypes = []any{
 	(ReplicationRole)(0),                // 0: banli.v1.ReplicationRole
 	(*ReplicationStatus)(nil),           // 1: banli.v1.ReplicationStatus
 	(*GetReplicationStatusRequest)(nil), // 2: banli.v1.GetReplicationStatusRequest
 	(*PromoteRequest)(nil),              // 3: banli.v1.PromoteRequest
-	(*timestamppb.Timestamp)(nil),       // 4: google.protobuf.Timestamp
+	(*FetchFileRequest)(nil),            // 4: banli.v1.FetchFileRequest
+	(*timestamppb.Timestamp)(nil),       // 5: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),           // 6: google.api.HttpBody
 }
 var file_banli_v1_replication_proto_depIdxs = []int32{
 	0, // 0: banli.v1.ReplicationStatus.role:type_name -> banli.v1.ReplicationRole
-	4, // 1: banli.v1.ReplicationStatus.last_contact:type_name -> google.protobuf.Timestamp
+	5, // 1: banli.v1.ReplicationStatus.last_contact:type_name -> google.protobuf.Timestamp
 	2, // 2: banli.v1.ReplicationService.GetReplicationStatus:input_type -> banli.v1.GetReplicationStatusRequest
 	3, // 3: banli.v1.ReplicationService.Promote:input_type -> banli.v1.PromoteRequest
-	1, // 4: banli.v1.ReplicationService.GetReplicationStatus:output_type -> banli.v1.ReplicationStatus
-	1, // 5: banli.v1.ReplicationService.Promote:output_type -> banli.v1.ReplicationStatus
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
+	4, // 4: banli.v1.ReplicationService.FetchFile:input_type -> banli.v1.FetchFileRequest
+	1, // 5: banli.v1.ReplicationService.GetReplicationStatus:output_type -> banli.v1.ReplicationStatus
+	1, // 6: banli.v1.ReplicationService.Promote:output_type -> banli.v1.ReplicationStatus
+	6, // 7: banli.v1.ReplicationService.FetchFile:output_type -> google.api.HttpBody
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -331,7 +385,7 @@ func file_banli_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_replication_proto_rawDesc), len(file_banli_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

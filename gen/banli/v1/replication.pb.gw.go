@@ -78,6 +78,33 @@ func local_request_ReplicationService_Promote_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_ReplicationService_FetchFile_0(ctx context.Context, marshaler runtime.Marshaler, client ReplicationServiceClient, req *http.Request, pathParams map[string]string) (ReplicationService_FetchFileClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq FetchFileRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	io.Copy(io.Discard, req.Body)
+	val, ok := pathParams["sha256"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "sha256")
+	}
+	protoReq.Sha256, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "sha256", err)
+	}
+	stream, err := client.FetchFile(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterReplicationServiceHandlerServer registers the http handlers for service ReplicationService to "mux".
 // UnaryRPC     :call ReplicationServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -123,6 +150,13 @@ func RegisterReplicationServiceHandlerServer(ctx context.Context, mux *runtime.S
 			return
 		}
 		forward_ReplicationService_Promote_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_ReplicationService_FetchFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 
 	return nil
@@ -198,15 +232,34 @@ func RegisterReplicationServiceHandlerClient(ctx context.Context, mux *runtime.S
 		}
 		forward_ReplicationService_Promote_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_ReplicationService_FetchFile_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/banli.v1.ReplicationService/FetchFile", runtime.WithHTTPPathPattern("/v1/replication/files/{sha256}"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ReplicationService_FetchFile_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ReplicationService_FetchFile_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
 	pattern_ReplicationService_GetReplicationStatus_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "replication"}, ""))
 	pattern_ReplicationService_Promote_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "replication"}, "promote"))
+	pattern_ReplicationService_FetchFile_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "replication", "files", "sha256"}, ""))
 )
 
 var (
 	forward_ReplicationService_GetReplicationStatus_0 = runtime.ForwardResponseMessage
 	forward_ReplicationService_Promote_0              = runtime.ForwardResponseMessage
+	forward_ReplicationService_FetchFile_0            = runtime.ForwardResponseStream
 )

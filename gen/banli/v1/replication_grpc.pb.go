@@ -8,6 +8,7 @@ package banliv1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -21,6 +22,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ReplicationService_GetReplicationStatus_FullMethodName = "/banli.v1.ReplicationService/GetReplicationStatus"
 	ReplicationService_Promote_FullMethodName              = "/banli.v1.ReplicationService/Promote"
+	ReplicationService_FetchFile_FullMethodName            = "/banli.v1.ReplicationService/FetchFile"
 )
 
 // ReplicationServiceClient is the client API for ReplicationService service.
@@ -37,6 +39,10 @@ type ReplicationServiceClient interface {
 	// Promotes a standby: it stops following and accepts writes. Accepted
 	// only on a standby.
 	Promote(ctx context.Context, in *PromoteRequest, opts ...grpc.CallOption) (*ReplicationStatus, error)
+	// Streams the content of an uploaded file by its SHA-256, for a standby
+	// that applies an event naming a file it does not hold yet: it fetches
+	// the file, and keeps it, before it applies the event.
+	FetchFile(ctx context.Context, in *FetchFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
 type replicationServiceClient struct {
@@ -67,6 +73,25 @@ func (c *replicationServiceClient) Promote(ctx context.Context, in *PromoteReque
 	return out, nil
 }
 
+func (c *replicationServiceClient) FetchFile(ctx context.Context, in *FetchFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ReplicationService_ServiceDesc.Streams[0], ReplicationService_FetchFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[FetchFileRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ReplicationService_FetchFileClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 // ReplicationServiceServer is the server API for ReplicationService service.
 // All implementations must embed UnimplementedReplicationServiceServer
 // for forward compatibility.
@@ -81,6 +106,10 @@ type ReplicationServiceServer interface {
 	// Promotes a standby: it stops following and accepts writes. Accepted
 	// only on a standby.
 	Promote(context.Context, *PromoteRequest) (*ReplicationStatus, error)
+	// Streams the content of an uploaded file by its SHA-256, for a standby
+	// that applies an event naming a file it does not hold yet: it fetches
+	// the file, and keeps it, before it applies the event.
+	FetchFile(*FetchFileRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedReplicationServiceServer()
 }
 
@@ -96,6 +125,9 @@ func (UnimplementedReplicationServiceServer) GetReplicationStatus(context.Contex
 }
 func (UnimplementedReplicationServiceServer) Promote(context.Context, *PromoteRequest) (*ReplicationStatus, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Promote not implemented")
+}
+func (UnimplementedReplicationServiceServer) FetchFile(*FetchFileRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Errorf(codes.Unimplemented, "method FetchFile not implemented")
 }
 func (UnimplementedReplicationServiceServer) mustEmbedUnimplementedReplicationServiceServer() {}
 func (UnimplementedReplicationServiceServer) testEmbeddedByValue()                            {}
@@ -154,6 +186,17 @@ func _ReplicationService_Promote_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReplicationService_FetchFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(FetchFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ReplicationServiceServer).FetchFile(m, &grpc.GenericServerStream[FetchFileRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ReplicationService_FetchFileServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 // ReplicationService_ServiceDesc is the grpc.ServiceDesc for ReplicationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -170,6 +213,12 @@ var ReplicationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ReplicationService_Promote_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "FetchFile",
+			Handler:       _ReplicationService_FetchFile_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "banli/v1/replication.proto",
 }
