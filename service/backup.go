@@ -1,6 +1,7 @@
 package service
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +23,13 @@ const backupChunk = 1 << 20
 // the disk takes; it is then streamed from that file with no transaction
 // open, so a client that reads slowly, or not at all, never holds the data
 // file's map (which would keep it from growing and hold up every write).
+//
+// A server that keeps files streams a tar archive (BackupArchive): the
+// data file, then every file content kept when the snapshot was taken or
+// after it. Contents never change and are kept only after the record
+// naming them commits, so the archive holds every file the snapshot
+// names; one kept after the snapshot goes when the restored server opens
+// (RecoverFiles).
 func (s *Server) Backup(req *banliv1.BackupRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	snapshots, ok := s.store.(store.Snapshotter)
 	if !ok {
@@ -33,17 +41,70 @@ func (s *Server) Backup(req *banliv1.BackupRequest, stream grpc.ServerStreamingS
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	if _, err := snapshots.Backup(spool); err != nil {
+	size, err := snapshots.Backup(spool)
+	if err != nil {
 		return err
 	}
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	w := s.chunks(stream.Context(), "application/octet-stream", stream.Send)
-	if _, err := io.Copy(w, spool); err != nil {
+	if s.files == nil {
+		w := s.chunks(stream.Context(), "application/octet-stream", stream.Send)
+		if _, err := io.Copy(w, spool); err != nil {
+			return err
+		}
+		return w.flush()
+	}
+	w := s.chunks(stream.Context(), "application/x-tar", stream.Send)
+	if err := s.writeArchive(w, spool, size); err != nil {
 		return err
 	}
 	return w.flush()
+}
+
+// The names in a backup archive.
+const (
+	// BackupArchiveData is the data file's entry, first.
+	BackupArchiveData = "banli.db"
+	// BackupArchiveFiles is the prefix of the file contents' entries,
+	// each named by its SHA-256.
+	BackupArchiveFiles = "files/"
+)
+
+// writeArchive writes the data file's snapshot and the kept contents as
+// a tar archive.
+func (s *Server) writeArchive(w io.Writer, data io.Reader, size int64) error {
+	tw := tar.NewWriter(w)
+	now := s.now()
+	if err := tw.WriteHeader(&tar.Header{Name: BackupArchiveData, Mode: 0o640, Size: size, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, data, size); err != nil {
+		return err
+	}
+	kept, err := s.files.Kept()
+	if err != nil {
+		return err
+	}
+	for _, sha := range kept {
+		if err := writeArchivedFile(tw, s.files, sha, now); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func writeArchivedFile(tw *tar.Writer, files store.Files, sha string, now time.Time) error {
+	content, err := files.Open(sha)
+	if err != nil {
+		return fmt.Errorf("back up file %s: %w", sha, err)
+	}
+	defer content.Close()
+	if err := tw.WriteHeader(&tar.Header{Name: BackupArchiveFiles + sha, Mode: 0o640, Size: content.Size(), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	_, err = io.CopyN(tw, content, content.Size())
+	return err
 }
 
 // chunks is a chunkWriter that sends each chunk within the send timeout.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -61,10 +62,11 @@ func (s *Server) Follow(ctx context.Context, conn grpc.ClientConnInterface, addr
 	s.repl.mu.Lock()
 	s.repl.standby, s.repl.following, s.repl.stop = true, addr, cancel
 	s.repl.mu.Unlock()
-	return func() { s.follow(ctx, banliv1.NewEventServiceClient(conn)) }
+	primary := banliv1.NewReplicationServiceClient(conn)
+	return func() { s.follow(ctx, banliv1.NewEventServiceClient(conn), primary) }
 }
 
-func (s *Server) follow(ctx context.Context, events banliv1.EventServiceClient) {
+func (s *Server) follow(ctx context.Context, events banliv1.EventServiceClient, primary banliv1.ReplicationServiceClient) {
 	for ctx.Err() == nil {
 		applied, err := s.appliedSequence()
 		if err == nil {
@@ -74,7 +76,7 @@ func (s *Server) follow(ctx context.Context, events banliv1.EventServiceClient) 
 				s.repl.mu.Lock()
 				s.repl.primarySeq, s.repl.lastContact, s.repl.lastErr = page.GetLatestSequence(), s.now(), ""
 				s.repl.mu.Unlock()
-				err = s.applyEvents(ctx, page.GetEvents())
+				err = s.applyEvents(ctx, primary, page.GetEvents())
 				if err == nil && len(page.GetEvents()) == followBatch {
 					continue // more are waiting
 				}
@@ -105,13 +107,27 @@ func (s *Server) appliedSequence() (uint64, error) {
 }
 
 // applyEvents applies a page of the primary's events in one transaction.
-func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error {
+// The files the page's cases name that this server lacks are fetched
+// first, and kept once the page has committed, as an upload's are.
+func (s *Server) applyEvents(ctx context.Context, primary banliv1.ReplicationServiceClient, events []*banliv1.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	fetched, err := s.fetchFiles(ctx, primary, events)
+	kept := false
+	defer func() {
+		for _, f := range fetched {
+			if !kept {
+				f.Discard()
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
 	var calendars []*banliv1.CalendarYear
 	accountsChanged := false
-	_, err := s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err = s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		calendars = calendars[:0]
 		for _, ev := range events {
 			ev = proto.Clone(ev).(*banliv1.Event)
@@ -151,6 +167,12 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 	if err != nil {
 		return err
 	}
+	kept = true
+	for _, f := range fetched {
+		if err := f.Keep(); err != nil {
+			return err // Recover keeps it when the server next opens
+		}
+	}
 	for _, cy := range calendars {
 		s.calendar.Set(cy)
 	}
@@ -158,6 +180,75 @@ func (s *Server) applyEvents(ctx context.Context, events []*banliv1.Event) error
 	s.repl.lastEventTime = events[len(events)-1].GetTime().AsTime()
 	s.repl.mu.Unlock()
 	return nil
+}
+
+// fetchFiles stages every file content that the cases of events name and
+// this server does not hold, fetched from the primary.
+func (s *Server) fetchFiles(ctx context.Context, primary banliv1.ReplicationServiceClient, events []*banliv1.Event) ([]store.StagedFile, error) {
+	if s.files == nil {
+		return nil, nil
+	}
+	var staged []store.StagedFile
+	seen := map[string]bool{}
+	for _, ev := range events {
+		for _, f := range ev.GetProposal().GetFiles() {
+			sha := f.GetSha256()
+			if seen[sha] {
+				continue
+			}
+			seen[sha] = true
+			held, err := s.files.Has(sha)
+			if err != nil || held {
+				if err != nil {
+					return staged, err
+				}
+				continue
+			}
+			one, err := s.fetchFile(ctx, primary, sha, f.GetSizeBytes())
+			if err != nil {
+				return staged, fmt.Errorf("fetch %s (%s) from the primary: %w", f.GetName(), sha, err)
+			}
+			staged = append(staged, one)
+		}
+	}
+	return staged, nil
+}
+
+func (s *Server) fetchFile(ctx context.Context, primary banliv1.ReplicationServiceClient, sha string, size int64) (store.StagedFile, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := primary.FetchFile(ctx, &banliv1.FetchFileRequest{Sha256: sha})
+	if err != nil {
+		return nil, err
+	}
+	staged, err := s.files.Stage(&bodyReader{recv: stream.Recv}, max(size, maxFileBytes))
+	if err != nil {
+		return nil, err
+	}
+	if staged.SHA256() != sha {
+		staged.Discard()
+		return nil, fmt.Errorf("the primary sent content hashing to %s: %w", staged.SHA256(), store.ErrCorrupt)
+	}
+	return staged, nil
+}
+
+// bodyReader reads a stream of HttpBody chunks as bytes.
+type bodyReader struct {
+	recv func() (*httpbody.HttpBody, error)
+	buf  []byte
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		chunk, err := r.recv()
+		if err != nil {
+			return 0, err
+		}
+		r.buf = chunk.GetData()
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }
 
 // GetReplicationStatus says where this server stands.

@@ -53,7 +53,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 
 	dir := t.TempDir()
 	viaGRPC := filepath.Join(dir, "grpc.db")
-	n, err := cli.Backup(context.Background(), f.clientAs(t, f.adminKey), viaGRPC, server.CheckDataFile)
+	n, err := cli.Backup(context.Background(), f.clientAs(t, f.adminKey), viaGRPC, server.CheckBackup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +70,10 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	out.Close()
 	close(stop)
 	wg.Wait()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/octet-stream") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-tar") {
 		t.Errorf("REST backup: HTTP %d, %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	if err := server.CheckDataFile(viaREST); err != nil {
+	if err := server.CheckBackup(viaREST); err != nil {
 		t.Errorf("the REST copy (%d bytes): %v", m, err)
 	}
 	if created.Load() == 0 {

@@ -15,16 +15,20 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/banli/banli/cmd/banli/load"
+	"github.com/banli/banli/cmd/banli/server"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 	"github.com/banli/banli/store/boltstore"
+	"github.com/banli/banli/store/filedir"
 )
 
-// acked is one acknowledged write: the answer the server gave.
+// acked is one acknowledged write: the answer the server gave, and for an
+// upload, the file.
 type acked struct {
 	action string
 	answer *banliv1.Proposal
+	file   *banliv1.Attachment
 }
 
 // TestCrashKeepsAcknowledgedWrites runs the real server as a child
@@ -130,6 +134,7 @@ func driveCase(ctx context.Context, c banliv1.ProposalServiceClient, session, un
 		return out, err
 	}
 	a := p.GetAssignments()[0].GetName()
+	var uploaded *banliv1.Attachment
 	for _, s := range []struct {
 		action string
 		call   func() (*banliv1.Proposal, error)
@@ -141,8 +146,22 @@ func driveCase(ctx context.Context, c banliv1.ProposalServiceClient, session, un
 			return c.RecordConsultation(ctx, &banliv1.RecordConsultationRequest{Name: a, Consultation: &banliv1.Consultation{
 				Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT, Summary: "面商"}})
 		}},
+		// The sealed letter: its own content (so its own SHA-256), 64 KiB
+		// to 1 MiB, streamed in 256 KiB chunks. The upload answers with
+		// the file; the case as it then stands is read back to log it.
+		{"UploadFile", func() (*banliv1.Proposal, error) {
+			letter := fakePDF(64<<10+rand.IntN(960<<10), rand.Uint64())
+			file, err := uploadVia(ctx, c, &banliv1.FileUpload{Parent: p.GetName(), FileName: "答复函.pdf", Sha256: hexSHA256(letter)}, letter, 256<<10)
+			if err != nil {
+				return nil, err
+			}
+			uploaded = file
+			return c.GetProposal(ctx, &banliv1.GetProposalRequest{Name: p.GetName()})
+		}},
 		{"SubmitReply", func() (*banliv1.Proposal, error) {
-			return c.SubmitReply(ctx, load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A))
+			req := load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_A)
+			req.Reply.Attachments = []*banliv1.Attachment{{Name: uploaded.GetName()}}
+			return c.SubmitReply(ctx, req)
 		}},
 		{"RateReply", func() (*banliv1.Proposal, error) {
 			return c.RateReply(ctx, &banliv1.RateReplyRequest{Name: a + "/replies/1", ProposerId: 1, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
@@ -150,6 +169,9 @@ func driveCase(ctx context.Context, c banliv1.ProposalServiceClient, session, un
 	} {
 		if _, err := step(s.action, s.call); err != nil {
 			return out, err
+		}
+		if s.action == "UploadFile" {
+			out[len(out)-1].file = uploaded
 		}
 	}
 	return out, nil
@@ -166,6 +188,7 @@ func verifyAfterCrash(t *testing.T, data string, logs map[string][]acked, cycle 
 	if err := service.CheckData(db); err != nil {
 		t.Fatalf("cycle %d: %v", cycle, err)
 	}
+	verifyFilesAfterCrash(t, db, data, logs, cycle)
 	err = db.View(func(r store.Reader) error {
 		for name, log := range logs {
 			events, _, err := r.ListResourceEvents(name, 0, 1000)
@@ -189,4 +212,53 @@ func verifyAfterCrash(t *testing.T, data string, logs map[string][]acked, cycle 
 	if err != nil {
 		t.Fatalf("cycle %d: %v", cycle, err)
 	}
+}
+
+// verifyFilesAfterCrash recovers the file store as the next start does
+// and checks it: every acknowledged upload is kept with its content, and
+// nothing is left that no case names (no orphan: an upload refused or cut
+// by the kill leaves no file).
+func verifyFilesAfterCrash(t *testing.T, db store.Backend, data string, logs map[string][]acked, cycle int) {
+	t.Helper()
+	files := must(filedir.Open(server.FilesDir(data)))(t)
+	rec, err := service.RecoverFiles(db, files)
+	if err != nil {
+		t.Fatalf("cycle %d: recover the files: %v", cycle, err)
+	}
+	if err := service.CheckFiles(db, files); err != nil {
+		t.Fatalf("cycle %d: %v", cycle, err)
+	}
+	named := map[string]bool{}
+	db.View(func(r store.Reader) error {
+		return r.ForEachProposal(func(p *banliv1.Proposal) error {
+			for _, f := range p.GetFiles() {
+				named[f.GetSha256()] = true
+			}
+			return nil
+		})
+	})
+	kept := must(files.Kept())(t)
+	for _, sha := range kept {
+		if !named[sha] {
+			t.Fatalf("cycle %d: %s is kept but no case names it", cycle, sha)
+		}
+	}
+	if len(kept) != len(named) {
+		t.Fatalf("cycle %d: %d contents kept, %d named", cycle, len(kept), len(named))
+	}
+	if left, _ := os.ReadDir(filepath.Join(server.FilesDir(data), "incoming")); len(left) != 0 {
+		t.Fatalf("cycle %d: %d staged files left after recovery", cycle, len(left))
+	}
+	uploads := 0
+	for _, log := range logs {
+		for _, a := range log {
+			if a.file != nil {
+				uploads++
+				if !named[a.file.GetSha256()] {
+					t.Fatalf("cycle %d: the acknowledged upload %s is lost", cycle, a.file.GetName())
+				}
+			}
+		}
+	}
+	t.Logf("cycle %d: %d acknowledged uploads kept; recovery kept %d staged and removed %d", cycle, uploads, rec.Kept, rec.Removed)
 }

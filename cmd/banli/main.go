@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return serveCommand(args, stderr)
 	case "backup":
-		return cli.BackupCommand(args, stdout, stderr, server.CheckDataFile)
+		return cli.BackupCommand(args, stdout, stderr, server.CheckBackup)
 	case "restore":
 		return datatool.RestoreCommand(args, stdout, stderr, server.DataFiles{})
 	case "import":

@@ -24,8 +24,16 @@ type Files interface {
 	// InUse reports whether a running server holds the data file.
 	InUse(path string) bool
 	// Check opens the data file for reading and runs every check the
-	// backend has: its own page check, the indexes, the statistics.
+	// backend has: its own page check, the indexes, the statistics, the
+	// uploaded files beside it.
 	Check(path string) error
+	// Unpack writes a backup as the data file at path, with what belongs
+	// beside it (the uploaded files).
+	Unpack(backupPath, path string) error
+	// Move renames a data file with what belongs beside it.
+	Move(from, to string) error
+	// Remove removes a data file with what belongs beside it.
+	Remove(path string) error
 	// VerifyAudit opens the data file for reading and recomputes its audit
 	// trail's chain under the key in keyFile ("": the file's default key),
 	// against an anchor (sequence 0: none).
@@ -68,21 +76,14 @@ func Restore(files Files, backupPath, data string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
-	src, err := os.Open(backupPath)
-	if err != nil {
-		tmp.Close()
-		return "", err
-	}
-	_, err = io.Copy(tmp, src)
-	src.Close()
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	tmp.Close()
+	placed := false
+	defer func() {
+		if !placed {
+			files.Remove(tmp.Name())
+		}
+	}()
+	if err := files.Unpack(backupPath, tmp.Name()); err != nil {
 		return "", err
 	}
 	if err := files.Check(tmp.Name()); err != nil {
@@ -91,13 +92,14 @@ func Restore(files Files, backupPath, data string) (string, error) {
 	kept := ""
 	if _, err := os.Stat(data); err == nil {
 		kept = data + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(data, kept); err != nil {
+		if err := files.Move(data, kept); err != nil {
 			return "", err
 		}
 	}
-	if err := os.Rename(tmp.Name(), data); err != nil {
+	if err := files.Move(tmp.Name(), data); err != nil {
 		return "", err
 	}
+	placed = true
 	if dir, err := os.Open(filepath.Dir(data)); err == nil {
 		dir.Sync() // make the renames durable
 		dir.Close()

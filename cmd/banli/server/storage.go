@@ -1,9 +1,14 @@
 package server
 
 import (
+	"archive/tar"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -62,14 +67,114 @@ func openFiles(path string) (*filedir.Dir, error) {
 }
 
 // CheckDataFile opens a data file and runs every check: bbolt's pages,
-// the indexes, and the statistics against a recount.
+// the indexes, the statistics against a recount, and the uploaded files
+// beside it (each one a case names is there, and each hashes to its
+// name).
 func CheckDataFile(path string) error {
 	db, err := openBoltFile(path, boltstore.Options{LockTimeout: 200 * time.Millisecond, ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return service.CheckData(db)
+	if err := service.CheckData(db); err != nil {
+		return err
+	}
+	files, err := openFiles(path)
+	if err != nil {
+		return err
+	}
+	return service.CheckFiles(db, files)
+}
+
+// CheckBackup checks a backup as `banli restore` would take it: unpacked
+// into a temporary directory, every check of CheckDataFile.
+func CheckBackup(path string) error {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".banli-check-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	data := filepath.Join(dir, "banli.db")
+	if err := UnpackBackup(path, data); err != nil {
+		return err
+	}
+	return CheckDataFile(data)
+}
+
+// UnpackBackup writes the backup at backupPath as the data file data,
+// with its files beside it. A backup is a tar archive (service.Backup) or,
+// from a server that kept no files, the data file itself. Each file's
+// content is checked against its name as it is unpacked.
+func UnpackBackup(backupPath, data string) error {
+	src, err := os.Open(backupPath)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(src, head)
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if n < 512 || string(head[257:262]) != "ustar" {
+		return copySynced(data, src)
+	}
+	files, err := openFiles(data)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(src)
+	sawData := false
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", backupPath, err)
+		}
+		switch sha, isFile := strings.CutPrefix(h.Name, service.BackupArchiveFiles); {
+		case h.Name == service.BackupArchiveData:
+			if err := copySynced(data, tr); err != nil {
+				return err
+			}
+			sawData = true
+		case isFile && store.ValidSHA256(sha):
+			staged, err := files.Stage(tr, h.Size)
+			if err != nil {
+				return err
+			}
+			if staged.SHA256() != sha {
+				staged.Discard()
+				return fmt.Errorf("%s: the file %s hashes to %s: %w", backupPath, sha, staged.SHA256(), store.ErrCorrupt)
+			}
+			if err := staged.Keep(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s: %q is not part of a Banli backup", backupPath, h.Name)
+		}
+	}
+	if !sawData {
+		return fmt.Errorf("%s holds no data file (%s)", backupPath, service.BackupArchiveData)
+	}
+	return nil
+}
+
+// copySynced writes what r gives to path and syncs it.
+func copySynced(path string, r io.Reader) error {
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, r)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // DataFiles are the bbolt data files, for the offline tools
@@ -87,6 +192,27 @@ func (DataFiles) InUse(path string) bool {
 
 // Check is CheckDataFile.
 func (DataFiles) Check(path string) error { return CheckDataFile(path) }
+
+// Unpack is UnpackBackup.
+func (DataFiles) Unpack(backupPath, data string) error { return UnpackBackup(backupPath, data) }
+
+// Move renames a data file and its files directory, if it has one.
+func (DataFiles) Move(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return err
+	}
+	err := os.Rename(FilesDir(from), FilesDir(to))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Remove removes a data file and its files directory.
+func (DataFiles) Remove(path string) error {
+	os.RemoveAll(FilesDir(path))
+	return os.Remove(path)
+}
 
 // VerifyAudit opens the file read-only under its audit key and verifies
 // the trail.

@@ -29,10 +29,11 @@ const (
 //
 // BackupService copies the whole database while the service keeps serving
 // writes: the copy is one consistent snapshot (a bbolt read transaction),
-// a complete bbolt file that `banli restore` puts back.
+// with the uploaded files it names, which `banli restore` puts back.
 type BackupServiceClient interface {
-	// Streams the database file, in chunks of up to 1 MiB. Over REST it is a
-	// download (application/octet-stream).
+	// Streams the backup, in chunks of up to 1 MiB: a tar archive
+	// (application/x-tar) of the data file (`banli.db`), then every uploaded
+	// file's content (`files/{sha256}`). Over REST it is a download.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
@@ -69,10 +70,11 @@ type BackupService_BackupClient = grpc.ServerStreamingClient[httpbody.HttpBody]
 //
 // BackupService copies the whole database while the service keeps serving
 // writes: the copy is one consistent snapshot (a bbolt read transaction),
-// a complete bbolt file that `banli restore` puts back.
+// with the uploaded files it names, which `banli restore` puts back.
 type BackupServiceServer interface {
-	// Streams the database file, in chunks of up to 1 MiB. Over REST it is a
-	// download (application/octet-stream).
+	// Streams the backup, in chunks of up to 1 MiB: a tar archive
+	// (application/x-tar) of the data file (`banli.db`), then every uploaded
+	// file's content (`files/{sha256}`). Over REST it is a download.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedBackupServiceServer()
 }
