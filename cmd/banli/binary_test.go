@@ -101,11 +101,18 @@ func startProcess(t *testing.T, data string, env ...string) *process {
 // the admin key the first start wrote.
 func (p *process) dial(t *testing.T) *grpc.ClientConn {
 	t.Helper()
+	conn, _ := p.dialActing(t)
+	return conn
+}
+
+// dialActing is dial, with the acting client, for the keys it makes.
+func (p *process) dialActing(t *testing.T) (*grpc.ClientConn, *load.ActingClient) {
+	t.Helper()
 	acting := load.NewActingClient(readAdminKey(t, p.data), "test")
 	conn, err := grpc.NewClient(p.grpcAddr, append(acting.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	acting.Attach(conn)
-	return conn
+	return conn, acting
 }
