@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -57,6 +58,11 @@ func TestSeed003Practice(t *testing.T) {
 	must(f.proposals.SaveReplyDraft(staff, &banliv1.SaveReplyDraftRequest{Name: a, Reply: letter}))(t)
 	must(f.proposals.ReturnReplyDraft(deputyHead, &banliv1.ReturnReplyDraftRequest{Name: a, Version: 1, Comment: "请补充明年的工作安排"}))(t)
 	letter.Text += "二、明年将……"
+	// The revised draft carries the letter as the bureau will seal it.
+	sealed := fakePDF(1<<20, 3)
+	pdf := must(f.uploadFile(staff, &banliv1.FileUpload{Parent: p.GetName(), FileName: "关于第2021003号建议的答复（盖章）.pdf",
+		MediaType: "application/pdf", SizeBytes: int64(len(sealed)), Sha256: hexSHA256(sealed)}, sealed, 256<<10))(t)
+	letter.Attachments = []*banliv1.Attachment{{Name: pdf.GetName()}}
 	must(f.proposals.SaveReplyDraft(staff, &banliv1.SaveReplyDraftRequest{Name: a, Reply: letter}))(t)
 	must(f.proposals.RecordCollectiveReview(staff, &banliv1.RecordCollectiveReviewRequest{Name: a, Review: &banliv1.CollectiveReview{
 		Date: f.clock.Now().Format(time.DateOnly), Participants: []string{"张局长", "赵副局长", "李明"}, Conclusion: "同意按A类答复",
@@ -74,9 +80,16 @@ func TestSeed003Practice(t *testing.T) {
 		t.Fatalf("the reply: signed off by %s, review %q, %d ratings expected", reply.GetSignedOffBy(), reply.GetCollectiveReviewDate(), reply.GetRatingsExpected())
 	}
 
-	// Delivery, and 11 ratings, one unsatisfied.
+	// Delivery with the sealed PDF, which the platform downloads for its
+	// deputies; then 11 ratings, one unsatisfied.
+	if len(reply.GetAttachments()) != 1 || reply.GetAttachments()[0].GetSha256() != hexSHA256(sealed) {
+		t.Fatalf("the sent reply attaches %v, not the sealed letter", reply.GetAttachments())
+	}
 	must(f.proposals.RecordDelivery(staff, &banliv1.RecordDeliveryRequest{Name: reply.GetName(), AllProposers: true,
 		Channel: banliv1.DeliveryChannel_DELIVERY_CHANNEL_PLATFORM, CopyTo: []string{"office"}}))(t)
+	if got, media, err := f.downloadFile(platform, pdf.GetName()); err != nil || !bytes.Equal(got, sealed) || media != "application/pdf" {
+		t.Fatalf("the platform downloads the sealed letter: %v (%d bytes of %s)", err, len(got), media)
+	}
 	stats := func() *banliv1.Statistics {
 		return must(f.statistics().GetStatistics(officer, &banliv1.GetStatisticsRequest{Session: sess.GetName()}))(t)
 	}
@@ -87,7 +100,17 @@ func TestSeed003Practice(t *testing.T) {
 		s := banliv1.Satisfaction_SATISFACTION_SATISFIED
 		opinion := ""
 		if id == 7 {
+			// The seventh deputy answers on the paper form; the office
+			// enters it with the form scanned.
 			s, opinion = banliv1.Satisfaction_SATISFACTION_UNSATISFIED, "未回应社区食堂的建议"
+			form := must(f.uploadFile(officer, &banliv1.FileUpload{Parent: p.GetName(), FileName: "征询意见表（7号代表）.png"}, fakePNG(300<<10), 256<<10))(t)
+			p = must(f.proposals.RateReply(officer, &banliv1.RateReplyRequest{Name: reply.GetName(), ProposerId: id, Satisfaction: s, Opinion: opinion,
+				Attachments: []*banliv1.Attachment{{Name: form.GetName()}}}))(t)
+			rating := p.GetAssignments()[0].GetReplies()[0].GetRatings()[6]
+			if rating.GetSource() != banliv1.RatingSource_RATING_SOURCE_PAPER_FORM || len(rating.GetAttachments()) != 1 {
+				t.Fatalf("the paper form: %v", rating)
+			}
+			continue
 		}
 		p = must(f.proposals.RateReply(platform, &banliv1.RateReplyRequest{Name: reply.GetName(), ProposerId: id, Satisfaction: s, Opinion: opinion}))(t)
 	}
