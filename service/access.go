@@ -30,6 +30,7 @@ const (
 	auditor   = banliv1.Role_ROLE_AUDITOR
 	standby   = banliv1.Role_ROLE_STANDBY
 	monitor   = banliv1.Role_ROLE_MONITOR
+	leader    = banliv1.Role_ROLE_LEADER
 )
 
 // Rule is the access rule of one RPC.
@@ -47,9 +48,13 @@ type Rule struct {
 type confinement func(r store.Reader, c *Caller, req proto.Message) error
 
 var (
-	everyone  = []banliv1.Role{admin, office, unitStaff, unitHead, proposer, viewer, auditor, standby}
+	everyone  = []banliv1.Role{admin, office, unitStaff, unitHead, proposer, viewer, auditor, standby, leader}
 	unitRoles = []banliv1.Role{unitStaff, unitHead}
 	readers   = []banliv1.Role{office, unitStaff, unitHead, viewer}
+	// caseReaders read cases: the office all, the others their own (a
+	// unit its parts', a proposer what it submitted, a leader its key
+	// cases).
+	caseReaders = []banliv1.Role{office, unitStaff, unitHead, proposer, leader}
 )
 
 func roles(list ...banliv1.Role) []banliv1.Role { return list }
@@ -58,17 +63,22 @@ func roles(list ...banliv1.Role) []banliv1.Role { return list }
 // access table is this table in prose; change both.
 var rules = map[string]Rule{
 	// Reference data every signed-in caller needs to make sense of a case.
-	banliv1.SessionService_GetSession_FullMethodName:               {Roles: everyone},
-	banliv1.SessionService_ListSessions_FullMethodName:             {Roles: everyone},
-	banliv1.UnitService_GetUnit_FullMethodName:                     {Roles: everyone},
-	banliv1.UnitService_ListUnits_FullMethodName:                   {Roles: everyone},
-	banliv1.CalendarService_GetCalendarYear_FullMethodName:         {Roles: everyone},
-	banliv1.CalendarService_ListCalendarYears_FullMethodName:       {Roles: everyone},
-	banliv1.AccountService_GetCaller_FullMethodName:                {Roles: append(roles(monitor), everyone...)},
-	banliv1.AccountService_ListAccessRules_FullMethodName:          {Roles: everyone},
-	banliv1.SessionService_CreateSession_FullMethodName:            {Roles: roles(admin)},
-	banliv1.UnitService_CreateUnit_FullMethodName:                  {Roles: roles(admin)},
-	banliv1.UnitService_DeactivateUnit_FullMethodName:              {Roles: roles(admin)},
+	banliv1.SessionService_GetSession_FullMethodName:         {Roles: everyone},
+	banliv1.SessionService_ListSessions_FullMethodName:       {Roles: everyone},
+	banliv1.UnitService_GetUnit_FullMethodName:               {Roles: everyone},
+	banliv1.UnitService_ListUnits_FullMethodName:             {Roles: everyone},
+	banliv1.LeaderService_GetLeader_FullMethodName:           {Roles: everyone},
+	banliv1.LeaderService_ListLeaders_FullMethodName:         {Roles: everyone},
+	banliv1.CalendarService_GetCalendarYear_FullMethodName:   {Roles: everyone},
+	banliv1.CalendarService_ListCalendarYears_FullMethodName: {Roles: everyone},
+	banliv1.AccountService_GetCaller_FullMethodName:          {Roles: append(roles(monitor), everyone...)},
+	banliv1.AccountService_ListAccessRules_FullMethodName:    {Roles: everyone},
+	banliv1.SessionService_CreateSession_FullMethodName:      {Roles: roles(admin)},
+	banliv1.UnitService_CreateUnit_FullMethodName:            {Roles: roles(admin)},
+	banliv1.UnitService_DeactivateUnit_FullMethodName:        {Roles: roles(admin)},
+	// The office keeps its leaders as the admin keeps units: it names
+	// them on key cases.
+	banliv1.LeaderService_CreateLeader_FullMethodName:              {Roles: roles(admin, office)},
 	banliv1.CalendarService_LoadCalendarYear_FullMethodName:        {Roles: roles(admin)},
 	banliv1.AccountService_CreateAccount_FullMethodName:            {Roles: roles(admin)},
 	banliv1.AccountService_GetAccount_FullMethodName:               {Roles: roles(admin)},
@@ -88,12 +98,12 @@ var rules = map[string]Rule{
 	MetricsRoute: {Roles: roles(admin, monitor)},
 
 	// Cases: reading.
-	banliv1.ProposalService_GetProposal_FullMethodName:          {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToCase},
-	banliv1.ProposalService_ListProposals_FullMethodName:        {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineList},
-	banliv1.EventService_ListProposalEvents_FullMethodName:      {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToCase},
+	banliv1.ProposalService_GetProposal_FullMethodName:          {Roles: caseReaders, Confine: confineToCase},
+	banliv1.ProposalService_ListProposals_FullMethodName:        {Roles: caseReaders, Confine: confineList},
+	banliv1.EventService_ListProposalEvents_FullMethodName:      {Roles: caseReaders, Confine: confineToCase},
 	banliv1.StatisticsService_GetStatistics_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
 	banliv1.StatisticsService_GetYearSummary_FullMethodName:     {Roles: readers, Confine: confineToUnitField},
-	banliv1.SupervisionService_ListLedgerEntries_FullMethodName: {Roles: readers, Confine: confineToUnitField},
+	banliv1.SupervisionService_ListLedgerEntries_FullMethodName: {Roles: append(roles(leader), readers...), Confine: confineLedger},
 	banliv1.SupervisionService_GetAttention_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
 	banliv1.SupervisionService_ExportLedger_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
 
@@ -142,7 +152,7 @@ var rules = map[string]Rule{
 	// Files: whoever works on the case uploads to it; a proposer downloads
 	// only what is attached to what it reads (confineToFile).
 	banliv1.ProposalService_UploadFile_FullMethodName:   {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineUpload},
-	banliv1.ProposalService_DownloadFile_FullMethodName: {Roles: roles(office, unitStaff, unitHead, proposer), Confine: confineToFile},
+	banliv1.ProposalService_DownloadFile_FullMethodName: {Roles: caseReaders, Confine: confineToFile},
 
 	// Cases: the proposer's steps, on its own cases only. The office may
 	// record a rating or a withdrawal received on paper.
@@ -208,7 +218,7 @@ func (r Rule) Allows(role banliv1.Role) bool { return slices.Contains(r.Roles, r
 // unit's.
 func (c *Caller) confined() bool {
 	switch c.Role {
-	case unitStaff, unitHead, proposer:
+	case unitStaff, unitHead, proposer, leader:
 		return true
 	case viewer:
 		return c.Unit != ""
@@ -254,7 +264,7 @@ func confineToCase(r store.Reader, c *Caller, req proto.Message) error {
 	if err != nil {
 		return err
 	}
-	if c.Role == proposer || len(ids) < 2 {
+	if c.Role == proposer || c.Role == leader || len(ids) < 2 {
 		if !mayRead(r, c, p) {
 			return refuse
 		}
@@ -359,6 +369,8 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 	switch c.Role {
 	case proposer:
 		return p.GetSubmitter() == c.Account
+	case leader:
+		return p.GetKey() && isKeyLeader(p, c.Leader)
 	case unitStaff, unitHead:
 		for _, a := range p.GetAssignments() {
 			if isCurrent(a) && reachesPart(r, c, a) {
@@ -432,6 +444,13 @@ func confineImport(_ store.Reader, c *Caller, req proto.Message) error {
 // lists its own unit's (or one of its departments').
 func confineList(r store.Reader, c *Caller, req proto.Message) error {
 	list := req.(*banliv1.ListProposalsRequest)
+	if c.Role == leader {
+		if list.Leader != "" && list.Leader != c.Leader {
+			return denied("%s may list only the key cases of %s", c.Account, c.Leader)
+		}
+		list.Leader = c.Leader
+		return nil
+	}
 	if c.Role == proposer {
 		if list.Submitter != "" && list.Submitter != c.Account {
 			return denied("%s may list only its own cases (submitter %s)", c.Account, c.Account)
@@ -440,6 +459,24 @@ func confineList(r store.Reader, c *Caller, req proto.Message) error {
 		return nil
 	}
 	return confineToUnitField(r, c, req)
+}
+
+// confineLedger narrows the ledger: a leader reads the key cases it leads
+// or supervises, and no other view; a unit its own unit's
+// (confineToUnitField).
+func confineLedger(r store.Reader, c *Caller, req proto.Message) error {
+	if c.Role != leader {
+		return confineToUnitField(r, c, req)
+	}
+	l := req.(*banliv1.ListLedgerEntriesRequest)
+	if l.GetView() != banliv1.LedgerView_LEDGER_VIEW_KEY_CASES {
+		return deniedField("view", "a leader reads the ledger of its key cases (LEDGER_VIEW_KEY_CASES) only")
+	}
+	if l.GetLeader() != "" && l.GetLeader() != c.Leader {
+		return deniedField("leader", "%s reads the key cases of %s only", c.Account, c.Leader)
+	}
+	l.Leader = c.Leader
+	return nil
 }
 
 // confineToUnitField narrows a request with a unit field (statistics,

@@ -88,6 +88,14 @@ func validateCreateAccount(r *banliv1.CreateAccountRequest) error {
 			v.add("account.unit", "only unit staff, unit heads and viewers act for a unit")
 		}
 	}
+	switch {
+	case a.GetRole() == leader && a.GetLeader() == "":
+		v.add("account.leader", "required for a leader's account: the leader it signs in as (leaders/{leader})")
+	case a.GetRole() == leader:
+		v.leaderID("account.leader", a.GetLeader())
+	case a.GetLeader() != "":
+		v.add("account.leader", "only a leader's account (ROLE_LEADER) signs in as a leader")
+	}
 	if a.GetPrincipal() && a.GetRole() != unitHead {
 		v.add("account.principal", "only a unit head may be its unit's principal head (主要负责人)")
 	}
@@ -123,6 +131,11 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 		if err := checkAccountUnit(tx, in.GetUnit()); err != nil {
 			return nil, err
 		}
+		if l := in.GetLeader(); l != "" {
+			if _, err := tx.Leader(idOf(l, leadersCollection)); err != nil {
+				return nil, notFoundOr(err, l, "account.leader")
+			}
+		}
 		if cn := in.GetCertificateCommonName(); cn != "" {
 			other, err := tx.AccountByCertificate(cn)
 			if err != nil {
@@ -139,6 +152,7 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 			Unit:                  in.GetUnit(),
 			CertificateCommonName: in.GetCertificateCommonName(),
 			Principal:             in.GetPrincipal(),
+			Leader:                in.GetLeader(),
 			Active:                true,
 			CreateTime:            timestamppb.New(now),
 			KeyCreateTime:         timestamppb.New(now),

@@ -46,6 +46,8 @@ type Caller struct {
 	Unit string
 	// Principal: a unit head who is its unit's principal head (主要负责人).
 	Principal bool
+	// Leader is the leader a leader's account signs in as.
+	Leader string
 }
 
 type callerKey struct{}
@@ -275,7 +277,7 @@ func certificateName(ctx context.Context) string {
 }
 
 func callerOf(a *banliv1.Account) *Caller {
-	return &Caller{Account: a.GetName(), Role: a.GetRole(), Unit: a.GetUnit(), Principal: a.GetPrincipal()}
+	return &Caller{Account: a.GetName(), Role: a.GetRole(), Unit: a.GetUnit(), Principal: a.GetPrincipal(), Leader: a.GetLeader()}
 }
 
 // newKey makes a key for account id, and its SHA-256 to store.

@@ -182,8 +182,13 @@ func toStatus(err error) error {
 		st = withDetails(status.New(codes.FailedPrecondition, err.Error()),
 			&errdetails.ErrorInfo{Reason: "PRECONDITION", Domain: errorDomain})
 	case errors.As(err, &nf):
-		st = withDetails(status.New(codes.NotFound, err.Error()),
-			&errdetails.ResourceInfo{ResourceType: collectionOf(nf.resource), ResourceName: nf.resource, Description: "does not exist"})
+		details := []protoadapt.MessageV1{&errdetails.ResourceInfo{ResourceType: collectionOf(nf.resource), ResourceName: nf.resource, Description: "does not exist"}}
+		if nf.field != "" {
+			// A request naming a resource in one of its fields is told
+			// which field, as a malformed one is.
+			details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: nf.field, Description: nf.resource + " does not exist"}}})
+		}
+		st = withDetails(status.New(codes.NotFound, err.Error()), details...)
 	case errors.Is(err, ErrNotFound):
 		st = status.New(codes.NotFound, err.Error())
 	case errors.Is(err, ErrEtagMismatch):

@@ -113,6 +113,17 @@ var (
 			return nil
 		},
 	}
+	// An activity names a leader of the case, if it names one as a record.
+	byALeaderOfTheCase = guard{
+		rule: "the leader it names (by_leader) is one of the key case's leaders",
+		check: func(in guardInput) error {
+			by := in.req.(*banliv1.RecordSupervisionRequest).GetActivity().GetByLeader()
+			if by != "" && !isKeyLeader(in.p, by) {
+				return invalidField("activity.by_leader", "%s is not a leader of %s (MarkKey names them)", by, in.p.GetName())
+			}
+			return nil
+		},
+	}
 	// 并案 is within one session.
 	sameSession = guard{
 		rule: "the case is of the session of the case it joins",

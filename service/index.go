@@ -15,7 +15,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 3, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 4, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -29,6 +29,7 @@ func carriedTerm(year int32) string       { return "carried=" + strconv.Itoa(int
 func unitTerm(unit string) string         { return "unit=" + unit }
 func handlerTerm(account string) string   { return "handler=" + account }
 func fileTerm(sha256 string) string       { return "file=" + sha256 }
+func keyLeaderTerm(leader string) string  { return "key_leader=" + leader }
 func roleTerm(r banliv1.AssignmentRole) string {
 	return "role=" + strconv.Itoa(int(r))
 }
@@ -57,6 +58,9 @@ func proposalTerms(p *banliv1.Proposal) []string {
 	}
 	if p.GetKey() {
 		terms = append(terms, keyTerm, leaderTerm(p.GetSupervisingLeader()))
+		for _, l := range p.GetKeyLeaders() {
+			terms = append(terms, keyLeaderTerm(l.GetLeader()))
+		}
 	}
 	for _, f := range p.GetFiles() {
 		terms = append(terms, fileTerm(f.GetSha256()))
@@ -125,8 +129,10 @@ type caseFilter struct {
 	// partStates keeps cases with a current part in any of these states
 	// (of unit, if set).
 	partStates []banliv1.AssignmentState
-	// leader keeps key cases supervised by this leader.
+	// leader keeps key cases supervised by this leader, named as text.
 	leader string
+	// keyLeader keeps key cases with this leader (a record's name).
+	keyLeader string
 	// provisional keeps cases with a provisional deadline.
 	provisional bool
 	// carriedYear, with sessions, also keeps cases with a part carried
@@ -172,6 +178,9 @@ func (f caseFilter) query() store.Query {
 	}
 	if f.leader != "" {
 		q.And(leaderTerm(f.leader))
+	}
+	if f.keyLeader != "" {
+		q.And(keyLeaderTerm(f.keyLeader))
 	}
 	if f.provisional {
 		q.And(provisionalTerm)

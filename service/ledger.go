@@ -56,6 +56,9 @@ func validateLedger(r *banliv1.ListLedgerEntriesRequest) error {
 		v.add("as_of", "not a valid time")
 	}
 	v.line("supervising_leader", r.GetSupervisingLeader(), maxPersonLen, false)
+	if r.GetLeader() != "" {
+		v.leaderID("leader", r.GetLeader())
+	}
 	v.pageSize(r.GetPageSize())
 	return v.err()
 }
@@ -145,7 +148,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 	}
 	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_KEY_CASES {
 		yes := true
-		f.key, f.leader = &yes, req.GetSupervisingLeader()
+		f.key, f.leader, f.keyLeader = &yes, req.GetSupervisingLeader(), req.GetLeader()
 	}
 	var entries []*banliv1.LedgerEntry
 	for {
@@ -236,6 +239,7 @@ func ledgerEntry(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) *ba
 		CurrentDeadline:   a.GetCurrentDeadline(),
 		Key:               p.GetKey(),
 		SupervisingLeader: p.GetSupervisingLeader(),
+		KeyLeaders:        p.GetKeyLeaders(),
 	}
 	if d := a.GetCurrentDeadline(); d != nil {
 		e.Overdue = asOf.After(d.GetDueTime().AsTime())

@@ -122,7 +122,7 @@ var proposalTransitions = []proposalTransition{
 	// Key cases are named at any time before the case ends.
 	{step: StepMarkKey, from: openStates, to: stateUnderived},
 	// 督办: the leaders' activities about a key case, before the case ends.
-	{step: StepSupervise, from: openStates, to: stateUnderived, guards: []guard{keyCaseOnly}},
+	{step: StepSupervise, from: openStates, to: stateUnderived, guards: []guard{keyCaseOnly, byALeaderOfTheCase}},
 	// 催办: the office reminds at any time before the case ends.
 	{step: StepRemind, from: openStates, to: stateUnderived},
 	// A file (a sealed letter, a scan, a form) joins the case at any time

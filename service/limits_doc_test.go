@@ -43,7 +43,7 @@ var protoTextLimits = map[string]int{
 	"RefuseFilingRequest.note": maxNoteLen, "WithdrawProposalRequest.reason": maxNoteLen,
 	"MarkKeyRequest.supervising_leader": maxPersonLen, "Session.display_name": maxNameLen,
 	"Contact.display_name": maxPersonLen, "Contact.title": maxPersonLen, "Contact.phone": maxPhoneLen,
-	"Contact.email": maxEmailLen, "Unit.display_name": maxNameLen,
+	"Contact.email": maxEmailLen, "Unit.display_name": maxNameLen, "Leader.display_name": maxPersonLen, "Leader.title": maxPersonLen,
 }
 
 func TestProtoLimitsMatchTheValidator(t *testing.T) {

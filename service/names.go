@@ -15,11 +15,13 @@ const (
 	proposalsCollection   = "proposals"
 	assignmentsCollection = "assignments"
 	repliesCollection     = "replies"
+	leadersCollection     = "leaders"
 )
 
 func sessionName(id uint64) string  { return fmt.Sprintf("sessions/%d", id) }
 func unitName(id uint64) string     { return fmt.Sprintf("units/%d", id) }
 func proposalName(id uint64) string { return fmt.Sprintf("proposals/%d", id) }
+func leaderName(id uint64) string   { return fmt.Sprintf("leaders/%d", id) }
 
 func assignmentName(proposal uint64, assignment int) string {
 	return fmt.Sprintf("proposals/%d/assignments/%d", proposal, assignment)
@@ -79,6 +81,10 @@ func (v *violations) sessionID(field, name string) uint64 {
 }
 
 func (v *violations) unitID(field, name string) uint64 { return v.id(field, name, unitsCollection) }
+
+func (v *violations) leaderID(field, name string) uint64 {
+	return v.id(field, name, leadersCollection)
+}
 
 func (v *violations) proposalID(field, name string) uint64 {
 	return v.id(field, name, proposalsCollection)

@@ -121,7 +121,7 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		return nil, err
 	}
 	f := caseFilter{state: req.GetState(), unit: req.GetUnit(), role: req.GetRole(), key: req.Key, topic: req.GetTopic(),
-		submitter: req.GetSubmitter(), handler: req.GetHandler()}
+		submitter: req.GetSubmitter(), handler: req.GetHandler(), keyLeader: req.GetLeader()}
 	resp := &banliv1.ListProposalsResponse{}
 	err = s.store.View(func(r store.Reader) error {
 		sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())
@@ -317,6 +317,9 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	}
 	if r.GetSubmitter() != "" {
 		v.accountID("submitter", r.GetSubmitter())
+	}
+	if r.GetLeader() != "" {
+		v.leaderID("leader", r.GetLeader())
 	}
 	if r.GetHandler() != "" {
 		v.accountID("handler", r.GetHandler())

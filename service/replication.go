@@ -147,6 +147,9 @@ func (s *Server) applyEvents(ctx context.Context, primary banliv1.ReplicationSer
 			case *banliv1.Event_Unit:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindUnit, idOf(snap.Unit.GetName(), unitsCollection), snap.Unit, ev)
+			case *banliv1.Event_Leader:
+				ev.Snapshot = nil
+				tx.Replicate(store.KindLeader, idOf(snap.Leader.GetName(), leadersCollection), snap.Leader, ev)
 			case *banliv1.Event_CalendarYear:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindCalendar, 0, snap.CalendarYear, ev)

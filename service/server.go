@@ -55,6 +55,7 @@ const DefaultSendTimeout = 30 * time.Second
 type Server struct {
 	banliv1.UnimplementedSessionServiceServer
 	banliv1.UnimplementedUnitServiceServer
+	banliv1.UnimplementedLeaderServiceServer
 	banliv1.UnimplementedProposalServiceServer
 	banliv1.UnimplementedEventServiceServer
 	banliv1.UnimplementedCalendarServiceServer
@@ -126,6 +127,7 @@ func New(st store.Backend, opts Options) (*Server, error) {
 func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterSessionServiceServer(g, s)
 	banliv1.RegisterUnitServiceServer(g, s)
+	banliv1.RegisterLeaderServiceServer(g, s)
 	banliv1.RegisterProposalServiceServer(g, s)
 	banliv1.RegisterEventServiceServer(g, s)
 	banliv1.RegisterCalendarServiceServer(g, s)

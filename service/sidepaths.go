@@ -37,6 +37,9 @@ func (s *Server) RecordSupervision(ctx context.Context, req *banliv1.RecordSuper
 		v.enum("activity.kind", act.GetKind(), true)
 		v.pastDate("activity.date", act.GetDate(), s.now(), true)
 		v.line("activity.leader", act.GetLeader(), maxPersonLen, false)
+		if act.GetByLeader() != "" {
+			v.leaderID("activity.by_leader", act.GetByLeader())
+		}
 		v.participants("activity.participants", act.GetParticipants())
 		v.paragraph("activity.summary", act.GetSummary(), maxSummaryLen, true)
 	}
@@ -45,11 +48,17 @@ func (s *Server) RecordSupervision(ctx context.Context, req *banliv1.RecordSuper
 	}
 	return caseStep(ctx, s, banliv1.ProposalService_RecordSupervision_FullMethodName, req, req.GetName(), req.GetEtag(), StepSupervise, func(c *caseChange) {
 		act := req.GetActivity()
+		leader := act.GetLeader()
+		for _, l := range c.p.GetKeyLeaders() {
+			if l.GetLeader() == act.GetByLeader() {
+				leader = l.GetDisplayName()
+			}
+		}
 		c.p.SupervisionActivities = append(c.p.SupervisionActivities, &banliv1.SupervisionActivity{
-			Kind: act.GetKind(), Date: act.GetDate(), Leader: act.GetLeader(), Participants: act.GetParticipants(), Summary: act.GetSummary(),
+			Kind: act.GetKind(), Date: act.GetDate(), Leader: leader, ByLeader: act.GetByLeader(), Participants: act.GetParticipants(), Summary: act.GetSummary(),
 			RecordedBy: callerAccount(c.ctx), RecordTime: c.nowProto(),
 		})
-		c.details = fmt.Sprintf("%s on %s by %s", strings.ToLower(trimEnum(act.GetKind().String(), "SUPERVISION_KIND_")), act.GetDate(), act.GetLeader())
+		c.details = fmt.Sprintf("%s on %s by %s", strings.ToLower(trimEnum(act.GetKind().String(), "SUPERVISION_KIND_")), act.GetDate(), leader)
 	})
 }
 
@@ -75,19 +84,42 @@ func (s *Server) WithdrawProposal(ctx context.Context, req *banliv1.WithdrawProp
 	})
 }
 
-// MarkKey marks or unmarks a key case.
+// MarkKey marks or unmarks a key case, with its leaders.
 func (s *Server) MarkKey(ctx context.Context, req *banliv1.MarkKeyRequest) (*banliv1.Proposal, error) {
 	if err := validateMarkKey(req); err != nil {
 		return nil, err
 	}
-	return caseStep(ctx, s, banliv1.ProposalService_MarkKey_FullMethodName, req, req.GetName(), req.GetEtag(), StepMarkKey, func(c *caseChange) {
-		c.p.Key = req.GetKey()
-		c.p.SupervisingLeader = req.GetSupervisingLeader()
-		if req.GetKey() {
-			c.details = "key case, supervised by " + req.GetSupervisingLeader()
-		} else {
-			c.details = "no longer a key case"
+	return updateProposal(ctx, s, banliv1.ProposalService_MarkKey_FullMethodName, req, idOf(req.GetName(), proposalsCollection), req.GetEtag(), StepMarkKey, func(c *caseChange) error {
+		if err := checkCaseStep(StepMarkKey, guardInput{p: c.p, now: c.now, req: req}); err != nil {
+			return err
 		}
+		c.p.Key, c.p.SupervisingLeader, c.p.KeyLeaders = req.GetKey(), req.GetSupervisingLeader(), nil
+		if len(req.GetLeaders()) > 0 {
+			leaders, err := keyLeaders(c.tx, req.GetLeaders())
+			if err != nil {
+				return err
+			}
+			c.p.KeyLeaders = leaders
+			for _, l := range leaders {
+				if l.GetRole() == banliv1.KeyCaseRole_KEY_CASE_ROLE_SUPERVISING {
+					c.p.SupervisingLeader = l.GetDisplayName()
+					break
+				}
+			}
+		}
+		switch {
+		case !req.GetKey():
+			c.details = "no longer a key case"
+		case len(c.p.GetKeyLeaders()) == 0:
+			c.details = "key case, supervised by " + c.p.GetSupervisingLeader()
+		default:
+			names := make([]string, len(c.p.GetKeyLeaders()))
+			for i, l := range c.p.GetKeyLeaders() {
+				names[i] = fmt.Sprintf("%s (%s)", l.GetDisplayName(), strings.ToLower(trimEnum(l.GetRole().String(), "KEY_CASE_ROLE_")))
+			}
+			c.details = "key case: " + strings.Join(names, ", ")
+		}
+		return nil
 	})
 }
 
@@ -183,9 +215,19 @@ func validateMarkKey(r *banliv1.MarkKeyRequest) error {
 	v := &violations{}
 	v.proposalID("name", r.GetName())
 	v.mutation(r.GetEtag(), r.GetRequestId())
-	v.line("supervising_leader", r.GetSupervisingLeader(), maxPersonLen, r.GetKey())
-	if !r.GetKey() && r.GetSupervisingLeader() != "" {
+	byName := len(r.GetLeaders()) > 0
+	switch {
+	case !r.GetKey() && r.GetSupervisingLeader() != "":
 		v.add("supervising_leader", "only when marking a key case")
+	case !r.GetKey() && byName:
+		v.add("leaders", "only when marking a key case")
+	case byName && r.GetSupervisingLeader() != "":
+		v.add("supervising_leader", "give the leaders as records (leaders) or as text, not both")
+	case r.GetKey() && !byName:
+		v.line("supervising_leader", r.GetSupervisingLeader(), maxPersonLen, true)
+	default:
+		v.line("supervising_leader", r.GetSupervisingLeader(), maxPersonLen, false)
 	}
+	v.keyLeaders(r.GetLeaders())
 	return v.err()
 }

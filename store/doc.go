@@ -13,7 +13,7 @@
 //
 // store/boltstore keeps everything in one bbolt file. Every id is a uint64
 // written as 8 big-endian bytes, so that byte order is numeric order and a
-// cursor walks records oldest first. The bucket tree (schema version 2):
+// cursor walks records oldest first. The bucket tree (schema version 3):
 //
 //	meta
 //	  "schema_version"              -> uint64 (8 bytes BE)
@@ -21,6 +21,8 @@
 //	  <session id>                  -> banli.v1.Session
 //	units                           (bucket sequence = last unit id)
 //	  <unit id>                     -> banli.v1.Unit
+//	leaders                         (bucket sequence = last leader id)
+//	  <leader id>                   -> banli.v1.Leader
 //	proposals                       (bucket sequence = last proposal id)
 //	  <proposal id>                 -> banli.v1.Proposal
 //	proposal_numbers                the uniqueness of (session, number)

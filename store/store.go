@@ -84,6 +84,7 @@ const (
 	KindProposal Kind = 'p'
 	KindCalendar Kind = 'c'
 	KindAccount  Kind = 'a'
+	KindLeader   Kind = 'l'
 )
 
 func (k Kind) String() string {
@@ -96,6 +97,8 @@ func (k Kind) String() string {
 		return "calendar"
 	case KindAccount:
 		return "account"
+	case KindLeader:
+		return "leader"
 	default:
 		return "proposal"
 	}
@@ -110,6 +113,7 @@ func (k Kind) String() string {
 type Reader interface {
 	Session(id uint64) (*banliv1.Session, error)
 	Unit(id uint64) (*banliv1.Unit, error)
+	Leader(id uint64) (*banliv1.Leader, error)
 	Proposal(id uint64) (*banliv1.Proposal, error)
 	// ProposalByNumber returns the id of the proposal with that number in
 	// that session (a resource name), or 0 when there is none.
@@ -127,6 +131,7 @@ type Reader interface {
 	// ListUnits pages units whose keep (nil keeps all) accepts. The last
 	// page may come back short, even empty, with more reported.
 	ListUnits(after uint64, limit int, keep func(*banliv1.Unit) bool) ([]*banliv1.Unit, bool, error)
+	ListLeaders(after uint64, limit int) ([]*banliv1.Leader, bool, error)
 	// LastID returns the id of the newest record of a kind (0 when none).
 	LastID(kind Kind) (uint64, error)
 
@@ -211,6 +216,7 @@ type Tx interface {
 	// change; the event's resource, request id and sequence are filled in.
 	PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event)
 	PutUnit(id uint64, u *banliv1.Unit, ev *banliv1.Event)
+	PutLeader(id uint64, l *banliv1.Leader, ev *banliv1.Event)
 	// PutProposal also keeps the proposal's number, index terms and due
 	// entries in step.
 	PutProposal(id uint64, p *banliv1.Proposal, ev *banliv1.Event)

@@ -20,10 +20,12 @@ import (
 
 // The callers of the access matrix. A case, proposals/1, is submitted by
 // "platform", led by units/1 (whose department is units/7) and co-handled
-// by units/2; units/3 has nothing to do with it.
+// by units/2; units/3 has nothing to do with it. It is a key case that
+// "leader" (leaders/1) supervises; "other-leader" (leaders/2) has none.
 var matrixCallers = []string{
 	"admin", "office", "lead-staff", "lead-head", "dept-staff", "co-staff", "co-head", "other-staff", "other-head",
 	"platform", "other-platform", "viewer-all", "viewer-lead", "viewer-other", "auditor", "standby", "monitor",
+	"leader", "other-leader",
 }
 
 // Groups of callers, to keep the expected table readable.
@@ -50,12 +52,15 @@ var expectedAccess = map[string][]string{
 	"ReplicationService/GetReplicationStatus": {"admin"}, "ReplicationService/Promote": {"admin"},
 	"EventService/ListEvents":       {"admin", "standby"},
 	"AuditService/ListAuditRecords": {"auditor"}, "AuditService/VerifyAudit": {"auditor"},
-	"ProposalService/GetProposal":          callers([]string{"office", "platform"}, caseUnits),
-	"ProposalService/ListProposals":        callers([]string{"office", "platform", "other-platform"}, leadUnit),
-	"EventService/ListProposalEvents":      callers([]string{"office", "platform"}, caseUnits),
-	"StatisticsService/GetStatistics":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
-	"StatisticsService/GetYearSummary":     callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
-	"SupervisionService/ListLedgerEntries": callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"ProposalService/GetProposal":     callers([]string{"office", "platform", "leader"}, caseUnits),
+	"ProposalService/ListProposals":   callers([]string{"office", "platform", "other-platform", "leader", "other-leader"}, leadUnit),
+	"EventService/ListProposalEvents": callers([]string{"office", "platform", "leader"}, caseUnits),
+	"LeaderService/CreateLeader":      {"admin", "office"},
+	"LeaderService/GetLeader":         anyone, "LeaderService/ListLeaders": anyone,
+	"StatisticsService/GetStatistics":  callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	"StatisticsService/GetYearSummary": callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	// The matrix asks the ledger for its key cases, the view a leader reads.
+	"SupervisionService/ListLedgerEntries": callers([]string{"office", "viewer-all", "viewer-lead", "leader", "other-leader"}, leadUnit),
 	"SupervisionService/GetAttention":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	"SupervisionService/ExportLedger":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	"ProposalService/CreateProposal":       {"office", "platform", "other-platform"},
@@ -84,7 +89,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/WithdrawProposal":       {"office", "platform"},
 	"ProposalService/UploadFile":             callers([]string{"office", "platform"}, caseUnits),
 	// The matrix's file is attached to nothing the proposer reads.
-	"ProposalService/DownloadFile": callers([]string{"office"}, caseUnits),
+	"ProposalService/DownloadFile": callers([]string{"office", "leader"}, caseUnits),
 	"ReplicationService/FetchFile": {"admin", "standby"},
 }
 
@@ -117,6 +122,7 @@ func TestAccessMatrix(t *testing.T) {
 		Content: in.GetContent(), Proposers: in.GetProposers(),
 	}}))(t)
 	f.assign(t, p, part(f.unit(0), roleLead), part(f.unit(1), roleCo))
+	markMatrixKeyCase(t, f, p.GetName())
 	lead := p.GetName() + "/assignments/1"
 
 	for _, m := range apiMethods(t) {
@@ -203,8 +209,23 @@ func matrixAccounts(t testing.TB, f *fixture) map[string]string {
 	for id, r := range roles {
 		keys[id] = f.account(t, id, r.role, r.unit)
 	}
+	leaders := banliv1.NewLeaderServiceClient(f.conn)
+	for _, id := range []string{"leader", "other-leader"} { // leaders/1, leaders/2
+		l := must(leaders.CreateLeader(office, &banliv1.CreateLeaderRequest{Leader: &banliv1.Leader{
+			DisplayName: id, Title: "市政协副主席", Body: banliv1.LeaderBody_LEADER_BODY_CPPCC}}))(t)
+		keys[id] = f.leaderAccount(t, id, l.GetName())
+	}
 	return keys
 }
+
+// markMatrixKeyCase makes the matrix's case a key case that leaders/1
+// supervises.
+func markMatrixKeyCase(t testing.TB, f *fixture, caseName string) {
+	t.Helper()
+	must(f.proposals.MarkKey(office, &banliv1.MarkKeyRequest{Name: caseName, Key: true, Leaders: matrixKeyLeaders}))(t)
+}
+
+var matrixKeyLeaders = []*banliv1.KeyCaseLeader{{Leader: "leaders/1", Role: banliv1.KeyCaseRole_KEY_CASE_ROLE_SUPERVISING}}
 
 type apiMethod struct {
 	full, short string
@@ -266,6 +287,14 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = caseName + "/files/1"
 	case "ReplicationService/FetchFile":
 		return &banliv1.FetchFileRequest{Sha256: strings.Repeat("0", 64)}
+	}
+	switch m.short {
+	case "LeaderService/GetLeader":
+		name = "leaders/1"
+	case "SupervisionService/ListLedgerEntries":
+		return &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_KEY_CASES, Unit: unit}
+	case "ProposalService/MarkKey": // the case stays the leader's key case
+		return &banliv1.MarkKeyRequest{Name: caseName, Key: true, Leaders: matrixKeyLeaders}
 	}
 	set("name", name)
 	set("parent", caseName)

@@ -213,6 +213,19 @@ func (ts *testServer) account(t testing.TB, id string, role banliv1.Role, unit s
 	return made.GetKey()
 }
 
+// leaderAccount creates a leader's account (as the admin) and returns its
+// key.
+func (ts *testServer) leaderAccount(t testing.TB, id, leader string) string {
+	t.Helper()
+	made, err := banliv1.NewAccountServiceClient(ts.conn).CreateAccount(as(ts.adminKey), &banliv1.CreateAccountRequest{
+		AccountId: id, Account: &banliv1.Account{DisplayName: id, Role: banliv1.Role_ROLE_LEADER, Leader: leader},
+	})
+	if err != nil {
+		t.Fatalf("create account %s: %v", id, err)
+	}
+	return made.GetKey()
+}
+
 // must takes a call's two results and returns a check that fails the test
 // on the error and otherwise gives the value: must(client.Get(ctx, req))(t).
 func must[T any](v T, err error) func(testing.TB) T {

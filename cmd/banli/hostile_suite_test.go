@@ -38,7 +38,7 @@ var canaries = []string{"内容CANARY7731", "王CANARY委员", "13977310000", "�
 // mayKnowTheCase are the matrix callers who may read the case whole:
 // those GetProposal admits, and the admin and the standby, who read the
 // global event stream (and the admin the backup).
-var mayKnowTheCase = []string{"office", "platform", "lead-staff", "lead-head", "co-staff", "co-head", "admin", "standby"}
+var mayKnowTheCase = []string{"office", "platform", "lead-staff", "lead-head", "co-staff", "co-head", "admin", "standby", "leader"}
 
 // leaked names the canary a text holds, if any.
 func leaked(text string) string {
@@ -83,6 +83,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	reply := load.ReplyRequest(h.lead, banliv1.ReplyCategory_REPLY_CATEGORY_A)
 	reply.Reply.Text = "一、" + canaries[5]
 	must(f.proposals.SubmitReply(ctxOf("lead-head"), reply))(t)
+	markMatrixKeyCase(t, f, h.caseName) // after the reply: a key case's would need a collective review
 	return h
 }
 
@@ -242,7 +243,7 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		values := map[string]string{
 			"{proposal}": strings.TrimPrefix(h.caseName, "proposals/"), "{assignment}": "1", "{reply}": "1",
 			"{account}": "nobody", "{unit}": strings.TrimPrefix(h.unit(0), "units/"), "{session}": "1", "{calendar}": "2021",
-			"{file}": "1", "{sha256}": strings.Repeat("0", 64),
+			"{file}": "1", "{sha256}": strings.Repeat("0", 64), "{leader}": "1",
 		}
 		path := params.ReplaceAllStringFunc(r.template, func(p string) string { return values[p] })
 		// A unit filter, as matrixRequest sets it, on a GET whose request
@@ -253,9 +254,15 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		if short == "SupervisionService/ExportLedger" {
 			path += "&format=EXPORT_FORMAT_CSV"
 		}
+		if short == "SupervisionService/ListLedgerEntries" {
+			path += "&view=LEDGER_VIEW_KEY_CASES" // as matrixRequest asks it
+		}
 		body := ""
 		if r.verb == "POST" {
 			body = "{}"
+		}
+		if short == "ProposalService/MarkKey" { // the case stays the leader's key case
+			body = `{"key":true,"leaders":[{"leader":"leaders/1","role":"KEY_CASE_ROLE_SUPERVISING"}]}`
 		}
 		out = append(out, restProbe{verb: r.verb, path: path, short: short, body: body})
 	}

@@ -58,7 +58,11 @@ func (r *reader) scan(kind store.Kind, after uint64, limit int, take func(v []by
 	if after == lastPosition {
 		return false, nil
 	}
-	c := r.btx.Bucket(bucketOf(kind)).Cursor()
+	b := r.btx.Bucket(bucketOf(kind))
+	if b == nil {
+		return false, nil // a bucket this file does not have yet
+	}
+	c := b.Cursor()
 	taken := 0
 	for k, v := c.Seek(u64(after + 1)); k != nil; k, v = c.Next() {
 		if taken == limit {
@@ -75,9 +79,28 @@ func (r *reader) scan(kind store.Kind, after uint64, limit int, take func(v []by
 	return false, nil
 }
 
+// ListLeaders returns up to limit leaders with ids greater than after, in
+// id order, and whether more follow.
+func (r *reader) ListLeaders(after uint64, limit int) ([]*banliv1.Leader, bool, error) {
+	var out []*banliv1.Leader
+	more, err := r.scan(store.KindLeader, after, limit, func(v []byte) (bool, error) {
+		l := &banliv1.Leader{}
+		if err := proto.Unmarshal(v, l); err != nil {
+			return false, err
+		}
+		out = append(out, l)
+		return true, nil
+	})
+	return out, more, err
+}
+
 // LastID returns the id of the newest record of a kind (0 when none).
 func (r *reader) LastID(kind store.Kind) (uint64, error) {
-	return r.btx.Bucket(bucketOf(kind)).Sequence(), nil
+	b := r.btx.Bucket(bucketOf(kind))
+	if b == nil {
+		return 0, nil
+	}
+	return b.Sequence(), nil
 }
 
 // ListEvents returns up to limit events with sequences greater than after,

@@ -23,8 +23,9 @@ import (
 )
 
 // SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency
-// records by account too (see migrations).
-const SchemaVersion = 2
+// records by account too; version 3 adds the leaders bucket (see
+// migrations).
+const SchemaVersion = 3
 
 // errIDsExhausted: a kind's ids reached the largest uint64.
 var errIDsExhausted = errors.New("no ids are left")
@@ -44,6 +45,7 @@ var (
 	bucketStatistics     = []byte("statistics")
 	bucketAudit          = []byte("audit")
 	bucketAccounts       = []byte("accounts")
+	bucketLeaders        = []byte("leaders")
 
 	bucketAccountCertificates = []byte("account_certificates")
 
@@ -58,7 +60,7 @@ var (
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
 		bucketCalendars, bucketDue, bucketStatistics, bucketAudit, bucketAccounts,
-		bucketAccountCertificates,
+		bucketAccountCertificates, bucketLeaders,
 	}
 )
 
@@ -210,7 +212,7 @@ func checkExisting(path string) error {
 func initSchema(tx *bolt.Tx) error {
 	for _, name := range allBuckets {
 		if !tx.Writable() {
-			if tx.Bucket(name) == nil {
+			if tx.Bucket(name) == nil && !addedLater(tx, name) {
 				return fmt.Errorf("not a Banli data file: it has no %q bucket", name)
 			}
 			continue
@@ -255,6 +257,20 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 		_, err := tx.CreateBucket(bucketRequests)
 		return err
 	},
+	// 2 → 3: leaders are records; their bucket was made with the others.
+	2: func(tx *bolt.Tx) error { return nil },
+}
+
+// bucketsSince names the buckets later versions added, with the version.
+// An offline tool reads a file of an older version as it is, without the
+// buckets it does not have yet: it finds nothing in them.
+var bucketsSince = map[string]uint64{string(bucketLeaders): 3}
+
+// addedLater reports whether a bucket came after the file's version.
+func addedLater(tx *bolt.Tx, name []byte) bool {
+	since, ok := bucketsSince[string(name)]
+	v := tx.Bucket(bucketMeta).Get(keySchemaVersion)
+	return ok && len(v) == 8 && binary.BigEndian.Uint64(v) < since
 }
 
 // Close stops accepting writes, commits those already queued, and closes

@@ -82,6 +82,54 @@ func TestMigrateFromVersion1(t *testing.T) {
 	})
 }
 
+// TestVersion2WithoutLeaders: a file of schema 2 has no leaders bucket.
+// Read-only, it reads as it is, with no leaders; opened to write, it
+// becomes schema 3 with the bucket.
+func TestVersion2WithoutLeaders(t *testing.T) {
+	db, path := openTest(t)
+	storetest.PutProposal(t, db, 0, storetest.Proposal("sessions/1", "1", banliv1.ProposalState_PROPOSAL_STATE_RECEIVED))
+	db.Close()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketLeaders); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(2))
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Open(path, Options{Index: storetest.Index, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open of a version 2 file: %v", err)
+	}
+	ro.View(func(r store.Reader) error {
+		if _, err := r.Leader(1); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a leader of a file without leaders: %v", err)
+		}
+		if leaders, _, err := r.ListLeaders(0, 10); err != nil || len(leaders) != 0 {
+			t.Errorf("ListLeaders: %v, %v", leaders, err)
+		}
+		return nil
+	})
+	ro.Close()
+	db, err = Open(path, Options{Index: storetest.Index})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketLeaders) == nil || string(tx.Bucket(bucketMeta).Get(keySchemaVersion)) != string(u64(3)) {
+			t.Error("not upgraded to schema 3 with a leaders bucket")
+		}
+		return nil
+	})
+}
+
 func TestLockedFileFailsFast(t *testing.T) {
 	_, path := openTest(t)
 	_, err := Open(path, Options{Index: storetest.Index, LockTimeout: 50_000_000})

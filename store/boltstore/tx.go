@@ -22,6 +22,8 @@ func bucketOf(k store.Kind) []byte {
 		return bucketCalendars
 	case store.KindAccount:
 		return bucketAccounts
+	case store.KindLeader:
+		return bucketLeaders
 	default:
 		return bucketProposals
 	}
@@ -39,6 +41,12 @@ type reader struct {
 func (r *reader) Session(id uint64) (*banliv1.Session, error) {
 	m := &banliv1.Session{}
 	return m, r.get(store.KindSession, id, m)
+}
+
+// Leader returns the leader with the given id.
+func (r *reader) Leader(id uint64) (*banliv1.Leader, error) {
+	m := &banliv1.Leader{}
+	return m, r.get(store.KindLeader, id, m)
 }
 
 // Unit returns the unit with the given id.
@@ -68,7 +76,11 @@ func (r *reader) ProposalByNumber(session, number string) (uint64, error) {
 }
 
 func (r *reader) get(kind store.Kind, id uint64, m proto.Message) error {
-	v := r.btx.Bucket(bucketOf(kind)).Get(u64(id))
+	b := r.btx.Bucket(bucketOf(kind))
+	if b == nil {
+		return fmt.Errorf("%s %d: %w", kind, id, store.ErrNotFound) // a bucket this file does not have yet
+	}
+	v := b.Get(u64(id))
 	if v == nil {
 		return fmt.Errorf("%s %d: %w", kind, id, store.ErrNotFound)
 	}
@@ -200,6 +212,19 @@ func (tx *txn) ProposalByNumber(session, number string) (uint64, error) {
 // PutSession stages a session and the event that records its change.
 func (tx *txn) PutSession(id uint64, s *banliv1.Session, ev *banliv1.Event) {
 	tx.put(store.KindSession, id, s, ev)
+}
+
+// Leader returns the leader as staged in this transaction, or as stored.
+func (tx *txn) Leader(id uint64) (*banliv1.Leader, error) {
+	if i, ok := tx.latest[recordKey{store.KindLeader, id}]; ok {
+		return proto.Clone(tx.staged[i].value).(*banliv1.Leader), nil
+	}
+	return tx.reader.Leader(id)
+}
+
+// PutLeader stages a leader and the event that records its change.
+func (tx *txn) PutLeader(id uint64, l *banliv1.Leader, ev *banliv1.Event) {
+	tx.put(store.KindLeader, id, l, ev)
 }
 
 // PutUnit stages a unit and the event that records its change.
@@ -361,6 +386,7 @@ var snapshotFields = map[store.Kind]protowire.Number{
 	store.KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
 	store.KindCalendar: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
 	store.KindAccount:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
+	store.KindLeader:   protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("leader").Number()),
 }
 
 // reindexProposal replaces the index entries (posting lists, the due

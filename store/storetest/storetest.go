@@ -176,6 +176,11 @@ func testRecordsReadBack(t *testing.T, open Open) {
 			return nil, err
 		}
 		tx.PutUnit(uid, &banliv1.Unit{Name: "units/1", DisplayName: "市教育局"}, &banliv1.Event{Action: "CreateUnit"})
+		lid, err := tx.NewID(store.KindLeader)
+		if err != nil {
+			return nil, err
+		}
+		tx.PutLeader(lid, &banliv1.Leader{Name: "leaders/1", DisplayName: "王某", Title: "市政协副主席"}, &banliv1.Event{Action: "CreateLeader"})
 		pid, err := tx.NewID(store.KindProposal)
 		if err != nil {
 			return nil, err
@@ -193,6 +198,13 @@ func testRecordsReadBack(t *testing.T, open Open) {
 		if err != nil || u.GetDisplayName() != "市教育局" {
 			return fmt.Errorf("unit 1: %v, %v", u, err)
 		}
+		l, err := r.Leader(1)
+		if err != nil || l.GetTitle() != "市政协副主席" {
+			return fmt.Errorf("leader 1: %v, %v", l, err)
+		}
+		if leaders, more, err := r.ListLeaders(0, 10); err != nil || len(leaders) != 1 || more {
+			return fmt.Errorf("ListLeaders: %v, %v, %v", leaders, more, err)
+		}
 		got, err := r.Proposal(1)
 		if err != nil {
 			return err
@@ -206,7 +218,7 @@ func testRecordsReadBack(t *testing.T, open Open) {
 		if id, err := r.ProposalByNumber("sessions/1", "8"); err != nil || id != 0 {
 			return fmt.Errorf("ProposalByNumber of no case: %d, %v; want 0", id, err)
 		}
-		for kind, want := range map[store.Kind]uint64{store.KindSession: 1, store.KindUnit: 1, store.KindProposal: 1} {
+		for kind, want := range map[store.Kind]uint64{store.KindSession: 1, store.KindUnit: 1, store.KindLeader: 1, store.KindProposal: 1} {
 			if got, err := r.LastID(kind); err != nil || got != want {
 				return fmt.Errorf("LastID(%s) = %d, %v; want %d", kind, got, err, want)
 			}
@@ -236,6 +248,7 @@ func testMissingRecords(t *testing.T, open Open) {
 		reads := map[string]func() error{
 			"Session":      func() error { _, err := r.Session(1); return err },
 			"Unit":         func() error { _, err := r.Unit(1); return err },
+			"Leader":       func() error { _, err := r.Leader(1); return err },
 			"Proposal":     func() error { _, err := r.Proposal(1); return err },
 			"Account":      func() error { _, err := r.Account("nobody"); return err },
 			"CalendarYear": func() error { _, err := r.CalendarYear(2026, 1); return err },

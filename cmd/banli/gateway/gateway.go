@@ -151,6 +151,7 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		banliv1.RegisterSessionServiceHandler,
 		banliv1.RegisterUnitServiceHandler,
+		banliv1.RegisterLeaderServiceHandler,
 		banliv1.RegisterProposalServiceHandler,
 		banliv1.RegisterEventServiceHandler,
 		banliv1.RegisterCalendarServiceHandler,

@@ -56,21 +56,26 @@ const (
 	// A monitoring system (Prometheus): scrapes `GET /metrics` with its key
 	// as a bearer token, and nothing else.
 	Role_ROLE_MONITOR Role = 9
+	// A leader (Account.leader) who leads or supervises key cases (领办、
+	// 领衔督办): reads its key cases, their history and files, and the
+	// ledger of its key cases; never a step on a case.
+	Role_ROLE_LEADER Role = 10
 )
 
 // Enum value maps for Role.
 var (
 	Role_name = map[int32]string{
-		0: "ROLE_UNSPECIFIED",
-		1: "ROLE_ADMIN",
-		2: "ROLE_OFFICE",
-		3: "ROLE_UNIT_STAFF",
-		4: "ROLE_UNIT_HEAD",
-		5: "ROLE_PROPOSER",
-		6: "ROLE_VIEWER",
-		7: "ROLE_AUDITOR",
-		8: "ROLE_STANDBY",
-		9: "ROLE_MONITOR",
+		0:  "ROLE_UNSPECIFIED",
+		1:  "ROLE_ADMIN",
+		2:  "ROLE_OFFICE",
+		3:  "ROLE_UNIT_STAFF",
+		4:  "ROLE_UNIT_HEAD",
+		5:  "ROLE_PROPOSER",
+		6:  "ROLE_VIEWER",
+		7:  "ROLE_AUDITOR",
+		8:  "ROLE_STANDBY",
+		9:  "ROLE_MONITOR",
+		10: "ROLE_LEADER",
 	}
 	Role_value = map[string]int32{
 		"ROLE_UNSPECIFIED": 0,
@@ -83,6 +88,7 @@ var (
 		"ROLE_AUDITOR":     7,
 		"ROLE_STANDBY":     8,
 		"ROLE_MONITOR":     9,
+		"ROLE_LEADER":      10,
 	}
 )
 
@@ -149,7 +155,10 @@ type Account struct {
 	// For a unit head: the unit's principal head (主要负责人), who signs off
 	// key cases' replies where the session asks
 	// (principal_signs_off_key_cases). Only a unit head may be one.
-	Principal     bool `protobuf:"varint,13,opt,name=principal,proto3" json:"principal,omitempty"`
+	Principal bool `protobuf:"varint,13,opt,name=principal,proto3" json:"principal,omitempty"`
+	// For ROLE_LEADER: the leader it signs in as, `leaders/{leader}`.
+	// Required there, and not allowed for other roles. Immutable.
+	Leader        string `protobuf:"bytes,14,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -273,6 +282,13 @@ func (x *Account) GetPrincipal() bool {
 		return x.Principal
 	}
 	return false
+}
+
+func (x *Account) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
 }
 
 // An account with a newly made key.
@@ -952,7 +968,7 @@ var File_banli_v1_account_proto protoreflect.FileDescriptor
 
 const file_banli_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x04\n" +
+	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x04\n" +
 	"\aAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12*\n" +
@@ -969,7 +985,8 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\n" +
 	"key_sha256\x18\v \x01(\fR\tkeySha256\x12\x17\n" +
 	"\x04etag\x18\f \x01(\tB\x03\xe0A\x03R\x04etag\x12\x1c\n" +
-	"\tprincipal\x18\r \x01(\bR\tprincipal\"K\n" +
+	"\tprincipal\x18\r \x01(\bR\tprincipal\x12\x1b\n" +
+	"\x06leader\x18\x0e \x01(\tB\x03\xe0A\x05R\x06leader\"K\n" +
 	"\n" +
 	"AccountKey\x12+\n" +
 	"\aaccount\x18\x01 \x01(\v2\x11.banli.v1.AccountR\aaccount\x12\x10\n" +
@@ -1016,7 +1033,7 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"AccessRule\x12\x1b\n" +
 	"\x06method\x18\x01 \x01(\tB\x03\xe0A\x03R\x06method\x12)\n" +
 	"\x05roles\x18\x02 \x03(\x0e2\x0e.banli.v1.RoleB\x03\xe0A\x03R\x05roles\x12\x1f\n" +
-	"\bconfined\x18\x03 \x01(\bB\x03\xe0A\x03R\bconfined*\xc0\x01\n" +
+	"\bconfined\x18\x03 \x01(\bB\x03\xe0A\x03R\bconfined*\xd1\x01\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1028,7 +1045,9 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"\vROLE_VIEWER\x10\x06\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\a\x12\x10\n" +
 	"\fROLE_STANDBY\x10\b\x12\x10\n" +
-	"\fROLE_MONITOR\x10\t2\xd8\x06\n" +
+	"\fROLE_MONITOR\x10\t\x12\x0f\n" +
+	"\vROLE_LEADER\x10\n" +
+	"2\xd8\x06\n" +
 	"\x0eAccountService\x12d\n" +
 	"\rCreateAccount\x12\x1e.banli.v1.CreateAccountRequest\x1a\x14.banli.v1.AccountKey\"\x1d\x82\xd3\xe4\x93\x02\x17:\aaccount\"\f/v1/accounts\x12[\n" +
 	"\n" +

@@ -60,6 +60,7 @@ type Event struct {
 	//	*Event_Proposal
 	//	*Event_CalendarYear
 	//	*Event_Account
+	//	*Event_Leader
 	Snapshot      isEvent_Snapshot `protobuf_oneof:"snapshot"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -217,6 +218,15 @@ func (x *Event) GetAccount() *Account {
 	return nil
 }
 
+func (x *Event) GetLeader() *Leader {
+	if x != nil {
+		if x, ok := x.Snapshot.(*Event_Leader); ok {
+			return x.Leader
+		}
+	}
+	return nil
+}
+
 type isEvent_Snapshot interface {
 	isEvent_Snapshot()
 }
@@ -241,6 +251,10 @@ type Event_Account struct {
 	Account *Account `protobuf:"bytes,15,opt,name=account,proto3,oneof"`
 }
 
+type Event_Leader struct {
+	Leader *Leader `protobuf:"bytes,16,opt,name=leader,proto3,oneof"`
+}
+
 func (*Event_Session) isEvent_Snapshot() {}
 
 func (*Event_Unit) isEvent_Snapshot() {}
@@ -250,6 +264,8 @@ func (*Event_Proposal) isEvent_Snapshot() {}
 func (*Event_CalendarYear) isEvent_Snapshot() {}
 
 func (*Event_Account) isEvent_Snapshot() {}
+
+func (*Event_Leader) isEvent_Snapshot() {}
 
 // Request for ListEvents.
 type ListEventsRequest struct {
@@ -442,7 +458,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x04\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x04\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -461,7 +477,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\x04unit\x18\f \x01(\v2\x0e.banli.v1.UnitH\x00R\x04unit\x120\n" +
 	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposal\x12=\n" +
 	"\rcalendar_year\x18\x0e \x01(\v2\x16.banli.v1.CalendarYearH\x00R\fcalendarYear\x12-\n" +
-	"\aaccount\x18\x0f \x01(\v2\x11.banli.v1.AccountH\x00R\aaccountB\n" +
+	"\aaccount\x18\x0f \x01(\v2\x11.banli.v1.AccountH\x00R\aaccount\x12*\n" +
+	"\x06leader\x18\x10 \x01(\v2\x10.banli.v1.LeaderH\x00R\x06leaderB\n" +
 	"\n" +
 	"\bsnapshot\"W\n" +
 	"\x11ListEventsRequest\x12%\n" +
@@ -506,24 +523,26 @@ var file_banli_v1_event_proto_goTypes = []any{
 	(*Proposal)(nil),                  // 7: banli.v1.Proposal
 	(*CalendarYear)(nil),              // 8: banli.v1.CalendarYear
 	(*Account)(nil),                   // 9: banli.v1.Account
+	(*Leader)(nil),                    // 10: banli.v1.Leader
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
-	4, // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5, // 1: banli.v1.Event.session:type_name -> banli.v1.Session
-	6, // 2: banli.v1.Event.unit:type_name -> banli.v1.Unit
-	7, // 3: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
-	8, // 4: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
-	9, // 5: banli.v1.Event.account:type_name -> banli.v1.Account
-	0, // 6: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	1, // 7: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	2, // 8: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	3, // 9: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	3, // 10: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	4,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
+	5,  // 1: banli.v1.Event.session:type_name -> banli.v1.Session
+	6,  // 2: banli.v1.Event.unit:type_name -> banli.v1.Unit
+	7,  // 3: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
+	8,  // 4: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
+	9,  // 5: banli.v1.Event.account:type_name -> banli.v1.Account
+	10, // 6: banli.v1.Event.leader:type_name -> banli.v1.Leader
+	0,  // 7: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	1,  // 8: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	2,  // 9: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	3,  // 10: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	3,  // 11: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -533,6 +552,7 @@ func file_banli_v1_event_proto_init() {
 	}
 	file_banli_v1_account_proto_init()
 	file_banli_v1_calendar_proto_init()
+	file_banli_v1_leader_proto_init()
 	file_banli_v1_proposal_proto_init()
 	file_banli_v1_session_proto_init()
 	file_banli_v1_unit_proto_init()
@@ -542,6 +562,7 @@ func file_banli_v1_event_proto_init() {
 		(*Event_Proposal)(nil),
 		(*Event_CalendarYear)(nil),
 		(*Event_Account)(nil),
+		(*Event_Leader)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -957,6 +957,58 @@ func (Decision) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
+// What a leader is to a key case.
+type KeyCaseRole int32
+
+const (
+	KeyCaseRole_KEY_CASE_ROLE_UNSPECIFIED KeyCaseRole = 0
+	// Leads the handling (领办), often the head of the lead unit.
+	KeyCaseRole_KEY_CASE_ROLE_HANDLING KeyCaseRole = 1
+	// Supervises it (领衔督办).
+	KeyCaseRole_KEY_CASE_ROLE_SUPERVISING KeyCaseRole = 2
+)
+
+// Enum value maps for KeyCaseRole.
+var (
+	KeyCaseRole_name = map[int32]string{
+		0: "KEY_CASE_ROLE_UNSPECIFIED",
+		1: "KEY_CASE_ROLE_HANDLING",
+		2: "KEY_CASE_ROLE_SUPERVISING",
+	}
+	KeyCaseRole_value = map[string]int32{
+		"KEY_CASE_ROLE_UNSPECIFIED": 0,
+		"KEY_CASE_ROLE_HANDLING":    1,
+		"KEY_CASE_ROLE_SUPERVISING": 2,
+	}
+)
+
+func (x KeyCaseRole) Enum() *KeyCaseRole {
+	p := new(KeyCaseRole)
+	*p = x
+	return p
+}
+
+func (x KeyCaseRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (KeyCaseRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[15].Descriptor()
+}
+
+func (KeyCaseRole) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[15]
+}
+
+func (x KeyCaseRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use KeyCaseRole.Descriptor instead.
+func (KeyCaseRole) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+}
+
 // Where a carried-over part stands.
 type FollowUpState int32
 
@@ -997,11 +1049,11 @@ func (x FollowUpState) String() string {
 }
 
 func (FollowUpState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[15].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
 }
 
 func (FollowUpState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[15]
+	return &file_banli_v1_proposal_proto_enumTypes[16]
 }
 
 func (x FollowUpState) Number() protoreflect.EnumNumber {
@@ -1010,7 +1062,7 @@ func (x FollowUpState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FollowUpState.Descriptor instead.
 func (FollowUpState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 // One dimension of a rating form.
@@ -1057,11 +1109,11 @@ func (x RatingDimension) String() string {
 }
 
 func (RatingDimension) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
 }
 
 func (RatingDimension) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[16]
+	return &file_banli_v1_proposal_proto_enumTypes[17]
 }
 
 func (x RatingDimension) Number() protoreflect.EnumNumber {
@@ -1070,7 +1122,7 @@ func (x RatingDimension) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RatingDimension.Descriptor instead.
 func (RatingDimension) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 // How a rating came in.
@@ -1109,11 +1161,11 @@ func (x RatingSource) String() string {
 }
 
 func (RatingSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
 }
 
 func (RatingSource) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[17]
+	return &file_banli_v1_proposal_proto_enumTypes[18]
 }
 
 func (x RatingSource) Number() protoreflect.EnumNumber {
@@ -1122,7 +1174,7 @@ func (x RatingSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RatingSource.Descriptor instead.
 func (RatingSource) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 // What the office decides of an unsatisfied rating.
@@ -1161,11 +1213,11 @@ func (x UnsatisfiedDecision) String() string {
 }
 
 func (UnsatisfiedDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
 }
 
 func (UnsatisfiedDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[18]
+	return &file_banli_v1_proposal_proto_enumTypes[19]
 }
 
 func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
@@ -1174,7 +1226,7 @@ func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UnsatisfiedDecision.Descriptor instead.
 func (UnsatisfiedDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 // What kind of supervision a leader gave a key case.
@@ -1221,11 +1273,11 @@ func (x SupervisionKind) String() string {
 }
 
 func (SupervisionKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
 }
 
 func (SupervisionKind) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[19]
+	return &file_banli_v1_proposal_proto_enumTypes[20]
 }
 
 func (x SupervisionKind) Number() protoreflect.EnumNumber {
@@ -1234,7 +1286,7 @@ func (x SupervisionKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SupervisionKind.Descriptor instead.
 func (SupervisionKind) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 // Where a draft of a reply stands.
@@ -1281,11 +1333,11 @@ func (x DraftState) String() string {
 }
 
 func (DraftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
 }
 
 func (DraftState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[20]
+	return &file_banli_v1_proposal_proto_enumTypes[21]
 }
 
 func (x DraftState) Number() protoreflect.EnumNumber {
@@ -1294,7 +1346,7 @@ func (x DraftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DraftState.Descriptor instead.
 func (DraftState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 // What the office decides of a signed-off reply.
@@ -1333,11 +1385,11 @@ func (x ReviewDecision) String() string {
 }
 
 func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
 }
 
 func (ReviewDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[21]
+	return &file_banli_v1_proposal_proto_enumTypes[22]
 }
 
 func (x ReviewDecision) Number() protoreflect.EnumNumber {
@@ -1346,7 +1398,7 @@ func (x ReviewDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReviewDecision.Descriptor instead.
 func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 // What a co-handling unit says of the lead's draft.
@@ -1385,11 +1437,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[23].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[22]
+	return &file_banli_v1_proposal_proto_enumTypes[23]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1398,7 +1450,7 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 // A due date and the rule that set it.
@@ -1791,7 +1843,10 @@ type Proposal struct {
 	Attachments []*Attachment `protobuf:"bytes,11,rep,name=attachments,proto3" json:"attachments,omitempty"`
 	// A key case (重点提案/建议). Set by MarkKey. Output only.
 	Key bool `protobuf:"varint,12,opt,name=key,proto3" json:"key,omitempty"`
-	// The leader supervising the key case (领衔督办). Output only.
+	// The leader supervising the key case (领衔督办), as text: given as
+	// such (MarkKeyRequest.supervising_leader) before leaders were records,
+	// or, where leaders are named, the first supervising leader's title and
+	// name. Output only.
 	SupervisingLeader string `protobuf:"bytes,13,opt,name=supervising_leader,json=supervisingLeader,proto3" json:"supervising_leader,omitempty"`
 	// The case-level state. Output only.
 	State ProposalState `protobuf:"varint,14,opt,name=state,proto3,enum=banli.v1.ProposalState" json:"state,omitempty"`
@@ -1827,7 +1882,10 @@ type Proposal struct {
 	// record attaches them yet or not; at most 200. A proposer does not read
 	// this register: it reads the files attached to what it reads. Output
 	// only.
-	Files         []*Attachment `protobuf:"bytes,27,rep,name=files,proto3" json:"files,omitempty"`
+	Files []*Attachment `protobuf:"bytes,27,rep,name=files,proto3" json:"files,omitempty"`
+	// The leaders of the key case: who leads its handling (领办) and who
+	// supervises it (领衔督办). Set by MarkKey. Output only.
+	KeyLeaders    []*KeyCaseLeader `protobuf:"bytes,28,rep,name=key_leaders,json=keyLeaders,proto3" json:"key_leaders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2051,6 +2109,78 @@ func (x *Proposal) GetFiles() []*Attachment {
 	return nil
 }
 
+func (x *Proposal) GetKeyLeaders() []*KeyCaseLeader {
+	if x != nil {
+		return x.KeyLeaders
+	}
+	return nil
+}
+
+// A leader of a key case.
+type KeyCaseLeader struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader, `leaders/{leader}`. Required.
+	Leader string `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// What the leader is to the case. Required.
+	Role KeyCaseRole `protobuf:"varint,2,opt,name=role,proto3,enum=banli.v1.KeyCaseRole" json:"role,omitempty"`
+	// The leader's title and name as registered, e.g. "市政协副主席 王某".
+	// Output only.
+	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyCaseLeader) Reset() {
+	*x = KeyCaseLeader{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyCaseLeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyCaseLeader) ProtoMessage() {}
+
+func (x *KeyCaseLeader) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyCaseLeader.ProtoReflect.Descriptor instead.
+func (*KeyCaseLeader) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *KeyCaseLeader) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *KeyCaseLeader) GetRole() KeyCaseRole {
+	if x != nil {
+		return x.Role
+	}
+	return KeyCaseRole_KEY_CASE_ROLE_UNSPECIFIED
+}
+
+func (x *KeyCaseLeader) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
 // Why a case was not filed.
 type Refusal struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2066,7 +2196,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[4]
+	mi := &file_banli_v1_proposal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2208,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[4]
+	mi := &file_banli_v1_proposal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2221,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Refusal) GetReason() NotFiledReason {
@@ -2195,7 +2325,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2337,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2350,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Assignment) GetName() string {
@@ -2433,7 +2563,7 @@ type FollowUp struct {
 
 func (x *FollowUp) Reset() {
 	*x = FollowUp{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +2575,7 @@ func (x *FollowUp) String() string {
 func (*FollowUp) ProtoMessage() {}
 
 func (x *FollowUp) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +2588,7 @@ func (x *FollowUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUp.ProtoReflect.Descriptor instead.
 func (*FollowUp) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FollowUp) GetState() FollowUpState {
@@ -2518,7 +2648,7 @@ type FollowUpReport struct {
 
 func (x *FollowUpReport) Reset() {
 	*x = FollowUpReport{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2660,7 @@ func (x *FollowUpReport) String() string {
 func (*FollowUpReport) ProtoMessage() {}
 
 func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2673,7 @@ func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUpReport.ProtoReflect.Descriptor instead.
 func (*FollowUpReport) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FollowUpReport) GetText() string {
@@ -2590,7 +2720,7 @@ type ExtensionRequest struct {
 
 func (x *ExtensionRequest) Reset() {
 	*x = ExtensionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2732,7 @@ func (x *ExtensionRequest) String() string {
 func (*ExtensionRequest) ProtoMessage() {}
 
 func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2745,7 @@ func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtensionRequest.ProtoReflect.Descriptor instead.
 func (*ExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExtensionRequest) GetReason() string {
@@ -2686,7 +2816,7 @@ type Reminder struct {
 
 func (x *Reminder) Reset() {
 	*x = Reminder{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +2828,7 @@ func (x *Reminder) String() string {
 func (*Reminder) ProtoMessage() {}
 
 func (x *Reminder) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +2841,7 @@ func (x *Reminder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reminder.ProtoReflect.Descriptor instead.
 func (*Reminder) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Reminder) GetId() int32 {
@@ -2770,7 +2900,7 @@ type ReassignmentRequest struct {
 
 func (x *ReassignmentRequest) Reset() {
 	*x = ReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2782,7 +2912,7 @@ func (x *ReassignmentRequest) String() string {
 func (*ReassignmentRequest) ProtoMessage() {}
 
 func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2795,7 +2925,7 @@ func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*ReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReassignmentRequest) GetReason() string {
@@ -2872,7 +3002,7 @@ type Consultation struct {
 
 func (x *Consultation) Reset() {
 	*x = Consultation{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2884,7 +3014,7 @@ func (x *Consultation) String() string {
 func (*Consultation) ProtoMessage() {}
 
 func (x *Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2897,7 +3027,7 @@ func (x *Consultation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
 func (*Consultation) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Consultation) GetId() int32 {
@@ -2993,7 +3123,7 @@ type Opinion struct {
 
 func (x *Opinion) Reset() {
 	*x = Opinion{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3005,7 +3135,7 @@ func (x *Opinion) String() string {
 func (*Opinion) ProtoMessage() {}
 
 func (x *Opinion) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3018,7 +3148,7 @@ func (x *Opinion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opinion.ProtoReflect.Descriptor instead.
 func (*Opinion) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Opinion) GetText() string {
@@ -3097,7 +3227,7 @@ type Rating struct {
 
 func (x *Rating) Reset() {
 	*x = Rating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3239,7 @@ func (x *Rating) String() string {
 func (*Rating) ProtoMessage() {}
 
 func (x *Rating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3252,7 @@ func (x *Rating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rating.ProtoReflect.Descriptor instead.
 func (*Rating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Rating) GetProposerId() int32 {
@@ -3192,7 +3322,7 @@ type DimensionRating struct {
 
 func (x *DimensionRating) Reset() {
 	*x = DimensionRating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3334,7 @@ func (x *DimensionRating) String() string {
 func (*DimensionRating) ProtoMessage() {}
 
 func (x *DimensionRating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3347,7 @@ func (x *DimensionRating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DimensionRating.ProtoReflect.Descriptor instead.
 func (*DimensionRating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DimensionRating) GetDimension() RatingDimension {
@@ -3251,7 +3381,7 @@ type UnsatisfiedVetting struct {
 
 func (x *UnsatisfiedVetting) Reset() {
 	*x = UnsatisfiedVetting{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3393,7 @@ func (x *UnsatisfiedVetting) String() string {
 func (*UnsatisfiedVetting) ProtoMessage() {}
 
 func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3406,7 @@ func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsatisfiedVetting.ProtoReflect.Descriptor instead.
 func (*UnsatisfiedVetting) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UnsatisfiedVetting) GetDecision() UnsatisfiedDecision {
@@ -3395,7 +3525,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3407,7 +3537,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3420,7 +3550,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Reply) GetName() string {
@@ -3656,7 +3786,7 @@ type CollectiveReview struct {
 
 func (x *CollectiveReview) Reset() {
 	*x = CollectiveReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3668,7 +3798,7 @@ func (x *CollectiveReview) String() string {
 func (*CollectiveReview) ProtoMessage() {}
 
 func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3681,7 +3811,7 @@ func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
 func (*CollectiveReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CollectiveReview) GetRound() int32 {
@@ -3733,7 +3863,8 @@ type SupervisionActivity struct {
 	Kind SupervisionKind `protobuf:"varint,1,opt,name=kind,proto3,enum=banli.v1.SupervisionKind" json:"kind,omitempty"`
 	// When it took place, YYYY-MM-DD, not after today. Required.
 	Date string `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
-	// The leader who gave it, at most 50 characters.
+	// The leader who gave it, at most 50 characters; filled in from
+	// `by_leader` where that is given.
 	Leader string `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
 	// Who took part, at most 50 entries of at most 50 characters.
 	Participants []string `protobuf:"bytes,4,rep,name=participants,proto3" json:"participants,omitempty"`
@@ -3742,14 +3873,17 @@ type SupervisionActivity struct {
 	// The account that recorded it, `accounts/{account}`. Output only.
 	RecordedBy string `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
 	// When Banli recorded it. Output only.
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// The leader who gave it, `leaders/{leader}`: one of the case's
+	// key_leaders. Optional; `leader` is then filled in.
+	ByLeader      string `protobuf:"bytes,8,opt,name=by_leader,json=byLeader,proto3" json:"by_leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SupervisionActivity) Reset() {
 	*x = SupervisionActivity{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3761,7 +3895,7 @@ func (x *SupervisionActivity) String() string {
 func (*SupervisionActivity) ProtoMessage() {}
 
 func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3774,7 +3908,7 @@ func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionActivity.ProtoReflect.Descriptor instead.
 func (*SupervisionActivity) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SupervisionActivity) GetKind() SupervisionKind {
@@ -3826,6 +3960,13 @@ func (x *SupervisionActivity) GetRecordTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SupervisionActivity) GetByLeader() string {
+	if x != nil {
+		return x.ByLeader
+	}
+	return ""
+}
+
 // One version of a reply's draft.
 type ReplyDraft struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3855,7 +3996,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3867,7 +4008,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3880,7 +4021,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -3963,7 +4104,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3975,7 +4116,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3988,7 +4129,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -4039,7 +4180,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4051,7 +4192,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4064,7 +4205,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -4124,7 +4265,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4136,7 +4277,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4149,7 +4290,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -4209,7 +4350,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4221,7 +4362,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4234,7 +4375,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -4277,7 +4418,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4289,7 +4430,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4302,7 +4443,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -4353,7 +4494,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4365,7 +4506,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4378,7 +4519,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -4434,7 +4575,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\buploader\x18\a \x01(\tB\x03\xe0A\x03R\buploader\x12\x17\n" +
 	"\x04unit\x18\b \x01(\tB\x03\xe0A\x03R\x04unit\x12@\n" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime\"\xa7\t\n" +
+	"createTime\"\xe6\t\n" +
 	"\bProposal\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12 \n" +
 	"\asession\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x05R\asession\x12/\n" +
@@ -4467,7 +4608,13 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\treminders\x18\x18 \x03(\v2\x12.banli.v1.ReminderB\x03\xe0A\x03R\treminders\x12!\n" +
 	"\tsubmitter\x18\x19 \x01(\tB\x03\xe0A\x03R\tsubmitter\x12Y\n" +
 	"\x16supervision_activities\x18\x1a \x03(\v2\x1d.banli.v1.SupervisionActivityB\x03\xe0A\x03R\x15supervisionActivities\x12/\n" +
-	"\x05files\x18\x1b \x03(\v2\x14.banli.v1.AttachmentB\x03\xe0A\x03R\x05files\"\x7f\n" +
+	"\x05files\x18\x1b \x03(\v2\x14.banli.v1.AttachmentB\x03\xe0A\x03R\x05files\x12=\n" +
+	"\vkey_leaders\x18\x1c \x03(\v2\x17.banli.v1.KeyCaseLeaderB\x03\xe0A\x03R\n" +
+	"keyLeaders\"\x84\x01\n" +
+	"\rKeyCaseLeader\x12\x1b\n" +
+	"\x06leader\x18\x01 \x01(\tB\x03\xe0A\x02R\x06leader\x12.\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x15.banli.v1.KeyCaseRoleB\x03\xe0A\x02R\x04role\x12&\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\x03\xe0A\x03R\vdisplayName\"\x7f\n" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
@@ -4634,7 +4781,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vrecorded_by\x18\x05 \x01(\tB\x03\xe0A\x03R\n" +
 	"recordedBy\x12@\n" +
 	"\vrecord_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"recordTime\"\xa5\x02\n" +
+	"recordTime\"\xc2\x02\n" +
 	"\x13SupervisionActivity\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.banli.v1.SupervisionKindB\x03\xe0A\x02R\x04kind\x12\x17\n" +
 	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12\x16\n" +
@@ -4644,7 +4791,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\vrecorded_by\x18\x06 \x01(\tB\x03\xe0A\x03R\n" +
 	"recordedBy\x12@\n" +
 	"\vrecord_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"recordTime\"\x8a\x03\n" +
+	"recordTime\x12\x1b\n" +
+	"\tby_leader\x18\b \x01(\tR\bbyLeader\"\x8a\x03\n" +
 	"\n" +
 	"ReplyDraft\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x12%\n" +
@@ -4792,7 +4940,11 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11DECISION_APPROVED\x10\x01\x12\x14\n" +
-	"\x10DECISION_REFUSED\x10\x02*\x82\x01\n" +
+	"\x10DECISION_REFUSED\x10\x02*g\n" +
+	"\vKeyCaseRole\x12\x1d\n" +
+	"\x19KEY_CASE_ROLE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16KEY_CASE_ROLE_HANDLING\x10\x01\x12\x1d\n" +
+	"\x19KEY_CASE_ROLE_SUPERVISING\x10\x02*\x82\x01\n" +
 	"\rFollowUpState\x12\x1f\n" +
 	"\x1bFOLLOW_UP_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FOLLOW_UP_STATE_OPEN\x10\x01\x12\x1a\n" +
@@ -4846,8 +4998,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 23)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 24)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -4864,148 +5016,152 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(DisclosureState)(0),          // 12: banli.v1.DisclosureState
 	(Satisfaction)(0),             // 13: banli.v1.Satisfaction
 	(Decision)(0),                 // 14: banli.v1.Decision
-	(FollowUpState)(0),            // 15: banli.v1.FollowUpState
-	(RatingDimension)(0),          // 16: banli.v1.RatingDimension
-	(RatingSource)(0),             // 17: banli.v1.RatingSource
-	(UnsatisfiedDecision)(0),      // 18: banli.v1.UnsatisfiedDecision
-	(SupervisionKind)(0),          // 19: banli.v1.SupervisionKind
-	(DraftState)(0),               // 20: banli.v1.DraftState
-	(ReviewDecision)(0),           // 21: banli.v1.ReviewDecision
-	(CountersignDecision)(0),      // 22: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 23: banli.v1.Deadline
-	(*Proposer)(nil),              // 24: banli.v1.Proposer
-	(*Attachment)(nil),            // 25: banli.v1.Attachment
-	(*Proposal)(nil),              // 26: banli.v1.Proposal
-	(*Refusal)(nil),               // 27: banli.v1.Refusal
-	(*Assignment)(nil),            // 28: banli.v1.Assignment
-	(*FollowUp)(nil),              // 29: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 30: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 31: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 32: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 33: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 34: banli.v1.Consultation
-	(*Opinion)(nil),               // 35: banli.v1.Opinion
-	(*Rating)(nil),                // 36: banli.v1.Rating
-	(*DimensionRating)(nil),       // 37: banli.v1.DimensionRating
-	(*UnsatisfiedVetting)(nil),    // 38: banli.v1.UnsatisfiedVetting
-	(*Reply)(nil),                 // 39: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 40: banli.v1.CollectiveReview
-	(*SupervisionActivity)(nil),   // 41: banli.v1.SupervisionActivity
-	(*ReplyDraft)(nil),            // 42: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 43: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 44: banli.v1.Countersign
-	(*Delivery)(nil),              // 45: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 46: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 47: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 48: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 49: google.protobuf.Timestamp
+	(KeyCaseRole)(0),              // 15: banli.v1.KeyCaseRole
+	(FollowUpState)(0),            // 16: banli.v1.FollowUpState
+	(RatingDimension)(0),          // 17: banli.v1.RatingDimension
+	(RatingSource)(0),             // 18: banli.v1.RatingSource
+	(UnsatisfiedDecision)(0),      // 19: banli.v1.UnsatisfiedDecision
+	(SupervisionKind)(0),          // 20: banli.v1.SupervisionKind
+	(DraftState)(0),               // 21: banli.v1.DraftState
+	(ReviewDecision)(0),           // 22: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 23: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 24: banli.v1.Deadline
+	(*Proposer)(nil),              // 25: banli.v1.Proposer
+	(*Attachment)(nil),            // 26: banli.v1.Attachment
+	(*Proposal)(nil),              // 27: banli.v1.Proposal
+	(*KeyCaseLeader)(nil),         // 28: banli.v1.KeyCaseLeader
+	(*Refusal)(nil),               // 29: banli.v1.Refusal
+	(*Assignment)(nil),            // 30: banli.v1.Assignment
+	(*FollowUp)(nil),              // 31: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 32: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 33: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 34: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 35: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 36: banli.v1.Consultation
+	(*Opinion)(nil),               // 37: banli.v1.Opinion
+	(*Rating)(nil),                // 38: banli.v1.Rating
+	(*DimensionRating)(nil),       // 39: banli.v1.DimensionRating
+	(*UnsatisfiedVetting)(nil),    // 40: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 41: banli.v1.Reply
+	(*CollectiveReview)(nil),      // 42: banli.v1.CollectiveReview
+	(*SupervisionActivity)(nil),   // 43: banli.v1.SupervisionActivity
+	(*ReplyDraft)(nil),            // 44: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 45: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 46: banli.v1.Countersign
+	(*Delivery)(nil),              // 47: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 48: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 49: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 50: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 51: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	49,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	49,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	51,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	51,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,   // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
-	49,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	51,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 4: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,   // 5: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	24,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	25,  // 7: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	25,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	26,  // 7: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,   // 8: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	28,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	27,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	49,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	49,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	32,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	41,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
-	25,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
-	6,   // 16: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	49,  // 17: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
-	4,   // 18: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
-	5,   // 19: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	49,  // 20: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	23,  // 21: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	49,  // 22: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	23,  // 23: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	23,  // 24: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	33,  // 25: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	34,  // 26: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	35,  // 27: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	39,  // 28: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	31,  // 29: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	23,  // 30: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	29,  // 31: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	42,  // 32: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	40,  // 33: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	39,  // 34: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	39,  // 35: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
-	15,  // 36: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	49,  // 37: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	30,  // 38: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	49,  // 39: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	49,  // 40: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	49,  // 41: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 42: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	49,  // 43: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	49,  // 44: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	49,  // 45: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 46: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	49,  // 47: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,   // 48: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,   // 49: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	49,  // 50: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	49,  // 51: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	25,  // 52: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
-	49,  // 53: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	25,  // 54: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
-	13,  // 55: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	49,  // 56: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	17,  // 57: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	37,  // 58: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	25,  // 59: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
-	16,  // 60: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
-	13,  // 61: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
-	18,  // 62: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	49,  // 63: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,   // 64: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	49,  // 65: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11,  // 66: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12,  // 67: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	49,  // 68: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	23,  // 69: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	36,  // 70: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	49,  // 71: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	23,  // 72: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	47,  // 73: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	43,  // 74: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	38,  // 75: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	23,  // 76: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	45,  // 77: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	46,  // 78: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	25,  // 79: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
-	49,  // 80: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	19,  // 81: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	49,  // 82: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	39,  // 83: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	49,  // 84: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	20,  // 85: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	49,  // 86: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	44,  // 87: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	21,  // 88: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	49,  // 89: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	22,  // 90: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	49,  // 91: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10,  // 92: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	49,  // 93: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	49,  // 94: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	49,  // 95: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,   // 96: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,   // 97: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	49,  // 98: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,   // 99: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	100, // [100:100] is the sub-list for method output_type
-	100, // [100:100] is the sub-list for method input_type
-	100, // [100:100] is the sub-list for extension type_name
-	100, // [100:100] is the sub-list for extension extendee
-	0,   // [0:100] is the sub-list for field type_name
+	30,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	29,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	51,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	51,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	34,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	43,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	26,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
+	28,  // 16: banli.v1.Proposal.key_leaders:type_name -> banli.v1.KeyCaseLeader
+	15,  // 17: banli.v1.KeyCaseLeader.role:type_name -> banli.v1.KeyCaseRole
+	6,   // 18: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
+	51,  // 19: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	4,   // 20: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
+	5,   // 21: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
+	51,  // 22: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	24,  // 23: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	51,  // 24: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	24,  // 25: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	24,  // 26: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	35,  // 27: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	36,  // 28: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	37,  // 29: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	41,  // 30: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	33,  // 31: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	24,  // 32: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	31,  // 33: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	44,  // 34: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	42,  // 35: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	41,  // 36: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	41,  // 37: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	16,  // 38: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	51,  // 39: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	32,  // 40: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	51,  // 41: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	51,  // 42: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	51,  // 43: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 44: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	51,  // 45: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	51,  // 46: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	51,  // 47: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 48: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	51,  // 49: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,   // 50: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,   // 51: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	51,  // 52: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	51,  // 53: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	26,  // 54: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	51,  // 55: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	26,  // 56: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	13,  // 57: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	51,  // 58: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	18,  // 59: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	39,  // 60: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	26,  // 61: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	17,  // 62: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	13,  // 63: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	19,  // 64: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	51,  // 65: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,   // 66: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	51,  // 67: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11,  // 68: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12,  // 69: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	51,  // 70: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	24,  // 71: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	38,  // 72: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	51,  // 73: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	24,  // 74: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	49,  // 75: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	45,  // 76: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	40,  // 77: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	24,  // 78: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	47,  // 79: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	48,  // 80: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	26,  // 81: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	51,  // 82: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	20,  // 83: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	51,  // 84: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	41,  // 85: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	51,  // 86: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	21,  // 87: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	51,  // 88: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	46,  // 89: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	22,  // 90: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	51,  // 91: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	23,  // 92: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	51,  // 93: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 94: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	51,  // 95: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	51,  // 96: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	51,  // 97: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 98: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 99: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	51,  // 100: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 101: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	102, // [102:102] is the sub-list for method output_type
+	102, // [102:102] is the sub-list for method input_type
+	102, // [102:102] is the sub-list for extension type_name
+	102, // [102:102] is the sub-list for extension extendee
+	0,   // [0:102] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -5018,8 +5174,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      23,
-			NumMessages:   26,
+			NumEnums:      24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -451,7 +451,10 @@ type ListProposalsRequest struct {
 	Submitter string `protobuf:"bytes,12,opt,name=submitter,proto3" json:"submitter,omitempty"`
 	// Only cases with a current part handled by this account,
 	// `accounts/{account}` ("my cases").
-	Handler       string `protobuf:"bytes,13,opt,name=handler,proto3" json:"handler,omitempty"`
+	Handler string `protobuf:"bytes,13,opt,name=handler,proto3" json:"handler,omitempty"`
+	// Only the key cases of this leader, `leaders/{leader}` (handling or
+	// supervising). A leader's account lists its own.
+	Leader        string `protobuf:"bytes,14,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -573,6 +576,13 @@ func (x *ListProposalsRequest) GetSubmitter() string {
 func (x *ListProposalsRequest) GetHandler() string {
 	if x != nil {
 		return x.Handler
+	}
+	return ""
+}
+
+func (x *ListProposalsRequest) GetLeader() string {
+	if x != nil {
+		return x.Leader
 	}
 	return ""
 }
@@ -3000,12 +3010,19 @@ type MarkKeyRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// True to mark as a key case, false to unmark.
 	Key bool `protobuf:"varint,2,opt,name=key,proto3" json:"key,omitempty"`
-	// The supervising leader, at most 50 characters; required to mark.
+	// The supervising leader as text, at most 50 characters, as before
+	// leaders were records; give `leaders` instead. To mark, one of the two
+	// is required, not both.
 	SupervisingLeader string `protobuf:"bytes,3,opt,name=supervising_leader,json=supervisingLeader,proto3" json:"supervising_leader,omitempty"`
 	// If set, the call fails with ABORTED unless it equals the case's etag.
 	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The key case's leaders (registered with LeaderService): at least one
+	// supervising (领衔督办), at most 5, and at most one leading its handling
+	// (领办); each leader once. Marking again replaces them. Not allowed
+	// when unmarking.
+	Leaders       []*KeyCaseLeader `protobuf:"bytes,6,rep,name=leaders,proto3" json:"leaders,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3075,6 +3092,13 @@ func (x *MarkKeyRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *MarkKeyRequest) GetLeaders() []*KeyCaseLeader {
+	if x != nil {
+		return x.Leaders
+	}
+	return nil
+}
+
 var File_banli_v1_proposal_service_proto protoreflect.FileDescriptor
 
 const file_banli_v1_proposal_service_proto_rawDesc = "" +
@@ -3103,7 +3127,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x13DownloadFileRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"-\n" +
 	"\x12GetProposalRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xb6\x03\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xce\x03\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3119,7 +3143,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	" \x01(\tR\x05topic\x12*\n" +
 	"\x04view\x18\v \x01(\x0e2\x16.banli.v1.ProposalViewR\x04view\x12\x1c\n" +
 	"\tsubmitter\x18\f \x01(\tR\tsubmitter\x12\x18\n" +
-	"\ahandler\x18\r \x01(\tR\ahandlerB\x06\n" +
+	"\ahandler\x18\r \x01(\tR\ahandler\x12\x16\n" +
+	"\x06leader\x18\x0e \x01(\tR\x06leaderB\x06\n" +
 	"\x04_key\"q\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
@@ -3332,14 +3357,15 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\asources\x18\x02 \x03(\tR\asources\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"\x9d\x01\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xd0\x01\n" +
 	"\x0eMarkKeyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\bR\x03key\x12-\n" +
 	"\x12supervising_leader\x18\x03 \x01(\tR\x11supervisingLeader\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId*^\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x121\n" +
+	"\aleaders\x18\x06 \x03(\v2\x17.banli.v1.KeyCaseLeaderR\aleaders*^\n" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
@@ -3454,7 +3480,8 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),         // 55: google.protobuf.Timestamp
 	(ReplyCategory)(0),                    // 56: banli.v1.ReplyCategory
 	(NotFiledReason)(0),                   // 57: banli.v1.NotFiledReason
-	(*httpbody.HttpBody)(nil),             // 58: google.api.HttpBody
+	(*KeyCaseLeader)(nil),                 // 58: banli.v1.KeyCaseLeader
+	(*httpbody.HttpBody)(nil),             // 59: google.api.HttpBody
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	37, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
@@ -3483,79 +3510,80 @@ var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	55, // 23: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
 	56, // 24: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
 	57, // 25: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	1,  // 26: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	5,  // 27: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	6,  // 28: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	8,  // 29: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	9,  // 30: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	10, // 31: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	11, // 32: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	12, // 33: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	13, // 34: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	14, // 35: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	15, // 36: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	16, // 37: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	17, // 38: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	18, // 39: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	19, // 40: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	20, // 41: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	21, // 42: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	22, // 43: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	23, // 44: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	24, // 45: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	26, // 46: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	27, // 47: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	28, // 48: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	29, // 49: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	30, // 50: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	31, // 51: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	32, // 52: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	33, // 53: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	34, // 54: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	35, // 55: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	25, // 56: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	36, // 57: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	2,  // 58: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
-	4,  // 59: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
-	37, // 60: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	37, // 61: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	7,  // 62: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	37, // 63: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	37, // 64: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	37, // 65: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	37, // 66: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	37, // 67: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	37, // 68: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	37, // 69: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	37, // 70: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	37, // 71: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	37, // 72: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	37, // 73: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	37, // 74: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	37, // 75: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	37, // 76: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	37, // 77: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	37, // 78: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	37, // 79: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	37, // 80: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	37, // 81: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	37, // 82: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	37, // 83: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	37, // 84: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	37, // 85: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	37, // 86: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	37, // 87: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	37, // 88: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	37, // 89: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	37, // 90: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	37, // 91: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	48, // 92: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
-	58, // 93: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
-	60, // [60:94] is the sub-list for method output_type
-	26, // [26:60] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	58, // 26: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
+	1,  // 27: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	5,  // 28: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	6,  // 29: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	8,  // 30: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	9,  // 31: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	10, // 32: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	11, // 33: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	12, // 34: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	13, // 35: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	14, // 36: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	15, // 37: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	16, // 38: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	17, // 39: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	18, // 40: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	19, // 41: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	20, // 42: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	21, // 43: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	22, // 44: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	23, // 45: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	24, // 46: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	26, // 47: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	27, // 48: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	28, // 49: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	29, // 50: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	30, // 51: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	31, // 52: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	32, // 53: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	33, // 54: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	34, // 55: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	35, // 56: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	25, // 57: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	36, // 58: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	2,  // 59: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
+	4,  // 60: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	37, // 61: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	37, // 62: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	7,  // 63: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	37, // 64: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	37, // 65: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	37, // 66: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	37, // 67: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	37, // 68: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	37, // 69: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	37, // 70: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	37, // 71: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	37, // 72: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	37, // 73: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	37, // 74: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	37, // 75: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	37, // 76: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	37, // 77: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	37, // 78: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	37, // 79: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	37, // 80: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	37, // 81: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	37, // 82: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	37, // 83: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	37, // 84: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	37, // 85: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	37, // 86: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	37, // 87: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	37, // 88: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	37, // 89: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	37, // 90: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	37, // 91: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	37, // 92: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	48, // 93: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	59, // 94: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	61, // [61:95] is the sub-list for method output_type
+	27, // [27:61] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }

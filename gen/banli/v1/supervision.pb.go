@@ -277,13 +277,16 @@ type LedgerEntry struct {
 	CurrentDeadline *Deadline `protobuf:"bytes,13,opt,name=current_deadline,json=currentDeadline,proto3" json:"current_deadline,omitempty"`
 	// Whether that deadline has passed as of the request's as_of.
 	Overdue bool `protobuf:"varint,14,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	// Key case, and its supervising leader.
+	// Key case, and its supervising leader (as text; see
+	// Proposal.supervising_leader) and its leaders.
 	Key               bool   `protobuf:"varint,15,opt,name=key,proto3" json:"key,omitempty"`
 	SupervisingLeader string `protobuf:"bytes,16,opt,name=supervising_leader,json=supervisingLeader,proto3" json:"supervising_leader,omitempty"`
 	// A key case's latest supervision activity, if any.
 	LastSupervision *SupervisionActivity `protobuf:"bytes,17,opt,name=last_supervision,json=lastSupervision,proto3" json:"last_supervision,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// A key case's leaders.
+	KeyLeaders    []*KeyCaseLeader `protobuf:"bytes,18,rep,name=key_leaders,json=keyLeaders,proto3" json:"key_leaders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LedgerEntry) Reset() {
@@ -435,6 +438,13 @@ func (x *LedgerEntry) GetLastSupervision() *SupervisionActivity {
 	return nil
 }
 
+func (x *LedgerEntry) GetKeyLeaders() []*KeyCaseLeader {
+	if x != nil {
+		return x.KeyLeaders
+	}
+	return nil
+}
+
 // Request for ListLedgerEntries.
 type ListLedgerEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -458,7 +468,10 @@ type ListLedgerEntriesRequest struct {
 	// The next_page_token of a previous call with the same other fields.
 	PageToken string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only parts handled by this account, `accounts/{account}` ("my cases").
-	Handler       string `protobuf:"bytes,10,opt,name=handler,proto3" json:"handler,omitempty"`
+	Handler string `protobuf:"bytes,10,opt,name=handler,proto3" json:"handler,omitempty"`
+	// KEY_CASES: only the key cases of this leader, `leaders/{leader}`
+	// (handling or supervising). A leader's account reads its own only.
+	Leader        string `protobuf:"bytes,11,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -559,6 +572,13 @@ func (x *ListLedgerEntriesRequest) GetPageToken() string {
 func (x *ListLedgerEntriesRequest) GetHandler() string {
 	if x != nil {
 		return x.Handler
+	}
+	return ""
+}
+
+func (x *ListLedgerEntriesRequest) GetLeader() string {
+	if x != nil {
+		return x.Leader
 	}
 	return ""
 }
@@ -877,7 +897,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12-\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x12\x12\n" +
 	"\x04year\x18\x05 \x01(\x05R\x04year\x12'\n" +
-	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\x8b\x05\n" +
+	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xc5\x05\n" +
 	"\vLedgerEntry\x12\x1a\n" +
 	"\bproposal\x18\x01 \x01(\tR\bproposal\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x14\n" +
@@ -900,7 +920,9 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\aoverdue\x18\x0e \x01(\bR\aoverdue\x12\x10\n" +
 	"\x03key\x18\x0f \x01(\bR\x03key\x12-\n" +
 	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\x12H\n" +
-	"\x10last_supervision\x18\x11 \x01(\v2\x1d.banli.v1.SupervisionActivityR\x0flastSupervision\"\xf1\x02\n" +
+	"\x10last_supervision\x18\x11 \x01(\v2\x1d.banli.v1.SupervisionActivityR\x0flastSupervision\x128\n" +
+	"\vkey_leaders\x18\x12 \x03(\v2\x17.banli.v1.KeyCaseLeaderR\n" +
+	"keyLeaders\"\x89\x03\n" +
 	"\x18ListLedgerEntriesRequest\x12-\n" +
 	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
@@ -913,7 +935,8 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\t \x01(\tR\tpageToken\x12\x18\n" +
 	"\ahandler\x18\n" +
-	" \x01(\tR\ahandler\"t\n" +
+	" \x01(\tR\ahandler\x12\x16\n" +
+	"\x06leader\x18\v \x01(\tR\x06leader\"t\n" +
 	"\x19ListLedgerEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.banli.v1.LedgerEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
@@ -991,8 +1014,9 @@ var file_banli_v1_supervision_proto_goTypes = []any{
 	(AssignmentState)(0),              // 10: banli.v1.AssignmentState
 	(*Deadline)(nil),                  // 11: banli.v1.Deadline
 	(*SupervisionActivity)(nil),       // 12: banli.v1.SupervisionActivity
-	(*timestamppb.Timestamp)(nil),     // 13: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),         // 14: google.api.HttpBody
+	(*KeyCaseLeader)(nil),             // 13: banli.v1.KeyCaseLeader
+	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),         // 15: google.api.HttpBody
 }
 var file_banli_v1_supervision_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.ExportLedgerRequest.format:type_name -> banli.v1.ExportFormat
@@ -1002,29 +1026,30 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	10, // 4: banli.v1.LedgerEntry.state:type_name -> banli.v1.AssignmentState
 	11, // 5: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
 	12, // 6: banli.v1.LedgerEntry.last_supervision:type_name -> banli.v1.SupervisionActivity
-	1,  // 7: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
-	13, // 8: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 9: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	13, // 10: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 11: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 12: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
-	3,  // 13: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
-	3,  // 14: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
-	3,  // 15: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
-	3,  // 16: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	3,  // 17: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
-	3,  // 18: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
-	4,  // 19: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 20: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 21: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 22: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 23: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	14, // 24: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	13, // 7: banli.v1.LedgerEntry.key_leaders:type_name -> banli.v1.KeyCaseLeader
+	1,  // 8: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
+	14, // 9: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 10: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
+	14, // 11: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 12: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 13: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
+	3,  // 14: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
+	3,  // 15: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
+	3,  // 16: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
+	3,  // 17: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
+	3,  // 18: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
+	3,  // 19: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
+	4,  // 20: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 21: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 22: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 23: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 24: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	15, // 25: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
