@@ -462,6 +462,31 @@ var (
 			return nil
 		},
 	}
+	ratingPeriodOver = guard{
+		rule: "the reply's rating period has ended with ratings missing, and the session closes such periods",
+		check: func(in guardInput) error {
+			if in.policy.GetUnreturnedRatings() == banliv1.UnreturnedRatings_UNRETURNED_RATINGS_WAIT {
+				return fmt.Errorf("the session waits for every rating (UNRETURNED_RATINGS_WAIT): %w", ErrPrecondition)
+			}
+			if !ratingsOverdue(in.p, in.a, in.now) {
+				return fmt.Errorf("%s: the rating period has not ended, or no rating is missing: %w", in.a.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
+	ratingPeriodOpen = guard{
+		rule: "the reply's rating period was not closed with ratings missing",
+		check: func(in guardInput) error {
+			ref := (&violations{}).replyRef("name", stringField(in.req, "name"))
+			for _, r := range in.a.GetReplies() {
+				if int(r.GetRound()) == ref.round && r.GetRatingPeriodClose() != nil {
+					return fmt.Errorf("%s: its rating period closed on %s with the ratings missing counted as not returned: %w",
+						r.GetName(), chinaDate(r.GetRatingPeriodClose().GetCloseTime().AsTime()), ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
 	ratedByARater = guard{
 		rule: "the rater is one of the case's proposers, and the first one where the session says so",
 		check: func(in guardInput) error {

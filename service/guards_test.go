@@ -93,6 +93,15 @@ func TestGuards(t *testing.T) {
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
+	keyCase := &banliv1.Proposal{Name: "proposals/1", Key: true, KeyLeaders: []*banliv1.KeyCaseLeader{{Leader: "leaders/1"}}}
+	byLeader := func(l string) *banliv1.RecordSupervisionRequest {
+		return &banliv1.RecordSupervisionRequest{Activity: &banliv1.SupervisionActivity{ByLeader: l}}
+	}
+	awaiting := func(deadline time.Time, closed *banliv1.RatingPeriodClose) *banliv1.Assignment {
+		return part(&banliv1.Assignment{Round: 1, Replies: []*banliv1.Reply{{Name: replyName(1, 1, 1), Round: 1, RatingsExpected: 2,
+			Ratings: []*banliv1.Rating{{ProposerId: 1}}, RatingDeadline: due(deadline), RatingPeriodClose: closed}}})
+	}
+	waits := resolvePolicy(&banliv1.SessionPolicy{UnreturnedRatings: banliv1.UnreturnedRatings_UNRETURNED_RATINGS_WAIT})
 	tests := []struct {
 		name  string
 		g     guard
@@ -172,6 +181,14 @@ func TestGuards(t *testing.T) {
 		{"a consultation from before rounds were kept", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{}}}), policy: policy}, true},
 		{"supervising a key case", keyCaseOnly, guardInput{p: &banliv1.Proposal{Key: true}}, true},
 		{"supervising a case that is not key", keyCaseOnly, guardInput{p: &banliv1.Proposal{}}, false},
+		{"an activity by a leader of the case", byALeaderOfTheCase, guardInput{p: keyCase, req: byLeader("leaders/1")}, true},
+		{"an activity by another leader", byALeaderOfTheCase, guardInput{p: keyCase, req: byLeader("leaders/2")}, false},
+		{"an activity naming no leader record", byALeaderOfTheCase, guardInput{p: keyCase, req: byLeader("")}, true},
+		{"a period over with a rating missing", ratingPeriodOver, guardInput{a: awaiting(now.Add(-time.Hour), nil), policy: policy, now: now}, true},
+		{"a period not over", ratingPeriodOver, guardInput{a: awaiting(now.Add(time.Hour), nil), policy: policy, now: now}, false},
+		{"a period over in a session that waits", ratingPeriodOver, guardInput{a: awaiting(now.Add(-time.Hour), nil), policy: waits, now: now}, false},
+		{"a rating in an open period", ratingPeriodOpen, guardInput{a: awaiting(now.Add(time.Hour), nil), req: rating(1, 2)}, true},
+		{"a rating after the period closed", ratingPeriodOpen, guardInput{a: awaiting(now.Add(-time.Hour), &banliv1.RatingPeriodClose{CloseTime: timestamppb.New(now)}), req: rating(1, 2)}, false},
 		{"an overall rating", ratedOnTheForm, guardInput{req: rating(2, 1), policy: policy}, true},
 		{"a dimension the overall form lacks", ratedOnTheForm, guardInput{req: withDims(rating(2, 1), banliv1.RatingDimension_RATING_DIMENSION_ATTITUDE), policy: policy}, false},
 		{"the Hongkou form, whole", ratedOnTheForm, guardInput{req: withDims(rating(2, 1), formDimensions[banliv1.RatingForm_RATING_FORM_HONGKOU]...), policy: hongkou}, true},

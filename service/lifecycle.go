@@ -39,6 +39,7 @@ const (
 	StepRateUnsatisfied     Step = "RateReply (unsatisfied)"
 	StepRatePartly          Step = "RateReply (more ratings due)"
 	StepRateToOffice        Step = "RateReply (unsatisfied, to the office)"
+	StepCloseRatingPeriod   Step = "CloseRatingPeriod (ratings not returned)"
 	StepRehandle            Step = "DecideUnsatisfied (re-handle)"
 	StepCloseUnsatisfied    Step = "DecideUnsatisfied (explain and close)"
 	StepPublish             Step = "PublishReply"
@@ -214,17 +215,20 @@ var assignmentTransitions = []assignmentTransition{
 	// sessions of RATERS_ANY_PROPOSER the first rating does, and later ones
 	// keep it settled.
 	{step: StepRateSatisfied, roles: replyingRoles, edges: edges{aReplied: aRated, aRated: aRated},
-		guards: []guard{currentRoundsReply, ratedByARater, ratedOnTheForm, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratingPeriodOpen, ratedByARater, ratedOnTheForm, ratedOnce}},
 	// A rating that leaves more due, or comes in while the office decides
 	// an unsatisfied one, changes nothing but the count.
 	{step: StepRatePartly, roles: replyingRoles, edges: edges{aReplied: assignmentStays, aUnsatisfied: assignmentStays},
-		guards: []guard{currentRoundsReply, ratedByARater, ratedOnTheForm, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratingPeriodOpen, ratedByARater, ratedOnTheForm, ratedOnce}},
 	// 不满意: the part goes back for a new round (重新办理), or, where the
 	// office vets unsatisfied ratings, waits for its decision.
 	{step: StepRateUnsatisfied, roles: replyingRoles, edges: edges{aReplied: aRehandling, aRated: aRehandling},
-		guards: []guard{currentRoundsReply, ratedByARater, ratedOnTheForm, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratingPeriodOpen, ratedByARater, ratedOnTheForm, ratedOnce}},
 	{step: StepRateToOffice, roles: replyingRoles, edges: edges{aReplied: aUnsatisfied, aRated: aUnsatisfied},
-		guards: []guard{currentRoundsReply, ratedByARater, ratedOnTheForm, ratedOnce}},
+		guards: []guard{currentRoundsReply, ratingPeriodOpen, ratedByARater, ratedOnTheForm, ratedOnce}},
+	// The server's own step: the rating period ends with ratings missing,
+	// and the part is rated by those returned (unreturned_ratings).
+	{step: StepCloseRatingPeriod, roles: replyingRoles, edges: edges{aReplied: aRated}, guards: []guard{ratingPeriodOver}},
 	{step: StepRehandle, roles: replyingRoles, edges: edges{aUnsatisfied: aRehandling}, guards: []guard{currentRoundsReply}},
 	{step: StepCloseUnsatisfied, roles: replyingRoles, edges: edges{aUnsatisfied: aRated}, guards: []guard{currentRoundsReply}},
 	// 延期: a unit that has signed asks for more time for its first reply;

@@ -120,6 +120,9 @@ func printSideMachine[S interface {
 // DecideExtension's).
 func whoMay(step Step) string {
 	method, _, _ := strings.Cut(string(step), " (")
+	if "server/"+method == closeRatingPeriodMethod {
+		return "the server, by itself"
+	}
 	for full, rule := range rules {
 		if strings.HasSuffix(full, "/"+method) {
 			var names []string

@@ -95,6 +95,7 @@ func TestAssignmentSteps(t *testing.T) {
 		want[key{StepRateToOffice, role, aRated}] = aUnsatisfied
 		want[key{StepRehandle, role, aUnsatisfied}] = aRehandling
 		want[key{StepCloseUnsatisfied, role, aUnsatisfied}] = aRated
+		want[key{StepCloseRatingPeriod, role, aReplied}] = aRated
 		for _, s := range []banliv1.AssignmentState{aReplied, aRated, aRehandling} {
 			want[key{StepCorrectCategory, role, s}] = s
 		}
@@ -118,7 +119,7 @@ func TestAssignmentSteps(t *testing.T) {
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
 		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign, StepSubmitForReview, StepAcceptReply, StepReturnReply,
-		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied,
+		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied, StepCloseRatingPeriod,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))

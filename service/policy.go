@@ -26,6 +26,7 @@ const (
 	defaultOfficeReviewsReplies    = false
 	defaultOfficeVetsUnsatisfied   = true
 	defaultRaters                  = banliv1.Raters_RATERS_EVERY_PROPOSER
+	defaultUnreturnedRatings       = banliv1.UnreturnedRatings_UNRETURNED_RATINGS_COUNTED_APART
 	// Rules added after sessions were first registered: a new session gets
 	// the default, one stored before the rule existed reads false (see
 	// storedPolicy), so that its rules do not change under it.
@@ -78,6 +79,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	if out.Raters == banliv1.Raters_RATERS_UNSPECIFIED {
 		out.Raters = defaultRaters
 	}
+	if out.UnreturnedRatings == banliv1.UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED {
+		out.UnreturnedRatings = defaultUnreturnedRatings
+	}
 	if out.RatingForm == banliv1.RatingForm_RATING_FORM_UNSPECIFIED {
 		out.RatingForm = banliv1.RatingForm_RATING_FORM_OVERALL
 	}
@@ -103,6 +107,9 @@ func storedPolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.OfficeVetsUnsatisfied == nil {
 		out.OfficeVetsUnsatisfied = proto.Bool(false)
+	}
+	if out.UnreturnedRatings == banliv1.UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED {
+		out.UnreturnedRatings = banliv1.UnreturnedRatings_UNRETURNED_RATINGS_WAIT
 	}
 	return resolvePolicy(out)
 }
@@ -133,6 +140,7 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 	v.enum(field+".reply_categories", p.GetReplyCategories(), false)
 	v.enum(field+".raters", p.GetRaters(), false)
 	v.enum(field+".rating_form", p.GetRatingForm(), false)
+	v.enum(field+".unreturned_ratings", p.GetUnreturnedRatings(), false)
 }
 
 // categoryAllowed says whether the session's policy accepts a reply

@@ -2,10 +2,12 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 // Ratings (评价): who rates, when a part is rated, and the office's decision
@@ -140,3 +142,86 @@ func validateRate(r *banliv1.RateReplyRequest) (replyRef, error) {
 	v.attachmentNames("attachments", r.GetAttachments())
 	return ref, v.err()
 }
+
+// serverCaller is the caller of the steps the server takes by itself; its
+// name is no account's (account names start "accounts/").
+var serverCaller = &Caller{Account: "server"}
+
+// CloseRatingPeriods closes the rating period of every reply whose period
+// has ended with ratings missing, in sessions that close them
+// (unreturned_ratings), each case in a write of its own. It returns how
+// many parts it closed. The server runs it when it starts and then every
+// so often; a standby does not.
+func (s *Server) CloseRatingPeriods(ctx context.Context) (int, error) {
+	if s.refuseOnStandby() != nil {
+		return 0, nil
+	}
+	now := s.now()
+	type due struct {
+		id   uint64
+		part int
+	}
+	var found []due
+	err := s.store.View(func(r store.Reader) error {
+		q := store.Query{}
+		q.And(partStateTerm(aReplied))
+		for after := uint64(0); ; {
+			page, more, err := r.ListProposals(q, after, 500)
+			if err != nil {
+				return err
+			}
+			for _, p := range page {
+				for n, a := range p.GetAssignments() {
+					if a.GetState() == aReplied && isCurrent(a) && ratingsOverdue(p, a, now) {
+						found = append(found, due{idOf(p.GetName(), proposalsCollection), n + 1})
+					}
+				}
+			}
+			if !more || len(page) == 0 {
+				return nil
+			}
+			after = idOf(page[len(page)-1].GetName(), proposalsCollection)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	ctx = WithCaller(ctx, serverCaller)
+	closed := 0
+	for _, d := range found {
+		ref := assignmentRef{proposal: d.id, assignment: d.part}
+		_, err := assignmentStep(ctx, s, closeRatingPeriodMethod, serverStep{&banliv1.GetProposalRequest{Name: assignmentName(d.id, d.part)}}, ref, "", StepCloseRatingPeriod,
+			func(c *caseChange, a *banliv1.Assignment) error {
+				policy, err := c.sessionPolicy()
+				if err != nil {
+					return err
+				}
+				r := a.GetReplies()[len(a.GetReplies())-1]
+				missing := max(r.GetRatingsExpected(), 1) - int32(len(r.GetRatings()))
+				r.RatingPeriodClose = &banliv1.RatingPeriodClose{CloseTime: c.nowProto(), RatingsNotReturned: missing, CountedAs: policy.GetUnreturnedRatings()}
+				c.details = fmt.Sprintf("%s: the rating period ended on %s with %d of %d ratings not returned, counted %s", r.GetName(),
+					r.GetRatingDeadline().GetDueDate(), missing, max(r.GetRatingsExpected(), 1),
+					strings.ToLower(trimEnum(policy.GetUnreturnedRatings().String(), "UNRETURNED_RATINGS_")))
+				return nil
+			})
+		switch {
+		case err == nil:
+			closed++
+		case errors.Is(err, ErrPrecondition), errors.Is(err, ErrInvalidTransition):
+			// The session waits for its ratings, or the part moved on
+			// since it was read: nothing to close.
+		default:
+			return closed, err
+		}
+	}
+	return closed, nil
+}
+
+// closeRatingPeriodMethod is what the audit trail names the server's step.
+const closeRatingPeriodMethod = "server/CloseRatingPeriod"
+
+// serverStep is the request of a step the server takes by itself: the
+// part it is on (as a GetProposalRequest names a case), and no request id.
+type serverStep struct{ *banliv1.GetProposalRequest }
+
+func (serverStep) GetRequestId() string { return "" }

@@ -68,6 +68,10 @@ const (
 	cFirstSatisfied = cStateReceived + 8 + iota
 	cFirstBasic
 	cFirstUnsatisfied
+	// Parts whose latest reply's rating period closed with ratings
+	// missing, and the ratings missing (statisticsVersion 4).
+	cUnreturnedParts
+	cUnreturnedRatings
 	numCounters
 )
 
@@ -184,6 +188,14 @@ func partCounters(p *banliv1.Proposal, a *banliv1.Assignment) []int {
 		out = append(out, outcome)
 	}
 	if len(replies) > 0 {
+		if closed := replies[len(replies)-1].GetRatingPeriodClose(); closed != nil {
+			out = append(out, cUnreturnedParts)
+			for range closed.GetRatingsNotReturned() {
+				out = append(out, cUnreturnedRatings)
+			}
+		}
+	}
+	if len(replies) > 0 {
 		if outcome, ok := ratingOutcome(replies[:1]); ok {
 			out = append(out, map[int]int{cSatisfied: cFirstSatisfied, cBasic: cFirstBasic, cUnsatisfied: cFirstUnsatisfied}[outcome])
 		}
@@ -196,9 +208,16 @@ func partCounters(p *banliv1.Proposal, a *banliv1.Assignment) []int {
 
 // ratingOutcome is the outcome of the latest rated reply: unsatisfied if
 // any rating of it is, else basically satisfied if any is, else satisfied.
+// A reply whose rating period closed counts its missing ratings as the
+// session said then: as satisfied, or not at all (and with none returned,
+// the part has no outcome, whatever earlier rounds had).
 func ratingOutcome(replies []*banliv1.Reply) (int, bool) {
 	for i := len(replies) - 1; i >= 0; i-- {
 		ratings := replies[i].GetRatings()
+		closed := replies[i].GetRatingPeriodClose()
+		if len(ratings) == 0 && closed != nil {
+			return cSatisfied, closed.GetCountedAs() == banliv1.UnreturnedRatings_UNRETURNED_RATINGS_SATISFIED
+		}
 		if len(ratings) == 0 {
 			continue
 		}
@@ -292,6 +311,9 @@ func statistics(v []int64) *banliv1.Statistics {
 		Disclosure: rate(v[cPublished], v[cReplied]),
 		Published:  v[cPublished],
 		Withheld:   v[cWithheld],
+
+		PartsWithRatingsNotReturned: v[cUnreturnedParts],
+		RatingsNotReturned:          v[cUnreturnedRatings],
 	}
 }
 
@@ -356,7 +378,7 @@ func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.
 // statisticsVersion names what contributions counts. Change it whenever
 // contributions changes what it returns: a server that opens data counted
 // under another version recounts every case first (recountStatistics).
-const statisticsVersion = 3
+const statisticsVersion = 4
 
 // versionStatistics is the name statisticsVersion is recorded under.
 const versionStatistics = "statistics"

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	go closeRatingPeriods(ctx, srv, cmp.Or(cfg.RatingPeriodsEvery, time.Hour), log)
+
 	rest, gatewayConn, err := gateway.New(gatewayLis.DialContext, maxMessageBytes)
 	if err != nil {
 		return err
@@ -228,6 +231,28 @@ func releaseMappedPages(ctx context.Context, db store.MappedPages, log *slog.Log
 			if err := db.ReleaseMappedPages(); err != nil {
 				log.Warn("release mapped pages", "err", err)
 			}
+		}
+	}
+}
+
+// closeRatingPeriods closes the rating periods that have ended, now and
+// then every interval, until ctx ends. A standby closes none; once
+// promoted, it does.
+func closeRatingPeriods(ctx context.Context, srv *service.Server, every time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		n, err := srv.CloseRatingPeriods(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("close rating periods", "err", err, "closed", n)
+		case n > 0:
+			log.Info("closed rating periods with ratings not returned", "parts", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

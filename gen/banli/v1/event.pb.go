@@ -30,7 +30,9 @@ type Event struct {
 	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// When the change was committed.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	// Who made the change: the caller's account, `accounts/{account}`.
+	// Who made the change: the caller's account, `accounts/{account}`, or
+	// `server` for a step Banli takes by itself (the end of a rating
+	// period, CloseRatingPeriod).
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// What was done: the name of the step in the lifecycle table, stable
 	// across releases, e.g. "AssignProposal", "RateReply (unsatisfied)",

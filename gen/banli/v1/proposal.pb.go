@@ -1229,6 +1229,67 @@ func (UnsatisfiedDecision) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
+// What a rating not returned by the end of its period counts as.
+type UnreturnedRatings int32
+
+const (
+	UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED UnreturnedRatings = 0
+	// The server closes the period (CloseRatingPeriod): the part is rated
+	// by the ratings returned, and those missing are counted apart
+	// (Statistics.ratings_not_returned), as neither satisfied nor not. A
+	// reply none rated counts in no satisfaction figure.
+	UnreturnedRatings_UNRETURNED_RATINGS_COUNTED_APART UnreturnedRatings = 1
+	// The server closes the period, and each rating missing counts as
+	// satisfied (逾期未评价视为满意); they are counted apart too.
+	UnreturnedRatings_UNRETURNED_RATINGS_SATISFIED UnreturnedRatings = 2
+	// Nothing happens at the end of the period: the part waits for its
+	// ratings, listed as not returned.
+	UnreturnedRatings_UNRETURNED_RATINGS_WAIT UnreturnedRatings = 3
+)
+
+// Enum value maps for UnreturnedRatings.
+var (
+	UnreturnedRatings_name = map[int32]string{
+		0: "UNRETURNED_RATINGS_UNSPECIFIED",
+		1: "UNRETURNED_RATINGS_COUNTED_APART",
+		2: "UNRETURNED_RATINGS_SATISFIED",
+		3: "UNRETURNED_RATINGS_WAIT",
+	}
+	UnreturnedRatings_value = map[string]int32{
+		"UNRETURNED_RATINGS_UNSPECIFIED":   0,
+		"UNRETURNED_RATINGS_COUNTED_APART": 1,
+		"UNRETURNED_RATINGS_SATISFIED":     2,
+		"UNRETURNED_RATINGS_WAIT":          3,
+	}
+)
+
+func (x UnreturnedRatings) Enum() *UnreturnedRatings {
+	p := new(UnreturnedRatings)
+	*p = x
+	return p
+}
+
+func (x UnreturnedRatings) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnreturnedRatings) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
+}
+
+func (UnreturnedRatings) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[20]
+}
+
+func (x UnreturnedRatings) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnreturnedRatings.Descriptor instead.
+func (UnreturnedRatings) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+}
+
 // What kind of supervision a leader gave a key case.
 type SupervisionKind int32
 
@@ -1273,11 +1334,11 @@ func (x SupervisionKind) String() string {
 }
 
 func (SupervisionKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
 }
 
 func (SupervisionKind) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[20]
+	return &file_banli_v1_proposal_proto_enumTypes[21]
 }
 
 func (x SupervisionKind) Number() protoreflect.EnumNumber {
@@ -1286,7 +1347,7 @@ func (x SupervisionKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SupervisionKind.Descriptor instead.
 func (SupervisionKind) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 // Where a draft of a reply stands.
@@ -1333,11 +1394,11 @@ func (x DraftState) String() string {
 }
 
 func (DraftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
 }
 
 func (DraftState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[21]
+	return &file_banli_v1_proposal_proto_enumTypes[22]
 }
 
 func (x DraftState) Number() protoreflect.EnumNumber {
@@ -1346,7 +1407,7 @@ func (x DraftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DraftState.Descriptor instead.
 func (DraftState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 // What the office decides of a signed-off reply.
@@ -1385,11 +1446,11 @@ func (x ReviewDecision) String() string {
 }
 
 func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[23].Descriptor()
 }
 
 func (ReviewDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[22]
+	return &file_banli_v1_proposal_proto_enumTypes[23]
 }
 
 func (x ReviewDecision) Number() protoreflect.EnumNumber {
@@ -1398,7 +1459,7 @@ func (x ReviewDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReviewDecision.Descriptor instead.
 func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 // What a co-handling unit says of the lead's draft.
@@ -1437,11 +1498,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[23].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[24].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[23]
+	return &file_banli_v1_proposal_proto_enumTypes[24]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1450,7 +1511,7 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 // A due date and the rule that set it.
@@ -3518,9 +3579,13 @@ type Reply struct {
 	// Uploaded files of the case it attaches (the sealed letter as PDF), by
 	// name; at most 10. They go with the reply: a proposer reads them once
 	// it is sent.
-	Attachments   []*Attachment `protobuf:"bytes,30,rep,name=attachments,proto3" json:"attachments,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Attachments []*Attachment `protobuf:"bytes,30,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// When the server closed the rating period with ratings missing
+	// (CloseRatingPeriod), how many were missing and what they count as.
+	// Output only.
+	RatingPeriodClose *RatingPeriodClose `protobuf:"bytes,31,opt,name=rating_period_close,json=ratingPeriodClose,proto3" json:"rating_period_close,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
@@ -3763,6 +3828,77 @@ func (x *Reply) GetAttachments() []*Attachment {
 	return nil
 }
 
+func (x *Reply) GetRatingPeriodClose() *RatingPeriodClose {
+	if x != nil {
+		return x.RatingPeriodClose
+	}
+	return nil
+}
+
+// The end of a reply's rating period with ratings missing.
+type RatingPeriodClose struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the server closed it.
+	CloseTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	// The ratings expected and not returned.
+	RatingsNotReturned int32 `protobuf:"varint,2,opt,name=ratings_not_returned,json=ratingsNotReturned,proto3" json:"ratings_not_returned,omitempty"`
+	// What they count as, under the session's policy then.
+	CountedAs     UnreturnedRatings `protobuf:"varint,3,opt,name=counted_as,json=countedAs,proto3,enum=banli.v1.UnreturnedRatings" json:"counted_as,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RatingPeriodClose) Reset() {
+	*x = RatingPeriodClose{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RatingPeriodClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RatingPeriodClose) ProtoMessage() {}
+
+func (x *RatingPeriodClose) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RatingPeriodClose.ProtoReflect.Descriptor instead.
+func (*RatingPeriodClose) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RatingPeriodClose) GetCloseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CloseTime
+	}
+	return nil
+}
+
+func (x *RatingPeriodClose) GetRatingsNotReturned() int32 {
+	if x != nil {
+		return x.RatingsNotReturned
+	}
+	return 0
+}
+
+func (x *RatingPeriodClose) GetCountedAs() UnreturnedRatings {
+	if x != nil {
+		return x.CountedAs
+	}
+	return UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED
+}
+
 // A collective review (集体评议) of how a part is handled: the unit's
 // handling team reviews the reply before the head signs it off.
 type CollectiveReview struct {
@@ -3786,7 +3922,7 @@ type CollectiveReview struct {
 
 func (x *CollectiveReview) Reset() {
 	*x = CollectiveReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3798,7 +3934,7 @@ func (x *CollectiveReview) String() string {
 func (*CollectiveReview) ProtoMessage() {}
 
 func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3811,7 +3947,7 @@ func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
 func (*CollectiveReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CollectiveReview) GetRound() int32 {
@@ -3883,7 +4019,7 @@ type SupervisionActivity struct {
 
 func (x *SupervisionActivity) Reset() {
 	*x = SupervisionActivity{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3895,7 +4031,7 @@ func (x *SupervisionActivity) String() string {
 func (*SupervisionActivity) ProtoMessage() {}
 
 func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3908,7 +4044,7 @@ func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionActivity.ProtoReflect.Descriptor instead.
 func (*SupervisionActivity) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SupervisionActivity) GetKind() SupervisionKind {
@@ -3996,7 +4132,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4008,7 +4144,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4021,7 +4157,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -4104,7 +4240,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4116,7 +4252,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4129,7 +4265,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -4180,7 +4316,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4192,7 +4328,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4205,7 +4341,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -4265,7 +4401,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4277,7 +4413,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4290,7 +4426,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -4350,7 +4486,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4362,7 +4498,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4375,7 +4511,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -4418,7 +4554,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4430,7 +4566,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4443,7 +4579,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -4494,7 +4630,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4506,7 +4642,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4519,7 +4655,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -4734,7 +4870,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12;\n" +
 	"\vdecide_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\xb5\f\n" +
+	"decideTime\"\x87\r\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -4770,7 +4906,14 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"deliveries\x18\x17 \x03(\v2\x12.banli.v1.DeliveryB\x03\xe0A\x03R\n" +
 	"deliveries\x120\n" +
 	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\x126\n" +
-	"\vattachments\x18\x1e \x03(\v2\x14.banli.v1.AttachmentR\vattachments\"\xfc\x01\n" +
+	"\vattachments\x18\x1e \x03(\v2\x14.banli.v1.AttachmentR\vattachments\x12P\n" +
+	"\x13rating_period_close\x18\x1f \x01(\v2\x1b.banli.v1.RatingPeriodCloseB\x03\xe0A\x03R\x11ratingPeriodClose\"\xbc\x01\n" +
+	"\x11RatingPeriodClose\x129\n" +
+	"\n" +
+	"close_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x120\n" +
+	"\x14ratings_not_returned\x18\x02 \x01(\x05R\x12ratingsNotReturned\x12:\n" +
+	"\n" +
+	"counted_as\x18\x03 \x01(\x0e2\x1b.banli.v1.UnreturnedRatingsR\tcountedAs\"\xfc\x01\n" +
 	"\x10CollectiveReview\x12\x19\n" +
 	"\x05round\x18\x01 \x01(\x05B\x03\xe0A\x03R\x05round\x12\x17\n" +
 	"\x04date\x18\x02 \x01(\tB\x03\xe0A\x02R\x04date\x12'\n" +
@@ -4963,7 +5106,12 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x13UnsatisfiedDecision\x12$\n" +
 	" UNSATISFIED_DECISION_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dUNSATISFIED_DECISION_REHANDLE\x10\x01\x12\x1e\n" +
-	"\x1aUNSATISFIED_DECISION_CLOSE\x10\x02*\xba\x01\n" +
+	"\x1aUNSATISFIED_DECISION_CLOSE\x10\x02*\x9c\x01\n" +
+	"\x11UnreturnedRatings\x12\"\n" +
+	"\x1eUNRETURNED_RATINGS_UNSPECIFIED\x10\x00\x12$\n" +
+	" UNRETURNED_RATINGS_COUNTED_APART\x10\x01\x12 \n" +
+	"\x1cUNRETURNED_RATINGS_SATISFIED\x10\x02\x12\x1b\n" +
+	"\x17UNRETURNED_RATINGS_WAIT\x10\x03*\xba\x01\n" +
 	"\x0fSupervisionKind\x12 \n" +
 	"\x1cSUPERVISION_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SUPERVISION_KIND_MEETING\x10\x01\x12\x1f\n" +
@@ -4998,8 +5146,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 24)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 25)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -5021,147 +5169,152 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(RatingDimension)(0),          // 17: banli.v1.RatingDimension
 	(RatingSource)(0),             // 18: banli.v1.RatingSource
 	(UnsatisfiedDecision)(0),      // 19: banli.v1.UnsatisfiedDecision
-	(SupervisionKind)(0),          // 20: banli.v1.SupervisionKind
-	(DraftState)(0),               // 21: banli.v1.DraftState
-	(ReviewDecision)(0),           // 22: banli.v1.ReviewDecision
-	(CountersignDecision)(0),      // 23: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 24: banli.v1.Deadline
-	(*Proposer)(nil),              // 25: banli.v1.Proposer
-	(*Attachment)(nil),            // 26: banli.v1.Attachment
-	(*Proposal)(nil),              // 27: banli.v1.Proposal
-	(*KeyCaseLeader)(nil),         // 28: banli.v1.KeyCaseLeader
-	(*Refusal)(nil),               // 29: banli.v1.Refusal
-	(*Assignment)(nil),            // 30: banli.v1.Assignment
-	(*FollowUp)(nil),              // 31: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 32: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 33: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 34: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 35: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 36: banli.v1.Consultation
-	(*Opinion)(nil),               // 37: banli.v1.Opinion
-	(*Rating)(nil),                // 38: banli.v1.Rating
-	(*DimensionRating)(nil),       // 39: banli.v1.DimensionRating
-	(*UnsatisfiedVetting)(nil),    // 40: banli.v1.UnsatisfiedVetting
-	(*Reply)(nil),                 // 41: banli.v1.Reply
-	(*CollectiveReview)(nil),      // 42: banli.v1.CollectiveReview
-	(*SupervisionActivity)(nil),   // 43: banli.v1.SupervisionActivity
-	(*ReplyDraft)(nil),            // 44: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 45: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 46: banli.v1.Countersign
-	(*Delivery)(nil),              // 47: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 48: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 49: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 50: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 51: google.protobuf.Timestamp
+	(UnreturnedRatings)(0),        // 20: banli.v1.UnreturnedRatings
+	(SupervisionKind)(0),          // 21: banli.v1.SupervisionKind
+	(DraftState)(0),               // 22: banli.v1.DraftState
+	(ReviewDecision)(0),           // 23: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 24: banli.v1.CountersignDecision
+	(*Deadline)(nil),              // 25: banli.v1.Deadline
+	(*Proposer)(nil),              // 26: banli.v1.Proposer
+	(*Attachment)(nil),            // 27: banli.v1.Attachment
+	(*Proposal)(nil),              // 28: banli.v1.Proposal
+	(*KeyCaseLeader)(nil),         // 29: banli.v1.KeyCaseLeader
+	(*Refusal)(nil),               // 30: banli.v1.Refusal
+	(*Assignment)(nil),            // 31: banli.v1.Assignment
+	(*FollowUp)(nil),              // 32: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 33: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 34: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 35: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 36: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 37: banli.v1.Consultation
+	(*Opinion)(nil),               // 38: banli.v1.Opinion
+	(*Rating)(nil),                // 39: banli.v1.Rating
+	(*DimensionRating)(nil),       // 40: banli.v1.DimensionRating
+	(*UnsatisfiedVetting)(nil),    // 41: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 42: banli.v1.Reply
+	(*RatingPeriodClose)(nil),     // 43: banli.v1.RatingPeriodClose
+	(*CollectiveReview)(nil),      // 44: banli.v1.CollectiveReview
+	(*SupervisionActivity)(nil),   // 45: banli.v1.SupervisionActivity
+	(*ReplyDraft)(nil),            // 46: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 47: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 48: banli.v1.Countersign
+	(*Delivery)(nil),              // 49: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 50: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 51: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 52: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 53: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	51,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	51,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	53,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	53,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,   // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
-	51,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	53,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 4: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,   // 5: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	25,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	26,  // 7: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	26,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	27,  // 7: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
 	3,   // 8: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	30,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	29,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	51,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	51,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	34,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	43,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
-	26,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
-	28,  // 16: banli.v1.Proposal.key_leaders:type_name -> banli.v1.KeyCaseLeader
+	31,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	30,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	53,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	53,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	35,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	45,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	27,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
+	29,  // 16: banli.v1.Proposal.key_leaders:type_name -> banli.v1.KeyCaseLeader
 	15,  // 17: banli.v1.KeyCaseLeader.role:type_name -> banli.v1.KeyCaseRole
 	6,   // 18: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	51,  // 19: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	53,  // 19: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,   // 20: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,   // 21: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	51,  // 22: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	24,  // 23: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	51,  // 24: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	24,  // 25: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	24,  // 26: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	35,  // 27: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	36,  // 28: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	37,  // 29: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	41,  // 30: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	33,  // 31: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	24,  // 32: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	31,  // 33: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	44,  // 34: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	42,  // 35: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	41,  // 36: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	41,  // 37: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	53,  // 22: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	25,  // 23: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	53,  // 24: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	25,  // 25: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	25,  // 26: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	36,  // 27: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	37,  // 28: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	38,  // 29: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	42,  // 30: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	34,  // 31: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	25,  // 32: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	32,  // 33: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	46,  // 34: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	44,  // 35: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	42,  // 36: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	42,  // 37: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
 	16,  // 38: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	51,  // 39: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	32,  // 40: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	51,  // 41: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	51,  // 42: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	51,  // 43: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	53,  // 39: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	33,  // 40: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	53,  // 41: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	53,  // 42: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	53,  // 43: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
 	14,  // 44: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	51,  // 45: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	51,  // 46: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	51,  // 47: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	53,  // 45: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	53,  // 46: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	53,  // 47: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
 	14,  // 48: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	51,  // 49: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	53,  // 49: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
 	7,   // 50: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
 	8,   // 51: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	51,  // 52: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	51,  // 53: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	26,  // 54: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
-	51,  // 55: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	26,  // 56: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	53,  // 52: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	53,  // 53: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	27,  // 54: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	53,  // 55: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	27,  // 56: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
 	13,  // 57: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	51,  // 58: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	53,  // 58: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
 	18,  // 59: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	39,  // 60: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	26,  // 61: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	40,  // 60: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	27,  // 61: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
 	17,  // 62: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
 	13,  // 63: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
 	19,  // 64: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	51,  // 65: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	53,  // 65: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
 	9,   // 66: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	51,  // 67: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	53,  // 67: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
 	11,  // 68: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
 	12,  // 69: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	51,  // 70: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	24,  // 71: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	38,  // 72: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	51,  // 73: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	24,  // 74: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	49,  // 75: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	45,  // 76: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	40,  // 77: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	24,  // 78: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	47,  // 79: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	48,  // 80: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	26,  // 81: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
-	51,  // 82: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	20,  // 83: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	51,  // 84: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	41,  // 85: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	51,  // 86: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	21,  // 87: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	51,  // 88: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	46,  // 89: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	22,  // 90: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	51,  // 91: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	23,  // 92: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	51,  // 93: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10,  // 94: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	51,  // 95: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	51,  // 96: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	51,  // 97: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,   // 98: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,   // 99: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	51,  // 100: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,   // 101: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	102, // [102:102] is the sub-list for method output_type
-	102, // [102:102] is the sub-list for method input_type
-	102, // [102:102] is the sub-list for extension type_name
-	102, // [102:102] is the sub-list for extension extendee
-	0,   // [0:102] is the sub-list for field type_name
+	53,  // 70: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	25,  // 71: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	39,  // 72: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	53,  // 73: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	25,  // 74: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	51,  // 75: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	47,  // 76: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	41,  // 77: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	25,  // 78: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	49,  // 79: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	50,  // 80: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	27,  // 81: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	43,  // 82: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
+	53,  // 83: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
+	20,  // 84: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
+	53,  // 85: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	21,  // 86: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	53,  // 87: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	42,  // 88: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	53,  // 89: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	22,  // 90: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	53,  // 91: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	48,  // 92: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	23,  // 93: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	53,  // 94: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	24,  // 95: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	53,  // 96: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 97: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	53,  // 98: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	53,  // 99: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	53,  // 100: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 101: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 102: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	53,  // 103: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 104: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	105, // [105:105] is the sub-list for method output_type
+	105, // [105:105] is the sub-list for method input_type
+	105, // [105:105] is the sub-list for extension type_name
+	105, // [105:105] is the sub-list for extension extendee
+	0,   // [0:105] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -5174,8 +5327,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      24,
-			NumMessages:   27,
+			NumEnums:      25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -499,14 +499,19 @@ type SessionPolicy struct {
 	OfficeVetsUnsatisfied *bool `protobuf:"varint,17,opt,name=office_vets_unsatisfied,json=officeVetsUnsatisfied,proto3,oneof" json:"office_vets_unsatisfied,omitempty"`
 	// Working days the proposers have to rate a reply, from its delivery to
 	// the last of them; after that the part is listed under "ratings not
-	// returned" (LEDGER_VIEW_RATINGS_NOT_RETURNED). Default 15; 1 to 60.
+	// returned" (LEDGER_VIEW_RATINGS_NOT_RETURNED) until the period is
+	// closed (unreturned_ratings). Default 15; 1 to 60.
 	RatingWorkingDays *int32 `protobuf:"varint,18,opt,name=rating_working_days,json=ratingWorkingDays,proto3,oneof" json:"rating_working_days,omitempty"`
 	// What a rating says: the overall satisfaction alone
 	// (RATING_FORM_OVERALL, the default), or with the Hongkou form's
 	// dimensions as well (RATING_FORM_HONGKOU).
-	RatingForm    RatingForm `protobuf:"varint,19,opt,name=rating_form,json=ratingForm,proto3,enum=banli.v1.RatingForm" json:"rating_form,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RatingForm RatingForm `protobuf:"varint,19,opt,name=rating_form,json=ratingForm,proto3,enum=banli.v1.RatingForm" json:"rating_form,omitempty"`
+	// What happens when a reply's rating period ends with ratings missing.
+	// Default UNRETURNED_RATINGS_COUNTED_APART; UNRETURNED_RATINGS_WAIT for
+	// a session registered before this rule existed.
+	UnreturnedRatings UnreturnedRatings `protobuf:"varint,20,opt,name=unreturned_ratings,json=unreturnedRatings,proto3,enum=banli.v1.UnreturnedRatings" json:"unreturned_ratings,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -670,6 +675,13 @@ func (x *SessionPolicy) GetRatingForm() RatingForm {
 		return x.RatingForm
 	}
 	return RatingForm_RATING_FORM_UNSPECIFIED
+}
+
+func (x *SessionPolicy) GetUnreturnedRatings() UnreturnedRatings {
+	if x != nil {
+		return x.UnreturnedRatings
+	}
+	return UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED
 }
 
 // Request for CreateSession.
@@ -903,7 +915,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xe6\v\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xb2\f\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -926,7 +938,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x17office_vets_unsatisfied\x18\x11 \x01(\bH\x0eR\x15officeVetsUnsatisfied\x88\x01\x01\x123\n" +
 	"\x13rating_working_days\x18\x12 \x01(\x05H\x0fR\x11ratingWorkingDays\x88\x01\x01\x125\n" +
 	"\vrating_form\x18\x13 \x01(\x0e2\x14.banli.v1.RatingFormR\n" +
-	"ratingFormB\x17\n" +
+	"ratingForm\x12J\n" +
+	"\x12unreturned_ratings\x18\x14 \x01(\x0e2\x1b.banli.v1.UnreturnedRatingsR\x11unreturnedRatingsB\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -1017,6 +1030,7 @@ var file_banli_v1_session_proto_goTypes = []any{
 	(*ListSessionsResponse)(nil),  // 10: banli.v1.ListSessionsResponse
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 	(ProposalKind)(0),             // 12: banli.v1.ProposalKind
+	(UnreturnedRatings)(0),        // 13: banli.v1.UnreturnedRatings
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
@@ -1027,19 +1041,20 @@ var file_banli_v1_session_proto_depIdxs = []int32{
 	2,  // 5: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
 	4,  // 6: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
 	3,  // 7: banli.v1.SessionPolicy.rating_form:type_name -> banli.v1.RatingForm
-	5,  // 8: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	5,  // 9: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	7,  // 10: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	8,  // 11: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	9,  // 12: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	5,  // 13: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	5,  // 14: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	10, // 15: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 8: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
+	5,  // 9: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
+	5,  // 10: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	7,  // 11: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	8,  // 12: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	9,  // 13: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	5,  // 14: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	5,  // 15: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	10, // 16: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }

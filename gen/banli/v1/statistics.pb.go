@@ -147,6 +147,12 @@ type Statistics struct {
 	// The same of each part's first round only (初次满意率), however later
 	// rounds went: parts whose first reply was rated.
 	FirstRoundSatisfaction *Rate `protobuf:"bytes,34,opt,name=first_round_satisfaction,json=firstRoundSatisfaction,proto3" json:"first_round_satisfaction,omitempty"`
+	// Lead and split parts whose latest reply's rating period closed with
+	// ratings missing (评价未返回), and how many ratings were missing in all.
+	// They are counted here whatever the session counts them as
+	// (SessionPolicy.unreturned_ratings).
+	PartsWithRatingsNotReturned int64 `protobuf:"varint,35,opt,name=parts_with_ratings_not_returned,json=partsWithRatingsNotReturned,proto3" json:"parts_with_ratings_not_returned,omitempty"`
+	RatingsNotReturned          int64 `protobuf:"varint,36,opt,name=ratings_not_returned,json=ratingsNotReturned,proto3" json:"ratings_not_returned,omitempty"`
 	// Lead and split parts by the category of their latest reply.
 	CategoryA int64 `protobuf:"varint,27,opt,name=category_a,json=categoryA,proto3" json:"category_a,omitempty"`
 	CategoryB int64 `protobuf:"varint,28,opt,name=category_b,json=categoryB,proto3" json:"category_b,omitempty"`
@@ -378,6 +384,20 @@ func (x *Statistics) GetFirstRoundSatisfaction() *Rate {
 		return x.FirstRoundSatisfaction
 	}
 	return nil
+}
+
+func (x *Statistics) GetPartsWithRatingsNotReturned() int64 {
+	if x != nil {
+		return x.PartsWithRatingsNotReturned
+	}
+	return 0
+}
+
+func (x *Statistics) GetRatingsNotReturned() int64 {
+	if x != nil {
+		return x.RatingsNotReturned
+	}
+	return 0
 }
 
 func (x *Statistics) GetCategoryA() int64 {
@@ -939,8 +959,7 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x04Rate\x12\x1c\n" +
 	"\tnumerator\x18\x01 \x01(\x03R\tnumerator\x12 \n" +
 	"\vdenominator\x18\x02 \x01(\x03R\vdenominator\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xdb\n" +
-	"\n" +
+	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xd3\v\n" +
 	"\n" +
 	"Statistics\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
@@ -973,7 +992,9 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\vunsatisfied\x18\x18 \x01(\x03R\vunsatisfied\x12\x1c\n" +
 	"\trehandled\x18\x19 \x01(\x03R\trehandled\x122\n" +
 	"\fsatisfaction\x18\x1a \x01(\v2\x0e.banli.v1.RateR\fsatisfaction\x12H\n" +
-	"\x18first_round_satisfaction\x18\" \x01(\v2\x0e.banli.v1.RateR\x16firstRoundSatisfaction\x12\x1d\n" +
+	"\x18first_round_satisfaction\x18\" \x01(\v2\x0e.banli.v1.RateR\x16firstRoundSatisfaction\x12D\n" +
+	"\x1fparts_with_ratings_not_returned\x18# \x01(\x03R\x1bpartsWithRatingsNotReturned\x120\n" +
+	"\x14ratings_not_returned\x18$ \x01(\x03R\x12ratingsNotReturned\x12\x1d\n" +
 	"\n" +
 	"category_a\x18\x1b \x01(\x03R\tcategoryA\x12\x1d\n" +
 	"\n" +
