@@ -257,10 +257,7 @@ func confineToCase(r store.Reader, c *Caller, req proto.Message) error {
 		return nil // malformed: validation refuses it with the field named
 	}
 	refuse := denied("%s is not within the reach of %s", name, c.Account)
-	p, err := r.Proposal(ids[0])
-	if errors.Is(err, store.ErrNotFound) {
-		return refuse
-	}
+	p, err := caseOrRefusal(r, ids[0], refuse)
 	if err != nil {
 		return err
 	}
@@ -278,6 +275,16 @@ func confineToCase(r store.Reader, c *Caller, req proto.Message) error {
 	return refuse
 }
 
+// caseOrRefusal reads case id for a confinement: a case that does not
+// exist is refused as another's is (AIP-211).
+func caseOrRefusal(r store.Reader, id uint64, refuse error) (*banliv1.Proposal, error) {
+	p, err := r.Proposal(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, refuse
+	}
+	return p, err
+}
+
 // confineToUnitPart admits a request on a part from an account of the
 // part's unit itself (or of a unit above it), not of a department it is
 // delegated to: delegating a part is the unit's act.
@@ -287,10 +294,7 @@ func confineToUnitPart(r store.Reader, c *Caller, req proto.Message) error {
 		return nil // malformed: validation refuses it with the field named
 	}
 	refuse := denied("%s does not act for the unit of %s", c.Account, stringField(req, "name"))
-	p, err := r.Proposal(ids[0])
-	if errors.Is(err, store.ErrNotFound) {
-		return refuse
-	}
+	p, err := caseOrRefusal(r, ids[0], refuse)
 	if err != nil {
 		return err
 	}
@@ -323,10 +327,7 @@ func confineToFile(r store.Reader, c *Caller, req proto.Message) error {
 		return nil // malformed: validation refuses it with the field named
 	}
 	refuse := denied("%s is not within the reach of %s", name, c.Account)
-	p, err := r.Proposal(ids[0])
-	if errors.Is(err, store.ErrNotFound) {
-		return refuse
-	}
+	p, err := caseOrRefusal(r, ids[0], refuse)
 	if err != nil {
 		return err
 	}
