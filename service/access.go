@@ -76,6 +76,9 @@ var rules = map[string]Rule{
 	banliv1.SessionService_CreateSession_FullMethodName:      {Roles: roles(admin)},
 	banliv1.UnitService_CreateUnit_FullMethodName:            {Roles: roles(admin)},
 	banliv1.UnitService_DeactivateUnit_FullMethodName:        {Roles: roles(admin)},
+	banliv1.UnitService_UpdateUnit_FullMethodName:            {Roles: roles(admin)},
+	banliv1.SessionService_UpdateSession_FullMethodName:      {Roles: roles(admin)},
+	banliv1.LeaderService_UpdateLeader_FullMethodName:        {Roles: roles(admin, office)},
 	// The office keeps its leaders as the admin keeps units: it names
 	// them on key cases.
 	banliv1.LeaderService_CreateLeader_FullMethodName:              {Roles: roles(admin, office)},
@@ -108,10 +111,12 @@ var rules = map[string]Rule{
 	banliv1.SupervisionService_ExportLedger_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
 
 	// Cases: the office's steps.
-	banliv1.ProposalService_CreateProposal_FullMethodName:     {Roles: roles(office, proposer)},
-	banliv1.ImportService_ImportProposals_FullMethodName:      {Roles: roles(office, proposer), Confine: confineImport},
-	banliv1.ImportService_BulkImportProposals_FullMethodName:  {Roles: roles(office, proposer), Confine: confineImport},
-	banliv1.ProposalService_AssignProposal_FullMethodName:     {Roles: roles(office)},
+	banliv1.ProposalService_CreateProposal_FullMethodName:    {Roles: roles(office, proposer)},
+	banliv1.ImportService_ImportProposals_FullMethodName:     {Roles: roles(office, proposer), Confine: confineImport},
+	banliv1.ImportService_BulkImportProposals_FullMethodName: {Roles: roles(office, proposer), Confine: confineImport},
+	banliv1.ProposalService_AssignProposal_FullMethodName:    {Roles: roles(office)},
+	// The office corrects what it received (and what a platform sent).
+	banliv1.ProposalService_UpdateProposal_FullMethodName:     {Roles: roles(office)},
 	banliv1.ProposalService_DecideReassignment_FullMethodName: {Roles: roles(office)},
 	banliv1.ProposalService_DecideExtension_FullMethodName:    {Roles: roles(office)},
 	banliv1.ProposalService_CloseFollowUp_FullMethodName:      {Roles: roles(office)},

@@ -113,6 +113,16 @@ var (
 			return nil
 		},
 	}
+	// A correction of a case the units work on says why.
+	reasonOnceAssigned = guard{
+		rule: "once the case is assigned, the correction gives a reason",
+		check: func(in guardInput) error {
+			if len(in.p.GetAssignments()) > 0 && in.req.(*banliv1.UpdateProposalRequest).GetReason() == "" {
+				return invalidField("reason", "required: %s is assigned, and a correction of a case the units work on says why", in.p.GetName())
+			}
+			return nil
+		},
+	}
 	// An activity names a leader of the case, if it names one as a record.
 	byALeaderOfTheCase = guard{
 		rule: "the leader it names (by_leader) is one of the key case's leaders",

@@ -28,6 +28,7 @@ const (
 	StepMarkKey             Step = "MarkKey"
 	StepSupervise           Step = "RecordSupervision"
 	StepUploadFile          Step = "UploadFile"
+	StepUpdateProposal      Step = "UpdateProposal"
 	StepSign                Step = "SignAssignment"
 	StepRequestReassignment Step = "RequestReassignment"
 	StepApproveReassignment Step = "DecideReassignment (approve)"
@@ -129,6 +130,11 @@ var proposalTransitions = []proposalTransition{
 	// A file (a sealed letter, a scan, a form) joins the case at any time
 	// before the case ends; records attach it afterwards.
 	{step: StepUploadFile, from: openStates, to: stateUnderived},
+	// The office corrects what was received, at any time but once the
+	// case is merged away (its proposers went with it); once assigned,
+	// with a reason.
+	{step: StepUpdateProposal, from: []banliv1.ProposalState{received, assigned, consulted, replied, rated, notFiled, withdrawn},
+		to: stateUnderived, guards: []guard{reasonOnceAssigned}},
 }
 
 // openStates are the case states before a case ends (not filed,

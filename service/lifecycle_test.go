@@ -18,15 +18,16 @@ var (
 // TestProposalSteps runs every case-level step from every case state.
 func TestProposalSteps(t *testing.T) {
 	want := map[Step][]banliv1.ProposalState{
-		StepAssign:       {received, assigned, consulted},
-		StepRefuseFiling: {received},
-		StepWithdraw:     {received, assigned, consulted},
-		StepMergeInto:    {received, assigned, consulted},
-		StepMergeAway:    {received},
-		StepMarkKey:      {received, assigned, consulted, replied, rated},
-		StepRemind:       {received, assigned, consulted, replied, rated},
-		StepSupervise:    {received, assigned, consulted, replied, rated},
-		StepUploadFile:   {received, assigned, consulted, replied, rated},
+		StepAssign:         {received, assigned, consulted},
+		StepRefuseFiling:   {received},
+		StepWithdraw:       {received, assigned, consulted},
+		StepMergeInto:      {received, assigned, consulted},
+		StepMergeAway:      {received},
+		StepMarkKey:        {received, assigned, consulted, replied, rated},
+		StepRemind:         {received, assigned, consulted, replied, rated},
+		StepSupervise:      {received, assigned, consulted, replied, rated},
+		StepUploadFile:     {received, assigned, consulted, replied, rated},
+		StepUpdateProposal: {received, assigned, consulted, replied, rated, notFiled, withdrawn},
 	}
 	for step, allowedFrom := range want {
 		for _, state := range allProposalStates {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +100,9 @@ func KindOfBody(b banliv1.Body) banliv1.ProposalKind {
 func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalRequest) (*banliv1.Proposal, error) {
 	v := &violations{}
 	id := v.proposalID("name", req.GetName())
+	if req.GetVersion() < 0 {
+		v.add("version", "must be 0 (the case as it is) or a version, from 1")
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -109,9 +113,32 @@ func (s *Server) GetProposal(ctx context.Context, req *banliv1.GetProposalReques
 		if err != nil {
 			return notFoundOr(err, req.GetName(), "")
 		}
-		return nil
+		if n := req.GetVersion(); n > 0 {
+			p, err = proposalVersion(r, req.GetName(), strconv.FormatInt(n, 10))
+		}
+		return err
 	})
 	return p, err
+}
+
+// proposalVersion reads a case as the change that gave it etag left it,
+// from its history.
+func proposalVersion(r store.Reader, name, etag string) (*banliv1.Proposal, error) {
+	for after := uint64(0); ; {
+		page, more, err := r.ListResourceEvents(name, after, defaultEventPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range page {
+			if p := ev.GetProposal(); p.GetEtag() == etag {
+				return p, nil
+			}
+		}
+		if !more || len(page) == 0 {
+			return nil, invalidField("version", "%s has no version %s", name, etag)
+		}
+		after = page[len(page)-1].GetSequence()
+	}
 }
 
 // ListProposals lists cases by filter.

@@ -190,6 +190,8 @@ type caseChange struct {
 	step    Step
 	target  string
 	details string
+	// changes are the fields a correction changed, for the event.
+	changes []*banliv1.FieldChange
 	policy  *banliv1.SessionPolicy
 	// before is the case's contribution to the statistics as loaded.
 	before contribution
@@ -262,5 +264,6 @@ func (c *caseChange) commit() {
 		from = stateName(c.from)
 	}
 	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, from, stateName(c.p.GetState()), c.details)
+	ev.Changes = c.changes
 	stageProposal(c.tx, c.id, c.before, c.p, ev)
 }

@@ -56,7 +56,9 @@ var expectedAccess = map[string][]string{
 	"ProposalService/ListProposals":   callers([]string{"office", "platform", "other-platform", "leader", "other-leader"}, leadUnit),
 	"EventService/ListProposalEvents": callers([]string{"office", "platform", "leader"}, caseUnits),
 	"LeaderService/CreateLeader":      {"admin", "office"},
-	"LeaderService/GetLeader":         anyone, "LeaderService/ListLeaders": anyone,
+	"LeaderService/UpdateLeader":      {"admin", "office"}, "UnitService/UpdateUnit": {"admin"}, "SessionService/UpdateSession": {"admin"},
+	"ProposalService/UpdateProposal": {"office"},
+	"LeaderService/GetLeader":        anyone, "LeaderService/ListLeaders": anyone,
 	"StatisticsService/GetStatistics":  callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	"StatisticsService/GetYearSummary": callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	// The matrix asks the ledger for its key cases, the view a leader reads.

@@ -53,6 +53,9 @@ type Event struct {
 	Details string `protobuf:"bytes,9,opt,name=details,proto3" json:"details,omitempty"`
 	// The request id of the call, if one was sent.
 	RequestId string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// For a correction (UpdateProposal, UpdateUnit …), each field it
+	// changed, with its old and new value.
+	Changes []*FieldChange `protobuf:"bytes,17,rep,name=changes,proto3" json:"changes,omitempty"`
 	// The resource as it stands after the change.
 	//
 	// Types that are valid to be assigned to Snapshot:
@@ -168,6 +171,13 @@ func (x *Event) GetRequestId() string {
 	return ""
 }
 
+func (x *Event) GetChanges() []*FieldChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
 func (x *Event) GetSnapshot() isEvent_Snapshot {
 	if x != nil {
 		return x.Snapshot
@@ -269,6 +279,70 @@ func (*Event_Account) isEvent_Snapshot() {}
 
 func (*Event_Leader) isEvent_Snapshot() {}
 
+// One field a correction changed.
+type FieldChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field's path, e.g. "title", "policy.reply_months".
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The value before and after, as JSON (the field's protobuf JSON
+	// mapping); empty when the field was unset.
+	OldValue      string `protobuf:"bytes,2,opt,name=old_value,json=oldValue,proto3" json:"old_value,omitempty"`
+	NewValue      string `protobuf:"bytes,3,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FieldChange) Reset() {
+	*x = FieldChange{}
+	mi := &file_banli_v1_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FieldChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FieldChange) ProtoMessage() {}
+
+func (x *FieldChange) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
+func (*FieldChange) Descriptor() ([]byte, []int) {
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FieldChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FieldChange) GetOldValue() string {
+	if x != nil {
+		return x.OldValue
+	}
+	return ""
+}
+
+func (x *FieldChange) GetNewValue() string {
+	if x != nil {
+		return x.NewValue
+	}
+	return ""
+}
+
 // Request for ListEvents.
 type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -283,7 +357,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_banli_v1_event_proto_msgTypes[1]
+	mi := &file_banli_v1_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +369,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_event_proto_msgTypes[1]
+	mi := &file_banli_v1_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +382,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_event_proto_rawDescGZIP(), []int{1}
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListEventsRequest) GetAfterSequence() uint64 {
@@ -340,7 +414,7 @@ type ListProposalEventsRequest struct {
 
 func (x *ListProposalEventsRequest) Reset() {
 	*x = ListProposalEventsRequest{}
-	mi := &file_banli_v1_event_proto_msgTypes[2]
+	mi := &file_banli_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +426,7 @@ func (x *ListProposalEventsRequest) String() string {
 func (*ListProposalEventsRequest) ProtoMessage() {}
 
 func (x *ListProposalEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_event_proto_msgTypes[2]
+	mi := &file_banli_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +439,7 @@ func (x *ListProposalEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalEventsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListProposalEventsRequest) GetParent() string {
@@ -407,7 +481,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_banli_v1_event_proto_msgTypes[3]
+	mi := &file_banli_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +493,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_event_proto_msgTypes[3]
+	mi := &file_banli_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +506,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -460,7 +534,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd5\x04\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x05\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -474,7 +548,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\adetails\x18\t \x01(\tR\adetails\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\n" +
-	" \x01(\tR\trequestId\x12-\n" +
+	" \x01(\tR\trequestId\x12/\n" +
+	"\achanges\x18\x11 \x03(\v2\x15.banli.v1.FieldChangeR\achanges\x12-\n" +
 	"\asession\x18\v \x01(\v2\x11.banli.v1.SessionH\x00R\asession\x12$\n" +
 	"\x04unit\x18\f \x01(\v2\x0e.banli.v1.UnitH\x00R\x04unit\x120\n" +
 	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposal\x12=\n" +
@@ -482,7 +557,11 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\aaccount\x18\x0f \x01(\v2\x11.banli.v1.AccountH\x00R\aaccount\x12*\n" +
 	"\x06leader\x18\x10 \x01(\v2\x10.banli.v1.LeaderH\x00R\x06leaderB\n" +
 	"\n" +
-	"\bsnapshot\"W\n" +
+	"\bsnapshot\"[\n" +
+	"\vFieldChange\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
+	"\told_value\x18\x02 \x01(\tR\boldValue\x12\x1b\n" +
+	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"W\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"t\n" +
@@ -513,38 +592,40 @@ func file_banli_v1_event_proto_rawDescGZIP() []byte {
 	return file_banli_v1_event_proto_rawDescData
 }
 
-var file_banli_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_banli_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_banli_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                     // 0: banli.v1.Event
-	(*ListEventsRequest)(nil),         // 1: banli.v1.ListEventsRequest
-	(*ListProposalEventsRequest)(nil), // 2: banli.v1.ListProposalEventsRequest
-	(*ListEventsResponse)(nil),        // 3: banli.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),     // 4: google.protobuf.Timestamp
-	(*Session)(nil),                   // 5: banli.v1.Session
-	(*Unit)(nil),                      // 6: banli.v1.Unit
-	(*Proposal)(nil),                  // 7: banli.v1.Proposal
-	(*CalendarYear)(nil),              // 8: banli.v1.CalendarYear
-	(*Account)(nil),                   // 9: banli.v1.Account
-	(*Leader)(nil),                    // 10: banli.v1.Leader
+	(*FieldChange)(nil),               // 1: banli.v1.FieldChange
+	(*ListEventsRequest)(nil),         // 2: banli.v1.ListEventsRequest
+	(*ListProposalEventsRequest)(nil), // 3: banli.v1.ListProposalEventsRequest
+	(*ListEventsResponse)(nil),        // 4: banli.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),     // 5: google.protobuf.Timestamp
+	(*Session)(nil),                   // 6: banli.v1.Session
+	(*Unit)(nil),                      // 7: banli.v1.Unit
+	(*Proposal)(nil),                  // 8: banli.v1.Proposal
+	(*CalendarYear)(nil),              // 9: banli.v1.CalendarYear
+	(*Account)(nil),                   // 10: banli.v1.Account
+	(*Leader)(nil),                    // 11: banli.v1.Leader
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
-	4,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5,  // 1: banli.v1.Event.session:type_name -> banli.v1.Session
-	6,  // 2: banli.v1.Event.unit:type_name -> banli.v1.Unit
-	7,  // 3: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
-	8,  // 4: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
-	9,  // 5: banli.v1.Event.account:type_name -> banli.v1.Account
-	10, // 6: banli.v1.Event.leader:type_name -> banli.v1.Leader
-	0,  // 7: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	1,  // 8: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	2,  // 9: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	3,  // 10: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	3,  // 11: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
+	1,  // 1: banli.v1.Event.changes:type_name -> banli.v1.FieldChange
+	6,  // 2: banli.v1.Event.session:type_name -> banli.v1.Session
+	7,  // 3: banli.v1.Event.unit:type_name -> banli.v1.Unit
+	8,  // 4: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
+	9,  // 5: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
+	10, // 6: banli.v1.Event.account:type_name -> banli.v1.Account
+	11, // 7: banli.v1.Event.leader:type_name -> banli.v1.Leader
+	0,  // 8: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	2,  // 9: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	3,  // 10: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	4,  // 11: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	4,  // 12: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -572,7 +653,7 @@ func file_banli_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_event_proto_rawDesc), len(file_banli_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

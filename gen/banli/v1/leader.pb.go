@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -244,6 +245,84 @@ func (x *CreateLeaderRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for UpdateLeader.
+type UpdateLeaderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader with the new values; `name` says which. Not marked
+	// REQUIRED: it is the REST body.
+	Leader *Leader `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The fields to change (AIP-134), by their proto names, e.g. "title" or
+	// "proposers". Required; "*" is not accepted: name each field. A field
+	// that is output only, immutable or not one an update may change is
+	// refused by name.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// The etag of the version being corrected. Required: a correction is
+	// always of what the caller has read (ABORTED if it changed since).
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateLeaderRequest) Reset() {
+	*x = UpdateLeaderRequest{}
+	mi := &file_banli_v1_leader_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateLeaderRequest) ProtoMessage() {}
+
+func (x *UpdateLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_leader_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateLeaderRequest.ProtoReflect.Descriptor instead.
+func (*UpdateLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_leader_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UpdateLeaderRequest) GetLeader() *Leader {
+	if x != nil {
+		return x.Leader
+	}
+	return nil
+}
+
+func (x *UpdateLeaderRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *UpdateLeaderRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *UpdateLeaderRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for GetLeader.
 type GetLeaderRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -255,7 +334,7 @@ type GetLeaderRequest struct {
 
 func (x *GetLeaderRequest) Reset() {
 	*x = GetLeaderRequest{}
-	mi := &file_banli_v1_leader_proto_msgTypes[2]
+	mi := &file_banli_v1_leader_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +346,7 @@ func (x *GetLeaderRequest) String() string {
 func (*GetLeaderRequest) ProtoMessage() {}
 
 func (x *GetLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_leader_proto_msgTypes[2]
+	mi := &file_banli_v1_leader_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +359,7 @@ func (x *GetLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLeaderRequest.ProtoReflect.Descriptor instead.
 func (*GetLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_leader_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_leader_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetLeaderRequest) GetName() string {
@@ -303,7 +382,7 @@ type ListLeadersRequest struct {
 
 func (x *ListLeadersRequest) Reset() {
 	*x = ListLeadersRequest{}
-	mi := &file_banli_v1_leader_proto_msgTypes[3]
+	mi := &file_banli_v1_leader_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +394,7 @@ func (x *ListLeadersRequest) String() string {
 func (*ListLeadersRequest) ProtoMessage() {}
 
 func (x *ListLeadersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_leader_proto_msgTypes[3]
+	mi := &file_banli_v1_leader_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +407,7 @@ func (x *ListLeadersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLeadersRequest.ProtoReflect.Descriptor instead.
 func (*ListLeadersRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_leader_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_leader_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListLeadersRequest) GetPageSize() int32 {
@@ -358,7 +437,7 @@ type ListLeadersResponse struct {
 
 func (x *ListLeadersResponse) Reset() {
 	*x = ListLeadersResponse{}
-	mi := &file_banli_v1_leader_proto_msgTypes[4]
+	mi := &file_banli_v1_leader_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +449,7 @@ func (x *ListLeadersResponse) String() string {
 func (*ListLeadersResponse) ProtoMessage() {}
 
 func (x *ListLeadersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_leader_proto_msgTypes[4]
+	mi := &file_banli_v1_leader_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +462,7 @@ func (x *ListLeadersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLeadersResponse.ProtoReflect.Descriptor instead.
 func (*ListLeadersResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_leader_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_leader_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListLeadersResponse) GetLeaders() []*Leader {
@@ -404,7 +483,7 @@ var File_banli_v1_leader_proto protoreflect.FileDescriptor
 
 const file_banli_v1_leader_proto_rawDesc = "" +
 	"\n" +
-	"\x15banli/v1/leader.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x02\n" +
+	"\x15banli/v1/leader.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x02\n" +
 	"\x06Leader\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x19\n" +
@@ -417,7 +496,14 @@ const file_banli_v1_leader_proto_rawDesc = "" +
 	"\x13CreateLeaderRequest\x12(\n" +
 	"\x06leader\x18\x01 \x01(\v2\x10.banli.v1.LeaderR\x06leader\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"+\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xaf\x01\n" +
+	"\x13UpdateLeaderRequest\x12(\n" +
+	"\x06leader\x18\x01 \x01(\v2\x10.banli.v1.LeaderR\x06leader\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"+\n" +
 	"\x10GetLeaderRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"P\n" +
 	"\x12ListLeadersRequest\x12\x1b\n" +
@@ -434,10 +520,11 @@ const file_banli_v1_leader_proto_rawDesc = "" +
 	"\x11LEADER_BODY_CPPCC\x10\x02\x12\x1a\n" +
 	"\x16LEADER_BODY_GOVERNMENT\x10\x03\x12\x15\n" +
 	"\x11LEADER_BODY_PARTY\x10\x04\x12\x14\n" +
-	"\x10LEADER_BODY_UNIT\x10\x052\xa7\x02\n" +
+	"\x10LEADER_BODY_UNIT\x10\x052\x95\x03\n" +
 	"\rLeaderService\x12\\\n" +
 	"\fCreateLeader\x12\x1d.banli.v1.CreateLeaderRequest\x1a\x10.banli.v1.Leader\"\x1b\x82\xd3\xe4\x93\x02\x15:\x06leader\"\v/v1/leaders\x12W\n" +
-	"\tGetLeader\x12\x1a.banli.v1.GetLeaderRequest\x1a\x10.banli.v1.Leader\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=leaders/*}\x12_\n" +
+	"\tGetLeader\x12\x1a.banli.v1.GetLeaderRequest\x1a\x10.banli.v1.Leader\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=leaders/*}\x12l\n" +
+	"\fUpdateLeader\x12\x1d.banli.v1.UpdateLeaderRequest\x1a\x10.banli.v1.Leader\"+\x82\xd3\xe4\x93\x02%:\x06leader2\x1b/v1/{leader.name=leaders/*}\x12_\n" +
 	"\vListLeaders\x12\x1c.banli.v1.ListLeadersRequest\x1a\x1d.banli.v1.ListLeadersResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/leadersB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -453,32 +540,38 @@ func file_banli_v1_leader_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_leader_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_banli_v1_leader_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_banli_v1_leader_proto_goTypes = []any{
 	(LeaderBody)(0),               // 0: banli.v1.LeaderBody
 	(*Leader)(nil),                // 1: banli.v1.Leader
 	(*CreateLeaderRequest)(nil),   // 2: banli.v1.CreateLeaderRequest
-	(*GetLeaderRequest)(nil),      // 3: banli.v1.GetLeaderRequest
-	(*ListLeadersRequest)(nil),    // 4: banli.v1.ListLeadersRequest
-	(*ListLeadersResponse)(nil),   // 5: banli.v1.ListLeadersResponse
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*UpdateLeaderRequest)(nil),   // 3: banli.v1.UpdateLeaderRequest
+	(*GetLeaderRequest)(nil),      // 4: banli.v1.GetLeaderRequest
+	(*ListLeadersRequest)(nil),    // 5: banli.v1.ListLeadersRequest
+	(*ListLeadersResponse)(nil),   // 6: banli.v1.ListLeadersResponse
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 8: google.protobuf.FieldMask
 }
 var file_banli_v1_leader_proto_depIdxs = []int32{
-	0, // 0: banli.v1.Leader.body:type_name -> banli.v1.LeaderBody
-	6, // 1: banli.v1.Leader.create_time:type_name -> google.protobuf.Timestamp
-	1, // 2: banli.v1.CreateLeaderRequest.leader:type_name -> banli.v1.Leader
-	1, // 3: banli.v1.ListLeadersResponse.leaders:type_name -> banli.v1.Leader
-	2, // 4: banli.v1.LeaderService.CreateLeader:input_type -> banli.v1.CreateLeaderRequest
-	3, // 5: banli.v1.LeaderService.GetLeader:input_type -> banli.v1.GetLeaderRequest
-	4, // 6: banli.v1.LeaderService.ListLeaders:input_type -> banli.v1.ListLeadersRequest
-	1, // 7: banli.v1.LeaderService.CreateLeader:output_type -> banli.v1.Leader
-	1, // 8: banli.v1.LeaderService.GetLeader:output_type -> banli.v1.Leader
-	5, // 9: banli.v1.LeaderService.ListLeaders:output_type -> banli.v1.ListLeadersResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: banli.v1.Leader.body:type_name -> banli.v1.LeaderBody
+	7,  // 1: banli.v1.Leader.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: banli.v1.CreateLeaderRequest.leader:type_name -> banli.v1.Leader
+	1,  // 3: banli.v1.UpdateLeaderRequest.leader:type_name -> banli.v1.Leader
+	8,  // 4: banli.v1.UpdateLeaderRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 5: banli.v1.ListLeadersResponse.leaders:type_name -> banli.v1.Leader
+	2,  // 6: banli.v1.LeaderService.CreateLeader:input_type -> banli.v1.CreateLeaderRequest
+	4,  // 7: banli.v1.LeaderService.GetLeader:input_type -> banli.v1.GetLeaderRequest
+	3,  // 8: banli.v1.LeaderService.UpdateLeader:input_type -> banli.v1.UpdateLeaderRequest
+	5,  // 9: banli.v1.LeaderService.ListLeaders:input_type -> banli.v1.ListLeadersRequest
+	1,  // 10: banli.v1.LeaderService.CreateLeader:output_type -> banli.v1.Leader
+	1,  // 11: banli.v1.LeaderService.GetLeader:output_type -> banli.v1.Leader
+	1,  // 12: banli.v1.LeaderService.UpdateLeader:output_type -> banli.v1.Leader
+	6,  // 13: banli.v1.LeaderService.ListLeaders:output_type -> banli.v1.ListLeadersResponse
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_leader_proto_init() }
@@ -492,7 +585,7 @@ func file_banli_v1_leader_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_leader_proto_rawDesc), len(file_banli_v1_leader_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

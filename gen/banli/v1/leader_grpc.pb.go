@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	LeaderService_CreateLeader_FullMethodName = "/banli.v1.LeaderService/CreateLeader"
 	LeaderService_GetLeader_FullMethodName    = "/banli.v1.LeaderService/GetLeader"
+	LeaderService_UpdateLeader_FullMethodName = "/banli.v1.LeaderService/UpdateLeader"
 	LeaderService_ListLeaders_FullMethodName  = "/banli.v1.LeaderService/ListLeaders"
 )
 
@@ -39,6 +40,10 @@ type LeaderServiceClient interface {
 	CreateLeader(ctx context.Context, in *CreateLeaderRequest, opts ...grpc.CallOption) (*Leader, error)
 	// Returns one leader.
 	GetLeader(ctx context.Context, in *GetLeaderRequest, opts ...grpc.CallOption) (*Leader, error)
+	// Corrects a leader (AIP-134): its display name or title. Key cases
+	// show the new name from their next change; their history keeps the
+	// old.
+	UpdateLeader(ctx context.Context, in *UpdateLeaderRequest, opts ...grpc.CallOption) (*Leader, error)
 	// Lists leaders in the order they were registered.
 	ListLeaders(ctx context.Context, in *ListLeadersRequest, opts ...grpc.CallOption) (*ListLeadersResponse, error)
 }
@@ -71,6 +76,16 @@ func (c *leaderServiceClient) GetLeader(ctx context.Context, in *GetLeaderReques
 	return out, nil
 }
 
+func (c *leaderServiceClient) UpdateLeader(ctx context.Context, in *UpdateLeaderRequest, opts ...grpc.CallOption) (*Leader, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Leader)
+	err := c.cc.Invoke(ctx, LeaderService_UpdateLeader_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *leaderServiceClient) ListLeaders(ctx context.Context, in *ListLeadersRequest, opts ...grpc.CallOption) (*ListLeadersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListLeadersResponse)
@@ -96,6 +111,10 @@ type LeaderServiceServer interface {
 	CreateLeader(context.Context, *CreateLeaderRequest) (*Leader, error)
 	// Returns one leader.
 	GetLeader(context.Context, *GetLeaderRequest) (*Leader, error)
+	// Corrects a leader (AIP-134): its display name or title. Key cases
+	// show the new name from their next change; their history keeps the
+	// old.
+	UpdateLeader(context.Context, *UpdateLeaderRequest) (*Leader, error)
 	// Lists leaders in the order they were registered.
 	ListLeaders(context.Context, *ListLeadersRequest) (*ListLeadersResponse, error)
 	mustEmbedUnimplementedLeaderServiceServer()
@@ -113,6 +132,9 @@ func (UnimplementedLeaderServiceServer) CreateLeader(context.Context, *CreateLea
 }
 func (UnimplementedLeaderServiceServer) GetLeader(context.Context, *GetLeaderRequest) (*Leader, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetLeader not implemented")
+}
+func (UnimplementedLeaderServiceServer) UpdateLeader(context.Context, *UpdateLeaderRequest) (*Leader, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateLeader not implemented")
 }
 func (UnimplementedLeaderServiceServer) ListLeaders(context.Context, *ListLeadersRequest) (*ListLeadersResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListLeaders not implemented")
@@ -174,6 +196,24 @@ func _LeaderService_GetLeader_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LeaderService_UpdateLeader_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateLeaderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LeaderServiceServer).UpdateLeader(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LeaderService_UpdateLeader_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LeaderServiceServer).UpdateLeader(ctx, req.(*UpdateLeaderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LeaderService_ListLeaders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListLeadersRequest)
 	if err := dec(in); err != nil {
@@ -206,6 +246,10 @@ var LeaderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetLeader",
 			Handler:    _LeaderService_GetLeader_Handler,
+		},
+		{
+			MethodName: "UpdateLeader",
+			Handler:    _LeaderService_UpdateLeader_Handler,
 		},
 		{
 			MethodName: "ListLeaders",

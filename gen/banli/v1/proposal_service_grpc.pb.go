@@ -53,6 +53,7 @@ const (
 	ProposalService_RecordSupervision_FullMethodName      = "/banli.v1.ProposalService/RecordSupervision"
 	ProposalService_MarkKey_FullMethodName                = "/banli.v1.ProposalService/MarkKey"
 	ProposalService_UploadFile_FullMethodName             = "/banli.v1.ProposalService/UploadFile"
+	ProposalService_UpdateProposal_FullMethodName         = "/banli.v1.ProposalService/UpdateProposal"
 	ProposalService_DownloadFile_FullMethodName           = "/banli.v1.ProposalService/DownloadFile"
 )
 
@@ -216,6 +217,13 @@ type ProposalServiceClient interface {
 	// Content-Length is the size. Banli declares no JSON mapping for it,
 	// since a file is not JSON.
 	UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, Attachment], error)
+	// Corrects a case as it was received (AIP-134): title, content, topics,
+	// the proposers (their details and order; new ones get new ids, and a
+	// proposer who rated or was delivered to stays), period, serial and the
+	// submitted attachments' details. The office's call, in every state but
+	// MERGED; once the case is assigned a correction needs a reason. The
+	// event records each field changed with its old and new value.
+	UpdateProposal(ctx context.Context, in *UpdateProposalRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Downloads an uploaded file, in chunks of up to 1 MiB, with its media
 	// type. A proposer downloads only the files attached to what it reads
 	// of its case (a sent reply, a consultation, its rating).
@@ -563,6 +571,16 @@ func (c *proposalServiceClient) UploadFile(ctx context.Context, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProposalService_UploadFileClient = grpc.ClientStreamingClient[UploadFileRequest, Attachment]
 
+func (c *proposalServiceClient) UpdateProposal(ctx context.Context, in *UpdateProposalRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_UpdateProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) DownloadFile(ctx context.Context, in *DownloadFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ProposalService_ServiceDesc.Streams[1], ProposalService_DownloadFile_FullMethodName, cOpts...)
@@ -742,6 +760,13 @@ type ProposalServiceServer interface {
 	// Content-Length is the size. Banli declares no JSON mapping for it,
 	// since a file is not JSON.
 	UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error
+	// Corrects a case as it was received (AIP-134): title, content, topics,
+	// the proposers (their details and order; new ones get new ids, and a
+	// proposer who rated or was delivered to stays), period, serial and the
+	// submitted attachments' details. The office's call, in every state but
+	// MERGED; once the case is assigned a correction needs a reason. The
+	// event records each field changed with its old and new value.
+	UpdateProposal(context.Context, *UpdateProposalRequest) (*Proposal, error)
 	// Downloads an uploaded file, in chunks of up to 1 MiB, with its media
 	// type. A proposer downloads only the files attached to what it reads
 	// of its case (a sent reply, a consultation, its rating).
@@ -854,6 +879,9 @@ func (UnimplementedProposalServiceServer) MarkKey(context.Context, *MarkKeyReque
 }
 func (UnimplementedProposalServiceServer) UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error {
 	return status.Errorf(codes.Unimplemented, "method UploadFile not implemented")
+}
+func (UnimplementedProposalServiceServer) UpdateProposal(context.Context, *UpdateProposalRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateProposal not implemented")
 }
 func (UnimplementedProposalServiceServer) DownloadFile(*DownloadFileRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	return status.Errorf(codes.Unimplemented, "method DownloadFile not implemented")
@@ -1462,6 +1490,24 @@ func _ProposalService_UploadFile_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProposalService_UploadFileServer = grpc.ClientStreamingServer[UploadFileRequest, Attachment]
 
+func _ProposalService_UpdateProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).UpdateProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_UpdateProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).UpdateProposal(ctx, req.(*UpdateProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_DownloadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(DownloadFileRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1607,6 +1653,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MarkKey",
 			Handler:    _ProposalService_MarkKey_Handler,
+		},
+		{
+			MethodName: "UpdateProposal",
+			Handler:    _ProposalService_UpdateProposal_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

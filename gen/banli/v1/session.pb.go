@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -741,6 +742,84 @@ func (x *CreateSessionRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for UpdateSession.
+type UpdateSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session with the new values; `name` says which. Not marked
+	// REQUIRED: it is the REST body.
+	Session *Session `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// The fields to change (AIP-134), by their proto names, e.g. "title" or
+	// "proposers". Required; "*" is not accepted: name each field. A field
+	// that is output only, immutable or not one an update may change is
+	// refused by name.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// The etag of the version being corrected. Required: a correction is
+	// always of what the caller has read (ABORTED if it changed since).
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSessionRequest) Reset() {
+	*x = UpdateSessionRequest{}
+	mi := &file_banli_v1_session_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSessionRequest) ProtoMessage() {}
+
+func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_session_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSessionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSessionRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpdateSessionRequest) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *UpdateSessionRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *UpdateSessionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *UpdateSessionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for GetSession.
 type GetSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -752,7 +831,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[3]
+	mi := &file_banli_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +843,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[3]
+	mi := &file_banli_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +856,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetSessionRequest) GetName() string {
@@ -800,7 +879,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[4]
+	mi := &file_banli_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +891,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[4]
+	mi := &file_banli_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +904,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListSessionsRequest) GetPageSize() int32 {
@@ -855,7 +934,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_banli_v1_session_proto_msgTypes[5]
+	mi := &file_banli_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +946,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[5]
+	mi := &file_banli_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +959,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -901,7 +980,7 @@ var File_banli_v1_session_proto protoreflect.FileDescriptor
 
 const file_banli_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
+	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
 	"\aSession\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12'\n" +
 	"\x04body\x18\x02 \x01(\x0e2\x0e.banli.v1.BodyB\x03\xe0A\x02R\x04body\x12*\n" +
@@ -959,7 +1038,14 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\",\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xb3\x01\n" +
+	"\x14UpdateSessionRequest\x12+\n" +
+	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\",\n" +
 	"\x11GetSessionRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"Q\n" +
 	"\x13ListSessionsRequest\x12\x1b\n" +
@@ -995,11 +1081,12 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x15RATERS_EVERY_PROPOSER\x10\x01\x12\x19\n" +
 	"\x15RATERS_FIRST_PROPOSER\x10\x02\x12\x18\n" +
 	"\x14RATERS_FIRST_FOR_ALL\x10\x03\x12\x17\n" +
-	"\x13RATERS_ANY_PROPOSER\x10\x042\xb5\x02\n" +
+	"\x13RATERS_ANY_PROPOSER\x10\x042\xa9\x03\n" +
 	"\x0eSessionService\x12a\n" +
 	"\rCreateSession\x12\x1e.banli.v1.CreateSessionRequest\x1a\x11.banli.v1.Session\"\x1d\x82\xd3\xe4\x93\x02\x17:\asession\"\f/v1/sessions\x12[\n" +
 	"\n" +
-	"GetSession\x12\x1b.banli.v1.GetSessionRequest\x1a\x11.banli.v1.Session\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=sessions/*}\x12c\n" +
+	"GetSession\x12\x1b.banli.v1.GetSessionRequest\x1a\x11.banli.v1.Session\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/{name=sessions/*}\x12r\n" +
+	"\rUpdateSession\x12\x1e.banli.v1.UpdateSessionRequest\x1a\x11.banli.v1.Session\".\x82\xd3\xe4\x93\x02(:\asession2\x1d/v1/{session.name=sessions/*}\x12c\n" +
 	"\fListSessions\x12\x1d.banli.v1.ListSessionsRequest\x1a\x1e.banli.v1.ListSessionsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/sessionsB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -1015,7 +1102,7 @@ func file_banli_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_banli_v1_session_proto_goTypes = []any{
 	(Body)(0),                     // 0: banli.v1.Body
 	(Level)(0),                    // 1: banli.v1.Level
@@ -1025,36 +1112,42 @@ var file_banli_v1_session_proto_goTypes = []any{
 	(*Session)(nil),               // 5: banli.v1.Session
 	(*SessionPolicy)(nil),         // 6: banli.v1.SessionPolicy
 	(*CreateSessionRequest)(nil),  // 7: banli.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),     // 8: banli.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),   // 9: banli.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 10: banli.v1.ListSessionsResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(ProposalKind)(0),             // 12: banli.v1.ProposalKind
-	(UnreturnedRatings)(0),        // 13: banli.v1.UnreturnedRatings
+	(*UpdateSessionRequest)(nil),  // 8: banli.v1.UpdateSessionRequest
+	(*GetSessionRequest)(nil),     // 9: banli.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),   // 10: banli.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 11: banli.v1.ListSessionsResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(ProposalKind)(0),             // 13: banli.v1.ProposalKind
+	(UnreturnedRatings)(0),        // 14: banli.v1.UnreturnedRatings
+	(*fieldmaskpb.FieldMask)(nil), // 15: google.protobuf.FieldMask
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
 	1,  // 1: banli.v1.Session.level:type_name -> banli.v1.Level
 	6,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
-	11, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	12, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
+	12, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	13, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
 	2,  // 5: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
 	4,  // 6: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
 	3,  // 7: banli.v1.SessionPolicy.rating_form:type_name -> banli.v1.RatingForm
-	13, // 8: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
+	14, // 8: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
 	5,  // 9: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	5,  // 10: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	7,  // 11: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	8,  // 12: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	9,  // 13: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	5,  // 14: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	5,  // 15: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	10, // 16: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 10: banli.v1.UpdateSessionRequest.session:type_name -> banli.v1.Session
+	15, // 11: banli.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 12: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	7,  // 13: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	9,  // 14: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	8,  // 15: banli.v1.SessionService.UpdateSession:input_type -> banli.v1.UpdateSessionRequest
+	10, // 16: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	5,  // 17: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	5,  // 18: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	5,  // 19: banli.v1.SessionService.UpdateSession:output_type -> banli.v1.Session
+	11, // 20: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }
@@ -1070,7 +1163,7 @@ func file_banli_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_session_proto_rawDesc), len(file_banli_v1_session_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

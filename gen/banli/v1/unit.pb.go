@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -104,7 +105,8 @@ type Unit struct {
 	// Display name, e.g. "市数据局", at most 100 characters. Required.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The unit this one is a department of, `units/{unit}`; empty for a
-	// top-level unit. Immutable.
+	// top-level unit. A reorganisation moves it (UpdateUnit): the parts
+	// delegated to it move with it, and who reaches them follows.
 	Parent string `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Contact people, at most 20.
 	Contacts []*Contact `protobuf:"bytes,4,rep,name=contacts,proto3" json:"contacts,omitempty"`
@@ -435,6 +437,84 @@ func (x *ListUnitsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request for UpdateUnit.
+type UpdateUnitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit with the new values; `name` says which. Not marked
+	// REQUIRED: it is the REST body.
+	Unit *Unit `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	// The fields to change (AIP-134), by their proto names, e.g. "title" or
+	// "proposers". Required; "*" is not accepted: name each field. A field
+	// that is output only, immutable or not one an update may change is
+	// refused by name.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// The etag of the version being corrected. Required: a correction is
+	// always of what the caller has read (ABORTED if it changed since).
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUnitRequest) Reset() {
+	*x = UpdateUnitRequest{}
+	mi := &file_banli_v1_unit_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUnitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUnitRequest) ProtoMessage() {}
+
+func (x *UpdateUnitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_unit_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUnitRequest.ProtoReflect.Descriptor instead.
+func (*UpdateUnitRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateUnitRequest) GetUnit() *Unit {
+	if x != nil {
+		return x.Unit
+	}
+	return nil
+}
+
+func (x *UpdateUnitRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *UpdateUnitRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *UpdateUnitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for DeactivateUnit.
 type DeactivateUnitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -450,7 +530,7 @@ type DeactivateUnitRequest struct {
 
 func (x *DeactivateUnitRequest) Reset() {
 	*x = DeactivateUnitRequest{}
-	mi := &file_banli_v1_unit_proto_msgTypes[6]
+	mi := &file_banli_v1_unit_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +542,7 @@ func (x *DeactivateUnitRequest) String() string {
 func (*DeactivateUnitRequest) ProtoMessage() {}
 
 func (x *DeactivateUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[6]
+	mi := &file_banli_v1_unit_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +555,7 @@ func (x *DeactivateUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUnitRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUnitRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeactivateUnitRequest) GetName() string {
@@ -503,16 +583,16 @@ var File_banli_v1_unit_proto protoreflect.FileDescriptor
 
 const file_banli_v1_unit_proto_rawDesc = "" +
 	"\n" +
-	"\x13banli/v1/unit.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n" +
+	"\x13banli/v1/unit.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"s\n" +
 	"\aContact\x12&\n" +
 	"\fdisplay_name\x18\x01 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\"\xd5\x02\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"\xd0\x02\n" +
 	"\x04Unit\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x1b\n" +
-	"\x06parent\x18\x03 \x01(\tB\x03\xe0A\x05R\x06parent\x12-\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x16\n" +
+	"\x06parent\x18\x03 \x01(\tR\x06parent\x12-\n" +
 	"\bcontacts\x18\x04 \x03(\v2\x11.banli.v1.ContactR\bcontacts\x12\x1b\n" +
 	"\x06active\x18\x05 \x01(\bB\x03\xe0A\x03R\x06active\x12@\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
@@ -533,17 +613,26 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\rshow_inactive\x18\x04 \x01(\bR\fshowInactive\"a\n" +
 	"\x11ListUnitsResponse\x12$\n" +
 	"\x05units\x18\x01 \x03(\v2\x0e.banli.v1.UnitR\x05units\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"c\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
+	"\x11UpdateUnitRequest\x12\"\n" +
+	"\x04unit\x18\x01 \x01(\v2\x0e.banli.v1.UnitR\x04unit\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"c\n" +
 	"\x15DeactivateUnitRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId2\xf8\x02\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId2\xda\x03\n" +
 	"\vUnitService\x12R\n" +
 	"\n" +
 	"CreateUnit\x12\x1b.banli.v1.CreateUnitRequest\x1a\x0e.banli.v1.Unit\"\x17\x82\xd3\xe4\x93\x02\x11:\x04unit\"\t/v1/units\x12O\n" +
 	"\aGetUnit\x12\x18.banli.v1.GetUnitRequest\x1a\x0e.banli.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}\x12W\n" +
-	"\tListUnits\x12\x1a.banli.v1.ListUnitsRequest\x1a\x1b.banli.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12k\n" +
+	"\tListUnits\x12\x1a.banli.v1.ListUnitsRequest\x1a\x1b.banli.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12`\n" +
+	"\n" +
+	"UpdateUnit\x12\x1b.banli.v1.UpdateUnitRequest\x1a\x0e.banli.v1.Unit\"%\x82\xd3\xe4\x93\x02\x1f:\x04unit2\x17/v1/{unit.name=units/*}\x12k\n" +
 	"\x0eDeactivateUnit\x12\x1f.banli.v1.DeactivateUnitRequest\x1a\x0e.banli.v1.Unit\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=units/*}:deactivateB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -558,7 +647,7 @@ func file_banli_v1_unit_proto_rawDescGZIP() []byte {
 	return file_banli_v1_unit_proto_rawDescData
 }
 
-var file_banli_v1_unit_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_banli_v1_unit_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_banli_v1_unit_proto_goTypes = []any{
 	(*Contact)(nil),               // 0: banli.v1.Contact
 	(*Unit)(nil),                  // 1: banli.v1.Unit
@@ -566,28 +655,34 @@ var file_banli_v1_unit_proto_goTypes = []any{
 	(*GetUnitRequest)(nil),        // 3: banli.v1.GetUnitRequest
 	(*ListUnitsRequest)(nil),      // 4: banli.v1.ListUnitsRequest
 	(*ListUnitsResponse)(nil),     // 5: banli.v1.ListUnitsResponse
-	(*DeactivateUnitRequest)(nil), // 6: banli.v1.DeactivateUnitRequest
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*UpdateUnitRequest)(nil),     // 6: banli.v1.UpdateUnitRequest
+	(*DeactivateUnitRequest)(nil), // 7: banli.v1.DeactivateUnitRequest
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 9: google.protobuf.FieldMask
 }
 var file_banli_v1_unit_proto_depIdxs = []int32{
-	0, // 0: banli.v1.Unit.contacts:type_name -> banli.v1.Contact
-	7, // 1: banli.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
-	7, // 2: banli.v1.Unit.deactivate_time:type_name -> google.protobuf.Timestamp
-	1, // 3: banli.v1.CreateUnitRequest.unit:type_name -> banli.v1.Unit
-	1, // 4: banli.v1.ListUnitsResponse.units:type_name -> banli.v1.Unit
-	2, // 5: banli.v1.UnitService.CreateUnit:input_type -> banli.v1.CreateUnitRequest
-	3, // 6: banli.v1.UnitService.GetUnit:input_type -> banli.v1.GetUnitRequest
-	4, // 7: banli.v1.UnitService.ListUnits:input_type -> banli.v1.ListUnitsRequest
-	6, // 8: banli.v1.UnitService.DeactivateUnit:input_type -> banli.v1.DeactivateUnitRequest
-	1, // 9: banli.v1.UnitService.CreateUnit:output_type -> banli.v1.Unit
-	1, // 10: banli.v1.UnitService.GetUnit:output_type -> banli.v1.Unit
-	5, // 11: banli.v1.UnitService.ListUnits:output_type -> banli.v1.ListUnitsResponse
-	1, // 12: banli.v1.UnitService.DeactivateUnit:output_type -> banli.v1.Unit
-	9, // [9:13] is the sub-list for method output_type
-	5, // [5:9] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	0,  // 0: banli.v1.Unit.contacts:type_name -> banli.v1.Contact
+	8,  // 1: banli.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 2: banli.v1.Unit.deactivate_time:type_name -> google.protobuf.Timestamp
+	1,  // 3: banli.v1.CreateUnitRequest.unit:type_name -> banli.v1.Unit
+	1,  // 4: banli.v1.ListUnitsResponse.units:type_name -> banli.v1.Unit
+	1,  // 5: banli.v1.UpdateUnitRequest.unit:type_name -> banli.v1.Unit
+	9,  // 6: banli.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 7: banli.v1.UnitService.CreateUnit:input_type -> banli.v1.CreateUnitRequest
+	3,  // 8: banli.v1.UnitService.GetUnit:input_type -> banli.v1.GetUnitRequest
+	4,  // 9: banli.v1.UnitService.ListUnits:input_type -> banli.v1.ListUnitsRequest
+	6,  // 10: banli.v1.UnitService.UpdateUnit:input_type -> banli.v1.UpdateUnitRequest
+	7,  // 11: banli.v1.UnitService.DeactivateUnit:input_type -> banli.v1.DeactivateUnitRequest
+	1,  // 12: banli.v1.UnitService.CreateUnit:output_type -> banli.v1.Unit
+	1,  // 13: banli.v1.UnitService.GetUnit:output_type -> banli.v1.Unit
+	5,  // 14: banli.v1.UnitService.ListUnits:output_type -> banli.v1.ListUnitsResponse
+	1,  // 15: banli.v1.UnitService.UpdateUnit:output_type -> banli.v1.Unit
+	1,  // 16: banli.v1.UnitService.DeactivateUnit:output_type -> banli.v1.Unit
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_unit_proto_init() }
@@ -601,7 +696,7 @@ func file_banli_v1_unit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_unit_proto_rawDesc), len(file_banli_v1_unit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

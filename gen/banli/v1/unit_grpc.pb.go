@@ -22,6 +22,7 @@ const (
 	UnitService_CreateUnit_FullMethodName     = "/banli.v1.UnitService/CreateUnit"
 	UnitService_GetUnit_FullMethodName        = "/banli.v1.UnitService/GetUnit"
 	UnitService_ListUnits_FullMethodName      = "/banli.v1.UnitService/ListUnits"
+	UnitService_UpdateUnit_FullMethodName     = "/banli.v1.UnitService/UpdateUnit"
 	UnitService_DeactivateUnit_FullMethodName = "/banli.v1.UnitService/DeactivateUnit"
 )
 
@@ -39,6 +40,11 @@ type UnitServiceClient interface {
 	GetUnit(ctx context.Context, in *GetUnitRequest, opts ...grpc.CallOption) (*Unit, error)
 	// Lists units in the order they were created.
 	ListUnits(ctx context.Context, in *ListUnitsRequest, opts ...grpc.CallOption) (*ListUnitsResponse, error)
+	// Corrects a unit (AIP-134): its display name, contacts or parent. A
+	// renamed unit keeps its old name in its history (the event records the
+	// old and new value). A new parent must be active and not below the
+	// unit itself.
+	UpdateUnit(ctx context.Context, in *UpdateUnitRequest, opts ...grpc.CallOption) (*Unit, error)
 	// Deactivates a unit: it can no longer be given new assignments. Its
 	// existing assignments are not touched. Accepted only for an active unit.
 	DeactivateUnit(ctx context.Context, in *DeactivateUnitRequest, opts ...grpc.CallOption) (*Unit, error)
@@ -82,6 +88,16 @@ func (c *unitServiceClient) ListUnits(ctx context.Context, in *ListUnitsRequest,
 	return out, nil
 }
 
+func (c *unitServiceClient) UpdateUnit(ctx context.Context, in *UpdateUnitRequest, opts ...grpc.CallOption) (*Unit, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Unit)
+	err := c.cc.Invoke(ctx, UnitService_UpdateUnit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *unitServiceClient) DeactivateUnit(ctx context.Context, in *DeactivateUnitRequest, opts ...grpc.CallOption) (*Unit, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Unit)
@@ -106,6 +122,11 @@ type UnitServiceServer interface {
 	GetUnit(context.Context, *GetUnitRequest) (*Unit, error)
 	// Lists units in the order they were created.
 	ListUnits(context.Context, *ListUnitsRequest) (*ListUnitsResponse, error)
+	// Corrects a unit (AIP-134): its display name, contacts or parent. A
+	// renamed unit keeps its old name in its history (the event records the
+	// old and new value). A new parent must be active and not below the
+	// unit itself.
+	UpdateUnit(context.Context, *UpdateUnitRequest) (*Unit, error)
 	// Deactivates a unit: it can no longer be given new assignments. Its
 	// existing assignments are not touched. Accepted only for an active unit.
 	DeactivateUnit(context.Context, *DeactivateUnitRequest) (*Unit, error)
@@ -127,6 +148,9 @@ func (UnimplementedUnitServiceServer) GetUnit(context.Context, *GetUnitRequest) 
 }
 func (UnimplementedUnitServiceServer) ListUnits(context.Context, *ListUnitsRequest) (*ListUnitsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListUnits not implemented")
+}
+func (UnimplementedUnitServiceServer) UpdateUnit(context.Context, *UpdateUnitRequest) (*Unit, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateUnit not implemented")
 }
 func (UnimplementedUnitServiceServer) DeactivateUnit(context.Context, *DeactivateUnitRequest) (*Unit, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeactivateUnit not implemented")
@@ -206,6 +230,24 @@ func _UnitService_ListUnits_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UnitService_UpdateUnit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateUnitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UnitServiceServer).UpdateUnit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UnitService_UpdateUnit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UnitServiceServer).UpdateUnit(ctx, req.(*UpdateUnitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UnitService_DeactivateUnit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeactivateUnitRequest)
 	if err := dec(in); err != nil {
@@ -242,6 +284,10 @@ var UnitService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListUnits",
 			Handler:    _UnitService_ListUnits_Handler,
+		},
+		{
+			MethodName: "UpdateUnit",
+			Handler:    _UnitService_UpdateUnit_Handler,
 		},
 		{
 			MethodName: "DeactivateUnit",

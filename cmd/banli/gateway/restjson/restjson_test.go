@@ -164,13 +164,32 @@ func fill(m protoreflect.Message, seed, depth int) {
 	}
 }
 
+// reachesFieldMask reports whether md holds a google.protobuf.FieldMask,
+// which only the update requests do: they are never answers, so restjson
+// leaves them to protojson (whose output sameJSON still checks).
+func reachesFieldMask(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if md.FullName() == "google.protobuf.FieldMask" {
+		return true
+	}
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	for i := range md.Fields().Len() {
+		if fd := md.Fields().Get(i); fd.Message() != nil && reachesFieldMask(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
+}
+
 func TestMatchesProtojson(t *testing.T) {
 	for _, mt := range apiMessages(t) {
 		for seed := range 12 {
 			m := mt.New()
 			fill(m, seed, 3)
 			sameJSON(t, m.Interface())
-			if _, err := protojson.Marshal(m.Interface()); err == nil {
+			if _, err := protojson.Marshal(m.Interface()); err == nil && !reachesFieldMask(mt.Descriptor(), map[protoreflect.FullName]bool{}) {
 				transcodes(t, m.Interface())
 			}
 		}
