@@ -2,10 +2,15 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
 func validateRequestExtension(r *banliv1.RequestExtensionRequest) (assignmentRef, error) {
@@ -221,3 +226,119 @@ func (s *Server) CloseFollowUp(ctx context.Context, req *banliv1.CloseFollowUpRe
 		c.details = "follow-up closed: " + req.GetNote()
 	})
 }
+
+// newFollowUp puts a part on the follow-up register: it is carried into
+// the year after its case's, and reports its progress by the policy's
+// day of that year.
+func newFollowUp(c *caseChange, policy *banliv1.SessionPolicy) *banliv1.FollowUp {
+	year := c.p.GetYear() + 1
+	return &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: year,
+		CarriedYears: []int32{year}, ReportDeadline: reportDeadline(policy, year)}
+}
+
+// carriedYears are the years a part counts as cross-year in; a follow-up
+// stored before it could last more than one has its first alone.
+func carriedYears(f *banliv1.FollowUp) []int32 {
+	switch {
+	case f == nil:
+		return nil
+	case len(f.GetCarriedYears()) > 0:
+		return f.GetCarriedYears()
+	}
+	return []int32{f.GetCarriedToYear()}
+}
+
+// reportDeadline is when a carried-over part's progress report for year
+// is due: the end of the policy's day (MM-DD) of that year.
+func reportDeadline(policy *banliv1.SessionPolicy, year int32) *banliv1.Deadline {
+	day, err := time.ParseInLocation("2006-01-02", fmt.Sprintf("%d-%s", year, policy.GetFollowUpReportDate()), chinaTime)
+	if err != nil {
+		day = time.Date(int(year), 3, 31, 0, 0, 0, 0, chinaTime) // validated: not reached
+	}
+	due := day.Add(24*time.Hour - time.Second)
+	return &banliv1.Deadline{DueTime: timestamppb.New(due), DueDate: chinaDate(due),
+		Rule: fmt.Sprintf("the progress report of %d, due on %s each year it is carried into", year, policy.GetFollowUpReportDate())}
+}
+
+// CarryOverFollowUps carries every part on the follow-up register that is
+// not closed into the present year (in China), with its new report
+// deadline, each case in a write of its own, and returns how many parts
+// it carried. The server runs it with its other scheduled steps; a
+// standby does not.
+func (s *Server) CarryOverFollowUps(ctx context.Context) (int, error) {
+	if s.refuseOnStandby() != nil {
+		return 0, nil
+	}
+	year := int32(s.now().In(chinaTime).Year())
+	type due struct {
+		id   uint64
+		part int
+	}
+	var found []due
+	err := s.store.View(func(r store.Reader) error {
+		seen := map[uint64]bool{}
+		for y := year - maxCarriedYears; y < year; y++ {
+			q := store.Query{NoneOf: []string{carriedTerm(year)}}
+			q.And(carriedTerm(y))
+			for after := uint64(0); ; {
+				page, more, err := r.ListProposals(q, after, 500)
+				if err != nil {
+					return err
+				}
+				for _, p := range page {
+					id := idOf(p.GetName(), proposalsCollection)
+					for n, a := range p.GetAssignments() {
+						f := a.GetFollowUp()
+						if !seen[id] && isCurrent(a) && f != nil && f.GetState() != followClosed && slices.Max(carriedYears(f)) < year {
+							found = append(found, due{id, n + 1})
+						}
+					}
+					seen[id] = true
+				}
+				if !more || len(page) == 0 {
+					break
+				}
+				after = idOf(page[len(page)-1].GetName(), proposalsCollection)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	ctx = WithCaller(ctx, serverCaller)
+	carried := 0
+	for _, d := range found {
+		name := assignmentName(d.id, d.part)
+		_, err := followUpStep(ctx, s, carryOverMethod, serverStep{&banliv1.GetProposalRequest{Name: name}}, name, "", StepCarryOver,
+			func(c *caseChange, f *banliv1.FollowUp) {
+				policy, err := c.sessionPolicy()
+				if err != nil {
+					policy = resolvePolicy(nil)
+				}
+				years := carriedYears(f)
+				for y := slices.Max(years) + 1; y <= year; y++ {
+					years = append(years, y)
+				}
+				f.CarriedYears = years
+				f.ReportDeadline = reportDeadline(policy, year)
+				c.details = fmt.Sprintf("carried into %d (跨年度), its progress report due %s", year, f.GetReportDeadline().GetDueDate())
+			})
+		switch {
+		case err == nil:
+			carried++
+		case errors.Is(err, ErrInvalidTransition):
+			// Closed since it was read: nothing to carry.
+		default:
+			return carried, err
+		}
+	}
+	return carried, nil
+}
+
+// maxCarriedYears is how far back CarryOverFollowUps looks for parts
+// still on the register.
+const maxCarriedYears = 20
+
+// carryOverMethod is what the audit trail names the server's step.
+const carryOverMethod = "server/CarryOverFollowUp"

@@ -15,7 +15,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 4, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 5, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -76,8 +76,8 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		if !isCurrent(a) {
 			continue // the case is no longer that unit's
 		}
-		if f := a.GetFollowUp(); f != nil {
-			terms = append(terms, carriedTerm(f.GetCarriedToYear()))
+		for _, y := range carriedYears(a.GetFollowUp()) {
+			terms = append(terms, carriedTerm(y))
 		}
 		terms = append(terms, roleTerm(a.GetRole()), partStateTerm(a.GetState()))
 		for _, unit := range unitsOf(a) {

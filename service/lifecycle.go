@@ -62,6 +62,7 @@ const (
 	StepReportProgress      Step = "ReportFollowUp"
 	StepReportSolved        Step = "ReportFollowUp (final reply)"
 	StepCloseFollowUp       Step = "CloseFollowUp"
+	StepCarryOver           Step = "CarryOverFollowUp (a new year)"
 )
 
 // Short names of the states, for the tables below.
@@ -337,13 +338,16 @@ var disclosureMachine = sideMachine[banliv1.DisclosureState]{
 
 // followUpMachine: a carried-over part on the follow-up register (跨年度).
 var followUpMachine = sideMachine[banliv1.FollowUpState]{
-	steps: []Step{StepReportProgress, StepReportSolved, StepCloseFollowUp},
+	steps: []Step{StepReportProgress, StepReportSolved, StepCloseFollowUp, StepCarryOver},
 	edges: map[Step]map[banliv1.FollowUpState]banliv1.FollowUpState{
 		// Progress reports keep it open; the final reply solves it.
 		StepReportProgress: {followOpen: followOpen},
 		StepReportSolved:   {followOpen: followSolved},
 		// The office closes it, solved or not.
 		StepCloseFollowUp: {followOpen: followClosed, followSolved: followClosed},
+		// The server's own step: a part not closed when a year begins is
+		// carried into it (跨年度) and reports its progress again.
+		StepCarryOver: {followOpen: followOpen, followSolved: followSolved},
 	},
 	describe: func(s banliv1.FollowUpState) string {
 		if s == banliv1.FollowUpState_FOLLOW_UP_STATE_UNSPECIFIED {

@@ -120,7 +120,7 @@ func printSideMachine[S interface {
 // DecideExtension's).
 func whoMay(step Step) string {
 	method, _, _ := strings.Cut(string(step), " (")
-	if "server/"+method == closeRatingPeriodMethod {
+	if m := "server/" + method; m == closeRatingPeriodMethod || m == carryOverMethod {
 		return "the server, by itself"
 	}
 	for full, rule := range rules {

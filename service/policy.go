@@ -2,6 +2,7 @@ package service
 
 import (
 	"google.golang.org/protobuf/proto"
+	"time"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -27,6 +28,7 @@ const (
 	defaultOfficeVetsUnsatisfied   = true
 	defaultRaters                  = banliv1.Raters_RATERS_EVERY_PROPOSER
 	defaultUnreturnedRatings       = banliv1.UnreturnedRatings_UNRETURNED_RATINGS_COUNTED_APART
+	defaultFollowUpReportDate      = "03-31"
 	// Rules added after sessions were first registered: a new session gets
 	// the default, one stored before the rule existed reads false (see
 	// storedPolicy), so that its rules do not change under it.
@@ -81,6 +83,9 @@ func resolvePolicy(p *banliv1.SessionPolicy) *banliv1.SessionPolicy {
 	}
 	if out.UnreturnedRatings == banliv1.UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED {
 		out.UnreturnedRatings = defaultUnreturnedRatings
+	}
+	if out.FollowUpReportDate == "" {
+		out.FollowUpReportDate = defaultFollowUpReportDate
 	}
 	if out.RatingForm == banliv1.RatingForm_RATING_FORM_UNSPECIFIED {
 		out.RatingForm = banliv1.RatingForm_RATING_FORM_OVERALL
@@ -141,6 +146,12 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 	v.enum(field+".raters", p.GetRaters(), false)
 	v.enum(field+".rating_form", p.GetRatingForm(), false)
 	v.enum(field+".unreturned_ratings", p.GetUnreturnedRatings(), false)
+	if d := p.GetFollowUpReportDate(); d != "" {
+		// A day of every year: 02-29 is not one.
+		if _, err := time.Parse("2006-01-02", "2021-"+d); err != nil || len(d) != 5 {
+			v.add(field+".follow_up_report_date", "must be a day of every year as MM-DD, e.g. 03-31")
+		}
+	}
 }
 
 // categoryAllowed says whether the session's policy accepts a reply

@@ -160,7 +160,7 @@ func (c *caseChange) sendReply(a *banliv1.Assignment, r *banliv1.Reply, policy *
 	r.RatingsExpected = ratingsExpected(policy, c.p)
 	a.Replies = append(a.Replies, r)
 	if a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
-		a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+		a.FollowUp = newFollowUp(c, policy)
 	}
 }
 
@@ -269,7 +269,7 @@ func (s *Server) CorrectReplyCategory(ctx context.Context, req *banliv1.CorrectR
 		// The latest reply decides whether the part is carried over, as
 		// SubmitReply does; a follow-up already open stays for the office.
 		if latest := a.GetReplies()[len(a.GetReplies())-1]; latest == r && a.GetFollowUp() == nil && carriesOver(policy, r.GetCategory()) {
-			a.FollowUp = &banliv1.FollowUp{State: followOpen, OpenTime: c.nowProto(), CarriedToYear: c.p.GetYear() + 1}
+			a.FollowUp = newFollowUp(c, policy)
 		}
 		c.details = fmt.Sprintf("%s: category %s -> %s: %s", r.GetName(), trimEnum(from.String(), "REPLY_CATEGORY_"),
 			trimEnum(r.GetCategory().String(), "REPLY_CATEGORY_"), req.GetReason())

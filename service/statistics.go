@@ -112,9 +112,9 @@ func contributions(p *banliv1.Proposal) contribution {
 		counts := partCounters(p, a)
 		for _, scope := range append(unitsOf(a), officeScope) {
 			c.add(store.StatsKey{Scope: scope, Year: p.GetYear(), Session: p.GetSession()}, counts...)
-			if f := a.GetFollowUp(); f != nil {
+			for _, y := range carriedYears(a.GetFollowUp()) {
 				cross := map[banliv1.AssignmentRole]int{lead: cCrossLead, split: cCrossSplit, coHandling: cCrossCo}[a.GetRole()]
-				c.add(store.StatsKey{Scope: scope, Year: f.GetCarriedToYear(), Session: p.GetSession()}, cross)
+				c.add(store.StatsKey{Scope: scope, Year: y, Session: p.GetSession()}, cross)
 			}
 		}
 	}
@@ -378,7 +378,7 @@ func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.
 // statisticsVersion names what contributions counts. Change it whenever
 // contributions changes what it returns: a server that opens data counted
 // under another version recounts every case first (recountStatistics).
-const statisticsVersion = 4
+const statisticsVersion = 5
 
 // versionStatistics is the name statisticsVersion is recorded under.
 const versionStatistics = "statistics"

@@ -78,7 +78,7 @@ func TestRatingsNotReturned(t *testing.T) {
 // so; a session that waits keeps waiting. The statistics count them (#13,
 // item 3).
 func TestUnreturnedRatingsAreCountedApart(t *testing.T) {
-	f := newFixture(t, func(c *server.Config) { c.RatingPeriodsEvery = 20 * time.Millisecond })
+	f := newFixture(t, func(c *server.Config) { c.ScheduledEvery = 20 * time.Millisecond })
 	ctx := context.Background()
 	policy := func(u banliv1.UnreturnedRatings) *banliv1.SessionPolicy {
 		return &banliv1.SessionPolicy{UnreturnedRatings: u}

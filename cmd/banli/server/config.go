@@ -17,10 +17,11 @@ import (
 type Config struct {
 	// DataPath is the data file, created with its directory if missing.
 	DataPath string
-	// RatingPeriodsEvery is how often the server closes the rating periods
-	// that have ended (service.CloseRatingPeriods); it also does when it
-	// starts. 0 means an hour.
-	RatingPeriodsEvery time.Duration
+	// ScheduledEvery is how often the server takes its own steps: it
+	// closes the rating periods that have ended and carries open
+	// follow-ups into a new year (service.CloseRatingPeriods,
+	// CarryOverFollowUps); it also does when it starts. 0 means an hour.
+	ScheduledEvery time.Duration
 	// AuditKey is the audit key file's path; "" is audit.key beside the data.
 	AuditKey string
 	// GRPCAddr and HTTPAddr are where gRPC and REST listen (port 0: any).

@@ -152,7 +152,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	go closeRatingPeriods(ctx, srv, cmp.Or(cfg.RatingPeriodsEvery, time.Hour), log)
+	go runScheduledSteps(ctx, srv, cmp.Or(cfg.ScheduledEvery, time.Hour), log)
 
 	rest, gatewayConn, err := gateway.New(gatewayLis.DialContext, maxMessageBytes)
 	if err != nil {
@@ -235,19 +235,28 @@ func releaseMappedPages(ctx context.Context, db store.MappedPages, log *slog.Log
 	}
 }
 
-// closeRatingPeriods closes the rating periods that have ended, now and
-// then every interval, until ctx ends. A standby closes none; once
-// promoted, it does.
-func closeRatingPeriods(ctx context.Context, srv *service.Server, every time.Duration, log *slog.Logger) {
+// runScheduledSteps takes the steps the server takes by itself, now and
+// then every interval, until ctx ends: it closes the rating periods that
+// have ended and carries the open follow-ups into a new year. A standby
+// takes none; once promoted, it does.
+func runScheduledSteps(ctx context.Context, srv *service.Server, every time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		n, err := srv.CloseRatingPeriods(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("close rating periods", "err", err, "closed", n)
-		case n > 0:
-			log.Info("closed rating periods with ratings not returned", "parts", n)
+		for _, step := range []struct {
+			what string
+			run  func(context.Context) (int, error)
+		}{
+			{"closed rating periods with ratings not returned", srv.CloseRatingPeriods},
+			{"carried follow-ups into the new year", srv.CarryOverFollowUps},
+		} {
+			n, err := step.run(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn(step.what, "err", err, "parts", n)
+			case n > 0:
+				log.Info(step.what, "parts", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -2610,16 +2610,23 @@ type FollowUp struct {
 	State FollowUpState `protobuf:"varint,1,opt,name=state,proto3,enum=banli.v1.FollowUpState" json:"state,omitempty"`
 	// When the reply put it on the register.
 	OpenTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=open_time,json=openTime,proto3" json:"open_time,omitempty"`
-	// The year in which it counts as a cross-year part: the year after its
-	// case's.
+	// The first year in which it counts as a cross-year part: the year
+	// after its case's.
 	CarriedToYear int32 `protobuf:"varint,3,opt,name=carried_to_year,json=carriedToYear,proto3" json:"carried_to_year,omitempty"`
 	// Progress reports and the final reply, oldest first.
 	Reports []*FollowUpReport `protobuf:"bytes,4,rep,name=reports,proto3" json:"reports,omitempty"`
 	// When the office closed it, and why.
-	CloseTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
-	CloseNote     string                 `protobuf:"bytes,6,opt,name=close_note,json=closeNote,proto3" json:"close_note,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CloseTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	CloseNote string                 `protobuf:"bytes,6,opt,name=close_note,json=closeNote,proto3" json:"close_note,omitempty"`
+	// Every year it counts as a cross-year part (跨年度), from
+	// carried_to_year: the server adds each new year while the part is not
+	// closed (CarryOverFollowUp). Output only.
+	CarriedYears []int32 `protobuf:"varint,7,rep,packed,name=carried_years,json=carriedYears,proto3" json:"carried_years,omitempty"`
+	// When this year's progress report is due (the session's
+	// follow_up_report_date of the latest carried year). Output only.
+	ReportDeadline *Deadline `protobuf:"bytes,8,opt,name=report_deadline,json=reportDeadline,proto3" json:"report_deadline,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FollowUp) Reset() {
@@ -2692,6 +2699,20 @@ func (x *FollowUp) GetCloseNote() string {
 		return x.CloseNote
 	}
 	return ""
+}
+
+func (x *FollowUp) GetCarriedYears() []int32 {
+	if x != nil {
+		return x.CarriedYears
+	}
+	return nil
+}
+
+func (x *FollowUp) GetReportDeadline() *Deadline {
+	if x != nil {
+		return x.ReportDeadline
+	}
+	return nil
 }
 
 // A progress report on a carried-over part, or its final reply.
@@ -4787,7 +4808,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x06drafts\x18\x18 \x03(\v2\x14.banli.v1.ReplyDraftB\x03\xe0A\x03R\x06drafts\x12N\n" +
 	"\x12collective_reviews\x18\x19 \x03(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x03R\x11collectiveReviews\x129\n" +
 	"\rpending_reply\x18\x1a \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\fpendingReply\x12?\n" +
-	"\x10returned_replies\x18\x1b \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\x0freturnedReplies\"\xa8\x02\n" +
+	"\x10returned_replies\x18\x1b \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\x0freturnedReplies\"\x94\x03\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
@@ -4796,7 +4817,9 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"close_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x12\x1d\n" +
 	"\n" +
-	"close_note\x18\x06 \x01(\tR\tcloseNote\"j\n" +
+	"close_note\x18\x06 \x01(\tR\tcloseNote\x12(\n" +
+	"\rcarried_years\x18\a \x03(\x05B\x03\xe0A\x03R\fcarriedYears\x12@\n" +
+	"\x0freport_deadline\x18\b \x01(\v2\x12.banli.v1.DeadlineB\x03\xe0A\x03R\x0ereportDeadline\"j\n" +
 	"\x0eFollowUpReport\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x14\n" +
 	"\x05final\x18\x02 \x01(\bR\x05final\x12.\n" +
@@ -5247,74 +5270,75 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	53,  // 39: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
 	33,  // 40: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
 	53,  // 41: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	53,  // 42: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	53,  // 43: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 44: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	53,  // 45: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	53,  // 46: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	53,  // 47: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 48: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	53,  // 49: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,   // 50: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,   // 51: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	53,  // 52: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	53,  // 53: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	27,  // 54: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
-	53,  // 55: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	27,  // 56: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
-	13,  // 57: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	53,  // 58: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	18,  // 59: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	40,  // 60: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	27,  // 61: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
-	17,  // 62: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
-	13,  // 63: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
-	19,  // 64: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	53,  // 65: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,   // 66: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	53,  // 67: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11,  // 68: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12,  // 69: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	53,  // 70: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	25,  // 71: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	39,  // 72: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	53,  // 73: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	25,  // 74: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	51,  // 75: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	47,  // 76: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	41,  // 77: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	25,  // 78: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	49,  // 79: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	50,  // 80: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	27,  // 81: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
-	43,  // 82: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
-	53,  // 83: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
-	20,  // 84: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
-	53,  // 85: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	21,  // 86: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	53,  // 87: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	42,  // 88: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	53,  // 89: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	22,  // 90: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	53,  // 91: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	48,  // 92: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	23,  // 93: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	53,  // 94: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	24,  // 95: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	53,  // 96: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10,  // 97: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	53,  // 98: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	53,  // 99: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	53,  // 100: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,   // 101: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,   // 102: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	53,  // 103: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,   // 104: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	105, // [105:105] is the sub-list for method output_type
-	105, // [105:105] is the sub-list for method input_type
-	105, // [105:105] is the sub-list for extension type_name
-	105, // [105:105] is the sub-list for extension extendee
-	0,   // [0:105] is the sub-list for field type_name
+	25,  // 42: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
+	53,  // 43: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	53,  // 44: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 45: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	53,  // 46: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	53,  // 47: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	53,  // 48: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 49: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	53,  // 50: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,   // 51: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,   // 52: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	53,  // 53: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	53,  // 54: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	27,  // 55: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	53,  // 56: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	27,  // 57: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	13,  // 58: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	53,  // 59: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	18,  // 60: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	40,  // 61: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	27,  // 62: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	17,  // 63: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	13,  // 64: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	19,  // 65: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	53,  // 66: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,   // 67: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	53,  // 68: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11,  // 69: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12,  // 70: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	53,  // 71: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	25,  // 72: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	39,  // 73: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	53,  // 74: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	25,  // 75: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	51,  // 76: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	47,  // 77: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	41,  // 78: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	25,  // 79: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	49,  // 80: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	50,  // 81: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	27,  // 82: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	43,  // 83: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
+	53,  // 84: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
+	20,  // 85: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
+	53,  // 86: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	21,  // 87: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	53,  // 88: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	42,  // 89: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	53,  // 90: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	22,  // 91: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	53,  // 92: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	48,  // 93: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	23,  // 94: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	53,  // 95: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	24,  // 96: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	53,  // 97: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 98: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	53,  // 99: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	53,  // 100: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	53,  // 101: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 102: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 103: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	53,  // 104: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 105: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	106, // [106:106] is the sub-list for method output_type
+	106, // [106:106] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }

@@ -511,8 +511,11 @@ type SessionPolicy struct {
 	// Default UNRETURNED_RATINGS_COUNTED_APART; UNRETURNED_RATINGS_WAIT for
 	// a session registered before this rule existed.
 	UnreturnedRatings UnreturnedRatings `protobuf:"varint,20,opt,name=unreturned_ratings,json=unreturnedRatings,proto3,enum=banli.v1.UnreturnedRatings" json:"unreturned_ratings,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The day, MM-DD, by which a part carried over reports its progress in
+	// each year it is carried into. Default "03-31".
+	FollowUpReportDate string `protobuf:"bytes,21,opt,name=follow_up_report_date,json=followUpReportDate,proto3" json:"follow_up_report_date,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -683,6 +686,13 @@ func (x *SessionPolicy) GetUnreturnedRatings() UnreturnedRatings {
 		return x.UnreturnedRatings
 	}
 	return UnreturnedRatings_UNRETURNED_RATINGS_UNSPECIFIED
+}
+
+func (x *SessionPolicy) GetFollowUpReportDate() string {
+	if x != nil {
+		return x.FollowUpReportDate
+	}
+	return ""
 }
 
 // Request for CreateSession.
@@ -994,7 +1004,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xb2\f\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xe5\f\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -1018,7 +1028,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x13rating_working_days\x18\x12 \x01(\x05H\x0fR\x11ratingWorkingDays\x88\x01\x01\x125\n" +
 	"\vrating_form\x18\x13 \x01(\x0e2\x14.banli.v1.RatingFormR\n" +
 	"ratingForm\x12J\n" +
-	"\x12unreturned_ratings\x18\x14 \x01(\x0e2\x1b.banli.v1.UnreturnedRatingsR\x11unreturnedRatingsB\x17\n" +
+	"\x12unreturned_ratings\x18\x14 \x01(\x0e2\x1b.banli.v1.UnreturnedRatingsR\x11unreturnedRatings\x121\n" +
+	"\x15follow_up_report_date\x18\x15 \x01(\tR\x12followUpReportDateB\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
