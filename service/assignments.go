@@ -442,3 +442,68 @@ func validateDecideReassignment(r *banliv1.DecideReassignmentRequest) (assignmen
 	v.paragraph("note", r.GetNote(), maxNoteLen, false)
 	return ref, v.err()
 }
+
+// RemoveAssignment removes a part assigned by mistake.
+func (s *Server) RemoveAssignment(ctx context.Context, req *banliv1.RemoveAssignmentRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	v.paragraph("reason", req.GetReason(), maxNoteLen, false)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_RemoveAssignment_FullMethodName, req, ref, req.GetEtag(), StepRemovePart, func(c *caseChange, a *banliv1.Assignment) error {
+		a.Corrections = append(a.Corrections, &banliv1.PartCorrection{What: "removed", Reason: req.GetReason(), CorrectedBy: callerAccount(c.ctx), CorrectTime: c.nowProto()})
+		a.CurrentDeadline = nil
+		c.details = fmt.Sprintf("%s removed from %s", a.GetUnit(), c.p.GetName())
+		if req.GetReason() != "" {
+			c.details += ": " + req.GetReason()
+		}
+		return nil
+	})
+}
+
+// ChangeAssignmentRole changes a part between lead and co-handling.
+func (s *Server) ChangeAssignmentRole(ctx context.Context, req *banliv1.ChangeAssignmentRoleRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	ref := v.assignmentRef("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	v.enum("role", req.GetRole(), true)
+	v.paragraph("reason", req.GetReason(), maxNoteLen, true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return assignmentStep(ctx, s, banliv1.ProposalService_ChangeAssignmentRole_FullMethodName, req, ref, req.GetEtag(), StepChangeRole, func(c *caseChange, a *banliv1.Assignment) error {
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		// A new lead takes the present lead's place (the guard checked it
+		// may); both parts say so.
+		var details []string
+		if req.GetRole() == lead {
+			if present := presentLead(c.p, a); present != nil {
+				details = append(details, c.changeRole(present, coHandling, policy, req.GetReason()))
+			}
+		}
+		details = append(details, c.changeRole(a, req.GetRole(), policy, req.GetReason()))
+		c.details = strings.Join(details, "; ") + ": " + req.GetReason()
+		return nil
+	})
+}
+
+// changeRole gives part a a new role, with the new role's deadline counted
+// from when it was assigned (an opinion within opinion_months, a reply
+// within reply_months), and records the correction.
+func (c *caseChange) changeRole(a *banliv1.Assignment, to banliv1.AssignmentRole, policy *banliv1.SessionPolicy, reason string) string {
+	from := a.GetRole()
+	a.Role = to
+	months := policy.GetReplyMonths()
+	if to == coHandling {
+		months = policy.GetOpinionMonths()
+	}
+	a.ResponseDeadline = c.clock.monthsAfter(a.GetAssignTime().AsTime(), int(months), "assignment")
+	what := fmt.Sprintf("role %s → %s", trimEnum(from.String(), "ASSIGNMENT_ROLE_"), trimEnum(to.String(), "ASSIGNMENT_ROLE_"))
+	a.Corrections = append(a.Corrections, &banliv1.PartCorrection{What: what, Reason: reason, CorrectedBy: callerAccount(c.ctx), CorrectTime: c.nowProto()})
+	return fmt.Sprintf("%s: %s, due %s", a.GetName(), what, a.GetResponseDeadline().GetDueDate())
+}

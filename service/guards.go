@@ -113,6 +113,64 @@ var (
 			return nil
 		},
 	}
+	// Removing a part the unit took on says why.
+	reasonOnceSigned = guard{
+		rule: "once the unit signed for the part, the removal gives a reason",
+		check: func(in guardInput) error {
+			if in.a.GetSignTime() != nil && in.req.(*banliv1.RemoveAssignmentRequest).GetReason() == "" {
+				return invalidField("reason", "required: %s signed for %s", in.a.GetUnit(), in.a.GetName())
+			}
+			return nil
+		},
+	}
+	// A lead goes only if no co-handling unit is left without one.
+	noCoHandlingLeftAlone = guard{
+		rule: "no co-handling part is left without a lead",
+		check: func(in guardInput) error {
+			if in.a.GetRole() != lead {
+				return nil
+			}
+			for _, other := range in.p.GetAssignments() {
+				if other != in.a && isCurrent(other) && other.GetRole() == coHandling {
+					return fmt.Errorf("%s co-handles %s with this lead: remove it first, or make it the lead (ChangeAssignmentRole): %w",
+						other.GetUnit(), in.p.GetName(), ErrPrecondition)
+				}
+			}
+			return nil
+		},
+	}
+	// A role change changes the role.
+	roleChanges = guard{
+		rule: "the new role is lead or co-handling, and not the part's present one",
+		check: func(in guardInput) error {
+			to := in.req.(*banliv1.ChangeAssignmentRoleRequest).GetRole()
+			switch {
+			case to != lead && to != coHandling:
+				return invalidField("role", "a part changes between lead and co-handling")
+			case to == in.a.GetRole():
+				return invalidField("role", "%s is %s already", in.a.GetName(), trimEnum(to.String(), "ASSIGNMENT_ROLE_"))
+			}
+			return nil
+		},
+	}
+	// After the change the case still has one lead for its co-handling
+	// units: a part made lead takes the place of the present lead, which
+	// becomes co-handling (so it must not have answered either).
+	keepsOneLead = guard{
+		rule: "the case keeps one lead unit: a new lead takes the place of the present one, which has not answered yet",
+		check: func(in guardInput) error {
+			to := in.req.(*banliv1.ChangeAssignmentRoleRequest).GetRole()
+			present := presentLead(in.p, in.a)
+			switch {
+			case to == lead && present != nil && !slices.Contains([]banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, present.GetState()):
+				return fmt.Errorf("%s, the present lead, is %s: it can no longer become co-handling: %w",
+					present.GetName(), trimEnum(present.GetState().String(), "ASSIGNMENT_STATE_"), ErrPrecondition)
+			case to == coHandling && present == nil:
+				return fmt.Errorf("%s would have no lead for its co-handling units: make another part the lead instead: %w", in.p.GetName(), ErrPrecondition)
+			}
+			return nil
+		},
+	}
 	// A correction of a case the units work on says why.
 	reasonOnceAssigned = guard{
 		rule: "once the case is assigned, the correction gives a reason",
@@ -609,6 +667,16 @@ func guardsOf(step Step) []guard {
 	for _, t := range assignmentTransitions {
 		if t.step == step {
 			return t.guards
+		}
+	}
+	return nil
+}
+
+// presentLead is p's current lead part other than a, or nil.
+func presentLead(p *banliv1.Proposal, a *banliv1.Assignment) *banliv1.Assignment {
+	for _, other := range p.GetAssignments() {
+		if other != a && isCurrent(other) && other.GetRole() == lead {
+			return other
 		}
 	}
 	return nil

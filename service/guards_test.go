@@ -93,6 +93,14 @@ func TestGuards(t *testing.T) {
 	newUnit := func(unit string) *banliv1.DecideReassignmentRequest {
 		return &banliv1.DecideReassignmentRequest{NewUnit: unit}
 	}
+	trio := &banliv1.Proposal{Name: "proposals/1", Assignments: []*banliv1.Assignment{
+		{Name: "proposals/1/assignments/1", Role: lead, State: aSigned}, {Name: "proposals/1/assignments/2", Role: coHandling, State: aAssigned},
+		{Name: "proposals/1/assignments/3", Role: coHandling, State: aAssigned}}}
+	repliedLead := &banliv1.Proposal{Name: "proposals/1", Assignments: []*banliv1.Assignment{
+		{Name: "proposals/1/assignments/1", Role: lead, State: aReplied}, {Name: "proposals/1/assignments/2", Role: coHandling, State: aAssigned}}}
+	toRole := func(r banliv1.AssignmentRole) *banliv1.ChangeAssignmentRoleRequest {
+		return &banliv1.ChangeAssignmentRoleRequest{Role: r}
+	}
 	keyCase := &banliv1.Proposal{Name: "proposals/1", Key: true, KeyLeaders: []*banliv1.KeyCaseLeader{{Leader: "leaders/1"}}}
 	byLeader := func(l string) *banliv1.RecordSupervisionRequest {
 		return &banliv1.RecordSupervisionRequest{Activity: &banliv1.SupervisionActivity{ByLeader: l}}
@@ -181,6 +189,16 @@ func TestGuards(t *testing.T) {
 		{"a consultation from before rounds were kept", consultedFirst, guardInput{a: part(&banliv1.Assignment{Round: 2, Consultations: []*banliv1.Consultation{{}}}), policy: policy}, true},
 		{"supervising a key case", keyCaseOnly, guardInput{p: &banliv1.Proposal{Key: true}}, true},
 		{"supervising a case that is not key", keyCaseOnly, guardInput{p: &banliv1.Proposal{}}, false},
+		{"removing a part not signed for", reasonOnceSigned, guardInput{a: part(&banliv1.Assignment{}), req: &banliv1.RemoveAssignmentRequest{}}, true},
+		{"removing a signed part without a reason", reasonOnceSigned, guardInput{a: part(&banliv1.Assignment{SignTime: timestamppb.New(now)}), req: &banliv1.RemoveAssignmentRequest{}}, false},
+		{"removing a lead with co-handling left", noCoHandlingLeftAlone, guardInput{p: trio, a: trio.GetAssignments()[0]}, false},
+		{"removing a co-handling part", noCoHandlingLeftAlone, guardInput{p: trio, a: trio.GetAssignments()[1]}, true},
+		{"a role to the same role", roleChanges, guardInput{a: trio.GetAssignments()[0], req: toRole(lead)}, false},
+		{"a role to split", roleChanges, guardInput{a: trio.GetAssignments()[1], req: toRole(split)}, false},
+		{"co-handling to lead", roleChanges, guardInput{a: trio.GetAssignments()[1], req: toRole(lead)}, true},
+		{"a new lead in the place of one that has not answered", keepsOneLead, guardInput{p: trio, a: trio.GetAssignments()[1], req: toRole(lead)}, true},
+		{"the only lead to co-handling", keepsOneLead, guardInput{p: trio, a: trio.GetAssignments()[0], req: toRole(coHandling)}, false},
+		{"a new lead in the place of one that replied", keepsOneLead, guardInput{p: repliedLead, a: repliedLead.GetAssignments()[1], req: toRole(lead)}, false},
 		{"a correction before assignment", reasonOnceAssigned, guardInput{p: &banliv1.Proposal{}, req: &banliv1.UpdateProposalRequest{}}, true},
 		{"a correction of an assigned case without a reason", reasonOnceAssigned, guardInput{p: led, req: &banliv1.UpdateProposalRequest{}}, false},
 		{"a correction of an assigned case with a reason", reasonOnceAssigned, guardInput{p: led, req: &banliv1.UpdateProposalRequest{Reason: "错字"}}, true},

@@ -29,6 +29,8 @@ const (
 	StepSupervise           Step = "RecordSupervision"
 	StepUploadFile          Step = "UploadFile"
 	StepUpdateProposal      Step = "UpdateProposal"
+	StepRemovePart          Step = "RemoveAssignment"
+	StepChangeRole          Step = "ChangeAssignmentRole"
 	StepSign                Step = "SignAssignment"
 	StepRequestReassignment Step = "RequestReassignment"
 	StepApproveReassignment Step = "DecideReassignment (approve)"
@@ -87,6 +89,7 @@ const (
 	aReassigned     = banliv1.AssignmentState_ASSIGNMENT_STATE_REASSIGNED
 	aUnderReview    = banliv1.AssignmentState_ASSIGNMENT_STATE_UNDER_REVIEW
 	aUnsatisfied    = banliv1.AssignmentState_ASSIGNMENT_STATE_UNSATISFIED
+	aRemoved        = banliv1.AssignmentState_ASSIGNMENT_STATE_REMOVED
 	lead            = banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD
 	split           = banliv1.AssignmentRole_ASSIGNMENT_ROLE_SPLIT
 	coHandling      = banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING
@@ -187,6 +190,14 @@ var assignmentTransitions = []assignmentTransition{
 	}, guards: []guard{consultedAfterAssignment}},
 	// 会办意见: co-handling units only; once.
 	{step: StepSubmitOpinion, roles: []banliv1.AssignmentRole{coHandling}, edges: edges{aSigned: aOpinionSent, aConsulted: aOpinionSent}},
+	// 撤回交办: the office removes a part assigned by mistake, before the
+	// unit has answered; once it signed for it, with a reason.
+	{step: StepRemovePart, roles: allRoles, edges: edges{aAssigned: aRemoved, aRequested: aRemoved, aSigned: aRemoved, aConsulted: aRemoved},
+		guards: []guard{reasonOnceSigned, noCoHandlingLeftAlone}},
+	// The office changes a part's role, lead ↔ co-handling, before it has
+	// answered; its deadline follows the new role.
+	{step: StepChangeRole, roles: []banliv1.AssignmentRole{lead, coHandling}, edges: edges{aAssigned: assignmentStays, aSigned: assignmentStays, aConsulted: assignmentStays},
+		guards: []guard{roleChanges, keepsOneLead}},
 	// 草拟回复: staff save drafts of the reply, the head returns the latest
 	// with a comment; the part's state does not change.
 	{step: StepSaveDraft, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays}},
@@ -250,7 +261,9 @@ var assignmentTransitions = []assignmentTransition{
 // whose unit was changed (REASSIGNED) is history, and its successor is
 // the current one. Every list, ledger, statistic, access check and rule
 // that speaks of "the case's units" means its current parts.
-func isCurrent(a *banliv1.Assignment) bool { return a.GetState() != aReassigned }
+func isCurrent(a *banliv1.Assignment) bool {
+	return a.GetState() != aReassigned && a.GetState() != aRemoved
+}
 
 // beforeReview is the state a part under the office's review was in when
 // its reply was signed off: a new round is re-handled, a first one was
@@ -482,8 +495,8 @@ func deriveProposalState(p *banliv1.Proposal) banliv1.ProposalState {
 		}
 	}
 	switch {
-	case parts == 0 && len(p.GetAssignments()) == 0:
-		return received
+	case !slices.ContainsFunc(p.GetAssignments(), func(a *banliv1.Assignment) bool { return a.GetState() != aRemoved }):
+		return received // never assigned, or every part removed
 	case parts == 0:
 		return assigned
 	case ratedParts == parts:

@@ -80,6 +80,16 @@ func TestAssignmentSteps(t *testing.T) {
 	for _, s := range []banliv1.AssignmentState{aSigned, aConsulted, aOpinionSent} {
 		want[key{StepCountersign, coHandling, s}] = s
 	}
+	for _, role := range allRoles {
+		for _, s := range []banliv1.AssignmentState{aAssigned, aRequested, aSigned, aConsulted} {
+			want[key{StepRemovePart, role, s}] = aRemoved
+		}
+	}
+	for _, role := range []banliv1.AssignmentRole{lead, coHandling} {
+		for _, s := range []banliv1.AssignmentState{aAssigned, aSigned, aConsulted} {
+			want[key{StepChangeRole, role, s}] = s
+		}
+	}
 	want[key{StepSubmitOpinion, coHandling, aSigned}] = aOpinionSent
 	want[key{StepSubmitOpinion, coHandling, aConsulted}] = aOpinionSent
 	for _, role := range replyingRoles {
@@ -120,7 +130,7 @@ func TestAssignmentSteps(t *testing.T) {
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
 		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign, StepSubmitForReview, StepAcceptReply, StepReturnReply,
-		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied, StepCloseRatingPeriod,
+		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied, StepCloseRatingPeriod, StepRemovePart, StepChangeRole,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))
@@ -205,6 +215,8 @@ func TestDeriveProposalState(t *testing.T) {
 		{"re-handling goes back", rated, []*banliv1.Assignment{part(split, aRated), part(split, aRehandling)}, consulted},
 		{"reassigned part ignored", assigned, []*banliv1.Assignment{part(lead, aReassigned), part(lead, aRated)}, rated},
 		{"only reassigned parts", assigned, []*banliv1.Assignment{part(lead, aReassigned)}, assigned},
+		{"every part removed", assigned, []*banliv1.Assignment{part(lead, aRemoved), part(coHandling, aRemoved)}, received},
+		{"a removed part ignored", assigned, []*banliv1.Assignment{part(lead, aRemoved), part(lead, aReplied)}, replied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,8 +57,9 @@ var expectedAccess = map[string][]string{
 	"EventService/ListProposalEvents": callers([]string{"office", "platform", "leader"}, caseUnits),
 	"LeaderService/CreateLeader":      {"admin", "office"},
 	"LeaderService/UpdateLeader":      {"admin", "office"}, "UnitService/UpdateUnit": {"admin"}, "SessionService/UpdateSession": {"admin"},
-	"ProposalService/UpdateProposal": {"office"},
-	"LeaderService/GetLeader":        anyone, "LeaderService/ListLeaders": anyone,
+	"ProposalService/UpdateProposal":   {"office"},
+	"ProposalService/RemoveAssignment": {"office"}, "ProposalService/ChangeAssignmentRole": {"office"},
+	"LeaderService/GetLeader": anyone, "LeaderService/ListLeaders": anyone,
 	"StatisticsService/GetStatistics":  callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	"StatisticsService/GetYearSummary": callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	// The matrix asks the ledger for its key cases, the view a leader reads.
@@ -279,7 +280,7 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery", "DecideUnsatisfied"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
 	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "CountersignReply", "ReviewReply", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
-		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp"}, string(m.desc.Name())):
+		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp", "RemoveAssignment", "ChangeAssignmentRole"}, string(m.desc.Name())):
 		name = lead
 	}
 	switch m.short {

@@ -363,6 +363,9 @@ const (
 	// (office_vets_unsatisfied): a new round, or an explanation that closes
 	// it. Other proposers may still rate meanwhile.
 	AssignmentState_ASSIGNMENT_STATE_UNSATISFIED AssignmentState = 11
+	// Removed by the office (RemoveAssignment): assigned by mistake. It is
+	// no longer the unit's, and stays in the history.
+	AssignmentState_ASSIGNMENT_STATE_REMOVED AssignmentState = 12
 )
 
 // Enum value maps for AssignmentState.
@@ -380,6 +383,7 @@ var (
 		9:  "ASSIGNMENT_STATE_REASSIGNED",
 		10: "ASSIGNMENT_STATE_UNDER_REVIEW",
 		11: "ASSIGNMENT_STATE_UNSATISFIED",
+		12: "ASSIGNMENT_STATE_REMOVED",
 	}
 	AssignmentState_value = map[string]int32{
 		"ASSIGNMENT_STATE_UNSPECIFIED":            0,
@@ -394,6 +398,7 @@ var (
 		"ASSIGNMENT_STATE_REASSIGNED":             9,
 		"ASSIGNMENT_STATE_UNDER_REVIEW":           10,
 		"ASSIGNMENT_STATE_UNSATISFIED":            11,
+		"ASSIGNMENT_STATE_REMOVED":                12,
 	}
 )
 
@@ -2380,8 +2385,11 @@ type Assignment struct {
 	// The replies the office returned for re-handling (退回重办), each with
 	// its review, oldest first. Not shown to proposers. Output only.
 	ReturnedReplies []*Reply `protobuf:"bytes,27,rep,name=returned_replies,json=returnedReplies,proto3" json:"returned_replies,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The office's corrections of the part (RemoveAssignment,
+	// ChangeAssignmentRole), oldest first. Output only.
+	Corrections   []*PartCorrection `protobuf:"bytes,28,rep,name=corrections,proto3" json:"corrections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -2603,6 +2611,84 @@ func (x *Assignment) GetReturnedReplies() []*Reply {
 	return nil
 }
 
+func (x *Assignment) GetCorrections() []*PartCorrection {
+	if x != nil {
+		return x.Corrections
+	}
+	return nil
+}
+
+// The office's correction of a part assigned wrong.
+type PartCorrection struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "removed", or "role LEAD → CO_HANDLING".
+	What string `protobuf:"bytes,1,opt,name=what,proto3" json:"what,omitempty"`
+	// Why; required once the unit had signed for the part.
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	CorrectedBy   string                 `protobuf:"bytes,3,opt,name=corrected_by,json=correctedBy,proto3" json:"corrected_by,omitempty"`
+	CorrectTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=correct_time,json=correctTime,proto3" json:"correct_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartCorrection) Reset() {
+	*x = PartCorrection{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartCorrection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartCorrection) ProtoMessage() {}
+
+func (x *PartCorrection) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartCorrection.ProtoReflect.Descriptor instead.
+func (*PartCorrection) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PartCorrection) GetWhat() string {
+	if x != nil {
+		return x.What
+	}
+	return ""
+}
+
+func (x *PartCorrection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PartCorrection) GetCorrectedBy() string {
+	if x != nil {
+		return x.CorrectedBy
+	}
+	return ""
+}
+
+func (x *PartCorrection) GetCorrectTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CorrectTime
+	}
+	return nil
+}
+
 // A part on the follow-up register.
 type FollowUp struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2631,7 +2717,7 @@ type FollowUp struct {
 
 func (x *FollowUp) Reset() {
 	*x = FollowUp{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2729,7 @@ func (x *FollowUp) String() string {
 func (*FollowUp) ProtoMessage() {}
 
 func (x *FollowUp) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2742,7 @@ func (x *FollowUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUp.ProtoReflect.Descriptor instead.
 func (*FollowUp) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FollowUp) GetState() FollowUpState {
@@ -2730,7 +2816,7 @@ type FollowUpReport struct {
 
 func (x *FollowUpReport) Reset() {
 	*x = FollowUpReport{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +2828,7 @@ func (x *FollowUpReport) String() string {
 func (*FollowUpReport) ProtoMessage() {}
 
 func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +2841,7 @@ func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUpReport.ProtoReflect.Descriptor instead.
 func (*FollowUpReport) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FollowUpReport) GetText() string {
@@ -2802,7 +2888,7 @@ type ExtensionRequest struct {
 
 func (x *ExtensionRequest) Reset() {
 	*x = ExtensionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2814,7 +2900,7 @@ func (x *ExtensionRequest) String() string {
 func (*ExtensionRequest) ProtoMessage() {}
 
 func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2827,7 +2913,7 @@ func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtensionRequest.ProtoReflect.Descriptor instead.
 func (*ExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ExtensionRequest) GetReason() string {
@@ -2898,7 +2984,7 @@ type Reminder struct {
 
 func (x *Reminder) Reset() {
 	*x = Reminder{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +2996,7 @@ func (x *Reminder) String() string {
 func (*Reminder) ProtoMessage() {}
 
 func (x *Reminder) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3009,7 @@ func (x *Reminder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reminder.ProtoReflect.Descriptor instead.
 func (*Reminder) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Reminder) GetId() int32 {
@@ -2982,7 +3068,7 @@ type ReassignmentRequest struct {
 
 func (x *ReassignmentRequest) Reset() {
 	*x = ReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2994,7 +3080,7 @@ func (x *ReassignmentRequest) String() string {
 func (*ReassignmentRequest) ProtoMessage() {}
 
 func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3007,7 +3093,7 @@ func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*ReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReassignmentRequest) GetReason() string {
@@ -3084,7 +3170,7 @@ type Consultation struct {
 
 func (x *Consultation) Reset() {
 	*x = Consultation{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3096,7 +3182,7 @@ func (x *Consultation) String() string {
 func (*Consultation) ProtoMessage() {}
 
 func (x *Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3109,7 +3195,7 @@ func (x *Consultation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
 func (*Consultation) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Consultation) GetId() int32 {
@@ -3205,7 +3291,7 @@ type Opinion struct {
 
 func (x *Opinion) Reset() {
 	*x = Opinion{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3217,7 +3303,7 @@ func (x *Opinion) String() string {
 func (*Opinion) ProtoMessage() {}
 
 func (x *Opinion) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3230,7 +3316,7 @@ func (x *Opinion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opinion.ProtoReflect.Descriptor instead.
 func (*Opinion) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Opinion) GetText() string {
@@ -3309,7 +3395,7 @@ type Rating struct {
 
 func (x *Rating) Reset() {
 	*x = Rating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3321,7 +3407,7 @@ func (x *Rating) String() string {
 func (*Rating) ProtoMessage() {}
 
 func (x *Rating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3334,7 +3420,7 @@ func (x *Rating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rating.ProtoReflect.Descriptor instead.
 func (*Rating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Rating) GetProposerId() int32 {
@@ -3404,7 +3490,7 @@ type DimensionRating struct {
 
 func (x *DimensionRating) Reset() {
 	*x = DimensionRating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3416,7 +3502,7 @@ func (x *DimensionRating) String() string {
 func (*DimensionRating) ProtoMessage() {}
 
 func (x *DimensionRating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3429,7 +3515,7 @@ func (x *DimensionRating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DimensionRating.ProtoReflect.Descriptor instead.
 func (*DimensionRating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DimensionRating) GetDimension() RatingDimension {
@@ -3463,7 +3549,7 @@ type UnsatisfiedVetting struct {
 
 func (x *UnsatisfiedVetting) Reset() {
 	*x = UnsatisfiedVetting{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3561,7 @@ func (x *UnsatisfiedVetting) String() string {
 func (*UnsatisfiedVetting) ProtoMessage() {}
 
 func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3574,7 @@ func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsatisfiedVetting.ProtoReflect.Descriptor instead.
 func (*UnsatisfiedVetting) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UnsatisfiedVetting) GetDecision() UnsatisfiedDecision {
@@ -3611,7 +3697,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3623,7 +3709,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3636,7 +3722,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Reply) GetName() string {
@@ -3871,7 +3957,7 @@ type RatingPeriodClose struct {
 
 func (x *RatingPeriodClose) Reset() {
 	*x = RatingPeriodClose{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3883,7 +3969,7 @@ func (x *RatingPeriodClose) String() string {
 func (*RatingPeriodClose) ProtoMessage() {}
 
 func (x *RatingPeriodClose) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3896,7 +3982,7 @@ func (x *RatingPeriodClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RatingPeriodClose.ProtoReflect.Descriptor instead.
 func (*RatingPeriodClose) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RatingPeriodClose) GetCloseTime() *timestamppb.Timestamp {
@@ -3943,7 +4029,7 @@ type CollectiveReview struct {
 
 func (x *CollectiveReview) Reset() {
 	*x = CollectiveReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3955,7 +4041,7 @@ func (x *CollectiveReview) String() string {
 func (*CollectiveReview) ProtoMessage() {}
 
 func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3968,7 +4054,7 @@ func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
 func (*CollectiveReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CollectiveReview) GetRound() int32 {
@@ -4040,7 +4126,7 @@ type SupervisionActivity struct {
 
 func (x *SupervisionActivity) Reset() {
 	*x = SupervisionActivity{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4052,7 +4138,7 @@ func (x *SupervisionActivity) String() string {
 func (*SupervisionActivity) ProtoMessage() {}
 
 func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4065,7 +4151,7 @@ func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionActivity.ProtoReflect.Descriptor instead.
 func (*SupervisionActivity) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SupervisionActivity) GetKind() SupervisionKind {
@@ -4153,7 +4239,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4165,7 +4251,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4178,7 +4264,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -4261,7 +4347,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4273,7 +4359,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4286,7 +4372,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -4337,7 +4423,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4349,7 +4435,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4362,7 +4448,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -4422,7 +4508,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +4520,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +4533,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -4507,7 +4593,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4519,7 +4605,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4532,7 +4618,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -4575,7 +4661,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4587,7 +4673,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4600,7 +4686,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -4651,7 +4737,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4663,7 +4749,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4676,7 +4762,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -4775,7 +4861,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xbf\v\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x80\f\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
@@ -4808,7 +4894,13 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x06drafts\x18\x18 \x03(\v2\x14.banli.v1.ReplyDraftB\x03\xe0A\x03R\x06drafts\x12N\n" +
 	"\x12collective_reviews\x18\x19 \x03(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x03R\x11collectiveReviews\x129\n" +
 	"\rpending_reply\x18\x1a \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\fpendingReply\x12?\n" +
-	"\x10returned_replies\x18\x1b \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\x0freturnedReplies\"\x94\x03\n" +
+	"\x10returned_replies\x18\x1b \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\x0freturnedReplies\x12?\n" +
+	"\vcorrections\x18\x1c \x03(\v2\x18.banli.v1.PartCorrectionB\x03\xe0A\x03R\vcorrections\"\x9e\x01\n" +
+	"\x0ePartCorrection\x12\x12\n" +
+	"\x04what\x18\x01 \x01(\tR\x04what\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
+	"\fcorrected_by\x18\x03 \x01(\tR\vcorrectedBy\x12=\n" +
+	"\fcorrect_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcorrectTime\"\x94\x03\n" +
 	"\bFollowUp\x12-\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.FollowUpStateR\x05state\x127\n" +
 	"\topen_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bopenTime\x12&\n" +
@@ -5040,7 +5132,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bASSIGNMENT_ROLE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ASSIGNMENT_ROLE_LEAD\x10\x01\x12\x19\n" +
 	"\x15ASSIGNMENT_ROLE_SPLIT\x10\x02\x12\x1f\n" +
-	"\x1bASSIGNMENT_ROLE_CO_HANDLING\x10\x03*\xa5\x03\n" +
+	"\x1bASSIGNMENT_ROLE_CO_HANDLING\x10\x03*\xc3\x03\n" +
 	"\x0fAssignmentState\x12 \n" +
 	"\x1cASSIGNMENT_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ASSIGNMENT_STATE_ASSIGNED\x10\x01\x12+\n" +
@@ -5054,7 +5146,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1bASSIGNMENT_STATE_REASSIGNED\x10\t\x12!\n" +
 	"\x1dASSIGNMENT_STATE_UNDER_REVIEW\x10\n" +
 	"\x12 \n" +
-	"\x1cASSIGNMENT_STATE_UNSATISFIED\x10\v*\xff\x01\n" +
+	"\x1cASSIGNMENT_STATE_UNSATISFIED\x10\v\x12\x1c\n" +
+	"\x18ASSIGNMENT_STATE_REMOVED\x10\f*\xff\x01\n" +
 	"\x0eNotFiledReason\x12 \n" +
 	"\x1cNOT_FILED_REASON_UNSPECIFIED\x10\x00\x12$\n" +
 	" NOT_FILED_REASON_PERSONAL_MATTER\x10\x01\x12\"\n" +
@@ -5170,7 +5263,7 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 25)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -5204,34 +5297,35 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(*KeyCaseLeader)(nil),         // 29: banli.v1.KeyCaseLeader
 	(*Refusal)(nil),               // 30: banli.v1.Refusal
 	(*Assignment)(nil),            // 31: banli.v1.Assignment
-	(*FollowUp)(nil),              // 32: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 33: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 34: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 35: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 36: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 37: banli.v1.Consultation
-	(*Opinion)(nil),               // 38: banli.v1.Opinion
-	(*Rating)(nil),                // 39: banli.v1.Rating
-	(*DimensionRating)(nil),       // 40: banli.v1.DimensionRating
-	(*UnsatisfiedVetting)(nil),    // 41: banli.v1.UnsatisfiedVetting
-	(*Reply)(nil),                 // 42: banli.v1.Reply
-	(*RatingPeriodClose)(nil),     // 43: banli.v1.RatingPeriodClose
-	(*CollectiveReview)(nil),      // 44: banli.v1.CollectiveReview
-	(*SupervisionActivity)(nil),   // 45: banli.v1.SupervisionActivity
-	(*ReplyDraft)(nil),            // 46: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 47: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 48: banli.v1.Countersign
-	(*Delivery)(nil),              // 49: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 50: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 51: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 52: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 53: google.protobuf.Timestamp
+	(*PartCorrection)(nil),        // 32: banli.v1.PartCorrection
+	(*FollowUp)(nil),              // 33: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 34: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 35: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 36: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 37: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 38: banli.v1.Consultation
+	(*Opinion)(nil),               // 39: banli.v1.Opinion
+	(*Rating)(nil),                // 40: banli.v1.Rating
+	(*DimensionRating)(nil),       // 41: banli.v1.DimensionRating
+	(*UnsatisfiedVetting)(nil),    // 42: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 43: banli.v1.Reply
+	(*RatingPeriodClose)(nil),     // 44: banli.v1.RatingPeriodClose
+	(*CollectiveReview)(nil),      // 45: banli.v1.CollectiveReview
+	(*SupervisionActivity)(nil),   // 46: banli.v1.SupervisionActivity
+	(*ReplyDraft)(nil),            // 47: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 48: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 49: banli.v1.Countersign
+	(*Delivery)(nil),              // 50: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 51: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 52: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 53: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 54: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	53,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	53,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	54,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	54,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
 	2,   // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
-	53,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	54,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 4: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
 	1,   // 5: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
 	26,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
@@ -5239,106 +5333,108 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	3,   // 8: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
 	31,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
 	30,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	53,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	53,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	35,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	45,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	54,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	54,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	36,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	46,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
 	27,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
 	29,  // 16: banli.v1.Proposal.key_leaders:type_name -> banli.v1.KeyCaseLeader
 	15,  // 17: banli.v1.KeyCaseLeader.role:type_name -> banli.v1.KeyCaseRole
 	6,   // 18: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	53,  // 19: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	54,  // 19: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
 	4,   // 20: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
 	5,   // 21: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	53,  // 22: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	54,  // 22: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
 	25,  // 23: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	53,  // 24: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	54,  // 24: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
 	25,  // 25: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
 	25,  // 26: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	36,  // 27: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	37,  // 28: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	38,  // 29: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	42,  // 30: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	34,  // 31: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	37,  // 27: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	38,  // 28: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	39,  // 29: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	43,  // 30: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	35,  // 31: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
 	25,  // 32: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	32,  // 33: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	46,  // 34: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	44,  // 35: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	42,  // 36: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	42,  // 37: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
-	16,  // 38: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	53,  // 39: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	33,  // 40: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	53,  // 41: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	25,  // 42: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
-	53,  // 43: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	53,  // 44: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 45: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	53,  // 46: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	53,  // 47: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	53,  // 48: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 49: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	53,  // 50: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,   // 51: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,   // 52: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	53,  // 53: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	53,  // 54: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	27,  // 55: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
-	53,  // 56: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	27,  // 57: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
-	13,  // 58: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	53,  // 59: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	18,  // 60: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	40,  // 61: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	27,  // 62: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
-	17,  // 63: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
-	13,  // 64: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
-	19,  // 65: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	53,  // 66: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,   // 67: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	53,  // 68: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11,  // 69: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12,  // 70: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	53,  // 71: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	25,  // 72: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	39,  // 73: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	53,  // 74: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	25,  // 75: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	51,  // 76: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	47,  // 77: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	41,  // 78: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	25,  // 79: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	49,  // 80: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	50,  // 81: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	27,  // 82: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
-	43,  // 83: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
-	53,  // 84: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
-	20,  // 85: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
-	53,  // 86: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	21,  // 87: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	53,  // 88: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	42,  // 89: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	53,  // 90: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	22,  // 91: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	53,  // 92: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	48,  // 93: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	23,  // 94: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	53,  // 95: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	24,  // 96: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	53,  // 97: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10,  // 98: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	53,  // 99: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	53,  // 100: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	53,  // 101: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,   // 102: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,   // 103: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	53,  // 104: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,   // 105: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	106, // [106:106] is the sub-list for method output_type
-	106, // [106:106] is the sub-list for method input_type
-	106, // [106:106] is the sub-list for extension type_name
-	106, // [106:106] is the sub-list for extension extendee
-	0,   // [0:106] is the sub-list for field type_name
+	33,  // 33: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	47,  // 34: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	45,  // 35: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	43,  // 36: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	43,  // 37: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	32,  // 38: banli.v1.Assignment.corrections:type_name -> banli.v1.PartCorrection
+	54,  // 39: banli.v1.PartCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	16,  // 40: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	54,  // 41: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	34,  // 42: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	54,  // 43: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	25,  // 44: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
+	54,  // 45: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	54,  // 46: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 47: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	54,  // 48: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	54,  // 49: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	54,  // 50: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	14,  // 51: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	54,  // 52: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,   // 53: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,   // 54: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	54,  // 55: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	54,  // 56: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	27,  // 57: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	54,  // 58: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	27,  // 59: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	13,  // 60: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	54,  // 61: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	18,  // 62: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	41,  // 63: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	27,  // 64: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	17,  // 65: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	13,  // 66: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	19,  // 67: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	54,  // 68: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,   // 69: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	54,  // 70: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11,  // 71: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12,  // 72: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	54,  // 73: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	25,  // 74: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	40,  // 75: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	54,  // 76: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	25,  // 77: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	52,  // 78: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	48,  // 79: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	42,  // 80: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	25,  // 81: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	50,  // 82: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	51,  // 83: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	27,  // 84: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	44,  // 85: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
+	54,  // 86: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
+	20,  // 87: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
+	54,  // 88: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	21,  // 89: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	54,  // 90: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	43,  // 91: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	54,  // 92: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	22,  // 93: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	54,  // 94: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	49,  // 95: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	23,  // 96: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	54,  // 97: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	24,  // 98: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	54,  // 99: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 100: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	54,  // 101: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	54,  // 102: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	54,  // 103: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 104: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 105: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	54,  // 106: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 107: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	108, // [108:108] is the sub-list for method output_type
+	108, // [108:108] is the sub-list for method input_type
+	108, // [108:108] is the sub-list for extension type_name
+	108, // [108:108] is the sub-list for extension extendee
+	0,   // [0:108] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -5352,7 +5448,7 @@ func file_banli_v1_proposal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
 			NumEnums:      25,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -430,6 +430,162 @@ func (x *GetProposalRequest) GetVersion() int64 {
 	return 0
 }
 
+// Request for RemoveAssignment.
+type RemoveAssignmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why, at most 2,000 characters; required once the unit signed for it.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveAssignmentRequest) Reset() {
+	*x = RemoveAssignmentRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveAssignmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveAssignmentRequest) ProtoMessage() {}
+
+func (x *RemoveAssignmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveAssignmentRequest.ProtoReflect.Descriptor instead.
+func (*RemoveAssignmentRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RemoveAssignmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemoveAssignmentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RemoveAssignmentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RemoveAssignmentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for ChangeAssignmentRole.
+type ChangeAssignmentRoleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The new role: ASSIGNMENT_ROLE_LEAD or ASSIGNMENT_ROLE_CO_HANDLING,
+	// not the present one. Required.
+	Role AssignmentRole `protobuf:"varint,2,opt,name=role,proto3,enum=banli.v1.AssignmentRole" json:"role,omitempty"`
+	// Why, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeAssignmentRoleRequest) Reset() {
+	*x = ChangeAssignmentRoleRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeAssignmentRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeAssignmentRoleRequest) ProtoMessage() {}
+
+func (x *ChangeAssignmentRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeAssignmentRoleRequest.ProtoReflect.Descriptor instead.
+func (*ChangeAssignmentRoleRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChangeAssignmentRoleRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ChangeAssignmentRoleRequest) GetRole() AssignmentRole {
+	if x != nil {
+		return x.Role
+	}
+	return AssignmentRole_ASSIGNMENT_ROLE_UNSPECIFIED
+}
+
+func (x *ChangeAssignmentRoleRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ChangeAssignmentRoleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ChangeAssignmentRoleRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for UpdateProposal.
 type UpdateProposalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -454,7 +610,7 @@ type UpdateProposalRequest struct {
 
 func (x *UpdateProposalRequest) Reset() {
 	*x = UpdateProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +622,7 @@ func (x *UpdateProposalRequest) String() string {
 func (*UpdateProposalRequest) ProtoMessage() {}
 
 func (x *UpdateProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +635,7 @@ func (x *UpdateProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProposalRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateProposalRequest) GetProposal() *Proposal {
@@ -560,7 +716,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +728,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +741,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListProposalsRequest) GetPageSize() int32 {
@@ -699,7 +855,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +867,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +880,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*Proposal {
@@ -758,7 +914,7 @@ type AssignProposalRequest struct {
 
 func (x *AssignProposalRequest) Reset() {
 	*x = AssignProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +926,7 @@ func (x *AssignProposalRequest) String() string {
 func (*AssignProposalRequest) ProtoMessage() {}
 
 func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +939,7 @@ func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignProposalRequest.ProtoReflect.Descriptor instead.
 func (*AssignProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AssignProposalRequest) GetName() string {
@@ -839,7 +995,7 @@ type SignAssignmentRequest struct {
 
 func (x *SignAssignmentRequest) Reset() {
 	*x = SignAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1007,7 @@ func (x *SignAssignmentRequest) String() string {
 func (*SignAssignmentRequest) ProtoMessage() {}
 
 func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1020,7 @@ func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*SignAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SignAssignmentRequest) GetName() string {
@@ -945,7 +1101,7 @@ type DelegateAssignmentRequest struct {
 
 func (x *DelegateAssignmentRequest) Reset() {
 	*x = DelegateAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1113,7 @@ func (x *DelegateAssignmentRequest) String() string {
 func (*DelegateAssignmentRequest) ProtoMessage() {}
 
 func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1126,7 @@ func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DelegateAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*DelegateAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DelegateAssignmentRequest) GetName() string {
@@ -1049,7 +1205,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1217,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1230,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -1134,7 +1290,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1302,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1315,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -1223,7 +1379,7 @@ type RequestExtensionRequest struct {
 
 func (x *RequestExtensionRequest) Reset() {
 	*x = RequestExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1391,7 @@ func (x *RequestExtensionRequest) String() string {
 func (*RequestExtensionRequest) ProtoMessage() {}
 
 func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1404,7 @@ func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
 func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RequestExtensionRequest) GetName() string {
@@ -1308,7 +1464,7 @@ type DecideExtensionRequest struct {
 
 func (x *DecideExtensionRequest) Reset() {
 	*x = DecideExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1476,7 @@ func (x *DecideExtensionRequest) String() string {
 func (*DecideExtensionRequest) ProtoMessage() {}
 
 func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1489,7 @@ func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
 func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecideExtensionRequest) GetName() string {
@@ -1397,7 +1553,7 @@ type ReportFollowUpRequest struct {
 
 func (x *ReportFollowUpRequest) Reset() {
 	*x = ReportFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1565,7 @@ func (x *ReportFollowUpRequest) String() string {
 func (*ReportFollowUpRequest) ProtoMessage() {}
 
 func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1578,7 @@ func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*ReportFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportFollowUpRequest) GetName() string {
@@ -1477,7 +1633,7 @@ type CloseFollowUpRequest struct {
 
 func (x *CloseFollowUpRequest) Reset() {
 	*x = CloseFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1645,7 @@ func (x *CloseFollowUpRequest) String() string {
 func (*CloseFollowUpRequest) ProtoMessage() {}
 
 func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1658,7 @@ func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*CloseFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CloseFollowUpRequest) GetName() string {
@@ -1553,7 +1709,7 @@ type RecordReminderRequest struct {
 
 func (x *RecordReminderRequest) Reset() {
 	*x = RecordReminderRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1721,7 @@ func (x *RecordReminderRequest) String() string {
 func (*RecordReminderRequest) ProtoMessage() {}
 
 func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1734,7 @@ func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
 func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RecordReminderRequest) GetName() string {
@@ -1633,7 +1789,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1801,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1814,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -1706,7 +1862,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1718,7 +1874,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1731,7 +1887,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -1783,7 +1939,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1795,7 +1951,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1808,7 +1964,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -1875,7 +2031,7 @@ type RateReplyRequest struct {
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +2043,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +2056,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -1978,7 +2134,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2146,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2159,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -2052,7 +2208,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2220,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2233,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -2126,7 +2282,7 @@ type SaveReplyDraftRequest struct {
 
 func (x *SaveReplyDraftRequest) Reset() {
 	*x = SaveReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2294,7 @@ func (x *SaveReplyDraftRequest) String() string {
 func (*SaveReplyDraftRequest) ProtoMessage() {}
 
 func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2307,7 @@ func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*SaveReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SaveReplyDraftRequest) GetName() string {
@@ -2199,7 +2355,7 @@ type RecordSupervisionRequest struct {
 
 func (x *RecordSupervisionRequest) Reset() {
 	*x = RecordSupervisionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2367,7 @@ func (x *RecordSupervisionRequest) String() string {
 func (*RecordSupervisionRequest) ProtoMessage() {}
 
 func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2380,7 @@ func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSupervisionRequest.ProtoReflect.Descriptor instead.
 func (*RecordSupervisionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecordSupervisionRequest) GetName() string {
@@ -2277,7 +2433,7 @@ type CountersignReplyRequest struct {
 
 func (x *CountersignReplyRequest) Reset() {
 	*x = CountersignReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2445,7 @@ func (x *CountersignReplyRequest) String() string {
 func (*CountersignReplyRequest) ProtoMessage() {}
 
 func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2458,7 @@ func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
 func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CountersignReplyRequest) GetName() string {
@@ -2364,7 +2520,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2532,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2545,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -2439,7 +2595,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2451,7 +2607,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2464,7 +2620,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -2522,7 +2678,7 @@ type DecideUnsatisfiedRequest struct {
 
 func (x *DecideUnsatisfiedRequest) Reset() {
 	*x = DecideUnsatisfiedRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2690,7 @@ func (x *DecideUnsatisfiedRequest) String() string {
 func (*DecideUnsatisfiedRequest) ProtoMessage() {}
 
 func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +2703,7 @@ func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
 func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DecideUnsatisfiedRequest) GetName() string {
@@ -2604,7 +2760,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2772,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2785,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -2699,7 +2855,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2711,7 +2867,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2724,7 +2880,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2811,7 +2967,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +2979,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +2992,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -2893,7 +3049,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +3061,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2918,7 +3074,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -2973,7 +3129,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2985,7 +3141,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2998,7 +3154,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -3046,7 +3202,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3058,7 +3214,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3071,7 +3227,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -3128,7 +3284,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3296,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3309,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -3227,7 +3383,20 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"G\n" +
 	"\x12GetProposalRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\xcf\x01\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"}\n" +
+	"\x17RemoveAssignmentRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"\xb9\x01\n" +
+	"\x1bChangeAssignmentRoleRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x121\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x18.banli.v1.AssignmentRoleB\x03\xe0A\x02R\x04role\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xcf\x01\n" +
 	"\x15UpdateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -3477,7 +3646,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xa1#\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xb5%\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -3510,7 +3679,9 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x10WithdrawProposal\x12!.banli.v1.WithdrawProposalRequest\x1a\x12.banli.v1.Proposal\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{name=proposals/*}:withdraw\x12n\n" +
 	"\x0eMergeProposals\x12\x1f.banli.v1.MergeProposalsRequest\x1a\x12.banli.v1.Proposal\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/{name=proposals/*}:merge\x12\x80\x01\n" +
 	"\x11RecordSupervision\x12\".banli.v1.RecordSupervisionRequest\x1a\x12.banli.v1.Proposal\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=proposals/*}:recordSupervision\x12b\n" +
-	"\aMarkKey\x12\x18.banli.v1.MarkKeyRequest\x1a\x12.banli.v1.Proposal\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=proposals/*}:markKey\x12A\n" +
+	"\aMarkKey\x12\x18.banli.v1.MarkKeyRequest\x1a\x12.banli.v1.Proposal\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=proposals/*}:markKey\x12\x81\x01\n" +
+	"\x10RemoveAssignment\x12!.banli.v1.RemoveAssignmentRequest\x1a\x12.banli.v1.Proposal\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=proposals/*/assignments/*}:remove\x12\x8d\x01\n" +
+	"\x14ChangeAssignmentRole\x12%.banli.v1.ChangeAssignmentRoleRequest\x1a\x12.banli.v1.Proposal\":\x82\xd3\xe4\x93\x024:\x01*\"//v1/{name=proposals/*/assignments/*}:changeRole\x12A\n" +
 	"\n" +
 	"UploadFile\x12\x1b.banli.v1.UploadFileRequest\x1a\x14.banli.v1.Attachment(\x01\x12x\n" +
 	"\x0eUpdateProposal\x12\x1f.banli.v1.UpdateProposalRequest\x1a\x12.banli.v1.Proposal\"1\x82\xd3\xe4\x93\x02+:\bproposal2\x1f/v1/{proposal.name=proposals/*}\x12v\n" +
@@ -3529,7 +3700,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -3537,168 +3708,175 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*FileUpload)(nil),                    // 3: banli.v1.FileUpload
 	(*DownloadFileRequest)(nil),           // 4: banli.v1.DownloadFileRequest
 	(*GetProposalRequest)(nil),            // 5: banli.v1.GetProposalRequest
-	(*UpdateProposalRequest)(nil),         // 6: banli.v1.UpdateProposalRequest
-	(*ListProposalsRequest)(nil),          // 7: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),         // 8: banli.v1.ListProposalsResponse
-	(*AssignProposalRequest)(nil),         // 9: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),         // 10: banli.v1.SignAssignmentRequest
-	(*DelegateAssignmentRequest)(nil),     // 11: banli.v1.DelegateAssignmentRequest
-	(*RequestReassignmentRequest)(nil),    // 12: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),     // 13: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),       // 14: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),        // 15: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),         // 16: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),          // 17: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),         // 18: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),     // 19: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),          // 20: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),            // 21: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),              // 22: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),           // 23: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),          // 24: banli.v1.WithholdReplyRequest
-	(*SaveReplyDraftRequest)(nil),         // 25: banli.v1.SaveReplyDraftRequest
-	(*RecordSupervisionRequest)(nil),      // 26: banli.v1.RecordSupervisionRequest
-	(*CountersignReplyRequest)(nil),       // 27: banli.v1.CountersignReplyRequest
-	(*RecordCollectiveReviewRequest)(nil), // 28: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 29: banli.v1.ReturnReplyDraftRequest
-	(*DecideUnsatisfiedRequest)(nil),      // 30: banli.v1.DecideUnsatisfiedRequest
-	(*ReviewReplyRequest)(nil),            // 31: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 32: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 33: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 34: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 35: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 36: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 37: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 38: banli.v1.Proposal
-	(*fieldmaskpb.FieldMask)(nil),         // 39: google.protobuf.FieldMask
-	(ProposalKind)(0),                     // 40: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 41: banli.v1.ProposalState
-	(AssignmentRole)(0),                   // 42: banli.v1.AssignmentRole
-	(*UnitAssignment)(nil),                // 43: banli.v1.UnitAssignment
-	(Decision)(0),                         // 44: banli.v1.Decision
-	(*Consultation)(nil),                  // 45: banli.v1.Consultation
-	(*Opinion)(nil),                       // 46: banli.v1.Opinion
-	(*Reply)(nil),                         // 47: banli.v1.Reply
-	(Satisfaction)(0),                     // 48: banli.v1.Satisfaction
-	(*DimensionRating)(nil),               // 49: banli.v1.DimensionRating
-	(*Attachment)(nil),                    // 50: banli.v1.Attachment
-	(*SupervisionActivity)(nil),           // 51: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 52: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 53: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 54: banli.v1.UnsatisfiedDecision
-	(ReviewDecision)(0),                   // 55: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 56: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 57: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 58: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 59: banli.v1.NotFiledReason
-	(*KeyCaseLeader)(nil),                 // 60: banli.v1.KeyCaseLeader
-	(*httpbody.HttpBody)(nil),             // 61: google.api.HttpBody
+	(*RemoveAssignmentRequest)(nil),       // 6: banli.v1.RemoveAssignmentRequest
+	(*ChangeAssignmentRoleRequest)(nil),   // 7: banli.v1.ChangeAssignmentRoleRequest
+	(*UpdateProposalRequest)(nil),         // 8: banli.v1.UpdateProposalRequest
+	(*ListProposalsRequest)(nil),          // 9: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),         // 10: banli.v1.ListProposalsResponse
+	(*AssignProposalRequest)(nil),         // 11: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),         // 12: banli.v1.SignAssignmentRequest
+	(*DelegateAssignmentRequest)(nil),     // 13: banli.v1.DelegateAssignmentRequest
+	(*RequestReassignmentRequest)(nil),    // 14: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),     // 15: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),       // 16: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),        // 17: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),         // 18: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),          // 19: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),         // 20: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),     // 21: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),          // 22: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),            // 23: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),              // 24: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),           // 25: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),          // 26: banli.v1.WithholdReplyRequest
+	(*SaveReplyDraftRequest)(nil),         // 27: banli.v1.SaveReplyDraftRequest
+	(*RecordSupervisionRequest)(nil),      // 28: banli.v1.RecordSupervisionRequest
+	(*CountersignReplyRequest)(nil),       // 29: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 30: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 31: banli.v1.ReturnReplyDraftRequest
+	(*DecideUnsatisfiedRequest)(nil),      // 32: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 33: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 34: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 35: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 36: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 37: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 38: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 39: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 40: banli.v1.Proposal
+	(AssignmentRole)(0),                   // 41: banli.v1.AssignmentRole
+	(*fieldmaskpb.FieldMask)(nil),         // 42: google.protobuf.FieldMask
+	(ProposalKind)(0),                     // 43: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 44: banli.v1.ProposalState
+	(*UnitAssignment)(nil),                // 45: banli.v1.UnitAssignment
+	(Decision)(0),                         // 46: banli.v1.Decision
+	(*Consultation)(nil),                  // 47: banli.v1.Consultation
+	(*Opinion)(nil),                       // 48: banli.v1.Opinion
+	(*Reply)(nil),                         // 49: banli.v1.Reply
+	(Satisfaction)(0),                     // 50: banli.v1.Satisfaction
+	(*DimensionRating)(nil),               // 51: banli.v1.DimensionRating
+	(*Attachment)(nil),                    // 52: banli.v1.Attachment
+	(*SupervisionActivity)(nil),           // 53: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 54: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 55: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 56: banli.v1.UnsatisfiedDecision
+	(ReviewDecision)(0),                   // 57: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 58: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 59: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 60: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 61: banli.v1.NotFiledReason
+	(*KeyCaseLeader)(nil),                 // 62: banli.v1.KeyCaseLeader
+	(*httpbody.HttpBody)(nil),             // 63: google.api.HttpBody
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	38, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	40, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
 	3,  // 1: banli.v1.UploadFileRequest.upload:type_name -> banli.v1.FileUpload
-	38, // 2: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	39, // 3: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
-	40, // 4: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	41, // 5: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	42, // 6: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
-	0,  // 7: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	38, // 8: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	43, // 9: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	44, // 10: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	44, // 11: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	45, // 12: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	46, // 13: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	47, // 14: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	48, // 15: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	49, // 16: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
-	50, // 17: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
-	47, // 18: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	51, // 19: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	52, // 20: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	53, // 21: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	54, // 22: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	55, // 23: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	56, // 24: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	57, // 25: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	58, // 26: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	59, // 27: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	60, // 28: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
-	1,  // 29: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	5,  // 30: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	7,  // 31: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	9,  // 32: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	10, // 33: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	11, // 34: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	12, // 35: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	13, // 36: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	14, // 37: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	15, // 38: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	16, // 39: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	17, // 40: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	18, // 41: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	19, // 42: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	20, // 43: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	21, // 44: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	22, // 45: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	23, // 46: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	24, // 47: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	25, // 48: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	27, // 49: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	28, // 50: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	29, // 51: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	30, // 52: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	31, // 53: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	32, // 54: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	33, // 55: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	34, // 56: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	35, // 57: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	36, // 58: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	26, // 59: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	37, // 60: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	2,  // 61: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
-	6,  // 62: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
-	4,  // 63: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
-	38, // 64: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	38, // 65: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	8,  // 66: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	38, // 67: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	38, // 68: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	38, // 69: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	38, // 70: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	38, // 71: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	38, // 72: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	38, // 73: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	38, // 74: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	38, // 75: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	38, // 76: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	38, // 77: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	38, // 78: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	38, // 79: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	38, // 80: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	38, // 81: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	38, // 82: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	38, // 83: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	38, // 84: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	38, // 85: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	38, // 86: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	38, // 87: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	38, // 88: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	38, // 89: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	38, // 90: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	38, // 91: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	38, // 92: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	38, // 93: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	38, // 94: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	38, // 95: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	50, // 96: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
-	38, // 97: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
-	61, // 98: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
-	64, // [64:99] is the sub-list for method output_type
-	29, // [29:64] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	41, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
+	40, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	42, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
+	43, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	44, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	41, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	0,  // 8: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
+	40, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	45, // 10: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	46, // 11: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	46, // 12: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	47, // 13: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	48, // 14: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	49, // 15: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	50, // 16: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	51, // 17: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	52, // 18: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
+	49, // 19: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	53, // 20: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	54, // 21: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	55, // 22: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	56, // 23: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	57, // 24: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	58, // 25: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	59, // 26: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	60, // 27: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	61, // 28: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	62, // 29: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
+	1,  // 30: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	5,  // 31: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	9,  // 32: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	11, // 33: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	12, // 34: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	13, // 35: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	14, // 36: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	15, // 37: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	16, // 38: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	17, // 39: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	18, // 40: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	19, // 41: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	20, // 42: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	21, // 43: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	22, // 44: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	23, // 45: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	24, // 46: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	25, // 47: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	26, // 48: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	27, // 49: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	29, // 50: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	30, // 51: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	31, // 52: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	32, // 53: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	33, // 54: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	34, // 55: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	35, // 56: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	36, // 57: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	37, // 58: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	38, // 59: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	28, // 60: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	39, // 61: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	6,  // 62: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
+	7,  // 63: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
+	2,  // 64: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
+	8,  // 65: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
+	4,  // 66: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	40, // 67: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	40, // 68: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	10, // 69: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	40, // 70: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	40, // 71: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	40, // 72: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	40, // 73: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	40, // 74: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	40, // 75: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	40, // 76: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	40, // 77: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	40, // 78: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	40, // 79: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	40, // 80: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	40, // 81: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	40, // 82: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	40, // 83: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	40, // 84: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	40, // 85: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	40, // 86: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	40, // 87: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	40, // 88: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	40, // 89: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	40, // 90: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	40, // 91: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	40, // 92: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	40, // 93: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	40, // 94: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	40, // 95: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	40, // 96: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	40, // 97: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	40, // 98: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	40, // 99: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
+	40, // 100: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
+	52, // 101: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	40, // 102: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
+	63, // 103: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	67, // [67:104] is the sub-list for method output_type
+	30, // [30:67] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -3711,14 +3889,14 @@ func file_banli_v1_proposal_service_proto_init() {
 		(*UploadFileRequest_Upload)(nil),
 		(*UploadFileRequest_Chunk)(nil),
 	}
-	file_banli_v1_proposal_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_banli_v1_proposal_service_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

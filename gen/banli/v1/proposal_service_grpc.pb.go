@@ -52,6 +52,8 @@ const (
 	ProposalService_MergeProposals_FullMethodName         = "/banli.v1.ProposalService/MergeProposals"
 	ProposalService_RecordSupervision_FullMethodName      = "/banli.v1.ProposalService/RecordSupervision"
 	ProposalService_MarkKey_FullMethodName                = "/banli.v1.ProposalService/MarkKey"
+	ProposalService_RemoveAssignment_FullMethodName       = "/banli.v1.ProposalService/RemoveAssignment"
+	ProposalService_ChangeAssignmentRole_FullMethodName   = "/banli.v1.ProposalService/ChangeAssignmentRole"
 	ProposalService_UploadFile_FullMethodName             = "/banli.v1.ProposalService/UploadFile"
 	ProposalService_UpdateProposal_FullMethodName         = "/banli.v1.ProposalService/UpdateProposal"
 	ProposalService_DownloadFile_FullMethodName           = "/banli.v1.ProposalService/DownloadFile"
@@ -199,6 +201,19 @@ type ProposalServiceClient interface {
 	// Marks or unmarks the case as a key case (重点) with its supervising
 	// leader. Accepted in every state but the terminal ones.
 	MarkKey(ctx context.Context, in *MarkKeyRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Removes a part assigned by mistake (撤回交办). Before the unit signs
+	// for it, freely; after, with a reason; never once it has replied or
+	// sent its opinion. The part stays in the case's history as REMOVED,
+	// and a lead unit goes only when no co-handling unit is left without
+	// one. The office's call.
+	RemoveAssignment(ctx context.Context, in *RemoveAssignmentRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Changes a part's role, lead ↔ co-handling, with a reason, before it
+	// has replied or sent its opinion (a unit wrongly named as lead). A part
+	// made lead takes the present lead's place, which becomes co-handling
+	// and must not have answered either; a lead cannot become co-handling
+	// while no other part leads. Each part's reply (or opinion) deadline is
+	// recomputed from its assignment under its new role. The office's call.
+	ChangeAssignmentRole(ctx context.Context, in *ChangeAssignmentRoleRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Uploads a file to the case (the sealed letter as PDF, a scan, a
 	// feedback form), to be attached by a reply, an opinion, a consultation
 	// or a rating. The first message names the case and the file; each later
@@ -558,6 +573,26 @@ func (c *proposalServiceClient) MarkKey(ctx context.Context, in *MarkKeyRequest,
 	return out, nil
 }
 
+func (c *proposalServiceClient) RemoveAssignment(ctx context.Context, in *RemoveAssignmentRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_RemoveAssignment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) ChangeAssignmentRole(ctx context.Context, in *ChangeAssignmentRoleRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_ChangeAssignmentRole_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, Attachment], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ProposalService_ServiceDesc.Streams[0], ProposalService_UploadFile_FullMethodName, cOpts...)
@@ -742,6 +777,19 @@ type ProposalServiceServer interface {
 	// Marks or unmarks the case as a key case (重点) with its supervising
 	// leader. Accepted in every state but the terminal ones.
 	MarkKey(context.Context, *MarkKeyRequest) (*Proposal, error)
+	// Removes a part assigned by mistake (撤回交办). Before the unit signs
+	// for it, freely; after, with a reason; never once it has replied or
+	// sent its opinion. The part stays in the case's history as REMOVED,
+	// and a lead unit goes only when no co-handling unit is left without
+	// one. The office's call.
+	RemoveAssignment(context.Context, *RemoveAssignmentRequest) (*Proposal, error)
+	// Changes a part's role, lead ↔ co-handling, with a reason, before it
+	// has replied or sent its opinion (a unit wrongly named as lead). A part
+	// made lead takes the present lead's place, which becomes co-handling
+	// and must not have answered either; a lead cannot become co-handling
+	// while no other part leads. Each part's reply (or opinion) deadline is
+	// recomputed from its assignment under its new role. The office's call.
+	ChangeAssignmentRole(context.Context, *ChangeAssignmentRoleRequest) (*Proposal, error)
 	// Uploads a file to the case (the sealed letter as PDF, a scan, a
 	// feedback form), to be attached by a reply, an opinion, a consultation
 	// or a rating. The first message names the case and the file; each later
@@ -876,6 +924,12 @@ func (UnimplementedProposalServiceServer) RecordSupervision(context.Context, *Re
 }
 func (UnimplementedProposalServiceServer) MarkKey(context.Context, *MarkKeyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method MarkKey not implemented")
+}
+func (UnimplementedProposalServiceServer) RemoveAssignment(context.Context, *RemoveAssignmentRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RemoveAssignment not implemented")
+}
+func (UnimplementedProposalServiceServer) ChangeAssignmentRole(context.Context, *ChangeAssignmentRoleRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ChangeAssignmentRole not implemented")
 }
 func (UnimplementedProposalServiceServer) UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error {
 	return status.Errorf(codes.Unimplemented, "method UploadFile not implemented")
@@ -1483,6 +1537,42 @@ func _ProposalService_MarkKey_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProposalService_RemoveAssignment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveAssignmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).RemoveAssignment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_RemoveAssignment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).RemoveAssignment(ctx, req.(*RemoveAssignmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_ChangeAssignmentRole_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChangeAssignmentRoleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).ChangeAssignmentRole(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_ChangeAssignmentRole_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).ChangeAssignmentRole(ctx, req.(*ChangeAssignmentRoleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_UploadFile_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(ProposalServiceServer).UploadFile(&grpc.GenericServerStream[UploadFileRequest, Attachment]{ServerStream: stream})
 }
@@ -1653,6 +1743,14 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MarkKey",
 			Handler:    _ProposalService_MarkKey_Handler,
+		},
+		{
+			MethodName: "RemoveAssignment",
+			Handler:    _ProposalService_RemoveAssignment_Handler,
+		},
+		{
+			MethodName: "ChangeAssignmentRole",
+			Handler:    _ProposalService_ChangeAssignmentRole_Handler,
 		},
 		{
 			MethodName: "UpdateProposal",
