@@ -77,6 +77,7 @@ var rules = map[string]Rule{
 	banliv1.UnitService_CreateUnit_FullMethodName:            {Roles: roles(admin)},
 	banliv1.UnitService_DeactivateUnit_FullMethodName:        {Roles: roles(admin)},
 	banliv1.UnitService_UpdateUnit_FullMethodName:            {Roles: roles(admin)},
+	banliv1.UnitService_MergeUnit_FullMethodName:             {Roles: roles(admin)},
 	banliv1.SessionService_UpdateSession_FullMethodName:      {Roles: roles(admin)},
 	banliv1.LeaderService_UpdateLeader_FullMethodName:        {Roles: roles(admin, office)},
 	// The office keeps its leaders as the admin keeps units: it names

@@ -31,6 +31,7 @@ const (
 	StepUpdateProposal      Step = "UpdateProposal"
 	StepRemovePart          Step = "RemoveAssignment"
 	StepChangeRole          Step = "ChangeAssignmentRole"
+	StepMovePart            Step = "MergeUnit (the part moves to the successor)"
 	StepSign                Step = "SignAssignment"
 	StepRequestReassignment Step = "RequestReassignment"
 	StepApproveReassignment Step = "DecideReassignment (approve)"
@@ -198,6 +199,13 @@ var assignmentTransitions = []assignmentTransition{
 	// answered; its deadline follows the new role.
 	{step: StepChangeRole, roles: []banliv1.AssignmentRole{lead, coHandling}, edges: edges{aAssigned: assignmentStays, aSigned: assignmentStays, aConsulted: assignmentStays},
 		guards: []guard{roleChanges, keepsOneLead}},
+	// 机构改革: a unit merged into another hands over its open parts,
+	// whatever their state.
+	{step: StepMovePart, roles: allRoles, edges: edges{
+		aAssigned: assignmentStays, aRequested: assignmentStays, aSigned: assignmentStays, aConsulted: assignmentStays,
+		aOpinionSent: assignmentStays, aReplied: assignmentStays, aRated: assignmentStays, aRehandling: assignmentStays,
+		aUnderReview: assignmentStays, aUnsatisfied: assignmentStays,
+	}},
 	// 草拟回复: staff save drafts of the reply, the head returns the latest
 	// with a comment; the part's state does not change.
 	{step: StepSaveDraft, roles: replyingRoles, edges: edges{aSigned: assignmentStays, aConsulted: assignmentStays, aRehandling: assignmentStays}},

@@ -90,6 +90,11 @@ func TestAssignmentSteps(t *testing.T) {
 			want[key{StepChangeRole, role, s}] = s
 		}
 	}
+	for _, role := range allRoles {
+		for _, s := range []banliv1.AssignmentState{aAssigned, aRequested, aSigned, aConsulted, aOpinionSent, aReplied, aRated, aRehandling, aUnderReview, aUnsatisfied} {
+			want[key{StepMovePart, role, s}] = s
+		}
+	}
 	want[key{StepSubmitOpinion, coHandling, aSigned}] = aOpinionSent
 	want[key{StepSubmitOpinion, coHandling, aConsulted}] = aOpinionSent
 	for _, role := range replyingRoles {
@@ -130,7 +135,7 @@ func TestAssignmentSteps(t *testing.T) {
 
 	steps := []Step{StepSign, StepDelegate, StepRequestReassignment, StepApproveReassignment, StepRefuseReassignment,
 		StepConsult, StepSubmitOpinion, StepSubmitReply, StepRateSatisfied, StepRateUnsatisfied, StepCorrectCategory, StepDeliver, StepSaveDraft, StepReturnDraft, StepReview, StepCountersign, StepSubmitForReview, StepAcceptReply, StepReturnReply,
-		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied, StepCloseRatingPeriod, StepRemovePart, StepChangeRole,
+		StepRatePartly, StepRateToOffice, StepRehandle, StepCloseUnsatisfied, StepCloseRatingPeriod, StepRemovePart, StepChangeRole, StepMovePart,
 		StepRequestExtension, StepApproveExtension, StepRefuseExtension}
 	if len(steps) != len(assignmentTransitions) {
 		t.Fatalf("the table has %d assignment steps, the test knows %d", len(assignmentTransitions), len(steps))

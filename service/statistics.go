@@ -344,9 +344,56 @@ func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRe
 	err := s.store.View(func(r store.Reader) error {
 		var err error
 		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear())
+		if err != nil || !req.GetIncludePredecessors() || req.GetUnit() == "" {
+			return err
+		}
+		out, err = withPredecessors(r, out, req)
 		return err
 	})
 	return out, err
+}
+
+// withPredecessors is a unit's figures with those of the units merged into
+// it, and of theirs, added counter by counter: rates are recomputed from
+// the sums.
+func withPredecessors(r store.Reader, out *banliv1.Statistics, req *banliv1.GetStatisticsRequest) (*banliv1.Statistics, error) {
+	sum := func(scope string) ([]int64, error) {
+		if req.GetSession() != "" {
+			return r.Counters(store.StatsKey{Scope: scope, Year: out.GetYear(), Session: req.GetSession()})
+		}
+		return r.SumCounters(scope, out.GetYear())
+	}
+	total, err := sum(req.GetUnit())
+	if err != nil {
+		return nil, err
+	}
+	total = append(total, make([]int64, max(0, numCounters-len(total)))...)
+	seen := map[string]bool{req.GetUnit(): true}
+	queue := []string{req.GetUnit()}
+	for len(queue) > 0 && len(seen) < 1000 {
+		u, err := r.Unit(idOf(queue[0], unitsCollection))
+		queue = queue[1:]
+		if err != nil {
+			return nil, notFoundOr(err, req.GetUnit(), "unit")
+		}
+		for _, p := range u.GetPredecessors() {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			queue = append(queue, p)
+			v, err := sum(p)
+			if err != nil {
+				return nil, err
+			}
+			for i := range min(len(v), len(total)) {
+				total[i] += v[i]
+			}
+		}
+	}
+	st := statistics(total)
+	st.Unit, st.Session, st.Year = out.GetUnit(), out.GetSession(), out.GetYear()
+	return st, nil
 }
 
 func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.Statistics, error) {

@@ -271,6 +271,13 @@ func (s *Server) UpdateUnit(ctx context.Context, req *banliv1.UpdateUnitRequest)
 		if err := validateCreateUnit(&banliv1.CreateUnitRequest{Unit: u}); err != nil {
 			return nil, err
 		}
+		for _, ch := range changes {
+			if ch.GetPath() == "display_name" {
+				var was string
+				json.Unmarshal([]byte(ch.GetOldValue()), &was)
+				u.FormerNames = append(u.FormerNames, was) // the old name stays findable
+			}
+		}
 		if err := checkNewParent(tx, u); err != nil {
 			return nil, err
 		}

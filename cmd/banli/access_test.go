@@ -56,7 +56,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/ListProposals":   callers([]string{"office", "platform", "other-platform", "leader", "other-leader"}, leadUnit),
 	"EventService/ListProposalEvents": callers([]string{"office", "platform", "leader"}, caseUnits),
 	"LeaderService/CreateLeader":      {"admin", "office"},
-	"LeaderService/UpdateLeader":      {"admin", "office"}, "UnitService/UpdateUnit": {"admin"}, "SessionService/UpdateSession": {"admin"},
+	"LeaderService/UpdateLeader":      {"admin", "office"}, "UnitService/UpdateUnit": {"admin"}, "UnitService/MergeUnit": {"admin"}, "SessionService/UpdateSession": {"admin"},
 	"ProposalService/UpdateProposal":   {"office"},
 	"ProposalService/RemoveAssignment": {"office"}, "ProposalService/ChangeAssignmentRole": {"office"},
 	"LeaderService/GetLeader": anyone, "LeaderService/ListLeaders": anyone,

@@ -457,9 +457,12 @@ type GetStatisticsRequest struct {
 	// The session, `sessions/{session}`; or give a year.
 	Session string `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
 	// The year, when no session is given. Required without a session.
-	Year          int32 `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Year int32 `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	// Also count the units merged into this one (Unit.predecessors), and
+	// theirs: the new unit's figures with its predecessors'.
+	IncludePredecessors bool `protobuf:"varint,4,opt,name=include_predecessors,json=includePredecessors,proto3" json:"include_predecessors,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *GetStatisticsRequest) Reset() {
@@ -511,6 +514,13 @@ func (x *GetStatisticsRequest) GetYear() int32 {
 		return x.Year
 	}
 	return 0
+}
+
+func (x *GetStatisticsRequest) GetIncludePredecessors() bool {
+	if x != nil {
+		return x.IncludePredecessors
+	}
+	return false
 }
 
 // The scoring policy of a yearly evaluation. A score is a base, given only
@@ -1007,11 +1017,12 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"disclosure\x18\x1f \x01(\v2\x0e.banli.v1.RateR\n" +
 	"disclosure\x12\x1c\n" +
 	"\tpublished\x18  \x01(\x03R\tpublished\x12\x1a\n" +
-	"\bwithheld\x18! \x01(\x03R\bwithheld\"X\n" +
+	"\bwithheld\x18! \x01(\x03R\bwithheld\"\x8b\x01\n" +
 	"\x14GetStatisticsRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x12\n" +
-	"\x04year\x18\x03 \x01(\x05R\x04year\"\x92\x01\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\x121\n" +
+	"\x14include_predecessors\x18\x04 \x01(\bR\x13includePredecessors\"\x92\x01\n" +
 	"\rScoringPolicy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04base\x18\x02 \x01(\x01R\x04base\x12,\n" +

@@ -24,6 +24,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What becomes of a merged unit's accounts.
+type MergedUnitAccounts int32
+
+const (
+	MergedUnitAccounts_MERGED_UNIT_ACCOUNTS_UNSPECIFIED MergedUnitAccounts = 0
+	// They act for the unit it is merged into.
+	MergedUnitAccounts_MERGED_UNIT_ACCOUNTS_MOVE MergedUnitAccounts = 1
+	// They are disabled.
+	MergedUnitAccounts_MERGED_UNIT_ACCOUNTS_DISABLE MergedUnitAccounts = 2
+)
+
+// Enum value maps for MergedUnitAccounts.
+var (
+	MergedUnitAccounts_name = map[int32]string{
+		0: "MERGED_UNIT_ACCOUNTS_UNSPECIFIED",
+		1: "MERGED_UNIT_ACCOUNTS_MOVE",
+		2: "MERGED_UNIT_ACCOUNTS_DISABLE",
+	}
+	MergedUnitAccounts_value = map[string]int32{
+		"MERGED_UNIT_ACCOUNTS_UNSPECIFIED": 0,
+		"MERGED_UNIT_ACCOUNTS_MOVE":        1,
+		"MERGED_UNIT_ACCOUNTS_DISABLE":     2,
+	}
+)
+
+func (x MergedUnitAccounts) Enum() *MergedUnitAccounts {
+	p := new(MergedUnitAccounts)
+	*p = x
+	return p
+}
+
+func (x MergedUnitAccounts) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MergedUnitAccounts) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_unit_proto_enumTypes[0].Descriptor()
+}
+
+func (MergedUnitAccounts) Type() protoreflect.EnumType {
+	return &file_banli_v1_unit_proto_enumTypes[0]
+}
+
+func (x MergedUnitAccounts) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MergedUnitAccounts.Descriptor instead.
+func (MergedUnitAccounts) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{0}
+}
+
 // A contact person of a unit.
 type Contact struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -117,7 +169,13 @@ type Unit struct {
 	// When the unit was deactivated, if it was. Output only.
 	DeactivateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deactivate_time,json=deactivateTime,proto3" json:"deactivate_time,omitempty"`
 	// Opaque version of the resource (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The names it had before it was renamed, oldest first. Output only.
+	FormerNames []string `protobuf:"bytes,9,rep,name=former_names,json=formerNames,proto3" json:"former_names,omitempty"`
+	// The unit it was merged into, `units/{unit}`. Output only.
+	MergedInto string `protobuf:"bytes,10,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	// The units merged into it, `units/{unit}`, oldest first. Output only.
+	Predecessors  []string `protobuf:"bytes,11,rep,name=predecessors,proto3" json:"predecessors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +266,119 @@ func (x *Unit) GetEtag() string {
 	return ""
 }
 
+func (x *Unit) GetFormerNames() []string {
+	if x != nil {
+		return x.FormerNames
+	}
+	return nil
+}
+
+func (x *Unit) GetMergedInto() string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return ""
+}
+
+func (x *Unit) GetPredecessors() []string {
+	if x != nil {
+		return x.Predecessors
+	}
+	return nil
+}
+
+// Request for MergeUnit.
+type MergeUnitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit merged away, `units/{unit}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The unit it is merged into, `units/{unit}`. Required.
+	Into string `protobuf:"bytes,2,opt,name=into,proto3" json:"into,omitempty"`
+	// What becomes of its accounts. Required.
+	Accounts MergedUnitAccounts `protobuf:"varint,3,opt,name=accounts,proto3,enum=banli.v1.MergedUnitAccounts" json:"accounts,omitempty"`
+	// Why, e.g. the reorganisation's document, at most 2,000 characters.
+	// Required.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the unit's etag.
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeUnitRequest) Reset() {
+	*x = MergeUnitRequest{}
+	mi := &file_banli_v1_unit_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeUnitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeUnitRequest) ProtoMessage() {}
+
+func (x *MergeUnitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_unit_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeUnitRequest.ProtoReflect.Descriptor instead.
+func (*MergeUnitRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *MergeUnitRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MergeUnitRequest) GetInto() string {
+	if x != nil {
+		return x.Into
+	}
+	return ""
+}
+
+func (x *MergeUnitRequest) GetAccounts() MergedUnitAccounts {
+	if x != nil {
+		return x.Accounts
+	}
+	return MergedUnitAccounts_MERGED_UNIT_ACCOUNTS_UNSPECIFIED
+}
+
+func (x *MergeUnitRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *MergeUnitRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *MergeUnitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for CreateUnit.
 type CreateUnitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -221,7 +392,7 @@ type CreateUnitRequest struct {
 
 func (x *CreateUnitRequest) Reset() {
 	*x = CreateUnitRequest{}
-	mi := &file_banli_v1_unit_proto_msgTypes[2]
+	mi := &file_banli_v1_unit_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +404,7 @@ func (x *CreateUnitRequest) String() string {
 func (*CreateUnitRequest) ProtoMessage() {}
 
 func (x *CreateUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[2]
+	mi := &file_banli_v1_unit_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +417,7 @@ func (x *CreateUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUnitRequest.ProtoReflect.Descriptor instead.
 func (*CreateUnitRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateUnitRequest) GetUnit() *Unit {
@@ -274,7 +445,7 @@ type GetUnitRequest struct {
 
 func (x *GetUnitRequest) Reset() {
 	*x = GetUnitRequest{}
-	mi := &file_banli_v1_unit_proto_msgTypes[3]
+	mi := &file_banli_v1_unit_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +457,7 @@ func (x *GetUnitRequest) String() string {
 func (*GetUnitRequest) ProtoMessage() {}
 
 func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[3]
+	mi := &file_banli_v1_unit_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +470,7 @@ func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUnitRequest.ProtoReflect.Descriptor instead.
 func (*GetUnitRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetUnitRequest) GetName() string {
@@ -326,7 +497,7 @@ type ListUnitsRequest struct {
 
 func (x *ListUnitsRequest) Reset() {
 	*x = ListUnitsRequest{}
-	mi := &file_banli_v1_unit_proto_msgTypes[4]
+	mi := &file_banli_v1_unit_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +509,7 @@ func (x *ListUnitsRequest) String() string {
 func (*ListUnitsRequest) ProtoMessage() {}
 
 func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[4]
+	mi := &file_banli_v1_unit_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +522,7 @@ func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsRequest.ProtoReflect.Descriptor instead.
 func (*ListUnitsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListUnitsRequest) GetPageSize() int32 {
@@ -395,7 +566,7 @@ type ListUnitsResponse struct {
 
 func (x *ListUnitsResponse) Reset() {
 	*x = ListUnitsResponse{}
-	mi := &file_banli_v1_unit_proto_msgTypes[5]
+	mi := &file_banli_v1_unit_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -407,7 +578,7 @@ func (x *ListUnitsResponse) String() string {
 func (*ListUnitsResponse) ProtoMessage() {}
 
 func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[5]
+	mi := &file_banli_v1_unit_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -420,7 +591,7 @@ func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsResponse.ProtoReflect.Descriptor instead.
 func (*ListUnitsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListUnitsResponse) GetUnits() []*Unit {
@@ -459,7 +630,7 @@ type UpdateUnitRequest struct {
 
 func (x *UpdateUnitRequest) Reset() {
 	*x = UpdateUnitRequest{}
-	mi := &file_banli_v1_unit_proto_msgTypes[6]
+	mi := &file_banli_v1_unit_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +642,7 @@ func (x *UpdateUnitRequest) String() string {
 func (*UpdateUnitRequest) ProtoMessage() {}
 
 func (x *UpdateUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[6]
+	mi := &file_banli_v1_unit_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +655,7 @@ func (x *UpdateUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateUnitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateUnitRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateUnitRequest) GetUnit() *Unit {
@@ -530,7 +701,7 @@ type DeactivateUnitRequest struct {
 
 func (x *DeactivateUnitRequest) Reset() {
 	*x = DeactivateUnitRequest{}
-	mi := &file_banli_v1_unit_proto_msgTypes[7]
+	mi := &file_banli_v1_unit_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +713,7 @@ func (x *DeactivateUnitRequest) String() string {
 func (*DeactivateUnitRequest) ProtoMessage() {}
 
 func (x *DeactivateUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_unit_proto_msgTypes[7]
+	mi := &file_banli_v1_unit_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +726,7 @@ func (x *DeactivateUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeactivateUnitRequest.ProtoReflect.Descriptor instead.
 func (*DeactivateUnitRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_unit_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_unit_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeactivateUnitRequest) GetName() string {
@@ -588,7 +759,7 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x01 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
 	"\x05phone\x18\x03 \x01(\tR\x05phone\x12\x14\n" +
-	"\x05email\x18\x04 \x01(\tR\x05email\"\xd0\x02\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"\xc7\x03\n" +
 	"\x04Unit\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x16\n" +
@@ -598,7 +769,20 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12H\n" +
 	"\x0fdeactivate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0edeactivateTime\x12\x17\n" +
-	"\x04etag\x18\b \x01(\tB\x03\xe0A\x03R\x04etag\"V\n" +
+	"\x04etag\x18\b \x01(\tB\x03\xe0A\x03R\x04etag\x12&\n" +
+	"\fformer_names\x18\t \x03(\tB\x03\xe0A\x03R\vformerNames\x12$\n" +
+	"\vmerged_into\x18\n" +
+	" \x01(\tB\x03\xe0A\x03R\n" +
+	"mergedInto\x12'\n" +
+	"\fpredecessors\x18\v \x03(\tB\x03\xe0A\x03R\fpredecessors\"\xd3\x01\n" +
+	"\x10MergeUnitRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x17\n" +
+	"\x04into\x18\x02 \x01(\tB\x03\xe0A\x02R\x04into\x12=\n" +
+	"\baccounts\x18\x03 \x01(\x0e2\x1c.banli.v1.MergedUnitAccountsB\x03\xe0A\x02R\baccounts\x12\x1b\n" +
+	"\x06reason\x18\x04 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId\"V\n" +
 	"\x11CreateUnitRequest\x12\"\n" +
 	"\x04unit\x18\x01 \x01(\v2\x0e.banli.v1.UnitR\x04unit\x12\x1d\n" +
 	"\n" +
@@ -625,14 +809,19 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId2\xda\x03\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId*{\n" +
+	"\x12MergedUnitAccounts\x12$\n" +
+	" MERGED_UNIT_ACCOUNTS_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19MERGED_UNIT_ACCOUNTS_MOVE\x10\x01\x12 \n" +
+	"\x1cMERGED_UNIT_ACCOUNTS_DISABLE\x10\x022\xb8\x04\n" +
 	"\vUnitService\x12R\n" +
 	"\n" +
 	"CreateUnit\x12\x1b.banli.v1.CreateUnitRequest\x1a\x0e.banli.v1.Unit\"\x17\x82\xd3\xe4\x93\x02\x11:\x04unit\"\t/v1/units\x12O\n" +
 	"\aGetUnit\x12\x18.banli.v1.GetUnitRequest\x1a\x0e.banli.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}\x12W\n" +
 	"\tListUnits\x12\x1a.banli.v1.ListUnitsRequest\x1a\x1b.banli.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12`\n" +
 	"\n" +
-	"UpdateUnit\x12\x1b.banli.v1.UpdateUnitRequest\x1a\x0e.banli.v1.Unit\"%\x82\xd3\xe4\x93\x02\x1f:\x04unit2\x17/v1/{unit.name=units/*}\x12k\n" +
+	"UpdateUnit\x12\x1b.banli.v1.UpdateUnitRequest\x1a\x0e.banli.v1.Unit\"%\x82\xd3\xe4\x93\x02\x1f:\x04unit2\x17/v1/{unit.name=units/*}\x12\\\n" +
+	"\tMergeUnit\x12\x1a.banli.v1.MergeUnitRequest\x1a\x0e.banli.v1.Unit\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=units/*}:merge\x12k\n" +
 	"\x0eDeactivateUnit\x12\x1f.banli.v1.DeactivateUnitRequest\x1a\x0e.banli.v1.Unit\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=units/*}:deactivateB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -647,42 +836,48 @@ func file_banli_v1_unit_proto_rawDescGZIP() []byte {
 	return file_banli_v1_unit_proto_rawDescData
 }
 
-var file_banli_v1_unit_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_banli_v1_unit_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_banli_v1_unit_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_banli_v1_unit_proto_goTypes = []any{
-	(*Contact)(nil),               // 0: banli.v1.Contact
-	(*Unit)(nil),                  // 1: banli.v1.Unit
-	(*CreateUnitRequest)(nil),     // 2: banli.v1.CreateUnitRequest
-	(*GetUnitRequest)(nil),        // 3: banli.v1.GetUnitRequest
-	(*ListUnitsRequest)(nil),      // 4: banli.v1.ListUnitsRequest
-	(*ListUnitsResponse)(nil),     // 5: banli.v1.ListUnitsResponse
-	(*UpdateUnitRequest)(nil),     // 6: banli.v1.UpdateUnitRequest
-	(*DeactivateUnitRequest)(nil), // 7: banli.v1.DeactivateUnitRequest
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 9: google.protobuf.FieldMask
+	(MergedUnitAccounts)(0),       // 0: banli.v1.MergedUnitAccounts
+	(*Contact)(nil),               // 1: banli.v1.Contact
+	(*Unit)(nil),                  // 2: banli.v1.Unit
+	(*MergeUnitRequest)(nil),      // 3: banli.v1.MergeUnitRequest
+	(*CreateUnitRequest)(nil),     // 4: banli.v1.CreateUnitRequest
+	(*GetUnitRequest)(nil),        // 5: banli.v1.GetUnitRequest
+	(*ListUnitsRequest)(nil),      // 6: banli.v1.ListUnitsRequest
+	(*ListUnitsResponse)(nil),     // 7: banli.v1.ListUnitsResponse
+	(*UpdateUnitRequest)(nil),     // 8: banli.v1.UpdateUnitRequest
+	(*DeactivateUnitRequest)(nil), // 9: banli.v1.DeactivateUnitRequest
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 11: google.protobuf.FieldMask
 }
 var file_banli_v1_unit_proto_depIdxs = []int32{
-	0,  // 0: banli.v1.Unit.contacts:type_name -> banli.v1.Contact
-	8,  // 1: banli.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 2: banli.v1.Unit.deactivate_time:type_name -> google.protobuf.Timestamp
-	1,  // 3: banli.v1.CreateUnitRequest.unit:type_name -> banli.v1.Unit
-	1,  // 4: banli.v1.ListUnitsResponse.units:type_name -> banli.v1.Unit
-	1,  // 5: banli.v1.UpdateUnitRequest.unit:type_name -> banli.v1.Unit
-	9,  // 6: banli.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 7: banli.v1.UnitService.CreateUnit:input_type -> banli.v1.CreateUnitRequest
-	3,  // 8: banli.v1.UnitService.GetUnit:input_type -> banli.v1.GetUnitRequest
-	4,  // 9: banli.v1.UnitService.ListUnits:input_type -> banli.v1.ListUnitsRequest
-	6,  // 10: banli.v1.UnitService.UpdateUnit:input_type -> banli.v1.UpdateUnitRequest
-	7,  // 11: banli.v1.UnitService.DeactivateUnit:input_type -> banli.v1.DeactivateUnitRequest
-	1,  // 12: banli.v1.UnitService.CreateUnit:output_type -> banli.v1.Unit
-	1,  // 13: banli.v1.UnitService.GetUnit:output_type -> banli.v1.Unit
-	5,  // 14: banli.v1.UnitService.ListUnits:output_type -> banli.v1.ListUnitsResponse
-	1,  // 15: banli.v1.UnitService.UpdateUnit:output_type -> banli.v1.Unit
-	1,  // 16: banli.v1.UnitService.DeactivateUnit:output_type -> banli.v1.Unit
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	1,  // 0: banli.v1.Unit.contacts:type_name -> banli.v1.Contact
+	10, // 1: banli.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
+	10, // 2: banli.v1.Unit.deactivate_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: banli.v1.MergeUnitRequest.accounts:type_name -> banli.v1.MergedUnitAccounts
+	2,  // 4: banli.v1.CreateUnitRequest.unit:type_name -> banli.v1.Unit
+	2,  // 5: banli.v1.ListUnitsResponse.units:type_name -> banli.v1.Unit
+	2,  // 6: banli.v1.UpdateUnitRequest.unit:type_name -> banli.v1.Unit
+	11, // 7: banli.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 8: banli.v1.UnitService.CreateUnit:input_type -> banli.v1.CreateUnitRequest
+	5,  // 9: banli.v1.UnitService.GetUnit:input_type -> banli.v1.GetUnitRequest
+	6,  // 10: banli.v1.UnitService.ListUnits:input_type -> banli.v1.ListUnitsRequest
+	8,  // 11: banli.v1.UnitService.UpdateUnit:input_type -> banli.v1.UpdateUnitRequest
+	3,  // 12: banli.v1.UnitService.MergeUnit:input_type -> banli.v1.MergeUnitRequest
+	9,  // 13: banli.v1.UnitService.DeactivateUnit:input_type -> banli.v1.DeactivateUnitRequest
+	2,  // 14: banli.v1.UnitService.CreateUnit:output_type -> banli.v1.Unit
+	2,  // 15: banli.v1.UnitService.GetUnit:output_type -> banli.v1.Unit
+	7,  // 16: banli.v1.UnitService.ListUnits:output_type -> banli.v1.ListUnitsResponse
+	2,  // 17: banli.v1.UnitService.UpdateUnit:output_type -> banli.v1.Unit
+	2,  // 18: banli.v1.UnitService.MergeUnit:output_type -> banli.v1.Unit
+	2,  // 19: banli.v1.UnitService.DeactivateUnit:output_type -> banli.v1.Unit
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_unit_proto_init() }
@@ -695,13 +890,14 @@ func file_banli_v1_unit_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_unit_proto_rawDesc), len(file_banli_v1_unit_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      1,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_banli_v1_unit_proto_goTypes,
 		DependencyIndexes: file_banli_v1_unit_proto_depIdxs,
+		EnumInfos:         file_banli_v1_unit_proto_enumTypes,
 		MessageInfos:      file_banli_v1_unit_proto_msgTypes,
 	}.Build()
 	File_banli_v1_unit_proto = out.File

@@ -23,6 +23,7 @@ const (
 	UnitService_GetUnit_FullMethodName        = "/banli.v1.UnitService/GetUnit"
 	UnitService_ListUnits_FullMethodName      = "/banli.v1.UnitService/ListUnits"
 	UnitService_UpdateUnit_FullMethodName     = "/banli.v1.UnitService/UpdateUnit"
+	UnitService_MergeUnit_FullMethodName      = "/banli.v1.UnitService/MergeUnit"
 	UnitService_DeactivateUnit_FullMethodName = "/banli.v1.UnitService/DeactivateUnit"
 )
 
@@ -45,6 +46,16 @@ type UnitServiceClient interface {
 	// old and new value). A new parent must be active and not below the
 	// unit itself.
 	UpdateUnit(ctx context.Context, in *UpdateUnitRequest, opts ...grpc.CallOption) (*Unit, error)
+	// Merges a unit into another (机构改革), in one decision: the unit's open
+	// parts (not yet rated, or still followed up) move to the other unit,
+	// each move recorded on its case; its departments move under the other
+	// unit; its accounts move there or are disabled, as the request says;
+	// and the unit is deactivated, naming its successor. Closed parts and
+	// the statistics they made stay with the old unit; the new unit's
+	// figures include them on request
+	// (GetStatisticsRequest.include_predecessors). Accepted for two active
+	// units, neither below the other.
+	MergeUnit(ctx context.Context, in *MergeUnitRequest, opts ...grpc.CallOption) (*Unit, error)
 	// Deactivates a unit: it can no longer be given new assignments. Its
 	// existing assignments are not touched. Accepted only for an active unit.
 	DeactivateUnit(ctx context.Context, in *DeactivateUnitRequest, opts ...grpc.CallOption) (*Unit, error)
@@ -98,6 +109,16 @@ func (c *unitServiceClient) UpdateUnit(ctx context.Context, in *UpdateUnitReques
 	return out, nil
 }
 
+func (c *unitServiceClient) MergeUnit(ctx context.Context, in *MergeUnitRequest, opts ...grpc.CallOption) (*Unit, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Unit)
+	err := c.cc.Invoke(ctx, UnitService_MergeUnit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *unitServiceClient) DeactivateUnit(ctx context.Context, in *DeactivateUnitRequest, opts ...grpc.CallOption) (*Unit, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Unit)
@@ -127,6 +148,16 @@ type UnitServiceServer interface {
 	// old and new value). A new parent must be active and not below the
 	// unit itself.
 	UpdateUnit(context.Context, *UpdateUnitRequest) (*Unit, error)
+	// Merges a unit into another (机构改革), in one decision: the unit's open
+	// parts (not yet rated, or still followed up) move to the other unit,
+	// each move recorded on its case; its departments move under the other
+	// unit; its accounts move there or are disabled, as the request says;
+	// and the unit is deactivated, naming its successor. Closed parts and
+	// the statistics they made stay with the old unit; the new unit's
+	// figures include them on request
+	// (GetStatisticsRequest.include_predecessors). Accepted for two active
+	// units, neither below the other.
+	MergeUnit(context.Context, *MergeUnitRequest) (*Unit, error)
 	// Deactivates a unit: it can no longer be given new assignments. Its
 	// existing assignments are not touched. Accepted only for an active unit.
 	DeactivateUnit(context.Context, *DeactivateUnitRequest) (*Unit, error)
@@ -151,6 +182,9 @@ func (UnimplementedUnitServiceServer) ListUnits(context.Context, *ListUnitsReque
 }
 func (UnimplementedUnitServiceServer) UpdateUnit(context.Context, *UpdateUnitRequest) (*Unit, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateUnit not implemented")
+}
+func (UnimplementedUnitServiceServer) MergeUnit(context.Context, *MergeUnitRequest) (*Unit, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MergeUnit not implemented")
 }
 func (UnimplementedUnitServiceServer) DeactivateUnit(context.Context, *DeactivateUnitRequest) (*Unit, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeactivateUnit not implemented")
@@ -248,6 +282,24 @@ func _UnitService_UpdateUnit_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UnitService_MergeUnit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeUnitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UnitServiceServer).MergeUnit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UnitService_MergeUnit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UnitServiceServer).MergeUnit(ctx, req.(*MergeUnitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UnitService_DeactivateUnit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeactivateUnitRequest)
 	if err := dec(in); err != nil {
@@ -288,6 +340,10 @@ var UnitService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateUnit",
 			Handler:    _UnitService_UpdateUnit_Handler,
+		},
+		{
+			MethodName: "MergeUnit",
+			Handler:    _UnitService_MergeUnit_Handler,
 		},
 		{
 			MethodName: "DeactivateUnit",
