@@ -19,9 +19,6 @@ const (
 	calendarsCollection = "calendars"
 	// maxHolidayNameLen bounds a holiday's name, e.g. "春节".
 	maxHolidayNameLen = 20
-	// recomputeBatch is how many cases one transaction recomputes when a
-	// calendar is loaded.
-	recomputeBatch = 200
 )
 
 // calendarYear parses calendars/{year}.
@@ -101,7 +98,7 @@ func validateLoadCalendarYear(req *banliv1.LoadCalendarYearRequest) error {
 }
 
 // LoadCalendarYear puts a new version of a year's schedule in force and
-// recomputes the deadlines that were provisional.
+// recomputes every deadline on it.
 func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendarYearRequest) (*banliv1.CalendarYear, error) {
 	if err := validateLoadCalendarYear(req); err != nil {
 		return nil, err
@@ -132,13 +129,21 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 		}
 		details := fmt.Sprintf("%d days off, %d make-up working days", len(cy.GetDaysOff()), len(cy.GetMakeUpWorkingDays()))
 		tx.PutCalendarYear(cy, newEvent(ctx, cy.GetLoadTime(), "LoadCalendarYear", "", "version "+current, "version "+cy.GetEtag(), details))
+		// Every deadline is recomputed on the new schedule; the work is
+		// recorded here, with the schedule.
+		if err := queueEverySession(ctx, tx, now, fmt.Sprintf("%s loaded (version %d)", req.GetName(), cy.GetVersion())); err != nil {
+			return nil, err
+		}
 		return cy, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.calendar.Set(cy)
-	if err := s.recomputeProvisional(ctx, "calendar "+req.GetName()+" loaded"); err != nil {
+	// Done now, so that the answer finds the deadlines right; a batch cut
+	// off (the call ends, the server stops) is resumed by the scheduled
+	// steps.
+	if _, err := s.RunRecomputes(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	return cy, nil
@@ -151,78 +156,4 @@ func sortedDays(days []*banliv1.CalendarDay) []*banliv1.CalendarDay {
 	}
 	slices.SortFunc(out, func(a, b *banliv1.CalendarDay) int { return strings.Compare(a.GetDate(), b.GetDate()) })
 	return out
-}
-
-// recomputeProvisional recomputes, on the calendar now in force, every
-// deadline that was provisional, a batch of cases per transaction. A case
-// whose deadlines come out the same is not rewritten.
-func (s *Server) recomputeProvisional(ctx context.Context, why string) error {
-	if err := s.refuseOnStandby(); err != nil {
-		return err
-	}
-	var after uint64
-	for {
-		var ids []uint64
-		var more bool
-		err := s.store.View(func(r store.Reader) error {
-			list, m, err := r.ListProposals(caseFilter{provisional: true}.query(), after, recomputeBatch)
-			for _, p := range list {
-				ids = append(ids, idOf(p.GetName(), proposalsCollection))
-			}
-			more = m
-			return err
-		})
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		_, err = s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
-			now := s.now()
-			for _, id := range ids {
-				p, err := tx.Proposal(id)
-				if err != nil {
-					return nil, err
-				}
-				c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: "RecomputeDeadlines", details: why, before: contributions(p)}
-				if c.recomputeDeadlines() {
-					c.commit()
-				}
-			}
-			return &banliv1.Proposal{}, nil
-		})
-		if err != nil || !more {
-			return err
-		}
-		after = ids[len(ids)-1]
-	}
-}
-
-// recomputeDeadlines recomputes every deadline of the case and reports
-// whether any changed.
-func (c *caseChange) recomputeDeadlines() bool {
-	changed := false
-	redo := func(d **banliv1.Deadline) {
-		if *d == nil || !(*d).GetProvisional() {
-			return
-		}
-		next := c.clock.recompute(*d)
-		if !proto.Equal(next, *d) {
-			*d, changed = next, true
-		}
-	}
-	for _, a := range c.p.GetAssignments() {
-		redo(&a.SignDeadline)
-		redo(&a.ReassignmentDeadline)
-		redo(&a.ResponseDeadline)
-		for _, r := range a.GetReplies() {
-			redo(&r.DisclosureDeadline)
-			redo(&r.Deadline)
-			if r.GetDeadline() != nil {
-				r.OnTime = !r.GetRecordTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
-			}
-		}
-		if o := a.GetOpinion(); o != nil && changed {
-			o.OnTime = !o.GetSubmitTime().AsTime().After(a.GetResponseDeadline().GetDueTime().AsTime())
-		}
-	}
-	return changed
 }

@@ -325,7 +325,7 @@ func (s *Server) UpdateSession(ctx context.Context, req *banliv1.UpdateSessionRe
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return write(ctx, s, banliv1.SessionService_UpdateSession_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Session, error) {
+	sess, err := write(ctx, s, banliv1.SessionService_UpdateSession_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Session, error) {
 		sess, err := tx.Session(id)
 		if err != nil {
 			return nil, notFoundOr(err, req.GetSession().GetName(), "")
@@ -347,7 +347,7 @@ func (s *Server) UpdateSession(ctx context.Context, req *banliv1.UpdateSessionRe
 		// A policy given whole takes the defaults for what it leaves out,
 		// as at registration.
 		sess.Policy = resolvePolicy(sess.GetPolicy())
-		if err := checkPolicyAmendment(tx, sess, before); err != nil {
+		if err := queueDeadlineRecompute(tx, sess, before, now); err != nil {
 			return nil, err
 		}
 		sess.Etag = nextEtag(sess.GetEtag())
@@ -356,18 +356,26 @@ func (s *Server) UpdateSession(ctx context.Context, req *banliv1.UpdateSessionRe
 		tx.PutSession(id, sess, ev)
 		return sess, nil
 	})
+	if err != nil || sess.GetPendingRecompute() == nil {
+		return sess, err
+	}
+	// Done now, so that the answer's cases are right; a batch cut off is
+	// resumed by the scheduled steps.
+	if _, err := s.RunRecomputes(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	return s.GetSession(ctx, &banliv1.GetSessionRequest{Name: sess.GetName()})
 }
 
-// checkPolicyAmendment refuses a change to a deadline rule of a session
-// that has cases: their deadlines were computed under the old rule, and
-// recomputing them is not built yet.
-func checkPolicyAmendment(r store.Reader, sess *banliv1.Session, before *banliv1.SessionPolicy) error {
+// queueDeadlineRecompute records, with an amendment of a deadline rule of
+// a session that has cases, that their deadlines are to be recomputed.
+func queueDeadlineRecompute(r store.Reader, sess *banliv1.Session, before *banliv1.SessionPolicy, now time.Time) error {
 	after := sess.GetPolicy().ProtoReflect()
 	var changed []string
 	for _, name := range deadlinePolicy {
 		fd := after.Descriptor().Fields().ByName(protoreflect.Name(name))
 		if !after.Get(fd).Equal(before.ProtoReflect().Get(fd)) {
-			changed = append(changed, name)
+			changed = append(changed, "policy."+name)
 		}
 	}
 	if len(changed) == 0 {
@@ -376,13 +384,10 @@ func checkPolicyAmendment(r store.Reader, sess *banliv1.Session, before *banliv1
 	q := store.Query{}
 	q.And(sessionTerm(sess.GetName()))
 	cases, _, err := r.ListProposals(q, 0, 1)
-	if err != nil {
+	if err != nil || len(cases) == 0 {
 		return err
 	}
-	if len(cases) > 0 {
-		return fmt.Errorf("session.policy.%s: %s has cases whose deadlines were set under the present rule, and recomputing them is not available yet: %w",
-			changed[0], sess.GetName(), ErrPrecondition)
-	}
+	queueRecompute(sess, strings.Join(changed, ", ")+" amended", now)
 	return nil
 }
 

@@ -130,15 +130,20 @@ func TestCorrectingUnitsSessionsAndLeaders(t *testing.T) {
 	_, err = units.UpdateUnit(admin, &banliv1.UpdateUnitRequest{Unit: &banliv1.Unit{Name: bureau.GetName(), Active: false}, UpdateMask: mask("active"), Etag: renamed.GetEtag()})
 	wantCode(t, err, codes.InvalidArgument, "update_mask.paths[0]")
 
-	// Sessions: the fixture's has cases; a new one has none.
-	f.receive(t)
+	// Sessions: amending a deadline rule recomputes the deadlines it set.
+	c := f.assign(t, f.receive(t), part(f.unit(1), roleLead))
 	sess := f.session
-	_, err = f.sessions.UpdateSession(admin, &banliv1.UpdateSessionRequest{Session: &banliv1.Session{Name: sess.GetName(), Policy: &banliv1.SessionPolicy{ReplyMonths: ptr(int32(2))}},
-		UpdateMask: mask("policy.reply_months"), Etag: sess.GetEtag()})
-	wantCode(t, err, codes.FailedPrecondition, "")
+	sess = must(f.sessions.UpdateSession(admin, &banliv1.UpdateSessionRequest{Session: &banliv1.Session{Name: sess.GetName(), Policy: &banliv1.SessionPolicy{ReplyMonths: ptr(int32(2))}},
+		UpdateMask: mask("policy.reply_months"), Etag: sess.GetEtag()}))(t)
+	if sess.GetPendingRecompute() != nil {
+		t.Fatalf("the recompute is still pending: %v", sess.GetPendingRecompute())
+	}
+	if d := must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: c.GetName()}))(t).GetAssignments()[0].GetResponseDeadline(); d.GetMonths() != 2 || d.GetDueDate() == c.GetAssignments()[0].GetResponseDeadline().GetDueDate() {
+		t.Fatalf("the reply deadline after reply_months 3 → 2: %v (was %s)", d, c.GetAssignments()[0].GetResponseDeadline().GetDueDate())
+	}
 	sess = must(f.sessions.UpdateSession(admin, &banliv1.UpdateSessionRequest{Session: &banliv1.Session{Name: sess.GetName(), DisplayName: "市政协七届一次会议（更正）",
 		Policy: &banliv1.SessionPolicy{CountersignLeadReply: ptr(true)}}, UpdateMask: mask("display_name", "policy.countersign_lead_reply"), Etag: sess.GetEtag()}))(t)
-	if !sess.GetPolicy().GetCountersignLeadReply() || sess.GetPolicy().GetReplyMonths() != 3 {
+	if !sess.GetPolicy().GetCountersignLeadReply() || sess.GetPolicy().GetReplyMonths() != 2 {
 		t.Fatalf("the amended policy: %v", sess.GetPolicy())
 	}
 	empty := f.cppccSession(t, 9, nil)

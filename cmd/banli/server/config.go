@@ -18,9 +18,10 @@ type Config struct {
 	// DataPath is the data file, created with its directory if missing.
 	DataPath string
 	// ScheduledEvery is how often the server takes its own steps: it
-	// closes the rating periods that have ended and carries open
-	// follow-ups into a new year (service.CloseRatingPeriods,
-	// CarryOverFollowUps); it also does when it starts. 0 means an hour.
+	// closes the rating periods that have ended, carries open follow-ups
+	// into a new year and finishes pending deadline recomputes
+	// (service.CloseRatingPeriods, CarryOverFollowUps, RunRecomputes); it
+	// also does when it starts. 0 means an hour.
 	ScheduledEvery time.Duration
 	// AuditKey is the audit key file's path; "" is audit.key beside the data.
 	AuditKey string

@@ -328,9 +328,15 @@ type Session struct {
 	// NPC session takes deputies' suggestions (建议), a CPPCC session
 	// members' proposals (提案). A case's kind must be its session's.
 	// Output only.
-	CaseKind      ProposalKind `protobuf:"varint,11,opt,name=case_kind,json=caseKind,proto3,enum=banli.v1.ProposalKind" json:"case_kind,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CaseKind ProposalKind `protobuf:"varint,11,opt,name=case_kind,json=caseKind,proto3,enum=banli.v1.ProposalKind" json:"case_kind,omitempty"`
+	// Deadlines of the session's cases being recomputed, after its policy
+	// was amended or a calendar year it spans was loaded or corrected; unset
+	// when none are. The server works through the cases in batches, each
+	// recording how far it got, so a restart resumes where it stopped.
+	// Output only.
+	PendingRecompute *RecomputeJob `protobuf:"bytes,12,opt,name=pending_recompute,json=pendingRecompute,proto3" json:"pending_recompute,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -438,6 +444,13 @@ func (x *Session) GetCaseKind() ProposalKind {
 		return x.CaseKind
 	}
 	return ProposalKind_PROPOSAL_KIND_UNSPECIFIED
+}
+
+func (x *Session) GetPendingRecompute() *RecomputeJob {
+	if x != nil {
+		return x.PendingRecompute
+	}
+	return nil
 }
 
 // The rules a session's cases are handled under. Every field is optional;
@@ -752,6 +765,81 @@ func (x *CreateSessionRequest) GetRequestId() string {
 	return ""
 }
 
+// A recompute of a session's deadlines, under way.
+type RecomputeJob struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What asked for it, e.g. "policy.reply_months amended",
+	// "calendar 2021 loaded (version 2)"; several, when a second change
+	// came before the first was done.
+	Reasons []string `protobuf:"bytes,1,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// The cases up to this id are done.
+	AfterCase uint64 `protobuf:"varint,2,opt,name=after_case,json=afterCase,proto3" json:"after_case,omitempty"`
+	// Cases whose deadlines changed so far.
+	CasesChanged int64 `protobuf:"varint,3,opt,name=cases_changed,json=casesChanged,proto3" json:"cases_changed,omitempty"`
+	// When it was asked for.
+	RequestTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecomputeJob) Reset() {
+	*x = RecomputeJob{}
+	mi := &file_banli_v1_session_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecomputeJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecomputeJob) ProtoMessage() {}
+
+func (x *RecomputeJob) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_session_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecomputeJob.ProtoReflect.Descriptor instead.
+func (*RecomputeJob) Descriptor() ([]byte, []int) {
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *RecomputeJob) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *RecomputeJob) GetAfterCase() uint64 {
+	if x != nil {
+		return x.AfterCase
+	}
+	return 0
+}
+
+func (x *RecomputeJob) GetCasesChanged() int64 {
+	if x != nil {
+		return x.CasesChanged
+	}
+	return 0
+}
+
+func (x *RecomputeJob) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
 // Request for UpdateSession.
 type UpdateSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -774,7 +862,7 @@ type UpdateSessionRequest struct {
 
 func (x *UpdateSessionRequest) Reset() {
 	*x = UpdateSessionRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[3]
+	mi := &file_banli_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +874,7 @@ func (x *UpdateSessionRequest) String() string {
 func (*UpdateSessionRequest) ProtoMessage() {}
 
 func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[3]
+	mi := &file_banli_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +887,7 @@ func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSessionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UpdateSessionRequest) GetSession() *Session {
@@ -841,7 +929,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[4]
+	mi := &file_banli_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +941,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[4]
+	mi := &file_banli_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +954,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetSessionRequest) GetName() string {
@@ -889,7 +977,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[5]
+	mi := &file_banli_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +989,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[5]
+	mi := &file_banli_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1002,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSessionsRequest) GetPageSize() int32 {
@@ -944,7 +1032,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_banli_v1_session_proto_msgTypes[6]
+	mi := &file_banli_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1044,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[6]
+	mi := &file_banli_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1057,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -990,7 +1078,7 @@ var File_banli_v1_session_proto protoreflect.FileDescriptor
 
 const file_banli_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n" +
+	"\x16banli/v1/session.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x04\n" +
 	"\aSession\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12'\n" +
 	"\x04body\x18\x02 \x01(\x0e2\x0e.banli.v1.BodyB\x03\xe0A\x02R\x04body\x12*\n" +
@@ -1004,7 +1092,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"createTime\x12\x17\n" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
-	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\"\xe5\f\n" +
+	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\x12H\n" +
+	"\x11pending_recompute\x18\f \x01(\v2\x16.banli.v1.RecomputeJobB\x03\xe0A\x03R\x10pendingRecompute\"\xe5\f\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -1049,7 +1138,13 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\xb3\x01\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xab\x01\n" +
+	"\fRecomputeJob\x12\x18\n" +
+	"\areasons\x18\x01 \x03(\tR\areasons\x12\x1d\n" +
+	"\n" +
+	"after_case\x18\x02 \x01(\x04R\tafterCase\x12#\n" +
+	"\rcases_changed\x18\x03 \x01(\x03R\fcasesChanged\x12=\n" +
+	"\frequest_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xb3\x01\n" +
 	"\x14UpdateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -1113,7 +1208,7 @@ func file_banli_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_banli_v1_session_proto_goTypes = []any{
 	(Body)(0),                     // 0: banli.v1.Body
 	(Level)(0),                    // 1: banli.v1.Level
@@ -1123,42 +1218,45 @@ var file_banli_v1_session_proto_goTypes = []any{
 	(*Session)(nil),               // 5: banli.v1.Session
 	(*SessionPolicy)(nil),         // 6: banli.v1.SessionPolicy
 	(*CreateSessionRequest)(nil),  // 7: banli.v1.CreateSessionRequest
-	(*UpdateSessionRequest)(nil),  // 8: banli.v1.UpdateSessionRequest
-	(*GetSessionRequest)(nil),     // 9: banli.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),   // 10: banli.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 11: banli.v1.ListSessionsResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(ProposalKind)(0),             // 13: banli.v1.ProposalKind
-	(UnreturnedRatings)(0),        // 14: banli.v1.UnreturnedRatings
-	(*fieldmaskpb.FieldMask)(nil), // 15: google.protobuf.FieldMask
+	(*RecomputeJob)(nil),          // 8: banli.v1.RecomputeJob
+	(*UpdateSessionRequest)(nil),  // 9: banli.v1.UpdateSessionRequest
+	(*GetSessionRequest)(nil),     // 10: banli.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),   // 11: banli.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 12: banli.v1.ListSessionsResponse
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(ProposalKind)(0),             // 14: banli.v1.ProposalKind
+	(UnreturnedRatings)(0),        // 15: banli.v1.UnreturnedRatings
+	(*fieldmaskpb.FieldMask)(nil), // 16: google.protobuf.FieldMask
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
 	1,  // 1: banli.v1.Session.level:type_name -> banli.v1.Level
 	6,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
-	12, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	13, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
-	2,  // 5: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
-	4,  // 6: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
-	3,  // 7: banli.v1.SessionPolicy.rating_form:type_name -> banli.v1.RatingForm
-	14, // 8: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
-	5,  // 9: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	5,  // 10: banli.v1.UpdateSessionRequest.session:type_name -> banli.v1.Session
-	15, // 11: banli.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 12: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	7,  // 13: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	9,  // 14: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	8,  // 15: banli.v1.SessionService.UpdateSession:input_type -> banli.v1.UpdateSessionRequest
-	10, // 16: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	5,  // 17: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	5,  // 18: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	5,  // 19: banli.v1.SessionService.UpdateSession:output_type -> banli.v1.Session
-	11, // 20: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	13, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	14, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
+	8,  // 5: banli.v1.Session.pending_recompute:type_name -> banli.v1.RecomputeJob
+	2,  // 6: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
+	4,  // 7: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
+	3,  // 8: banli.v1.SessionPolicy.rating_form:type_name -> banli.v1.RatingForm
+	15, // 9: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
+	5,  // 10: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
+	13, // 11: banli.v1.RecomputeJob.request_time:type_name -> google.protobuf.Timestamp
+	5,  // 12: banli.v1.UpdateSessionRequest.session:type_name -> banli.v1.Session
+	16, // 13: banli.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 14: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	7,  // 15: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	10, // 16: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	9,  // 17: banli.v1.SessionService.UpdateSession:input_type -> banli.v1.UpdateSessionRequest
+	11, // 18: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	5,  // 19: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	5,  // 20: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	5,  // 21: banli.v1.SessionService.UpdateSession:output_type -> banli.v1.Session
+	12, // 22: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }
@@ -1174,7 +1272,7 @@ func file_banli_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_session_proto_rawDesc), len(file_banli_v1_session_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,11 +40,12 @@ type SessionServiceClient interface {
 	// Returns one session.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*Session, error)
 	// Corrects a session (AIP-134): its display name, or its policy, whole
-	// ("policy") or field by field ("policy.reply_months"). A policy field
-	// that sets deadlines (the working days and months) may be changed only
-	// while the session has no case: recomputing the deadlines already
-	// given is not done yet, and a deadline must never silently disagree
-	// with its policy.
+	// ("policy") or field by field ("policy.reply_months"). Amending a rule
+	// that sets deadlines (the working days and months) recomputes every
+	// deadline of the session's cases that the rule set (an extension the
+	// office approved stays): the work is recorded with the amendment
+	// (pending_recompute) and done in batches, each an event on its cases,
+	// resuming after a restart.
 	UpdateSession(ctx context.Context, in *UpdateSessionRequest, opts ...grpc.CallOption) (*Session, error)
 	// Lists sessions in the order they were created.
 	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
@@ -113,11 +114,12 @@ type SessionServiceServer interface {
 	// Returns one session.
 	GetSession(context.Context, *GetSessionRequest) (*Session, error)
 	// Corrects a session (AIP-134): its display name, or its policy, whole
-	// ("policy") or field by field ("policy.reply_months"). A policy field
-	// that sets deadlines (the working days and months) may be changed only
-	// while the session has no case: recomputing the deadlines already
-	// given is not done yet, and a deadline must never silently disagree
-	// with its policy.
+	// ("policy") or field by field ("policy.reply_months"). Amending a rule
+	// that sets deadlines (the working days and months) recomputes every
+	// deadline of the session's cases that the rule set (an extension the
+	// office approved stays): the work is recorded with the amendment
+	// (pending_recompute) and done in batches, each an event on its cases,
+	// resuming after a restart.
 	UpdateSession(context.Context, *UpdateSessionRequest) (*Session, error)
 	// Lists sessions in the order they were created.
 	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
