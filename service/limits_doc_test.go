@@ -30,7 +30,7 @@ var protoTextLimits = map[string]int{
 	"Rating.opinion": maxSummaryLen, "Reply.text": maxReplyLen, "Reply.document_number": maxDocumentNumLen,
 	"Reply.signer": maxPersonLen, "Reply.contact_person": maxPersonLen,
 	"SignAssignmentRequest.responsible_person": maxPersonLen, "RequestReassignmentRequest.reason": maxNoteLen,
-	"DecideReassignmentRequest.note": maxNoteLen, "RequestExtensionRequest.reason": maxNoteLen, "UpdateProposalRequest.reason": maxNoteLen, "RemoveAssignmentRequest.reason": maxNoteLen, "ChangeAssignmentRoleRequest.reason": maxNoteLen, "MergeUnitRequest.reason": maxNoteLen,
+	"DecideReassignmentRequest.note": maxNoteLen, "ListUnitsRequest.name_contains": maxNameLen, "RequestExtensionRequest.reason": maxNoteLen, "UpdateProposalRequest.reason": maxNoteLen, "RemoveAssignmentRequest.reason": maxNoteLen, "ChangeAssignmentRoleRequest.reason": maxNoteLen, "MergeUnitRequest.reason": maxNoteLen,
 	"DecideExtensionRequest.note": maxNoteLen, "ReportFollowUpRequest.text": maxReplyLen, "CloseFollowUpRequest.note": maxNoteLen,
 	"RecordReminderRequest.message": maxNoteLen, "RateReplyRequest.opinion": maxSummaryLen,
 	"PublishReplyRequest.published_text": maxReplyLen, "WithholdReplyRequest.reason": maxNoteLen,

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -147,11 +149,20 @@ func (s *Server) ListUnits(ctx context.Context, req *banliv1.ListUnitsRequest) (
 	if req.GetParent() != "" {
 		v.unitID("parent", req.GetParent())
 	}
+	v.line("name_contains", req.GetNameContains(), maxNameLen, false)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	named := func(u *banliv1.Unit) bool {
+		if req.GetNameContains() == "" {
+			return true
+		}
+		return slices.ContainsFunc(append([]string{u.GetDisplayName()}, u.GetFormerNames()...), func(n string) bool {
+			return strings.Contains(n, req.GetNameContains())
+		})
+	}
 	keep := func(u *banliv1.Unit) bool {
-		return (req.GetShowInactive() || u.GetActive()) && (req.GetParent() == "" || u.GetParent() == req.GetParent())
+		return (req.GetShowInactive() || u.GetActive()) && (req.GetParent() == "" || u.GetParent() == req.GetParent()) && named(u)
 	}
 	resp := &banliv1.ListUnitsResponse{}
 	err := s.store.View(func(r store.Reader) error {

@@ -335,3 +335,47 @@ func BenchmarkImport(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
 }
+
+// BenchmarkRecompute loads a corrected calendar year over a store of
+// BANLI_BENCH_CASES open parts (default 20,000; 2,000 with -short) and
+// times the recompute of every deadline it causes: each iteration loads
+// one more version, moving a day off, so every part's deadlines change.
+func BenchmarkRecompute(b *testing.B) {
+	cases := 20000
+	if testing.Short() {
+		cases = 2000
+	}
+	if n, err := strconv.Atoi(os.Getenv("BANLI_BENCH_CASES")); err == nil && n > 0 {
+		cases = n
+	}
+	f := newFixture(b)
+	imports := banliv1.NewImportServiceClient(f.conn)
+	for start := 0; start < cases; start += 1000 {
+		batch := &banliv1.ImportProposalsRequest{}
+		for i := start; i < min(start+1000, cases); i++ {
+			batch.Rows = append(batch.Rows, &banliv1.ImportRow{Row: int64(i + 1), Proposal: benchProposal(f, int64(i)).GetProposal(),
+				Assignments: []*banliv1.UnitAssignment{{Unit: f.unit(i % 6), Role: roleLead}}})
+		}
+		if _, err := imports.BulkImportProposals(office, &banliv1.BulkImportProposalsRequest{Batch: batch}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calendars := banliv1.NewCalendarServiceClient(f.conn)
+	year := must(calendars.GetCalendarYear(office, &banliv1.GetCalendarYearRequest{Name: "calendars/2021"}))(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Alternately with and without an extra day off in early March,
+		// which every deadline counted from the fixture's 1 March crosses.
+		days := year.GetDaysOff()
+		if i%2 == 0 {
+			days = append(slices.Clone(days), &banliv1.CalendarDay{Date: "2021-03-05", Holiday: "测试"})
+		}
+		etag := must(calendars.GetCalendarYear(office, &banliv1.GetCalendarYearRequest{Name: "calendars/2021"}))(b).GetEtag()
+		if _, err := calendars.LoadCalendarYear(office, &banliv1.LoadCalendarYearRequest{Name: "calendars/2021", DaysOff: days,
+			MakeUpWorkingDays: year.GetMakeUpWorkingDays(), Sources: []string{"bench"}, Etag: etag}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cases)*float64(b.N)/b.Elapsed().Seconds(), "parts/s")
+}

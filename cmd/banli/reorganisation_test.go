@@ -25,6 +25,10 @@ func TestReorganisation(t *testing.T) {
 	if !slices.Equal(old.GetFormerNames(), []string{"市数据局"}) {
 		t.Fatalf("former names: %v", old.GetFormerNames())
 	}
+	// Found by its old name too.
+	if found := must(f.units.ListUnits(office, &banliv1.ListUnitsRequest{NameContains: "数据局"}))(t).GetUnits(); len(found) != 1 || found[0].GetName() != old.GetName() {
+		t.Fatalf("searching 数据局: %v", found)
+	}
 	dept := must(f.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数据资源处", Parent: old.GetName()}}))(t)
 	successor := must(f.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "市大数据资源管理中心"}}))(t)
 	must(f.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "综合处", Parent: successor.GetName()}}))(t)

@@ -490,7 +490,11 @@ type ListUnitsRequest struct {
 	// Only the departments of this unit, `units/{unit}`.
 	Parent string `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Also list deactivated units.
-	ShowInactive  bool `protobuf:"varint,4,opt,name=show_inactive,json=showInactive,proto3" json:"show_inactive,omitempty"`
+	ShowInactive bool `protobuf:"varint,4,opt,name=show_inactive,json=showInactive,proto3" json:"show_inactive,omitempty"`
+	// Only units whose name, or a name they had before a rename
+	// (former_names), contains this text, e.g. "数据"; at most 100
+	// characters.
+	NameContains  string `protobuf:"bytes,5,opt,name=name_contains,json=nameContains,proto3" json:"name_contains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +555,13 @@ func (x *ListUnitsRequest) GetShowInactive() bool {
 		return x.ShowInactive
 	}
 	return false
+}
+
+func (x *ListUnitsRequest) GetNameContains() string {
+	if x != nil {
+		return x.NameContains
+	}
+	return ""
 }
 
 // Response for ListUnits.
@@ -788,13 +799,14 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\")\n" +
 	"\x0eGetUnitRequest\x12\x17\n" +
-	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\x8b\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\"\xb0\x01\n" +
 	"\x10ListUnitsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
 	"\x06parent\x18\x03 \x01(\tR\x06parent\x12#\n" +
-	"\rshow_inactive\x18\x04 \x01(\bR\fshowInactive\"a\n" +
+	"\rshow_inactive\x18\x04 \x01(\bR\fshowInactive\x12#\n" +
+	"\rname_contains\x18\x05 \x01(\tR\fnameContains\"a\n" +
 	"\x11ListUnitsResponse\x12$\n" +
 	"\x05units\x18\x01 \x03(\v2\x0e.banli.v1.UnitR\x05units\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
