@@ -280,25 +280,18 @@ func (s *Server) CarryOverFollowUps(ctx context.Context) (int, error) {
 		for y := year - maxCarriedYears; y < year; y++ {
 			q := store.Query{NoneOf: []string{carriedTerm(year)}}
 			q.And(carriedTerm(y))
-			for after := uint64(0); ; {
-				page, more, err := r.ListProposals(q, after, 500)
-				if err != nil {
-					return err
-				}
-				for _, p := range page {
-					id := idOf(p.GetName(), proposalsCollection)
-					for n, a := range p.GetAssignments() {
-						f := a.GetFollowUp()
-						if !seen[id] && isCurrent(a) && f != nil && f.GetState() != followClosed && slices.Max(carriedYears(f)) < year {
-							found = append(found, due{id, n + 1})
-						}
+			err := eachMatching(r, q, func(p *banliv1.Proposal) {
+				id := idOf(p.GetName(), proposalsCollection)
+				for n, a := range p.GetAssignments() {
+					f := a.GetFollowUp()
+					if !seen[id] && isCurrent(a) && f != nil && f.GetState() != followClosed && slices.Max(carriedYears(f)) < year {
+						found = append(found, due{id, n + 1})
 					}
-					seen[id] = true
 				}
-				if !more || len(page) == 0 {
-					break
-				}
-				after = idOf(page[len(page)-1].GetName(), proposalsCollection)
+				seen[id] = true
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil

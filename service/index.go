@@ -202,3 +202,21 @@ func (f caseFilter) query() store.Query {
 	}
 	return q
 }
+
+// eachMatching calls fn with every case q matches, in id order, a page at
+// a time: for the server's own sweeps, not for requests (which page).
+func eachMatching(r store.Reader, q store.Query, fn func(p *banliv1.Proposal)) error {
+	for after := uint64(0); ; {
+		page, more, err := r.ListProposals(q, after, 500)
+		if err != nil {
+			return err
+		}
+		for _, p := range page {
+			fn(p)
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = idOf(page[len(page)-1].GetName(), proposalsCollection)
+	}
+}

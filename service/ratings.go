@@ -165,23 +165,13 @@ func (s *Server) CloseRatingPeriods(ctx context.Context) (int, error) {
 	err := s.store.View(func(r store.Reader) error {
 		q := store.Query{}
 		q.And(partStateTerm(aReplied))
-		for after := uint64(0); ; {
-			page, more, err := r.ListProposals(q, after, 500)
-			if err != nil {
-				return err
-			}
-			for _, p := range page {
-				for n, a := range p.GetAssignments() {
-					if a.GetState() == aReplied && isCurrent(a) && ratingsOverdue(p, a, now) {
-						found = append(found, due{idOf(p.GetName(), proposalsCollection), n + 1})
-					}
+		return eachMatching(r, q, func(p *banliv1.Proposal) {
+			for n, a := range p.GetAssignments() {
+				if a.GetState() == aReplied && isCurrent(a) && ratingsOverdue(p, a, now) {
+					found = append(found, due{idOf(p.GetName(), proposalsCollection), n + 1})
 				}
 			}
-			if !more || len(page) == 0 {
-				return nil
-			}
-			after = idOf(page[len(page)-1].GetName(), proposalsCollection)
-		}
+		})
 	})
 	if err != nil {
 		return 0, err

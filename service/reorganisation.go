@@ -97,18 +97,8 @@ func moveOpenParts(ctx context.Context, tx store.Tx, now time.Time, clock deadli
 	q := store.Query{}
 	q.And(unitTerm(from))
 	var ids []uint64
-	for after := uint64(0); ; {
-		page, more, err := tx.ListProposals(q, after, 500)
-		if err != nil {
-			return 0, err
-		}
-		for _, p := range page {
-			ids = append(ids, idOf(p.GetName(), proposalsCollection))
-		}
-		if !more || len(page) == 0 {
-			break
-		}
-		after = ids[len(ids)-1]
+	if err := eachMatching(tx, q, func(p *banliv1.Proposal) { ids = append(ids, idOf(p.GetName(), proposalsCollection)) }); err != nil {
+		return 0, err
 	}
 	moved := 0
 	for _, id := range ids {
