@@ -115,7 +115,9 @@ var rules = map[string]Rule{
 	banliv1.ProposalService_CreateProposal_FullMethodName:    {Roles: roles(office, proposer)},
 	banliv1.ImportService_ImportProposals_FullMethodName:     {Roles: roles(office, proposer), Confine: confineImport},
 	banliv1.ImportService_BulkImportProposals_FullMethodName: {Roles: roles(office, proposer), Confine: confineImport},
-	banliv1.ProposalService_AssignProposal_FullMethodName:    {Roles: roles(office)},
+	// Migration (补录) states past times: the office's, or the admin's.
+	banliv1.ImportService_MigrateProposals_FullMethodName: {Roles: roles(office, admin)},
+	banliv1.ProposalService_AssignProposal_FullMethodName: {Roles: roles(office)},
 	// The office corrects what it received (and what a platform sent).
 	banliv1.ProposalService_UpdateProposal_FullMethodName:       {Roles: roles(office)},
 	banliv1.ProposalService_RemoveAssignment_FullMethodName:     {Roles: roles(office)},

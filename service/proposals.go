@@ -42,6 +42,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 		}
 		p := newProposal(id, in, sess, now)
 		p.Submitter = callerAccount(ctx)
+		p.Migrated = migrationOf(ctx) != nil
 		stageProposal(tx, id, nil, p, newEvent(ctx, p.GetCreateTime(), "CreateProposal", "", "", stateName(received), "number "+p.GetNumber()))
 		return p, nil
 	})

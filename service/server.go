@@ -149,6 +149,20 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 	if err := s.refuseOnStandby(); err != nil {
 		return zero, err
 	}
+	if m := migrationOf(ctx); m != nil {
+		// A step of a migrated case: inside the row's transaction, at the
+		// step's stated time, audited once for the whole migration.
+		res, err := decide(m.tx, m.at)
+		if err != nil {
+			return zero, err
+		}
+		if p, isCase := any(res).(*banliv1.Proposal); isCase {
+			if err := checkCaseLimits(p); err != nil {
+				return zero, err
+			}
+		}
+		return res, nil
+	}
 	replay := zero.ProtoReflect().New().Interface()
 	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
 		// The clock is read inside the transaction so that times follow
@@ -259,6 +273,7 @@ func (c *caseChange) commit() {
 	}
 	c.p.UpdateTime = c.nowProto()
 	c.p.Etag = nextEtag(c.p.GetEtag())
+	c.p.Migrated = c.p.GetMigrated() || migrationOf(c.ctx) != nil
 	from := ""
 	if c.from != stateUnderived {
 		from = stateName(c.from)

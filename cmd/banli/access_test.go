@@ -69,6 +69,7 @@ var expectedAccess = map[string][]string{
 	"ProposalService/CreateProposal":       {"office", "platform", "other-platform"},
 	"ImportService/ImportProposals":        {"office", "platform", "other-platform"},
 	"ImportService/BulkImportProposals":    {"office", "platform", "other-platform"},
+	"ImportService/MigrateProposals":       {"admin", "office"},
 	"ProposalService/AssignProposal":       {"office"}, "ProposalService/DecideReassignment": {"office"},
 	"ProposalService/DecideExtension": {"office"}, "ProposalService/CloseFollowUp": {"office"},
 	"ProposalService/RecordReminder": {"office"}, "ProposalService/RefuseFiling": {"office"},

@@ -56,6 +56,10 @@ type Event struct {
 	// For a correction (UpdateProposal, UpdateUnit …), each field it
 	// changed, with its old and new value.
 	Changes []*FieldChange `protobuf:"bytes,17,rep,name=changes,proto3" json:"changes,omitempty"`
+	// A step brought in by migration (MigrateProposals): `time` is when it
+	// happened, `record_time` when Banli recorded it.
+	Migrated   bool                   `protobuf:"varint,18,opt,name=migrated,proto3" json:"migrated,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	// The resource as it stands after the change.
 	//
 	// Types that are valid to be assigned to Snapshot:
@@ -174,6 +178,20 @@ func (x *Event) GetRequestId() string {
 func (x *Event) GetChanges() []*FieldChange {
 	if x != nil {
 		return x.Changes
+	}
+	return nil
+}
+
+func (x *Event) GetMigrated() bool {
+	if x != nil {
+		return x.Migrated
+	}
+	return false
+}
+
+func (x *Event) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
 	}
 	return nil
 }
@@ -534,7 +552,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x05\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x05\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -549,7 +567,10 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\n" +
 	" \x01(\tR\trequestId\x12/\n" +
-	"\achanges\x18\x11 \x03(\v2\x15.banli.v1.FieldChangeR\achanges\x12-\n" +
+	"\achanges\x18\x11 \x03(\v2\x15.banli.v1.FieldChangeR\achanges\x12\x1a\n" +
+	"\bmigrated\x18\x12 \x01(\bR\bmigrated\x12;\n" +
+	"\vrecord_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12-\n" +
 	"\asession\x18\v \x01(\v2\x11.banli.v1.SessionH\x00R\asession\x12$\n" +
 	"\x04unit\x18\f \x01(\v2\x0e.banli.v1.UnitH\x00R\x04unit\x120\n" +
 	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposal\x12=\n" +
@@ -610,22 +631,23 @@ var file_banli_v1_event_proto_goTypes = []any{
 var file_banli_v1_event_proto_depIdxs = []int32{
 	5,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: banli.v1.Event.changes:type_name -> banli.v1.FieldChange
-	6,  // 2: banli.v1.Event.session:type_name -> banli.v1.Session
-	7,  // 3: banli.v1.Event.unit:type_name -> banli.v1.Unit
-	8,  // 4: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
-	9,  // 5: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
-	10, // 6: banli.v1.Event.account:type_name -> banli.v1.Account
-	11, // 7: banli.v1.Event.leader:type_name -> banli.v1.Leader
-	0,  // 8: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	2,  // 9: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	3,  // 10: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	4,  // 11: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	4,  // 12: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	5,  // 2: banli.v1.Event.record_time:type_name -> google.protobuf.Timestamp
+	6,  // 3: banli.v1.Event.session:type_name -> banli.v1.Session
+	7,  // 4: banli.v1.Event.unit:type_name -> banli.v1.Unit
+	8,  // 5: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
+	9,  // 6: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
+	10, // 7: banli.v1.Event.account:type_name -> banli.v1.Account
+	11, // 8: banli.v1.Event.leader:type_name -> banli.v1.Leader
+	0,  // 9: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	2,  // 10: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	3,  // 11: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	4,  // 12: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	4,  // 13: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }

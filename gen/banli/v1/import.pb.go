@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -533,11 +534,568 @@ func (x *ImportProposalsResponse) GetCommitted() bool {
 	return false
 }
 
+// Request for MigrateProposals.
+type MigrateProposalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cases, at most 500 a call.
+	Rows []*MigrationRow `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Check every row and step, and write nothing.
+	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// The hex SHA-256 of the file the rows come from, for the audit record.
+	SourceSha256  string `protobuf:"bytes,3,opt,name=source_sha256,json=sourceSha256,proto3" json:"source_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateProposalsRequest) Reset() {
+	*x = MigrateProposalsRequest{}
+	mi := &file_banli_v1_import_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateProposalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateProposalsRequest) ProtoMessage() {}
+
+func (x *MigrateProposalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_import_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateProposalsRequest.ProtoReflect.Descriptor instead.
+func (*MigrateProposalsRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_import_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MigrateProposalsRequest) GetRows() []*MigrationRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *MigrateProposalsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *MigrateProposalsRequest) GetSourceSha256() string {
+	if x != nil {
+		return x.SourceSha256
+	}
+	return ""
+}
+
+// One case and its history.
+type MigrationRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's number in the source, for the report.
+	Row int64 `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	// The case as it was received (as CreateProposal takes it).
+	Proposal *Proposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	// When it was received. Required; not in the future.
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// Its steps, in the order they happened. Each names the case as
+	// `proposals/-` (e.g. `proposals/-/assignments/1`), since its number is
+	// given when it is created.
+	Steps         []*MigrationStep `protobuf:"bytes,4,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationRow) Reset() {
+	*x = MigrationRow{}
+	mi := &file_banli_v1_import_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationRow) ProtoMessage() {}
+
+func (x *MigrationRow) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_import_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationRow.ProtoReflect.Descriptor instead.
+func (*MigrationRow) Descriptor() ([]byte, []int) {
+	return file_banli_v1_import_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MigrationRow) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *MigrationRow) GetProposal() *Proposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+func (x *MigrationRow) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *MigrationRow) GetSteps() []*MigrationStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+// One step of a migrated case, at the time it happened: no earlier than
+// the step before it, and not in the future.
+type MigrationStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Types that are valid to be assigned to Step:
+	//
+	//	*MigrationStep_Assign
+	//	*MigrationStep_Sign
+	//	*MigrationStep_Consult
+	//	*MigrationStep_Opinion
+	//	*MigrationStep_Reply
+	//	*MigrationStep_Deliver
+	//	*MigrationStep_Rate
+	//	*MigrationStep_DecideUnsatisfied
+	//	*MigrationStep_Publish
+	//	*MigrationStep_ReportFollowUp
+	//	*MigrationStep_CloseFollowUp
+	//	*MigrationStep_MarkKey
+	Step          isMigrationStep_Step `protobuf_oneof:"step"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationStep) Reset() {
+	*x = MigrationStep{}
+	mi := &file_banli_v1_import_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationStep) ProtoMessage() {}
+
+func (x *MigrationStep) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_import_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationStep.ProtoReflect.Descriptor instead.
+func (*MigrationStep) Descriptor() ([]byte, []int) {
+	return file_banli_v1_import_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MigrationStep) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetStep() isMigrationStep_Step {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetAssign() *AssignProposalRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Assign); ok {
+			return x.Assign
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetSign() *SignAssignmentRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Sign); ok {
+			return x.Sign
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetConsult() *RecordConsultationRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Consult); ok {
+			return x.Consult
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetOpinion() *SubmitOpinionRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Opinion); ok {
+			return x.Opinion
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetReply() *SubmitReplyRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Reply); ok {
+			return x.Reply
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetDeliver() *RecordDeliveryRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Deliver); ok {
+			return x.Deliver
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetRate() *RateReplyRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Rate); ok {
+			return x.Rate
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetDecideUnsatisfied() *DecideUnsatisfiedRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_DecideUnsatisfied); ok {
+			return x.DecideUnsatisfied
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetPublish() *PublishReplyRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_Publish); ok {
+			return x.Publish
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetReportFollowUp() *ReportFollowUpRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_ReportFollowUp); ok {
+			return x.ReportFollowUp
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetCloseFollowUp() *CloseFollowUpRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_CloseFollowUp); ok {
+			return x.CloseFollowUp
+		}
+	}
+	return nil
+}
+
+func (x *MigrationStep) GetMarkKey() *MarkKeyRequest {
+	if x != nil {
+		if x, ok := x.Step.(*MigrationStep_MarkKey); ok {
+			return x.MarkKey
+		}
+	}
+	return nil
+}
+
+type isMigrationStep_Step interface {
+	isMigrationStep_Step()
+}
+
+type MigrationStep_Assign struct {
+	Assign *AssignProposalRequest `protobuf:"bytes,2,opt,name=assign,proto3,oneof"`
+}
+
+type MigrationStep_Sign struct {
+	Sign *SignAssignmentRequest `protobuf:"bytes,3,opt,name=sign,proto3,oneof"`
+}
+
+type MigrationStep_Consult struct {
+	Consult *RecordConsultationRequest `protobuf:"bytes,4,opt,name=consult,proto3,oneof"`
+}
+
+type MigrationStep_Opinion struct {
+	Opinion *SubmitOpinionRequest `protobuf:"bytes,5,opt,name=opinion,proto3,oneof"`
+}
+
+type MigrationStep_Reply struct {
+	Reply *SubmitReplyRequest `protobuf:"bytes,6,opt,name=reply,proto3,oneof"`
+}
+
+type MigrationStep_Deliver struct {
+	Deliver *RecordDeliveryRequest `protobuf:"bytes,7,opt,name=deliver,proto3,oneof"`
+}
+
+type MigrationStep_Rate struct {
+	Rate *RateReplyRequest `protobuf:"bytes,8,opt,name=rate,proto3,oneof"`
+}
+
+type MigrationStep_DecideUnsatisfied struct {
+	DecideUnsatisfied *DecideUnsatisfiedRequest `protobuf:"bytes,9,opt,name=decide_unsatisfied,json=decideUnsatisfied,proto3,oneof"`
+}
+
+type MigrationStep_Publish struct {
+	Publish *PublishReplyRequest `protobuf:"bytes,10,opt,name=publish,proto3,oneof"`
+}
+
+type MigrationStep_ReportFollowUp struct {
+	ReportFollowUp *ReportFollowUpRequest `protobuf:"bytes,11,opt,name=report_follow_up,json=reportFollowUp,proto3,oneof"`
+}
+
+type MigrationStep_CloseFollowUp struct {
+	CloseFollowUp *CloseFollowUpRequest `protobuf:"bytes,12,opt,name=close_follow_up,json=closeFollowUp,proto3,oneof"`
+}
+
+type MigrationStep_MarkKey struct {
+	MarkKey *MarkKeyRequest `protobuf:"bytes,13,opt,name=mark_key,json=markKey,proto3,oneof"`
+}
+
+func (*MigrationStep_Assign) isMigrationStep_Step() {}
+
+func (*MigrationStep_Sign) isMigrationStep_Step() {}
+
+func (*MigrationStep_Consult) isMigrationStep_Step() {}
+
+func (*MigrationStep_Opinion) isMigrationStep_Step() {}
+
+func (*MigrationStep_Reply) isMigrationStep_Step() {}
+
+func (*MigrationStep_Deliver) isMigrationStep_Step() {}
+
+func (*MigrationStep_Rate) isMigrationStep_Step() {}
+
+func (*MigrationStep_DecideUnsatisfied) isMigrationStep_Step() {}
+
+func (*MigrationStep_Publish) isMigrationStep_Step() {}
+
+func (*MigrationStep_ReportFollowUp) isMigrationStep_Step() {}
+
+func (*MigrationStep_CloseFollowUp) isMigrationStep_Step() {}
+
+func (*MigrationStep_MarkKey) isMigrationStep_Step() {}
+
+// Response for MigrateProposals.
+type MigrateProposalsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Results   []*MigrationRowResult  `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	Migrated  int64                  `protobuf:"varint,2,opt,name=migrated,proto3" json:"migrated,omitempty"`
+	Unchanged int64                  `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Refused   int64                  `protobuf:"varint,4,opt,name=refused,proto3" json:"refused,omitempty"`
+	// False for a dry run.
+	Committed     bool `protobuf:"varint,5,opt,name=committed,proto3" json:"committed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrateProposalsResponse) Reset() {
+	*x = MigrateProposalsResponse{}
+	mi := &file_banli_v1_import_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrateProposalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrateProposalsResponse) ProtoMessage() {}
+
+func (x *MigrateProposalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_import_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrateProposalsResponse.ProtoReflect.Descriptor instead.
+func (*MigrateProposalsResponse) Descriptor() ([]byte, []int) {
+	return file_banli_v1_import_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MigrateProposalsResponse) GetResults() []*MigrationRowResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *MigrateProposalsResponse) GetMigrated() int64 {
+	if x != nil {
+		return x.Migrated
+	}
+	return 0
+}
+
+func (x *MigrateProposalsResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *MigrateProposalsResponse) GetRefused() int64 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
+func (x *MigrateProposalsResponse) GetCommitted() bool {
+	if x != nil {
+		return x.Committed
+	}
+	return false
+}
+
+// What became of one row.
+type MigrationRowResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Row     int64                  `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	Outcome ImportOutcome          `protobuf:"varint,2,opt,name=outcome,proto3,enum=banli.v1.ImportOutcome" json:"outcome,omitempty"`
+	// The case, once migrated (or as found, when unchanged).
+	Proposal string `protobuf:"bytes,3,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	// For a refused row: the step refused (from 0; -1: the case itself), and
+	// why, with the field named (e.g. "steps[3].reply.reply_time").
+	Step          int32              `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
+	Violations    []*ImportViolation `protobuf:"bytes,5,rep,name=violations,proto3" json:"violations,omitempty"`
+	Message       string             `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MigrationRowResult) Reset() {
+	*x = MigrationRowResult{}
+	mi := &file_banli_v1_import_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MigrationRowResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MigrationRowResult) ProtoMessage() {}
+
+func (x *MigrationRowResult) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_import_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MigrationRowResult.ProtoReflect.Descriptor instead.
+func (*MigrationRowResult) Descriptor() ([]byte, []int) {
+	return file_banli_v1_import_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MigrationRowResult) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *MigrationRowResult) GetOutcome() ImportOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ImportOutcome_IMPORT_OUTCOME_UNSPECIFIED
+}
+
+func (x *MigrationRowResult) GetProposal() string {
+	if x != nil {
+		return x.Proposal
+	}
+	return ""
+}
+
+func (x *MigrationRowResult) GetStep() int32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *MigrationRowResult) GetViolations() []*ImportViolation {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+func (x *MigrationRowResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_banli_v1_import_proto protoreflect.FileDescriptor
 
 const file_banli_v1_import_proto_rawDesc = "" +
 	"\n" +
-	"\x15banli/v1/import.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1cgoogle/api/annotations.proto\"\x89\x01\n" +
+	"\x15banli/v1/import.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x1fbanli/v1/proposal_service.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
 	"\tImportRow\x12\x10\n" +
 	"\x03row\x18\x01 \x01(\x03R\x03row\x12.\n" +
 	"\bproposal\x18\x02 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12:\n" +
@@ -565,7 +1123,47 @@ const file_banli_v1_import_proto_rawDesc = "" +
 	"\tunchanged\x18\x03 \x01(\x03R\tunchanged\x12\x1c\n" +
 	"\tconflicts\x18\x04 \x01(\x03R\tconflicts\x12\x18\n" +
 	"\ainvalid\x18\x05 \x01(\x03R\ainvalid\x12\x1c\n" +
-	"\tcommitted\x18\x06 \x01(\bR\tcommitted*v\n" +
+	"\tcommitted\x18\x06 \x01(\bR\tcommitted\"\x83\x01\n" +
+	"\x17MigrateProposalsRequest\x12*\n" +
+	"\x04rows\x18\x01 \x03(\v2\x16.banli.v1.MigrationRowR\x04rows\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12#\n" +
+	"\rsource_sha256\x18\x03 \x01(\tR\fsourceSha256\"\xbe\x01\n" +
+	"\fMigrationRow\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x12.\n" +
+	"\bproposal\x18\x02 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12=\n" +
+	"\freceive_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12-\n" +
+	"\x05steps\x18\x04 \x03(\v2\x17.banli.v1.MigrationStepR\x05steps\"\xb9\x06\n" +
+	"\rMigrationStep\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x129\n" +
+	"\x06assign\x18\x02 \x01(\v2\x1f.banli.v1.AssignProposalRequestH\x00R\x06assign\x125\n" +
+	"\x04sign\x18\x03 \x01(\v2\x1f.banli.v1.SignAssignmentRequestH\x00R\x04sign\x12?\n" +
+	"\aconsult\x18\x04 \x01(\v2#.banli.v1.RecordConsultationRequestH\x00R\aconsult\x12:\n" +
+	"\aopinion\x18\x05 \x01(\v2\x1e.banli.v1.SubmitOpinionRequestH\x00R\aopinion\x124\n" +
+	"\x05reply\x18\x06 \x01(\v2\x1c.banli.v1.SubmitReplyRequestH\x00R\x05reply\x12;\n" +
+	"\adeliver\x18\a \x01(\v2\x1f.banli.v1.RecordDeliveryRequestH\x00R\adeliver\x120\n" +
+	"\x04rate\x18\b \x01(\v2\x1a.banli.v1.RateReplyRequestH\x00R\x04rate\x12S\n" +
+	"\x12decide_unsatisfied\x18\t \x01(\v2\".banli.v1.DecideUnsatisfiedRequestH\x00R\x11decideUnsatisfied\x129\n" +
+	"\apublish\x18\n" +
+	" \x01(\v2\x1d.banli.v1.PublishReplyRequestH\x00R\apublish\x12K\n" +
+	"\x10report_follow_up\x18\v \x01(\v2\x1f.banli.v1.ReportFollowUpRequestH\x00R\x0ereportFollowUp\x12H\n" +
+	"\x0fclose_follow_up\x18\f \x01(\v2\x1e.banli.v1.CloseFollowUpRequestH\x00R\rcloseFollowUp\x125\n" +
+	"\bmark_key\x18\r \x01(\v2\x18.banli.v1.MarkKeyRequestH\x00R\amarkKeyB\x06\n" +
+	"\x04step\"\xc4\x01\n" +
+	"\x18MigrateProposalsResponse\x126\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.banli.v1.MigrationRowResultR\aresults\x12\x1a\n" +
+	"\bmigrated\x18\x02 \x01(\x03R\bmigrated\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\x03R\tunchanged\x12\x18\n" +
+	"\arefused\x18\x04 \x01(\x03R\arefused\x12\x1c\n" +
+	"\tcommitted\x18\x05 \x01(\bR\tcommitted\"\xde\x01\n" +
+	"\x12MigrationRowResult\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x121\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x17.banli.v1.ImportOutcomeR\aoutcome\x12\x1a\n" +
+	"\bproposal\x18\x03 \x01(\tR\bproposal\x12\x12\n" +
+	"\x04step\x18\x04 \x01(\x05R\x04step\x129\n" +
+	"\n" +
+	"violations\x18\x05 \x03(\v2\x19.banli.v1.ImportViolationR\n" +
+	"violations\x12\x18\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage*v\n" +
 	"\x0fImportAtomicity\x12 \n" +
 	"\x1cIMPORT_ATOMICITY_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18IMPORT_ATOMICITY_PER_ROW\x10\x01\x12#\n" +
@@ -575,9 +1173,10 @@ const file_banli_v1_import_proto_rawDesc = "" +
 	"\x16IMPORT_OUTCOME_CREATED\x10\x01\x12\x1c\n" +
 	"\x18IMPORT_OUTCOME_UNCHANGED\x10\x02\x12\x1b\n" +
 	"\x17IMPORT_OUTCOME_CONFLICT\x10\x03\x12\x1a\n" +
-	"\x16IMPORT_OUTCOME_INVALID\x10\x042\xf1\x01\n" +
+	"\x16IMPORT_OUTCOME_INVALID\x10\x042\xee\x02\n" +
 	"\rImportService\x12Z\n" +
-	"\x0fImportProposals\x12 .banli.v1.ImportProposalsRequest\x1a!.banli.v1.ImportProposalsResponse(\x010\x01\x12\x83\x01\n" +
+	"\x0fImportProposals\x12 .banli.v1.ImportProposalsRequest\x1a!.banli.v1.ImportProposalsResponse(\x010\x01\x12{\n" +
+	"\x10MigrateProposals\x12!.banli.v1.MigrateProposalsRequest\x1a\".banli.v1.MigrateProposalsResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/v1/proposals:migrate\x12\x83\x01\n" +
 	"\x13BulkImportProposals\x12$.banli.v1.BulkImportProposalsRequest\x1a!.banli.v1.ImportProposalsResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x05batch\"\x14/v1/proposals:importB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -593,7 +1192,7 @@ func file_banli_v1_import_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_import_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_banli_v1_import_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_banli_v1_import_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_banli_v1_import_proto_goTypes = []any{
 	(ImportAtomicity)(0),               // 0: banli.v1.ImportAtomicity
 	(ImportOutcome)(0),                 // 1: banli.v1.ImportOutcome
@@ -603,27 +1202,67 @@ var file_banli_v1_import_proto_goTypes = []any{
 	(*ImportViolation)(nil),            // 5: banli.v1.ImportViolation
 	(*ImportRowResult)(nil),            // 6: banli.v1.ImportRowResult
 	(*ImportProposalsResponse)(nil),    // 7: banli.v1.ImportProposalsResponse
-	(*Proposal)(nil),                   // 8: banli.v1.Proposal
-	(*UnitAssignment)(nil),             // 9: banli.v1.UnitAssignment
+	(*MigrateProposalsRequest)(nil),    // 8: banli.v1.MigrateProposalsRequest
+	(*MigrationRow)(nil),               // 9: banli.v1.MigrationRow
+	(*MigrationStep)(nil),              // 10: banli.v1.MigrationStep
+	(*MigrateProposalsResponse)(nil),   // 11: banli.v1.MigrateProposalsResponse
+	(*MigrationRowResult)(nil),         // 12: banli.v1.MigrationRowResult
+	(*Proposal)(nil),                   // 13: banli.v1.Proposal
+	(*UnitAssignment)(nil),             // 14: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*AssignProposalRequest)(nil),      // 16: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),      // 17: banli.v1.SignAssignmentRequest
+	(*RecordConsultationRequest)(nil),  // 18: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),       // 19: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),         // 20: banli.v1.SubmitReplyRequest
+	(*RecordDeliveryRequest)(nil),      // 21: banli.v1.RecordDeliveryRequest
+	(*RateReplyRequest)(nil),           // 22: banli.v1.RateReplyRequest
+	(*DecideUnsatisfiedRequest)(nil),   // 23: banli.v1.DecideUnsatisfiedRequest
+	(*PublishReplyRequest)(nil),        // 24: banli.v1.PublishReplyRequest
+	(*ReportFollowUpRequest)(nil),      // 25: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),       // 26: banli.v1.CloseFollowUpRequest
+	(*MarkKeyRequest)(nil),             // 27: banli.v1.MarkKeyRequest
 }
 var file_banli_v1_import_proto_depIdxs = []int32{
-	8,  // 0: banli.v1.ImportRow.proposal:type_name -> banli.v1.Proposal
-	9,  // 1: banli.v1.ImportRow.assignments:type_name -> banli.v1.UnitAssignment
+	13, // 0: banli.v1.ImportRow.proposal:type_name -> banli.v1.Proposal
+	14, // 1: banli.v1.ImportRow.assignments:type_name -> banli.v1.UnitAssignment
 	2,  // 2: banli.v1.ImportProposalsRequest.rows:type_name -> banli.v1.ImportRow
 	0,  // 3: banli.v1.ImportProposalsRequest.atomicity:type_name -> banli.v1.ImportAtomicity
 	3,  // 4: banli.v1.BulkImportProposalsRequest.batch:type_name -> banli.v1.ImportProposalsRequest
 	1,  // 5: banli.v1.ImportRowResult.outcome:type_name -> banli.v1.ImportOutcome
 	5,  // 6: banli.v1.ImportRowResult.violations:type_name -> banli.v1.ImportViolation
 	6,  // 7: banli.v1.ImportProposalsResponse.results:type_name -> banli.v1.ImportRowResult
-	3,  // 8: banli.v1.ImportService.ImportProposals:input_type -> banli.v1.ImportProposalsRequest
-	4,  // 9: banli.v1.ImportService.BulkImportProposals:input_type -> banli.v1.BulkImportProposalsRequest
-	7,  // 10: banli.v1.ImportService.ImportProposals:output_type -> banli.v1.ImportProposalsResponse
-	7,  // 11: banli.v1.ImportService.BulkImportProposals:output_type -> banli.v1.ImportProposalsResponse
-	10, // [10:12] is the sub-list for method output_type
-	8,  // [8:10] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 8: banli.v1.MigrateProposalsRequest.rows:type_name -> banli.v1.MigrationRow
+	13, // 9: banli.v1.MigrationRow.proposal:type_name -> banli.v1.Proposal
+	15, // 10: banli.v1.MigrationRow.receive_time:type_name -> google.protobuf.Timestamp
+	10, // 11: banli.v1.MigrationRow.steps:type_name -> banli.v1.MigrationStep
+	15, // 12: banli.v1.MigrationStep.time:type_name -> google.protobuf.Timestamp
+	16, // 13: banli.v1.MigrationStep.assign:type_name -> banli.v1.AssignProposalRequest
+	17, // 14: banli.v1.MigrationStep.sign:type_name -> banli.v1.SignAssignmentRequest
+	18, // 15: banli.v1.MigrationStep.consult:type_name -> banli.v1.RecordConsultationRequest
+	19, // 16: banli.v1.MigrationStep.opinion:type_name -> banli.v1.SubmitOpinionRequest
+	20, // 17: banli.v1.MigrationStep.reply:type_name -> banli.v1.SubmitReplyRequest
+	21, // 18: banli.v1.MigrationStep.deliver:type_name -> banli.v1.RecordDeliveryRequest
+	22, // 19: banli.v1.MigrationStep.rate:type_name -> banli.v1.RateReplyRequest
+	23, // 20: banli.v1.MigrationStep.decide_unsatisfied:type_name -> banli.v1.DecideUnsatisfiedRequest
+	24, // 21: banli.v1.MigrationStep.publish:type_name -> banli.v1.PublishReplyRequest
+	25, // 22: banli.v1.MigrationStep.report_follow_up:type_name -> banli.v1.ReportFollowUpRequest
+	26, // 23: banli.v1.MigrationStep.close_follow_up:type_name -> banli.v1.CloseFollowUpRequest
+	27, // 24: banli.v1.MigrationStep.mark_key:type_name -> banli.v1.MarkKeyRequest
+	12, // 25: banli.v1.MigrateProposalsResponse.results:type_name -> banli.v1.MigrationRowResult
+	1,  // 26: banli.v1.MigrationRowResult.outcome:type_name -> banli.v1.ImportOutcome
+	5,  // 27: banli.v1.MigrationRowResult.violations:type_name -> banli.v1.ImportViolation
+	3,  // 28: banli.v1.ImportService.ImportProposals:input_type -> banli.v1.ImportProposalsRequest
+	8,  // 29: banli.v1.ImportService.MigrateProposals:input_type -> banli.v1.MigrateProposalsRequest
+	4,  // 30: banli.v1.ImportService.BulkImportProposals:input_type -> banli.v1.BulkImportProposalsRequest
+	7,  // 31: banli.v1.ImportService.ImportProposals:output_type -> banli.v1.ImportProposalsResponse
+	11, // 32: banli.v1.ImportService.MigrateProposals:output_type -> banli.v1.MigrateProposalsResponse
+	7,  // 33: banli.v1.ImportService.BulkImportProposals:output_type -> banli.v1.ImportProposalsResponse
+	31, // [31:34] is the sub-list for method output_type
+	28, // [28:31] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_import_proto_init() }
@@ -632,13 +1271,28 @@ func file_banli_v1_import_proto_init() {
 		return
 	}
 	file_banli_v1_proposal_proto_init()
+	file_banli_v1_proposal_service_proto_init()
+	file_banli_v1_import_proto_msgTypes[8].OneofWrappers = []any{
+		(*MigrationStep_Assign)(nil),
+		(*MigrationStep_Sign)(nil),
+		(*MigrationStep_Consult)(nil),
+		(*MigrationStep_Opinion)(nil),
+		(*MigrationStep_Reply)(nil),
+		(*MigrationStep_Deliver)(nil),
+		(*MigrationStep_Rate)(nil),
+		(*MigrationStep_DecideUnsatisfied)(nil),
+		(*MigrationStep_Publish)(nil),
+		(*MigrationStep_ReportFollowUp)(nil),
+		(*MigrationStep_CloseFollowUp)(nil),
+		(*MigrationStep_MarkKey)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_import_proto_rawDesc), len(file_banli_v1_import_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	ImportService_ImportProposals_FullMethodName     = "/banli.v1.ImportService/ImportProposals"
+	ImportService_MigrateProposals_FullMethodName    = "/banli.v1.ImportService/MigrateProposals"
 	ImportService_BulkImportProposals_FullMethodName = "/banli.v1.ImportService/BulkImportProposals"
 )
 
@@ -35,6 +36,16 @@ type ImportServiceClient interface {
 	// Imports a stream of batches; each batch is answered, in order, with
 	// its rows' results.
 	ImportProposals(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ImportProposalsRequest, ImportProposalsResponse], error)
+	// Brings in cases with the history they already have (补录): a year under
+	// way when the office adopts Banli. Each row is a case and its steps, in
+	// the order they happened, each at the time it happened; the server
+	// takes each step as the lifecycle table allows it, with that time as
+	// its own (deadlines and on-time figures come from those dates, on that
+	// year's calendar), and marks what it records as migrated. A row is
+	// written whole or not at all; a row whose case exists already (a second
+	// run) is unchanged. The office's or the admin's; one audit record names
+	// the source file's SHA-256 and the counts.
+	MigrateProposals(ctx context.Context, in *MigrateProposalsRequest, opts ...grpc.CallOption) (*MigrateProposalsResponse, error)
 	// Imports one batch, for systems that cannot stream.
 	BulkImportProposals(ctx context.Context, in *BulkImportProposalsRequest, opts ...grpc.CallOption) (*ImportProposalsResponse, error)
 }
@@ -60,6 +71,16 @@ func (c *importServiceClient) ImportProposals(ctx context.Context, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ImportService_ImportProposalsClient = grpc.BidiStreamingClient[ImportProposalsRequest, ImportProposalsResponse]
 
+func (c *importServiceClient) MigrateProposals(ctx context.Context, in *MigrateProposalsRequest, opts ...grpc.CallOption) (*MigrateProposalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MigrateProposalsResponse)
+	err := c.cc.Invoke(ctx, ImportService_MigrateProposals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *importServiceClient) BulkImportProposals(ctx context.Context, in *BulkImportProposalsRequest, opts ...grpc.CallOption) (*ImportProposalsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ImportProposalsResponse)
@@ -82,6 +103,16 @@ type ImportServiceServer interface {
 	// Imports a stream of batches; each batch is answered, in order, with
 	// its rows' results.
 	ImportProposals(grpc.BidiStreamingServer[ImportProposalsRequest, ImportProposalsResponse]) error
+	// Brings in cases with the history they already have (补录): a year under
+	// way when the office adopts Banli. Each row is a case and its steps, in
+	// the order they happened, each at the time it happened; the server
+	// takes each step as the lifecycle table allows it, with that time as
+	// its own (deadlines and on-time figures come from those dates, on that
+	// year's calendar), and marks what it records as migrated. A row is
+	// written whole or not at all; a row whose case exists already (a second
+	// run) is unchanged. The office's or the admin's; one audit record names
+	// the source file's SHA-256 and the counts.
+	MigrateProposals(context.Context, *MigrateProposalsRequest) (*MigrateProposalsResponse, error)
 	// Imports one batch, for systems that cannot stream.
 	BulkImportProposals(context.Context, *BulkImportProposalsRequest) (*ImportProposalsResponse, error)
 	mustEmbedUnimplementedImportServiceServer()
@@ -96,6 +127,9 @@ type UnimplementedImportServiceServer struct{}
 
 func (UnimplementedImportServiceServer) ImportProposals(grpc.BidiStreamingServer[ImportProposalsRequest, ImportProposalsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method ImportProposals not implemented")
+}
+func (UnimplementedImportServiceServer) MigrateProposals(context.Context, *MigrateProposalsRequest) (*MigrateProposalsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MigrateProposals not implemented")
 }
 func (UnimplementedImportServiceServer) BulkImportProposals(context.Context, *BulkImportProposalsRequest) (*ImportProposalsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BulkImportProposals not implemented")
@@ -128,6 +162,24 @@ func _ImportService_ImportProposals_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ImportService_ImportProposalsServer = grpc.BidiStreamingServer[ImportProposalsRequest, ImportProposalsResponse]
 
+func _ImportService_MigrateProposals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MigrateProposalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ImportServiceServer).MigrateProposals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ImportService_MigrateProposals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ImportServiceServer).MigrateProposals(ctx, req.(*MigrateProposalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ImportService_BulkImportProposals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BulkImportProposalsRequest)
 	if err := dec(in); err != nil {
@@ -153,6 +205,10 @@ var ImportService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "banli.v1.ImportService",
 	HandlerType: (*ImportServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "MigrateProposals",
+			Handler:    _ImportService_MigrateProposals_Handler,
+		},
 		{
 			MethodName: "BulkImportProposals",
 			Handler:    _ImportService_BulkImportProposals_Handler,

@@ -1951,7 +1951,10 @@ type Proposal struct {
 	Files []*Attachment `protobuf:"bytes,27,rep,name=files,proto3" json:"files,omitempty"`
 	// The leaders of the key case: who leads its handling (领办) and who
 	// supervises it (领衔督办). Set by MarkKey. Output only.
-	KeyLeaders    []*KeyCaseLeader `protobuf:"bytes,28,rep,name=key_leaders,json=keyLeaders,proto3" json:"key_leaders,omitempty"`
+	KeyLeaders []*KeyCaseLeader `protobuf:"bytes,28,rep,name=key_leaders,json=keyLeaders,proto3" json:"key_leaders,omitempty"`
+	// Brought in with its history (MigrateProposals): its steps' times are
+	// those the office stated, as its events say. Output only.
+	Migrated      bool `protobuf:"varint,29,opt,name=migrated,proto3" json:"migrated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2180,6 +2183,13 @@ func (x *Proposal) GetKeyLeaders() []*KeyCaseLeader {
 		return x.KeyLeaders
 	}
 	return nil
+}
+
+func (x *Proposal) GetMigrated() bool {
+	if x != nil {
+		return x.Migrated
+	}
+	return false
 }
 
 // A leader of a key case.
@@ -4818,7 +4828,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\buploader\x18\a \x01(\tB\x03\xe0A\x03R\buploader\x12\x17\n" +
 	"\x04unit\x18\b \x01(\tB\x03\xe0A\x03R\x04unit\x12@\n" +
 	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime\"\xe6\t\n" +
+	"createTime\"\x87\n" +
+	"\n" +
 	"\bProposal\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12 \n" +
 	"\asession\x18\x02 \x01(\tB\x06\xe0A\x02\xe0A\x05R\asession\x12/\n" +
@@ -4853,7 +4864,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x16supervision_activities\x18\x1a \x03(\v2\x1d.banli.v1.SupervisionActivityB\x03\xe0A\x03R\x15supervisionActivities\x12/\n" +
 	"\x05files\x18\x1b \x03(\v2\x14.banli.v1.AttachmentB\x03\xe0A\x03R\x05files\x12=\n" +
 	"\vkey_leaders\x18\x1c \x03(\v2\x17.banli.v1.KeyCaseLeaderB\x03\xe0A\x03R\n" +
-	"keyLeaders\"\x84\x01\n" +
+	"keyLeaders\x12\x1f\n" +
+	"\bmigrated\x18\x1d \x01(\bB\x03\xe0A\x03R\bmigrated\"\x84\x01\n" +
 	"\rKeyCaseLeader\x12\x1b\n" +
 	"\x06leader\x18\x01 \x01(\tB\x03\xe0A\x02R\x06leader\x12.\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x15.banli.v1.KeyCaseRoleB\x03\xe0A\x02R\x04role\x12&\n" +
