@@ -2,12 +2,17 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/banli/banli/cmd/banli/cli"
 	"github.com/banli/banli/cmd/banli/load"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -290,4 +295,28 @@ func BenchmarkMigrate(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestImportHistoryCommand: `banli import -history` reads migration rows
+// as JSONL and reports what it refused by row and field.
+func TestImportHistoryCommand(t *testing.T) {
+	f := newFixture(t)
+	sess := must(f.sessions.CreateSession(as(f.adminKey), &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 6, Meeting: 4, Year: 2020, DisplayName: "cli"}}))(t)
+	cases := halfYear(f.fixture(), sess.GetName(), 6)
+	cases[5].row.Steps[1].Time = timestamppb.New(in2020(1, 1)) // signed before it was assigned
+	var lines []string
+	for _, c := range cases {
+		lines = append(lines, protojson.Format(c.row))
+	}
+	file := filepath.Join(t.TempDir(), "台账.jsonl")
+	for i := range lines {
+		lines[i] = strings.ReplaceAll(lines[i], "\n", "")
+	}
+	os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+	var out, errs strings.Builder
+	code := cli.ImportCommand([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile, "-history", file}, &out, &errs)
+	if code != 1 || !strings.Contains(out.String(), "migrated 5, unchanged 0, refused 1") || !strings.Contains(errs.String(), "row 6, steps[1].time") {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errs.String())
+	}
 }

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +15,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/banli/banli/cmd/banli/dial"
 	"github.com/banli/banli/cmd/banli/sheet"
@@ -31,9 +34,13 @@ func ImportCommand(args []string, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "check every row, write nothing")
 	allOrNothing := fs.Bool("all-or-nothing", false, "write each batch only if all its rows are good")
 	batch := fs.Int("batch", 1000, "rows per batch (one transaction each), 1 to 10000")
+	history := fs.Bool("history", false, "migrate cases with their history (补录): a JSONL file, one banli.v1.MigrationRow per line")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *batch < 1 || *batch > 10000 {
-		fmt.Fprintln(stderr, "usage: banli import [-addr host:port] [-format auto|xlsx|csv|jsonl] [-encoding auto|utf-8|gbk] [-mapping FILE] [-report FILE] [-dry-run] [-all-or-nothing] FILE")
+		fmt.Fprintln(stderr, "usage: banli import [-addr host:port] [-format auto|xlsx|csv|jsonl] [-encoding auto|utf-8|gbk] [-mapping FILE] [-report FILE] [-dry-run] [-all-or-nothing] [-history] FILE")
 		return 2
+	}
+	if *history {
+		return migrateCommand(client, fs.Arg(0), *dryRun, *report, stdout, stderr)
 	}
 	mapping := map[string]string{}
 	for k, v := range sheet.DefaultMapping {
@@ -432,4 +439,86 @@ func export(ctx context.Context, client *dial.Flags, req *banliv1.ExportLedgerRe
 		return 0, err
 	}
 	return receiveFile(stream, path, nil)
+}
+
+// migrationBatch is how many rows one MigrateProposals call carries.
+const migrationBatch = 500
+
+// migrateCommand is `banli import -history FILE`: each line of FILE is a
+// banli.v1.MigrationRow in protobuf JSON; the rows go to MigrateProposals
+// in batches, with the file's SHA-256 for the audit record.
+func migrateCommand(client *dial.Flags, path string, dryRun bool, report string, stdout, stderr io.Writer) int {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "banli import:", err)
+		return 1
+	}
+	sum := sha256.Sum256(raw)
+	var rows []*banliv1.MigrationRow
+	for n, line := range strings.Split(string(raw), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		row := &banliv1.MigrationRow{}
+		if err := protojson.Unmarshal([]byte(line), row); err != nil {
+			fmt.Fprintf(stderr, "banli import: line %d: %v\n", n+1, err)
+			return 1
+		}
+		if row.Row == 0 {
+			row.Row = int64(n + 1)
+		}
+		rows = append(rows, row)
+	}
+	conn, err := client.Dial()
+	if err != nil {
+		fmt.Fprintln(stderr, "banli import:", err)
+		return 1
+	}
+	defer conn.Close()
+	imports := banliv1.NewImportServiceClient(conn)
+	var total importSummary
+	for start := 0; start < len(rows); start += migrationBatch {
+		resp, err := imports.MigrateProposals(context.Background(), &banliv1.MigrateProposalsRequest{
+			Rows: rows[start:min(start+migrationBatch, len(rows))], DryRun: dryRun, SourceSha256: hex.EncodeToString(sum[:])})
+		if err != nil {
+			fmt.Fprintln(stderr, "banli import:", err)
+			return 1
+		}
+		total.created += resp.GetMigrated()
+		total.unchanged += resp.GetUnchanged()
+		for _, r := range resp.GetResults() {
+			if r.GetOutcome() == banliv1.ImportOutcome_IMPORT_OUTCOME_CREATED || r.GetOutcome() == banliv1.ImportOutcome_IMPORT_OUTCOME_UNCHANGED {
+				continue
+			}
+			total.invalid++
+			column := fmt.Sprintf("step %d", r.GetStep())
+			if r.GetStep() < 0 {
+				column = "case"
+			}
+			if len(r.GetViolations()) == 0 {
+				total.problems = append(total.problems, importProblem{row: r.GetRow(), column: column, reason: r.GetMessage()})
+			}
+			for _, v := range r.GetViolations() {
+				total.problems = append(total.problems, importProblem{row: r.GetRow(), column: v.GetField(), reason: v.GetDescription()})
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "migrated %d, unchanged %d, refused %d", total.created, total.unchanged, total.invalid)
+	if dryRun {
+		fmt.Fprint(stdout, " (dry run: nothing written)")
+	}
+	fmt.Fprintln(stdout)
+	if report != "" {
+		if err := writeReport(report, total.problems); err != nil {
+			fmt.Fprintln(stderr, "banli import: report:", err)
+			return 1
+		}
+	}
+	for _, p := range total.problems {
+		fmt.Fprintf(stderr, "row %d, %s: %s\n", p.row, p.column, p.reason)
+	}
+	if total.invalid > 0 {
+		return 1
+	}
+	return 0
 }
