@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/banli/banli/cmd/banli/cli"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -111,6 +115,19 @@ func TestReorganisation(t *testing.T) {
 	}
 	if s := stats(successor.GetName(), true); s.GetLeadParts() != 2 || s.GetCoHandlingParts() != 1 || s.GetSatisfaction().GetRate() != 1 {
 		t.Errorf("the successor with its predecessor: %d lead, %d co-handling, satisfaction %v", s.GetLeadParts(), s.GetCoHandlingParts(), s.GetSatisfaction())
+	}
+	// A spreadsheet written before the reorganisation still imports: its
+	// old unit name is the successor's now.
+	sheetFile := filepath.Join(t.TempDir(), "cases.csv")
+	os.WriteFile(sheetFile, []byte("届次,案号,案由,内容,提案人,主办单位,提出时间\n"+
+		"市政协七届一次会议,R-1,关于政务数据共享的提案,建议……,王委员,市数据局,大会期间\n"), 0o600)
+	var out, errs strings.Builder
+	if code := cli.ImportCommand([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile, sheetFile}, &out, &errs); code != 0 {
+		t.Fatalf("import naming the old unit: exit %d: %s%s", code, out.String(), errs.String())
+	}
+	imported := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{Unit: successor.GetName()}))(t).GetProposals()
+	if len(imported) != 3 { // p2 and p3 moved, and the imported one
+		t.Errorf("the successor's cases after the import: %d", len(imported))
 	}
 	// Nothing new goes to the merged unit.
 	_, err = f.proposals.AssignProposal(ctx, &banliv1.AssignProposalRequest{Name: f.receive(t).GetName(), Assignments: []*banliv1.UnitAssignment{part(old.GetName(), roleLead)}})

@@ -263,21 +263,50 @@ func loadNames(ctx context.Context, conn *grpc.ClientConn) (*names, error) {
 	for _, s := range sessions.GetSessions() {
 		n.sessions[s.GetName()], n.sessions[s.GetDisplayName()] = s, s
 	}
+	// A unit is found by its present name first, then by a name it had
+	// before a rename, then, merged away, by its name as its successor's:
+	// a spreadsheet written before a reorganisation still imports.
+	var all []*banliv1.Unit
 	units := banliv1.NewUnitServiceClient(conn)
-	req := &banliv1.ListUnitsRequest{PageSize: 1000}
+	req := &banliv1.ListUnitsRequest{PageSize: 1000, ShowInactive: true}
 	for {
 		page, err := units.ListUnits(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range page.GetUnits() {
-			n.units[u.GetName()], n.units[u.GetDisplayName()] = u.GetName(), u.GetName()
-		}
+		all = append(all, page.GetUnits()...)
 		if page.GetNextPageToken() == "" {
-			return n, nil
+			break
 		}
 		req.PageToken = page.GetNextPageToken()
 	}
+	add := func(name, unit string) {
+		if _, taken := n.units[name]; !taken {
+			n.units[name] = unit
+		}
+	}
+	for _, u := range all {
+		if u.GetActive() {
+			add(u.GetName(), u.GetName())
+			add(u.GetDisplayName(), u.GetName())
+		}
+	}
+	for _, u := range all {
+		for _, former := range u.GetFormerNames() {
+			if u.GetActive() {
+				add(former, u.GetName())
+			}
+		}
+	}
+	for _, u := range all {
+		if successor := u.GetMergedInto(); successor != "" {
+			add(u.GetDisplayName(), successor)
+			for _, former := range u.GetFormerNames() {
+				add(former, successor)
+			}
+		}
+	}
+	return n, nil
 }
 
 // row turns a record into an import row, or says which cell is wrong.
