@@ -45,7 +45,7 @@ func halfYear(f *fixture, session string, n int) []migratedCase {
 	at := func(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
 	for i := range n {
 		unit := f.unit(i % 5)
-		received := in2020(1, 6).Add(time.Duration(i) * time.Minute)
+		received := in2020(1, 6).Add(time.Duration(i) * time.Second)
 		assigned := in2020(1, 10)
 		mc := migratedCase{lead: unit, signedOnTime: i%4 != 0}
 		a := "proposals/-/assignments/1"
