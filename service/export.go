@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -37,6 +39,10 @@ var ledgerColumns = []ledgerColumn{
 	{"签收期限", "sign_due", false}, {"答复期限", "reply_due", false}, {"当前期限", "current_due", false},
 	{"答复类别", "reply_categories", false}, {"评价", "ratings", false}, {"重点", "key", false},
 	{"督办领导", "supervising_leader", false},
+	// The replying part's history, as `banli import -history` reads it
+	// back (补录): when each step was taken, China time.
+	{"交办时间", "assign_time", false}, {"签收时间", "sign_time", false}, {"沟通时间", "consult_time", false},
+	{"答复时间", "reply_time", false}, {"送达时间", "delivery_time", false}, {"评价时间", "rating_time", false},
 }
 
 // visibleCells keeps the cells of the columns the caller may read.
@@ -223,6 +229,7 @@ func ledgerRow(p *banliv1.Proposal, names map[string]string) []string {
 	if p.GetKey() {
 		key = "是"
 	}
+	history := replyingHistory(p)
 	return []string{
 		names[p.GetSession()], p.GetNumber(), kind, period, p.GetTitle(), p.GetContent(),
 		join(p.GetTopics()), first.GetDisplayName(), first.GetPhone(), first.GetAffiliation(), join(coSigners),
@@ -230,7 +237,43 @@ func ledgerRow(p *banliv1.Proposal, names map[string]string) []string {
 		stateLabels[p.GetState()], join(departments), join(persons), join(signDue),
 		join(replyDue), join(currentDue), join(categories), join(ratings),
 		key, p.GetSupervisingLeader(),
+		history[0], history[1], history[2], history[3], history[4], history[5],
 	}
+}
+
+// replyingHistory is when the case's first replying part (its lead, or
+// first split part) was assigned, signed for, first consulted, replied
+// (the latest round), delivered to (the last proposer) and rated (the last
+// rating): empty where it was not, China time to the second.
+func replyingHistory(p *banliv1.Proposal) [6]string {
+	var out [6]string
+	at := func(t *timestamppb.Timestamp) string {
+		if t == nil {
+			return ""
+		}
+		return t.AsTime().In(chinaTime).Format(time.DateTime)
+	}
+	for _, a := range p.GetAssignments() {
+		if !isCurrent(a) || a.GetRole() == coHandling {
+			continue
+		}
+		out[0], out[1] = at(a.GetAssignTime()), at(a.GetSignTime())
+		if cs := a.GetConsultations(); len(cs) > 0 {
+			out[2] = at(cs[0].GetRecordTime())
+		}
+		if rs := a.GetReplies(); len(rs) > 0 {
+			r := rs[len(rs)-1]
+			out[3] = at(r.GetRecordTime())
+			if ds := r.GetDeliveries(); len(ds) > 0 {
+				out[4] = at(ds[len(ds)-1].GetTime())
+			}
+			if rts := r.GetRatings(); len(rts) > 0 {
+				out[5] = at(rts[len(rts)-1].GetRateTime())
+			}
+		}
+		break
+	}
+	return out
 }
 
 // ledgerWriter writes rows in one file format.

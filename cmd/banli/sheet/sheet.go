@@ -38,6 +38,16 @@ const (
 	FieldSplitUnits  = "split_units"
 	FieldCoUnits     = "co_handling_units"
 	FieldAffiliation = "affiliation"
+	// The replying part's history, for migration (banli import -history),
+	// as the ledger export writes it.
+	FieldAssignTime   = "assign_time"
+	FieldSignTime     = "sign_time"
+	FieldConsultTime  = "consult_time"
+	FieldReplyTime    = "reply_time"
+	FieldDeliveryTime = "delivery_time"
+	FieldRatingTime   = "rating_time"
+	FieldCategories   = "reply_categories"
+	FieldRatings      = "ratings"
 )
 
 // DefaultMapping maps the headers offices use to fields. Headers are
@@ -58,6 +68,14 @@ var DefaultMapping = map[string]string{
 	"主办单位": FieldLeadUnit, "lead_unit": FieldLeadUnit,
 	"分办单位": FieldSplitUnits, "split_units": FieldSplitUnits,
 	"会办单位": FieldCoUnits, "协办单位": FieldCoUnits, "co_handling_units": FieldCoUnits,
+	"交办时间": FieldAssignTime, "交办日期": FieldAssignTime, "assign_time": FieldAssignTime,
+	"签收时间": FieldSignTime, "签收日期": FieldSignTime, "sign_time": FieldSignTime,
+	"沟通时间": FieldConsultTime, "沟通日期": FieldConsultTime, "consult_time": FieldConsultTime,
+	"答复时间": FieldReplyTime, "答复日期": FieldReplyTime, "reply_time": FieldReplyTime,
+	"送达时间": FieldDeliveryTime, "送达日期": FieldDeliveryTime, "delivery_time": FieldDeliveryTime,
+	"评价时间": FieldRatingTime, "评价日期": FieldRatingTime, "rating_time": FieldRatingTime,
+	"答复类别": FieldCategories, "reply_categories": FieldCategories,
+	"评价": FieldRatings, "满意度": FieldRatings, "ratings": FieldRatings,
 }
 
 // Required are the fields a file must have a column for.
