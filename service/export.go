@@ -43,7 +43,24 @@ var ledgerColumns = []ledgerColumn{
 	// back (补录): when each step was taken, China time.
 	{"交办时间", "assign_time", false}, {"签收时间", "sign_time", false}, {"沟通时间", "consult_time", false},
 	{"答复时间", "reply_time", false}, {"送达时间", "delivery_time", false}, {"评价时间", "rating_time", false},
+	{"沟通方式", "consult_channel", false}, {"答复正文", "reply_text", true}, {"签发人", "reply_signer", false},
+	{"答复联系人", "reply_contact", false}, {"答复联系电话", "reply_phone", false}, {"公开属性", "disclosure_intent", false},
 }
+
+// channelLabels and disclosureLabels are how the export writes a
+// consultation's channel and a reply's disclosure intent, and how
+// `banli import -history` reads them back.
+var (
+	channelLabels = map[banliv1.ConsultationChannel]string{
+		banliv1.ConsultationChannel_CONSULTATION_CHANNEL_PHONE: "电话", banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT: "当面",
+		banliv1.ConsultationChannel_CONSULTATION_CHANNEL_FORUM: "座谈", banliv1.ConsultationChannel_CONSULTATION_CHANNEL_JOINT_RESEARCH: "联合调研",
+		banliv1.ConsultationChannel_CONSULTATION_CHANNEL_MESSAGE: "书面", banliv1.ConsultationChannel_CONSULTATION_CHANNEL_OTHER: "其他",
+	}
+	disclosureLabels = map[banliv1.DisclosureIntent]string{
+		banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL: "全文公开", banliv1.DisclosureIntent_DISCLOSURE_INTENT_SUMMARY: "摘要公开",
+		banliv1.DisclosureIntent_DISCLOSURE_INTENT_NONE: "不公开",
+	}
+)
 
 // visibleCells keeps the cells of the columns the caller may read.
 func visibleCells(cells []string, readsCases bool) []string {
@@ -238,15 +255,18 @@ func ledgerRow(p *banliv1.Proposal, names map[string]string) []string {
 		join(replyDue), join(currentDue), join(categories), join(ratings),
 		key, p.GetSupervisingLeader(),
 		history[0], history[1], history[2], history[3], history[4], history[5],
+		history[6], history[7], history[8], history[9], history[10], history[11],
 	}
 }
 
 // replyingHistory is when the case's first replying part (its lead, or
 // first split part) was assigned, signed for, first consulted, replied
 // (the latest round), delivered to (the last proposer) and rated (the last
-// rating): empty where it was not, China time to the second.
-func replyingHistory(p *banliv1.Proposal) [6]string {
-	var out [6]string
+// rating), empty where it was not, China time to the second; then how it
+// was consulted, and its latest reply's text, signer, contact and
+// disclosure intent.
+func replyingHistory(p *banliv1.Proposal) [12]string {
+	var out [12]string
 	at := func(t *timestamppb.Timestamp) string {
 		if t == nil {
 			return ""
@@ -259,11 +279,12 @@ func replyingHistory(p *banliv1.Proposal) [6]string {
 		}
 		out[0], out[1] = at(a.GetAssignTime()), at(a.GetSignTime())
 		if cs := a.GetConsultations(); len(cs) > 0 {
-			out[2] = at(cs[0].GetRecordTime())
+			out[2], out[6] = at(cs[0].GetRecordTime()), channelLabels[cs[0].GetChannel()]
 		}
 		if rs := a.GetReplies(); len(rs) > 0 {
 			r := rs[len(rs)-1]
 			out[3] = at(r.GetRecordTime())
+			out[7], out[8], out[9], out[10], out[11] = r.GetText(), r.GetSigner(), r.GetContactPerson(), r.GetContactPhone(), disclosureLabels[r.GetDisclosureIntent()]
 			if ds := r.GetDeliveries(); len(ds) > 0 {
 				out[4] = at(ds[len(ds)-1].GetTime())
 			}

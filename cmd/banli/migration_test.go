@@ -320,3 +320,47 @@ func TestImportHistoryCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errs.String())
 	}
 }
+
+// TestLedgerRoundTrip: a year's ledger, exported with its history columns
+// (CSV and XLSX), migrates into a fresh server to the same statistics
+// (#14, item 4: "the ledger export, with history columns, imports back").
+// The ledger keeps the replying part's first consultation and latest
+// reply, so the year here has no second round.
+func TestLedgerRoundTrip(t *testing.T) {
+	policy := &banliv1.SessionPolicy{OfficeVetsUnsatisfied: proto.Bool(true)}
+	newSession := func(f *fixture) *banliv1.Session {
+		return must(f.sessions.CreateSession(as(f.adminKey), &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+			Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 6, Meeting: 4, Year: 2020, DisplayName: "市政协六届四次会议", Policy: policy}}))(t)
+	}
+	from := newFixture(t)
+	sess := newSession(from)
+	var rows []*banliv1.MigrationRow
+	for i, c := range halfYear(from.fixture(), sess.GetName(), 40) {
+		if i != 7 { // the one re-handled
+			rows = append(rows, c.row)
+		}
+	}
+	if got := must(banliv1.NewImportServiceClient(from.conn).MigrateProposals(office, &banliv1.MigrateProposalsRequest{Rows: rows}))(t); got.GetMigrated() != int64(len(rows)) {
+		t.Fatalf("migrated %d of %d: %s", got.GetMigrated(), len(rows), firstRefusal(got))
+	}
+	want := must(from.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Session: sess.GetName()}))(t)
+	for _, ext := range []string{"csv", "xlsx"} {
+		file := filepath.Join(t.TempDir(), "台账."+ext)
+		var out, errs strings.Builder
+		if code := cli.ExportCommand([]string{"-addr", from.addrs.GRPCAddr, "-token-file", from.clientAs(t, from.officeKey(t)).TokenFile, "-o", file, "-session", sess.GetName()}, &out, &errs); code != 0 {
+			t.Fatalf("export: %s%s", out.String(), errs.String())
+		}
+		to := newFixture(t)
+		again := newSession(to)
+		out.Reset()
+		errs.Reset()
+		if code := cli.ImportCommand([]string{"-addr", to.addrs.GRPCAddr, "-token-file", to.clientAs(t, to.officeKey(t)).TokenFile, "-history", file}, &out, &errs); code != 0 {
+			t.Fatalf("%s: import -history: exit %d: %s%s", ext, code, out.String(), errs.String())
+		}
+		got := must(to.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Session: again.GetName()}))(t)
+		got.Session, want.Session = "", ""
+		if !proto.Equal(got, want) {
+			t.Errorf("%s: the statistics after the round trip:\n%v\nbefore:\n%v", ext, got, want)
+		}
+	}
+}

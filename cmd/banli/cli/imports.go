@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -13,9 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/banli/banli/cmd/banli/dial"
 	"github.com/banli/banli/cmd/banli/sheet"
@@ -40,7 +43,7 @@ func ImportCommand(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *history {
-		return migrateCommand(client, fs.Arg(0), *dryRun, *report, stdout, stderr)
+		return migrateCommand(client, fs.Arg(0), *format, *encoding, *dryRun, *report, stdout, stderr)
 	}
 	mapping := map[string]string{}
 	for k, v := range sheet.DefaultMapping {
@@ -473,39 +476,49 @@ func export(ctx context.Context, client *dial.Flags, req *banliv1.ExportLedgerRe
 // migrationBatch is how many rows one MigrateProposals call carries.
 const migrationBatch = 500
 
-// migrateCommand is `banli import -history FILE`: each line of FILE is a
-// banli.v1.MigrationRow in protobuf JSON; the rows go to MigrateProposals
-// in batches, with the file's SHA-256 for the audit record.
-func migrateCommand(client *dial.Flags, path string, dryRun bool, report string, stdout, stderr io.Writer) int {
+// migrateCommand is `banli import -history FILE`: a JSONL file of
+// banli.v1.MigrationRow in protobuf JSON, or a spreadsheet (CSV, XLSX)
+// with the ledger export's history columns; the rows go to
+// MigrateProposals in batches, with the file's SHA-256 for the audit
+// record.
+func migrateCommand(client *dial.Flags, path, format, encoding string, dryRun bool, report string, stdout, stderr io.Writer) int {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "banli import:", err)
 		return 1
 	}
 	sum := sha256.Sum256(raw)
-	var rows []*banliv1.MigrationRow
-	for n, line := range strings.Split(string(raw), "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		row := &banliv1.MigrationRow{}
-		if err := protojson.Unmarshal([]byte(line), row); err != nil {
-			fmt.Fprintf(stderr, "banli import: line %d: %v\n", n+1, err)
-			return 1
-		}
-		if row.Row == 0 {
-			row.Row = int64(n + 1)
-		}
-		rows = append(rows, row)
-	}
 	conn, err := client.Dial()
 	if err != nil {
 		fmt.Fprintln(stderr, "banli import:", err)
 		return 1
 	}
 	defer conn.Close()
-	imports := banliv1.NewImportServiceClient(conn)
 	var total importSummary
+	var rows []*banliv1.MigrationRow
+	if ext := strings.ToLower(filepath.Ext(path)); format == "jsonl" || (format == "auto" && (ext == ".jsonl" || ext == ".ndjson")) {
+		for n, line := range strings.Split(string(raw), "\n") {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			row := &banliv1.MigrationRow{}
+			if err := protojson.Unmarshal([]byte(line), row); err != nil {
+				fmt.Fprintf(stderr, "banli import: line %d: %v\n", n+1, err)
+				return 1
+			}
+			if row.Row == 0 {
+				row.Row = int64(n + 1)
+			}
+			rows = append(rows, row)
+		}
+	} else {
+		rows, err = historyRows(context.Background(), conn, bytes.NewReader(raw), path, format, encoding, &total)
+		if err != nil {
+			fmt.Fprintln(stderr, "banli import:", err)
+			return 1
+		}
+	}
+	imports := banliv1.NewImportServiceClient(conn)
 	for start := 0; start < len(rows); start += migrationBatch {
 		resp, err := imports.MigrateProposals(context.Background(), &banliv1.MigrateProposalsRequest{
 			Rows: rows[start:min(start+migrationBatch, len(rows))], DryRun: dryRun, SourceSha256: hex.EncodeToString(sum[:])})
@@ -550,4 +563,193 @@ func migrateCommand(client *dial.Flags, path string, dryRun bool, report string,
 		return 1
 	}
 	return 0
+}
+
+// historyRows reads a spreadsheet with history columns (as the ledger
+// export writes them) into migration rows: the case, its units, and its
+// replying part's steps, each at its time. Rows that cannot be made into
+// one are counted in sum.
+func historyRows(ctx context.Context, conn *grpc.ClientConn, r io.Reader, path, format, encoding string, sum *importSummary) ([]*banliv1.MigrationRow, error) {
+	mapping := map[string]string{}
+	for k, v := range sheet.DefaultMapping {
+		mapping[k] = v
+	}
+	var rows sheet.Reader
+	var err error
+	if format == "xlsx" || (format == "auto" && strings.EqualFold(filepath.Ext(path), ".xlsx")) {
+		rows, err = sheet.NewXLSX(r, mapping)
+	} else {
+		rows, err = sheet.NewCSV(r, encoding, mapping)
+	}
+	if err != nil {
+		return nil, err
+	}
+	names, err := loadNames(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var out []*banliv1.MigrationRow
+	for {
+		rec, err := rows.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		var row *banliv1.MigrationRow
+		problem := &importProblem{row: int64(rec.Line), column: "-"}
+		if err == nil {
+			row, problem = names.historyRow(rec)
+		} else {
+			problem.reason = err.Error()
+		}
+		if problem != nil {
+			sum.invalid++
+			sum.problems = append(sum.problems, *problem)
+			continue
+		}
+		out = append(out, row)
+	}
+}
+
+var (
+	channels = map[string]banliv1.ConsultationChannel{
+		"电话": banliv1.ConsultationChannel_CONSULTATION_CHANNEL_PHONE, "当面": banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT,
+		"座谈": banliv1.ConsultationChannel_CONSULTATION_CHANNEL_FORUM, "联合调研": banliv1.ConsultationChannel_CONSULTATION_CHANNEL_JOINT_RESEARCH,
+		"书面": banliv1.ConsultationChannel_CONSULTATION_CHANNEL_MESSAGE, "其他": banliv1.ConsultationChannel_CONSULTATION_CHANNEL_OTHER,
+	}
+	disclosures = map[string]banliv1.DisclosureIntent{
+		"全文公开": banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL, "摘要公开": banliv1.DisclosureIntent_DISCLOSURE_INTENT_SUMMARY,
+		"不公开": banliv1.DisclosureIntent_DISCLOSURE_INTENT_NONE,
+	}
+	satisfactions = map[string]banliv1.Satisfaction{
+		"满意": banliv1.Satisfaction_SATISFACTION_SATISFIED, "基本满意": banliv1.Satisfaction_SATISFACTION_BASICALLY_SATISFIED,
+		"不满意": banliv1.Satisfaction_SATISFACTION_UNSATISFIED,
+	}
+	chinaTime = time.FixedZone("CST", 8*3600)
+)
+
+// historyRow makes a record into a migration row.
+func (n *names) historyRow(rec sheet.Record) (*banliv1.MigrationRow, *importProblem) {
+	base, problem := n.row(rec)
+	if problem != nil {
+		return nil, problem
+	}
+	v := rec.Values
+	bad := func(field, format string, args ...any) *importProblem {
+		return &importProblem{row: int64(rec.Line), column: field, reason: fmt.Sprintf(format, args...)}
+	}
+	when := func(field string) (*timestamppb.Timestamp, *importProblem) {
+		s := strings.TrimSpace(v[field])
+		if s == "" {
+			return nil, nil
+		}
+		for _, layout := range []string{time.DateTime, "2006-01-02 15:04", time.DateOnly, "2006/01/02"} {
+			if t, err := time.ParseInLocation(layout, s, chinaTime); err == nil {
+				return timestamppb.New(t), nil
+			}
+		}
+		return nil, bad(field, "%q is not a time like 2021-03-01 09:30:00", s)
+	}
+	// Which assignment replies: the first lead or split unit, in the
+	// order the row names them.
+	part := 0
+	for i, a := range base.GetAssignments() {
+		if a.GetRole() != banliv1.AssignmentRole_ASSIGNMENT_ROLE_CO_HANDLING {
+			part = i + 1
+			break
+		}
+	}
+	name := fmt.Sprintf("proposals/-/assignments/%d", part)
+	reply := name + "/replies/1"
+	row := &banliv1.MigrationRow{Row: int64(rec.Line), Proposal: base.GetProposal()}
+	step := func(at *timestamppb.Timestamp, s *banliv1.MigrationStep) {
+		s.Time = at
+		row.Steps = append(row.Steps, s)
+	}
+	assigned, p := when(sheet.FieldAssignTime)
+	if p != nil {
+		return nil, p
+	}
+	if assigned == nil {
+		return nil, bad(sheet.FieldAssignTime, "required for a case migrated with its history")
+	}
+	row.ReceiveTime = assigned
+	step(assigned, &banliv1.MigrationStep{Step: &banliv1.MigrationStep_Assign{Assign: &banliv1.AssignProposalRequest{Name: "proposals/-", Assignments: base.GetAssignments()}}})
+	for _, s := range []struct {
+		field string
+		make  func(at *timestamppb.Timestamp) (*banliv1.MigrationStep, *importProblem)
+	}{
+		{sheet.FieldSignTime, func(*timestamppb.Timestamp) (*banliv1.MigrationStep, *importProblem) {
+			return &banliv1.MigrationStep{Step: &banliv1.MigrationStep_Sign{Sign: &banliv1.SignAssignmentRequest{Name: name}}}, nil
+		}},
+		{sheet.FieldConsultTime, func(at *timestamppb.Timestamp) (*banliv1.MigrationStep, *importProblem) {
+			channel, ok := channels[v[sheet.FieldChannel]]
+			if !ok {
+				return nil, bad(sheet.FieldChannel, "%q is not a channel (%s)", v[sheet.FieldChannel], "电话, 当面, 座谈, 联合调研, 书面, 其他")
+			}
+			return &banliv1.MigrationStep{Step: &banliv1.MigrationStep_Consult{Consult: &banliv1.RecordConsultationRequest{Name: name, Consultation: &banliv1.Consultation{
+				Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: channel, Time: at, Summary: "（补录）"}}}}, nil
+		}},
+		{sheet.FieldReplyTime, func(at *timestamppb.Timestamp) (*banliv1.MigrationStep, *importProblem) {
+			category := lastLabel(v[sheet.FieldCategories])
+			c, ok := banliv1.ReplyCategory_value["REPLY_CATEGORY_"+category]
+			if !ok {
+				return nil, bad(sheet.FieldCategories, "%q is not a reply category A to D", category)
+			}
+			return &banliv1.MigrationStep{Step: &banliv1.MigrationStep_Reply{Reply: &banliv1.SubmitReplyRequest{Name: name, Reply: &banliv1.Reply{
+				Category: banliv1.ReplyCategory(c), Text: v[sheet.FieldReplyText], Signer: v[sheet.FieldReplySigner], ContactPerson: v[sheet.FieldReplyContact],
+				ContactPhone: v[sheet.FieldReplyPhone], ReplyTime: at, DisclosureIntent: disclosures[v[sheet.FieldDisclosure]]}}}}, nil
+		}},
+		{sheet.FieldDeliveryTime, func(at *timestamppb.Timestamp) (*banliv1.MigrationStep, *importProblem) {
+			return &banliv1.MigrationStep{Step: &banliv1.MigrationStep_Deliver{Deliver: &banliv1.RecordDeliveryRequest{Name: reply, AllProposers: true,
+				Channel: banliv1.DeliveryChannel_DELIVERY_CHANNEL_POST, Time: at}}}, nil
+		}},
+	} {
+		at, p := when(s.field)
+		if p != nil {
+			return nil, p
+		}
+		if at == nil {
+			return row, nil // the case was no further along
+		}
+		st, p := s.make(at)
+		if p != nil {
+			return nil, p
+		}
+		step(at, st)
+	}
+	rated, p := when(sheet.FieldRatingTime)
+	if p != nil || rated == nil {
+		return row, p
+	}
+	satisfaction, ok := satisfactions[lastLabel(v[sheet.FieldRatings])]
+	if !ok {
+		return nil, bad(sheet.FieldRatings, "%q is not 满意, 基本满意 or 不满意", lastLabel(v[sheet.FieldRatings]))
+	}
+	// Every proposer rated as the row's outcome says; an unsatisfied one
+	// was vetted by the office where the session says so, and closed.
+	for id := range base.GetProposal().GetProposers() {
+		opinion := ""
+		if satisfaction == banliv1.Satisfaction_SATISFACTION_UNSATISFIED {
+			opinion = "（补录）"
+		}
+		step(rated, &banliv1.MigrationStep{Step: &banliv1.MigrationStep_Rate{Rate: &banliv1.RateReplyRequest{Name: reply, ProposerId: int32(id + 1), Satisfaction: satisfaction, Opinion: opinion}}})
+	}
+	if satisfaction == banliv1.Satisfaction_SATISFACTION_UNSATISFIED && n.sessions[base.GetProposal().GetSession()].GetPolicy().GetOfficeVetsUnsatisfied() {
+		step(rated, &banliv1.MigrationStep{Step: &banliv1.MigrationStep_DecideUnsatisfied{DecideUnsatisfied: &banliv1.DecideUnsatisfiedRequest{
+			Name: reply, Decision: banliv1.UnsatisfiedDecision_UNSATISFIED_DECISION_CLOSE, Reason: "（补录）"}}})
+	}
+	return row, nil
+}
+
+// lastLabel is the value of a "unit：value" cell, of its last entry.
+func lastLabel(cell string) string {
+	entries := sheet.List(cell)
+	if len(entries) == 0 {
+		return strings.TrimSpace(cell)
+	}
+	last := entries[len(entries)-1]
+	if _, after, ok := strings.Cut(last, "："); ok {
+		return strings.TrimSpace(after)
+	}
+	return strings.TrimSpace(last)
 }

@@ -48,6 +48,12 @@ const (
 	FieldRatingTime   = "rating_time"
 	FieldCategories   = "reply_categories"
 	FieldRatings      = "ratings"
+	FieldChannel      = "consult_channel"
+	FieldReplyText    = "reply_text"
+	FieldReplySigner  = "reply_signer"
+	FieldReplyContact = "reply_contact"
+	FieldReplyPhone   = "reply_phone"
+	FieldDisclosure   = "disclosure_intent"
 )
 
 // DefaultMapping maps the headers offices use to fields. Headers are
@@ -76,6 +82,12 @@ var DefaultMapping = map[string]string{
 	"评价时间": FieldRatingTime, "评价日期": FieldRatingTime, "rating_time": FieldRatingTime,
 	"答复类别": FieldCategories, "reply_categories": FieldCategories,
 	"评价": FieldRatings, "满意度": FieldRatings, "ratings": FieldRatings,
+	"沟通方式": FieldChannel, "consult_channel": FieldChannel,
+	"答复正文": FieldReplyText, "答复内容": FieldReplyText, "reply_text": FieldReplyText,
+	"签发人": FieldReplySigner, "reply_signer": FieldReplySigner,
+	"答复联系人": FieldReplyContact, "reply_contact": FieldReplyContact,
+	"答复联系电话": FieldReplyPhone, "reply_phone": FieldReplyPhone,
+	"公开属性": FieldDisclosure, "disclosure_intent": FieldDisclosure,
 }
 
 // Required are the fields a file must have a column for.
