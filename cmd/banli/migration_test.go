@@ -205,6 +205,31 @@ func TestMigratingAYearUnderWay(t *testing.T) {
 	if cross != want.crossYear {
 		t.Errorf("cross-year parts in 2021: %d, want %d", cross, want.crossYear)
 	}
+	// And the score of one unit, under a policy given here: a base of 90
+	// only if every part was signed for on time, 0.2 for each lead part,
+	// 1 off for each late reply.
+	var parts, late int64
+	allSignedOnTime := true
+	for _, c := range cases {
+		if c.lead != f.unit(0) {
+			continue
+		}
+		parts++
+		if c.replied && !c.replyOnTime {
+			late++
+		}
+		allSignedOnTime = allSignedOnTime && c.signedOnTime
+	}
+	wantScore := 0.2*float64(parts) - float64(late)
+	if allSignedOnTime {
+		wantScore += 90
+	}
+	summary := must(f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Unit: f.unit(0), Year: 2020, CustomPolicy: &banliv1.ScoringPolicy{
+		Name: "test", Base: 90, BaseRequiresFull: []string{"on_time_sign_in"},
+		Items: []*banliv1.ScoringItem{{Count: "lead_parts", Points: 0.2, Label: "主办"}, {Count: "late_reply", Points: -1, Label: "逾期答复"}}}}))(t)
+	if got := summary.GetScore().GetTotal(); got < wantScore-1e-9 || got > wantScore+1e-9 {
+		t.Errorf("the score: %v, counted from the rows %v (%d parts, %d late, base %v)", got, wantScore, parts, late, allSignedOnTime)
+	}
 	// The events say when each step happened and when it was recorded.
 	p := must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: got.GetResults()[0].GetProposal()}))(t)
 	events := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: p.GetName()}))(t).GetEvents()
