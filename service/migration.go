@@ -77,6 +77,13 @@ func (s *Server) MigrateProposals(ctx context.Context, req *banliv1.MigratePropo
 		}
 		resp.Results = append(resp.Results, result)
 	}
+	// A follow-up migrated from an earlier year is carried up to this one
+	// now, not at the next round of the scheduled steps.
+	if resp.GetMigrated() > 0 && !req.GetDryRun() {
+		if _, err := s.CarryOverFollowUps(context.WithoutCancel(ctx)); err != nil {
+			return nil, err
+		}
+	}
 	// One audit record for the whole migration, naming its source.
 	_, err := s.store.Write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		rec := auditRecord(ctx, banliv1.ImportService_MigrateProposals_FullMethodName, nil, s.now())

@@ -205,6 +205,37 @@ func TestMigratingAYearUnderWay(t *testing.T) {
 	if cross != want.crossYear {
 		t.Errorf("cross-year parts in 2021: %d, want %d", cross, want.crossYear)
 	}
+
+	// Two B-class cases of 2019 still followed up (跨年度): migrated, they
+	// count as cross-year in 2020 and in 2021, the year it is now.
+	older := must(f.sessions.CreateSession(as(f.adminKey), &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 6, Meeting: 3, Year: 2019, DisplayName: "市政协六届三次会议"}}))(t)
+	var carried []*banliv1.MigrationRow
+	for i := range 2 {
+		at := func(m time.Month, d int) *timestamppb.Timestamp {
+			return timestamppb.New(time.Date(2019, m, d, 9, 0, 0, 0, cst))
+		}
+		a := "proposals/-/assignments/1"
+		r := load.ReplyRequest(a, banliv1.ReplyCategory_REPLY_CATEGORY_B)
+		r.Reply.ReplyTime = at(4, 10)
+		req := f.receiveRequest(fmt.Sprintf("2019-%d", i))
+		req.Proposal.Session = older.GetName()
+		carried = append(carried, &banliv1.MigrationRow{Row: int64(i + 1), Proposal: req.GetProposal(), ReceiveTime: at(1, 20), Steps: []*banliv1.MigrationStep{
+			{Time: at(2, 1), Step: &banliv1.MigrationStep_Assign{Assign: &banliv1.AssignProposalRequest{Name: "proposals/-", Assignments: []*banliv1.UnitAssignment{{Unit: f.unit(0), Role: roleLead}}}}},
+			{Time: at(2, 3), Step: &banliv1.MigrationStep_Sign{Sign: &banliv1.SignAssignmentRequest{Name: a}}},
+			{Time: at(2, 10), Step: &banliv1.MigrationStep_Consult{Consult: &banliv1.RecordConsultationRequest{Name: a, Consultation: &banliv1.Consultation{
+				Phase: banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, Channel: banliv1.ConsultationChannel_CONSULTATION_CHANNEL_VISIT, Time: at(2, 10), Summary: "面商"}}}},
+			{Time: at(4, 10), Step: &banliv1.MigrationStep_Reply{Reply: r}},
+		}})
+	}
+	if got := must(imports.MigrateProposals(office, &banliv1.MigrateProposalsRequest{Rows: carried}))(t); got.GetMigrated() != 2 {
+		t.Fatalf("the 2019 cases: %s", firstRefusal(got))
+	}
+	for year, want := range map[int32]int64{2020: 2, 2021: 2 + want.crossYear} {
+		if got := must(f.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Year: year}))(t).GetCrossYearLeadParts(); got != want {
+			t.Errorf("cross-year parts in %d: %d, want %d", year, got, want)
+		}
+	}
 	// And the score of one unit, under a policy given here: a base of 90
 	// only if every part was signed for on time, 0.2 for each lead part,
 	// 1 off for each late reply.
