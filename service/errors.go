@@ -144,6 +144,7 @@ func toStatus(err error) error {
 		ve *ValidationError
 		te *TransitionError
 		nf *notFoundError
+		ae *existsError
 		rl *rateLimitError
 		sl *streamLimitError
 		cl *caseLimitError
@@ -194,6 +195,10 @@ func toStatus(err error) error {
 	case errors.Is(err, ErrEtagMismatch):
 		st = withDetails(status.New(codes.Aborted, err.Error()),
 			&errdetails.ErrorInfo{Reason: "ETAG_MISMATCH", Domain: errorDomain})
+	case errors.As(err, &ae):
+		st = withDetails(status.New(codes.AlreadyExists, err.Error()),
+			&errdetails.ErrorInfo{Reason: "ALREADY_EXISTS", Domain: errorDomain},
+			&errdetails.ResourceInfo{ResourceType: collectionOf(ae.resource), ResourceName: ae.resource, Description: "exists already"})
 	case errors.Is(err, ErrAlreadyExists):
 		st = withDetails(status.New(codes.AlreadyExists, err.Error()),
 			&errdetails.ErrorInfo{Reason: "ALREADY_EXISTS", Domain: errorDomain})
@@ -269,3 +274,13 @@ func collectionOf(name string) string {
 	}
 	return name
 }
+
+// existsError refuses to make what exists already, naming the existing
+// resource (in ResourceInfo) for a caller who may know of it.
+type existsError struct {
+	resource string
+	what     string
+}
+
+func (e *existsError) Error() string { return e.what + ": " + e.resource + " exists already" }
+func (e *existsError) Unwrap() error { return ErrAlreadyExists }

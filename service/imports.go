@@ -213,6 +213,11 @@ func (s *Server) importRow(ctx context.Context, tx store.Tx, now time.Time, row 
 		invalid("proposal.kind", "%s takes %s cases", sess.GetName(), want)
 		return nil
 	}
+	var ve *ValidationError
+	if err := proposersFitTheBody(sess, in.GetProposers()); errors.As(err, &ve) {
+		invalid(ve.Violations[0].Field, "%s", ve.Violations[0].Description)
+		return nil
+	}
 	existing, err := tx.ProposalByNumber(in.GetSession(), in.GetNumber())
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 			return nil, invalidField("proposal.kind", "%s is a %s session: its cases are %s", sess.GetName(),
 				trimEnum(sess.GetBody().String(), "BODY_"), want)
 		}
+		if err := proposersFitTheBody(sess, in.GetProposers()); err != nil {
+			return nil, err
+		}
 		existing, err := tx.ProposalByNumber(in.GetSession(), in.GetNumber())
 		if err != nil {
 			return nil, err
@@ -53,7 +57,7 @@ func (s *Server) CreateProposal(ctx context.Context, req *banliv1.CreateProposal
 func numberTaken(ctx context.Context, r store.Reader, in *banliv1.Proposal, existing uint64) error {
 	c, _ := CallerFrom(ctx)
 	if p, err := r.Proposal(existing); err == nil && mayRead(r, c, p) {
-		return fmt.Errorf("case number %s in %s is taken by %s: %w", in.GetNumber(), in.GetSession(), p.GetName(), ErrAlreadyExists)
+		return &existsError{resource: p.GetName(), what: fmt.Sprintf("case number %s in %s", in.GetNumber(), in.GetSession())}
 	}
 	return fmt.Errorf("case number %s in %s is taken: %w", in.GetNumber(), in.GetSession(), ErrAlreadyExists)
 }
@@ -361,4 +365,25 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	v.line("topic", r.GetTopic(), maxTopicLen, false)
 	v.enum("view", r.GetView(), false)
 	return after, v.err()
+}
+
+// proposerTypes are the kinds of proposer each body's cases come from: an
+// NPC suggestion from deputies or a delegation, a CPPCC proposal from
+// members, parties, groups, sectors, member groups or special committees.
+var proposerTypes = map[banliv1.Body][]banliv1.ProposerType{
+	banliv1.Body_BODY_NPC: {banliv1.ProposerType_PROPOSER_TYPE_PERSON, banliv1.ProposerType_PROPOSER_TYPE_DELEGATION},
+	banliv1.Body_BODY_CPPCC: {banliv1.ProposerType_PROPOSER_TYPE_PERSON, banliv1.ProposerType_PROPOSER_TYPE_PARTY, banliv1.ProposerType_PROPOSER_TYPE_GROUP,
+		banliv1.ProposerType_PROPOSER_TYPE_SECTOR, banliv1.ProposerType_PROPOSER_TYPE_MEMBER_GROUP, banliv1.ProposerType_PROPOSER_TYPE_SPECIAL_COMMITTEE},
+}
+
+// proposersFitTheBody refuses a proposer of a kind the session's body
+// does not take cases from.
+func proposersFitTheBody(sess *banliv1.Session, proposers []*banliv1.Proposer) error {
+	for i, pr := range proposers {
+		if !slices.Contains(proposerTypes[sess.GetBody()], pr.GetType()) {
+			return invalidField(fmt.Sprintf("proposal.proposers[%d].type", i), "%s is a %s session, whose cases do not come from a %s",
+				sess.GetName(), trimEnum(sess.GetBody().String(), "BODY_"), strings.ToLower(trimEnum(pr.GetType().String(), "PROPOSER_TYPE_")))
+		}
+	}
+	return nil
 }

@@ -22,6 +22,13 @@ func (s *Server) CreateSession(ctx context.Context, req *banliv1.CreateSessionRe
 	}
 	return write(ctx, s, banliv1.SessionService_CreateSession_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Session, error) {
 		in := req.GetSession()
+		if same, err := registeredSession(tx, in); err != nil || same != "" {
+			if err == nil {
+				err = &existsError{resource: same, what: fmt.Sprintf("a session of body %s, level %s, term %d, meeting %d",
+					trimEnum(in.GetBody().String(), "BODY_"), trimEnum(in.GetLevel().String(), "LEVEL_"), in.GetTerm(), in.GetMeeting())}
+			}
+			return nil, err
+		}
 		id, err := tx.NewID(store.KindSession)
 		if err != nil {
 			return nil, err
@@ -97,6 +104,9 @@ func (s *Server) CreateUnit(ctx context.Context, req *banliv1.CreateUnitRequest)
 	}
 	return write(ctx, s, banliv1.UnitService_CreateUnit_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.Unit, error) {
 		in := req.GetUnit()
+		if err := uniqueUnitName(tx, in, ""); err != nil {
+			return nil, err
+		}
 		if parent := in.GetParent(); parent != "" {
 			pu, err := tx.Unit(idOf(parent, unitsCollection))
 			if err != nil {
@@ -258,4 +268,48 @@ func validateCreateUnit(r *banliv1.CreateUnitRequest) error {
 	}
 	validateContacts(v, "unit.contacts", u.GetContacts())
 	return v.err()
+}
+
+// registeredSession is the session of in's body, level, term and meeting, if
+// one is registered. Sessions are few, so they are read whole.
+func registeredSession(r store.Reader, in *banliv1.Session) (string, error) {
+	for after := uint64(0); ; {
+		page, more, err := r.ListSessions(after, 1000)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range page {
+			if s.GetBody() == in.GetBody() && s.GetLevel() == in.GetLevel() && s.GetTerm() == in.GetTerm() && s.GetMeeting() == in.GetMeeting() {
+				return s.GetName(), nil
+			}
+		}
+		if !more || len(page) == 0 {
+			return "", nil
+		}
+		after = idOf(page[len(page)-1].GetName(), sessionsCollection)
+	}
+}
+
+// uniqueUnitName refuses a unit named as an active unit under the same
+// parent is, other than the unit itself (self, when it is renamed).
+func uniqueUnitName(r store.Reader, in *banliv1.Unit, self string) error {
+	for after := uint64(0); ; {
+		page, more, err := r.ListUnits(after, 1000, func(u *banliv1.Unit) bool {
+			return u.GetActive() && u.GetParent() == in.GetParent() && u.GetDisplayName() == in.GetDisplayName() && u.GetName() != self
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) > 0 {
+			return &existsError{resource: page[0].GetName(), what: fmt.Sprintf("an active unit named %s under %q", in.GetDisplayName(), in.GetParent())}
+		}
+		if !more {
+			return nil
+		}
+		last, _, err := r.ListUnits(after, 1000, nil)
+		if err != nil || len(last) == 0 {
+			return err
+		}
+		after = idOf(last[len(last)-1].GetName(), unitsCollection)
+	}
 }

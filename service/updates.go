@@ -202,6 +202,13 @@ func (s *Server) UpdateProposal(ctx context.Context, req *banliv1.UpdateProposal
 		if err := validateCreateProposal(&banliv1.CreateProposalRequest{Proposal: c.p}); err != nil {
 			return err
 		}
+		sess, err := c.tx.Session(idOf(c.p.GetSession(), sessionsCollection))
+		if err != nil {
+			return err
+		}
+		if err := proposersFitTheBody(sess, c.p.GetProposers()); err != nil {
+			return err
+		}
 		c.changes = changes
 		c.details = describeChanges(changes, req.GetReason())
 		return nil
@@ -280,6 +287,11 @@ func (s *Server) UpdateUnit(ctx context.Context, req *banliv1.UpdateUnitRequest)
 		}
 		if err := checkNewParent(tx, u); err != nil {
 			return nil, err
+		}
+		if u.GetActive() {
+			if err := uniqueUnitName(tx, u, u.GetName()); err != nil {
+				return nil, err
+			}
 		}
 		u.Etag = nextEtag(u.GetEtag())
 		state := "ACTIVE"

@@ -127,7 +127,9 @@ func (SubmissionPeriod) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{1}
 }
 
-// The kind of proposer.
+// The kind of proposer. An NPC suggestion comes from deputies (PERSON) or a
+// delegation; a CPPCC proposal from members (PERSON), parties, groups,
+// sectors, member groups or special committees.
 type ProposerType int32
 
 const (
@@ -144,6 +146,8 @@ const (
 	ProposerType_PROPOSER_TYPE_MEMBER_GROUP ProposerType = 5
 	// A special committee (专委会).
 	ProposerType_PROPOSER_TYPE_SPECIAL_COMMITTEE ProposerType = 6
+	// A delegation of deputies (代表团).
+	ProposerType_PROPOSER_TYPE_DELEGATION ProposerType = 7
 )
 
 // Enum value maps for ProposerType.
@@ -156,6 +160,7 @@ var (
 		4: "PROPOSER_TYPE_SECTOR",
 		5: "PROPOSER_TYPE_MEMBER_GROUP",
 		6: "PROPOSER_TYPE_SPECIAL_COMMITTEE",
+		7: "PROPOSER_TYPE_DELEGATION",
 	}
 	ProposerType_value = map[string]int32{
 		"PROPOSER_TYPE_UNSPECIFIED":       0,
@@ -165,6 +170,7 @@ var (
 		"PROPOSER_TYPE_SECTOR":            4,
 		"PROPOSER_TYPE_MEMBER_GROUP":      5,
 		"PROPOSER_TYPE_SPECIAL_COMMITTEE": 6,
+		"PROPOSER_TYPE_DELEGATION":        7,
 	}
 )
 
@@ -5121,7 +5127,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x10SubmissionPeriod\x12!\n" +
 	"\x1dSUBMISSION_PERIOD_UNSPECIFIED\x10\x00\x12$\n" +
 	" SUBMISSION_PERIOD_DURING_MEETING\x10\x01\x12&\n" +
-	"\"SUBMISSION_PERIOD_BETWEEN_MEETINGS\x10\x02*\xd8\x01\n" +
+	"\"SUBMISSION_PERIOD_BETWEEN_MEETINGS\x10\x02*\xf6\x01\n" +
 	"\fProposerType\x12\x1d\n" +
 	"\x19PROPOSER_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PROPOSER_TYPE_PERSON\x10\x01\x12\x17\n" +
@@ -5129,7 +5135,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x13PROPOSER_TYPE_GROUP\x10\x03\x12\x18\n" +
 	"\x14PROPOSER_TYPE_SECTOR\x10\x04\x12\x1e\n" +
 	"\x1aPROPOSER_TYPE_MEMBER_GROUP\x10\x05\x12#\n" +
-	"\x1fPROPOSER_TYPE_SPECIAL_COMMITTEE\x10\x06*\x94\x02\n" +
+	"\x1fPROPOSER_TYPE_SPECIAL_COMMITTEE\x10\x06\x12\x1c\n" +
+	"\x18PROPOSER_TYPE_DELEGATION\x10\a*\x94\x02\n" +
 	"\rProposalState\x12\x1e\n" +
 	"\x1aPROPOSAL_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17PROPOSAL_STATE_RECEIVED\x10\x01\x12\x1b\n" +
