@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -29,10 +30,36 @@ func auditRecord(ctx context.Context, method string, req proto.Message, now time
 		rec.Role = c.Role.String()
 	}
 	if req != nil {
-		rec.Target = stringField(req, "name")
+		rec.Target = auditTarget(req)
 		rec.RequestId = stringField(req, "request_id")
 	}
 	return rec
+}
+
+// auditTarget is what a request acts on: its name, or the parent it
+// lists (a case's history), or the resource of its body (an update's
+// case, unit …), or an upload's case.
+func auditTarget(req proto.Message) string {
+	if name := stringField(req, "name"); name != "" {
+		return name
+	}
+	if parent := stringField(req, "parent"); parent != "" {
+		return parent
+	}
+	if up, ok := req.(*banliv1.UploadFileRequest); ok {
+		return up.GetUpload().GetParent()
+	}
+	m := req.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() && m.Has(fd) {
+			if name := stringField(m.Get(fd).Message().Interface(), "name"); name != "" {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // source is where a call came from: the REST caller's address when the

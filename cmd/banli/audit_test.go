@@ -116,3 +116,24 @@ func u64key(n uint64) []byte {
 	}
 	return b
 }
+
+// TestDeniedReadsNameTheirTarget: a refused read of a case's history is
+// recorded with the case it asked for (#15, item 5).
+func TestDeniedReadsNameTheirTarget(t *testing.T) {
+	f := newFixture(t)
+	auditorKey := f.account(t, "auditor-li", banliv1.Role_ROLE_AUDITOR, "")
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
+	other := as(f.account(t, "other-unit-staff", banliv1.Role_ROLE_UNIT_STAFF, f.unit(2)))
+	_, err := f.events.ListProposalEvents(other, &banliv1.ListProposalEventsRequest{Parent: p.GetName()})
+	wantCode(t, err, codes.PermissionDenied, "")
+	recs := must(banliv1.NewAuditServiceClient(f.conn).ListAuditRecords(as(auditorKey), &banliv1.ListAuditRecordsRequest{PageSize: 1000}))(t).GetRecords()
+	for _, r := range recs {
+		if strings.HasSuffix(r.GetMethod(), "/ListProposalEvents") && r.GetActor() == "accounts/other-unit-staff" {
+			if r.GetTarget() != p.GetName() {
+				t.Errorf("the denied history read names %q, want %s", r.GetTarget(), p.GetName())
+			}
+			return
+		}
+	}
+	t.Fatal("the denied read is not on the trail")
+}
