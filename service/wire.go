@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -41,6 +42,15 @@ func AddUndecodableMark(m proto.Message, reason string) {
 	m.ProtoReflect().SetUnknown(append(mark, m.ProtoReflect().GetUnknown()...))
 }
 
+// markFieldSeparator parts a mark's field from its reason.
+const markFieldSeparator = "\x1f"
+
+// AddUndecodableFieldMark is AddUndecodableMark for one field of the
+// request (a REST query parameter), which the refusal names.
+func AddUndecodableFieldMark(m proto.Message, field, reason string) {
+	AddUndecodableMark(m, field+markFieldSeparator+reason)
+}
+
 // Malformed returns INVALID_ARGUMENT, naming the field, for a request that
 // was marked undecodable or holds fields the API does not define; nil for
 // anything else (a request that is not a message included).
@@ -69,6 +79,9 @@ func strayField(m protoreflect.Message, path string) (field, problem string, fou
 			return where, "holds bytes that are not protobuf", true
 		case num == undecodableField && typ == protowire.BytesType:
 			reason, _ := protowire.ConsumeString(unknown[n:])
+			if field, why, ok := strings.Cut(reason, markFieldSeparator); ok {
+				return field, why, true
+			}
 			return where, "the request could not be decoded: " + reason, true
 		case m.Descriptor().Fields().ByNumber(num) != nil:
 			fd := m.Descriptor().Fields().ByNumber(num)

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/banli/banli/cmd/banli/gateway/restjson"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -91,8 +92,40 @@ type markingQueryParser struct{ runtime.DefaultQueryParser }
 func (p *markingQueryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	if err := p.DefaultQueryParser.Parse(msg, values, filter); err != nil {
 		service.AddUndecodableMark(msg, "query parameters: "+err.Error())
+		return nil
+	}
+	// A parameter that is no field of the request would be ignored, and a
+	// misspelt filter (?sesion=) would answer every case: it is refused,
+	// by its name.
+	for key := range values {
+		if !isQueryField(msg.ProtoReflect().Descriptor(), key) {
+			service.AddUndecodableFieldMark(msg, key, fmt.Sprintf("not a query parameter of %s", msg.ProtoReflect().Descriptor().Name()))
+			break
+		}
 	}
 	return nil
+}
+
+// isQueryField reports whether key (a.b.c, each part the field's JSON or
+// proto name) names a field of md.
+func isQueryField(md protoreflect.MessageDescriptor, key string) bool {
+	for _, part := range strings.Split(key, ".") {
+		if md == nil {
+			return false
+		}
+		fd := md.Fields().ByJSONName(part)
+		if fd == nil {
+			fd = md.Fields().ByName(protoreflect.Name(part))
+		}
+		if fd == nil {
+			return false
+		}
+		md = nil
+		if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
+			md = fd.Message()
+		}
+	}
+	return true
 }
 
 // New builds the REST gateway. It dials the gRPC server with dial, through

@@ -268,6 +268,21 @@ func runScheduledSteps(ctx context.Context, srv *service.Server, every time.Dura
 	}
 }
 
+// refuseLargeBodies answers a body declared larger than max with HTTP 413,
+// as HTTP clients expect, before reading it (gRPC says RESOURCE_EXHAUSTED
+// for the same).
+func refuseLargeBodies(next http.Handler, max int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			fmt.Fprintf(w, `{"code":8,"message":"the body is %d bytes, more than the %d a request may carry","details":[]}`+"\n", r.ContentLength, max)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // tuneGC trades memory for CPU unless GOGC is set: the live heap is small
 // (records live in bbolt's mmap, not the Go heap) while every call
 // allocates, so collecting at 4x the live heap instead of 2x saves about a
@@ -303,7 +318,7 @@ func tuneProcs() {
 func httpRoutes(rest, uploads http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
-	mux.Handle("/v1/", http.MaxBytesHandler(rest, maxMessageBytes))
+	mux.Handle("/v1/", refuseLargeBodies(http.MaxBytesHandler(rest, maxMessageBytes), maxMessageBytes))
 	// An upload streams to the server, which refuses it past the file
 	// limit; the cap here only stops a body that never ends.
 	mux.Handle("POST "+gateway.UploadPattern, http.MaxBytesHandler(uploads, maxUploadBytes))
