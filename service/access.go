@@ -103,6 +103,7 @@ var rules = map[string]Rule{
 
 	// Cases: reading.
 	banliv1.ProposalService_GetProposal_FullMethodName:          {Roles: caseReaders, Confine: confineToCase},
+	banliv1.ProposalService_GetProposalByNumber_FullMethodName:  {Roles: caseReaders, Confine: confineLookup},
 	banliv1.ProposalService_ListProposals_FullMethodName:        {Roles: caseReaders, Confine: confineList},
 	banliv1.EventService_ListProposalEvents_FullMethodName:      {Roles: caseReaders, Confine: confineToCase},
 	banliv1.StatisticsService_GetStatistics_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
@@ -314,6 +315,29 @@ func confineToUnitPart(r store.Reader, c *Caller, req proto.Message) error {
 		}
 	}
 	return refuse
+}
+
+// confineLookup admits a lookup by number of a case the caller may read;
+// a number not taken is refused the same way, so that a confined caller
+// learns nothing of another's numbers.
+func confineLookup(r store.Reader, c *Caller, req proto.Message) error {
+	lookup := req.(*banliv1.GetProposalByNumberRequest)
+	refuse := denied("no case numbered %s in %s is within the reach of %s", lookup.GetNumber(), lookup.GetSession(), c.Account)
+	id, err := r.ProposalByNumber(lookup.GetSession(), lookup.GetNumber())
+	switch {
+	case err != nil:
+		return err
+	case id == 0:
+		return refuse
+	}
+	p, err := caseOrRefusal(r, id, refuse)
+	if err != nil {
+		return err
+	}
+	if !mayRead(r, c, p) {
+		return refuse
+	}
+	return nil
 }
 
 // confineUpload admits an upload to a case the caller may read (the

@@ -387,3 +387,26 @@ func proposersFitTheBody(sess *banliv1.Session, proposers []*banliv1.Proposer) e
 	}
 	return nil
 }
+
+// GetProposalByNumber finds a case by its session and number.
+func (s *Server) GetProposalByNumber(ctx context.Context, req *banliv1.GetProposalByNumberRequest) (*banliv1.Proposal, error) {
+	v := &violations{}
+	v.sessionID("session", req.GetSession())
+	v.caseNumber("number", req.GetNumber(), true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var p *banliv1.Proposal
+	err := s.store.View(func(r store.Reader) error {
+		id, err := r.ProposalByNumber(req.GetSession(), req.GetNumber())
+		if err != nil {
+			return err
+		}
+		if id == 0 {
+			return fmt.Errorf("no case numbered %s in %s: %w", req.GetNumber(), req.GetSession(), ErrNotFound)
+		}
+		p, err = r.Proposal(id)
+		return err
+	})
+	return p, err
+}

@@ -586,6 +586,61 @@ func (x *ChangeAssignmentRoleRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for GetProposalByNumber.
+type GetProposalByNumberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session, `sessions/{session}`. Required.
+	Session string `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// The case number in it. Required.
+	Number        string `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProposalByNumberRequest) Reset() {
+	*x = GetProposalByNumberRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProposalByNumberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProposalByNumberRequest) ProtoMessage() {}
+
+func (x *GetProposalByNumberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProposalByNumberRequest.ProtoReflect.Descriptor instead.
+func (*GetProposalByNumberRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetProposalByNumberRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *GetProposalByNumberRequest) GetNumber() string {
+	if x != nil {
+		return x.Number
+	}
+	return ""
+}
+
 // Request for UpdateProposal.
 type UpdateProposalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -610,7 +665,7 @@ type UpdateProposalRequest struct {
 
 func (x *UpdateProposalRequest) Reset() {
 	*x = UpdateProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -622,7 +677,7 @@ func (x *UpdateProposalRequest) String() string {
 func (*UpdateProposalRequest) ProtoMessage() {}
 
 func (x *UpdateProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -635,7 +690,7 @@ func (x *UpdateProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProposalRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateProposalRequest) GetProposal() *Proposal {
@@ -716,7 +771,7 @@ type ListProposalsRequest struct {
 
 func (x *ListProposalsRequest) Reset() {
 	*x = ListProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +783,7 @@ func (x *ListProposalsRequest) String() string {
 func (*ListProposalsRequest) ProtoMessage() {}
 
 func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +796,7 @@ func (x *ListProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListProposalsRequest) GetPageSize() int32 {
@@ -855,7 +910,7 @@ type ListProposalsResponse struct {
 
 func (x *ListProposalsResponse) Reset() {
 	*x = ListProposalsResponse{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +922,7 @@ func (x *ListProposalsResponse) String() string {
 func (*ListProposalsResponse) ProtoMessage() {}
 
 func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +935,7 @@ func (x *ListProposalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalsResponse.ProtoReflect.Descriptor instead.
 func (*ListProposalsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListProposalsResponse) GetProposals() []*Proposal {
@@ -914,7 +969,7 @@ type AssignProposalRequest struct {
 
 func (x *AssignProposalRequest) Reset() {
 	*x = AssignProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -926,7 +981,7 @@ func (x *AssignProposalRequest) String() string {
 func (*AssignProposalRequest) ProtoMessage() {}
 
 func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -939,7 +994,7 @@ func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignProposalRequest.ProtoReflect.Descriptor instead.
 func (*AssignProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AssignProposalRequest) GetName() string {
@@ -995,7 +1050,7 @@ type SignAssignmentRequest struct {
 
 func (x *SignAssignmentRequest) Reset() {
 	*x = SignAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1062,7 @@ func (x *SignAssignmentRequest) String() string {
 func (*SignAssignmentRequest) ProtoMessage() {}
 
 func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1075,7 @@ func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*SignAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SignAssignmentRequest) GetName() string {
@@ -1101,7 +1156,7 @@ type DelegateAssignmentRequest struct {
 
 func (x *DelegateAssignmentRequest) Reset() {
 	*x = DelegateAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1168,7 @@ func (x *DelegateAssignmentRequest) String() string {
 func (*DelegateAssignmentRequest) ProtoMessage() {}
 
 func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1181,7 @@ func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DelegateAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*DelegateAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DelegateAssignmentRequest) GetName() string {
@@ -1205,7 +1260,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1272,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1285,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -1290,7 +1345,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1357,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1370,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -1379,7 +1434,7 @@ type RequestExtensionRequest struct {
 
 func (x *RequestExtensionRequest) Reset() {
 	*x = RequestExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1446,7 @@ func (x *RequestExtensionRequest) String() string {
 func (*RequestExtensionRequest) ProtoMessage() {}
 
 func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1459,7 @@ func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
 func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RequestExtensionRequest) GetName() string {
@@ -1464,7 +1519,7 @@ type DecideExtensionRequest struct {
 
 func (x *DecideExtensionRequest) Reset() {
 	*x = DecideExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1476,7 +1531,7 @@ func (x *DecideExtensionRequest) String() string {
 func (*DecideExtensionRequest) ProtoMessage() {}
 
 func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1489,7 +1544,7 @@ func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
 func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DecideExtensionRequest) GetName() string {
@@ -1553,7 +1608,7 @@ type ReportFollowUpRequest struct {
 
 func (x *ReportFollowUpRequest) Reset() {
 	*x = ReportFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1565,7 +1620,7 @@ func (x *ReportFollowUpRequest) String() string {
 func (*ReportFollowUpRequest) ProtoMessage() {}
 
 func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1578,7 +1633,7 @@ func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*ReportFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReportFollowUpRequest) GetName() string {
@@ -1633,7 +1688,7 @@ type CloseFollowUpRequest struct {
 
 func (x *CloseFollowUpRequest) Reset() {
 	*x = CloseFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1700,7 @@ func (x *CloseFollowUpRequest) String() string {
 func (*CloseFollowUpRequest) ProtoMessage() {}
 
 func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1713,7 @@ func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*CloseFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CloseFollowUpRequest) GetName() string {
@@ -1709,7 +1764,7 @@ type RecordReminderRequest struct {
 
 func (x *RecordReminderRequest) Reset() {
 	*x = RecordReminderRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1776,7 @@ func (x *RecordReminderRequest) String() string {
 func (*RecordReminderRequest) ProtoMessage() {}
 
 func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1789,7 @@ func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
 func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RecordReminderRequest) GetName() string {
@@ -1789,7 +1844,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1856,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1869,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -1862,7 +1917,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +1929,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +1942,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -1939,7 +1994,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2006,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2019,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -2031,7 +2086,7 @@ type RateReplyRequest struct {
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2098,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2111,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -2134,7 +2189,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2201,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2214,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -2208,7 +2263,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2275,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2288,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -2282,7 +2337,7 @@ type SaveReplyDraftRequest struct {
 
 func (x *SaveReplyDraftRequest) Reset() {
 	*x = SaveReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2294,7 +2349,7 @@ func (x *SaveReplyDraftRequest) String() string {
 func (*SaveReplyDraftRequest) ProtoMessage() {}
 
 func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2307,7 +2362,7 @@ func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*SaveReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SaveReplyDraftRequest) GetName() string {
@@ -2355,7 +2410,7 @@ type RecordSupervisionRequest struct {
 
 func (x *RecordSupervisionRequest) Reset() {
 	*x = RecordSupervisionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2367,7 +2422,7 @@ func (x *RecordSupervisionRequest) String() string {
 func (*RecordSupervisionRequest) ProtoMessage() {}
 
 func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2380,7 +2435,7 @@ func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSupervisionRequest.ProtoReflect.Descriptor instead.
 func (*RecordSupervisionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordSupervisionRequest) GetName() string {
@@ -2433,7 +2488,7 @@ type CountersignReplyRequest struct {
 
 func (x *CountersignReplyRequest) Reset() {
 	*x = CountersignReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +2500,7 @@ func (x *CountersignReplyRequest) String() string {
 func (*CountersignReplyRequest) ProtoMessage() {}
 
 func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +2513,7 @@ func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
 func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CountersignReplyRequest) GetName() string {
@@ -2520,7 +2575,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +2587,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +2600,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -2595,7 +2650,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2607,7 +2662,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2620,7 +2675,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -2678,7 +2733,7 @@ type DecideUnsatisfiedRequest struct {
 
 func (x *DecideUnsatisfiedRequest) Reset() {
 	*x = DecideUnsatisfiedRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +2745,7 @@ func (x *DecideUnsatisfiedRequest) String() string {
 func (*DecideUnsatisfiedRequest) ProtoMessage() {}
 
 func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +2758,7 @@ func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
 func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DecideUnsatisfiedRequest) GetName() string {
@@ -2760,7 +2815,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2772,7 +2827,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2785,7 +2840,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -2855,7 +2910,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +2922,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +2935,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -2967,7 +3022,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2979,7 +3034,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2992,7 +3047,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -3049,7 +3104,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3116,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3129,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -3129,7 +3184,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3141,7 +3196,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3154,7 +3209,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -3202,7 +3257,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3214,7 +3269,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3227,7 +3282,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -3284,7 +3339,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3351,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3364,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -3396,7 +3451,10 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"\xcf\x01\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"X\n" +
+	"\x1aGetProposalByNumberRequest\x12\x1d\n" +
+	"\asession\x18\x01 \x01(\tB\x03\xe0A\x02R\asession\x12\x1b\n" +
+	"\x06number\x18\x02 \x01(\tB\x03\xe0A\x02R\x06number\"\xcf\x01\n" +
 	"\x15UpdateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
@@ -3646,7 +3704,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xb5%\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xba&\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -3683,7 +3741,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x10RemoveAssignment\x12!.banli.v1.RemoveAssignmentRequest\x1a\x12.banli.v1.Proposal\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=proposals/*/assignments/*}:remove\x12\x8d\x01\n" +
 	"\x14ChangeAssignmentRole\x12%.banli.v1.ChangeAssignmentRoleRequest\x1a\x12.banli.v1.Proposal\":\x82\xd3\xe4\x93\x024:\x01*\"//v1/{name=proposals/*/assignments/*}:changeRole\x12A\n" +
 	"\n" +
-	"UploadFile\x12\x1b.banli.v1.UploadFileRequest\x1a\x14.banli.v1.Attachment(\x01\x12x\n" +
+	"UploadFile\x12\x1b.banli.v1.UploadFileRequest\x1a\x14.banli.v1.Attachment(\x01\x12\x82\x01\n" +
+	"\x13GetProposalByNumber\x12$.banli.v1.GetProposalByNumberRequest\x1a\x12.banli.v1.Proposal\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{session=sessions/*}/proposals:lookup\x12x\n" +
 	"\x0eUpdateProposal\x12\x1f.banli.v1.UpdateProposalRequest\x1a\x12.banli.v1.Proposal\"1\x82\xd3\xe4\x93\x02+:\bproposal2\x1f/v1/{proposal.name=proposals/*}\x12v\n" +
 	"\fDownloadFile\x12\x1d.banli.v1.DownloadFileRequest\x1a\x14.google.api.HttpBody\"/\x82\xd3\xe4\x93\x02)\x12'/v1/{name=proposals/*/files/*}:download0\x01B-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
@@ -3700,7 +3759,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -3710,170 +3769,173 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*GetProposalRequest)(nil),            // 5: banli.v1.GetProposalRequest
 	(*RemoveAssignmentRequest)(nil),       // 6: banli.v1.RemoveAssignmentRequest
 	(*ChangeAssignmentRoleRequest)(nil),   // 7: banli.v1.ChangeAssignmentRoleRequest
-	(*UpdateProposalRequest)(nil),         // 8: banli.v1.UpdateProposalRequest
-	(*ListProposalsRequest)(nil),          // 9: banli.v1.ListProposalsRequest
-	(*ListProposalsResponse)(nil),         // 10: banli.v1.ListProposalsResponse
-	(*AssignProposalRequest)(nil),         // 11: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),         // 12: banli.v1.SignAssignmentRequest
-	(*DelegateAssignmentRequest)(nil),     // 13: banli.v1.DelegateAssignmentRequest
-	(*RequestReassignmentRequest)(nil),    // 14: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),     // 15: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),       // 16: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),        // 17: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),         // 18: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),          // 19: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),         // 20: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),     // 21: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),          // 22: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),            // 23: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),              // 24: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),           // 25: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),          // 26: banli.v1.WithholdReplyRequest
-	(*SaveReplyDraftRequest)(nil),         // 27: banli.v1.SaveReplyDraftRequest
-	(*RecordSupervisionRequest)(nil),      // 28: banli.v1.RecordSupervisionRequest
-	(*CountersignReplyRequest)(nil),       // 29: banli.v1.CountersignReplyRequest
-	(*RecordCollectiveReviewRequest)(nil), // 30: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 31: banli.v1.ReturnReplyDraftRequest
-	(*DecideUnsatisfiedRequest)(nil),      // 32: banli.v1.DecideUnsatisfiedRequest
-	(*ReviewReplyRequest)(nil),            // 33: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 34: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 35: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 36: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 37: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 38: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 39: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 40: banli.v1.Proposal
-	(AssignmentRole)(0),                   // 41: banli.v1.AssignmentRole
-	(*fieldmaskpb.FieldMask)(nil),         // 42: google.protobuf.FieldMask
-	(ProposalKind)(0),                     // 43: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 44: banli.v1.ProposalState
-	(*UnitAssignment)(nil),                // 45: banli.v1.UnitAssignment
-	(Decision)(0),                         // 46: banli.v1.Decision
-	(*Consultation)(nil),                  // 47: banli.v1.Consultation
-	(*Opinion)(nil),                       // 48: banli.v1.Opinion
-	(*Reply)(nil),                         // 49: banli.v1.Reply
-	(Satisfaction)(0),                     // 50: banli.v1.Satisfaction
-	(*DimensionRating)(nil),               // 51: banli.v1.DimensionRating
-	(*Attachment)(nil),                    // 52: banli.v1.Attachment
-	(*SupervisionActivity)(nil),           // 53: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 54: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 55: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 56: banli.v1.UnsatisfiedDecision
-	(ReviewDecision)(0),                   // 57: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 58: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 59: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 60: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 61: banli.v1.NotFiledReason
-	(*KeyCaseLeader)(nil),                 // 62: banli.v1.KeyCaseLeader
-	(*httpbody.HttpBody)(nil),             // 63: google.api.HttpBody
+	(*GetProposalByNumberRequest)(nil),    // 8: banli.v1.GetProposalByNumberRequest
+	(*UpdateProposalRequest)(nil),         // 9: banli.v1.UpdateProposalRequest
+	(*ListProposalsRequest)(nil),          // 10: banli.v1.ListProposalsRequest
+	(*ListProposalsResponse)(nil),         // 11: banli.v1.ListProposalsResponse
+	(*AssignProposalRequest)(nil),         // 12: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),         // 13: banli.v1.SignAssignmentRequest
+	(*DelegateAssignmentRequest)(nil),     // 14: banli.v1.DelegateAssignmentRequest
+	(*RequestReassignmentRequest)(nil),    // 15: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),     // 16: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),       // 17: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),        // 18: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),         // 19: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),          // 20: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),         // 21: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),     // 22: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),          // 23: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),            // 24: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),              // 25: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),           // 26: banli.v1.PublishReplyRequest
+	(*WithholdReplyRequest)(nil),          // 27: banli.v1.WithholdReplyRequest
+	(*SaveReplyDraftRequest)(nil),         // 28: banli.v1.SaveReplyDraftRequest
+	(*RecordSupervisionRequest)(nil),      // 29: banli.v1.RecordSupervisionRequest
+	(*CountersignReplyRequest)(nil),       // 30: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 31: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 32: banli.v1.ReturnReplyDraftRequest
+	(*DecideUnsatisfiedRequest)(nil),      // 33: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 34: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 35: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 36: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 37: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 38: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 39: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 40: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 41: banli.v1.Proposal
+	(AssignmentRole)(0),                   // 42: banli.v1.AssignmentRole
+	(*fieldmaskpb.FieldMask)(nil),         // 43: google.protobuf.FieldMask
+	(ProposalKind)(0),                     // 44: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 45: banli.v1.ProposalState
+	(*UnitAssignment)(nil),                // 46: banli.v1.UnitAssignment
+	(Decision)(0),                         // 47: banli.v1.Decision
+	(*Consultation)(nil),                  // 48: banli.v1.Consultation
+	(*Opinion)(nil),                       // 49: banli.v1.Opinion
+	(*Reply)(nil),                         // 50: banli.v1.Reply
+	(Satisfaction)(0),                     // 51: banli.v1.Satisfaction
+	(*DimensionRating)(nil),               // 52: banli.v1.DimensionRating
+	(*Attachment)(nil),                    // 53: banli.v1.Attachment
+	(*SupervisionActivity)(nil),           // 54: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 55: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 56: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 57: banli.v1.UnsatisfiedDecision
+	(ReviewDecision)(0),                   // 58: banli.v1.ReviewDecision
+	(DeliveryChannel)(0),                  // 59: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 60: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 61: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 62: banli.v1.NotFiledReason
+	(*KeyCaseLeader)(nil),                 // 63: banli.v1.KeyCaseLeader
+	(*httpbody.HttpBody)(nil),             // 64: google.api.HttpBody
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	40, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	41, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
 	3,  // 1: banli.v1.UploadFileRequest.upload:type_name -> banli.v1.FileUpload
-	41, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
-	40, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	42, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
-	43, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	44, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	41, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	42, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
+	41, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	43, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
+	44, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	45, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	42, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 8: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	40, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	45, // 10: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	46, // 11: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	46, // 12: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	47, // 13: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	48, // 14: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	49, // 15: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	50, // 16: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	51, // 17: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
-	52, // 18: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
-	49, // 19: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	53, // 20: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	54, // 21: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	55, // 22: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	56, // 23: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	57, // 24: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	58, // 25: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	59, // 26: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	60, // 27: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	61, // 28: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	62, // 29: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
+	41, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	46, // 10: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	47, // 11: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	47, // 12: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	48, // 13: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	49, // 14: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	50, // 15: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	51, // 16: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	52, // 17: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	53, // 18: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
+	50, // 19: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	54, // 20: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	55, // 21: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	56, // 22: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	57, // 23: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	58, // 24: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	59, // 25: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	60, // 26: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	61, // 27: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	62, // 28: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	63, // 29: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
 	1,  // 30: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
 	5,  // 31: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	9,  // 32: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	11, // 33: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	12, // 34: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	13, // 35: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	14, // 36: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	15, // 37: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	16, // 38: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	17, // 39: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	18, // 40: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	19, // 41: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	20, // 42: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	21, // 43: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	22, // 44: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	23, // 45: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	24, // 46: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	25, // 47: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	26, // 48: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	27, // 49: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	29, // 50: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	30, // 51: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	31, // 52: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	32, // 53: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	33, // 54: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	34, // 55: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	35, // 56: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	36, // 57: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	37, // 58: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	38, // 59: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	28, // 60: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	39, // 61: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	10, // 32: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	12, // 33: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	13, // 34: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	14, // 35: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	15, // 36: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	16, // 37: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	17, // 38: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	18, // 39: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	19, // 40: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	20, // 41: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	21, // 42: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	22, // 43: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	23, // 44: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	24, // 45: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	25, // 46: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	26, // 47: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	27, // 48: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	28, // 49: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	30, // 50: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	31, // 51: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	32, // 52: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	33, // 53: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	34, // 54: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	35, // 55: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	36, // 56: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	37, // 57: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	38, // 58: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	39, // 59: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	29, // 60: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	40, // 61: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
 	6,  // 62: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
 	7,  // 63: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
 	2,  // 64: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
-	8,  // 65: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
-	4,  // 66: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
-	40, // 67: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	40, // 68: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	10, // 69: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	40, // 70: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	40, // 71: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	40, // 72: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	40, // 73: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	40, // 74: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	40, // 75: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	40, // 76: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	40, // 77: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	40, // 78: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	40, // 79: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	40, // 80: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	40, // 81: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	40, // 82: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	40, // 83: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	40, // 84: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	40, // 85: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	40, // 86: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	40, // 87: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	40, // 88: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	40, // 89: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	40, // 90: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	40, // 91: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	40, // 92: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	40, // 93: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	40, // 94: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	40, // 95: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	40, // 96: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	40, // 97: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	40, // 98: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	40, // 99: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
-	40, // 100: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
-	52, // 101: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
-	40, // 102: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
-	63, // 103: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
-	67, // [67:104] is the sub-list for method output_type
-	30, // [30:67] is the sub-list for method input_type
+	8,  // 65: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
+	9,  // 66: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
+	4,  // 67: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	41, // 68: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	41, // 69: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	11, // 70: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	41, // 71: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	41, // 72: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	41, // 73: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	41, // 74: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	41, // 75: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	41, // 76: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	41, // 77: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	41, // 78: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	41, // 79: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	41, // 80: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	41, // 81: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	41, // 82: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	41, // 83: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	41, // 84: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	41, // 85: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	41, // 86: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	41, // 87: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	41, // 88: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	41, // 89: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	41, // 90: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	41, // 91: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	41, // 92: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	41, // 93: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	41, // 94: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	41, // 95: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	41, // 96: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	41, // 97: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	41, // 98: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	41, // 99: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	41, // 100: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
+	41, // 101: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
+	53, // 102: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	41, // 103: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
+	41, // 104: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
+	64, // 105: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	68, // [68:106] is the sub-list for method output_type
+	30, // [30:68] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
 	30, // [30:30] is the sub-list for extension extendee
 	0,  // [0:30] is the sub-list for field type_name
@@ -3889,14 +3951,14 @@ func file_banli_v1_proposal_service_proto_init() {
 		(*UploadFileRequest_Upload)(nil),
 		(*UploadFileRequest_Chunk)(nil),
 	}
-	file_banli_v1_proposal_service_proto_msgTypes[8].OneofWrappers = []any{}
+	file_banli_v1_proposal_service_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1459,6 +1459,57 @@ func local_request_ProposalService_ChangeAssignmentRole_0(ctx context.Context, m
 	return msg, metadata, err
 }
 
+var filter_ProposalService_GetProposalByNumber_0 = &utilities.DoubleArray{Encoding: map[string]int{"session": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_ProposalService_GetProposalByNumber_0(ctx context.Context, marshaler runtime.Marshaler, client ProposalServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetProposalByNumberRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	io.Copy(io.Discard, req.Body)
+	val, ok := pathParams["session"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "session")
+	}
+	protoReq.Session, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "session", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ProposalService_GetProposalByNumber_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := client.GetProposalByNumber(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ProposalService_GetProposalByNumber_0(ctx context.Context, marshaler runtime.Marshaler, server ProposalServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetProposalByNumberRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["session"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "session")
+	}
+	protoReq.Session, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "session", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_ProposalService_GetProposalByNumber_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.GetProposalByNumber(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_ProposalService_UpdateProposal_0 = &utilities.DoubleArray{Encoding: map[string]int{"proposal": 0, "name": 1}, Base: []int{1, 2, 1, 0, 0}, Check: []int{0, 1, 2, 3, 2}}
 
 func request_ProposalService_UpdateProposal_0(ctx context.Context, marshaler runtime.Marshaler, client ProposalServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -2250,6 +2301,26 @@ func RegisterProposalServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ProposalService_ChangeAssignmentRole_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_ProposalService_GetProposalByNumber_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/banli.v1.ProposalService/GetProposalByNumber", runtime.WithHTTPPathPattern("/v1/{session=sessions/*}/proposals:lookup"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ProposalService_GetProposalByNumber_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ProposalService_GetProposalByNumber_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPatch, pattern_ProposalService_UpdateProposal_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2895,6 +2966,23 @@ func RegisterProposalServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_ProposalService_ChangeAssignmentRole_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_ProposalService_GetProposalByNumber_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/banli.v1.ProposalService/GetProposalByNumber", runtime.WithHTTPPathPattern("/v1/{session=sessions/*}/proposals:lookup"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ProposalService_GetProposalByNumber_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ProposalService_GetProposalByNumber_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPatch, pattern_ProposalService_UpdateProposal_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -2967,6 +3055,7 @@ var (
 	pattern_ProposalService_MarkKey_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "name"}, "markKey"))
 	pattern_ProposalService_RemoveAssignment_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "remove"))
 	pattern_ProposalService_ChangeAssignmentRole_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "assignments", "name"}, "changeRole"))
+	pattern_ProposalService_GetProposalByNumber_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "sessions", "session", "proposals"}, "lookup"))
 	pattern_ProposalService_UpdateProposal_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "proposals", "proposal.name"}, ""))
 	pattern_ProposalService_DownloadFile_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "proposals", "files", "name"}, "download"))
 )
@@ -3006,6 +3095,7 @@ var (
 	forward_ProposalService_MarkKey_0                = runtime.ForwardResponseMessage
 	forward_ProposalService_RemoveAssignment_0       = runtime.ForwardResponseMessage
 	forward_ProposalService_ChangeAssignmentRole_0   = runtime.ForwardResponseMessage
+	forward_ProposalService_GetProposalByNumber_0    = runtime.ForwardResponseMessage
 	forward_ProposalService_UpdateProposal_0         = runtime.ForwardResponseMessage
 	forward_ProposalService_DownloadFile_0           = runtime.ForwardResponseStream
 )

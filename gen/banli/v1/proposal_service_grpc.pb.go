@@ -55,6 +55,7 @@ const (
 	ProposalService_RemoveAssignment_FullMethodName       = "/banli.v1.ProposalService/RemoveAssignment"
 	ProposalService_ChangeAssignmentRole_FullMethodName   = "/banli.v1.ProposalService/ChangeAssignmentRole"
 	ProposalService_UploadFile_FullMethodName             = "/banli.v1.ProposalService/UploadFile"
+	ProposalService_GetProposalByNumber_FullMethodName    = "/banli.v1.ProposalService/GetProposalByNumber"
 	ProposalService_UpdateProposal_FullMethodName         = "/banli.v1.ProposalService/UpdateProposal"
 	ProposalService_DownloadFile_FullMethodName           = "/banli.v1.ProposalService/DownloadFile"
 )
@@ -232,6 +233,11 @@ type ProposalServiceClient interface {
 	// Content-Length is the size. Banli declares no JSON mapping for it,
 	// since a file is not JSON.
 	UploadFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadFileRequest, Attachment], error)
+	// Finds a case by its session and number (案号), as offices and
+	// platforms name it. Answers as GetProposal does, to those who may read
+	// the case; a number that is not taken is NOT_FOUND for the office, and
+	// refused like another's case for a caller confined to its own.
+	GetProposalByNumber(ctx context.Context, in *GetProposalByNumberRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Corrects a case as it was received (AIP-134): title, content, topics,
 	// the proposers (their details and order; new ones get new ids, and a
 	// proposer who rated or was delivered to stays), period, serial and the
@@ -606,6 +612,16 @@ func (c *proposalServiceClient) UploadFile(ctx context.Context, opts ...grpc.Cal
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProposalService_UploadFileClient = grpc.ClientStreamingClient[UploadFileRequest, Attachment]
 
+func (c *proposalServiceClient) GetProposalByNumber(ctx context.Context, in *GetProposalByNumberRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_GetProposalByNumber_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) UpdateProposal(ctx context.Context, in *UpdateProposalRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -808,6 +824,11 @@ type ProposalServiceServer interface {
 	// Content-Length is the size. Banli declares no JSON mapping for it,
 	// since a file is not JSON.
 	UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error
+	// Finds a case by its session and number (案号), as offices and
+	// platforms name it. Answers as GetProposal does, to those who may read
+	// the case; a number that is not taken is NOT_FOUND for the office, and
+	// refused like another's case for a caller confined to its own.
+	GetProposalByNumber(context.Context, *GetProposalByNumberRequest) (*Proposal, error)
 	// Corrects a case as it was received (AIP-134): title, content, topics,
 	// the proposers (their details and order; new ones get new ids, and a
 	// proposer who rated or was delivered to stays), period, serial and the
@@ -933,6 +954,9 @@ func (UnimplementedProposalServiceServer) ChangeAssignmentRole(context.Context, 
 }
 func (UnimplementedProposalServiceServer) UploadFile(grpc.ClientStreamingServer[UploadFileRequest, Attachment]) error {
 	return status.Errorf(codes.Unimplemented, "method UploadFile not implemented")
+}
+func (UnimplementedProposalServiceServer) GetProposalByNumber(context.Context, *GetProposalByNumberRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetProposalByNumber not implemented")
 }
 func (UnimplementedProposalServiceServer) UpdateProposal(context.Context, *UpdateProposalRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateProposal not implemented")
@@ -1580,6 +1604,24 @@ func _ProposalService_UploadFile_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProposalService_UploadFileServer = grpc.ClientStreamingServer[UploadFileRequest, Attachment]
 
+func _ProposalService_GetProposalByNumber_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProposalByNumberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).GetProposalByNumber(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_GetProposalByNumber_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).GetProposalByNumber(ctx, req.(*GetProposalByNumberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ProposalService_UpdateProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpdateProposalRequest)
 	if err := dec(in); err != nil {
@@ -1751,6 +1793,10 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ChangeAssignmentRole",
 			Handler:    _ProposalService_ChangeAssignmentRole_Handler,
+		},
+		{
+			MethodName: "GetProposalByNumber",
+			Handler:    _ProposalService_GetProposalByNumber_Handler,
 		},
 		{
 			MethodName: "UpdateProposal",
