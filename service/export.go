@@ -44,7 +44,9 @@ var ledgerColumns = []ledgerColumn{
 	{"交办时间", "assign_time", false}, {"签收时间", "sign_time", false}, {"沟通时间", "consult_time", false},
 	{"答复时间", "reply_time", false}, {"送达时间", "delivery_time", false}, {"评价时间", "rating_time", false},
 	{"沟通方式", "consult_channel", false}, {"答复正文", "reply_text", true}, {"签发人", "reply_signer", false},
-	{"答复联系人", "reply_contact", false}, {"答复联系电话", "reply_phone", false}, {"公开属性", "disclosure_intent", false},
+	// The reply's contact details are withheld as the proposers' are:
+	// a viewer's ledger is the supervision ledger alone.
+	{"答复联系人", "reply_contact", true}, {"答复联系电话", "reply_phone", true}, {"公开属性", "disclosure_intent", false},
 }
 
 // channelLabels and disclosureLabels are how the export writes a
