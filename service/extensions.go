@@ -270,11 +270,7 @@ func (s *Server) CarryOverFollowUps(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	year := int32(s.now().In(chinaTime).Year())
-	type due struct {
-		id   uint64
-		part int
-	}
-	var found []due
+	var found []assignmentRef
 	err := s.store.View(func(r store.Reader) error {
 		seen := map[uint64]bool{}
 		for y := year - maxCarriedYears; y < year; y++ {
@@ -285,7 +281,7 @@ func (s *Server) CarryOverFollowUps(ctx context.Context) (int, error) {
 				for n, a := range p.GetAssignments() {
 					f := a.GetFollowUp()
 					if !seen[id] && isCurrent(a) && f != nil && f.GetState() != followClosed && slices.Max(carriedYears(f)) < year {
-						found = append(found, due{id, n + 1})
+						found = append(found, assignmentRef{proposal: id, assignment: n + 1})
 					}
 				}
 				seen[id] = true
@@ -302,7 +298,7 @@ func (s *Server) CarryOverFollowUps(ctx context.Context) (int, error) {
 	ctx = WithCaller(ctx, serverCaller)
 	carried := 0
 	for _, d := range found {
-		name := assignmentName(d.id, d.part)
+		name := assignmentName(d.proposal, d.assignment)
 		_, err := followUpStep(ctx, s, carryOverMethod, serverStep{&banliv1.GetProposalRequest{Name: name}}, name, "", StepCarryOver,
 			func(c *caseChange, f *banliv1.FollowUp) {
 				policy, err := c.sessionPolicy()

@@ -220,3 +220,23 @@ func eachMatching(r store.Reader, q store.Query, fn func(p *banliv1.Proposal)) e
 		after = idOf(page[len(page)-1].GetName(), proposalsCollection)
 	}
 }
+
+// eachSession calls fn with every session, oldest first, until fn says
+// stop: sessions are few, and the server's checks read them whole.
+func eachSession(r store.Reader, fn func(sess *banliv1.Session) (stop bool)) error {
+	for after := uint64(0); ; {
+		page, more, err := r.ListSessions(after, 1000)
+		if err != nil {
+			return err
+		}
+		for _, sess := range page {
+			if fn(sess) {
+				return nil
+			}
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		after = idOf(page[len(page)-1].GetName(), sessionsCollection)
+	}
+}

@@ -157,18 +157,14 @@ func (s *Server) CloseRatingPeriods(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := s.now()
-	type due struct {
-		id   uint64
-		part int
-	}
-	var found []due
+	var found []assignmentRef
 	err := s.store.View(func(r store.Reader) error {
 		q := store.Query{}
 		q.And(partStateTerm(aReplied))
 		return eachMatching(r, q, func(p *banliv1.Proposal) {
 			for n, a := range p.GetAssignments() {
 				if a.GetState() == aReplied && isCurrent(a) && ratingsOverdue(p, a, now) {
-					found = append(found, due{idOf(p.GetName(), proposalsCollection), n + 1})
+					found = append(found, assignmentRef{proposal: idOf(p.GetName(), proposalsCollection), assignment: n + 1})
 				}
 			}
 		})
@@ -178,9 +174,8 @@ func (s *Server) CloseRatingPeriods(ctx context.Context) (int, error) {
 	}
 	ctx = WithCaller(ctx, serverCaller)
 	closed := 0
-	for _, d := range found {
-		ref := assignmentRef{proposal: d.id, assignment: d.part}
-		_, err := assignmentStep(ctx, s, closeRatingPeriodMethod, serverStep{&banliv1.GetProposalRequest{Name: assignmentName(d.id, d.part)}}, ref, "", StepCloseRatingPeriod,
+	for _, ref := range found {
+		_, err := assignmentStep(ctx, s, closeRatingPeriodMethod, serverStep{&banliv1.GetProposalRequest{Name: assignmentName(ref.proposal, ref.assignment)}}, ref, "", StepCloseRatingPeriod,
 			func(c *caseChange, a *banliv1.Assignment) error {
 				policy, err := c.sessionPolicy()
 				if err != nil {

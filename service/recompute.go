@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -40,34 +41,59 @@ func queueRecompute(sess *banliv1.Session, reason string, now time.Time) {
 	sess.PendingRecompute = job
 }
 
+// deadlinePolicy are the policy fields that set deadlines: amending one
+// recomputes the deadlines of the session's cases (recomputeDeadlines
+// reads them).
+var deadlinePolicy = []string{"sign_in_working_days", "reassignment_working_days", "opinion_months", "reply_months",
+	"reply_max_months", "rereply_months", "disclosure_working_days", "rating_working_days"}
+
+// queueDeadlineRecompute records, with an amendment of a deadline rule of
+// a session that has cases, that their deadlines are to be recomputed.
+func queueDeadlineRecompute(r store.Reader, sess *banliv1.Session, before *banliv1.SessionPolicy, now time.Time) error {
+	after := sess.GetPolicy().ProtoReflect()
+	var changed []string
+	for _, name := range deadlinePolicy {
+		fd := after.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if !after.Get(fd).Equal(before.ProtoReflect().Get(fd)) {
+			changed = append(changed, "policy."+name)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	q := store.Query{}
+	q.And(sessionTerm(sess.GetName()))
+	cases, _, err := r.ListProposals(q, 0, 1)
+	if err != nil || len(cases) == 0 {
+		return err
+	}
+	queueRecompute(sess, strings.Join(changed, ", ")+" amended", now)
+	return nil
+}
+
 // queueEverySession records a recompute on every session with cases, in
 // tx: a calendar year may touch any case's deadlines (a later round's, a
 // follow-up's), and sessions are few.
 func queueEverySession(ctx context.Context, tx store.Tx, now time.Time, reason string) error {
-	for after := uint64(0); ; {
-		page, more, err := tx.ListSessions(after, 1000)
+	var sessions []*banliv1.Session
+	if err := eachSession(tx, func(sess *banliv1.Session) bool { sessions = append(sessions, sess); return false }); err != nil {
+		return err
+	}
+	for _, sess := range sessions {
+		q := store.Query{}
+		q.And(sessionTerm(sess.GetName()))
+		cases, _, err := tx.ListProposals(q, 0, 1)
 		if err != nil {
 			return err
 		}
-		for _, sess := range page {
-			q := store.Query{}
-			q.And(sessionTerm(sess.GetName()))
-			cases, _, err := tx.ListProposals(q, 0, 1)
-			if err != nil {
-				return err
-			}
-			if len(cases) == 0 {
-				continue
-			}
-			queueRecompute(sess, reason, now)
-			sess.Etag = nextEtag(sess.GetEtag())
-			tx.PutSession(idOf(sess.GetName(), sessionsCollection), sess, newEvent(ctx, timestampOf(now), "RecomputeDeadlines (queued)", "", "", "", reason))
+		if len(cases) == 0 {
+			continue
 		}
-		if !more || len(page) == 0 {
-			return nil
-		}
-		after = idOf(page[len(page)-1].GetName(), sessionsCollection)
+		queueRecompute(sess, reason, now)
+		sess.Etag = nextEtag(sess.GetEtag())
+		tx.PutSession(idOf(sess.GetName(), sessionsCollection), sess, newEvent(ctx, timestampOf(now), "RecomputeDeadlines (queued)", "", "", "", reason))
 	}
+	return nil
 }
 
 // RunRecomputes does the recomputes the sessions record, batch by batch,
@@ -81,21 +107,12 @@ func (s *Server) RunRecomputes(ctx context.Context) (int, error) {
 	defer recomputing.Unlock()
 	var pending []uint64
 	err := s.store.View(func(r store.Reader) error {
-		for after := uint64(0); ; {
-			page, more, err := r.ListSessions(after, 1000)
-			if err != nil {
-				return err
+		return eachSession(r, func(sess *banliv1.Session) bool {
+			if sess.GetPendingRecompute() != nil {
+				pending = append(pending, idOf(sess.GetName(), sessionsCollection))
 			}
-			for _, sess := range page {
-				if sess.GetPendingRecompute() != nil {
-					pending = append(pending, idOf(sess.GetName(), sessionsCollection))
-				}
-			}
-			if !more || len(page) == 0 {
-				return nil
-			}
-			after = idOf(page[len(page)-1].GetName(), sessionsCollection)
-		}
+			return false
+		})
 	})
 	if err != nil {
 		return 0, err

@@ -59,12 +59,7 @@ func nextEtag(current string) string {
 
 // newEvent starts the event of a change made now by actor.
 func newEvent(ctx context.Context, now *timestamppb.Timestamp, step Step, target, from, to, details string) *banliv1.Event {
-	if m := migrationOf(ctx); m != nil {
-		ev := newEvent(context.WithValue(ctx, migrationKey{}, (*migration)(nil)), now, step, target, from, to, details)
-		ev.Migrated, ev.RecordTime = true, timestamppb.New(m.recorded)
-		return ev
-	}
-	return &banliv1.Event{
+	ev := &banliv1.Event{
 		Time:      now,
 		Actor:     Actor(ctx),
 		Action:    string(step),
@@ -73,4 +68,8 @@ func newEvent(ctx context.Context, now *timestamppb.Timestamp, step Step, target
 		ToState:   to,
 		Details:   details,
 	}
+	if m := migrationOf(ctx); m != nil {
+		ev.Migrated, ev.RecordTime = true, timestamppb.New(m.recorded)
+	}
+	return ev
 }

@@ -153,15 +153,10 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		// A step of a migrated case: inside the row's transaction, at the
 		// step's stated time, audited once for the whole migration.
 		res, err := decide(m.tx, m.at)
-		if err != nil {
-			return zero, err
+		if err == nil {
+			err = checkAnswer(res)
 		}
-		if p, isCase := any(res).(*banliv1.Proposal); isCase {
-			if err := checkCaseLimits(p); err != nil {
-				return zero, err
-			}
-		}
-		return res, nil
+		return res, err
 	}
 	replay := zero.ProtoReflect().New().Interface()
 	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
@@ -169,13 +164,11 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		// commit order.
 		now := s.now()
 		res, err := decide(tx, now)
+		if err == nil {
+			err = checkAnswer(res)
+		}
 		if err != nil {
 			return nil, err
-		}
-		if p, isCase := any(res).(*banliv1.Proposal); isCase {
-			if err := checkCaseLimits(p); err != nil {
-				return nil, err
-			}
 		}
 		rec := auditRecord(ctx, method, req, now)
 		rec.Outcome = "OK"
@@ -189,6 +182,14 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		return zero, err // the interceptor records the refusal
 	}
 	return res.(T), nil
+}
+
+// checkAnswer refuses a decision whose case would outgrow its bounds.
+func checkAnswer(res proto.Message) error {
+	if p, isCase := res.(*banliv1.Proposal); isCase {
+		return checkCaseLimits(p)
+	}
+	return nil
 }
 
 // caseChange is one decision on one proposal: the proposal as loaded, the

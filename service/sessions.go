@@ -270,46 +270,37 @@ func validateCreateUnit(r *banliv1.CreateUnitRequest) error {
 	return v.err()
 }
 
-// registeredSession is the session of in's body, level, term and meeting, if
-// one is registered. Sessions are few, so they are read whole.
+// registeredSession is the session of in's body, level, term and meeting,
+// if one is registered.
 func registeredSession(r store.Reader, in *banliv1.Session) (string, error) {
-	for after := uint64(0); ; {
-		page, more, err := r.ListSessions(after, 1000)
-		if err != nil {
-			return "", err
+	same := ""
+	err := eachSession(r, func(s *banliv1.Session) bool {
+		if s.GetBody() == in.GetBody() && s.GetLevel() == in.GetLevel() && s.GetTerm() == in.GetTerm() && s.GetMeeting() == in.GetMeeting() {
+			same = s.GetName()
 		}
-		for _, s := range page {
-			if s.GetBody() == in.GetBody() && s.GetLevel() == in.GetLevel() && s.GetTerm() == in.GetTerm() && s.GetMeeting() == in.GetMeeting() {
-				return s.GetName(), nil
-			}
-		}
-		if !more || len(page) == 0 {
-			return "", nil
-		}
-		after = idOf(page[len(page)-1].GetName(), sessionsCollection)
-	}
+		return same != ""
+	})
+	return same, err
 }
 
 // uniqueUnitName refuses a unit named as an active unit under the same
 // parent is, other than the unit itself (self, when it is renamed).
+// Units are few (a city's bureaus and their departments), so they are
+// read whole.
 func uniqueUnitName(r store.Reader, in *banliv1.Unit, self string) error {
 	for after := uint64(0); ; {
-		page, more, err := r.ListUnits(after, 1000, func(u *banliv1.Unit) bool {
-			return u.GetActive() && u.GetParent() == in.GetParent() && u.GetDisplayName() == in.GetDisplayName() && u.GetName() != self
-		})
+		page, more, err := r.ListUnits(after, 1000, nil)
 		if err != nil {
 			return err
 		}
-		if len(page) > 0 {
-			return &existsError{resource: page[0].GetName(), what: fmt.Sprintf("an active unit named %s under %q", in.GetDisplayName(), in.GetParent())}
+		for _, u := range page {
+			if u.GetActive() && u.GetParent() == in.GetParent() && u.GetDisplayName() == in.GetDisplayName() && u.GetName() != self {
+				return &existsError{resource: u.GetName(), what: fmt.Sprintf("an active unit named %s under %q", in.GetDisplayName(), in.GetParent())}
+			}
 		}
-		if !more {
+		if !more || len(page) == 0 {
 			return nil
 		}
-		last, _, err := r.ListUnits(after, 1000, nil)
-		if err != nil || len(last) == 0 {
-			return err
-		}
-		after = idOf(last[len(last)-1].GetName(), unitsCollection)
+		after = idOf(page[len(page)-1].GetName(), unitsCollection)
 	}
 }

@@ -325,10 +325,6 @@ func checkNewParent(r store.Reader, u *banliv1.Unit) error {
 	return nil
 }
 
-// deadlinePolicy are the policy fields that set deadlines.
-var deadlinePolicy = []string{"sign_in_working_days", "reassignment_working_days", "opinion_months", "reply_months",
-	"reply_max_months", "rereply_months", "disclosure_working_days", "rating_working_days"}
-
 // UpdateSession corrects a session.
 func (s *Server) UpdateSession(ctx context.Context, req *banliv1.UpdateSessionRequest) (*banliv1.Session, error) {
 	v := &violations{}
@@ -377,30 +373,6 @@ func (s *Server) UpdateSession(ctx context.Context, req *banliv1.UpdateSessionRe
 		return nil, err
 	}
 	return s.GetSession(ctx, &banliv1.GetSessionRequest{Name: sess.GetName()})
-}
-
-// queueDeadlineRecompute records, with an amendment of a deadline rule of
-// a session that has cases, that their deadlines are to be recomputed.
-func queueDeadlineRecompute(r store.Reader, sess *banliv1.Session, before *banliv1.SessionPolicy, now time.Time) error {
-	after := sess.GetPolicy().ProtoReflect()
-	var changed []string
-	for _, name := range deadlinePolicy {
-		fd := after.Descriptor().Fields().ByName(protoreflect.Name(name))
-		if !after.Get(fd).Equal(before.ProtoReflect().Get(fd)) {
-			changed = append(changed, "policy."+name)
-		}
-	}
-	if len(changed) == 0 {
-		return nil
-	}
-	q := store.Query{}
-	q.And(sessionTerm(sess.GetName()))
-	cases, _, err := r.ListProposals(q, 0, 1)
-	if err != nil || len(cases) == 0 {
-		return err
-	}
-	queueRecompute(sess, strings.Join(changed, ", ")+" amended", now)
-	return nil
 }
 
 // UpdateLeader corrects a leader.
