@@ -157,6 +157,13 @@ var rules = map[string]Rule{
 	// Publication is the replying unit's act, which the office may also do.
 	banliv1.ProposalService_PublishReply_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 	banliv1.ProposalService_WithholdReply_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+	// The publisher reads the masked text first; only the office approves
+	// a publication (where the session asks), and whoever publishes may
+	// correct or withdraw.
+	banliv1.ProposalService_PreviewPublication_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+	banliv1.ProposalService_ReviewPublication_FullMethodName:   {Roles: roles(office)},
+	banliv1.ProposalService_CorrectPublication_FullMethodName:  {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
+	banliv1.ProposalService_WithdrawPublication_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 	// Delivery (送达) is the replying unit's, which the office may record too.
 	banliv1.ProposalService_RecordDelivery_FullMethodName: {Roles: roles(office, unitStaff, unitHead), Confine: confineToCase},
 

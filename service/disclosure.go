@@ -2,15 +2,24 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/store"
 )
 
-// Publishing a reply (公开), or withholding it for a recorded reason.
+// Publishing a reply (公开, 国办发〔2014〕46号): in full or as a summary,
+// with contact details masked (redact), within disclosure_working_days, or
+// withheld for a recorded reason. disclosureMachine says which step is
+// allowed from where; these are the steps.
 
-// disclosureStep is the frame of publishing or withholding a reply.
+// disclosureStep is the frame of every step on a reply's publication: it
+// finds the reply, checks the step against disclosureMachine (apply may
+// choose another step first, as PublishReply does under the office's
+// approval) and moves it.
 func disclosureStep(ctx context.Context, s *Server, method string, req mutatingRequest, name, etag string, step Step,
-	apply func(c *caseChange, r *banliv1.Reply),
+	apply func(c *caseChange, r *banliv1.Reply) error,
 ) (*banliv1.Proposal, error) {
 	ref := (&violations{}).replyRef("name", name)
 	return updateProposal(ctx, s, method, req, ref.proposal, etag, step, func(c *caseChange) error {
@@ -22,57 +31,271 @@ func disclosureStep(ctx context.Context, s *Server, method string, req mutatingR
 		if err != nil {
 			return err
 		}
-		to, err := disclosureMachine.check(step, r.GetName(), r.GetDisclosureState())
+		if err := apply(c, r); err != nil {
+			return err
+		}
+		to, err := disclosureMachine.check(c.step, r.GetName(), r.GetDisclosureState())
 		if err != nil {
 			return err
 		}
-		apply(c, r)
 		r.DisclosureState = to
 		c.target = r.GetName()
 		return nil
 	})
 }
 
-// PublishReply publishes a reply without its contact details.
+// publicationText is what a reply's publication publishes: the text given
+// (a summary, an edit) or the reply's own, masked.
+func publicationText(r *banliv1.Reply, given string) (string, []*banliv1.Redaction, error) {
+	if given == "" && r.GetDisclosureIntent() == banliv1.DisclosureIntent_DISCLOSURE_INTENT_SUMMARY {
+		return "", nil, invalidField("published_text", "%s is to be published as a summary (disclosure_intent SUMMARY): give the summary", r.GetName())
+	}
+	if given == "" {
+		given = r.GetText()
+	}
+	text, redactions := redact(given, r.GetContactPerson(), r.GetContactPhone())
+	return text, redactions, nil
+}
+
+// setPublished keeps the masked text on the reply, without the originals.
+func setPublished(c *caseChange, r *banliv1.Reply, text string, redactions []*banliv1.Redaction) {
+	r.PublishedText = text
+	r.Redactions = nil
+	for _, red := range redactions {
+		r.Redactions = append(r.Redactions, &banliv1.Redaction{Kind: red.GetKind(), Replacement: red.GetReplacement()})
+	}
+	r.PublishTime = c.nowProto()
+}
+
+func (c *caseChange) publicationChange(r *banliv1.Reply, action banliv1.PublicationAction, reason, previous string) {
+	by := ""
+	if caller, ok := CallerFrom(c.ctx); ok {
+		by = caller.Account
+	}
+	r.PublicationChanges = append(r.PublicationChanges, &banliv1.PublicationChange{
+		Action: action, Reason: reason, By: by, ChangeTime: c.nowProto(), PreviousText: previous,
+	})
+}
+
+// PublishReply publishes a reply with its contact details masked, or,
+// where the office approves publications, submits it for approval.
 func (s *Server) PublishReply(ctx context.Context, req *banliv1.PublishReplyRequest) (*banliv1.Proposal, error) {
-	if err := validatePublish(req); err != nil {
+	v := replyStepRequest(req.GetName(), req.GetEtag(), req.GetRequestId())
+	v.paragraph("published_text", req.GetPublishedText(), maxReplyLen, false)
+	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return disclosureStep(ctx, s, banliv1.ProposalService_PublishReply_FullMethodName, req, req.GetName(), req.GetEtag(), StepPublish, func(c *caseChange, r *banliv1.Reply) {
-		// The published text is the reply text (or the summary given); the
-		// contact person and phone are separate fields and never published.
-		r.PublishedText = req.GetPublishedText()
-		if r.PublishedText == "" {
-			r.PublishedText = r.GetText()
+	return disclosureStep(ctx, s, banliv1.ProposalService_PublishReply_FullMethodName, req, req.GetName(), req.GetEtag(), StepPublish, func(c *caseChange, r *banliv1.Reply) error {
+		text, redactions, err := publicationText(r, req.GetPublishedText())
+		if err != nil {
+			return err
 		}
+		policy, err := c.sessionPolicy()
+		if err != nil {
+			return err
+		}
+		setPublished(c, r, text, redactions)
+		if caller, _ := CallerFrom(c.ctx); policy.GetOfficeReviewsPublication() && (caller == nil || caller.Role != office) {
+			c.step = StepSubmitPublication
+			r.PublishTime = nil
+			c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_SUBMITTED, "", "")
+			c.details = fmt.Sprintf("%s submitted for publication, %d details masked", r.GetName(), len(redactions))
+			return nil
+		}
+		c.details = fmt.Sprintf("published %s, %d details masked", r.GetName(), len(redactions))
+		return nil
+	})
+}
+
+// PreviewPublication returns what PublishReply would publish.
+func (s *Server) PreviewPublication(ctx context.Context, req *banliv1.PreviewPublicationRequest) (*banliv1.PublicationPreview, error) {
+	v := &violations{}
+	ref := v.replyRef("name", req.GetName())
+	v.paragraph("published_text", req.GetPublishedText(), maxReplyLen, false)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var out *banliv1.PublicationPreview
+	err := s.store.View(func(r store.Reader) error {
+		p, err := r.Proposal(ref.proposal)
+		if err != nil {
+			return notFoundOr(err, req.GetName(), "name")
+		}
+		if ref.assignment > len(p.GetAssignments()) {
+			return resourceNotFound(req.GetName(), "name")
+		}
+		reply := replyNamed(p.GetAssignments()[ref.assignment-1], req.GetName())
+		if reply == nil {
+			return resourceNotFound(req.GetName(), "name")
+		}
+		text, redactions, err := publicationText(reply, req.GetPublishedText())
+		out = &banliv1.PublicationPreview{PublishedText: text, Redactions: redactions}
+		return err
+	})
+	return out, err
+}
+
+// ReviewPublication is the office's approval of a publication submitted
+// to it, or its return.
+func (s *Server) ReviewPublication(ctx context.Context, req *banliv1.ReviewPublicationRequest) (*banliv1.Proposal, error) {
+	v := replyStepRequest(req.GetName(), req.GetEtag(), req.GetRequestId())
+	v.enum("decision", req.GetDecision(), true)
+	returned := req.GetDecision() == banliv1.ReviewDecision_REVIEW_DECISION_RETURNED
+	v.paragraph("reason", req.GetReason(), maxNoteLen, returned)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	step := StepApprovePublication
+	if returned {
+		step = StepReturnPublication
+	}
+	return disclosureStep(ctx, s, banliv1.ProposalService_ReviewPublication_FullMethodName, req, req.GetName(), req.GetEtag(), step, func(c *caseChange, r *banliv1.Reply) error {
+		if returned {
+			c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_RETURNED, req.GetReason(), r.GetPublishedText())
+			r.PublishedText, r.Redactions = "", nil
+			c.details = fmt.Sprintf("publication of %s returned: %s", r.GetName(), req.GetReason())
+			return nil
+		}
+		c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_APPROVED, req.GetReason(), "")
 		r.PublishTime = c.nowProto()
-		c.details = "published " + r.GetName()
+		c.details = "publication of " + r.GetName() + " approved: published"
+		return nil
+	})
+}
+
+// CorrectPublication replaces a published text, keeping the one replaced.
+func (s *Server) CorrectPublication(ctx context.Context, req *banliv1.CorrectPublicationRequest) (*banliv1.Proposal, error) {
+	v := replyStepRequest(req.GetName(), req.GetEtag(), req.GetRequestId())
+	v.paragraph("published_text", req.GetPublishedText(), maxReplyLen, true)
+	v.paragraph("reason", req.GetReason(), maxNoteLen, true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return disclosureStep(ctx, s, banliv1.ProposalService_CorrectPublication_FullMethodName, req, req.GetName(), req.GetEtag(), StepCorrectPublication, func(c *caseChange, r *banliv1.Reply) error {
+		text, redactions, err := publicationText(r, req.GetPublishedText())
+		if err != nil {
+			return err
+		}
+		c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_CORRECTED, req.GetReason(), r.GetPublishedText())
+		setPublished(c, r, text, redactions)
+		c.details = fmt.Sprintf("publication of %s corrected: %s", r.GetName(), req.GetReason())
+		return nil
+	})
+}
+
+// WithdrawPublication takes a published reply down, keeping its text.
+func (s *Server) WithdrawPublication(ctx context.Context, req *banliv1.WithdrawPublicationRequest) (*banliv1.Proposal, error) {
+	v := replyStepRequest(req.GetName(), req.GetEtag(), req.GetRequestId())
+	v.paragraph("reason", req.GetReason(), maxNoteLen, true)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return disclosureStep(ctx, s, banliv1.ProposalService_WithdrawPublication_FullMethodName, req, req.GetName(), req.GetEtag(), StepWithdrawPublication, func(c *caseChange, r *banliv1.Reply) error {
+		c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_WITHDRAWN, req.GetReason(), r.GetPublishedText())
+		r.PublishedText, r.Redactions, r.PublishTime = "", nil, nil
+		c.details = fmt.Sprintf("publication of %s withdrawn: %s", r.GetName(), req.GetReason())
+		return nil
 	})
 }
 
 // WithholdReply records why a reply is not published.
 func (s *Server) WithholdReply(ctx context.Context, req *banliv1.WithholdReplyRequest) (*banliv1.Proposal, error) {
-	if err := validateWithhold(req); err != nil {
+	v := replyStepRequest(req.GetName(), req.GetEtag(), req.GetRequestId())
+	v.paragraph("reason", req.GetReason(), maxNoteLen, true)
+	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return disclosureStep(ctx, s, banliv1.ProposalService_WithholdReply_FullMethodName, req, req.GetName(), req.GetEtag(), StepWithhold, func(c *caseChange, r *banliv1.Reply) {
+	return disclosureStep(ctx, s, banliv1.ProposalService_WithholdReply_FullMethodName, req, req.GetName(), req.GetEtag(), StepWithhold, func(c *caseChange, r *banliv1.Reply) error {
 		r.WithholdReason = req.GetReason()
+		r.PublishedText, r.Redactions = "", nil
 		c.details = "withheld " + r.GetName() + ": " + req.GetReason()
+		return nil
 	})
 }
 
-func validatePublish(r *banliv1.PublishReplyRequest) error {
+// replyStepRequest checks what every step on a reply's publication names:
+// the reply, and the etag and request id; the step adds its own fields.
+func replyStepRequest(name, etag, requestID string) *violations {
 	v := &violations{}
-	v.replyRef("name", r.GetName())
-	v.mutation(r.GetEtag(), r.GetRequestId())
-	v.paragraph("published_text", r.GetPublishedText(), maxReplyLen, false)
-	return v.err()
+	v.replyRef("name", name)
+	v.mutation(etag, requestID)
+	return v
 }
 
-func validateWithhold(r *banliv1.WithholdReplyRequest) error {
-	v := &violations{}
-	v.replyRef("name", r.GetName())
-	v.mutation(r.GetEtag(), r.GetRequestId())
-	v.paragraph("reason", r.GetReason(), maxNoteLen, true)
-	return v.err()
+// supersedeReply takes the latest reply of a part sent back for a new
+// round out of the publication queue: the new round's reply is the one
+// to publish. One already published, withheld or withdrawn stays so.
+func supersedeReply(a *banliv1.Assignment) {
+	replies := a.GetReplies()
+	if len(replies) == 0 {
+		return
+	}
+	r := replies[len(replies)-1]
+	if to, err := disclosureMachine.check(StepSupersedeReply, r.GetName(), r.GetDisclosureState()); err == nil {
+		r.DisclosureState = to
+	}
+}
+
+// closePublicationMethod is what the audit trail names the server's step.
+const closePublicationMethod = "server/ClosePublicationPeriod"
+
+// ClosePublicationPeriods marks every latest reply whose publication
+// period has ended with nothing decided as OVERDUE (公开逾期), each case in
+// a write of its own: from then on the disclosure rate counts it as due.
+// It returns how many replies it marked. The server runs it with its
+// other scheduled steps; a standby does not.
+func (s *Server) ClosePublicationPeriods(ctx context.Context) (int, error) {
+	if s.refuseOnStandby() != nil {
+		return 0, nil
+	}
+	now := s.now()
+	var found []replyRef
+	err := s.store.View(func(r store.Reader) error {
+		q := store.Query{}
+		q.And(publicationTerm(pending))
+		return eachMatching(r, q, func(p *banliv1.Proposal) {
+			for n, a := range p.GetAssignments() {
+				if r := queuedReply(a); r != nil && r.GetDisclosureState() == pending && now.After(r.GetDisclosureDeadline().GetDueTime().AsTime()) {
+					found = append(found, replyRef{assignmentRef{proposal: idOf(p.GetName(), proposalsCollection), assignment: n + 1}, int(r.GetRound())})
+				}
+			}
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	ctx = WithCaller(ctx, serverCaller)
+	marked := 0
+	for _, ref := range found {
+		name := replyName(ref.proposal, ref.assignment, ref.round)
+		_, err := disclosureStep(ctx, s, closePublicationMethod, serverStep{&banliv1.GetProposalRequest{Name: name}}, name, "", StepClosePublication,
+			func(c *caseChange, r *banliv1.Reply) error {
+				c.details = fmt.Sprintf("%s: the publication period ended on %s with nothing published or withheld", r.GetName(), r.GetDisclosureDeadline().GetDueDate())
+				return nil
+			})
+		switch {
+		case err == nil:
+			marked++
+		case errors.Is(err, ErrInvalidTransition):
+			// Published or withheld since it was read.
+		default:
+			return marked, err
+		}
+	}
+	return marked, nil
+}
+
+// queuedReply is the reply of a current part that waits in the
+// publication queue, if one does: its latest, not yet published, withheld
+// or superseded.
+func queuedReply(a *banliv1.Assignment) *banliv1.Reply {
+	replies := a.GetReplies()
+	if !isCurrent(a) || len(replies) == 0 {
+		return nil
+	}
+	switch r := replies[len(replies)-1]; r.GetDisclosureState() {
+	case pending, pubAwaiting, pubOverdue:
+		return r
+	}
+	return nil
 }

@@ -536,7 +536,7 @@ var (
 			if in.policy.GetUnreturnedRatings() == banliv1.UnreturnedRatings_UNRETURNED_RATINGS_WAIT {
 				return fmt.Errorf("the session waits for every rating (UNRETURNED_RATINGS_WAIT): %w", ErrPrecondition)
 			}
-			if !ratingsOverdue(in.p, in.a, in.now) {
+			if !ratingsOverdue(in.p, in.a, in.now, in.now) {
 				return fmt.Errorf("%s: the rating period has not ended, or no rating is missing: %w", in.a.GetName(), ErrPrecondition)
 			}
 			return nil

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"slices"
 	"strconv"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -15,7 +16,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 5, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 6, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -29,7 +30,13 @@ func carriedTerm(year int32) string       { return "carried=" + strconv.Itoa(int
 func unitTerm(unit string) string         { return "unit=" + unit }
 func handlerTerm(account string) string   { return "handler=" + account }
 func fileTerm(sha256 string) string       { return "file=" + sha256 }
-func keyLeaderTerm(leader string) string  { return "key_leader=" + leader }
+
+// publicationTerm lists the cases with a reply in the publication queue
+// (queuedReply) in this disclosure state.
+func publicationTerm(s banliv1.DisclosureState) string {
+	return "publication=" + strconv.Itoa(int(s))
+}
+func keyLeaderTerm(leader string) string { return "key_leader=" + leader }
 func roleTerm(r banliv1.AssignmentRole) string {
 	return "role=" + strconv.Itoa(int(r))
 }
@@ -86,6 +93,9 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		if h := a.GetHandler(); h != "" {
 			terms = append(terms, handlerTerm(h))
 		}
+		if r := queuedReply(a); r != nil && !slices.Contains(terms, publicationTerm(r.GetDisclosureState())) {
+			terms = append(terms, publicationTerm(r.GetDisclosureState()))
+		}
 	}
 	if provisional {
 		terms = append(terms, provisionalTerm)
@@ -135,6 +145,9 @@ type caseFilter struct {
 	keyLeader string
 	// provisional keeps cases with a provisional deadline.
 	provisional bool
+	// publication keeps cases with a reply in the publication queue in
+	// any of these disclosure states.
+	publication []banliv1.DisclosureState
 	// carriedYear, with sessions, also keeps cases with a part carried
 	// over into this year (跨年度), whatever their session.
 	carriedYear int32
@@ -173,6 +186,13 @@ func (f caseFilter) query() store.Query {
 			} else {
 				any = append(any, partStateTerm(st))
 			}
+		}
+		q.And(any...)
+	}
+	if len(f.publication) > 0 {
+		var any []string
+		for _, st := range f.publication {
+			any = append(any, publicationTerm(st))
 		}
 		q.And(any...)
 	}

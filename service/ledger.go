@@ -19,7 +19,10 @@ var ledgerViews = map[banliv1.LedgerView]struct {
 	states []banliv1.AssignmentState
 	role   banliv1.AssignmentRole
 	// also, if set, narrows the view further, as of a time.
-	also func(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) bool
+	also func(p *banliv1.Proposal, a *banliv1.Assignment, asOf, horizon time.Time) bool
+	// publication lists the parts whose latest reply waits in the
+	// publication queue in one of these disclosure states.
+	publication []banliv1.DisclosureState
 }{
 	banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN:     {states: []banliv1.AssignmentState{aAssigned}},
 	banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION:     {states: []banliv1.AssignmentState{aAssigned, aSigned, aConsulted}, role: coHandling},
@@ -28,6 +31,8 @@ var ledgerViews = map[banliv1.LedgerView]struct {
 	banliv1.LedgerView_LEDGER_VIEW_KEY_CASES:            {},
 	banliv1.LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED: {states: []banliv1.AssignmentState{aReplied}, also: ratingsOverdue},
 	banliv1.LedgerView_LEDGER_VIEW_NOT_DELIVERED:        {states: []banliv1.AssignmentState{aReplied}, also: notDelivered},
+	banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON: {publication: []banliv1.DisclosureState{pending, pubAwaiting}, also: publicationDueSoon},
+	banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE:  {publication: []banliv1.DisclosureState{pending, pubAwaiting, pubOverdue}, also: publicationOverdue},
 	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:             {},
 	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:              {},
 }
@@ -103,11 +108,7 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 	}
 	from, to := int64(math.MinInt64), asOf.Unix()-1
 	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_DUE_SOON {
-		days := int(req.GetWithinWorkingDays())
-		if days == 0 {
-			days = defaultDueSoonDays
-		}
-		from, to = asOf.Unix(), s.clock.workingDaysAfter(asOf, days, "now").GetDueTime().GetSeconds()
+		from, to = asOf.Unix(), s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().GetSeconds()
 	}
 	keep := func(d store.Due) bool {
 		unit := req.GetUnit()
@@ -142,7 +143,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		return nil, "", err
 	}
 	view := ledgerViews[req.GetView()]
-	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states, handler: req.GetHandler()}
+	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states, handler: req.GetHandler(), publication: view.publication}
 	if req.GetYear() != 0 && req.GetSession() == "" {
 		f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 	}
@@ -150,6 +151,8 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		yes := true
 		f.key, f.leader, f.keyLeader = &yes, req.GetSupervisingLeader(), req.GetLeader()
 	}
+	// horizon is where a due-soon view stops looking.
+	horizon := s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
 	var entries []*banliv1.LedgerEntry
 	for {
 		list, more, err := r.ListProposals(f.query(), after, limit)
@@ -159,8 +162,12 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		for _, p := range list {
 			var found []*banliv1.LedgerEntry
 			for _, a := range p.GetAssignments() {
-				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(p, a, asOf)) {
-					found = append(found, ledgerEntry(p, a, asOf))
+				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(p, a, asOf, horizon)) {
+					e := ledgerEntry(p, a, asOf)
+					if view.publication != nil {
+						publicationEntry(e, queuedReply(a), asOf)
+					}
+					found = append(found, e)
 				}
 			}
 			if len(entries) > 0 && len(entries)+len(found) > limit {
@@ -178,15 +185,48 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 	}
 }
 
+// dueSoonDays is how far ahead a due-soon view looks, in working days.
+func dueSoonDays(req *banliv1.ListLedgerEntriesRequest) int {
+	if days := int(req.GetWithinWorkingDays()); days > 0 {
+		return days
+	}
+	return defaultDueSoonDays
+}
+
+// publicationDueSoon: a reply in the publication queue, undecided, whose
+// period ends between asOf and horizon.
+func publicationDueSoon(_ *banliv1.Proposal, a *banliv1.Assignment, asOf, horizon time.Time) bool {
+	r := queuedReply(a)
+	if r == nil || r.GetDisclosureState() == pubOverdue {
+		return false
+	}
+	due := r.GetDisclosureDeadline().GetDueTime().AsTime()
+	return !asOf.After(due) && !due.After(horizon)
+}
+
+// publicationOverdue: a reply in the publication queue whose period had
+// ended as of asOf (公开逾期).
+func publicationOverdue(_ *banliv1.Proposal, a *banliv1.Assignment, asOf, _ time.Time) bool {
+	r := queuedReply(a)
+	return r != nil && (r.GetDisclosureState() == pubOverdue || asOf.After(r.GetDisclosureDeadline().GetDueTime().AsTime()))
+}
+
+// publicationEntry adds what the publication views show of a part's
+// reply, and judges overdue by its publication deadline.
+func publicationEntry(e *banliv1.LedgerEntry, r *banliv1.Reply, asOf time.Time) {
+	e.Reply, e.DisclosureState, e.DisclosureDeadline = r.GetName(), r.GetDisclosureState(), r.GetDisclosureDeadline()
+	e.Overdue = r.GetDisclosureState() == pubOverdue || asOf.After(r.GetDisclosureDeadline().GetDueTime().AsTime())
+}
+
 // notDelivered: the current reply has not reached every proposer (未送达).
-func notDelivered(p *banliv1.Proposal, a *banliv1.Assignment, _ time.Time) bool {
+func notDelivered(p *banliv1.Proposal, a *banliv1.Assignment, _, _ time.Time) bool {
 	replies := a.GetReplies()
 	return len(replies) > 0 && len(undelivered(p, replies[len(replies)-1])) > 0
 }
 
 // ratingsOverdue: the current reply's rating deadline has passed with
 // ratings missing (评价未返回).
-func ratingsOverdue(_ *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) bool {
+func ratingsOverdue(_ *banliv1.Proposal, a *banliv1.Assignment, asOf, _ time.Time) bool {
 	replies := a.GetReplies()
 	if len(replies) == 0 {
 		return false
@@ -278,6 +318,8 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, &out.RatedUnsatisfied, &out.MoreRatedUnsatisfied},
 		{banliv1.LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED, &out.RatingsNotReturned, &out.MoreRatingsNotReturned},
 		{banliv1.LedgerView_LEDGER_VIEW_NOT_DELIVERED, &out.NotDelivered, &out.MoreNotDelivered},
+		{banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON, &out.PublicationDueSoon, &out.MorePublicationDueSoon},
+		{banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE, &out.PublicationOverdue, &out.MorePublicationOverdue},
 	}
 	err := s.store.View(func(r store.Reader) error {
 		for _, view := range views {

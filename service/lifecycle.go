@@ -47,7 +47,14 @@ const (
 	StepRehandle            Step = "DecideUnsatisfied (re-handle)"
 	StepCloseUnsatisfied    Step = "DecideUnsatisfied (explain and close)"
 	StepPublish             Step = "PublishReply"
+	StepSubmitPublication   Step = "PublishReply (to the office's approval)"
+	StepApprovePublication  Step = "ReviewPublication (approve)"
+	StepReturnPublication   Step = "ReviewPublication (return)"
+	StepCorrectPublication  Step = "CorrectPublication"
+	StepWithdrawPublication Step = "WithdrawPublication"
 	StepWithhold            Step = "WithholdReply"
+	StepClosePublication    Step = "ClosePublicationPeriod (not published in time)"
+	StepSupersedeReply      Step = "a new round (RateReply unsatisfied, DecideUnsatisfied re-handle) supersedes the reply"
 	StepCorrectCategory     Step = "CorrectReplyCategory"
 	StepDelegate            Step = "DelegateAssignment"
 	StepDeliver             Step = "RecordDelivery"
@@ -97,6 +104,10 @@ const (
 	pending         = banliv1.DisclosureState_DISCLOSURE_STATE_PENDING
 	published       = banliv1.DisclosureState_DISCLOSURE_STATE_PUBLISHED
 	withheld        = banliv1.DisclosureState_DISCLOSURE_STATE_WITHHELD
+	pubAwaiting     = banliv1.DisclosureState_DISCLOSURE_STATE_AWAITING_APPROVAL
+	pubOverdue      = banliv1.DisclosureState_DISCLOSURE_STATE_OVERDUE
+	pubWithdrawn    = banliv1.DisclosureState_DISCLOSURE_STATE_WITHDRAWN
+	pubSuperseded   = banliv1.DisclosureState_DISCLOSURE_STATE_SUPERSEDED
 	stateUnderived  = banliv1.ProposalState_PROPOSAL_STATE_UNSPECIFIED
 	assignmentStays = banliv1.AssignmentState_ASSIGNMENT_STATE_UNSPECIFIED
 	// assignmentGoesBack is the destination "back to where the part was
@@ -347,10 +358,25 @@ func (m sideMachine[S]) check(step Step, resource string, state S) (S, error) {
 
 // disclosureMachine: the publication of one reply (公开).
 var disclosureMachine = sideMachine[banliv1.DisclosureState]{
-	steps: []Step{StepPublish, StepWithhold},
+	steps: []Step{StepPublish, StepSubmitPublication, StepApprovePublication, StepReturnPublication,
+		StepCorrectPublication, StepWithdrawPublication, StepWithhold, StepClosePublication, StepSupersedeReply},
 	edges: map[Step]map[banliv1.DisclosureState]banliv1.DisclosureState{
-		StepPublish:  {pending: published},
-		StepWithhold: {pending: withheld},
+		// Published when decided, late (overdue), or again once withdrawn.
+		StepPublish: {pending: published, pubOverdue: published, pubWithdrawn: published},
+		// Where the office approves publications, a unit's publication
+		// waits for it (office_reviews_publication).
+		StepSubmitPublication:  {pending: pubAwaiting, pubOverdue: pubAwaiting, pubWithdrawn: pubAwaiting},
+		StepApprovePublication: {pubAwaiting: published},
+		StepReturnPublication:  {pubAwaiting: pending},
+		StepCorrectPublication: {published: published},
+		// A withdrawal takes the text down; it may go up again.
+		StepWithdrawPublication: {published: pubWithdrawn},
+		// 依法不予公开: decided instead of publishing, with a reason.
+		StepWithhold: {pending: withheld, pubOverdue: withheld, pubAwaiting: withheld},
+		// The server's own step: the period ended with nothing decided.
+		StepClosePublication: {pending: pubOverdue},
+		// A new round's reply will be the one published.
+		StepSupersedeReply: {pending: pubSuperseded, pubOverdue: pubSuperseded, pubAwaiting: pubSuperseded},
 	},
 	describe: func(s banliv1.DisclosureState) string {
 		return "disclosure " + trimEnum(s.String(), "DISCLOSURE_STATE_")

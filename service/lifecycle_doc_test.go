@@ -120,8 +120,11 @@ func printSideMachine[S interface {
 // DecideExtension's).
 func whoMay(step Step) string {
 	method, _, _ := strings.Cut(string(step), " (")
-	if m := "server/" + method; m == closeRatingPeriodMethod || m == carryOverMethod {
+	if m := "server/" + method; m == closeRatingPeriodMethod || m == carryOverMethod || m == closePublicationMethod {
 		return "the server, by itself"
+	}
+	if step == StepSupersedeReply {
+		return "whoever starts the new round"
 	}
 	for full, rule := range rules {
 		if strings.HasSuffix(full, "/"+method) {

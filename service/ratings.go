@@ -82,6 +82,7 @@ func ratingStep(policy *banliv1.SessionPolicy, a *banliv1.Assignment, r *banliv1
 // newRound sends a part back for a new round (重新办理), with a new reply
 // deadline.
 func (c *caseChange) newRound(a *banliv1.Assignment, policy *banliv1.SessionPolicy, why string) {
+	supersedeReply(a)
 	a.Round++
 	a.ResponseDeadline = c.clock.monthsAfter(c.now, int(policy.GetRereplyMonths()), why)
 	c.details += fmt.Sprintf("; re-handling round %d, reply due %s", a.GetRound(), a.GetResponseDeadline().GetDueDate())
@@ -163,7 +164,7 @@ func (s *Server) CloseRatingPeriods(ctx context.Context) (int, error) {
 		q.And(partStateTerm(aReplied))
 		return eachMatching(r, q, func(p *banliv1.Proposal) {
 			for n, a := range p.GetAssignments() {
-				if a.GetState() == aReplied && isCurrent(a) && ratingsOverdue(p, a, now) {
+				if a.GetState() == aReplied && isCurrent(a) && ratingsOverdue(p, a, now, now) {
 					found = append(found, assignmentRef{proposal: idOf(p.GetName(), proposalsCollection), assignment: n + 1})
 				}
 			}

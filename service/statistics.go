@@ -72,6 +72,10 @@ const (
 	// missing, and the ratings missing (statisticsVersion 4).
 	cUnreturnedParts
 	cUnreturnedRatings
+	// Parts whose latest reply's publication period ended with nothing
+	// decided, and whose publication was withdrawn (statisticsVersion 6).
+	cPubOverdue
+	cPubWithdrawn
 	numCounters
 )
 
@@ -172,6 +176,10 @@ func partCounters(p *banliv1.Proposal, a *banliv1.Assignment) []int {
 			out = append(out, cPublished)
 		case withheld:
 			out = append(out, cWithheld)
+		case pubOverdue:
+			out = append(out, cPubOverdue)
+		case pubWithdrawn:
+			out = append(out, cPubWithdrawn)
 		}
 	}
 	met, declined := false, false
@@ -308,9 +316,11 @@ func statistics(v []int64) *banliv1.Statistics {
 		Satisfaction:           rate(v[cSatisfied]+v[cBasic], rated),
 		FirstRoundSatisfaction: rate(v[cFirstSatisfied]+v[cFirstBasic], v[cFirstSatisfied]+v[cFirstBasic]+v[cFirstUnsatisfied]),
 		CategoryA:              v[cCatA], CategoryB: v[cCatB], CategoryC: v[cCatC], CategoryD: v[cCatD],
-		Disclosure: rate(v[cPublished], v[cReplied]),
-		Published:  v[cPublished],
-		Withheld:   v[cWithheld],
+		Disclosure:           rate(v[cPublished], v[cPublished]+v[cPubOverdue]+v[cPubWithdrawn]),
+		Published:            v[cPublished],
+		Withheld:             v[cWithheld],
+		PublicationOverdue:   v[cPubOverdue],
+		PublicationWithdrawn: v[cPubWithdrawn],
 
 		PartsWithRatingsNotReturned: v[cUnreturnedParts],
 		RatingsNotReturned:          v[cUnreturnedRatings],
@@ -425,7 +435,7 @@ func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.
 // statisticsVersion names what contributions counts. Change it whenever
 // contributions changes what it returns: a server that opens data counted
 // under another version recounts every case first (recountStatistics).
-const statisticsVersion = 5
+const statisticsVersion = 6
 
 // versionStatistics is the name statisticsVersion is recorded under.
 const versionStatistics = "statistics"

@@ -91,6 +91,10 @@ var expectedAccess = map[string][]string{
 	"ProposalService/ReturnReplyDraft":       {"lead-head"},
 	"ProposalService/PublishReply":           callers([]string{"office"}, leadUnit),
 	"ProposalService/WithholdReply":          callers([]string{"office"}, leadUnit),
+	"ProposalService/PreviewPublication":     callers([]string{"office"}, leadUnit),
+	"ProposalService/ReviewPublication":      {"office"},
+	"ProposalService/CorrectPublication":     callers([]string{"office"}, leadUnit),
+	"ProposalService/WithdrawPublication":    callers([]string{"office"}, leadUnit),
 	"ProposalService/RecordDelivery":         callers([]string{"office"}, leadUnit),
 	"ProposalService/RateReply":              {"office", "platform"},
 	"ProposalService/WithdrawProposal":       {"office", "platform"},
@@ -281,7 +285,8 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		name = "sessions/1"
 	case strings.HasPrefix(m.short, "CalendarService/"):
 		name = "calendars/2021"
-	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery", "DecideUnsatisfied"}, string(m.desc.Name())):
+	case slices.Contains([]string{"RateReply", "PublishReply", "WithholdReply", "CorrectReplyCategory", "RecordDelivery", "DecideUnsatisfied",
+		"PreviewPublication", "ReviewPublication", "CorrectPublication", "WithdrawPublication"}, string(m.desc.Name())):
 		name = lead + "/replies/1"
 	case slices.Contains([]string{"SignAssignment", "DelegateAssignment", "SaveReplyDraft", "ReturnReplyDraft", "RecordCollectiveReview", "CountersignReply", "ReviewReply", "RequestReassignment", "DecideReassignment", "RequestExtension", "DecideExtension",
 		"RecordConsultation", "SubmitOpinion", "SubmitReply", "ReportFollowUp", "CloseFollowUp", "RemoveAssignment", "ChangeAssignmentRole"}, string(m.desc.Name())):

@@ -812,8 +812,21 @@ const (
 	DisclosureState_DISCLOSURE_STATE_PENDING DisclosureState = 1
 	// Published.
 	DisclosureState_DISCLOSURE_STATE_PUBLISHED DisclosureState = 2
-	// Withheld, with a recorded reason.
+	// Withheld, with a recorded reason: lawfully not published (依法不予公开).
 	DisclosureState_DISCLOSURE_STATE_WITHHELD DisclosureState = 3
+	// Submitted for publication and waiting for the office's approval
+	// (SessionPolicy.office_reviews_publication).
+	DisclosureState_DISCLOSURE_STATE_AWAITING_APPROVAL DisclosureState = 4
+	// Its period (SessionPolicy.disclosure_working_days) ended before it was
+	// published or withheld; the server marks it (ClosePublicationPeriod). It
+	// may still be published, late, or withheld.
+	DisclosureState_DISCLOSURE_STATE_OVERDUE DisclosureState = 5
+	// Published, then withdrawn with a reason (WithdrawPublication). It may
+	// be published again.
+	DisclosureState_DISCLOSURE_STATE_WITHDRAWN DisclosureState = 6
+	// A later round's reply answers the part (re-handling after an
+	// unsatisfied rating), so this one is not published: the later one is.
+	DisclosureState_DISCLOSURE_STATE_SUPERSEDED DisclosureState = 7
 )
 
 // Enum value maps for DisclosureState.
@@ -823,12 +836,20 @@ var (
 		1: "DISCLOSURE_STATE_PENDING",
 		2: "DISCLOSURE_STATE_PUBLISHED",
 		3: "DISCLOSURE_STATE_WITHHELD",
+		4: "DISCLOSURE_STATE_AWAITING_APPROVAL",
+		5: "DISCLOSURE_STATE_OVERDUE",
+		6: "DISCLOSURE_STATE_WITHDRAWN",
+		7: "DISCLOSURE_STATE_SUPERSEDED",
 	}
 	DisclosureState_value = map[string]int32{
-		"DISCLOSURE_STATE_UNSPECIFIED": 0,
-		"DISCLOSURE_STATE_PENDING":     1,
-		"DISCLOSURE_STATE_PUBLISHED":   2,
-		"DISCLOSURE_STATE_WITHHELD":    3,
+		"DISCLOSURE_STATE_UNSPECIFIED":       0,
+		"DISCLOSURE_STATE_PENDING":           1,
+		"DISCLOSURE_STATE_PUBLISHED":         2,
+		"DISCLOSURE_STATE_WITHHELD":          3,
+		"DISCLOSURE_STATE_AWAITING_APPROVAL": 4,
+		"DISCLOSURE_STATE_OVERDUE":           5,
+		"DISCLOSURE_STATE_WITHDRAWN":         6,
+		"DISCLOSURE_STATE_SUPERSEDED":        7,
 	}
 )
 
@@ -857,6 +878,137 @@ func (x DisclosureState) Number() protoreflect.EnumNumber {
 // Deprecated: Use DisclosureState.Descriptor instead.
 func (DisclosureState) EnumDescriptor() ([]byte, []int) {
 	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+}
+
+// What was done to a reply's publication besides publishing it.
+type PublicationAction int32
+
+const (
+	PublicationAction_PUBLICATION_ACTION_UNSPECIFIED PublicationAction = 0
+	// Submitted for the office's approval.
+	PublicationAction_PUBLICATION_ACTION_SUBMITTED PublicationAction = 1
+	// Approved by the office, and so published.
+	PublicationAction_PUBLICATION_ACTION_APPROVED PublicationAction = 2
+	// Returned by the office, with a reason; the reply is pending again.
+	PublicationAction_PUBLICATION_ACTION_RETURNED PublicationAction = 3
+	// The published text corrected, with a reason.
+	PublicationAction_PUBLICATION_ACTION_CORRECTED PublicationAction = 4
+	// Withdrawn from publication, with a reason.
+	PublicationAction_PUBLICATION_ACTION_WITHDRAWN PublicationAction = 5
+)
+
+// Enum value maps for PublicationAction.
+var (
+	PublicationAction_name = map[int32]string{
+		0: "PUBLICATION_ACTION_UNSPECIFIED",
+		1: "PUBLICATION_ACTION_SUBMITTED",
+		2: "PUBLICATION_ACTION_APPROVED",
+		3: "PUBLICATION_ACTION_RETURNED",
+		4: "PUBLICATION_ACTION_CORRECTED",
+		5: "PUBLICATION_ACTION_WITHDRAWN",
+	}
+	PublicationAction_value = map[string]int32{
+		"PUBLICATION_ACTION_UNSPECIFIED": 0,
+		"PUBLICATION_ACTION_SUBMITTED":   1,
+		"PUBLICATION_ACTION_APPROVED":    2,
+		"PUBLICATION_ACTION_RETURNED":    3,
+		"PUBLICATION_ACTION_CORRECTED":   4,
+		"PUBLICATION_ACTION_WITHDRAWN":   5,
+	}
+)
+
+func (x PublicationAction) Enum() *PublicationAction {
+	p := new(PublicationAction)
+	*p = x
+	return p
+}
+
+func (x PublicationAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PublicationAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[13].Descriptor()
+}
+
+func (PublicationAction) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[13]
+}
+
+func (x PublicationAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PublicationAction.Descriptor instead.
+func (PublicationAction) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+}
+
+// What the publication of a reply masks: contact details, which the
+// published text never carries (国办发〔2014〕46号).
+type RedactionKind int32
+
+const (
+	RedactionKind_REDACTION_KIND_UNSPECIFIED RedactionKind = 0
+	// A line giving the contact person or phone (联系人：… 联系电话：…),
+	// removed whole.
+	RedactionKind_REDACTION_KIND_CONTACT_LINE RedactionKind = 1
+	// The reply's contact person named in the text: the surname is kept.
+	RedactionKind_REDACTION_KIND_CONTACT_PERSON RedactionKind = 2
+	// A mobile number (the first 3 and last 4 digits kept) or a landline
+	// (the area code kept), or the reply's contact phone as written.
+	RedactionKind_REDACTION_KIND_PHONE RedactionKind = 3
+	// An e-mail address: the first character and the domain kept.
+	RedactionKind_REDACTION_KIND_EMAIL RedactionKind = 4
+	// A resident ID-card number (居民身份证号码): the first 6 digits kept.
+	RedactionKind_REDACTION_KIND_ID_NUMBER RedactionKind = 5
+)
+
+// Enum value maps for RedactionKind.
+var (
+	RedactionKind_name = map[int32]string{
+		0: "REDACTION_KIND_UNSPECIFIED",
+		1: "REDACTION_KIND_CONTACT_LINE",
+		2: "REDACTION_KIND_CONTACT_PERSON",
+		3: "REDACTION_KIND_PHONE",
+		4: "REDACTION_KIND_EMAIL",
+		5: "REDACTION_KIND_ID_NUMBER",
+	}
+	RedactionKind_value = map[string]int32{
+		"REDACTION_KIND_UNSPECIFIED":    0,
+		"REDACTION_KIND_CONTACT_LINE":   1,
+		"REDACTION_KIND_CONTACT_PERSON": 2,
+		"REDACTION_KIND_PHONE":          3,
+		"REDACTION_KIND_EMAIL":          4,
+		"REDACTION_KIND_ID_NUMBER":      5,
+	}
+)
+
+func (x RedactionKind) Enum() *RedactionKind {
+	p := new(RedactionKind)
+	*p = x
+	return p
+}
+
+func (x RedactionKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RedactionKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_proposal_proto_enumTypes[14].Descriptor()
+}
+
+func (RedactionKind) Type() protoreflect.EnumType {
+	return &file_banli_v1_proposal_proto_enumTypes[14]
+}
+
+func (x RedactionKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RedactionKind.Descriptor instead.
+func (RedactionKind) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 // A proposer's rating of a reply.
@@ -899,11 +1051,11 @@ func (x Satisfaction) String() string {
 }
 
 func (Satisfaction) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[13].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[15].Descriptor()
 }
 
 func (Satisfaction) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[13]
+	return &file_banli_v1_proposal_proto_enumTypes[15]
 }
 
 func (x Satisfaction) Number() protoreflect.EnumNumber {
@@ -912,7 +1064,7 @@ func (x Satisfaction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Satisfaction.Descriptor instead.
 func (Satisfaction) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 // The office's decision on a unit's request (a change of unit, an
@@ -952,11 +1104,11 @@ func (x Decision) String() string {
 }
 
 func (Decision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[14].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
 }
 
 func (Decision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[14]
+	return &file_banli_v1_proposal_proto_enumTypes[16]
 }
 
 func (x Decision) Number() protoreflect.EnumNumber {
@@ -965,7 +1117,7 @@ func (x Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Decision.Descriptor instead.
 func (Decision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 // What a leader is to a key case.
@@ -1004,11 +1156,11 @@ func (x KeyCaseRole) String() string {
 }
 
 func (KeyCaseRole) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[15].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
 }
 
 func (KeyCaseRole) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[15]
+	return &file_banli_v1_proposal_proto_enumTypes[17]
 }
 
 func (x KeyCaseRole) Number() protoreflect.EnumNumber {
@@ -1017,7 +1169,7 @@ func (x KeyCaseRole) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeyCaseRole.Descriptor instead.
 func (KeyCaseRole) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 // Where a carried-over part stands.
@@ -1060,11 +1212,11 @@ func (x FollowUpState) String() string {
 }
 
 func (FollowUpState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[16].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
 }
 
 func (FollowUpState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[16]
+	return &file_banli_v1_proposal_proto_enumTypes[18]
 }
 
 func (x FollowUpState) Number() protoreflect.EnumNumber {
@@ -1073,7 +1225,7 @@ func (x FollowUpState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FollowUpState.Descriptor instead.
 func (FollowUpState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 // One dimension of a rating form.
@@ -1120,11 +1272,11 @@ func (x RatingDimension) String() string {
 }
 
 func (RatingDimension) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[17].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
 }
 
 func (RatingDimension) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[17]
+	return &file_banli_v1_proposal_proto_enumTypes[19]
 }
 
 func (x RatingDimension) Number() protoreflect.EnumNumber {
@@ -1133,7 +1285,7 @@ func (x RatingDimension) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RatingDimension.Descriptor instead.
 func (RatingDimension) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 // How a rating came in.
@@ -1172,11 +1324,11 @@ func (x RatingSource) String() string {
 }
 
 func (RatingSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[18].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
 }
 
 func (RatingSource) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[18]
+	return &file_banli_v1_proposal_proto_enumTypes[20]
 }
 
 func (x RatingSource) Number() protoreflect.EnumNumber {
@@ -1185,7 +1337,7 @@ func (x RatingSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RatingSource.Descriptor instead.
 func (RatingSource) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 // What the office decides of an unsatisfied rating.
@@ -1224,11 +1376,11 @@ func (x UnsatisfiedDecision) String() string {
 }
 
 func (UnsatisfiedDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[19].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
 }
 
 func (UnsatisfiedDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[19]
+	return &file_banli_v1_proposal_proto_enumTypes[21]
 }
 
 func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
@@ -1237,7 +1389,7 @@ func (x UnsatisfiedDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UnsatisfiedDecision.Descriptor instead.
 func (UnsatisfiedDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 // What a rating not returned by the end of its period counts as.
@@ -1285,11 +1437,11 @@ func (x UnreturnedRatings) String() string {
 }
 
 func (UnreturnedRatings) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[20].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
 }
 
 func (UnreturnedRatings) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[20]
+	return &file_banli_v1_proposal_proto_enumTypes[22]
 }
 
 func (x UnreturnedRatings) Number() protoreflect.EnumNumber {
@@ -1298,7 +1450,7 @@ func (x UnreturnedRatings) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use UnreturnedRatings.Descriptor instead.
 func (UnreturnedRatings) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 // What kind of supervision a leader gave a key case.
@@ -1345,11 +1497,11 @@ func (x SupervisionKind) String() string {
 }
 
 func (SupervisionKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[21].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[23].Descriptor()
 }
 
 func (SupervisionKind) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[21]
+	return &file_banli_v1_proposal_proto_enumTypes[23]
 }
 
 func (x SupervisionKind) Number() protoreflect.EnumNumber {
@@ -1358,7 +1510,7 @@ func (x SupervisionKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SupervisionKind.Descriptor instead.
 func (SupervisionKind) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 // Where a draft of a reply stands.
@@ -1405,11 +1557,11 @@ func (x DraftState) String() string {
 }
 
 func (DraftState) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[22].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[24].Descriptor()
 }
 
 func (DraftState) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[22]
+	return &file_banli_v1_proposal_proto_enumTypes[24]
 }
 
 func (x DraftState) Number() protoreflect.EnumNumber {
@@ -1418,7 +1570,7 @@ func (x DraftState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DraftState.Descriptor instead.
 func (DraftState) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 // What the office decides of a signed-off reply.
@@ -1457,11 +1609,11 @@ func (x ReviewDecision) String() string {
 }
 
 func (ReviewDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[23].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[25].Descriptor()
 }
 
 func (ReviewDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[23]
+	return &file_banli_v1_proposal_proto_enumTypes[25]
 }
 
 func (x ReviewDecision) Number() protoreflect.EnumNumber {
@@ -1470,7 +1622,7 @@ func (x ReviewDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReviewDecision.Descriptor instead.
 func (ReviewDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 // What a co-handling unit says of the lead's draft.
@@ -1509,11 +1661,11 @@ func (x CountersignDecision) String() string {
 }
 
 func (CountersignDecision) Descriptor() protoreflect.EnumDescriptor {
-	return file_banli_v1_proposal_proto_enumTypes[24].Descriptor()
+	return file_banli_v1_proposal_proto_enumTypes[26].Descriptor()
 }
 
 func (CountersignDecision) Type() protoreflect.EnumType {
-	return &file_banli_v1_proposal_proto_enumTypes[24]
+	return &file_banli_v1_proposal_proto_enumTypes[26]
 }
 
 func (x CountersignDecision) Number() protoreflect.EnumNumber {
@@ -1522,7 +1674,154 @@ func (x CountersignDecision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CountersignDecision.Descriptor instead.
 func (CountersignDecision) EnumDescriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+}
+
+// One change to a reply's publication.
+type PublicationChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was done.
+	Action PublicationAction `protobuf:"varint,1,opt,name=action,proto3,enum=banli.v1.PublicationAction" json:"action,omitempty"`
+	// Why, as given (required to return, correct or withdraw).
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Who, `accounts/{account}`.
+	By string `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	// When.
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	// For a correction or a withdrawal: the text that had been published.
+	PreviousText  string `protobuf:"bytes,5,opt,name=previous_text,json=previousText,proto3" json:"previous_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicationChange) Reset() {
+	*x = PublicationChange{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicationChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicationChange) ProtoMessage() {}
+
+func (x *PublicationChange) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicationChange.ProtoReflect.Descriptor instead.
+func (*PublicationChange) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PublicationChange) GetAction() PublicationAction {
+	if x != nil {
+		return x.Action
+	}
+	return PublicationAction_PUBLICATION_ACTION_UNSPECIFIED
+}
+
+func (x *PublicationChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PublicationChange) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *PublicationChange) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+func (x *PublicationChange) GetPreviousText() string {
+	if x != nil {
+		return x.PreviousText
+	}
+	return ""
+}
+
+// One masking in a published text.
+type Redaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was masked.
+	Kind RedactionKind `protobuf:"varint,1,opt,name=kind,proto3,enum=banli.v1.RedactionKind" json:"kind,omitempty"`
+	// The text as it was, for the publisher's eyes: PreviewPublication shows
+	// it; a published reply keeps only the kind and the replacement.
+	Original string `protobuf:"bytes,2,opt,name=original,proto3" json:"original,omitempty"`
+	// What the published text has instead (empty for a line removed).
+	Replacement   string `protobuf:"bytes,3,opt,name=replacement,proto3" json:"replacement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Redaction) Reset() {
+	*x = Redaction{}
+	mi := &file_banli_v1_proposal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Redaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Redaction) ProtoMessage() {}
+
+func (x *Redaction) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Redaction.ProtoReflect.Descriptor instead.
+func (*Redaction) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Redaction) GetKind() RedactionKind {
+	if x != nil {
+		return x.Kind
+	}
+	return RedactionKind_REDACTION_KIND_UNSPECIFIED
+}
+
+func (x *Redaction) GetOriginal() string {
+	if x != nil {
+		return x.Original
+	}
+	return ""
+}
+
+func (x *Redaction) GetReplacement() string {
+	if x != nil {
+		return x.Replacement
+	}
+	return ""
 }
 
 // A due date and the rule that set it.
@@ -1556,7 +1855,7 @@ type Deadline struct {
 
 func (x *Deadline) Reset() {
 	*x = Deadline{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[0]
+	mi := &file_banli_v1_proposal_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1867,7 @@ func (x *Deadline) String() string {
 func (*Deadline) ProtoMessage() {}
 
 func (x *Deadline) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[0]
+	mi := &file_banli_v1_proposal_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1880,7 @@ func (x *Deadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deadline.ProtoReflect.Descriptor instead.
 func (*Deadline) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{0}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Deadline) GetDueTime() *timestamppb.Timestamp {
@@ -1675,7 +1974,7 @@ type Proposer struct {
 
 func (x *Proposer) Reset() {
 	*x = Proposer{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[1]
+	mi := &file_banli_v1_proposal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1986,7 @@ func (x *Proposer) String() string {
 func (*Proposer) ProtoMessage() {}
 
 func (x *Proposer) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[1]
+	mi := &file_banli_v1_proposal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1999,7 @@ func (x *Proposer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposer.ProtoReflect.Descriptor instead.
 func (*Proposer) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{1}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Proposer) GetId() int32 {
@@ -1795,7 +2094,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[2]
+	mi := &file_banli_v1_proposal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +2106,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[2]
+	mi := &file_banli_v1_proposal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +2119,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Attachment) GetFileName() string {
@@ -1967,7 +2266,7 @@ type Proposal struct {
 
 func (x *Proposal) Reset() {
 	*x = Proposal{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[3]
+	mi := &file_banli_v1_proposal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2278,7 @@ func (x *Proposal) String() string {
 func (*Proposal) ProtoMessage() {}
 
 func (x *Proposal) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[3]
+	mi := &file_banli_v1_proposal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2291,7 @@ func (x *Proposal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proposal.ProtoReflect.Descriptor instead.
 func (*Proposal) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Proposal) GetName() string {
@@ -2214,7 +2513,7 @@ type KeyCaseLeader struct {
 
 func (x *KeyCaseLeader) Reset() {
 	*x = KeyCaseLeader{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[4]
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2226,7 +2525,7 @@ func (x *KeyCaseLeader) String() string {
 func (*KeyCaseLeader) ProtoMessage() {}
 
 func (x *KeyCaseLeader) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[4]
+	mi := &file_banli_v1_proposal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2239,7 +2538,7 @@ func (x *KeyCaseLeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyCaseLeader.ProtoReflect.Descriptor instead.
 func (*KeyCaseLeader) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KeyCaseLeader) GetLeader() string {
@@ -2278,7 +2577,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2589,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[5]
+	mi := &file_banli_v1_proposal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2602,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Refusal) GetReason() NotFiledReason {
@@ -2410,7 +2709,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +2721,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[6]
+	mi := &file_banli_v1_proposal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +2734,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Assignment) GetName() string {
@@ -2649,7 +2948,7 @@ type PartCorrection struct {
 
 func (x *PartCorrection) Reset() {
 	*x = PartCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2661,7 +2960,7 @@ func (x *PartCorrection) String() string {
 func (*PartCorrection) ProtoMessage() {}
 
 func (x *PartCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[7]
+	mi := &file_banli_v1_proposal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2674,7 +2973,7 @@ func (x *PartCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartCorrection.ProtoReflect.Descriptor instead.
 func (*PartCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PartCorrection) GetWhat() string {
@@ -2733,7 +3032,7 @@ type FollowUp struct {
 
 func (x *FollowUp) Reset() {
 	*x = FollowUp{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2745,7 +3044,7 @@ func (x *FollowUp) String() string {
 func (*FollowUp) ProtoMessage() {}
 
 func (x *FollowUp) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[8]
+	mi := &file_banli_v1_proposal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2758,7 +3057,7 @@ func (x *FollowUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUp.ProtoReflect.Descriptor instead.
 func (*FollowUp) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FollowUp) GetState() FollowUpState {
@@ -2832,7 +3131,7 @@ type FollowUpReport struct {
 
 func (x *FollowUpReport) Reset() {
 	*x = FollowUpReport{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3143,7 @@ func (x *FollowUpReport) String() string {
 func (*FollowUpReport) ProtoMessage() {}
 
 func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[9]
+	mi := &file_banli_v1_proposal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3156,7 @@ func (x *FollowUpReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUpReport.ProtoReflect.Descriptor instead.
 func (*FollowUpReport) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FollowUpReport) GetText() string {
@@ -2904,7 +3203,7 @@ type ExtensionRequest struct {
 
 func (x *ExtensionRequest) Reset() {
 	*x = ExtensionRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2916,7 +3215,7 @@ func (x *ExtensionRequest) String() string {
 func (*ExtensionRequest) ProtoMessage() {}
 
 func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[10]
+	mi := &file_banli_v1_proposal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2929,7 +3228,7 @@ func (x *ExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtensionRequest.ProtoReflect.Descriptor instead.
 func (*ExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExtensionRequest) GetReason() string {
@@ -3000,7 +3299,7 @@ type Reminder struct {
 
 func (x *Reminder) Reset() {
 	*x = Reminder{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3012,7 +3311,7 @@ func (x *Reminder) String() string {
 func (*Reminder) ProtoMessage() {}
 
 func (x *Reminder) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3025,7 +3324,7 @@ func (x *Reminder) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reminder.ProtoReflect.Descriptor instead.
 func (*Reminder) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Reminder) GetId() int32 {
@@ -3084,7 +3383,7 @@ type ReassignmentRequest struct {
 
 func (x *ReassignmentRequest) Reset() {
 	*x = ReassignmentRequest{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3096,7 +3395,7 @@ func (x *ReassignmentRequest) String() string {
 func (*ReassignmentRequest) ProtoMessage() {}
 
 func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3109,7 +3408,7 @@ func (x *ReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*ReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReassignmentRequest) GetReason() string {
@@ -3186,7 +3485,7 @@ type Consultation struct {
 
 func (x *Consultation) Reset() {
 	*x = Consultation{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3198,7 +3497,7 @@ func (x *Consultation) String() string {
 func (*Consultation) ProtoMessage() {}
 
 func (x *Consultation) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3211,7 +3510,7 @@ func (x *Consultation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consultation.ProtoReflect.Descriptor instead.
 func (*Consultation) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Consultation) GetId() int32 {
@@ -3307,7 +3606,7 @@ type Opinion struct {
 
 func (x *Opinion) Reset() {
 	*x = Opinion{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3319,7 +3618,7 @@ func (x *Opinion) String() string {
 func (*Opinion) ProtoMessage() {}
 
 func (x *Opinion) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3332,7 +3631,7 @@ func (x *Opinion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Opinion.ProtoReflect.Descriptor instead.
 func (*Opinion) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Opinion) GetText() string {
@@ -3411,7 +3710,7 @@ type Rating struct {
 
 func (x *Rating) Reset() {
 	*x = Rating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3722,7 @@ func (x *Rating) String() string {
 func (*Rating) ProtoMessage() {}
 
 func (x *Rating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3735,7 @@ func (x *Rating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rating.ProtoReflect.Descriptor instead.
 func (*Rating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Rating) GetProposerId() int32 {
@@ -3506,7 +3805,7 @@ type DimensionRating struct {
 
 func (x *DimensionRating) Reset() {
 	*x = DimensionRating{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3518,7 +3817,7 @@ func (x *DimensionRating) String() string {
 func (*DimensionRating) ProtoMessage() {}
 
 func (x *DimensionRating) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3531,7 +3830,7 @@ func (x *DimensionRating) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DimensionRating.ProtoReflect.Descriptor instead.
 func (*DimensionRating) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DimensionRating) GetDimension() RatingDimension {
@@ -3565,7 +3864,7 @@ type UnsatisfiedVetting struct {
 
 func (x *UnsatisfiedVetting) Reset() {
 	*x = UnsatisfiedVetting{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3577,7 +3876,7 @@ func (x *UnsatisfiedVetting) String() string {
 func (*UnsatisfiedVetting) ProtoMessage() {}
 
 func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3590,7 +3889,7 @@ func (x *UnsatisfiedVetting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsatisfiedVetting.ProtoReflect.Descriptor instead.
 func (*UnsatisfiedVetting) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnsatisfiedVetting) GetDecision() UnsatisfiedDecision {
@@ -3654,7 +3953,9 @@ type Reply struct {
 	DisclosureIntent DisclosureIntent `protobuf:"varint,11,opt,name=disclosure_intent,json=disclosureIntent,proto3,enum=banli.v1.DisclosureIntent" json:"disclosure_intent,omitempty"`
 	// Where the publication stands. Output only.
 	DisclosureState DisclosureState `protobuf:"varint,12,opt,name=disclosure_state,json=disclosureState,proto3,enum=banli.v1.DisclosureState" json:"disclosure_state,omitempty"`
-	// The published text (contact details removed). Output only.
+	// The published text: the reply text, or the summary or edited text
+	// the publisher gave, with contact details masked (see Redaction).
+	// Output only.
 	PublishedText string `protobuf:"bytes,13,opt,name=published_text,json=publishedText,proto3" json:"published_text,omitempty"`
 	// When it was published. Output only.
 	PublishTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=publish_time,json=publishTime,proto3" json:"publish_time,omitempty"`
@@ -3707,13 +4008,18 @@ type Reply struct {
 	// (CloseRatingPeriod), how many were missing and what they count as.
 	// Output only.
 	RatingPeriodClose *RatingPeriodClose `protobuf:"bytes,31,opt,name=rating_period_close,json=ratingPeriodClose,proto3" json:"rating_period_close,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What the published text masks (without the originals). Output only.
+	Redactions []*Redaction `protobuf:"bytes,32,rep,name=redactions,proto3" json:"redactions,omitempty"`
+	// The publication's approvals, returns, corrections and withdrawals,
+	// oldest first. Output only.
+	PublicationChanges []*PublicationChange `protobuf:"bytes,33,rep,name=publication_changes,json=publicationChanges,proto3" json:"publication_changes,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3725,7 +4031,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3738,7 +4044,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Reply) GetName() string {
@@ -3958,6 +4264,20 @@ func (x *Reply) GetRatingPeriodClose() *RatingPeriodClose {
 	return nil
 }
 
+func (x *Reply) GetRedactions() []*Redaction {
+	if x != nil {
+		return x.Redactions
+	}
+	return nil
+}
+
+func (x *Reply) GetPublicationChanges() []*PublicationChange {
+	if x != nil {
+		return x.PublicationChanges
+	}
+	return nil
+}
+
 // The end of a reply's rating period with ratings missing.
 type RatingPeriodClose struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3973,7 +4293,7 @@ type RatingPeriodClose struct {
 
 func (x *RatingPeriodClose) Reset() {
 	*x = RatingPeriodClose{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3985,7 +4305,7 @@ func (x *RatingPeriodClose) String() string {
 func (*RatingPeriodClose) ProtoMessage() {}
 
 func (x *RatingPeriodClose) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,7 +4318,7 @@ func (x *RatingPeriodClose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RatingPeriodClose.ProtoReflect.Descriptor instead.
 func (*RatingPeriodClose) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RatingPeriodClose) GetCloseTime() *timestamppb.Timestamp {
@@ -4045,7 +4365,7 @@ type CollectiveReview struct {
 
 func (x *CollectiveReview) Reset() {
 	*x = CollectiveReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4057,7 +4377,7 @@ func (x *CollectiveReview) String() string {
 func (*CollectiveReview) ProtoMessage() {}
 
 func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4070,7 +4390,7 @@ func (x *CollectiveReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectiveReview.ProtoReflect.Descriptor instead.
 func (*CollectiveReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CollectiveReview) GetRound() int32 {
@@ -4142,7 +4462,7 @@ type SupervisionActivity struct {
 
 func (x *SupervisionActivity) Reset() {
 	*x = SupervisionActivity{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4474,7 @@ func (x *SupervisionActivity) String() string {
 func (*SupervisionActivity) ProtoMessage() {}
 
 func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4487,7 @@ func (x *SupervisionActivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisionActivity.ProtoReflect.Descriptor instead.
 func (*SupervisionActivity) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SupervisionActivity) GetKind() SupervisionKind {
@@ -4255,7 +4575,7 @@ type ReplyDraft struct {
 
 func (x *ReplyDraft) Reset() {
 	*x = ReplyDraft{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4267,7 +4587,7 @@ func (x *ReplyDraft) String() string {
 func (*ReplyDraft) ProtoMessage() {}
 
 func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4280,7 +4600,7 @@ func (x *ReplyDraft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyDraft.ProtoReflect.Descriptor instead.
 func (*ReplyDraft) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReplyDraft) GetVersion() int32 {
@@ -4363,7 +4683,7 @@ type OfficeReview struct {
 
 func (x *OfficeReview) Reset() {
 	*x = OfficeReview{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4375,7 +4695,7 @@ func (x *OfficeReview) String() string {
 func (*OfficeReview) ProtoMessage() {}
 
 func (x *OfficeReview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4388,7 +4708,7 @@ func (x *OfficeReview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfficeReview.ProtoReflect.Descriptor instead.
 func (*OfficeReview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *OfficeReview) GetDecision() ReviewDecision {
@@ -4439,7 +4759,7 @@ type Countersign struct {
 
 func (x *Countersign) Reset() {
 	*x = Countersign{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4451,7 +4771,7 @@ func (x *Countersign) String() string {
 func (*Countersign) ProtoMessage() {}
 
 func (x *Countersign) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4464,7 +4784,7 @@ func (x *Countersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countersign.ProtoReflect.Descriptor instead.
 func (*Countersign) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Countersign) GetUnit() string {
@@ -4524,7 +4844,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4536,7 +4856,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4549,7 +4869,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Delivery) GetProposerId() int32 {
@@ -4609,7 +4929,7 @@ type ReplyCopy struct {
 
 func (x *ReplyCopy) Reset() {
 	*x = ReplyCopy{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4621,7 +4941,7 @@ func (x *ReplyCopy) String() string {
 func (*ReplyCopy) ProtoMessage() {}
 
 func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4634,7 +4954,7 @@ func (x *ReplyCopy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplyCopy.ProtoReflect.Descriptor instead.
 func (*ReplyCopy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReplyCopy) GetRecipient() string {
@@ -4677,7 +4997,7 @@ type CategoryCorrection struct {
 
 func (x *CategoryCorrection) Reset() {
 	*x = CategoryCorrection{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4689,7 +5009,7 @@ func (x *CategoryCorrection) String() string {
 func (*CategoryCorrection) ProtoMessage() {}
 
 func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4702,7 +5022,7 @@ func (x *CategoryCorrection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryCorrection.ProtoReflect.Descriptor instead.
 func (*CategoryCorrection) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CategoryCorrection) GetFrom() ReplyCategory {
@@ -4753,7 +5073,7 @@ type UnitAssignment struct {
 
 func (x *UnitAssignment) Reset() {
 	*x = UnitAssignment{}
-	mi := &file_banli_v1_proposal_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +5085,7 @@ func (x *UnitAssignment) String() string {
 func (*UnitAssignment) ProtoMessage() {}
 
 func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +5098,7 @@ func (x *UnitAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitAssignment.ProtoReflect.Descriptor instead.
 func (*UnitAssignment) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UnitAssignment) GetUnit() string {
@@ -4799,7 +5119,18 @@ var File_banli_v1_proposal_proto protoreflect.FileDescriptor
 
 const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
-	"\x17banli/v1/proposal.proto\x12\bbanli.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x02\n" +
+	"\x17banli/v1/proposal.proto\x12\bbanli.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x01\n" +
+	"\x11PublicationChange\x123\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x1b.banli.v1.PublicationActionR\x06action\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12;\n" +
+	"\vchange_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\x12#\n" +
+	"\rprevious_text\x18\x05 \x01(\tR\fpreviousText\"v\n" +
+	"\tRedaction\x12+\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x17.banli.v1.RedactionKindR\x04kind\x12\x1a\n" +
+	"\boriginal\x18\x02 \x01(\tR\boriginal\x12 \n" +
+	"\vreplacement\x18\x03 \x01(\tR\vreplacement\"\xc7\x02\n" +
 	"\bDeadline\x125\n" +
 	"\bdue_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x19\n" +
 	"\bdue_date\x18\x02 \x01(\tR\adueDate\x12\x12\n" +
@@ -5003,7 +5334,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\n" +
 	"decided_by\x18\x03 \x01(\tR\tdecidedBy\x12;\n" +
 	"\vdecide_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"decideTime\"\x87\r\n" +
+	"decideTime\"\x94\x0e\n" +
 	"\x05Reply\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x19\n" +
 	"\x05round\x18\x02 \x01(\x05B\x03\xe0A\x03R\x05round\x128\n" +
@@ -5040,7 +5371,11 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"deliveries\x120\n" +
 	"\x06copies\x18\x18 \x03(\v2\x13.banli.v1.ReplyCopyB\x03\xe0A\x03R\x06copies\x126\n" +
 	"\vattachments\x18\x1e \x03(\v2\x14.banli.v1.AttachmentR\vattachments\x12P\n" +
-	"\x13rating_period_close\x18\x1f \x01(\v2\x1b.banli.v1.RatingPeriodCloseB\x03\xe0A\x03R\x11ratingPeriodClose\"\xbc\x01\n" +
+	"\x13rating_period_close\x18\x1f \x01(\v2\x1b.banli.v1.RatingPeriodCloseB\x03\xe0A\x03R\x11ratingPeriodClose\x128\n" +
+	"\n" +
+	"redactions\x18  \x03(\v2\x13.banli.v1.RedactionB\x03\xe0A\x03R\n" +
+	"redactions\x12Q\n" +
+	"\x13publication_changes\x18! \x03(\v2\x1b.banli.v1.PublicationChangeB\x03\xe0A\x03R\x12publicationChanges\"\xbc\x01\n" +
 	"\x11RatingPeriodClose\x129\n" +
 	"\n" +
 	"close_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tcloseTime\x120\n" +
@@ -5204,12 +5539,30 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x1dDISCLOSURE_INTENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16DISCLOSURE_INTENT_FULL\x10\x01\x12\x1d\n" +
 	"\x19DISCLOSURE_INTENT_SUMMARY\x10\x02\x12\x1a\n" +
-	"\x16DISCLOSURE_INTENT_NONE\x10\x03*\x90\x01\n" +
+	"\x16DISCLOSURE_INTENT_NONE\x10\x03*\x97\x02\n" +
 	"\x0fDisclosureState\x12 \n" +
 	"\x1cDISCLOSURE_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DISCLOSURE_STATE_PENDING\x10\x01\x12\x1e\n" +
 	"\x1aDISCLOSURE_STATE_PUBLISHED\x10\x02\x12\x1d\n" +
-	"\x19DISCLOSURE_STATE_WITHHELD\x10\x03*\x8c\x01\n" +
+	"\x19DISCLOSURE_STATE_WITHHELD\x10\x03\x12&\n" +
+	"\"DISCLOSURE_STATE_AWAITING_APPROVAL\x10\x04\x12\x1c\n" +
+	"\x18DISCLOSURE_STATE_OVERDUE\x10\x05\x12\x1e\n" +
+	"\x1aDISCLOSURE_STATE_WITHDRAWN\x10\x06\x12\x1f\n" +
+	"\x1bDISCLOSURE_STATE_SUPERSEDED\x10\a*\xdf\x01\n" +
+	"\x11PublicationAction\x12\"\n" +
+	"\x1ePUBLICATION_ACTION_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cPUBLICATION_ACTION_SUBMITTED\x10\x01\x12\x1f\n" +
+	"\x1bPUBLICATION_ACTION_APPROVED\x10\x02\x12\x1f\n" +
+	"\x1bPUBLICATION_ACTION_RETURNED\x10\x03\x12 \n" +
+	"\x1cPUBLICATION_ACTION_CORRECTED\x10\x04\x12 \n" +
+	"\x1cPUBLICATION_ACTION_WITHDRAWN\x10\x05*\xc5\x01\n" +
+	"\rRedactionKind\x12\x1e\n" +
+	"\x1aREDACTION_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bREDACTION_KIND_CONTACT_LINE\x10\x01\x12!\n" +
+	"\x1dREDACTION_KIND_CONTACT_PERSON\x10\x02\x12\x18\n" +
+	"\x14REDACTION_KIND_PHONE\x10\x03\x12\x18\n" +
+	"\x14REDACTION_KIND_EMAIL\x10\x04\x12\x1c\n" +
+	"\x18REDACTION_KIND_ID_NUMBER\x10\x05*\x8c\x01\n" +
 	"\fSatisfaction\x12\x1c\n" +
 	"\x18SATISFACTION_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16SATISFACTION_SATISFIED\x10\x01\x12$\n" +
@@ -5281,8 +5634,8 @@ func file_banli_v1_proposal_proto_rawDescGZIP() []byte {
 	return file_banli_v1_proposal_proto_rawDescData
 }
 
-var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 25)
-var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_banli_v1_proposal_proto_enumTypes = make([]protoimpl.EnumInfo, 27)
+var file_banli_v1_proposal_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_banli_v1_proposal_proto_goTypes = []any{
 	(ProposalKind)(0),             // 0: banli.v1.ProposalKind
 	(SubmissionPeriod)(0),         // 1: banli.v1.SubmissionPeriod
@@ -5297,163 +5650,172 @@ var file_banli_v1_proposal_proto_goTypes = []any{
 	(DeliveryChannel)(0),          // 10: banli.v1.DeliveryChannel
 	(DisclosureIntent)(0),         // 11: banli.v1.DisclosureIntent
 	(DisclosureState)(0),          // 12: banli.v1.DisclosureState
-	(Satisfaction)(0),             // 13: banli.v1.Satisfaction
-	(Decision)(0),                 // 14: banli.v1.Decision
-	(KeyCaseRole)(0),              // 15: banli.v1.KeyCaseRole
-	(FollowUpState)(0),            // 16: banli.v1.FollowUpState
-	(RatingDimension)(0),          // 17: banli.v1.RatingDimension
-	(RatingSource)(0),             // 18: banli.v1.RatingSource
-	(UnsatisfiedDecision)(0),      // 19: banli.v1.UnsatisfiedDecision
-	(UnreturnedRatings)(0),        // 20: banli.v1.UnreturnedRatings
-	(SupervisionKind)(0),          // 21: banli.v1.SupervisionKind
-	(DraftState)(0),               // 22: banli.v1.DraftState
-	(ReviewDecision)(0),           // 23: banli.v1.ReviewDecision
-	(CountersignDecision)(0),      // 24: banli.v1.CountersignDecision
-	(*Deadline)(nil),              // 25: banli.v1.Deadline
-	(*Proposer)(nil),              // 26: banli.v1.Proposer
-	(*Attachment)(nil),            // 27: banli.v1.Attachment
-	(*Proposal)(nil),              // 28: banli.v1.Proposal
-	(*KeyCaseLeader)(nil),         // 29: banli.v1.KeyCaseLeader
-	(*Refusal)(nil),               // 30: banli.v1.Refusal
-	(*Assignment)(nil),            // 31: banli.v1.Assignment
-	(*PartCorrection)(nil),        // 32: banli.v1.PartCorrection
-	(*FollowUp)(nil),              // 33: banli.v1.FollowUp
-	(*FollowUpReport)(nil),        // 34: banli.v1.FollowUpReport
-	(*ExtensionRequest)(nil),      // 35: banli.v1.ExtensionRequest
-	(*Reminder)(nil),              // 36: banli.v1.Reminder
-	(*ReassignmentRequest)(nil),   // 37: banli.v1.ReassignmentRequest
-	(*Consultation)(nil),          // 38: banli.v1.Consultation
-	(*Opinion)(nil),               // 39: banli.v1.Opinion
-	(*Rating)(nil),                // 40: banli.v1.Rating
-	(*DimensionRating)(nil),       // 41: banli.v1.DimensionRating
-	(*UnsatisfiedVetting)(nil),    // 42: banli.v1.UnsatisfiedVetting
-	(*Reply)(nil),                 // 43: banli.v1.Reply
-	(*RatingPeriodClose)(nil),     // 44: banli.v1.RatingPeriodClose
-	(*CollectiveReview)(nil),      // 45: banli.v1.CollectiveReview
-	(*SupervisionActivity)(nil),   // 46: banli.v1.SupervisionActivity
-	(*ReplyDraft)(nil),            // 47: banli.v1.ReplyDraft
-	(*OfficeReview)(nil),          // 48: banli.v1.OfficeReview
-	(*Countersign)(nil),           // 49: banli.v1.Countersign
-	(*Delivery)(nil),              // 50: banli.v1.Delivery
-	(*ReplyCopy)(nil),             // 51: banli.v1.ReplyCopy
-	(*CategoryCorrection)(nil),    // 52: banli.v1.CategoryCorrection
-	(*UnitAssignment)(nil),        // 53: banli.v1.UnitAssignment
-	(*timestamppb.Timestamp)(nil), // 54: google.protobuf.Timestamp
+	(PublicationAction)(0),        // 13: banli.v1.PublicationAction
+	(RedactionKind)(0),            // 14: banli.v1.RedactionKind
+	(Satisfaction)(0),             // 15: banli.v1.Satisfaction
+	(Decision)(0),                 // 16: banli.v1.Decision
+	(KeyCaseRole)(0),              // 17: banli.v1.KeyCaseRole
+	(FollowUpState)(0),            // 18: banli.v1.FollowUpState
+	(RatingDimension)(0),          // 19: banli.v1.RatingDimension
+	(RatingSource)(0),             // 20: banli.v1.RatingSource
+	(UnsatisfiedDecision)(0),      // 21: banli.v1.UnsatisfiedDecision
+	(UnreturnedRatings)(0),        // 22: banli.v1.UnreturnedRatings
+	(SupervisionKind)(0),          // 23: banli.v1.SupervisionKind
+	(DraftState)(0),               // 24: banli.v1.DraftState
+	(ReviewDecision)(0),           // 25: banli.v1.ReviewDecision
+	(CountersignDecision)(0),      // 26: banli.v1.CountersignDecision
+	(*PublicationChange)(nil),     // 27: banli.v1.PublicationChange
+	(*Redaction)(nil),             // 28: banli.v1.Redaction
+	(*Deadline)(nil),              // 29: banli.v1.Deadline
+	(*Proposer)(nil),              // 30: banli.v1.Proposer
+	(*Attachment)(nil),            // 31: banli.v1.Attachment
+	(*Proposal)(nil),              // 32: banli.v1.Proposal
+	(*KeyCaseLeader)(nil),         // 33: banli.v1.KeyCaseLeader
+	(*Refusal)(nil),               // 34: banli.v1.Refusal
+	(*Assignment)(nil),            // 35: banli.v1.Assignment
+	(*PartCorrection)(nil),        // 36: banli.v1.PartCorrection
+	(*FollowUp)(nil),              // 37: banli.v1.FollowUp
+	(*FollowUpReport)(nil),        // 38: banli.v1.FollowUpReport
+	(*ExtensionRequest)(nil),      // 39: banli.v1.ExtensionRequest
+	(*Reminder)(nil),              // 40: banli.v1.Reminder
+	(*ReassignmentRequest)(nil),   // 41: banli.v1.ReassignmentRequest
+	(*Consultation)(nil),          // 42: banli.v1.Consultation
+	(*Opinion)(nil),               // 43: banli.v1.Opinion
+	(*Rating)(nil),                // 44: banli.v1.Rating
+	(*DimensionRating)(nil),       // 45: banli.v1.DimensionRating
+	(*UnsatisfiedVetting)(nil),    // 46: banli.v1.UnsatisfiedVetting
+	(*Reply)(nil),                 // 47: banli.v1.Reply
+	(*RatingPeriodClose)(nil),     // 48: banli.v1.RatingPeriodClose
+	(*CollectiveReview)(nil),      // 49: banli.v1.CollectiveReview
+	(*SupervisionActivity)(nil),   // 50: banli.v1.SupervisionActivity
+	(*ReplyDraft)(nil),            // 51: banli.v1.ReplyDraft
+	(*OfficeReview)(nil),          // 52: banli.v1.OfficeReview
+	(*Countersign)(nil),           // 53: banli.v1.Countersign
+	(*Delivery)(nil),              // 54: banli.v1.Delivery
+	(*ReplyCopy)(nil),             // 55: banli.v1.ReplyCopy
+	(*CategoryCorrection)(nil),    // 56: banli.v1.CategoryCorrection
+	(*UnitAssignment)(nil),        // 57: banli.v1.UnitAssignment
+	(*timestamppb.Timestamp)(nil), // 58: google.protobuf.Timestamp
 }
 var file_banli_v1_proposal_proto_depIdxs = []int32{
-	54,  // 0: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	54,  // 1: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
-	2,   // 2: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
-	54,  // 3: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
-	0,   // 4: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
-	1,   // 5: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
-	26,  // 6: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
-	27,  // 7: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
-	3,   // 8: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
-	31,  // 9: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
-	30,  // 10: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
-	54,  // 11: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
-	54,  // 12: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
-	36,  // 13: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
-	46,  // 14: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
-	27,  // 15: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
-	29,  // 16: banli.v1.Proposal.key_leaders:type_name -> banli.v1.KeyCaseLeader
-	15,  // 17: banli.v1.KeyCaseLeader.role:type_name -> banli.v1.KeyCaseRole
-	6,   // 18: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
-	54,  // 19: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
-	4,   // 20: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
-	5,   // 21: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
-	54,  // 22: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
-	25,  // 23: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
-	54,  // 24: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
-	25,  // 25: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
-	25,  // 26: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
-	37,  // 27: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
-	38,  // 28: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
-	39,  // 29: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
-	43,  // 30: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
-	35,  // 31: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
-	25,  // 32: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
-	33,  // 33: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
-	47,  // 34: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
-	45,  // 35: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
-	43,  // 36: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
-	43,  // 37: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
-	32,  // 38: banli.v1.Assignment.corrections:type_name -> banli.v1.PartCorrection
-	54,  // 39: banli.v1.PartCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	16,  // 40: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	54,  // 41: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	34,  // 42: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	54,  // 43: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	25,  // 44: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
-	54,  // 45: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	54,  // 46: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 47: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	54,  // 48: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	54,  // 49: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	54,  // 50: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	14,  // 51: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	54,  // 52: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,   // 53: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,   // 54: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	54,  // 55: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	54,  // 56: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	27,  // 57: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
-	54,  // 58: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	27,  // 59: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
-	13,  // 60: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	54,  // 61: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	18,  // 62: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	41,  // 63: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	27,  // 64: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
-	17,  // 65: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
-	13,  // 66: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
-	19,  // 67: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	54,  // 68: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,   // 69: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	54,  // 70: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11,  // 71: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12,  // 72: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	54,  // 73: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	25,  // 74: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	40,  // 75: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	54,  // 76: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	25,  // 77: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	52,  // 78: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	48,  // 79: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	42,  // 80: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	25,  // 81: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	50,  // 82: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	51,  // 83: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	27,  // 84: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
-	44,  // 85: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
-	54,  // 86: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
-	20,  // 87: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
-	54,  // 88: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	21,  // 89: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	54,  // 90: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	43,  // 91: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	54,  // 92: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	22,  // 93: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	54,  // 94: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	49,  // 95: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	23,  // 96: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	54,  // 97: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	24,  // 98: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	54,  // 99: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10,  // 100: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	54,  // 101: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	54,  // 102: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	54,  // 103: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,   // 104: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,   // 105: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	54,  // 106: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,   // 107: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	108, // [108:108] is the sub-list for method output_type
-	108, // [108:108] is the sub-list for method input_type
-	108, // [108:108] is the sub-list for extension type_name
-	108, // [108:108] is the sub-list for extension extendee
-	0,   // [0:108] is the sub-list for field type_name
+	13,  // 0: banli.v1.PublicationChange.action:type_name -> banli.v1.PublicationAction
+	58,  // 1: banli.v1.PublicationChange.change_time:type_name -> google.protobuf.Timestamp
+	14,  // 2: banli.v1.Redaction.kind:type_name -> banli.v1.RedactionKind
+	58,  // 3: banli.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	58,  // 4: banli.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	2,   // 5: banli.v1.Proposer.type:type_name -> banli.v1.ProposerType
+	58,  // 6: banli.v1.Attachment.create_time:type_name -> google.protobuf.Timestamp
+	0,   // 7: banli.v1.Proposal.kind:type_name -> banli.v1.ProposalKind
+	1,   // 8: banli.v1.Proposal.period:type_name -> banli.v1.SubmissionPeriod
+	30,  // 9: banli.v1.Proposal.proposers:type_name -> banli.v1.Proposer
+	31,  // 10: banli.v1.Proposal.attachments:type_name -> banli.v1.Attachment
+	3,   // 11: banli.v1.Proposal.state:type_name -> banli.v1.ProposalState
+	35,  // 12: banli.v1.Proposal.assignments:type_name -> banli.v1.Assignment
+	34,  // 13: banli.v1.Proposal.refusal:type_name -> banli.v1.Refusal
+	58,  // 14: banli.v1.Proposal.create_time:type_name -> google.protobuf.Timestamp
+	58,  // 15: banli.v1.Proposal.update_time:type_name -> google.protobuf.Timestamp
+	40,  // 16: banli.v1.Proposal.reminders:type_name -> banli.v1.Reminder
+	50,  // 17: banli.v1.Proposal.supervision_activities:type_name -> banli.v1.SupervisionActivity
+	31,  // 18: banli.v1.Proposal.files:type_name -> banli.v1.Attachment
+	33,  // 19: banli.v1.Proposal.key_leaders:type_name -> banli.v1.KeyCaseLeader
+	17,  // 20: banli.v1.KeyCaseLeader.role:type_name -> banli.v1.KeyCaseRole
+	6,   // 21: banli.v1.Refusal.reason:type_name -> banli.v1.NotFiledReason
+	58,  // 22: banli.v1.Refusal.time:type_name -> google.protobuf.Timestamp
+	4,   // 23: banli.v1.Assignment.role:type_name -> banli.v1.AssignmentRole
+	5,   // 24: banli.v1.Assignment.state:type_name -> banli.v1.AssignmentState
+	58,  // 25: banli.v1.Assignment.assign_time:type_name -> google.protobuf.Timestamp
+	29,  // 26: banli.v1.Assignment.sign_deadline:type_name -> banli.v1.Deadline
+	58,  // 27: banli.v1.Assignment.sign_time:type_name -> google.protobuf.Timestamp
+	29,  // 28: banli.v1.Assignment.reassignment_deadline:type_name -> banli.v1.Deadline
+	29,  // 29: banli.v1.Assignment.response_deadline:type_name -> banli.v1.Deadline
+	41,  // 30: banli.v1.Assignment.reassignment_requests:type_name -> banli.v1.ReassignmentRequest
+	42,  // 31: banli.v1.Assignment.consultations:type_name -> banli.v1.Consultation
+	43,  // 32: banli.v1.Assignment.opinion:type_name -> banli.v1.Opinion
+	47,  // 33: banli.v1.Assignment.replies:type_name -> banli.v1.Reply
+	39,  // 34: banli.v1.Assignment.extension_requests:type_name -> banli.v1.ExtensionRequest
+	29,  // 35: banli.v1.Assignment.current_deadline:type_name -> banli.v1.Deadline
+	37,  // 36: banli.v1.Assignment.follow_up:type_name -> banli.v1.FollowUp
+	51,  // 37: banli.v1.Assignment.drafts:type_name -> banli.v1.ReplyDraft
+	49,  // 38: banli.v1.Assignment.collective_reviews:type_name -> banli.v1.CollectiveReview
+	47,  // 39: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
+	47,  // 40: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
+	36,  // 41: banli.v1.Assignment.corrections:type_name -> banli.v1.PartCorrection
+	58,  // 42: banli.v1.PartCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	18,  // 43: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	58,  // 44: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	38,  // 45: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	58,  // 46: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	29,  // 47: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
+	58,  // 48: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	58,  // 49: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	16,  // 50: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	58,  // 51: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	58,  // 52: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	58,  // 53: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	16,  // 54: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	58,  // 55: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,   // 56: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,   // 57: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	58,  // 58: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	58,  // 59: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	31,  // 60: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	58,  // 61: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	31,  // 62: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	15,  // 63: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	58,  // 64: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	20,  // 65: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	45,  // 66: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	31,  // 67: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	19,  // 68: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	15,  // 69: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	21,  // 70: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	58,  // 71: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,   // 72: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	58,  // 73: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11,  // 74: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12,  // 75: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	58,  // 76: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	29,  // 77: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	44,  // 78: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	58,  // 79: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	29,  // 80: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	56,  // 81: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	52,  // 82: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	46,  // 83: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	29,  // 84: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	54,  // 85: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	55,  // 86: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	31,  // 87: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	48,  // 88: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
+	28,  // 89: banli.v1.Reply.redactions:type_name -> banli.v1.Redaction
+	27,  // 90: banli.v1.Reply.publication_changes:type_name -> banli.v1.PublicationChange
+	58,  // 91: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
+	22,  // 92: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
+	58,  // 93: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	23,  // 94: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	58,  // 95: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	47,  // 96: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	58,  // 97: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	24,  // 98: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	58,  // 99: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	53,  // 100: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	25,  // 101: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	58,  // 102: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	26,  // 103: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	58,  // 104: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 105: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	58,  // 106: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	58,  // 107: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	58,  // 108: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 109: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 110: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	58,  // 111: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 112: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	113, // [113:113] is the sub-list for method output_type
+	113, // [113:113] is the sub-list for method input_type
+	113, // [113:113] is the sub-list for extension type_name
+	113, // [113:113] is the sub-list for extension extendee
+	0,   // [0:113] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }
@@ -5466,8 +5828,8 @@ func file_banli_v1_proposal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_proto_rawDesc), len(file_banli_v1_proposal_proto_rawDesc)),
-			NumEnums:      25,
-			NumMessages:   29,
+			NumEnums:      27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -2176,8 +2176,10 @@ type PublishReplyRequest struct {
 	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
 	// Required.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The text to publish, at most 100,000 characters; defaults to the reply
-	// text. Give the summary here when the reply is published as a summary.
+	// The text to publish, at most 100,000 characters: the summary, for a
+	// reply whose disclosure_intent is SUMMARY (required there), or the
+	// publisher's edit of the reply; empty means the reply text. Contact
+	// details are masked in it either way.
 	PublishedText string `protobuf:"bytes,2,opt,name=published_text,json=publishedText,proto3" json:"published_text,omitempty"`
 	// If set, the call fails with ABORTED unless it equals the case's etag.
 	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
@@ -2245,6 +2247,358 @@ func (x *PublishReplyRequest) GetRequestId() string {
 	return ""
 }
 
+// Request for PreviewPublication.
+type PreviewPublicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The text to publish, at most 100,000 characters, as for
+	// PublishReplyRequest.published_text; empty means the reply text.
+	PublishedText string `protobuf:"bytes,2,opt,name=published_text,json=publishedText,proto3" json:"published_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewPublicationRequest) Reset() {
+	*x = PreviewPublicationRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewPublicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewPublicationRequest) ProtoMessage() {}
+
+func (x *PreviewPublicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewPublicationRequest.ProtoReflect.Descriptor instead.
+func (*PreviewPublicationRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *PreviewPublicationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PreviewPublicationRequest) GetPublishedText() string {
+	if x != nil {
+		return x.PublishedText
+	}
+	return ""
+}
+
+// What a publication would publish.
+type PublicationPreview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The text as it would be published.
+	PublishedText string `protobuf:"bytes,1,opt,name=published_text,json=publishedText,proto3" json:"published_text,omitempty"`
+	// What it masks, with the originals.
+	Redactions    []*Redaction `protobuf:"bytes,2,rep,name=redactions,proto3" json:"redactions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicationPreview) Reset() {
+	*x = PublicationPreview{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicationPreview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicationPreview) ProtoMessage() {}
+
+func (x *PublicationPreview) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicationPreview.ProtoReflect.Descriptor instead.
+func (*PublicationPreview) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PublicationPreview) GetPublishedText() string {
+	if x != nil {
+		return x.PublishedText
+	}
+	return ""
+}
+
+func (x *PublicationPreview) GetRedactions() []*Redaction {
+	if x != nil {
+		return x.Redactions
+	}
+	return nil
+}
+
+// Request for ReviewPublication.
+type ReviewPublicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Accepted (published) or returned. Required.
+	Decision ReviewDecision `protobuf:"varint,2,opt,name=decision,proto3,enum=banli.v1.ReviewDecision" json:"decision,omitempty"`
+	// Why, at most 2,000 characters; required when returned.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReviewPublicationRequest) Reset() {
+	*x = ReviewPublicationRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReviewPublicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReviewPublicationRequest) ProtoMessage() {}
+
+func (x *ReviewPublicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReviewPublicationRequest.ProtoReflect.Descriptor instead.
+func (*ReviewPublicationRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReviewPublicationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReviewPublicationRequest) GetDecision() ReviewDecision {
+	if x != nil {
+		return x.Decision
+	}
+	return ReviewDecision_REVIEW_DECISION_UNSPECIFIED
+}
+
+func (x *ReviewPublicationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReviewPublicationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReviewPublicationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for CorrectPublication.
+type CorrectPublicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The corrected text, at most 100,000 characters. Required.
+	PublishedText string `protobuf:"bytes,2,opt,name=published_text,json=publishedText,proto3" json:"published_text,omitempty"`
+	// Why, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CorrectPublicationRequest) Reset() {
+	*x = CorrectPublicationRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CorrectPublicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CorrectPublicationRequest) ProtoMessage() {}
+
+func (x *CorrectPublicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CorrectPublicationRequest.ProtoReflect.Descriptor instead.
+func (*CorrectPublicationRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CorrectPublicationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CorrectPublicationRequest) GetPublishedText() string {
+	if x != nil {
+		return x.PublishedText
+	}
+	return ""
+}
+
+func (x *CorrectPublicationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CorrectPublicationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CorrectPublicationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for WithdrawPublication.
+type WithdrawPublicationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `proposals/{proposal}/assignments/{assignment}/replies/{round}`.
+	// Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Why, at most 2,000 characters. Required.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the case's etag.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithdrawPublicationRequest) Reset() {
+	*x = WithdrawPublicationRequest{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithdrawPublicationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithdrawPublicationRequest) ProtoMessage() {}
+
+func (x *WithdrawPublicationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithdrawPublicationRequest.ProtoReflect.Descriptor instead.
+func (*WithdrawPublicationRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *WithdrawPublicationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WithdrawPublicationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WithdrawPublicationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *WithdrawPublicationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for WithholdReply.
 type WithholdReplyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2263,7 +2617,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2629,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2642,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -2337,7 +2691,7 @@ type SaveReplyDraftRequest struct {
 
 func (x *SaveReplyDraftRequest) Reset() {
 	*x = SaveReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2349,7 +2703,7 @@ func (x *SaveReplyDraftRequest) String() string {
 func (*SaveReplyDraftRequest) ProtoMessage() {}
 
 func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2362,7 +2716,7 @@ func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*SaveReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SaveReplyDraftRequest) GetName() string {
@@ -2410,7 +2764,7 @@ type RecordSupervisionRequest struct {
 
 func (x *RecordSupervisionRequest) Reset() {
 	*x = RecordSupervisionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +2776,7 @@ func (x *RecordSupervisionRequest) String() string {
 func (*RecordSupervisionRequest) ProtoMessage() {}
 
 func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +2789,7 @@ func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSupervisionRequest.ProtoReflect.Descriptor instead.
 func (*RecordSupervisionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordSupervisionRequest) GetName() string {
@@ -2488,7 +2842,7 @@ type CountersignReplyRequest struct {
 
 func (x *CountersignReplyRequest) Reset() {
 	*x = CountersignReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2500,7 +2854,7 @@ func (x *CountersignReplyRequest) String() string {
 func (*CountersignReplyRequest) ProtoMessage() {}
 
 func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2867,7 @@ func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
 func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CountersignReplyRequest) GetName() string {
@@ -2575,7 +2929,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2941,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2954,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -2650,7 +3004,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2662,7 +3016,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2675,7 +3029,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -2733,7 +3087,7 @@ type DecideUnsatisfiedRequest struct {
 
 func (x *DecideUnsatisfiedRequest) Reset() {
 	*x = DecideUnsatisfiedRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2745,7 +3099,7 @@ func (x *DecideUnsatisfiedRequest) String() string {
 func (*DecideUnsatisfiedRequest) ProtoMessage() {}
 
 func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2758,7 +3112,7 @@ func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
 func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DecideUnsatisfiedRequest) GetName() string {
@@ -2815,7 +3169,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2827,7 +3181,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2840,7 +3194,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -2910,7 +3264,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3276,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3289,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -3022,7 +3376,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3388,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3401,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -3104,7 +3458,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3116,7 +3470,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3129,7 +3483,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -3184,7 +3538,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3196,7 +3550,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3209,7 +3563,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -3257,7 +3611,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3269,7 +3623,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3282,7 +3636,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -3339,7 +3693,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3351,7 +3705,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3364,7 +3718,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{39}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -3602,6 +3956,34 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x0epublished_text\x18\x02 \x01(\tR\rpublishedText\x12\x12\n" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"[\n" +
+	"\x19PreviewPublicationRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12%\n" +
+	"\x0epublished_text\x18\x02 \x01(\tR\rpublishedText\"p\n" +
+	"\x12PublicationPreview\x12%\n" +
+	"\x0epublished_text\x18\x01 \x01(\tR\rpublishedText\x123\n" +
+	"\n" +
+	"redactions\x18\x02 \x03(\v2\x13.banli.v1.RedactionR\n" +
+	"redactions\"\xb9\x01\n" +
+	"\x18ReviewPublicationRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x129\n" +
+	"\bdecision\x18\x02 \x01(\x0e2\x18.banli.v1.ReviewDecisionB\x03\xe0A\x02R\bdecision\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\xb0\x01\n" +
+	"\x19CorrectPublicationRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12*\n" +
+	"\x0epublished_text\x18\x02 \x01(\tB\x03\xe0A\x02R\rpublishedText\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"\x85\x01\n" +
+	"\x1aWithdrawPublicationRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"\x7f\n" +
 	"\x14WithholdReplyRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x1b\n" +
@@ -3704,7 +4086,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\fProposalView\x12\x1d\n" +
 	"\x19PROPOSAL_VIEW_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PROPOSAL_VIEW_BASIC\x10\x01\x12\x16\n" +
-	"\x12PROPOSAL_VIEW_FULL\x10\x022\xba&\n" +
+	"\x12PROPOSAL_VIEW_FULL\x10\x022\xbc+\n" +
 	"\x0fProposalService\x12f\n" +
 	"\x0eCreateProposal\x12\x1f.banli.v1.CreateProposalRequest\x1a\x12.banli.v1.Proposal\"\x1f\x82\xd3\xe4\x93\x02\x19:\bproposal\"\r/v1/proposals\x12_\n" +
 	"\vGetProposal\x12\x1c.banli.v1.GetProposalRequest\x1a\x12.banli.v1.Proposal\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=proposals/*}\x12g\n" +
@@ -3723,7 +4105,11 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\rSubmitOpinion\x12\x1e.banli.v1.SubmitOpinionRequest\x1a\x12.banli.v1.Proposal\"=\x82\xd3\xe4\x93\x027:\x01*\"2/v1/{name=proposals/*/assignments/*}:submitOpinion\x12|\n" +
 	"\vSubmitReply\x12\x1c.banli.v1.SubmitReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:submitReply\x12{\n" +
 	"\tRateReply\x12\x1a.banli.v1.RateReplyRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*/replies/*}:rate\x12\x84\x01\n" +
-	"\fPublishReply\x12\x1d.banli.v1.PublishReplyRequest\x1a\x12.banli.v1.Proposal\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=proposals/*/assignments/*/replies/*}:publish\x12\x87\x01\n" +
+	"\fPublishReply\x12\x1d.banli.v1.PublishReplyRequest\x1a\x12.banli.v1.Proposal\"A\x82\xd3\xe4\x93\x02;:\x01*\"6/v1/{name=proposals/*/assignments/*/replies/*}:publish\x12\xa5\x01\n" +
+	"\x12PreviewPublication\x12#.banli.v1.PreviewPublicationRequest\x1a\x1c.banli.v1.PublicationPreview\"L\x82\xd3\xe4\x93\x02F:\x01*\"A/v1/{name=proposals/*/assignments/*/replies/*}:previewPublication\x12\x98\x01\n" +
+	"\x11ReviewPublication\x12\".banli.v1.ReviewPublicationRequest\x1a\x12.banli.v1.Proposal\"K\x82\xd3\xe4\x93\x02E:\x01*\"@/v1/{name=proposals/*/assignments/*/replies/*}:reviewPublication\x12\x9b\x01\n" +
+	"\x12CorrectPublication\x12#.banli.v1.CorrectPublicationRequest\x1a\x12.banli.v1.Proposal\"L\x82\xd3\xe4\x93\x02F:\x01*\"A/v1/{name=proposals/*/assignments/*/replies/*}:correctPublication\x12\x9e\x01\n" +
+	"\x13WithdrawPublication\x12$.banli.v1.WithdrawPublicationRequest\x1a\x12.banli.v1.Proposal\"M\x82\xd3\xe4\x93\x02G:\x01*\"B/v1/{name=proposals/*/assignments/*/replies/*}:withdrawPublication\x12\x87\x01\n" +
 	"\rWithholdReply\x12\x1e.banli.v1.WithholdReplyRequest\x1a\x12.banli.v1.Proposal\"B\x82\xd3\xe4\x93\x02<:\x01*\"7/v1/{name=proposals/*/assignments/*/replies/*}:withhold\x12\x85\x01\n" +
 	"\x0eSaveReplyDraft\x12\x1f.banli.v1.SaveReplyDraftRequest\x1a\x12.banli.v1.Proposal\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/{name=proposals/*/assignments/*}:saveReplyDraft\x12\x86\x01\n" +
 	"\x10CountersignReply\x12!.banli.v1.CountersignReplyRequest\x1a\x12.banli.v1.Proposal\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/{name=proposals/*/assignments/*}:countersign\x12\x9d\x01\n" +
@@ -3759,7 +4145,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -3788,157 +4174,173 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*SubmitReplyRequest)(nil),            // 24: banli.v1.SubmitReplyRequest
 	(*RateReplyRequest)(nil),              // 25: banli.v1.RateReplyRequest
 	(*PublishReplyRequest)(nil),           // 26: banli.v1.PublishReplyRequest
-	(*WithholdReplyRequest)(nil),          // 27: banli.v1.WithholdReplyRequest
-	(*SaveReplyDraftRequest)(nil),         // 28: banli.v1.SaveReplyDraftRequest
-	(*RecordSupervisionRequest)(nil),      // 29: banli.v1.RecordSupervisionRequest
-	(*CountersignReplyRequest)(nil),       // 30: banli.v1.CountersignReplyRequest
-	(*RecordCollectiveReviewRequest)(nil), // 31: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 32: banli.v1.ReturnReplyDraftRequest
-	(*DecideUnsatisfiedRequest)(nil),      // 33: banli.v1.DecideUnsatisfiedRequest
-	(*ReviewReplyRequest)(nil),            // 34: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 35: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 36: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 37: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 38: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 39: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 40: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 41: banli.v1.Proposal
-	(AssignmentRole)(0),                   // 42: banli.v1.AssignmentRole
-	(*fieldmaskpb.FieldMask)(nil),         // 43: google.protobuf.FieldMask
-	(ProposalKind)(0),                     // 44: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 45: banli.v1.ProposalState
-	(*UnitAssignment)(nil),                // 46: banli.v1.UnitAssignment
-	(Decision)(0),                         // 47: banli.v1.Decision
-	(*Consultation)(nil),                  // 48: banli.v1.Consultation
-	(*Opinion)(nil),                       // 49: banli.v1.Opinion
-	(*Reply)(nil),                         // 50: banli.v1.Reply
-	(Satisfaction)(0),                     // 51: banli.v1.Satisfaction
-	(*DimensionRating)(nil),               // 52: banli.v1.DimensionRating
-	(*Attachment)(nil),                    // 53: banli.v1.Attachment
-	(*SupervisionActivity)(nil),           // 54: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 55: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 56: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 57: banli.v1.UnsatisfiedDecision
-	(ReviewDecision)(0),                   // 58: banli.v1.ReviewDecision
-	(DeliveryChannel)(0),                  // 59: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 60: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 61: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 62: banli.v1.NotFiledReason
-	(*KeyCaseLeader)(nil),                 // 63: banli.v1.KeyCaseLeader
-	(*httpbody.HttpBody)(nil),             // 64: google.api.HttpBody
+	(*PreviewPublicationRequest)(nil),     // 27: banli.v1.PreviewPublicationRequest
+	(*PublicationPreview)(nil),            // 28: banli.v1.PublicationPreview
+	(*ReviewPublicationRequest)(nil),      // 29: banli.v1.ReviewPublicationRequest
+	(*CorrectPublicationRequest)(nil),     // 30: banli.v1.CorrectPublicationRequest
+	(*WithdrawPublicationRequest)(nil),    // 31: banli.v1.WithdrawPublicationRequest
+	(*WithholdReplyRequest)(nil),          // 32: banli.v1.WithholdReplyRequest
+	(*SaveReplyDraftRequest)(nil),         // 33: banli.v1.SaveReplyDraftRequest
+	(*RecordSupervisionRequest)(nil),      // 34: banli.v1.RecordSupervisionRequest
+	(*CountersignReplyRequest)(nil),       // 35: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 36: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 37: banli.v1.ReturnReplyDraftRequest
+	(*DecideUnsatisfiedRequest)(nil),      // 38: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 39: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 40: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 41: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 42: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 43: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 44: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 45: banli.v1.MarkKeyRequest
+	(*Proposal)(nil),                      // 46: banli.v1.Proposal
+	(AssignmentRole)(0),                   // 47: banli.v1.AssignmentRole
+	(*fieldmaskpb.FieldMask)(nil),         // 48: google.protobuf.FieldMask
+	(ProposalKind)(0),                     // 49: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 50: banli.v1.ProposalState
+	(*UnitAssignment)(nil),                // 51: banli.v1.UnitAssignment
+	(Decision)(0),                         // 52: banli.v1.Decision
+	(*Consultation)(nil),                  // 53: banli.v1.Consultation
+	(*Opinion)(nil),                       // 54: banli.v1.Opinion
+	(*Reply)(nil),                         // 55: banli.v1.Reply
+	(Satisfaction)(0),                     // 56: banli.v1.Satisfaction
+	(*DimensionRating)(nil),               // 57: banli.v1.DimensionRating
+	(*Attachment)(nil),                    // 58: banli.v1.Attachment
+	(*Redaction)(nil),                     // 59: banli.v1.Redaction
+	(ReviewDecision)(0),                   // 60: banli.v1.ReviewDecision
+	(*SupervisionActivity)(nil),           // 61: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 62: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 63: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 64: banli.v1.UnsatisfiedDecision
+	(DeliveryChannel)(0),                  // 65: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 66: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 67: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 68: banli.v1.NotFiledReason
+	(*KeyCaseLeader)(nil),                 // 69: banli.v1.KeyCaseLeader
+	(*httpbody.HttpBody)(nil),             // 70: google.api.HttpBody
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	41, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	46, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
 	3,  // 1: banli.v1.UploadFileRequest.upload:type_name -> banli.v1.FileUpload
-	42, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
-	41, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	43, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
-	44, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	45, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	42, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	47, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
+	46, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	48, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
+	49, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	50, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	47, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 8: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	41, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	46, // 10: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	47, // 11: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	47, // 12: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	48, // 13: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	49, // 14: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	50, // 15: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	51, // 16: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	52, // 17: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
-	53, // 18: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
-	50, // 19: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	54, // 20: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	55, // 21: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	56, // 22: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	57, // 23: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	58, // 24: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	59, // 25: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	60, // 26: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	61, // 27: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	62, // 28: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	63, // 29: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
-	1,  // 30: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	5,  // 31: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	10, // 32: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	12, // 33: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	13, // 34: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	14, // 35: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	15, // 36: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	16, // 37: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	17, // 38: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	18, // 39: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	19, // 40: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	20, // 41: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	21, // 42: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	22, // 43: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	23, // 44: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	24, // 45: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	25, // 46: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	26, // 47: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	27, // 48: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	28, // 49: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	30, // 50: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	31, // 51: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	32, // 52: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	33, // 53: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	34, // 54: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	35, // 55: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	36, // 56: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	37, // 57: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	38, // 58: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	39, // 59: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	29, // 60: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	40, // 61: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	6,  // 62: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
-	7,  // 63: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
-	2,  // 64: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
-	8,  // 65: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
-	9,  // 66: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
-	4,  // 67: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
-	41, // 68: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	41, // 69: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	11, // 70: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	41, // 71: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	41, // 72: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	41, // 73: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	41, // 74: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	41, // 75: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	41, // 76: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	41, // 77: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	41, // 78: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	41, // 79: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	41, // 80: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	41, // 81: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	41, // 82: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	41, // 83: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	41, // 84: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	41, // 85: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	41, // 86: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	41, // 87: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	41, // 88: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	41, // 89: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	41, // 90: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	41, // 91: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	41, // 92: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	41, // 93: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	41, // 94: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	41, // 95: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	41, // 96: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	41, // 97: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	41, // 98: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	41, // 99: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	41, // 100: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
-	41, // 101: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
-	53, // 102: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
-	41, // 103: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
-	41, // 104: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
-	64, // 105: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
-	68, // [68:106] is the sub-list for method output_type
-	30, // [30:68] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	46, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	51, // 10: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	52, // 11: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	52, // 12: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	53, // 13: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	54, // 14: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	55, // 15: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	56, // 16: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	57, // 17: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	58, // 18: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
+	59, // 19: banli.v1.PublicationPreview.redactions:type_name -> banli.v1.Redaction
+	60, // 20: banli.v1.ReviewPublicationRequest.decision:type_name -> banli.v1.ReviewDecision
+	55, // 21: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	61, // 22: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	62, // 23: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	63, // 24: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	64, // 25: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	60, // 26: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	65, // 27: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	66, // 28: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	67, // 29: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	68, // 30: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	69, // 31: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
+	1,  // 32: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	5,  // 33: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	10, // 34: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	12, // 35: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	13, // 36: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	14, // 37: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	15, // 38: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	16, // 39: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	17, // 40: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	18, // 41: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	19, // 42: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	20, // 43: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	21, // 44: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	22, // 45: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	23, // 46: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	24, // 47: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	25, // 48: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	26, // 49: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	27, // 50: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
+	29, // 51: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
+	30, // 52: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
+	31, // 53: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
+	32, // 54: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	33, // 55: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	35, // 56: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	36, // 57: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	37, // 58: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	38, // 59: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	39, // 60: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	40, // 61: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	41, // 62: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	42, // 63: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	43, // 64: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	44, // 65: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	34, // 66: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	45, // 67: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	6,  // 68: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
+	7,  // 69: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
+	2,  // 70: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
+	8,  // 71: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
+	9,  // 72: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
+	4,  // 73: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	46, // 74: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	46, // 75: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	11, // 76: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	46, // 77: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	46, // 78: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	46, // 79: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	46, // 80: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	46, // 81: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	46, // 82: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	46, // 83: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	46, // 84: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	46, // 85: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	46, // 86: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	46, // 87: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	46, // 88: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	46, // 89: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	46, // 90: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	46, // 91: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	28, // 92: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
+	46, // 93: banli.v1.ProposalService.ReviewPublication:output_type -> banli.v1.Proposal
+	46, // 94: banli.v1.ProposalService.CorrectPublication:output_type -> banli.v1.Proposal
+	46, // 95: banli.v1.ProposalService.WithdrawPublication:output_type -> banli.v1.Proposal
+	46, // 96: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	46, // 97: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	46, // 98: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	46, // 99: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	46, // 100: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	46, // 101: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	46, // 102: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	46, // 103: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	46, // 104: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	46, // 105: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	46, // 106: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	46, // 107: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	46, // 108: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	46, // 109: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	46, // 110: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
+	46, // 111: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
+	58, // 112: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	46, // 113: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
+	46, // 114: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
+	70, // 115: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	74, // [74:116] is the sub-list for method output_type
+	32, // [32:74] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -3958,7 +4360,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

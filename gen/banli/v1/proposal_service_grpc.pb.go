@@ -38,6 +38,10 @@ const (
 	ProposalService_SubmitReply_FullMethodName            = "/banli.v1.ProposalService/SubmitReply"
 	ProposalService_RateReply_FullMethodName              = "/banli.v1.ProposalService/RateReply"
 	ProposalService_PublishReply_FullMethodName           = "/banli.v1.ProposalService/PublishReply"
+	ProposalService_PreviewPublication_FullMethodName     = "/banli.v1.ProposalService/PreviewPublication"
+	ProposalService_ReviewPublication_FullMethodName      = "/banli.v1.ProposalService/ReviewPublication"
+	ProposalService_CorrectPublication_FullMethodName     = "/banli.v1.ProposalService/CorrectPublication"
+	ProposalService_WithdrawPublication_FullMethodName    = "/banli.v1.ProposalService/WithdrawPublication"
 	ProposalService_WithholdReply_FullMethodName          = "/banli.v1.ProposalService/WithholdReply"
 	ProposalService_SaveReplyDraft_FullMethodName         = "/banli.v1.ProposalService/SaveReplyDraft"
 	ProposalService_CountersignReply_FullMethodName       = "/banli.v1.ProposalService/CountersignReply"
@@ -137,11 +141,31 @@ type ProposalServiceClient interface {
 	// REPLIED or RATED. An unsatisfied rating sends that unit's part back for
 	// re-handling (REHANDLING) with a new reply due date.
 	RateReply(ctx context.Context, in *RateReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
-	// Publishes a reply (公开), with contact details removed. Accepted for a
-	// reply whose disclosure is PENDING.
+	// Publishes a reply (公开) in full or as a summary, with contact details
+	// masked (Reply.redactions; PreviewPublication shows the text first).
+	// Accepted for the latest reply of a part whose disclosure is PENDING,
+	// OVERDUE or WITHDRAWN. Where the session has the office approve
+	// publications (office_reviews_publication), a unit's call submits the
+	// text for approval (AWAITING_APPROVAL); the office's own call publishes.
 	PublishReply(ctx context.Context, in *PublishReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
-	// Withholds a reply from publication, with a recorded reason. Accepted for
-	// a reply whose disclosure is PENDING.
+	// Returns the text PublishReply would publish, with what it masks, and
+	// changes nothing: the publisher reads it, edits it if need be, and
+	// publishes the edited text.
+	PreviewPublication(ctx context.Context, in *PreviewPublicationRequest, opts ...grpc.CallOption) (*PublicationPreview, error)
+	// The office approves a publication submitted to it (it is published)
+	// or returns it with a reason (it is PENDING again). Accepted in
+	// AWAITING_APPROVAL.
+	ReviewPublication(ctx context.Context, in *ReviewPublicationRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Replaces a published text, with a reason; the text is masked as
+	// PublishReply masks it, and the one replaced is kept in
+	// Reply.publication_changes. Accepted in PUBLISHED.
+	CorrectPublication(ctx context.Context, in *CorrectPublicationRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Withdraws a published reply, with a reason (WITHDRAWN); it may be
+	// published again. Accepted in PUBLISHED.
+	WithdrawPublication(ctx context.Context, in *WithdrawPublicationRequest, opts ...grpc.CallOption) (*Proposal, error)
+	// Withholds a reply from publication, with a recorded reason (依法不予
+	// 公开). Accepted for a reply whose disclosure is PENDING, OVERDUE or
+	// AWAITING_APPROVAL.
 	WithholdReply(ctx context.Context, in *WithholdReplyRequest, opts ...grpc.CallOption) (*Proposal, error)
 	// Saves a new version of the reply's draft (草拟回复): staff draft, the
 	// head signs off. Accepted for a lead or split part that has signed for
@@ -439,6 +463,46 @@ func (c *proposalServiceClient) PublishReply(ctx context.Context, in *PublishRep
 	return out, nil
 }
 
+func (c *proposalServiceClient) PreviewPublication(ctx context.Context, in *PreviewPublicationRequest, opts ...grpc.CallOption) (*PublicationPreview, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublicationPreview)
+	err := c.cc.Invoke(ctx, ProposalService_PreviewPublication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) ReviewPublication(ctx context.Context, in *ReviewPublicationRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_ReviewPublication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) CorrectPublication(ctx context.Context, in *CorrectPublicationRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_CorrectPublication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proposalServiceClient) WithdrawPublication(ctx context.Context, in *WithdrawPublicationRequest, opts ...grpc.CallOption) (*Proposal, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Proposal)
+	err := c.cc.Invoke(ctx, ProposalService_WithdrawPublication_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proposalServiceClient) WithholdReply(ctx context.Context, in *WithholdReplyRequest, opts ...grpc.CallOption) (*Proposal, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Proposal)
@@ -728,11 +792,31 @@ type ProposalServiceServer interface {
 	// REPLIED or RATED. An unsatisfied rating sends that unit's part back for
 	// re-handling (REHANDLING) with a new reply due date.
 	RateReply(context.Context, *RateReplyRequest) (*Proposal, error)
-	// Publishes a reply (公开), with contact details removed. Accepted for a
-	// reply whose disclosure is PENDING.
+	// Publishes a reply (公开) in full or as a summary, with contact details
+	// masked (Reply.redactions; PreviewPublication shows the text first).
+	// Accepted for the latest reply of a part whose disclosure is PENDING,
+	// OVERDUE or WITHDRAWN. Where the session has the office approve
+	// publications (office_reviews_publication), a unit's call submits the
+	// text for approval (AWAITING_APPROVAL); the office's own call publishes.
 	PublishReply(context.Context, *PublishReplyRequest) (*Proposal, error)
-	// Withholds a reply from publication, with a recorded reason. Accepted for
-	// a reply whose disclosure is PENDING.
+	// Returns the text PublishReply would publish, with what it masks, and
+	// changes nothing: the publisher reads it, edits it if need be, and
+	// publishes the edited text.
+	PreviewPublication(context.Context, *PreviewPublicationRequest) (*PublicationPreview, error)
+	// The office approves a publication submitted to it (it is published)
+	// or returns it with a reason (it is PENDING again). Accepted in
+	// AWAITING_APPROVAL.
+	ReviewPublication(context.Context, *ReviewPublicationRequest) (*Proposal, error)
+	// Replaces a published text, with a reason; the text is masked as
+	// PublishReply masks it, and the one replaced is kept in
+	// Reply.publication_changes. Accepted in PUBLISHED.
+	CorrectPublication(context.Context, *CorrectPublicationRequest) (*Proposal, error)
+	// Withdraws a published reply, with a reason (WITHDRAWN); it may be
+	// published again. Accepted in PUBLISHED.
+	WithdrawPublication(context.Context, *WithdrawPublicationRequest) (*Proposal, error)
+	// Withholds a reply from publication, with a recorded reason (依法不予
+	// 公开). Accepted for a reply whose disclosure is PENDING, OVERDUE or
+	// AWAITING_APPROVAL.
 	WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error)
 	// Saves a new version of the reply's draft (草拟回复): staff draft, the
 	// head signs off. Accepted for a lead or split part that has signed for
@@ -903,6 +987,18 @@ func (UnimplementedProposalServiceServer) RateReply(context.Context, *RateReplyR
 }
 func (UnimplementedProposalServiceServer) PublishReply(context.Context, *PublishReplyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PublishReply not implemented")
+}
+func (UnimplementedProposalServiceServer) PreviewPublication(context.Context, *PreviewPublicationRequest) (*PublicationPreview, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PreviewPublication not implemented")
+}
+func (UnimplementedProposalServiceServer) ReviewPublication(context.Context, *ReviewPublicationRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReviewPublication not implemented")
+}
+func (UnimplementedProposalServiceServer) CorrectPublication(context.Context, *CorrectPublicationRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CorrectPublication not implemented")
+}
+func (UnimplementedProposalServiceServer) WithdrawPublication(context.Context, *WithdrawPublicationRequest) (*Proposal, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method WithdrawPublication not implemented")
 }
 func (UnimplementedProposalServiceServer) WithholdReply(context.Context, *WithholdReplyRequest) (*Proposal, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method WithholdReply not implemented")
@@ -1305,6 +1401,78 @@ func _ProposalService_PublishReply_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProposalServiceServer).PublishReply(ctx, req.(*PublishReplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_PreviewPublication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewPublicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).PreviewPublication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_PreviewPublication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).PreviewPublication(ctx, req.(*PreviewPublicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_ReviewPublication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReviewPublicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).ReviewPublication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_ReviewPublication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).ReviewPublication(ctx, req.(*ReviewPublicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_CorrectPublication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CorrectPublicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).CorrectPublication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_CorrectPublication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).CorrectPublication(ctx, req.(*CorrectPublicationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProposalService_WithdrawPublication_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WithdrawPublicationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProposalServiceServer).WithdrawPublication(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProposalService_WithdrawPublication_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProposalServiceServer).WithdrawPublication(ctx, req.(*WithdrawPublicationRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1729,6 +1897,22 @@ var ProposalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PublishReply",
 			Handler:    _ProposalService_PublishReply_Handler,
+		},
+		{
+			MethodName: "PreviewPublication",
+			Handler:    _ProposalService_PreviewPublication_Handler,
+		},
+		{
+			MethodName: "ReviewPublication",
+			Handler:    _ProposalService_ReviewPublication_Handler,
+		},
+		{
+			MethodName: "CorrectPublication",
+			Handler:    _ProposalService_CorrectPublication_Handler,
+		},
+		{
+			MethodName: "WithdrawPublication",
+			Handler:    _ProposalService_WithdrawPublication_Handler,
 		},
 		{
 			MethodName: "WithholdReply",

@@ -527,8 +527,20 @@ type SessionPolicy struct {
 	// The day, MM-DD, by which a part carried over reports its progress in
 	// each year it is carried into. Default "03-31".
 	FollowUpReportDate string `protobuf:"bytes,21,opt,name=follow_up_report_date,json=followUpReportDate,proto3" json:"follow_up_report_date,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// A unit's publication of a reply waits for the office's approval
+	// (ReviewPublication). Default false.
+	OfficeReviewsPublication *bool `protobuf:"varint,22,opt,name=office_reviews_publication,json=officeReviewsPublication,proto3,oneof" json:"office_reviews_publication,omitempty"`
+	// A fixed day, YYYY-MM-DD, by which every reply of the session is due
+	// (e.g. "7月31日前全部办结"), beside reply_months: the earlier of the
+	// two applies. Default none. It is not moved by extensions' limits:
+	// reply_max_months still bounds an extension.
+	ReplyDueDate string `protobuf:"bytes,23,opt,name=reply_due_date,json=replyDueDate,proto3" json:"reply_due_date,omitempty"`
+	// Fixed days for the cases of some proposer types (party proposals due
+	// earlier), by the type of the case's first proposer; each overrides
+	// reply_due_date for those cases. At most 10, one per type.
+	ReplyDueDates []*ProposerTypeDueDate `protobuf:"bytes,24,rep,name=reply_due_dates,json=replyDueDates,proto3" json:"reply_due_dates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -708,6 +720,82 @@ func (x *SessionPolicy) GetFollowUpReportDate() string {
 	return ""
 }
 
+func (x *SessionPolicy) GetOfficeReviewsPublication() bool {
+	if x != nil && x.OfficeReviewsPublication != nil {
+		return *x.OfficeReviewsPublication
+	}
+	return false
+}
+
+func (x *SessionPolicy) GetReplyDueDate() string {
+	if x != nil {
+		return x.ReplyDueDate
+	}
+	return ""
+}
+
+func (x *SessionPolicy) GetReplyDueDates() []*ProposerTypeDueDate {
+	if x != nil {
+		return x.ReplyDueDates
+	}
+	return nil
+}
+
+// A fixed reply day for the cases of one proposer type.
+type ProposerTypeDueDate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The type of the case's first proposer. Required.
+	ProposerType ProposerType `protobuf:"varint,1,opt,name=proposer_type,json=proposerType,proto3,enum=banli.v1.ProposerType" json:"proposer_type,omitempty"`
+	// YYYY-MM-DD. Required.
+	DueDate       string `protobuf:"bytes,2,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposerTypeDueDate) Reset() {
+	*x = ProposerTypeDueDate{}
+	mi := &file_banli_v1_session_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposerTypeDueDate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposerTypeDueDate) ProtoMessage() {}
+
+func (x *ProposerTypeDueDate) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_session_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposerTypeDueDate.ProtoReflect.Descriptor instead.
+func (*ProposerTypeDueDate) Descriptor() ([]byte, []int) {
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ProposerTypeDueDate) GetProposerType() ProposerType {
+	if x != nil {
+		return x.ProposerType
+	}
+	return ProposerType_PROPOSER_TYPE_UNSPECIFIED
+}
+
+func (x *ProposerTypeDueDate) GetDueDate() string {
+	if x != nil {
+		return x.DueDate
+	}
+	return ""
+}
+
 // Request for CreateSession.
 type CreateSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -723,7 +811,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[2]
+	mi := &file_banli_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +823,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[2]
+	mi := &file_banli_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +836,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateSessionRequest) GetSession() *Session {
@@ -784,7 +872,7 @@ type RecomputeJob struct {
 
 func (x *RecomputeJob) Reset() {
 	*x = RecomputeJob{}
-	mi := &file_banli_v1_session_proto_msgTypes[3]
+	mi := &file_banli_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +884,7 @@ func (x *RecomputeJob) String() string {
 func (*RecomputeJob) ProtoMessage() {}
 
 func (x *RecomputeJob) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[3]
+	mi := &file_banli_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +897,7 @@ func (x *RecomputeJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecomputeJob.ProtoReflect.Descriptor instead.
 func (*RecomputeJob) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RecomputeJob) GetReasons() []string {
@@ -862,7 +950,7 @@ type UpdateSessionRequest struct {
 
 func (x *UpdateSessionRequest) Reset() {
 	*x = UpdateSessionRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[4]
+	mi := &file_banli_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +962,7 @@ func (x *UpdateSessionRequest) String() string {
 func (*UpdateSessionRequest) ProtoMessage() {}
 
 func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[4]
+	mi := &file_banli_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +975,7 @@ func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSessionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateSessionRequest) GetSession() *Session {
@@ -929,7 +1017,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[5]
+	mi := &file_banli_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1029,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[5]
+	mi := &file_banli_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1042,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetSessionRequest) GetName() string {
@@ -977,7 +1065,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_banli_v1_session_proto_msgTypes[6]
+	mi := &file_banli_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1077,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[6]
+	mi := &file_banli_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1090,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSessionsRequest) GetPageSize() int32 {
@@ -1032,7 +1120,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_banli_v1_session_proto_msgTypes[7]
+	mi := &file_banli_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1132,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_session_proto_msgTypes[7]
+	mi := &file_banli_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1145,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1093,7 +1181,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
 	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\x12H\n" +
-	"\x11pending_recompute\x18\f \x01(\v2\x16.banli.v1.RecomputeJobB\x03\xe0A\x03R\x10pendingRecompute\"\xe5\f\n" +
+	"\x11pending_recompute\x18\f \x01(\v2\x16.banli.v1.RecomputeJobB\x03\xe0A\x03R\x10pendingRecompute\"\xb4\x0e\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -1118,7 +1206,10 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\vrating_form\x18\x13 \x01(\x0e2\x14.banli.v1.RatingFormR\n" +
 	"ratingForm\x12J\n" +
 	"\x12unreturned_ratings\x18\x14 \x01(\x0e2\x1b.banli.v1.UnreturnedRatingsR\x11unreturnedRatings\x121\n" +
-	"\x15follow_up_report_date\x18\x15 \x01(\tR\x12followUpReportDateB\x17\n" +
+	"\x15follow_up_report_date\x18\x15 \x01(\tR\x12followUpReportDate\x12A\n" +
+	"\x1aoffice_reviews_publication\x18\x16 \x01(\bH\x10R\x18officeReviewsPublication\x88\x01\x01\x12$\n" +
+	"\x0ereply_due_date\x18\x17 \x01(\tR\freplyDueDate\x12E\n" +
+	"\x0freply_due_dates\x18\x18 \x03(\v2\x1d.banli.v1.ProposerTypeDueDateR\rreplyDueDatesB\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
@@ -1134,7 +1225,11 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x1e_principal_signs_off_key_casesB\x19\n" +
 	"\x17_office_reviews_repliesB\x1a\n" +
 	"\x18_office_vets_unsatisfiedB\x16\n" +
-	"\x14_rating_working_days\"b\n" +
+	"\x14_rating_working_daysB\x1d\n" +
+	"\x1b_office_reviews_publication\"m\n" +
+	"\x13ProposerTypeDueDate\x12;\n" +
+	"\rproposer_type\x18\x01 \x01(\x0e2\x16.banli.v1.ProposerTypeR\fproposerType\x12\x19\n" +
+	"\bdue_date\x18\x02 \x01(\tR\adueDate\"b\n" +
 	"\x14CreateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12\x1d\n" +
 	"\n" +
@@ -1208,7 +1303,7 @@ func file_banli_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_banli_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_banli_v1_session_proto_goTypes = []any{
 	(Body)(0),                     // 0: banli.v1.Body
 	(Level)(0),                    // 1: banli.v1.Level
@@ -1217,46 +1312,50 @@ var file_banli_v1_session_proto_goTypes = []any{
 	(Raters)(0),                   // 4: banli.v1.Raters
 	(*Session)(nil),               // 5: banli.v1.Session
 	(*SessionPolicy)(nil),         // 6: banli.v1.SessionPolicy
-	(*CreateSessionRequest)(nil),  // 7: banli.v1.CreateSessionRequest
-	(*RecomputeJob)(nil),          // 8: banli.v1.RecomputeJob
-	(*UpdateSessionRequest)(nil),  // 9: banli.v1.UpdateSessionRequest
-	(*GetSessionRequest)(nil),     // 10: banli.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),   // 11: banli.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 12: banli.v1.ListSessionsResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(ProposalKind)(0),             // 14: banli.v1.ProposalKind
-	(UnreturnedRatings)(0),        // 15: banli.v1.UnreturnedRatings
-	(*fieldmaskpb.FieldMask)(nil), // 16: google.protobuf.FieldMask
+	(*ProposerTypeDueDate)(nil),   // 7: banli.v1.ProposerTypeDueDate
+	(*CreateSessionRequest)(nil),  // 8: banli.v1.CreateSessionRequest
+	(*RecomputeJob)(nil),          // 9: banli.v1.RecomputeJob
+	(*UpdateSessionRequest)(nil),  // 10: banli.v1.UpdateSessionRequest
+	(*GetSessionRequest)(nil),     // 11: banli.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),   // 12: banli.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 13: banli.v1.ListSessionsResponse
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(ProposalKind)(0),             // 15: banli.v1.ProposalKind
+	(UnreturnedRatings)(0),        // 16: banli.v1.UnreturnedRatings
+	(ProposerType)(0),             // 17: banli.v1.ProposerType
+	(*fieldmaskpb.FieldMask)(nil), // 18: google.protobuf.FieldMask
 }
 var file_banli_v1_session_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Session.body:type_name -> banli.v1.Body
 	1,  // 1: banli.v1.Session.level:type_name -> banli.v1.Level
 	6,  // 2: banli.v1.Session.policy:type_name -> banli.v1.SessionPolicy
-	13, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	14, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
-	8,  // 5: banli.v1.Session.pending_recompute:type_name -> banli.v1.RecomputeJob
+	14, // 3: banli.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	15, // 4: banli.v1.Session.case_kind:type_name -> banli.v1.ProposalKind
+	9,  // 5: banli.v1.Session.pending_recompute:type_name -> banli.v1.RecomputeJob
 	2,  // 6: banli.v1.SessionPolicy.reply_categories:type_name -> banli.v1.ReplyCategorySet
 	4,  // 7: banli.v1.SessionPolicy.raters:type_name -> banli.v1.Raters
 	3,  // 8: banli.v1.SessionPolicy.rating_form:type_name -> banli.v1.RatingForm
-	15, // 9: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
-	5,  // 10: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
-	13, // 11: banli.v1.RecomputeJob.request_time:type_name -> google.protobuf.Timestamp
-	5,  // 12: banli.v1.UpdateSessionRequest.session:type_name -> banli.v1.Session
-	16, // 13: banli.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 14: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
-	7,  // 15: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
-	10, // 16: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
-	9,  // 17: banli.v1.SessionService.UpdateSession:input_type -> banli.v1.UpdateSessionRequest
-	11, // 18: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
-	5,  // 19: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
-	5,  // 20: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
-	5,  // 21: banli.v1.SessionService.UpdateSession:output_type -> banli.v1.Session
-	12, // 22: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
-	19, // [19:23] is the sub-list for method output_type
-	15, // [15:19] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	16, // 9: banli.v1.SessionPolicy.unreturned_ratings:type_name -> banli.v1.UnreturnedRatings
+	7,  // 10: banli.v1.SessionPolicy.reply_due_dates:type_name -> banli.v1.ProposerTypeDueDate
+	17, // 11: banli.v1.ProposerTypeDueDate.proposer_type:type_name -> banli.v1.ProposerType
+	5,  // 12: banli.v1.CreateSessionRequest.session:type_name -> banli.v1.Session
+	14, // 13: banli.v1.RecomputeJob.request_time:type_name -> google.protobuf.Timestamp
+	5,  // 14: banli.v1.UpdateSessionRequest.session:type_name -> banli.v1.Session
+	18, // 15: banli.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 16: banli.v1.ListSessionsResponse.sessions:type_name -> banli.v1.Session
+	8,  // 17: banli.v1.SessionService.CreateSession:input_type -> banli.v1.CreateSessionRequest
+	11, // 18: banli.v1.SessionService.GetSession:input_type -> banli.v1.GetSessionRequest
+	10, // 19: banli.v1.SessionService.UpdateSession:input_type -> banli.v1.UpdateSessionRequest
+	12, // 20: banli.v1.SessionService.ListSessions:input_type -> banli.v1.ListSessionsRequest
+	5,  // 21: banli.v1.SessionService.CreateSession:output_type -> banli.v1.Session
+	5,  // 22: banli.v1.SessionService.GetSession:output_type -> banli.v1.Session
+	5,  // 23: banli.v1.SessionService.UpdateSession:output_type -> banli.v1.Session
+	13, // 24: banli.v1.SessionService.ListSessions:output_type -> banli.v1.ListSessionsResponse
+	21, // [21:25] is the sub-list for method output_type
+	17, // [17:21] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_session_proto_init() }
@@ -1272,7 +1371,7 @@ func file_banli_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_session_proto_rawDesc), len(file_banli_v1_session_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -159,12 +159,22 @@ type Statistics struct {
 	CategoryC int64 `protobuf:"varint,29,opt,name=category_c,json=categoryC,proto3" json:"category_c,omitempty"`
 	CategoryD int64 `protobuf:"varint,30,opt,name=category_d,json=categoryD,proto3" json:"category_d,omitempty"`
 	// Disclosure rate (公开率): parts whose latest reply was published /
-	// parts that have replied. Withheld replies count in the denominator.
-	Disclosure    *Rate `protobuf:"bytes,31,opt,name=disclosure,proto3" json:"disclosure,omitempty"`
-	Published     int64 `protobuf:"varint,32,opt,name=published,proto3" json:"published,omitempty"`
-	Withheld      int64 `protobuf:"varint,33,opt,name=withheld,proto3" json:"withheld,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// parts whose latest reply was due to be published: published, still
+	// undecided when its period (SessionPolicy.disclosure_working_days)
+	// ended (publication_overdue, until it is published or withheld), or
+	// withdrawn after publication. A reply lawfully withheld with a
+	// recorded reason (withheld) is not due, nor is one still within its
+	// period or waiting for the office's approval, nor one a later round
+	// superseded: none of them counts on either side.
+	Disclosure *Rate `protobuf:"bytes,31,opt,name=disclosure,proto3" json:"disclosure,omitempty"`
+	Published  int64 `protobuf:"varint,32,opt,name=published,proto3" json:"published,omitempty"`
+	Withheld   int64 `protobuf:"varint,33,opt,name=withheld,proto3" json:"withheld,omitempty"`
+	// Parts whose latest reply's publication is overdue (公开逾期), and
+	// whose publication was withdrawn.
+	PublicationOverdue   int64 `protobuf:"varint,37,opt,name=publication_overdue,json=publicationOverdue,proto3" json:"publication_overdue,omitempty"`
+	PublicationWithdrawn int64 `protobuf:"varint,38,opt,name=publication_withdrawn,json=publicationWithdrawn,proto3" json:"publication_withdrawn,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Statistics) Reset() {
@@ -445,6 +455,20 @@ func (x *Statistics) GetPublished() int64 {
 func (x *Statistics) GetWithheld() int64 {
 	if x != nil {
 		return x.Withheld
+	}
+	return 0
+}
+
+func (x *Statistics) GetPublicationOverdue() int64 {
+	if x != nil {
+		return x.PublicationOverdue
+	}
+	return 0
+}
+
+func (x *Statistics) GetPublicationWithdrawn() int64 {
+	if x != nil {
+		return x.PublicationWithdrawn
 	}
 	return 0
 }
@@ -969,7 +993,7 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x04Rate\x12\x1c\n" +
 	"\tnumerator\x18\x01 \x01(\x03R\tnumerator\x12 \n" +
 	"\vdenominator\x18\x02 \x01(\x03R\vdenominator\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xd3\v\n" +
+	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xb9\f\n" +
 	"\n" +
 	"Statistics\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
@@ -1017,7 +1041,9 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"disclosure\x18\x1f \x01(\v2\x0e.banli.v1.RateR\n" +
 	"disclosure\x12\x1c\n" +
 	"\tpublished\x18  \x01(\x03R\tpublished\x12\x1a\n" +
-	"\bwithheld\x18! \x01(\x03R\bwithheld\"\x8b\x01\n" +
+	"\bwithheld\x18! \x01(\x03R\bwithheld\x12/\n" +
+	"\x13publication_overdue\x18% \x01(\x03R\x12publicationOverdue\x123\n" +
+	"\x15publication_withdrawn\x18& \x01(\x03R\x14publicationWithdrawn\"\x8b\x01\n" +
 	"\x14GetStatisticsRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x12\n" +

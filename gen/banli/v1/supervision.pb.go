@@ -102,21 +102,30 @@ const (
 	LedgerView_LEDGER_VIEW_RATINGS_NOT_RETURNED LedgerView = 8
 	// Replied, but the reply has not reached every proposer yet (未送达).
 	LedgerView_LEDGER_VIEW_NOT_DELIVERED LedgerView = 9
+	// Replies whose publication is still to be decided (PENDING or
+	// AWAITING_APPROVAL), their period ending within the next
+	// `within_working_days` working days of `as_of`; in case order.
+	LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON LedgerView = 10
+	// Replies whose publication period has passed as of `as_of` with
+	// nothing decided (PENDING, AWAITING_APPROVAL or OVERDUE): 公开逾期.
+	LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE LedgerView = 11
 )
 
 // Enum value maps for LedgerView.
 var (
 	LedgerView_name = map[int32]string{
-		0: "LEDGER_VIEW_UNSPECIFIED",
-		1: "LEDGER_VIEW_DUE_SOON",
-		2: "LEDGER_VIEW_OVERDUE",
-		3: "LEDGER_VIEW_AWAITING_SIGN_IN",
-		4: "LEDGER_VIEW_AWAITING_OPINION",
-		5: "LEDGER_VIEW_REPLIED_NOT_RATED",
-		6: "LEDGER_VIEW_RATED_UNSATISFIED",
-		7: "LEDGER_VIEW_KEY_CASES",
-		8: "LEDGER_VIEW_RATINGS_NOT_RETURNED",
-		9: "LEDGER_VIEW_NOT_DELIVERED",
+		0:  "LEDGER_VIEW_UNSPECIFIED",
+		1:  "LEDGER_VIEW_DUE_SOON",
+		2:  "LEDGER_VIEW_OVERDUE",
+		3:  "LEDGER_VIEW_AWAITING_SIGN_IN",
+		4:  "LEDGER_VIEW_AWAITING_OPINION",
+		5:  "LEDGER_VIEW_REPLIED_NOT_RATED",
+		6:  "LEDGER_VIEW_RATED_UNSATISFIED",
+		7:  "LEDGER_VIEW_KEY_CASES",
+		8:  "LEDGER_VIEW_RATINGS_NOT_RETURNED",
+		9:  "LEDGER_VIEW_NOT_DELIVERED",
+		10: "LEDGER_VIEW_PUBLICATION_DUE_SOON",
+		11: "LEDGER_VIEW_PUBLICATION_OVERDUE",
 	}
 	LedgerView_value = map[string]int32{
 		"LEDGER_VIEW_UNSPECIFIED":          0,
@@ -129,6 +138,8 @@ var (
 		"LEDGER_VIEW_KEY_CASES":            7,
 		"LEDGER_VIEW_RATINGS_NOT_RETURNED": 8,
 		"LEDGER_VIEW_NOT_DELIVERED":        9,
+		"LEDGER_VIEW_PUBLICATION_DUE_SOON": 10,
+		"LEDGER_VIEW_PUBLICATION_OVERDUE":  11,
 	}
 )
 
@@ -284,9 +295,14 @@ type LedgerEntry struct {
 	// A key case's latest supervision activity, if any.
 	LastSupervision *SupervisionActivity `protobuf:"bytes,17,opt,name=last_supervision,json=lastSupervision,proto3" json:"last_supervision,omitempty"`
 	// A key case's leaders.
-	KeyLeaders    []*KeyCaseLeader `protobuf:"bytes,18,rep,name=key_leaders,json=keyLeaders,proto3" json:"key_leaders,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	KeyLeaders []*KeyCaseLeader `protobuf:"bytes,18,rep,name=key_leaders,json=keyLeaders,proto3" json:"key_leaders,omitempty"`
+	// The publication views: the reply, where its publication stands, and
+	// its publication deadline (overdue then judges this deadline).
+	Reply              string          `protobuf:"bytes,19,opt,name=reply,proto3" json:"reply,omitempty"`
+	DisclosureState    DisclosureState `protobuf:"varint,20,opt,name=disclosure_state,json=disclosureState,proto3,enum=banli.v1.DisclosureState" json:"disclosure_state,omitempty"`
+	DisclosureDeadline *Deadline       `protobuf:"bytes,21,opt,name=disclosure_deadline,json=disclosureDeadline,proto3" json:"disclosure_deadline,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *LedgerEntry) Reset() {
@@ -441,6 +457,27 @@ func (x *LedgerEntry) GetLastSupervision() *SupervisionActivity {
 func (x *LedgerEntry) GetKeyLeaders() []*KeyCaseLeader {
 	if x != nil {
 		return x.KeyLeaders
+	}
+	return nil
+}
+
+func (x *LedgerEntry) GetReply() string {
+	if x != nil {
+		return x.Reply
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetDisclosureState() DisclosureState {
+	if x != nil {
+		return x.DisclosureState
+	}
+	return DisclosureState_DISCLOSURE_STATE_UNSPECIFIED
+}
+
+func (x *LedgerEntry) GetDisclosureDeadline() *Deadline {
+	if x != nil {
+		return x.DisclosureDeadline
 	}
 	return nil
 }
@@ -726,6 +763,10 @@ type Attention struct {
 	MoreRatingsNotReturned bool           `protobuf:"varint,16,opt,name=more_ratings_not_returned,json=moreRatingsNotReturned,proto3" json:"more_ratings_not_returned,omitempty"`
 	NotDelivered           []*LedgerEntry `protobuf:"bytes,17,rep,name=not_delivered,json=notDelivered,proto3" json:"not_delivered,omitempty"`
 	MoreNotDelivered       bool           `protobuf:"varint,18,opt,name=more_not_delivered,json=moreNotDelivered,proto3" json:"more_not_delivered,omitempty"`
+	PublicationDueSoon     []*LedgerEntry `protobuf:"bytes,19,rep,name=publication_due_soon,json=publicationDueSoon,proto3" json:"publication_due_soon,omitempty"`
+	MorePublicationDueSoon bool           `protobuf:"varint,20,opt,name=more_publication_due_soon,json=morePublicationDueSoon,proto3" json:"more_publication_due_soon,omitempty"`
+	PublicationOverdue     []*LedgerEntry `protobuf:"bytes,21,rep,name=publication_overdue,json=publicationOverdue,proto3" json:"publication_overdue,omitempty"`
+	MorePublicationOverdue bool           `protobuf:"varint,22,opt,name=more_publication_overdue,json=morePublicationOverdue,proto3" json:"more_publication_overdue,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -886,6 +927,34 @@ func (x *Attention) GetMoreNotDelivered() bool {
 	return false
 }
 
+func (x *Attention) GetPublicationDueSoon() []*LedgerEntry {
+	if x != nil {
+		return x.PublicationDueSoon
+	}
+	return nil
+}
+
+func (x *Attention) GetMorePublicationDueSoon() bool {
+	if x != nil {
+		return x.MorePublicationDueSoon
+	}
+	return false
+}
+
+func (x *Attention) GetPublicationOverdue() []*LedgerEntry {
+	if x != nil {
+		return x.PublicationOverdue
+	}
+	return nil
+}
+
+func (x *Attention) GetMorePublicationOverdue() bool {
+	if x != nil {
+		return x.MorePublicationOverdue
+	}
+	return false
+}
+
 var File_banli_v1_supervision_proto protoreflect.FileDescriptor
 
 const file_banli_v1_supervision_proto_rawDesc = "" +
@@ -897,7 +966,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12-\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x12\x12\n" +
 	"\x04year\x18\x05 \x01(\x05R\x04year\x12'\n" +
-	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xc5\x05\n" +
+	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xe6\x06\n" +
 	"\vLedgerEntry\x12\x1a\n" +
 	"\bproposal\x18\x01 \x01(\tR\bproposal\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x14\n" +
@@ -922,7 +991,10 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x12supervising_leader\x18\x10 \x01(\tR\x11supervisingLeader\x12H\n" +
 	"\x10last_supervision\x18\x11 \x01(\v2\x1d.banli.v1.SupervisionActivityR\x0flastSupervision\x128\n" +
 	"\vkey_leaders\x18\x12 \x03(\v2\x17.banli.v1.KeyCaseLeaderR\n" +
-	"keyLeaders\"\x89\x03\n" +
+	"keyLeaders\x12\x14\n" +
+	"\x05reply\x18\x13 \x01(\tR\x05reply\x12D\n" +
+	"\x10disclosure_state\x18\x14 \x01(\x0e2\x19.banli.v1.DisclosureStateR\x0fdisclosureState\x12C\n" +
+	"\x13disclosure_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x12disclosureDeadline\"\x89\x03\n" +
 	"\x18ListLedgerEntriesRequest\x12-\n" +
 	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
@@ -943,7 +1015,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x13GetAttentionRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
 	"\bper_view\x18\x02 \x01(\x05R\aperView\x12.\n" +
-	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xc4\a\n" +
+	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xca\t\n" +
 	"\tAttention\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x120\n" +
@@ -963,11 +1035,15 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x14ratings_not_returned\x18\x0f \x03(\v2\x15.banli.v1.LedgerEntryR\x12ratingsNotReturned\x129\n" +
 	"\x19more_ratings_not_returned\x18\x10 \x01(\bR\x16moreRatingsNotReturned\x12:\n" +
 	"\rnot_delivered\x18\x11 \x03(\v2\x15.banli.v1.LedgerEntryR\fnotDelivered\x12,\n" +
-	"\x12more_not_delivered\x18\x12 \x01(\bR\x10moreNotDelivered*\\\n" +
+	"\x12more_not_delivered\x18\x12 \x01(\bR\x10moreNotDelivered\x12G\n" +
+	"\x14publication_due_soon\x18\x13 \x03(\v2\x15.banli.v1.LedgerEntryR\x12publicationDueSoon\x129\n" +
+	"\x19more_publication_due_soon\x18\x14 \x01(\bR\x16morePublicationDueSoon\x12F\n" +
+	"\x13publication_overdue\x18\x15 \x03(\v2\x15.banli.v1.LedgerEntryR\x12publicationOverdue\x128\n" +
+	"\x18more_publication_overdue\x18\x16 \x01(\bR\x16morePublicationOverdue*\\\n" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
-	"\x11EXPORT_FORMAT_CSV\x10\x02*\xc6\x02\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*\x91\x03\n" +
 	"\n" +
 	"LedgerView\x12\x1b\n" +
 	"\x17LEDGER_VIEW_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -979,7 +1055,10 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x1dLEDGER_VIEW_RATED_UNSATISFIED\x10\x06\x12\x19\n" +
 	"\x15LEDGER_VIEW_KEY_CASES\x10\a\x12$\n" +
 	" LEDGER_VIEW_RATINGS_NOT_RETURNED\x10\b\x12\x1d\n" +
-	"\x19LEDGER_VIEW_NOT_DELIVERED\x10\t2\xc3\x02\n" +
+	"\x19LEDGER_VIEW_NOT_DELIVERED\x10\t\x12$\n" +
+	" LEDGER_VIEW_PUBLICATION_DUE_SOON\x10\n" +
+	"\x12#\n" +
+	"\x1fLEDGER_VIEW_PUBLICATION_OVERDUE\x10\v2\xc3\x02\n" +
 	"\x12SupervisionService\x12p\n" +
 	"\x11ListLedgerEntries\x12\".banli.v1.ListLedgerEntriesRequest\x1a#.banli.v1.ListLedgerEntriesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/ledger\x12Y\n" +
@@ -1015,8 +1094,9 @@ var file_banli_v1_supervision_proto_goTypes = []any{
 	(*Deadline)(nil),                  // 11: banli.v1.Deadline
 	(*SupervisionActivity)(nil),       // 12: banli.v1.SupervisionActivity
 	(*KeyCaseLeader)(nil),             // 13: banli.v1.KeyCaseLeader
-	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),         // 15: google.api.HttpBody
+	(DisclosureState)(0),              // 14: banli.v1.DisclosureState
+	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),         // 16: google.api.HttpBody
 }
 var file_banli_v1_supervision_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.ExportLedgerRequest.format:type_name -> banli.v1.ExportFormat
@@ -1027,29 +1107,33 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	11, // 5: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
 	12, // 6: banli.v1.LedgerEntry.last_supervision:type_name -> banli.v1.SupervisionActivity
 	13, // 7: banli.v1.LedgerEntry.key_leaders:type_name -> banli.v1.KeyCaseLeader
-	1,  // 8: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
-	14, // 9: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 10: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	14, // 11: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 12: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 13: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
-	3,  // 14: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
-	3,  // 15: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
-	3,  // 16: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
-	3,  // 17: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	3,  // 18: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
-	3,  // 19: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
-	4,  // 20: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 21: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 22: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 23: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 24: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	15, // 25: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	23, // [23:26] is the sub-list for method output_type
-	20, // [20:23] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	14, // 8: banli.v1.LedgerEntry.disclosure_state:type_name -> banli.v1.DisclosureState
+	11, // 9: banli.v1.LedgerEntry.disclosure_deadline:type_name -> banli.v1.Deadline
+	1,  // 10: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
+	15, // 11: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 12: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
+	15, // 13: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 14: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 15: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
+	3,  // 16: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
+	3,  // 17: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
+	3,  // 18: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
+	3,  // 19: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
+	3,  // 20: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
+	3,  // 21: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
+	3,  // 22: banli.v1.Attention.publication_due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 23: banli.v1.Attention.publication_overdue:type_name -> banli.v1.LedgerEntry
+	4,  // 24: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 25: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 26: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 27: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 28: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	16, // 29: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	27, // [27:30] is the sub-list for method output_type
+	24, // [24:27] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
