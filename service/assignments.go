@@ -109,7 +109,7 @@ func (c *caseChange) newAssignment(unit string, role banliv1.AssignmentRole, pol
 	if role == coHandling {
 		a.ResponseDeadline = c.monthsAfter(int(policy.GetOpinionMonths()), "assignment")
 	} else {
-		a.ResponseDeadline = c.monthsAfter(int(policy.GetReplyMonths()), "assignment")
+		a.ResponseDeadline = capAt(c.monthsAfter(int(policy.GetReplyMonths()), "assignment"), fixedReplyDate(policy, c.p))
 	}
 	return a
 }
@@ -503,6 +503,9 @@ func (c *caseChange) changeRole(a *banliv1.Assignment, to banliv1.AssignmentRole
 		months = policy.GetOpinionMonths()
 	}
 	a.ResponseDeadline = c.clock.monthsAfter(a.GetAssignTime().AsTime(), int(months), "assignment")
+	if to != coHandling {
+		a.ResponseDeadline = capAt(a.ResponseDeadline, fixedReplyDate(policy, c.p))
+	}
 	what := fmt.Sprintf("role %s → %s", trimEnum(from.String(), "ASSIGNMENT_ROLE_"), trimEnum(to.String(), "ASSIGNMENT_ROLE_"))
 	a.Corrections = append(a.Corrections, &banliv1.PartCorrection{What: what, Reason: reason, CorrectedBy: callerAccount(c.ctx), CorrectTime: c.nowProto()})
 	return fmt.Sprintf("%s: %s, due %s", a.GetName(), what, a.GetResponseDeadline().GetDueDate())

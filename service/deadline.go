@@ -92,9 +92,23 @@ func (c deadlineClock) recompute(d *banliv1.Deadline) *banliv1.Deadline {
 	case d.GetWorkingDays() > 0:
 		return c.workingDaysAfter(d.GetStartTime().AsTime(), int(d.GetWorkingDays()), d.GetCountedFrom())
 	case d.GetMonths() > 0:
-		return c.monthsAfter(d.GetStartTime().AsTime(), int(d.GetMonths()), d.GetCountedFrom())
+		return capAt(c.monthsAfter(d.GetStartTime().AsTime(), int(d.GetMonths()), d.GetCountedFrom()), d.GetFixedDate())
 	}
 	return d
+}
+
+// capAt brings d forward to a fixed day (YYYY-MM-DD; "" for none) when
+// that day comes first: a session's "every reply by 31 July" beside its
+// months rule. d keeps its rule's count, so that a recompute finds both.
+func capAt(d *banliv1.Deadline, fixed string) *banliv1.Deadline {
+	d.FixedDate = fixed
+	day, err := time.ParseInLocation(time.DateOnly, fixed, chinaTime)
+	if fixed == "" || err != nil || !day.Before(dateOf(d.GetDueTime().AsTime())) {
+		return d
+	}
+	capped := deadline(day, fmt.Sprintf("by %s, the session's fixed reply day (before %s)", fixed, d.GetRule()), false)
+	capped.StartTime, capped.Months, capped.CountedFrom, capped.FixedDate = d.GetStartTime(), d.GetMonths(), d.GetCountedFrom(), fixed
+	return capped
 }
 
 // onDate is a deadline the office set to a date (an extension).

@@ -1,8 +1,10 @@
 package service
 
 import (
-	"google.golang.org/protobuf/proto"
+	"fmt"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -146,12 +148,41 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 	v.enum(field+".raters", p.GetRaters(), false)
 	v.enum(field+".rating_form", p.GetRatingForm(), false)
 	v.enum(field+".unreturned_ratings", p.GetUnreturnedRatings(), false)
+	if d := p.GetReplyDueDate(); d != "" {
+		v.date(field+".reply_due_date", d)
+	}
+	if len(p.GetReplyDueDates()) > 10 {
+		v.add(field+".reply_due_dates", "at most 10, one per proposer type")
+	}
+	types := map[banliv1.ProposerType]bool{}
+	for i, d := range p.GetReplyDueDates() {
+		f := fmt.Sprintf("%s.reply_due_dates[%d]", field, i)
+		v.enum(f+".proposer_type", d.GetProposerType(), true)
+		if types[d.GetProposerType()] {
+			v.add(f+".proposer_type", "%s has a day already", d.GetProposerType())
+		}
+		types[d.GetProposerType()] = true
+		v.date(f+".due_date", d.GetDueDate())
+	}
 	if d := p.GetFollowUpReportDate(); d != "" {
 		// A day of every year: 02-29 is not one.
 		if _, err := time.Parse("2006-01-02", "2021-"+d); err != nil || len(d) != 5 {
 			v.add(field+".follow_up_report_date", "must be a day of every year as MM-DD, e.g. 03-31")
 		}
 	}
+}
+
+// fixedReplyDate is the session's fixed reply day for case p, if it has
+// one: the day for the type of its first proposer, else the session's.
+func fixedReplyDate(policy *banliv1.SessionPolicy, p *banliv1.Proposal) string {
+	if proposers := p.GetProposers(); len(proposers) > 0 {
+		for _, d := range policy.GetReplyDueDates() {
+			if d.GetProposerType() == proposers[0].GetType() {
+				return d.GetDueDate()
+			}
+		}
+	}
+	return policy.GetReplyDueDate()
 }
 
 // categoryAllowed says whether the session's policy accepts a reply

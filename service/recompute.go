@@ -45,7 +45,7 @@ func queueRecompute(sess *banliv1.Session, reason string, now time.Time) {
 // recomputes the deadlines of the session's cases (recomputeDeadlines
 // reads them).
 var deadlinePolicy = []string{"sign_in_working_days", "reassignment_working_days", "opinion_months", "reply_months",
-	"reply_max_months", "rereply_months", "disclosure_working_days", "rating_working_days"}
+	"reply_max_months", "rereply_months", "disclosure_working_days", "rating_working_days", "reply_due_date", "reply_due_dates"}
 
 // queueDeadlineRecompute records, with an amendment of a deadline rule of
 // a session that has cases, that their deadlines are to be recomputed.
@@ -185,7 +185,7 @@ func (s *Server) recomputeBatch(ctx context.Context, sessionID uint64) (changed 
 // kept. On-time follows the recomputed deadlines.
 func (c *caseChange) recomputeDeadlines(policy *banliv1.SessionPolicy) bool {
 	changed := false
-	redo := func(d **banliv1.Deadline, workingDays, months int32) {
+	redo := func(d **banliv1.Deadline, workingDays, months int32, fixed string) {
 		if *d == nil || (*d).GetExtended() || (*d).GetStartTime() == nil {
 			return
 		}
@@ -194,7 +194,7 @@ func (c *caseChange) recomputeDeadlines(policy *banliv1.SessionPolicy) bool {
 		case next.GetWorkingDays() > 0 && workingDays > 0:
 			next.WorkingDays = workingDays
 		case next.GetMonths() > 0 && months > 0:
-			next.Months = months
+			next.Months, next.FixedDate = months, fixed
 		}
 		next = c.clock.recompute(next)
 		if !proto.Equal(next, *d) {
@@ -205,13 +205,13 @@ func (c *caseChange) recomputeDeadlines(policy *banliv1.SessionPolicy) bool {
 		if !isCurrent(a) {
 			continue
 		}
-		redo(&a.SignDeadline, policy.GetSignInWorkingDays(), 0)
-		redo(&a.ReassignmentDeadline, policy.GetReassignmentWorkingDays(), 0)
-		redo(&a.ResponseDeadline, 0, responseMonths(policy, a.GetRole(), a.GetRound()))
+		redo(&a.SignDeadline, policy.GetSignInWorkingDays(), 0, "")
+		redo(&a.ReassignmentDeadline, policy.GetReassignmentWorkingDays(), 0, "")
+		redo(&a.ResponseDeadline, 0, responseMonths(policy, a.GetRole(), a.GetRound()), responseFixedDate(policy, c.p, a.GetRole(), a.GetRound()))
 		for _, r := range a.GetReplies() {
-			redo(&r.Deadline, 0, responseMonths(policy, a.GetRole(), r.GetRound()))
-			redo(&r.DisclosureDeadline, policy.GetDisclosureWorkingDays(), 0)
-			redo(&r.RatingDeadline, policy.GetRatingWorkingDays(), 0)
+			redo(&r.Deadline, 0, responseMonths(policy, a.GetRole(), r.GetRound()), responseFixedDate(policy, c.p, a.GetRole(), r.GetRound()))
+			redo(&r.DisclosureDeadline, policy.GetDisclosureWorkingDays(), 0, "")
+			redo(&r.RatingDeadline, policy.GetRatingWorkingDays(), 0, "")
 			if r.GetDeadline() != nil && r.GetRecordTime() != nil {
 				r.OnTime = !r.GetRecordTime().AsTime().After(r.GetDeadline().GetDueTime().AsTime())
 			}
@@ -233,4 +233,13 @@ func responseMonths(policy *banliv1.SessionPolicy, role banliv1.AssignmentRole, 
 		return policy.GetRereplyMonths()
 	}
 	return policy.GetReplyMonths()
+}
+
+// responseFixedDate is the fixed day a part's reply of round has, if any:
+// a first reply's (fixedReplyDate); opinions and later rounds have none.
+func responseFixedDate(policy *banliv1.SessionPolicy, p *banliv1.Proposal, role banliv1.AssignmentRole, round int32) string {
+	if role == coHandling || round > 1 {
+		return ""
+	}
+	return fixedReplyDate(policy, p)
 }

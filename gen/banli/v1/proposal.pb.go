@@ -1848,7 +1848,12 @@ type Deadline struct {
 	// What start_time is, e.g. "assignment", "the reply".
 	CountedFrom string `protobuf:"bytes,8,opt,name=counted_from,json=countedFrom,proto3" json:"counted_from,omitempty"`
 	// True when an approved extension set this deadline.
-	Extended      bool `protobuf:"varint,9,opt,name=extended,proto3" json:"extended,omitempty"`
+	Extended bool `protobuf:"varint,9,opt,name=extended,proto3" json:"extended,omitempty"`
+	// The session's fixed day for this reply, YYYY-MM-DD
+	// (SessionPolicy.reply_due_date, or the one for the case's proposer
+	// type), when it has one: the deadline is the earlier of it and the
+	// months rule, and the rule then says so.
+	FixedDate     string `protobuf:"bytes,10,opt,name=fixed_date,json=fixedDate,proto3" json:"fixed_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1944,6 +1949,13 @@ func (x *Deadline) GetExtended() bool {
 		return x.Extended
 	}
 	return false
+}
+
+func (x *Deadline) GetFixedDate() string {
+	if x != nil {
+		return x.FixedDate
+	}
+	return ""
 }
 
 // One proposer: the first proposer (第一提案人/领衔代表) or a co-signer (联名人),
@@ -5130,7 +5142,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\tRedaction\x12+\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x17.banli.v1.RedactionKindR\x04kind\x12\x1a\n" +
 	"\boriginal\x18\x02 \x01(\tR\boriginal\x12 \n" +
-	"\vreplacement\x18\x03 \x01(\tR\vreplacement\"\xc7\x02\n" +
+	"\vreplacement\x18\x03 \x01(\tR\vreplacement\"\xe6\x02\n" +
 	"\bDeadline\x125\n" +
 	"\bdue_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x19\n" +
 	"\bdue_date\x18\x02 \x01(\tR\adueDate\x12\x12\n" +
@@ -5141,7 +5153,10 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\fworking_days\x18\x06 \x01(\x05R\vworkingDays\x12\x16\n" +
 	"\x06months\x18\a \x01(\x05R\x06months\x12!\n" +
 	"\fcounted_from\x18\b \x01(\tR\vcountedFrom\x12\x1a\n" +
-	"\bextended\x18\t \x01(\bR\bextended\"\x86\x02\n" +
+	"\bextended\x18\t \x01(\bR\bextended\x12\x1d\n" +
+	"\n" +
+	"fixed_date\x18\n" +
+	" \x01(\tR\tfixedDate\"\x86\x02\n" +
 	"\bProposer\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x12/\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.banli.v1.ProposerTypeB\x03\xe0A\x02R\x04type\x12&\n" +
