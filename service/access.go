@@ -102,15 +102,23 @@ var rules = map[string]Rule{
 	MetricsRoute: {Roles: roles(admin, monitor)},
 
 	// Cases: reading.
-	banliv1.ProposalService_GetProposal_FullMethodName:          {Roles: caseReaders, Confine: confineToCase},
-	banliv1.ProposalService_GetProposalByNumber_FullMethodName:  {Roles: caseReaders, Confine: confineLookup},
-	banliv1.ProposalService_ListProposals_FullMethodName:        {Roles: caseReaders, Confine: confineList},
-	banliv1.EventService_ListProposalEvents_FullMethodName:      {Roles: caseReaders, Confine: confineToCase},
-	banliv1.StatisticsService_GetStatistics_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
-	banliv1.StatisticsService_GetYearSummary_FullMethodName:     {Roles: readers, Confine: confineToUnitField},
-	banliv1.SupervisionService_ListLedgerEntries_FullMethodName: {Roles: append(roles(leader), readers...), Confine: confineLedger},
-	banliv1.SupervisionService_GetAttention_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
-	banliv1.SupervisionService_ExportLedger_FullMethodName:      {Roles: readers, Confine: confineToUnitField},
+	banliv1.ProposalService_GetProposal_FullMethodName:         {Roles: caseReaders, Confine: confineToCase},
+	banliv1.ProposalService_GetProposalByNumber_FullMethodName: {Roles: caseReaders, Confine: confineLookup},
+	banliv1.ProposalService_ListProposals_FullMethodName:       {Roles: caseReaders, Confine: confineList},
+	banliv1.EventService_ListProposalEvents_FullMethodName:     {Roles: caseReaders, Confine: confineToCase},
+	banliv1.StatisticsService_GetStatistics_FullMethodName:     {Roles: readers, Confine: confineToUnitField},
+	banliv1.StatisticsService_GetYearSummary_FullMethodName:    {Roles: readers, Confine: confineToUnitField},
+	// Units side by side, and the office's splits: the office's view, not
+	// one unit's.
+	banliv1.StatisticsService_ListUnitStatistics_FullMethodName:     {Roles: roles(office, viewer), Confine: confineToWholeOffice},
+	banliv1.StatisticsService_GetStatisticsBreakdown_FullMethodName: {Roles: roles(office, viewer), Confine: confineToWholeOffice},
+	// Scoring rules are no secret: whoever reads a summary reads them.
+	banliv1.StatisticsService_GetScoringPolicy_FullMethodName:    {Roles: readers},
+	banliv1.StatisticsService_ListScoringPolicies_FullMethodName: {Roles: readers},
+	banliv1.StatisticsService_SaveScoringPolicy_FullMethodName:   {Roles: roles(office)},
+	banliv1.SupervisionService_ListLedgerEntries_FullMethodName:  {Roles: append(roles(leader), readers...), Confine: confineLedger},
+	banliv1.SupervisionService_GetAttention_FullMethodName:       {Roles: readers, Confine: confineToUnitField},
+	banliv1.SupervisionService_ExportLedger_FullMethodName:       {Roles: readers, Confine: confineToUnitField},
 
 	// Cases: the office's steps.
 	banliv1.ProposalService_CreateProposal_FullMethodName:    {Roles: roles(office, proposer)},
@@ -539,6 +547,12 @@ func confineToUnitField(r store.Reader, c *Caller, req proto.Message) error {
 		return denied("%s acts for %s and may not read %s", c.Account, c.Unit, asked)
 	}
 	return nil
+}
+
+// confineToWholeOffice refuses a confined caller (a viewer of one unit)
+// the figures of every unit: it reads its own unit's (GetStatistics).
+func confineToWholeOffice(_ store.Reader, c *Caller, _ proto.Message) error {
+	return denied("%s reads the figures of %s only (GetStatistics), not every unit's", c.Account, c.Unit)
 }
 
 // inUnit reports whether unit is scope or one of its departments, at any

@@ -150,6 +150,9 @@ func (s *Server) applyEvents(ctx context.Context, primary banliv1.ReplicationSer
 			case *banliv1.Event_Leader:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindLeader, idOf(snap.Leader.GetName(), leadersCollection), snap.Leader, ev)
+			case *banliv1.Event_ScoringPolicy:
+				ev.Snapshot = nil
+				tx.Replicate(store.KindScoringPolicy, 0, snap.ScoringPolicy, ev)
 			case *banliv1.Event_CalendarYear:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindCalendar, 0, snap.CalendarYear, ev)

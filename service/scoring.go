@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -145,29 +146,60 @@ func percent(r *banliv1.Rate) string {
 	return formatPoints(round2(r.GetRate()*100)) + "%"
 }
 
-// GetYearSummary returns a unit's figures for a year, its score, and the
-// summary text.
+// GetYearSummary returns a unit's (or the office's) figures for a year or
+// a session, its score, and the summary text.
 func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummaryRequest) (*banliv1.YearSummary, error) {
-	if err := validateStatistics(req.GetUnit(), "", req.GetYear()); err != nil {
-		return nil, err
+	v := &violations{}
+	validateScope(v, req.GetUnit(), req.GetSession(), req.GetYear(), req.GetBody())
+	if req.GetPolicyVersion() < 0 {
+		v.add("policy_version", "a version, from 1; 0 means the latest")
 	}
-	policy, err := chooseScoringPolicy(req)
-	if err != nil {
+	if req.GetCustomPolicy() != nil {
+		if req.GetScoringPolicy() != "" {
+			v.add("scoring_policy", "give a named policy or a custom one, not both")
+		}
+		validateScoringPolicy(v, "custom_policy", req.GetCustomPolicy())
+	}
+	if err := v.err(); err != nil {
 		return nil, err
 	}
 	var st *banliv1.Statistics
-	unitName := "全办"
-	err = s.store.View(func(r store.Reader) error {
+	policy, version := req.GetCustomPolicy(), int32(0)
+	title := "全办"
+	err := s.store.View(func(r store.Reader) error {
+		if policy == nil {
+			var err error
+			if policy, version, err = namedScoringPolicy(r, req.GetScoringPolicy(), req.GetPolicyVersion()); err != nil {
+				return err
+			}
+		}
 		if req.GetUnit() != "" {
 			u, err := r.Unit(idOf(req.GetUnit(), unitsCollection))
 			if err != nil {
 				return notFoundOr(err, req.GetUnit(), "unit")
 			}
-			unitName = u.GetDisplayName()
+			title = u.GetDisplayName()
 		}
-		var err error
-		st, err = readStatistics(r, req.GetUnit(), "", req.GetYear())
-		return err
+		f, err := resolveScope(r, req.GetSession(), req.GetYear(), req.GetBody())
+		if err != nil {
+			return err
+		}
+		if st, err = f.unitFigures(r, req.GetUnit(), false); err != nil {
+			return err
+		}
+		if req.GetSession() != "" {
+			sess, err := r.Session(idOf(req.GetSession(), sessionsCollection))
+			if err != nil {
+				return err
+			}
+			title += sess.GetDisplayName()
+		} else {
+			title += fmt.Sprintf("%d年", st.GetYear())
+			if b := req.GetBody(); b != 0 {
+				title += bodyLabels[b]
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -176,81 +208,107 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 	if err != nil {
 		return nil, err
 	}
+	sc.PolicyVersion = version
 	return &banliv1.YearSummary{
 		Statistics:  st,
 		Score:       sc,
-		Text:        summaryText(unitName, st, sc),
+		Text:        summaryText(title, req.GetUnit() != "", st, sc),
 		ComputeTime: timestamppb.New(s.now()),
 	}, nil
 }
 
-// chooseScoringPolicy returns the request's own policy, checked, or the
-// named one.
-func chooseScoringPolicy(req *banliv1.GetYearSummaryRequest) (*banliv1.ScoringPolicy, error) {
-	if custom := req.GetCustomPolicy(); custom != nil {
-		v := &violations{}
-		if req.GetScoringPolicy() != "" {
-			v.add("scoring_policy", "give a named policy or a custom one, not both")
-		}
-		v.line("custom_policy.name", custom.GetName(), maxNameLen, true)
-		if b := custom.GetBase(); math.IsNaN(b) || math.Abs(b) > 1000 {
-			v.add("custom_policy.base", "must be a number from -1000 to 1000")
-		}
-		rates := scoreRates(&banliv1.Statistics{})
-		if len(custom.GetBaseRequiresFull()) > 20 {
-			v.add("custom_policy.base_requires_full", "at most 20")
-		}
-		for i, name := range custom.GetBaseRequiresFull() {
-			if _, ok := rates[name]; !ok {
-				v.add(fmt.Sprintf("custom_policy.base_requires_full[%d]", i), "unknown rate %q", name)
-			}
-		}
-		counts := scoreCounts(&banliv1.Statistics{})
-		if len(custom.GetItems()) > 50 {
-			v.add("custom_policy.items", "at most 50")
-		}
-		for i, item := range custom.GetItems() {
-			f := fmt.Sprintf("custom_policy.items[%d]", i)
-			for _, name := range strings.Split(item.GetCount(), "+") {
-				if _, ok := counts[name]; !ok {
-					v.add(f+".count", "unknown count %q", name)
-				}
-			}
-			if p := item.GetPoints(); math.IsNaN(p) || math.Abs(p) > 100 {
-				v.add(f+".points", "must be a number from -100 to 100")
-			}
-			v.line(f+".label", item.GetLabel(), maxNoteLen, true)
-		}
-		return custom, v.err()
-	}
-	name := req.GetScoringPolicy()
+// bodyLabels are the bodies as a summary names their cases.
+var bodyLabels = map[banliv1.Body]string{banliv1.Body_BODY_NPC: "人大代表建议", banliv1.Body_BODY_CPPCC: "政协提案"}
+
+// namedScoringPolicy is a built-in policy, or a saved one in a version (0:
+// the latest) with that version.
+func namedScoringPolicy(r store.Reader, name string, version int32) (*banliv1.ScoringPolicy, int32, error) {
 	if name == "" {
 		name = defaultScoringPolicy
 	}
-	policy, ok := scoringPolicies[name]
-	if !ok {
-		return nil, invalidField("scoring_policy", "unknown policy %q; known: city-2021, deductions", name)
+	if policy, ok := scoringPolicies[name]; ok {
+		if version != 0 {
+			return nil, 0, invalidField("policy_version", "%s is built in and has no versions", name)
+		}
+		return policy, 0, nil
 	}
-	return policy, nil
+	if !validPolicyName(name) {
+		return nil, 0, invalidField("scoring_policy", "unknown policy %q: give city-2021, deductions or a saved policy's name", name)
+	}
+	saved, err := r.ScoringPolicy(scoringPolicyName(name), version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, invalidField("scoring_policy", "no saved policy %q in version %d (0: the latest); built in: city-2021, deductions", name, version)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return saved.GetPolicy(), saved.GetVersion(), nil
 }
 
-// summaryText writes the summary the way units file it: 基本情况, then 自评.
-func summaryText(unit string, st *banliv1.Statistics, sc *banliv1.Score) string {
+// validateScoringPolicy checks an office's own policy, field by field.
+func validateScoringPolicy(v *violations, field string, p *banliv1.ScoringPolicy) {
+	v.line(field+".name", p.GetName(), maxNameLen, true)
+	if b := p.GetBase(); math.IsNaN(b) || math.Abs(b) > 1000 {
+		v.add(field+".base", "must be a number from -1000 to 1000")
+	}
+	rates := scoreRates(&banliv1.Statistics{})
+	if len(p.GetBaseRequiresFull()) > 20 {
+		v.add(field+".base_requires_full", "at most 20")
+	}
+	for i, name := range p.GetBaseRequiresFull() {
+		if _, ok := rates[name]; !ok {
+			v.add(fmt.Sprintf("%s.base_requires_full[%d]", field, i), "unknown rate %q", name)
+		}
+	}
+	counts := scoreCounts(&banliv1.Statistics{})
+	if len(p.GetItems()) > 50 {
+		v.add(field+".items", "at most 50")
+	}
+	for i, item := range p.GetItems() {
+		f := fmt.Sprintf("%s.items[%d]", field, i)
+		for _, name := range strings.Split(item.GetCount(), "+") {
+			if _, ok := counts[name]; !ok {
+				v.add(f+".count", "unknown count %q", name)
+			}
+		}
+		if pts := item.GetPoints(); math.IsNaN(pts) || math.Abs(pts) > 100 {
+			v.add(f+".points", "must be a number from -100 to 100")
+		}
+		v.line(f+".label", item.GetLabel(), maxNoteLen, true)
+	}
+}
+
+// summaryText writes the summary the way it is filed: 基本情况, then 自评.
+// A unit counts its cases (件), which are its parts; the office counts the
+// cases it received and handled (件) apart from the parts it assigned
+// (件次), of which a case may have several.
+func summaryText(title string, ofUnit bool, st *banliv1.Statistics, sc *banliv1.Score) string {
 	var b strings.Builder
 	parts := st.GetLeadParts() + st.GetSplitParts() + st.GetCoHandlingParts()
 	cross := st.GetCrossYearLeadParts() + st.GetCrossYearSplitParts() + st.GetCrossYearCoHandlingParts()
-	fmt.Fprintf(&b, "# %s%d年建议提案办理工作总结\n\n## 一、基本情况\n\n", unit, st.GetYear())
-	fmt.Fprintf(&b, "%d年，%s共承办建议提案%d件（人大代表建议%d件、政协提案%d件），其中主办%d件、分办%d件、会办%d件；重点建议提案%d件；跨年度办理%d件。",
-		st.GetYear(), unit, parts, st.GetNpcSuggestionParts(), st.GetCppccProposalParts(),
-		st.GetLeadParts(), st.GetSplitParts(), st.GetCoHandlingParts(), st.GetKeyParts(), cross)
+	fmt.Fprintf(&b, "# %s建议提案办理工作总结\n\n## 一、基本情况\n\n", title)
+	if ofUnit {
+		fmt.Fprintf(&b, "共承办建议提案%d件（人大代表建议%d件、政协提案%d件），其中主办%d件、分办%d件、会办%d件；重点建议提案%d件；跨年度办理%d件。",
+			st.GetHandledCases(), st.GetNpcSuggestionParts(), st.GetCppccProposalParts(),
+			st.GetLeadParts(), st.GetSplitParts(), st.GetCoHandlingParts(), st.GetKeyParts(), cross)
+	} else {
+		fmt.Fprintf(&b, "共收到建议提案%d件，不予立案%d件、撤回%d件、并案%d件，立案办理%d件；交办承办单位%d件次（人大代表建议%d件次、政协提案%d件次），其中主办%d件次、分办%d件次、会办%d件次；重点建议提案%d件次；跨年度办理%d件次。",
+			st.GetCases(), st.GetCasesNotFiled(), st.GetCasesWithdrawn(), st.GetCasesMerged(), st.GetHandledCases(),
+			parts, st.GetNpcSuggestionParts(), st.GetCppccProposalParts(),
+			st.GetLeadParts(), st.GetSplitParts(), st.GetCoHandlingParts(), st.GetKeyParts(), cross)
+	}
 	fmt.Fprintf(&b, "按时签收率%s，按时答复率%s，按时会办率%s，答复率%s，见面率%s。",
 		percent(st.GetOnTimeSignIn()), percent(st.GetOnTimeReply()), percent(st.GetOnTimeOpinion()),
 		percent(st.GetReply()), percent(st.GetFaceToFace()))
 	fmt.Fprintf(&b, "代表委员评价满意%d件、基本满意%d件、不满意%d件，满意率%s。",
 		st.GetSatisfied(), st.GetBasicallySatisfied(), st.GetUnsatisfied(), percent(st.GetSatisfaction()))
-	fmt.Fprintf(&b, "答复类别：A类%d件、B类%d件、C类%d件、D类%d件；答复公开%d件，公开率%s。\n\n",
-		st.GetCategoryA(), st.GetCategoryB(), st.GetCategoryC(), st.GetCategoryD(), st.GetPublished(), percent(st.GetDisclosure()))
+	fmt.Fprintf(&b, "答复类别：A类%d件、B类%d件、C类%d件、D类%d件；答复公开%d件、依法不予公开%d件、公开逾期%d件，公开率%s。\n\n",
+		st.GetCategoryA(), st.GetCategoryB(), st.GetCategoryC(), st.GetCategoryD(), st.GetPublished(), st.GetWithheld(),
+		st.GetPublicationOverdue(), percent(st.GetDisclosure()))
 	fmt.Fprintf(&b, "## 二、自评\n\n")
+	if sc.GetPolicyVersion() > 0 {
+		fmt.Fprintf(&b, "评分办法：%s（第%d版）\n\n", sc.GetPolicy(), sc.GetPolicyVersion())
+	}
 	for _, l := range sc.GetLines() {
 		fmt.Fprintf(&b, "- %s：%s分\n", lineLabel(l), formatPoints(l.GetPoints()))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -93,20 +94,46 @@ func (c contribution) add(key store.StatsKey, counters ...int) {
 	}
 }
 
+// The scopes of the office's splits (GetStatisticsBreakdown): every case
+// counts in the office's scope and again under each of its topics and
+// under its first proposer's type.
+const (
+	topicScopePrefix        = "topic="
+	proposerTypeScopePrefix = "proposer_type="
+)
+
+// wholeScopes are the scopes a case counts in whatever units handle it:
+// the office's and its splits'.
+func wholeScopes(p *banliv1.Proposal) []string {
+	out := []string{officeScope}
+	for _, t := range p.GetTopics() {
+		out = append(out, topicScopePrefix+t)
+	}
+	if proposers := p.GetProposers(); len(proposers) > 0 {
+		out = append(out, proposerTypeScopePrefix+strconv.Itoa(int(proposers[0].GetType())))
+	}
+	return out
+}
+
 // contributions computes what case p adds to the statistics.
 func contributions(p *banliv1.Proposal) contribution {
 	c := contribution{}
-	office := store.StatsKey{Scope: officeScope, Year: p.GetYear(), Session: p.GetSession()}
-	c.add(office, cCases, cStateReceived+int(p.GetState())-int(received))
+	whole := wholeScopes(p)
+	addWhole := func(counters ...int) {
+		for _, scope := range whole {
+			c.add(store.StatsKey{Scope: scope, Year: p.GetYear(), Session: p.GetSession()}, counters...)
+		}
+	}
+	addWhole(cCases, cStateReceived+int(p.GetState())-int(received))
 	switch p.GetState() {
 	case notFiled:
-		c.add(office, cCasesNotFiled)
+		addWhole(cCasesNotFiled)
 		return c
 	case withdrawn:
-		c.add(office, cCasesWithdrawn)
+		addWhole(cCasesWithdrawn)
 		return c
 	case merged:
-		c.add(office, cCasesMerged)
+		addWhole(cCasesMerged)
 		return c
 	}
 	for _, a := range p.GetAssignments() {
@@ -114,7 +141,7 @@ func contributions(p *banliv1.Proposal) contribution {
 			continue
 		}
 		counts := partCounters(p, a)
-		for _, scope := range append(unitsOf(a), officeScope) {
+		for _, scope := range append(unitsOf(a), whole...) {
 			c.add(store.StatsKey{Scope: scope, Year: p.GetYear(), Session: p.GetSession()}, counts...)
 			for _, y := range carriedYears(a.GetFollowUp()) {
 				cross := map[banliv1.AssignmentRole]int{lead: cCrossLead, split: cCrossSplit, coHandling: cCrossCo}[a.GetRole()]
@@ -292,15 +319,21 @@ func rate(num, den int64) *banliv1.Rate {
 	return r
 }
 
-// statistics turns a counter vector into the API's figures.
-func statistics(v []int64) *banliv1.Statistics {
+// statistics turns a counter vector into the API's figures: a unit's
+// (ofUnit), or the office's (or a split's), whose cases and parts differ.
+func statistics(v []int64, ofUnit bool) *banliv1.Statistics {
 	if len(v) < numCounters {
 		v = append(v, make([]int64, numCounters-len(v))...)
 	}
 	replying := v[cLead] + v[cSplit]
 	rated := v[cSatisfied] + v[cBasic] + v[cUnsatisfied]
+	handled := v[cCases] - v[cCasesNotFiled] - v[cCasesWithdrawn] - v[cCasesMerged]
+	if ofUnit {
+		handled = v[cLead] + v[cSplit] + v[cCo] // one part of a case per unit
+	}
 	return &banliv1.Statistics{
-		Cases: v[cCases], CasesNotFiled: v[cCasesNotFiled], CasesWithdrawn: v[cCasesWithdrawn], CasesMerged: v[cCasesMerged],
+		HandledCases: handled,
+		Cases:        v[cCases], CasesNotFiled: v[cCasesNotFiled], CasesWithdrawn: v[cCasesWithdrawn], CasesMerged: v[cCasesMerged],
 		LeadParts: v[cLead], SplitParts: v[cSplit], CoHandlingParts: v[cCo],
 		NpcSuggestionParts: v[cNPC], CppccProposalParts: v[cCPPCC], KeyParts: v[cKey],
 		CrossYearLeadParts: v[cCrossLead], CrossYearSplitParts: v[cCrossSplit], CrossYearCoHandlingParts: v[cCrossCo],
@@ -327,64 +360,162 @@ func statistics(v []int64) *banliv1.Statistics {
 	}
 }
 
-func validateStatistics(unit, session string, year int32) error {
-	v := &violations{}
+// figureScope is what a figures request counts: the cases of one session,
+// or of a year (all its sessions, or one body's).
+type figureScope struct {
+	session string
+	year    int32
+	body    banliv1.Body
+	// sessions, for a body, are its sessions of the year.
+	sessions []string
+}
+
+// validateScope checks a request's unit, session, year and body.
+func validateScope(v *violations, unit, session string, year int32, body banliv1.Body) {
 	if unit != "" {
 		v.unitID("unit", unit)
 	}
+	v.enum("body", body, false)
 	switch {
 	case session != "":
 		v.sessionID("session", session)
 		if year != 0 {
 			v.add("year", "give a session or a year, not both")
 		}
+		if body != 0 {
+			v.add("body", "give a body with a year: a session is of one body already")
+		}
 	case year < 1949 || year > 2200:
 		v.add("year", "required without a session: a year from 1949 to 2200")
 	}
-	return v.err()
+}
+
+// resolveScope reads what a scope needs: a session's year, a body's
+// sessions of the year.
+func resolveScope(r store.Reader, session string, year int32, body banliv1.Body) (figureScope, error) {
+	out := figureScope{session: session, year: year, body: body}
+	if session != "" {
+		sess, err := r.Session(idOf(session, sessionsCollection))
+		if err != nil {
+			return out, notFoundOr(err, session, "session")
+		}
+		out.year = sess.GetYear()
+		return out, nil
+	}
+	if body != 0 {
+		out.sessions = []string{}
+		err := eachSession(r, func(sess *banliv1.Session) bool {
+			if sess.GetYear() == year && sess.GetBody() == body {
+				out.sessions = append(out.sessions, sess.GetName())
+			}
+			return false
+		})
+		return out, err
+	}
+	return out, nil
+}
+
+// counters adds up what scope (a unit, the office, a split's value) has
+// counted in the figure scope.
+func (f figureScope) counters(r store.Reader, scope string) ([]int64, error) {
+	switch {
+	case f.session != "":
+		return r.Counters(store.StatsKey{Scope: scope, Year: f.year, Session: f.session})
+	case f.sessions != nil:
+		var sum []int64
+		for _, sess := range f.sessions {
+			v, err := r.Counters(store.StatsKey{Scope: scope, Year: f.year, Session: sess})
+			if err != nil {
+				return nil, err
+			}
+			sum = addCounters(sum, v)
+		}
+		return sum, nil
+	}
+	return r.SumCounters(scope, f.year)
+}
+
+// holds reports whether a counter key falls in the figure scope.
+func (f figureScope) holds(key store.StatsKey) bool {
+	switch {
+	case key.Year != f.year:
+		return false
+	case f.session != "":
+		return key.Session == f.session
+	case f.sessions != nil:
+		return slices.Contains(f.sessions, key.Session)
+	}
+	return true
+}
+
+// figures turns a scope's counters into the API's figures.
+func (f figureScope) figures(v []int64, unit string) *banliv1.Statistics {
+	st := statistics(v, unit != "")
+	st.Unit, st.Session, st.Year, st.Body = unit, f.session, f.year, f.body
+	return st
+}
+
+// addCounters adds v to sum, position by position, and returns the sum.
+func addCounters(sum, v []int64) []int64 {
+	if len(sum) < len(v) {
+		sum = append(sum, make([]int64, len(v)-len(sum))...)
+	}
+	for i, n := range v {
+		sum[i] += n
+	}
+	return sum
 }
 
 // GetStatistics returns the figures of a unit or the office, for a session
 // or a year.
 func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRequest) (*banliv1.Statistics, error) {
-	if err := validateStatistics(req.GetUnit(), req.GetSession(), req.GetYear()); err != nil {
+	v := &violations{}
+	validateScope(v, req.GetUnit(), req.GetSession(), req.GetYear(), req.GetBody())
+	if err := v.err(); err != nil {
 		return nil, err
 	}
 	var out *banliv1.Statistics
 	err := s.store.View(func(r store.Reader) error {
 		var err error
-		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear())
-		if err != nil || !req.GetIncludePredecessors() || req.GetUnit() == "" {
-			return err
-		}
-		out, err = withPredecessors(r, out, req)
+		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear(), req.GetBody(), req.GetIncludePredecessors())
 		return err
 	})
 	return out, err
 }
 
-// withPredecessors is a unit's figures with those of the units merged into
-// it, and of theirs, added counter by counter: rates are recomputed from
-// the sums.
-func withPredecessors(r store.Reader, out *banliv1.Statistics, req *banliv1.GetStatisticsRequest) (*banliv1.Statistics, error) {
-	sum := func(scope string) ([]int64, error) {
-		if req.GetSession() != "" {
-			return r.Counters(store.StatsKey{Scope: scope, Year: out.GetYear(), Session: req.GetSession()})
-		}
-		return r.SumCounters(scope, out.GetYear())
-	}
-	total, err := sum(req.GetUnit())
+// readStatistics reads the figures of a unit (or the office, for "") in a
+// scope, with its predecessors' if asked.
+func readStatistics(r store.Reader, unit, session string, year int32, body banliv1.Body, predecessors bool) (*banliv1.Statistics, error) {
+	f, err := resolveScope(r, session, year, body)
 	if err != nil {
 		return nil, err
 	}
-	total = append(total, make([]int64, max(0, numCounters-len(total)))...)
-	seen := map[string]bool{req.GetUnit(): true}
-	queue := []string{req.GetUnit()}
+	return f.unitFigures(r, unit, predecessors)
+}
+
+func (f figureScope) unitFigures(r store.Reader, unit string, predecessors bool) (*banliv1.Statistics, error) {
+	scope := unit
+	if scope == "" {
+		scope = officeScope
+	}
+	total, err := f.counters(r, scope)
+	if err != nil || !predecessors || unit == "" {
+		return f.figures(total, unit), err
+	}
+	total, err = f.withPredecessors(r, unit, total)
+	return f.figures(total, unit), err
+}
+
+// withPredecessors adds to a unit's counters those of the units merged into
+// it, and of theirs; rates are then computed from the sums.
+func (f figureScope) withPredecessors(r store.Reader, unit string, total []int64) ([]int64, error) {
+	seen := map[string]bool{unit: true}
+	queue := []string{unit}
 	for len(queue) > 0 && len(seen) < 1000 {
 		u, err := r.Unit(idOf(queue[0], unitsCollection))
 		queue = queue[1:]
 		if err != nil {
-			return nil, notFoundOr(err, req.GetUnit(), "unit")
+			return nil, notFoundOr(err, unit, "unit")
 		}
 		for _, p := range u.GetPredecessors() {
 			if seen[p] {
@@ -392,50 +523,20 @@ func withPredecessors(r store.Reader, out *banliv1.Statistics, req *banliv1.GetS
 			}
 			seen[p] = true
 			queue = append(queue, p)
-			v, err := sum(p)
+			v, err := f.counters(r, p)
 			if err != nil {
 				return nil, err
 			}
-			for i := range min(len(v), len(total)) {
-				total[i] += v[i]
-			}
+			total = addCounters(total, v)
 		}
 	}
-	st := statistics(total)
-	st.Unit, st.Session, st.Year = out.GetUnit(), out.GetSession(), out.GetYear()
-	return st, nil
-}
-
-func readStatistics(r store.Reader, unit, session string, year int32) (*banliv1.Statistics, error) {
-	scope := unit
-	if scope == "" {
-		scope = officeScope
-	}
-	var v []int64
-	if session != "" {
-		sess, err := r.Session(idOf(session, sessionsCollection))
-		if err != nil {
-			return nil, notFoundOr(err, session, "session")
-		}
-		year = sess.GetYear()
-		if v, err = r.Counters(store.StatsKey{Scope: scope, Year: year, Session: session}); err != nil {
-			return nil, err
-		}
-	} else {
-		var err error
-		if v, err = r.SumCounters(scope, year); err != nil {
-			return nil, err
-		}
-	}
-	st := statistics(v)
-	st.Unit, st.Session, st.Year = unit, session, year
-	return st, nil
+	return total, nil
 }
 
 // statisticsVersion names what contributions counts. Change it whenever
 // contributions changes what it returns: a server that opens data counted
 // under another version recounts every case first (recountStatistics).
-const statisticsVersion = 6
+const statisticsVersion = 7
 
 // versionStatistics is the name statisticsVersion is recorded under.
 const versionStatistics = "statistics"

@@ -85,6 +85,9 @@ const (
 	KindCalendar Kind = 'c'
 	KindAccount  Kind = 'a'
 	KindLeader   Kind = 'l'
+	// KindScoringPolicy: an office's saved scoring policies, versioned
+	// by name like calendar years by year.
+	KindScoringPolicy Kind = 'k'
 )
 
 func (k Kind) String() string {
@@ -99,6 +102,8 @@ func (k Kind) String() string {
 		return "account"
 	case KindLeader:
 		return "leader"
+	case KindScoringPolicy:
+		return "scoring policy"
 	default:
 		return "proposal"
 	}
@@ -177,6 +182,13 @@ type Reader interface {
 	// the newest.
 	CalendarYear(year, version int32) (*banliv1.CalendarYear, error)
 
+	// ScoringPolicy returns one saved version of a scoring policy (by
+	// its resource name); version 0 is the newest.
+	ScoringPolicy(name string, version int32) (*banliv1.SavedScoringPolicy, error)
+	// ScoringPolicies returns the newest version of every saved scoring
+	// policy, by name.
+	ScoringPolicies() ([]*banliv1.SavedScoringPolicy, error)
+
 	// Counters returns one vector of statistics counters (nil if none).
 	Counters(key StatsKey) ([]int64, error)
 	// SumCounters adds up a scope's vectors of one year, all sessions.
@@ -185,6 +197,10 @@ type Reader interface {
 	SumScope(scope string) ([]int64, error)
 	// ForEachCounters calls fn with every stored vector, in key order.
 	ForEachCounters(fn func(key StatsKey, v []int64) error) error
+	// ForEachCountersOfScopes calls fn with every stored vector whose
+	// scope starts with prefix, in key order: the scopes of one kind
+	// ("topic=…"), which a caller cannot name ahead.
+	ForEachCountersOfScopes(prefix string, fn func(key StatsKey, v []int64) error) error
 
 	// ListAudit returns up to limit audit records after a sequence.
 	ListAudit(after uint64, limit int) ([]*banliv1.AuditRecord, error)
@@ -223,6 +239,9 @@ type Tx interface {
 	// PutCalendarYear stages a new version of a year's schedule; versions
 	// are never overwritten.
 	PutCalendarYear(cy *banliv1.CalendarYear, ev *banliv1.Event)
+	// PutScoringPolicy stages a new version of a saved scoring policy;
+	// versions are never overwritten.
+	PutScoringPolicy(sp *banliv1.SavedScoringPolicy, ev *banliv1.Event)
 	PutAccount(a *banliv1.Account, ev *banliv1.Event)
 	// Replicate stages a primary's event and the record in its snapshot
 	// (kind and id as the caller parsed them from the event's resource).

@@ -33,6 +33,9 @@ var (
 	anyone    = slices.DeleteFunc(slices.Clone(matrixCallers), func(c string) bool { return c == "monitor" })
 	leadUnit  = []string{"lead-staff", "lead-head"}
 	caseUnits = []string{"lead-staff", "lead-head", "co-staff", "co-head"} // every unit on the case
+	// statisticsReaders read figures at all (of their own unit, for most).
+	statisticsReaders = []string{"office", "lead-staff", "lead-head", "dept-staff", "co-staff", "co-head", "other-staff", "other-head",
+		"viewer-all", "viewer-lead", "viewer-other"}
 )
 
 func callers(groups ...[]string) []string { return slices.Concat(groups...) }
@@ -65,6 +68,11 @@ var expectedAccess = map[string][]string{
 	"LeaderService/GetLeader": anyone, "LeaderService/ListLeaders": anyone,
 	"StatisticsService/GetStatistics":  callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
 	"StatisticsService/GetYearSummary": callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
+	// Every unit side by side is the office's view (and a viewer's of
+	// every unit).
+	"StatisticsService/ListUnitStatistics": {"office", "viewer-all"}, "StatisticsService/GetStatisticsBreakdown": {"office", "viewer-all"},
+	"StatisticsService/SaveScoringPolicy": {"office"},
+	"StatisticsService/GetScoringPolicy":  statisticsReaders, "StatisticsService/ListScoringPolicies": statisticsReaders,
 	// The matrix asks the ledger for its key cases, the view a leader reads.
 	"SupervisionService/ListLedgerEntries": callers([]string{"office", "viewer-all", "viewer-lead", "leader", "other-leader"}, leadUnit),
 	"SupervisionService/GetAttention":      callers([]string{"office", "viewer-all", "viewer-lead"}, leadUnit),
@@ -303,6 +311,14 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 	switch m.short {
 	case "LeaderService/GetLeader":
 		name = "leaders/1"
+	case "StatisticsService/GetScoringPolicy":
+		name = "scoringPolicies/city-2021"
+	case "StatisticsService/ListUnitStatistics":
+		return &banliv1.ListUnitStatisticsRequest{Year: 2021}
+	case "StatisticsService/GetStatisticsBreakdown":
+		return &banliv1.GetStatisticsBreakdownRequest{Year: 2021, By: banliv1.BreakdownDimension_BREAKDOWN_DIMENSION_TOPIC}
+	case "StatisticsService/SaveScoringPolicy":
+		return &banliv1.SaveScoringPolicyRequest{Policy: &banliv1.ScoringPolicy{Name: "matrix", Base: 90}}
 	case "SupervisionService/ListLedgerEntries":
 		return &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_KEY_CASES, Unit: unit}
 	case "ProposalService/MarkKey": // the case stays the leader's key case

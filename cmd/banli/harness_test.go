@@ -335,6 +335,7 @@ var restRoutes = sync.OnceValue(func() []apiRoute {
 		pattern = regexp.MustCompile(`\\\{[^}]*\\\}`).ReplaceAllString(pattern, `[^/:]+`)
 		for verb, op := range verbs {
 			service, rpc, _ := strings.Cut(op.OperationID, "_")
+			rpc = strings.TrimRight(rpc, "0123456789") // an additional binding's: GetYearSummary2
 			routes = append(routes, apiRoute{
 				verb: strings.ToUpper(verb), template: path, re: regexp.MustCompile("^" + pattern + "$"),
 				method: "/banli.v1." + service + "/" + rpc,

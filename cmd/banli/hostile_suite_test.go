@@ -243,7 +243,7 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		values := map[string]string{
 			"{proposal}": strings.TrimPrefix(h.caseName, "proposals/"), "{assignment}": "1", "{reply}": "1",
 			"{account}": "nobody", "{unit}": strings.TrimPrefix(h.unit(0), "units/"), "{session}": "1", "{calendar}": "2021",
-			"{file}": "1", "{sha256}": strings.Repeat("0", 64), "{leader}": "1",
+			"{file}": "1", "{sha256}": strings.Repeat("0", 64), "{leader}": "1", "{scoringPolicie}": "city-2021",
 		}
 		path := params.ReplaceAllStringFunc(r.template, func(p string) string { return values[p] })
 		// A unit filter, as matrixRequest sets it, on a GET whose request
@@ -260,6 +260,9 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		body := ""
 		if r.verb == "POST" {
 			body = "{}"
+		}
+		if short == "StatisticsService/GetYearSummary" && r.verb == "POST" { // the unit filter, in the body
+			body = `{"unit":"` + h.unit(0) + `"}`
 		}
 		if short == "ProposalService/MarkKey" { // the case stays the leader's key case
 			body = `{"key":true,"leaders":[{"leader":"leaders/1","role":"KEY_CASE_ROLE_SUPERVISING"}]}`

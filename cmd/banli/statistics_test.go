@@ -169,7 +169,7 @@ func TestAYearOfStatistics(t *testing.T) {
 	}
 	r := func(num, den int64) *banliv1.Rate { return rateOf(num, den) }
 	want := &banliv1.Statistics{
-		Unit: a, Year: 2021,
+		Unit: a, Year: 2021, HandledCases: 20,
 		LeadParts: 12, SplitParts: 3, CoHandlingParts: 5, NpcSuggestionParts: 2, CppccProposalParts: 18, KeyParts: 2,
 		OnTimeSignIn: r(20, 20), OnTimeReply: r(15, 15), OnTimeOpinion: r(5, 5), Reply: r(15, 15), FaceToFace: r(15, 15),
 		Satisfied: 12, BasicallySatisfied: 3, Rehandled: 1, Satisfaction: r(15, 15),
@@ -181,7 +181,7 @@ func TestAYearOfStatistics(t *testing.T) {
 		t.Errorf("市数据局 2021 (-want +got):\n%s", diff)
 	}
 	want = &banliv1.Statistics{
-		Unit: d, Year: 2021, LeadParts: 4, CppccProposalParts: 4,
+		Unit: d, Year: 2021, HandledCases: 4, LeadParts: 4, CppccProposalParts: 4,
 		OnTimeSignIn: r(3, 4), OnTimeReply: r(3, 4), Reply: r(4, 4), FaceToFace: r(3, 4),
 		Satisfied: 2, BasicallySatisfied: 1, Unsatisfied: 1, Rehandled: 1, Satisfaction: r(3, 4), FirstRoundSatisfaction: r(3, 4),
 		CategoryA: 4, Disclosure: r(3, 3), Published: 3, OnTimeOpinion: r(0, 0),
@@ -272,6 +272,8 @@ func TestAYearOfStatistics(t *testing.T) {
 	_, err = f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Unit: a, Year: 2021, CustomPolicy: &banliv1.ScoringPolicy{
 		Name: "x", Items: []*banliv1.ScoringItem{{Count: "lead_parts+nonsense", Points: 1, Label: "x"}}}})
 	wantCode(t, err, codes.InvalidArgument, "custom_policy.items[0].count")
+
+	checkFiguresSideBySide(t, f, a, d, npc)
 
 	_, err = f.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Unit: a})
 	wantCode(t, err, codes.InvalidArgument, "year")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -121,17 +122,30 @@ func decodeCounters(b []byte) ([]int64, error) {
 
 // ForEachCounters calls fn with every stored counter vector.
 func (r *reader) ForEachCounters(fn func(key store.StatsKey, v []int64) error) error {
-	return r.btx.Bucket(bucketStatistics).ForEach(func(k, v []byte) error {
+	return r.ForEachCountersOfScopes("", fn)
+}
+
+// ForEachCountersOfScopes calls fn with every stored counter vector whose
+// scope starts with prefix: keys start with the scope, so they are one run.
+func (r *reader) ForEachCountersOfScopes(prefix string, fn func(key store.StatsKey, v []int64) error) error {
+	c := r.btx.Bucket(bucketStatistics).Cursor()
+	for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
 		scope, rest, ok := bytesCut(k, 0)
 		if !ok || len(rest) < 4 {
 			return fmt.Errorf("corrupt counters key %q", k)
+		}
+		if !strings.HasPrefix(string(scope), prefix) {
+			continue // the prefix ran into the year of a shorter scope
 		}
 		vec, err := decodeCounters(v)
 		if err != nil {
 			return err
 		}
-		return fn(store.StatsKey{Scope: string(scope), Year: int32(binary.BigEndian.Uint32(rest)), Session: string(rest[4:])}, vec)
-	})
+		if err := fn(store.StatsKey{Scope: string(scope), Year: int32(binary.BigEndian.Uint32(rest)), Session: string(rest[4:])}, vec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func bytesCut(b []byte, sep byte) ([]byte, []byte, bool) {

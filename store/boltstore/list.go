@@ -195,6 +195,54 @@ func (r *reader) CalendarYear(year, version int32) (*banliv1.CalendarYear, error
 	return cy, proto.Unmarshal(v, cy)
 }
 
+// ScoringPolicy returns one stored version of a saved scoring policy;
+// version 0 is the newest. store.ErrNotFound if there is none.
+func (r *reader) ScoringPolicy(name string, version int32) (*banliv1.SavedScoringPolicy, error) {
+	b := r.btx.Bucket(bucketScoring)
+	if b == nil {
+		return nil, fmt.Errorf("%s: %w", name, store.ErrNotFound) // a file older than saved policies
+	}
+	c := b.Cursor()
+	prefix := append([]byte(name), 0)
+	var v []byte
+	if version > 0 {
+		v = b.Get(scoringKey(name, version))
+	} else {
+		for k, val := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+4; k, val = c.Next() {
+			v = val
+		}
+	}
+	if v == nil {
+		return nil, fmt.Errorf("%s version %d: %w", name, version, store.ErrNotFound)
+	}
+	sp := &banliv1.SavedScoringPolicy{}
+	return sp, proto.Unmarshal(v, sp)
+}
+
+// ScoringPolicies returns the newest stored version of every saved
+// scoring policy, by name. They are few, so it reads them all.
+func (r *reader) ScoringPolicies() ([]*banliv1.SavedScoringPolicy, error) {
+	var out []*banliv1.SavedScoringPolicy
+	b := r.btx.Bucket(bucketScoring)
+	if b == nil {
+		return nil, nil // a file older than saved policies
+	}
+	err := b.ForEach(func(_, v []byte) error {
+		sp := &banliv1.SavedScoringPolicy{}
+		if err := proto.Unmarshal(v, sp); err != nil {
+			return err
+		}
+		// Keys sort by name, then version: a later one of a name replaces.
+		if n := len(out); n > 0 && out[n-1].GetName() == sp.GetName() {
+			out[n-1] = sp
+		} else {
+			out = append(out, sp)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ListDue returns up to limit entries of proposal_due due from from to to
 // (seconds since 1970, inclusive), after the entry at key after (nil: from
 // the start), whose unit and session keep accepts (nil keeps all), and

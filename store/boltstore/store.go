@@ -23,9 +23,9 @@ import (
 )
 
 // SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency
-// records by account too; version 3 adds the leaders bucket (see
-// migrations).
-const SchemaVersion = 3
+// records by account too; version 3 adds the leaders bucket, version 4
+// the scoring policies' (see migrations).
+const SchemaVersion = 4
 
 // errIDsExhausted: a kind's ids reached the largest uint64.
 var errIDsExhausted = errors.New("no ids are left")
@@ -46,6 +46,7 @@ var (
 	bucketAudit          = []byte("audit")
 	bucketAccounts       = []byte("accounts")
 	bucketLeaders        = []byte("leaders")
+	bucketScoring        = []byte("scoring_policies")
 
 	bucketAccountCertificates = []byte("account_certificates")
 
@@ -60,7 +61,7 @@ var (
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
 		bucketCalendars, bucketDue, bucketStatistics, bucketAudit, bucketAccounts,
-		bucketAccountCertificates, bucketLeaders,
+		bucketAccountCertificates, bucketLeaders, bucketScoring,
 	}
 )
 
@@ -259,12 +260,14 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 	},
 	// 2 → 3: leaders are records; their bucket was made with the others.
 	2: func(tx *bolt.Tx) error { return nil },
+	// 3 → 4: saved scoring policies; their bucket was made with the others.
+	3: func(tx *bolt.Tx) error { return nil },
 }
 
 // bucketsSince names the buckets later versions added, with the version.
 // An offline tool reads a file of an older version as it is, without the
 // buckets it does not have yet: it finds nothing in them.
-var bucketsSince = map[string]uint64{string(bucketLeaders): 3}
+var bucketsSince = map[string]uint64{string(bucketLeaders): 3, string(bucketScoring): 4}
 
 // addedLater reports whether a bucket came after the file's version.
 func addedLater(tx *bolt.Tx, name []byte) bool {

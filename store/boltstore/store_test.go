@@ -94,8 +94,10 @@ func TestVersion2WithoutLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketLeaders); err != nil {
-			return err
+		for _, later := range [][]byte{bucketLeaders, bucketScoring} {
+			if err := tx.DeleteBucket(later); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u64(2))
 	})
@@ -114,6 +116,12 @@ func TestVersion2WithoutLeaders(t *testing.T) {
 		if leaders, _, err := r.ListLeaders(0, 10); err != nil || len(leaders) != 0 {
 			t.Errorf("ListLeaders: %v, %v", leaders, err)
 		}
+		if _, err := r.ScoringPolicy("scoringPolicies/x", 0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a saved policy of a file without them: %v", err)
+		}
+		if saved, err := r.ScoringPolicies(); err != nil || len(saved) != 0 {
+			t.Errorf("ScoringPolicies: %v, %v", saved, err)
+		}
 		return nil
 	})
 	ro.Close()
@@ -123,8 +131,8 @@ func TestVersion2WithoutLeaders(t *testing.T) {
 	}
 	defer db.Close()
 	db.bolt.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketLeaders) == nil || string(tx.Bucket(bucketMeta).Get(keySchemaVersion)) != string(u64(3)) {
-			t.Error("not upgraded to schema 3 with a leaders bucket")
+		if tx.Bucket(bucketLeaders) == nil || tx.Bucket(bucketScoring) == nil || string(tx.Bucket(bucketMeta).Get(keySchemaVersion)) != string(u64(SchemaVersion)) {
+			t.Errorf("not upgraded to schema %d with the leaders' and scoring policies' buckets", SchemaVersion)
 		}
 		return nil
 	})

@@ -24,6 +24,8 @@ func bucketOf(k store.Kind) []byte {
 		return bucketAccounts
 	case store.KindLeader:
 		return bucketLeaders
+	case store.KindScoringPolicy:
+		return bucketScoring
 	default:
 		return bucketProposals
 	}
@@ -248,6 +250,12 @@ func (tx *txn) PutCalendarYear(cy *banliv1.CalendarYear, ev *banliv1.Event) {
 	tx.stage(stagedWrite{kind: store.KindCalendar, key: calendarKey(cy.GetYear(), cy.GetVersion()), value: cy, event: ev})
 }
 
+// PutScoringPolicy stages a new version of a saved scoring policy and its
+// event. Versions are never overwritten.
+func (tx *txn) PutScoringPolicy(sp *banliv1.SavedScoringPolicy, ev *banliv1.Event) {
+	tx.stage(stagedWrite{kind: store.KindScoringPolicy, key: scoringKey(sp.GetName(), sp.GetVersion()), value: sp, event: ev})
+}
+
 func (tx *txn) put(kind store.Kind, id uint64, value store.NamedMessage, ev *banliv1.Event) {
 	if tx.latest == nil {
 		tx.latest = map[recordKey]int{}
@@ -274,8 +282,10 @@ func (tx *txn) Replicate(kind store.Kind, id uint64, value store.NamedMessage, e
 		key = calendarKey(v.GetYear(), v.GetVersion())
 	case *banliv1.Account:
 		key = accountKey(v.GetName())
+	case *banliv1.SavedScoringPolicy:
+		key = scoringKey(v.GetName(), v.GetVersion())
 	}
-	if kind != store.KindCalendar && kind != store.KindAccount {
+	if !keyedByName(kind) {
 		if tx.latest == nil {
 			tx.latest = map[recordKey]int{}
 		}
@@ -326,7 +336,7 @@ func (tx *txn) apply() error {
 		if err := bucket.Put(key, value); err != nil {
 			return err
 		}
-		if w.kind != store.KindCalendar && w.kind != store.KindAccount && w.id > bucket.Sequence() {
+		if !keyedByName(w.kind) && w.id > bucket.Sequence() {
 			// A replicated record: later ids must not reuse this one.
 			if err := bucket.SetSequence(w.id); err != nil {
 				return err
@@ -381,12 +391,13 @@ func encodeEvent(ev *banliv1.Event, kind store.Kind, value []byte) ([]byte, erro
 
 // snapshotFields are the numbers of Event's snapshot fields.
 var snapshotFields = map[store.Kind]protowire.Number{
-	store.KindSession:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("session").Number()),
-	store.KindUnit:     protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
-	store.KindProposal: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
-	store.KindCalendar: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
-	store.KindAccount:  protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
-	store.KindLeader:   protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("leader").Number()),
+	store.KindSession:       protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("session").Number()),
+	store.KindUnit:          protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("unit").Number()),
+	store.KindProposal:      protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("proposal").Number()),
+	store.KindCalendar:      protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("calendar_year").Number()),
+	store.KindAccount:       protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
+	store.KindLeader:        protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("leader").Number()),
+	store.KindScoringPolicy: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("scoring_policy").Number()),
 }
 
 // reindexProposal replaces the index entries (posting lists, the due
@@ -456,6 +467,20 @@ func numberKey(session, number string) []byte {
 func calendarKey(year, version int32) []byte {
 	k := binary.BigEndian.AppendUint32(nil, uint32(year))
 	return binary.BigEndian.AppendUint32(k, uint32(version))
+}
+
+// scoringKey keys a version of a saved scoring policy: its name, then the
+// version, so that a policy's versions are one run, oldest first.
+func scoringKey(name string, version int32) []byte {
+	k := append([]byte(name), 0)
+	return binary.BigEndian.AppendUint32(k, uint32(version))
+}
+
+// keyedByName reports whether a kind's records are keyed by what they
+// are (a year and version, an account id, a policy's name and version)
+// rather than by an id from the bucket's sequence.
+func keyedByName(k store.Kind) bool {
+	return k == store.KindCalendar || k == store.KindAccount || k == store.KindScoringPolicy
 }
 
 func historyKey(resource string, seq uint64) []byte {

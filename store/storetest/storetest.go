@@ -84,6 +84,7 @@ func Run(t *testing.T, open Open) {
 		{"StoredWireFormSkipsFields", testSkip},
 		{"DueEntries", testDueEntries},
 		{"Counters", testCounters},
+		{"ScoringPolicies", testScoringPolicies},
 		{"Accounts", testAccounts},
 		{"CalendarVersions", testCalendars},
 		{"AuditChain", testAuditChain},
@@ -776,6 +777,11 @@ func testCounters(t *testing.T, open Open) {
 		if err != nil || len(keys) != 4 {
 			return fmt.Errorf("ForEachCounters: %v, %v", keys, err)
 		}
+		keys = nil
+		err = r.ForEachCountersOfScopes("units/", func(key store.StatsKey, _ []int64) error { keys = append(keys, key); return nil })
+		if err != nil || !cmp.Equal(keys, []store.StatsKey{k("units/1", 2026, "sessions/1")}) {
+			return fmt.Errorf("ForEachCountersOfScopes(units/): %v, %v", keys, err)
+		}
 		return nil
 	})
 }
@@ -842,6 +848,40 @@ func testCalendars(t *testing.T, open Open) {
 		}
 		if cy, err := r.CalendarYear(2027, 0); err != nil || cy.GetVersion() != 2 {
 			return fmt.Errorf("CalendarYear(2027, 0): %v, %v; want the newest", cy, err)
+		}
+		return nil
+	})
+}
+
+func testScoringPolicies(t *testing.T, open Open) {
+	b := open(t, t.TempDir(), Index, nil)
+	// "a" and "ab": one name a prefix of the other, whose versions must not
+	// mix.
+	for _, sp := range []struct {
+		name    string
+		version int32
+	}{{"scoringPolicies/ab", 1}, {"scoringPolicies/a", 1}, {"scoringPolicies/a", 2}, {"scoringPolicies/ab", 2}, {"scoringPolicies/ab", 3}} {
+		write(t, b, func(tx store.Tx) (proto.Message, error) {
+			tx.PutScoringPolicy(&banliv1.SavedScoringPolicy{Name: sp.name, Version: sp.version}, &banliv1.Event{})
+			return nil, nil
+		})
+	}
+	view(t, b, func(r store.Reader) error {
+		all, err := r.ScoringPolicies()
+		if err != nil || len(all) != 2 || all[0].GetName() != "scoringPolicies/a" || all[0].GetVersion() != 2 || all[1].GetVersion() != 3 {
+			return fmt.Errorf("ScoringPolicies: %v, %v; want a v2 and ab v3", all, err)
+		}
+		if sp, err := r.ScoringPolicy("scoringPolicies/a", 0); err != nil || sp.GetVersion() != 2 {
+			return fmt.Errorf("ScoringPolicy(a, 0): %v, %v; want the newest, 2", sp, err)
+		}
+		if sp, err := r.ScoringPolicy("scoringPolicies/ab", 1); err != nil || sp.GetVersion() != 1 {
+			return fmt.Errorf("ScoringPolicy(ab, 1): %v, %v", sp, err)
+		}
+		if _, err := r.ScoringPolicy("scoringPolicies/a", 3); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ScoringPolicy(a, 3): %v, want ErrNotFound", err)
+		}
+		if _, err := r.ScoringPolicy("scoringPolicies/b", 0); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ScoringPolicy(b, 0): %v, want ErrNotFound", err)
 		}
 		return nil
 	})

@@ -70,6 +70,7 @@ type Event struct {
 	//	*Event_CalendarYear
 	//	*Event_Account
 	//	*Event_Leader
+	//	*Event_ScoringPolicy
 	Snapshot      isEvent_Snapshot `protobuf_oneof:"snapshot"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -257,6 +258,15 @@ func (x *Event) GetLeader() *Leader {
 	return nil
 }
 
+func (x *Event) GetScoringPolicy() *SavedScoringPolicy {
+	if x != nil {
+		if x, ok := x.Snapshot.(*Event_ScoringPolicy); ok {
+			return x.ScoringPolicy
+		}
+	}
+	return nil
+}
+
 type isEvent_Snapshot interface {
 	isEvent_Snapshot()
 }
@@ -285,6 +295,10 @@ type Event_Leader struct {
 	Leader *Leader `protobuf:"bytes,16,opt,name=leader,proto3,oneof"`
 }
 
+type Event_ScoringPolicy struct {
+	ScoringPolicy *SavedScoringPolicy `protobuf:"bytes,20,opt,name=scoring_policy,json=scoringPolicy,proto3,oneof"`
+}
+
 func (*Event_Session) isEvent_Snapshot() {}
 
 func (*Event_Unit) isEvent_Snapshot() {}
@@ -296,6 +310,8 @@ func (*Event_CalendarYear) isEvent_Snapshot() {}
 func (*Event_Account) isEvent_Snapshot() {}
 
 func (*Event_Leader) isEvent_Snapshot() {}
+
+func (*Event_ScoringPolicy) isEvent_Snapshot() {}
 
 // One field a correction changed.
 type FieldChange struct {
@@ -552,7 +568,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x05\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x19banli/v1/statistics.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x06\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -576,7 +592,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\bproposal\x18\r \x01(\v2\x12.banli.v1.ProposalH\x00R\bproposal\x12=\n" +
 	"\rcalendar_year\x18\x0e \x01(\v2\x16.banli.v1.CalendarYearH\x00R\fcalendarYear\x12-\n" +
 	"\aaccount\x18\x0f \x01(\v2\x11.banli.v1.AccountH\x00R\aaccount\x12*\n" +
-	"\x06leader\x18\x10 \x01(\v2\x10.banli.v1.LeaderH\x00R\x06leaderB\n" +
+	"\x06leader\x18\x10 \x01(\v2\x10.banli.v1.LeaderH\x00R\x06leader\x12E\n" +
+	"\x0escoring_policy\x18\x14 \x01(\v2\x1c.banli.v1.SavedScoringPolicyH\x00R\rscoringPolicyB\n" +
 	"\n" +
 	"\bsnapshot\"[\n" +
 	"\vFieldChange\x12\x12\n" +
@@ -627,6 +644,7 @@ var file_banli_v1_event_proto_goTypes = []any{
 	(*CalendarYear)(nil),              // 9: banli.v1.CalendarYear
 	(*Account)(nil),                   // 10: banli.v1.Account
 	(*Leader)(nil),                    // 11: banli.v1.Leader
+	(*SavedScoringPolicy)(nil),        // 12: banli.v1.SavedScoringPolicy
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
 	5,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -638,16 +656,17 @@ var file_banli_v1_event_proto_depIdxs = []int32{
 	9,  // 6: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
 	10, // 7: banli.v1.Event.account:type_name -> banli.v1.Account
 	11, // 8: banli.v1.Event.leader:type_name -> banli.v1.Leader
-	0,  // 9: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	2,  // 10: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	3,  // 11: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	4,  // 12: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	4,  // 13: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	12, // 9: banli.v1.Event.scoring_policy:type_name -> banli.v1.SavedScoringPolicy
+	0,  // 10: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	2,  // 11: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	3,  // 12: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	4,  // 13: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	4,  // 14: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	13, // [13:15] is the sub-list for method output_type
+	11, // [11:13] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -660,6 +679,7 @@ func file_banli_v1_event_proto_init() {
 	file_banli_v1_leader_proto_init()
 	file_banli_v1_proposal_proto_init()
 	file_banli_v1_session_proto_init()
+	file_banli_v1_statistics_proto_init()
 	file_banli_v1_unit_proto_init()
 	file_banli_v1_event_proto_msgTypes[0].OneofWrappers = []any{
 		(*Event_Session)(nil),
@@ -668,6 +688,7 @@ func file_banli_v1_event_proto_init() {
 		(*Event_CalendarYear)(nil),
 		(*Event_Account)(nil),
 		(*Event_Leader)(nil),
+		(*Event_ScoringPolicy)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

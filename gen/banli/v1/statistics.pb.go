@@ -23,6 +23,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a breakdown splits the office's figures by.
+type BreakdownDimension int32
+
+const (
+	BreakdownDimension_BREAKDOWN_DIMENSION_UNSPECIFIED BreakdownDimension = 0
+	// The case's topics (Proposal.topics); a case with several topics
+	// counts under each.
+	BreakdownDimension_BREAKDOWN_DIMENSION_TOPIC BreakdownDimension = 1
+	// The type of the case's first proposer.
+	BreakdownDimension_BREAKDOWN_DIMENSION_PROPOSER_TYPE BreakdownDimension = 2
+	// NPC suggestions and CPPCC proposals.
+	BreakdownDimension_BREAKDOWN_DIMENSION_BODY BreakdownDimension = 3
+)
+
+// Enum value maps for BreakdownDimension.
+var (
+	BreakdownDimension_name = map[int32]string{
+		0: "BREAKDOWN_DIMENSION_UNSPECIFIED",
+		1: "BREAKDOWN_DIMENSION_TOPIC",
+		2: "BREAKDOWN_DIMENSION_PROPOSER_TYPE",
+		3: "BREAKDOWN_DIMENSION_BODY",
+	}
+	BreakdownDimension_value = map[string]int32{
+		"BREAKDOWN_DIMENSION_UNSPECIFIED":   0,
+		"BREAKDOWN_DIMENSION_TOPIC":         1,
+		"BREAKDOWN_DIMENSION_PROPOSER_TYPE": 2,
+		"BREAKDOWN_DIMENSION_BODY":          3,
+	}
+)
+
+func (x BreakdownDimension) Enum() *BreakdownDimension {
+	p := new(BreakdownDimension)
+	*p = x
+	return p
+}
+
+func (x BreakdownDimension) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BreakdownDimension) Descriptor() protoreflect.EnumDescriptor {
+	return file_banli_v1_statistics_proto_enumTypes[0].Descriptor()
+}
+
+func (BreakdownDimension) Type() protoreflect.EnumType {
+	return &file_banli_v1_statistics_proto_enumTypes[0]
+}
+
+func (x BreakdownDimension) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BreakdownDimension.Descriptor instead.
+func (BreakdownDimension) EnumDescriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{0}
+}
+
 // A rate with its parts. `rate` is numerator / denominator, 0 when the
 // denominator is 0.
 type Rate struct {
@@ -173,8 +230,15 @@ type Statistics struct {
 	// whose publication was withdrawn.
 	PublicationOverdue   int64 `protobuf:"varint,37,opt,name=publication_overdue,json=publicationOverdue,proto3" json:"publication_overdue,omitempty"`
 	PublicationWithdrawn int64 `protobuf:"varint,38,opt,name=publication_withdrawn,json=publicationWithdrawn,proto3" json:"publication_withdrawn,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The body, if the scope is one body's sessions.
+	Body Body `protobuf:"varint,39,opt,name=body,proto3,enum=banli.v1.Body" json:"body,omitempty"`
+	// Cases handled (承办件数), as against parts (件次): for the office, the
+	// cases received less those not filed, withdrawn or merged; for a unit,
+	// the cases it has a part of, which are its parts, as a unit has one
+	// part of a case.
+	HandledCases  int64 `protobuf:"varint,40,opt,name=handled_cases,json=handledCases,proto3" json:"handled_cases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Statistics) Reset() {
@@ -473,6 +537,20 @@ func (x *Statistics) GetPublicationWithdrawn() int64 {
 	return 0
 }
 
+func (x *Statistics) GetBody() Body {
+	if x != nil {
+		return x.Body
+	}
+	return Body_BODY_UNSPECIFIED
+}
+
+func (x *Statistics) GetHandledCases() int64 {
+	if x != nil {
+		return x.HandledCases
+	}
+	return 0
+}
+
 // Request for GetStatistics.
 type GetStatisticsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -485,8 +563,11 @@ type GetStatisticsRequest struct {
 	// Also count the units merged into this one (Unit.predecessors), and
 	// theirs: the new unit's figures with its predecessors'.
 	IncludePredecessors bool `protobuf:"varint,4,opt,name=include_predecessors,json=includePredecessors,proto3" json:"include_predecessors,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Only the sessions of this body (NPC suggestions or CPPCC proposals),
+	// with a year; a session is of one body already.
+	Body          Body `protobuf:"varint,5,opt,name=body,proto3,enum=banli.v1.Body" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatisticsRequest) Reset() {
@@ -545,6 +626,13 @@ func (x *GetStatisticsRequest) GetIncludePredecessors() bool {
 		return x.IncludePredecessors
 	}
 	return false
+}
+
+func (x *GetStatisticsRequest) GetBody() Body {
+	if x != nil {
+		return x.Body
+	}
+	return Body_BODY_UNSPECIFIED
 }
 
 // The scoring policy of a yearly evaluation. A score is a base, given only
@@ -768,6 +856,8 @@ type Score struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The policy used.
 	Policy string `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The version of a saved policy used (0 for a built-in or custom one).
+	PolicyVersion int32 `protobuf:"varint,5,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	// The lines: the base first, then each item.
 	Lines []*ScoreLine `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
 	// The sum of the lines.
@@ -815,6 +905,13 @@ func (x *Score) GetPolicy() string {
 	return ""
 }
 
+func (x *Score) GetPolicyVersion() int32 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
 func (x *Score) GetLines() []*ScoreLine {
 	if x != nil {
 		return x.Lines
@@ -841,15 +938,22 @@ type GetYearSummaryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The unit, `units/{unit}`; empty for the whole office.
 	Unit string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
-	// The year. Required.
+	// The year; or give a session. Required without a session.
 	Year int32 `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
 	// The scoring policy by name: "city-2021" (the default, DOMAIN.md's
-	// example) or "deductions".
+	// example), "deductions", or one the office saved
+	// (SaveScoringPolicy), in its latest version or in policy_version.
 	ScoringPolicy string `protobuf:"bytes,3,opt,name=scoring_policy,json=scoringPolicy,proto3" json:"scoring_policy,omitempty"`
 	// An office's own policy, instead of a named one: at most 20 base
 	// conditions and 50 items, naming the rates and counts listed in
-	// ScoringPolicy and ScoringItem.
-	CustomPolicy  *ScoringPolicy `protobuf:"bytes,4,opt,name=custom_policy,json=customPolicy,proto3" json:"custom_policy,omitempty"`
+	// ScoringPolicy and ScoringItem. Send it with POST /v1/summaries:compute.
+	CustomPolicy *ScoringPolicy `protobuf:"bytes,4,opt,name=custom_policy,json=customPolicy,proto3" json:"custom_policy,omitempty"`
+	// Only this session, `sessions/{session}`, instead of a year.
+	Session string `protobuf:"bytes,5,opt,name=session,proto3" json:"session,omitempty"`
+	// Only the sessions of this body, with a year.
+	Body Body `protobuf:"varint,6,opt,name=body,proto3,enum=banli.v1.Body" json:"body,omitempty"`
+	// The version of a saved scoring_policy; 0 means its latest.
+	PolicyVersion int32 `protobuf:"varint,7,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,6 +1016,721 @@ func (x *GetYearSummaryRequest) GetCustomPolicy() *ScoringPolicy {
 	return nil
 }
 
+func (x *GetYearSummaryRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *GetYearSummaryRequest) GetBody() Body {
+	if x != nil {
+		return x.Body
+	}
+	return Body_BODY_UNSPECIFIED
+}
+
+func (x *GetYearSummaryRequest) GetPolicyVersion() int32 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+// Request for ListUnitStatistics.
+type ListUnitStatisticsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The year; or give a session. Required without a session.
+	Year int32 `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
+	// Only this session, `sessions/{session}`.
+	Session string `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// Only the sessions of this body, with a year.
+	Body Body `protobuf:"varint,3,opt,name=body,proto3,enum=banli.v1.Body" json:"body,omitempty"`
+	// The figure to rank by, a field of Statistics: a count (e.g.
+	// "lead_parts") or a rate (e.g. "on_time_reply", by its rate; units
+	// with nothing to count for it come last), then " desc" (the default)
+	// or " asc". Ties keep the units' order. Default "handled_cases desc".
+	OrderBy string `protobuf:"bytes,4,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Also count each unit's predecessors (Unit.predecessors), as
+	// GetStatisticsRequest.include_predecessors does; merged units then
+	// have no row of their own.
+	IncludePredecessors bool `protobuf:"varint,5,opt,name=include_predecessors,json=includePredecessors,proto3" json:"include_predecessors,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ListUnitStatisticsRequest) Reset() {
+	*x = ListUnitStatisticsRequest{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUnitStatisticsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUnitStatisticsRequest) ProtoMessage() {}
+
+func (x *ListUnitStatisticsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUnitStatisticsRequest.ProtoReflect.Descriptor instead.
+func (*ListUnitStatisticsRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListUnitStatisticsRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *ListUnitStatisticsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ListUnitStatisticsRequest) GetBody() Body {
+	if x != nil {
+		return x.Body
+	}
+	return Body_BODY_UNSPECIFIED
+}
+
+func (x *ListUnitStatisticsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListUnitStatisticsRequest) GetIncludePredecessors() bool {
+	if x != nil {
+		return x.IncludePredecessors
+	}
+	return false
+}
+
+// Response for ListUnitStatistics.
+type ListUnitStatisticsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One row per unit with anything counted, best first.
+	Rows []*UnitStatistics `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// The order the rows are in, as applied.
+	OrderBy       string `protobuf:"bytes,2,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUnitStatisticsResponse) Reset() {
+	*x = ListUnitStatisticsResponse{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUnitStatisticsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUnitStatisticsResponse) ProtoMessage() {}
+
+func (x *ListUnitStatisticsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUnitStatisticsResponse.ProtoReflect.Descriptor instead.
+func (*ListUnitStatisticsResponse) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListUnitStatisticsResponse) GetRows() []*UnitStatistics {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *ListUnitStatisticsResponse) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+// One unit's row of the league table.
+type UnitStatistics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit, `units/{unit}`, and its name.
+	Unit            string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	UnitDisplayName string `protobuf:"bytes,2,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
+	// Its place, from 1; units level on the figure share a place.
+	Rank int32 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
+	// Its figures.
+	Statistics    *Statistics `protobuf:"bytes,4,opt,name=statistics,proto3" json:"statistics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnitStatistics) Reset() {
+	*x = UnitStatistics{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitStatistics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitStatistics) ProtoMessage() {}
+
+func (x *UnitStatistics) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitStatistics.ProtoReflect.Descriptor instead.
+func (*UnitStatistics) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UnitStatistics) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *UnitStatistics) GetUnitDisplayName() string {
+	if x != nil {
+		return x.UnitDisplayName
+	}
+	return ""
+}
+
+func (x *UnitStatistics) GetRank() int32 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *UnitStatistics) GetStatistics() *Statistics {
+	if x != nil {
+		return x.Statistics
+	}
+	return nil
+}
+
+// Request for GetStatisticsBreakdown.
+type GetStatisticsBreakdownRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to split by. Required.
+	By BreakdownDimension `protobuf:"varint,1,opt,name=by,proto3,enum=banli.v1.BreakdownDimension" json:"by,omitempty"`
+	// The year; or give a session. Required without a session.
+	Year int32 `protobuf:"varint,2,opt,name=year,proto3" json:"year,omitempty"`
+	// Only this session, `sessions/{session}`.
+	Session string `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
+	// Only the sessions of this body, with a year.
+	Body          Body `protobuf:"varint,4,opt,name=body,proto3,enum=banli.v1.Body" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStatisticsBreakdownRequest) Reset() {
+	*x = GetStatisticsBreakdownRequest{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStatisticsBreakdownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStatisticsBreakdownRequest) ProtoMessage() {}
+
+func (x *GetStatisticsBreakdownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStatisticsBreakdownRequest.ProtoReflect.Descriptor instead.
+func (*GetStatisticsBreakdownRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetStatisticsBreakdownRequest) GetBy() BreakdownDimension {
+	if x != nil {
+		return x.By
+	}
+	return BreakdownDimension_BREAKDOWN_DIMENSION_UNSPECIFIED
+}
+
+func (x *GetStatisticsBreakdownRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *GetStatisticsBreakdownRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *GetStatisticsBreakdownRequest) GetBody() Body {
+	if x != nil {
+		return x.Body
+	}
+	return Body_BODY_UNSPECIFIED
+}
+
+// The office's figures split one way.
+type StatisticsBreakdown struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What they are split by.
+	By BreakdownDimension `protobuf:"varint,1,opt,name=by,proto3,enum=banli.v1.BreakdownDimension" json:"by,omitempty"`
+	// One row per value with anything counted, in the value's order (topics
+	// by name).
+	Rows          []*BreakdownRow `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatisticsBreakdown) Reset() {
+	*x = StatisticsBreakdown{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatisticsBreakdown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatisticsBreakdown) ProtoMessage() {}
+
+func (x *StatisticsBreakdown) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatisticsBreakdown.ProtoReflect.Descriptor instead.
+func (*StatisticsBreakdown) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StatisticsBreakdown) GetBy() BreakdownDimension {
+	if x != nil {
+		return x.By
+	}
+	return BreakdownDimension_BREAKDOWN_DIMENSION_UNSPECIFIED
+}
+
+func (x *StatisticsBreakdown) GetRows() []*BreakdownRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+// One value's figures.
+type BreakdownRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The value: the topic, the ProposerType or the Body name.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// How people say it, e.g. "党派", "政协提案".
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// The figures of the cases with that value.
+	Statistics    *Statistics `protobuf:"bytes,3,opt,name=statistics,proto3" json:"statistics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BreakdownRow) Reset() {
+	*x = BreakdownRow{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BreakdownRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BreakdownRow) ProtoMessage() {}
+
+func (x *BreakdownRow) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BreakdownRow.ProtoReflect.Descriptor instead.
+func (*BreakdownRow) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *BreakdownRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *BreakdownRow) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *BreakdownRow) GetStatistics() *Statistics {
+	if x != nil {
+		return x.Statistics
+	}
+	return nil
+}
+
+// A scoring policy the office saved, in one version.
+type SavedScoringPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, `scoringPolicies/{name}`, where {name} is the policy's
+	// name: 2 to 63 lowercase letters, digits and hyphens, starting with a
+	// letter. Output only.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The version, from 1. Output only.
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The policy; its name is the last part of the resource name.
+	Policy *ScoringPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Who saved this version, `accounts/{account}`, and when. Output only.
+	SavedBy  string                 `protobuf:"bytes,4,opt,name=saved_by,json=savedBy,proto3" json:"saved_by,omitempty"`
+	SaveTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=save_time,json=saveTime,proto3" json:"save_time,omitempty"`
+	// True for a built-in policy (city-2021, deductions), which cannot be
+	// saved over. Output only.
+	BuiltIn       bool `protobuf:"varint,6,opt,name=built_in,json=builtIn,proto3" json:"built_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SavedScoringPolicy) Reset() {
+	*x = SavedScoringPolicy{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SavedScoringPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SavedScoringPolicy) ProtoMessage() {}
+
+func (x *SavedScoringPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SavedScoringPolicy.ProtoReflect.Descriptor instead.
+func (*SavedScoringPolicy) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SavedScoringPolicy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SavedScoringPolicy) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SavedScoringPolicy) GetPolicy() *ScoringPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *SavedScoringPolicy) GetSavedBy() string {
+	if x != nil {
+		return x.SavedBy
+	}
+	return ""
+}
+
+func (x *SavedScoringPolicy) GetSaveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaveTime
+	}
+	return nil
+}
+
+func (x *SavedScoringPolicy) GetBuiltIn() bool {
+	if x != nil {
+		return x.BuiltIn
+	}
+	return false
+}
+
+// Request for SaveScoringPolicy.
+type SaveScoringPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy, held to the limits of GetYearSummaryRequest.custom_policy;
+	// its name names the saved policy. Required.
+	Policy *ScoringPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveScoringPolicyRequest) Reset() {
+	*x = SaveScoringPolicyRequest{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveScoringPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveScoringPolicyRequest) ProtoMessage() {}
+
+func (x *SaveScoringPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveScoringPolicyRequest.ProtoReflect.Descriptor instead.
+func (*SaveScoringPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SaveScoringPolicyRequest) GetPolicy() *ScoringPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *SaveScoringPolicyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// Request for GetScoringPolicy.
+type GetScoringPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `scoringPolicies/{name}`. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The version; 0 means the latest.
+	Version       int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScoringPolicyRequest) Reset() {
+	*x = GetScoringPolicyRequest{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScoringPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScoringPolicyRequest) ProtoMessage() {}
+
+func (x *GetScoringPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScoringPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetScoringPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetScoringPolicyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetScoringPolicyRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// Request for ListScoringPolicies.
+type ListScoringPoliciesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringPoliciesRequest) Reset() {
+	*x = ListScoringPoliciesRequest{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringPoliciesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringPoliciesRequest) ProtoMessage() {}
+
+func (x *ListScoringPoliciesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringPoliciesRequest.ProtoReflect.Descriptor instead.
+func (*ListScoringPoliciesRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{17}
+}
+
+// Response for ListScoringPolicies.
+type ListScoringPoliciesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The built-in policies, then the saved ones by name.
+	Policies      []*SavedScoringPolicy `protobuf:"bytes,1,rep,name=policies,proto3" json:"policies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListScoringPoliciesResponse) Reset() {
+	*x = ListScoringPoliciesResponse{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListScoringPoliciesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListScoringPoliciesResponse) ProtoMessage() {}
+
+func (x *ListScoringPoliciesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListScoringPoliciesResponse.ProtoReflect.Descriptor instead.
+func (*ListScoringPoliciesResponse) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListScoringPoliciesResponse) GetPolicies() []*SavedScoringPolicy {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
 // A unit's year: figures, score and the text filed upward.
 type YearSummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -929,7 +1748,7 @@ type YearSummary struct {
 
 func (x *YearSummary) Reset() {
 	*x = YearSummary{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[8]
+	mi := &file_banli_v1_statistics_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1760,7 @@ func (x *YearSummary) String() string {
 func (*YearSummary) ProtoMessage() {}
 
 func (x *YearSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[8]
+	mi := &file_banli_v1_statistics_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1773,7 @@ func (x *YearSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use YearSummary.ProtoReflect.Descriptor instead.
 func (*YearSummary) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *YearSummary) GetStatistics() *Statistics {
@@ -989,11 +1808,11 @@ var File_banli_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x19banli/v1/statistics.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n" +
+	"\x19banli/v1/statistics.proto\x12\bbanli.v1\x1a\x16banli/v1/session.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n" +
 	"\x04Rate\x12\x1c\n" +
 	"\tnumerator\x18\x01 \x01(\x03R\tnumerator\x12 \n" +
 	"\vdenominator\x18\x02 \x01(\x03R\vdenominator\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xb9\f\n" +
+	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\x82\r\n" +
 	"\n" +
 	"Statistics\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
@@ -1043,12 +1862,15 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\tpublished\x18  \x01(\x03R\tpublished\x12\x1a\n" +
 	"\bwithheld\x18! \x01(\x03R\bwithheld\x12/\n" +
 	"\x13publication_overdue\x18% \x01(\x03R\x12publicationOverdue\x123\n" +
-	"\x15publication_withdrawn\x18& \x01(\x03R\x14publicationWithdrawn\"\x8b\x01\n" +
+	"\x15publication_withdrawn\x18& \x01(\x03R\x14publicationWithdrawn\x12\"\n" +
+	"\x04body\x18' \x01(\x0e2\x0e.banli.v1.BodyR\x04body\x12#\n" +
+	"\rhandled_cases\x18( \x01(\x03R\fhandledCases\"\xaf\x01\n" +
 	"\x14GetStatisticsRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x12\n" +
 	"\x04year\x18\x03 \x01(\x05R\x04year\x121\n" +
-	"\x14include_predecessors\x18\x04 \x01(\bR\x13includePredecessors\"\x92\x01\n" +
+	"\x14include_predecessors\x18\x04 \x01(\bR\x13includePredecessors\x12\"\n" +
+	"\x04body\x18\x05 \x01(\x0e2\x0e.banli.v1.BodyR\x04body\"\x92\x01\n" +
 	"\rScoringPolicy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04base\x18\x02 \x01(\x01R\x04base\x12,\n" +
@@ -1063,27 +1885,88 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x1f\n" +
 	"\vpoints_each\x18\x03 \x01(\x01R\n" +
 	"pointsEach\x12\x16\n" +
-	"\x06points\x18\x04 \x01(\x01R\x06points\"\x94\x01\n" +
+	"\x06points\x18\x04 \x01(\x01R\x06points\"\xbb\x01\n" +
 	"\x05Score\x12\x16\n" +
-	"\x06policy\x18\x01 \x01(\tR\x06policy\x12)\n" +
+	"\x06policy\x18\x01 \x01(\tR\x06policy\x12%\n" +
+	"\x0epolicy_version\x18\x05 \x01(\x05R\rpolicyVersion\x12)\n" +
 	"\x05lines\x18\x02 \x03(\v2\x13.banli.v1.ScoreLineR\x05lines\x12\x14\n" +
 	"\x05total\x18\x03 \x01(\x01R\x05total\x122\n" +
-	"\x15base_withheld_because\x18\x04 \x03(\tR\x13baseWithheldBecause\"\xa9\x01\n" +
+	"\x15base_withheld_because\x18\x04 \x03(\tR\x13baseWithheldBecause\"\x89\x02\n" +
 	"\x15GetYearSummaryRequest\x12\x12\n" +
-	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x17\n" +
-	"\x04year\x18\x02 \x01(\x05B\x03\xe0A\x02R\x04year\x12%\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x12\n" +
+	"\x04year\x18\x02 \x01(\x05R\x04year\x12%\n" +
 	"\x0escoring_policy\x18\x03 \x01(\tR\rscoringPolicy\x12<\n" +
-	"\rcustom_policy\x18\x04 \x01(\v2\x17.banli.v1.ScoringPolicyR\fcustomPolicy\"\xbd\x01\n" +
+	"\rcustom_policy\x18\x04 \x01(\v2\x17.banli.v1.ScoringPolicyR\fcustomPolicy\x12\x18\n" +
+	"\asession\x18\x05 \x01(\tR\asession\x12\"\n" +
+	"\x04body\x18\x06 \x01(\x0e2\x0e.banli.v1.BodyR\x04body\x12%\n" +
+	"\x0epolicy_version\x18\a \x01(\x05R\rpolicyVersion\"\xbb\x01\n" +
+	"\x19ListUnitStatisticsRequest\x12\x12\n" +
+	"\x04year\x18\x01 \x01(\x05R\x04year\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x12\"\n" +
+	"\x04body\x18\x03 \x01(\x0e2\x0e.banli.v1.BodyR\x04body\x12\x19\n" +
+	"\border_by\x18\x04 \x01(\tR\aorderBy\x121\n" +
+	"\x14include_predecessors\x18\x05 \x01(\bR\x13includePredecessors\"e\n" +
+	"\x1aListUnitStatisticsResponse\x12,\n" +
+	"\x04rows\x18\x01 \x03(\v2\x18.banli.v1.UnitStatisticsR\x04rows\x12\x19\n" +
+	"\border_by\x18\x02 \x01(\tR\aorderBy\"\x9a\x01\n" +
+	"\x0eUnitStatistics\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12*\n" +
+	"\x11unit_display_name\x18\x02 \x01(\tR\x0funitDisplayName\x12\x12\n" +
+	"\x04rank\x18\x03 \x01(\x05R\x04rank\x124\n" +
+	"\n" +
+	"statistics\x18\x04 \x01(\v2\x14.banli.v1.StatisticsR\n" +
+	"statistics\"\xa4\x01\n" +
+	"\x1dGetStatisticsBreakdownRequest\x121\n" +
+	"\x02by\x18\x01 \x01(\x0e2\x1c.banli.v1.BreakdownDimensionB\x03\xe0A\x02R\x02by\x12\x12\n" +
+	"\x04year\x18\x02 \x01(\x05R\x04year\x12\x18\n" +
+	"\asession\x18\x03 \x01(\tR\asession\x12\"\n" +
+	"\x04body\x18\x04 \x01(\x0e2\x0e.banli.v1.BodyR\x04body\"o\n" +
+	"\x13StatisticsBreakdown\x12,\n" +
+	"\x02by\x18\x01 \x01(\x0e2\x1c.banli.v1.BreakdownDimensionR\x02by\x12*\n" +
+	"\x04rows\x18\x02 \x03(\v2\x16.banli.v1.BreakdownRowR\x04rows\"l\n" +
+	"\fBreakdownRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x124\n" +
+	"\n" +
+	"statistics\x18\x03 \x01(\v2\x14.banli.v1.StatisticsR\n" +
+	"statistics\"\xfb\x01\n" +
+	"\x12SavedScoringPolicy\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1d\n" +
+	"\aversion\x18\x02 \x01(\x05B\x03\xe0A\x03R\aversion\x12/\n" +
+	"\x06policy\x18\x03 \x01(\v2\x17.banli.v1.ScoringPolicyR\x06policy\x12\x1e\n" +
+	"\bsaved_by\x18\x04 \x01(\tB\x03\xe0A\x03R\asavedBy\x12<\n" +
+	"\tsave_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bsaveTime\x12\x1e\n" +
+	"\bbuilt_in\x18\x06 \x01(\bB\x03\xe0A\x03R\abuiltIn\"o\n" +
+	"\x18SaveScoringPolicyRequest\x124\n" +
+	"\x06policy\x18\x01 \x01(\v2\x17.banli.v1.ScoringPolicyB\x03\xe0A\x02R\x06policy\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"L\n" +
+	"\x17GetScoringPolicyRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\"\x1c\n" +
+	"\x1aListScoringPoliciesRequest\"W\n" +
+	"\x1bListScoringPoliciesResponse\x128\n" +
+	"\bpolicies\x18\x01 \x03(\v2\x1c.banli.v1.SavedScoringPolicyR\bpolicies\"\xbd\x01\n" +
 	"\vYearSummary\x124\n" +
 	"\n" +
 	"statistics\x18\x01 \x01(\v2\x14.banli.v1.StatisticsR\n" +
 	"statistics\x12%\n" +
 	"\x05score\x18\x02 \x01(\v2\x0f.banli.v1.ScoreR\x05score\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12=\n" +
-	"\fcompute_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime2\xd3\x01\n" +
+	"\fcompute_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime*\x9d\x01\n" +
+	"\x12BreakdownDimension\x12#\n" +
+	"\x1fBREAKDOWN_DIMENSION_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19BREAKDOWN_DIMENSION_TOPIC\x10\x01\x12%\n" +
+	"!BREAKDOWN_DIMENSION_PROPOSER_TYPE\x10\x02\x12\x1c\n" +
+	"\x18BREAKDOWN_DIMENSION_BODY\x10\x032\xe6\x06\n" +
 	"\x11StatisticsService\x12]\n" +
-	"\rGetStatistics\x12\x1e.banli.v1.GetStatisticsRequest\x1a\x14.banli.v1.Statistics\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12_\n" +
-	"\x0eGetYearSummary\x12\x1f.banli.v1.GetYearSummaryRequest\x1a\x15.banli.v1.YearSummary\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/summariesB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\rGetStatistics\x12\x1e.banli.v1.GetStatisticsRequest\x1a\x14.banli.v1.Statistics\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12{\n" +
+	"\x0eGetYearSummary\x12\x1f.banli.v1.GetYearSummaryRequest\x1a\x15.banli.v1.YearSummary\"1\x82\xd3\xe4\x93\x02+Z\x1a:\x01*\"\x15/v1/summaries:compute\x12\r/v1/summaries\x12}\n" +
+	"\x12ListUnitStatistics\x12#.banli.v1.ListUnitStatisticsRequest\x1a$.banli.v1.ListUnitStatisticsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/statistics/units\x12\x82\x01\n" +
+	"\x16GetStatisticsBreakdown\x12'.banli.v1.GetStatisticsBreakdownRequest\x1a\x1d.banli.v1.StatisticsBreakdown\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/statistics:breakdown\x12u\n" +
+	"\x11SaveScoringPolicy\x12\".banli.v1.SaveScoringPolicyRequest\x1a\x1c.banli.v1.SavedScoringPolicy\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/v1/scoringPolicies\x12y\n" +
+	"\x10GetScoringPolicy\x12!.banli.v1.GetScoringPolicyRequest\x1a\x1c.banli.v1.SavedScoringPolicy\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=scoringPolicies/*}\x12\x7f\n" +
+	"\x13ListScoringPolicies\x12$.banli.v1.ListScoringPoliciesRequest\x1a%.banli.v1.ListScoringPoliciesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/scoringPoliciesB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_statistics_proto_rawDescOnce sync.Once
@@ -1097,43 +1980,82 @@ func file_banli_v1_statistics_proto_rawDescGZIP() []byte {
 	return file_banli_v1_statistics_proto_rawDescData
 }
 
-var file_banli_v1_statistics_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_banli_v1_statistics_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_banli_v1_statistics_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_banli_v1_statistics_proto_goTypes = []any{
-	(*Rate)(nil),                  // 0: banli.v1.Rate
-	(*Statistics)(nil),            // 1: banli.v1.Statistics
-	(*GetStatisticsRequest)(nil),  // 2: banli.v1.GetStatisticsRequest
-	(*ScoringPolicy)(nil),         // 3: banli.v1.ScoringPolicy
-	(*ScoringItem)(nil),           // 4: banli.v1.ScoringItem
-	(*ScoreLine)(nil),             // 5: banli.v1.ScoreLine
-	(*Score)(nil),                 // 6: banli.v1.Score
-	(*GetYearSummaryRequest)(nil), // 7: banli.v1.GetYearSummaryRequest
-	(*YearSummary)(nil),           // 8: banli.v1.YearSummary
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(BreakdownDimension)(0),               // 0: banli.v1.BreakdownDimension
+	(*Rate)(nil),                          // 1: banli.v1.Rate
+	(*Statistics)(nil),                    // 2: banli.v1.Statistics
+	(*GetStatisticsRequest)(nil),          // 3: banli.v1.GetStatisticsRequest
+	(*ScoringPolicy)(nil),                 // 4: banli.v1.ScoringPolicy
+	(*ScoringItem)(nil),                   // 5: banli.v1.ScoringItem
+	(*ScoreLine)(nil),                     // 6: banli.v1.ScoreLine
+	(*Score)(nil),                         // 7: banli.v1.Score
+	(*GetYearSummaryRequest)(nil),         // 8: banli.v1.GetYearSummaryRequest
+	(*ListUnitStatisticsRequest)(nil),     // 9: banli.v1.ListUnitStatisticsRequest
+	(*ListUnitStatisticsResponse)(nil),    // 10: banli.v1.ListUnitStatisticsResponse
+	(*UnitStatistics)(nil),                // 11: banli.v1.UnitStatistics
+	(*GetStatisticsBreakdownRequest)(nil), // 12: banli.v1.GetStatisticsBreakdownRequest
+	(*StatisticsBreakdown)(nil),           // 13: banli.v1.StatisticsBreakdown
+	(*BreakdownRow)(nil),                  // 14: banli.v1.BreakdownRow
+	(*SavedScoringPolicy)(nil),            // 15: banli.v1.SavedScoringPolicy
+	(*SaveScoringPolicyRequest)(nil),      // 16: banli.v1.SaveScoringPolicyRequest
+	(*GetScoringPolicyRequest)(nil),       // 17: banli.v1.GetScoringPolicyRequest
+	(*ListScoringPoliciesRequest)(nil),    // 18: banli.v1.ListScoringPoliciesRequest
+	(*ListScoringPoliciesResponse)(nil),   // 19: banli.v1.ListScoringPoliciesResponse
+	(*YearSummary)(nil),                   // 20: banli.v1.YearSummary
+	(Body)(0),                             // 21: banli.v1.Body
+	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
 }
 var file_banli_v1_statistics_proto_depIdxs = []int32{
-	0,  // 0: banli.v1.Statistics.on_time_sign_in:type_name -> banli.v1.Rate
-	0,  // 1: banli.v1.Statistics.on_time_reply:type_name -> banli.v1.Rate
-	0,  // 2: banli.v1.Statistics.on_time_opinion:type_name -> banli.v1.Rate
-	0,  // 3: banli.v1.Statistics.reply:type_name -> banli.v1.Rate
-	0,  // 4: banli.v1.Statistics.face_to_face:type_name -> banli.v1.Rate
-	0,  // 5: banli.v1.Statistics.satisfaction:type_name -> banli.v1.Rate
-	0,  // 6: banli.v1.Statistics.first_round_satisfaction:type_name -> banli.v1.Rate
-	0,  // 7: banli.v1.Statistics.disclosure:type_name -> banli.v1.Rate
-	4,  // 8: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
-	5,  // 9: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
-	3,  // 10: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
-	1,  // 11: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
-	6,  // 12: banli.v1.YearSummary.score:type_name -> banli.v1.Score
-	9,  // 13: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
-	2,  // 14: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
-	7,  // 15: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
-	1,  // 16: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
-	8,  // 17: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	1,  // 0: banli.v1.Statistics.on_time_sign_in:type_name -> banli.v1.Rate
+	1,  // 1: banli.v1.Statistics.on_time_reply:type_name -> banli.v1.Rate
+	1,  // 2: banli.v1.Statistics.on_time_opinion:type_name -> banli.v1.Rate
+	1,  // 3: banli.v1.Statistics.reply:type_name -> banli.v1.Rate
+	1,  // 4: banli.v1.Statistics.face_to_face:type_name -> banli.v1.Rate
+	1,  // 5: banli.v1.Statistics.satisfaction:type_name -> banli.v1.Rate
+	1,  // 6: banli.v1.Statistics.first_round_satisfaction:type_name -> banli.v1.Rate
+	1,  // 7: banli.v1.Statistics.disclosure:type_name -> banli.v1.Rate
+	21, // 8: banli.v1.Statistics.body:type_name -> banli.v1.Body
+	21, // 9: banli.v1.GetStatisticsRequest.body:type_name -> banli.v1.Body
+	5,  // 10: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
+	6,  // 11: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
+	4,  // 12: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
+	21, // 13: banli.v1.GetYearSummaryRequest.body:type_name -> banli.v1.Body
+	21, // 14: banli.v1.ListUnitStatisticsRequest.body:type_name -> banli.v1.Body
+	11, // 15: banli.v1.ListUnitStatisticsResponse.rows:type_name -> banli.v1.UnitStatistics
+	2,  // 16: banli.v1.UnitStatistics.statistics:type_name -> banli.v1.Statistics
+	0,  // 17: banli.v1.GetStatisticsBreakdownRequest.by:type_name -> banli.v1.BreakdownDimension
+	21, // 18: banli.v1.GetStatisticsBreakdownRequest.body:type_name -> banli.v1.Body
+	0,  // 19: banli.v1.StatisticsBreakdown.by:type_name -> banli.v1.BreakdownDimension
+	14, // 20: banli.v1.StatisticsBreakdown.rows:type_name -> banli.v1.BreakdownRow
+	2,  // 21: banli.v1.BreakdownRow.statistics:type_name -> banli.v1.Statistics
+	4,  // 22: banli.v1.SavedScoringPolicy.policy:type_name -> banli.v1.ScoringPolicy
+	22, // 23: banli.v1.SavedScoringPolicy.save_time:type_name -> google.protobuf.Timestamp
+	4,  // 24: banli.v1.SaveScoringPolicyRequest.policy:type_name -> banli.v1.ScoringPolicy
+	15, // 25: banli.v1.ListScoringPoliciesResponse.policies:type_name -> banli.v1.SavedScoringPolicy
+	2,  // 26: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
+	7,  // 27: banli.v1.YearSummary.score:type_name -> banli.v1.Score
+	22, // 28: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
+	3,  // 29: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
+	8,  // 30: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
+	9,  // 31: banli.v1.StatisticsService.ListUnitStatistics:input_type -> banli.v1.ListUnitStatisticsRequest
+	12, // 32: banli.v1.StatisticsService.GetStatisticsBreakdown:input_type -> banli.v1.GetStatisticsBreakdownRequest
+	16, // 33: banli.v1.StatisticsService.SaveScoringPolicy:input_type -> banli.v1.SaveScoringPolicyRequest
+	17, // 34: banli.v1.StatisticsService.GetScoringPolicy:input_type -> banli.v1.GetScoringPolicyRequest
+	18, // 35: banli.v1.StatisticsService.ListScoringPolicies:input_type -> banli.v1.ListScoringPoliciesRequest
+	2,  // 36: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
+	20, // 37: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
+	10, // 38: banli.v1.StatisticsService.ListUnitStatistics:output_type -> banli.v1.ListUnitStatisticsResponse
+	13, // 39: banli.v1.StatisticsService.GetStatisticsBreakdown:output_type -> banli.v1.StatisticsBreakdown
+	15, // 40: banli.v1.StatisticsService.SaveScoringPolicy:output_type -> banli.v1.SavedScoringPolicy
+	15, // 41: banli.v1.StatisticsService.GetScoringPolicy:output_type -> banli.v1.SavedScoringPolicy
+	19, // 42: banli.v1.StatisticsService.ListScoringPolicies:output_type -> banli.v1.ListScoringPoliciesResponse
+	36, // [36:43] is the sub-list for method output_type
+	29, // [29:36] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_statistics_proto_init() }
@@ -1141,18 +2063,20 @@ func file_banli_v1_statistics_proto_init() {
 	if File_banli_v1_statistics_proto != nil {
 		return
 	}
+	file_banli_v1_session_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_statistics_proto_rawDesc), len(file_banli_v1_statistics_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   9,
+			NumEnums:      1,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_banli_v1_statistics_proto_goTypes,
 		DependencyIndexes: file_banli_v1_statistics_proto_depIdxs,
+		EnumInfos:         file_banli_v1_statistics_proto_enumTypes,
 		MessageInfos:      file_banli_v1_statistics_proto_msgTypes,
 	}.Build()
 	File_banli_v1_statistics_proto = out.File

@@ -19,8 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	StatisticsService_GetStatistics_FullMethodName  = "/banli.v1.StatisticsService/GetStatistics"
-	StatisticsService_GetYearSummary_FullMethodName = "/banli.v1.StatisticsService/GetYearSummary"
+	StatisticsService_GetStatistics_FullMethodName          = "/banli.v1.StatisticsService/GetStatistics"
+	StatisticsService_GetYearSummary_FullMethodName         = "/banli.v1.StatisticsService/GetYearSummary"
+	StatisticsService_ListUnitStatistics_FullMethodName     = "/banli.v1.StatisticsService/ListUnitStatistics"
+	StatisticsService_GetStatisticsBreakdown_FullMethodName = "/banli.v1.StatisticsService/GetStatisticsBreakdown"
+	StatisticsService_SaveScoringPolicy_FullMethodName      = "/banli.v1.StatisticsService/SaveScoringPolicy"
+	StatisticsService_GetScoringPolicy_FullMethodName       = "/banli.v1.StatisticsService/GetScoringPolicy"
+	StatisticsService_ListScoringPolicies_FullMethodName    = "/banli.v1.StatisticsService/ListScoringPolicies"
 )
 
 // StatisticsServiceClient is the client API for StatisticsService service.
@@ -48,6 +53,21 @@ type StatisticsServiceClient interface {
 	// itemised self-evaluation score under a scoring policy, and the text
 	// agencies file (基本情况 and 自评).
 	GetYearSummary(ctx context.Context, in *GetYearSummaryRequest, opts ...grpc.CallOption) (*YearSummary, error)
+	// Lists every unit's figures for a year or a session side by side, one
+	// row per unit, ranked by the figure asked for: the league table offices
+	// publish (办理工作排名). Units with nothing to count are left out.
+	ListUnitStatistics(ctx context.Context, in *ListUnitStatisticsRequest, opts ...grpc.CallOption) (*ListUnitStatisticsResponse, error)
+	// Returns the whole office's figures split by topic, by the type of the
+	// first proposer, or by body (NPC suggestions and CPPCC proposals).
+	GetStatisticsBreakdown(ctx context.Context, in *GetStatisticsBreakdownRequest, opts ...grpc.CallOption) (*StatisticsBreakdown, error)
+	// Saves an office's own scoring policy under a name, as its next
+	// version (the first is 1); a summary names the version it used.
+	SaveScoringPolicy(ctx context.Context, in *SaveScoringPolicyRequest, opts ...grpc.CallOption) (*SavedScoringPolicy, error)
+	// Returns a saved scoring policy: its latest version, or the one asked.
+	GetScoringPolicy(ctx context.Context, in *GetScoringPolicyRequest, opts ...grpc.CallOption) (*SavedScoringPolicy, error)
+	// Lists the scoring policies: the built-in ones and the latest version
+	// of each saved one.
+	ListScoringPolicies(ctx context.Context, in *ListScoringPoliciesRequest, opts ...grpc.CallOption) (*ListScoringPoliciesResponse, error)
 }
 
 type statisticsServiceClient struct {
@@ -72,6 +92,56 @@ func (c *statisticsServiceClient) GetYearSummary(ctx context.Context, in *GetYea
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(YearSummary)
 	err := c.cc.Invoke(ctx, StatisticsService_GetYearSummary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *statisticsServiceClient) ListUnitStatistics(ctx context.Context, in *ListUnitStatisticsRequest, opts ...grpc.CallOption) (*ListUnitStatisticsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUnitStatisticsResponse)
+	err := c.cc.Invoke(ctx, StatisticsService_ListUnitStatistics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *statisticsServiceClient) GetStatisticsBreakdown(ctx context.Context, in *GetStatisticsBreakdownRequest, opts ...grpc.CallOption) (*StatisticsBreakdown, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatisticsBreakdown)
+	err := c.cc.Invoke(ctx, StatisticsService_GetStatisticsBreakdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *statisticsServiceClient) SaveScoringPolicy(ctx context.Context, in *SaveScoringPolicyRequest, opts ...grpc.CallOption) (*SavedScoringPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SavedScoringPolicy)
+	err := c.cc.Invoke(ctx, StatisticsService_SaveScoringPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *statisticsServiceClient) GetScoringPolicy(ctx context.Context, in *GetScoringPolicyRequest, opts ...grpc.CallOption) (*SavedScoringPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SavedScoringPolicy)
+	err := c.cc.Invoke(ctx, StatisticsService_GetScoringPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *statisticsServiceClient) ListScoringPolicies(ctx context.Context, in *ListScoringPoliciesRequest, opts ...grpc.CallOption) (*ListScoringPoliciesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListScoringPoliciesResponse)
+	err := c.cc.Invoke(ctx, StatisticsService_ListScoringPolicies_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +173,21 @@ type StatisticsServiceServer interface {
 	// itemised self-evaluation score under a scoring policy, and the text
 	// agencies file (基本情况 and 自评).
 	GetYearSummary(context.Context, *GetYearSummaryRequest) (*YearSummary, error)
+	// Lists every unit's figures for a year or a session side by side, one
+	// row per unit, ranked by the figure asked for: the league table offices
+	// publish (办理工作排名). Units with nothing to count are left out.
+	ListUnitStatistics(context.Context, *ListUnitStatisticsRequest) (*ListUnitStatisticsResponse, error)
+	// Returns the whole office's figures split by topic, by the type of the
+	// first proposer, or by body (NPC suggestions and CPPCC proposals).
+	GetStatisticsBreakdown(context.Context, *GetStatisticsBreakdownRequest) (*StatisticsBreakdown, error)
+	// Saves an office's own scoring policy under a name, as its next
+	// version (the first is 1); a summary names the version it used.
+	SaveScoringPolicy(context.Context, *SaveScoringPolicyRequest) (*SavedScoringPolicy, error)
+	// Returns a saved scoring policy: its latest version, or the one asked.
+	GetScoringPolicy(context.Context, *GetScoringPolicyRequest) (*SavedScoringPolicy, error)
+	// Lists the scoring policies: the built-in ones and the latest version
+	// of each saved one.
+	ListScoringPolicies(context.Context, *ListScoringPoliciesRequest) (*ListScoringPoliciesResponse, error)
 	mustEmbedUnimplementedStatisticsServiceServer()
 }
 
@@ -118,6 +203,21 @@ func (UnimplementedStatisticsServiceServer) GetStatistics(context.Context, *GetS
 }
 func (UnimplementedStatisticsServiceServer) GetYearSummary(context.Context, *GetYearSummaryRequest) (*YearSummary, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetYearSummary not implemented")
+}
+func (UnimplementedStatisticsServiceServer) ListUnitStatistics(context.Context, *ListUnitStatisticsRequest) (*ListUnitStatisticsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListUnitStatistics not implemented")
+}
+func (UnimplementedStatisticsServiceServer) GetStatisticsBreakdown(context.Context, *GetStatisticsBreakdownRequest) (*StatisticsBreakdown, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetStatisticsBreakdown not implemented")
+}
+func (UnimplementedStatisticsServiceServer) SaveScoringPolicy(context.Context, *SaveScoringPolicyRequest) (*SavedScoringPolicy, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SaveScoringPolicy not implemented")
+}
+func (UnimplementedStatisticsServiceServer) GetScoringPolicy(context.Context, *GetScoringPolicyRequest) (*SavedScoringPolicy, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetScoringPolicy not implemented")
+}
+func (UnimplementedStatisticsServiceServer) ListScoringPolicies(context.Context, *ListScoringPoliciesRequest) (*ListScoringPoliciesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListScoringPolicies not implemented")
 }
 func (UnimplementedStatisticsServiceServer) mustEmbedUnimplementedStatisticsServiceServer() {}
 func (UnimplementedStatisticsServiceServer) testEmbeddedByValue()                           {}
@@ -176,6 +276,96 @@ func _StatisticsService_GetYearSummary_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StatisticsService_ListUnitStatistics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUnitStatisticsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).ListUnitStatistics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_ListUnitStatistics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).ListUnitStatistics(ctx, req.(*ListUnitStatisticsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StatisticsService_GetStatisticsBreakdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStatisticsBreakdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).GetStatisticsBreakdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_GetStatisticsBreakdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).GetStatisticsBreakdown(ctx, req.(*GetStatisticsBreakdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StatisticsService_SaveScoringPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveScoringPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).SaveScoringPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_SaveScoringPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).SaveScoringPolicy(ctx, req.(*SaveScoringPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StatisticsService_GetScoringPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScoringPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).GetScoringPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_GetScoringPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).GetScoringPolicy(ctx, req.(*GetScoringPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StatisticsService_ListScoringPolicies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListScoringPoliciesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).ListScoringPolicies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_ListScoringPolicies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).ListScoringPolicies(ctx, req.(*ListScoringPoliciesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StatisticsService_ServiceDesc is the grpc.ServiceDesc for StatisticsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -190,6 +380,26 @@ var StatisticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetYearSummary",
 			Handler:    _StatisticsService_GetYearSummary_Handler,
+		},
+		{
+			MethodName: "ListUnitStatistics",
+			Handler:    _StatisticsService_ListUnitStatistics_Handler,
+		},
+		{
+			MethodName: "GetStatisticsBreakdown",
+			Handler:    _StatisticsService_GetStatisticsBreakdown_Handler,
+		},
+		{
+			MethodName: "SaveScoringPolicy",
+			Handler:    _StatisticsService_SaveScoringPolicy_Handler,
+		},
+		{
+			MethodName: "GetScoringPolicy",
+			Handler:    _StatisticsService_GetScoringPolicy_Handler,
+		},
+		{
+			MethodName: "ListScoringPolicies",
+			Handler:    _StatisticsService_ListScoringPolicies_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
