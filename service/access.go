@@ -261,11 +261,130 @@ func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
 	if !rule.Allows(c.Role) {
 		return denied("%s may not call %s", accountRoleName(c.Role), shortMethod(method))
 	}
+	if c.bodyBound() && req != nil {
+		if err := s.store.View(func(r store.Reader) error { return confineToBody(r, c, req) }); err != nil {
+			return err
+		}
+	}
 	if rule.Confine == nil || !c.confined() || req == nil {
 		return nil
 	}
 	return s.store.View(func(r store.Reader) error { return rule.Confine(r, c, req) })
 }
+
+// bodyBound reports whether c is an office bound to one body's sessions
+// (Account.body), and perhaps one level's.
+func (c *Caller) bodyBound() bool { return c != nil && c.Role == office && c.Body != 0 }
+
+// reachesSession reports whether c acts on sess: any caller but a
+// body-bound office does; that office, on its body's (and level's)
+// sessions.
+func (c *Caller) reachesSession(sess *banliv1.Session) bool {
+	return !c.bodyBound() || sess.GetBody() == c.Body && (c.Level == 0 || sess.GetLevel() == c.Level)
+}
+
+// sessionsInReach lists the sessions c acts on, or nil for every session
+// (any caller but a body-bound office). Sessions are few.
+func sessionsInReach(r store.Reader, c *Caller) ([]string, error) {
+	if !c.bodyBound() {
+		return nil, nil
+	}
+	reach := []string{}
+	err := eachSession(r, func(sess *banliv1.Session) bool {
+		if c.reachesSession(sess) {
+			reach = append(reach, sess.GetName())
+		}
+		return false
+	})
+	return reach, err
+}
+
+// referenceFields are the fields through which a request names a case or
+// a session, at any depth: a case's name, a history's parent, a list's or
+// a new case's session, a merge's sources.
+var referenceFields = map[protoreflect.Name]bool{"name": true, "parent": true, "session": true, "sources": true}
+
+// confineToBody admits a body-bound office's request only if every case
+// and session it names is of the office's body (and level): a case of
+// another body is refused as another's is (AIP-211), with the field named.
+// Lists, ledgers and figures it asks for are narrowed where they choose
+// their sessions (sessionsMatching, resolveScope).
+func confineToBody(r store.Reader, c *Caller, req proto.Message) error {
+	sessions := map[string]bool{}
+	reaches := func(session string) (bool, error) {
+		if ok, seen := sessions[session]; seen {
+			return ok, nil
+		}
+		sess, err := r.Session(idOf(session, sessionsCollection))
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil // validation or the call itself says it does not exist
+		}
+		if err != nil {
+			return false, err
+		}
+		sessions[session] = c.reachesSession(sess)
+		return sessions[session], nil
+	}
+	var refusal error
+	check := func(path, value string) error {
+		session := ""
+		if ids, ok := parseNamePrefix(value); ok && strings.HasPrefix(value, proposalsCollection+"/") {
+			p, err := r.Proposal(ids[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			session = p.GetSession()
+		} else if _, ok := parseName(value, sessionsCollection); ok {
+			session = value
+		} else {
+			return nil
+		}
+		ok, err := reaches(session)
+		if err == nil && !ok && refusal == nil {
+			refusal = deniedField(path, "%s is not within the reach of %s, an office of the %s's sessions", value, c.Account, bodyName(c.Body))
+		}
+		return err
+	}
+	if err := walkReferences(req.ProtoReflect(), "", check); err != nil {
+		return err
+	}
+	return refusal
+}
+
+// walkReferences calls check with every value of a reference field of m,
+// at any depth, and its path ("rows[3].proposal.session").
+func walkReferences(m protoreflect.Message, prefix string, check func(path, value string) error) error {
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		path := prefix + string(fd.Name())
+		switch {
+		case fd.Kind() == protoreflect.StringKind && referenceFields[fd.Name()] && fd.IsList():
+			for i := range v.List().Len() {
+				if err = check(fmt.Sprintf("%s[%d]", path, i), v.List().Get(i).String()); err != nil {
+					return false
+				}
+			}
+		case fd.Kind() == protoreflect.StringKind && referenceFields[fd.Name()] && !fd.IsMap():
+			err = check(path, v.String())
+		case fd.Kind() == protoreflect.MessageKind && fd.IsList():
+			for i := range v.List().Len() {
+				if err = walkReferences(v.List().Get(i).Message(), fmt.Sprintf("%s[%d].", path, i), check); err != nil {
+					return false
+				}
+			}
+		case fd.Kind() == protoreflect.MessageKind && !fd.IsMap():
+			err = walkReferences(v.Message(), path+".", check)
+		}
+		return err == nil
+	})
+	return err
+}
+
+// bodyName is a body as the API's messages say it.
+func bodyName(b banliv1.Body) string { return trimEnum(b.String(), "BODY_") }
 
 // confineToCase admits a request naming a case, or a part of one, in its
 // name (or parent) field: a proposer's own case; for a unit, an assignment

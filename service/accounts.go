@@ -96,6 +96,14 @@ func validateCreateAccount(r *banliv1.CreateAccountRequest) error {
 	case a.GetLeader() != "":
 		v.add("account.leader", "only a leader's account (ROLE_LEADER) signs in as a leader")
 	}
+	v.enum("account.body", a.GetBody(), false)
+	v.enum("account.level", a.GetLevel(), false)
+	switch {
+	case a.GetRole() != office && (a.GetBody() != 0 || a.GetLevel() != 0):
+		v.add("account.body", "only an office account (ROLE_OFFICE) is bound to a body and a level")
+	case a.GetLevel() != 0 && a.GetBody() == 0:
+		v.add("account.level", "give the body too: a level binds an office to that body's sessions of the level")
+	}
 	if a.GetPrincipal() && a.GetRole() != unitHead {
 		v.add("account.principal", "only a unit head may be its unit's principal head (主要负责人)")
 	}
@@ -153,6 +161,8 @@ func (s *Server) CreateAccount(ctx context.Context, req *banliv1.CreateAccountRe
 			CertificateCommonName: in.GetCertificateCommonName(),
 			Principal:             in.GetPrincipal(),
 			Leader:                in.GetLeader(),
+			Body:                  in.GetBody(),
+			Level:                 in.GetLevel(),
 			Active:                true,
 			CreateTime:            timestamppb.New(now),
 			KeyCreateTime:         timestamppb.New(now),

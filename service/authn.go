@@ -48,6 +48,10 @@ type Caller struct {
 	Principal bool
 	// Leader is the leader a leader's account signs in as.
 	Leader string
+	// Body and Level bind an office account to one body's sessions (and
+	// one level's), if set (see reachesSession).
+	Body  banliv1.Body
+	Level banliv1.Level
 }
 
 type callerKey struct{}
@@ -277,7 +281,8 @@ func certificateName(ctx context.Context) string {
 }
 
 func callerOf(a *banliv1.Account) *Caller {
-	return &Caller{Account: a.GetName(), Role: a.GetRole(), Unit: a.GetUnit(), Principal: a.GetPrincipal(), Leader: a.GetLeader()}
+	return &Caller{Account: a.GetName(), Role: a.GetRole(), Unit: a.GetUnit(), Principal: a.GetPrincipal(), Leader: a.GetLeader(),
+		Body: a.GetBody(), Level: a.GetLevel()}
 }
 
 // newKey makes a key for account id, and its SHA-256 to store.

@@ -142,7 +142,11 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 			return err
 		}
 		sessions, err := sessionsMatching(r, req.GetSession(), 0, req.GetYear())
-		q = caseFilter{sessions: sessions, unit: req.GetUnit(), state: req.GetState()}.query()
+		if err != nil {
+			return err
+		}
+		reach, err := sessionsInReach(r, caller)
+		q = caseFilter{sessions: sessions, reach: reach, unit: req.GetUnit(), state: req.GetState()}.query()
 		return err
 	})
 	if err != nil {

@@ -148,6 +148,9 @@ type caseFilter struct {
 	// publication keeps cases with a reply in the publication queue in
 	// any of these disclosure states.
 	publication []banliv1.DisclosureState
+	// reach, if not nil, keeps cases of these sessions only, whatever the
+	// other filters say: the sessions the caller acts on (sessionsInReach).
+	reach []string
 	// carriedYear, with sessions, also keeps cases with a part carried
 	// over into this year (跨年度), whatever their session.
 	carriedYear int32
@@ -163,6 +166,13 @@ func (f caseFilter) query() store.Query {
 		}
 		if f.carriedYear != 0 {
 			any = append(any, carriedTerm(f.carriedYear))
+		}
+		q.And(any...)
+	}
+	if f.reach != nil {
+		var any []string
+		for _, s := range f.reach {
+			any = append(any, sessionTerm(s))
 		}
 		q.And(any...)
 	}

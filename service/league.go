@@ -93,8 +93,9 @@ func (s *Server) ListUnitStatistics(ctx context.Context, req *banliv1.ListUnitSt
 		return nil, err
 	}
 	out := &banliv1.ListUnitStatisticsResponse{OrderBy: order.String()}
+	c, _ := CallerFrom(ctx)
 	err := s.store.View(func(r store.Reader) error {
-		f, err := resolveScope(r, req.GetSession(), req.GetYear(), req.GetBody())
+		f, err := resolveScope(r, c, req.GetSession(), req.GetYear(), req.GetBody())
 		if err != nil {
 			return err
 		}
@@ -158,13 +159,14 @@ func (s *Server) GetStatisticsBreakdown(ctx context.Context, req *banliv1.GetSta
 		return nil, err
 	}
 	out := &banliv1.StatisticsBreakdown{By: req.GetBy()}
+	c, _ := CallerFrom(ctx)
 	err := s.store.View(func(r store.Reader) error {
-		f, err := resolveScope(r, req.GetSession(), req.GetYear(), req.GetBody())
+		f, err := resolveScope(r, c, req.GetSession(), req.GetYear(), req.GetBody())
 		if err != nil {
 			return err
 		}
 		if req.GetBy() == banliv1.BreakdownDimension_BREAKDOWN_DIMENSION_BODY {
-			return breakdownByBody(r, f, out)
+			return breakdownByBody(r, c, f, out)
 		}
 		prefix := topicScopePrefix
 		if req.GetBy() == banliv1.BreakdownDimension_BREAKDOWN_DIMENSION_PROPOSER_TYPE {
@@ -204,14 +206,14 @@ func (s *Server) GetStatisticsBreakdown(ctx context.Context, req *banliv1.GetSta
 }
 
 // breakdownByBody adds up the office's counters of each body's sessions.
-func breakdownByBody(r store.Reader, f figureScope, out *banliv1.StatisticsBreakdown) error {
+func breakdownByBody(r store.Reader, c *Caller, f figureScope, out *banliv1.StatisticsBreakdown) error {
 	for _, body := range []banliv1.Body{banliv1.Body_BODY_NPC, banliv1.Body_BODY_CPPCC} {
 		if f.body != 0 && f.body != body {
 			continue
 		}
 		one := f
 		if f.session == "" {
-			scoped, err := resolveScope(r, "", f.year, body)
+			scoped, err := resolveScope(r, c, "", f.year, body)
 			if err != nil {
 				return err
 			}

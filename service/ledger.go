@@ -75,15 +75,16 @@ func (s *Server) ListLedgerEntries(ctx context.Context, req *banliv1.ListLedgerE
 	}
 	resp := &banliv1.ListLedgerEntriesResponse{}
 	err := s.store.View(func(r store.Reader) error {
-		entries, next, err := s.ledgerPage(r, req, pageSize(req.GetPageSize(), defaultPageSize))
+		c, _ := CallerFrom(ctx)
+		entries, next, err := s.ledgerPage(r, c, req, pageSize(req.GetPageSize(), defaultPageSize))
 		resp.Entries, resp.NextPageToken = entries, next
 		return err
 	})
 	return resp, err
 }
 
-// ledgerPage reads one page of a view.
-func (s *Server) ledgerPage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, limit int) ([]*banliv1.LedgerEntry, string, error) {
+// ledgerPage reads one page of a view, of the sessions c acts on.
+func (s *Server) ledgerPage(r store.Reader, c *Caller, req *banliv1.ListLedgerEntriesRequest, limit int) ([]*banliv1.LedgerEntry, string, error) {
 	asOf := s.now()
 	if req.GetAsOf() != nil {
 		asOf = req.GetAsOf().AsTime()
@@ -92,16 +93,20 @@ func (s *Server) ledgerPage(r store.Reader, req *banliv1.ListLedgerEntriesReques
 	if err != nil {
 		return nil, "", err
 	}
+	reach, err := sessionsInReach(r, c)
+	if err != nil {
+		return nil, "", err
+	}
 	switch req.GetView() {
 	case banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, banliv1.LedgerView_LEDGER_VIEW_OVERDUE:
-		return s.duePage(r, req, sessions, asOf, limit)
+		return s.duePage(r, req, sessions, reach, asOf, limit)
 	}
-	return s.statePage(r, req, sessions, asOf, limit)
+	return s.statePage(r, req, sessions, reach, asOf, limit)
 }
 
 // duePage reads the due-soon or overdue view from the due index, soonest
 // (or most overdue) first.
-func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
+func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions, reach []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
 	after, err := parseCursorToken(req, req.GetPageToken())
 	if err != nil {
 		return nil, "", err
@@ -114,7 +119,8 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 		unit := req.GetUnit()
 		return (unit == "" || d.Unit == unit || d.Department == unit) &&
 			(req.GetHandler() == "" || d.Handler == req.GetHandler()) &&
-			(sessions == nil || slices.Contains(sessions, d.Session))
+			(sessions == nil || slices.Contains(sessions, d.Session)) &&
+			(reach == nil || slices.Contains(reach, d.Session))
 	}
 	refs, more, err := r.ListDue(from, to, after, keep, limit)
 	if err != nil {
@@ -137,13 +143,13 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 
 // statePage reads a view of assignments in given states from the posting
 // lists, a case at a time; a page ends with whole cases.
-func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
+func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, sessions, reach []string, asOf time.Time, limit int) ([]*banliv1.LedgerEntry, string, error) {
 	after, err := parsePageToken(req, req.GetPageToken())
 	if err != nil {
 		return nil, "", err
 	}
 	view := ledgerViews[req.GetView()]
-	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states, handler: req.GetHandler(), publication: view.publication}
+	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states, handler: req.GetHandler(), publication: view.publication, reach: reach}
 	if req.GetYear() != 0 && req.GetSession() == "" {
 		f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 	}
@@ -321,10 +327,11 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 		{banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON, &out.PublicationDueSoon, &out.MorePublicationDueSoon},
 		{banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE, &out.PublicationOverdue, &out.MorePublicationOverdue},
 	}
+	c, _ := CallerFrom(ctx)
 	err := s.store.View(func(r store.Reader) error {
 		for _, view := range views {
 			req := &banliv1.ListLedgerEntriesRequest{View: view.view, Unit: req.GetUnit(), WithinWorkingDays: req.GetWithinWorkingDays(), AsOf: out.AsOf}
-			entries, next, err := s.ledgerPage(r, req, per)
+			entries, next, err := s.ledgerPage(r, c, req, per)
 			if err != nil {
 				return err
 			}

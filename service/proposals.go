@@ -155,12 +155,16 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 	f := caseFilter{state: req.GetState(), unit: req.GetUnit(), role: req.GetRole(), key: req.Key, topic: req.GetTopic(),
 		submitter: req.GetSubmitter(), handler: req.GetHandler(), keyLeader: req.GetLeader()}
 	resp := &banliv1.ListProposalsResponse{}
+	c, _ := CallerFrom(ctx)
 	err = s.store.View(func(r store.Reader) error {
 		sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())
 		if err != nil {
 			return err
 		}
 		f.sessions = sessions
+		if f.reach, err = sessionsInReach(r, c); err != nil {
+			return err
+		}
 		if req.GetYear() != 0 && req.GetSession() == "" {
 			f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 		}

@@ -180,7 +180,8 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 			}
 			title = u.GetDisplayName()
 		}
-		f, err := resolveScope(r, req.GetSession(), req.GetYear(), req.GetBody())
+		c, _ := CallerFrom(ctx)
+		f, err := resolveScope(r, c, req.GetSession(), req.GetYear(), req.GetBody())
 		if err != nil {
 			return err
 		}

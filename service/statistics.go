@@ -390,9 +390,9 @@ func validateScope(v *violations, unit, session string, year int32, body banliv1
 	}
 }
 
-// resolveScope reads what a scope needs: a session's year, a body's
-// sessions of the year.
-func resolveScope(r store.Reader, session string, year int32, body banliv1.Body) (figureScope, error) {
+// resolveScope reads what a scope needs: a session's year; a body's
+// sessions of the year, or those c acts on (sessionsInReach).
+func resolveScope(r store.Reader, c *Caller, session string, year int32, body banliv1.Body) (figureScope, error) {
 	out := figureScope{session: session, year: year, body: body}
 	if session != "" {
 		sess, err := r.Session(idOf(session, sessionsCollection))
@@ -402,10 +402,10 @@ func resolveScope(r store.Reader, session string, year int32, body banliv1.Body)
 		out.year = sess.GetYear()
 		return out, nil
 	}
-	if body != 0 {
+	if body != 0 || c.bodyBound() {
 		out.sessions = []string{}
 		err := eachSession(r, func(sess *banliv1.Session) bool {
-			if sess.GetYear() == year && sess.GetBody() == body {
+			if sess.GetYear() == year && (body == 0 || sess.GetBody() == body) && c.reachesSession(sess) {
 				out.sessions = append(out.sessions, sess.GetName())
 			}
 			return false
@@ -477,7 +477,8 @@ func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRe
 	var out *banliv1.Statistics
 	err := s.store.View(func(r store.Reader) error {
 		var err error
-		out, err = readStatistics(r, req.GetUnit(), req.GetSession(), req.GetYear(), req.GetBody(), req.GetIncludePredecessors())
+		c, _ := CallerFrom(ctx)
+		out, err = readStatistics(r, c, req.GetUnit(), req.GetSession(), req.GetYear(), req.GetBody(), req.GetIncludePredecessors())
 		return err
 	})
 	return out, err
@@ -485,8 +486,8 @@ func (s *Server) GetStatistics(ctx context.Context, req *banliv1.GetStatisticsRe
 
 // readStatistics reads the figures of a unit (or the office, for "") in a
 // scope, with its predecessors' if asked.
-func readStatistics(r store.Reader, unit, session string, year int32, body banliv1.Body, predecessors bool) (*banliv1.Statistics, error) {
-	f, err := resolveScope(r, session, year, body)
+func readStatistics(r store.Reader, c *Caller, unit, session string, year int32, body banliv1.Body, predecessors bool) (*banliv1.Statistics, error) {
+	f, err := resolveScope(r, c, session, year, body)
 	if err != nil {
 		return nil, err
 	}

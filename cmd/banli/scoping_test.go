@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -68,4 +71,111 @@ func TestScopingOfSessionsUnitsAndProposers(t *testing.T) {
 	cppcc.Proposal.Proposers = []*banliv1.Proposer{{Type: banliv1.ProposerType_PROPOSER_TYPE_DELEGATION, DisplayName: "福田代表团"}}
 	_, err = f.proposals.CreateProposal(office, cppcc)
 	wantCode(t, err, codes.InvalidArgument, "proposal.proposers[0].type")
+}
+
+// TestOfficeBoundToABody: a CPPCC proposal committee's office account acts
+// on CPPCC sessions and cases only: an NPC suggestion is refused to it as
+// another's case is, with the field named, whether it assigns, reads,
+// registers or imports; its lists, ledgers, exports and figures cover its
+// body's sessions alone, and a level narrows them further. An office with
+// no body spans both (#15, item 1).
+func TestOfficeBoundToABody(t *testing.T) {
+	f := newFixture(t)
+	admin := as(f.adminKey)
+	accounts := banliv1.NewAccountServiceClient(f.conn)
+	bound := func(id string, body banliv1.Body, level banliv1.Level) string {
+		made := must(accounts.CreateAccount(admin, &banliv1.CreateAccountRequest{AccountId: id,
+			Account: &banliv1.Account{DisplayName: id, Role: banliv1.Role_ROLE_OFFICE, Body: body, Level: level}}))(t)
+		return made.GetKey()
+	}
+	_, err := accounts.CreateAccount(admin, &banliv1.CreateAccountRequest{AccountId: "viewer-npc",
+		Account: &banliv1.Account{DisplayName: "x", Role: banliv1.Role_ROLE_VIEWER, Body: banliv1.Body_BODY_NPC}})
+	wantCode(t, err, codes.InvalidArgument, "account.body")
+	_, err = accounts.CreateAccount(admin, &banliv1.CreateAccountRequest{AccountId: "office-city",
+		Account: &banliv1.Account{DisplayName: "x", Role: banliv1.Role_ROLE_OFFICE, Level: banliv1.Level_LEVEL_CITY}})
+	wantCode(t, err, codes.InvalidArgument, "account.level")
+
+	cppccKey := bound("cppcc-office", banliv1.Body_BODY_CPPCC, 0)
+	cppccOffice := as(cppccKey)
+	districtOffice := as(bound("district-cppcc", banliv1.Body_BODY_CPPCC, banliv1.Level_LEVEL_DISTRICT))
+	joint := as(f.officeKey(t)) // no body: both
+
+	npc := must(f.sessions.CreateSession(admin, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_NPC, Level: banliv1.Level_LEVEL_CITY, Term: 16, Meeting: 1, Year: 2021, DisplayName: "市十六届人大一次会议"}}))(t)
+	suggestionReq := &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{Session: npc.GetName(), Kind: banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION,
+		Number: "S1", Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING, Title: "关于改善交通的建议", Content: "……",
+		Proposers: []*banliv1.Proposer{{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "李代表"}}}}
+	_, err = f.proposals.CreateProposal(cppccOffice, suggestionReq)
+	wantDeniedField(t, err, "proposal.session")
+	suggestion := must(f.proposals.CreateProposal(joint, suggestionReq))(t)
+	proposal := f.receive(t) // the fixture's CPPCC session
+	must(f.proposals.AssignProposal(cppccOffice, &banliv1.AssignProposalRequest{Name: proposal.GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}}))(t)
+
+	// Every call naming the NPC case is refused, as another's would be.
+	_, err = f.proposals.AssignProposal(cppccOffice, &banliv1.AssignProposalRequest{Name: suggestion.GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}})
+	wantDeniedField(t, err, "name")
+	_, err = f.proposals.GetProposal(cppccOffice, &banliv1.GetProposalRequest{Name: suggestion.GetName()})
+	wantDeniedField(t, err, "name")
+	_, err = f.events.ListProposalEvents(cppccOffice, &banliv1.ListProposalEventsRequest{Parent: suggestion.GetName()})
+	wantDeniedField(t, err, "parent")
+	_, err = f.proposals.MergeProposals(cppccOffice, &banliv1.MergeProposalsRequest{Name: proposal.GetName(), Sources: []string{suggestion.GetName()}})
+	wantDeniedField(t, err, "sources[0]")
+	_, err = f.proposals.GetProposalByNumber(cppccOffice, &banliv1.GetProposalByNumberRequest{Session: npc.GetName(), Number: "S1"})
+	wantDeniedField(t, err, "session")
+	imports := banliv1.NewImportServiceClient(f.conn)
+	row := &banliv1.ImportRow{Row: 1, Proposal: proto.Clone(suggestionReq.GetProposal()).(*banliv1.Proposal)}
+	row.Proposal.Number = "S2"
+	_, err = imports.BulkImportProposals(cppccOffice, &banliv1.BulkImportProposalsRequest{Batch: &banliv1.ImportProposalsRequest{Rows: []*banliv1.ImportRow{row}}})
+	wantDeniedField(t, err, "batch.rows[0].proposal.session")
+
+	// Lists, ledgers, exports and figures are its body's.
+	names := func(ctx context.Context, req *banliv1.ListProposalsRequest) []string {
+		var out []string
+		for _, p := range must(f.proposals.ListProposals(ctx, req))(t).GetProposals() {
+			out = append(out, p.GetName())
+		}
+		return out
+	}
+	if got := names(cppccOffice, &banliv1.ListProposalsRequest{}); len(got) != 1 || got[0] != proposal.GetName() {
+		t.Errorf("the CPPCC office lists %v, want only %s", got, proposal.GetName())
+	}
+	if got := names(joint, &banliv1.ListProposalsRequest{}); len(got) != 2 {
+		t.Errorf("the joint office lists %v, want both cases", got)
+	}
+	if got := names(districtOffice, &banliv1.ListProposalsRequest{}); len(got) != 0 {
+		t.Errorf("the district CPPCC office lists the city's cases: %v", got)
+	}
+	_, err = f.proposals.ListProposals(cppccOffice, &banliv1.ListProposalsRequest{Session: npc.GetName()})
+	wantDeniedField(t, err, "session")
+	must(f.proposals.AssignProposal(joint, &banliv1.AssignProposalRequest{Name: suggestion.GetName(), Assignments: []*banliv1.UnitAssignment{part(f.unit(0), roleLead)}}))(t)
+	ledger := must(f.supervision().ListLedgerEntries(cppccOffice, &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN}))(t)
+	if len(ledger.GetEntries()) != 1 || ledger.GetEntries()[0].GetProposal() != proposal.GetName() {
+		t.Errorf("the CPPCC office's ledger: %v", ledger.GetEntries())
+	}
+	due := must(f.supervision().ListLedgerEntries(cppccOffice, &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, WithinWorkingDays: 60}))(t)
+	for _, e := range due.GetEntries() {
+		if e.GetProposal() == suggestion.GetName() {
+			t.Errorf("the CPPCC office's due-soon view has the NPC case")
+		}
+	}
+	for ctx, want := range map[context.Context]int64{cppccOffice: 1, joint: 2, districtOffice: 0} {
+		st := must(f.statistics().GetStatistics(ctx, &banliv1.GetStatisticsRequest{Year: 2021}))(t)
+		if st.GetCases() != want || st.GetNpcSuggestionParts() != 0 && want == 1 {
+			t.Errorf("the office's figures count %d cases (%d NPC parts), want %d", st.GetCases(), st.GetNpcSuggestionParts(), want)
+		}
+	}
+	csv := f.exportCSV(t, cppccKey)
+	if strings.Contains(csv, "关于改善交通的建议") || !strings.Contains(csv, proposal.GetTitle()) {
+		t.Errorf("the CPPCC office's export:\n%s", csv)
+	}
+}
+
+// wantDeniedField checks that err is PERMISSION_DENIED for one field of
+// the request, which its ErrorInfo names.
+func wantDeniedField(t testing.TB, err error, field string) {
+	t.Helper()
+	wantCode(t, err, codes.PermissionDenied, "")
+	if got := errorInfo(err).GetMetadata()["field"]; got != field {
+		t.Fatalf("the refusal names field %q, want %q (%v)", got, field, err)
+	}
 }

@@ -158,7 +158,17 @@ type Account struct {
 	Principal bool `protobuf:"varint,13,opt,name=principal,proto3" json:"principal,omitempty"`
 	// For ROLE_LEADER: the leader it signs in as, `leaders/{leader}`.
 	// Required there, and not allowed for other roles. Immutable.
-	Leader        string `protobuf:"bytes,14,opt,name=leader,proto3" json:"leader,omitempty"`
+	Leader string `protobuf:"bytes,14,opt,name=leader,proto3" json:"leader,omitempty"`
+	// For ROLE_OFFICE: the body whose sessions and cases the office acts on
+	// and reads (a CPPCC proposal committee's office, an NPC deputies'
+	// affairs office), and, if set, only that body's sessions of this
+	// level. Unspecified, the office spans both bodies (a government's
+	// supervision office, which handles suggestions and proposals alike).
+	// Calls naming another body's case or session are refused as another's
+	// are; lists, ledgers and figures cover the body's sessions only. Not
+	// allowed for other roles. Immutable.
+	Body          Body  `protobuf:"varint,15,opt,name=body,proto3,enum=banli.v1.Body" json:"body,omitempty"`
+	Level         Level `protobuf:"varint,16,opt,name=level,proto3,enum=banli.v1.Level" json:"level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -289,6 +299,20 @@ func (x *Account) GetLeader() string {
 		return x.Leader
 	}
 	return ""
+}
+
+func (x *Account) GetBody() Body {
+	if x != nil {
+		return x.Body
+	}
+	return Body_BODY_UNSPECIFIED
+}
+
+func (x *Account) GetLevel() Level {
+	if x != nil {
+		return x.Level
+	}
+	return Level_LEVEL_UNSPECIFIED
 }
 
 // An account with a newly made key.
@@ -968,7 +992,7 @@ var File_banli_v1_account_proto protoreflect.FileDescriptor
 
 const file_banli_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x04\n" +
+	"\x16banli/v1/account.proto\x12\bbanli.v1\x1a\x16banli/v1/session.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x05\n" +
 	"\aAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12*\n" +
@@ -986,7 +1010,9 @@ const file_banli_v1_account_proto_rawDesc = "" +
 	"key_sha256\x18\v \x01(\fR\tkeySha256\x12\x17\n" +
 	"\x04etag\x18\f \x01(\tB\x03\xe0A\x03R\x04etag\x12\x1c\n" +
 	"\tprincipal\x18\r \x01(\bR\tprincipal\x12\x1b\n" +
-	"\x06leader\x18\x0e \x01(\tB\x03\xe0A\x05R\x06leader\"K\n" +
+	"\x06leader\x18\x0e \x01(\tB\x03\xe0A\x05R\x06leader\x12'\n" +
+	"\x04body\x18\x0f \x01(\x0e2\x0e.banli.v1.BodyB\x03\xe0A\x05R\x04body\x12*\n" +
+	"\x05level\x18\x10 \x01(\x0e2\x0f.banli.v1.LevelB\x03\xe0A\x05R\x05level\"K\n" +
 	"\n" +
 	"AccountKey\x12+\n" +
 	"\aaccount\x18\x01 \x01(\v2\x11.banli.v1.AccountR\aaccount\x12\x10\n" +
@@ -1089,6 +1115,8 @@ var file_banli_v1_account_proto_goTypes = []any{
 	(*ListAccessRulesResponse)(nil), // 12: banli.v1.ListAccessRulesResponse
 	(*AccessRule)(nil),              // 13: banli.v1.AccessRule
 	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(Body)(0),                       // 15: banli.v1.Body
+	(Level)(0),                      // 16: banli.v1.Level
 }
 var file_banli_v1_account_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.Account.role:type_name -> banli.v1.Role
@@ -1096,32 +1124,34 @@ var file_banli_v1_account_proto_depIdxs = []int32{
 	14, // 2: banli.v1.Account.key_create_time:type_name -> google.protobuf.Timestamp
 	14, // 3: banli.v1.Account.key_expire_time:type_name -> google.protobuf.Timestamp
 	14, // 4: banli.v1.Account.disable_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: banli.v1.AccountKey.account:type_name -> banli.v1.Account
-	1,  // 6: banli.v1.CreateAccountRequest.account:type_name -> banli.v1.Account
-	1,  // 7: banli.v1.ListAccountsResponse.accounts:type_name -> banli.v1.Account
-	13, // 8: banli.v1.ListAccessRulesResponse.rules:type_name -> banli.v1.AccessRule
-	0,  // 9: banli.v1.AccessRule.roles:type_name -> banli.v1.Role
-	3,  // 10: banli.v1.AccountService.CreateAccount:input_type -> banli.v1.CreateAccountRequest
-	4,  // 11: banli.v1.AccountService.GetAccount:input_type -> banli.v1.GetAccountRequest
-	5,  // 12: banli.v1.AccountService.ListAccounts:input_type -> banli.v1.ListAccountsRequest
-	7,  // 13: banli.v1.AccountService.DisableAccount:input_type -> banli.v1.DisableAccountRequest
-	8,  // 14: banli.v1.AccountService.EnableAccount:input_type -> banli.v1.EnableAccountRequest
-	9,  // 15: banli.v1.AccountService.RotateAccountKey:input_type -> banli.v1.RotateAccountKeyRequest
-	10, // 16: banli.v1.AccountService.GetCaller:input_type -> banli.v1.GetCallerRequest
-	11, // 17: banli.v1.AccountService.ListAccessRules:input_type -> banli.v1.ListAccessRulesRequest
-	2,  // 18: banli.v1.AccountService.CreateAccount:output_type -> banli.v1.AccountKey
-	1,  // 19: banli.v1.AccountService.GetAccount:output_type -> banli.v1.Account
-	6,  // 20: banli.v1.AccountService.ListAccounts:output_type -> banli.v1.ListAccountsResponse
-	1,  // 21: banli.v1.AccountService.DisableAccount:output_type -> banli.v1.Account
-	1,  // 22: banli.v1.AccountService.EnableAccount:output_type -> banli.v1.Account
-	2,  // 23: banli.v1.AccountService.RotateAccountKey:output_type -> banli.v1.AccountKey
-	1,  // 24: banli.v1.AccountService.GetCaller:output_type -> banli.v1.Account
-	12, // 25: banli.v1.AccountService.ListAccessRules:output_type -> banli.v1.ListAccessRulesResponse
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 5: banli.v1.Account.body:type_name -> banli.v1.Body
+	16, // 6: banli.v1.Account.level:type_name -> banli.v1.Level
+	1,  // 7: banli.v1.AccountKey.account:type_name -> banli.v1.Account
+	1,  // 8: banli.v1.CreateAccountRequest.account:type_name -> banli.v1.Account
+	1,  // 9: banli.v1.ListAccountsResponse.accounts:type_name -> banli.v1.Account
+	13, // 10: banli.v1.ListAccessRulesResponse.rules:type_name -> banli.v1.AccessRule
+	0,  // 11: banli.v1.AccessRule.roles:type_name -> banli.v1.Role
+	3,  // 12: banli.v1.AccountService.CreateAccount:input_type -> banli.v1.CreateAccountRequest
+	4,  // 13: banli.v1.AccountService.GetAccount:input_type -> banli.v1.GetAccountRequest
+	5,  // 14: banli.v1.AccountService.ListAccounts:input_type -> banli.v1.ListAccountsRequest
+	7,  // 15: banli.v1.AccountService.DisableAccount:input_type -> banli.v1.DisableAccountRequest
+	8,  // 16: banli.v1.AccountService.EnableAccount:input_type -> banli.v1.EnableAccountRequest
+	9,  // 17: banli.v1.AccountService.RotateAccountKey:input_type -> banli.v1.RotateAccountKeyRequest
+	10, // 18: banli.v1.AccountService.GetCaller:input_type -> banli.v1.GetCallerRequest
+	11, // 19: banli.v1.AccountService.ListAccessRules:input_type -> banli.v1.ListAccessRulesRequest
+	2,  // 20: banli.v1.AccountService.CreateAccount:output_type -> banli.v1.AccountKey
+	1,  // 21: banli.v1.AccountService.GetAccount:output_type -> banli.v1.Account
+	6,  // 22: banli.v1.AccountService.ListAccounts:output_type -> banli.v1.ListAccountsResponse
+	1,  // 23: banli.v1.AccountService.DisableAccount:output_type -> banli.v1.Account
+	1,  // 24: banli.v1.AccountService.EnableAccount:output_type -> banli.v1.Account
+	2,  // 25: banli.v1.AccountService.RotateAccountKey:output_type -> banli.v1.AccountKey
+	1,  // 26: banli.v1.AccountService.GetCaller:output_type -> banli.v1.Account
+	12, // 27: banli.v1.AccountService.ListAccessRules:output_type -> banli.v1.ListAccessRulesResponse
+	20, // [20:28] is the sub-list for method output_type
+	12, // [12:20] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_account_proto_init() }
@@ -1129,6 +1159,7 @@ func file_banli_v1_account_proto_init() {
 	if File_banli_v1_account_proto != nil {
 		return
 	}
+	file_banli_v1_session_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
