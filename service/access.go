@@ -182,7 +182,7 @@ var rules = map[string]Rule{
 
 	// Cases: the proposer's steps, on its own cases only. The office may
 	// record a rating or a withdrawal received on paper.
-	banliv1.ProposalService_RateReply_FullMethodName:        {Roles: roles(office, proposer), Confine: confineToCase},
+	banliv1.ProposalService_RateReply_FullMethodName:        {Roles: roles(office, proposer), Confine: confineRating},
 	banliv1.ProposalService_WithdrawProposal_FullMethodName: {Roles: roles(office, proposer), Confine: confineToCase},
 }
 
@@ -430,6 +430,54 @@ func caseOrRefusal(r store.Reader, id uint64, refuse error) (*banliv1.Proposal, 
 	return p, err
 }
 
+// submitters are the accounts that submitted case p: its own submitter,
+// and those of the cases merged into it (Proposer.submitter).
+func submitters(p *banliv1.Proposal) []string {
+	var out []string
+	if p.GetSubmitter() != "" {
+		out = append(out, p.GetSubmitter())
+	}
+	for _, pr := range p.GetProposers() {
+		if s := pr.GetSubmitter(); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// submitterOf is the account that submitted proposer pr of case p.
+func submitterOf(p *banliv1.Proposal, pr *banliv1.Proposer) string {
+	if pr.GetSubmitter() != "" {
+		return pr.GetSubmitter()
+	}
+	return p.GetSubmitter()
+}
+
+// confineRating admits a proposer's rating of a reply of a case it
+// submitted, for a proposer it submitted: a platform whose case was
+// merged into another (并案) rates for its own proposers, not for the
+// others'.
+func confineRating(r store.Reader, c *Caller, req proto.Message) error {
+	if err := confineToCase(r, c, req); err != nil || c.Role != proposer {
+		return err
+	}
+	rate := req.(*banliv1.RateReplyRequest)
+	ids, ok := parseNamePrefix(rate.GetName())
+	if !ok {
+		return nil
+	}
+	p, err := r.Proposal(ids[0])
+	if err != nil {
+		return err
+	}
+	for _, pr := range p.GetProposers() {
+		if pr.GetId() == rate.GetProposerId() && submitterOf(p, pr) != c.Account {
+			return deniedField("proposer_id", "%s rates for the proposers it submitted; proposer %d came with %s", c.Account, pr.GetId(), submitterOf(p, pr))
+		}
+	}
+	return nil
+}
+
 // confineToUnitPart admits a request on a part from an account of the
 // part's unit itself (or of a unit above it), not of a department it is
 // delegated to: delegating a part is the unit's act.
@@ -537,7 +585,7 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 	}
 	switch c.Role {
 	case proposer:
-		return p.GetSubmitter() == c.Account
+		return slices.Contains(submitters(p), c.Account)
 	case leader:
 		return p.GetKey() && isKeyLeader(p, c.Leader)
 	case unitStaff, unitHead:

@@ -16,7 +16,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 6, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 7, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -60,8 +60,8 @@ const provisionalTerm = "deadline=provisional"
 
 func proposalTerms(p *banliv1.Proposal) []string {
 	terms := []string{sessionTerm(p.GetSession()), stateTerm(p.GetState())}
-	if p.GetSubmitter() != "" {
-		terms = append(terms, submitterTerm(p.GetSubmitter()))
+	for _, account := range submitters(p) {
+		terms = append(terms, submitterTerm(account))
 	}
 	if p.GetKey() {
 		terms = append(terms, keyTerm, leaderTerm(p.GetSupervisingLeader()))

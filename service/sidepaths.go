@@ -152,6 +152,9 @@ func (s *Server) MergeProposals(ctx context.Context, req *banliv1.MergeProposals
 				nextID++
 				pr.Id = nextID
 				pr.MergedFrom = src.GetName()
+				if pr.GetSubmitter() == "" {
+					pr.Submitter = src.GetSubmitter() // merged in earlier: its own stays
+				}
 				c.p.Proposers = append(c.p.Proposers, pr)
 			}
 			c.p.MergedFrom = append(c.p.MergedFrom, src.GetName())

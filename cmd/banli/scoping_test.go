@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,4 +179,62 @@ func wantDeniedField(t testing.TB, err error, field string) {
 	if got := errorInfo(err).GetMetadata()["field"]; got != field {
 		t.Fatalf("the refusal names field %q, want %q (%v)", got, field, err)
 	}
+}
+
+// TestMergedProposersRateThroughTheirOwnAccounts: when the office merges
+// one platform's case into another's (并案), the platform that submitted
+// the merged case reads the case that stays, lists it, and rates its reply
+// for the proposers it submitted, not for the others'; the other platform
+// rates for its own (#15, item 1).
+func TestMergedProposersRateThroughTheirOwnAccounts(t *testing.T) {
+	f := newFixture(t)
+	platformA := as(f.account(t, "platform-a", banliv1.Role_ROLE_PROPOSER, ""))
+	platformB := as(f.account(t, "platform-b", banliv1.Role_ROLE_PROPOSER, ""))
+	submit := func(ctx context.Context, number string) *banliv1.Proposal {
+		req := f.receiveRequest(number)
+		return must(f.proposals.CreateProposal(ctx, req))(t)
+	}
+	target, merged := submit(platformA, "M1"), submit(platformB, "M2")
+	target = must(f.proposals.MergeProposals(office, &banliv1.MergeProposalsRequest{Name: target.GetName(), Sources: []string{merged.GetName()}}))(t)
+	var fromB []int32
+	for _, pr := range target.GetProposers() {
+		if pr.GetSubmitter() == "accounts/platform-b" {
+			fromB = append(fromB, pr.GetId())
+		}
+	}
+	if len(fromB) != len(merged.GetProposers()) {
+		t.Fatalf("the proposers platform B submitted: %v of %v", fromB, target.GetProposers())
+	}
+	target = f.assign(t, target, part(f.unit(0), roleLead))
+	a := target.GetAssignments()[0].GetName()
+	f.sign(t, a)
+	f.consult(t, a)
+	reply := f.reply(t, a).GetAssignments()[0].GetReplies()[0].GetName()
+
+	// Platform B reads and lists the case its own was merged into.
+	must(f.proposals.GetProposal(platformB, &banliv1.GetProposalRequest{Name: target.GetName()}))(t)
+	listed := must(f.proposals.ListProposals(platformB, &banliv1.ListProposalsRequest{}))(t).GetProposals()
+	var names []string
+	for _, p := range listed {
+		names = append(names, p.GetName())
+	}
+	if !slices.Contains(names, target.GetName()) {
+		t.Errorf("platform B lists %v, without the case it was merged into", names)
+	}
+	rate := func(ctx context.Context, id int32) error {
+		_, err := f.proposals.RateReply(ctx, &banliv1.RateReplyRequest{Name: reply, ProposerId: id, Satisfaction: banliv1.Satisfaction_SATISFACTION_SATISFIED})
+		return err
+	}
+	wantDeniedField(t, rate(platformB, 1), "proposer_id") // platform A's first proposer
+	wantDeniedField(t, rate(platformA, fromB[0]), "proposer_id")
+	if err := rate(platformB, fromB[0]); err != nil {
+		t.Fatalf("platform B rates for its proposer: %v", err)
+	}
+	if err := rate(platformA, 1); err != nil {
+		t.Fatalf("platform A rates for its proposer: %v", err)
+	}
+	// A third platform reaches neither.
+	other := as(f.account(t, "platform-c", banliv1.Role_ROLE_PROPOSER, ""))
+	_, err := f.proposals.GetProposal(other, &banliv1.GetProposalRequest{Name: target.GetName()})
+	wantCode(t, err, codes.PermissionDenied, "")
 }

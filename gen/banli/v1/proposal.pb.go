@@ -1979,7 +1979,12 @@ type Proposer struct {
 	Address string `protobuf:"bytes,7,opt,name=address,proto3" json:"address,omitempty"`
 	// The merged case this proposer came from, `proposals/{proposal}`.
 	// Output only.
-	MergedFrom    string `protobuf:"bytes,8,opt,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	MergedFrom string `protobuf:"bytes,8,opt,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	// For a proposer merged in: the account that submitted its original
+	// case, `accounts/{account}`, which reads the case it was merged into
+	// and rates its replies for this proposer, as the case's own submitter
+	// does for the others. Output only.
+	Submitter     string `protobuf:"bytes,9,opt,name=submitter,proto3" json:"submitter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2066,6 +2071,13 @@ func (x *Proposer) GetAddress() string {
 func (x *Proposer) GetMergedFrom() string {
 	if x != nil {
 		return x.MergedFrom
+	}
+	return ""
+}
+
+func (x *Proposer) GetSubmitter() string {
+	if x != nil {
+		return x.Submitter
 	}
 	return ""
 }
@@ -5156,7 +5168,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\bextended\x18\t \x01(\bR\bextended\x12\x1d\n" +
 	"\n" +
 	"fixed_date\x18\n" +
-	" \x01(\tR\tfixedDate\"\x86\x02\n" +
+	" \x01(\tR\tfixedDate\"\xa9\x02\n" +
 	"\bProposer\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\x05B\x03\xe0A\x03R\x02id\x12/\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x16.banli.v1.ProposerTypeB\x03\xe0A\x02R\x04type\x12&\n" +
@@ -5166,7 +5178,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x05email\x18\x06 \x01(\tR\x05email\x12\x18\n" +
 	"\aaddress\x18\a \x01(\tR\aaddress\x12$\n" +
 	"\vmerged_from\x18\b \x01(\tB\x03\xe0A\x03R\n" +
-	"mergedFrom\"\xa6\x02\n" +
+	"mergedFrom\x12!\n" +
+	"\tsubmitter\x18\t \x01(\tB\x03\xe0A\x03R\tsubmitter\"\xa6\x02\n" +
 	"\n" +
 	"Attachment\x12 \n" +
 	"\tfile_name\x18\x01 \x01(\tB\x03\xe0A\x02R\bfileName\x12\x1d\n" +

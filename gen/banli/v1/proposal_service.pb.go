@@ -756,8 +756,9 @@ type ListProposalsRequest struct {
 	Topic string `protobuf:"bytes,10,opt,name=topic,proto3" json:"topic,omitempty"`
 	// How much of each case to return; lists default to BASIC (AIP-157).
 	View ProposalView `protobuf:"varint,11,opt,name=view,proto3,enum=banli.v1.ProposalView" json:"view,omitempty"`
-	// Only cases submitted by this account, `accounts/{account}`. A proposer
-	// sees only its own cases whatever this says.
+	// Only cases submitted by this account, `accounts/{account}`, and the
+	// cases that cases it submitted were merged into (Proposer.submitter).
+	// A proposer sees only its own cases whatever this says.
 	Submitter string `protobuf:"bytes,12,opt,name=submitter,proto3" json:"submitter,omitempty"`
 	// Only cases with a current part handled by this account,
 	// `accounts/{account}` ("my cases").
