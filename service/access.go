@@ -84,6 +84,7 @@ var rules = map[string]Rule{
 	// them on key cases.
 	banliv1.LeaderService_CreateLeader_FullMethodName:              {Roles: roles(admin, office)},
 	banliv1.CalendarService_LoadCalendarYear_FullMethodName:        {Roles: roles(admin)},
+	banliv1.CalendarService_LoadRegionalCalendar_FullMethodName:    {Roles: roles(admin)},
 	banliv1.AccountService_CreateAccount_FullMethodName:            {Roles: roles(admin)},
 	banliv1.AccountService_GetAccount_FullMethodName:               {Roles: roles(admin)},
 	banliv1.AccountService_ListAccounts_FullMethodName:             {Roles: roles(admin)},

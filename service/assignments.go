@@ -74,11 +74,11 @@ func (c *caseChange) unit(name string) (*banliv1.Unit, error) {
 // workingDaysAfter and monthsAfter compute a deadline from now, through
 // the batch's memo when there is one.
 func (c *caseChange) workingDaysAfter(n int, event string) *banliv1.Deadline {
-	return c.memoDeadline(fmt.Sprintf("w%d %s", n, event), func() *banliv1.Deadline { return c.clock.workingDaysAfter(c.now, n, event) })
+	return c.memoDeadline(fmt.Sprintf("%s w%d %s", c.clock.region, n, event), func() *banliv1.Deadline { return c.clock.workingDaysAfter(c.now, n, event) })
 }
 
 func (c *caseChange) monthsAfter(n int, event string) *banliv1.Deadline {
-	return c.memoDeadline(fmt.Sprintf("m%d %s", n, event), func() *banliv1.Deadline { return c.clock.monthsAfter(c.now, n, event) })
+	return c.memoDeadline(fmt.Sprintf("%s m%d %s", c.clock.region, n, event), func() *banliv1.Deadline { return c.clock.monthsAfter(c.now, n, event) })
 }
 
 func (c *caseChange) memoDeadline(key string, compute func() *banliv1.Deadline) *banliv1.Deadline {

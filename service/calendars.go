@@ -109,14 +109,15 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 		if stored, err := tx.CalendarYear(int32(year), 0); err == nil {
 			version = stored.GetVersion()
 		}
-		current := "none"
+		current, regions := "none", []*banliv1.RegionalCalendar(nil)
 		if inForce, ok := s.calendar.Year(int(year)); ok {
-			current = inForce.GetEtag()
+			current, regions = inForce.GetEtag(), inForce.GetRegions()
 			if err := checkEtag(req.GetEtag(), current, req.GetName()); err != nil {
 				return nil, err
 			}
 		}
 		cy := &banliv1.CalendarYear{
+			Regions:           regions, // the national schedule changes; the layers stay
 			Name:              req.GetName(),
 			Year:              int32(year),
 			DaysOff:           sortedDays(req.GetDaysOff()),
@@ -131,7 +132,7 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 		tx.PutCalendarYear(cy, newEvent(ctx, cy.GetLoadTime(), "LoadCalendarYear", "", "version "+current, "version "+cy.GetEtag(), details))
 		// Every deadline is recomputed on the new schedule; the work is
 		// recorded here, with the schedule.
-		if err := queueEverySession(ctx, tx, now, fmt.Sprintf("%s loaded (version %d)", req.GetName(), cy.GetVersion())); err != nil {
+		if err := queueEverySession(ctx, tx, now, "", fmt.Sprintf("%s loaded (version %d)", req.GetName(), cy.GetVersion())); err != nil {
 			return nil, err
 		}
 		return cy, nil
@@ -143,6 +144,103 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 	// Done now, so that the answer finds the deadlines right; a batch cut
 	// off (the call ends, the server stops) is resumed by the scheduled
 	// steps.
+	if _, err := s.RunRecomputes(context.WithoutCancel(ctx)); err != nil {
+		return nil, err
+	}
+	return cy, nil
+}
+
+func validateLoadRegionalCalendar(req *banliv1.LoadRegionalCalendarRequest) error {
+	v := &violations{}
+	year := v.calendarYear("name", req.GetName())
+	v.mutation(req.GetEtag(), req.GetRequestId())
+	layer := req.GetLayer()
+	if layer == nil {
+		v.add("layer", "required")
+		return v.err()
+	}
+	if !validAccountID(layer.GetRegion()) {
+		v.add("layer.region", "a region's id: 2 to 63 lowercase letters, digits and hyphens, starting with a letter, e.g. guangxi")
+	}
+	v.line("layer.display_name", layer.GetDisplayName(), maxNameLen, true)
+	days := func(field string, list []*banliv1.CalendarDay, max int) {
+		if len(list) > max {
+			v.add(field, "at most %d days", max)
+			return
+		}
+		for i, d := range list {
+			v.date(fmt.Sprintf("%s[%d].date", field, i), d.GetDate())
+			v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), maxHolidayNameLen, false)
+		}
+	}
+	days("layer.days_off", layer.GetDaysOff(), 20)
+	days("layer.make_up_working_days", layer.GetMakeUpWorkingDays(), 10)
+	removal := len(layer.GetDaysOff())+len(layer.GetMakeUpWorkingDays()) == 0
+	switch n := len(layer.GetSources()); {
+	case n == 0 && !removal:
+		v.add("layer.sources", "required: the notice the region's days come from")
+	case n > 10:
+		v.add("layer.sources", "at most 10")
+	default:
+		for i, src := range layer.GetSources() {
+			v.line(fmt.Sprintf("layer.sources[%d]", i), src, 200, true)
+		}
+	}
+	if len(v.list) == 0 {
+		if err := calendar.CheckLayer(year, layer); err != nil {
+			v.add("layer.days_off", "%v", err)
+		}
+	}
+	return v.err()
+}
+
+// LoadRegionalCalendar puts a new version of a year in force with one
+// region's layer replaced (or removed), the national schedule and the
+// other layers as they were, and recomputes the deadlines of the sessions
+// counting on the region.
+func (s *Server) LoadRegionalCalendar(ctx context.Context, req *banliv1.LoadRegionalCalendarRequest) (*banliv1.CalendarYear, error) {
+	if err := validateLoadRegionalCalendar(req); err != nil {
+		return nil, err
+	}
+	year := idOf(req.GetName(), calendarsCollection)
+	region := req.GetLayer().GetRegion()
+	cy, err := write(ctx, s, banliv1.CalendarService_LoadRegionalCalendar_FullMethodName, req, func(tx store.Tx, now time.Time) (*banliv1.CalendarYear, error) {
+		version := int32(0)
+		if stored, err := tx.CalendarYear(int32(year), 0); err == nil {
+			version = stored.GetVersion()
+		}
+		// The layer sits on the national schedule in force, a loaded one or
+		// the one Banli ships. Without one the year's deadlines are
+		// provisional, which a layer alone must not hide.
+		inForce, ok := s.calendar.Year(int(year))
+		if !ok {
+			return nil, fmt.Errorf("%s has no national schedule: load it (LoadCalendarYear) before a region's layer: %w", req.GetName(), ErrPrecondition)
+		}
+		current := inForce.GetEtag()
+		if err := checkEtag(req.GetEtag(), current, req.GetName()); err != nil {
+			return nil, err
+		}
+		cy := proto.Clone(inForce).(*banliv1.CalendarYear)
+		cy.Regions = slices.DeleteFunc(cy.GetRegions(), func(l *banliv1.RegionalCalendar) bool { return l.GetRegion() == region })
+		layer := proto.Clone(req.GetLayer()).(*banliv1.RegionalCalendar)
+		layer.DaysOff, layer.MakeUpWorkingDays = sortedDays(layer.GetDaysOff()), sortedDays(layer.GetMakeUpWorkingDays())
+		details := fmt.Sprintf("%s (%s): layer removed", region, layer.GetDisplayName())
+		if len(layer.GetDaysOff())+len(layer.GetMakeUpWorkingDays()) > 0 {
+			cy.Regions = append(cy.Regions, layer)
+			slices.SortFunc(cy.Regions, func(a, b *banliv1.RegionalCalendar) int { return strings.Compare(a.GetRegion(), b.GetRegion()) })
+			details = fmt.Sprintf("%s (%s): %d days off, %d make-up working days", region, layer.GetDisplayName(), len(layer.GetDaysOff()), len(layer.GetMakeUpWorkingDays()))
+		}
+		cy.Version, cy.LoadTime, cy.LoadedBy, cy.Etag = version+1, timestampOf(now), Actor(ctx), strconv.Itoa(int(version+1))
+		tx.PutCalendarYear(cy, newEvent(ctx, cy.GetLoadTime(), "LoadRegionalCalendar", "", "version "+current, "version "+cy.GetEtag(), details))
+		if err := queueEverySession(ctx, tx, now, region, fmt.Sprintf("%s region %s loaded (version %d)", req.GetName(), region, cy.GetVersion())); err != nil {
+			return nil, err
+		}
+		return cy, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.calendar.Set(cy)
 	if _, err := s.RunRecomputes(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}

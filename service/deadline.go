@@ -18,16 +18,28 @@ func chinaDate(t time.Time) string { return t.In(chinaTime).Format(time.DateOnly
 
 // Calendar tells working days from days off.
 type Calendar interface {
-	// WorkingDay reports whether the date (midnight, China time) is a
-	// working day, and whether the official schedule of its year is known.
-	// Without a schedule only weekends are off and known is false.
-	WorkingDay(date time.Time) (working, known bool)
+	// WorkingDayIn reports whether the date (midnight, China time) is a
+	// working day in a region ("" for the national schedule alone), and
+	// whether the official schedule of its year is known. Without a
+	// schedule only weekends are off and known is false.
+	WorkingDayIn(region string, date time.Time) (working, known bool)
 }
 
-// deadlineClock computes due dates on a calendar. A due date is a whole day
-// in China time: the deadline is its last second.
+// deadlineClock computes due dates on a calendar, in a region (a
+// session's calendar_region; "" for the national schedule). A due date is
+// a whole day in China time: the deadline is its last second.
 type deadlineClock struct {
-	cal Calendar
+	cal    Calendar
+	region string
+}
+
+// in is the clock of a region.
+func (c deadlineClock) in(region string) deadlineClock {
+	return deadlineClock{cal: c.cal, region: region}
+}
+
+func (c deadlineClock) workingDay(day time.Time) (working, known bool) {
+	return c.cal.WorkingDayIn(c.region, day)
 }
 
 func dateOf(t time.Time) time.Time {
@@ -42,7 +54,7 @@ func (c deadlineClock) workingDaysAfter(start time.Time, n int, event string) *b
 	provisional := false
 	for counted := 0; counted < n; {
 		day = day.AddDate(0, 0, 1)
-		working, known := c.cal.WorkingDay(day)
+		working, known := c.workingDay(day)
 		provisional = provisional || !known
 		if working {
 			counted++
@@ -68,12 +80,12 @@ func (c deadlineClock) monthsAfter(start time.Time, n int, event string) *banliv
 		unit = "month"
 	}
 	rule := fmt.Sprintf("%d %s after %s", n, unit, event)
-	working, known := c.cal.WorkingDay(day)
+	working, known := c.workingDay(day)
 	provisional := !known
 	if !working {
 		for !working {
 			day = day.AddDate(0, 0, 1)
-			working, known = c.cal.WorkingDay(day)
+			working, known = c.workingDay(day)
 			provisional = provisional || !known
 		}
 		rule += ", moved to the next working day"

@@ -15,7 +15,7 @@ import (
 // days, and every answer is provisional.
 type WeekendCalendar struct{}
 
-func (WeekendCalendar) WorkingDay(date time.Time) (bool, bool) {
+func (WeekendCalendar) WorkingDayIn(_ string, date time.Time) (bool, bool) {
 	wd := date.Weekday()
 	return wd != time.Saturday && wd != time.Sunday, false
 }
@@ -85,7 +85,7 @@ func TestMonthsAfter(t *testing.T) {
 // working Saturday.
 type holidayCalendar map[string]bool
 
-func (h holidayCalendar) WorkingDay(d time.Time) (bool, bool) {
+func (h holidayCalendar) WorkingDayIn(_ string, d time.Time) (bool, bool) {
 	if working, ok := h[d.Format(time.DateOnly)]; ok {
 		return working, true
 	}

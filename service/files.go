@@ -106,7 +106,10 @@ func (s *Server) UploadFile(stream grpc.ClientStreamingServer[banliv1.UploadFile
 		if err := checkUpload(p); err != nil {
 			return nil, err
 		}
-		c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: StepUploadFile, before: contributions(p)}
+		c, err := newCaseChange(ctx, tx, now, s.clock, id, p, StepUploadFile)
+		if err != nil {
+			return nil, err
+		}
 		f := proto.Clone(meta).(*banliv1.Attachment)
 		f.Name = fileName(id, len(p.GetFiles())+1)
 		f.Uploader = callerAccount(ctx)

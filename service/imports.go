@@ -249,7 +249,7 @@ func (s *Server) importRow(ctx context.Context, tx store.Tx, now time.Time, row 
 	}
 	p := newProposal(id, in, sess, now)
 	p.Submitter = callerAccount(ctx)
-	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, step: "ImportProposal", batch: memo}
+	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock.in(storedPolicy(sess.GetPolicy()).GetCalendarRegion()), id: id, p: p, step: "ImportProposal", batch: memo}
 	if len(row.GetAssignments()) > 0 {
 		c.policy = storedPolicy(sess.GetPolicy())
 		if err := checkCaseStep(StepAssign, guardInput{p: c.p, now: now, plan: row.GetAssignments()}); err != nil {

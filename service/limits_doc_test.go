@@ -35,7 +35,7 @@ var protoTextLimits = map[string]int{
 	"RecordReminderRequest.message": maxNoteLen, "RateReplyRequest.opinion": maxSummaryLen,
 	"PublishReplyRequest.published_text": maxReplyLen, "WithholdReplyRequest.reason": maxNoteLen,
 	"PreviewPublicationRequest.published_text": maxReplyLen, "CorrectPublicationRequest.published_text": maxReplyLen,
-	"CorrectPublicationRequest.reason": maxNoteLen, "ReviewPublicationRequest.reason": maxNoteLen, "WithdrawPublicationRequest.reason": maxNoteLen,
+	"RegionalCalendar.display_name": maxNameLen, "CorrectPublicationRequest.reason": maxNoteLen, "ReviewPublicationRequest.reason": maxNoteLen, "WithdrawPublicationRequest.reason": maxNoteLen,
 	"CorrectReplyCategoryRequest.reason": maxNoteLen,
 	"DelegateAssignmentRequest.reason":   maxNoteLen, "DelegateAssignmentRequest.responsible_person": maxPersonLen,
 	"RecordDeliveryRequest.note": maxNoteLen, "Delivery.note": maxNoteLen,

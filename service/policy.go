@@ -148,6 +148,9 @@ func validatePolicy(v *violations, field string, p *banliv1.SessionPolicy) {
 	v.enum(field+".raters", p.GetRaters(), false)
 	v.enum(field+".rating_form", p.GetRatingForm(), false)
 	v.enum(field+".unreturned_ratings", p.GetUnreturnedRatings(), false)
+	if r := p.GetCalendarRegion(); r != "" && !validAccountID(r) {
+		v.add(field+".calendar_region", "a region's id: 2 to 63 lowercase letters, digits and hyphens, starting with a letter, e.g. guangxi")
+	}
 	if d := p.GetReplyDueDate(); d != "" {
 		v.date(field+".reply_due_date", d)
 	}

@@ -45,7 +45,7 @@ func queueRecompute(sess *banliv1.Session, reason string, now time.Time) {
 // recomputes the deadlines of the session's cases (recomputeDeadlines
 // reads them).
 var deadlinePolicy = []string{"sign_in_working_days", "reassignment_working_days", "opinion_months", "reply_months",
-	"reply_max_months", "rereply_months", "disclosure_working_days", "rating_working_days", "reply_due_date", "reply_due_dates"}
+	"reply_max_months", "rereply_months", "disclosure_working_days", "rating_working_days", "reply_due_date", "reply_due_dates", "calendar_region"}
 
 // queueDeadlineRecompute records, with an amendment of a deadline rule of
 // a session that has cases, that their deadlines are to be recomputed.
@@ -71,12 +71,19 @@ func queueDeadlineRecompute(r store.Reader, sess *banliv1.Session, before *banli
 	return nil
 }
 
-// queueEverySession records a recompute on every session with cases, in
-// tx: a calendar year may touch any case's deadlines (a later round's, a
-// follow-up's), and sessions are few.
-func queueEverySession(ctx context.Context, tx store.Tx, now time.Time, reason string) error {
+// queueEverySession records a recompute on every session with cases that
+// counts on the region's calendar, in tx: a calendar year may touch any
+// case's deadlines (a later round's, a follow-up's), and sessions are few.
+// region "" is the national schedule, which every session counts on.
+func queueEverySession(ctx context.Context, tx store.Tx, now time.Time, region, reason string) error {
 	var sessions []*banliv1.Session
-	if err := eachSession(tx, func(sess *banliv1.Session) bool { sessions = append(sessions, sess); return false }); err != nil {
+	err := eachSession(tx, func(sess *banliv1.Session) bool {
+		if region == "" || storedPolicy(sess.GetPolicy()).GetCalendarRegion() == region {
+			sessions = append(sessions, sess)
+		}
+		return false
+	})
+	if err != nil {
 		return err
 	}
 	for _, sess := range sessions {
@@ -159,7 +166,7 @@ func (s *Server) recomputeBatch(ctx context.Context, sessionID uint64) (changed 
 		why := strings.Join(job.GetReasons(), "; ")
 		for _, p := range page {
 			id := idOf(p.GetName(), proposalsCollection)
-			c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: "RecomputeDeadlines", details: why, before: contributions(p), policy: policy}
+			c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock.in(policy.GetCalendarRegion()), id: id, p: p, from: p.GetState(), step: "RecomputeDeadlines", details: why, before: contributions(p), policy: policy}
 			if c.recomputeDeadlines(policy) {
 				c.commit()
 				changed++

@@ -109,7 +109,10 @@ func moveOpenParts(ctx context.Context, tx store.Tx, now time.Time, clock deadli
 		if !slices.Contains(handlingStates, p.GetState()) {
 			continue // withdrawn, merged or not filed: no open work
 		}
-		c := &caseChange{ctx: ctx, tx: tx, now: now, clock: clock, id: id, p: p, from: p.GetState(), step: StepMovePart, before: contributions(p)}
+		c, err := newCaseChange(ctx, tx, now, clock, id, p, StepMovePart)
+		if err != nil {
+			return moved, err
+		}
 		changed := false
 		for _, a := range p.GetAssignments() {
 			if a.GetUnit() != from || !isOpen(a) {

@@ -223,6 +223,18 @@ type batchMemo struct {
 
 func (c *caseChange) nowProto() *timestamppb.Timestamp { return timestamppb.New(c.now) }
 
+// newCaseChange starts a change of case p, with its session's policy and
+// its deadlines counted in the session's region (calendar_region).
+func newCaseChange(ctx context.Context, tx store.Tx, now time.Time, clock deadlineClock, id uint64, p *banliv1.Proposal, step Step) (*caseChange, error) {
+	c := &caseChange{ctx: ctx, tx: tx, now: now, clock: clock, id: id, p: p, from: p.GetState(), step: step, before: contributions(p)}
+	policy, err := c.sessionPolicy()
+	if err != nil {
+		return nil, err
+	}
+	c.clock = clock.in(policy.GetCalendarRegion())
+	return c, nil
+}
+
 // sessionPolicy returns the policy of the case's session.
 func (c *caseChange) sessionPolicy() (*banliv1.SessionPolicy, error) {
 	if c.policy != nil {
@@ -250,7 +262,10 @@ func updateProposal(ctx context.Context, s *Server, method string, req mutatingR
 		if err := checkEtag(etag, p.GetEtag(), p.GetName()); err != nil {
 			return nil, err
 		}
-		c := &caseChange{ctx: ctx, tx: tx, now: now, clock: s.clock, id: id, p: p, from: p.GetState(), step: step, before: contributions(p)}
+		c, err := newCaseChange(ctx, tx, now, s.clock, id, p, step)
+		if err != nil {
+			return nil, err
+		}
 		if err := apply(c); err != nil {
 			return nil, err
 		}

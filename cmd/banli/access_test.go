@@ -47,7 +47,7 @@ func callers(groups ...[]string) []string { return slices.Concat(groups...) }
 var expectedAccess = map[string][]string{
 	"SessionService/GetSession": anyone, "SessionService/ListSessions": anyone, "SessionService/CreateSession": {"admin"},
 	"UnitService/GetUnit": anyone, "UnitService/ListUnits": anyone, "UnitService/CreateUnit": {"admin"}, "UnitService/DeactivateUnit": {"admin"},
-	"CalendarService/GetCalendarYear": anyone, "CalendarService/ListCalendarYears": anyone, "CalendarService/LoadCalendarYear": {"admin"},
+	"CalendarService/GetCalendarYear": anyone, "CalendarService/ListCalendarYears": anyone, "CalendarService/LoadCalendarYear": {"admin"}, "CalendarService/LoadRegionalCalendar": {"admin"},
 	"AccountService/GetCaller": callers(anyone, []string{"monitor"}), "AccountService/CreateAccount": {"admin"}, "AccountService/GetAccount": {"admin"},
 	"AccountService/ListAccounts": {"admin"}, "AccountService/DisableAccount": {"admin"}, "AccountService/EnableAccount": {"admin"},
 	"AccountService/RotateAccountKey": {"admin"}, "AccountService/ListAccessRules": anyone,

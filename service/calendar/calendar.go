@@ -85,6 +85,16 @@ func days(m map[string]string) []*banliv1.CalendarDay {
 // a date of its year, a day listed twice, or a make-up working day that is
 // not a weekend day.
 func Check(cy *banliv1.CalendarYear) error {
+	return checkDays(cy.GetYear(), cy.GetDaysOff(), cy.GetMakeUpWorkingDays())
+}
+
+// CheckLayer reports the first inconsistency of a region's layer of a
+// year, as Check does of the national schedule.
+func CheckLayer(year int32, layer *banliv1.RegionalCalendar) error {
+	return checkDays(year, layer.GetDaysOff(), layer.GetMakeUpWorkingDays())
+}
+
+func checkDays(yearOf int32, daysOff, makeUp []*banliv1.CalendarDay) error {
 	seen := map[string]bool{}
 	check := func(list []*banliv1.CalendarDay, makeUp bool) error {
 		for _, d := range list {
@@ -92,8 +102,8 @@ func Check(cy *banliv1.CalendarYear) error {
 			if err != nil {
 				return fmt.Errorf("%q is not a date like 2027-02-10", d.GetDate())
 			}
-			if t.Year() != int(cy.GetYear()) {
-				return fmt.Errorf("%s is not in %d", d.GetDate(), cy.GetYear())
+			if t.Year() != int(yearOf) {
+				return fmt.Errorf("%s is not in %d", d.GetDate(), yearOf)
 			}
 			if seen[d.GetDate()] {
 				return fmt.Errorf("%s is listed twice", d.GetDate())
@@ -105,10 +115,10 @@ func Check(cy *banliv1.CalendarYear) error {
 		}
 		return nil
 	}
-	if err := check(cy.GetDaysOff(), false); err != nil {
+	if err := check(daysOff, false); err != nil {
 		return err
 	}
-	return check(cy.GetMakeUpWorkingDays(), true)
+	return check(makeUp, true)
 }
 
 // Calendar holds the schedule in force for each year. It is safe for
@@ -118,10 +128,30 @@ type Calendar struct {
 	years map[int]*year
 }
 
-// year is one schedule, indexed by day of the year for the hot path.
+// year is one schedule, indexed by day of the year for the hot path, with
+// its regional layers.
 type year struct {
 	schedule *banliv1.CalendarYear
-	off, on  [367]bool // by time.Time.YearDay()
+	marks
+	regions map[string]marks
+}
+
+// marks are the days off and the make-up working days of a schedule or a
+// layer, by time.Time.YearDay().
+type marks struct{ off, on [367]bool }
+
+func marked(daysOff, makeUp []*banliv1.CalendarDay) marks {
+	var m marks
+	mark := func(list []*banliv1.CalendarDay, days *[367]bool) {
+		for _, d := range list {
+			if t, err := time.Parse(time.DateOnly, d.GetDate()); err == nil {
+				days[t.YearDay()] = true
+			}
+		}
+	}
+	mark(daysOff, &m.off)
+	mark(makeUp, &m.on)
+	return m
 }
 
 // New returns a calendar holding the given schedules.
@@ -135,16 +165,10 @@ func New(schedules ...*banliv1.CalendarYear) *Calendar {
 
 // Set puts a schedule in force for its year.
 func (c *Calendar) Set(s *banliv1.CalendarYear) {
-	y := &year{schedule: s}
-	mark := func(list []*banliv1.CalendarDay, days *[367]bool) {
-		for _, d := range list {
-			if t, err := time.Parse(time.DateOnly, d.GetDate()); err == nil {
-				days[t.YearDay()] = true
-			}
-		}
+	y := &year{schedule: s, marks: marked(s.GetDaysOff(), s.GetMakeUpWorkingDays()), regions: map[string]marks{}}
+	for _, layer := range s.GetRegions() {
+		y.regions[layer.GetRegion()] = marked(layer.GetDaysOff(), layer.GetMakeUpWorkingDays())
 	}
-	mark(s.GetDaysOff(), &y.off)
-	mark(s.GetMakeUpWorkingDays(), &y.on)
 	c.mu.Lock()
 	c.years[int(s.GetYear())] = y
 	c.mu.Unlock()
@@ -172,9 +196,17 @@ func (c *Calendar) Years() []*banliv1.CalendarYear {
 	return out
 }
 
-// WorkingDay reports whether date is a working day, and whether its year's
-// schedule is known; without one, only weekends are off.
+// WorkingDay reports whether date is a working day on the national
+// schedule, and whether its year's schedule is known; without one, only
+// weekends are off.
 func (c *Calendar) WorkingDay(date time.Time) (working, known bool) {
+	return c.WorkingDayIn("", date)
+}
+
+// WorkingDayIn reports whether date is a working day in a region (""
+// for the national schedule alone): the region's layer, if its year has
+// one, decides over the national schedule, which decides over the week.
+func (c *Calendar) WorkingDayIn(region string, date time.Time) (working, known bool) {
 	c.mu.RLock()
 	y, known := c.years[date.Year()]
 	c.mu.RUnlock()
@@ -183,6 +215,14 @@ func (c *Calendar) WorkingDay(date time.Time) (working, known bool) {
 		return !weekend, false
 	}
 	day := date.YearDay()
+	if layer, ok := y.regions[region]; ok && region != "" {
+		switch {
+		case layer.off[day]:
+			return false, true
+		case layer.on[day]:
+			return true, true
+		}
+	}
 	switch {
 	case y.off[day]:
 		return false, true

@@ -99,7 +99,13 @@ type CalendarYear struct {
 	// Who loaded it. Output only.
 	LoadedBy string `protobuf:"bytes,8,opt,name=loaded_by,json=loadedBy,proto3" json:"loaded_by,omitempty"`
 	// Opaque version of the resource (AIP-154). Output only.
-	Etag          string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,9,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The regional layers of the year, by region. A session that names a
+	// region (SessionPolicy.calendar_region) counts its deadlines on the
+	// national schedule with that region's layer on top: the layer's days
+	// off are off, its make-up working days on. Output only: loaded with
+	// LoadRegionalCalendar.
+	Regions       []*RegionalCalendar `protobuf:"bytes,10,rep,name=regions,proto3" json:"regions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,6 +203,175 @@ func (x *CalendarYear) GetEtag() string {
 	return ""
 }
 
+func (x *CalendarYear) GetRegions() []*RegionalCalendar {
+	if x != nil {
+		return x.Regions
+	}
+	return nil
+}
+
+// One region's own days of a year, on top of the national schedule.
+type RegionalCalendar struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The region's id, 2 to 63 lowercase letters, digits and hyphens,
+	// starting with a letter, e.g. "guangxi". Required.
+	Region string `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	// How people name it, e.g. "广西壮族自治区", at most 100 characters.
+	// Required.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The region's days off, e.g. 三月三: at most 20, each within the year,
+	// none repeated.
+	DaysOff []*CalendarDay `protobuf:"bytes,3,rep,name=days_off,json=daysOff,proto3" json:"days_off,omitempty"`
+	// The region's make-up working days: at most 10, each a Saturday or
+	// Sunday within the year, none also a day off of the layer.
+	MakeUpWorkingDays []*CalendarDay `protobuf:"bytes,4,rep,name=make_up_working_days,json=makeUpWorkingDays,proto3" json:"make_up_working_days,omitempty"`
+	// The notices it comes from, at most 10 of 200 characters. At least one
+	// is required for a layer with days.
+	Sources       []string `protobuf:"bytes,5,rep,name=sources,proto3" json:"sources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegionalCalendar) Reset() {
+	*x = RegionalCalendar{}
+	mi := &file_banli_v1_calendar_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegionalCalendar) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegionalCalendar) ProtoMessage() {}
+
+func (x *RegionalCalendar) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_calendar_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegionalCalendar.ProtoReflect.Descriptor instead.
+func (*RegionalCalendar) Descriptor() ([]byte, []int) {
+	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RegionalCalendar) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *RegionalCalendar) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *RegionalCalendar) GetDaysOff() []*CalendarDay {
+	if x != nil {
+		return x.DaysOff
+	}
+	return nil
+}
+
+func (x *RegionalCalendar) GetMakeUpWorkingDays() []*CalendarDay {
+	if x != nil {
+		return x.MakeUpWorkingDays
+	}
+	return nil
+}
+
+func (x *RegionalCalendar) GetSources() []string {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// Request for LoadRegionalCalendar.
+type LoadRegionalCalendarRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// `calendars/{year}`, 2000 to 2200. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The region's layer; with no days, the region's layer is removed.
+	// Required.
+	Layer *RegionalCalendar `protobuf:"bytes,2,opt,name=layer,proto3" json:"layer,omitempty"`
+	// If set, the call fails with ABORTED unless it equals the etag of the
+	// year in force.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Idempotency key (AIP-155); see CreateSessionRequest.request_id.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadRegionalCalendarRequest) Reset() {
+	*x = LoadRegionalCalendarRequest{}
+	mi := &file_banli_v1_calendar_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadRegionalCalendarRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadRegionalCalendarRequest) ProtoMessage() {}
+
+func (x *LoadRegionalCalendarRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_calendar_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadRegionalCalendarRequest.ProtoReflect.Descriptor instead.
+func (*LoadRegionalCalendarRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LoadRegionalCalendarRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LoadRegionalCalendarRequest) GetLayer() *RegionalCalendar {
+	if x != nil {
+		return x.Layer
+	}
+	return nil
+}
+
+func (x *LoadRegionalCalendarRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *LoadRegionalCalendarRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // Request for GetCalendarYear.
 type GetCalendarYearRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -210,7 +385,7 @@ type GetCalendarYearRequest struct {
 
 func (x *GetCalendarYearRequest) Reset() {
 	*x = GetCalendarYearRequest{}
-	mi := &file_banli_v1_calendar_proto_msgTypes[2]
+	mi := &file_banli_v1_calendar_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +397,7 @@ func (x *GetCalendarYearRequest) String() string {
 func (*GetCalendarYearRequest) ProtoMessage() {}
 
 func (x *GetCalendarYearRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_calendar_proto_msgTypes[2]
+	mi := &file_banli_v1_calendar_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +410,7 @@ func (x *GetCalendarYearRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCalendarYearRequest.ProtoReflect.Descriptor instead.
 func (*GetCalendarYearRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetCalendarYearRequest) GetName() string {
@@ -261,7 +436,7 @@ type ListCalendarYearsRequest struct {
 
 func (x *ListCalendarYearsRequest) Reset() {
 	*x = ListCalendarYearsRequest{}
-	mi := &file_banli_v1_calendar_proto_msgTypes[3]
+	mi := &file_banli_v1_calendar_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +448,7 @@ func (x *ListCalendarYearsRequest) String() string {
 func (*ListCalendarYearsRequest) ProtoMessage() {}
 
 func (x *ListCalendarYearsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_calendar_proto_msgTypes[3]
+	mi := &file_banli_v1_calendar_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +461,7 @@ func (x *ListCalendarYearsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCalendarYearsRequest.ProtoReflect.Descriptor instead.
 func (*ListCalendarYearsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{5}
 }
 
 // Response for ListCalendarYears.
@@ -300,7 +475,7 @@ type ListCalendarYearsResponse struct {
 
 func (x *ListCalendarYearsResponse) Reset() {
 	*x = ListCalendarYearsResponse{}
-	mi := &file_banli_v1_calendar_proto_msgTypes[4]
+	mi := &file_banli_v1_calendar_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -312,7 +487,7 @@ func (x *ListCalendarYearsResponse) String() string {
 func (*ListCalendarYearsResponse) ProtoMessage() {}
 
 func (x *ListCalendarYearsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_calendar_proto_msgTypes[4]
+	mi := &file_banli_v1_calendar_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -325,7 +500,7 @@ func (x *ListCalendarYearsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCalendarYearsResponse.ProtoReflect.Descriptor instead.
 func (*ListCalendarYearsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListCalendarYearsResponse) GetCalendarYears() []*CalendarYear {
@@ -358,7 +533,7 @@ type LoadCalendarYearRequest struct {
 
 func (x *LoadCalendarYearRequest) Reset() {
 	*x = LoadCalendarYearRequest{}
-	mi := &file_banli_v1_calendar_proto_msgTypes[5]
+	mi := &file_banli_v1_calendar_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +545,7 @@ func (x *LoadCalendarYearRequest) String() string {
 func (*LoadCalendarYearRequest) ProtoMessage() {}
 
 func (x *LoadCalendarYearRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_calendar_proto_msgTypes[5]
+	mi := &file_banli_v1_calendar_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +558,7 @@ func (x *LoadCalendarYearRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadCalendarYearRequest.ProtoReflect.Descriptor instead.
 func (*LoadCalendarYearRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_calendar_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoadCalendarYearRequest) GetName() string {
@@ -435,7 +610,7 @@ const file_banli_v1_calendar_proto_rawDesc = "" +
 	"\x17banli/v1/calendar.proto\x12\bbanli.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n" +
 	"\vCalendarDay\x12\x12\n" +
 	"\x04date\x18\x01 \x01(\tR\x04date\x12\x18\n" +
-	"\aholiday\x18\x02 \x01(\tR\aholiday\"\xe7\x02\n" +
+	"\aholiday\x18\x02 \x01(\tR\aholiday\"\xa2\x03\n" +
 	"\fCalendarYear\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\x04year\x18\x02 \x01(\x05B\x03\xe0A\x03R\x04year\x120\n" +
@@ -445,7 +620,21 @@ const file_banli_v1_calendar_proto_rawDesc = "" +
 	"\aversion\x18\x06 \x01(\x05B\x03\xe0A\x03R\aversion\x12<\n" +
 	"\tload_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\bloadTime\x12 \n" +
 	"\tloaded_by\x18\b \x01(\tB\x03\xe0A\x03R\bloadedBy\x12\x17\n" +
-	"\x04etag\x18\t \x01(\tB\x03\xe0A\x03R\x04etag\"K\n" +
+	"\x04etag\x18\t \x01(\tB\x03\xe0A\x03R\x04etag\x129\n" +
+	"\aregions\x18\n" +
+	" \x03(\v2\x1a.banli.v1.RegionalCalendarB\x03\xe0A\x03R\aregions\"\xeb\x01\n" +
+	"\x10RegionalCalendar\x12\x1b\n" +
+	"\x06region\x18\x01 \x01(\tB\x03\xe0A\x02R\x06region\x12&\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x120\n" +
+	"\bdays_off\x18\x03 \x03(\v2\x15.banli.v1.CalendarDayR\adaysOff\x12F\n" +
+	"\x14make_up_working_days\x18\x04 \x03(\v2\x15.banli.v1.CalendarDayR\x11makeUpWorkingDays\x12\x18\n" +
+	"\asources\x18\x05 \x03(\tR\asources\"\xa0\x01\n" +
+	"\x1bLoadRegionalCalendarRequest\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x125\n" +
+	"\x05layer\x18\x02 \x01(\v2\x1a.banli.v1.RegionalCalendarB\x03\xe0A\x02R\x05layer\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"K\n" +
 	"\x16GetCalendarYearRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\"\x1a\n" +
@@ -459,11 +648,12 @@ const file_banli_v1_calendar_proto_rawDesc = "" +
 	"\asources\x18\x04 \x03(\tR\asources\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x06 \x01(\tR\trequestId2\xea\x02\n" +
+	"request_id\x18\x06 \x01(\tR\trequestId2\xf0\x03\n" +
 	"\x0fCalendarService\x12k\n" +
 	"\x0fGetCalendarYear\x12 .banli.v1.GetCalendarYearRequest\x1a\x16.banli.v1.CalendarYear\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=calendars/*}\x12s\n" +
 	"\x11ListCalendarYears\x12\".banli.v1.ListCalendarYearsRequest\x1a#.banli.v1.ListCalendarYearsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/calendars\x12u\n" +
-	"\x10LoadCalendarYear\x12!.banli.v1.LoadCalendarYearRequest\x1a\x16.banli.v1.CalendarYear\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=calendars/*}:loadB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\x10LoadCalendarYear\x12!.banli.v1.LoadCalendarYearRequest\x1a\x16.banli.v1.CalendarYear\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=calendars/*}:load\x12\x83\x01\n" +
+	"\x14LoadRegionalCalendar\x12%.banli.v1.LoadRegionalCalendarRequest\x1a\x16.banli.v1.CalendarYear\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=calendars/*}:loadRegionB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_calendar_proto_rawDescOnce sync.Once
@@ -477,34 +667,42 @@ func file_banli_v1_calendar_proto_rawDescGZIP() []byte {
 	return file_banli_v1_calendar_proto_rawDescData
 }
 
-var file_banli_v1_calendar_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_banli_v1_calendar_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_banli_v1_calendar_proto_goTypes = []any{
-	(*CalendarDay)(nil),               // 0: banli.v1.CalendarDay
-	(*CalendarYear)(nil),              // 1: banli.v1.CalendarYear
-	(*GetCalendarYearRequest)(nil),    // 2: banli.v1.GetCalendarYearRequest
-	(*ListCalendarYearsRequest)(nil),  // 3: banli.v1.ListCalendarYearsRequest
-	(*ListCalendarYearsResponse)(nil), // 4: banli.v1.ListCalendarYearsResponse
-	(*LoadCalendarYearRequest)(nil),   // 5: banli.v1.LoadCalendarYearRequest
-	(*timestamppb.Timestamp)(nil),     // 6: google.protobuf.Timestamp
+	(*CalendarDay)(nil),                 // 0: banli.v1.CalendarDay
+	(*CalendarYear)(nil),                // 1: banli.v1.CalendarYear
+	(*RegionalCalendar)(nil),            // 2: banli.v1.RegionalCalendar
+	(*LoadRegionalCalendarRequest)(nil), // 3: banli.v1.LoadRegionalCalendarRequest
+	(*GetCalendarYearRequest)(nil),      // 4: banli.v1.GetCalendarYearRequest
+	(*ListCalendarYearsRequest)(nil),    // 5: banli.v1.ListCalendarYearsRequest
+	(*ListCalendarYearsResponse)(nil),   // 6: banli.v1.ListCalendarYearsResponse
+	(*LoadCalendarYearRequest)(nil),     // 7: banli.v1.LoadCalendarYearRequest
+	(*timestamppb.Timestamp)(nil),       // 8: google.protobuf.Timestamp
 }
 var file_banli_v1_calendar_proto_depIdxs = []int32{
-	0, // 0: banli.v1.CalendarYear.days_off:type_name -> banli.v1.CalendarDay
-	0, // 1: banli.v1.CalendarYear.make_up_working_days:type_name -> banli.v1.CalendarDay
-	6, // 2: banli.v1.CalendarYear.load_time:type_name -> google.protobuf.Timestamp
-	1, // 3: banli.v1.ListCalendarYearsResponse.calendar_years:type_name -> banli.v1.CalendarYear
-	0, // 4: banli.v1.LoadCalendarYearRequest.days_off:type_name -> banli.v1.CalendarDay
-	0, // 5: banli.v1.LoadCalendarYearRequest.make_up_working_days:type_name -> banli.v1.CalendarDay
-	2, // 6: banli.v1.CalendarService.GetCalendarYear:input_type -> banli.v1.GetCalendarYearRequest
-	3, // 7: banli.v1.CalendarService.ListCalendarYears:input_type -> banli.v1.ListCalendarYearsRequest
-	5, // 8: banli.v1.CalendarService.LoadCalendarYear:input_type -> banli.v1.LoadCalendarYearRequest
-	1, // 9: banli.v1.CalendarService.GetCalendarYear:output_type -> banli.v1.CalendarYear
-	4, // 10: banli.v1.CalendarService.ListCalendarYears:output_type -> banli.v1.ListCalendarYearsResponse
-	1, // 11: banli.v1.CalendarService.LoadCalendarYear:output_type -> banli.v1.CalendarYear
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: banli.v1.CalendarYear.days_off:type_name -> banli.v1.CalendarDay
+	0,  // 1: banli.v1.CalendarYear.make_up_working_days:type_name -> banli.v1.CalendarDay
+	8,  // 2: banli.v1.CalendarYear.load_time:type_name -> google.protobuf.Timestamp
+	2,  // 3: banli.v1.CalendarYear.regions:type_name -> banli.v1.RegionalCalendar
+	0,  // 4: banli.v1.RegionalCalendar.days_off:type_name -> banli.v1.CalendarDay
+	0,  // 5: banli.v1.RegionalCalendar.make_up_working_days:type_name -> banli.v1.CalendarDay
+	2,  // 6: banli.v1.LoadRegionalCalendarRequest.layer:type_name -> banli.v1.RegionalCalendar
+	1,  // 7: banli.v1.ListCalendarYearsResponse.calendar_years:type_name -> banli.v1.CalendarYear
+	0,  // 8: banli.v1.LoadCalendarYearRequest.days_off:type_name -> banli.v1.CalendarDay
+	0,  // 9: banli.v1.LoadCalendarYearRequest.make_up_working_days:type_name -> banli.v1.CalendarDay
+	4,  // 10: banli.v1.CalendarService.GetCalendarYear:input_type -> banli.v1.GetCalendarYearRequest
+	5,  // 11: banli.v1.CalendarService.ListCalendarYears:input_type -> banli.v1.ListCalendarYearsRequest
+	7,  // 12: banli.v1.CalendarService.LoadCalendarYear:input_type -> banli.v1.LoadCalendarYearRequest
+	3,  // 13: banli.v1.CalendarService.LoadRegionalCalendar:input_type -> banli.v1.LoadRegionalCalendarRequest
+	1,  // 14: banli.v1.CalendarService.GetCalendarYear:output_type -> banli.v1.CalendarYear
+	6,  // 15: banli.v1.CalendarService.ListCalendarYears:output_type -> banli.v1.ListCalendarYearsResponse
+	1,  // 16: banli.v1.CalendarService.LoadCalendarYear:output_type -> banli.v1.CalendarYear
+	1,  // 17: banli.v1.CalendarService.LoadRegionalCalendar:output_type -> banli.v1.CalendarYear
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_calendar_proto_init() }
@@ -518,7 +716,7 @@ func file_banli_v1_calendar_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_calendar_proto_rawDesc), len(file_banli_v1_calendar_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CalendarService_GetCalendarYear_FullMethodName   = "/banli.v1.CalendarService/GetCalendarYear"
-	CalendarService_ListCalendarYears_FullMethodName = "/banli.v1.CalendarService/ListCalendarYears"
-	CalendarService_LoadCalendarYear_FullMethodName  = "/banli.v1.CalendarService/LoadCalendarYear"
+	CalendarService_GetCalendarYear_FullMethodName      = "/banli.v1.CalendarService/GetCalendarYear"
+	CalendarService_ListCalendarYears_FullMethodName    = "/banli.v1.CalendarService/ListCalendarYears"
+	CalendarService_LoadCalendarYear_FullMethodName     = "/banli.v1.CalendarService/LoadCalendarYear"
+	CalendarService_LoadRegionalCalendar_FullMethodName = "/banli.v1.CalendarService/LoadRegionalCalendar"
 )
 
 // CalendarServiceClient is the client API for CalendarService service.
@@ -42,9 +43,16 @@ type CalendarServiceClient interface {
 	GetCalendarYear(ctx context.Context, in *GetCalendarYearRequest, opts ...grpc.CallOption) (*CalendarYear, error)
 	// Lists the years that have a schedule, oldest first.
 	ListCalendarYears(ctx context.Context, in *ListCalendarYearsRequest, opts ...grpc.CallOption) (*ListCalendarYearsResponse, error)
-	// Loads a year's schedule, replacing the one in force (which is kept as
-	// an older version), and recomputes the provisional deadlines.
+	// Loads a year's national schedule, replacing the one in force (which is
+	// kept as an older version) and keeping its regional layers, and
+	// recomputes the deadlines counted on it.
 	LoadCalendarYear(ctx context.Context, in *LoadCalendarYearRequest, opts ...grpc.CallOption) (*CalendarYear, error)
+	// Loads one region's layer of a year (its own days off and make-up
+	// working days, e.g. 广西 三月三) as a new version of the year, keeping the
+	// national schedule and the other regions' layers as they are; a layer
+	// with no days removes the region's. Recomputes the deadlines of the
+	// sessions that name the region (SessionPolicy.calendar_region).
+	LoadRegionalCalendar(ctx context.Context, in *LoadRegionalCalendarRequest, opts ...grpc.CallOption) (*CalendarYear, error)
 }
 
 type calendarServiceClient struct {
@@ -85,6 +93,16 @@ func (c *calendarServiceClient) LoadCalendarYear(ctx context.Context, in *LoadCa
 	return out, nil
 }
 
+func (c *calendarServiceClient) LoadRegionalCalendar(ctx context.Context, in *LoadRegionalCalendarRequest, opts ...grpc.CallOption) (*CalendarYear, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CalendarYear)
+	err := c.cc.Invoke(ctx, CalendarService_LoadRegionalCalendar_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CalendarServiceServer is the server API for CalendarService service.
 // All implementations must embed UnimplementedCalendarServiceServer
 // for forward compatibility.
@@ -103,9 +121,16 @@ type CalendarServiceServer interface {
 	GetCalendarYear(context.Context, *GetCalendarYearRequest) (*CalendarYear, error)
 	// Lists the years that have a schedule, oldest first.
 	ListCalendarYears(context.Context, *ListCalendarYearsRequest) (*ListCalendarYearsResponse, error)
-	// Loads a year's schedule, replacing the one in force (which is kept as
-	// an older version), and recomputes the provisional deadlines.
+	// Loads a year's national schedule, replacing the one in force (which is
+	// kept as an older version) and keeping its regional layers, and
+	// recomputes the deadlines counted on it.
 	LoadCalendarYear(context.Context, *LoadCalendarYearRequest) (*CalendarYear, error)
+	// Loads one region's layer of a year (its own days off and make-up
+	// working days, e.g. 广西 三月三) as a new version of the year, keeping the
+	// national schedule and the other regions' layers as they are; a layer
+	// with no days removes the region's. Recomputes the deadlines of the
+	// sessions that name the region (SessionPolicy.calendar_region).
+	LoadRegionalCalendar(context.Context, *LoadRegionalCalendarRequest) (*CalendarYear, error)
 	mustEmbedUnimplementedCalendarServiceServer()
 }
 
@@ -124,6 +149,9 @@ func (UnimplementedCalendarServiceServer) ListCalendarYears(context.Context, *Li
 }
 func (UnimplementedCalendarServiceServer) LoadCalendarYear(context.Context, *LoadCalendarYearRequest) (*CalendarYear, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method LoadCalendarYear not implemented")
+}
+func (UnimplementedCalendarServiceServer) LoadRegionalCalendar(context.Context, *LoadRegionalCalendarRequest) (*CalendarYear, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LoadRegionalCalendar not implemented")
 }
 func (UnimplementedCalendarServiceServer) mustEmbedUnimplementedCalendarServiceServer() {}
 func (UnimplementedCalendarServiceServer) testEmbeddedByValue()                         {}
@@ -200,6 +228,24 @@ func _CalendarService_LoadCalendarYear_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CalendarService_LoadRegionalCalendar_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadRegionalCalendarRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CalendarServiceServer).LoadRegionalCalendar(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CalendarService_LoadRegionalCalendar_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CalendarServiceServer).LoadRegionalCalendar(ctx, req.(*LoadRegionalCalendarRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CalendarService_ServiceDesc is the grpc.ServiceDesc for CalendarService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -218,6 +264,10 @@ var CalendarService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LoadCalendarYear",
 			Handler:    _CalendarService_LoadCalendarYear_Handler,
+		},
+		{
+			MethodName: "LoadRegionalCalendar",
+			Handler:    _CalendarService_LoadRegionalCalendar_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -539,8 +539,14 @@ type SessionPolicy struct {
 	// earlier), by the type of the case's first proposer; each overrides
 	// reply_due_date for those cases. At most 10, one per type.
 	ReplyDueDates []*ProposerTypeDueDate `protobuf:"bytes,24,rep,name=reply_due_dates,json=replyDueDates,proto3" json:"reply_due_dates,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The region whose calendar layer (CalendarYear.regions) the session's
+	// working days count on, on top of the national schedule, e.g.
+	// "guangxi" for a 广西 session, whose 三月三 is then off. Default none:
+	// the national schedule alone. 2 to 63 lowercase letters, digits and
+	// hyphens.
+	CalendarRegion string `protobuf:"bytes,25,opt,name=calendar_region,json=calendarRegion,proto3" json:"calendar_region,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SessionPolicy) Reset() {
@@ -739,6 +745,13 @@ func (x *SessionPolicy) GetReplyDueDates() []*ProposerTypeDueDate {
 		return x.ReplyDueDates
 	}
 	return nil
+}
+
+func (x *SessionPolicy) GetCalendarRegion() string {
+	if x != nil {
+		return x.CalendarRegion
+	}
+	return ""
 }
 
 // A fixed reply day for the cases of one proposer type.
@@ -1181,7 +1194,7 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x04etag\x18\n" +
 	" \x01(\tB\x03\xe0A\x03R\x04etag\x128\n" +
 	"\tcase_kind\x18\v \x01(\x0e2\x16.banli.v1.ProposalKindB\x03\xe0A\x03R\bcaseKind\x12H\n" +
-	"\x11pending_recompute\x18\f \x01(\v2\x16.banli.v1.RecomputeJobB\x03\xe0A\x03R\x10pendingRecompute\"\xb4\x0e\n" +
+	"\x11pending_recompute\x18\f \x01(\v2\x16.banli.v1.RecomputeJobB\x03\xe0A\x03R\x10pendingRecompute\"\xdd\x0e\n" +
 	"\rSessionPolicy\x124\n" +
 	"\x14sign_in_working_days\x18\x01 \x01(\x05H\x00R\x11signInWorkingDays\x88\x01\x01\x12?\n" +
 	"\x19reassignment_working_days\x18\x02 \x01(\x05H\x01R\x17reassignmentWorkingDays\x88\x01\x01\x12*\n" +
@@ -1209,7 +1222,8 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\x15follow_up_report_date\x18\x15 \x01(\tR\x12followUpReportDate\x12A\n" +
 	"\x1aoffice_reviews_publication\x18\x16 \x01(\bH\x10R\x18officeReviewsPublication\x88\x01\x01\x12$\n" +
 	"\x0ereply_due_date\x18\x17 \x01(\tR\freplyDueDate\x12E\n" +
-	"\x0freply_due_dates\x18\x18 \x03(\v2\x1d.banli.v1.ProposerTypeDueDateR\rreplyDueDatesB\x17\n" +
+	"\x0freply_due_dates\x18\x18 \x03(\v2\x1d.banli.v1.ProposerTypeDueDateR\rreplyDueDates\x12'\n" +
+	"\x0fcalendar_region\x18\x19 \x01(\tR\x0ecalendarRegionB\x17\n" +
 	"\x15_sign_in_working_daysB\x1c\n" +
 	"\x1a_reassignment_working_daysB\x11\n" +
 	"\x0f_opinion_monthsB\x0f\n" +
