@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -33,18 +37,68 @@ func auditRecord(ctx context.Context, method string, req proto.Message, now time
 		rec.Target = auditTarget(req)
 		rec.RequestId = stringField(req, "request_id")
 	}
+	if rec.Target == "" {
+		rec.Target = methodCollection(method)
+	}
 	return rec
 }
 
+// methodCollection is the collection a method with no resource named in
+// its request acts on, as its REST route says it: "proposals" for
+// ListProposals, "audit" for ListAuditRecords, "statistics" for
+// GetStatistics. Requests are read anyway, so a refused or empty one is
+// still recorded against something.
+func methodCollection(method string) string {
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if err != nil || !ok {
+		return ""
+	}
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if rule == nil {
+		// A stream without a REST route: what its name says it moves,
+		// "proposals" for ImportProposals, "files" for UploadFile.
+		name := string(md.Name())
+		i := strings.IndexFunc(name[1:], unicode.IsUpper) + 1
+		what := strings.ToLower(name[i:i+1]) + name[i+1:]
+		if !strings.HasSuffix(what, "s") {
+			what += "s"
+		}
+		return what
+	}
+	path := ""
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		path = p.Get
+	case *annotations.HttpRule_Post:
+		path = p.Post
+	case *annotations.HttpRule_Patch:
+		path = p.Patch
+	}
+	path = strings.TrimPrefix(path, "/v1/")
+	if strings.HasPrefix(path, "{") {
+		// {unit.name=units/*}: the collection the variable is in.
+		_, path, _ = strings.Cut(path, "=")
+	}
+	if i := strings.IndexAny(path, ":/{}"); i >= 0 {
+		path = path[:i]
+	}
+	return path
+}
+
 // auditTarget is what a request acts on: its name, or the parent it
-// lists (a case's history), or the resource of its body (an update's
-// case, unit …), or an upload's case.
+// lists (a case's history), or the session it looks a number up in, or
+// the resource of its body (an update's case, unit …), or an upload's
+// case.
 func auditTarget(req proto.Message) string {
 	if name := stringField(req, "name"); name != "" {
 		return name
 	}
 	if parent := stringField(req, "parent"); parent != "" {
 		return parent
+	}
+	if session := stringField(req, "session"); session != "" && stringField(req, "number") != "" {
+		return session // a lookup by number in it
 	}
 	if up, ok := req.(*banliv1.UploadFileRequest); ok {
 		return up.GetUpload().GetParent()
@@ -168,10 +222,55 @@ func (s *Server) ListAuditRecords(ctx context.Context, req *banliv1.ListAuditRec
 	resp := &banliv1.ListAuditRecordsResponse{}
 	err := s.store.View(func(r store.Reader) error {
 		var err error
+		if resp.HeadSequence, err = r.AuditHead(); err != nil {
+			return err
+		}
 		resp.Records, err = r.ListAudit(req.GetAfterSequence(), pageSize(req.GetPageSize(), defaultEventPage))
 		return err
 	})
-	return resp, err
+	if err != nil {
+		return nil, err
+	}
+	// The reading is recorded once per listing (see auditAfter).
+	end := req.GetAfterSequence()
+	if n := len(resp.GetRecords()); n > 0 {
+		end = resp.GetRecords()[n-1].GetSequence()
+	}
+	if !s.auditListings.continues(callerAccount(ctx), req.GetAfterSequence(), end, s.now()) {
+		s.auditCall(ctx, banliv1.AuditService_ListAuditRecords_FullMethodName, req, "", nil)
+	}
+	return resp, nil
+}
+
+// auditListingWindow is how long after a page the next one still belongs
+// to the same listing.
+const auditListingWindow = 10 * time.Minute
+
+// auditListings remembers where each auditor's listing of the trail got
+// to, so that its pages are recorded once: a page that starts where the
+// account's previous page ended, within auditListingWindow, continues the
+// listing already recorded.
+type auditListings struct {
+	mu   sync.Mutex
+	last map[string]auditListing
+}
+
+type auditListing struct {
+	end uint64
+	at  time.Time
+}
+
+// continues records that account read up to end, and reports whether the
+// page from after continued its previous one.
+func (l *auditListings) continues(account string, after, end uint64, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[string]auditListing{}
+	}
+	prev, ok := l.last[account]
+	l.last[account] = auditListing{end: end, at: now}
+	return ok && after != 0 && prev.end == after && now.Sub(prev.at) <= auditListingWindow
 }
 
 // VerifyAudit checks the whole chain, and that it still holds the anchor

@@ -77,6 +77,8 @@ type Server struct {
 	signIns  accountCache
 	// auditBacklog holds audit records the disk could not take yet.
 	auditBacklog auditBacklog
+	// auditListings makes an auditor's listing of the trail one record.
+	auditListings auditListings
 
 	sendTimeout time.Duration
 	spoolDir    string

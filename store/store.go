@@ -204,6 +204,8 @@ type Reader interface {
 
 	// ListAudit returns up to limit audit records after a sequence.
 	ListAudit(after uint64, limit int) ([]*banliv1.AuditRecord, error)
+	// AuditHead returns the newest audit record's sequence (0 when none).
+	AuditHead() (uint64, error)
 	// VerifyAudit recomputes the audit chain (see AuditChain.Verify).
 	VerifyAudit(anchor AuditAnchor) (AuditVerdict, error)
 

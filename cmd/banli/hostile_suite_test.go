@@ -181,6 +181,17 @@ func TestHostileCallers(t *testing.T) {
 	}
 	t.Logf("hostile-caller suite: %d probes (%d RPCs and %d REST routes × %d callers, and replays) in %s",
 		probes, len(apiMethods(t)), len(restProbeRoutes(t, h)), len(matrixCallers), time.Since(start).Round(time.Millisecond))
+	// Every record the probes left names what was called on, denied calls
+	// and empty requests included (#15, item 5).
+	untargeted := map[string]int{}
+	for _, rec := range h.auditTrail(t) {
+		if rec.GetTarget() == "" {
+			untargeted[rec.GetMethod()]++
+		}
+	}
+	if len(untargeted) > 0 {
+		t.Errorf("audit records without a target, by method: %v", untargeted)
+	}
 }
 
 // invokeAnswer makes one call of m and returns its answer as text (every

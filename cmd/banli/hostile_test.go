@@ -48,13 +48,15 @@ func (f *fixture) auditTrail(t testing.TB) []*banliv1.AuditRecord {
 	var out []*banliv1.AuditRecord
 	var after uint64
 	for {
-		recs := must(audit.ListAuditRecords(as(key), &banliv1.ListAuditRecordsRequest{AfterSequence: after, PageSize: 1000}))(t).GetRecords()
-		out = append(out, recs...)
-		// Each read is on the trail too: a short page is the end.
-		if len(recs) < 1000 {
+		page := must(audit.ListAuditRecords(as(key), &banliv1.ListAuditRecordsRequest{AfterSequence: after, PageSize: 1000}))(t)
+		out = append(out, page.GetRecords()...)
+		if len(page.GetRecords()) > 0 {
+			after = page.GetRecords()[len(page.GetRecords())-1].GetSequence()
+		}
+		// The head when the page was read is the end.
+		if after >= page.GetHeadSequence() {
 			return out
 		}
-		after = recs[len(recs)-1].GetSequence()
 	}
 }
 

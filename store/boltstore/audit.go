@@ -121,6 +121,12 @@ func (r *reader) ListAudit(after uint64, limit int) ([]*banliv1.AuditRecord, err
 	return out, nil
 }
 
+// AuditHead returns the newest record's sequence: the bucket's sequence,
+// which only appends move.
+func (r *reader) AuditHead() (uint64, error) {
+	return r.btx.Bucket(bucketAudit).Sequence(), nil
+}
+
 // VerifyAudit recomputes the whole chain under the reader's audit key.
 func (r *reader) VerifyAudit(anchor store.AuditAnchor) (store.AuditVerdict, error) {
 	return verifyAudit(r.btx, r.chain, anchor), nil

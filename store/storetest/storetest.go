@@ -921,6 +921,9 @@ func testAuditChain(t *testing.T, open Open) {
 		if page, _ := r.ListAudit(9, 100); len(page) != 2 {
 			return fmt.Errorf("ListAudit after 9: %d records", len(page))
 		}
+		if seq, err := r.AuditHead(); err != nil || seq != 11 {
+			return fmt.Errorf("AuditHead: %d, %v; want 11", seq, err)
+		}
 		head, err = r.VerifyAudit(store.AuditAnchor{})
 		if err != nil || head.FirstBroken != 0 || head.Records != 11 || head.HeadSequence != 11 || !cmp.Equal(head.HeadHash, prev) {
 			return fmt.Errorf("VerifyAudit: %+v, %v", head, err)

@@ -228,8 +228,12 @@ func (x *ListAuditRecordsRequest) GetPageSize() int32 {
 
 // Response for ListAuditRecords.
 type ListAuditRecordsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The newest record's sequence when the page was read, before this
+	// call's own record (if it made one): a reader has reached the end once
+	// it has read up to here. Records after it were appended since.
+	HeadSequence  uint64 `protobuf:"varint,2,opt,name=head_sequence,json=headSequence,proto3" json:"head_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -269,6 +273,13 @@ func (x *ListAuditRecordsResponse) GetRecords() []*AuditRecord {
 		return x.Records
 	}
 	return nil
+}
+
+func (x *ListAuditRecordsResponse) GetHeadSequence() uint64 {
+	if x != nil {
+		return x.HeadSequence
+	}
+	return 0
 }
 
 // Request for VerifyAudit.
@@ -444,9 +455,10 @@ const file_banli_v1_audit_proto_rawDesc = "" +
 	"\x04hash\x18\f \x01(\fR\x04hash\"]\n" +
 	"\x17ListAuditRecordsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"K\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"p\n" +
 	"\x18ListAuditRecordsResponse\x12/\n" +
-	"\arecords\x18\x01 \x03(\v2\x15.banli.v1.AuditRecordR\arecords\"^\n" +
+	"\arecords\x18\x01 \x03(\v2\x15.banli.v1.AuditRecordR\arecords\x12#\n" +
+	"\rhead_sequence\x18\x02 \x01(\x04R\fheadSequence\"^\n" +
 	"\x12VerifyAuditRequest\x12'\n" +
 	"\x0fanchor_sequence\x18\x01 \x01(\x04R\x0eanchorSequence\x12\x1f\n" +
 	"\vanchor_hash\x18\x02 \x01(\fR\n" +

@@ -40,7 +40,12 @@ const (
 // transaction. No API changes or deletes a record; only the auditor role
 // may read it.
 type AuditServiceClient interface {
-	// Lists audit records from a sequence number, oldest first.
+	// Lists audit records from a sequence number, oldest first, with the
+	// trail's head at the time of the read. The auditor's reading is itself
+	// recorded once per listing: a call whose after_sequence continues where
+	// the same account's previous page ended, within 10 minutes, adds no
+	// record, so that reading a trail to its end does not lengthen it page
+	// by page; a call that starts anywhere else is recorded.
 	ListAuditRecords(ctx context.Context, in *ListAuditRecordsRequest, opts ...grpc.CallOption) (*ListAuditRecordsResponse, error)
 	// Recomputes the whole chain and names the first broken record, if any.
 	VerifyAudit(ctx context.Context, in *VerifyAuditRequest, opts ...grpc.CallOption) (*VerifyAuditResponse, error)
@@ -91,7 +96,12 @@ func (c *auditServiceClient) VerifyAudit(ctx context.Context, in *VerifyAuditReq
 // transaction. No API changes or deletes a record; only the auditor role
 // may read it.
 type AuditServiceServer interface {
-	// Lists audit records from a sequence number, oldest first.
+	// Lists audit records from a sequence number, oldest first, with the
+	// trail's head at the time of the read. The auditor's reading is itself
+	// recorded once per listing: a call whose after_sequence continues where
+	// the same account's previous page ended, within 10 minutes, adds no
+	// record, so that reading a trail to its end does not lengthen it page
+	// by page; a call that starts anywhere else is recorded.
 	ListAuditRecords(context.Context, *ListAuditRecordsRequest) (*ListAuditRecordsResponse, error)
 	// Recomputes the whole chain and names the first broken record, if any.
 	VerifyAudit(context.Context, *VerifyAuditRequest) (*VerifyAuditResponse, error)
