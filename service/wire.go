@@ -80,6 +80,9 @@ func strayField(m protoreflect.Message, path string) (field, problem string, fou
 		case num == undecodableField && typ == protowire.BytesType:
 			reason, _ := protowire.ConsumeString(unknown[n:])
 			if field, why, ok := strings.Cut(reason, markFieldSeparator); ok {
+				if path != "" {
+					field = path + "." + field // marked on the body, a field of the request
+				}
 				return field, why, true
 			}
 			return where, "the request could not be decoded: " + reason, true

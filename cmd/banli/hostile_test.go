@@ -330,8 +330,8 @@ func TestUndecodableRESTBodiesAreCheckedAndAudited(t *testing.T) {
 	if code, out := f.restAs(t, staff, "GET", "/v1/"+p.GetName()+"/events?pageSize=x", ""); code != 403 {
 		t.Errorf("staff reading another's case's history with a bad query: %d %v, want 403", code, out)
 	}
-	if code, out := f.restAs(t, f.officeKey(t), "GET", "/v1/"+p.GetName()+"/events?pageSize=x", ""); code != 400 || !strings.Contains(fmt.Sprint(out), "query") {
-		t.Errorf("the office with a bad query: %d %v, want 400 naming the query", code, out)
+	if code, out := f.restAs(t, f.officeKey(t), "GET", "/v1/"+p.GetName()+"/events?pageSize=x", ""); code != 400 || !strings.Contains(fmt.Sprint(out), "field:pageSize") {
+		t.Errorf("the office with a bad query: %d %v, want 400 naming the parameter", code, out)
 	}
 	var denied, invalid, unauthenticated int
 	for _, rec := range f.auditTrail(t) {

@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -50,11 +52,25 @@ func (g gatewayJSON) Marshal(v any) ([]byte, error) {
 // NewDecoder reads a request body strictly: one JSON value and nothing
 // after it but white space. runtime.JSONPb reads the first value and
 // ignores the rest, so `{…}}{` would be taken as `{…}`.
+// The body is read whole first (the HTTP listener caps it), so that a
+// body that does not decode can be searched for the field at fault.
 func (g gatewayJSON) NewDecoder(r io.Reader) runtime.Decoder {
-	return strictDecoder{g.JSONPb.NewDecoder(r).(runtime.DecoderWrapper)}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return failedDecoder{err}
+	}
+	return strictDecoder{g.JSONPb.NewDecoder(bytes.NewReader(body)).(runtime.DecoderWrapper), body}
 }
 
-type strictDecoder struct{ runtime.DecoderWrapper }
+type strictDecoder struct {
+	runtime.DecoderWrapper
+	body []byte
+}
+
+// failedDecoder answers the error the body's reading gave.
+type failedDecoder struct{ err error }
+
+func (d failedDecoder) Decode(any) error { return d.err }
 
 // Decode decodes the body into v. A body that does not decode is not
 // refused here, before the call: v is marked undecodable and the call goes
@@ -68,12 +84,35 @@ func (d strictDecoder) Decode(v any) error {
 			err = errors.New("the body has more after its JSON value; send exactly one JSON object")
 		}
 	}
-	m, isMessage := v.(proto.Message)
+	m, isMessage := bodyMessage(v)
 	if err == nil || errors.Is(err, io.EOF) || !isMessage {
 		return err
 	}
+	if field, found := invalidUTF8Field(d.body, m.ProtoReflect().Descriptor()); found {
+		service.AddUndecodableFieldMark(m, field, "is not valid UTF-8: send text as UTF-8 (not GBK or another encoding)")
+		return nil
+	}
 	service.MarkUndecodable(m, err.Error())
 	return nil
+}
+
+// bodyMessage is the message a body decodes into: the request (body
+// "*"), or the field of it the route names (body "account"), which the
+// gateway passes as a pointer to the field, *Account, not yet allocated.
+func bodyMessage(v any) (proto.Message, bool) {
+	if m, ok := v.(proto.Message); ok {
+		return m, true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Pointer {
+		return nil, false
+	}
+	field := rv.Elem()
+	if field.IsNil() {
+		field.Set(reflect.New(field.Type().Elem()))
+	}
+	m, ok := field.Interface().(proto.Message)
+	return m, ok
 }
 
 // backToBack writes a stream's messages back to back. Every streamed
@@ -91,6 +130,15 @@ type markingQueryParser struct{ runtime.DefaultQueryParser }
 
 func (p *markingQueryParser) Parse(msg proto.Message, values url.Values, filter *utilities.DoubleArray) error {
 	if err := p.DefaultQueryParser.Parse(msg, values, filter); err != nil {
+		// Name the parameter that does not parse (?state=NOPE): each is
+		// tried alone on a fresh request.
+		for key, vals := range values {
+			fresh := msg.ProtoReflect().New().Interface()
+			if p.DefaultQueryParser.Parse(fresh, url.Values{key: vals}, filter) != nil {
+				service.AddUndecodableFieldMark(msg, key, "not a value of the parameter: "+err.Error())
+				return nil
+			}
+		}
 		service.AddUndecodableMark(msg, "query parameters: "+err.Error())
 		return nil
 	}

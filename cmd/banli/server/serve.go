@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -270,16 +273,33 @@ func runScheduledSteps(ctx context.Context, srv *service.Server, every time.Dura
 	}
 }
 
-// refuseLargeBodies answers a body declared larger than max with HTTP 413,
-// as HTTP clients expect, before reading it (gRPC says RESOURCE_EXHAUSTED
-// for the same).
+// refuseLargeBodies answers a body larger than max with HTTP 413, as HTTP
+// clients expect (gRPC says RESOURCE_EXHAUSTED for the same): one declared
+// larger before reading it, and one sent in chunks, without a length, once
+// it has run past max (it is read here, at most max bytes of it, and
+// handed on as read).
 func refuseLargeBodies(next http.Handler, max int64) http.Handler {
+	tooLarge := func(w http.ResponseWriter, size string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		fmt.Fprintf(w, `{"code":8,"message":"the body is %s bytes, more than the %d a request may carry","details":[]}`+"\n", size, max)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > max {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			fmt.Fprintf(w, `{"code":8,"message":"the body is %d bytes, more than the %d a request may carry","details":[]}`+"\n", r.ContentLength, max)
+		switch {
+		case r.ContentLength > max:
+			tooLarge(w, strconv.FormatInt(r.ContentLength, 10))
 			return
+		case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
+			body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+			if err != nil {
+				http.Error(w, "the body could not be read: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			if int64(len(body)) > max {
+				tooLarge(w, "more than "+strconv.FormatInt(max, 10))
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		}
 		next.ServeHTTP(w, r)
 	})
