@@ -237,6 +237,11 @@ func accessTable() *banliv1.ListAccessRulesResponse {
 	return resp
 }
 
+// isReference reports whether the rule is reference data's (sessions,
+// units, leaders, the calendar), which every signed-in caller reads
+// whole.
+func (r Rule) isReference() bool { return slices.Equal(r.Roles, everyone) && r.Confine == nil }
+
 // Allows reports whether role may call the method at all.
 func (r Rule) Allows(role banliv1.Role) bool { return slices.Contains(r.Roles, role) }
 
@@ -262,7 +267,7 @@ func (s *Server) authorize(c *Caller, method string, req proto.Message) error {
 	if !rule.Allows(c.Role) {
 		return denied("%s may not call %s", accountRoleName(c.Role), shortMethod(method))
 	}
-	if c.bodyBound() && req != nil {
+	if c.bodyBound() && req != nil && !rule.isReference() {
 		if err := s.store.View(func(r store.Reader) error { return confineToBody(r, c, req) }); err != nil {
 			return err
 		}
@@ -329,7 +334,9 @@ func confineToBody(r store.Reader, c *Caller, req proto.Message) error {
 	var refusal error
 	check := func(path, value string) error {
 		session := ""
-		if ids, ok := parseNamePrefix(value); ok && strings.HasPrefix(value, proposalsCollection+"/") {
+		parts := strings.SplitN(value, "/", 3)
+		if ids, ok := parseName(strings.Join(parts[:min(2, len(parts))], "/"), proposalsCollection); ok {
+			// A case, or anything below it: a part, a reply, a file.
 			p, err := r.Proposal(ids[0])
 			if errors.Is(err, store.ErrNotFound) {
 				return nil

@@ -123,6 +123,10 @@ func TestOfficeBoundToABody(t *testing.T) {
 	wantDeniedField(t, err, "sources[0]")
 	_, err = f.proposals.GetProposalByNumber(cppccOffice, &banliv1.GetProposalByNumberRequest{Session: npc.GetName(), Number: "S1"})
 	wantDeniedField(t, err, "session")
+	_, _, err = f.downloadFile(cppccOffice, suggestion.GetName()+"/files/1")
+	wantDeniedField(t, err, "name")
+	// Reference data stays everyone's: the other body's session is read.
+	must(f.sessions.GetSession(cppccOffice, &banliv1.GetSessionRequest{Name: npc.GetName()}))(t)
 	imports := banliv1.NewImportServiceClient(f.conn)
 	row := &banliv1.ImportRow{Row: 1, Proposal: proto.Clone(suggestionReq.GetProposal()).(*banliv1.Proposal)}
 	row.Proposal.Number = "S2"
