@@ -150,3 +150,25 @@ func TestStandbyFollowsThePrimary(t *testing.T) {
 	t.Logf("%d writes acknowledged; standby applied %d events (lag %d at the end); %d cases served as acknowledged, %d not yet there",
 		n.Load(), applied, status.GetLagEvents(), served, missing)
 }
+
+// TestStandbyKeepsSavedPoliciesAndLayers: what this records add
+// (a saved scoring policy, a regional calendar layer) reach a standby as
+// the rest does, and it serves them (#15).
+func TestStandbyKeepsSavedPoliciesAndLayers(t *testing.T) {
+	f := newFixture(t)
+	standby := startStandby(t, f.testServer)
+	saved := must(f.statistics().SaveScoringPolicy(as(f.officeKey(t)), &banliv1.SaveScoringPolicyRequest{Policy: &banliv1.ScoringPolicy{
+		Name: "standby-check", Base: 80, Items: []*banliv1.ScoringItem{{Count: "lead_parts", Points: 1, Label: "主办每件加1分"}}}}))(t)
+	calendars := banliv1.NewCalendarServiceClient(f.conn)
+	layered := must(calendars.LoadRegionalCalendar(as(f.adminKey), &banliv1.LoadRegionalCalendarRequest{Name: "calendars/2021",
+		Layer: &banliv1.RegionalCalendar{Region: "guangxi", DisplayName: "广西壮族自治区", Sources: []string{"通知"},
+			DaysOff: []*banliv1.CalendarDay{{Date: "2021-04-14", Holiday: "三月三"}}}}))(t)
+	waitFor(t, func() bool {
+		got, err := standby.statistics().GetScoringPolicy(office, &banliv1.GetScoringPolicyRequest{Name: saved.GetName()})
+		return err == nil && proto.Equal(got, saved)
+	})
+	waitFor(t, func() bool {
+		got, err := banliv1.NewCalendarServiceClient(standby.conn).GetCalendarYear(office, &banliv1.GetCalendarYearRequest{Name: "calendars/2021"})
+		return err == nil && proto.Equal(got, layered)
+	})
+}
