@@ -73,6 +73,7 @@ var rules = map[string]Rule{
 	banliv1.CalendarService_ListCalendarYears_FullMethodName: {Roles: everyone},
 	banliv1.AccountService_GetCaller_FullMethodName:          {Roles: append(roles(monitor), everyone...)},
 	banliv1.AccountService_ListAccessRules_FullMethodName:    {Roles: everyone},
+	banliv1.LabelService_ListLabels_FullMethodName:           {Roles: everyone},
 	banliv1.SessionService_CreateSession_FullMethodName:      {Roles: roles(admin)},
 	banliv1.UnitService_CreateUnit_FullMethodName:            {Roles: roles(admin)},
 	banliv1.UnitService_DeactivateUnit_FullMethodName:        {Roles: roles(admin)},

@@ -56,6 +56,7 @@ type Server struct {
 	banliv1.UnimplementedSessionServiceServer
 	banliv1.UnimplementedUnitServiceServer
 	banliv1.UnimplementedLeaderServiceServer
+	banliv1.UnimplementedLabelServiceServer
 	banliv1.UnimplementedProposalServiceServer
 	banliv1.UnimplementedEventServiceServer
 	banliv1.UnimplementedCalendarServiceServer
@@ -130,6 +131,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterSessionServiceServer(g, s)
 	banliv1.RegisterUnitServiceServer(g, s)
 	banliv1.RegisterLeaderServiceServer(g, s)
+	banliv1.RegisterLabelServiceServer(g, s)
 	banliv1.RegisterProposalServiceServer(g, s)
 	banliv1.RegisterEventServiceServer(g, s)
 	banliv1.RegisterCalendarServiceServer(g, s)

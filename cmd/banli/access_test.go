@@ -50,7 +50,7 @@ var expectedAccess = map[string][]string{
 	"CalendarService/GetCalendarYear": anyone, "CalendarService/ListCalendarYears": anyone, "CalendarService/LoadCalendarYear": {"admin"}, "CalendarService/LoadRegionalCalendar": {"admin"},
 	"AccountService/GetCaller": callers(anyone, []string{"monitor"}), "AccountService/CreateAccount": {"admin"}, "AccountService/GetAccount": {"admin"},
 	"AccountService/ListAccounts": {"admin"}, "AccountService/DisableAccount": {"admin"}, "AccountService/EnableAccount": {"admin"},
-	"AccountService/RotateAccountKey": {"admin"}, "AccountService/ListAccessRules": anyone,
+	"AccountService/RotateAccountKey": {"admin"}, "AccountService/ListAccessRules": anyone, "LabelService/ListLabels": anyone,
 	"BackupService/Backup":                    {"admin"},
 	"ReplicationService/GetReplicationStatus": {"admin"}, "ReplicationService/Promote": {"admin"},
 	"EventService/ListEvents":       {"admin", "standby"},

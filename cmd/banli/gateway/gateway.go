@@ -233,6 +233,7 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 		banliv1.RegisterSessionServiceHandler,
 		banliv1.RegisterUnitServiceHandler,
 		banliv1.RegisterLeaderServiceHandler,
+		banliv1.RegisterLabelServiceHandler,
 		banliv1.RegisterProposalServiceHandler,
 		banliv1.RegisterEventServiceHandler,
 		banliv1.RegisterCalendarServiceHandler,
