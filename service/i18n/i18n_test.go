@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -50,6 +51,26 @@ func TestNegotiate(t *testing.T) {
 	} {
 		if got := Negotiate(header); got != want {
 			t.Errorf("Negotiate(%q) = %s, want %s", header, got, want)
+		}
+	}
+}
+
+// TestEveryMessageInEveryLanguage: the message catalogues have the same
+// keys, and each message takes the same arguments in every language.
+func TestEveryMessageInEveryLanguage(t *testing.T) {
+	for key, zh := range messagesZH {
+		en, ok := messagesEN[key]
+		if !ok {
+			t.Errorf("English has no message %q", key)
+			continue
+		}
+		if strings.Count(zh, "%s") != strings.Count(en, "%s") {
+			t.Errorf("%q takes %d arguments in Chinese and %d in English", key, strings.Count(zh, "%s"), strings.Count(en, "%s"))
+		}
+	}
+	for key := range messagesEN {
+		if _, ok := messagesZH[key]; !ok {
+			t.Errorf("Chinese has no message %q", key)
 		}
 	}
 }

@@ -105,8 +105,10 @@ func Run(ctx context.Context, cfg Config) error {
 	// caller; refused calls are in the audit trail and the metrics.
 	// Panics are caught outermost; errors become statuses innermost, once
 	// (service.ConvertErrors), so that every interceptor sees statuses.
-	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.RecoverPanics()}
-	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.RecoverStreamPanics()}
+	// Every error gets its message for people (service.LocalizeErrors)
+	// just inside the metrics, outside everything that can refuse a call.
+	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), service.RecoverPanics()}
+	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), service.RecoverStreamPanics()}
 	if !cfg.WithoutAuth {
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
