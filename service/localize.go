@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/banli/banli/service/i18n"
 )
@@ -60,7 +61,26 @@ func localized(ctx context.Context, err error) error {
 		}
 	}
 	lang := callerLanguage(ctx)
-	return withDetails(st, &errdetails.LocalizedMessage{Locale: string(lang), Message: localizedText(lang, st)}).Err()
+	text := localizedText(lang, st)
+	return withDetails(localizeViolations(st, lang), &errdetails.LocalizedMessage{Locale: string(lang), Message: text}).Err()
+}
+
+// localizeViolations gives each field violation of st its description
+// in lang too (BadRequest.FieldViolation.localized_message).
+func localizeViolations(st *status.Status, lang i18n.Language) *status.Status {
+	p := st.Proto()
+	for i, detail := range p.GetDetails() {
+		br := &errdetails.BadRequest{}
+		if detail.MessageIs(br) && detail.UnmarshalTo(br) == nil {
+			for _, v := range br.GetFieldViolations() {
+				v.LocalizedMessage = &errdetails.LocalizedMessage{Locale: string(lang), Message: i18n.Violation(lang, v.GetDescription())}
+			}
+			if any, err := anypb.New(br); err == nil {
+				p.Details[i] = any
+			}
+		}
+	}
+	return status.FromProto(p)
 }
 
 // localizedText says what went wrong, for people, from what the status

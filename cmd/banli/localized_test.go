@@ -91,6 +91,21 @@ func TestErrorsSpeakTheCallersLanguage(t *testing.T) {
 		}
 	}
 
+	// Each field violation says what is wrong in Chinese too.
+	_, err := f.proposals.CreateProposal(as(officeKey), &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{Session: f.session.GetName()}})
+	var violations []string
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				violations = append(violations, v.GetField()+"："+v.GetLocalizedMessage().GetMessage())
+			}
+		}
+	}
+	if got := strings.Join(violations, "; "); !strings.Contains(got, "proposal.title：必填") || strings.Contains(got, "required") {
+		t.Errorf("field violations in Chinese: %s", got)
+	}
+	t.Logf("a case with nothing but its session: %s", strings.Join(violations, "; "))
+
 	// Over REST: the header picks the language, the status carries the
 	// message.
 	for _, r := range []struct {
