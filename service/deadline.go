@@ -2,11 +2,14 @@ package service
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/i18n"
 )
 
 // chinaTime is China Standard Time. China keeps no daylight saving time, so
@@ -62,6 +65,7 @@ func (c deadlineClock) workingDaysAfter(start time.Time, n int, event string) *b
 	}
 	d := deadline(day, fmt.Sprintf("%d working days after %s", n, event), provisional)
 	d.StartTime, d.WorkingDays, d.CountedFrom = timestamppb.New(start), int32(n), event
+	d.RuleZh = i18n.Message(i18n.Chinese, "deadline.working_days", eventZH(event), strconv.Itoa(n))
 	return d
 }
 
@@ -92,6 +96,11 @@ func (c deadlineClock) monthsAfter(start time.Time, n int, event string) *banliv
 	}
 	dl := deadline(day, rule, provisional)
 	dl.StartTime, dl.Months, dl.CountedFrom = timestamppb.New(start), int32(n), event
+	key := "deadline.months"
+	if strings.HasSuffix(rule, ", moved to the next working day") {
+		key = "deadline.months_moved"
+	}
+	dl.RuleZh = i18n.Message(i18n.Chinese, key, eventZH(event), strconv.Itoa(n))
 	return dl
 }
 
@@ -120,14 +129,25 @@ func capAt(d *banliv1.Deadline, fixed string) *banliv1.Deadline {
 	}
 	capped := deadline(day, fmt.Sprintf("by %s, the session's fixed reply day (before %s)", fixed, d.GetRule()), false)
 	capped.StartTime, capped.Months, capped.CountedFrom, capped.FixedDate = d.GetStartTime(), d.GetMonths(), d.GetCountedFrom(), fixed
+	capped.RuleZh = i18n.Message(i18n.Chinese, "deadline.fixed", fixed, d.GetRuleZh())
 	return capped
 }
 
-// onDate is a deadline the office set to a date (an extension).
-func (c deadlineClock) onDate(date time.Time, rule string) *banliv1.Deadline {
+// onDate is a deadline the office set to a date (an extension), from
+// the one before.
+func (c deadlineClock) onDate(date time.Time, rule, from string) *banliv1.Deadline {
 	d := deadline(dateOf(date), rule, false)
 	d.Extended = true
+	d.RuleZh = i18n.Message(i18n.Chinese, "deadline.extended", d.GetDueDate(), from)
 	return d
+}
+
+// eventZH is what a deadline counts from, in Chinese.
+func eventZH(event string) string {
+	if zh := i18n.Message(i18n.Chinese, "from."+event); zh != i18n.Message(i18n.Chinese, "unknown") {
+		return zh
+	}
+	return event
 }
 
 func deadline(day time.Time, rule string, provisional bool) *banliv1.Deadline {

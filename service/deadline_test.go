@@ -178,7 +178,7 @@ func TestRecomputeWhenTheYearIsLoaded(t *testing.T) {
 	if again.GetDueDate() != "2027-02-19" || again.GetProvisional() || again.GetRule() != d.GetRule() {
 		t.Errorf("after 2027 is loaded: %v", again)
 	}
-	extended := clock.onDate(cst(2027, 3, 1, 0), "extended")
+	extended := clock.onDate(cst(2027, 3, 1, 0), "extended", "2027-02-01")
 	if clock.recompute(extended) != extended {
 		t.Error("an extended deadline is a date the office set: it is not recomputed")
 	}

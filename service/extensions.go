@@ -115,7 +115,7 @@ func (s *Server) DecideExtension(ctx context.Context, req *banliv1.DecideExtensi
 		}
 		pending.ApprovedDueDate = date
 		from := a.GetResponseDeadline().GetDueDate()
-		a.ResponseDeadline = c.clock.onDate(due, fmt.Sprintf("extended from %s to %s on approval", from, date))
+		a.ResponseDeadline = c.clock.onDate(due, fmt.Sprintf("extended from %s to %s on approval", from, date), from)
 		c.details = fmt.Sprintf("reply due %s, extended from %s", date, from)
 		return nil
 	})

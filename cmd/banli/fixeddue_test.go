@@ -36,7 +36,8 @@ func TestFixedReplyDays(t *testing.T) {
 	}
 	member = f.assign(t, member, part(f.unit(0), roleLead), part(f.unit(1), roleCo))
 	party = f.assign(t, party, part(f.unit(0), roleLead))
-	if d := due(member); d.GetDueDate() != "2021-05-31" || d.GetRule() != "by 2021-05-31, the session's fixed reply day (before 3 months after assignment)" {
+	if d := due(member); d.GetDueDate() != "2021-05-31" || d.GetRule() != "by 2021-05-31, the session's fixed reply day (before 3 months after assignment)" ||
+		d.GetRuleZh() != "2021-05-31前（本届次规定的答复日期，早于交办后3个月）" {
 		t.Errorf("a member's case: %s (%s)", d.GetDueDate(), d.GetRule())
 	}
 	if d := due(party); d.GetDueDate() != "2021-04-30" {

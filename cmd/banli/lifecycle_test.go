@@ -159,11 +159,11 @@ func TestLeadCaseWithTwoOpinions(t *testing.T) {
 	p = f.assign(t, p, part(f.unit(0), roleLead), part(f.unit(1), roleCo), part(f.unit(2), roleCo))
 	wantState(t, p, banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED)
 	lead, co1, co2 := p.Assignments[0].GetName(), p.Assignments[1].GetName(), p.Assignments[2].GetName()
-	if d := p.Assignments[0].GetSignDeadline(); d.GetDueDate() != "2021-03-08" || d.GetRule() != "5 working days after assignment" {
+	if d := p.Assignments[0].GetSignDeadline(); d.GetDueDate() != "2021-03-08" || d.GetRule() != "5 working days after assignment" || d.GetRuleZh() != "交办后5个工作日" {
 		t.Errorf("sign deadline %v", d)
 	}
-	if d := p.Assignments[0].GetResponseDeadline(); d.GetDueDate() != "2021-06-01" {
-		t.Errorf("reply deadline %v, want 2021-06-01", d)
+	if d := p.Assignments[0].GetResponseDeadline(); d.GetDueDate() != "2021-06-01" || d.GetRuleZh() != "交办后3个月" {
+		t.Errorf("reply deadline %v, want 2021-06-01, 交办后3个月", d)
 	}
 	if d := p.Assignments[1].GetResponseDeadline(); d.GetDueDate() != "2021-04-01" {
 		t.Errorf("opinion deadline %v, want 2021-04-01", d)

@@ -121,7 +121,8 @@ func TestExtensions(t *testing.T) {
 
 	p = must(f.proposals.DecideExtension(office, &banliv1.DecideExtensionRequest{Name: lead, Decision: banliv1.Decision_DECISION_APPROVED, ApprovedDueDate: "2021-07-01", Note: "同意延期至7月1日"}))(t)
 	a := p.Assignments[0]
-	if d := a.GetResponseDeadline(); d.GetDueDate() != "2021-07-01" || !d.GetExtended() || a.GetCurrentDeadline().GetDueDate() != "2021-07-01" {
+	if d := a.GetResponseDeadline(); d.GetDueDate() != "2021-07-01" || !d.GetExtended() || a.GetCurrentDeadline().GetDueDate() != "2021-07-01" ||
+		d.GetRuleZh() != "经批准延期至2021-07-01（原为2021-06-01）" {
 		t.Errorf("after approval: %v / current %v", d, a.GetCurrentDeadline())
 	}
 	if x := a.GetExtensionRequests()[0]; x.GetApprovedDueDate() != "2021-07-01" || x.GetDecision() != banliv1.Decision_DECISION_APPROVED {

@@ -64,8 +64,8 @@ func TestEveryMessageInEveryLanguage(t *testing.T) {
 			t.Errorf("English has no message %q", key)
 			continue
 		}
-		if strings.Count(zh, "%s") != strings.Count(en, "%s") {
-			t.Errorf("%q takes %d arguments in Chinese and %d in English", key, strings.Count(zh, "%s"), strings.Count(en, "%s"))
+		if strings.Count(zh, "%") != strings.Count(en, "%") {
+			t.Errorf("%q takes %d arguments in Chinese and %d in English", key, strings.Count(zh, "%"), strings.Count(en, "%"))
 		}
 	}
 	for key := range messagesEN {

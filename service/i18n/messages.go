@@ -29,6 +29,19 @@ var messagesZH = map[string]string{
 	"deadline_exceeded":      "请求超时，请稍后重试。",
 	"canceled":               "请求已取消。",
 	"unknown":                "请求未能完成。",
+
+	// Deadlines' rules (Deadline.rule_zh), and what they count from.
+	"deadline.working_days":                   "%s后%s个工作日",
+	"deadline.months":                         "%s后%s个月",
+	"deadline.months_moved":                   "%s后%s个月（遇节假日顺延至下一工作日）",
+	"deadline.fixed":                          "%s前（本届次规定的答复日期，早于%s）",
+	"deadline.extended":                       "经批准延期至%s（原为%s）",
+	"from.assignment":                         "交办",
+	"from.the reply":                          "答复",
+	"from.the delivery":                       "送达",
+	"from.now":                                "今天",
+	"from.the unsatisfied rating":             "评价不满意",
+	"from.the office's decision to re-handle": "交办机构决定重办",
 }
 
 var messagesEN = map[string]string{
@@ -55,6 +68,18 @@ var messagesEN = map[string]string{
 	"deadline_exceeded":      "The request took too long; try again later.",
 	"canceled":               "The request was cancelled.",
 	"unknown":                "The request could not be completed.",
+
+	"deadline.working_days":                   "%[2]s working days after %[1]s",
+	"deadline.months":                         "%[2]s months after %[1]s",
+	"deadline.months_moved":                   "%[2]s months after %[1]s, moved to the next working day",
+	"deadline.fixed":                          "by %s, the session's fixed reply day (before %s)",
+	"deadline.extended":                       "extended to %s (from %s) on approval",
+	"from.assignment":                         "assignment",
+	"from.the reply":                          "the reply",
+	"from.the delivery":                       "the delivery",
+	"from.now":                                "now",
+	"from.the unsatisfied rating":             "the unsatisfied rating",
+	"from.the office's decision to re-handle": "the office's decision to re-handle",
 }
 
 // Message is the message key says in lang, with args filled in.

@@ -1834,6 +1834,10 @@ type Deadline struct {
 	DueDate string `protobuf:"bytes,2,opt,name=due_date,json=dueDate,proto3" json:"due_date,omitempty"`
 	// The rule that set it, e.g. "5 working days after assignment".
 	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The same in Chinese, for people, e.g. "交办后5个工作日". Set on
+	// deadlines computed since it was added (a recompute fills in older
+	// ones).
+	RuleZh string `protobuf:"bytes,11,opt,name=rule_zh,json=ruleZh,proto3" json:"rule_zh,omitempty"`
 	// True when the working-day calendar for a year involved was not loaded,
 	// so only weekends were counted; it is recomputed when it is loaded.
 	Provisional bool `protobuf:"varint,4,opt,name=provisional,proto3" json:"provisional,omitempty"`
@@ -1905,6 +1909,13 @@ func (x *Deadline) GetDueDate() string {
 func (x *Deadline) GetRule() string {
 	if x != nil {
 		return x.Rule
+	}
+	return ""
+}
+
+func (x *Deadline) GetRuleZh() string {
+	if x != nil {
+		return x.RuleZh
 	}
 	return ""
 }
@@ -5154,11 +5165,12 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\tRedaction\x12+\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x17.banli.v1.RedactionKindR\x04kind\x12\x1a\n" +
 	"\boriginal\x18\x02 \x01(\tR\boriginal\x12 \n" +
-	"\vreplacement\x18\x03 \x01(\tR\vreplacement\"\xe6\x02\n" +
+	"\vreplacement\x18\x03 \x01(\tR\vreplacement\"\xff\x02\n" +
 	"\bDeadline\x125\n" +
 	"\bdue_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12\x19\n" +
 	"\bdue_date\x18\x02 \x01(\tR\adueDate\x12\x12\n" +
-	"\x04rule\x18\x03 \x01(\tR\x04rule\x12 \n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x17\n" +
+	"\arule_zh\x18\v \x01(\tR\x06ruleZh\x12 \n" +
 	"\vprovisional\x18\x04 \x01(\bR\vprovisional\x129\n" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12!\n" +
