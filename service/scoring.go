@@ -89,7 +89,7 @@ func score(policy *banliv1.ScoringPolicy, st *banliv1.Statistics) (*banliv1.Scor
 			return nil, fmt.Errorf("scoring policy %s: unknown rate %q", policy.GetName(), name)
 		}
 		if r.GetNumerator() != r.GetDenominator() {
-			out.BaseWithheldBecause = append(out.BaseWithheldBecause, fmt.Sprintf("%s is %d/%d", name, r.GetNumerator(), r.GetDenominator()))
+			out.BaseWithheldBecause = append(out.BaseWithheldBecause, fmt.Sprintf("%s为%d/%d，未达100%%", rateNames[name], r.GetNumerator(), r.GetDenominator()))
 		}
 	}
 	base := policy.GetBase()
@@ -116,17 +116,19 @@ func score(policy *banliv1.ScoringPolicy, st *banliv1.Statistics) (*banliv1.Scor
 	return out, nil
 }
 
+// rateNames are the rates a policy may require, as offices name them.
+var rateNames = map[string]string{
+	"on_time_sign_in": "按时签收率", "on_time_reply": "按时答复率", "on_time_opinion": "按时会办率", "reply": "答复率",
+	"face_to_face": "见面率", "satisfaction": "满意率", "disclosure": "答复公开率",
+}
+
 func baseRule(p *banliv1.ScoringPolicy) string {
 	if len(p.GetBaseRequiresFull()) == 0 {
 		return fmt.Sprintf("基础分%s分", formatPoints(p.GetBase()))
 	}
-	names := map[string]string{
-		"on_time_sign_in": "按时签收率", "on_time_reply": "按时答复率", "on_time_opinion": "按时会办率", "reply": "答复率",
-		"face_to_face": "见面率", "satisfaction": "满意率", "disclosure": "答复公开率",
-	}
 	var parts []string
 	for _, n := range p.GetBaseRequiresFull() {
-		parts = append(parts, names[n])
+		parts = append(parts, rateNames[n])
 	}
 	return fmt.Sprintf("%s均达100%%，得基础分%s分", strings.Join(parts, "、"), formatPoints(p.GetBase()))
 }

@@ -249,7 +249,8 @@ func TestAYearOfStatistics(t *testing.T) {
 	// 市教育局: the city policy withholds the base; the deduction policy
 	// takes 1 + 2 + 1 + 2 from 100.
 	city := must(f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Unit: d, Year: 2021}))(t)
-	if city.GetScore().GetTotal() != 0.8 || len(city.GetScore().GetBaseWithheldBecause()) != 3 {
+	if city.GetScore().GetTotal() != 0.8 || len(city.GetScore().GetBaseWithheldBecause()) != 3 ||
+		city.GetScore().GetBaseWithheldBecause()[0] != "按时签收率为3/4，未达100%" || !strings.Contains(city.GetText(), "未得基础分：按时答复率为3/4，未达100%") {
 		t.Errorf("市教育局 city score %v, withheld because %v", city.GetScore().GetTotal(), city.GetScore().GetBaseWithheldBecause())
 	}
 	ded := must(f.statistics().GetYearSummary(office, &banliv1.GetYearSummaryRequest{Unit: d, Year: 2021, ScoringPolicy: "deductions"}))(t)

@@ -862,7 +862,8 @@ type Score struct {
 	Lines []*ScoreLine `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
 	// The sum of the lines.
 	Total float64 `protobuf:"fixed64,3,opt,name=total,proto3" json:"total,omitempty"`
-	// Why the base was not given, if it was not.
+	// Why the base was not given, if it was not, in Chinese as the summary
+	// says it, e.g. "答复公开率为14/15，未达100%".
 	BaseWithheldBecause []string `protobuf:"bytes,4,rep,name=base_withheld_because,json=baseWithheldBecause,proto3" json:"base_withheld_because,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
