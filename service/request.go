@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/i18n"
 	"github.com/banli/banli/store"
 )
 
@@ -67,6 +68,9 @@ func newEvent(ctx context.Context, now *timestamppb.Timestamp, step Step, target
 		FromState: from,
 		ToState:   to,
 		Details:   details,
+		// Changes of cases say more (describeCaseZH); the rest say what
+		// was done.
+		DescriptionZh: i18n.Action(i18n.Chinese, string(step)),
 	}
 	if m := migrationOf(ctx); m != nil {
 		ev.Migrated, ev.RecordTime = true, timestamppb.New(m.recorded)

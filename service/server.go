@@ -300,5 +300,6 @@ func (c *caseChange) commit() {
 	}
 	ev := newEvent(c.ctx, c.nowProto(), c.step, c.target, from, stateName(c.p.GetState()), c.details)
 	ev.Changes = c.changes
+	ev.DescriptionZh = describeCaseZH(c.tx, c.p, c.step, c.target)
 	stageProposal(c.tx, c.id, c.before, c.p, ev)
 }

@@ -39,6 +39,15 @@ func TestDepartmentsAndHandlers(t *testing.T) {
 	if got := p.GetAssignments()[0]; got.GetDepartment() != dept || got.GetHandler() != handler || got.GetResponsiblePerson() != "li-ming" {
 		t.Fatalf("after sign-in: department %q, handler %q, person %q", got.GetDepartment(), got.GetHandler(), got.GetResponsiblePerson())
 	}
+	// The history says it in Chinese, with the names (#16, item 1).
+	history := must(f.events.ListProposalEvents(office, &banliv1.ListProposalEventsRequest{Parent: p.GetName()}))(t).GetEvents()
+	var said []string
+	for _, ev := range history {
+		said = append(said, ev.GetDescriptionZh())
+	}
+	if want := []string{"收到案件", "交办：市数据局（主办）", "市数据局 签收；责任处室：数字政府处；经办人：li-ming"}; !slices.Equal(said, want) {
+		t.Errorf("the history in Chinese:\n got %q\nwant %q", said, want)
+	}
 
 	// The department reaches the part; another department does not.
 	must(f.proposals.GetProposal(deptStaff, &banliv1.GetProposalRequest{Name: p.GetName()}))(t)

@@ -51,6 +51,10 @@ type Event struct {
 	ToState string `protobuf:"bytes,8,opt,name=to_state,json=toState,proto3" json:"to_state,omitempty"`
 	// A short human-readable account of the change, e.g. the reason given.
 	Details string `protobuf:"bytes,9,opt,name=details,proto3" json:"details,omitempty"`
+	// What happened, in Chinese, for people, with the names of the units
+	// and departments it concerns, e.g. "市政务服务数据管理局 签收；责任处室：
+	// 数据资源处". Set on events recorded since it was added.
+	DescriptionZh string `protobuf:"bytes,21,opt,name=description_zh,json=descriptionZh,proto3" json:"description_zh,omitempty"`
 	// The request id of the call, if one was sent.
 	RequestId string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// For a correction (UpdateProposal, UpdateUnit …), each field it
@@ -165,6 +169,13 @@ func (x *Event) GetToState() string {
 func (x *Event) GetDetails() string {
 	if x != nil {
 		return x.Details
+	}
+	return ""
+}
+
+func (x *Event) GetDescriptionZh() string {
+	if x != nil {
+		return x.DescriptionZh
 	}
 	return ""
 }
@@ -568,7 +579,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x19banli/v1/statistics.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x06\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x19banli/v1/statistics.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x06\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -579,7 +590,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"from_state\x18\a \x01(\tR\tfromState\x12\x19\n" +
 	"\bto_state\x18\b \x01(\tR\atoState\x12\x18\n" +
-	"\adetails\x18\t \x01(\tR\adetails\x12\x1d\n" +
+	"\adetails\x18\t \x01(\tR\adetails\x12%\n" +
+	"\x0edescription_zh\x18\x15 \x01(\tR\rdescriptionZh\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\n" +
 	" \x01(\tR\trequestId\x12/\n" +
