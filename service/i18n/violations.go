@@ -29,6 +29,16 @@ func Violation(lang Language, description string) string {
 	return "此项有误：" + description
 }
 
+// ViolationFormats are the English formats the Chinese catalogue says in
+// Chinese, for the test that keeps it in step with the service's code.
+func ViolationFormats() map[string]string {
+	out := make(map[string]string, len(violationsZH))
+	for format, zh := range violationsZH {
+		out[format] = zh
+	}
+	return out
+}
+
 type violationFormat struct {
 	re *regexp.Regexp
 	zh string
