@@ -127,12 +127,13 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 		return nil, "", err
 	}
 	var entries []*banliv1.LedgerEntry
+	names := newDisplayNames(r)
 	for _, ref := range refs {
 		p, err := r.Proposal(ref.Proposal)
 		if err != nil {
 			return nil, "", err
 		}
-		entries = append(entries, ledgerEntry(p, p.GetAssignments()[ref.Assignment-1], asOf))
+		entries = append(entries, names.ledgerEntry(p, p.GetAssignments()[ref.Assignment-1], asOf))
 	}
 	next := ""
 	if more && len(refs) > 0 {
@@ -160,6 +161,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 	// horizon is where a due-soon view stops looking.
 	horizon := s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
 	var entries []*banliv1.LedgerEntry
+	names := newDisplayNames(r)
 	for {
 		list, more, err := r.ListProposals(f.query(), after, limit)
 		if err != nil {
@@ -169,7 +171,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 			var found []*banliv1.LedgerEntry
 			for _, a := range p.GetAssignments() {
 				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(p, a, asOf, horizon)) {
-					e := ledgerEntry(p, a, asOf)
+					e := names.ledgerEntry(p, a, asOf)
 					if view.publication != nil {
 						publicationEntry(e, queuedReply(a), asOf)
 					}
@@ -261,6 +263,47 @@ func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, 
 		return false
 	}
 	return true
+}
+
+// displayNames reads the names of sessions and units for the entries of
+// one page, each once.
+type displayNames struct {
+	r     store.Reader
+	names map[string]string
+}
+
+func newDisplayNames(r store.Reader) *displayNames {
+	return &displayNames{r: r, names: map[string]string{}}
+}
+
+// of is the display name of a session or a unit ("" for none, or for one
+// that cannot be read).
+func (d *displayNames) of(name string) string {
+	if name == "" {
+		return ""
+	}
+	if n, ok := d.names[name]; ok {
+		return n
+	}
+	n := ""
+	if ids, ok := parseName(name, unitsCollection); ok {
+		if u, err := d.r.Unit(ids[0]); err == nil {
+			n = u.GetDisplayName()
+		}
+	} else if ids, ok := parseName(name, sessionsCollection); ok {
+		if s, err := d.r.Session(ids[0]); err == nil {
+			n = s.GetDisplayName()
+		}
+	}
+	d.names[name] = n
+	return n
+}
+
+// ledgerEntry is ledgerEntry with the names people know.
+func (d *displayNames) ledgerEntry(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) *banliv1.LedgerEntry {
+	e := ledgerEntry(p, a, asOf)
+	e.SessionDisplayName, e.UnitDisplayName, e.DepartmentDisplayName = d.of(e.GetSession()), d.of(e.GetUnit()), d.of(e.GetDepartment())
+	return e
 }
 
 func ledgerEntry(p *banliv1.Proposal, a *banliv1.Assignment, asOf time.Time) *banliv1.LedgerEntry {

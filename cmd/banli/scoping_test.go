@@ -156,6 +156,8 @@ func TestOfficeBoundToABody(t *testing.T) {
 	ledger := must(f.supervision().ListLedgerEntries(cppccOffice, &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN}))(t)
 	if len(ledger.GetEntries()) != 1 || ledger.GetEntries()[0].GetProposal() != proposal.GetName() {
 		t.Errorf("the CPPCC office's ledger: %v", ledger.GetEntries())
+	} else if e := ledger.GetEntries()[0]; e.GetUnitDisplayName() != "市数据局" || e.GetSessionDisplayName() != "市政协七届一次会议" {
+		t.Errorf("a ledger entry's names: unit %q, session %q", e.GetUnitDisplayName(), e.GetSessionDisplayName())
 	}
 	due := must(f.supervision().ListLedgerEntries(cppccOffice, &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, WithinWorkingDays: 60}))(t)
 	for _, e := range due.GetEntries() {

@@ -301,8 +301,13 @@ type LedgerEntry struct {
 	Reply              string          `protobuf:"bytes,19,opt,name=reply,proto3" json:"reply,omitempty"`
 	DisclosureState    DisclosureState `protobuf:"varint,20,opt,name=disclosure_state,json=disclosureState,proto3,enum=banli.v1.DisclosureState" json:"disclosure_state,omitempty"`
 	DisclosureDeadline *Deadline       `protobuf:"bytes,21,opt,name=disclosure_deadline,json=disclosureDeadline,proto3" json:"disclosure_deadline,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The names people know them by: the session's, the unit's and the
+	// department's (e.g. 市政务服务数据管理局, 数据资源处), read with the entry.
+	SessionDisplayName    string `protobuf:"bytes,22,opt,name=session_display_name,json=sessionDisplayName,proto3" json:"session_display_name,omitempty"`
+	UnitDisplayName       string `protobuf:"bytes,23,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
+	DepartmentDisplayName string `protobuf:"bytes,24,opt,name=department_display_name,json=departmentDisplayName,proto3" json:"department_display_name,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *LedgerEntry) Reset() {
@@ -480,6 +485,27 @@ func (x *LedgerEntry) GetDisclosureDeadline() *Deadline {
 		return x.DisclosureDeadline
 	}
 	return nil
+}
+
+func (x *LedgerEntry) GetSessionDisplayName() string {
+	if x != nil {
+		return x.SessionDisplayName
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetUnitDisplayName() string {
+	if x != nil {
+		return x.UnitDisplayName
+	}
+	return ""
+}
+
+func (x *LedgerEntry) GetDepartmentDisplayName() string {
+	if x != nil {
+		return x.DepartmentDisplayName
+	}
+	return ""
 }
 
 // Request for ListLedgerEntries.
@@ -966,7 +992,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12-\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x12\x12\n" +
 	"\x04year\x18\x05 \x01(\x05R\x04year\x12'\n" +
-	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xe6\x06\n" +
+	"\x0fenglish_headers\x18\x06 \x01(\bR\x0eenglishHeaders\"\xfc\a\n" +
 	"\vLedgerEntry\x12\x1a\n" +
 	"\bproposal\x18\x01 \x01(\tR\bproposal\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x14\n" +
@@ -994,7 +1020,10 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"keyLeaders\x12\x14\n" +
 	"\x05reply\x18\x13 \x01(\tR\x05reply\x12D\n" +
 	"\x10disclosure_state\x18\x14 \x01(\x0e2\x19.banli.v1.DisclosureStateR\x0fdisclosureState\x12C\n" +
-	"\x13disclosure_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x12disclosureDeadline\"\x89\x03\n" +
+	"\x13disclosure_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x12disclosureDeadline\x120\n" +
+	"\x14session_display_name\x18\x16 \x01(\tR\x12sessionDisplayName\x12*\n" +
+	"\x11unit_display_name\x18\x17 \x01(\tR\x0funitDisplayName\x126\n" +
+	"\x17department_display_name\x18\x18 \x01(\tR\x15departmentDisplayName\"\x89\x03\n" +
 	"\x18ListLedgerEntriesRequest\x12-\n" +
 	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
