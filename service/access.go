@@ -465,19 +465,20 @@ func submitterOf(p *banliv1.Proposal, pr *banliv1.Proposer) string {
 // confineRating admits a proposer's rating of a reply of a case it
 // submitted, for a proposer it submitted: a platform whose case was
 // merged into another (并案) rates for its own proposers, not for the
-// others'.
+// others'. (Only a proposer is confined among those who may rate.)
 func confineRating(r store.Reader, c *Caller, req proto.Message) error {
-	if err := confineToCase(r, c, req); err != nil || c.Role != proposer {
-		return err
-	}
 	rate := req.(*banliv1.RateReplyRequest)
 	ids, ok := parseNamePrefix(rate.GetName())
 	if !ok {
-		return nil
+		return nil // malformed: validation refuses it with the field named
 	}
-	p, err := r.Proposal(ids[0])
+	refuse := denied("%s is not within the reach of %s", rate.GetName(), c.Account)
+	p, err := caseOrRefusal(r, ids[0], refuse)
 	if err != nil {
 		return err
+	}
+	if !mayRead(r, c, p) {
+		return refuse
 	}
 	for _, pr := range p.GetProposers() {
 		if pr.GetId() == rate.GetProposerId() && submitterOf(p, pr) != c.Account {
