@@ -58,23 +58,28 @@ func publicationText(r *banliv1.Reply, given string) (string, []*banliv1.Redacti
 }
 
 // setPublished keeps the masked text on the reply, without the originals.
-func setPublished(c *caseChange, r *banliv1.Reply, text string, redactions []*banliv1.Redaction) {
+func setPublished(r *banliv1.Reply, text string, redactions []*banliv1.Redaction) {
 	r.PublishedText = text
 	r.Redactions = nil
 	for _, red := range redactions {
 		r.Redactions = append(r.Redactions, &banliv1.Redaction{Kind: red.GetKind(), Replacement: red.GetReplacement()})
 	}
-	r.PublishTime = c.nowProto()
 }
 
 func (c *caseChange) publicationChange(r *banliv1.Reply, action banliv1.PublicationAction, reason, previous string) {
-	by := ""
-	if caller, ok := CallerFrom(c.ctx); ok {
-		by = caller.Account
-	}
 	r.PublicationChanges = append(r.PublicationChanges, &banliv1.PublicationChange{
-		Action: action, Reason: reason, By: by, ChangeTime: c.nowProto(), PreviousText: previous,
+		Action: action, Reason: reason, By: callerAccount(c.ctx), ChangeTime: c.nowProto(), PreviousText: previous,
 	})
+}
+
+// publishStep is the step a publication takes: published, or, where the
+// session has the office approve publications and the caller is not the
+// office, submitted for approval.
+func publishStep(ctx context.Context, policy *banliv1.SessionPolicy) Step {
+	if caller, _ := CallerFrom(ctx); policy.GetOfficeReviewsPublication() && (caller == nil || caller.Role != office) {
+		return StepSubmitPublication
+	}
+	return StepPublish
 }
 
 // PublishReply publishes a reply with its contact details masked, or,
@@ -94,14 +99,13 @@ func (s *Server) PublishReply(ctx context.Context, req *banliv1.PublishReplyRequ
 		if err != nil {
 			return err
 		}
-		setPublished(c, r, text, redactions)
-		if caller, _ := CallerFrom(c.ctx); policy.GetOfficeReviewsPublication() && (caller == nil || caller.Role != office) {
-			c.step = StepSubmitPublication
-			r.PublishTime = nil
+		setPublished(r, text, redactions)
+		if c.step = publishStep(c.ctx, policy); c.step == StepSubmitPublication {
 			c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_SUBMITTED, "", "")
 			c.details = fmt.Sprintf("%s submitted for publication, %d details masked", r.GetName(), len(redactions))
 			return nil
 		}
+		r.PublishTime = c.nowProto()
 		c.details = fmt.Sprintf("published %s, %d details masked", r.GetName(), len(redactions))
 		return nil
 	})
@@ -177,7 +181,8 @@ func (s *Server) CorrectPublication(ctx context.Context, req *banliv1.CorrectPub
 			return err
 		}
 		c.publicationChange(r, banliv1.PublicationAction_PUBLICATION_ACTION_CORRECTED, req.GetReason(), r.GetPublishedText())
-		setPublished(c, r, text, redactions)
+		setPublished(r, text, redactions)
+		r.PublishTime = c.nowProto()
 		c.details = fmt.Sprintf("publication of %s corrected: %s", r.GetName(), req.GetReason())
 		return nil
 	})
