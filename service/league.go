@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/i18n"
 	"github.com/banli/banli/store"
 )
 
@@ -142,14 +143,6 @@ func (s *Server) ListUnitStatistics(ctx context.Context, req *banliv1.ListUnitSt
 	return out, nil
 }
 
-// proposerTypeLabels are the proposer types as offices name them.
-var proposerTypeLabels = map[banliv1.ProposerType]string{
-	banliv1.ProposerType_PROPOSER_TYPE_PERSON: "个人", banliv1.ProposerType_PROPOSER_TYPE_PARTY: "党派",
-	banliv1.ProposerType_PROPOSER_TYPE_GROUP: "团体", banliv1.ProposerType_PROPOSER_TYPE_SECTOR: "界别",
-	banliv1.ProposerType_PROPOSER_TYPE_MEMBER_GROUP: "小组", banliv1.ProposerType_PROPOSER_TYPE_SPECIAL_COMMITTEE: "专委会",
-	banliv1.ProposerType_PROPOSER_TYPE_DELEGATION: "代表团",
-}
-
 // GetStatisticsBreakdown splits the office's figures one way.
 func (s *Server) GetStatisticsBreakdown(ctx context.Context, req *banliv1.GetStatisticsBreakdownRequest) (*banliv1.StatisticsBreakdown, error) {
 	v := &violations{}
@@ -196,7 +189,7 @@ func (s *Server) GetStatisticsBreakdown(ctx context.Context, req *banliv1.GetSta
 			if prefix == proposerTypeScopePrefix {
 				n, _ := strconv.Atoi(value)
 				t := banliv1.ProposerType(n)
-				row.Key, row.Label = t.String(), proposerTypeLabels[t]
+				row.Key, row.Label = t.String(), i18n.Label(i18n.Chinese, t.String())
 			}
 			out.Rows = append(out.Rows, row)
 		}
@@ -229,7 +222,7 @@ func breakdownByBody(r store.Reader, c *Caller, f figureScope, out *banliv1.Stat
 			return err
 		}
 		if !allZero(v) {
-			out.Rows = append(out.Rows, &banliv1.BreakdownRow{Key: body.String(), Label: bodyLabels[body], Statistics: one.figures(v, "")})
+			out.Rows = append(out.Rows, &banliv1.BreakdownRow{Key: body.String(), Label: casesOfBody(body), Statistics: one.figures(v, "")})
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/i18n"
 	"github.com/banli/banli/store"
 )
 
@@ -190,16 +191,12 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 		if st, err = f.unitFigures(r, req.GetUnit(), false); err != nil {
 			return err
 		}
-		if req.GetSession() != "" {
-			sess, err := r.Session(idOf(req.GetSession(), sessionsCollection))
-			if err != nil {
-				return err
-			}
-			title += sess.GetDisplayName()
+		if f.session != "" {
+			title += f.sessionTitle
 		} else {
 			title += fmt.Sprintf("%d年", st.GetYear())
 			if b := req.GetBody(); b != 0 {
-				title += bodyLabels[b]
+				title += casesOfBody(b)
 			}
 		}
 		return nil
@@ -220,8 +217,8 @@ func (s *Server) GetYearSummary(ctx context.Context, req *banliv1.GetYearSummary
 	}, nil
 }
 
-// bodyLabels are the bodies as a summary names their cases.
-var bodyLabels = map[banliv1.Body]string{banliv1.Body_BODY_NPC: "人大代表建议", banliv1.Body_BODY_CPPCC: "政协提案"}
+// casesOfBody is how people name a body's cases: 人大代表建议, 政协提案.
+func casesOfBody(b banliv1.Body) string { return i18n.Label(i18n.Chinese, KindOfBody(b).String()) }
 
 // namedScoringPolicy is a built-in policy, or a saved one in a version (0:
 // the latest) with that version.

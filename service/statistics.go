@@ -364,8 +364,10 @@ func statistics(v []int64, ofUnit bool) *banliv1.Statistics {
 // or of a year (all its sessions, or one body's).
 type figureScope struct {
 	session string
-	year    int32
-	body    banliv1.Body
+	// sessionTitle is the session's display name, for a summary's title.
+	sessionTitle string
+	year         int32
+	body         banliv1.Body
 	// sessions, for a body, are its sessions of the year.
 	sessions []string
 }
@@ -399,7 +401,7 @@ func resolveScope(r store.Reader, c *Caller, session string, year int32, body ba
 		if err != nil {
 			return out, notFoundOr(err, session, "session")
 		}
-		out.year = sess.GetYear()
+		out.year, out.sessionTitle = sess.GetYear(), sess.GetDisplayName()
 		return out, nil
 	}
 	if body != 0 || c.bodyBound() {
