@@ -16,6 +16,7 @@ import (
 
 // describeCaseZH describes step on case p, whose target is target.
 func describeCaseZH(r store.Reader, p *banliv1.Proposal, step Step, target string) string {
+	names := newDisplayNames(r)
 	what := i18n.Action(i18n.Chinese, string(step))
 	if what == "" {
 		what = string(step)
@@ -26,19 +27,19 @@ func describeCaseZH(r store.Reader, p *banliv1.Proposal, step Step, target strin
 			var parts []string
 			for _, a := range p.GetAssignments() {
 				if isCurrent(a) {
-					parts = append(parts, fmt.Sprintf("%s（%s）", unitDisplayName(r, a.GetUnit()), i18n.Label(i18n.Chinese, a.GetRole().String())))
+					parts = append(parts, fmt.Sprintf("%s（%s）", names.orName(a.GetUnit()), i18n.Label(i18n.Chinese, a.GetRole().String())))
 				}
 			}
 			return what + "：" + strings.Join(parts, "、")
 		}
 		return what
 	}
-	out := unitDisplayName(r, a.GetUnit()) + " " + what
+	out := names.orName(a.GetUnit()) + " " + what
 	switch step {
 	case StepSign, StepDelegate:
 		var more []string
 		if d := a.GetDepartment(); d != "" {
-			more = append(more, "责任处室："+unitDisplayName(r, d))
+			more = append(more, "责任处室："+names.orName(d))
 		}
 		if person := a.GetResponsiblePerson(); person != "" {
 			more = append(more, "经办人："+person)
@@ -69,14 +70,4 @@ func targetAssignment(p *banliv1.Proposal, target string) *banliv1.Assignment {
 		}
 	}
 	return nil
-}
-
-// unitDisplayName is a unit's display name, or its resource name if it cannot be
-// read.
-func unitDisplayName(r store.Reader, unit string) string {
-	u, err := r.Unit(idOf(unit, unitsCollection))
-	if err != nil || u.GetDisplayName() == "" {
-		return unit
-	}
-	return u.GetDisplayName()
 }

@@ -158,8 +158,12 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		yes := true
 		f.key, f.leader, f.keyLeader = &yes, req.GetSupervisingLeader(), req.GetLeader()
 	}
-	// horizon is where a due-soon view stops looking.
-	horizon := s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
+	// horizon is where a due-soon view stops looking; only a view that
+	// narrows further (view.also) looks at it.
+	var horizon time.Time
+	if view.also != nil {
+		horizon = s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
+	}
 	var entries []*banliv1.LedgerEntry
 	names := newDisplayNames(r)
 	for {
@@ -263,40 +267,6 @@ func ledgerShows(states []banliv1.AssignmentState, role banliv1.AssignmentRole, 
 		return false
 	}
 	return true
-}
-
-// displayNames reads the names of sessions and units for the entries of
-// one page, each once.
-type displayNames struct {
-	r     store.Reader
-	names map[string]string
-}
-
-func newDisplayNames(r store.Reader) *displayNames {
-	return &displayNames{r: r, names: map[string]string{}}
-}
-
-// of is the display name of a session or a unit ("" for none, or for one
-// that cannot be read).
-func (d *displayNames) of(name string) string {
-	if name == "" {
-		return ""
-	}
-	if n, ok := d.names[name]; ok {
-		return n
-	}
-	n := ""
-	if ids, ok := parseName(name, unitsCollection); ok {
-		if u, err := d.r.Unit(ids[0]); err == nil {
-			n = u.GetDisplayName()
-		}
-	} else if ids, ok := parseName(name, sessionsCollection); ok {
-		if s, err := d.r.Session(ids[0]); err == nil {
-			n = s.GetDisplayName()
-		}
-	}
-	d.names[name] = n
-	return n
 }
 
 // ledgerEntry is ledgerEntry with the names people know.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/banli/banli/store"
 )
 
 // Resource names (AIP-122). Ids are positive decimal numbers given by the
@@ -128,4 +130,47 @@ func (v *violations) replyRef(field, name string) replyRef {
 		return replyRef{}
 	}
 	return replyRef{assignmentRef: assignmentRef{proposal: ids[0], assignment: int(ids[1])}, round: int(ids[2])}
+}
+
+// displayNames reads the names people know sessions and units by, each
+// once for what it is used for (a ledger page, an event).
+type displayNames struct {
+	r     store.Reader
+	names map[string]string
+}
+
+func newDisplayNames(r store.Reader) *displayNames {
+	return &displayNames{r: r, names: map[string]string{}}
+}
+
+// of is the display name of a session or a unit ("" for none, or for one
+// that cannot be read).
+func (d *displayNames) of(name string) string {
+	if name == "" {
+		return ""
+	}
+	if n, ok := d.names[name]; ok {
+		return n
+	}
+	n := ""
+	if ids, ok := parseName(name, unitsCollection); ok {
+		if u, err := d.r.Unit(ids[0]); err == nil {
+			n = u.GetDisplayName()
+		}
+	} else if ids, ok := parseName(name, sessionsCollection); ok {
+		if s, err := d.r.Session(ids[0]); err == nil {
+			n = s.GetDisplayName()
+		}
+	}
+	d.names[name] = n
+	return n
+}
+
+// orName is the display name of a session or a unit, or its resource
+// name when it has none that can be read.
+func (d *displayNames) orName(name string) string {
+	if n := d.of(name); n != "" {
+		return n
+	}
+	return name
 }
