@@ -48,16 +48,31 @@ func auditRecord(ctx context.Context, method string, req proto.Message, now time
 // ListProposals, "audit" for ListAuditRecords, "statistics" for
 // GetStatistics. Requests are read anyway, so a refused or empty one is
 // still recorded against something.
-func methodCollection(method string) string {
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
-	md, ok := d.(protoreflect.MethodDescriptor)
-	if err != nil || !ok {
-		return ""
-	}
+func methodCollection(method string) string { return methodCollections()[method] }
+
+// methodCollections is methodCollection of every method of the API, read
+// once from the services' descriptors.
+var methodCollections = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	protoregistry.GlobalFiles.RangeFilesByPackage("banli.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			sd := fd.Services().Get(i)
+			for j := range sd.Methods().Len() {
+				md := sd.Methods().Get(j)
+				out["/"+string(sd.FullName())+"/"+string(md.Name())] = collectionOfRoute(md)
+			}
+		}
+		return true
+	})
+	return out
+})
+
+// collectionOfRoute is the collection a method's REST route is under; for
+// a stream without a route, what its name says it moves: "proposals" for
+// ImportProposals, "files" for UploadFile.
+func collectionOfRoute(md protoreflect.MethodDescriptor) string {
 	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
 	if rule == nil {
-		// A stream without a REST route: what its name says it moves,
-		// "proposals" for ImportProposals, "files" for UploadFile.
 		name := string(md.Name())
 		i := strings.IndexFunc(name[1:], unicode.IsUpper) + 1
 		what := strings.ToLower(name[i:i+1]) + name[i+1:]
