@@ -63,32 +63,41 @@ func (s *Server) ListCalendarYears(ctx context.Context, req *banliv1.ListCalenda
 	return &banliv1.ListCalendarYearsResponse{CalendarYears: s.calendar.Years()}, nil
 }
 
+// calendarDays checks a list of days of a schedule: at most max, each a
+// date with its holiday's name.
+func (v *violations) calendarDays(field string, list []*banliv1.CalendarDay, max int) {
+	if len(list) > max {
+		v.add(field, "at most %d days", max)
+		return
+	}
+	for i, d := range list {
+		v.date(fmt.Sprintf("%s[%d].date", field, i), d.GetDate())
+		v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), maxHolidayNameLen, false)
+	}
+}
+
+// notices checks the notices a schedule comes from: at most 10, each at
+// most 200 characters.
+func (v *violations) notices(field string, sources []string) {
+	if len(sources) > 10 {
+		v.add(field, "at most 10")
+		return
+	}
+	for i, src := range sources {
+		v.line(fmt.Sprintf("%s[%d]", field, i), src, 200, true)
+	}
+}
+
 func validateLoadCalendarYear(req *banliv1.LoadCalendarYearRequest) error {
 	v := &violations{}
 	year := v.calendarYear("name", req.GetName())
 	v.mutation(req.GetEtag(), req.GetRequestId())
-	days := func(field string, list []*banliv1.CalendarDay, max int) {
-		if len(list) > max {
-			v.add(field, "at most %d days", max)
-			return
-		}
-		for i, d := range list {
-			v.date(fmt.Sprintf("%s[%d].date", field, i), d.GetDate())
-			v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), maxHolidayNameLen, false)
-		}
-	}
-	days("days_off", req.GetDaysOff(), 60)
-	days("make_up_working_days", req.GetMakeUpWorkingDays(), 20)
-	switch n := len(req.GetSources()); {
-	case n == 0:
+	v.calendarDays("days_off", req.GetDaysOff(), 60)
+	v.calendarDays("make_up_working_days", req.GetMakeUpWorkingDays(), 20)
+	if len(req.GetSources()) == 0 {
 		v.add("sources", "required: the notice the schedule comes from")
-	case n > 10:
-		v.add("sources", "at most 10")
-	default:
-		for i, src := range req.GetSources() {
-			v.line(fmt.Sprintf("sources[%d]", i), src, 200, true)
-		}
 	}
+	v.notices("sources", req.GetSources())
 	if len(v.list) == 0 {
 		if err := calendar.Check(&banliv1.CalendarYear{Year: year, DaysOff: req.GetDaysOff(), MakeUpWorkingDays: req.GetMakeUpWorkingDays()}); err != nil {
 			v.add("days_off", "%v", err)
@@ -140,10 +149,15 @@ func (s *Server) LoadCalendarYear(ctx context.Context, req *banliv1.LoadCalendar
 	if err != nil {
 		return nil, err
 	}
+	return s.putInForce(ctx, cy)
+}
+
+// putInForce puts a committed version of a year in force and recomputes
+// the deadlines its load queued. Done now, so that the answer finds the
+// deadlines right; a batch cut off (the call ends, the server stops) is
+// resumed by the scheduled steps.
+func (s *Server) putInForce(ctx context.Context, cy *banliv1.CalendarYear) (*banliv1.CalendarYear, error) {
 	s.calendar.Set(cy)
-	// Done now, so that the answer finds the deadlines right; a batch cut
-	// off (the call ends, the server stops) is resumed by the scheduled
-	// steps.
 	if _, err := s.RunRecomputes(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
@@ -163,29 +177,13 @@ func validateLoadRegionalCalendar(req *banliv1.LoadRegionalCalendarRequest) erro
 		v.add("layer.region", "a region's id: 2 to 63 lowercase letters, digits and hyphens, starting with a letter, e.g. guangxi")
 	}
 	v.line("layer.display_name", layer.GetDisplayName(), maxNameLen, true)
-	days := func(field string, list []*banliv1.CalendarDay, max int) {
-		if len(list) > max {
-			v.add(field, "at most %d days", max)
-			return
-		}
-		for i, d := range list {
-			v.date(fmt.Sprintf("%s[%d].date", field, i), d.GetDate())
-			v.line(fmt.Sprintf("%s[%d].holiday", field, i), d.GetHoliday(), maxHolidayNameLen, false)
-		}
-	}
-	days("layer.days_off", layer.GetDaysOff(), 20)
-	days("layer.make_up_working_days", layer.GetMakeUpWorkingDays(), 10)
+	v.calendarDays("layer.days_off", layer.GetDaysOff(), 20)
+	v.calendarDays("layer.make_up_working_days", layer.GetMakeUpWorkingDays(), 10)
 	removal := len(layer.GetDaysOff())+len(layer.GetMakeUpWorkingDays()) == 0
-	switch n := len(layer.GetSources()); {
-	case n == 0 && !removal:
+	if len(layer.GetSources()) == 0 && !removal {
 		v.add("layer.sources", "required: the notice the region's days come from")
-	case n > 10:
-		v.add("layer.sources", "at most 10")
-	default:
-		for i, src := range layer.GetSources() {
-			v.line(fmt.Sprintf("layer.sources[%d]", i), src, 200, true)
-		}
 	}
+	v.notices("layer.sources", layer.GetSources())
 	if len(v.list) == 0 {
 		if err := calendar.CheckLayer(year, layer); err != nil {
 			v.add("layer.days_off", "%v", err)
@@ -240,11 +238,7 @@ func (s *Server) LoadRegionalCalendar(ctx context.Context, req *banliv1.LoadRegi
 	if err != nil {
 		return nil, err
 	}
-	s.calendar.Set(cy)
-	if _, err := s.RunRecomputes(context.WithoutCancel(ctx)); err != nil {
-		return nil, err
-	}
-	return cy, nil
+	return s.putInForce(ctx, cy)
 }
 
 func sortedDays(days []*banliv1.CalendarDay) []*banliv1.CalendarDay {
