@@ -1,7 +1,6 @@
 package service
 
 import (
-	"slices"
 	"strconv"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -93,7 +92,7 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		if h := a.GetHandler(); h != "" {
 			terms = append(terms, handlerTerm(h))
 		}
-		if r := queuedReply(a); r != nil && !slices.Contains(terms, publicationTerm(r.GetDisclosureState())) {
+		if r := queuedReply(a); r != nil { // a backend keeps each term once
 			terms = append(terms, publicationTerm(r.GetDisclosureState()))
 		}
 	}
