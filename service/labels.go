@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -15,20 +16,33 @@ import (
 // ListLabels lists how people name the API's enum values, from the
 // catalogues of service/i18n.
 func (s *Server) ListLabels(ctx context.Context, req *banliv1.ListLabelsRequest) (*banliv1.ListLabelsResponse, error) {
+	out := &banliv1.ListLabelsResponse{}
+	for _, e := range allLabels() {
+		if req.GetEnum() == "" || e.GetEnum() == req.GetEnum() {
+			out.Enums = append(out.Enums, e)
+		}
+	}
+	if len(out.Enums) == 0 {
+		return nil, invalidField("enum", "%q is no enum of the API; give a full name like banli.v1.AssignmentRole", req.GetEnum())
+	}
+	return out, nil
+}
+
+// allLabels are the labels of every enum of the API, in name order: the
+// enums and the catalogues are fixed, so they are read once. Answers share
+// them, and nothing changes them.
+var allLabels = sync.OnceValue(func() []*banliv1.EnumLabels {
 	var enums []protoreflect.EnumDescriptor
 	protoregistry.GlobalTypes.RangeEnums(func(et protoreflect.EnumType) bool {
-		if ed := et.Descriptor(); ed.ParentFile().Package() == "banli.v1" && (req.GetEnum() == "" || string(ed.FullName()) == req.GetEnum()) {
+		if ed := et.Descriptor(); ed.ParentFile().Package() == "banli.v1" {
 			enums = append(enums, ed)
 		}
 		return true
 	})
-	if len(enums) == 0 {
-		return nil, invalidField("enum", "%q is no enum of the API; give a full name like banli.v1.AssignmentRole", req.GetEnum())
-	}
 	slices.SortFunc(enums, func(a, b protoreflect.EnumDescriptor) int {
 		return strings.Compare(string(a.FullName()), string(b.FullName()))
 	})
-	out := &banliv1.ListLabelsResponse{}
+	var out []*banliv1.EnumLabels
 	for _, ed := range enums {
 		labels := &banliv1.EnumLabels{Enum: string(ed.FullName())}
 		for i := range ed.Values().Len() {
@@ -40,7 +54,7 @@ func (s *Server) ListLabels(ctx context.Context, req *banliv1.ListLabelsRequest)
 			labels.Values = append(labels.Values, &banliv1.ValueLabel{Value: name, Number: int32(v.Number()),
 				Zh: i18n.Label(i18n.Chinese, name), En: i18n.Label(i18n.English, name)})
 		}
-		out.Enums = append(out.Enums, labels)
+		out = append(out, labels)
 	}
-	return out, nil
-}
+	return out
+})
