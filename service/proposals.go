@@ -86,7 +86,7 @@ func newProposal(id uint64, in *banliv1.Proposal, sess *banliv1.Session, now tim
 	for i, pr := range in.GetProposers() {
 		pr = proto.Clone(pr).(*banliv1.Proposer)
 		pr.Id = int32(i + 1)
-		pr.MergedFrom = ""
+		pr.MergedFrom, pr.Submitter = "", "" // the server's: a merge sets them
 		p.Proposers = append(p.Proposers, pr)
 	}
 	return p

@@ -217,12 +217,14 @@ func (s *Server) UpdateProposal(ctx context.Context, req *banliv1.UpdateProposal
 
 // keepProposerIDs gives the proposers of a corrected list their ids: one
 // the case had keeps it, one with id 0 is new and gets the next, and a
-// proposer who rated or was delivered to may not go.
+// proposer who rated or was delivered to may not go. What the server
+// records of a proposer (the case it was merged from, the account that
+// submitted it) stays as recorded, and a new proposer has none.
 func keepProposerIDs(before, after *banliv1.Proposal) error {
-	had := map[int32]bool{}
+	had := map[int32]*banliv1.Proposer{}
 	next := int32(0)
 	for _, pr := range before.GetProposers() {
-		had[pr.GetId()] = true
+		had[pr.GetId()] = pr
 		next = max(next, pr.GetId())
 	}
 	kept := map[int32]bool{}
@@ -231,12 +233,13 @@ func keepProposerIDs(before, after *banliv1.Proposal) error {
 		case id == 0:
 			next++
 			pr.Id = next
-		case !had[id]:
+		case had[id] == nil:
 			return invalidField(fmt.Sprintf("proposal.proposers[%d].id", i), "%s has no proposer %d: give 0 for a new one", before.GetName(), id)
 		case kept[id]:
 			return invalidField(fmt.Sprintf("proposal.proposers[%d].id", i), "proposer %d is listed twice", id)
 		}
 		kept[pr.GetId()] = true
+		pr.MergedFrom, pr.Submitter = had[pr.GetId()].GetMergedFrom(), had[pr.GetId()].GetSubmitter()
 	}
 	for _, a := range before.GetAssignments() {
 		for _, r := range a.GetReplies() {

@@ -244,3 +244,34 @@ func TestMergedProposersRateThroughTheirOwnAccounts(t *testing.T) {
 	_, err := f.proposals.GetProposal(other, &banliv1.GetProposalRequest{Name: target.GetName()})
 	wantCode(t, err, codes.PermissionDenied, "")
 }
+
+// TestProposerSubmitterIsTheServers: Proposer.submitter is output only. A
+// platform that sends another platform's account there gives it no reach
+// into the case; the office's correction of the proposers keeps what the
+// server recorded (#15, item 1).
+func TestProposerSubmitterIsTheServers(t *testing.T) {
+	f := newFixture(t)
+	platformA := as(f.account(t, "forging-a", banliv1.Role_ROLE_PROPOSER, ""))
+	platformB := as(f.account(t, "forged-b", banliv1.Role_ROLE_PROPOSER, ""))
+	req := f.receiveRequest("F1")
+	req.Proposal.Proposers[0].Submitter = "accounts/forged-b"
+	p := must(f.proposals.CreateProposal(platformA, req))(t)
+	if got := p.GetProposers()[0].GetSubmitter(); got != "" {
+		t.Errorf("the stored proposer names submitter %q", got)
+	}
+	_, err := f.proposals.GetProposal(platformB, &banliv1.GetProposalRequest{Name: p.GetName()})
+	wantCode(t, err, codes.PermissionDenied, "")
+
+	// Merged in, the proposer's submitter is the server's; an office's
+	// correction of the list keeps it, and cannot make one up.
+	merged := must(f.proposals.CreateProposal(platformB, f.receiveRequest("F2")))(t)
+	p = must(f.proposals.MergeProposals(office, &banliv1.MergeProposalsRequest{Name: p.GetName(), Sources: []string{merged.GetName()}}))(t)
+	proposers := p.GetProposers()
+	proposers[0].Submitter = "accounts/forged-b"
+	proposers[1].Submitter = ""
+	p = must(f.proposals.UpdateProposal(office, &banliv1.UpdateProposalRequest{Proposal: &banliv1.Proposal{Name: p.GetName(), Proposers: proposers},
+		UpdateMask: mask("proposers"), Etag: p.GetEtag()}))(t)
+	if a, b := p.GetProposers()[0].GetSubmitter(), p.GetProposers()[1].GetSubmitter(); a != "" || b != "accounts/forged-b" {
+		t.Errorf("after the correction: submitters %q and %q, want \"\" and accounts/forged-b", a, b)
+	}
+}
