@@ -33,6 +33,7 @@ var ledgerViews = map[banliv1.LedgerView]struct {
 	banliv1.LedgerView_LEDGER_VIEW_NOT_DELIVERED:        {states: []banliv1.AssignmentState{aReplied}, also: notDelivered},
 	banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON: {publication: []banliv1.DisclosureState{pending, pubAwaiting}, also: publicationDueSoon},
 	banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE:  {publication: []banliv1.DisclosureState{pending, pubAwaiting, pubOverdue}, also: publicationOverdue},
+	banliv1.LedgerView_LEDGER_VIEW_ALL_OPEN:             {},
 	banliv1.LedgerView_LEDGER_VIEW_DUE_SOON:             {},
 	banliv1.LedgerView_LEDGER_VIEW_OVERDUE:              {},
 }
@@ -42,6 +43,8 @@ const defaultDueSoonDays = 5
 func validateLedger(r *banliv1.ListLedgerEntriesRequest) error {
 	v := &violations{}
 	v.enum("view", r.GetView(), true)
+	v.enum("kind", r.GetKind(), false)
+	v.enum("state", r.GetState(), false)
 	if r.GetUnit() != "" {
 		v.unitID("unit", r.GetUnit())
 	}
@@ -89,7 +92,7 @@ func (s *Server) ledgerPage(r store.Reader, c *Caller, req *banliv1.ListLedgerEn
 	if req.GetAsOf() != nil {
 		asOf = req.GetAsOf().AsTime()
 	}
-	sessions, err := sessionsMatching(r, req.GetSession(), 0, req.GetYear())
+	sessions, err := sessionsMatching(r, req.GetSession(), req.GetKind(), req.GetYear())
 	if err != nil {
 		return nil, "", err
 	}
@@ -133,7 +136,12 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 		if err != nil {
 			return nil, "", err
 		}
-		entries = append(entries, names.ledgerEntry(p, p.GetAssignments()[ref.Assignment-1], asOf))
+		// The due index knows no part states: a state asked for is
+		// judged here, so a page may hold fewer entries than it could.
+		a := p.GetAssignments()[ref.Assignment-1]
+		if st := req.GetState(); st == 0 || a.GetState() == st {
+			entries = append(entries, names.ledgerEntry(p, a, asOf))
+		}
 	}
 	next := ""
 	if more && len(refs) > 0 {
@@ -150,7 +158,11 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		return nil, "", err
 	}
 	view := ledgerViews[req.GetView()]
-	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: view.states, handler: req.GetHandler(), publication: view.publication, reach: reach}
+	states, any := viewStates(view.states, req.GetState())
+	if !any {
+		return nil, "", nil
+	}
+	f := caseFilter{sessions: sessions, unit: req.GetUnit(), role: view.role, partStates: states, handler: req.GetHandler(), publication: view.publication, reach: reach}
 	if req.GetYear() != 0 && req.GetSession() == "" {
 		f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 	}
@@ -174,7 +186,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 		for _, p := range list {
 			var found []*banliv1.LedgerEntry
 			for _, a := range p.GetAssignments() {
-				if ledgerShows(view.states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(p, a, asOf, horizon)) {
+				if ledgerShows(states, view.role, req.GetUnit(), req.GetHandler(), p, a) && (view.also == nil || view.also(p, a, asOf, horizon)) {
 					e := names.ledgerEntry(p, a, asOf)
 					if view.publication != nil {
 						publicationEntry(e, queuedReply(a), asOf)
@@ -195,6 +207,19 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 			return entries, pageToken(req, after), nil
 		}
 	}
+}
+
+// viewStates narrows a view's part states to the one a request asks for:
+// that state, if the view lists it (or lists every state); any is false
+// when the view lists none of it.
+func viewStates(view []banliv1.AssignmentState, asked banliv1.AssignmentState) (states []banliv1.AssignmentState, any bool) {
+	switch {
+	case asked == 0:
+		return view, true
+	case len(view) == 0 || slices.Contains(view, asked):
+		return []banliv1.AssignmentState{asked}, true
+	}
+	return nil, false
 }
 
 // dueSoonDays is how far ahead a due-soon view looks, in working days.

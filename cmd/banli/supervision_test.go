@@ -164,10 +164,13 @@ func TestReminders(t *testing.T) {
 // reads each view, by unit and for the whole office.
 func TestLedgerViews(t *testing.T) {
 	f := newFixture(t) // Monday 1 March 2021
-	ledger := func(view banliv1.LedgerView, unit string, asOf time.Time) []string {
+	ledger := func(view banliv1.LedgerView, unit string, asOf time.Time, narrow ...func(*banliv1.ListLedgerEntriesRequest)) []string {
 		t.Helper()
 		var names []string
 		req := &banliv1.ListLedgerEntriesRequest{View: view, Unit: unit, PageSize: 2}
+		for _, n := range narrow {
+			n(req)
+		}
 		if !asOf.IsZero() {
 			req.AsOf = timestamppb.New(asOf)
 		}
@@ -208,21 +211,37 @@ func TestLedgerViews(t *testing.T) {
 	gone := f.assign(t, f.receive(t), part(f.unit(0), roleLead))
 	must(f.proposals.WithdrawProposal(office, &banliv1.WithdrawProposalRequest{Name: gone.GetName()}))(t)
 
+	inState := func(st banliv1.AssignmentState) func(*banliv1.ListLedgerEntriesRequest) {
+		return func(r *banliv1.ListLedgerEntriesRequest) { r.State = st }
+	}
+	ofKind := func(k banliv1.ProposalKind) func(*banliv1.ListLedgerEntriesRequest) {
+		return func(r *banliv1.ListLedgerEntriesRequest) { r.Kind = k }
+	}
 	views := []struct {
-		view banliv1.LedgerView
-		unit string
-		want []string
+		view   banliv1.LedgerView
+		unit   string
+		want   []string
+		narrow []func(*banliv1.ListLedgerEntriesRequest)
 	}{
-		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, "", []string{awaiting.Assignments[0].GetName(), key.Assignments[0].GetName()}},
-		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, f.unit(0), []string{awaiting.Assignments[0].GetName()}},
-		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION, "", []string{opinion.Assignments[1].GetName()}},
-		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION, f.unit(2), nil},
-		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, "", []string{ra}},
-		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, "", []string{ua}},
-		{banliv1.LedgerView_LEDGER_VIEW_KEY_CASES, "", []string{key.Assignments[0].GetName()}},
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, "", []string{awaiting.Assignments[0].GetName(), key.Assignments[0].GetName()}, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, f.unit(0), []string{awaiting.Assignments[0].GetName()}, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION, "", []string{opinion.Assignments[1].GetName()}, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_OPINION, f.unit(2), nil, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, "", []string{ra}, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_RATED_UNSATISFIED, "", []string{ua}, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_KEY_CASES, "", []string{key.Assignments[0].GetName()}, nil},
+		// The whole ledger: every current part of the cases in hand.
+		{banliv1.LedgerView_LEDGER_VIEW_ALL_OPEN, "", []string{awaiting.Assignments[0].GetName(), opinion.Assignments[0].GetName(), opinion.Assignments[1].GetName(), ra, ua, key.Assignments[0].GetName()}, nil},
+		{banliv1.LedgerView_LEDGER_VIEW_ALL_OPEN, "", []string{opinion.Assignments[0].GetName(), opinion.Assignments[1].GetName()}, []func(*banliv1.ListLedgerEntriesRequest){inState(banliv1.AssignmentState_ASSIGNMENT_STATE_SIGNED)}},
+		{banliv1.LedgerView_LEDGER_VIEW_ALL_OPEN, f.unit(2), []string{opinion.Assignments[0].GetName()}, []func(*banliv1.ListLedgerEntriesRequest){inState(banliv1.AssignmentState_ASSIGNMENT_STATE_SIGNED)}},
+		// A state the view does not list matches nothing.
+		{banliv1.LedgerView_LEDGER_VIEW_AWAITING_SIGN_IN, "", nil, []func(*banliv1.ListLedgerEntriesRequest){inState(banliv1.AssignmentState_ASSIGNMENT_STATE_SIGNED)}},
+		// The body, as the kind of its cases: the fixture's are proposals.
+		{banliv1.LedgerView_LEDGER_VIEW_REPLIED_NOT_RATED, "", []string{ra}, []func(*banliv1.ListLedgerEntriesRequest){ofKind(banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL)}},
+		{banliv1.LedgerView_LEDGER_VIEW_ALL_OPEN, "", nil, []func(*banliv1.ListLedgerEntriesRequest){ofKind(banliv1.ProposalKind_PROPOSAL_KIND_NPC_SUGGESTION)}},
 	}
 	for _, v := range views {
-		if got := ledger(v.view, v.unit, time.Time{}); strings.Join(got, " ") != strings.Join(v.want, " ") {
+		if got := ledger(v.view, v.unit, time.Time{}, v.narrow...); strings.Join(got, " ") != strings.Join(v.want, " ") {
 			t.Errorf("%s %s: got %v, want %v", v.view, v.unit, got, v.want)
 		}
 	}
@@ -235,6 +254,10 @@ func TestLedgerViews(t *testing.T) {
 	due := ledger(banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, "", time.Date(2021, 3, 2, 9, 0, 0, 0, cst))
 	if strings.Join(due, " ") != awaiting.Assignments[0].GetName()+" "+key.Assignments[0].GetName() {
 		t.Errorf("due within 5 working days of 2 March: %v", due)
+	}
+	signing := func(r *banliv1.ListLedgerEntriesRequest) { r.State = banliv1.AssignmentState_ASSIGNMENT_STATE_SIGNED }
+	if due := ledger(banliv1.LedgerView_LEDGER_VIEW_DUE_SOON, "", time.Date(2021, 3, 2, 9, 0, 0, 0, cst), signing); len(due) != 0 {
+		t.Errorf("due soon and signed: %v", due)
 	}
 	if over := ledger(banliv1.LedgerView_LEDGER_VIEW_OVERDUE, "", time.Date(2021, 3, 8, 23, 0, 0, 0, cst)); len(over) != 0 {
 		t.Errorf("overdue on the last day: %v", over)

@@ -169,6 +169,7 @@ var labelsEN = map[string]string{
 	"LEDGER_VIEW_NOT_DELIVERED":               "Not delivered",
 	"LEDGER_VIEW_PUBLICATION_DUE_SOON":        "Publication due soon",
 	"LEDGER_VIEW_PUBLICATION_OVERDUE":         "Publication overdue",
+	"LEDGER_VIEW_ALL_OPEN":                    "All cases in hand",
 	"MERGED_UNIT_ACCOUNTS_MOVE":               "Move",
 	"MERGED_UNIT_ACCOUNTS_DISABLE":            "Disable",
 }

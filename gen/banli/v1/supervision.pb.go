@@ -109,6 +109,9 @@ const (
 	// Replies whose publication period has passed as of `as_of` with
 	// nothing decided (PENDING, AWAITING_APPROVAL or OVERDUE): 公开逾期.
 	LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE LedgerView = 11
+	// Every current part of every case being handled, in case order: the
+	// whole ledger (全部在办), which `state` and the other filters narrow.
+	LedgerView_LEDGER_VIEW_ALL_OPEN LedgerView = 12
 )
 
 // Enum value maps for LedgerView.
@@ -126,6 +129,7 @@ var (
 		9:  "LEDGER_VIEW_NOT_DELIVERED",
 		10: "LEDGER_VIEW_PUBLICATION_DUE_SOON",
 		11: "LEDGER_VIEW_PUBLICATION_OVERDUE",
+		12: "LEDGER_VIEW_ALL_OPEN",
 	}
 	LedgerView_value = map[string]int32{
 		"LEDGER_VIEW_UNSPECIFIED":          0,
@@ -140,6 +144,7 @@ var (
 		"LEDGER_VIEW_NOT_DELIVERED":        9,
 		"LEDGER_VIEW_PUBLICATION_DUE_SOON": 10,
 		"LEDGER_VIEW_PUBLICATION_OVERDUE":  11,
+		"LEDGER_VIEW_ALL_OPEN":             12,
 	}
 )
 
@@ -534,7 +539,13 @@ type ListLedgerEntriesRequest struct {
 	Handler string `protobuf:"bytes,10,opt,name=handler,proto3" json:"handler,omitempty"`
 	// KEY_CASES: only the key cases of this leader, `leaders/{leader}`
 	// (handling or supervising). A leader's account reads its own only.
-	Leader        string `protobuf:"bytes,11,opt,name=leader,proto3" json:"leader,omitempty"`
+	Leader string `protobuf:"bytes,11,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Only cases of this kind, which is to say of one body: the people's
+	// congress's suggestions or the CPPCC's proposals.
+	Kind ProposalKind `protobuf:"varint,12,opt,name=kind,proto3,enum=banli.v1.ProposalKind" json:"kind,omitempty"`
+	// Only parts in this state. With a view that lists other states only,
+	// nothing matches.
+	State         AssignmentState `protobuf:"varint,13,opt,name=state,proto3,enum=banli.v1.AssignmentState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -644,6 +655,20 @@ func (x *ListLedgerEntriesRequest) GetLeader() string {
 		return x.Leader
 	}
 	return ""
+}
+
+func (x *ListLedgerEntriesRequest) GetKind() ProposalKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ProposalKind_PROPOSAL_KIND_UNSPECIFIED
+}
+
+func (x *ListLedgerEntriesRequest) GetState() AssignmentState {
+	if x != nil {
+		return x.State
+	}
+	return AssignmentState_ASSIGNMENT_STATE_UNSPECIFIED
 }
 
 // Response for ListLedgerEntries.
@@ -1023,7 +1048,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x13disclosure_deadline\x18\x15 \x01(\v2\x12.banli.v1.DeadlineR\x12disclosureDeadline\x120\n" +
 	"\x14session_display_name\x18\x16 \x01(\tR\x12sessionDisplayName\x12*\n" +
 	"\x11unit_display_name\x18\x17 \x01(\tR\x0funitDisplayName\x126\n" +
-	"\x17department_display_name\x18\x18 \x01(\tR\x15departmentDisplayName\"\x89\x03\n" +
+	"\x17department_display_name\x18\x18 \x01(\tR\x15departmentDisplayName\"\xe6\x03\n" +
 	"\x18ListLedgerEntriesRequest\x12-\n" +
 	"\x04view\x18\x01 \x01(\x0e2\x14.banli.v1.LedgerViewB\x03\xe0A\x02R\x04view\x12\x12\n" +
 	"\x04unit\x18\x02 \x01(\tR\x04unit\x12\x18\n" +
@@ -1037,7 +1062,9 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"page_token\x18\t \x01(\tR\tpageToken\x12\x18\n" +
 	"\ahandler\x18\n" +
 	" \x01(\tR\ahandler\x12\x16\n" +
-	"\x06leader\x18\v \x01(\tR\x06leader\"t\n" +
+	"\x06leader\x18\v \x01(\tR\x06leader\x12*\n" +
+	"\x04kind\x18\f \x01(\x0e2\x16.banli.v1.ProposalKindR\x04kind\x12/\n" +
+	"\x05state\x18\r \x01(\x0e2\x19.banli.v1.AssignmentStateR\x05state\"t\n" +
 	"\x19ListLedgerEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.banli.v1.LedgerEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
@@ -1072,7 +1099,7 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
-	"\x11EXPORT_FORMAT_CSV\x10\x02*\x91\x03\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x02*\xab\x03\n" +
 	"\n" +
 	"LedgerView\x12\x1b\n" +
 	"\x17LEDGER_VIEW_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -1087,7 +1114,8 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x19LEDGER_VIEW_NOT_DELIVERED\x10\t\x12$\n" +
 	" LEDGER_VIEW_PUBLICATION_DUE_SOON\x10\n" +
 	"\x12#\n" +
-	"\x1fLEDGER_VIEW_PUBLICATION_OVERDUE\x10\v2\xc3\x02\n" +
+	"\x1fLEDGER_VIEW_PUBLICATION_OVERDUE\x10\v\x12\x18\n" +
+	"\x14LEDGER_VIEW_ALL_OPEN\x10\f2\xc3\x02\n" +
 	"\x12SupervisionService\x12p\n" +
 	"\x11ListLedgerEntries\x12\".banli.v1.ListLedgerEntriesRequest\x1a#.banli.v1.ListLedgerEntriesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/ledger\x12Y\n" +
@@ -1125,7 +1153,8 @@ var file_banli_v1_supervision_proto_goTypes = []any{
 	(*KeyCaseLeader)(nil),             // 13: banli.v1.KeyCaseLeader
 	(DisclosureState)(0),              // 14: banli.v1.DisclosureState
 	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),         // 16: google.api.HttpBody
+	(ProposalKind)(0),                 // 16: banli.v1.ProposalKind
+	(*httpbody.HttpBody)(nil),         // 17: google.api.HttpBody
 }
 var file_banli_v1_supervision_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.ExportLedgerRequest.format:type_name -> banli.v1.ExportFormat
@@ -1140,29 +1169,31 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	11, // 9: banli.v1.LedgerEntry.disclosure_deadline:type_name -> banli.v1.Deadline
 	1,  // 10: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
 	15, // 11: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 12: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	15, // 13: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 14: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 15: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
-	3,  // 16: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
-	3,  // 17: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
-	3,  // 18: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
-	3,  // 19: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	3,  // 20: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
-	3,  // 21: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
-	3,  // 22: banli.v1.Attention.publication_due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 23: banli.v1.Attention.publication_overdue:type_name -> banli.v1.LedgerEntry
-	4,  // 24: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 25: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 26: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 27: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 28: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	16, // 29: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	27, // [27:30] is the sub-list for method output_type
-	24, // [24:27] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	16, // 12: banli.v1.ListLedgerEntriesRequest.kind:type_name -> banli.v1.ProposalKind
+	10, // 13: banli.v1.ListLedgerEntriesRequest.state:type_name -> banli.v1.AssignmentState
+	3,  // 14: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
+	15, // 15: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 16: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 17: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
+	3,  // 18: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
+	3,  // 19: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
+	3,  // 20: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
+	3,  // 21: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
+	3,  // 22: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
+	3,  // 23: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
+	3,  // 24: banli.v1.Attention.publication_due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 25: banli.v1.Attention.publication_overdue:type_name -> banli.v1.LedgerEntry
+	4,  // 26: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 27: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 28: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 29: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 30: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	17, // 31: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	29, // [29:32] is the sub-list for method output_type
+	26, // [26:29] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
