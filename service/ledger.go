@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -375,7 +376,57 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 			}
 			*view.entries, *view.more = entries, next != ""
 		}
-		return nil
+		var err error
+		out.DueByUnit, err = s.dueByUnit(r, c, req, now)
+		return err
 	})
 	return out, err
+}
+
+// dueByUnit counts the parts due soon and overdue as of now, by unit, from
+// the due index alone: the whole count, however many parts there are,
+// without reading a case.
+func (s *Server) dueByUnit(r store.Reader, c *Caller, req *banliv1.GetAttentionRequest, now time.Time) ([]*banliv1.UnitDueCount, error) {
+	reach, err := sessionsInReach(r, c)
+	if err != nil {
+		return nil, err
+	}
+	horizon := s.clock.workingDaysAfter(now, dueSoonDays(&banliv1.ListLedgerEntriesRequest{WithinWorkingDays: req.GetWithinWorkingDays()}), "now").GetDueTime().GetSeconds()
+	counts := map[string]*banliv1.UnitDueCount{}
+	count := func(d store.Due) bool {
+		unit := req.GetUnit()
+		if (unit != "" && d.Unit != unit && d.Department != unit) || (reach != nil && !slices.Contains(reach, d.Session)) {
+			return false
+		}
+		n := counts[d.Unit]
+		if n == nil {
+			n = &banliv1.UnitDueCount{Unit: d.Unit}
+			counts[d.Unit] = n
+		}
+		if d.At < now.Unix() {
+			n.Overdue++
+		} else {
+			n.DueSoon++
+		}
+		return false // counted, not listed
+	}
+	if _, _, err := r.ListDue(math.MinInt64, horizon, nil, count, 1); err != nil {
+		return nil, err
+	}
+	names := newDisplayNames(r)
+	out := make([]*banliv1.UnitDueCount, 0, len(counts))
+	for _, n := range counts {
+		n.UnitDisplayName = names.of(n.GetUnit())
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b *banliv1.UnitDueCount) int {
+		if a.GetOverdue() != b.GetOverdue() {
+			return int(b.GetOverdue() - a.GetOverdue())
+		}
+		if a.GetDueSoon() != b.GetDueSoon() {
+			return int(b.GetDueSoon() - a.GetDueSoon())
+		}
+		return strings.Compare(a.GetUnit(), b.GetUnit())
+	})
+	return out, nil
 }

@@ -357,7 +357,20 @@ func statistics(v []int64, ofUnit bool) *banliv1.Statistics {
 
 		PartsWithRatingsNotReturned: v[cUnreturnedParts],
 		RatingsNotReturned:          v[cUnreturnedRatings],
+		CasesByState:                casesByState(v),
 	}
+}
+
+// casesByState reads the state counters of a vector: the states with
+// cases, in state order.
+func casesByState(v []int64) []*banliv1.CaseStateCount {
+	var out []*banliv1.CaseStateCount
+	for i := range 8 {
+		if n := v[cStateReceived+i]; n != 0 {
+			out = append(out, &banliv1.CaseStateCount{State: banliv1.ProposalState(int(received) + i), Cases: n})
+		}
+	}
+	return out
 }
 
 // figureScope is what a figures request counts: the cases of one session,
@@ -659,8 +672,10 @@ func (s *Server) CasesByState() (map[string]int64, error) {
 		}
 		v = append(v, make([]int64, max(0, numCounters-len(v)))...)
 		for i := range 8 {
-			state := banliv1.ProposalState(int(received) + i)
-			out[stateName(state)] = v[cStateReceived+i]
+			out[stateName(banliv1.ProposalState(int(received)+i))] = 0
+		}
+		for _, c := range casesByState(v) {
+			out[stateName(c.GetState())] = c.GetCases()
 		}
 		return nil
 	})

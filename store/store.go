@@ -161,8 +161,8 @@ type Reader interface {
 	// ListDue returns up to limit due entries (see Due) due from from to
 	// to (seconds since 1970, inclusive), in due order, after the entry at
 	// after (nil: from the start), that keep accepts (nil keeps all), and
-	// whether more follow. The Due keep is given has its names, not its
-	// time or assignment.
+	// whether more follow. keep is given the entry whole: its time,
+	// assignment and names.
 	ListDue(from, to int64, after Cursor, keep func(Due) bool, limit int) ([]DueRef, bool, error)
 	// CountDue counts the due entries due before a time: the parts
 	// overdue at that moment.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +274,43 @@ func TestLedgerViews(t *testing.T) {
 	att := must(f.supervision().GetAttention(office, &banliv1.GetAttentionRequest{Unit: f.unit(0)}))(t)
 	if len(att.GetOverdue()) != 1 || len(att.GetAwaitingSignIn()) != 1 || len(att.GetRepliedNotRated()) != 0 {
 		t.Errorf("attention for unit 0: %v", att)
+	}
+	// The counts by unit are whole and name the units as people know them.
+	dueCounts := func(att *banliv1.Attention) map[string]string {
+		out := map[string]string{}
+		for _, n := range att.GetDueByUnit() {
+			out[n.GetUnit()] = fmt.Sprintf("%s soon %d overdue %d", n.GetUnitDisplayName(), n.GetDueSoon(), n.GetOverdue())
+		}
+		return out
+	}
+	whole := must(f.supervision().GetAttention(office, &banliv1.GetAttentionRequest{PerView: 1}))(t)
+	want := map[string]string{
+		f.unit(0): fmt.Sprintf("%s soon 0 overdue 1", f.bureaus[0].GetDisplayName()),
+		f.unit(5): fmt.Sprintf("%s soon 0 overdue 1", f.bureaus[5].GetDisplayName()),
+	}
+	if got := dueCounts(whole); !reflect.DeepEqual(got, want) {
+		t.Errorf("due by unit, whole office: %v, want %v", got, want)
+	}
+	if got := dueCounts(att); len(got) != 1 || got[f.unit(0)] != want[f.unit(0)] {
+		t.Errorf("due by unit, unit 0: %v", got)
+	}
+	staff := as(f.account(t, "staff0", banliv1.Role_ROLE_UNIT_STAFF, f.unit(0)))
+	if got := dueCounts(must(f.supervision().GetAttention(staff, &banliv1.GetAttentionRequest{Unit: f.unit(0)}))(t)); len(got) != 1 || got[f.unit(0)] == "" {
+		t.Errorf("due by unit, to unit 0's staff: %v", got)
+	}
+	// The office's figures count the cases by state.
+	st := must(f.statistics().GetStatistics(office, &banliv1.GetStatisticsRequest{Year: 2021}))(t)
+	byState := map[banliv1.ProposalState]int64{}
+	for _, c := range st.GetCasesByState() {
+		byState[c.GetState()] = c.GetCases()
+	}
+	if want := map[banliv1.ProposalState]int64{
+		banliv1.ProposalState_PROPOSAL_STATE_ASSIGNED:  3, // awaiting, opinion, key
+		banliv1.ProposalState_PROPOSAL_STATE_REPLIED:   1,
+		banliv1.ProposalState_PROPOSAL_STATE_CONSULTED: 1, // rated unsatisfied: handled again
+		banliv1.ProposalState_PROPOSAL_STATE_WITHDRAWN: 1,
+	}; !reflect.DeepEqual(byState, want) {
+		t.Errorf("cases by state: %v, want %v", byState, want)
 	}
 	// And over REST.
 	code, out := f.rest(t, "GET", "/v1/ledger?view=LEDGER_VIEW_RATED_UNSATISFIED", nil)

@@ -245,8 +245,8 @@ func (r *reader) ScoringPolicies() ([]*banliv1.SavedScoringPolicy, error) {
 
 // ListDue returns up to limit entries of proposal_due due from from to to
 // (seconds since 1970, inclusive), after the entry at key after (nil: from
-// the start), whose unit and session keep accepts (nil keeps all), and
-// whether more follow.
+// the start), that keep accepts (nil keeps all; it is given the entry
+// whole), and whether more follow.
 func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(store.Due) bool, limit int) ([]store.DueRef, bool, error) {
 	c := r.btx.Bucket(bucketDue).Cursor()
 	end := dueKey(to, ^uint64(0), -1)
@@ -264,8 +264,13 @@ func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(store.Due
 		if len(k) != 20 {
 			continue
 		}
-		if keep != nil && !keep(decodeDue(v)) {
-			continue
+		if keep != nil {
+			d := decodeDue(v)
+			d.At = int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
+			d.Assignment = int(binary.BigEndian.Uint32(k[16:20]))
+			if !keep(d) {
+				continue
+			}
 		}
 		if len(out) == limit {
 			return out, true, nil

@@ -722,6 +722,9 @@ func testDueEntries(t *testing.T, open Open) {
 		"department": func(d store.Due) bool { return d.Department == "units/20" },
 		"handler":    func(d store.Due) bool { return d.Handler == "accounts/h" },
 		"session":    func(d store.Due) bool { return d.Session == "sessions/1" && d.Unit == "units/2" },
+		// keep is given the entry whole, so a caller can count by time
+		// and unit without reading a case.
+		"time and assignment": func(d store.Due) bool { return d.At == 100 && d.Assignment == 2 },
 	} {
 		if got, want := walk(-1000, 1000, keep, 10), []ref{{1, 2}}; !cmp.Equal(got, want, cmp.AllowUnexported(ref{})) {
 			t.Errorf("due by %s: %v, want %v", name, got, want)

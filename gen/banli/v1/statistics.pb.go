@@ -236,7 +236,12 @@ type Statistics struct {
 	// cases received less those not filed, withdrawn or merged; for a unit,
 	// the cases it has a part of, which are its parts, as a unit has one
 	// part of a case.
-	HandledCases  int64 `protobuf:"varint,40,opt,name=handled_cases,json=handledCases,proto3" json:"handled_cases,omitempty"`
+	HandledCases int64 `protobuf:"varint,40,opt,name=handled_cases,json=handledCases,proto3" json:"handled_cases,omitempty"`
+	// The cases by their current state (how many are received, assigned,
+	// replied …), in state order, states with no case left out. The
+	// office's figures and its splits have them; a unit's do not (a case
+	// has one state, a unit only a part of it).
+	CasesByState  []*CaseStateCount `protobuf:"bytes,41,rep,name=cases_by_state,json=casesByState,proto3" json:"cases_by_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -551,6 +556,66 @@ func (x *Statistics) GetHandledCases() int64 {
 	return 0
 }
 
+func (x *Statistics) GetCasesByState() []*CaseStateCount {
+	if x != nil {
+		return x.CasesByState
+	}
+	return nil
+}
+
+// How many cases are in one state.
+type CaseStateCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         ProposalState          `protobuf:"varint,1,opt,name=state,proto3,enum=banli.v1.ProposalState" json:"state,omitempty"`
+	Cases         int64                  `protobuf:"varint,2,opt,name=cases,proto3" json:"cases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseStateCount) Reset() {
+	*x = CaseStateCount{}
+	mi := &file_banli_v1_statistics_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseStateCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseStateCount) ProtoMessage() {}
+
+func (x *CaseStateCount) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_statistics_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseStateCount.ProtoReflect.Descriptor instead.
+func (*CaseStateCount) Descriptor() ([]byte, []int) {
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CaseStateCount) GetState() ProposalState {
+	if x != nil {
+		return x.State
+	}
+	return ProposalState_PROPOSAL_STATE_UNSPECIFIED
+}
+
+func (x *CaseStateCount) GetCases() int64 {
+	if x != nil {
+		return x.Cases
+	}
+	return 0
+}
+
 // Request for GetStatistics.
 type GetStatisticsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -572,7 +637,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[2]
+	mi := &file_banli_v1_statistics_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +649,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[2]
+	mi := &file_banli_v1_statistics_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +662,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{2}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetStatisticsRequest) GetUnit() string {
@@ -655,7 +720,7 @@ type ScoringPolicy struct {
 
 func (x *ScoringPolicy) Reset() {
 	*x = ScoringPolicy{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[3]
+	mi := &file_banli_v1_statistics_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +732,7 @@ func (x *ScoringPolicy) String() string {
 func (*ScoringPolicy) ProtoMessage() {}
 
 func (x *ScoringPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[3]
+	mi := &file_banli_v1_statistics_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +745,7 @@ func (x *ScoringPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoringPolicy.ProtoReflect.Descriptor instead.
 func (*ScoringPolicy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ScoringPolicy) GetName() string {
@@ -729,7 +794,7 @@ type ScoringItem struct {
 
 func (x *ScoringItem) Reset() {
 	*x = ScoringItem{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[4]
+	mi := &file_banli_v1_statistics_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +806,7 @@ func (x *ScoringItem) String() string {
 func (*ScoringItem) ProtoMessage() {}
 
 func (x *ScoringItem) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[4]
+	mi := &file_banli_v1_statistics_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +819,7 @@ func (x *ScoringItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoringItem.ProtoReflect.Descriptor instead.
 func (*ScoringItem) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ScoringItem) GetCount() string {
@@ -795,7 +860,7 @@ type ScoreLine struct {
 
 func (x *ScoreLine) Reset() {
 	*x = ScoreLine{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[5]
+	mi := &file_banli_v1_statistics_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +872,7 @@ func (x *ScoreLine) String() string {
 func (*ScoreLine) ProtoMessage() {}
 
 func (x *ScoreLine) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[5]
+	mi := &file_banli_v1_statistics_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +885,7 @@ func (x *ScoreLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoreLine.ProtoReflect.Descriptor instead.
 func (*ScoreLine) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{5}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ScoreLine) GetRule() string {
@@ -871,7 +936,7 @@ type Score struct {
 
 func (x *Score) Reset() {
 	*x = Score{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[6]
+	mi := &file_banli_v1_statistics_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +948,7 @@ func (x *Score) String() string {
 func (*Score) ProtoMessage() {}
 
 func (x *Score) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[6]
+	mi := &file_banli_v1_statistics_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +961,7 @@ func (x *Score) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Score.ProtoReflect.Descriptor instead.
 func (*Score) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{6}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Score) GetPolicy() string {
@@ -961,7 +1026,7 @@ type GetYearSummaryRequest struct {
 
 func (x *GetYearSummaryRequest) Reset() {
 	*x = GetYearSummaryRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[7]
+	mi := &file_banli_v1_statistics_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1038,7 @@ func (x *GetYearSummaryRequest) String() string {
 func (*GetYearSummaryRequest) ProtoMessage() {}
 
 func (x *GetYearSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[7]
+	mi := &file_banli_v1_statistics_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1051,7 @@ func (x *GetYearSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetYearSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetYearSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{7}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetYearSummaryRequest) GetUnit() string {
@@ -1062,7 +1127,7 @@ type ListUnitStatisticsRequest struct {
 
 func (x *ListUnitStatisticsRequest) Reset() {
 	*x = ListUnitStatisticsRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[8]
+	mi := &file_banli_v1_statistics_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1139,7 @@ func (x *ListUnitStatisticsRequest) String() string {
 func (*ListUnitStatisticsRequest) ProtoMessage() {}
 
 func (x *ListUnitStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[8]
+	mi := &file_banli_v1_statistics_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1152,7 @@ func (x *ListUnitStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*ListUnitStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{8}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListUnitStatisticsRequest) GetYear() int32 {
@@ -1138,7 +1203,7 @@ type ListUnitStatisticsResponse struct {
 
 func (x *ListUnitStatisticsResponse) Reset() {
 	*x = ListUnitStatisticsResponse{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[9]
+	mi := &file_banli_v1_statistics_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1215,7 @@ func (x *ListUnitStatisticsResponse) String() string {
 func (*ListUnitStatisticsResponse) ProtoMessage() {}
 
 func (x *ListUnitStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[9]
+	mi := &file_banli_v1_statistics_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1228,7 @@ func (x *ListUnitStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*ListUnitStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{9}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListUnitStatisticsResponse) GetRows() []*UnitStatistics {
@@ -1196,7 +1261,7 @@ type UnitStatistics struct {
 
 func (x *UnitStatistics) Reset() {
 	*x = UnitStatistics{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[10]
+	mi := &file_banli_v1_statistics_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1273,7 @@ func (x *UnitStatistics) String() string {
 func (*UnitStatistics) ProtoMessage() {}
 
 func (x *UnitStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[10]
+	mi := &file_banli_v1_statistics_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1286,7 @@ func (x *UnitStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnitStatistics.ProtoReflect.Descriptor instead.
 func (*UnitStatistics) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{10}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UnitStatistics) GetUnit() string {
@@ -1269,7 +1334,7 @@ type GetStatisticsBreakdownRequest struct {
 
 func (x *GetStatisticsBreakdownRequest) Reset() {
 	*x = GetStatisticsBreakdownRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[11]
+	mi := &file_banli_v1_statistics_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1346,7 @@ func (x *GetStatisticsBreakdownRequest) String() string {
 func (*GetStatisticsBreakdownRequest) ProtoMessage() {}
 
 func (x *GetStatisticsBreakdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[11]
+	mi := &file_banli_v1_statistics_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1359,7 @@ func (x *GetStatisticsBreakdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsBreakdownRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsBreakdownRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetStatisticsBreakdownRequest) GetBy() BreakdownDimension {
@@ -1339,7 +1404,7 @@ type StatisticsBreakdown struct {
 
 func (x *StatisticsBreakdown) Reset() {
 	*x = StatisticsBreakdown{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[12]
+	mi := &file_banli_v1_statistics_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1351,7 +1416,7 @@ func (x *StatisticsBreakdown) String() string {
 func (*StatisticsBreakdown) ProtoMessage() {}
 
 func (x *StatisticsBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[12]
+	mi := &file_banli_v1_statistics_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1364,7 +1429,7 @@ func (x *StatisticsBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatisticsBreakdown.ProtoReflect.Descriptor instead.
 func (*StatisticsBreakdown) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatisticsBreakdown) GetBy() BreakdownDimension {
@@ -1396,7 +1461,7 @@ type BreakdownRow struct {
 
 func (x *BreakdownRow) Reset() {
 	*x = BreakdownRow{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[13]
+	mi := &file_banli_v1_statistics_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1473,7 @@ func (x *BreakdownRow) String() string {
 func (*BreakdownRow) ProtoMessage() {}
 
 func (x *BreakdownRow) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[13]
+	mi := &file_banli_v1_statistics_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1486,7 @@ func (x *BreakdownRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BreakdownRow.ProtoReflect.Descriptor instead.
 func (*BreakdownRow) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *BreakdownRow) GetKey() string {
@@ -1468,7 +1533,7 @@ type SavedScoringPolicy struct {
 
 func (x *SavedScoringPolicy) Reset() {
 	*x = SavedScoringPolicy{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[14]
+	mi := &file_banli_v1_statistics_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1545,7 @@ func (x *SavedScoringPolicy) String() string {
 func (*SavedScoringPolicy) ProtoMessage() {}
 
 func (x *SavedScoringPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[14]
+	mi := &file_banli_v1_statistics_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1558,7 @@ func (x *SavedScoringPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SavedScoringPolicy.ProtoReflect.Descriptor instead.
 func (*SavedScoringPolicy) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SavedScoringPolicy) GetName() string {
@@ -1552,7 +1617,7 @@ type SaveScoringPolicyRequest struct {
 
 func (x *SaveScoringPolicyRequest) Reset() {
 	*x = SaveScoringPolicyRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[15]
+	mi := &file_banli_v1_statistics_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1629,7 @@ func (x *SaveScoringPolicyRequest) String() string {
 func (*SaveScoringPolicyRequest) ProtoMessage() {}
 
 func (x *SaveScoringPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[15]
+	mi := &file_banli_v1_statistics_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1642,7 @@ func (x *SaveScoringPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveScoringPolicyRequest.ProtoReflect.Descriptor instead.
 func (*SaveScoringPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SaveScoringPolicyRequest) GetPolicy() *ScoringPolicy {
@@ -1607,7 +1672,7 @@ type GetScoringPolicyRequest struct {
 
 func (x *GetScoringPolicyRequest) Reset() {
 	*x = GetScoringPolicyRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[16]
+	mi := &file_banli_v1_statistics_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1684,7 @@ func (x *GetScoringPolicyRequest) String() string {
 func (*GetScoringPolicyRequest) ProtoMessage() {}
 
 func (x *GetScoringPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[16]
+	mi := &file_banli_v1_statistics_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1697,7 @@ func (x *GetScoringPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScoringPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetScoringPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetScoringPolicyRequest) GetName() string {
@@ -1658,7 +1723,7 @@ type ListScoringPoliciesRequest struct {
 
 func (x *ListScoringPoliciesRequest) Reset() {
 	*x = ListScoringPoliciesRequest{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[17]
+	mi := &file_banli_v1_statistics_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1735,7 @@ func (x *ListScoringPoliciesRequest) String() string {
 func (*ListScoringPoliciesRequest) ProtoMessage() {}
 
 func (x *ListScoringPoliciesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[17]
+	mi := &file_banli_v1_statistics_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1748,7 @@ func (x *ListScoringPoliciesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListScoringPoliciesRequest.ProtoReflect.Descriptor instead.
 func (*ListScoringPoliciesRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{18}
 }
 
 // Response for ListScoringPolicies.
@@ -1697,7 +1762,7 @@ type ListScoringPoliciesResponse struct {
 
 func (x *ListScoringPoliciesResponse) Reset() {
 	*x = ListScoringPoliciesResponse{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[18]
+	mi := &file_banli_v1_statistics_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1774,7 @@ func (x *ListScoringPoliciesResponse) String() string {
 func (*ListScoringPoliciesResponse) ProtoMessage() {}
 
 func (x *ListScoringPoliciesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[18]
+	mi := &file_banli_v1_statistics_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1787,7 @@ func (x *ListScoringPoliciesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListScoringPoliciesResponse.ProtoReflect.Descriptor instead.
 func (*ListScoringPoliciesResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListScoringPoliciesResponse) GetPolicies() []*SavedScoringPolicy {
@@ -1749,7 +1814,7 @@ type YearSummary struct {
 
 func (x *YearSummary) Reset() {
 	*x = YearSummary{}
-	mi := &file_banli_v1_statistics_proto_msgTypes[19]
+	mi := &file_banli_v1_statistics_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1826,7 @@ func (x *YearSummary) String() string {
 func (*YearSummary) ProtoMessage() {}
 
 func (x *YearSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_statistics_proto_msgTypes[19]
+	mi := &file_banli_v1_statistics_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1839,7 @@ func (x *YearSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use YearSummary.ProtoReflect.Descriptor instead.
 func (*YearSummary) Descriptor() ([]byte, []int) {
-	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_statistics_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *YearSummary) GetStatistics() *Statistics {
@@ -1809,11 +1874,11 @@ var File_banli_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x19banli/v1/statistics.proto\x12\bbanli.v1\x1a\x16banli/v1/session.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n" +
+	"\x19banli/v1/statistics.proto\x12\bbanli.v1\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n" +
 	"\x04Rate\x12\x1c\n" +
 	"\tnumerator\x18\x01 \x01(\x03R\tnumerator\x12 \n" +
 	"\vdenominator\x18\x02 \x01(\x03R\vdenominator\x12\x12\n" +
-	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\x82\r\n" +
+	"\x04rate\x18\x03 \x01(\x01R\x04rate\"\xc2\r\n" +
 	"\n" +
 	"Statistics\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
@@ -1865,7 +1930,11 @@ const file_banli_v1_statistics_proto_rawDesc = "" +
 	"\x13publication_overdue\x18% \x01(\x03R\x12publicationOverdue\x123\n" +
 	"\x15publication_withdrawn\x18& \x01(\x03R\x14publicationWithdrawn\x12\"\n" +
 	"\x04body\x18' \x01(\x0e2\x0e.banli.v1.BodyR\x04body\x12#\n" +
-	"\rhandled_cases\x18( \x01(\x03R\fhandledCases\"\xaf\x01\n" +
+	"\rhandled_cases\x18( \x01(\x03R\fhandledCases\x12>\n" +
+	"\x0ecases_by_state\x18) \x03(\v2\x18.banli.v1.CaseStateCountR\fcasesByState\"U\n" +
+	"\x0eCaseStateCount\x12-\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x17.banli.v1.ProposalStateR\x05state\x12\x14\n" +
+	"\x05cases\x18\x02 \x01(\x03R\x05cases\"\xaf\x01\n" +
 	"\x14GetStatisticsRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x18\n" +
 	"\asession\x18\x02 \x01(\tR\asession\x12\x12\n" +
@@ -1982,31 +2051,33 @@ func file_banli_v1_statistics_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_statistics_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_statistics_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_banli_v1_statistics_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_banli_v1_statistics_proto_goTypes = []any{
 	(BreakdownDimension)(0),               // 0: banli.v1.BreakdownDimension
 	(*Rate)(nil),                          // 1: banli.v1.Rate
 	(*Statistics)(nil),                    // 2: banli.v1.Statistics
-	(*GetStatisticsRequest)(nil),          // 3: banli.v1.GetStatisticsRequest
-	(*ScoringPolicy)(nil),                 // 4: banli.v1.ScoringPolicy
-	(*ScoringItem)(nil),                   // 5: banli.v1.ScoringItem
-	(*ScoreLine)(nil),                     // 6: banli.v1.ScoreLine
-	(*Score)(nil),                         // 7: banli.v1.Score
-	(*GetYearSummaryRequest)(nil),         // 8: banli.v1.GetYearSummaryRequest
-	(*ListUnitStatisticsRequest)(nil),     // 9: banli.v1.ListUnitStatisticsRequest
-	(*ListUnitStatisticsResponse)(nil),    // 10: banli.v1.ListUnitStatisticsResponse
-	(*UnitStatistics)(nil),                // 11: banli.v1.UnitStatistics
-	(*GetStatisticsBreakdownRequest)(nil), // 12: banli.v1.GetStatisticsBreakdownRequest
-	(*StatisticsBreakdown)(nil),           // 13: banli.v1.StatisticsBreakdown
-	(*BreakdownRow)(nil),                  // 14: banli.v1.BreakdownRow
-	(*SavedScoringPolicy)(nil),            // 15: banli.v1.SavedScoringPolicy
-	(*SaveScoringPolicyRequest)(nil),      // 16: banli.v1.SaveScoringPolicyRequest
-	(*GetScoringPolicyRequest)(nil),       // 17: banli.v1.GetScoringPolicyRequest
-	(*ListScoringPoliciesRequest)(nil),    // 18: banli.v1.ListScoringPoliciesRequest
-	(*ListScoringPoliciesResponse)(nil),   // 19: banli.v1.ListScoringPoliciesResponse
-	(*YearSummary)(nil),                   // 20: banli.v1.YearSummary
-	(Body)(0),                             // 21: banli.v1.Body
-	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
+	(*CaseStateCount)(nil),                // 3: banli.v1.CaseStateCount
+	(*GetStatisticsRequest)(nil),          // 4: banli.v1.GetStatisticsRequest
+	(*ScoringPolicy)(nil),                 // 5: banli.v1.ScoringPolicy
+	(*ScoringItem)(nil),                   // 6: banli.v1.ScoringItem
+	(*ScoreLine)(nil),                     // 7: banli.v1.ScoreLine
+	(*Score)(nil),                         // 8: banli.v1.Score
+	(*GetYearSummaryRequest)(nil),         // 9: banli.v1.GetYearSummaryRequest
+	(*ListUnitStatisticsRequest)(nil),     // 10: banli.v1.ListUnitStatisticsRequest
+	(*ListUnitStatisticsResponse)(nil),    // 11: banli.v1.ListUnitStatisticsResponse
+	(*UnitStatistics)(nil),                // 12: banli.v1.UnitStatistics
+	(*GetStatisticsBreakdownRequest)(nil), // 13: banli.v1.GetStatisticsBreakdownRequest
+	(*StatisticsBreakdown)(nil),           // 14: banli.v1.StatisticsBreakdown
+	(*BreakdownRow)(nil),                  // 15: banli.v1.BreakdownRow
+	(*SavedScoringPolicy)(nil),            // 16: banli.v1.SavedScoringPolicy
+	(*SaveScoringPolicyRequest)(nil),      // 17: banli.v1.SaveScoringPolicyRequest
+	(*GetScoringPolicyRequest)(nil),       // 18: banli.v1.GetScoringPolicyRequest
+	(*ListScoringPoliciesRequest)(nil),    // 19: banli.v1.ListScoringPoliciesRequest
+	(*ListScoringPoliciesResponse)(nil),   // 20: banli.v1.ListScoringPoliciesResponse
+	(*YearSummary)(nil),                   // 21: banli.v1.YearSummary
+	(Body)(0),                             // 22: banli.v1.Body
+	(ProposalState)(0),                    // 23: banli.v1.ProposalState
+	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
 }
 var file_banli_v1_statistics_proto_depIdxs = []int32{
 	1,  // 0: banli.v1.Statistics.on_time_sign_in:type_name -> banli.v1.Rate
@@ -2017,46 +2088,48 @@ var file_banli_v1_statistics_proto_depIdxs = []int32{
 	1,  // 5: banli.v1.Statistics.satisfaction:type_name -> banli.v1.Rate
 	1,  // 6: banli.v1.Statistics.first_round_satisfaction:type_name -> banli.v1.Rate
 	1,  // 7: banli.v1.Statistics.disclosure:type_name -> banli.v1.Rate
-	21, // 8: banli.v1.Statistics.body:type_name -> banli.v1.Body
-	21, // 9: banli.v1.GetStatisticsRequest.body:type_name -> banli.v1.Body
-	5,  // 10: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
-	6,  // 11: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
-	4,  // 12: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
-	21, // 13: banli.v1.GetYearSummaryRequest.body:type_name -> banli.v1.Body
-	21, // 14: banli.v1.ListUnitStatisticsRequest.body:type_name -> banli.v1.Body
-	11, // 15: banli.v1.ListUnitStatisticsResponse.rows:type_name -> banli.v1.UnitStatistics
-	2,  // 16: banli.v1.UnitStatistics.statistics:type_name -> banli.v1.Statistics
-	0,  // 17: banli.v1.GetStatisticsBreakdownRequest.by:type_name -> banli.v1.BreakdownDimension
-	21, // 18: banli.v1.GetStatisticsBreakdownRequest.body:type_name -> banli.v1.Body
-	0,  // 19: banli.v1.StatisticsBreakdown.by:type_name -> banli.v1.BreakdownDimension
-	14, // 20: banli.v1.StatisticsBreakdown.rows:type_name -> banli.v1.BreakdownRow
-	2,  // 21: banli.v1.BreakdownRow.statistics:type_name -> banli.v1.Statistics
-	4,  // 22: banli.v1.SavedScoringPolicy.policy:type_name -> banli.v1.ScoringPolicy
-	22, // 23: banli.v1.SavedScoringPolicy.save_time:type_name -> google.protobuf.Timestamp
-	4,  // 24: banli.v1.SaveScoringPolicyRequest.policy:type_name -> banli.v1.ScoringPolicy
-	15, // 25: banli.v1.ListScoringPoliciesResponse.policies:type_name -> banli.v1.SavedScoringPolicy
-	2,  // 26: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
-	7,  // 27: banli.v1.YearSummary.score:type_name -> banli.v1.Score
-	22, // 28: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
-	3,  // 29: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
-	8,  // 30: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
-	9,  // 31: banli.v1.StatisticsService.ListUnitStatistics:input_type -> banli.v1.ListUnitStatisticsRequest
-	12, // 32: banli.v1.StatisticsService.GetStatisticsBreakdown:input_type -> banli.v1.GetStatisticsBreakdownRequest
-	16, // 33: banli.v1.StatisticsService.SaveScoringPolicy:input_type -> banli.v1.SaveScoringPolicyRequest
-	17, // 34: banli.v1.StatisticsService.GetScoringPolicy:input_type -> banli.v1.GetScoringPolicyRequest
-	18, // 35: banli.v1.StatisticsService.ListScoringPolicies:input_type -> banli.v1.ListScoringPoliciesRequest
-	2,  // 36: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
-	20, // 37: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
-	10, // 38: banli.v1.StatisticsService.ListUnitStatistics:output_type -> banli.v1.ListUnitStatisticsResponse
-	13, // 39: banli.v1.StatisticsService.GetStatisticsBreakdown:output_type -> banli.v1.StatisticsBreakdown
-	15, // 40: banli.v1.StatisticsService.SaveScoringPolicy:output_type -> banli.v1.SavedScoringPolicy
-	15, // 41: banli.v1.StatisticsService.GetScoringPolicy:output_type -> banli.v1.SavedScoringPolicy
-	19, // 42: banli.v1.StatisticsService.ListScoringPolicies:output_type -> banli.v1.ListScoringPoliciesResponse
-	36, // [36:43] is the sub-list for method output_type
-	29, // [29:36] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	22, // 8: banli.v1.Statistics.body:type_name -> banli.v1.Body
+	3,  // 9: banli.v1.Statistics.cases_by_state:type_name -> banli.v1.CaseStateCount
+	23, // 10: banli.v1.CaseStateCount.state:type_name -> banli.v1.ProposalState
+	22, // 11: banli.v1.GetStatisticsRequest.body:type_name -> banli.v1.Body
+	6,  // 12: banli.v1.ScoringPolicy.items:type_name -> banli.v1.ScoringItem
+	7,  // 13: banli.v1.Score.lines:type_name -> banli.v1.ScoreLine
+	5,  // 14: banli.v1.GetYearSummaryRequest.custom_policy:type_name -> banli.v1.ScoringPolicy
+	22, // 15: banli.v1.GetYearSummaryRequest.body:type_name -> banli.v1.Body
+	22, // 16: banli.v1.ListUnitStatisticsRequest.body:type_name -> banli.v1.Body
+	12, // 17: banli.v1.ListUnitStatisticsResponse.rows:type_name -> banli.v1.UnitStatistics
+	2,  // 18: banli.v1.UnitStatistics.statistics:type_name -> banli.v1.Statistics
+	0,  // 19: banli.v1.GetStatisticsBreakdownRequest.by:type_name -> banli.v1.BreakdownDimension
+	22, // 20: banli.v1.GetStatisticsBreakdownRequest.body:type_name -> banli.v1.Body
+	0,  // 21: banli.v1.StatisticsBreakdown.by:type_name -> banli.v1.BreakdownDimension
+	15, // 22: banli.v1.StatisticsBreakdown.rows:type_name -> banli.v1.BreakdownRow
+	2,  // 23: banli.v1.BreakdownRow.statistics:type_name -> banli.v1.Statistics
+	5,  // 24: banli.v1.SavedScoringPolicy.policy:type_name -> banli.v1.ScoringPolicy
+	24, // 25: banli.v1.SavedScoringPolicy.save_time:type_name -> google.protobuf.Timestamp
+	5,  // 26: banli.v1.SaveScoringPolicyRequest.policy:type_name -> banli.v1.ScoringPolicy
+	16, // 27: banli.v1.ListScoringPoliciesResponse.policies:type_name -> banli.v1.SavedScoringPolicy
+	2,  // 28: banli.v1.YearSummary.statistics:type_name -> banli.v1.Statistics
+	8,  // 29: banli.v1.YearSummary.score:type_name -> banli.v1.Score
+	24, // 30: banli.v1.YearSummary.compute_time:type_name -> google.protobuf.Timestamp
+	4,  // 31: banli.v1.StatisticsService.GetStatistics:input_type -> banli.v1.GetStatisticsRequest
+	9,  // 32: banli.v1.StatisticsService.GetYearSummary:input_type -> banli.v1.GetYearSummaryRequest
+	10, // 33: banli.v1.StatisticsService.ListUnitStatistics:input_type -> banli.v1.ListUnitStatisticsRequest
+	13, // 34: banli.v1.StatisticsService.GetStatisticsBreakdown:input_type -> banli.v1.GetStatisticsBreakdownRequest
+	17, // 35: banli.v1.StatisticsService.SaveScoringPolicy:input_type -> banli.v1.SaveScoringPolicyRequest
+	18, // 36: banli.v1.StatisticsService.GetScoringPolicy:input_type -> banli.v1.GetScoringPolicyRequest
+	19, // 37: banli.v1.StatisticsService.ListScoringPolicies:input_type -> banli.v1.ListScoringPoliciesRequest
+	2,  // 38: banli.v1.StatisticsService.GetStatistics:output_type -> banli.v1.Statistics
+	21, // 39: banli.v1.StatisticsService.GetYearSummary:output_type -> banli.v1.YearSummary
+	11, // 40: banli.v1.StatisticsService.ListUnitStatistics:output_type -> banli.v1.ListUnitStatisticsResponse
+	14, // 41: banli.v1.StatisticsService.GetStatisticsBreakdown:output_type -> banli.v1.StatisticsBreakdown
+	16, // 42: banli.v1.StatisticsService.SaveScoringPolicy:output_type -> banli.v1.SavedScoringPolicy
+	16, // 43: banli.v1.StatisticsService.GetScoringPolicy:output_type -> banli.v1.SavedScoringPolicy
+	20, // 44: banli.v1.StatisticsService.ListScoringPolicies:output_type -> banli.v1.ListScoringPoliciesResponse
+	38, // [38:45] is the sub-list for method output_type
+	31, // [31:38] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_statistics_proto_init() }
@@ -2064,6 +2137,7 @@ func file_banli_v1_statistics_proto_init() {
 	if File_banli_v1_statistics_proto != nil {
 		return
 	}
+	file_banli_v1_proposal_proto_init()
 	file_banli_v1_session_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2071,7 +2145,7 @@ func file_banli_v1_statistics_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_statistics_proto_rawDesc), len(file_banli_v1_statistics_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -818,8 +818,12 @@ type Attention struct {
 	MorePublicationDueSoon bool           `protobuf:"varint,20,opt,name=more_publication_due_soon,json=morePublicationDueSoon,proto3" json:"more_publication_due_soon,omitempty"`
 	PublicationOverdue     []*LedgerEntry `protobuf:"bytes,21,rep,name=publication_overdue,json=publicationOverdue,proto3" json:"publication_overdue,omitempty"`
 	MorePublicationOverdue bool           `protobuf:"varint,22,opt,name=more_publication_overdue,json=morePublicationOverdue,proto3" json:"more_publication_overdue,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// How many parts are due soon (within `within_working_days`) and
+	// overdue, counted whole (not only the first entries), by unit: the
+	// units with any, most overdue first.
+	DueByUnit     []*UnitDueCount `protobuf:"bytes,23,rep,name=due_by_unit,json=dueByUnit,proto3" json:"due_by_unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attention) Reset() {
@@ -1006,6 +1010,83 @@ func (x *Attention) GetMorePublicationOverdue() bool {
 	return false
 }
 
+func (x *Attention) GetDueByUnit() []*UnitDueCount {
+	if x != nil {
+		return x.DueByUnit
+	}
+	return nil
+}
+
+// How many of one unit's parts are due soon and overdue.
+type UnitDueCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The unit, `units/{unit}`, and the name people know it by.
+	Unit            string `protobuf:"bytes,1,opt,name=unit,proto3" json:"unit,omitempty"`
+	UnitDisplayName string `protobuf:"bytes,2,opt,name=unit_display_name,json=unitDisplayName,proto3" json:"unit_display_name,omitempty"`
+	DueSoon         int64  `protobuf:"varint,3,opt,name=due_soon,json=dueSoon,proto3" json:"due_soon,omitempty"`
+	Overdue         int64  `protobuf:"varint,4,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *UnitDueCount) Reset() {
+	*x = UnitDueCount{}
+	mi := &file_banli_v1_supervision_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnitDueCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnitDueCount) ProtoMessage() {}
+
+func (x *UnitDueCount) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_supervision_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnitDueCount.ProtoReflect.Descriptor instead.
+func (*UnitDueCount) Descriptor() ([]byte, []int) {
+	return file_banli_v1_supervision_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UnitDueCount) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *UnitDueCount) GetUnitDisplayName() string {
+	if x != nil {
+		return x.UnitDisplayName
+	}
+	return ""
+}
+
+func (x *UnitDueCount) GetDueSoon() int64 {
+	if x != nil {
+		return x.DueSoon
+	}
+	return 0
+}
+
+func (x *UnitDueCount) GetOverdue() int64 {
+	if x != nil {
+		return x.Overdue
+	}
+	return 0
+}
+
 var File_banli_v1_supervision_proto protoreflect.FileDescriptor
 
 const file_banli_v1_supervision_proto_rawDesc = "" +
@@ -1071,7 +1152,8 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x13GetAttentionRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
 	"\bper_view\x18\x02 \x01(\x05R\aperView\x12.\n" +
-	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\xca\t\n" +
+	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\x82\n" +
+	"\n" +
 	"\tAttention\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12/\n" +
 	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x120\n" +
@@ -1095,7 +1177,13 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x14publication_due_soon\x18\x13 \x03(\v2\x15.banli.v1.LedgerEntryR\x12publicationDueSoon\x129\n" +
 	"\x19more_publication_due_soon\x18\x14 \x01(\bR\x16morePublicationDueSoon\x12F\n" +
 	"\x13publication_overdue\x18\x15 \x03(\v2\x15.banli.v1.LedgerEntryR\x12publicationOverdue\x128\n" +
-	"\x18more_publication_overdue\x18\x16 \x01(\bR\x16morePublicationOverdue*\\\n" +
+	"\x18more_publication_overdue\x18\x16 \x01(\bR\x16morePublicationOverdue\x126\n" +
+	"\vdue_by_unit\x18\x17 \x03(\v2\x16.banli.v1.UnitDueCountR\tdueByUnit\"\x83\x01\n" +
+	"\fUnitDueCount\x12\x12\n" +
+	"\x04unit\x18\x01 \x01(\tR\x04unit\x12*\n" +
+	"\x11unit_display_name\x18\x02 \x01(\tR\x0funitDisplayName\x12\x19\n" +
+	"\bdue_soon\x18\x03 \x01(\x03R\adueSoon\x12\x18\n" +
+	"\aoverdue\x18\x04 \x01(\x03R\aoverdue*\\\n" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXPORT_FORMAT_XLSX\x10\x01\x12\x15\n" +
@@ -1135,7 +1223,7 @@ func file_banli_v1_supervision_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_supervision_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_banli_v1_supervision_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_banli_v1_supervision_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_banli_v1_supervision_proto_goTypes = []any{
 	(ExportFormat)(0),                 // 0: banli.v1.ExportFormat
 	(LedgerView)(0),                   // 1: banli.v1.LedgerView
@@ -1145,34 +1233,35 @@ var file_banli_v1_supervision_proto_goTypes = []any{
 	(*ListLedgerEntriesResponse)(nil), // 5: banli.v1.ListLedgerEntriesResponse
 	(*GetAttentionRequest)(nil),       // 6: banli.v1.GetAttentionRequest
 	(*Attention)(nil),                 // 7: banli.v1.Attention
-	(ProposalState)(0),                // 8: banli.v1.ProposalState
-	(AssignmentRole)(0),               // 9: banli.v1.AssignmentRole
-	(AssignmentState)(0),              // 10: banli.v1.AssignmentState
-	(*Deadline)(nil),                  // 11: banli.v1.Deadline
-	(*SupervisionActivity)(nil),       // 12: banli.v1.SupervisionActivity
-	(*KeyCaseLeader)(nil),             // 13: banli.v1.KeyCaseLeader
-	(DisclosureState)(0),              // 14: banli.v1.DisclosureState
-	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
-	(ProposalKind)(0),                 // 16: banli.v1.ProposalKind
-	(*httpbody.HttpBody)(nil),         // 17: google.api.HttpBody
+	(*UnitDueCount)(nil),              // 8: banli.v1.UnitDueCount
+	(ProposalState)(0),                // 9: banli.v1.ProposalState
+	(AssignmentRole)(0),               // 10: banli.v1.AssignmentRole
+	(AssignmentState)(0),              // 11: banli.v1.AssignmentState
+	(*Deadline)(nil),                  // 12: banli.v1.Deadline
+	(*SupervisionActivity)(nil),       // 13: banli.v1.SupervisionActivity
+	(*KeyCaseLeader)(nil),             // 14: banli.v1.KeyCaseLeader
+	(DisclosureState)(0),              // 15: banli.v1.DisclosureState
+	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
+	(ProposalKind)(0),                 // 17: banli.v1.ProposalKind
+	(*httpbody.HttpBody)(nil),         // 18: google.api.HttpBody
 }
 var file_banli_v1_supervision_proto_depIdxs = []int32{
 	0,  // 0: banli.v1.ExportLedgerRequest.format:type_name -> banli.v1.ExportFormat
-	8,  // 1: banli.v1.ExportLedgerRequest.state:type_name -> banli.v1.ProposalState
-	8,  // 2: banli.v1.LedgerEntry.proposal_state:type_name -> banli.v1.ProposalState
-	9,  // 3: banli.v1.LedgerEntry.role:type_name -> banli.v1.AssignmentRole
-	10, // 4: banli.v1.LedgerEntry.state:type_name -> banli.v1.AssignmentState
-	11, // 5: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
-	12, // 6: banli.v1.LedgerEntry.last_supervision:type_name -> banli.v1.SupervisionActivity
-	13, // 7: banli.v1.LedgerEntry.key_leaders:type_name -> banli.v1.KeyCaseLeader
-	14, // 8: banli.v1.LedgerEntry.disclosure_state:type_name -> banli.v1.DisclosureState
-	11, // 9: banli.v1.LedgerEntry.disclosure_deadline:type_name -> banli.v1.Deadline
+	9,  // 1: banli.v1.ExportLedgerRequest.state:type_name -> banli.v1.ProposalState
+	9,  // 2: banli.v1.LedgerEntry.proposal_state:type_name -> banli.v1.ProposalState
+	10, // 3: banli.v1.LedgerEntry.role:type_name -> banli.v1.AssignmentRole
+	11, // 4: banli.v1.LedgerEntry.state:type_name -> banli.v1.AssignmentState
+	12, // 5: banli.v1.LedgerEntry.current_deadline:type_name -> banli.v1.Deadline
+	13, // 6: banli.v1.LedgerEntry.last_supervision:type_name -> banli.v1.SupervisionActivity
+	14, // 7: banli.v1.LedgerEntry.key_leaders:type_name -> banli.v1.KeyCaseLeader
+	15, // 8: banli.v1.LedgerEntry.disclosure_state:type_name -> banli.v1.DisclosureState
+	12, // 9: banli.v1.LedgerEntry.disclosure_deadline:type_name -> banli.v1.Deadline
 	1,  // 10: banli.v1.ListLedgerEntriesRequest.view:type_name -> banli.v1.LedgerView
-	15, // 11: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
-	16, // 12: banli.v1.ListLedgerEntriesRequest.kind:type_name -> banli.v1.ProposalKind
-	10, // 13: banli.v1.ListLedgerEntriesRequest.state:type_name -> banli.v1.AssignmentState
+	16, // 11: banli.v1.ListLedgerEntriesRequest.as_of:type_name -> google.protobuf.Timestamp
+	17, // 12: banli.v1.ListLedgerEntriesRequest.kind:type_name -> banli.v1.ProposalKind
+	11, // 13: banli.v1.ListLedgerEntriesRequest.state:type_name -> banli.v1.AssignmentState
 	3,  // 14: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	15, // 15: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	16, // 15: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
 	3,  // 16: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
 	3,  // 17: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
 	3,  // 18: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
@@ -1183,17 +1272,18 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	3,  // 23: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
 	3,  // 24: banli.v1.Attention.publication_due_soon:type_name -> banli.v1.LedgerEntry
 	3,  // 25: banli.v1.Attention.publication_overdue:type_name -> banli.v1.LedgerEntry
-	4,  // 26: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 27: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 28: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 29: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 30: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	17, // 31: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	29, // [29:32] is the sub-list for method output_type
-	26, // [26:29] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	8,  // 26: banli.v1.Attention.due_by_unit:type_name -> banli.v1.UnitDueCount
+	4,  // 27: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 28: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 29: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 30: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 31: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	18, // 32: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	30, // [30:33] is the sub-list for method output_type
+	27, // [27:30] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
@@ -1208,7 +1298,7 @@ func file_banli_v1_supervision_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_supervision_proto_rawDesc), len(file_banli_v1_supervision_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
