@@ -1,19 +1,15 @@
 package service
 
 import (
-	"bytes"
-	"encoding/csv"
-	"fmt"
-	"io"
 	"strings"
 	"time"
 
-	"github.com/xuri/excelize/v2"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service/spreadsheet"
 	"github.com/banli/banli/store"
 )
 
@@ -117,16 +113,16 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 		}
 	}
 	header = visibleCells(header, readsCases)
-	var out ledgerWriter
+	var out spreadsheet.Writer
 	if req.GetFormat() == banliv1.ExportFormat_EXPORT_FORMAT_CSV {
-		out = newCSVLedger(w)
+		out = spreadsheet.NewCSV(w)
 	} else {
 		var err error
-		if out, err = newXLSXLedger(); err != nil {
+		if out, err = spreadsheet.NewXLSX("台账"); err != nil {
 			return err
 		}
 	}
-	if err := out.row(header); err != nil {
+	if err := out.Row(header); err != nil {
 		return err
 	}
 	// Each page is read in a transaction of its own, and written out after
@@ -168,12 +164,12 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 			return err
 		}
 		for _, row := range rows {
-			if err := out.row(row); err != nil {
+			if err := out.Row(row); err != nil {
 				return err
 			}
 		}
 	}
-	if err := out.finish(w); err != nil {
+	if err := out.Finish(w); err != nil {
 		return err
 	}
 	return w.flush()
@@ -301,81 +297,4 @@ func replyingHistory(p *banliv1.Proposal) [12]string {
 		break
 	}
 	return out
-}
-
-// ledgerWriter writes rows in one file format.
-type ledgerWriter interface {
-	row(cells []string) error
-	finish(w io.Writer) error
-}
-
-type csvLedger struct{ w *csv.Writer }
-
-func newCSVLedger(w io.Writer) *csvLedger {
-	w.Write([]byte("\xef\xbb\xbf")) // Excel reads UTF-8 only with a BOM
-	return &csvLedger{w: csv.NewWriter(w)}
-}
-
-// FormulaLeaders are the first characters that make a spreadsheet read a
-// CSV cell as a formula: = + - @, and TAB, CR and LF, after which some
-// spreadsheets look again. The export guards such a cell with a leading
-// apostrophe, which Excel shows as text; banli import removes it.
-const FormulaLeaders = "=+-@\t\r\n"
-
-// row writes cells, guarding against CSV injection (see FormulaLeaders).
-func (c *csvLedger) row(cells []string) error {
-	safe := make([]string, len(cells))
-	for i, cell := range cells {
-		if cell != "" && strings.ContainsRune(FormulaLeaders, rune(cell[0])) {
-			cell = "'" + cell
-		}
-		safe[i] = cell
-	}
-	return c.w.Write(safe)
-}
-
-func (c *csvLedger) finish(io.Writer) error {
-	c.w.Flush()
-	return c.w.Error()
-}
-
-// xlsxLedger builds the workbook with excelize's stream writer, which keeps
-// rows compact; the zip is written at the end.
-type xlsxLedger struct {
-	f    *excelize.File
-	sw   *excelize.StreamWriter
-	next int
-}
-
-func newXLSXLedger() (*xlsxLedger, error) {
-	f := excelize.NewFile()
-	f.SetSheetName("Sheet1", "台账")
-	sw, err := f.NewStreamWriter("台账")
-	if err != nil {
-		return nil, err
-	}
-	return &xlsxLedger{f: f, sw: sw, next: 1}, nil
-}
-
-func (x *xlsxLedger) row(cells []string) error {
-	values := make([]any, len(cells))
-	for i, c := range cells {
-		// Cells are text: a value that looks like a formula stays text.
-		values[i] = excelize.Cell{Value: c}
-	}
-	cell, _ := excelize.CoordinatesToCellName(1, x.next)
-	x.next++
-	return x.sw.SetRow(cell, values)
-}
-
-func (x *xlsxLedger) finish(w io.Writer) error {
-	if err := x.sw.Flush(); err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := x.f.Write(&buf); err != nil {
-		return fmt.Errorf("write workbook: %w", err)
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/banli/banli/service"
+	"github.com/banli/banli/service/spreadsheet"
 )
 
 func TestListSplitsNames(t *testing.T) {
@@ -81,7 +81,7 @@ func FuzzXLSX(f *testing.F) {
 // TestFormulaLeadersAreTheExports: import removes exactly the guard that
 // the export adds.
 func TestFormulaLeadersAreTheExports(t *testing.T) {
-	if FormulaLeaders != service.FormulaLeaders {
-		t.Errorf("import unguards %q, the export guards %q", FormulaLeaders, service.FormulaLeaders)
+	if FormulaLeaders != spreadsheet.FormulaLeaders {
+		t.Errorf("import unguards %q, the export guards %q", FormulaLeaders, spreadsheet.FormulaLeaders)
 	}
 }
