@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -344,6 +345,9 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 	if n := req.GetWithinWorkingDays(); n < 0 || n > 60 {
 		v.add("within_working_days", "must be from 0 to 60")
 	}
+	for i, view := range req.GetViews() {
+		v.enum(fmt.Sprintf("views[%d]", i), view, true)
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -369,6 +373,9 @@ func (s *Server) GetAttention(ctx context.Context, req *banliv1.GetAttentionRequ
 	c, _ := CallerFrom(ctx)
 	err := s.store.View(func(r store.Reader) error {
 		for _, view := range views {
+			if asked := req.GetViews(); len(asked) > 0 && !slices.Contains(asked, view.view) {
+				continue
+			}
 			req := &banliv1.ListLedgerEntriesRequest{View: view.view, Unit: req.GetUnit(), WithinWorkingDays: req.GetWithinWorkingDays(), AsOf: out.AsOf}
 			entries, next, err := s.ledgerPage(r, c, req, per)
 			if err != nil {

@@ -275,6 +275,13 @@ func TestLedgerViews(t *testing.T) {
 	if len(att.GetOverdue()) != 1 || len(att.GetAwaitingSignIn()) != 1 || len(att.GetRepliedNotRated()) != 0 {
 		t.Errorf("attention for unit 0: %v", att)
 	}
+	// A dashboard asks for the views it shows.
+	some := must(f.supervision().GetAttention(office, &banliv1.GetAttentionRequest{Unit: f.unit(0), Views: []banliv1.LedgerView{banliv1.LedgerView_LEDGER_VIEW_OVERDUE}}))(t)
+	if len(some.GetOverdue()) != 1 || len(some.GetAwaitingSignIn()) != 0 || len(some.GetDueByUnit()) != 1 {
+		t.Errorf("attention, overdue only: %v", some)
+	}
+	_, err := f.supervision().GetAttention(office, &banliv1.GetAttentionRequest{Views: []banliv1.LedgerView{99}})
+	wantCode(t, err, codes.InvalidArgument, "views[0]")
 	// The counts by unit are whole and name the units as people know them.
 	dueCounts := func(att *banliv1.Attention) map[string]string {
 		out := map[string]string{}

@@ -735,8 +735,13 @@ type GetAttentionRequest struct {
 	PerView int32 `protobuf:"varint,2,opt,name=per_view,json=perView,proto3" json:"per_view,omitempty"`
 	// DUE_SOON's horizon in working days; 0 means 5.
 	WithinWorkingDays int32 `protobuf:"varint,3,opt,name=within_working_days,json=withinWorkingDays,proto3" json:"within_working_days,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Only these views (and the counts by unit, always); none means every
+	// view. A dashboard that shows two views asks for two: each view is
+	// read from its own index, and the publication views read every case
+	// waiting in the publication queue.
+	Views         []LedgerView `protobuf:"varint,4,rep,packed,name=views,proto3,enum=banli.v1.LedgerView" json:"views,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAttentionRequest) Reset() {
@@ -788,6 +793,13 @@ func (x *GetAttentionRequest) GetWithinWorkingDays() int32 {
 		return x.WithinWorkingDays
 	}
 	return 0
+}
+
+func (x *GetAttentionRequest) GetViews() []LedgerView {
+	if x != nil {
+		return x.Views
+	}
+	return nil
 }
 
 // What needs attention: the first entries of each view.
@@ -1148,11 +1160,12 @@ const file_banli_v1_supervision_proto_rawDesc = "" +
 	"\x05state\x18\r \x01(\x0e2\x19.banli.v1.AssignmentStateR\x05state\"t\n" +
 	"\x19ListLedgerEntriesResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.banli.v1.LedgerEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"t\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
 	"\x13GetAttentionRequest\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12\x19\n" +
 	"\bper_view\x18\x02 \x01(\x05R\aperView\x12.\n" +
-	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\"\x82\n" +
+	"\x13within_working_days\x18\x03 \x01(\x05R\x11withinWorkingDays\x12*\n" +
+	"\x05views\x18\x04 \x03(\x0e2\x14.banli.v1.LedgerViewR\x05views\"\x82\n" +
 	"\n" +
 	"\tAttention\x12\x12\n" +
 	"\x04unit\x18\x01 \x01(\tR\x04unit\x12/\n" +
@@ -1261,29 +1274,30 @@ var file_banli_v1_supervision_proto_depIdxs = []int32{
 	17, // 12: banli.v1.ListLedgerEntriesRequest.kind:type_name -> banli.v1.ProposalKind
 	11, // 13: banli.v1.ListLedgerEntriesRequest.state:type_name -> banli.v1.AssignmentState
 	3,  // 14: banli.v1.ListLedgerEntriesResponse.entries:type_name -> banli.v1.LedgerEntry
-	16, // 15: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
-	3,  // 16: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 17: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
-	3,  // 18: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
-	3,  // 19: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
-	3,  // 20: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
-	3,  // 21: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
-	3,  // 22: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
-	3,  // 23: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
-	3,  // 24: banli.v1.Attention.publication_due_soon:type_name -> banli.v1.LedgerEntry
-	3,  // 25: banli.v1.Attention.publication_overdue:type_name -> banli.v1.LedgerEntry
-	8,  // 26: banli.v1.Attention.due_by_unit:type_name -> banli.v1.UnitDueCount
-	4,  // 27: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
-	6,  // 28: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
-	2,  // 29: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
-	5,  // 30: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
-	7,  // 31: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
-	18, // 32: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
-	30, // [30:33] is the sub-list for method output_type
-	27, // [27:30] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	1,  // 15: banli.v1.GetAttentionRequest.views:type_name -> banli.v1.LedgerView
+	16, // 16: banli.v1.Attention.as_of:type_name -> google.protobuf.Timestamp
+	3,  // 17: banli.v1.Attention.due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 18: banli.v1.Attention.overdue:type_name -> banli.v1.LedgerEntry
+	3,  // 19: banli.v1.Attention.awaiting_sign_in:type_name -> banli.v1.LedgerEntry
+	3,  // 20: banli.v1.Attention.awaiting_opinion:type_name -> banli.v1.LedgerEntry
+	3,  // 21: banli.v1.Attention.replied_not_rated:type_name -> banli.v1.LedgerEntry
+	3,  // 22: banli.v1.Attention.rated_unsatisfied:type_name -> banli.v1.LedgerEntry
+	3,  // 23: banli.v1.Attention.ratings_not_returned:type_name -> banli.v1.LedgerEntry
+	3,  // 24: banli.v1.Attention.not_delivered:type_name -> banli.v1.LedgerEntry
+	3,  // 25: banli.v1.Attention.publication_due_soon:type_name -> banli.v1.LedgerEntry
+	3,  // 26: banli.v1.Attention.publication_overdue:type_name -> banli.v1.LedgerEntry
+	8,  // 27: banli.v1.Attention.due_by_unit:type_name -> banli.v1.UnitDueCount
+	4,  // 28: banli.v1.SupervisionService.ListLedgerEntries:input_type -> banli.v1.ListLedgerEntriesRequest
+	6,  // 29: banli.v1.SupervisionService.GetAttention:input_type -> banli.v1.GetAttentionRequest
+	2,  // 30: banli.v1.SupervisionService.ExportLedger:input_type -> banli.v1.ExportLedgerRequest
+	5,  // 31: banli.v1.SupervisionService.ListLedgerEntries:output_type -> banli.v1.ListLedgerEntriesResponse
+	7,  // 32: banli.v1.SupervisionService.GetAttention:output_type -> banli.v1.Attention
+	18, // 33: banli.v1.SupervisionService.ExportLedger:output_type -> google.api.HttpBody
+	31, // [31:34] is the sub-list for method output_type
+	28, // [28:31] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_supervision_proto_init() }
