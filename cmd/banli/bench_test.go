@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -276,6 +277,38 @@ func BenchmarkAtScale(b *testing.B) {
 		req := &banliv1.GetYearSummaryRequest{Unit: f.unit(5), Year: 2021}
 		benchCall(b, func() error { _, err := f.statistics().GetYearSummary(office, req); return err })
 	})
+	// The dashboard's pages, as the office loads them: the server's time
+	// for a whole page (its calls and its HTML), and its weight.
+	page := newPageClient(b, f)
+	page.signIn(f.officeKey(b))
+	first := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{PageSize: 1}))(b).GetProposals()[0]
+	for name, path := range map[string]string{
+		"overview":   "/ui/?year=2021",
+		"ledger":     "/ui/ledger",
+		"case":       "/ui/" + first.GetName(),
+		"statistics": "/ui/statistics?year=2021",
+	} {
+		b.Run("page/"+name, func(b *testing.B) { benchPage(b, page, path) })
+	}
+}
+
+// benchPage loads a page of the dashboard b.N times and reports its weight
+// (the HTML and its style sheet) beside the latencies.
+func benchPage(b *testing.B, page *pageClient, path string) {
+	var lat latencies
+	var weight int
+	_, css := page.do("GET", "/ui/static/banli.css", nil)
+	parallel(b, 1, func(int64) {
+		t0 := time.Now()
+		resp, html := page.do("GET", path, nil)
+		lat.add(time.Since(t0))
+		if resp.StatusCode != http.StatusOK {
+			b.Errorf("%s: %d", path, resp.StatusCode)
+		}
+		weight = len(html) + len(css)
+	})
+	lat.report(b)
+	b.ReportMetric(float64(weight)/1024, "page-KiB")
 }
 
 // benchCall times one call, b.N times, from one client.

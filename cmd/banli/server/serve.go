@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/banli/banli/cmd/banli/gateway"
+	"github.com/banli/banli/cmd/banli/ui"
 	"github.com/banli/banli/gen/openapi"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
@@ -42,6 +43,10 @@ const maxMessageBytes = 4 << 20
 // the server applies) and a margin, so that the server, not the cap, says
 // what was wrong.
 const maxUploadBytes = 21 << 20
+
+// maxFormBytes caps what the dashboard page's forms may post: a reply
+// draft's text is the largest.
+const maxFormBytes = 1 << 20
 
 // Run serves until ctx ends, then shuts down gracefully: the REST
 // gateway first, then gRPC, then the data file. It returns when the data
@@ -164,8 +169,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer gatewayConn.Close()
+	// The dashboard page is a client of the same in-memory connection.
+	page, err := ui.New(gatewayLis.DialContext, cfg.Now)
+	if err != nil {
+		return err
+	}
+	defer page.Close()
 	httpServer := &http.Server{
-		Handler:           writeDeadlines(httpRoutes(rest, gateway.Uploads(rest, gatewayConn), healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
+		Handler:           writeDeadlines(httpRoutes(rest, gateway.Uploads(rest, gatewayConn), page, healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
@@ -337,10 +348,12 @@ func tuneProcs() {
 	goruntime.GOMAXPROCS(2 * goruntime.NumCPU())
 }
 
-// httpRoutes serves the gateway under /v1/, the OpenAPI document, the
-// Prometheus metrics and the probes.
-func httpRoutes(rest, uploads http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
+// httpRoutes serves the gateway under /v1/, the dashboard page under
+// /ui/, the OpenAPI document, the Prometheus metrics and the probes.
+func httpRoutes(rest, uploads, page http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(ui.Prefix, http.MaxBytesHandler(page, maxFormBytes))
+	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
 	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/v1/", refuseLargeBodies(http.MaxBytesHandler(rest, maxMessageBytes), maxMessageBytes))
 	// An upload streams to the server, which refuses it past the file
