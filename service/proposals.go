@@ -176,17 +176,28 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 			skip = unseen(c).With(skip)
 		}
 		var page []byte
+		var named []string
 		last, more, err := r.EachProposalRecord(f.query(), after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
 			if len(page) > 0 && len(page)+len(record) > maxPageBytes {
 				return store.ErrPageFull // the page ends here; the token goes on from the last case in it
 			}
 			page = appendEncodedProposal(page, record)
+			named = appendNamed(named, record)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 		resp.ProtoReflect().SetUnknown(page)
+		names := newDisplayNames(r)
+		for _, name := range named {
+			if n := names.of(name); n != "" {
+				if resp.DisplayNames == nil {
+					resp.DisplayNames = map[string]string{}
+				}
+				resp.DisplayNames[name] = n
+			}
+		}
 		if more && last != 0 {
 			resp.NextPageToken = pageToken(req, last)
 		}
@@ -207,6 +218,62 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 var proposalsField = func() protowire.Number {
 	return protowire.Number((&banliv1.ListProposalsResponse{}).ProtoReflect().Descriptor().Fields().ByName("proposals").Number())
 }()
+
+// The fields of a stored case that name a session or a unit, which
+// appendNamed reads from its wire form.
+var (
+	proposalFields   = (&banliv1.Proposal{}).ProtoReflect().Descriptor().Fields()
+	assignmentFields = (&banliv1.Assignment{}).ProtoReflect().Descriptor().Fields()
+	sessionField     = proposalFields.ByName("session").Number()
+	assignmentsField = proposalFields.ByName("assignments").Number()
+	unitField        = assignmentFields.ByName("unit").Number()
+	departmentField  = assignmentFields.ByName("department").Number()
+)
+
+// appendNamed appends the session and the parts' units and departments
+// that a case's wire form names, read without decoding the case (a list
+// sends the stored form as it is).
+func appendNamed(names []string, record []byte) []string {
+	eachBytesField(record, func(num protowire.Number, v []byte) {
+		switch num {
+		case sessionField:
+			names = append(names, string(v))
+		case assignmentsField:
+			eachBytesField(v, func(num protowire.Number, v []byte) {
+				if num == unitField || num == departmentField {
+					names = append(names, string(v))
+				}
+			})
+		}
+	})
+	return names
+}
+
+// eachBytesField calls fn with each length-delimited field of a message's
+// wire form, and skips the others.
+func eachBytesField(b []byte, fn func(num protowire.Number, v []byte)) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return
+		}
+		b = b[n:]
+		if typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return
+			}
+			fn(num, v)
+			b = b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return
+		}
+		b = b[m:]
+	}
+}
 
 func appendEncodedProposal(page, record []byte) []byte {
 	page = protowire.AppendTag(page, proposalsField, protowire.BytesType)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"testing"
 
@@ -49,5 +50,31 @@ func TestLabels(t *testing.T) {
 	values, _ := body["enums"].([]any)
 	if code != http.StatusOK || len(values) != 1 {
 		t.Errorf("REST labels: %d %v", code, body)
+	}
+}
+
+// TestListsCarryDisplayNames: a page of cases names its sessions, units
+// and departments as people know them, over gRPC and REST, whichever view
+// is asked for (#16, item 1).
+func TestListsCarryDisplayNames(t *testing.T) {
+	f := newFixture(t)
+	dept := must(f.units.CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "数据资源处", Parent: f.unit(0)}}))(t).GetName()
+	p := f.assign(t, f.receive(t), part(f.unit(0), roleLead), part(f.unit(1), roleCo))
+	must(f.proposals.SignAssignment(office, &banliv1.SignAssignmentRequest{Name: p.Assignments[0].GetName(), Department: dept}))(t)
+	want := map[string]string{
+		f.session.GetName(): f.session.GetDisplayName(),
+		f.unit(0):           f.bureaus[0].GetDisplayName(),
+		f.unit(1):           f.bureaus[1].GetDisplayName(),
+		dept:                "数据资源处",
+	}
+	for _, view := range []banliv1.ProposalView{banliv1.ProposalView_PROPOSAL_VIEW_BASIC, banliv1.ProposalView_PROPOSAL_VIEW_FULL} {
+		got := must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{View: view}))(t)
+		if len(got.GetProposals()) != 1 || !maps.Equal(got.GetDisplayNames(), want) {
+			t.Errorf("%s: %d cases, names %v, want %v", view, len(got.GetProposals()), got.GetDisplayNames(), want)
+		}
+	}
+	code, out := f.rest(t, "GET", "/v1/proposals", nil)
+	if names, _ := out["displayNames"].(map[string]any); code != http.StatusOK || names[dept] != "数据资源处" {
+		t.Errorf("REST list: %d %v", code, out["displayNames"])
 	}
 }

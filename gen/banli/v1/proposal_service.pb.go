@@ -905,6 +905,11 @@ type ListProposalsResponse struct {
 	Proposals []*Proposal `protobuf:"bytes,1,rep,name=proposals,proto3" json:"proposals,omitempty"`
 	// Token for the next page; empty on the last one.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The names people know the page's sessions, units and departments by
+	// (市政协十三届二次会议, 市政务服务数据管理局, 数据资源处), by resource
+	// name, read with the page: every case's session and every part's unit
+	// and department.
+	DisplayNames  map[string]string `protobuf:"bytes,3,rep,name=display_names,json=displayNames,proto3" json:"display_names,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -951,6 +956,13 @@ func (x *ListProposalsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListProposalsResponse) GetDisplayNames() map[string]string {
+	if x != nil {
+		return x.DisplayNames
+	}
+	return nil
 }
 
 // Request for AssignProposal.
@@ -3835,10 +3847,14 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\tsubmitter\x18\f \x01(\tR\tsubmitter\x12\x18\n" +
 	"\ahandler\x18\r \x01(\tR\ahandler\x12\x16\n" +
 	"\x06leader\x18\x0e \x01(\tR\x06leaderB\x06\n" +
-	"\x04_key\"q\n" +
+	"\x04_key\"\x8a\x02\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9f\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12V\n" +
+	"\rdisplay_names\x18\x03 \x03(\v21.banli.v1.ListProposalsResponse.DisplayNamesEntryR\fdisplayNames\x1a?\n" +
+	"\x11DisplayNamesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x01\n" +
 	"\x15AssignProposalRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12:\n" +
 	"\vassignments\x18\x02 \x03(\v2\x18.banli.v1.UnitAssignmentR\vassignments\x12\x12\n" +
@@ -4146,7 +4162,7 @@ func file_banli_v1_proposal_service_proto_rawDescGZIP() []byte {
 }
 
 var file_banli_v1_proposal_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_banli_v1_proposal_service_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(ProposalView)(0),                     // 0: banli.v1.ProposalView
 	(*CreateProposalRequest)(nil),         // 1: banli.v1.CreateProposalRequest
@@ -4194,154 +4210,156 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*WithdrawProposalRequest)(nil),       // 43: banli.v1.WithdrawProposalRequest
 	(*MergeProposalsRequest)(nil),         // 44: banli.v1.MergeProposalsRequest
 	(*MarkKeyRequest)(nil),                // 45: banli.v1.MarkKeyRequest
-	(*Proposal)(nil),                      // 46: banli.v1.Proposal
-	(AssignmentRole)(0),                   // 47: banli.v1.AssignmentRole
-	(*fieldmaskpb.FieldMask)(nil),         // 48: google.protobuf.FieldMask
-	(ProposalKind)(0),                     // 49: banli.v1.ProposalKind
-	(ProposalState)(0),                    // 50: banli.v1.ProposalState
-	(*UnitAssignment)(nil),                // 51: banli.v1.UnitAssignment
-	(Decision)(0),                         // 52: banli.v1.Decision
-	(*Consultation)(nil),                  // 53: banli.v1.Consultation
-	(*Opinion)(nil),                       // 54: banli.v1.Opinion
-	(*Reply)(nil),                         // 55: banli.v1.Reply
-	(Satisfaction)(0),                     // 56: banli.v1.Satisfaction
-	(*DimensionRating)(nil),               // 57: banli.v1.DimensionRating
-	(*Attachment)(nil),                    // 58: banli.v1.Attachment
-	(*Redaction)(nil),                     // 59: banli.v1.Redaction
-	(ReviewDecision)(0),                   // 60: banli.v1.ReviewDecision
-	(*SupervisionActivity)(nil),           // 61: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 62: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 63: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 64: banli.v1.UnsatisfiedDecision
-	(DeliveryChannel)(0),                  // 65: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 66: google.protobuf.Timestamp
-	(ReplyCategory)(0),                    // 67: banli.v1.ReplyCategory
-	(NotFiledReason)(0),                   // 68: banli.v1.NotFiledReason
-	(*KeyCaseLeader)(nil),                 // 69: banli.v1.KeyCaseLeader
-	(*httpbody.HttpBody)(nil),             // 70: google.api.HttpBody
+	nil,                                   // 46: banli.v1.ListProposalsResponse.DisplayNamesEntry
+	(*Proposal)(nil),                      // 47: banli.v1.Proposal
+	(AssignmentRole)(0),                   // 48: banli.v1.AssignmentRole
+	(*fieldmaskpb.FieldMask)(nil),         // 49: google.protobuf.FieldMask
+	(ProposalKind)(0),                     // 50: banli.v1.ProposalKind
+	(ProposalState)(0),                    // 51: banli.v1.ProposalState
+	(*UnitAssignment)(nil),                // 52: banli.v1.UnitAssignment
+	(Decision)(0),                         // 53: banli.v1.Decision
+	(*Consultation)(nil),                  // 54: banli.v1.Consultation
+	(*Opinion)(nil),                       // 55: banli.v1.Opinion
+	(*Reply)(nil),                         // 56: banli.v1.Reply
+	(Satisfaction)(0),                     // 57: banli.v1.Satisfaction
+	(*DimensionRating)(nil),               // 58: banli.v1.DimensionRating
+	(*Attachment)(nil),                    // 59: banli.v1.Attachment
+	(*Redaction)(nil),                     // 60: banli.v1.Redaction
+	(ReviewDecision)(0),                   // 61: banli.v1.ReviewDecision
+	(*SupervisionActivity)(nil),           // 62: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 63: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 64: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 65: banli.v1.UnsatisfiedDecision
+	(DeliveryChannel)(0),                  // 66: banli.v1.DeliveryChannel
+	(*timestamppb.Timestamp)(nil),         // 67: google.protobuf.Timestamp
+	(ReplyCategory)(0),                    // 68: banli.v1.ReplyCategory
+	(NotFiledReason)(0),                   // 69: banli.v1.NotFiledReason
+	(*KeyCaseLeader)(nil),                 // 70: banli.v1.KeyCaseLeader
+	(*httpbody.HttpBody)(nil),             // 71: google.api.HttpBody
 }
 var file_banli_v1_proposal_service_proto_depIdxs = []int32{
-	46, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	47, // 0: banli.v1.CreateProposalRequest.proposal:type_name -> banli.v1.Proposal
 	3,  // 1: banli.v1.UploadFileRequest.upload:type_name -> banli.v1.FileUpload
-	47, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
-	46, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
-	48, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
-	49, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
-	50, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
-	47, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
+	48, // 2: banli.v1.ChangeAssignmentRoleRequest.role:type_name -> banli.v1.AssignmentRole
+	47, // 3: banli.v1.UpdateProposalRequest.proposal:type_name -> banli.v1.Proposal
+	49, // 4: banli.v1.UpdateProposalRequest.update_mask:type_name -> google.protobuf.FieldMask
+	50, // 5: banli.v1.ListProposalsRequest.kind:type_name -> banli.v1.ProposalKind
+	51, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
+	48, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 8: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	46, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	51, // 10: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	52, // 11: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	52, // 12: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	53, // 13: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	54, // 14: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	55, // 15: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	56, // 16: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	57, // 17: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
-	58, // 18: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
-	59, // 19: banli.v1.PublicationPreview.redactions:type_name -> banli.v1.Redaction
-	60, // 20: banli.v1.ReviewPublicationRequest.decision:type_name -> banli.v1.ReviewDecision
-	55, // 21: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	61, // 22: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	62, // 23: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	63, // 24: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	64, // 25: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	60, // 26: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	65, // 27: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	66, // 28: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	67, // 29: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	68, // 30: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	69, // 31: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
-	1,  // 32: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	5,  // 33: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	10, // 34: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	12, // 35: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	13, // 36: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	14, // 37: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	15, // 38: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	16, // 39: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	17, // 40: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	18, // 41: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	19, // 42: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	20, // 43: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	21, // 44: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	22, // 45: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	23, // 46: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	24, // 47: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	25, // 48: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	26, // 49: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	27, // 50: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
-	29, // 51: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
-	30, // 52: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
-	31, // 53: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
-	32, // 54: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	33, // 55: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	35, // 56: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	36, // 57: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	37, // 58: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	38, // 59: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	39, // 60: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	40, // 61: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	41, // 62: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	42, // 63: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	43, // 64: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	44, // 65: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	34, // 66: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	45, // 67: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	6,  // 68: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
-	7,  // 69: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
-	2,  // 70: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
-	8,  // 71: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
-	9,  // 72: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
-	4,  // 73: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
-	46, // 74: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	46, // 75: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	11, // 76: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	46, // 77: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	46, // 78: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	46, // 79: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	46, // 80: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	46, // 81: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	46, // 82: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	46, // 83: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	46, // 84: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	46, // 85: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	46, // 86: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	46, // 87: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	46, // 88: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	46, // 89: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	46, // 90: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	46, // 91: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	28, // 92: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
-	46, // 93: banli.v1.ProposalService.ReviewPublication:output_type -> banli.v1.Proposal
-	46, // 94: banli.v1.ProposalService.CorrectPublication:output_type -> banli.v1.Proposal
-	46, // 95: banli.v1.ProposalService.WithdrawPublication:output_type -> banli.v1.Proposal
-	46, // 96: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	46, // 97: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	46, // 98: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	46, // 99: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	46, // 100: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	46, // 101: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	46, // 102: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	46, // 103: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	46, // 104: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	46, // 105: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	46, // 106: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	46, // 107: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	46, // 108: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	46, // 109: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	46, // 110: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
-	46, // 111: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
-	58, // 112: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
-	46, // 113: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
-	46, // 114: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
-	70, // 115: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
-	74, // [74:116] is the sub-list for method output_type
-	32, // [32:74] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	47, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	46, // 10: banli.v1.ListProposalsResponse.display_names:type_name -> banli.v1.ListProposalsResponse.DisplayNamesEntry
+	52, // 11: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	53, // 12: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	53, // 13: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	54, // 14: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	55, // 15: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	56, // 16: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	57, // 17: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	58, // 18: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	59, // 19: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
+	60, // 20: banli.v1.PublicationPreview.redactions:type_name -> banli.v1.Redaction
+	61, // 21: banli.v1.ReviewPublicationRequest.decision:type_name -> banli.v1.ReviewDecision
+	56, // 22: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	62, // 23: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	63, // 24: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	64, // 25: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	65, // 26: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	61, // 27: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	66, // 28: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	67, // 29: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	68, // 30: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	69, // 31: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	70, // 32: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
+	1,  // 33: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	5,  // 34: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	10, // 35: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	12, // 36: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	13, // 37: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	14, // 38: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	15, // 39: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	16, // 40: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	17, // 41: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	18, // 42: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	19, // 43: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	20, // 44: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	21, // 45: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	22, // 46: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	23, // 47: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	24, // 48: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	25, // 49: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	26, // 50: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	27, // 51: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
+	29, // 52: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
+	30, // 53: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
+	31, // 54: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
+	32, // 55: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	33, // 56: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	35, // 57: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	36, // 58: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	37, // 59: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	38, // 60: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	39, // 61: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	40, // 62: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	41, // 63: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	42, // 64: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	43, // 65: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	44, // 66: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	34, // 67: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	45, // 68: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	6,  // 69: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
+	7,  // 70: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
+	2,  // 71: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
+	8,  // 72: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
+	9,  // 73: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
+	4,  // 74: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	47, // 75: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	47, // 76: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	11, // 77: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	47, // 78: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	47, // 79: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	47, // 80: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	47, // 81: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	47, // 82: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	47, // 83: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	47, // 84: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	47, // 85: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	47, // 86: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	47, // 87: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	47, // 88: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	47, // 89: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	47, // 90: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	47, // 91: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	47, // 92: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	28, // 93: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
+	47, // 94: banli.v1.ProposalService.ReviewPublication:output_type -> banli.v1.Proposal
+	47, // 95: banli.v1.ProposalService.CorrectPublication:output_type -> banli.v1.Proposal
+	47, // 96: banli.v1.ProposalService.WithdrawPublication:output_type -> banli.v1.Proposal
+	47, // 97: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	47, // 98: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	47, // 99: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	47, // 100: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	47, // 101: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	47, // 102: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	47, // 103: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	47, // 104: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	47, // 105: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	47, // 106: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	47, // 107: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	47, // 108: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	47, // 109: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	47, // 110: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	47, // 111: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
+	47, // 112: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
+	59, // 113: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	47, // 114: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
+	47, // 115: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
+	71, // 116: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	75, // [75:117] is the sub-list for method output_type
+	33, // [33:75] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
@@ -4361,7 +4379,7 @@ func file_banli_v1_proposal_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_proposal_service_proto_rawDesc), len(file_banli_v1_proposal_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
