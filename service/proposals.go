@@ -189,13 +189,11 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 			return err
 		}
 		resp.ProtoReflect().SetUnknown(page)
+		slices.Sort(named)
 		names := newDisplayNames(r)
-		for _, name := range named {
+		for _, name := range slices.Compact(named) {
 			if n := names.of(name); n != "" {
-				if resp.DisplayNames == nil {
-					resp.DisplayNames = map[string]string{}
-				}
-				resp.DisplayNames[name] = n
+				resp.DisplayNames = append(resp.DisplayNames, &banliv1.DisplayName{Name: name, DisplayName: n})
 			}
 		}
 		if more && last != 0 {

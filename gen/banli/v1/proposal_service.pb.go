@@ -906,10 +906,10 @@ type ListProposalsResponse struct {
 	// Token for the next page; empty on the last one.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// The names people know the page's sessions, units and departments by
-	// (市政协十三届二次会议, 市政务服务数据管理局, 数据资源处), by resource
-	// name, read with the page: every case's session and every part's unit
-	// and department.
-	DisplayNames  map[string]string `protobuf:"bytes,3,rep,name=display_names,json=displayNames,proto3" json:"display_names,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// (市政协十三届二次会议, 市政务服务数据管理局, 数据资源处), read with the
+	// page: every case's session and every part's unit and department, once
+	// each, in resource-name order.
+	DisplayNames  []*DisplayName `protobuf:"bytes,3,rep,name=display_names,json=displayNames,proto3" json:"display_names,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -958,11 +958,66 @@ func (x *ListProposalsResponse) GetNextPageToken() string {
 	return ""
 }
 
-func (x *ListProposalsResponse) GetDisplayNames() map[string]string {
+func (x *ListProposalsResponse) GetDisplayNames() []*DisplayName {
 	if x != nil {
 		return x.DisplayNames
 	}
 	return nil
+}
+
+// The name people know a resource by.
+type DisplayName struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource, e.g. `units/3`.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its name for people, e.g. 市政务服务数据管理局.
+	DisplayName   string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisplayName) Reset() {
+	*x = DisplayName{}
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisplayName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisplayName) ProtoMessage() {}
+
+func (x *DisplayName) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisplayName.ProtoReflect.Descriptor instead.
+func (*DisplayName) Descriptor() ([]byte, []int) {
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DisplayName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DisplayName) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
 }
 
 // Request for AssignProposal.
@@ -982,7 +1037,7 @@ type AssignProposalRequest struct {
 
 func (x *AssignProposalRequest) Reset() {
 	*x = AssignProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1049,7 @@ func (x *AssignProposalRequest) String() string {
 func (*AssignProposalRequest) ProtoMessage() {}
 
 func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[11]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1062,7 @@ func (x *AssignProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignProposalRequest.ProtoReflect.Descriptor instead.
 func (*AssignProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{11}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AssignProposalRequest) GetName() string {
@@ -1063,7 +1118,7 @@ type SignAssignmentRequest struct {
 
 func (x *SignAssignmentRequest) Reset() {
 	*x = SignAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1130,7 @@ func (x *SignAssignmentRequest) String() string {
 func (*SignAssignmentRequest) ProtoMessage() {}
 
 func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[12]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1143,7 @@ func (x *SignAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*SignAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{12}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SignAssignmentRequest) GetName() string {
@@ -1169,7 +1224,7 @@ type DelegateAssignmentRequest struct {
 
 func (x *DelegateAssignmentRequest) Reset() {
 	*x = DelegateAssignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1236,7 @@ func (x *DelegateAssignmentRequest) String() string {
 func (*DelegateAssignmentRequest) ProtoMessage() {}
 
 func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[13]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1249,7 @@ func (x *DelegateAssignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DelegateAssignmentRequest.ProtoReflect.Descriptor instead.
 func (*DelegateAssignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{13}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DelegateAssignmentRequest) GetName() string {
@@ -1273,7 +1328,7 @@ type RequestReassignmentRequest struct {
 
 func (x *RequestReassignmentRequest) Reset() {
 	*x = RequestReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1340,7 @@ func (x *RequestReassignmentRequest) String() string {
 func (*RequestReassignmentRequest) ProtoMessage() {}
 
 func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[14]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1353,7 @@ func (x *RequestReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*RequestReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{14}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RequestReassignmentRequest) GetName() string {
@@ -1358,7 +1413,7 @@ type DecideReassignmentRequest struct {
 
 func (x *DecideReassignmentRequest) Reset() {
 	*x = DecideReassignmentRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1425,7 @@ func (x *DecideReassignmentRequest) String() string {
 func (*DecideReassignmentRequest) ProtoMessage() {}
 
 func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[15]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1438,7 @@ func (x *DecideReassignmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideReassignmentRequest.ProtoReflect.Descriptor instead.
 func (*DecideReassignmentRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{15}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DecideReassignmentRequest) GetName() string {
@@ -1447,7 +1502,7 @@ type RequestExtensionRequest struct {
 
 func (x *RequestExtensionRequest) Reset() {
 	*x = RequestExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1514,7 @@ func (x *RequestExtensionRequest) String() string {
 func (*RequestExtensionRequest) ProtoMessage() {}
 
 func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[16]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1527,7 @@ func (x *RequestExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestExtensionRequest.ProtoReflect.Descriptor instead.
 func (*RequestExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{16}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RequestExtensionRequest) GetName() string {
@@ -1532,7 +1587,7 @@ type DecideExtensionRequest struct {
 
 func (x *DecideExtensionRequest) Reset() {
 	*x = DecideExtensionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1599,7 @@ func (x *DecideExtensionRequest) String() string {
 func (*DecideExtensionRequest) ProtoMessage() {}
 
 func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[17]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1612,7 @@ func (x *DecideExtensionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideExtensionRequest.ProtoReflect.Descriptor instead.
 func (*DecideExtensionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{17}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DecideExtensionRequest) GetName() string {
@@ -1621,7 +1676,7 @@ type ReportFollowUpRequest struct {
 
 func (x *ReportFollowUpRequest) Reset() {
 	*x = ReportFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1688,7 @@ func (x *ReportFollowUpRequest) String() string {
 func (*ReportFollowUpRequest) ProtoMessage() {}
 
 func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[18]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1701,7 @@ func (x *ReportFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*ReportFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{18}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportFollowUpRequest) GetName() string {
@@ -1701,7 +1756,7 @@ type CloseFollowUpRequest struct {
 
 func (x *CloseFollowUpRequest) Reset() {
 	*x = CloseFollowUpRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1768,7 @@ func (x *CloseFollowUpRequest) String() string {
 func (*CloseFollowUpRequest) ProtoMessage() {}
 
 func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[19]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1781,7 @@ func (x *CloseFollowUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseFollowUpRequest.ProtoReflect.Descriptor instead.
 func (*CloseFollowUpRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{19}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CloseFollowUpRequest) GetName() string {
@@ -1777,7 +1832,7 @@ type RecordReminderRequest struct {
 
 func (x *RecordReminderRequest) Reset() {
 	*x = RecordReminderRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1844,7 @@ func (x *RecordReminderRequest) String() string {
 func (*RecordReminderRequest) ProtoMessage() {}
 
 func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[20]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1857,7 @@ func (x *RecordReminderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReminderRequest.ProtoReflect.Descriptor instead.
 func (*RecordReminderRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{20}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordReminderRequest) GetName() string {
@@ -1857,7 +1912,7 @@ type RecordConsultationRequest struct {
 
 func (x *RecordConsultationRequest) Reset() {
 	*x = RecordConsultationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +1924,7 @@ func (x *RecordConsultationRequest) String() string {
 func (*RecordConsultationRequest) ProtoMessage() {}
 
 func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[21]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +1937,7 @@ func (x *RecordConsultationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsultationRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsultationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{21}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordConsultationRequest) GetName() string {
@@ -1930,7 +1985,7 @@ type SubmitOpinionRequest struct {
 
 func (x *SubmitOpinionRequest) Reset() {
 	*x = SubmitOpinionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +1997,7 @@ func (x *SubmitOpinionRequest) String() string {
 func (*SubmitOpinionRequest) ProtoMessage() {}
 
 func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[22]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2010,7 @@ func (x *SubmitOpinionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitOpinionRequest.ProtoReflect.Descriptor instead.
 func (*SubmitOpinionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{22}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SubmitOpinionRequest) GetName() string {
@@ -2007,7 +2062,7 @@ type SubmitReplyRequest struct {
 
 func (x *SubmitReplyRequest) Reset() {
 	*x = SubmitReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2074,7 @@ func (x *SubmitReplyRequest) String() string {
 func (*SubmitReplyRequest) ProtoMessage() {}
 
 func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[23]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2087,7 @@ func (x *SubmitReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitReplyRequest.ProtoReflect.Descriptor instead.
 func (*SubmitReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{23}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SubmitReplyRequest) GetName() string {
@@ -2099,7 +2154,7 @@ type RateReplyRequest struct {
 
 func (x *RateReplyRequest) Reset() {
 	*x = RateReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2166,7 @@ func (x *RateReplyRequest) String() string {
 func (*RateReplyRequest) ProtoMessage() {}
 
 func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[24]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2179,7 @@ func (x *RateReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateReplyRequest.ProtoReflect.Descriptor instead.
 func (*RateReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{24}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RateReplyRequest) GetName() string {
@@ -2204,7 +2259,7 @@ type PublishReplyRequest struct {
 
 func (x *PublishReplyRequest) Reset() {
 	*x = PublishReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2271,7 @@ func (x *PublishReplyRequest) String() string {
 func (*PublishReplyRequest) ProtoMessage() {}
 
 func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[25]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2284,7 @@ func (x *PublishReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishReplyRequest.ProtoReflect.Descriptor instead.
 func (*PublishReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{25}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PublishReplyRequest) GetName() string {
@@ -2275,7 +2330,7 @@ type PreviewPublicationRequest struct {
 
 func (x *PreviewPublicationRequest) Reset() {
 	*x = PreviewPublicationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2342,7 @@ func (x *PreviewPublicationRequest) String() string {
 func (*PreviewPublicationRequest) ProtoMessage() {}
 
 func (x *PreviewPublicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[26]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2355,7 @@ func (x *PreviewPublicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewPublicationRequest.ProtoReflect.Descriptor instead.
 func (*PreviewPublicationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{26}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PreviewPublicationRequest) GetName() string {
@@ -2330,7 +2385,7 @@ type PublicationPreview struct {
 
 func (x *PublicationPreview) Reset() {
 	*x = PublicationPreview{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2397,7 @@ func (x *PublicationPreview) String() string {
 func (*PublicationPreview) ProtoMessage() {}
 
 func (x *PublicationPreview) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[27]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2410,7 @@ func (x *PublicationPreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicationPreview.ProtoReflect.Descriptor instead.
 func (*PublicationPreview) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{27}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PublicationPreview) GetPublishedText() string {
@@ -2392,7 +2447,7 @@ type ReviewPublicationRequest struct {
 
 func (x *ReviewPublicationRequest) Reset() {
 	*x = ReviewPublicationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2459,7 @@ func (x *ReviewPublicationRequest) String() string {
 func (*ReviewPublicationRequest) ProtoMessage() {}
 
 func (x *ReviewPublicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[28]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2472,7 @@ func (x *ReviewPublicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewPublicationRequest.ProtoReflect.Descriptor instead.
 func (*ReviewPublicationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{28}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReviewPublicationRequest) GetName() string {
@@ -2475,7 +2530,7 @@ type CorrectPublicationRequest struct {
 
 func (x *CorrectPublicationRequest) Reset() {
 	*x = CorrectPublicationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +2542,7 @@ func (x *CorrectPublicationRequest) String() string {
 func (*CorrectPublicationRequest) ProtoMessage() {}
 
 func (x *CorrectPublicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[29]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +2555,7 @@ func (x *CorrectPublicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectPublicationRequest.ProtoReflect.Descriptor instead.
 func (*CorrectPublicationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{29}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CorrectPublicationRequest) GetName() string {
@@ -2556,7 +2611,7 @@ type WithdrawPublicationRequest struct {
 
 func (x *WithdrawPublicationRequest) Reset() {
 	*x = WithdrawPublicationRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2623,7 @@ func (x *WithdrawPublicationRequest) String() string {
 func (*WithdrawPublicationRequest) ProtoMessage() {}
 
 func (x *WithdrawPublicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[30]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2636,7 @@ func (x *WithdrawPublicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawPublicationRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawPublicationRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{30}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WithdrawPublicationRequest) GetName() string {
@@ -2630,7 +2685,7 @@ type WithholdReplyRequest struct {
 
 func (x *WithholdReplyRequest) Reset() {
 	*x = WithholdReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2697,7 @@ func (x *WithholdReplyRequest) String() string {
 func (*WithholdReplyRequest) ProtoMessage() {}
 
 func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[31]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2710,7 @@ func (x *WithholdReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithholdReplyRequest.ProtoReflect.Descriptor instead.
 func (*WithholdReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{31}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WithholdReplyRequest) GetName() string {
@@ -2704,7 +2759,7 @@ type SaveReplyDraftRequest struct {
 
 func (x *SaveReplyDraftRequest) Reset() {
 	*x = SaveReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +2771,7 @@ func (x *SaveReplyDraftRequest) String() string {
 func (*SaveReplyDraftRequest) ProtoMessage() {}
 
 func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[32]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +2784,7 @@ func (x *SaveReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*SaveReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{32}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SaveReplyDraftRequest) GetName() string {
@@ -2777,7 +2832,7 @@ type RecordSupervisionRequest struct {
 
 func (x *RecordSupervisionRequest) Reset() {
 	*x = RecordSupervisionRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2844,7 @@ func (x *RecordSupervisionRequest) String() string {
 func (*RecordSupervisionRequest) ProtoMessage() {}
 
 func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[33]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +2857,7 @@ func (x *RecordSupervisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSupervisionRequest.ProtoReflect.Descriptor instead.
 func (*RecordSupervisionRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{33}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecordSupervisionRequest) GetName() string {
@@ -2855,7 +2910,7 @@ type CountersignReplyRequest struct {
 
 func (x *CountersignReplyRequest) Reset() {
 	*x = CountersignReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +2922,7 @@ func (x *CountersignReplyRequest) String() string {
 func (*CountersignReplyRequest) ProtoMessage() {}
 
 func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[34]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +2935,7 @@ func (x *CountersignReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountersignReplyRequest.ProtoReflect.Descriptor instead.
 func (*CountersignReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{34}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CountersignReplyRequest) GetName() string {
@@ -2942,7 +2997,7 @@ type RecordCollectiveReviewRequest struct {
 
 func (x *RecordCollectiveReviewRequest) Reset() {
 	*x = RecordCollectiveReviewRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2954,7 +3009,7 @@ func (x *RecordCollectiveReviewRequest) String() string {
 func (*RecordCollectiveReviewRequest) ProtoMessage() {}
 
 func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[35]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2967,7 +3022,7 @@ func (x *RecordCollectiveReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCollectiveReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordCollectiveReviewRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{35}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RecordCollectiveReviewRequest) GetName() string {
@@ -3017,7 +3072,7 @@ type ReturnReplyDraftRequest struct {
 
 func (x *ReturnReplyDraftRequest) Reset() {
 	*x = ReturnReplyDraftRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3029,7 +3084,7 @@ func (x *ReturnReplyDraftRequest) String() string {
 func (*ReturnReplyDraftRequest) ProtoMessage() {}
 
 func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[36]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3042,7 +3097,7 @@ func (x *ReturnReplyDraftRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnReplyDraftRequest.ProtoReflect.Descriptor instead.
 func (*ReturnReplyDraftRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{36}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReturnReplyDraftRequest) GetName() string {
@@ -3100,7 +3155,7 @@ type DecideUnsatisfiedRequest struct {
 
 func (x *DecideUnsatisfiedRequest) Reset() {
 	*x = DecideUnsatisfiedRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3112,7 +3167,7 @@ func (x *DecideUnsatisfiedRequest) String() string {
 func (*DecideUnsatisfiedRequest) ProtoMessage() {}
 
 func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[37]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3125,7 +3180,7 @@ func (x *DecideUnsatisfiedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideUnsatisfiedRequest.ProtoReflect.Descriptor instead.
 func (*DecideUnsatisfiedRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{37}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DecideUnsatisfiedRequest) GetName() string {
@@ -3182,7 +3237,7 @@ type ReviewReplyRequest struct {
 
 func (x *ReviewReplyRequest) Reset() {
 	*x = ReviewReplyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3249,7 @@ func (x *ReviewReplyRequest) String() string {
 func (*ReviewReplyRequest) ProtoMessage() {}
 
 func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[38]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3262,7 @@ func (x *ReviewReplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewReplyRequest.ProtoReflect.Descriptor instead.
 func (*ReviewReplyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{38}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReviewReplyRequest) GetName() string {
@@ -3277,7 +3332,7 @@ type RecordDeliveryRequest struct {
 
 func (x *RecordDeliveryRequest) Reset() {
 	*x = RecordDeliveryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3289,7 +3344,7 @@ func (x *RecordDeliveryRequest) String() string {
 func (*RecordDeliveryRequest) ProtoMessage() {}
 
 func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[39]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3302,7 +3357,7 @@ func (x *RecordDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*RecordDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{39}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RecordDeliveryRequest) GetName() string {
@@ -3389,7 +3444,7 @@ type CorrectReplyCategoryRequest struct {
 
 func (x *CorrectReplyCategoryRequest) Reset() {
 	*x = CorrectReplyCategoryRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[40]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3401,7 +3456,7 @@ func (x *CorrectReplyCategoryRequest) String() string {
 func (*CorrectReplyCategoryRequest) ProtoMessage() {}
 
 func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[40]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3414,7 +3469,7 @@ func (x *CorrectReplyCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CorrectReplyCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CorrectReplyCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{40}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CorrectReplyCategoryRequest) GetName() string {
@@ -3471,7 +3526,7 @@ type RefuseFilingRequest struct {
 
 func (x *RefuseFilingRequest) Reset() {
 	*x = RefuseFilingRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[41]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3483,7 +3538,7 @@ func (x *RefuseFilingRequest) String() string {
 func (*RefuseFilingRequest) ProtoMessage() {}
 
 func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[41]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3496,7 +3551,7 @@ func (x *RefuseFilingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefuseFilingRequest.ProtoReflect.Descriptor instead.
 func (*RefuseFilingRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{41}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RefuseFilingRequest) GetName() string {
@@ -3551,7 +3606,7 @@ type WithdrawProposalRequest struct {
 
 func (x *WithdrawProposalRequest) Reset() {
 	*x = WithdrawProposalRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[42]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3563,7 +3618,7 @@ func (x *WithdrawProposalRequest) String() string {
 func (*WithdrawProposalRequest) ProtoMessage() {}
 
 func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[42]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3576,7 +3631,7 @@ func (x *WithdrawProposalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithdrawProposalRequest.ProtoReflect.Descriptor instead.
 func (*WithdrawProposalRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{42}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WithdrawProposalRequest) GetName() string {
@@ -3624,7 +3679,7 @@ type MergeProposalsRequest struct {
 
 func (x *MergeProposalsRequest) Reset() {
 	*x = MergeProposalsRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[43]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3636,7 +3691,7 @@ func (x *MergeProposalsRequest) String() string {
 func (*MergeProposalsRequest) ProtoMessage() {}
 
 func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[43]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3649,7 +3704,7 @@ func (x *MergeProposalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeProposalsRequest.ProtoReflect.Descriptor instead.
 func (*MergeProposalsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{43}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MergeProposalsRequest) GetName() string {
@@ -3706,7 +3761,7 @@ type MarkKeyRequest struct {
 
 func (x *MarkKeyRequest) Reset() {
 	*x = MarkKeyRequest{}
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[44]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3718,7 +3773,7 @@ func (x *MarkKeyRequest) String() string {
 func (*MarkKeyRequest) ProtoMessage() {}
 
 func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_proposal_service_proto_msgTypes[44]
+	mi := &file_banli_v1_proposal_service_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3731,7 +3786,7 @@ func (x *MarkKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkKeyRequest.ProtoReflect.Descriptor instead.
 func (*MarkKeyRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{44}
+	return file_banli_v1_proposal_service_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MarkKeyRequest) GetName() string {
@@ -3847,14 +3902,14 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\tsubmitter\x18\f \x01(\tR\tsubmitter\x12\x18\n" +
 	"\ahandler\x18\r \x01(\tR\ahandler\x12\x16\n" +
 	"\x06leader\x18\x0e \x01(\tR\x06leaderB\x06\n" +
-	"\x04_key\"\x8a\x02\n" +
+	"\x04_key\"\xad\x01\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12V\n" +
-	"\rdisplay_names\x18\x03 \x03(\v21.banli.v1.ListProposalsResponse.DisplayNamesEntryR\fdisplayNames\x1a?\n" +
-	"\x11DisplayNamesEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9f\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12:\n" +
+	"\rdisplay_names\x18\x03 \x03(\v2\x15.banli.v1.DisplayNameR\fdisplayNames\"D\n" +
+	"\vDisplayName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\"\x9f\x01\n" +
 	"\x15AssignProposalRequest\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x02R\x04name\x12:\n" +
 	"\vassignments\x18\x02 \x03(\v2\x18.banli.v1.UnitAssignmentR\vassignments\x12\x12\n" +
@@ -4176,41 +4231,41 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*UpdateProposalRequest)(nil),         // 9: banli.v1.UpdateProposalRequest
 	(*ListProposalsRequest)(nil),          // 10: banli.v1.ListProposalsRequest
 	(*ListProposalsResponse)(nil),         // 11: banli.v1.ListProposalsResponse
-	(*AssignProposalRequest)(nil),         // 12: banli.v1.AssignProposalRequest
-	(*SignAssignmentRequest)(nil),         // 13: banli.v1.SignAssignmentRequest
-	(*DelegateAssignmentRequest)(nil),     // 14: banli.v1.DelegateAssignmentRequest
-	(*RequestReassignmentRequest)(nil),    // 15: banli.v1.RequestReassignmentRequest
-	(*DecideReassignmentRequest)(nil),     // 16: banli.v1.DecideReassignmentRequest
-	(*RequestExtensionRequest)(nil),       // 17: banli.v1.RequestExtensionRequest
-	(*DecideExtensionRequest)(nil),        // 18: banli.v1.DecideExtensionRequest
-	(*ReportFollowUpRequest)(nil),         // 19: banli.v1.ReportFollowUpRequest
-	(*CloseFollowUpRequest)(nil),          // 20: banli.v1.CloseFollowUpRequest
-	(*RecordReminderRequest)(nil),         // 21: banli.v1.RecordReminderRequest
-	(*RecordConsultationRequest)(nil),     // 22: banli.v1.RecordConsultationRequest
-	(*SubmitOpinionRequest)(nil),          // 23: banli.v1.SubmitOpinionRequest
-	(*SubmitReplyRequest)(nil),            // 24: banli.v1.SubmitReplyRequest
-	(*RateReplyRequest)(nil),              // 25: banli.v1.RateReplyRequest
-	(*PublishReplyRequest)(nil),           // 26: banli.v1.PublishReplyRequest
-	(*PreviewPublicationRequest)(nil),     // 27: banli.v1.PreviewPublicationRequest
-	(*PublicationPreview)(nil),            // 28: banli.v1.PublicationPreview
-	(*ReviewPublicationRequest)(nil),      // 29: banli.v1.ReviewPublicationRequest
-	(*CorrectPublicationRequest)(nil),     // 30: banli.v1.CorrectPublicationRequest
-	(*WithdrawPublicationRequest)(nil),    // 31: banli.v1.WithdrawPublicationRequest
-	(*WithholdReplyRequest)(nil),          // 32: banli.v1.WithholdReplyRequest
-	(*SaveReplyDraftRequest)(nil),         // 33: banli.v1.SaveReplyDraftRequest
-	(*RecordSupervisionRequest)(nil),      // 34: banli.v1.RecordSupervisionRequest
-	(*CountersignReplyRequest)(nil),       // 35: banli.v1.CountersignReplyRequest
-	(*RecordCollectiveReviewRequest)(nil), // 36: banli.v1.RecordCollectiveReviewRequest
-	(*ReturnReplyDraftRequest)(nil),       // 37: banli.v1.ReturnReplyDraftRequest
-	(*DecideUnsatisfiedRequest)(nil),      // 38: banli.v1.DecideUnsatisfiedRequest
-	(*ReviewReplyRequest)(nil),            // 39: banli.v1.ReviewReplyRequest
-	(*RecordDeliveryRequest)(nil),         // 40: banli.v1.RecordDeliveryRequest
-	(*CorrectReplyCategoryRequest)(nil),   // 41: banli.v1.CorrectReplyCategoryRequest
-	(*RefuseFilingRequest)(nil),           // 42: banli.v1.RefuseFilingRequest
-	(*WithdrawProposalRequest)(nil),       // 43: banli.v1.WithdrawProposalRequest
-	(*MergeProposalsRequest)(nil),         // 44: banli.v1.MergeProposalsRequest
-	(*MarkKeyRequest)(nil),                // 45: banli.v1.MarkKeyRequest
-	nil,                                   // 46: banli.v1.ListProposalsResponse.DisplayNamesEntry
+	(*DisplayName)(nil),                   // 12: banli.v1.DisplayName
+	(*AssignProposalRequest)(nil),         // 13: banli.v1.AssignProposalRequest
+	(*SignAssignmentRequest)(nil),         // 14: banli.v1.SignAssignmentRequest
+	(*DelegateAssignmentRequest)(nil),     // 15: banli.v1.DelegateAssignmentRequest
+	(*RequestReassignmentRequest)(nil),    // 16: banli.v1.RequestReassignmentRequest
+	(*DecideReassignmentRequest)(nil),     // 17: banli.v1.DecideReassignmentRequest
+	(*RequestExtensionRequest)(nil),       // 18: banli.v1.RequestExtensionRequest
+	(*DecideExtensionRequest)(nil),        // 19: banli.v1.DecideExtensionRequest
+	(*ReportFollowUpRequest)(nil),         // 20: banli.v1.ReportFollowUpRequest
+	(*CloseFollowUpRequest)(nil),          // 21: banli.v1.CloseFollowUpRequest
+	(*RecordReminderRequest)(nil),         // 22: banli.v1.RecordReminderRequest
+	(*RecordConsultationRequest)(nil),     // 23: banli.v1.RecordConsultationRequest
+	(*SubmitOpinionRequest)(nil),          // 24: banli.v1.SubmitOpinionRequest
+	(*SubmitReplyRequest)(nil),            // 25: banli.v1.SubmitReplyRequest
+	(*RateReplyRequest)(nil),              // 26: banli.v1.RateReplyRequest
+	(*PublishReplyRequest)(nil),           // 27: banli.v1.PublishReplyRequest
+	(*PreviewPublicationRequest)(nil),     // 28: banli.v1.PreviewPublicationRequest
+	(*PublicationPreview)(nil),            // 29: banli.v1.PublicationPreview
+	(*ReviewPublicationRequest)(nil),      // 30: banli.v1.ReviewPublicationRequest
+	(*CorrectPublicationRequest)(nil),     // 31: banli.v1.CorrectPublicationRequest
+	(*WithdrawPublicationRequest)(nil),    // 32: banli.v1.WithdrawPublicationRequest
+	(*WithholdReplyRequest)(nil),          // 33: banli.v1.WithholdReplyRequest
+	(*SaveReplyDraftRequest)(nil),         // 34: banli.v1.SaveReplyDraftRequest
+	(*RecordSupervisionRequest)(nil),      // 35: banli.v1.RecordSupervisionRequest
+	(*CountersignReplyRequest)(nil),       // 36: banli.v1.CountersignReplyRequest
+	(*RecordCollectiveReviewRequest)(nil), // 37: banli.v1.RecordCollectiveReviewRequest
+	(*ReturnReplyDraftRequest)(nil),       // 38: banli.v1.ReturnReplyDraftRequest
+	(*DecideUnsatisfiedRequest)(nil),      // 39: banli.v1.DecideUnsatisfiedRequest
+	(*ReviewReplyRequest)(nil),            // 40: banli.v1.ReviewReplyRequest
+	(*RecordDeliveryRequest)(nil),         // 41: banli.v1.RecordDeliveryRequest
+	(*CorrectReplyCategoryRequest)(nil),   // 42: banli.v1.CorrectReplyCategoryRequest
+	(*RefuseFilingRequest)(nil),           // 43: banli.v1.RefuseFilingRequest
+	(*WithdrawProposalRequest)(nil),       // 44: banli.v1.WithdrawProposalRequest
+	(*MergeProposalsRequest)(nil),         // 45: banli.v1.MergeProposalsRequest
+	(*MarkKeyRequest)(nil),                // 46: banli.v1.MarkKeyRequest
 	(*Proposal)(nil),                      // 47: banli.v1.Proposal
 	(AssignmentRole)(0),                   // 48: banli.v1.AssignmentRole
 	(*fieldmaskpb.FieldMask)(nil),         // 49: google.protobuf.FieldMask
@@ -4248,7 +4303,7 @@ var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	48, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 8: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
 	47, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	46, // 10: banli.v1.ListProposalsResponse.display_names:type_name -> banli.v1.ListProposalsResponse.DisplayNamesEntry
+	12, // 10: banli.v1.ListProposalsResponse.display_names:type_name -> banli.v1.DisplayName
 	52, // 11: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
 	53, // 12: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
 	53, // 13: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
@@ -4274,39 +4329,39 @@ var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	1,  // 33: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
 	5,  // 34: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
 	10, // 35: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	12, // 36: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	13, // 37: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	14, // 38: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	15, // 39: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	16, // 40: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	17, // 41: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	18, // 42: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	19, // 43: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	20, // 44: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	21, // 45: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	22, // 46: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	23, // 47: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	24, // 48: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	25, // 49: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	26, // 50: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	27, // 51: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
-	29, // 52: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
-	30, // 53: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
-	31, // 54: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
-	32, // 55: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	33, // 56: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	35, // 57: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	36, // 58: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	37, // 59: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	38, // 60: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	39, // 61: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	40, // 62: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	41, // 63: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	42, // 64: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	43, // 65: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	44, // 66: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	34, // 67: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	45, // 68: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	13, // 36: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	14, // 37: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	15, // 38: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	16, // 39: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	17, // 40: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	18, // 41: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	19, // 42: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	20, // 43: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	21, // 44: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	22, // 45: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	23, // 46: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	24, // 47: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	25, // 48: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	26, // 49: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	27, // 50: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	28, // 51: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
+	30, // 52: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
+	31, // 53: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
+	32, // 54: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
+	33, // 55: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	34, // 56: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	36, // 57: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	37, // 58: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	38, // 59: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	39, // 60: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	40, // 61: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	41, // 62: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	42, // 63: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	43, // 64: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	44, // 65: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	45, // 66: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	35, // 67: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	46, // 68: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
 	6,  // 69: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
 	7,  // 70: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
 	2,  // 71: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
@@ -4331,7 +4386,7 @@ var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	47, // 90: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
 	47, // 91: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
 	47, // 92: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	28, // 93: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
+	29, // 93: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
 	47, // 94: banli.v1.ProposalService.ReviewPublication:output_type -> banli.v1.Proposal
 	47, // 95: banli.v1.ProposalService.CorrectPublication:output_type -> banli.v1.Proposal
 	47, // 96: banli.v1.ProposalService.WithdrawPublication:output_type -> banli.v1.Proposal
