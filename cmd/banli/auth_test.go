@@ -15,8 +15,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +187,37 @@ func TestAuthorizationEndToEndOverTLS(t *testing.T) {
 	if resp.StatusCode != 200 || caller["name"] != "accounts/npc-platform" {
 		t.Errorf("REST with a certificate: %d %s", resp.StatusCode, body)
 	}
+	// The dashboard page signs the certificate in too, behind a Secure
+	// cookie that holds only with that certificate.
+	jar, _ := cookiejar.New(nil)
+	noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	browser := &http.Client{Jar: jar, CheckRedirect: noFollow, Transport: client.Transport}
+	resp = must(browser.Get("https://" + ts.addrs.HTTPAddr + "/ui/login"))(t)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "使用客户端证书登录（npc-platform.example）") {
+		t.Errorf("the sign-in page does not offer the certificate:\n%s", body)
+	}
+	resp = must(browser.PostForm("https://"+ts.addrs.HTTPAddr+"/ui/login", url.Values{"token": {hidden(string(body), "token")}, "method": {"certificate"}}))(t)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !slices.ContainsFunc(resp.Header.Values("Set-Cookie"), func(c string) bool {
+		return strings.HasPrefix(c, "banli_session=") && strings.Contains(c, "Secure")
+	}) {
+		t.Errorf("certificate sign-in on the page: %d %v", resp.StatusCode, resp.Header.Values("Set-Cookie"))
+	}
+	resp = must(browser.Get("https://" + ts.addrs.HTTPAddr + "/ui/"))(t)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "NPC submission platform") {
+		t.Errorf("the page signed in by certificate: %d", resp.StatusCode)
+	}
+	withoutCert := &http.Client{Jar: jar, CheckRedirect: noFollow, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp = must(withoutCert.Get("https://" + ts.addrs.HTTPAddr + "/ui/"))(t)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the certificate's session cookie without the certificate: %d, want a redirect to sign in", resp.StatusCode)
+	}
+
 	// A REST caller cannot claim a certificate through headers.
 	req, _ := http.NewRequest("GET", "https://"+ts.addrs.HTTPAddr+"/v1/accounts:caller", nil)
 	req.Header.Set("Grpc-Metadata-X-Banli-Gateway-Client-Cn", "npc-platform.example")

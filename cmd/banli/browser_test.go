@@ -141,6 +141,13 @@ func leave(actions ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.V
 	return chromedp.Steps(append(append([]chromedp.Action[chromedp.Void]{mark}, actions...), arrived)...)
 }
 
+// unlabelled counts the form controls of the page with no label, which a
+// screen reader could not name.
+func (b *browserTab) unlabelled() int {
+	b.t.Helper()
+	return value(b, "count unlabelled controls", chromedp.Evaluate[int](`[...document.querySelectorAll("input:not([type=hidden]), select, textarea")].filter(e => e.labels.length === 0 && !e.getAttribute("aria-label")).length`))
+}
+
 // signIn fills and sends the sign-in form.
 func (b *browserTab) signIn(key string) {
 	b.t.Helper()
@@ -212,6 +219,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	if rows := b.count("#ledger tbody tr"); rows != len(want.GetEntries()) {
 		t.Errorf("the ledger shows %d parts, the API %d", rows, len(want.GetEntries()))
 	}
+	if n := b.unlabelled(); n != 0 {
+		t.Errorf("the ledger has %d form controls without a label", n)
+	}
 	b.screenshot("ledger")
 
 	// A case, from its ledger link: its parts and its whole history.
@@ -228,6 +238,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	if parts := b.text("#parts"); !strings.Contains(parts, "主办") || !strings.Contains(parts, "个工作日") {
 		t.Errorf("parts with their deadlines' rules: %q", parts)
+	}
+	if n := b.unlabelled(); n != 0 {
+		t.Errorf("a case's page has %d form controls without a label", n)
 	}
 	b.screenshot("case")
 
