@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
@@ -124,8 +126,25 @@ func dueChart(counts []*banliv1.UnitDueCount, limit int) *chart {
 	return newChart("各单位临期与逾期件数", []string{"逾期", "临期"}, []string{"overdue", "soon"}, labels, texts, parts, 0)
 }
 
-// rateChart is one rate for every unit.
-func rateChart(title string, rows []*banliv1.UnitStatistics, rateOf func(*banliv1.Statistics) *banliv1.Rate) *chart {
+// rateChart is one rate by unit: the lowest first, at most limit of them
+// (the statistics page ranks them all); units with nothing counted last.
+func rateChart(title string, rows []*banliv1.UnitStatistics, rateOf func(*banliv1.Statistics) *banliv1.Rate, limit int) *chart {
+	rows = slices.Clone(rows)
+	slices.SortStableFunc(rows, func(a, b *banliv1.UnitStatistics) int {
+		ra, rb := rateOf(a.GetStatistics()), rateOf(b.GetStatistics())
+		aNone, bNone := ra.GetDenominator() == 0, rb.GetDenominator() == 0
+		switch {
+		case aNone && !bNone:
+			return 1
+		case bNone && !aNone:
+			return -1
+		}
+		return cmp.Compare(ra.GetRate(), rb.GetRate())
+	})
+	if len(rows) > limit {
+		title = fmt.Sprintf("%s（最低的 %d 个单位）", title, limit)
+		rows = rows[:limit]
+	}
 	var labels, texts []string
 	var parts [][]part
 	for _, row := range rows {

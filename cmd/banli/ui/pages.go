@@ -42,8 +42,9 @@ type overviewData struct {
 	MoreDueRows int
 }
 
-// dueChartRows is how many units the overview's due chart shows.
-const dueChartRows = 15
+// chartRows is how many units a chart of the overview shows: those most
+// in need of attention.
+const chartRows = 15
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *caller) {
 	d := overviewData{Year: h.year(r)}
@@ -69,17 +70,17 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	if counts := d.Attention.GetDueByUnit(); len(counts) > 0 {
-		d.Due = dueChart(counts, dueChartRows)
-		d.MoreDueRows = max(0, len(counts)-dueChartRows)
+		d.Due = dueChart(counts, chartRows)
+		d.MoreDueRows = max(0, len(counts)-chartRows)
 	}
 	if !d.ForOneUnit {
 		league, err := stats.ListUnitStatistics(c.ctx, &banliv1.ListUnitStatisticsRequest{Year: d.Year})
 		switch {
 		case err == nil && len(league.GetRows()) > 0:
 			d.Units = league.GetRows()
-			d.SignIn = rateChart("按时签收率", d.Units, (*banliv1.Statistics).GetOnTimeSignIn)
-			d.Reply = rateChart("按时答复率", d.Units, (*banliv1.Statistics).GetOnTimeReply)
-			d.Satisfied = rateChart("满意率（含基本满意）", d.Units, (*banliv1.Statistics).GetSatisfaction)
+			d.SignIn = rateChart("按时签收率", d.Units, (*banliv1.Statistics).GetOnTimeSignIn, chartRows)
+			d.Reply = rateChart("按时答复率", d.Units, (*banliv1.Statistics).GetOnTimeReply, chartRows)
+			d.Satisfied = rateChart("满意率（含基本满意）", d.Units, (*banliv1.Statistics).GetSatisfaction, chartRows)
 		case err != nil && !denied(err):
 			h.fail(w, r, c, err)
 			return
