@@ -36,9 +36,6 @@ type overviewData struct {
 	Reply       *chart
 	Satisfied   *chart
 	KeyCases    []*banliv1.LedgerEntry
-	UnitName    string
-	ForOneUnit  bool
-	DueByUnit   []*banliv1.UnitDueCount
 	MoreDueRows int
 }
 
@@ -48,9 +45,9 @@ const chartRows = 15
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *caller) {
 	d := overviewData{Year: h.year(r)}
-	unit := ""
+	unit := "" // the whole office's, or a unit's own
 	if c.isUnit() {
-		unit, d.ForOneUnit = c.account().GetUnit(), true
+		unit = c.account().GetUnit()
 	}
 	stats := banliv1.NewStatisticsServiceClient(h.conn)
 	var err error
@@ -73,7 +70,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *caller) {
 		d.Due = dueChart(counts, chartRows)
 		d.MoreDueRows = max(0, len(counts)-chartRows)
 	}
-	if !d.ForOneUnit {
+	if unit == "" {
 		league, err := stats.ListUnitStatistics(c.ctx, &banliv1.ListUnitStatisticsRequest{Year: d.Year})
 		switch {
 		case err == nil && len(league.GetRows()) > 0:
@@ -185,7 +182,7 @@ type choice struct {
 func enumChoices[E interface {
 	~int32
 	String() string
-}](values map[string]int32, selected E, all string, keep func(E) bool) []choice {
+}](values map[string]int32, selected E, all string) []choice {
 	out := []choice{}
 	if all != "" {
 		out = append(out, choice{Value: "", Label: all, Selected: selected == 0})
@@ -193,7 +190,7 @@ func enumChoices[E interface {
 	for n := int32(1); n < int32(len(values))+1; n++ {
 		e := E(n)
 		name := e.String()
-		if _, ok := values[name]; !ok || (keep != nil && !keep(e)) {
+		if _, ok := values[name]; !ok {
 			continue
 		}
 		out = append(out, choice{Value: name, Label: enumLabel(name), Selected: e == selected})
@@ -215,7 +212,6 @@ type ledgerData struct {
 	Units       []choice
 	Departments []choice
 	FixedUnit   string
-	Directory   *directory
 }
 
 // ledgerPageSize is how many parts the ledger page shows at a time.
@@ -236,11 +232,10 @@ func (h *Handler) ledger(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	d := ledgerData{
 		Filter: f, Entries: resp.GetEntries(), Next: resp.GetNextPageToken(), First: q.Get("page") == "",
-		Query:     f.query().Encode(),
-		Views:     enumChoices(banliv1.LedgerView_value, f.View, "", nil),
-		Kinds:     enumChoices(banliv1.ProposalKind_value, f.Kind, "全部", nil),
-		States:    enumChoices(banliv1.AssignmentState_value, f.State, "全部", nil),
-		Directory: dir,
+		Query:  f.query().Encode(),
+		Views:  enumChoices(banliv1.LedgerView_value, f.View, ""),
+		Kinds:  enumChoices(banliv1.ProposalKind_value, f.Kind, "全部"),
+		States: enumChoices(banliv1.AssignmentState_value, f.State, "全部"),
 	}
 	d.Sessions = append(d.Sessions, choice{Value: "", Label: "全部届次", Selected: f.Session == ""})
 	for _, s := range dir.Sessions {
@@ -282,7 +277,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, c *caller) 
 	if c.isUnit() {
 		d.Unit = c.account().GetUnit()
 	}
-	d.Bodies = enumChoices(banliv1.Body_value, d.Body, "两会合计", nil)
+	d.Bodies = enumChoices(banliv1.Body_value, d.Body, "两会合计")
 	stats := banliv1.NewStatisticsServiceClient(h.conn)
 	var err error
 	d.Summary, err = stats.GetYearSummary(c.ctx, &banliv1.GetYearSummaryRequest{Year: d.Year, Body: d.Body, Unit: d.Unit})
@@ -372,11 +367,11 @@ func (h *Handler) proposal(w http.ResponseWriter, r *http.Request, c *caller) {
 			}
 		}
 	}
-	d.Channels = enumChoices(banliv1.ConsultationChannel_value, banliv1.ConsultationChannel_CONSULTATION_CHANNEL_PHONE, "", nil)
-	d.Roles = enumChoices(banliv1.AssignmentRole_value, banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD, "", nil)
-	d.Phases = enumChoices(banliv1.ConsultationPhase_value, banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, "", nil)
-	d.Categories = enumChoices(banliv1.ReplyCategory_value, banliv1.ReplyCategory_REPLY_CATEGORY_A, "", nil)
-	d.Disclosures = enumChoices(banliv1.DisclosureIntent_value, banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL, "", nil)
+	d.Channels = enumChoices(banliv1.ConsultationChannel_value, banliv1.ConsultationChannel_CONSULTATION_CHANNEL_PHONE, "")
+	d.Roles = enumChoices(banliv1.AssignmentRole_value, banliv1.AssignmentRole_ASSIGNMENT_ROLE_LEAD, "")
+	d.Phases = enumChoices(banliv1.ConsultationPhase_value, banliv1.ConsultationPhase_CONSULTATION_PHASE_BEFORE, "")
+	d.Categories = enumChoices(banliv1.ReplyCategory_value, banliv1.ReplyCategory_REPLY_CATEGORY_A, "")
+	d.Disclosures = enumChoices(banliv1.DisclosureIntent_value, banliv1.DisclosureIntent_DISCLOSURE_INTENT_FULL, "")
 	title := p.GetNumber() + " " + p.GetTitle()
 	h.render(w, r, http.StatusOK, "proposal", &page{Title: strings.TrimSpace(title), Nav: "ledger", session: c.session}, d)
 }

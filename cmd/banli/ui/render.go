@@ -60,7 +60,6 @@ type errorData struct {
 // funcs are the words and numbers templates need.
 var funcs = template.FuncMap{
 	"label": label,
-	"date":  showDate,
 	"time":  showTime,
 	"rate":  showRate,
 	"due":   showDeadline,
@@ -100,13 +99,6 @@ func showTime(t *timestamppb.Timestamp) string {
 		return ""
 	}
 	return t.AsTime().In(china).Format("2006-01-02 15:04")
-}
-
-func showDate(t *timestamppb.Timestamp) string {
-	if t == nil {
-		return ""
-	}
-	return t.AsTime().In(china).Format("2006-01-02")
 }
 
 // showRate writes a rate as people read it: 92.3%（12/13）, or — when
