@@ -55,6 +55,9 @@ var (
 	// unit its parts', a proposer what it submitted, a leader its key
 	// cases).
 	caseReaders = []banliv1.Role{office, unitStaff, unitHead, proposer, leader}
+	// eventReaders read the history: the admin and a standby whole, the
+	// case readers the events of their cases.
+	eventReaders = append(roles(admin, standby), caseReaders...)
 )
 
 func roles(list ...banliv1.Role) []banliv1.Role { return list }
@@ -95,10 +98,14 @@ var rules = map[string]Rule{
 	banliv1.BackupService_Backup_FullMethodName:                    {Roles: roles(admin)},
 	banliv1.ReplicationService_GetReplicationStatus_FullMethodName: {Roles: roles(admin)},
 	banliv1.ReplicationService_Promote_FullMethodName:              {Roles: roles(admin)},
-	banliv1.EventService_ListEvents_FullMethodName:                 {Roles: roles(admin, standby)},
-	banliv1.ReplicationService_FetchFile_FullMethodName:            {Roles: roles(admin, standby)},
-	banliv1.AuditService_ListAuditRecords_FullMethodName:           {Roles: roles(auditor)},
-	banliv1.AuditService_VerifyAudit_FullMethodName:                {Roles: roles(auditor)},
+	// The history: each caller reads the events of what it may read
+	// (eventScope), a proposer as the redaction table says
+	// (proposerSights).
+	banliv1.EventService_ListEvents_FullMethodName:       {Roles: eventReaders, Confine: confineEventFilter},
+	banliv1.EventService_WatchEvents_FullMethodName:      {Roles: eventReaders, Confine: confineEventFilter},
+	banliv1.ReplicationService_FetchFile_FullMethodName:  {Roles: roles(admin, standby)},
+	banliv1.AuditService_ListAuditRecords_FullMethodName: {Roles: roles(auditor)},
+	banliv1.AuditService_VerifyAudit_FullMethodName:      {Roles: roles(auditor)},
 	// Not an RPC: the Prometheus endpoint of the HTTP listener, which names
 	// units and counts cases (see AdmitHTTP).
 	MetricsRoute: {Roles: roles(admin, monitor)},
@@ -608,16 +615,22 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 	return false
 }
 
-// unitWorking is what a proposer does not read of its own case: the unit's
-// working papers (the files uploaded to the case, the reply's drafts, a
-// reply signed off but not sent yet, the replies the office returned). It
-// reads what was sent to it, with the files attached to it.
-var unitWorking = store.SkipPaths(&banliv1.Proposal{}, "files", "assignments.drafts", "assignments.pending_reply", "assignments.returned_replies")
+// internalMatters is what a proposer does not read of its own case, in
+// GetProposal, lists and the history alike (proposerSights says which
+// events): the unit's working papers (the files uploaded to the case, the
+// reply's drafts and their collective reviews, a reply signed off but not
+// sent yet, the replies the office returned), and the internal matters of
+// the office and the units (reminders, requests to change the unit and
+// their reasons, extensions asked for, co-handling opinions, supervision).
+// It reads what was sent to it, with the files attached to it.
+var internalMatters = store.SkipPaths(&banliv1.Proposal{}, "files", "assignments.drafts", "assignments.pending_reply",
+	"assignments.returned_replies", "assignments.collective_reviews", "reminders", "assignments.reassignment_requests",
+	"assignments.extension_requests", "assignments.opinion", "supervision_activities")
 
 // unseen is what c may not read of a case it may read (nil: nothing).
 func unseen(c *Caller) store.Skip {
 	if c != nil && c.Role == proposer {
-		return unitWorking
+		return internalMatters
 	}
 	return nil
 }
@@ -722,6 +735,31 @@ func confineToUnitField(r store.Reader, c *Caller, req proto.Message) error {
 	}
 	if !inUnit(r, c.Unit, asked) {
 		return denied("%s acts for %s and may not read %s", c.Account, c.Unit, asked)
+	}
+	return nil
+}
+
+// confineEventFilter holds a confined caller's event filters to its
+// reach, as the case and unit reads hold them: a case it may not read is
+// refused, and a unit's staff watch their own unit. Which events it then
+// reads, eventScope decides.
+func confineEventFilter(r store.Reader, c *Caller, req proto.Message) error {
+	if name := stringField(req, "proposal"); name != "" {
+		ids, ok := parseName(name, proposalsCollection)
+		if !ok {
+			return nil // malformed: validation refuses it with the field named
+		}
+		refuse := deniedField("proposal", "%s is not within the reach of %s", name, c.Account)
+		p, err := caseOrRefusal(r, ids[0], refuse)
+		if err != nil {
+			return err
+		}
+		if !mayRead(r, c, p) {
+			return refuse
+		}
+	}
+	if c.Role == unitStaff || c.Role == unitHead {
+		return confineToUnitField(r, c, req)
 	}
 	return nil
 }

@@ -105,6 +105,34 @@ func TestEveryViolationHasChinese(t *testing.T) {
 // with) has its Chinese, so that no event reaches people without a
 // description.
 func TestEveryActionHasChinese(t *testing.T) {
+	for action, where := range eventActions(t) {
+		if i18n.Action(i18n.Chinese, action) == "" {
+			t.Errorf("no Chinese for the action %q (%s)", action, where)
+		}
+	}
+}
+
+// TestEveryActionHasAProposerSight: the redaction table of events says,
+// for every action an event can record, what a proposer sees of it, so a
+// new step is an internal matter or shown by decision, not by default.
+func TestEveryActionHasAProposerSight(t *testing.T) {
+	actions := eventActions(t)
+	for action, where := range actions {
+		if _, ok := proposerSights[action]; !ok {
+			t.Errorf("the redaction table (proposerSights) lacks the action %q (%s)", action, where)
+		}
+	}
+	for action := range proposerSights {
+		if _, ok := actions[action]; !ok {
+			t.Errorf("the redaction table names %q, which no event records", action)
+		}
+	}
+}
+
+// eventActions finds every action an event can record: each Step of the
+// lifecycle, and the literal actions the service writes events with, by
+// where it is written.
+func eventActions(t *testing.T) map[string]string {
 	actions := literalArgs(t, map[string]int{"newEvent": 2, "accountEvent": 2, "changeAccount": 1})
 	eachNode(t, func(fset *token.FileSet, n ast.Node) {
 		switch n := n.(type) {
@@ -127,9 +155,5 @@ func TestEveryActionHasChinese(t *testing.T) {
 	if len(actions) < 60 {
 		t.Fatalf("found only %d actions", len(actions))
 	}
-	for action, where := range actions {
-		if i18n.Action(i18n.Chinese, action) == "" {
-			t.Errorf("no Chinese for the action %q (%s)", action, where)
-		}
-	}
+	return actions
 }

@@ -140,14 +140,15 @@ func toStatus(err error) error {
 		return err
 	}
 	var (
-		st *status.Status
-		ve *ValidationError
-		te *TransitionError
-		nf *notFoundError
-		ae *existsError
-		rl *rateLimitError
-		sl *streamLimitError
-		cl *caseLimitError
+		st     *status.Status
+		ve     *ValidationError
+		te     *TransitionError
+		nf     *notFoundError
+		ae     *existsError
+		rl     *rateLimitError
+		behind *watcherBehind
+		sl     *streamLimitError
+		cl     *caseLimitError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -218,6 +219,10 @@ func toStatus(err error) error {
 		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
 			&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: errorDomain},
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(rl.retryAfter)})
+	case errors.As(err, &behind):
+		st = withDetails(status.New(codes.ResourceExhausted, err.Error()),
+			&errdetails.ErrorInfo{Reason: "WATCHER_TOO_SLOW", Domain: errorDomain,
+				Metadata: map[string]string{"resume_after_sequence": strconv.FormatUint(behind.resumeAfter, 10)}})
 	case errors.Is(err, ErrSlowReader):
 		st = status.New(codes.DeadlineExceeded, err.Error())
 	case errors.Is(err, ErrUnimplemented):

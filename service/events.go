@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -9,24 +10,106 @@ import (
 	"github.com/banli/banli/store"
 )
 
-// ListEvents returns the global event stream from a sequence number.
+// ListEvents returns the events the caller may read, from a sequence
+// number (eventScope).
 func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest) (*banliv1.ListEventsResponse, error) {
 	v := &violations{}
 	v.pageSize(req.GetPageSize())
+	f := validEventFilter(v, req.GetActions(), req.GetSession(), req.GetUnit(), req.GetProposal())
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	c, _ := CallerFrom(ctx)
+	limit := pageSize(req.GetPageSize(), defaultEventPage)
 	resp := &banliv1.ListEventsResponse{}
 	err := s.store.View(func(r store.Reader) error {
-		list, err := r.ListEvents(req.GetAfterSequence(), pageSize(req.GetPageSize(), defaultEventPage))
-		if err != nil {
+		var err error
+		if resp.LatestSequence, err = r.LatestEvent(); err != nil {
 			return err
 		}
-		resp.Events, _ = fitPage(list)
-		resp.LatestSequence, err = r.LatestEvent()
+		if readsWholeHistory(c) && f.none() {
+			// The history as stored, for a standby to rebuild from.
+			list, err := r.ListEvents(req.GetAfterSequence(), limit)
+			if err != nil {
+				return err
+			}
+			resp.Events, _ = fitPage(list)
+			resp.NextAfterSequence = lastSequence(resp.Events, req.GetAfterSequence())
+			return nil
+		}
+		resp.Events, resp.NextAfterSequence, err = s.scopedEvents(r, c, f, req.GetAfterSequence(), limit)
 		return err
 	})
 	return resp, err
+}
+
+// scanPerPage bounds how many stored events one scoped page looks at, so
+// that a caller who may read few events still gets an answer soon; it
+// goes on from next_after_sequence.
+const scanPerPage = 2000
+
+// scopedEvents reads up to limit events after `after` that c may read,
+// looking at no more than scanPerPage, and returns them with the last
+// sequence it looked at.
+func (s *Server) scopedEvents(r store.Reader, c *Caller, f eventFilter, after uint64, limit int) ([]*banliv1.Event, uint64, error) {
+	scope, err := newEventScope(r, c, f)
+	if err != nil {
+		return nil, after, err
+	}
+	var out []*banliv1.Event
+	size, looked := 0, 0
+	for looked < scanPerPage {
+		batch, err := r.ListEvents(after, min(limit, scanPerPage-looked))
+		if err != nil || len(batch) == 0 {
+			return out, after, err
+		}
+		for _, ev := range batch {
+			shown, err := scope.show(ev)
+			if err != nil {
+				return nil, after, err
+			}
+			if shown != nil {
+				size += proto.Size(shown)
+				if len(out) > 0 && size > maxPageBytes {
+					return out, after, nil // the page is full; the next goes on from here
+				}
+				out = append(out, shown)
+			}
+			after, looked = ev.GetSequence(), looked+1
+			if len(out) == limit {
+				return out, after, nil
+			}
+		}
+	}
+	return out, after, nil
+}
+
+// lastSequence is the sequence of the last event, or after if there is none.
+func lastSequence(events []*banliv1.Event, after uint64) uint64 {
+	if len(events) == 0 {
+		return after
+	}
+	return events[len(events)-1].GetSequence()
+}
+
+// validEventFilter checks the filters of ListEvents and WatchEvents.
+func validEventFilter(v *violations, actions []string, session, unit, proposal string) eventFilter {
+	if len(actions) > maxEventActions {
+		v.add("actions", "at most %d actions", maxEventActions)
+	}
+	for i, a := range actions {
+		v.line(fmt.Sprintf("actions[%d]", i), a, maxActionLen, true)
+	}
+	if session != "" {
+		v.sessionID("session", session)
+	}
+	if unit != "" {
+		v.unitID("unit", unit)
+	}
+	if proposal != "" {
+		v.proposalID("proposal", proposal)
+	}
+	return eventFilter{actions: actions, session: session, unit: unit, proposal: proposal}
 }
 
 // ListProposalEvents returns one case's history.
@@ -49,6 +132,14 @@ func (s *Server) ListProposalEvents(ctx context.Context, req *banliv1.ListPropos
 		list, cut := fitPage(list)
 		more = more || cut
 		resp.Events = list
+		if c, _ := CallerFrom(ctx); c != nil && c.Role == proposer {
+			resp.Events = nil // the history as the proposer may see it
+			for _, ev := range list {
+				if shown := asProposerSees(c, ev); shown != nil {
+					resp.Events = append(resp.Events, shown)
+				}
+			}
+		}
 		if resp.LatestSequence, err = r.LatestEvent(); err != nil {
 			return err
 		}

@@ -68,7 +68,9 @@ type Server struct {
 	banliv1.UnimplementedImportServiceServer
 	banliv1.UnimplementedAccountServiceServer
 
-	store    store.Backend
+	store store.Backend
+	// commits wakes the watchers (WatchEvents) after each write.
+	commits  commitSignal
 	now      func() time.Time
 	calendar *calendar.Calendar
 	clock    deadlineClock
@@ -163,7 +165,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		return res, err
 	}
 	replay := zero.ProtoReflect().New().Interface()
-	res, err := s.store.Write(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
+	res, err := s.write(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
 		// The clock is read inside the transaction so that times follow
 		// commit order.
 		now := s.now()

@@ -41,10 +41,13 @@ const (
 	maxPageSize          = 1000
 	defaultPageSize      = 50
 	defaultEventPage     = 100
-	maxURILen            = 2000
-	maxMediaTypeLen      = 100
-	maxDocumentNumLen    = 64
-	maxFutureClockSkew   = 5 * time.Minute
+	// The event filters: how many actions, and how long each.
+	maxEventActions    = 50
+	maxActionLen       = 100
+	maxURILen          = 2000
+	maxMediaTypeLen    = 100
+	maxDocumentNumLen  = 64
+	maxFutureClockSkew = 5 * time.Minute
 )
 
 // violations collects the problems of one request; err returns them as one

@@ -40,6 +40,10 @@ var (
 
 func callers(groups ...[]string) []string { return slices.Concat(groups...) }
 
+// eventReaders read the history, each its own part of it; the matrix's
+// requests ask for units/1's, which other units' staff may not.
+var eventReaders = []string{"admin", "standby", "office", "lead-staff", "lead-head", "platform", "other-platform", "leader", "other-leader"}
+
 // expectedAccess is who may make each call on the matrix's requests. It
 // is written out here, apart from the server's table, so that a change to
 // either shows. Requests on the lead unit's part name units/1's assignment;
@@ -53,7 +57,8 @@ var expectedAccess = map[string][]string{
 	"AccountService/RotateAccountKey": {"admin"}, "AccountService/ListAccessRules": anyone, "LabelService/ListLabels": anyone,
 	"BackupService/Backup":                    {"admin"},
 	"ReplicationService/GetReplicationStatus": {"admin"}, "ReplicationService/Promote": {"admin"},
-	"EventService/ListEvents":       {"admin", "standby"},
+	"EventService/ListEvents":       eventReaders,
+	"EventService/WatchEvents":      eventReaders,
 	"AuditService/ListAuditRecords": {"auditor"}, "AuditService/VerifyAudit": {"auditor"},
 	"ProposalService/GetProposal": callers([]string{"office", "platform", "leader"}, caseUnits),
 	// The matrix names no number: a confined caller is refused as for a
@@ -321,6 +326,8 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		return &banliv1.SaveScoringPolicyRequest{Policy: &banliv1.ScoringPolicy{Name: "matrix", Base: 90}}
 	case "SupervisionService/ListLedgerEntries":
 		return &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_KEY_CASES, Unit: unit}
+	case "EventService/WatchEvents": // a caller with nothing to read hears a heartbeat at once
+		return &banliv1.WatchEventsRequest{Unit: unit, HeartbeatSeconds: 1}
 	case "ProposalService/MarkKey": // the case stays the leader's key case
 		return &banliv1.MarkKeyRequest{Name: caseName, Key: true, Leaders: matrixKeyLeaders}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -314,6 +315,20 @@ func (ts *testServer) restRaw(t testing.TB, key, method, path, body string) (int
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") == "application/x-ndjson" {
+		// A watch never ends: read it until it has caught up (its first
+		// heartbeat).
+		var read strings.Builder
+		lines := bufio.NewScanner(resp.Body)
+		lines.Buffer(nil, 16<<20)
+		for lines.Scan() {
+			read.WriteString(lines.Text() + "\n")
+			if strings.HasPrefix(lines.Text(), `{"heartbeat"`) {
+				break
+			}
+		}
+		return resp.StatusCode, read.String()
+	}
 	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(raw)
 }

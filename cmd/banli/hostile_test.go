@@ -109,7 +109,13 @@ func TestSequencesDoNotWrap(t *testing.T) {
 			key = auditor
 		}
 		code, out := f.restAs(t, key, "GET", path, "")
-		if code != 200 || len(out) > 1 || out["events"] != nil || out["records"] != nil {
+		delete(out, "latestSequence")
+		delete(out, "headSequence")
+		if next, ok := out["nextAfterSequence"]; ok && next != "18446744073709551615" {
+			t.Errorf("%s: the next cursor is %v", path, next)
+		}
+		delete(out, "nextAfterSequence")
+		if code != 200 || len(out) > 0 {
 			t.Errorf("%s: %d %v, want nothing after the last sequence", path, code, out)
 		}
 	}

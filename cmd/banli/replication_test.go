@@ -100,9 +100,10 @@ func TestStandbyFollowsThePrimary(t *testing.T) {
 		return err
 	})
 	primary.Close()
-	got := must(standby.events.ListEvents(office, &banliv1.ListEventsRequest{PageSize: 1000}))(t).GetEvents()
+	// The admin reads the history as stored.
+	got := must(standby.events.ListEvents(as(f.adminKey), &banliv1.ListEventsRequest{PageSize: 1000}))(t).GetEvents()
 	for after := uint64(len(got)); after < applied; after = uint64(len(got)) {
-		more := must(standby.events.ListEvents(office, &banliv1.ListEventsRequest{AfterSequence: after, PageSize: 1000}))(t).GetEvents()
+		more := must(standby.events.ListEvents(as(f.adminKey), &banliv1.ListEventsRequest{AfterSequence: after, PageSize: 1000}))(t).GetEvents()
 		got = append(got, more...)
 	}
 	if uint64(len(want)) != applied || uint64(len(got)) != applied {

@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer page.Close()
 	httpServer := &http.Server{
-		Handler:           writeDeadlines(httpRoutes(rest, gateway.Uploads(rest, gatewayConn), page, healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
+		Handler:           writeDeadlines(httpRoutes(rest, gateway.Uploads(rest, gatewayConn), gateway.Watches(rest, gatewayConn), page, healthServer, guardMetrics(srv, m.handler(), cfg.WithoutAuth)), cfg.SendTimeout),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
@@ -350,7 +350,7 @@ func tuneProcs() {
 
 // httpRoutes serves the gateway under /v1/, the dashboard page under
 // /ui/, the OpenAPI document, the Prometheus metrics and the probes.
-func httpRoutes(rest, uploads, page http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
+func httpRoutes(rest, uploads, watches, page http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(ui.Prefix, http.MaxBytesHandler(page, maxFormBytes))
 	mux.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusFound))
@@ -359,6 +359,7 @@ func httpRoutes(rest, uploads, page http.Handler, healthServer *health.Server, m
 	// An upload streams to the server, which refuses it past the file
 	// limit; the cap here only stops a body that never ends.
 	mux.Handle("POST "+gateway.UploadPattern, http.MaxBytesHandler(uploads, maxUploadBytes))
+	mux.Handle("GET "+gateway.WatchPattern, watches)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)

@@ -395,7 +395,16 @@ type ListEventsRequest struct {
 	// beginning.
 	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	// Page size, 1 to 1000; 0 means 100.
-	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Only events of these actions (Event.action, e.g. "SignAssignment");
+	// at most 50.
+	Actions []string `protobuf:"bytes,3,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Only events of cases of this session, `sessions/{session}`.
+	Session string `protobuf:"bytes,4,opt,name=session,proto3" json:"session,omitempty"`
+	// Only events of cases with a part of this unit, `units/{unit}`.
+	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Only events of this case, `proposals/{proposal}`.
+	Proposal      string `protobuf:"bytes,6,opt,name=proposal,proto3" json:"proposal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -444,6 +453,276 @@ func (x *ListEventsRequest) GetPageSize() int32 {
 	return 0
 }
 
+func (x *ListEventsRequest) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetProposal() string {
+	if x != nil {
+		return x.Proposal
+	}
+	return ""
+}
+
+// Request for WatchEvents. The filters are ListEvents'.
+type WatchEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Send events with a sequence greater than this; 0 starts at the
+	// beginning of the history.
+	AfterSequence uint64 `protobuf:"varint,1,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	// Only events of these actions; at most 50.
+	Actions []string `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Only events of cases of this session, `sessions/{session}`.
+	Session string `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
+	// Only events of cases with a part of this unit, `units/{unit}`.
+	Unit string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
+	// Only events of this case, `proposals/{proposal}`.
+	Proposal string `protobuf:"bytes,5,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	// Seconds between heartbeats while no event comes, 1 to 300; 0 means 15.
+	HeartbeatSeconds int32 `protobuf:"varint,6,opt,name=heartbeat_seconds,json=heartbeatSeconds,proto3" json:"heartbeat_seconds,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_banli_v1_event_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_event_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WatchEventsRequest) GetAfterSequence() uint64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+func (x *WatchEventsRequest) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *WatchEventsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetProposal() string {
+	if x != nil {
+		return x.Proposal
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetHeartbeatSeconds() int32 {
+	if x != nil {
+		return x.HeartbeatSeconds
+	}
+	return 0
+}
+
+// One message of a watch: an event, or a heartbeat.
+type WatchEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*WatchEventsResponse_Event
+	//	*WatchEventsResponse_Heartbeat
+	Kind          isWatchEventsResponse_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsResponse) Reset() {
+	*x = WatchEventsResponse{}
+	mi := &file_banli_v1_event_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsResponse) ProtoMessage() {}
+
+func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_event_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
+func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WatchEventsResponse) GetKind() isWatchEventsResponse_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *WatchEventsResponse) GetEvent() *Event {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchEventsResponse_Event); ok {
+			return x.Event
+		}
+	}
+	return nil
+}
+
+func (x *WatchEventsResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Kind.(*WatchEventsResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+type isWatchEventsResponse_Kind interface {
+	isWatchEventsResponse_Kind()
+}
+
+type WatchEventsResponse_Event struct {
+	// An event the caller may read.
+	Event *Event `protobuf:"bytes,1,opt,name=event,proto3,oneof"`
+}
+
+type WatchEventsResponse_Heartbeat struct {
+	// Nothing new for the caller: the stream is alive.
+	Heartbeat *Heartbeat `protobuf:"bytes,2,opt,name=heartbeat,proto3,oneof"`
+}
+
+func (*WatchEventsResponse_Event) isWatchEventsResponse_Kind() {}
+
+func (*WatchEventsResponse_Heartbeat) isWatchEventsResponse_Kind() {}
+
+// A watch's sign of life.
+type Heartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When it was sent.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// The newest event in the store, and the last sequence the watch has
+	// looked at (shown or not): resuming after it skips nothing the caller
+	// may read.
+	LatestSequence  uint64 `protobuf:"varint,2,opt,name=latest_sequence,json=latestSequence,proto3" json:"latest_sequence,omitempty"`
+	WatchedSequence uint64 `protobuf:"varint,3,opt,name=watched_sequence,json=watchedSequence,proto3" json:"watched_sequence,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_banli_v1_event_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_banli_v1_event_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Heartbeat) GetLatestSequence() uint64 {
+	if x != nil {
+		return x.LatestSequence
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetWatchedSequence() uint64 {
+	if x != nil {
+		return x.WatchedSequence
+	}
+	return 0
+}
+
 // Request for ListProposalEvents.
 type ListProposalEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -459,7 +738,7 @@ type ListProposalEventsRequest struct {
 
 func (x *ListProposalEventsRequest) Reset() {
 	*x = ListProposalEventsRequest{}
-	mi := &file_banli_v1_event_proto_msgTypes[3]
+	mi := &file_banli_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -471,7 +750,7 @@ func (x *ListProposalEventsRequest) String() string {
 func (*ListProposalEventsRequest) ProtoMessage() {}
 
 func (x *ListProposalEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_event_proto_msgTypes[3]
+	mi := &file_banli_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -484,7 +763,7 @@ func (x *ListProposalEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProposalEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListProposalEventsRequest) Descriptor() ([]byte, []int) {
-	return file_banli_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListProposalEventsRequest) GetParent() string {
@@ -514,19 +793,24 @@ type ListEventsResponse struct {
 	// The events, in sequence order.
 	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// ListProposalEvents: token for the next page; empty on the last one.
-	// ListEvents never sets it: continue with after_sequence set to the last
-	// event's sequence, until a page comes back empty.
+	// ListEvents never sets it: continue with after_sequence set to
+	// next_after_sequence.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// For ListEvents: the sequence of the newest event in the store when the
 	// page was read, so a follower can report its lag.
 	LatestSequence uint64 `protobuf:"varint,3,opt,name=latest_sequence,json=latestSequence,proto3" json:"latest_sequence,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// For ListEvents: the `after_sequence` of the next call, the last event
+	// this page looked at, shown or not. Events the caller may not read are
+	// skipped, so a page may be empty while more follow; the history is read
+	// when it equals `latest_sequence`.
+	NextAfterSequence uint64 `protobuf:"varint,4,opt,name=next_after_sequence,json=nextAfterSequence,proto3" json:"next_after_sequence,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_banli_v1_event_proto_msgTypes[4]
+	mi := &file_banli_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +822,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_banli_v1_event_proto_msgTypes[4]
+	mi := &file_banli_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +835,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_banli_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_banli_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -571,6 +855,13 @@ func (x *ListEventsResponse) GetNextPageToken() string {
 func (x *ListEventsResponse) GetLatestSequence() uint64 {
 	if x != nil {
 		return x.LatestSequence
+	}
+	return 0
+}
+
+func (x *ListEventsResponse) GetNextAfterSequence() uint64 {
+	if x != nil {
+		return x.NextAfterSequence
 	}
 	return 0
 }
@@ -611,23 +902,44 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\vFieldChange\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1b\n" +
 	"\told_value\x18\x02 \x01(\tR\boldValue\x12\x1b\n" +
-	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"W\n" +
+	"\tnew_value\x18\x03 \x01(\tR\bnewValue\"\xbb\x01\n" +
 	"\x11ListEventsRequest\x12%\n" +
 	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"t\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x18\n" +
+	"\aactions\x18\x03 \x03(\tR\aactions\x12\x18\n" +
+	"\asession\x18\x04 \x01(\tR\asession\x12\x12\n" +
+	"\x04unit\x18\x05 \x01(\tR\x04unit\x12\x1a\n" +
+	"\bproposal\x18\x06 \x01(\tR\bproposal\"\xcc\x01\n" +
+	"\x12WatchEventsRequest\x12%\n" +
+	"\x0eafter_sequence\x18\x01 \x01(\x04R\rafterSequence\x12\x18\n" +
+	"\aactions\x18\x02 \x03(\tR\aactions\x12\x18\n" +
+	"\asession\x18\x03 \x01(\tR\asession\x12\x12\n" +
+	"\x04unit\x18\x04 \x01(\tR\x04unit\x12\x1a\n" +
+	"\bproposal\x18\x05 \x01(\tR\bproposal\x12+\n" +
+	"\x11heartbeat_seconds\x18\x06 \x01(\x05R\x10heartbeatSeconds\"{\n" +
+	"\x13WatchEventsResponse\x12'\n" +
+	"\x05event\x18\x01 \x01(\v2\x0f.banli.v1.EventH\x00R\x05event\x123\n" +
+	"\theartbeat\x18\x02 \x01(\v2\x13.banli.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
+	"\x04kind\"\x8f\x01\n" +
+	"\tHeartbeat\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
+	"\x0flatest_sequence\x18\x02 \x01(\x04R\x0elatestSequence\x12)\n" +
+	"\x10watched_sequence\x18\x03 \x01(\x04R\x0fwatchedSequence\"t\n" +
 	"\x19ListProposalEventsRequest\x12\x1b\n" +
 	"\x06parent\x18\x01 \x01(\tB\x03\xe0A\x02R\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8e\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xbe\x01\n" +
 	"\x12ListEventsResponse\x12'\n" +
 	"\x06events\x18\x01 \x03(\v2\x0f.banli.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12'\n" +
-	"\x0flatest_sequence\x18\x03 \x01(\x04R\x0elatestSequence2\xee\x01\n" +
+	"\x0flatest_sequence\x18\x03 \x01(\x04R\x0elatestSequence\x12.\n" +
+	"\x13next_after_sequence\x18\x04 \x01(\x04R\x11nextAfterSequence2\xd6\x02\n" +
 	"\fEventService\x12[\n" +
 	"\n" +
 	"ListEvents\x12\x1b.banli.v1.ListEventsRequest\x1a\x1c.banli.v1.ListEventsResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/events\x12\x80\x01\n" +
+	"/v1/events\x12f\n" +
+	"\vWatchEvents\x12\x1c.banli.v1.WatchEventsRequest\x1a\x1d.banli.v1.WatchEventsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/events:watch0\x01\x12\x80\x01\n" +
 	"\x12ListProposalEvents\x12#.banli.v1.ListProposalEventsRequest\x1a\x1c.banli.v1.ListEventsResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{parent=proposals/*}/eventsB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
@@ -642,43 +954,51 @@ func file_banli_v1_event_proto_rawDescGZIP() []byte {
 	return file_banli_v1_event_proto_rawDescData
 }
 
-var file_banli_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_banli_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_banli_v1_event_proto_goTypes = []any{
 	(*Event)(nil),                     // 0: banli.v1.Event
 	(*FieldChange)(nil),               // 1: banli.v1.FieldChange
 	(*ListEventsRequest)(nil),         // 2: banli.v1.ListEventsRequest
-	(*ListProposalEventsRequest)(nil), // 3: banli.v1.ListProposalEventsRequest
-	(*ListEventsResponse)(nil),        // 4: banli.v1.ListEventsResponse
-	(*timestamppb.Timestamp)(nil),     // 5: google.protobuf.Timestamp
-	(*Session)(nil),                   // 6: banli.v1.Session
-	(*Unit)(nil),                      // 7: banli.v1.Unit
-	(*Proposal)(nil),                  // 8: banli.v1.Proposal
-	(*CalendarYear)(nil),              // 9: banli.v1.CalendarYear
-	(*Account)(nil),                   // 10: banli.v1.Account
-	(*Leader)(nil),                    // 11: banli.v1.Leader
-	(*SavedScoringPolicy)(nil),        // 12: banli.v1.SavedScoringPolicy
+	(*WatchEventsRequest)(nil),        // 3: banli.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),       // 4: banli.v1.WatchEventsResponse
+	(*Heartbeat)(nil),                 // 5: banli.v1.Heartbeat
+	(*ListProposalEventsRequest)(nil), // 6: banli.v1.ListProposalEventsRequest
+	(*ListEventsResponse)(nil),        // 7: banli.v1.ListEventsResponse
+	(*timestamppb.Timestamp)(nil),     // 8: google.protobuf.Timestamp
+	(*Session)(nil),                   // 9: banli.v1.Session
+	(*Unit)(nil),                      // 10: banli.v1.Unit
+	(*Proposal)(nil),                  // 11: banli.v1.Proposal
+	(*CalendarYear)(nil),              // 12: banli.v1.CalendarYear
+	(*Account)(nil),                   // 13: banli.v1.Account
+	(*Leader)(nil),                    // 14: banli.v1.Leader
+	(*SavedScoringPolicy)(nil),        // 15: banli.v1.SavedScoringPolicy
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
-	5,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
+	8,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: banli.v1.Event.changes:type_name -> banli.v1.FieldChange
-	5,  // 2: banli.v1.Event.record_time:type_name -> google.protobuf.Timestamp
-	6,  // 3: banli.v1.Event.session:type_name -> banli.v1.Session
-	7,  // 4: banli.v1.Event.unit:type_name -> banli.v1.Unit
-	8,  // 5: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
-	9,  // 6: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
-	10, // 7: banli.v1.Event.account:type_name -> banli.v1.Account
-	11, // 8: banli.v1.Event.leader:type_name -> banli.v1.Leader
-	12, // 9: banli.v1.Event.scoring_policy:type_name -> banli.v1.SavedScoringPolicy
-	0,  // 10: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	2,  // 11: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	3,  // 12: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	4,  // 13: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	4,  // 14: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	8,  // 2: banli.v1.Event.record_time:type_name -> google.protobuf.Timestamp
+	9,  // 3: banli.v1.Event.session:type_name -> banli.v1.Session
+	10, // 4: banli.v1.Event.unit:type_name -> banli.v1.Unit
+	11, // 5: banli.v1.Event.proposal:type_name -> banli.v1.Proposal
+	12, // 6: banli.v1.Event.calendar_year:type_name -> banli.v1.CalendarYear
+	13, // 7: banli.v1.Event.account:type_name -> banli.v1.Account
+	14, // 8: banli.v1.Event.leader:type_name -> banli.v1.Leader
+	15, // 9: banli.v1.Event.scoring_policy:type_name -> banli.v1.SavedScoringPolicy
+	0,  // 10: banli.v1.WatchEventsResponse.event:type_name -> banli.v1.Event
+	5,  // 11: banli.v1.WatchEventsResponse.heartbeat:type_name -> banli.v1.Heartbeat
+	8,  // 12: banli.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	0,  // 13: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	2,  // 14: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	3,  // 15: banli.v1.EventService.WatchEvents:input_type -> banli.v1.WatchEventsRequest
+	6,  // 16: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	7,  // 17: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	4,  // 18: banli.v1.EventService.WatchEvents:output_type -> banli.v1.WatchEventsResponse
+	7,  // 19: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -702,13 +1022,17 @@ func file_banli_v1_event_proto_init() {
 		(*Event_Leader)(nil),
 		(*Event_ScoringPolicy)(nil),
 	}
+	file_banli_v1_event_proto_msgTypes[4].OneofWrappers = []any{
+		(*WatchEventsResponse_Event)(nil),
+		(*WatchEventsResponse_Heartbeat)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_banli_v1_event_proto_rawDesc), len(file_banli_v1_event_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	EventService_ListEvents_FullMethodName         = "/banli.v1.EventService/ListEvents"
+	EventService_WatchEvents_FullMethodName        = "/banli.v1.EventService/WatchEvents"
 	EventService_ListProposalEvents_FullMethodName = "/banli.v1.EventService/ListProposalEvents"
 )
 
@@ -32,10 +33,42 @@ const (
 // stream is a complete, ordered log: a follower or an upstream system can
 // rebuild every resource from it alone.
 type EventServiceClient interface {
-	// Lists the events of the whole service in sequence order, starting after
-	// `after_sequence`. Poll it with the last sequence you have seen to sync
+	// Lists the events the caller may read, in sequence order, starting
+	// after `after_sequence`. Poll it with `next_after_sequence` to sync
 	// incrementally.
+	//
+	// What each account reads (the access table's event scope):
+	//   - an admin and a standby: every event, as stored (a standby rebuilds
+	//     the service from them);
+	//   - the office: the events of its cases (of its body's sessions, if it is
+	//     bound to one) and of the reference data (sessions, units, leaders,
+	//     calendars, scoring policies), not accounts';
+	//   - a unit's staff and head: the events of the cases it has a part of;
+	//   - a leader: those of its key cases;
+	//   - a proposer (a submission platform): those of the cases it submitted,
+	//     as the deputy or member may see them: internal matters (reminders,
+	//     requests to change the unit and their reasons, co-handling opinions,
+	//     drafts and reviews, supervision, extensions asked for, internal
+	//     notes) are left out, and some steps are shown without their reasons
+	//     (see the redaction table in the README). Each event's case is the
+	//     case as the proposer reads it (GetProposal).
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
+	// Watches the events the caller may read (as ListEvents), as they are
+	// committed: first every event after `after_sequence`, then each new one.
+	// A heartbeat comes every `heartbeat_seconds` when nothing else does. To
+	// resume after a disconnect, send the last sequence received as
+	// `after_sequence`: every event after it comes once, none before it.
+	//
+	// A watcher that stops reading is not waited for: writes never wait on
+	// watchers, and a stream whose messages wait unread for the send timeout
+	// (30 s by default) ends with RESOURCE_EXHAUSTED; resume from the last
+	// sequence read.
+	//
+	// Over REST the stream is newline-delimited JSON (one WatchEventsResponse
+	// per line, `application/x-ndjson`), or Server-Sent Events when the
+	// request accepts `text/event-stream` (each event's `id` is its sequence,
+	// and `Last-Event-ID` resumes).
+	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
 	// Lists the events of one proposal (its case history) in sequence order.
 	ListProposalEvents(ctx context.Context, in *ListProposalEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 }
@@ -58,6 +91,25 @@ func (c *eventServiceClient) ListEvents(ctx context.Context, in *ListEventsReque
 	return out, nil
 }
 
+func (c *eventServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &EventService_ServiceDesc.Streams[0], EventService_WatchEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventsRequest, WatchEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsResponse]
+
 func (c *eventServiceClient) ListProposalEvents(ctx context.Context, in *ListProposalEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListEventsResponse)
@@ -77,10 +129,42 @@ func (c *eventServiceClient) ListProposalEvents(ctx context.Context, in *ListPro
 // stream is a complete, ordered log: a follower or an upstream system can
 // rebuild every resource from it alone.
 type EventServiceServer interface {
-	// Lists the events of the whole service in sequence order, starting after
-	// `after_sequence`. Poll it with the last sequence you have seen to sync
+	// Lists the events the caller may read, in sequence order, starting
+	// after `after_sequence`. Poll it with `next_after_sequence` to sync
 	// incrementally.
+	//
+	// What each account reads (the access table's event scope):
+	//   - an admin and a standby: every event, as stored (a standby rebuilds
+	//     the service from them);
+	//   - the office: the events of its cases (of its body's sessions, if it is
+	//     bound to one) and of the reference data (sessions, units, leaders,
+	//     calendars, scoring policies), not accounts';
+	//   - a unit's staff and head: the events of the cases it has a part of;
+	//   - a leader: those of its key cases;
+	//   - a proposer (a submission platform): those of the cases it submitted,
+	//     as the deputy or member may see them: internal matters (reminders,
+	//     requests to change the unit and their reasons, co-handling opinions,
+	//     drafts and reviews, supervision, extensions asked for, internal
+	//     notes) are left out, and some steps are shown without their reasons
+	//     (see the redaction table in the README). Each event's case is the
+	//     case as the proposer reads it (GetProposal).
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
+	// Watches the events the caller may read (as ListEvents), as they are
+	// committed: first every event after `after_sequence`, then each new one.
+	// A heartbeat comes every `heartbeat_seconds` when nothing else does. To
+	// resume after a disconnect, send the last sequence received as
+	// `after_sequence`: every event after it comes once, none before it.
+	//
+	// A watcher that stops reading is not waited for: writes never wait on
+	// watchers, and a stream whose messages wait unread for the send timeout
+	// (30 s by default) ends with RESOURCE_EXHAUSTED; resume from the last
+	// sequence read.
+	//
+	// Over REST the stream is newline-delimited JSON (one WatchEventsResponse
+	// per line, `application/x-ndjson`), or Server-Sent Events when the
+	// request accepts `text/event-stream` (each event's `id` is its sequence,
+	// and `Last-Event-ID` resumes).
+	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
 	// Lists the events of one proposal (its case history) in sequence order.
 	ListProposalEvents(context.Context, *ListProposalEventsRequest) (*ListEventsResponse, error)
 	mustEmbedUnimplementedEventServiceServer()
@@ -95,6 +179,9 @@ type UnimplementedEventServiceServer struct{}
 
 func (UnimplementedEventServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListEvents not implemented")
+}
+func (UnimplementedEventServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchEvents not implemented")
 }
 func (UnimplementedEventServiceServer) ListProposalEvents(context.Context, *ListProposalEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListProposalEvents not implemented")
@@ -138,6 +225,17 @@ func _EventService_ListEvents_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EventService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(EventServiceServer).WatchEvents(m, &grpc.GenericServerStream[WatchEventsRequest, WatchEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type EventService_WatchEventsServer = grpc.ServerStreamingServer[WatchEventsResponse]
+
 func _EventService_ListProposalEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListProposalEventsRequest)
 	if err := dec(in); err != nil {
@@ -172,6 +270,12 @@ var EventService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _EventService_ListProposalEvents_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchEvents",
+			Handler:       _EventService_WatchEvents_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "banli/v1/event.proto",
 }
