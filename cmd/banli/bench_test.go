@@ -433,3 +433,79 @@ func BenchmarkRecompute(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(cases)*float64(b.N)/b.Elapsed().Seconds(), "parts/s")
 }
+
+// BenchmarkWatch measures the watch: creates at 64 clients with no
+// watcher and beside one that never reads (which must not slow them), and
+// 100 watchers following the creates, with the events delivered per
+// second to all of them and the lag from a create's answer to each
+// watcher's receipt (watch-p50-ms, watch-p99-ms).
+func BenchmarkWatch(b *testing.B) {
+	creates := func(b *testing.B, f *fixture) {
+		start := time.Now()
+		parallel(b, 64, func(i int64) {
+			if _, err := f.proposals.CreateProposal(office, benchProposal(f, i)); err != nil {
+				b.Error(err)
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+	}
+	b.Run("creates/no-watcher", func(b *testing.B) { creates(b, newFixture(b)) })
+	b.Run("creates/stalled-watcher", func(b *testing.B) {
+		f := newFixture(b)
+		if _, err := f.events.WatchEvents(office, &banliv1.WatchEventsRequest{}); err != nil {
+			b.Fatal(err)
+		}
+		creates(b, f) // the watcher's stream is never read
+	})
+	b.Run("fan-out/100-watchers", func(b *testing.B) {
+		f := newFixture(b)
+		from := must(f.events.ListEvents(office, &banliv1.ListEventsRequest{PageSize: 1}))(b).GetLatestSequence()
+		var acked sync.Map // case name -> when its create was answered
+		var lat latencies
+		var delivered atomic.Int64
+		ctx, cancel := context.WithCancel(office)
+		defer cancel()
+		var watching sync.WaitGroup
+		for range 100 {
+			stream, err := f.events.WatchEvents(ctx, &banliv1.WatchEventsRequest{AfterSequence: from, Actions: []string{"CreateProposal"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			watching.Add(1)
+			go func() {
+				defer watching.Done()
+				for seen := 0; seen < b.N; {
+					msg, err := stream.Recv()
+					if err != nil {
+						return
+					}
+					ev := msg.GetEvent()
+					if ev == nil {
+						continue
+					}
+					seen++
+					delivered.Add(1)
+					if at, ok := acked.Load(ev.GetResource()); ok {
+						lat.add(max(0, time.Since(at.(time.Time))))
+					}
+				}
+			}()
+		}
+		start := time.Now()
+		parallel(b, 64, func(i int64) {
+			p, err := f.proposals.CreateProposal(office, benchProposal(f, i))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			acked.Store(p.GetName(), time.Now())
+		})
+		watching.Wait()
+		b.ReportMetric(float64(delivered.Load())/time.Since(start).Seconds(), "events/s")
+		slices.Sort(lat.all)
+		if n := len(lat.all); n > 0 {
+			b.ReportMetric(float64(lat.all[n/2].Microseconds())/1000, "watch-p50-ms")
+			b.ReportMetric(float64(lat.all[n*99/100].Microseconds())/1000, "watch-p99-ms")
+		}
+	})
+}
