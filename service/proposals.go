@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
@@ -177,16 +178,42 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		}
 		var page []byte
 		var named []string
-		last, more, err := r.EachProposalRecord(f.query(), after, pageSize(req.GetPageSize(), defaultPageSize), skip, func(_ uint64, record []byte) error {
-			if len(page) > 0 && len(page)+len(record) > maxPageBytes {
-				return store.ErrPageFull // the page ends here; the token goes on from the last case in it
+		limit, taken, looked := pageSize(req.GetPageSize(), defaultPageSize), 0, 0
+		since := req.GetUpdatedAfter()
+		last, more := after, true
+		// One pass reads a page of matching cases; with updated_after, the
+		// cases changed earlier are passed over, and further passes read
+		// on until the page is full or changedScan cases were looked at.
+		for more && taken < limit && (looked == 0 || since != nil && looked < changedScan) {
+			var err error
+			var passLast uint64
+			pass := limit - taken
+			if since != nil {
+				pass = min(changedScan-looked, 1000)
 			}
-			page = appendEncodedProposal(page, record)
-			named = appendNamed(named, record)
-			return nil
-		})
-		if err != nil {
-			return err
+			passLast, more, err = r.EachProposalRecord(f.query(), last, pass, skip, func(_ uint64, record []byte) error {
+				if taken == limit {
+					return store.ErrPageFull // full with cases changed: the next page goes on from here
+				}
+				looked++
+				if since != nil && !changedAfter(record, since) {
+					return nil
+				}
+				if len(page) > 0 && len(page)+len(record) > maxPageBytes {
+					return store.ErrPageFull // the page ends here; the token goes on from the last case in it
+				}
+				page = appendEncodedProposal(page, record)
+				named = appendNamed(named, record)
+				taken++
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if passLast == 0 {
+				break
+			}
+			last = passLast
 		}
 		resp.ProtoReflect().SetUnknown(page)
 		slices.Sort(named)
@@ -196,7 +223,7 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 				resp.DisplayNames = append(resp.DisplayNames, &banliv1.DisplayName{Name: name, DisplayName: n})
 			}
 		}
-		if more && last != 0 {
+		if more && last != after {
 			resp.NextPageToken = pageToken(req, last)
 		}
 		return nil
@@ -217,12 +244,33 @@ var proposalsField = func() protowire.Number {
 	return protowire.Number((&banliv1.ListProposalsResponse{}).ProtoReflect().Descriptor().Fields().ByName("proposals").Number())
 }()
 
+// changedScan bounds how many cases one page of a list with updated_after
+// looks at, so that an answer comes soon however few have changed.
+const changedScan = 5000
+
+// changedAfter reports whether a case's wire form has an update_time
+// later than since, read without decoding the case.
+func changedAfter(record []byte, since *timestamppb.Timestamp) bool {
+	var updated *timestamppb.Timestamp
+	eachBytesField(record, func(num protowire.Number, v []byte) {
+		if num == updateTimeField {
+			updated = &timestamppb.Timestamp{}
+			proto.Unmarshal(v, updated)
+		}
+	})
+	if updated == nil {
+		return false
+	}
+	return updated.GetSeconds() > since.GetSeconds() || updated.GetSeconds() == since.GetSeconds() && updated.GetNanos() > since.GetNanos()
+}
+
 // The fields of a stored case that name a session or a unit, which
 // appendNamed reads from its wire form.
 var (
 	proposalFields   = (&banliv1.Proposal{}).ProtoReflect().Descriptor().Fields()
 	assignmentFields = (&banliv1.Assignment{}).ProtoReflect().Descriptor().Fields()
 	sessionField     = proposalFields.ByName("session").Number()
+	updateTimeField  = proposalFields.ByName("update_time").Number()
 	assignmentsField = proposalFields.ByName("assignments").Number()
 	unitField        = assignmentFields.ByName("unit").Number()
 	departmentField  = assignmentFields.ByName("department").Number()
@@ -433,6 +481,9 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	}
 	v.line("topic", r.GetTopic(), maxTopicLen, false)
 	v.enum("view", r.GetView(), false)
+	if t := r.GetUpdatedAfter(); t != nil && t.CheckValid() != nil {
+		v.add("updated_after", "not a valid time")
+	}
 	return after, v.err()
 }
 

@@ -765,7 +765,13 @@ type ListProposalsRequest struct {
 	Handler string `protobuf:"bytes,13,opt,name=handler,proto3" json:"handler,omitempty"`
 	// Only the key cases of this leader, `leaders/{leader}` (handling or
 	// supervising). A leader's account lists its own.
-	Leader        string `protobuf:"bytes,14,opt,name=leader,proto3" json:"leader,omitempty"`
+	Leader string `protobuf:"bytes,14,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Only cases changed after this moment (update_time later than it): a
+	// platform resynchronising after an outage asks for what changed since
+	// the last update it holds. Pages stay in case order and may come back
+	// short, or empty with a next_page_token, while the server looks
+	// further: read on until the token is empty.
+	UpdatedAfter  *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -896,6 +902,13 @@ func (x *ListProposalsRequest) GetLeader() string {
 		return x.Leader
 	}
 	return ""
+}
+
+func (x *ListProposalsRequest) GetUpdatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAfter
+	}
+	return nil
 }
 
 // Response for ListProposals.
@@ -3884,7 +3897,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xce\x03\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x8f\x04\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3901,7 +3914,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x04view\x18\v \x01(\x0e2\x16.banli.v1.ProposalViewR\x04view\x12\x1c\n" +
 	"\tsubmitter\x18\f \x01(\tR\tsubmitter\x12\x18\n" +
 	"\ahandler\x18\r \x01(\tR\ahandler\x12\x16\n" +
-	"\x06leader\x18\x0e \x01(\tR\x06leaderB\x06\n" +
+	"\x06leader\x18\x0e \x01(\tR\x06leader\x12?\n" +
+	"\rupdated_after\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfterB\x06\n" +
 	"\x04_key\"\xad\x01\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
@@ -4271,22 +4285,22 @@ var file_banli_v1_proposal_service_proto_goTypes = []any{
 	(*fieldmaskpb.FieldMask)(nil),         // 49: google.protobuf.FieldMask
 	(ProposalKind)(0),                     // 50: banli.v1.ProposalKind
 	(ProposalState)(0),                    // 51: banli.v1.ProposalState
-	(*UnitAssignment)(nil),                // 52: banli.v1.UnitAssignment
-	(Decision)(0),                         // 53: banli.v1.Decision
-	(*Consultation)(nil),                  // 54: banli.v1.Consultation
-	(*Opinion)(nil),                       // 55: banli.v1.Opinion
-	(*Reply)(nil),                         // 56: banli.v1.Reply
-	(Satisfaction)(0),                     // 57: banli.v1.Satisfaction
-	(*DimensionRating)(nil),               // 58: banli.v1.DimensionRating
-	(*Attachment)(nil),                    // 59: banli.v1.Attachment
-	(*Redaction)(nil),                     // 60: banli.v1.Redaction
-	(ReviewDecision)(0),                   // 61: banli.v1.ReviewDecision
-	(*SupervisionActivity)(nil),           // 62: banli.v1.SupervisionActivity
-	(CountersignDecision)(0),              // 63: banli.v1.CountersignDecision
-	(*CollectiveReview)(nil),              // 64: banli.v1.CollectiveReview
-	(UnsatisfiedDecision)(0),              // 65: banli.v1.UnsatisfiedDecision
-	(DeliveryChannel)(0),                  // 66: banli.v1.DeliveryChannel
-	(*timestamppb.Timestamp)(nil),         // 67: google.protobuf.Timestamp
+	(*timestamppb.Timestamp)(nil),         // 52: google.protobuf.Timestamp
+	(*UnitAssignment)(nil),                // 53: banli.v1.UnitAssignment
+	(Decision)(0),                         // 54: banli.v1.Decision
+	(*Consultation)(nil),                  // 55: banli.v1.Consultation
+	(*Opinion)(nil),                       // 56: banli.v1.Opinion
+	(*Reply)(nil),                         // 57: banli.v1.Reply
+	(Satisfaction)(0),                     // 58: banli.v1.Satisfaction
+	(*DimensionRating)(nil),               // 59: banli.v1.DimensionRating
+	(*Attachment)(nil),                    // 60: banli.v1.Attachment
+	(*Redaction)(nil),                     // 61: banli.v1.Redaction
+	(ReviewDecision)(0),                   // 62: banli.v1.ReviewDecision
+	(*SupervisionActivity)(nil),           // 63: banli.v1.SupervisionActivity
+	(CountersignDecision)(0),              // 64: banli.v1.CountersignDecision
+	(*CollectiveReview)(nil),              // 65: banli.v1.CollectiveReview
+	(UnsatisfiedDecision)(0),              // 66: banli.v1.UnsatisfiedDecision
+	(DeliveryChannel)(0),                  // 67: banli.v1.DeliveryChannel
 	(ReplyCategory)(0),                    // 68: banli.v1.ReplyCategory
 	(NotFiledReason)(0),                   // 69: banli.v1.NotFiledReason
 	(*KeyCaseLeader)(nil),                 // 70: banli.v1.KeyCaseLeader
@@ -4302,119 +4316,120 @@ var file_banli_v1_proposal_service_proto_depIdxs = []int32{
 	51, // 6: banli.v1.ListProposalsRequest.state:type_name -> banli.v1.ProposalState
 	48, // 7: banli.v1.ListProposalsRequest.role:type_name -> banli.v1.AssignmentRole
 	0,  // 8: banli.v1.ListProposalsRequest.view:type_name -> banli.v1.ProposalView
-	47, // 9: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
-	12, // 10: banli.v1.ListProposalsResponse.display_names:type_name -> banli.v1.DisplayName
-	52, // 11: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
-	53, // 12: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
-	53, // 13: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
-	54, // 14: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
-	55, // 15: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
-	56, // 16: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
-	57, // 17: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
-	58, // 18: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
-	59, // 19: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
-	60, // 20: banli.v1.PublicationPreview.redactions:type_name -> banli.v1.Redaction
-	61, // 21: banli.v1.ReviewPublicationRequest.decision:type_name -> banli.v1.ReviewDecision
-	56, // 22: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
-	62, // 23: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
-	63, // 24: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
-	64, // 25: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
-	65, // 26: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
-	61, // 27: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
-	66, // 28: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
-	67, // 29: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
-	68, // 30: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
-	69, // 31: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
-	70, // 32: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
-	1,  // 33: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
-	5,  // 34: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
-	10, // 35: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
-	13, // 36: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
-	14, // 37: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
-	15, // 38: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
-	16, // 39: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
-	17, // 40: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
-	18, // 41: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
-	19, // 42: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
-	20, // 43: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
-	21, // 44: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
-	22, // 45: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
-	23, // 46: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
-	24, // 47: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
-	25, // 48: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
-	26, // 49: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
-	27, // 50: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
-	28, // 51: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
-	30, // 52: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
-	31, // 53: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
-	32, // 54: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
-	33, // 55: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
-	34, // 56: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
-	36, // 57: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
-	37, // 58: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
-	38, // 59: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
-	39, // 60: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
-	40, // 61: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
-	41, // 62: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
-	42, // 63: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
-	43, // 64: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
-	44, // 65: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
-	45, // 66: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
-	35, // 67: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
-	46, // 68: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
-	6,  // 69: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
-	7,  // 70: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
-	2,  // 71: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
-	8,  // 72: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
-	9,  // 73: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
-	4,  // 74: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
-	47, // 75: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
-	47, // 76: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
-	11, // 77: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
-	47, // 78: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
-	47, // 79: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
-	47, // 80: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
-	47, // 81: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
-	47, // 82: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
-	47, // 83: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
-	47, // 84: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
-	47, // 85: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
-	47, // 86: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
-	47, // 87: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
-	47, // 88: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
-	47, // 89: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
-	47, // 90: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
-	47, // 91: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
-	47, // 92: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
-	29, // 93: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
-	47, // 94: banli.v1.ProposalService.ReviewPublication:output_type -> banli.v1.Proposal
-	47, // 95: banli.v1.ProposalService.CorrectPublication:output_type -> banli.v1.Proposal
-	47, // 96: banli.v1.ProposalService.WithdrawPublication:output_type -> banli.v1.Proposal
-	47, // 97: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
-	47, // 98: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
-	47, // 99: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
-	47, // 100: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
-	47, // 101: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
-	47, // 102: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
-	47, // 103: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
-	47, // 104: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
-	47, // 105: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
-	47, // 106: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
-	47, // 107: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
-	47, // 108: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
-	47, // 109: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
-	47, // 110: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
-	47, // 111: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
-	47, // 112: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
-	59, // 113: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
-	47, // 114: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
-	47, // 115: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
-	71, // 116: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
-	75, // [75:117] is the sub-list for method output_type
-	33, // [33:75] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	52, // 9: banli.v1.ListProposalsRequest.updated_after:type_name -> google.protobuf.Timestamp
+	47, // 10: banli.v1.ListProposalsResponse.proposals:type_name -> banli.v1.Proposal
+	12, // 11: banli.v1.ListProposalsResponse.display_names:type_name -> banli.v1.DisplayName
+	53, // 12: banli.v1.AssignProposalRequest.assignments:type_name -> banli.v1.UnitAssignment
+	54, // 13: banli.v1.DecideReassignmentRequest.decision:type_name -> banli.v1.Decision
+	54, // 14: banli.v1.DecideExtensionRequest.decision:type_name -> banli.v1.Decision
+	55, // 15: banli.v1.RecordConsultationRequest.consultation:type_name -> banli.v1.Consultation
+	56, // 16: banli.v1.SubmitOpinionRequest.opinion:type_name -> banli.v1.Opinion
+	57, // 17: banli.v1.SubmitReplyRequest.reply:type_name -> banli.v1.Reply
+	58, // 18: banli.v1.RateReplyRequest.satisfaction:type_name -> banli.v1.Satisfaction
+	59, // 19: banli.v1.RateReplyRequest.dimensions:type_name -> banli.v1.DimensionRating
+	60, // 20: banli.v1.RateReplyRequest.attachments:type_name -> banli.v1.Attachment
+	61, // 21: banli.v1.PublicationPreview.redactions:type_name -> banli.v1.Redaction
+	62, // 22: banli.v1.ReviewPublicationRequest.decision:type_name -> banli.v1.ReviewDecision
+	57, // 23: banli.v1.SaveReplyDraftRequest.reply:type_name -> banli.v1.Reply
+	63, // 24: banli.v1.RecordSupervisionRequest.activity:type_name -> banli.v1.SupervisionActivity
+	64, // 25: banli.v1.CountersignReplyRequest.decision:type_name -> banli.v1.CountersignDecision
+	65, // 26: banli.v1.RecordCollectiveReviewRequest.review:type_name -> banli.v1.CollectiveReview
+	66, // 27: banli.v1.DecideUnsatisfiedRequest.decision:type_name -> banli.v1.UnsatisfiedDecision
+	62, // 28: banli.v1.ReviewReplyRequest.decision:type_name -> banli.v1.ReviewDecision
+	67, // 29: banli.v1.RecordDeliveryRequest.channel:type_name -> banli.v1.DeliveryChannel
+	52, // 30: banli.v1.RecordDeliveryRequest.time:type_name -> google.protobuf.Timestamp
+	68, // 31: banli.v1.CorrectReplyCategoryRequest.category:type_name -> banli.v1.ReplyCategory
+	69, // 32: banli.v1.RefuseFilingRequest.reason:type_name -> banli.v1.NotFiledReason
+	70, // 33: banli.v1.MarkKeyRequest.leaders:type_name -> banli.v1.KeyCaseLeader
+	1,  // 34: banli.v1.ProposalService.CreateProposal:input_type -> banli.v1.CreateProposalRequest
+	5,  // 35: banli.v1.ProposalService.GetProposal:input_type -> banli.v1.GetProposalRequest
+	10, // 36: banli.v1.ProposalService.ListProposals:input_type -> banli.v1.ListProposalsRequest
+	13, // 37: banli.v1.ProposalService.AssignProposal:input_type -> banli.v1.AssignProposalRequest
+	14, // 38: banli.v1.ProposalService.SignAssignment:input_type -> banli.v1.SignAssignmentRequest
+	15, // 39: banli.v1.ProposalService.DelegateAssignment:input_type -> banli.v1.DelegateAssignmentRequest
+	16, // 40: banli.v1.ProposalService.RequestReassignment:input_type -> banli.v1.RequestReassignmentRequest
+	17, // 41: banli.v1.ProposalService.DecideReassignment:input_type -> banli.v1.DecideReassignmentRequest
+	18, // 42: banli.v1.ProposalService.RequestExtension:input_type -> banli.v1.RequestExtensionRequest
+	19, // 43: banli.v1.ProposalService.DecideExtension:input_type -> banli.v1.DecideExtensionRequest
+	20, // 44: banli.v1.ProposalService.ReportFollowUp:input_type -> banli.v1.ReportFollowUpRequest
+	21, // 45: banli.v1.ProposalService.CloseFollowUp:input_type -> banli.v1.CloseFollowUpRequest
+	22, // 46: banli.v1.ProposalService.RecordReminder:input_type -> banli.v1.RecordReminderRequest
+	23, // 47: banli.v1.ProposalService.RecordConsultation:input_type -> banli.v1.RecordConsultationRequest
+	24, // 48: banli.v1.ProposalService.SubmitOpinion:input_type -> banli.v1.SubmitOpinionRequest
+	25, // 49: banli.v1.ProposalService.SubmitReply:input_type -> banli.v1.SubmitReplyRequest
+	26, // 50: banli.v1.ProposalService.RateReply:input_type -> banli.v1.RateReplyRequest
+	27, // 51: banli.v1.ProposalService.PublishReply:input_type -> banli.v1.PublishReplyRequest
+	28, // 52: banli.v1.ProposalService.PreviewPublication:input_type -> banli.v1.PreviewPublicationRequest
+	30, // 53: banli.v1.ProposalService.ReviewPublication:input_type -> banli.v1.ReviewPublicationRequest
+	31, // 54: banli.v1.ProposalService.CorrectPublication:input_type -> banli.v1.CorrectPublicationRequest
+	32, // 55: banli.v1.ProposalService.WithdrawPublication:input_type -> banli.v1.WithdrawPublicationRequest
+	33, // 56: banli.v1.ProposalService.WithholdReply:input_type -> banli.v1.WithholdReplyRequest
+	34, // 57: banli.v1.ProposalService.SaveReplyDraft:input_type -> banli.v1.SaveReplyDraftRequest
+	36, // 58: banli.v1.ProposalService.CountersignReply:input_type -> banli.v1.CountersignReplyRequest
+	37, // 59: banli.v1.ProposalService.RecordCollectiveReview:input_type -> banli.v1.RecordCollectiveReviewRequest
+	38, // 60: banli.v1.ProposalService.ReturnReplyDraft:input_type -> banli.v1.ReturnReplyDraftRequest
+	39, // 61: banli.v1.ProposalService.DecideUnsatisfied:input_type -> banli.v1.DecideUnsatisfiedRequest
+	40, // 62: banli.v1.ProposalService.ReviewReply:input_type -> banli.v1.ReviewReplyRequest
+	41, // 63: banli.v1.ProposalService.RecordDelivery:input_type -> banli.v1.RecordDeliveryRequest
+	42, // 64: banli.v1.ProposalService.CorrectReplyCategory:input_type -> banli.v1.CorrectReplyCategoryRequest
+	43, // 65: banli.v1.ProposalService.RefuseFiling:input_type -> banli.v1.RefuseFilingRequest
+	44, // 66: banli.v1.ProposalService.WithdrawProposal:input_type -> banli.v1.WithdrawProposalRequest
+	45, // 67: banli.v1.ProposalService.MergeProposals:input_type -> banli.v1.MergeProposalsRequest
+	35, // 68: banli.v1.ProposalService.RecordSupervision:input_type -> banli.v1.RecordSupervisionRequest
+	46, // 69: banli.v1.ProposalService.MarkKey:input_type -> banli.v1.MarkKeyRequest
+	6,  // 70: banli.v1.ProposalService.RemoveAssignment:input_type -> banli.v1.RemoveAssignmentRequest
+	7,  // 71: banli.v1.ProposalService.ChangeAssignmentRole:input_type -> banli.v1.ChangeAssignmentRoleRequest
+	2,  // 72: banli.v1.ProposalService.UploadFile:input_type -> banli.v1.UploadFileRequest
+	8,  // 73: banli.v1.ProposalService.GetProposalByNumber:input_type -> banli.v1.GetProposalByNumberRequest
+	9,  // 74: banli.v1.ProposalService.UpdateProposal:input_type -> banli.v1.UpdateProposalRequest
+	4,  // 75: banli.v1.ProposalService.DownloadFile:input_type -> banli.v1.DownloadFileRequest
+	47, // 76: banli.v1.ProposalService.CreateProposal:output_type -> banli.v1.Proposal
+	47, // 77: banli.v1.ProposalService.GetProposal:output_type -> banli.v1.Proposal
+	11, // 78: banli.v1.ProposalService.ListProposals:output_type -> banli.v1.ListProposalsResponse
+	47, // 79: banli.v1.ProposalService.AssignProposal:output_type -> banli.v1.Proposal
+	47, // 80: banli.v1.ProposalService.SignAssignment:output_type -> banli.v1.Proposal
+	47, // 81: banli.v1.ProposalService.DelegateAssignment:output_type -> banli.v1.Proposal
+	47, // 82: banli.v1.ProposalService.RequestReassignment:output_type -> banli.v1.Proposal
+	47, // 83: banli.v1.ProposalService.DecideReassignment:output_type -> banli.v1.Proposal
+	47, // 84: banli.v1.ProposalService.RequestExtension:output_type -> banli.v1.Proposal
+	47, // 85: banli.v1.ProposalService.DecideExtension:output_type -> banli.v1.Proposal
+	47, // 86: banli.v1.ProposalService.ReportFollowUp:output_type -> banli.v1.Proposal
+	47, // 87: banli.v1.ProposalService.CloseFollowUp:output_type -> banli.v1.Proposal
+	47, // 88: banli.v1.ProposalService.RecordReminder:output_type -> banli.v1.Proposal
+	47, // 89: banli.v1.ProposalService.RecordConsultation:output_type -> banli.v1.Proposal
+	47, // 90: banli.v1.ProposalService.SubmitOpinion:output_type -> banli.v1.Proposal
+	47, // 91: banli.v1.ProposalService.SubmitReply:output_type -> banli.v1.Proposal
+	47, // 92: banli.v1.ProposalService.RateReply:output_type -> banli.v1.Proposal
+	47, // 93: banli.v1.ProposalService.PublishReply:output_type -> banli.v1.Proposal
+	29, // 94: banli.v1.ProposalService.PreviewPublication:output_type -> banli.v1.PublicationPreview
+	47, // 95: banli.v1.ProposalService.ReviewPublication:output_type -> banli.v1.Proposal
+	47, // 96: banli.v1.ProposalService.CorrectPublication:output_type -> banli.v1.Proposal
+	47, // 97: banli.v1.ProposalService.WithdrawPublication:output_type -> banli.v1.Proposal
+	47, // 98: banli.v1.ProposalService.WithholdReply:output_type -> banli.v1.Proposal
+	47, // 99: banli.v1.ProposalService.SaveReplyDraft:output_type -> banli.v1.Proposal
+	47, // 100: banli.v1.ProposalService.CountersignReply:output_type -> banli.v1.Proposal
+	47, // 101: banli.v1.ProposalService.RecordCollectiveReview:output_type -> banli.v1.Proposal
+	47, // 102: banli.v1.ProposalService.ReturnReplyDraft:output_type -> banli.v1.Proposal
+	47, // 103: banli.v1.ProposalService.DecideUnsatisfied:output_type -> banli.v1.Proposal
+	47, // 104: banli.v1.ProposalService.ReviewReply:output_type -> banli.v1.Proposal
+	47, // 105: banli.v1.ProposalService.RecordDelivery:output_type -> banli.v1.Proposal
+	47, // 106: banli.v1.ProposalService.CorrectReplyCategory:output_type -> banli.v1.Proposal
+	47, // 107: banli.v1.ProposalService.RefuseFiling:output_type -> banli.v1.Proposal
+	47, // 108: banli.v1.ProposalService.WithdrawProposal:output_type -> banli.v1.Proposal
+	47, // 109: banli.v1.ProposalService.MergeProposals:output_type -> banli.v1.Proposal
+	47, // 110: banli.v1.ProposalService.RecordSupervision:output_type -> banli.v1.Proposal
+	47, // 111: banli.v1.ProposalService.MarkKey:output_type -> banli.v1.Proposal
+	47, // 112: banli.v1.ProposalService.RemoveAssignment:output_type -> banli.v1.Proposal
+	47, // 113: banli.v1.ProposalService.ChangeAssignmentRole:output_type -> banli.v1.Proposal
+	60, // 114: banli.v1.ProposalService.UploadFile:output_type -> banli.v1.Attachment
+	47, // 115: banli.v1.ProposalService.GetProposalByNumber:output_type -> banli.v1.Proposal
+	47, // 116: banli.v1.ProposalService.UpdateProposal:output_type -> banli.v1.Proposal
+	71, // 117: banli.v1.ProposalService.DownloadFile:output_type -> google.api.HttpBody
+	76, // [76:118] is the sub-list for method output_type
+	34, // [34:76] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_service_proto_init() }
