@@ -323,7 +323,7 @@ func (ts *testServer) restRaw(t testing.TB, key, method, path, body string) (int
 		lines.Buffer(nil, 16<<20)
 		for lines.Scan() {
 			read.WriteString(lines.Text() + "\n")
-			if strings.HasPrefix(lines.Text(), `{"heartbeat"`) {
+			if strings.HasPrefix(lines.Text(), `{"result":{"heartbeat"`) {
 				break
 			}
 		}

@@ -277,12 +277,14 @@ func TestWatchOverREST(t *testing.T) {
 	}
 	line, err := lines.ReadString('\n')
 	var first struct {
-		Event struct {
-			Sequence string `json:"sequence"`
-			Action   string `json:"action"`
-		} `json:"event"`
+		Result struct {
+			Event struct {
+				Sequence string `json:"sequence"`
+				Action   string `json:"action"`
+			} `json:"event"`
+		} `json:"result"`
 	}
-	if err != nil || json.Unmarshal([]byte(line), &first) != nil || first.Event.Action != "CreateProposal" {
+	if err != nil || json.Unmarshal([]byte(line), &first) != nil || first.Result.Event.Action != "CreateProposal" {
 		t.Fatalf("first line %q: %v", line, err)
 	}
 	f.assign(t, p, part(f.unit(0), roleLead))
@@ -292,7 +294,7 @@ func TestWatchOverREST(t *testing.T) {
 	}
 
 	// Server-Sent Events, resumed after the first event: the assignment next.
-	resp, events := get("text/event-stream", first.Event.Sequence)
+	resp, events := get("text/event-stream", first.Result.Event.Sequence)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("SSE watch: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -307,7 +309,7 @@ func TestWatchOverREST(t *testing.T) {
 		}
 		block = append(block, strings.TrimSpace(line))
 	}
-	seq, _ := strconv.Atoi(first.Event.Sequence)
+	seq, _ := strconv.Atoi(first.Result.Event.Sequence)
 	if len(block) != 3 || block[0] != "id: "+strconv.Itoa(seq+1) || block[1] != "event: event" || !strings.Contains(block[2], "AssignProposal") {
 		t.Errorf("the first event after Last-Event-ID %d: %q", seq, block)
 	}

@@ -124,7 +124,7 @@ func (o watchWriter) send(msg *banliv1.WatchEventsResponse) error {
 	}
 	switch {
 	case !o.events:
-		_, err = fmt.Fprintf(o.w, "%s\n", body)
+		_, err = fmt.Fprintf(o.w, "{\"result\":%s}\n", body) // as grpc-gateway streams, and the OpenAPI document says
 	case msg.GetEvent() != nil:
 		_, err = fmt.Fprintf(o.w, "id: %d\nevent: event\ndata: %s\n\n", msg.GetEvent().GetSequence(), body)
 	default:

@@ -64,10 +64,12 @@ type EventServiceClient interface {
 	// (30 s by default) ends with RESOURCE_EXHAUSTED; resume from the last
 	// sequence read.
 	//
-	// Over REST the stream is newline-delimited JSON (one WatchEventsResponse
-	// per line, `application/x-ndjson`), or Server-Sent Events when the
-	// request accepts `text/event-stream` (each event's `id` is its sequence,
-	// and `Last-Event-ID` resumes).
+	// Over REST the stream is newline-delimited JSON (`application/x-ndjson`:
+	// a line `{"result": WatchEventsResponse}` per message, and a last line
+	// `{"error": Status}` if it fails), or Server-Sent Events when the
+	// request accepts `text/event-stream` (events of type `event`, whose `id`
+	// is the sequence and which `Last-Event-ID` resumes after, `heartbeat`
+	// and `error`, each with its JSON as data).
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
 	// Lists the events of one proposal (its case history) in sequence order.
 	ListProposalEvents(ctx context.Context, in *ListProposalEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
@@ -160,10 +162,12 @@ type EventServiceServer interface {
 	// (30 s by default) ends with RESOURCE_EXHAUSTED; resume from the last
 	// sequence read.
 	//
-	// Over REST the stream is newline-delimited JSON (one WatchEventsResponse
-	// per line, `application/x-ndjson`), or Server-Sent Events when the
-	// request accepts `text/event-stream` (each event's `id` is its sequence,
-	// and `Last-Event-ID` resumes).
+	// Over REST the stream is newline-delimited JSON (`application/x-ndjson`:
+	// a line `{"result": WatchEventsResponse}` per message, and a last line
+	// `{"error": Status}` if it fails), or Server-Sent Events when the
+	// request accepts `text/event-stream` (events of type `event`, whose `id`
+	// is the sequence and which `Last-Event-ID` resumes after, `heartbeat`
+	// and `error`, each with its JSON as data).
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
 	// Lists the events of one proposal (its case history) in sequence order.
 	ListProposalEvents(context.Context, *ListProposalEventsRequest) (*ListEventsResponse, error)
