@@ -77,13 +77,15 @@ var rules = map[string]Rule{
 	banliv1.AccountService_GetCaller_FullMethodName:          {Roles: append(roles(monitor), everyone...)},
 	banliv1.AccountService_ListAccessRules_FullMethodName:    {Roles: everyone},
 	banliv1.LabelService_ListLabels_FullMethodName:           {Roles: everyone},
-	banliv1.SessionService_CreateSession_FullMethodName:      {Roles: roles(admin)},
-	banliv1.UnitService_CreateUnit_FullMethodName:            {Roles: roles(admin)},
-	banliv1.UnitService_DeactivateUnit_FullMethodName:        {Roles: roles(admin)},
-	banliv1.UnitService_UpdateUnit_FullMethodName:            {Roles: roles(admin)},
-	banliv1.UnitService_MergeUnit_FullMethodName:             {Roles: roles(admin)},
-	banliv1.SessionService_UpdateSession_FullMethodName:      {Roles: roles(admin)},
-	banliv1.LeaderService_UpdateLeader_FullMethodName:        {Roles: roles(admin, office)},
+	// No sign-in at all (publicMethods): anyone, signed in or not.
+	banliv1.PublicationService_ListPublishedReplies_FullMethodName: {Roles: append(roles(monitor), everyone...)},
+	banliv1.SessionService_CreateSession_FullMethodName:            {Roles: roles(admin)},
+	banliv1.UnitService_CreateUnit_FullMethodName:                  {Roles: roles(admin)},
+	banliv1.UnitService_DeactivateUnit_FullMethodName:              {Roles: roles(admin)},
+	banliv1.UnitService_UpdateUnit_FullMethodName:                  {Roles: roles(admin)},
+	banliv1.UnitService_MergeUnit_FullMethodName:                   {Roles: roles(admin)},
+	banliv1.SessionService_UpdateSession_FullMethodName:            {Roles: roles(admin)},
+	banliv1.LeaderService_UpdateLeader_FullMethodName:              {Roles: roles(admin, office)},
 	// The office keeps its leaders as the admin keeps units: it names
 	// them on key cases.
 	banliv1.LeaderService_CreateLeader_FullMethodName:              {Roles: roles(admin, office)},
@@ -198,9 +200,12 @@ var rules = map[string]Rule{
 // publicMethods need no sign-in: health checks, which orchestrators make
 // without credentials and which reveal nothing.
 var publicMethods = map[string]bool{
-	"/grpc.health.v1.Health/Check": true,
-	"/grpc.health.v1.Health/Watch": true,
-	"/grpc.health.v1.Health/List":  true,
+	// The public disclosure feed: published replies, which the public may
+	// read; it limits each address itself (publicfeed.go).
+	banliv1.PublicationService_ListPublishedReplies_FullMethodName: true,
+	"/grpc.health.v1.Health/Check":                                 true,
+	"/grpc.health.v1.Health/Watch":                                 true,
+	"/grpc.health.v1.Health/List":                                  true,
 }
 
 // reflectionMethods let a signed-in caller's tools (grpcurl) discover the

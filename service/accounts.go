@@ -410,7 +410,7 @@ func (s *Server) BootstrapAdmin(ctx context.Context, save func(key string) error
 	}
 	const id = "admin"
 	key, sum := newKey(id)
-	_, err := s.write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err := s.commit(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		if err := save(key); err != nil {
 			return nil, err
 		}

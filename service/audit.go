@@ -179,7 +179,7 @@ func (s *Server) writeAudit(ctx context.Context, recs ...*banliv1.AuditRecord) {
 	if len(recs) == 0 {
 		return
 	}
-	_, err := s.write(context.WithoutCancel(ctx), store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err := s.commit(context.WithoutCancel(ctx), store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		for _, r := range recs {
 			tx.AppendAudit(proto.Clone(r).(*banliv1.AuditRecord))
 		}

@@ -134,7 +134,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 	}
 
 	allOrNothing := req.GetAtomicity() == banliv1.ImportAtomicity_IMPORT_ATOMICITY_ALL_OR_NOTHING
-	_, err := s.write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err := s.commit(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		now := s.now()
 		bad := false
 		sessions := map[string]*banliv1.Session{}

@@ -15,7 +15,7 @@ import (
 //
 // Changing a term's spelling changes what is stored: it needs a schema
 // version and a migration that rebuilds the index.
-var ProposalIndex = store.Index{Version: 7, Terms: proposalTerms, Due: dueEntries}
+var ProposalIndex = store.Index{Version: 8, Terms: proposalTerms, Due: dueEntries}
 
 // The terms, as "field=value".
 func sessionTerm(session string) string { return "session=" + session }
@@ -29,6 +29,9 @@ func carriedTerm(year int32) string       { return "carried=" + strconv.Itoa(int
 func unitTerm(unit string) string         { return "unit=" + unit }
 func handlerTerm(account string) string   { return "handler=" + account }
 func fileTerm(sha256 string) string       { return "file=" + sha256 }
+
+// publishedTerm lists the cases with a published reply (the public feed).
+var publishedTerm = publicationTerm(published)
 
 // publicationTerm lists the cases with a reply in the publication queue
 // (queuedReply) in this disclosure state.
@@ -78,6 +81,9 @@ func proposalTerms(p *banliv1.Proposal) []string {
 		}
 		for _, r := range a.GetReplies() {
 			provisional = provisional || r.GetDisclosureDeadline().GetProvisional()
+			if r.GetDisclosureState() == published {
+				terms = append(terms, publishedTerm) // the public feed's, whatever became of the part since
+			}
 		}
 		if !isCurrent(a) {
 			continue // the case is no longer that unit's

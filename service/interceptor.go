@@ -186,7 +186,12 @@ func (a httpAddr) String() string  { return string(a) }
 // limit takes a token for identity, or returns RESOURCE_EXHAUSTED with a
 // retry-after header (which the REST gateway sends as Retry-After).
 func (s *Server) limit(ctx context.Context, identity string) error {
-	ok, wait := s.limiter.take(identity, time.Now())
+	return s.limitOn(s.limiter, ctx, identity)
+}
+
+// limitOn is limit on one limiter: the accounts', or the public feed's.
+func (s *Server) limitOn(l *rateLimiter, ctx context.Context, identity string) error {
+	ok, wait := l.take(identity, time.Now())
 	if ok {
 		return nil
 	}

@@ -85,7 +85,7 @@ func (s *Server) MigrateProposals(ctx context.Context, req *banliv1.MigratePropo
 		}
 	}
 	// One audit record for the whole migration, naming its source.
-	_, err := s.write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err := s.commit(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		rec := auditRecord(ctx, banliv1.ImportService_MigrateProposals_FullMethodName, nil, s.now())
 		rec.Target = "sha256:" + req.GetSourceSha256()
 		rec.Outcome = fmt.Sprintf("OK: %d migrated, %d unchanged, %d refused of %d rows", resp.GetMigrated(), resp.GetUnchanged(), resp.GetRefused(), len(req.GetRows()))
@@ -155,7 +155,7 @@ func (s *Server) migrateRow(ctx context.Context, row *banliv1.MigrationRow, dryR
 		return result
 	}
 	recorded := s.now()
-	_, err := s.write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err := s.commit(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		m := &migration{tx: tx, at: row.GetReceiveTime().AsTime(), recorded: recorded}
 		in := context.WithValue(ctx, migrationKey{}, m)
 		p, err := s.CreateProposal(in, &banliv1.CreateProposalRequest{Proposal: row.GetProposal()})

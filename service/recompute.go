@@ -144,7 +144,7 @@ func (s *Server) RunRecomputes(ctx context.Context) (int, error) {
 // recomputeBatch recomputes the next batch of a session's cases and moves
 // its cursor on, in one transaction; done says the session has no more.
 func (s *Server) recomputeBatch(ctx context.Context, sessionID uint64) (changed int, done bool, err error) {
-	_, err = s.write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err = s.commit(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		changed, done = 0, false
 		now := s.now()
 		sess, err := tx.Session(sessionID)

@@ -127,7 +127,7 @@ func (s *Server) applyEvents(ctx context.Context, primary banliv1.ReplicationSer
 	}
 	var calendars []*banliv1.CalendarYear
 	accountsChanged := false
-	_, err = s.write(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
+	_, err = s.commit(ctx, store.Request{}, func(tx store.Tx) (proto.Message, error) {
 		calendars = calendars[:0]
 		for _, ev := range events {
 			ev = proto.Clone(ev).(*banliv1.Event)

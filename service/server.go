@@ -32,6 +32,9 @@ type Options struct {
 	// average, with bursts up to RateBurst; 0 means no limit.
 	RateLimit float64
 	RateBurst int
+	// PublicFeedOff turns the public disclosure feed off
+	// (ListPublishedReplies answers NOT_FOUND).
+	PublicFeedOff bool
 	// MaxStreamsPerAccount caps the streams one account holds open at
 	// once; 0 means no cap.
 	MaxStreamsPerAccount int
@@ -57,6 +60,7 @@ type Server struct {
 	banliv1.UnimplementedUnitServiceServer
 	banliv1.UnimplementedLeaderServiceServer
 	banliv1.UnimplementedLabelServiceServer
+	banliv1.UnimplementedPublicationServiceServer
 	banliv1.UnimplementedProposalServiceServer
 	banliv1.UnimplementedEventServiceServer
 	banliv1.UnimplementedCalendarServiceServer
@@ -76,8 +80,11 @@ type Server struct {
 	clock    deadlineClock
 	repl     replication
 	limiter  *rateLimiter
-	streams  streamCounter
-	signIns  accountCache
+	// publicLimiter limits the public feed, per address.
+	publicLimiter *rateLimiter
+	publicFeedOff bool
+	streams       streamCounter
+	signIns       accountCache
 	// auditBacklog holds audit records the disk could not take yet.
 	auditBacklog auditBacklog
 	// auditListings makes an auditor's listing of the trail one record.
@@ -119,7 +126,8 @@ func New(st store.Backend, opts Options) (*Server, error) {
 	}
 	return &Server{
 		store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal},
-		limiter: newRateLimiter(opts.RateLimit, opts.RateBurst),
+		limiter:       newRateLimiter(opts.RateLimit, opts.RateBurst),
+		publicLimiter: newRateLimiter(publicRate, publicBurst), publicFeedOff: opts.PublicFeedOff,
 		streams: streamCounter{max: opts.MaxStreamsPerAccount},
 
 		sendTimeout: cmp.Or(opts.SendTimeout, DefaultSendTimeout),
@@ -144,6 +152,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterAuditServiceServer(g, s)
 	banliv1.RegisterImportServiceServer(g, s)
 	banliv1.RegisterAccountServiceServer(g, s)
+	banliv1.RegisterPublicationServiceServer(g, s)
 }
 
 // write runs one decision for a mutating request and returns its answer
@@ -165,7 +174,7 @@ func write[T proto.Message](ctx context.Context, s *Server, method string, req m
 		return res, err
 	}
 	replay := zero.ProtoReflect().New().Interface()
-	res, err := s.write(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
+	res, err := s.commit(ctx, idempotency(ctx, method, req, replay), func(tx store.Tx) (proto.Message, error) {
 		// The clock is read inside the transaction so that times follow
 		// commit order.
 		now := s.now()

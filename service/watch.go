@@ -48,9 +48,9 @@ func (c *commitSignal) wake() {
 	c.mu.Unlock()
 }
 
-// write is store.Backend.Write, and wakes the watchers after a commit.
+// commit is store.Backend.Write, and wakes the watchers after a commit.
 // Every write of the service goes through it.
-func (s *Server) write(ctx context.Context, req store.Request, decide store.Decision) (proto.Message, error) {
+func (s *Server) commit(ctx context.Context, req store.Request, decide store.Decision) (proto.Message, error) {
 	res, err := s.store.Write(ctx, req, decide)
 	if err == nil {
 		s.commits.wake()

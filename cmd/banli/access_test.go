@@ -57,9 +57,11 @@ var expectedAccess = map[string][]string{
 	"AccountService/RotateAccountKey": {"admin"}, "AccountService/ListAccessRules": anyone, "LabelService/ListLabels": anyone,
 	"BackupService/Backup":                    {"admin"},
 	"ReplicationService/GetReplicationStatus": {"admin"}, "ReplicationService/Promote": {"admin"},
-	"EventService/ListEvents":       eventReaders,
-	"EventService/WatchEvents":      eventReaders,
-	"AuditService/ListAuditRecords": {"auditor"}, "AuditService/VerifyAudit": {"auditor"},
+	"EventService/ListEvents":  eventReaders,
+	"EventService/WatchEvents": eventReaders,
+	// The public feed needs no sign-in at all.
+	"PublicationService/ListPublishedReplies": callers(anyone, []string{"monitor"}),
+	"AuditService/ListAuditRecords":           {"auditor"}, "AuditService/VerifyAudit": {"auditor"},
 	"ProposalService/GetProposal": callers([]string{"office", "platform", "leader"}, caseUnits),
 	// The matrix names no number: a confined caller is refused as for a
 	// case not its own (TestLookupByNumber reads its own).

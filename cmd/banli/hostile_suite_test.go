@@ -40,6 +40,14 @@ var canaries = []string{"内容CANARY7731", "王CANARY委员", "13977310000", "�
 // global event stream (and the admin the backup).
 var mayKnowTheCase = []string{"office", "platform", "lead-staff", "lead-head", "co-staff", "co-head", "admin", "standby", "leader"}
 
+// publishedCanary is the reply's canary, which the public feed may show
+// anyone once a probe has published the reply (PublishReply is among the
+// calls the suite makes): a published reply is public.
+var publishedCanary = canaries[5]
+
+// publicFeed reports whether a method or route is the public feed's.
+func publicFeed(short string) bool { return short == "PublicationService/ListPublishedReplies" }
+
 // leaked names the canary a text holds, if any.
 func leaked(text string) string {
 	for _, c := range canaries {
@@ -108,7 +116,7 @@ func TestHostileCallers(t *testing.T) {
 			if allowed != slices.Contains(want, who) {
 				t.Errorf("%s as %s: %v, want allowed=%v", m.short, who, err, !allowed)
 			}
-			if c := leaked(text); c != "" && !slices.Contains(mayKnowTheCase, who) {
+			if c := leaked(text); c != "" && !slices.Contains(mayKnowTheCase, who) && !(c == publishedCanary && publicFeed(m.short)) {
 				t.Errorf("%s as %s: the answer holds %q:\n%.600s", m.short, who, c, text)
 			}
 		}
@@ -124,7 +132,7 @@ func TestHostileCallers(t *testing.T) {
 			if allowed != slices.Contains(expectedAccess[route.short], who) {
 				t.Errorf("REST %s %s as %s: %d %.200s, want allowed=%v", route.verb, route.path, who, code, body, !allowed)
 			}
-			if c := leaked(body); c != "" && !slices.Contains(mayKnowTheCase, who) {
+			if c := leaked(body); c != "" && !slices.Contains(mayKnowTheCase, who) && !(c == publishedCanary && publicFeed(route.short)) {
 				t.Errorf("REST %s %s as %s: the body holds %q:\n%.600s", route.verb, route.path, who, c, body)
 			}
 		}

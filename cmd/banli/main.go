@@ -102,8 +102,9 @@ const usage = `usage:
 // it logs.
 type serveFlags struct {
 	server.Config
-	logLevel  slog.Level
-	logFormat string
+	logLevel   slog.Level
+	logFormat  string
+	publicFeed bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
@@ -132,6 +133,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.DurationVar(&cfg.SendTimeout, "send-timeout", service.DefaultSendTimeout, "a download (export, backup) whose client reads nothing for this long is ended")
 	fs.StringVar(&cfg.AuditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
+	fs.BoolVar(&cfg.publicFeed, "public-feed", true, "serve the public disclosure feed of published replies (/v1/public/replies), which needs no sign-in")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
 		fs.PrintDefaults()
@@ -156,6 +158,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	cfg.FollowDial.Addr = cfg.Follow
+	cfg.PublicFeedOff = !cfg.publicFeed
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
 	}

@@ -244,6 +244,7 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 		banliv1.RegisterReplicationServiceHandler,
 		banliv1.RegisterImportServiceHandler,
 		banliv1.RegisterAccountServiceHandler,
+		banliv1.RegisterPublicationServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()

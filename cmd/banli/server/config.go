@@ -53,6 +53,8 @@ type Config struct {
 	MaxStreamsPerAccount int
 	IdleTimeout          time.Duration
 	SendTimeout          time.Duration
+	// PublicFeedOff turns the public disclosure feed off (-public-feed=false).
+	PublicFeedOff bool
 
 	// Now is the service's clock; nil is the wall clock. Only tests set it.
 	Now func() time.Time

@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	srv, err := service.New(db, service.Options{
 		Now: cfg.Now, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxStreamsPerAccount: cfg.MaxStreamsPerAccount,
-		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath), Files: files,
+		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath), Files: files, PublicFeedOff: cfg.PublicFeedOff,
 	})
 	if err != nil {
 		return err
@@ -360,6 +360,8 @@ func httpRoutes(rest, uploads, watches, page http.Handler, healthServer *health.
 	// limit; the cap here only stops a body that never ends.
 	mux.Handle("POST "+gateway.UploadPattern, http.MaxBytesHandler(uploads, maxUploadBytes))
 	mux.Handle("GET "+gateway.WatchPattern, watches)
+	mux.Handle("GET "+gateway.PublicRepliesPattern, gateway.PublicReplies(rest))
+	mux.Handle("GET "+gateway.PublicAtomPattern, gateway.PublicReplies(rest))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openapi.JSON)
