@@ -86,15 +86,7 @@ func (s *Server) ExportLedger(req *banliv1.ExportLedgerRequest, stream grpc.Serv
 	v := &violations{}
 	v.enum("format", req.GetFormat(), false)
 	v.enum("state", req.GetState(), false)
-	if req.GetSession() != "" {
-		v.sessionID("session", req.GetSession())
-	}
-	if req.GetUnit() != "" {
-		v.unitID("unit", req.GetUnit())
-	}
-	if y := req.GetYear(); y != 0 && (y < 1949 || y > 2200) {
-		v.add("year", "must be from 1949 to 2200")
-	}
+	v.caseFilters(req.GetSession(), req.GetUnit(), req.GetYear())
 	if err := v.err(); err != nil {
 		return err
 	}

@@ -47,17 +47,9 @@ func validateLedger(r *banliv1.ListLedgerEntriesRequest) error {
 	v.enum("view", r.GetView(), true)
 	v.enum("kind", r.GetKind(), false)
 	v.enum("state", r.GetState(), false)
-	if r.GetUnit() != "" {
-		v.unitID("unit", r.GetUnit())
-	}
-	if r.GetSession() != "" {
-		v.sessionID("session", r.GetSession())
-	}
+	v.caseFilters(r.GetSession(), r.GetUnit(), r.GetYear())
 	if r.GetHandler() != "" {
 		v.accountID("handler", r.GetHandler())
-	}
-	if y := r.GetYear(); y != 0 && (y < 1949 || y > 2200) {
-		v.add("year", "must be from 1949 to 2200")
 	}
 	if n := r.GetWithinWorkingDays(); n < 0 || n > 60 {
 		v.add("within_working_days", "must be from 0 to 60")

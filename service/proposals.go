@@ -458,12 +458,7 @@ func isHex(s string, n int) bool {
 func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	v := &violations{}
 	after := v.page(r, r.GetPageSize(), r.GetPageToken())
-	if r.GetSession() != "" {
-		v.sessionID("session", r.GetSession())
-	}
-	if r.GetUnit() != "" {
-		v.unitID("unit", r.GetUnit())
-	}
+	v.caseFilters(r.GetSession(), r.GetUnit(), r.GetYear())
 	if r.GetSubmitter() != "" {
 		v.accountID("submitter", r.GetSubmitter())
 	}
@@ -476,9 +471,6 @@ func validateListProposals(r *banliv1.ListProposalsRequest) (uint64, error) {
 	v.enum("kind", r.GetKind(), false)
 	v.enum("state", r.GetState(), false)
 	v.enum("role", r.GetRole(), false)
-	if y := r.GetYear(); y != 0 && (y < 1949 || y > 2200) {
-		v.add("year", "must be from 1949 to 2200")
-	}
 	v.line("topic", r.GetTopic(), maxTopicLen, false)
 	v.enum("view", r.GetView(), false)
 	if t := r.GetUpdatedAfter(); t != nil && t.CheckValid() != nil {

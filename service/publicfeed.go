@@ -36,15 +36,7 @@ func (s *Server) ListPublishedReplies(ctx context.Context, req *banliv1.ListPubl
 	if n := req.GetPageSize(); n < 0 || n > maxPublicPage {
 		v.add("page_size", "must be from 0 to %d", maxPublicPage)
 	}
-	if req.GetSession() != "" {
-		v.sessionID("session", req.GetSession())
-	}
-	if req.GetUnit() != "" {
-		v.unitID("unit", req.GetUnit())
-	}
-	if y := req.GetYear(); y != 0 && (y < 1949 || y > 2200) {
-		v.add("year", "must be from 1949 to 2200")
-	}
+	v.caseFilters(req.GetSession(), req.GetUnit(), req.GetYear())
 	if err := v.err(); err != nil {
 		return nil, err
 	}

@@ -289,3 +289,17 @@ func (v *violations) mutation(etag, requestID string) {
 	v.etag(etag)
 	v.requestID(requestID)
 }
+
+// caseFilters checks the filters that lists of cases share, each
+// optional: a session, a unit and a year.
+func (v *violations) caseFilters(session, unit string, year int32) {
+	if session != "" {
+		v.sessionID("session", session)
+	}
+	if unit != "" {
+		v.unitID("unit", unit)
+	}
+	if year != 0 && (year < 1949 || year > 2200) {
+		v.add("year", "must be from 1949 to 2200")
+	}
+}
