@@ -30,6 +30,11 @@ func unitTerm(unit string) string         { return "unit=" + unit }
 func handlerTerm(account string) string   { return "handler=" + account }
 func fileTerm(sha256 string) string       { return "file=" + sha256 }
 
+// publicationDueTerm lists the cases with a reply in the publication queue
+// whose period ends on this day (YYYY-MM-DD), so that the publication
+// views read the few cases due in their window, not the whole queue.
+func publicationDueTerm(date string) string { return "publication_due=" + date }
+
 // publishedTerm lists the cases with a published reply (the public feed).
 var publishedTerm = publicationTerm(published)
 
@@ -99,7 +104,7 @@ func proposalTerms(p *banliv1.Proposal) []string {
 			terms = append(terms, handlerTerm(h))
 		}
 		if r := queuedReply(a); r != nil { // a backend keeps each term once
-			terms = append(terms, publicationTerm(r.GetDisclosureState()))
+			terms = append(terms, publicationTerm(r.GetDisclosureState()), publicationDueTerm(r.GetDisclosureDeadline().GetDueDate()))
 		}
 	}
 	if provisional {
@@ -153,6 +158,9 @@ type caseFilter struct {
 	// publication keeps cases with a reply in the publication queue in
 	// any of these disclosure states.
 	publication []banliv1.DisclosureState
+	// publicationWindow, if not nil, keeps cases under any of these terms
+	// (publicationDueTerm of the days of a window, publicationTerm).
+	publicationWindow []string
 	// reach, if not nil, keeps cases of these sessions only, whatever the
 	// other filters say: the sessions the caller acts on (sessionsInReach).
 	reach []string
@@ -210,6 +218,9 @@ func (f caseFilter) query() store.Query {
 			any = append(any, publicationTerm(st))
 		}
 		q.And(any...)
+	}
+	if f.publicationWindow != nil {
+		q.And(f.publicationWindow...)
 	}
 	if f.leader != "" {
 		q.And(leaderTerm(f.leader))

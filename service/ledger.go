@@ -160,6 +160,9 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 	if req.GetYear() != 0 && req.GetSession() == "" {
 		f.carriedYear = req.GetYear() // cross-year cases count in the year they are carried to
 	}
+	if view.publication != nil {
+		f.publicationWindow = s.publicationWindow(req, asOf)
+	}
 	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_KEY_CASES {
 		yes := true
 		f.key, f.leader, f.keyLeader = &yes, req.GetSupervisingLeader(), req.GetLeader()
@@ -201,6 +204,34 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 			return entries, pageToken(req, after), nil
 		}
 	}
+}
+
+// sweptWithin is how long a publication period that has ended may stay
+// undecided before the server's hourly step marks it OVERDUE
+// (ClosePublicationPeriods, which also runs at every start); the overdue
+// view looks that far back by day, and at the OVERDUE state beyond.
+const sweptWithin = 14
+
+// publicationWindow is what a publication view reads of the queue: for
+// due soon, the replies whose period ends on a day from asOf to its
+// horizon; for overdue, those that ended in the last sweptWithin days and
+// those marked OVERDUE. view.also then judges each exactly.
+func (s *Server) publicationWindow(req *banliv1.ListLedgerEntriesRequest, asOf time.Time) []string {
+	view := req.GetView()
+	from, to := asOf, asOf
+	if view == banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON {
+		to = s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
+	} else {
+		from = asOf.AddDate(0, 0, -sweptWithin)
+	}
+	var terms []string
+	for day := dateOf(from); !day.After(dateOf(to)); day = day.AddDate(0, 0, 1) {
+		terms = append(terms, publicationDueTerm(day.Format(time.DateOnly)))
+	}
+	if view == banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE {
+		terms = append(terms, publicationTerm(pubOverdue))
+	}
+	return terms
 }
 
 // viewStates narrows a view's part states to the one a request asks for:
