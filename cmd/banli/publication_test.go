@@ -12,6 +12,8 @@ import (
 
 	"github.com/banli/banli/cmd/banli/load"
 	"github.com/banli/banli/cmd/banli/server"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
@@ -200,6 +202,13 @@ func TestPublicationQueue(t *testing.T) {
 	}
 	if got := view(banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON); len(got) != 4 {
 		t.Errorf("due soon: %v, want all four", got)
+	}
+	// Judged as of a day after the period, before the server has marked
+	// them: overdue already, read by the day their period ended.
+	first := must(f.proposals.GetProposal(ctx, &banliv1.GetProposalRequest{Name: strings.Join(strings.Split(replies[0], "/")[:2], "/")}))(t)
+	dayAfter := timestamppb.New(first.GetAssignments()[0].GetReplies()[0].GetDisclosureDeadline().GetDueTime().AsTime().Add(24 * time.Hour))
+	if got := must(f.supervision().ListLedgerEntries(office, &banliv1.ListLedgerEntriesRequest{View: banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_OVERDUE, AsOf: dayAfter}))(t).GetEntries(); len(got) != 4 {
+		t.Errorf("overdue a day after the period, not yet marked: %d entries, want 4", len(got))
 	}
 	// One published, one lawfully withheld, two left to run out.
 	must(f.proposals.PublishReply(ctx, &banliv1.PublishReplyRequest{Name: replies[0]}))(t)
