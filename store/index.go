@@ -1,6 +1,10 @@
 package store
 
-import banliv1 "github.com/banli/banli/gen/banli/v1"
+import (
+	"slices"
+
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
 
 // Index declares what a backend keeps of each proposal to find it again:
 // the terms it is listed under and its due entries. The domain declares it
@@ -38,6 +42,22 @@ type Due struct {
 type Query struct {
 	AllOf  [][]string
 	NoneOf []string
+}
+
+// Matches reports whether a proposal listed under terms matches q, as a
+// backend's search would find it.
+func (q Query) Matches(terms []string) bool {
+	for _, none := range q.NoneOf {
+		if slices.Contains(terms, none) {
+			return false
+		}
+	}
+	for _, clause := range q.AllOf {
+		if !slices.ContainsFunc(clause, func(t string) bool { return slices.Contains(terms, t) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // And adds a clause: the proposal must be listed under one of terms.

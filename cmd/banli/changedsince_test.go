@@ -58,6 +58,20 @@ func TestListChangedSince(t *testing.T) {
 	}
 	_, err := f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{UpdatedAfter: &timestamppb.Timestamp{Nanos: -1}})
 	wantCode(t, err, codes.InvalidArgument, "updated_after")
+
+	// In the order they last changed: each case once, at its latest change.
+	f.clock.Set(held.AsTime().Add(2 * time.Hour))
+	f.sign(t, cases[1].GetName()+"/assignments/1")
+	byUpdate := &banliv1.ListProposalsRequest{UpdatedAfter: held, OrderBy: "update_time", PageSize: 1}
+	if got, want := changed(as(platform), byUpdate), []string{cases[3].GetName(), cases[1].GetName()}; !slices.Equal(got, want) {
+		t.Errorf("the platform's changes in update order: %v, want %v", got, want)
+	}
+	all := changed(office, &banliv1.ListProposalsRequest{OrderBy: "update_time", PageSize: 2})
+	if want := []string{cases[0].GetName(), cases[2].GetName(), cases[4].GetName(), cases[3].GetName(), other.GetName(), cases[1].GetName()}; !slices.Equal(all, want) {
+		t.Errorf("every case in update order: %v, want %v", all, want)
+	}
+	_, err = f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{OrderBy: "title"})
+	wantCode(t, err, codes.InvalidArgument, "order_by")
 	code, out := f.rest(t, "GET", "/v1/proposals?updatedAfter="+held.AsTime().Format(time.RFC3339Nano), nil)
 	if list, _ := out["proposals"].([]any); code != 200 || len(list) != 3 {
 		t.Errorf("REST changes since: %d %v", code, out)

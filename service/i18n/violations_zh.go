@@ -104,6 +104,7 @@ var violationsZH = map[string]string{
 	"must be a number from -1000 to 1000":                                                                "须为-1000至1000之间的数",
 	"must be accounts/{id}, the id 2 to %d lowercase letters, digits and hyphens starting with a letter": "须为accounts/{id}，id为2至%[1]s个小写字母、数字或连字符，以字母开头",
 	"must be at least reply_months (%d)":                                                                 "不能少于答复月数（%[1]s）",
+	"must be empty (case order) or %q":                                                                   "须为空（按案件顺序）或%[1]s",
 	"must be from %d to %d":                                                                              "须在%[1]s至%[2]s之间",
 	"must be from 0 (no expiry) to %d days":                                                              "须为0（不过期）至%[1]s天",
 	"must be from 0 to %d":                                                                               "须在0至%[1]s之间",

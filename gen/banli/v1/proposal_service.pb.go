@@ -771,7 +771,14 @@ type ListProposalsRequest struct {
 	// the last update it holds. Pages stay in case order and may come back
 	// short, or empty with a next_page_token, while the server looks
 	// further: read on until the token is empty.
-	UpdatedAfter  *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// How the cases are ordered: empty for case order, or "update_time" for
+	// the order they last changed in, oldest first. In update order each case
+	// comes once, at its latest change, read from the history; with
+	// updated_after it starts at that moment. A platform catching up pages on
+	// with next_page_token, which holds its place in the history; pages may
+	// come back short while the server looks further.
+	OrderBy       string `protobuf:"bytes,16,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -909,6 +916,13 @@ func (x *ListProposalsRequest) GetUpdatedAfter() *timestamppb.Timestamp {
 		return x.UpdatedAfter
 	}
 	return nil
+}
+
+func (x *ListProposalsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
 }
 
 // Response for ListProposals.
@@ -3897,7 +3911,7 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x8f\x04\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xaa\x04\n" +
 	"\x14ListProposalsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3915,7 +3929,8 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"\tsubmitter\x18\f \x01(\tR\tsubmitter\x12\x18\n" +
 	"\ahandler\x18\r \x01(\tR\ahandler\x12\x16\n" +
 	"\x06leader\x18\x0e \x01(\tR\x06leader\x12?\n" +
-	"\rupdated_after\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfterB\x06\n" +
+	"\rupdated_after\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12\x19\n" +
+	"\border_by\x18\x10 \x01(\tR\aorderByB\x06\n" +
 	"\x04_key\"\xad\x01\n" +
 	"\x15ListProposalsResponse\x120\n" +
 	"\tproposals\x18\x01 \x03(\v2\x12.banli.v1.ProposalR\tproposals\x12&\n" +
