@@ -180,7 +180,7 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		var page []byte
 		var named []string
 		limit, taken := pageSize(req.GetPageSize(), defaultPageSize), 0
-		page_ := pageOfCases{
+		gather := pageOfCases{
 			full: func() bool { return taken == limit },
 			take: func(record []byte) error {
 				if taken == limit || len(page) > 0 && len(page)+len(record) > maxPageBytes {
@@ -195,9 +195,9 @@ func (s *Server) ListProposals(ctx context.Context, req *banliv1.ListProposalsRe
 		var last uint64
 		var more bool
 		if req.GetOrderBy() == orderByUpdate {
-			last, more, err = casesByUpdate(r, f.query(), skip, req.GetUpdatedAfter(), after, page_)
+			last, more, err = casesByUpdate(r, f.query(), skip, req.GetUpdatedAfter(), after, gather)
 		} else {
-			last, more, err = casesInOrder(r, f.query(), skip, req.GetUpdatedAfter(), after, limit, page_)
+			last, more, err = casesInOrder(r, f.query(), skip, req.GetUpdatedAfter(), after, limit, gather)
 		}
 		if err != nil {
 			return err
