@@ -27,16 +27,6 @@ func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest)
 		if resp.LatestSequence, err = r.LatestEvent(); err != nil {
 			return err
 		}
-		if readsWholeHistory(c) && f.none() {
-			// The history as stored, for a standby to rebuild from.
-			list, err := r.ListEvents(req.GetAfterSequence(), limit)
-			if err != nil {
-				return err
-			}
-			resp.Events, _ = fitPage(list)
-			resp.NextAfterSequence = lastSequence(resp.Events, req.GetAfterSequence())
-			return nil
-		}
 		resp.Events, resp.NextAfterSequence, err = s.scopedEvents(r, c, f, req.GetAfterSequence(), limit)
 		return err
 	})
@@ -82,14 +72,6 @@ func (s *Server) scopedEvents(r store.Reader, c *Caller, f eventFilter, after ui
 		}
 	}
 	return out, after, nil
-}
-
-// lastSequence is the sequence of the last event, or after if there is none.
-func lastSequence(events []*banliv1.Event, after uint64) uint64 {
-	if len(events) == 0 {
-		return after
-	}
-	return events[len(events)-1].GetSequence()
 }
 
 // validEventFilter checks the filters of ListEvents and WatchEvents.

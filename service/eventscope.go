@@ -81,9 +81,6 @@ type eventFilter struct {
 	session, unit, proposal string
 }
 
-// none reports whether the filter keeps every event.
-func (f eventFilter) none() bool { return len(f.actions) == 0 && !f.narrowsToCases() }
-
 func (f eventFilter) narrowsToCases() bool {
 	return f.session != "" || f.unit != "" || f.proposal != ""
 }
