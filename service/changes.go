@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/store"
 )
 
@@ -80,6 +81,7 @@ func casesByUpdate(r store.Reader, q store.Query, skip store.Skip, since *timest
 			return 0, false, err
 		}
 	}
+	cases := map[uint64]*banliv1.Proposal{} // each read once, however often it changed
 	for looked := 0; after < latest && looked < changedScan && !page.full(); {
 		events, err := r.ListEvents(after, 200)
 		if err != nil || len(events) == 0 {
@@ -88,14 +90,18 @@ func casesByUpdate(r store.Reader, q store.Query, skip store.Skip, since *timest
 		for _, ev := range events {
 			ids, ok := parseName(ev.GetResource(), proposalsCollection)
 			if ok && ev.GetProposal() != nil {
-				p, err := r.Proposal(ids[0])
-				if err != nil {
-					return 0, false, err
+				p, ok := cases[ids[0]]
+				if !ok {
+					if p, err = r.Proposal(ids[0]); err != nil {
+						return 0, false, err
+					}
+					cases[ids[0]] = p
 				}
 				if p.GetEtag() == ev.GetProposal().GetEtag() && (since == nil || p.GetUpdateTime().AsTime().After(since.AsTime())) &&
 					q.Matches(ProposalIndex.Terms(p)) {
-					skip.Clear(p.ProtoReflect())
-					record, err := proto.Marshal(p)
+					shown := proto.Clone(p)
+					skip.Clear(shown.ProtoReflect())
+					record, err := proto.Marshal(shown)
 					if err != nil {
 						return 0, false, err
 					}
