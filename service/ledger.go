@@ -110,7 +110,7 @@ func (s *Server) duePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest, 
 	}
 	from, to := int64(math.MinInt64), asOf.Unix()-1
 	if req.GetView() == banliv1.LedgerView_LEDGER_VIEW_DUE_SOON {
-		from, to = asOf.Unix(), s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().GetSeconds()
+		from, to = asOf.Unix(), s.dueSoonHorizon(asOf, req.GetWithinWorkingDays()).Unix()
 	}
 	keep := func(d store.Due) bool {
 		unit := req.GetUnit()
@@ -171,7 +171,7 @@ func (s *Server) statePage(r store.Reader, req *banliv1.ListLedgerEntriesRequest
 	// narrows further (view.also) looks at it.
 	var horizon time.Time
 	if view.also != nil {
-		horizon = s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
+		horizon = s.dueSoonHorizon(asOf, req.GetWithinWorkingDays())
 	}
 	var entries []*banliv1.LedgerEntry
 	names := newDisplayNames(r)
@@ -220,7 +220,7 @@ func (s *Server) publicationWindow(req *banliv1.ListLedgerEntriesRequest, asOf t
 	view := req.GetView()
 	from, to := asOf, asOf
 	if view == banliv1.LedgerView_LEDGER_VIEW_PUBLICATION_DUE_SOON {
-		to = s.clock.workingDaysAfter(asOf, dueSoonDays(req), "now").GetDueTime().AsTime()
+		to = s.dueSoonHorizon(asOf, req.GetWithinWorkingDays())
 	} else {
 		from = asOf.AddDate(0, 0, -sweptWithin)
 	}
@@ -247,12 +247,15 @@ func viewStates(view []banliv1.AssignmentState, asked banliv1.AssignmentState) (
 	return nil, false
 }
 
-// dueSoonDays is how far ahead a due-soon view looks, in working days.
-func dueSoonDays(req *banliv1.ListLedgerEntriesRequest) int {
-	if days := int(req.GetWithinWorkingDays()); days > 0 {
-		return days
+// dueSoonHorizon is where a due-soon view stops looking: the end of the
+// withinWorkingDays'th working day after asOf (0 means
+// defaultDueSoonDays).
+func (s *Server) dueSoonHorizon(asOf time.Time, withinWorkingDays int32) time.Time {
+	days := defaultDueSoonDays
+	if withinWorkingDays > 0 {
+		days = int(withinWorkingDays)
 	}
-	return defaultDueSoonDays
+	return s.clock.workingDaysAfter(asOf, days, "now").GetDueTime().AsTime()
 }
 
 // publicationDueSoon: a reply in the publication queue, undecided, whose
@@ -421,7 +424,7 @@ func (s *Server) dueByUnit(r store.Reader, c *Caller, req *banliv1.GetAttentionR
 	if err != nil {
 		return nil, err
 	}
-	horizon := s.clock.workingDaysAfter(now, dueSoonDays(&banliv1.ListLedgerEntriesRequest{WithinWorkingDays: req.GetWithinWorkingDays()}), "now").GetDueTime().GetSeconds()
+	horizon := s.dueSoonHorizon(now, req.GetWithinWorkingDays()).Unix()
 	counts := map[string]*banliv1.UnitDueCount{}
 	count := func(d store.Due) bool {
 		unit := req.GetUnit()
