@@ -28,6 +28,9 @@ import (
 func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if Public(info.FullMethod) {
+			if err := s.limitPublic(ctx); err != nil {
+				return nil, err
+			}
 			return handler(ctx, req)
 		}
 		msg, _ := req.(proto.Message)
@@ -52,6 +55,9 @@ func (s *Server) UnaryInterceptor() grpc.UnaryServerInterceptor {
 func (s *Server) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if Public(info.FullMethod) {
+			if err := s.limitPublic(ss.Context()); err != nil {
+				return err
+			}
 			return handler(srv, ss)
 		}
 		ctx, c, err := s.admit(ss.Context(), info.FullMethod, nil)
@@ -189,7 +195,13 @@ func (s *Server) limit(ctx context.Context, identity string) error {
 	return s.limitOn(s.limiter, ctx, identity)
 }
 
-// limitOn is limit on one limiter: the accounts', or the public feed's.
+// limitPublic limits a call that needs no sign-in (publicMethods) by the
+// address it comes from, as the accounts' calls are limited by account.
+func (s *Server) limitPublic(ctx context.Context) error {
+	return s.limitOn(s.publicLimiter, ctx, "public calls from "+sourceHost(ctx))
+}
+
+// limitOn is limit on one limiter: the accounts', or the public calls'.
 func (s *Server) limitOn(l *rateLimiter, ctx context.Context, identity string) error {
 	ok, wait := l.take(identity, time.Now())
 	if ok {

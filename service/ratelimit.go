@@ -23,6 +23,13 @@ type tokenBucket struct {
 	last   time.Time
 }
 
+// publicRate and publicBurst limit the calls that need no sign-in (the
+// public feed, health checks), per address.
+const (
+	publicRate  = 10
+	publicBurst = 20
+)
+
 // maxBuckets bounds the limiter's memory against callers that come from
 // ever new addresses: past it, idle (full) buckets are dropped.
 const maxBuckets = 100_000

@@ -35,8 +35,9 @@ const (
 // the reply as written.
 type PublicationServiceClient interface {
 	// Lists the published replies, in case order, a page at a time. No
-	// sign-in: each address may make 10 calls a second (bursts of 20)
-	// (RESOURCE_EXHAUSTED, HTTP 429 with Retry-After, beyond). Over REST
+	// sign-in: each address may make 10 calls a second (bursts of 20) of the
+	// calls that need none (RESOURCE_EXHAUSTED, HTTP 429 with Retry-After,
+	// beyond). Over REST
 	// the answer carries an ETag, and a request with a matching
 	// If-None-Match gets 304. `/v1/public/replies.atom` is the same list as
 	// an Atom feed (RFC 4287) for feed readers, with a `next` link to the
@@ -76,8 +77,9 @@ func (c *publicationServiceClient) ListPublishedReplies(ctx context.Context, in 
 // the reply as written.
 type PublicationServiceServer interface {
 	// Lists the published replies, in case order, a page at a time. No
-	// sign-in: each address may make 10 calls a second (bursts of 20)
-	// (RESOURCE_EXHAUSTED, HTTP 429 with Retry-After, beyond). Over REST
+	// sign-in: each address may make 10 calls a second (bursts of 20) of the
+	// calls that need none (RESOURCE_EXHAUSTED, HTTP 429 with Retry-After,
+	// beyond). Over REST
 	// the answer carries an ETag, and a request with a matching
 	// If-None-Match gets 304. `/v1/public/replies.atom` is the same list as
 	// an Atom feed (RFC 4287) for feed readers, with a `next` link to the
