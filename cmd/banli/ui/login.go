@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/http"
+	"slices"
 	"strings"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -55,13 +56,22 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	probe := &session{key: key, certificate: certificate}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
-	account, err := banliv1.NewAccountServiceClient(h.conn).GetCaller(probe.outgoing(ctx, r), &banliv1.GetCallerRequest{})
+	accounts := banliv1.NewAccountServiceClient(h.conn)
+	account, err := accounts.GetCaller(probe.outgoing(ctx, r), &banliv1.GetCallerRequest{})
+	var rules *banliv1.ListAccessRulesResponse
+	if err == nil {
+		rules, err = accounts.ListAccessRules(probe.outgoing(ctx, r), &banliv1.ListAccessRulesRequest{})
+	}
 	if err != nil {
 		code, message, _ := explain(err)
 		h.showLogin(w, r, code, message)
 		return
 	}
-	s, ok := h.sessions.start(account, key, certificate)
+	may := map[string]bool{}
+	for _, rule := range rules.GetRules() {
+		may[rule.GetMethod()] = slices.Contains(rule.GetRoles(), account.GetRole())
+	}
+	s, ok := h.sessions.start(account, may, key, certificate)
 	if !ok {
 		h.showLogin(w, r, http.StatusServiceUnavailable, "登录人数已满，请稍后再试。")
 		return

@@ -45,10 +45,7 @@ const chartRows = 15
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *caller) {
 	d := overviewData{Year: h.year(r)}
-	unit := "" // the whole office's, or a unit's own
-	if c.isUnit() {
-		unit = c.account().GetUnit()
-	}
+	unit := c.ownUnit() // a unit's own, or the whole office's
 	stats := banliv1.NewStatisticsServiceClient(h.conn)
 	var err error
 	d.Statistics, err = stats.GetStatistics(c.ctx, &banliv1.GetStatisticsRequest{Year: d.Year, Unit: unit})
@@ -127,8 +124,8 @@ func readLedgerFilter(q url.Values, c *caller) ledgerFilter {
 	if y, err := strconv.Atoi(q.Get("year")); err == nil && y >= 1949 && y <= 2200 {
 		f.Year = int32(y)
 	}
-	if c.isUnit() {
-		f.Unit = c.account().GetUnit() // a unit's ledger is its own
+	if unit := c.ownUnit(); unit != "" {
+		f.Unit = unit // a unit's ledger is its own
 	}
 	return f
 }
@@ -241,7 +238,7 @@ func (h *Handler) ledger(w http.ResponseWriter, r *http.Request, c *caller) {
 	for _, s := range dir.Sessions {
 		d.Sessions = append(d.Sessions, choice{Value: s.GetName(), Label: s.GetDisplayName(), Selected: s.GetName() == f.Session})
 	}
-	if c.isUnit() {
+	if c.ownUnit() != "" {
 		d.FixedUnit = dir.Name(f.Unit)
 	} else {
 		d.Units = append(d.Units, choice{Value: "", Label: "全部单位", Selected: f.Unit == ""})
@@ -274,8 +271,8 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, c *caller) 
 	if v, ok := banliv1.Body_value[q.Get("body")]; ok {
 		d.Body = banliv1.Body(v)
 	}
-	if c.isUnit() {
-		d.Unit = c.account().GetUnit()
+	if unit := c.ownUnit(); unit != "" {
+		d.Unit = unit
 	}
 	d.Bodies = enumChoices(banliv1.Body_value, d.Body, "两会合计")
 	stats := banliv1.NewStatisticsServiceClient(h.conn)
@@ -285,7 +282,7 @@ func (h *Handler) statistics(w http.ResponseWriter, r *http.Request, c *caller) 
 		h.fail(w, r, c, err)
 		return
 	}
-	if !c.isUnit() {
+	if c.ownUnit() == "" {
 		league, err := stats.ListUnitStatistics(c.ctx, &banliv1.ListUnitStatisticsRequest{Year: d.Year, Body: d.Body})
 		if err != nil && !denied(err) {
 			h.fail(w, r, c, err)
@@ -306,8 +303,9 @@ type proposalData struct {
 	Proposal  *banliv1.Proposal
 	Events    []*banliv1.Event
 	Directory *directory
-	// What the caller may do here: the forms shown (the server decides).
-	Office   bool
+	// What the caller may do here, by step (caseSteps): the forms shown
+	// (the server decides each call).
+	Steps    map[string]bool
 	OwnParts map[string]bool
 	// Reminding are the parts with something due, which a reminder may
 	// chase.
@@ -331,7 +329,10 @@ func (h *Handler) proposal(w http.ResponseWriter, r *http.Request, c *caller) {
 		h.fail(w, r, c, err)
 		return
 	}
-	d := proposalData{Proposal: p, Office: c.isOffice(), OwnParts: map[string]bool{}, Today: h.now().In(china).Format("2006-01-02")}
+	d := proposalData{Proposal: p, Steps: map[string]bool{}, OwnParts: map[string]bool{}, Today: h.now().In(china).Format("2006-01-02")}
+	for name, step := range caseSteps {
+		d.Steps[name] = c.may(step.method)
+	}
 	events := banliv1.NewEventServiceClient(h.conn)
 	for token := ""; ; {
 		resp, err := events.ListProposalEvents(c.ctx, &banliv1.ListProposalEventsRequest{Parent: name, PageSize: 200, PageToken: token})
@@ -360,9 +361,9 @@ func (h *Handler) proposal(w http.ResponseWriter, r *http.Request, c *caller) {
 			d.Reminding = append(d.Reminding, a)
 		}
 	}
-	if c.isUnit() {
+	if unit := c.ownUnit(); unit != "" {
 		for _, a := range p.GetAssignments() {
-			if a.GetUnit() == c.account().GetUnit() || a.GetDepartment() == c.account().GetUnit() {
+			if a.GetUnit() == unit || a.GetDepartment() == unit {
 				d.OwnParts[a.GetName()] = true
 			}
 		}

@@ -33,7 +33,9 @@ type session struct {
 	// certificate's common name when signed in by certificate instead.
 	key, certificate string
 	account          *banliv1.Account
-	created          time.Time
+	// may is every method the account's role may call (ListAccessRules).
+	may     map[string]bool
+	created time.Time
 
 	mu       sync.Mutex
 	lastSeen time.Time
@@ -87,7 +89,7 @@ func randomToken() string {
 
 // start opens a session for an account signed in with key (or by
 // certificate); false when the table is full of live sessions.
-func (t *sessionTable) start(account *banliv1.Account, key, certificate string) (*session, bool) {
+func (t *sessionTable) start(account *banliv1.Account, may map[string]bool, key, certificate string) (*session, bool) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -101,7 +103,7 @@ func (t *sessionTable) start(account *banliv1.Account, key, certificate string) 
 			return nil, false
 		}
 	}
-	s := &session{id: randomToken(), csrf: randomToken(), key: key, certificate: certificate, account: account, created: now, lastSeen: now}
+	s := &session{id: randomToken(), csrf: randomToken(), key: key, certificate: certificate, account: account, may: may, created: now, lastSeen: now}
 	t.all[s.id] = s
 	return s, true
 }

@@ -15,15 +15,19 @@ import (
 type caseStep func(h *Handler, c *caller, r *http.Request, name string) (done string, err error)
 
 // caseSteps are the forms of a case's page, by the path they post to
-// (/ui/proposals/{id}/{step}). Each is one call; the server's access
-// table and lifecycle decide whether it is allowed.
-var caseSteps = map[string]caseStep{
-	"assign":  assignStep,
-	"remind":  remindStep,
-	"key":     keyStep,
-	"sign":    signStep,
-	"consult": consultStep,
-	"draft":   draftStep,
+// (/ui/proposals/{id}/{step}), each with the one call it makes. A form is
+// shown to the accounts the access table lets make its call (caller.may);
+// the server's access table and lifecycle decide whether it is allowed.
+var caseSteps = map[string]struct {
+	method string
+	do     caseStep
+}{
+	"assign":  {banliv1.ProposalService_AssignProposal_FullMethodName, assignStep},
+	"remind":  {banliv1.ProposalService_RecordReminder_FullMethodName, remindStep},
+	"key":     {banliv1.ProposalService_MarkKey_FullMethodName, keyStep},
+	"sign":    {banliv1.ProposalService_SignAssignment_FullMethodName, signStep},
+	"consult": {banliv1.ProposalService_RecordConsultation_FullMethodName, consultStep},
+	"draft":   {banliv1.ProposalService_SaveReplyDraft_FullMethodName, draftStep},
 }
 
 // step runs a case step and returns to the case, with its outcome shown

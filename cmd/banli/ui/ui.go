@@ -87,8 +87,8 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /ui/statistics", h.signedIn(h.statistics))
 	h.mux.Handle("GET /ui/proposals/{id}", h.signedIn(h.proposal))
 	h.mux.Handle("GET /ui/proposals/{id}/files/{file}", h.signedIn(h.file))
-	for step, do := range caseSteps {
-		h.mux.Handle("POST /ui/proposals/{id}/"+step, h.signedIn(h.step(do)))
+	for name, step := range caseSteps {
+		h.mux.Handle("POST /ui/proposals/{id}/"+name, h.signedIn(h.step(step.do)))
 	}
 	h.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusNotFound, "error", &page{Title: "页面不存在"}, errorData{Message: "没有这个页面。"})
@@ -157,18 +157,14 @@ type caller struct {
 
 func (c *caller) account() *banliv1.Account { return c.session.account }
 
-func (c *caller) role() banliv1.Role { return c.session.account.GetRole() }
+// may reports whether the access table lets the caller's role make the
+// call (read at sign-in, ListAccessRules): what the page offers to do.
+// The server decides each call whatever the page offers.
+func (c *caller) may(method string) bool { return c.session.may[method] }
 
-// isOffice reports whether the caller works for the whole office (or an
-// admin): the one who assigns, reminds and marks key cases.
-func (c *caller) isOffice() bool {
-	return c.role() == banliv1.Role_ROLE_OFFICE || c.role() == banliv1.Role_ROLE_ADMIN
-}
-
-// isUnit reports whether the caller is a unit's staff or head.
-func (c *caller) isUnit() bool {
-	return c.role() == banliv1.Role_ROLE_UNIT_STAFF || c.role() == banliv1.Role_ROLE_UNIT_HEAD
-}
+// ownUnit is the unit the caller's account acts for, if any: its pages
+// are that unit's (the server narrows them there anyway).
+func (c *caller) ownUnit() string { return c.session.account.GetUnit() }
 
 // signedIn runs fn for a request with a live session, and sends anyone
 // else to the sign-in page. A POST must carry the session's form token.
