@@ -45,6 +45,11 @@ func dueKey(dueUnix int64, id uint64, assignment int) []byte {
 	return binary.BigEndian.AppendUint32(k, uint32(assignment))
 }
 
+// decodeDueKey reads dueKey's parts back.
+func decodeDueKey(k []byte) (dueUnix int64, id uint64, assignment int) {
+	return int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63)), binary.BigEndian.Uint64(k[8:16]), int(binary.BigEndian.Uint32(k[16:20]))
+}
+
 func postingKey(term string, id uint64) []byte {
 	k := make([]byte, 0, len(term)+9)
 	k = append(append(k, term...), 0)

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -264,10 +263,10 @@ func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(store.Due
 		if len(k) != 20 {
 			continue
 		}
+		at, proposal, assignment := decodeDueKey(k)
 		if keep != nil {
 			d := decodeDue(v)
-			d.At = int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
-			d.Assignment = int(binary.BigEndian.Uint32(k[16:20]))
+			d.At, d.Assignment = at, assignment
 			if !keep(d) {
 				continue
 			}
@@ -275,11 +274,7 @@ func (r *reader) ListDue(from, to int64, after store.Cursor, keep func(store.Due
 		if len(out) == limit {
 			return out, true, nil
 		}
-		out = append(out, store.DueRef{
-			Proposal:   binary.BigEndian.Uint64(k[8:16]),
-			Assignment: int(binary.BigEndian.Uint32(k[16:20])),
-			Position:   bytes.Clone(k),
-		})
+		out = append(out, store.DueRef{Proposal: proposal, Assignment: assignment, Position: bytes.Clone(k)})
 	}
 	return out, false, nil
 }
