@@ -14,10 +14,19 @@ import (
 
 // year is the year a page shows: ?year=, or this year in China.
 func (h *Handler) year(r *http.Request) int32 {
-	if y, err := strconv.Atoi(r.URL.Query().Get("year")); err == nil && y >= 1949 && y <= 2200 {
-		return int32(y)
+	if y := queryYear(r.URL.Query()); y != 0 {
+		return y
 	}
 	return int32(h.now().In(china).Year())
+}
+
+// queryYear is ?year= if it is a year the server takes (1949 to 2200),
+// else 0.
+func queryYear(q url.Values) int32 {
+	if y, err := strconv.Atoi(q.Get("year")); err == nil && y >= 1949 && y <= 2200 {
+		return int32(y)
+	}
+	return 0
 }
 
 // denied reports whether err is the access table's refusal: a section of a
@@ -121,9 +130,7 @@ func readLedgerFilter(q url.Values, c *caller) ledgerFilter {
 	if n, err := strconv.Atoi(q.Get("within")); err == nil && n >= 1 && n <= 60 {
 		f.Within = int32(n)
 	}
-	if y, err := strconv.Atoi(q.Get("year")); err == nil && y >= 1949 && y <= 2200 {
-		f.Year = int32(y)
-	}
+	f.Year = queryYear(q)
 	if unit := c.ownUnit(); unit != "" {
 		f.Unit = unit // a unit's ledger is its own
 	}
