@@ -88,6 +88,8 @@ const (
 	// KindScoringPolicy: an office's saved scoring policies, versioned
 	// by name like calendar years by year.
 	KindScoringPolicy Kind = 'k'
+	// KindWebhook: the URLs events are posted to.
+	KindWebhook Kind = 'w'
 )
 
 func (k Kind) String() string {
@@ -104,6 +106,8 @@ func (k Kind) String() string {
 		return "leader"
 	case KindScoringPolicy:
 		return "scoring policy"
+	case KindWebhook:
+		return "webhook"
 	default:
 		return "proposal"
 	}
@@ -137,6 +141,12 @@ type Reader interface {
 	// page may come back short, even empty, with more reported.
 	ListUnits(after uint64, limit int, keep func(*banliv1.Unit) bool) ([]*banliv1.Unit, bool, error)
 	ListLeaders(after uint64, limit int) ([]*banliv1.Leader, bool, error)
+	Webhook(id uint64) (*banliv1.Webhook, error)
+	// ListWebhooks pages webhooks by id, deleted ones too.
+	ListWebhooks(after uint64, limit int) ([]*banliv1.Webhook, bool, error)
+	// WebhookOutbox returns a webhook's delivery bookkeeping (ErrNotFound
+	// before the first is put).
+	WebhookOutbox(id uint64) (*banliv1.WebhookOutbox, error)
 	// LastID returns the id of the newest record of a kind (0 when none).
 	LastID(kind Kind) (uint64, error)
 
@@ -245,6 +255,11 @@ type Tx interface {
 	// versions are never overwritten.
 	PutScoringPolicy(sp *banliv1.SavedScoringPolicy, ev *banliv1.Event)
 	PutAccount(a *banliv1.Account, ev *banliv1.Event)
+	PutWebhook(id uint64, w *banliv1.Webhook, ev *banliv1.Event)
+	// PutWebhookOutbox stages a webhook's delivery bookkeeping, replacing
+	// what was there. It writes no event: where a delivery stands is the
+	// server's own business, not a change anyone follows.
+	PutWebhookOutbox(id uint64, o *banliv1.WebhookOutbox)
 	// Replicate stages a primary's event and the record in its snapshot
 	// (kind and id as the caller parsed them from the event's resource).
 	// The event is stored as it is and must get the same sequence here,

@@ -93,6 +93,20 @@ func (r *reader) ListLeaders(after uint64, limit int) ([]*banliv1.Leader, bool, 
 	return out, more, err
 }
 
+// ListWebhooks pages webhooks by id.
+func (r *reader) ListWebhooks(after uint64, limit int) ([]*banliv1.Webhook, bool, error) {
+	var out []*banliv1.Webhook
+	more, err := r.scan(store.KindWebhook, after, limit, func(v []byte) (bool, error) {
+		w := &banliv1.Webhook{}
+		if err := proto.Unmarshal(v, w); err != nil {
+			return false, err
+		}
+		out = append(out, w)
+		return true, nil
+	})
+	return out, more, err
+}
+
 // LastID returns the id of the newest record of a kind (0 when none).
 func (r *reader) LastID(kind store.Kind) (uint64, error) {
 	b := r.btx.Bucket(bucketOf(kind))

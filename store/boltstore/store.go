@@ -25,7 +25,7 @@ import (
 // SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency
 // records by account too; version 3 adds the leaders bucket, version 4
 // the scoring policies' (see migrations).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // errIDsExhausted: a kind's ids reached the largest uint64.
 var errIDsExhausted = errors.New("no ids are left")
@@ -47,6 +47,10 @@ var (
 	bucketAccounts       = []byte("accounts")
 	bucketLeaders        = []byte("leaders")
 	bucketScoring        = []byte("scoring_policies")
+	bucketWebhooks       = []byte("webhooks")
+	// bucketWebhookOutboxes holds each webhook's delivery bookkeeping, by
+	// the webhook's id.
+	bucketWebhookOutboxes = []byte("webhook_outboxes")
 
 	bucketAccountCertificates = []byte("account_certificates")
 
@@ -61,7 +65,7 @@ var (
 		bucketMeta, bucketSessions, bucketUnits, bucketProposals, bucketNumbers,
 		bucketProposalIndex, bucketEvents, bucketResourceEvents, bucketRequests,
 		bucketCalendars, bucketDue, bucketStatistics, bucketAudit, bucketAccounts,
-		bucketAccountCertificates, bucketLeaders, bucketScoring,
+		bucketAccountCertificates, bucketLeaders, bucketScoring, bucketWebhooks, bucketWebhookOutboxes,
 	}
 )
 
@@ -262,12 +266,15 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 	2: func(tx *bolt.Tx) error { return nil },
 	// 3 → 4: saved scoring policies; their bucket was made with the others.
 	3: func(tx *bolt.Tx) error { return nil },
+	// 4 → 5: webhooks and their outboxes; their buckets were made with the
+	// others.
+	4: func(tx *bolt.Tx) error { return nil },
 }
 
 // bucketsSince names the buckets later versions added, with the version.
 // An offline tool reads a file of an older version as it is, without the
 // buckets it does not have yet: it finds nothing in them.
-var bucketsSince = map[string]uint64{string(bucketLeaders): 3, string(bucketScoring): 4}
+var bucketsSince = map[string]uint64{string(bucketLeaders): 3, string(bucketScoring): 4, string(bucketWebhooks): 5, string(bucketWebhookOutboxes): 5}
 
 // addedLater reports whether a bucket came after the file's version.
 func addedLater(tx *bolt.Tx, name []byte) bool {

@@ -94,7 +94,7 @@ func TestVersion2WithoutLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, later := range [][]byte{bucketLeaders, bucketScoring} {
+		for _, later := range [][]byte{bucketLeaders, bucketScoring, bucketWebhooks, bucketWebhookOutboxes} {
 			if err := tx.DeleteBucket(later); err != nil {
 				return err
 			}
@@ -122,6 +122,12 @@ func TestVersion2WithoutLeaders(t *testing.T) {
 		if saved, err := r.ScoringPolicies(); err != nil || len(saved) != 0 {
 			t.Errorf("ScoringPolicies: %v, %v", saved, err)
 		}
+		if hooks, _, err := r.ListWebhooks(0, 10); err != nil || len(hooks) != 0 {
+			t.Errorf("ListWebhooks: %v, %v", hooks, err)
+		}
+		if _, err := r.WebhookOutbox(1); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("an outbox of a file without them: %v", err)
+		}
 		return nil
 	})
 	ro.Close()
@@ -131,8 +137,8 @@ func TestVersion2WithoutLeaders(t *testing.T) {
 	}
 	defer db.Close()
 	db.bolt.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketLeaders) == nil || tx.Bucket(bucketScoring) == nil || string(tx.Bucket(bucketMeta).Get(keySchemaVersion)) != string(u64(SchemaVersion)) {
-			t.Errorf("not upgraded to schema %d with the leaders' and scoring policies' buckets", SchemaVersion)
+		if tx.Bucket(bucketLeaders) == nil || tx.Bucket(bucketScoring) == nil || tx.Bucket(bucketWebhookOutboxes) == nil || string(tx.Bucket(bucketMeta).Get(keySchemaVersion)) != string(u64(SchemaVersion)) {
+			t.Errorf("not upgraded to schema %d with the leaders', scoring policies' and webhooks' buckets", SchemaVersion)
 		}
 		return nil
 	})

@@ -26,6 +26,8 @@ func bucketOf(k store.Kind) []byte {
 		return bucketLeaders
 	case store.KindScoringPolicy:
 		return bucketScoring
+	case store.KindWebhook:
+		return bucketWebhooks
 	default:
 		return bucketProposals
 	}
@@ -49,6 +51,29 @@ func (r *reader) Session(id uint64) (*banliv1.Session, error) {
 func (r *reader) Leader(id uint64) (*banliv1.Leader, error) {
 	m := &banliv1.Leader{}
 	return m, r.get(store.KindLeader, id, m)
+}
+
+// Webhook returns the webhook with the given id.
+func (r *reader) Webhook(id uint64) (*banliv1.Webhook, error) {
+	m := &banliv1.Webhook{}
+	return m, r.get(store.KindWebhook, id, m)
+}
+
+// WebhookOutbox returns webhook id's delivery bookkeeping.
+func (r *reader) WebhookOutbox(id uint64) (*banliv1.WebhookOutbox, error) {
+	b := r.btx.Bucket(bucketWebhookOutboxes)
+	var v []byte
+	if b != nil {
+		v = b.Get(u64(id))
+	}
+	if v == nil {
+		return nil, fmt.Errorf("outbox of webhook %d: %w", id, store.ErrNotFound)
+	}
+	m := &banliv1.WebhookOutbox{}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return nil, fmt.Errorf("decode outbox of webhook %d: %w", id, err)
+	}
+	return m, nil
 }
 
 // Unit returns the unit with the given id.
@@ -115,6 +140,37 @@ type txn struct {
 	stagedNumbers map[string]uint64
 	// versions holds the versions to record (SetVersion).
 	versions map[string]int
+	// outboxes holds the webhooks' bookkeeping to write (PutWebhookOutbox).
+	outboxes map[uint64]*banliv1.WebhookOutbox
+}
+
+// PutWebhookOutbox stages a webhook's delivery bookkeeping.
+func (tx *txn) PutWebhookOutbox(id uint64, o *banliv1.WebhookOutbox) {
+	if tx.outboxes == nil {
+		tx.outboxes = map[uint64]*banliv1.WebhookOutbox{}
+	}
+	tx.outboxes[id] = proto.Clone(o).(*banliv1.WebhookOutbox)
+}
+
+// WebhookOutbox also sees an outbox staged here.
+func (tx *txn) WebhookOutbox(id uint64) (*banliv1.WebhookOutbox, error) {
+	if o, ok := tx.outboxes[id]; ok {
+		return proto.Clone(o).(*banliv1.WebhookOutbox), nil
+	}
+	return tx.reader.WebhookOutbox(id)
+}
+
+// Webhook returns the webhook as staged in this transaction, or as stored.
+func (tx *txn) Webhook(id uint64) (*banliv1.Webhook, error) {
+	if i, ok := tx.latest[recordKey{store.KindWebhook, id}]; ok {
+		return proto.Clone(tx.staged[i].value).(*banliv1.Webhook), nil
+	}
+	return tx.reader.Webhook(id)
+}
+
+// PutWebhook stages a webhook and the event that records its change.
+func (tx *txn) PutWebhook(id uint64, w *banliv1.Webhook, ev *banliv1.Event) {
+	tx.put(store.KindWebhook, id, w, ev)
 }
 
 // SetVersion stages recording a version under name.
@@ -365,6 +421,16 @@ func (tx *txn) apply() error {
 	if err := tx.applyCounters(); err != nil {
 		return err
 	}
+	outboxes := tx.btx.Bucket(bucketWebhookOutboxes)
+	for id, o := range tx.outboxes {
+		v, err := proto.Marshal(o)
+		if err != nil {
+			return fmt.Errorf("encode outbox of webhook %d: %w", id, err)
+		}
+		if err := outboxes.Put(u64(id), v); err != nil {
+			return err
+		}
+	}
 	meta := tx.btx.Bucket(bucketMeta)
 	for name, v := range tx.versions {
 		if err := meta.Put([]byte(versionPrefix+name), u64(uint64(v))); err != nil {
@@ -398,6 +464,7 @@ var snapshotFields = map[store.Kind]protowire.Number{
 	store.KindAccount:       protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("account").Number()),
 	store.KindLeader:        protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("leader").Number()),
 	store.KindScoringPolicy: protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("scoring_policy").Number()),
+	store.KindWebhook:       protowire.Number((&banliv1.Event{}).ProtoReflect().Descriptor().Fields().ByName("webhook").Number()),
 }
 
 // reindexProposal replaces the index entries (posting lists, the due

@@ -93,6 +93,7 @@ func Run(t *testing.T, open Open) {
 		{"DataSurvivesReopen", testDataSurvivesReopen},
 		{"IndexRebuildsUnderANewVersion", testIndexRebuilds},
 		{"Versions", testVersions},
+		{"WebhooksAndTheirOutboxes", testWebhooks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open) })
@@ -1120,6 +1121,57 @@ func testVersions(t *testing.T, open Open) {
 		}
 		if seq, _ := r.LatestEvent(); seq != 0 {
 			return fmt.Errorf("recording a version wrote %d events", seq)
+		}
+		return nil
+	})
+}
+
+// testWebhooks: a webhook is a record with events like the others; its
+// outbox is bookkeeping beside it, written with no event, read back as
+// staged, and not written by a refused decision.
+func testWebhooks(t *testing.T, open Open) {
+	dir := t.TempDir()
+	b := open(t, dir, Index, nil)
+	outbox := &banliv1.WebhookOutbox{ScannedSequence: 1, Pending: []*banliv1.WebhookDelivery{{EventSequence: 1, Resource: "webhooks/1", Attempts: 2}}}
+	write(t, b, func(tx store.Tx) (proto.Message, error) {
+		id, err := tx.NewID(store.KindWebhook)
+		if err != nil {
+			return nil, err
+		}
+		tx.PutWebhook(id, &banliv1.Webhook{Name: fmt.Sprintf("webhooks/%d", id), Url: "https://example.test/hook", Secret: []byte("k")}, &banliv1.Event{Action: "CreateWebhook"})
+		if w, err := tx.Webhook(id); err != nil || w.GetUrl() != "https://example.test/hook" {
+			return nil, fmt.Errorf("a staged webhook reads %v, %v", w, err)
+		}
+		tx.PutWebhookOutbox(id, outbox)
+		if o, err := tx.WebhookOutbox(id); err != nil || !proto.Equal(o, outbox) {
+			return nil, fmt.Errorf("a staged outbox reads %v, %v", o, err)
+		}
+		return nil, nil
+	})
+	if _, err := b.Write(context.Background(), store.Request{}, func(tx store.Tx) (proto.Message, error) {
+		tx.PutWebhookOutbox(1, &banliv1.WebhookOutbox{ScannedSequence: 99})
+		return nil, errors.New("refused")
+	}); err == nil {
+		t.Fatal("refusal lost")
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = open(t, dir, Index, nil)
+	view(t, b, func(r store.Reader) error {
+		hooks, more, err := r.ListWebhooks(0, 10)
+		if err != nil || len(hooks) != 1 || more || string(hooks[0].GetSecret()) != "k" {
+			return fmt.Errorf("ListWebhooks: %v, %v, %v", hooks, more, err)
+		}
+		if o, err := r.WebhookOutbox(1); err != nil || !proto.Equal(o, outbox) {
+			return fmt.Errorf("the outbox after a reopen: %v, %v; want %v (the refused one never written)", o, err, outbox)
+		}
+		if _, err := r.WebhookOutbox(2); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("the outbox of no webhook: %v", err)
+		}
+		events, err := r.ListEvents(0, 10)
+		if err != nil || len(events) != 1 || events[0].GetWebhook().GetName() != "webhooks/1" {
+			return fmt.Errorf("events: %v, %v; want only the webhook's creation (an outbox writes none)", events, err)
 		}
 		return nil
 	})

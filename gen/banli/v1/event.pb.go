@@ -75,6 +75,7 @@ type Event struct {
 	//	*Event_Account
 	//	*Event_Leader
 	//	*Event_ScoringPolicy
+	//	*Event_Webhook
 	Snapshot      isEvent_Snapshot `protobuf_oneof:"snapshot"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -278,6 +279,15 @@ func (x *Event) GetScoringPolicy() *SavedScoringPolicy {
 	return nil
 }
 
+func (x *Event) GetWebhook() *Webhook {
+	if x != nil {
+		if x, ok := x.Snapshot.(*Event_Webhook); ok {
+			return x.Webhook
+		}
+	}
+	return nil
+}
+
 type isEvent_Snapshot interface {
 	isEvent_Snapshot()
 }
@@ -310,6 +320,10 @@ type Event_ScoringPolicy struct {
 	ScoringPolicy *SavedScoringPolicy `protobuf:"bytes,20,opt,name=scoring_policy,json=scoringPolicy,proto3,oneof"`
 }
 
+type Event_Webhook struct {
+	Webhook *Webhook `protobuf:"bytes,22,opt,name=webhook,proto3,oneof"`
+}
+
 func (*Event_Session) isEvent_Snapshot() {}
 
 func (*Event_Unit) isEvent_Snapshot() {}
@@ -323,6 +337,8 @@ func (*Event_Account) isEvent_Snapshot() {}
 func (*Event_Leader) isEvent_Snapshot() {}
 
 func (*Event_ScoringPolicy) isEvent_Snapshot() {}
+
+func (*Event_Webhook) isEvent_Snapshot() {}
 
 // One field a correction changed.
 type FieldChange struct {
@@ -870,7 +886,7 @@ var File_banli_v1_event_proto protoreflect.FileDescriptor
 
 const file_banli_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x19banli/v1/statistics.proto\x1a\x13banli/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x06\n" +
+	"\x14banli/v1/event.proto\x12\bbanli.v1\x1a\x16banli/v1/account.proto\x1a\x17banli/v1/calendar.proto\x1a\x15banli/v1/leader.proto\x1a\x17banli/v1/proposal.proto\x1a\x16banli/v1/session.proto\x1a\x19banli/v1/statistics.proto\x1a\x13banli/v1/unit.proto\x1a\x16banli/v1/webhook.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x06\n" +
 	"\x05Event\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -896,7 +912,8 @@ const file_banli_v1_event_proto_rawDesc = "" +
 	"\rcalendar_year\x18\x0e \x01(\v2\x16.banli.v1.CalendarYearH\x00R\fcalendarYear\x12-\n" +
 	"\aaccount\x18\x0f \x01(\v2\x11.banli.v1.AccountH\x00R\aaccount\x12*\n" +
 	"\x06leader\x18\x10 \x01(\v2\x10.banli.v1.LeaderH\x00R\x06leader\x12E\n" +
-	"\x0escoring_policy\x18\x14 \x01(\v2\x1c.banli.v1.SavedScoringPolicyH\x00R\rscoringPolicyB\n" +
+	"\x0escoring_policy\x18\x14 \x01(\v2\x1c.banli.v1.SavedScoringPolicyH\x00R\rscoringPolicy\x12-\n" +
+	"\awebhook\x18\x16 \x01(\v2\x11.banli.v1.WebhookH\x00R\awebhookB\n" +
 	"\n" +
 	"\bsnapshot\"[\n" +
 	"\vFieldChange\x12\x12\n" +
@@ -972,6 +989,7 @@ var file_banli_v1_event_proto_goTypes = []any{
 	(*Account)(nil),                   // 13: banli.v1.Account
 	(*Leader)(nil),                    // 14: banli.v1.Leader
 	(*SavedScoringPolicy)(nil),        // 15: banli.v1.SavedScoringPolicy
+	(*Webhook)(nil),                   // 16: banli.v1.Webhook
 }
 var file_banli_v1_event_proto_depIdxs = []int32{
 	8,  // 0: banli.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -984,21 +1002,22 @@ var file_banli_v1_event_proto_depIdxs = []int32{
 	13, // 7: banli.v1.Event.account:type_name -> banli.v1.Account
 	14, // 8: banli.v1.Event.leader:type_name -> banli.v1.Leader
 	15, // 9: banli.v1.Event.scoring_policy:type_name -> banli.v1.SavedScoringPolicy
-	0,  // 10: banli.v1.WatchEventsResponse.event:type_name -> banli.v1.Event
-	5,  // 11: banli.v1.WatchEventsResponse.heartbeat:type_name -> banli.v1.Heartbeat
-	8,  // 12: banli.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	0,  // 13: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
-	2,  // 14: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
-	3,  // 15: banli.v1.EventService.WatchEvents:input_type -> banli.v1.WatchEventsRequest
-	6,  // 16: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
-	7,  // 17: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
-	4,  // 18: banli.v1.EventService.WatchEvents:output_type -> banli.v1.WatchEventsResponse
-	7,  // 19: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	16, // 10: banli.v1.Event.webhook:type_name -> banli.v1.Webhook
+	0,  // 11: banli.v1.WatchEventsResponse.event:type_name -> banli.v1.Event
+	5,  // 12: banli.v1.WatchEventsResponse.heartbeat:type_name -> banli.v1.Heartbeat
+	8,  // 13: banli.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	0,  // 14: banli.v1.ListEventsResponse.events:type_name -> banli.v1.Event
+	2,  // 15: banli.v1.EventService.ListEvents:input_type -> banli.v1.ListEventsRequest
+	3,  // 16: banli.v1.EventService.WatchEvents:input_type -> banli.v1.WatchEventsRequest
+	6,  // 17: banli.v1.EventService.ListProposalEvents:input_type -> banli.v1.ListProposalEventsRequest
+	7,  // 18: banli.v1.EventService.ListEvents:output_type -> banli.v1.ListEventsResponse
+	4,  // 19: banli.v1.EventService.WatchEvents:output_type -> banli.v1.WatchEventsResponse
+	7,  // 20: banli.v1.EventService.ListProposalEvents:output_type -> banli.v1.ListEventsResponse
+	18, // [18:21] is the sub-list for method output_type
+	15, // [15:18] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_event_proto_init() }
@@ -1013,6 +1032,7 @@ func file_banli_v1_event_proto_init() {
 	file_banli_v1_session_proto_init()
 	file_banli_v1_statistics_proto_init()
 	file_banli_v1_unit_proto_init()
+	file_banli_v1_webhook_proto_init()
 	file_banli_v1_event_proto_msgTypes[0].OneofWrappers = []any{
 		(*Event_Session)(nil),
 		(*Event_Unit)(nil),
@@ -1021,6 +1041,7 @@ func file_banli_v1_event_proto_init() {
 		(*Event_Account)(nil),
 		(*Event_Leader)(nil),
 		(*Event_ScoringPolicy)(nil),
+		(*Event_Webhook)(nil),
 	}
 	file_banli_v1_event_proto_msgTypes[4].OneofWrappers = []any{
 		(*WatchEventsResponse_Event)(nil),
