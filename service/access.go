@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -58,6 +59,8 @@ var (
 	// eventReaders read the history: the admin and a standby whole, the
 	// case readers the events of their cases.
 	eventReaders = append(roles(admin, standby), caseReaders...)
+	// webhookKeepers keep webhooks: the admin any, a proposer its own.
+	webhookKeepers = roles(admin, proposer)
 )
 
 func roles(list ...banliv1.Role) []banliv1.Role { return list }
@@ -103,11 +106,21 @@ var rules = map[string]Rule{
 	// The history: each caller reads the events of what it may read
 	// (eventScope), a proposer as the redaction table says
 	// (proposerSights).
-	banliv1.EventService_ListEvents_FullMethodName:       {Roles: eventReaders, Confine: confineEventFilter},
-	banliv1.EventService_WatchEvents_FullMethodName:      {Roles: eventReaders, Confine: confineEventFilter},
-	banliv1.ReplicationService_FetchFile_FullMethodName:  {Roles: roles(admin, standby)},
-	banliv1.AuditService_ListAuditRecords_FullMethodName: {Roles: roles(auditor)},
-	banliv1.AuditService_VerifyAudit_FullMethodName:      {Roles: roles(auditor)},
+	banliv1.EventService_ListEvents_FullMethodName:      {Roles: eventReaders, Confine: confineEventFilter},
+	banliv1.EventService_WatchEvents_FullMethodName:     {Roles: eventReaders, Confine: confineEventFilter},
+	banliv1.ReplicationService_FetchFile_FullMethodName: {Roles: roles(admin, standby)},
+	// Webhooks: the admin keeps any; a submission platform its own, which
+	// post what it may read of the history (its event scope).
+	banliv1.WebhookService_CreateWebhook_FullMethodName:              {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_GetWebhook_FullMethodName:                 {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_ListWebhooks_FullMethodName:               {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_UpdateWebhook_FullMethodName:              {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_DeleteWebhook_FullMethodName:              {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_RotateWebhookSecret_FullMethodName:        {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_ListWebhookDeliveries_FullMethodName:      {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.WebhookService_RedeliverWebhookDeliveries_FullMethodName: {Roles: webhookKeepers, Confine: confineToOwnWebhook},
+	banliv1.AuditService_ListAuditRecords_FullMethodName:             {Roles: roles(auditor)},
+	banliv1.AuditService_VerifyAudit_FullMethodName:                  {Roles: roles(auditor)},
 	// Not an RPC: the Prometheus endpoint of the HTTP listener, which names
 	// units and counts cases (see AdmitHTTP).
 	MetricsRoute: {Roles: roles(admin, monitor)},
@@ -765,6 +778,50 @@ func confineEventFilter(r store.Reader, c *Caller, req proto.Message) error {
 	}
 	if c.Role == unitStaff || c.Role == unitHead {
 		return confineToUnitField(r, c, req)
+	}
+	return nil
+}
+
+// confineToOwnWebhook keeps a proposer to its own webhooks (ListWebhooks
+// lists only those, keepsWebhook), whose filters name only cases it may
+// read. Another's webhook is refused as one that does not exist is
+// (AIP-211).
+func confineToOwnWebhook(r store.Reader, c *Caller, req proto.Message) error {
+	name := cmp.Or(stringField(req, "name"), stringField(req, "parent"))
+	var given *banliv1.Webhook
+	switch m := req.(type) {
+	case *banliv1.CreateWebhookRequest:
+		given = m.GetWebhook()
+	case *banliv1.UpdateWebhookRequest:
+		given, name = m.GetWebhook(), m.GetWebhook().GetName()
+	}
+	if name != "" {
+		ids, ok := parseName(name, webhooksCollection)
+		if !ok {
+			return nil // malformed: validation refuses it with the field named
+		}
+		w, err := r.Webhook(ids[0])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			w = nil
+		case err != nil:
+			return err
+		}
+		if w == nil || !keepsWebhook(c, w) {
+			return denied("%s is not a webhook of %s", name, c.Account)
+		}
+	}
+	if name := given.GetProposal(); name != "" {
+		if ids, ok := parseName(name, proposalsCollection); ok {
+			refuse := deniedField("webhook.proposal", "%s is not within the reach of %s", name, c.Account)
+			p, err := caseOrRefusal(r, ids[0], refuse)
+			if err != nil {
+				return err
+			}
+			if !mayRead(r, c, p) {
+				return refuse
+			}
+		}
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 func (s *Server) ListEvents(ctx context.Context, req *banliv1.ListEventsRequest) (*banliv1.ListEventsResponse, error) {
 	v := &violations{}
 	v.pageSize(req.GetPageSize())
-	f := validEventFilter(v, req.GetActions(), req.GetSession(), req.GetUnit(), req.GetProposal())
+	f := validEventFilter(v, "", req.GetActions(), req.GetSession(), req.GetUnit(), req.GetProposal())
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -75,21 +75,21 @@ func (s *Server) scopedEvents(r store.Reader, c *Caller, f eventFilter, after ui
 }
 
 // validEventFilter checks the filters of ListEvents and WatchEvents.
-func validEventFilter(v *violations, actions []string, session, unit, proposal string) eventFilter {
+func validEventFilter(v *violations, at string, actions []string, session, unit, proposal string) eventFilter {
 	if len(actions) > maxEventActions {
-		v.add("actions", "at most %d actions", maxEventActions)
+		v.add(at+"actions", "at most %d actions", maxEventActions)
 	}
 	for i, a := range actions {
-		v.line(fmt.Sprintf("actions[%d]", i), a, maxActionLen, true)
+		v.line(fmt.Sprintf("%sactions[%d]", at, i), a, maxActionLen, true)
 	}
 	if session != "" {
-		v.sessionID("session", session)
+		v.sessionID(at+"session", session)
 	}
 	if unit != "" {
-		v.unitID("unit", unit)
+		v.unitID(at+"unit", unit)
 	}
 	if proposal != "" {
-		v.proposalID("proposal", proposal)
+		v.proposalID(at+"proposal", proposal)
 	}
 	return eventFilter{actions: actions, session: session, unit: unit, proposal: proposal}
 }

@@ -71,7 +71,8 @@ var proposerSights = map[string]proposerSight{
 	"MergeUnit (the department moves)": notShown, "MergeUnit (the account)": notShown, "CreateLeader": notShown,
 	"UpdateLeader": notShown, "LoadCalendarYear": notShown, "LoadRegionalCalendar": notShown,
 	"SaveScoringPolicy": notShown, "CreateAccount": notShown, "RotateAccountKey": notShown, "DisableAccount": notShown,
-	"EnableAccount": notShown, "BootstrapAdmin": notShown,
+	"EnableAccount": notShown, "BootstrapAdmin": notShown, "CreateWebhook": notShown, "UpdateWebhook": notShown,
+	"DeleteWebhook": notShown, "RotateWebhookSecret": notShown,
 }
 
 // eventFilter is what a caller asks of the history: the filters of
@@ -113,14 +114,15 @@ func (s *eventScope) show(ev *banliv1.Event) (*banliv1.Event, error) {
 	}
 	ids, isCase := parseNamePrefix(ev.GetResource())
 	if !isCase {
-		// Reference data (and accounts, which are the admin's): no case
-		// filter matches them, and no confined caller reads them here.
+		// Reference data (and accounts and webhooks, which are the
+		// admin's): no case filter matches them, and no confined caller
+		// reads them here.
 		switch {
 		case s.filter.narrowsToCases():
 			return nil, nil
 		case readsWholeHistory(s.c):
-			return ev, nil
-		case s.c.Role == office && ev.GetAccount() == nil:
+			return withoutSecrets(s.c, ev), nil
+		case s.c.Role == office && ev.GetAccount() == nil && ev.GetWebhook() == nil:
 			return ev, nil
 		}
 		return nil, nil
@@ -149,6 +151,25 @@ func (s *eventScope) show(ev *banliv1.Event) (*banliv1.Event, error) {
 		return asProposerSees(s.c, ev), nil
 	}
 	return ev, nil
+}
+
+// withoutSecrets is ev as c reads it: the keys that travel in the
+// history so that a standby can take over (an account's key hash, a
+// webhook's secrets) only reach a standby, never the admin's reads or
+// webhooks (a server without sign-in, whose callers are nobody, reads
+// them as stored).
+func withoutSecrets(c *Caller, ev *banliv1.Event) *banliv1.Event {
+	if c == nil || c.Role == standby || ev.GetAccount() == nil && ev.GetWebhook() == nil {
+		return ev
+	}
+	out := proto.Clone(ev).(*banliv1.Event)
+	if a := out.GetAccount(); a != nil {
+		a.KeySha256 = nil
+	}
+	if w := out.GetWebhook(); w != nil {
+		w.Secret, w.PreviousSecret, w.PreviousSecretExpireTime = nil, nil, nil
+	}
+	return out
 }
 
 // matches applies the case filters to an event of case p.

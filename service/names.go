@@ -18,12 +18,14 @@ const (
 	assignmentsCollection = "assignments"
 	repliesCollection     = "replies"
 	leadersCollection     = "leaders"
+	webhooksCollection    = "webhooks"
 )
 
 func sessionName(id uint64) string  { return fmt.Sprintf("sessions/%d", id) }
 func unitName(id uint64) string     { return fmt.Sprintf("units/%d", id) }
 func proposalName(id uint64) string { return fmt.Sprintf("proposals/%d", id) }
 func leaderName(id uint64) string   { return fmt.Sprintf("leaders/%d", id) }
+func webhookName(id uint64) string  { return fmt.Sprintf("webhooks/%d", id) }
 
 func assignmentName(proposal uint64, assignment int) string {
 	return fmt.Sprintf("proposals/%d/assignments/%d", proposal, assignment)
@@ -86,6 +88,10 @@ func (v *violations) unitID(field, name string) uint64 { return v.id(field, name
 
 func (v *violations) leaderID(field, name string) uint64 {
 	return v.id(field, name, leadersCollection)
+}
+
+func (v *violations) webhookID(field, name string) uint64 {
+	return v.id(field, name, webhooksCollection)
 }
 
 func (v *violations) proposalID(field, name string) uint64 {

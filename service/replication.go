@@ -153,6 +153,9 @@ func (s *Server) applyEvents(ctx context.Context, primary banliv1.ReplicationSer
 			case *banliv1.Event_ScoringPolicy:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindScoringPolicy, 0, snap.ScoringPolicy, ev)
+			case *banliv1.Event_Webhook:
+				ev.Snapshot = nil
+				tx.Replicate(store.KindWebhook, idOf(snap.Webhook.GetName(), webhooksCollection), snap.Webhook, ev)
 			case *banliv1.Event_CalendarYear:
 				ev.Snapshot = nil
 				tx.Replicate(store.KindCalendar, 0, snap.CalendarYear, ev)

@@ -21,6 +21,7 @@ import (
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service/calendar"
+	"github.com/banli/banli/service/webhook"
 	"github.com/banli/banli/store"
 )
 
@@ -49,6 +50,12 @@ type Options struct {
 	// Files keeps uploaded files' contents; nil: the server takes no
 	// uploads. New finishes what a crash left of uploads (RecoverFiles).
 	Files store.Files
+	// WebhookAllow is the URLs webhooks may post to (-webhook-allow);
+	// empty, no webhook can be made.
+	WebhookAllow webhook.AllowList
+	// WebhookRetryBase is the wait after a delivery's first failure; 0
+	// means about 3 minutes (tests shorten it).
+	WebhookRetryBase time.Duration
 }
 
 // DefaultSendTimeout is Options.SendTimeout's default.
@@ -71,8 +78,12 @@ type Server struct {
 	banliv1.UnimplementedAuditServiceServer
 	banliv1.UnimplementedImportServiceServer
 	banliv1.UnimplementedAccountServiceServer
+	banliv1.UnimplementedWebhookServiceServer
 
 	store store.Backend
+	// webhookAllow and hooks are the webhooks' outbound half.
+	webhookAllow webhook.AllowList
+	hooks        *webhookRunner
 	// commits wakes the watchers (WatchEvents) after each write.
 	commits  commitSignal
 	now      func() time.Time
@@ -124,16 +135,19 @@ func New(st store.Backend, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("recover uploaded files: %w", err)
 		}
 	}
-	return &Server{
+	s := &Server{
 		store: st, now: opts.Now, calendar: cal, clock: deadlineClock{cal: cal},
 		limiter:       newRateLimiter(opts.RateLimit, opts.RateBurst),
 		publicLimiter: newRateLimiter(publicRate, publicBurst), publicFeedOff: opts.PublicFeedOff,
 		streams: streamCounter{max: opts.MaxStreamsPerAccount},
 
-		sendTimeout: cmp.Or(opts.SendTimeout, DefaultSendTimeout),
-		spoolDir:    opts.SpoolDir,
-		files:       opts.Files,
-	}, nil
+		sendTimeout:  cmp.Or(opts.SendTimeout, DefaultSendTimeout),
+		spoolDir:     opts.SpoolDir,
+		files:        opts.Files,
+		webhookAllow: opts.WebhookAllow,
+	}
+	s.hooks = newWebhookRunner(s, opts.WebhookRetryBase)
+	return s, nil
 }
 
 // Register adds every service to a gRPC server.
@@ -152,6 +166,7 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	banliv1.RegisterAuditServiceServer(g, s)
 	banliv1.RegisterImportServiceServer(g, s)
 	banliv1.RegisterAccountServiceServer(g, s)
+	banliv1.RegisterWebhookServiceServer(g, s)
 	banliv1.RegisterPublicationServiceServer(g, s)
 }
 

@@ -32,6 +32,7 @@ var updatable = map[protoreflect.FullName][]string{
 	(&banliv1.Unit{}).ProtoReflect().Descriptor().FullName():     {"display_name", "contacts", "parent"},
 	(&banliv1.Session{}).ProtoReflect().Descriptor().FullName():  {"display_name", "policy.*"},
 	(&banliv1.Leader{}).ProtoReflect().Descriptor().FullName():   {"display_name", "title"},
+	(&banliv1.Webhook{}).ProtoReflect().Descriptor().FullName():  {"display_name", "url", "actions", "session", "unit", "proposal", "paused"},
 }
 
 // maxMaskPaths bounds an update mask.

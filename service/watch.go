@@ -71,7 +71,7 @@ const (
 // WatchEvents sends the events the caller may read as they are committed.
 func (s *Server) WatchEvents(req *banliv1.WatchEventsRequest, stream grpc.ServerStreamingServer[banliv1.WatchEventsResponse]) error {
 	v := &violations{}
-	f := validEventFilter(v, req.GetActions(), req.GetSession(), req.GetUnit(), req.GetProposal())
+	f := validEventFilter(v, "", req.GetActions(), req.GetSession(), req.GetUnit(), req.GetProposal())
 	if n := req.GetHeartbeatSeconds(); n < 0 || n > 300 {
 		v.add("heartbeat_seconds", "must be from 0 to %d", 300)
 	}

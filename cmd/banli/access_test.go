@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	banliv1 "github.com/banli/banli/gen/banli/v1"
 	"github.com/banli/banli/service"
@@ -117,6 +118,12 @@ var expectedAccess = map[string][]string{
 	// The matrix's file is attached to nothing the proposer reads.
 	"ProposalService/DownloadFile": callers([]string{"office", "leader"}, caseUnits),
 	"ReplicationService/FetchFile": {"admin", "standby"},
+	// webhooks/1 is the platform's (matrixAccounts): the admin keeps any
+	// webhook, a platform its own.
+	"WebhookService/CreateWebhook": {"admin", "platform", "other-platform"}, "WebhookService/ListWebhooks": {"admin", "platform", "other-platform"},
+	"WebhookService/GetWebhook": {"admin", "platform"}, "WebhookService/UpdateWebhook": {"admin", "platform"},
+	"WebhookService/DeleteWebhook": {"admin", "platform"}, "WebhookService/RotateWebhookSecret": {"admin", "platform"},
+	"WebhookService/ListWebhookDeliveries": {"admin", "platform"}, "WebhookService/RedeliverWebhookDeliveries": {"admin", "platform"},
 }
 
 // TestEveryMethodHasARule: every RPC in the API has a rule in the server's
@@ -241,8 +248,13 @@ func matrixAccounts(t testing.TB, f *fixture) map[string]string {
 			DisplayName: id, Title: "市政协副主席", Body: banliv1.LeaderBody_LEADER_BODY_CPPCC}}))(t)
 		keys[id] = f.leaderAccount(t, id, l.GetName())
 	}
+	// webhooks/1, the platform's.
+	must(banliv1.NewWebhookServiceClient(f.conn).CreateWebhook(as(keys["platform"]), &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: matrixWebhookURL}}))(t)
 	return keys
 }
+
+// matrixWebhookURL is allowed and never answers (startServerActing).
+const matrixWebhookURL = "https://platform.example.test/hooks"
 
 // markMatrixKeyCase makes the matrix's case a key case that leaders/1
 // supervises.
@@ -332,6 +344,13 @@ func matrixRequest(m apiMethod, caseName, lead, unit string) proto.Message {
 		return &banliv1.WatchEventsRequest{Unit: unit, HeartbeatSeconds: 1}
 	case "ProposalService/MarkKey": // the case stays the leader's key case
 		return &banliv1.MarkKeyRequest{Name: caseName, Key: true, Leaders: matrixKeyLeaders}
+	case "WebhookService/CreateWebhook":
+		return &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: matrixWebhookURL}}
+	case "WebhookService/UpdateWebhook":
+		return &banliv1.UpdateWebhookRequest{Webhook: &banliv1.Webhook{Name: "webhooks/1", DisplayName: "矩阵"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}
+	}
+	if strings.HasPrefix(m.short, "WebhookService/") {
+		name, caseName = "webhooks/1", "webhooks/1"
 	}
 	set("name", name)
 	set("parent", caseName)

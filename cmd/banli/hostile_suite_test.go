@@ -268,7 +268,7 @@ func restProbeRoutes(t testing.TB, h *hostileFixture) []restProbe {
 		values := map[string]string{
 			"{proposal}": strings.TrimPrefix(h.caseName, "proposals/"), "{assignment}": "1", "{reply}": "1",
 			"{account}": "nobody", "{unit}": strings.TrimPrefix(h.unit(0), "units/"), "{session}": "1", "{calendar}": "2021",
-			"{file}": "1", "{sha256}": strings.Repeat("0", 64), "{leader}": "1", "{scoringPolicie}": "city-2021",
+			"{file}": "1", "{sha256}": strings.Repeat("0", 64), "{leader}": "1", "{scoringPolicie}": "city-2021", "{webhook}": "1",
 		}
 		path := params.ReplaceAllStringFunc(r.template, func(p string) string { return values[p] })
 		// A unit filter, as matrixRequest sets it, on a GET whose request

@@ -34,6 +34,7 @@ import (
 	"github.com/banli/banli/cmd/banli/load"
 	"github.com/banli/banli/cmd/banli/server"
 	"github.com/banli/banli/service"
+	"github.com/banli/banli/service/webhook"
 	"github.com/banli/banli/store"
 )
 
@@ -102,9 +103,10 @@ const usage = `usage:
 // it logs.
 type serveFlags struct {
 	server.Config
-	logLevel   slog.Level
-	logFormat  string
-	publicFeed bool
+	logLevel     slog.Level
+	logFormat    string
+	publicFeed   bool
+	webhookAllow string
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
@@ -134,6 +136,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&cfg.AuditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.BoolVar(&cfg.publicFeed, "public-feed", true, "serve the public disclosure feed of published replies (/v1/public/replies), which needs no sign-in")
+	fs.StringVar(&cfg.webhookAllow, "webhook-allow", "", "URL prefixes webhooks may post to, separated by commas, e.g. https://sms.example.gov.cn/hooks/,https://*.platform.example.cn/ (none: no webhooks)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
 		fs.PrintDefaults()
@@ -159,6 +162,11 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	}
 	cfg.FollowDial.Addr = cfg.Follow
 	cfg.PublicFeedOff = !cfg.publicFeed
+	allow, err := webhook.ParseAllowList(cfg.webhookAllow)
+	if err != nil {
+		return cfg, fmt.Errorf("-webhook-allow: %w", err)
+	}
+	cfg.WebhookAllow = allow
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
 	}

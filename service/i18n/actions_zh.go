@@ -31,6 +31,7 @@ var actionsZH = map[string]string{
 	"CreateLeader":            "登记领导", "UpdateLeader": "修改领导信息", "LoadCalendarYear": "载入年度假日安排", "LoadRegionalCalendar": "载入地区假日安排",
 	"SaveScoringPolicy": "保存评分办法", "CreateAccount": "新建账号", "RotateAccountKey": "更换密钥", "DisableAccount": "停用账号",
 	"EnableAccount": "启用账号", "BootstrapAdmin": "初次启动，新建管理员账号",
+	"CreateWebhook": "新建推送地址", "UpdateWebhook": "修改推送地址", "DeleteWebhook": "删除推送地址", "RotateWebhookSecret": "更换推送签名密钥",
 }
 
 // Action is what an event's action did, in lang ("" for an action the

@@ -245,6 +245,7 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 		banliv1.RegisterImportServiceHandler,
 		banliv1.RegisterAccountServiceHandler,
 		banliv1.RegisterPublicationServiceHandler,
+		banliv1.RegisterWebhookServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			conn.Close()

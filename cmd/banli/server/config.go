@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/banli/banli/cmd/banli/dial"
+	"github.com/banli/banli/service/webhook"
 	"github.com/banli/banli/store"
 )
 
@@ -55,6 +56,12 @@ type Config struct {
 	SendTimeout          time.Duration
 	// PublicFeedOff turns the public disclosure feed off (-public-feed=false).
 	PublicFeedOff bool
+	// WebhookAllow is the URL prefixes webhooks may post to
+	// (-webhook-allow); empty, webhooks cannot be made.
+	WebhookAllow webhook.AllowList
+	// WebhookRetryBase is the wait after a delivery's first failure; 0 is
+	// the service's default. Only tests set it.
+	WebhookRetryBase time.Duration
 
 	// Now is the service's clock; nil is the wall clock. Only tests set it.
 	Now func() time.Time

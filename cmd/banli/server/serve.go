@@ -102,6 +102,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv, err := service.New(db, service.Options{
 		Now: cfg.Now, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxStreamsPerAccount: cfg.MaxStreamsPerAccount,
 		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath), Files: files, PublicFeedOff: cfg.PublicFeedOff,
+		WebhookAllow: cfg.WebhookAllow, WebhookRetryBase: cfg.WebhookRetryBase,
 	})
 	if err != nil {
 		return err
@@ -163,6 +164,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	go runScheduledSteps(ctx, srv, cmp.Or(cfg.ScheduledEvery, time.Hour), log)
+	// Deliveries stop before the data file closes: each writes where it
+	// got to on its way out.
+	deliveriesCtx, stopDeliveries := context.WithCancel(ctx)
+	deliveriesDone := make(chan struct{})
+	go func() { srv.DeliverWebhooks(deliveriesCtx); close(deliveriesDone) }()
+	defer func() { stopDeliveries(); <-deliveriesDone }()
 
 	rest, gatewayConn, err := gateway.New(gatewayLis.DialContext, maxMessageBytes)
 	if err != nil {

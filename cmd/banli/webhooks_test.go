@@ -1,0 +1,479 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/banli/banli/cmd/banli/server"
+	banliv1 "github.com/banli/banli/gen/banli/v1"
+)
+
+// receiver is a webhook receiver on loopback that checks every delivery
+// as Standard Webhooks says a receiver should, written from the
+// specification: the signature over id.timestamp.body with one of the
+// secrets it was given, a timestamp within five minutes, and a body in
+// the API's JSON mapping.
+type receiver struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	secrets [][]byte
+	got     []received
+	refused []string // deliveries whose signature or body did not check out
+	// answer, if set, is the status a delivery gets (0: 204).
+	answer func(p *banliv1.WebhookPayload) int
+}
+
+type received struct {
+	id      string
+	payload *banliv1.WebhookPayload
+}
+
+func newReceiver(t testing.TB) *receiver {
+	r := &receiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) url() string { return r.srv.URL + "/hooks/banli" }
+
+// trust adds a secret as CreateWebhook or RotateWebhookSecret showed it.
+func (r *receiver) trust(t testing.TB, shown string) {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(shown, "whsec_"))
+	if err != nil || !strings.HasPrefix(shown, "whsec_") || len(b) < 24 {
+		t.Fatalf("secret %q is not whsec_ and base64", shown)
+	}
+	r.mu.Lock()
+	r.secrets = append(r.secrets, b)
+	r.mu.Unlock()
+}
+
+func (r *receiver) forget() {
+	r.mu.Lock()
+	r.secrets = nil
+	r.mu.Unlock()
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(req.Body, 8<<20))
+	id, ts, sigs := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.secrets) == 0 { // not told the secret yet: come back later
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	refuse := func(why string) {
+		r.refused = append(r.refused, id+": "+why)
+		w.WriteHeader(http.StatusUnauthorized)
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+		refuse("timestamp " + ts)
+		return
+	}
+	valid := false
+	for _, secret := range r.secrets {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(id + "." + ts + "."))
+		mac.Write(body)
+		want := mac.Sum(nil)
+		for _, sig := range strings.Fields(sigs) {
+			version, b64, _ := strings.Cut(sig, ",")
+			got, err := base64.StdEncoding.DecodeString(b64)
+			valid = valid || version == "v1" && err == nil && hmac.Equal(got, want)
+		}
+	}
+	if !valid {
+		refuse("signature " + sigs)
+		return
+	}
+	p := &banliv1.WebhookPayload{}
+	if err := protojson.Unmarshal(body, p); err != nil || req.Header.Get("Content-Type") != "application/json" {
+		refuse("body: " + err.Error())
+		return
+	}
+	if p.GetType() != p.GetData().GetAction() || p.GetData().GetSequence() == 0 {
+		refuse("payload " + string(body))
+		return
+	}
+	status := http.StatusNoContent
+	if r.answer != nil {
+		status = cmp0(r.answer(p), status)
+	}
+	if status < 300 {
+		r.got = append(r.got, received{id: id, payload: p})
+	}
+	w.WriteHeader(status)
+}
+
+func cmp0(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// sequences is the sequences received, first arrivals only, in arrival
+// order.
+func (r *receiver) sequences() []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []uint64
+	seen := map[uint64]bool{}
+	for _, g := range r.got {
+		if s := g.payload.GetData().GetSequence(); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// byResource is the first arrivals, per resource, in arrival order.
+func (r *receiver) byResource() map[string][]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]uint64{}
+	seen := map[uint64]bool{}
+	for _, g := range r.got {
+		ev := g.payload.GetData()
+		if !seen[ev.GetSequence()] {
+			seen[ev.GetSequence()] = true
+			out[ev.GetResource()] = append(out[ev.GetResource()], ev.GetSequence())
+		}
+	}
+	return out
+}
+
+func (r *receiver) refusals() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.refused)
+}
+
+// hookFixture is a server that allows r's URL, with retries after
+// retryBase (doubling) rather than minutes.
+func hookFixture(t *testing.T, r *receiver, retryBase time.Duration) (*fixture, banliv1.WebhookServiceClient) {
+	f := newFixture(t, func(c *server.Config) {
+		c.WebhookAllow = mustAllow(r.srv.URL + "/hooks/")
+		c.WebhookRetryBase = retryBase
+	})
+	return f, banliv1.NewWebhookServiceClient(f.conn)
+}
+
+// eventsAfter is every event after seq, as the admin reads them.
+func (f *fixture) eventsAfter(t testing.TB, seq uint64) []*banliv1.Event {
+	var out []*banliv1.Event
+	for {
+		page := must(f.events.ListEvents(as(f.adminKey), &banliv1.ListEventsRequest{AfterSequence: seq, PageSize: 1000}))(t)
+		out = append(out, page.GetEvents()...)
+		if page.GetNextAfterSequence() == seq || len(page.GetEvents()) == 0 {
+			return out
+		}
+		seq = page.GetNextAfterSequence()
+	}
+}
+
+// TestWebhookDeliveriesAreSigned: every step reaches the receiver, signed
+// with the secret shown once, in the API's JSON; after a rotation both
+// secrets sign for a while, and with the old one revoked only the new.
+// The secret is in no answer and no event a caller reads.
+func TestWebhookDeliveriesAreSigned(t *testing.T) {
+	r := newReceiver(t)
+	f, hooks := hookFixture(t, r, 20*time.Millisecond)
+	admin := as(f.adminKey)
+	created := must(hooks.CreateWebhook(admin, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url(), DisplayName: "短信平台"}}))(t)
+	r.trust(t, created.GetSecret())
+	w := created.GetWebhook()
+	p := f.receive(t)
+	p = f.assign(t, p, part(f.unit(0), roleLead))
+	f.sign(t, p.GetAssignments()[0].GetName())
+	want := f.eventsAfter(t, w.GetStartSequence())
+	waitFor(t, func() bool { return len(r.sequences()) >= len(want) })
+	if got := r.sequences(); !slices.Equal(sorted(got), sequencesOf(want)) {
+		t.Errorf("delivered %v, want every event after the start: %v", got, sequencesOf(want))
+	}
+	if refused := r.refusals(); len(refused) > 0 {
+		t.Fatalf("the receiver refused deliveries: %v", refused)
+	}
+	r.mu.Lock()
+	first := r.got[len(r.got)-1]
+	r.mu.Unlock()
+	if first.id != "msg_banli_1_"+strconv.FormatUint(first.payload.GetData().GetSequence(), 10) {
+		t.Errorf("webhook-id %q", first.id)
+	}
+
+	// The secret is shown once: not by Get, List, nor in the history.
+	for _, text := range []string{
+		protojson.Format(must(hooks.GetWebhook(admin, &banliv1.GetWebhookRequest{Name: w.GetName()}))(t)),
+		protojson.Format(must(hooks.ListWebhooks(admin, &banliv1.ListWebhooksRequest{}))(t)),
+		protojson.Format(must(f.events.ListEvents(admin, &banliv1.ListEventsRequest{}))(t)),
+	} {
+		if secret := strings.TrimPrefix(created.GetSecret(), "whsec_"); strings.Contains(text, secret) || strings.Contains(text, `"secret"`) {
+			t.Errorf("the secret is shown again:\n%.400s", text)
+		}
+	}
+
+	// Rotated: the receiver that knows only the new secret accepts.
+	rotated := must(hooks.RotateWebhookSecret(admin, &banliv1.RotateWebhookSecretRequest{Name: w.GetName()}))(t)
+	r.forget()
+	r.trust(t, rotated.GetSecret())
+	f.consult(t, p.GetAssignments()[0].GetName())
+	waitFor(t, func() bool { return len(r.sequences()) == len(f.eventsAfter(t, w.GetStartSequence())) })
+	// Revoked: a receiver that knows only the old one refuses.
+	revoked := must(hooks.RotateWebhookSecret(admin, &banliv1.RotateWebhookSecretRequest{Name: w.GetName(), RevokePrevious: true}))(t)
+	r.forget()
+	r.trust(t, rotated.GetSecret()) // now the previous secret
+	f.reply(t, p.GetAssignments()[0].GetName())
+	waitFor(t, func() bool { return len(r.refusals()) > 0 })
+	r.forget()
+	r.trust(t, revoked.GetSecret())
+	waitFor(t, func() bool { return len(r.sequences()) == len(f.eventsAfter(t, w.GetStartSequence())) })
+	if r.answer = nil; len(r.refusals()) == 0 {
+		t.Error("the revoked secret still signs")
+	}
+}
+
+func sorted(s []uint64) []uint64 { s = slices.Clone(s); slices.Sort(s); return s }
+
+func sequencesOf(events []*banliv1.Event) []uint64 {
+	out := make([]uint64, len(events))
+	for i, ev := range events {
+		out[i] = ev.GetSequence()
+	}
+	return out
+}
+
+// TestWebhookReceiverDownGetsEverythingInOrder: while the receiver
+// answers 503, steps go on at once; once it is back, every event arrives,
+// each case's in the order they happened.
+func TestWebhookReceiverDownGetsEverythingInOrder(t *testing.T) {
+	r := newReceiver(t)
+	var down sync.Mutex
+	isDown := true
+	r.answer = func(*banliv1.WebhookPayload) int {
+		down.Lock()
+		defer down.Unlock()
+		if isDown {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	f, hooks := hookFixture(t, r, 20*time.Millisecond)
+	created := must(hooks.CreateWebhook(as(f.adminKey), &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url()}}))(t)
+	r.trust(t, created.GetSecret())
+	var cases []*banliv1.Proposal
+	for range 5 {
+		cases = append(cases, f.receive(t))
+	}
+	for i, p := range cases { // interleaved: each case's steps between the others'
+		cases[i] = f.assign(t, p, part(f.unit(0), roleLead))
+	}
+	for _, p := range cases {
+		f.sign(t, p.GetAssignments()[0].GetName())
+	}
+	name := created.GetWebhook().GetName()
+	waitFor(t, func() bool {
+		list := must(hooks.ListWebhookDeliveries(as(f.adminKey), &banliv1.ListWebhookDeliveriesRequest{Parent: name}))(t)
+		return slices.ContainsFunc(list.GetDeliveries(), func(d *banliv1.WebhookDelivery) bool { return d.GetAttempts() >= 3 })
+	})
+	down.Lock()
+	isDown = false
+	down.Unlock()
+	want := f.eventsAfter(t, created.GetWebhook().GetStartSequence())
+	waitFor(t, func() bool { return len(r.sequences()) == len(want) })
+	got := r.byResource()
+	for _, p := range cases {
+		if seqs := got[p.GetName()]; len(seqs) != 3 || !slices.IsSorted(seqs) {
+			t.Errorf("%s arrived as %v, want its 3 events in order", p.GetName(), seqs)
+		}
+	}
+	list := must(hooks.ListWebhookDeliveries(as(f.adminKey), &banliv1.ListWebhookDeliveriesRequest{Parent: name, State: banliv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_DELIVERED}))(t)
+	retried := 0
+	for _, d := range list.GetDeliveries() {
+		if d.GetAttempts() > 1 {
+			retried++
+			if d.GetLastStatusCode() != http.StatusNoContent || d.GetLastError() != "" || d.GetLastLatency() == nil {
+				t.Errorf("delivered after retries, logged as %v", d)
+			}
+		}
+	}
+	if retried == 0 {
+		t.Errorf("no delivery logged with its retries: %v", list)
+	}
+}
+
+// TestDeadLetterIsRedelivered: a delivery the receiver refuses every time
+// is a dead letter after 10 attempts, while the other cases' go on; it is
+// listed, and delivered once redelivered.
+func TestDeadLetterIsRedelivered(t *testing.T) {
+	r := newReceiver(t)
+	f, hooks := hookFixture(t, r, time.Millisecond) // 10 attempts within half a second
+	poison := f.receive(t)
+	var mu sync.Mutex
+	refuse := true
+	r.answer = func(p *banliv1.WebhookPayload) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse && p.GetData().GetResource() == poison.GetName() {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	admin := as(f.adminKey)
+	created := must(hooks.CreateWebhook(admin, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url(), Actions: []string{"AssignProposal"}}}))(t)
+	r.trust(t, created.GetSecret())
+	name := created.GetWebhook().GetName()
+	f.assign(t, poison, part(f.unit(0), roleLead))
+	other := f.assign(t, f.receive(t), part(f.unit(1), roleLead))
+	var dead []*banliv1.WebhookDelivery
+	waitFor(t, func() bool {
+		dead = must(hooks.ListWebhookDeliveries(admin, &banliv1.ListWebhookDeliveriesRequest{Parent: name, State: banliv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_DEAD}))(t).GetDeliveries()
+		return len(dead) == 1
+	})
+	if d := dead[0]; d.GetResource() != poison.GetName() || d.GetAttempts() != 10 || d.GetLastStatusCode() != 500 || d.GetLastError() != "HTTP 500" {
+		t.Errorf("dead letter %v", d)
+	}
+	if got := r.byResource(); len(got[other.GetName()]) != 1 || len(got[poison.GetName()]) != 0 {
+		t.Errorf("delivered %v: want the other case's assignment only", got)
+	}
+	_, err := hooks.RedeliverWebhookDeliveries(admin, &banliv1.RedeliverWebhookDeliveriesRequest{Parent: name, EventSequences: []uint64{1}})
+	wantCode(t, err, codes.InvalidArgument, "event_sequences[0]")
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	again := must(hooks.RedeliverWebhookDeliveries(admin, &banliv1.RedeliverWebhookDeliveriesRequest{Parent: name}))(t)
+	if len(again.GetDeliveries()) != 1 || again.GetDeliveries()[0].GetState() != banliv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_PENDING {
+		t.Errorf("redelivered %v", again)
+	}
+	waitFor(t, func() bool { return len(r.byResource()[poison.GetName()]) == 1 })
+	// A retried call does no harm.
+	must(hooks.RedeliverWebhookDeliveries(admin, &banliv1.RedeliverWebhookDeliveriesRequest{Parent: name}))(t)
+}
+
+// TestPlatformWebhookSeesWhatThePlatformReads: a platform's webhook
+// delivers its cases' events exactly as ListEvents shows them to it
+// (the redaction table), and nothing of other cases.
+func TestPlatformWebhookSeesWhatThePlatformReads(t *testing.T) {
+	r := newReceiver(t)
+	f, hooks := hookFixture(t, r, 20*time.Millisecond)
+	platformKey := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
+	platform := as(platformKey)
+	created := must(hooks.CreateWebhook(platform, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url()}}))(t)
+	r.trust(t, created.GetSecret())
+	mine := must(f.proposals.CreateProposal(platform, f.receiveRequest("P1")))(t)
+	f.receive(t) // the office's: not the platform's
+	mine = f.assign(t, mine, part(f.unit(0), roleLead))
+	lead := mine.GetAssignments()[0].GetName()
+	must(f.proposals.RecordReminder(office, &banliv1.RecordReminderRequest{Name: mine.GetName(), Message: "请抓紧办理"}))(t)
+	f.sign(t, lead)
+	f.consult(t, lead)
+	f.reply(t, lead)
+	seen := must(f.events.ListEvents(platform, &banliv1.ListEventsRequest{AfterSequence: created.GetWebhook().GetStartSequence()}))(t).GetEvents()
+	waitFor(t, func() bool { return len(r.sequences()) >= len(seen) })
+	time.Sleep(100 * time.Millisecond) // nothing more comes
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.got) != len(seen) {
+		t.Fatalf("delivered %d events, the platform reads %d", len(r.got), len(seen))
+	}
+	for i, g := range r.got {
+		if got, want := protojson.Format(g.payload.GetData()), protojson.Format(seen[i]); got != want {
+			t.Errorf("delivery %d:\n%s\nwant as ListEvents shows it:\n%s", i, got, want)
+		}
+		if g.payload.GetData().GetAction() == "RecordReminder" || g.payload.GetData().GetResource() != mine.GetName() {
+			t.Errorf("delivered %s of %s", g.payload.GetData().GetAction(), g.payload.GetData().GetResource())
+		}
+	}
+}
+
+// TestWebhookURLsAreTheOperators: a URL outside the allow-list is refused
+// with the field named; an allowed name that resolves to loopback is not
+// dialled; a redirect is not followed; another platform's webhook is not
+// reachable; without an allow-list there are no webhooks.
+func TestWebhookURLsAreTheOperators(t *testing.T) {
+	r := newReceiver(t)
+	port := r.srv.Listener.Addr().String()[strings.LastIndex(r.srv.Listener.Addr().String(), ":"):]
+	f := newFixture(t, func(c *server.Config) {
+		c.WebhookAllow = mustAllow(r.srv.URL + "/hooks/,http://localhost" + port + "/")
+	})
+	hooks := banliv1.NewWebhookServiceClient(f.conn)
+	admin := as(f.adminKey)
+	for _, url := range []string{r.srv.URL + "/other", "http://169.254.169.254/latest/meta-data/", "https://platform.example.test/", "http://user:pw@" + strings.TrimPrefix(r.srv.URL, "http://") + "/hooks/"} {
+		_, err := hooks.CreateWebhook(admin, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: url}})
+		wantCode(t, err, codes.InvalidArgument, "webhook.url")
+	}
+	local := must(hooks.CreateWebhook(admin, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: "http://localhost" + port + "/hooks/banli"}}))(t).GetWebhook()
+	redirected := must(hooks.CreateWebhook(admin, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.srv.URL + "/hooks/moved"}}))(t).GetWebhook()
+	r.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+	})
+	f.receive(t)
+	lastError := func(name string) (string, int32) {
+		list := must(hooks.ListWebhookDeliveries(admin, &banliv1.ListWebhookDeliveriesRequest{Parent: name}))(t).GetDeliveries()
+		if len(list) == 0 || list[0].GetAttempts() == 0 {
+			return "", 0
+		}
+		return list[0].GetLastError(), list[0].GetLastStatusCode()
+	}
+	waitFor(t, func() bool { e, _ := lastError(local.GetName()); return e != "" })
+	if e, _ := lastError(local.GetName()); !strings.Contains(e, "loopback") {
+		t.Errorf("localhost, which resolves to loopback: %q", e)
+	}
+	waitFor(t, func() bool { e, _ := lastError(redirected.GetName()); return e != "" })
+	if e, code := lastError(redirected.GetName()); e != "HTTP 302" || code != http.StatusFound {
+		t.Errorf("a redirect: %q, %d; want it not followed", e, code)
+	}
+
+	// Another platform's webhook: refused as one that does not exist.
+	mineKey := f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, "")
+	theirs := as(f.account(t, "other-platform", banliv1.Role_ROLE_PROPOSER, ""))
+	mine := must(hooks.CreateWebhook(as(mineKey), &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url()}}))(t).GetWebhook()
+	for _, err := range []error{
+		second(hooks.GetWebhook(theirs, &banliv1.GetWebhookRequest{Name: mine.GetName()})),
+		second(hooks.GetWebhook(theirs, &banliv1.GetWebhookRequest{Name: "webhooks/999"})),
+		second(hooks.UpdateWebhook(theirs, &banliv1.UpdateWebhookRequest{Webhook: &banliv1.Webhook{Name: mine.GetName(), Url: r.url() + "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"url"}}})),
+	} {
+		wantCode(t, err, codes.PermissionDenied, "")
+	}
+	if list := must(hooks.ListWebhooks(theirs, &banliv1.ListWebhooksRequest{}))(t); len(list.GetWebhooks()) != 0 {
+		t.Errorf("another platform lists %v", list)
+	}
+	// A filter on a case it may not read.
+	_, err := hooks.CreateWebhook(theirs, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url(), Proposal: "proposals/1"}})
+	wantDeniedField(t, err, "webhook.proposal")
+	// Paused, updated, deleted.
+	paused := must(hooks.UpdateWebhook(as(mineKey), &banliv1.UpdateWebhookRequest{Webhook: &banliv1.Webhook{Name: mine.GetName(), Paused: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"paused"}}}))(t)
+	if !paused.GetPaused() {
+		t.Errorf("not paused: %v", paused)
+	}
+	_, err = hooks.UpdateWebhook(as(mineKey), &banliv1.UpdateWebhookRequest{Webhook: &banliv1.Webhook{Name: mine.GetName(), Owner: "accounts/other-platform"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"owner"}}})
+	wantCode(t, err, codes.InvalidArgument, "update_mask.paths[0]")
+	must(hooks.DeleteWebhook(as(mineKey), &banliv1.DeleteWebhookRequest{Name: mine.GetName()}))(t)
+	_, err = hooks.GetWebhook(as(mineKey), &banliv1.GetWebhookRequest{Name: mine.GetName()})
+	wantCode(t, err, codes.NotFound, "")
+
+	// No allow-list, no webhooks.
+	g := newFixture(t, func(c *server.Config) { c.WebhookAllow = mustAllow("") })
+	_, err = banliv1.NewWebhookServiceClient(g.conn).CreateWebhook(as(g.adminKey), &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url()}})
+	wantCode(t, err, codes.FailedPrecondition, "")
+}
+
+func second[A any](_ A, err error) error { return err }
