@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -477,3 +481,108 @@ func TestWebhookURLsAreTheOperators(t *testing.T) {
 }
 
 func second[A any](_ A, err error) error { return err }
+
+// TestWebhookCrashLosesNoDelivery runs the real server as a child process
+// with a webhook, kills it with SIGKILL at random moments while it writes
+// and delivers (the crash test's method), and restarts it: in the end the
+// receiver has every event of every acknowledged write, each case's in
+// order of first arrival.
+func TestWebhookCrashLosesNoDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	r := newReceiver(t)
+	data := filepath.Join(t.TempDir(), "banli.db")
+	env := "BANLI_WEBHOOK_ALLOW=" + r.srv.URL + "/hooks/"
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	var session, unit string
+	var start uint64
+	var mu sync.Mutex
+	var acks []*banliv1.Proposal
+	for cycle := range 3 {
+		p := startProcess(t, data, env)
+		conn := p.dial(t)
+		if cycle == 0 {
+			session = must(banliv1.NewSessionServiceClient(conn).CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+				Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 1, Year: 2021, DisplayName: "crash"}}))(t).GetName()
+			unit = must(banliv1.NewUnitServiceClient(conn).CreateUnit(office, &banliv1.CreateUnitRequest{Unit: &banliv1.Unit{DisplayName: "市数据局"}}))(t).GetName()
+			created := must(banliv1.NewWebhookServiceClient(conn).CreateWebhook(office, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url()}}))(t)
+			r.trust(t, created.GetSecret())
+			start = created.GetWebhook().GetStartSequence()
+		}
+		proposals := banliv1.NewProposalServiceClient(conn)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		var wg sync.WaitGroup
+		for c := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ctx.Err() == nil; i++ {
+					steps, err := driveCase(ctx, proposals, session, unit, fmt.Sprintf("W%d-%d-%d", cycle, c, i))
+					mu.Lock()
+					for _, s := range steps {
+						acks = append(acks, s.answer)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond) // a random moment
+		if err := p.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd.Wait()
+		wg.Wait()
+		cancel()
+		conn.Close()
+	}
+	p := startProcess(t, data, env)
+	conn := p.dial(t)
+	defer conn.Close()
+	var latest uint64
+	for after := start; ; {
+		page := must(banliv1.NewEventServiceClient(conn).ListEvents(office, &banliv1.ListEventsRequest{AfterSequence: after, PageSize: 1000}))(t)
+		if len(page.GetEvents()) == 0 {
+			break
+		}
+		after, latest = page.GetNextAfterSequence(), page.GetNextAfterSequence()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(r.sequences()) < int(latest-start) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := map[string]map[string]bool{} // resource → etags delivered
+	r.mu.Lock()
+	for _, g := range r.got {
+		ev := g.payload.GetData()
+		if got[ev.GetResource()] == nil {
+			got[ev.GetResource()] = map[string]bool{}
+		}
+		got[ev.GetResource()][ev.GetProposal().GetEtag()] = true
+	}
+	r.mu.Unlock()
+	lost := 0
+	for _, a := range acks {
+		if !got[a.GetName()][a.GetEtag()] {
+			lost++
+			if lost <= 5 {
+				t.Errorf("acknowledged %s at revision %s: no delivery of it", a.GetName(), a.GetEtag())
+			}
+		}
+	}
+	if n := len(r.sequences()); n != int(latest-start) {
+		t.Errorf("delivered %d events of the %d after the webhook's start", n, latest-start)
+	}
+	for resource, seqs := range r.byResource() {
+		if !slices.IsSorted(seqs) {
+			t.Errorf("%s arrived as %v", resource, seqs)
+		}
+	}
+	r.mu.Lock()
+	deliveries := len(r.got)
+	r.mu.Unlock()
+	t.Logf("3 kills, %d acknowledged writes, %d events, %d deliveries (%d again after a crash), %d lost", len(acks), latest-start, deliveries, deliveries-len(r.sequences()), lost)
+}
