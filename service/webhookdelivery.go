@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -423,7 +424,7 @@ func (d *deliverer) launch(ctx context.Context, w *banliv1.Webhook, owner *Calle
 			d.results <- postResult{sequence: p.GetEventSequence(), resource: p.GetResource(), at: now}
 			continue
 		}
-		body, err := protojson.Marshal(&banliv1.WebhookPayload{Type: ev.GetAction(), Timestamp: ev.GetTime(), Data: ev})
+		body, err := protojson.Marshal(&banliv1.WebhookPayload{Type: ev.GetAction(), Timestamp: ev.GetTime(), Data: withoutSecrets(ev)})
 		if err != nil {
 			delete(d.inflight, p.GetResource())
 			continue
@@ -618,4 +619,19 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// WebhookBacklog is, over the webhooks delivered here, the deliveries not
+// finished and the dead letters kept: for the metrics.
+func (s *Server) WebhookBacklog() (pending, dead int) {
+	s.hooks.mu.Lock()
+	running := slices.Collect(maps.Values(s.hooks.running))
+	s.hooks.mu.Unlock()
+	for _, d := range running {
+		d.mu.Lock()
+		pending += len(d.outbox.GetPending())
+		dead += len(d.outbox.GetDead())
+		d.mu.Unlock()
+	}
+	return pending, dead
 }

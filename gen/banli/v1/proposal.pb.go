@@ -2737,9 +2737,14 @@ type Assignment struct {
 	ReturnedReplies []*Reply `protobuf:"bytes,27,rep,name=returned_replies,json=returnedReplies,proto3" json:"returned_replies,omitempty"`
 	// The office's corrections of the part (RemoveAssignment,
 	// ChangeAssignmentRole), oldest first. Output only.
-	Corrections   []*PartCorrection `protobuf:"bytes,28,rep,name=corrections,proto3" json:"corrections,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Corrections []*PartCorrection `protobuf:"bytes,28,rep,name=corrections,proto3" json:"corrections,omitempty"`
+	// The due time of the last current deadline whose passing the server
+	// announced (超期提醒, an event NoticeOverdue that subscribers such as an
+	// SMS gateway hear of), so that each deadline is announced once; a
+	// deadline moved later and passed again is announced again. Output only.
+	OverdueNoticedDueTime *timestamppb.Timestamp `protobuf:"bytes,29,opt,name=overdue_noticed_due_time,json=overdueNoticedDueTime,proto3" json:"overdue_noticed_due_time,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -2964,6 +2969,13 @@ func (x *Assignment) GetReturnedReplies() []*Reply {
 func (x *Assignment) GetCorrections() []*PartCorrection {
 	if x != nil {
 		return x.Corrections
+	}
+	return nil
+}
+
+func (x *Assignment) GetOverdueNoticedDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OverdueNoticedDueTime
 	}
 	return nil
 }
@@ -5250,7 +5262,7 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\aRefusal\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.banli.v1.NotFiledReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x02 \x01(\tR\x04note\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x80\f\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xda\f\n" +
 	"\n" +
 	"Assignment\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x12\n" +
@@ -5284,7 +5296,8 @@ const file_banli_v1_proposal_proto_rawDesc = "" +
 	"\x12collective_reviews\x18\x19 \x03(\v2\x1a.banli.v1.CollectiveReviewB\x03\xe0A\x03R\x11collectiveReviews\x129\n" +
 	"\rpending_reply\x18\x1a \x01(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\fpendingReply\x12?\n" +
 	"\x10returned_replies\x18\x1b \x03(\v2\x0f.banli.v1.ReplyB\x03\xe0A\x03R\x0freturnedReplies\x12?\n" +
-	"\vcorrections\x18\x1c \x03(\v2\x18.banli.v1.PartCorrectionB\x03\xe0A\x03R\vcorrections\"\x9e\x01\n" +
+	"\vcorrections\x18\x1c \x03(\v2\x18.banli.v1.PartCorrectionB\x03\xe0A\x03R\vcorrections\x12X\n" +
+	"\x18overdue_noticed_due_time\x18\x1d \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x15overdueNoticedDueTime\"\x9e\x01\n" +
 	"\x0ePartCorrection\x12\x12\n" +
 	"\x04what\x18\x01 \x01(\tR\x04what\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12!\n" +
@@ -5780,82 +5793,83 @@ var file_banli_v1_proposal_proto_depIdxs = []int32{
 	47,  // 39: banli.v1.Assignment.pending_reply:type_name -> banli.v1.Reply
 	47,  // 40: banli.v1.Assignment.returned_replies:type_name -> banli.v1.Reply
 	36,  // 41: banli.v1.Assignment.corrections:type_name -> banli.v1.PartCorrection
-	58,  // 42: banli.v1.PartCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	18,  // 43: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
-	58,  // 44: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
-	38,  // 45: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
-	58,  // 46: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
-	29,  // 47: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
-	58,  // 48: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
-	58,  // 49: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
-	16,  // 50: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
-	58,  // 51: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
-	58,  // 52: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
-	58,  // 53: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
-	16,  // 54: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
-	58,  // 55: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
-	7,   // 56: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
-	8,   // 57: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
-	58,  // 58: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
-	58,  // 59: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
-	31,  // 60: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
-	58,  // 61: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
-	31,  // 62: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
-	15,  // 63: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
-	58,  // 64: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
-	20,  // 65: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
-	45,  // 66: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
-	31,  // 67: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
-	19,  // 68: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
-	15,  // 69: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
-	21,  // 70: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
-	58,  // 71: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
-	9,   // 72: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
-	58,  // 73: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
-	11,  // 74: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
-	12,  // 75: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
-	58,  // 76: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
-	29,  // 77: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
-	44,  // 78: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
-	58,  // 79: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
-	29,  // 80: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
-	56,  // 81: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
-	52,  // 82: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
-	46,  // 83: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
-	29,  // 84: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
-	54,  // 85: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
-	55,  // 86: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
-	31,  // 87: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
-	48,  // 88: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
-	28,  // 89: banli.v1.Reply.redactions:type_name -> banli.v1.Redaction
-	27,  // 90: banli.v1.Reply.publication_changes:type_name -> banli.v1.PublicationChange
-	58,  // 91: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
-	22,  // 92: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
-	58,  // 93: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
-	23,  // 94: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
-	58,  // 95: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
-	47,  // 96: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
-	58,  // 97: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
-	24,  // 98: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
-	58,  // 99: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
-	53,  // 100: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
-	25,  // 101: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
-	58,  // 102: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
-	26,  // 103: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
-	58,  // 104: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
-	10,  // 105: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
-	58,  // 106: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	58,  // 107: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
-	58,  // 108: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
-	9,   // 109: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
-	9,   // 110: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
-	58,  // 111: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
-	4,   // 112: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
-	113, // [113:113] is the sub-list for method output_type
-	113, // [113:113] is the sub-list for method input_type
-	113, // [113:113] is the sub-list for extension type_name
-	113, // [113:113] is the sub-list for extension extendee
-	0,   // [0:113] is the sub-list for field type_name
+	58,  // 42: banli.v1.Assignment.overdue_noticed_due_time:type_name -> google.protobuf.Timestamp
+	58,  // 43: banli.v1.PartCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	18,  // 44: banli.v1.FollowUp.state:type_name -> banli.v1.FollowUpState
+	58,  // 45: banli.v1.FollowUp.open_time:type_name -> google.protobuf.Timestamp
+	38,  // 46: banli.v1.FollowUp.reports:type_name -> banli.v1.FollowUpReport
+	58,  // 47: banli.v1.FollowUp.close_time:type_name -> google.protobuf.Timestamp
+	29,  // 48: banli.v1.FollowUp.report_deadline:type_name -> banli.v1.Deadline
+	58,  // 49: banli.v1.FollowUpReport.time:type_name -> google.protobuf.Timestamp
+	58,  // 50: banli.v1.ExtensionRequest.request_time:type_name -> google.protobuf.Timestamp
+	16,  // 51: banli.v1.ExtensionRequest.decision:type_name -> banli.v1.Decision
+	58,  // 52: banli.v1.ExtensionRequest.decide_time:type_name -> google.protobuf.Timestamp
+	58,  // 53: banli.v1.Reminder.time:type_name -> google.protobuf.Timestamp
+	58,  // 54: banli.v1.ReassignmentRequest.request_time:type_name -> google.protobuf.Timestamp
+	16,  // 55: banli.v1.ReassignmentRequest.decision:type_name -> banli.v1.Decision
+	58,  // 56: banli.v1.ReassignmentRequest.decide_time:type_name -> google.protobuf.Timestamp
+	7,   // 57: banli.v1.Consultation.phase:type_name -> banli.v1.ConsultationPhase
+	8,   // 58: banli.v1.Consultation.channel:type_name -> banli.v1.ConsultationChannel
+	58,  // 59: banli.v1.Consultation.time:type_name -> google.protobuf.Timestamp
+	58,  // 60: banli.v1.Consultation.record_time:type_name -> google.protobuf.Timestamp
+	31,  // 61: banli.v1.Consultation.attachments:type_name -> banli.v1.Attachment
+	58,  // 62: banli.v1.Opinion.submit_time:type_name -> google.protobuf.Timestamp
+	31,  // 63: banli.v1.Opinion.attachments:type_name -> banli.v1.Attachment
+	15,  // 64: banli.v1.Rating.satisfaction:type_name -> banli.v1.Satisfaction
+	58,  // 65: banli.v1.Rating.rate_time:type_name -> google.protobuf.Timestamp
+	20,  // 66: banli.v1.Rating.source:type_name -> banli.v1.RatingSource
+	45,  // 67: banli.v1.Rating.dimensions:type_name -> banli.v1.DimensionRating
+	31,  // 68: banli.v1.Rating.attachments:type_name -> banli.v1.Attachment
+	19,  // 69: banli.v1.DimensionRating.dimension:type_name -> banli.v1.RatingDimension
+	15,  // 70: banli.v1.DimensionRating.satisfaction:type_name -> banli.v1.Satisfaction
+	21,  // 71: banli.v1.UnsatisfiedVetting.decision:type_name -> banli.v1.UnsatisfiedDecision
+	58,  // 72: banli.v1.UnsatisfiedVetting.decide_time:type_name -> google.protobuf.Timestamp
+	9,   // 73: banli.v1.Reply.category:type_name -> banli.v1.ReplyCategory
+	58,  // 74: banli.v1.Reply.reply_time:type_name -> google.protobuf.Timestamp
+	11,  // 75: banli.v1.Reply.disclosure_intent:type_name -> banli.v1.DisclosureIntent
+	12,  // 76: banli.v1.Reply.disclosure_state:type_name -> banli.v1.DisclosureState
+	58,  // 77: banli.v1.Reply.publish_time:type_name -> google.protobuf.Timestamp
+	29,  // 78: banli.v1.Reply.disclosure_deadline:type_name -> banli.v1.Deadline
+	44,  // 79: banli.v1.Reply.ratings:type_name -> banli.v1.Rating
+	58,  // 80: banli.v1.Reply.record_time:type_name -> google.protobuf.Timestamp
+	29,  // 81: banli.v1.Reply.deadline:type_name -> banli.v1.Deadline
+	56,  // 82: banli.v1.Reply.category_corrections:type_name -> banli.v1.CategoryCorrection
+	52,  // 83: banli.v1.Reply.office_review:type_name -> banli.v1.OfficeReview
+	46,  // 84: banli.v1.Reply.unsatisfied_decision:type_name -> banli.v1.UnsatisfiedVetting
+	29,  // 85: banli.v1.Reply.rating_deadline:type_name -> banli.v1.Deadline
+	54,  // 86: banli.v1.Reply.deliveries:type_name -> banli.v1.Delivery
+	55,  // 87: banli.v1.Reply.copies:type_name -> banli.v1.ReplyCopy
+	31,  // 88: banli.v1.Reply.attachments:type_name -> banli.v1.Attachment
+	48,  // 89: banli.v1.Reply.rating_period_close:type_name -> banli.v1.RatingPeriodClose
+	28,  // 90: banli.v1.Reply.redactions:type_name -> banli.v1.Redaction
+	27,  // 91: banli.v1.Reply.publication_changes:type_name -> banli.v1.PublicationChange
+	58,  // 92: banli.v1.RatingPeriodClose.close_time:type_name -> google.protobuf.Timestamp
+	22,  // 93: banli.v1.RatingPeriodClose.counted_as:type_name -> banli.v1.UnreturnedRatings
+	58,  // 94: banli.v1.CollectiveReview.record_time:type_name -> google.protobuf.Timestamp
+	23,  // 95: banli.v1.SupervisionActivity.kind:type_name -> banli.v1.SupervisionKind
+	58,  // 96: banli.v1.SupervisionActivity.record_time:type_name -> google.protobuf.Timestamp
+	47,  // 97: banli.v1.ReplyDraft.reply:type_name -> banli.v1.Reply
+	58,  // 98: banli.v1.ReplyDraft.save_time:type_name -> google.protobuf.Timestamp
+	24,  // 99: banli.v1.ReplyDraft.state:type_name -> banli.v1.DraftState
+	58,  // 100: banli.v1.ReplyDraft.return_time:type_name -> google.protobuf.Timestamp
+	53,  // 101: banli.v1.ReplyDraft.countersigns:type_name -> banli.v1.Countersign
+	25,  // 102: banli.v1.OfficeReview.decision:type_name -> banli.v1.ReviewDecision
+	58,  // 103: banli.v1.OfficeReview.review_time:type_name -> google.protobuf.Timestamp
+	26,  // 104: banli.v1.Countersign.decision:type_name -> banli.v1.CountersignDecision
+	58,  // 105: banli.v1.Countersign.sign_time:type_name -> google.protobuf.Timestamp
+	10,  // 106: banli.v1.Delivery.channel:type_name -> banli.v1.DeliveryChannel
+	58,  // 107: banli.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	58,  // 108: banli.v1.Delivery.record_time:type_name -> google.protobuf.Timestamp
+	58,  // 109: banli.v1.ReplyCopy.record_time:type_name -> google.protobuf.Timestamp
+	9,   // 110: banli.v1.CategoryCorrection.from:type_name -> banli.v1.ReplyCategory
+	9,   // 111: banli.v1.CategoryCorrection.to:type_name -> banli.v1.ReplyCategory
+	58,  // 112: banli.v1.CategoryCorrection.correct_time:type_name -> google.protobuf.Timestamp
+	4,   // 113: banli.v1.UnitAssignment.role:type_name -> banli.v1.AssignmentRole
+	114, // [114:114] is the sub-list for method output_type
+	114, // [114:114] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_banli_v1_proposal_proto_init() }

@@ -129,8 +129,9 @@ type Webhook struct {
 	// Opaque version of the resource (AIP-154). Output only.
 	Etag string `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The signing key. Never returned by WebhookService (the secret is shown
-	// once, when made); it travels only in the event stream to a standby, so
-	// that a promoted standby signs as the primary did.
+	// once, when made) nor posted by a webhook; it travels in the event
+	// stream, which only the admin and a standby read as stored, so that a
+	// promoted standby signs as the primary did.
 	Secret []byte `protobuf:"bytes,16,opt,name=secret,proto3" json:"secret,omitempty"`
 	// The key before the last rotation, and until when deliveries are also
 	// signed with it. Never returned by WebhookService.
