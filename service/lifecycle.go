@@ -66,6 +66,7 @@ const (
 	StepAcceptReply         Step = "ReviewReply (accept)"
 	StepReturnReply         Step = "ReviewReply (return for re-handling)"
 	StepRemind              Step = "RecordReminder"
+	StepNoticeOverdue       Step = "NoticeOverdue"
 	StepRequestExtension    Step = "RequestExtension"
 	StepApproveExtension    Step = "DecideExtension (approve)"
 	StepRefuseExtension     Step = "DecideExtension (refuse)"
@@ -143,6 +144,9 @@ var proposalTransitions = []proposalTransition{
 	{step: StepSupervise, from: openStates, to: stateUnderived, guards: []guard{keyCaseOnly, byALeaderOfTheCase}},
 	// 催办: the office reminds at any time before the case ends.
 	{step: StepRemind, from: openStates, to: stateUnderived},
+	// 超期提醒: the server announces a part's passed deadline, once per
+	// deadline, while the case is open.
+	{step: StepNoticeOverdue, from: openStates, to: stateUnderived},
 	// A file (a sealed letter, a scan, a form) joins the case at any time
 	// before the case ends; records attach it afterwards.
 	{step: StepUploadFile, from: openStates, to: stateUnderived},

@@ -120,7 +120,7 @@ func printSideMachine[S interface {
 // DecideExtension's).
 func whoMay(step Step) string {
 	method, _, _ := strings.Cut(string(step), " (")
-	if m := "server/" + method; m == closeRatingPeriodMethod || m == carryOverMethod || m == closePublicationMethod {
+	if m := "server/" + method; m == closeRatingPeriodMethod || m == carryOverMethod || m == closePublicationMethod || m == noticeOverdueMethod {
 		return "the server, by itself"
 	}
 	if step == StepSupersedeReply {

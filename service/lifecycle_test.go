@@ -25,6 +25,7 @@ func TestProposalSteps(t *testing.T) {
 		StepMergeAway:      {received},
 		StepMarkKey:        {received, assigned, consulted, replied, rated},
 		StepRemind:         {received, assigned, consulted, replied, rated},
+		StepNoticeOverdue:  {received, assigned, consulted, replied, rated},
 		StepSupervise:      {received, assigned, consulted, replied, rated},
 		StepUploadFile:     {received, assigned, consulted, replied, rated},
 		StepUpdateProposal: {received, assigned, consulted, replied, rated, notFiled, withdrawn},

@@ -13,7 +13,7 @@
 //
 // store/boltstore keeps everything in one bbolt file. Every id is a uint64
 // written as 8 big-endian bytes, so that byte order is numeric order and a
-// cursor walks records oldest first. The bucket tree (schema version 4):
+// cursor walks records oldest first. The bucket tree (schema version 5):
 //
 //	meta
 //	  "schema_version"              -> uint64 (8 bytes BE)
@@ -39,6 +39,10 @@
 //	  <year, 4 bytes><version, 4 bytes> -> banli.v1.CalendarYear
 //	scoring_policies                every saved version of every scoring policy
 //	  <policy name> 0x00 <version, 4 bytes> -> banli.v1.SavedScoringPolicy
+//	webhooks                        (bucket sequence = last webhook id)
+//	  <webhook id>                  -> banli.v1.Webhook
+//	webhook_outboxes                each webhook's deliveries (no events)
+//	  <webhook id>                  -> banli.v1.WebhookOutbox
 //	statistics                      counters kept with every change
 //	  <scope> 0x00 <year, 4 bytes><session name> -> zigzag varints
 //	audit                           the hash-chained audit trail

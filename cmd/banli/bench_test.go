@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -508,4 +510,66 @@ func BenchmarkWatch(b *testing.B) {
 			b.ReportMetric(float64(lat.all[n*99/100].Microseconds())/1000, "watch-p99-ms")
 		}
 	})
+}
+
+// BenchmarkWebhooks measures creates at 64 clients with no webhook and
+// with 3 webhooks delivering every event to receivers on loopback (which
+// must not slow them), and the delivery latency under that load: from a
+// create's answer to its event's arrival at each receiver (hook-p50-ms,
+// hook-p99-ms), measured after the creates end.
+func BenchmarkWebhooks(b *testing.B) {
+	var acked sync.Map // case name -> when its create was answered
+	var lat latencies
+	var arrived atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct {
+			Data struct{ Resource, Action string }
+		}
+		if err := json.NewDecoder(r.Body).Decode(&p); err == nil && p.Data.Action == "CreateProposal" {
+			if at, ok := acked.Load(p.Data.Resource); ok {
+				lat.add(max(0, time.Since(at.(time.Time))))
+			}
+			arrived.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	run := func(b *testing.B, hooks int) {
+		f := newFixture(b, func(c *server.Config) { c.WebhookAllow = mustAllow(receiver.URL + "/") })
+		for i := range hooks {
+			must(banliv1.NewWebhookServiceClient(f.conn).CreateWebhook(as(f.adminKey), &banliv1.CreateWebhookRequest{
+				Webhook: &banliv1.Webhook{Url: fmt.Sprintf("%s/hook/%d", receiver.URL, i)}}))(b)
+		}
+		acked.Clear()
+		lat.mu.Lock()
+		lat.all = nil
+		lat.mu.Unlock()
+		arrived.Store(0)
+		start := time.Now()
+		parallel(b, 64, func(i int64) {
+			p, err := f.proposals.CreateProposal(office, benchProposal(f, i))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			acked.Store(p.GetName(), time.Now())
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+		if hooks == 0 {
+			return
+		}
+		b.StopTimer()
+		for deadline := time.Now().Add(30 * time.Second); arrived.Load() < int64(hooks*b.N) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		lat.mu.Lock()
+		defer lat.mu.Unlock()
+		slices.Sort(lat.all)
+		if n := len(lat.all); n > 0 {
+			b.ReportMetric(float64(lat.all[n/2].Microseconds())/1000, "hook-p50-ms")
+			b.ReportMetric(float64(lat.all[n*99/100].Microseconds())/1000, "hook-p99-ms")
+		}
+	}
+	b.Run("creates/0-webhooks", func(b *testing.B) { run(b, 0) })
+	b.Run("creates/3-webhooks", func(b *testing.B) { run(b, 3) })
 }

@@ -20,7 +20,7 @@ var actionsZH = map[string]string{
 	"CorrectReplyCategory": "更正答复类别", "DelegateAssignment": "转办", "RecordDelivery": "送达答复", "SaveReplyDraft": "保存答复草稿",
 	"ReturnReplyDraft": "退回答复草稿", "RecordCollectiveReview": "集体评议", "CountersignReply": "会签",
 	"SubmitReply (to the office's review)": "签发答复，待交办机构审核", "ReviewReply (accept)": "交办机构审核通过答复",
-	"ReviewReply (return for re-handling)": "交办机构退回重办", "RecordReminder": "催办", "RequestExtension": "申请延期",
+	"ReviewReply (return for re-handling)": "交办机构退回重办", "RecordReminder": "催办", "NoticeOverdue": "超期提醒", "RequestExtension": "申请延期",
 	"DecideExtension (approve)": "同意延期", "DecideExtension (refuse)": "不同意延期", "ReportFollowUp": "报告跟踪办理进展",
 	"ReportFollowUp (final reply)": "报告跟踪办理结果（已解决）", "CloseFollowUp": "跟踪办理销号", "CarryOverFollowUp (a new year)": "转入新年度跟踪办理",
 	"RecomputeDeadlines": "重新计算办理期限", "RecomputeDeadlines (queued)": "安排重新计算办理期限",

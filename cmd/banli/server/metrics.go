@@ -82,6 +82,14 @@ func (m *metrics) watch(db store.Backend, srv *service.Server) {
 			st, _ := srv.GetReplicationStatus(context.Background(), nil)
 			return float64(st.GetLagEvents())
 		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_webhook_pending_deliveries", Help: "Webhook deliveries not yet made: posting, waiting for a retry, or behind an earlier event of their case."}, func() float64 {
+			pending, _ := srv.WebhookBacklog()
+			return float64(pending)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_webhook_dead_letters", Help: "Webhook deliveries given up after their last attempt, kept for redelivery."}, func() float64 {
+			_, dead := srv.WebhookBacklog()
+			return float64(dead)
+		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "banli_standby_lag_seconds", Help: "How far behind the primary a standby is in time (0 when caught up)."}, func() float64 {
 			st, _ := srv.GetReplicationStatus(context.Background(), nil)
 			return st.GetLagSeconds()

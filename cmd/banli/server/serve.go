@@ -261,7 +261,8 @@ func releaseMappedPages(ctx context.Context, db store.MappedPages, log *slog.Log
 // runScheduledSteps takes the steps the server takes by itself, now and
 // then every interval, until ctx ends: it closes the rating periods that
 // have ended, marks the publications whose period ended as overdue,
-// carries the open follow-ups into a new year, and finishes
+// carries the open follow-ups into a new year, announces the parts whose
+// deadline passed (as events, for webhooks), and finishes
 // any deadline recompute a crash or a restart cut off. A standby
 // takes none; once promoted, it does.
 func runScheduledSteps(ctx context.Context, srv *service.Server, every time.Duration, log *slog.Logger) {
@@ -276,6 +277,7 @@ func runScheduledSteps(ctx context.Context, srv *service.Server, every time.Dura
 			{"marked publications overdue", srv.ClosePublicationPeriods},
 			{"carried follow-ups into the new year", srv.CarryOverFollowUps},
 			{"recomputed deadlines (a policy amended or a calendar loaded)", srv.RunRecomputes},
+			{"announced parts overdue", srv.NoticeOverdue},
 		} {
 			n, err := step.run(ctx)
 			switch {
