@@ -56,6 +56,9 @@ type Options struct {
 	// WebhookRetryBase is the wait after a delivery's first failure; 0
 	// means about 3 minutes (tests shorten it).
 	WebhookRetryBase time.Duration
+	// WebhookRate caps the posts a second of all webhooks together; 0
+	// means DefaultWebhookRate.
+	WebhookRate float64
 }
 
 // DefaultSendTimeout is Options.SendTimeout's default.
@@ -146,7 +149,7 @@ func New(st store.Backend, opts Options) (*Server, error) {
 		files:        opts.Files,
 		webhookAllow: opts.WebhookAllow,
 	}
-	s.hooks = newWebhookRunner(s, opts.WebhookRetryBase)
+	s.hooks = newWebhookRunner(s, opts.WebhookRetryBase, opts.WebhookRate)
 	return s, nil
 }
 

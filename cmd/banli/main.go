@@ -136,6 +136,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&cfg.AuditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.BoolVar(&cfg.publicFeed, "public-feed", true, "serve the public disclosure feed of published replies (/v1/public/replies), which needs no sign-in")
+	fs.Float64Var(&cfg.WebhookRate, "webhook-rate", service.DefaultWebhookRate, "posts a second all webhooks together may make; a burst of writes beyond it is delivered after the burst")
 	fs.StringVar(&cfg.webhookAllow, "webhook-allow", "", "URL prefixes webhooks may post to, separated by commas, e.g. https://sms.example.gov.cn/hooks/,https://*.platform.example.cn/ (none: no webhooks)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: banli serve [flags]\n\nEach flag may also be set as BANLI_<NAME> (e.g. BANLI_GRPC_ADDR).\n\nflags:")
@@ -167,6 +168,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 		return cfg, fmt.Errorf("-webhook-allow: %w", err)
 	}
 	cfg.WebhookAllow = allow
+	if cfg.WebhookRate <= 0 {
+		return cfg, errors.New("-webhook-rate must be positive")
+	}
 	if cfg.RateLimit < 0 || cfg.RateBurst < 0 {
 		return cfg, errors.New("-rate-limit and -rate-burst must not be negative")
 	}

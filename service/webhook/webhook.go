@@ -168,7 +168,7 @@ func NewPoster() *Poster {
 		},
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: Timeout,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConnsPerHost:   64, // every webhook of a host at once (8 posts each), kept alive
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}

@@ -62,6 +62,9 @@ type Config struct {
 	// WebhookRetryBase is the wait after a delivery's first failure; 0 is
 	// the service's default. Only tests set it.
 	WebhookRetryBase time.Duration
+	// WebhookRate caps the posts a second of all webhooks together
+	// (-webhook-rate); 0 is the service's default.
+	WebhookRate float64
 
 	// Now is the service's clock; nil is the wall clock. Only tests set it.
 	Now func() time.Time

@@ -16,6 +16,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -102,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv, err := service.New(db, service.Options{
 		Now: cfg.Now, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, MaxStreamsPerAccount: cfg.MaxStreamsPerAccount,
 		SendTimeout: cfg.SendTimeout, SpoolDir: filepath.Dir(cfg.DataPath), Files: files, PublicFeedOff: cfg.PublicFeedOff,
-		WebhookAllow: cfg.WebhookAllow, WebhookRetryBase: cfg.WebhookRetryBase,
+		WebhookAllow: cfg.WebhookAllow, WebhookRetryBase: cfg.WebhookRetryBase, WebhookRate: cfg.WebhookRate,
 	})
 	if err != nil {
 		return err
@@ -169,7 +170,8 @@ func Run(ctx context.Context, cfg Config) error {
 	deliveriesCtx, stopDeliveries := context.WithCancel(ctx)
 	deliveriesDone := make(chan struct{})
 	go func() { srv.DeliverWebhooks(deliveriesCtx); close(deliveriesDone) }()
-	defer func() { stopDeliveries(); <-deliveriesDone }()
+	stopDelivering := sync.OnceFunc(func() { stopDeliveries(); <-deliveriesDone })
+	defer stopDelivering()
 
 	rest, gatewayConn, err := gateway.New(gatewayLis.DialContext, maxMessageBytes)
 	if err != nil {
@@ -233,6 +235,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-shutdownCtx.Done():
 		grpcServer.Stop()
 	}
+	stopDelivering()
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("close data file: %w", err)
 	}
