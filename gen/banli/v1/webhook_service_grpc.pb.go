@@ -59,7 +59,10 @@ const (
 // with a fifth either way at random, up to 10 attempts over about 24 hours;
 // then the delivery is a dead letter (WEBHOOK_DELIVERY_STATE_DEAD), listed
 // by ListWebhookDeliveries and posted again by RedeliverWebhookDeliveries,
-// and the resource's later events go on. Deliveries never hold up a write.
+// and the resource's later events go on. Deliveries never hold up a write:
+// all webhooks together post at most the operator's rate (`-webhook-rate`,
+// 300 a second by default), and a burst of writes beyond it is delivered
+// after the burst.
 //
 // The operator names the URLs webhooks may use (`-webhook-allow`); without
 // it, webhooks cannot be created. A receiver whose name resolves to a
@@ -210,7 +213,10 @@ func (c *webhookServiceClient) RedeliverWebhookDeliveries(ctx context.Context, i
 // with a fifth either way at random, up to 10 attempts over about 24 hours;
 // then the delivery is a dead letter (WEBHOOK_DELIVERY_STATE_DEAD), listed
 // by ListWebhookDeliveries and posted again by RedeliverWebhookDeliveries,
-// and the resource's later events go on. Deliveries never hold up a write.
+// and the resource's later events go on. Deliveries never hold up a write:
+// all webhooks together post at most the operator's rate (`-webhook-rate`,
+// 300 a second by default), and a burst of writes beyond it is delivered
+// after the burst.
 //
 // The operator names the URLs webhooks may use (`-webhook-allow`); without
 // it, webhooks cannot be created. A receiver whose name resolves to a
