@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -635,4 +636,47 @@ func TestSMSGatewayHearsRemindersAndOverdueParts(t *testing.T) {
 		!a.GetOverdueNoticedDueTime().AsTime().Equal(due) || notice.GetDescriptionZh() == "" {
 		t.Errorf("the notice: %v", notice)
 	}
+}
+
+// TestWebhooksStopBeforeTheDataFile: on SIGTERM while deliveries are
+// under way, each webhook writes where it got to before the data file
+// closes, and after a restart every event is delivered.
+func TestWebhooksStopBeforeTheDataFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	r := newReceiver(t)
+	data := filepath.Join(t.TempDir(), "banli.db")
+	env := "BANLI_WEBHOOK_ALLOW=" + r.srv.URL + "/hooks/"
+	p := startProcess(t, data, env)
+	conn := p.dial(t)
+	session := must(banliv1.NewSessionServiceClient(conn).CreateSession(office, &banliv1.CreateSessionRequest{Session: &banliv1.Session{
+		Body: banliv1.Body_BODY_CPPCC, Level: banliv1.Level_LEVEL_CITY, Term: 7, Meeting: 1, Year: 2021, DisplayName: "stop"}}))(t).GetName()
+	created := must(banliv1.NewWebhookServiceClient(conn).CreateWebhook(office, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: r.url()}}))(t)
+	r.trust(t, created.GetSecret())
+	proposals := banliv1.NewProposalServiceClient(conn)
+	for i := range 50 {
+		must(proposals.CreateProposal(office, &banliv1.CreateProposalRequest{Proposal: &banliv1.Proposal{
+			Session: session, Kind: banliv1.ProposalKind_PROPOSAL_KIND_CPPCC_PROPOSAL, Number: fmt.Sprintf("S%d", i),
+			Period: banliv1.SubmissionPeriod_SUBMISSION_PERIOD_DURING_MEETING, Title: "关于停机的提案", Content: "一、……",
+			Proposers: []*banliv1.Proposer{{Type: banliv1.ProposerType_PROPOSER_TYPE_PERSON, DisplayName: "王委员"}},
+		}}))(t)
+	}
+	conn.Close()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+	<-p.logDone
+	for _, line := range p.log {
+		if strings.Contains(line, "webhooks:") {
+			t.Errorf("on the way out: %s", line)
+		}
+	}
+	p = startProcess(t, data, env)
+	conn = p.dial(t)
+	defer conn.Close()
+	latest := must(banliv1.NewEventServiceClient(conn).ListEvents(office, &banliv1.ListEventsRequest{PageSize: 1}))(t).GetLatestSequence()
+	want := int(latest - created.GetWebhook().GetStartSequence())
+	waitFor(t, func() bool { return len(r.sequences()) == want })
 }
