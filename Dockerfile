@@ -5,7 +5,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/banli ./cmd/banli \
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/banli/banli/cmd/banli/build.version=${VERSION}" -o /out/banli ./cmd/banli \
  && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot

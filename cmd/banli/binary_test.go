@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -32,7 +33,8 @@ func binary(t *testing.T) string {
 			return
 		}
 		builtPath = filepath.Join(dir, "banli")
-		if out, err := exec.Command("go", "build", "-o", builtPath, ".").CombinedOutput(); err != nil {
+		// -buildvcs=auto: the commit stamped, as a release build has it.
+		if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", builtPath, ".").CombinedOutput(); err != nil {
 			buildErr = &buildError{err: err, out: string(out)}
 		}
 	})
@@ -115,4 +117,24 @@ func (p *process) dialActing(t *testing.T) (*grpc.ClientConn, *load.ActingClient
 	}
 	acting.Attach(conn)
 	return conn, acting
+}
+
+// TestVersionNamesTheBuild: `banli version` and `banli --version` name
+// the version and the commit the binary was built from (the test builds
+// it in this checkout, which stamps the commit), and the Go it was built
+// with.
+func TestVersionNamesTheBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	line := regexp.MustCompile(`^banli \S+ \(commit ([0-9a-f]{12}(\+changes)?|unknown)(, \S+)?, go1\.\S+\)\n$`)
+	for _, arg := range []string{"version", "--version", "-version"} {
+		out, err := exec.Command(binary(t), arg).Output()
+		if err != nil || !line.Match(out) {
+			t.Errorf("banli %s: %q, %v", arg, out, err)
+		}
+		if _, err := exec.LookPath("git"); err == nil && strings.Contains(string(out), "commit unknown") {
+			t.Errorf("banli %s: %q names no commit, built in a git checkout", arg, out)
+		}
+	}
 }

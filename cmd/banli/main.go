@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/banli/banli/cmd/banli/build"
 	"github.com/banli/banli/cmd/banli/cli"
 	"github.com/banli/banli/cmd/banli/datatool"
 	"github.com/banli/banli/cmd/banli/load"
@@ -38,15 +39,15 @@ import (
 	"github.com/banli/banli/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args[0] = "version"
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
@@ -70,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		return load.BenchCommand(args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "banli", version)
+		fmt.Fprintln(stdout, build.Read())
 		return 0
 	case "help":
 		fmt.Fprintln(stdout, usage)
@@ -97,7 +98,8 @@ const usage = `usage:
   banli seed [-cases N]   fill a running server with realistic cases (-addr)
   banli bench             drive a running server with a realistic mix and report
                           throughput and p50/p95/p99 (-transport grpc|rest, -clients, -duration)
-  banli version           print the version`
+  banli version           print the version, the commit and the Go it was built with
+                          (also banli --version)`
 
 // serveFlags are the flags of `banli serve`: the server's Config, and how
 // it logs.
@@ -201,7 +203,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	cfg.Log, cfg.Version = log, version
+	cfg.Log, cfg.Build = log, build.Read()
 	err = server.Run(ctx, cfg.Config)
 	if errors.Is(err, store.ErrLocked) {
 		fmt.Fprintf(stderr, "banli: %v\nAnother banli (or other program) has %s open. Stop it, or give this one its own file with -data or BANLI_DATA.\n", err, cfg.DataPath)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/banli/banli/cmd/banli/build"
 	"github.com/banli/banli/cmd/banli/dial"
 	"github.com/banli/banli/service/webhook"
 	"github.com/banli/banli/store"
@@ -31,8 +32,8 @@ type Config struct {
 	HTTPAddr string
 	// Log receives the call log and the server's own lines.
 	Log *slog.Logger
-	// Version is the build's version, for the log.
-	Version string
+	// Build is the binary's build, for the log and the metrics.
+	Build build.Info
 
 	ShutdownTimeout time.Duration
 	LockTimeout     time.Duration

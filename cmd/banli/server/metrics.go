@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/banli/banli/cmd/banli/build"
 	"github.com/banli/banli/service"
 	"github.com/banli/banli/store"
 )
@@ -95,6 +96,18 @@ func (m *metrics) watch(db store.Backend, srv *service.Server) {
 			return st.GetLagSeconds()
 		}),
 	)
+}
+
+// build reports the binary's build as banli_build_info, always 1, with
+// the version, commit and Go version as labels (the convention of
+// Prometheus' own build_info).
+func (m *metrics) build(b build.Info) {
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "banli_build_info", Help: "The running build: its version, commit and Go version, as labels; always 1.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "commit": b.ShortCommit(), "goversion": b.GoVersion},
+	})
+	info.Set(1)
+	m.registry.MustRegister(info)
 }
 
 // casesCollector reports cases by state from the statistics counters.

@@ -144,6 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 	reflection.Register(grpcServer)
 	m.grpc.InitializeMetrics(grpcServer)
 	m.watch(db, srv)
+	m.build(cfg.Build)
 	if cfg.DebugAddr != "" {
 		debug := &http.Server{Addr: cfg.DebugAddr, Handler: pprofRoutes(), ReadHeaderTimeout: 10 * time.Second}
 		go debug.ListenAndServe()
@@ -208,7 +209,7 @@ func Run(ctx context.Context, cfg Config) error {
 			errs <- err
 		}
 	}()
-	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConf != nil, "data", cfg.DataPath, "version", cfg.Version)
+	log.Info("banli serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConf != nil, "data", cfg.DataPath, "version", cfg.Build.Version, "commit", cfg.Build.ShortCommit())
 	if cfg.Ready != nil {
 		cfg.Ready(Listening{GRPCAddr: grpcLis.Addr().String(), HTTPAddr: httpLis.Addr().String(), Backend: db})
 	}
