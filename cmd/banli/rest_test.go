@@ -226,3 +226,61 @@ func TestOpenAPIAndProbes(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTSaysWhatIsWrong: a body with a member the API does not define
+// names it by its path, a body that is not JSON says at which byte it
+// breaks, and a method a path does not take is 405 with Allow.
+func TestRESTSaysWhatIsWrong(t *testing.T) {
+	f := newFixture(t)
+	violation := func(body string) (field, description string) {
+		t.Helper()
+		code, out := f.restRaw(t, f.adminKey, "POST", "/v1/sessions", body)
+		var st struct {
+			Details []struct {
+				FieldViolations []struct{ Field, Description string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &st); code != http.StatusBadRequest || err != nil {
+			t.Fatalf("%s: HTTP %d %s", body, code, out)
+		}
+		for _, d := range st.Details {
+			for _, v := range d.FieldViolations {
+				return v.Field, v.Description
+			}
+		}
+		t.Fatalf("%s: no field violation in %s", body, out)
+		return "", ""
+	}
+	for body, want := range map[string]string{
+		`{"bogus":1}`:                          "session.bogus",
+		`{"displayName":"x","policy":{"x":1}}`: "session.policy.x",
+		`{"policy":{"ratingRule":{"zz":2}}}`:   "session.policy.ratingRule",
+	} {
+		if field, _ := violation(body); field != want {
+			t.Errorf("%s names %q, want %q", body, field, want)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"displayName":`:      "byte 15 of 15",
+		`{"displayName":"a",}`: "byte 20 of 20",
+	} {
+		if field, description := violation(body); field != "session" || !strings.Contains(description, want) {
+			t.Errorf("%s: %s: %s, want the byte (%s)", body, field, description, want)
+		}
+	}
+	for path, allow := range map[string]string{"/v1/sessions": "GET, POST", "/v1/proposals/7:assign": "POST", "/v1/proposals/7/events": "GET"} {
+		req, _ := http.NewRequest("DELETE", "http://"+f.addrs.HTTPAddr+path, nil)
+		if path == "/v1/proposals/7/events" {
+			req.Method = "PATCH"
+		}
+		req.Header.Set("Authorization", "Bearer "+f.adminKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != allow {
+			t.Errorf("%s %s: HTTP %d, Allow %q; want 405, Allow %q", req.Method, path, resp.StatusCode, resp.Header.Get("Allow"), allow)
+		}
+	}
+}

@@ -92,6 +92,15 @@ func (d strictDecoder) Decode(v any) error {
 		service.AddUndecodableFieldMark(m, field, "is not valid UTF-8: send text as UTF-8 (not GBK or another encoding)")
 		return nil
 	}
+	if field, found := unknownMember(d.body, m.ProtoReflect().Descriptor()); found {
+		proto.Reset(m)
+		service.AddUndecodableFieldMark(m, field, "is no field of the API: its JSON names are lowerCamelCase, as the OpenAPI document gives them")
+		return nil
+	}
+	if why, found := syntaxError(d.body); found {
+		service.MarkUndecodable(m, why)
+		return nil
+	}
 	service.MarkUndecodable(m, err.Error())
 	return nil
 }
@@ -187,6 +196,7 @@ func isQueryField(md protoreflect.MessageDescriptor, key string) bool {
 func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*runtime.ServeMux, *grpc.ClientConn, error) {
 	mux := runtime.NewServeMux(
 		runtime.SetQueryParameterParser(&markingQueryParser{}),
+		runtime.WithRoutingErrorHandler(routingErrors),
 		// JSON uses lowerCamelCase field names and enum value names, the
 		// protobuf JSON mapping; unknown fields are refused, not dropped.
 		// (google.api.HttpBody responses, the backup download, pass through
