@@ -28,7 +28,7 @@ func auditRecord(ctx context.Context, method string, req proto.Message, now time
 		Time:   timestamppb.New(now),
 		Actor:  Actor(ctx),
 		Method: method,
-		Source: source(ctx),
+		Source: Source(ctx),
 	}
 	if c, ok := CallerFrom(ctx); ok {
 		rec.Role = c.Role.String()
@@ -131,10 +131,10 @@ func auditTarget(req proto.Message) string {
 	return ""
 }
 
-// source is where a call came from: the REST caller's address when the
+// Source is where a call came from: the REST caller's address when the
 // call came through Banli's own gateway, else the gRPC peer. Headers a
 // client sends (X-Forwarded-For and the like) are never believed.
-func source(ctx context.Context) string {
+func Source(ctx context.Context) string {
 	if src := gatewayValue(ctx, GatewaySourceHeader); src != "" {
 		return src
 	}

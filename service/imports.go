@@ -156,7 +156,7 @@ func (s *Server) importBatch(ctx context.Context, method string, req *banliv1.Im
 			return nil, errDiscard
 		}
 		tx.AppendAudit(&banliv1.AuditRecord{
-			Time: timestamppb.New(now), Actor: Actor(ctx), Method: method, Outcome: "OK", Source: source(ctx),
+			Time: timestamppb.New(now), Actor: Actor(ctx), Method: method, Outcome: "OK", Source: Source(ctx),
 			Target: fmt.Sprintf("%d rows", len(req.GetRows())),
 		})
 		return &banliv1.ImportProposalsResponse{}, nil

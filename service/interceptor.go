@@ -231,7 +231,7 @@ func (s *Server) auditAfter(ctx context.Context, c *Caller, method string, req p
 
 // sourceHost is the caller's address without its port.
 func sourceHost(ctx context.Context) string {
-	src := source(ctx)
+	src := Source(ctx)
 	if host, _, err := net.SplitHostPort(src); err == nil {
 		return host
 	}

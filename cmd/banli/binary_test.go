@@ -3,18 +3,22 @@ package main
 import (
 	"bufio"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/banli/banli/cmd/banli/load"
+	banliv1 "github.com/banli/banli/gen/banli/v1"
 )
 
 var (
@@ -135,6 +139,77 @@ func TestVersionNamesTheBuild(t *testing.T) {
 		}
 		if _, err := exec.LookPath("git"); err == nil && strings.Contains(string(out), "commit unknown") {
 			t.Errorf("banli %s: %q names no commit, built in a git checkout", arg, out)
+		}
+	}
+}
+
+// TestLogsNeverGoQuiet: a call refused at sign-in, one the access table
+// refuses, a stream, and a REST call each leave a line, the REST call's
+// with the client's own address, every latency in a unit people read.
+func TestLogsNeverGoQuiet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	p := startProcess(t, filepath.Join(t.TempDir(), "banli.db"))
+	conn := p.dial(t)
+	adminKey := readAdminKey(t, p.data)
+	must(banliv1.NewSessionServiceClient(conn).ListSessions(office, &banliv1.ListSessionsRequest{}))(t)
+	bad, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	_, err = banliv1.NewSessionServiceClient(bad).ListSessions(as("banli_nobody_wrong"), &banliv1.ListSessionsRequest{})
+	wantCode(t, err, codes.Unauthenticated, "")
+	auditor := must(banliv1.NewAccountServiceClient(bad).CreateAccount(as(adminKey), &banliv1.CreateAccountRequest{
+		AccountId: "auditor", Account: &banliv1.Account{DisplayName: "审计", Role: banliv1.Role_ROLE_AUDITOR}}))(t)
+	auditorKey := auditor.GetKey()
+	_, err = banliv1.NewSessionServiceClient(bad).CreateSession(as(auditorKey), &banliv1.CreateSessionRequest{})
+	wantCode(t, err, codes.PermissionDenied, "")
+	stream, err := banliv1.NewEventServiceClient(conn).WatchEvents(office, &banliv1.WatchEventsRequest{HeartbeatSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Recv()
+	conn.Close()
+	req, _ := http.NewRequest("GET", "http://"+p.httpAddr+"/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	<-p.logDone
+	find := func(what string, parts ...string) string {
+		t.Helper()
+		for _, line := range p.log {
+			if !strings.Contains(line, "msg=rpc") {
+				continue
+			}
+			all := true
+			for _, part := range parts {
+				all = all && strings.Contains(line, part)
+			}
+			if all {
+				return line
+			}
+		}
+		t.Errorf("no log line of %s (%q)", what, parts)
+		return ""
+	}
+	find("a failed sign-in", "method=/banli.v1.SessionService/ListSessions", "code=Unauthenticated")
+	find("a refusal by the access table", "method=/banli.v1.SessionService/CreateSession", "code=PermissionDenied")
+	find("a stream", "method=/banli.v1.EventService/WatchEvents")
+	rest := find("a REST call", "method=/banli.v1.SessionService/ListSessions", "code=OK", "actor=accounts/admin", "peer=127.0.0.1:")
+	if strings.Contains(rest, "bufconn") || strings.Contains(rest, "pipe") {
+		t.Errorf("the REST call names the gateway, not its client: %s", rest)
+	}
+	latency := regexp.MustCompile(` latency=[0-9.]+(ns|µs|ms|s) `)
+	for _, line := range p.log {
+		if strings.Contains(line, "msg=rpc") && !latency.MatchString(line) {
+			t.Errorf("a latency people cannot read: %s", line)
 		}
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -114,8 +113,10 @@ func Run(ctx context.Context, cfg Config) error {
 	// (service.ConvertErrors), so that every interceptor sees statuses.
 	// Every error gets its message for people (service.LocalizeErrors)
 	// just inside the metrics, outside everything that can refuse a call.
-	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), service.RecoverPanics()}
-	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), service.RecoverStreamPanics()}
+	// logRefusals, outside sign-in and the access table, logs the calls
+	// they refuse, which never reach logCalls (which names the caller).
+	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), logRefusals(log), service.RecoverPanics()}
+	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), logStreamRefusals(log), service.RecoverStreamPanics()}
 	if !cfg.WithoutAuth {
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
@@ -435,6 +436,44 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
+// loggedKey marks a call's context with whether logCall wrote its line.
+type loggedKey struct{}
+
+// logRefusals logs the calls refused before logCalls saw them (at sign-in,
+// by the rate limit or the access table), so that no call goes unlogged.
+func logRefusals(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		logged := new(bool)
+		start := time.Now()
+		resp, err := handler(context.WithValue(ctx, loggedKey{}, logged), req)
+		if !*logged {
+			logCall(ctx, log, info.FullMethod, start, err)
+		}
+		return resp, err
+	}
+}
+
+// logStreamRefusals is logRefusals for streams.
+func logStreamRefusals(log *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		logged := new(bool)
+		start := time.Now()
+		err := handler(srv, &streamWithContext{ss, context.WithValue(ss.Context(), loggedKey{}, logged)})
+		if !*logged {
+			logCall(ss.Context(), log, info.FullMethod, start, err)
+		}
+		return err
+	}
+}
+
+// streamWithContext is a stream whose context carries more.
+type streamWithContext struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *streamWithContext) Context() context.Context { return s.ctx }
+
 // logStreams logs every stream when it ends, as logCalls logs a call.
 func logStreams(log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -448,10 +487,20 @@ func logStreams(log *slog.Logger) grpc.StreamServerInterceptor {
 // logCall writes a call's log line; a failure inside the server is an
 // error, the rest information.
 func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+	logged, marked := ctx.Value(loggedKey{}).(*bool)
+	if marked {
+		*logged = true
+	}
 	st := status.Convert(err)
 	level := slog.LevelInfo
-	if code := st.Code(); code == codes.Internal || code == codes.Unknown || code == codes.Unavailable {
+	switch code := st.Code(); {
+	case code == codes.Internal || code == codes.Unknown || code == codes.Unavailable:
 		level = slog.LevelError
+	case code == codes.ResourceExhausted && !marked:
+		// Refused by the rate limit before the call: a flood's lines
+		// would drown the log (the metrics count them), as they would
+		// the audit trail.
+		level = slog.LevelDebug
 	}
 	if !log.Enabled(ctx, level) {
 		return
@@ -459,11 +508,12 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 	attrs := []slog.Attr{
 		slog.String("method", method),
 		slog.String("code", st.Code().String()),
-		slog.Duration("latency", time.Since(start)),
+		// A duration people read (1.234ms), in text and JSON alike.
+		slog.String("latency", time.Since(start).Round(time.Microsecond).String()),
 		slog.String("actor", service.Actor(ctx)),
 	}
-	if p, ok := peer.FromContext(ctx); ok {
-		attrs = append(attrs, slog.String("peer", p.Addr.String()))
+	if src := service.Source(ctx); src != "" {
+		attrs = append(attrs, slog.String("peer", src)) // a REST caller's own address, not the gateway's
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", st.Message()))
