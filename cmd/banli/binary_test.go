@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -12,10 +13,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/banli/banli/cmd/banli/load"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
@@ -72,7 +75,7 @@ var servingLine = regexp.MustCompile(`msg="banli serving" grpc=(\S+) http=(\S+)`
 func startProcess(t *testing.T, data string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), append([]string{"BANLI_DATA=" + data, "BANLI_GRPC_ADDR=127.0.0.1:0", "BANLI_HTTP_ADDR=127.0.0.1:0", "BANLI_RATE_LIMIT=0"}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"BANLI_DATA=" + data, "BANLI_GRPC_ADDR=127.0.0.1:0", "BANLI_HTTP_ADDR=127.0.0.1:0", "BANLI_RATE_LIMIT=0", "BANLI_DRAIN_DELAY=0"}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -212,4 +215,50 @@ func TestLogsNeverGoQuiet(t *testing.T) {
 			t.Errorf("a latency people cannot read: %s", line)
 		}
 	}
+}
+
+// TestDrainSaysNotReadyFirst: gRPC health answers for each service; on
+// SIGTERM /readyz turns 503 while the server still answers, and the
+// listeners close after -drain-delay.
+func TestDrainSaysNotReadyFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	p := startProcess(t, filepath.Join(t.TempDir(), "banli.db"), "BANLI_DRAIN_DELAY=2s")
+	conn := p.dial(t)
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
+	for _, service := range []string{"", "banli.v1.ProposalService", "banli.v1.WebhookService"} {
+		if got, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: service}); err != nil || got.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health of %q: %v, %v", service, got, err)
+		}
+	}
+	ready := func() int {
+		resp, err := http.Get("http://" + p.httpAddr + "/readyz")
+		if err != nil {
+			return 0 // refused: the listener is closed
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ready(); code != http.StatusOK {
+		t.Fatalf("/readyz before: %d", code)
+	}
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	saw503 := false
+	for time.Since(start) < 10*time.Second {
+		code := ready()
+		if code == http.StatusServiceUnavailable {
+			saw503 = true
+		}
+		if code == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !saw503 || time.Since(start) < 1500*time.Millisecond {
+		t.Errorf("/readyz said 503: %v; the listener closed after %s, want about 2 s", saw503, time.Since(start))
+	}
+	p.cmd.Wait()
 }

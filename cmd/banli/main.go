@@ -121,6 +121,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: DEBUG, INFO, WARN or ERROR")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight calls may run after SIGTERM")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", 5*time.Second, "after SIGTERM, how long /readyz answers 503 while the listeners still serve, before they close (0: close at once)")
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", time.Second, "how long to wait for another process to release the data file")
 	fs.StringVar(&cfg.Follow, "follow", "", "run as a standby of the primary at this gRPC address (read-only until promoted)")
 	fs.StringVar(&cfg.FollowDial.TokenFile, "follow-token-file", "", "with -follow: a file holding the API key of a standby (or admin) account on the primary")

@@ -36,7 +36,10 @@ type Config struct {
 	Build build.Info
 
 	ShutdownTimeout time.Duration
-	LockTimeout     time.Duration
+	// DrainDelay is how long the server answers NOT_SERVING (/readyz 503)
+	// after SIGTERM before its listeners close (-drain-delay).
+	DrainDelay  time.Duration
+	LockTimeout time.Duration
 	// Follow, if set, runs a standby of the primary at this gRPC address,
 	// dialled with FollowDial's credentials.
 	Follow     string

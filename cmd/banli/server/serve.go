@@ -142,6 +142,11 @@ func Run(ctx context.Context, cfg Config) error {
 	srv.Register(grpcServer)
 	healthServer := health.NewServer()
 	healthpb.RegisterHealthServer(grpcServer, healthServer)
+	// Each service answers for itself, as gRPC health clients ask by
+	// service name; "" answers for the server.
+	for name := range grpcServer.GetServiceInfo() {
+		healthServer.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
 	reflection.Register(grpcServer)
 	m.grpc.InitializeMetrics(grpcServer)
 	m.watch(db, srv)
@@ -223,6 +228,13 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Error("listener failed; shutting down", "error", serveErr)
 	}
 	healthServer.Shutdown()
+	if cfg.DrainDelay > 0 {
+		// /readyz and gRPC health say NOT_SERVING while the listeners
+		// still answer, so that a load balancer stops sending calls
+		// before they close.
+		log.Info("shutting down: not ready, still serving", "for", cfg.DrainDelay)
+		time.Sleep(cfg.DrainDelay)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	// REST first: its in-flight calls are gRPC calls that must still be served.
