@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,7 +44,38 @@ func TestClientCommands(t *testing.T) {
 		t.Errorf("get of a missing case: %d %s", code, errs.String())
 	}
 	errs.Reset()
-	if code := run([]string{"get", p.GetName(), "-addr", f.addrs.GRPCAddr}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "Unauthenticated") {
-		t.Errorf("get without a key: %d %s", code, errs.String())
+	if code := run([]string{"get", p.GetName(), "-addr", f.addrs.GRPCAddr}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "BANLI_TOKEN") || !strings.Contains(errs.String(), "-token-file") {
+		t.Errorf("get without a key: %d %s, want it to say where a key goes", code, errs.String())
+	}
+	// Flags before the name, as after it.
+	var got strings.Builder
+	if code := run([]string{"get", "-addr", f.addrs.GRPCAddr, "-token-file", office, p.GetName()}, &got, new(strings.Builder)); code != 0 || !strings.Contains(got.String(), p.GetName()) {
+		t.Errorf("get with the flags first: %d %s", code, got.String())
+	}
+	errs.Reset()
+	if code := run([]string{"get", "-addr", f.addrs.GRPCAddr, p.GetName(), "proposals/2"}, new(strings.Builder), &errs); code != 2 || !strings.Contains(errs.String(), "usage: banli get NAME") {
+		t.Errorf("get of two names: %d %s", code, errs.String())
+	}
+}
+
+// TestClientWarnsOfAnOpenKeyFile: a key file others may read works, with
+// a warning that says how to close it.
+func TestClientWarnsOfAnOpenKeyFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	f := newFixture(t)
+	key := filepath.Join(t.TempDir(), "office.key")
+	if err := os.WriteFile(key, []byte(f.officeKey(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd := exec.Command(binary(t), "list", "-addr", f.addrs.GRPCAddr, "-token-file", key)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "readable by others (mode 0644); chmod 600 "+key) {
+		t.Errorf("no warning: %q", stderr.String())
 	}
 }

@@ -109,17 +109,21 @@ func LifecycleCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 				Satisfaction: banliv1.Satisfaction(banliv1.Satisfaction_value["SATISFACTION_"+strings.ToUpper(*satisfaction)])})
 		}
 	}
-	// The resource name comes first, then the flags.
-	name := ""
-	if cmd != "list" {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			fmt.Fprintf(stderr, "usage: banli %s NAME [flags]\n", cmd)
-			return 2
-		}
-		name, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	// The resource name and the flags, in either order.
+	positional, err := dial.Parse(fs, args)
+	if err != nil {
 		return 2
+	}
+	name := ""
+	switch {
+	case cmd == "list" && len(positional) > 0:
+		fmt.Fprintf(stderr, "banli list takes no name (%s): filter with -session, -unit, -state or -year\n", positional[0])
+		return 2
+	case cmd != "list" && len(positional) != 1:
+		fmt.Fprintf(stderr, "usage: banli %s NAME [flags], e.g. banli %s proposals/7 (flags before or after the name)\n", cmd, cmd)
+		return 2
+	case cmd != "list":
+		name = positional[0]
 	}
 	conn, err := client.Dial()
 	if err != nil {

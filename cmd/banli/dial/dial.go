@@ -59,6 +59,9 @@ func (f *Flags) Options() ([]grpc.DialOption, error) {
 	if err != nil {
 		return nil, err
 	}
+	if key == "" && f.CertFile == "" {
+		return nil, errors.New("no API key: set BANLI_TOKEN, or -token-file (or BANLI_TOKEN_FILE) to a file holding the key, readable by you only; or sign in with -ca, -cert and -key")
+	}
 	if key != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(Bearer(key)))
 	}
@@ -100,7 +103,30 @@ func (f *Flags) Key() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("-token-file: %w", err)
 	}
+	if st, err := os.Stat(f.TokenFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(os.Stderr, "banli: warning: the key in %s is readable by others (mode %04o); chmod 600 %s\n", f.TokenFile, st.Mode().Perm(), f.TokenFile)
+	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// Parse parses args with fs, flags before, between or after the
+// arguments (banli get -addr X NAME and banli get NAME -addr X alike), and
+// returns the arguments. "--" ends the flags.
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
 }
 
 // Bearer sends an API key with every call.
