@@ -79,3 +79,19 @@ func TestClientWarnsOfAnOpenKeyFile(t *testing.T) {
 		t.Errorf("no warning: %q", stderr.String())
 	}
 }
+
+// TestHelpListsTheCommands: banli --help lists every command, not the
+// server's flags alone.
+func TestHelpListsTheCommands(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		var out strings.Builder
+		if code := run([]string{arg}, &out, new(strings.Builder)); code != 0 {
+			t.Errorf("banli %s: exit %d", arg, code)
+		}
+		for _, cmd := range []string{"banli import FILE", "banli export -o FILE", "banli backup FILE", "banli version", "banli serve -h"} {
+			if !strings.Contains(out.String(), cmd) {
+				t.Errorf("banli %s does not list %q:\n%s", arg, cmd, out.String())
+			}
+		}
+	}
+}

@@ -102,4 +102,25 @@ func TestImportCommand(t *testing.T) {
 	if after := len(must(f.proposals.ListProposals(office, &banliv1.ListProposalsRequest{PageSize: 100}))(t).GetProposals()); after != before {
 		t.Errorf("a dry run wrote %d cases", after-before)
 	}
+	// Flags after the file, as before it.
+	if code, out, _ = run(dry, "-dry-run"); !strings.Contains(out, "dry run") {
+		t.Errorf("flags after the file: exit %d, %q", code, out)
+	}
+	// The report opens in Excel on Chinese Windows as UTF-8, rows in order.
+	if !bytes.HasPrefix(rep, []byte("\xef\xbb\xbf")) {
+		t.Errorf("the report has no BOM: %q", rep[:min(len(rep), 20)])
+	}
+	// A workbook named .csv is named as what it is, not printed.
+	renamed := filepath.Join(dir, "renamed.csv")
+	os.WriteFile(renamed, []byte("PK\x03\x04\x14\x00\x06\x00binary"), 0o600)
+	if code, _, errs := run(renamed); code != 1 || !strings.Contains(errs, "is an XLSX workbook") || len(errs) > 300 {
+		t.Errorf("an XLSX named .csv: %d %q", code, errs)
+	}
+	// An export to a folder that is not there names the file asked for.
+	var errs strings.Builder
+	target := filepath.Join(dir, "missing", "ledger.xlsx")
+	if code := cli.ExportCommand([]string{"-addr", f.addrs.GRPCAddr, "-token-file", f.clientAs(t, f.officeKey(t)).TokenFile, "-o", target}, new(strings.Builder), &errs); code != 1 ||
+		!strings.Contains(errs.String(), "cannot write "+target) || strings.Contains(errs.String(), ".banli-receive") {
+		t.Errorf("export to a missing folder: %d %q", code, errs.String())
+	}
 }

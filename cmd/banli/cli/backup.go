@@ -56,7 +56,12 @@ func Backup(ctx context.Context, client *dial.Flags, path string, check func(pat
 func receiveFile(stream grpc.ServerStreamingClient[httpbody.HttpBody], path string, check func(tmp string) error) (int64, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".banli-receive-*")
 	if err != nil {
-		return 0, err
+		// Name the file asked for, not the temporary one beside it.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return 0, fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
 	var n int64

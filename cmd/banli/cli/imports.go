@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,12 +40,14 @@ func ImportCommand(args []string, stdout, stderr io.Writer) int {
 	allOrNothing := fs.Bool("all-or-nothing", false, "write each batch only if all its rows are good")
 	batch := fs.Int("batch", 1000, "rows per batch (one transaction each), 1 to 10000")
 	history := fs.Bool("history", false, "migrate cases with their history (补录): a JSONL file, one banli.v1.MigrationRow per line")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *batch < 1 || *batch > 10000 {
+	files, err := dial.Parse(fs, args)
+	if err != nil || len(files) != 1 || *batch < 1 || *batch > 10000 {
 		fmt.Fprintln(stderr, "usage: banli import [-addr host:port] [-format auto|xlsx|csv|jsonl] [-encoding auto|utf-8|gbk] [-mapping FILE] [-report FILE] [-dry-run] [-all-or-nothing] [-history] FILE")
 		return 2
 	}
+	file := files[0]
 	if *history {
-		return migrateCommand(client, fs.Arg(0), *format, *encoding, *dryRun, *report, stdout, stderr)
+		return migrateCommand(client, file, *format, *encoding, *dryRun, *report, stdout, stderr)
 	}
 	mapping := map[string]string{}
 	for k, v := range sheet.DefaultMapping {
@@ -63,8 +67,10 @@ func ImportCommand(args []string, stdout, stderr io.Writer) int {
 			mapping[strings.ToLower(strings.TrimSpace(k))] = v
 		}
 	}
-	opts := importOptions{batch: *batch, dryRun: *dryRun, allOrNothing: *allOrNothing, progress: progressPrinter(stderr)}
-	sum, err := importFile(context.Background(), client, fs.Arg(0), *format, *encoding, mapping, opts)
+	progress, endProgress := progressPrinter(stderr)
+	opts := importOptions{batch: *batch, dryRun: *dryRun, allOrNothing: *allOrNothing, progress: progress}
+	sum, err := importFile(context.Background(), client, file, *format, *encoding, mapping, opts)
+	endProgress()
 	if err != nil {
 		fmt.Fprintln(stderr, "banli import:", err)
 		return 1
@@ -80,7 +86,7 @@ func ImportCommand(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	for _, p := range sum.problems {
+	for _, p := range byRow(sum.problems) {
 		fmt.Fprintf(stderr, "row %d, %s: %s\n", p.row, p.column, p.reason)
 	}
 	if sum.conflicts+sum.invalid > 0 {
@@ -124,6 +130,9 @@ func importFile(ctx context.Context, client *dial.Flags, path, format, encoding 
 		case ".xlsx":
 			format = "xlsx"
 		}
+	}
+	if err := contentMatches(f, path, format); err != nil {
+		return nil, err
 	}
 	var rows sheet.Reader
 	switch format {
@@ -387,31 +396,57 @@ func proposerType(name string) banliv1.ProposerType {
 }
 
 // progressPrinter reports progress: one rewritten line on a terminal,
-// plain lines otherwise.
-func progressPrinter(w io.Writer) func(int) {
+// plain lines otherwise. end ends the rewritten line, so that what is
+// printed next starts a line of its own.
+func progressPrinter(w io.Writer) (progress func(int), end func()) {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	return func(rows int) {
+	printed := false
+	progress = func(rows int) {
 		if tty {
 			fmt.Fprintf(w, "\rimported %d rows", rows)
+			printed = true
 		} else if rows%10000 == 0 {
 			fmt.Fprintf(w, "imported %d rows\n", rows)
 		}
 	}
+	end = func() {
+		if printed {
+			fmt.Fprintln(w)
+			printed = false
+		}
+	}
+	return progress, end
 }
+
+// byRow is problems in the order of their rows (a batch's answers come as
+// the server decides them).
+func byRow(problems []importProblem) []importProblem {
+	sorted := slices.Clone(problems)
+	slices.SortStableFunc(sorted, func(a, b importProblem) int { return cmp.Compare(a.row, b.row) })
+	return sorted
+}
+
+// utf8BOM starts the report, so that Excel on Chinese Windows opens it as
+// UTF-8 rather than GBK.
+const utf8BOM = "\ufeff"
 
 func writeReport(path string, problems []importProblem) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
+	if _, err := io.WriteString(f, utf8BOM); err != nil {
+		f.Close()
+		return err
+	}
 	w := csv.NewWriter(f)
 	w.Write([]string{"行号 row", "列 column", "原因 reason"})
-	for _, p := range problems {
+	for _, p := range byRow(problems) {
 		w.Write([]string{fmt.Sprint(p.row), p.column, p.reason})
 	}
 	w.Flush()
@@ -752,4 +787,23 @@ func lastLabel(cell string) string {
 		return strings.TrimSpace(after)
 	}
 	return strings.TrimSpace(last)
+}
+
+// contentMatches refuses a file whose bytes are not its format's: an XLSX
+// workbook (a zip) read as CSV or JSON lines would fill the screen with
+// binary.
+func contentMatches(f *os.File, path, format string) error {
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	isZip := n == 4 && string(head) == "PK\x03\x04"
+	switch {
+	case isZip && format != "xlsx":
+		return fmt.Errorf("%s is an XLSX workbook (a zip file), not %s: name it .xlsx or pass -format xlsx", path, strings.ToUpper(format))
+	case !isZip && format == "xlsx" && n > 0:
+		return fmt.Errorf("%s is not an XLSX workbook (its first bytes are not a zip file's): name it .csv or .jsonl, or pass -format", path)
+	}
+	return nil
 }
