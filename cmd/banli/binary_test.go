@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"os"
@@ -265,4 +267,78 @@ func TestDrainSaysNotReadyFirst(t *testing.T) {
 		t.Errorf("/readyz said 503: %v; the listener closed after %s, want about 2 s", saw503, time.Since(start))
 	}
 	p.cmd.Wait()
+}
+
+// TestTheContainersPath runs the README's Docker path with the binary and
+// the image's environment (no Docker engine here): certificates made into
+// the volume, the server on 0.0.0.0 with TLS, banli health as the
+// HEALTHCHECK runs it, the first admin's key read with banli admin-key,
+// and a call over HTTPS verified with the CA.
+func TestTheContainersPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	volume := t.TempDir()
+	tlsDir := filepath.Join(volume, "tls")
+	banli := func(env []string, args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.Command(binary(t), args...)
+		cmd.Env = append(os.Environ(), env...)
+		var out, errs strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errs
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errs.String(), code
+	}
+	if out, errs, code := banli(nil, "certs", "init", "-dir", tlsDir, "-hosts", "banli.example.test", "-clients", "platform"); code != 0 {
+		t.Fatalf("certs init: %d %s %s", code, out, errs)
+	}
+	for name, mode := range map[string]os.FileMode{"ca.key": 0o600, "server.key": 0o600, "client-platform.key": 0o600, "server.crt": 0o644} {
+		if st, err := os.Stat(filepath.Join(tlsDir, name)); err != nil || st.Mode().Perm() != mode {
+			t.Errorf("%s: %v, %v; want mode %04o", name, st, err, mode)
+		}
+	}
+	if _, errs, code := banli(nil, "certs", "init", "-dir", tlsDir); code != 1 || !strings.Contains(errs, "exists already") {
+		t.Errorf("a second certs init: %d %s; want it to refuse to replace the CA", code, errs)
+	}
+	image := []string{ // the Dockerfile's ENV, the volume at volume
+		"BANLI_DATA=" + filepath.Join(volume, "banli.db"), "BANLI_GRPC_ADDR=0.0.0.0:0", "BANLI_HTTP_ADDR=0.0.0.0:0",
+		"BANLI_TLS_CERT=" + filepath.Join(tlsDir, "server.crt"), "BANLI_TLS_KEY=" + filepath.Join(tlsDir, "server.key"),
+		"BANLI_CA=" + filepath.Join(tlsDir, "ca.crt"),
+	}
+	p := startProcess(t, filepath.Join(volume, "banli.db"), image...)
+	port := func(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }
+	if out, errs, code := banli(image, "health", "-addr", "127.0.0.1:"+port(p.grpcAddr)); code != 0 || strings.TrimSpace(out) != "SERVING" {
+		t.Errorf("banli health: %d %q %s", code, out, errs)
+	}
+	if _, _, code := banli(nil, "health", "-addr", "127.0.0.1:"+port(p.grpcAddr), "-timeout", "1s"); code != 1 {
+		t.Errorf("banli health in plaintext against TLS: exit %d, want 1", code)
+	}
+	key, errs, code := banli(image, "admin-key", "-remove")
+	key = strings.TrimSpace(key)
+	if code != 0 || !strings.HasPrefix(key, "banli_admin_") {
+		t.Fatalf("banli admin-key: %d %q %s", code, key, errs)
+	}
+	if _, err := os.Stat(filepath.Join(volume, "admin.key")); !os.IsNotExist(err) {
+		t.Errorf("admin-key -remove left the file: %v", err)
+	}
+	pem, _ := os.ReadFile(filepath.Join(tlsDir, "ca.crt"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("GET", "https://localhost:"+port(p.httpAddr)+"/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/sessions over HTTPS: %d", resp.StatusCode)
+	}
 }

@@ -8,6 +8,9 @@
 //	banli export -o FILE    write the ledger as XLSX or CSV
 //	banli get|list|assign|sign|reply|rate …  lifecycle calls for scripts
 //	banli audit verify      check the audit trail's hash chain in a data file
+//	banli certs init        make a CA, a server certificate and client certificates
+//	banli admin-key         print the first admin's key
+//	banli health            ask a server's gRPC health (a container's HEALTHCHECK)
 //	banli seed              fill a running server with realistic cases
 //	banli bench             drive a running server with a realistic mix
 //	banli version           print the version
@@ -30,6 +33,7 @@ import (
 	"time"
 
 	"github.com/banli/banli/cmd/banli/build"
+	"github.com/banli/banli/cmd/banli/certs"
 	"github.com/banli/banli/cmd/banli/cli"
 	"github.com/banli/banli/cmd/banli/datatool"
 	"github.com/banli/banli/cmd/banli/load"
@@ -69,6 +73,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.LifecycleCommand(cmd, args, stdout, stderr)
 	case "audit":
 		return datatool.AuditCommand(args, stdout, stderr, server.DataFiles{})
+	case "admin-key":
+		return datatool.AdminKeyCommand(args, stdout, stderr)
+	case "certs":
+		return certs.Command(args, stdout, stderr)
+	case "health":
+		return cli.HealthCommand(args, stdout, stderr)
 	case "seed":
 		return load.SeedCommand(args, stdout, stderr)
 	case "bench":
@@ -98,6 +108,11 @@ const usage = `usage:
                           calls for scripts (banli assign -h and so on)
   banli audit verify      check the audit trail's hash chain of a data file (-data, BANLI_DATA;
                           the server must be stopped, or use GET /v1/audit:verify)
+  banli certs init -dir D a CA, a server certificate (-hosts) and client certificates (-clients)
+                          for TLS on both listeners
+  banli admin-key         print the first admin's key, written beside the data file on first
+                          start (-data, BANLI_DATA; -remove deletes the file)
+  banli health            gRPC health of a running server, over TLS with -ca; exit 0 if serving
   banli seed [-cases N]   fill a running server with realistic cases (-addr)
   banli bench             drive a running server with a realistic mix and report
                           throughput and p50/p95/p99 (-transport grpc|rest, -clients, -duration)

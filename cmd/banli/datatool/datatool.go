@@ -173,3 +173,32 @@ func parseAnchor(s string) (anchor, error) {
 	}
 	return anchor{sequence: seq, hash: hash}, nil
 }
+
+// AdminKeyCommand is `banli admin-key`: the first admin's key, which the
+// server wrote to admin.key beside the data file on its first start, for
+// a deployment whose volume one reads only through the binary (a
+// container). Keep the key, then delete the file (-remove does).
+func AdminKeyCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("banli admin-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", dial.EnvOr("BANLI_DATA", "./data/banli.db"), "the data file; admin.key is beside it")
+	remove := fs.Bool("remove", false, "delete admin.key once printed")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: banli admin-key [-data FILE] [-remove]")
+		return 2
+	}
+	path := filepath.Join(filepath.Dir(*data), "admin.key")
+	key, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "banli admin-key: %v (the server writes it on its first start with an empty data file; once deleted, rotate the admin's key with another admin)\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, strings.TrimSpace(string(key)))
+	if *remove {
+		if err := os.Remove(path); err != nil {
+			fmt.Fprintln(stderr, "banli admin-key:", err)
+			return 1
+		}
+	}
+	return 0
+}
