@@ -306,6 +306,9 @@ func TestTheContainersPath(t *testing.T) {
 	if _, errs, code := banli(nil, "certs", "init", "-dir", tlsDir); code != 1 || !strings.Contains(errs, "exists already") {
 		t.Errorf("a second certs init: %d %s; want it to refuse to replace the CA", code, errs)
 	}
+	if out, errs, code := banli(nil, "certs", "init", "-dir", tlsDir, "-if-missing"); code != 0 || !strings.Contains(out, "left as they are") {
+		t.Errorf("certs init -if-missing, as compose runs it on every start: %d %s %s", code, out, errs)
+	}
 	image := []string{ // the Dockerfile's ENV, the volume at volume
 		"BANLI_DATA=" + filepath.Join(volume, "banli.db"), "BANLI_GRPC_ADDR=0.0.0.0:0", "BANLI_HTTP_ADDR=0.0.0.0:0",
 		"BANLI_TLS_CERT=" + filepath.Join(tlsDir, "server.crt"), "BANLI_TLS_KEY=" + filepath.Join(tlsDir, "server.key"),

@@ -41,9 +41,14 @@ func Command(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "where to write ca.crt, ca.key, server.crt, server.key and the client pairs (required)")
 	hosts := fs.String("hosts", "", "names and addresses the server is reached by, separated by commas, beside localhost and 127.0.0.1 (e.g. banli.example.gov.cn,10.0.0.5)")
 	clients := fs.String("clients", "", "common names of client certificates to make, separated by commas (each signs in as the account with that certificate_common_name)")
+	ifMissing := fs.Bool("if-missing", false, "do nothing, successfully, when the CA and the server certificate are there already (a container's first-start step)")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *dir == "" {
 		fmt.Fprintln(stderr, "usage: banli certs init -dir DIR [-hosts NAMES] [-clients NAMES]")
 		return 2
+	}
+	if *ifMissing && exists(filepath.Join(*dir, "ca.crt")) && exists(filepath.Join(*dir, "server.crt")) && exists(filepath.Join(*dir, "server.key")) {
+		fmt.Fprintln(stdout, "the certificates in", *dir, "are there already: left as they are")
+		return 0
 	}
 	written, err := Init(*dir, split(*hosts), split(*clients))
 	if err != nil {
@@ -182,4 +187,9 @@ func writePEM(path, kind string, der []byte, mode os.FileMode) error {
 		return err
 	}
 	return f.Close()
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
