@@ -39,6 +39,12 @@ func TestClientCommands(t *testing.T) {
 	if out := banli(staff, "list", "-state", "rated"); !strings.Contains(out, p.GetName()) {
 		t.Errorf("list:\n%s", out)
 	}
+	if out := banli(staff, "list", "-state", "rated", "-o", "table"); !strings.HasPrefix(out, "NAME ") || !strings.Contains(out, p.GetName()+"  ") || !strings.Contains(out, "RATED") {
+		t.Errorf("list -o table:\n%s", out)
+	}
+	if code := run([]string{"list", "-o", "yaml", "-addr", f.addrs.GRPCAddr, "-token-file", staff}, new(strings.Builder), new(strings.Builder)); code != 2 {
+		t.Errorf("list -o yaml: exit %d, want 2", code)
+	}
 	var errs strings.Builder
 	if code := run([]string{"get", "proposals/404", "-addr", f.addrs.GRPCAddr, "-token-file", office}, new(strings.Builder), &errs); code != 1 || !strings.Contains(errs.String(), "NotFound") {
 		t.Errorf("get of a missing case: %d %s", code, errs.String())
@@ -93,5 +99,38 @@ func TestHelpListsTheCommands(t *testing.T) {
 				t.Errorf("banli %s does not list %q:\n%s", arg, cmd, out.String())
 			}
 		}
+	}
+}
+
+// TestCompletion: the bash completion, run in bash, completes a command
+// and a command's flags as its -h lists them.
+func TestCompletion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	bin := binary(t)
+	complete := func(words ...string) string {
+		t.Helper()
+		script := `source <(banli completion bash); COMP_WORDS=(` + strings.Join(words, " ") + `); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _banli; echo "${COMPREPLY[@]}"`
+		cmd := exec.Command(bash, "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v %s", words, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := complete("banli", "exp"); got != "export" {
+		t.Errorf("banli exp<TAB>: %q", got)
+	}
+	if got := complete("banli", "import", "-dr"); got != "-dry-run" {
+		t.Errorf("banli import -dr<TAB>: %q", got)
+	}
+	if got := complete("banli", "certs", "init", "-if"); got != "-if-missing" {
+		t.Errorf("banli certs init -if<TAB>: %q", got)
 	}
 }

@@ -86,6 +86,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, build.Read())
 		return 0
+	case "completion":
+		if len(args) != 1 || (args[0] != "bash" && args[0] != "zsh") {
+			fmt.Fprintln(stderr, "usage: banli completion bash|zsh   (e.g. source <(banli completion bash))")
+			return 2
+		}
+		fmt.Fprint(stdout, completionScript(args[0]))
+		return 0
 	case "help":
 		fmt.Fprintln(stdout, usage)
 		return 0
@@ -117,7 +124,9 @@ const usage = `usage:
   banli bench             drive a running server with a realistic mix and report
                           throughput and p50/p95/p99 (-transport grpc|rest, -clients, -duration)
   banli version           print the version, the commit and the Go it was built with
-                          (also banli --version)`
+                          (also banli --version)
+  banli completion bash   shell completion of the commands and their flags, for bash or zsh:
+                          source <(banli completion bash)`
 
 // serveFlags are the flags of `banli serve`: the server's Config, and how
 // it logs.
@@ -233,4 +242,33 @@ func serveCommand(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// commands are the subcommands, as completion offers them.
+var commands = []string{"serve", "backup", "restore", "import", "export", "get", "list", "assign", "sign", "reply", "rate",
+	"audit", "admin-key", "certs", "health", "seed", "bench", "version", "completion", "help"}
+
+// completionScript completes the commands, then each command's flags as
+// its own -h lists them, asked with the words typed so far (banli certs
+// init -h) of the banli on the PATH, so that they never drift from the
+// flags; then file names.
+func completionScript(shell string) string {
+	script := `_banli() {
+  local cur=${COMP_WORDS[COMP_CWORD]}
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=($(compgen -W "` + strings.Join(commands, " ") + `" -- "$cur"))
+  elif [[ "$cur" == -* ]]; then
+    local flags
+    flags=$(banli "${COMP_WORDS[@]:1:COMP_CWORD-1}" -h 2>&1 | sed -n 's/^  \(-[a-z-]*\).*/\1/p')
+    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -f -- "$cur"))
+  fi
+}
+complete -F _banli banli
+`
+	if shell == "zsh" {
+		script = "autoload -U +X bashcompinit && bashcompinit\n" + script
+	}
+	return script
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -42,6 +43,7 @@ func LifecycleCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banli "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	client := dial.AddFlags(fs)
+	output := fs.String("o", "json", "output: json (the REST shape) or table (a line per case: name, number, state, title)")
 	var call func(ctx context.Context, c *grpc.ClientConn, name string) (proto.Message, error)
 	switch cmd {
 	case "get":
@@ -114,6 +116,10 @@ func LifecycleCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	if *output != "json" && *output != "table" {
+		fmt.Fprintf(stderr, "banli %s: -o %s: want json or table\n", cmd, *output)
+		return 2
+	}
 	name := ""
 	switch {
 	case cmd == "list" && len(positional) > 0:
@@ -137,7 +143,34 @@ func LifecycleCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "banli %s: %s: %s\n", cmd, st.Code(), st.Message())
 		return 1
 	}
+	if *output == "table" {
+		writeTable(stdout, resp)
+		return 0
+	}
 	out, _ := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(resp)
 	fmt.Fprintln(stdout, string(out))
 	return 0
+}
+
+// writeTable writes the cases of an answer (a list's, or the one case a
+// step returns) a line each, in aligned columns, with the list's next
+// page token last if there is one.
+func writeTable(w io.Writer, resp proto.Message) {
+	var cases []*banliv1.Proposal
+	next := ""
+	switch m := resp.(type) {
+	case *banliv1.ListProposalsResponse:
+		cases, next = m.GetProposals(), m.GetNextPageToken()
+	case *banliv1.Proposal:
+		cases = []*banliv1.Proposal{m}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tNUMBER\tSTATE\tTITLE")
+	for _, p := range cases {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.GetName(), p.GetNumber(), strings.TrimPrefix(p.GetState().String(), "PROPOSAL_STATE_"), p.GetTitle())
+	}
+	tw.Flush()
+	if next != "" {
+		fmt.Fprintln(w, "next page: -page-token", next)
+	}
 }
