@@ -680,3 +680,35 @@ func TestWebhooksStopBeforeTheDataFile(t *testing.T) {
 	want := int(latest - created.GetWebhook().GetStartSequence())
 	waitFor(t, func() bool { return len(r.sequences()) == want })
 }
+
+// TestListWebhooksPages: the admin pages through every live webhook, a
+// platform through its own, and a deleted one is in no page.
+func TestListWebhooksPages(t *testing.T) {
+	f := newFixture(t)
+	hooks := banliv1.NewWebhookServiceClient(f.conn)
+	admin, platform := as(f.adminKey), as(f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, ""))
+	var names []string
+	for i, ctx := range []context.Context{admin, platform, admin, platform, platform} {
+		w := must(hooks.CreateWebhook(ctx, &banliv1.CreateWebhookRequest{Webhook: &banliv1.Webhook{Url: fmt.Sprintf("https://platform.example.test/%d", i)}}))(t).GetWebhook()
+		names = append(names, w.GetName())
+	}
+	must(hooks.DeleteWebhook(platform, &banliv1.DeleteWebhookRequest{Name: names[3]}))(t)
+	pages := func(ctx context.Context) []string {
+		var got []string
+		for token := ""; ; {
+			page := must(hooks.ListWebhooks(ctx, &banliv1.ListWebhooksRequest{PageSize: 1, PageToken: token}))(t)
+			for _, w := range page.GetWebhooks() {
+				got = append(got, w.GetName())
+			}
+			if token = page.GetNextPageToken(); token == "" {
+				return got
+			}
+		}
+	}
+	if got, want := pages(admin), []string{names[0], names[1], names[2], names[4]}; !slices.Equal(got, want) {
+		t.Errorf("the admin pages through %v, want %v", got, want)
+	}
+	if got, want := pages(platform), []string{names[1], names[4]}; !slices.Equal(got, want) {
+		t.Errorf("the platform pages through %v, want %v", got, want)
+	}
+}
