@@ -826,6 +826,12 @@ func confineToOwnWebhook(r store.Reader, c *Caller, req proto.Message) error {
 	return nil
 }
 
+// keepsWebhook reports whether c keeps w: the admin keeps every webhook,
+// anyone else its own. ListWebhooks lists by it too.
+func keepsWebhook(c *Caller, w *banliv1.Webhook) bool {
+	return c == nil || c.Role == admin || w.GetOwner() == c.Account
+}
+
 // confineToWholeOffice refuses a confined caller (a viewer of one unit)
 // the figures of every unit: it reads its own unit's (GetStatistics).
 func confineToWholeOffice(_ store.Reader, c *Caller, _ proto.Message) error {

@@ -287,12 +287,6 @@ func webhooksOf(r store.Reader, owner string) ([]*banliv1.Webhook, error) {
 	}
 }
 
-// keepsWebhook reports whether c keeps w: the admin keeps every webhook,
-// anyone else its own.
-func keepsWebhook(c *Caller, w *banliv1.Webhook) bool {
-	return c == nil || c.Role == admin || w.GetOwner() == c.Account
-}
-
 // shownWebhook is w as WebhookService answers: without its secrets.
 func shownWebhook(w *banliv1.Webhook) *banliv1.Webhook {
 	if w == nil {
