@@ -478,7 +478,7 @@ func (d *deliverer) scan(w *banliv1.Webhook, owner *Caller) (behind bool, err er
 	for _, ev := range events {
 		seq := ev.GetSequence()
 		d.outbox.Pending = append(d.outbox.Pending, &banliv1.WebhookDelivery{
-			Name: deliveryName(d.id, seq), EventSequence: seq, Resource: ev.GetResource(), Action: ev.GetAction(),
+			EventSequence: seq, Resource: ev.GetResource(), Action: ev.GetAction(), // named when listed (shownDelivery)
 			State: banliv1.WebhookDeliveryState_WEBHOOK_DELIVERY_STATE_PENDING,
 		})
 		d.shown[seq] = ev
@@ -655,14 +655,16 @@ func (d *deliverer) flush() error {
 func (d *deliverer) deliveries() (list []*banliv1.WebhookDelivery, dropped int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return outboxDeliveries(d.outbox), d.outbox.GetDeadDropped()
+	return outboxDeliveries(d.id, d.outbox), d.outbox.GetDeadDropped()
 }
 
-func outboxDeliveries(o *banliv1.WebhookOutbox) []*banliv1.WebhookDelivery {
+// outboxDeliveries is every delivery webhook id's outbox keeps, as
+// ListWebhookDeliveries shows them, newest event first.
+func outboxDeliveries(id uint64, o *banliv1.WebhookOutbox) []*banliv1.WebhookDelivery {
 	var list []*banliv1.WebhookDelivery
 	for _, group := range [][]*banliv1.WebhookDelivery{o.GetPending(), o.GetDead(), o.GetRecent()} {
 		for _, p := range group {
-			list = append(list, proto.Clone(p).(*banliv1.WebhookDelivery))
+			list = append(list, shownDelivery(id, p))
 		}
 	}
 	slices.SortFunc(list, func(a, b *banliv1.WebhookDelivery) int {
@@ -698,7 +700,7 @@ func (d *deliverer) redeliver(seqs []uint64) ([]*banliv1.WebhookDelivery, error)
 	})
 	for _, p := range d.outbox.GetPending() {
 		if again(p) {
-			out = append(out, proto.Clone(p).(*banliv1.WebhookDelivery))
+			out = append(out, shownDelivery(d.id, p))
 		}
 	}
 	d.dirty = true
@@ -710,8 +712,12 @@ func (d *deliverer) redeliver(seqs []uint64) ([]*banliv1.WebhookDelivery, error)
 	return out, nil
 }
 
-func deliveryName(webhook, seq uint64) string {
-	return fmt.Sprintf("webhooks/%d/deliveries/%d", webhook, seq)
+// shownDelivery is a copy of p with its resource name, which the outbox
+// does not store: it follows from the webhook and the event.
+func shownDelivery(webhook uint64, p *banliv1.WebhookDelivery) *banliv1.WebhookDelivery {
+	out := proto.Clone(p).(*banliv1.WebhookDelivery)
+	out.Name = fmt.Sprintf("webhooks/%d/deliveries/%d", webhook, p.GetEventSequence())
+	return out
 }
 
 // messageID is a delivery's webhook-id: the same on every attempt, so

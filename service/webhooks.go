@@ -350,7 +350,7 @@ func (s *Server) ListWebhookDeliveries(ctx context.Context, req *banliv1.ListWeb
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		list, dropped = outboxDeliveries(o), o.GetDeadDropped()
+		list, dropped = outboxDeliveries(id, o), o.GetDeadDropped()
 		return nil
 	})
 	if err != nil {
