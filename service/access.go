@@ -638,12 +638,13 @@ func mayRead(r store.Reader, c *Caller, p *banliv1.Proposal) bool {
 // events): the unit's working papers (the files uploaded to the case, the
 // reply's drafts and their collective reviews, a reply signed off but not
 // sent yet, the replies the office returned), and the internal matters of
-// the office and the units (reminders, requests to change the unit and
-// their reasons, extensions asked for, co-handling opinions, supervision).
-// It reads what was sent to it, with the files attached to it.
+// the office and the units (reminders and the server's overdue notices,
+// requests to change the unit and their reasons, extensions asked for,
+// co-handling opinions, supervision). It reads what was sent to it, with
+// the files attached to it.
 var internalMatters = store.SkipPaths(&banliv1.Proposal{}, "files", "assignments.drafts", "assignments.pending_reply",
-	"assignments.returned_replies", "assignments.collective_reviews", "reminders", "assignments.reassignment_requests",
-	"assignments.extension_requests", "assignments.opinion", "supervision_activities")
+	"assignments.returned_replies", "assignments.collective_reviews", "reminders", "assignments.overdue_noticed_due_time",
+	"assignments.reassignment_requests", "assignments.extension_requests", "assignments.opinion", "supervision_activities")
 
 // unseen is what c may not read of a case it may read (nil: nothing).
 func unseen(c *Caller) store.Skip {

@@ -712,3 +712,31 @@ func TestListWebhooksPages(t *testing.T) {
 		t.Errorf("the platform pages through %v, want %v", got, want)
 	}
 }
+
+// TestOverdueNoticeIsTheOfficesMatter: the platform that submitted a case
+// reads neither the overdue notice's event nor its mark on the part, as
+// it reads no reminder.
+func TestOverdueNoticeIsTheOfficesMatter(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) { c.ScheduledEvery = 20 * time.Millisecond })
+	platform := as(f.account(t, "platform", banliv1.Role_ROLE_PROPOSER, ""))
+	p := must(f.proposals.CreateProposal(platform, f.receiveRequest("O1")))(t)
+	p = f.assign(t, p, part(f.unit(0), roleLead))
+	f.clock.Set(p.GetAssignments()[0].GetCurrentDeadline().GetDueTime().AsTime().Add(time.Hour))
+	waitFor(t, func() bool {
+		got := must(f.proposals.GetProposal(office, &banliv1.GetProposalRequest{Name: p.GetName()}))(t)
+		return got.GetAssignments()[0].GetOverdueNoticedDueTime() != nil
+	})
+	if got := must(f.proposals.GetProposal(platform, &banliv1.GetProposalRequest{Name: p.GetName()}))(t); got.GetAssignments()[0].GetOverdueNoticedDueTime() != nil {
+		t.Errorf("the platform reads the overdue notice's mark: %v", got.GetAssignments()[0].GetOverdueNoticedDueTime())
+	}
+	for _, ev := range must(f.events.ListEvents(platform, &banliv1.ListEventsRequest{}))(t).GetEvents() {
+		if ev.GetAction() == "NoticeOverdue" {
+			t.Errorf("the platform reads the event %d NoticeOverdue", ev.GetSequence())
+		}
+		for _, a := range ev.GetProposal().GetAssignments() {
+			if a.GetOverdueNoticedDueTime() != nil {
+				t.Errorf("the platform reads the mark in event %d %s", ev.GetSequence(), ev.GetAction())
+			}
+		}
+	}
+}
