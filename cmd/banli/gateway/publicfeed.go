@@ -22,12 +22,20 @@ const (
 )
 
 // PublicReplies serves the two routes through the gateway's mux, which
-// makes the call (ListPublishedReplies needs no sign-in); the Atom route
-// rewrites the JSON answer as a feed.
+// makes the call (ListPublishedReplies needs no sign-in) on the JSON
+// route; the Atom route asks it the same and rewrites the answer as a
+// feed. The Atom route is not a binding of the method: what it answers is
+// not the method's JSON, and the OpenAPI document declares it as its own
+// operation (proto/banli/v1/openapi3.yaml).
 func PublicReplies(rest http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		answer := &bufferedAnswer{header: http.Header{}, status: http.StatusOK}
-		rest.ServeHTTP(answer, r)
+		call := r
+		if r.URL.Path == PublicAtomPattern {
+			call = r.Clone(r.Context())
+			call.URL.Path, call.URL.RawPath = PublicRepliesPattern, ""
+		}
+		rest.ServeHTTP(answer, call)
 		body, header := answer.body.Bytes(), answer.header
 		if r.URL.Path == PublicAtomPattern && answer.status == http.StatusOK {
 			atom, err := atomFeed(r, body)

@@ -496,12 +496,12 @@ const file_banli_v1_leader_proto_rawDesc = "" +
 	"\x13CreateLeaderRequest\x12(\n" +
 	"\x06leader\x18\x01 \x01(\v2\x10.banli.v1.LeaderR\x06leader\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\xaf\x01\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xb4\x01\n" +
 	"\x13UpdateLeaderRequest\x12(\n" +
 	"\x06leader\x18\x01 \x01(\v2\x10.banli.v1.LeaderR\x06leader\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"updateMask\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x02R\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"+\n" +
 	"\x10GetLeaderRequest\x12\x17\n" +

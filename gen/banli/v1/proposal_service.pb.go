@@ -3903,12 +3903,12 @@ const file_banli_v1_proposal_service_proto_rawDesc = "" +
 	"request_id\x18\x05 \x01(\tR\trequestId\"X\n" +
 	"\x1aGetProposalByNumberRequest\x12\x1d\n" +
 	"\asession\x18\x01 \x01(\tB\x03\xe0A\x02R\asession\x12\x1b\n" +
-	"\x06number\x18\x02 \x01(\tB\x03\xe0A\x02R\x06number\"\xcf\x01\n" +
+	"\x06number\x18\x02 \x01(\tB\x03\xe0A\x02R\x06number\"\xd4\x01\n" +
 	"\x15UpdateProposalRequest\x12.\n" +
 	"\bproposal\x18\x01 \x01(\v2\x12.banli.v1.ProposalR\bproposal\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"updateMask\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x02R\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xaa\x04\n" +

@@ -339,9 +339,9 @@ const file_banli_v1_publication_proto_rawDesc = "" +
 	"\x0epublished_text\x18\v \x01(\tR\rpublishedText\x129\n" +
 	"\n" +
 	"reply_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\treplyTime\x12=\n" +
-	"\fpublish_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime2\xb3\x01\n" +
-	"\x12PublicationService\x12\x9c\x01\n" +
-	"\x14ListPublishedReplies\x12%.banli.v1.ListPublishedRepliesRequest\x1a&.banli.v1.ListPublishedRepliesResponse\"5\x82\xd3\xe4\x93\x02/Z\x19\x12\x17/v1/public/replies.atom\x12\x12/v1/public/repliesB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
+	"\fpublish_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime2\x98\x01\n" +
+	"\x12PublicationService\x12\x81\x01\n" +
+	"\x14ListPublishedReplies\x12%.banli.v1.ListPublishedRepliesRequest\x1a&.banli.v1.ListPublishedRepliesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/public/repliesB-Z+github.com/banli/banli/gen/banli/v1;banliv1b\x06proto3"
 
 var (
 	file_banli_v1_publication_proto_rawDescOnce sync.Once

@@ -1253,12 +1253,12 @@ const file_banli_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"after_case\x18\x02 \x01(\x04R\tafterCase\x12#\n" +
 	"\rcases_changed\x18\x03 \x01(\x03R\fcasesChanged\x12=\n" +
-	"\frequest_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xb3\x01\n" +
+	"\frequest_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\"\xb8\x01\n" +
 	"\x14UpdateSessionRequest\x12+\n" +
 	"\asession\x18\x01 \x01(\v2\x11.banli.v1.SessionR\asession\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"updateMask\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x02R\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\",\n" +
 	"\x11GetSessionRequest\x12\x17\n" +

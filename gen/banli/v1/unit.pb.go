@@ -809,12 +809,12 @@ const file_banli_v1_unit_proto_rawDesc = "" +
 	"\rname_contains\x18\x05 \x01(\tR\fnameContains\"a\n" +
 	"\x11ListUnitsResponse\x12$\n" +
 	"\x05units\x18\x01 \x03(\v2\x0e.banli.v1.UnitR\x05units\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa7\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xac\x01\n" +
 	"\x11UpdateUnitRequest\x12\"\n" +
 	"\x04unit\x18\x01 \x01(\v2\x0e.banli.v1.UnitR\x04unit\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x1d\n" +
+	"updateMask\x12\x17\n" +
+	"\x04etag\x18\x03 \x01(\tB\x03\xe0A\x02R\x04etag\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"c\n" +
 	"\x15DeactivateUnitRequest\x12\x17\n" +
