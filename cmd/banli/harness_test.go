@@ -356,6 +356,9 @@ var restRoutes = sync.OnceValue(func() []apiRoute {
 		for verb, op := range verbs {
 			service, rpc, _ := strings.Cut(op.OperationID, "_")
 			rpc = strings.TrimRight(rpc, "0123456789") // an additional binding's: GetYearSummary2
+			if _, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName("banli.v1." + service + "." + rpc)); err != nil {
+				continue // a route with no method of its own: a probe, the Atom feed
+			}
 			routes = append(routes, apiRoute{
 				verb: strings.ToUpper(verb), template: path, re: regexp.MustCompile("^" + pattern + "$"),
 				method: "/banli.v1." + service + "/" + rpc,

@@ -165,27 +165,43 @@ func TestErrorsOverREST(t *testing.T) {
 	}
 }
 
-// TestOpenAPIAndProbes: the binary serves its OpenAPI document, which names
-// every REST route, and its probes.
+// TestOpenAPIAndProbes: the binary serves its OpenAPI 3 document, which
+// names every REST route and the probes, the Swagger 2.0 one it is made
+// from, and its probes.
 func TestOpenAPIAndProbes(t *testing.T) {
 	ts := startServer(t)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	for path, version := range map[string]string{"/openapi.json": "3.0.3", "/openapi-v2.json": "2.0"} {
+		resp, err := http.Get("http://" + ts.addrs.HTTPAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc.OpenAPI, doc.Swagger, doc.Paths = "", "", nil
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc.OpenAPI+doc.Swagger != version {
+			t.Errorf("%s is version %q%q, want %s", path, doc.OpenAPI, doc.Swagger, version)
+		}
+	}
 	resp, err := http.Get("http://" + ts.addrs.HTTPAddr + "/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var doc struct {
-		Swagger string                    `json:"swagger"`
-		Paths   map[string]map[string]any `json:"paths"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if doc.Swagger != "2.0" {
-		t.Errorf("swagger %q", doc.Swagger)
-	}
 	for _, path := range []string{"/v1/proposals", "/v1/proposals/{proposal}:assign", "/v1/events", "/v1/units/{unit}:deactivate",
-		"/v1/proposals/{proposal}/assignments/{assignment}/replies/{reply}:rate"} {
+		"/v1/proposals/{proposal}/assignments/{assignment}/replies/{reply}:rate", "/v1/proposals/{proposal}/files:upload",
+		"/v1/public/replies.atom", "/healthz", "/readyz", "/metrics", "/openapi.json", "/openapi-v2.json"} {
 		if doc.Paths[path] == nil {
 			t.Errorf("OpenAPI lacks %s", path)
 		}

@@ -375,7 +375,8 @@ func tuneProcs() {
 }
 
 // httpRoutes serves the gateway under /v1/, the dashboard page under
-// /ui/, the OpenAPI document, the Prometheus metrics and the probes.
+// /ui/, the OpenAPI documents (3.0, and the Swagger 2.0 it is made from),
+// the Prometheus metrics and the probes.
 func httpRoutes(rest, uploads, watches, page http.Handler, healthServer *health.Server, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(ui.Prefix, http.MaxBytesHandler(page, maxFormBytes))
@@ -388,10 +389,12 @@ func httpRoutes(rest, uploads, watches, page http.Handler, healthServer *health.
 	mux.Handle("GET "+gateway.WatchPattern, watches)
 	mux.Handle("GET "+gateway.PublicRepliesPattern, gateway.PublicReplies(rest))
 	mux.Handle("GET "+gateway.PublicAtomPattern, gateway.PublicReplies(rest))
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(openapi.JSON)
-	})
+	for path, doc := range map[string][]byte{"/openapi.json": openapi.JSON, "/openapi-v2.json": openapi.Swagger} {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(doc)
+		})
+	}
 	// Liveness: the process answers. Readiness: it is serving (not shutting
 	// down).
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
