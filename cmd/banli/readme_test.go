@@ -12,6 +12,15 @@ import (
 // TestReadmeExample runs the README's worked example, as a newcomer would
 // paste it, against a real server, so that the README cannot rot.
 func TestReadmeExample(t *testing.T) {
+	ts := startServer(t)
+	out := runReadmeExample(t, "http://"+ts.addrs.HTTPAddr, ts.adminKey)
+	checkReadmeExampleOutput(t, out)
+}
+
+// runReadmeExample runs the README's example block with bash against the
+// REST address base, and returns what it printed.
+func runReadmeExample(t *testing.T, base, adminKey string) []byte {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("the README example needs curl; .ci/run installs it")
 	}
@@ -28,13 +37,19 @@ func TestReadmeExample(t *testing.T) {
 	script = strings.TrimPrefix(script, "```sh")
 	script = strings.TrimSuffix(script, "```")
 
-	ts := startServer(t)
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
-	cmd.Env = append(os.Environ(), "BANLI=http://"+ts.addrs.HTTPAddr, "ADMIN="+ts.adminKey)
+	cmd.Env = append(os.Environ(), "BANLI="+base, "ADMIN="+adminKey)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the example failed: %v\n%s", err, out)
 	}
+	return out
+}
+
+// checkReadmeExampleOutput checks that the example ends as the README
+// says: the case rated, and its history every step.
+func checkReadmeExampleOutput(t *testing.T, out []byte) {
+	t.Helper()
 	// The last two lines are the case and its history, as JSON.
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var final struct{ State string }
