@@ -68,6 +68,9 @@ const (
 	watchBackstop = time.Second
 )
 
+// WatchAdmittedHeader is the header a watch sends once it is admitted.
+const WatchAdmittedHeader = "banli-watch-admitted"
+
 // WatchEvents sends the events the caller may read as they are committed.
 func (s *Server) WatchEvents(req *banliv1.WatchEventsRequest, stream grpc.ServerStreamingServer[banliv1.WatchEventsResponse]) error {
 	v := &violations{}
@@ -79,8 +82,9 @@ func (s *Server) WatchEvents(req *banliv1.WatchEventsRequest, stream grpc.Server
 		return err
 	}
 	// The headers say the watch is admitted: a REST client gets its HTTP
-	// answer now, not at the first event (gateway.Watches).
-	if err := stream.SendHeader(metadata.MD{}); err != nil {
+	// answer now, not at the first event (gateway.Watches). They carry a
+	// mark, since a refused call may send headers too (its traceparent).
+	if err := stream.SendHeader(metadata.Pairs(WatchAdmittedHeader, "true")); err != nil {
 		return err
 	}
 	heartbeat := defaultHeartbeat

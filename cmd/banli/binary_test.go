@@ -181,13 +181,20 @@ func TestLogsNeverGoQuiet(t *testing.T) {
 	}
 	stream.Recv()
 	conn.Close()
+	// A REST call in a caller's trace (W3C Trace Context): the server
+	// answers with its own span in the same trace, and logs the trace.
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	req, _ := http.NewRequest("GET", "http://"+p.httpAddr+"/v1/sessions", nil)
 	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if echoed := resp.Header.Get("traceparent"); !strings.HasPrefix(echoed, "00-"+traceID+"-") || strings.Contains(echoed, "00f067aa0ba902b7") {
+		t.Errorf("traceparent answered %q, want the server's span in trace %s", echoed, traceID)
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
 	<-p.logDone
@@ -211,14 +218,18 @@ func TestLogsNeverGoQuiet(t *testing.T) {
 	find("a failed sign-in", "method=/banli.v1.SessionService/ListSessions", "code=Unauthenticated")
 	find("a refusal by the access table", "method=/banli.v1.SessionService/CreateSession", "code=PermissionDenied")
 	find("a stream", "method=/banli.v1.EventService/WatchEvents")
-	rest := find("a REST call", "method=/banli.v1.SessionService/ListSessions", "code=OK", "actor=accounts/admin", "peer=127.0.0.1:")
+	rest := find("a REST call", "method=/banli.v1.SessionService/ListSessions", "code=OK", "actor=accounts/admin", "peer=127.0.0.1:", "trace_id="+traceID)
 	if strings.Contains(rest, "bufconn") || strings.Contains(rest, "pipe") {
 		t.Errorf("the REST call names the gateway, not its client: %s", rest)
 	}
 	latency := regexp.MustCompile(` latency=[0-9.]+(ns|µs|ms|s) `)
+	traced := regexp.MustCompile(` trace_id=[0-9a-f]{32}( |$)`)
 	for _, line := range p.log {
 		if strings.Contains(line, "msg=rpc") && !latency.MatchString(line) {
 			t.Errorf("a latency people cannot read: %s", line)
+		}
+		if strings.Contains(line, "msg=rpc") && !traced.MatchString(line) {
+			t.Errorf("a call with no trace id: %s", line)
 		}
 	}
 }

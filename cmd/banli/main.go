@@ -166,6 +166,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&cfg.AuditKey, "audit-key", "", "the audit trail's key file (default audit.key beside -data; made on first start, mode 0600)")
 	fs.StringVar(&cfg.DebugAddr, "debug-addr", "", "serve Go's pprof profiles here (off when empty; keep it on loopback)")
 	fs.BoolVar(&cfg.publicFeed, "public-feed", true, "serve the public disclosure feed of published replies (/v1/public/replies), which needs no sign-in")
+	fs.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "export a trace span of every call over OTLP/gRPC to this OpenTelemetry collector, e.g. http://127.0.0.1:4317 (https:// for TLS); off when empty")
 	fs.Float64Var(&cfg.WebhookRate, "webhook-rate", service.DefaultWebhookRate, "posts a second all webhooks together may make; a burst of writes beyond it is delivered after the burst")
 	fs.StringVar(&cfg.webhookAllow, "webhook-allow", "", "URL prefixes webhooks may post to, separated by commas, e.g. https://sms.example.gov.cn/hooks/,https://*.platform.example.cn/ (none: no webhooks)")
 	fs.Usage = func() {

@@ -206,8 +206,12 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}}}),
 		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if strings.HasPrefix(strings.ToLower(key), "grpc-metadata-x-banli-") {
+			switch lower := strings.ToLower(key); {
+			case strings.HasPrefix(lower, "grpc-metadata-x-banli-"):
 				return "", false
+			case lower == "traceparent" || lower == "tracestate":
+				// A REST caller's trace (W3C Trace Context) is the call's.
+				return lower, true
 			}
 			return runtime.DefaultHeaderMatcher(key)
 		}),
@@ -218,10 +222,12 @@ func New(dial func(context.Context) (net.Conn, error), maxMessageBytes int) (*ru
 			}
 			return md
 		}),
-		// A rate-limited call says when to come back, in HTTP's own words.
+		// A rate-limited call says when to come back, and every call
+		// which span of which trace it was, in HTTP's own words.
 		runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
-			if key == "retry-after" {
-				return "Retry-After", true
+			switch key {
+			case "retry-after", "traceparent", "tracestate":
+				return key, true
 			}
 			return runtime.MetadataHeaderPrefix + key, true
 		}),

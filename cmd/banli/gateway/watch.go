@@ -16,6 +16,7 @@ import (
 
 	"github.com/banli/banli/cmd/banli/gateway/restjson"
 	banliv1 "github.com/banli/banli/gen/banli/v1"
+	"github.com/banli/banli/service"
 )
 
 // WatchPattern is the REST route of WatchEvents. grpc-gateway would send
@@ -62,6 +63,9 @@ func Watches(mux *runtime.ServeMux, conn *grpc.ClientConn) http.Handler {
 			runtime.HTTPError(ctx, mux, outbound, w, r, err)
 			return
 		}
+		if md, _ := stream.Header(); len(md.Get("traceparent")) > 0 {
+			w.Header().Set("traceparent", md.Get("traceparent")[0]) // as every REST answer names its span
+		}
 		out := watchWriter{w: w, rc: http.NewResponseController(w), events: events}
 		// A watch outlives the listener's read timeout, which would
 		// otherwise end it: there is nothing more to read from the client.
@@ -82,15 +86,15 @@ func Watches(mux *runtime.ServeMux, conn *grpc.ClientConn) http.Handler {
 	})
 }
 
-// started waits for the watch's headers, which the server sends once the
+// started waits for the watch's headers, which the server marks once the
 // call is admitted: a call refused before (sign-in, access, validation)
-// ends without them, and its status is the HTTP error.
+// ends without the mark, and its status is the HTTP error.
 func started(stream grpc.ServerStreamingClient[banliv1.WatchEventsResponse]) error {
 	md, err := stream.Header()
 	if err != nil {
 		return err
 	}
-	if md == nil {
+	if len(md.Get(service.WatchAdmittedHeader)) == 0 {
 		_, err := stream.Recv()
 		return err
 	}

@@ -34,6 +34,10 @@ type Config struct {
 	Log *slog.Logger
 	// Build is the binary's build, for the log and the metrics.
 	Build build.Info
+	// OTLPEndpoint, if set, is the OpenTelemetry collector the calls'
+	// spans are exported to over OTLP/gRPC (-otlp-endpoint); see
+	// tracing.go.
+	OTLPEndpoint string
 
 	ShutdownTimeout time.Duration
 	// DrainDelay is how long the server answers NOT_SERVING (/readyz 503)

@@ -115,8 +115,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// just inside the metrics, outside everything that can refuse a call.
 	// logRefusals, outside sign-in and the access table, logs the calls
 	// they refuse, which never reach logCalls (which names the caller).
-	unary := []grpc.UnaryServerInterceptor{m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), logRefusals(log), service.RecoverPanics()}
-	stream := []grpc.StreamServerInterceptor{m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), logStreamRefusals(log), service.RecoverStreamPanics()}
+	// The answer names its trace first of all (tracing.go).
+	unary := []grpc.UnaryServerInterceptor{answerTraces, m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), logRefusals(log), service.RecoverPanics()}
+	stream := []grpc.StreamServerInterceptor{answerStreamTraces, m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), logStreamRefusals(log), service.RecoverStreamPanics()}
 	if !cfg.WithoutAuth {
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
@@ -132,7 +133,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if tlsConf != nil {
 		transport = credentials.NewTLS(tlsConf.Clone())
 	}
+	traces, err := newTracing(ctx, cfg.OTLPEndpoint, cfg.Build)
+	if err != nil {
+		return err
+	}
+	defer traces.shutdown(5*time.Second, log)
 	grpcServer := grpc.NewServer(append(cfg.grpcLimits(),
+		grpc.StatsHandler(traces.handler),
 		grpc.Creds(gateway.ServerCredentials(transport)),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
@@ -529,6 +536,9 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 	}
 	if src := service.Source(ctx); src != "" {
 		attrs = append(attrs, slog.String("peer", src)) // a REST caller's own address, not the gateway's
+	}
+	if id := traceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", st.Message()))
