@@ -115,9 +115,15 @@ func Run(ctx context.Context, cfg Config) error {
 	// just inside the metrics, outside everything that can refuse a call.
 	// logRefusals, outside sign-in and the access table, logs the calls
 	// they refuse, which never reach logCalls (which names the caller).
-	// The answer names its trace first of all (tracing.go).
-	unary := []grpc.UnaryServerInterceptor{answerTraces, m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), logRefusals(log), service.RecoverPanics()}
-	stream := []grpc.StreamServerInterceptor{answerStreamTraces, m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), logStreamRefusals(log), service.RecoverStreamPanics()}
+	// Each call's span begins first of all, and its answer names it
+	// (tracing.go).
+	traces, err := newTracing(ctx, cfg.OTLPEndpoint, cfg.Build)
+	if err != nil {
+		return err
+	}
+	defer traces.shutdown(5*time.Second, log)
+	unary := []grpc.UnaryServerInterceptor{traces.unary, m.grpc.UnaryServerInterceptor(), service.LocalizeErrors(), logRefusals(log), service.RecoverPanics()}
+	stream := []grpc.StreamServerInterceptor{traces.stream, m.grpc.StreamServerInterceptor(), service.LocalizeStreamErrors(), logStreamRefusals(log), service.RecoverStreamPanics()}
 	if !cfg.WithoutAuth {
 		unary = append(unary, srv.UnaryInterceptor())
 		stream = append(stream, srv.StreamInterceptor())
@@ -133,13 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if tlsConf != nil {
 		transport = credentials.NewTLS(tlsConf.Clone())
 	}
-	traces, err := newTracing(ctx, cfg.OTLPEndpoint, cfg.Build)
-	if err != nil {
-		return err
-	}
-	defer traces.shutdown(5*time.Second, log)
 	grpcServer := grpc.NewServer(append(cfg.grpcLimits(),
-		grpc.StatsHandler(traces.handler),
 		grpc.Creds(gateway.ServerCredentials(transport)),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
