@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -66,6 +67,14 @@ func (cfg Config) withDefaults() Config {
 func (cfg Config) grpcLimits() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxConcurrentStreams(maxStreamsPerConnection),
+		// Calls run on goroutines kept between calls, whose stacks have
+		// grown already, rather than on a new one each whose stack grows
+		// (and is copied) as the interceptors nest. Measured side by side
+		// with the trace interceptor in place: a single client's
+		// GetProposal p50 0.223 ms without workers, 0.182 ms with (0.176
+		// ms before tracing; medians of 5). When all are busy a call gets
+		// its own goroutine, as without them.
+		grpc.NumStreamWorkers(uint32(4 * goruntime.GOMAXPROCS(0))),
 		grpc.ConnectionTimeout(handshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: cfg.IdleTimeout,
