@@ -79,6 +79,30 @@ func Actor(ctx context.Context) string {
 	return anonymous
 }
 
+// CallNote is where sign-in notes a call's caller for an interceptor
+// outside it (the server's log of refused calls), which cannot see the
+// context sign-in makes: a call the access table refuses was signed in,
+// and its log line names who.
+type CallNote struct {
+	// Actor is the signed-in caller's account name, "" before sign-in.
+	Actor string
+}
+
+type callNoteKey struct{}
+
+// WithCallNote returns ctx with a note that sign-in fills.
+func WithCallNote(ctx context.Context) (context.Context, *CallNote) {
+	n := &CallNote{}
+	return context.WithValue(ctx, callNoteKey{}, n), n
+}
+
+// noteCaller fills the call's note, if it has one.
+func noteCaller(ctx context.Context, c *Caller) {
+	if n, ok := ctx.Value(callNoteKey{}).(*CallNote); ok {
+		n.Actor = c.Account
+	}
+}
+
 // callerAccount is the signed-in caller's account name, or "": what a case
 // records as its submitter, or a reply as the head who signed it off.
 func callerAccount(ctx context.Context) string {

@@ -127,6 +127,7 @@ func (s *Server) admit(ctx context.Context, method string, req proto.Message) (c
 		return nil, nil, s.refuseSignIn(ctx, method, req, err)
 	}
 	ctx = WithCaller(ctx, c)
+	noteCaller(ctx, c)
 	if limited := s.limit(ctx, c.Account); limited != nil {
 		return nil, nil, limited
 	}

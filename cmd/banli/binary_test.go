@@ -216,7 +216,7 @@ func TestLogsNeverGoQuiet(t *testing.T) {
 		return ""
 	}
 	find("a failed sign-in", "method=/banli.v1.SessionService/ListSessions", "code=Unauthenticated")
-	find("a refusal by the access table", "method=/banli.v1.SessionService/CreateSession", "code=PermissionDenied")
+	find("a refusal by the access table, naming who was refused", "method=/banli.v1.SessionService/CreateSession", "code=PermissionDenied", "actor=accounts/auditor")
 	find("a stream", "method=/banli.v1.EventService/WatchEvents")
 	rest := find("a REST call", "method=/banli.v1.SessionService/ListSessions", "code=OK", "actor=accounts/admin", "peer=127.0.0.1:", "trace_id="+traceID)
 	if strings.Contains(rest, "bufconn") || strings.Contains(rest, "pipe") {

@@ -453,7 +453,7 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		logCall(ctx, log, info.FullMethod, start, err)
+		logCall(ctx, log, info.FullMethod, start, err, service.Actor(ctx))
 		return resp, err
 	}
 }
@@ -467,9 +467,10 @@ func logRefusals(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		logged := new(bool)
 		start := time.Now()
+		ctx, note := service.WithCallNote(ctx)
 		resp, err := handler(context.WithValue(ctx, loggedKey{}, logged), req)
 		if !*logged {
-			logCall(ctx, log, info.FullMethod, start, err)
+			logCall(ctx, log, info.FullMethod, start, err, note.Actor)
 		}
 		return resp, err
 	}
@@ -480,9 +481,10 @@ func logStreamRefusals(log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		logged := new(bool)
 		start := time.Now()
-		err := handler(srv, &streamWithContext{ss, context.WithValue(ss.Context(), loggedKey{}, logged)})
+		ctx, note := service.WithCallNote(ss.Context())
+		err := handler(srv, &streamWithContext{ss, context.WithValue(ctx, loggedKey{}, logged)})
 		if !*logged {
-			logCall(ss.Context(), log, info.FullMethod, start, err)
+			logCall(ctx, log, info.FullMethod, start, err, note.Actor)
 		}
 		return err
 	}
@@ -501,14 +503,17 @@ func logStreams(log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		err := handler(srv, ss)
-		logCall(ss.Context(), log, info.FullMethod, start, err)
+		logCall(ss.Context(), log, info.FullMethod, start, err, service.Actor(ss.Context()))
 		return err
 	}
 }
 
 // logCall writes a call's log line; a failure inside the server is an
 // error, the rest information.
-func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error, actor string) {
+	if actor == "" {
+		actor = service.Actor(ctx) // refused before sign-in: anonymous
+	}
 	logged, marked := ctx.Value(loggedKey{}).(*bool)
 	if marked {
 		*logged = true
@@ -532,7 +537,7 @@ func logCall(ctx context.Context, log *slog.Logger, method string, start time.Ti
 		slog.String("code", st.Code().String()),
 		// A duration people read (1.234ms), in text and JSON alike.
 		slog.String("latency", time.Since(start).Round(time.Microsecond).String()),
-		slog.String("actor", service.Actor(ctx)),
+		slog.String("actor", actor),
 	}
 	if src := service.Source(ctx); src != "" {
 		attrs = append(attrs, slog.String("peer", src)) // a REST caller's own address, not the gateway's
