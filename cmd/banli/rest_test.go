@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -298,5 +301,22 @@ func TestRESTSaysWhatIsWrong(t *testing.T) {
 		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != allow {
 			t.Errorf("%s %s: HTTP %d, Allow %q; want 405, Allow %q", req.Method, path, resp.StatusCode, resp.Header.Get("Allow"), allow)
 		}
+	}
+	// A body that breaks off mid-read (a chunk size that is not hex) is
+	// refused as every bad request is: a google.rpc.Status in JSON.
+	conn, err := net.Dial("tcp", f.addrs.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/sessions HTTP/1.1\r\nHost: banli\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"dis\r\nzz\r\n", f.adminKey)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	var st struct{ Code int }
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(answer, &st) != nil || st.Code != 3 {
+		t.Errorf("a body broken mid-read: HTTP %d %s %s, want 400 with a google.rpc.Status", resp.StatusCode, resp.Header.Get("Content-Type"), answer)
 	}
 }
