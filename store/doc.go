@@ -13,7 +13,7 @@
 //
 // store/boltstore keeps everything in one bbolt file. Every id is a uint64
 // written as 8 big-endian bytes, so that byte order is numeric order and a
-// cursor walks records oldest first. The bucket tree (schema version 5):
+// cursor walks records oldest first. The bucket tree (schema version 6):
 //
 //	meta
 //	  "schema_version"              -> uint64 (8 bytes BE)
@@ -30,7 +30,10 @@
 //	proposal_index                  posting lists for ListProposals
 //	  <term> 0x00 <proposal id>     -> (empty)
 //	events                          (bucket sequence = last event sequence)
-//	  <sequence>                    -> banli.v1.Event
+//	  <sequence>                    -> banli.v1.Event, whole, or from schema 6
+//	                                   a delta on the resource's previous
+//	                                   event: the snapshot's changed fields
+//	                                   (boltstore/eventdelta.go)
 //	resource_events                 each resource's history
 //	  <resource name> 0x00 <seq>    -> (empty)
 //	proposal_due                    current deadlines, for the ledger

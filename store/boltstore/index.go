@@ -328,9 +328,12 @@ func (r *reader) CheckIndexes() error {
 			return fmt.Errorf("number entry %q points at %x, want proposal %d", k, v, id)
 		}
 	}
-	return r.btx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+	events := r.btx.Bucket(bucketEvents)
+	return events.ForEach(func(k, v []byte) error {
 		ev := &banliv1.Event{}
-		if err := proto.Unmarshal(v, ev); err != nil {
+		// No cache: the whole file's snapshots would not fit; a delta's
+		// chain is short.
+		if err := decodeStoredEvent(events, binary.BigEndian.Uint64(k), v, ev, nil); err != nil {
 			return err
 		}
 		if r.btx.Bucket(bucketResourceEvents).Get(historyKey(ev.GetResource(), binary.BigEndian.Uint64(k))) == nil {

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -122,11 +123,13 @@ func (r *reader) ListEvents(after uint64, limit int) ([]*banliv1.Event, error) {
 	if after == lastPosition {
 		return nil, nil
 	}
-	c := r.btx.Bucket(bucketEvents).Cursor()
+	events := r.btx.Bucket(bucketEvents)
+	c := events.Cursor()
 	var out []*banliv1.Event
+	snapshots := map[uint64][]byte{} // a case's events in one page share their rebuilding
 	for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 		ev := &banliv1.Event{}
-		if err := proto.Unmarshal(v, ev); err != nil {
+		if err := decodeStoredEvent(events, binary.BigEndian.Uint64(k), v, ev, snapshots); err != nil {
 			return nil, err
 		}
 		out = append(out, ev)
@@ -149,12 +152,14 @@ func (r *reader) ListResourceEvents(resource string, after uint64, limit int) ([
 	events := r.btx.Bucket(bucketEvents)
 	c := r.btx.Bucket(bucketResourceEvents).Cursor()
 	var out []*banliv1.Event
+	snapshots := map[uint64][]byte{}
 	for k, _ := c.Seek(historyKey(resource, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
 		if len(out) == limit {
 			return out, true, nil
 		}
 		ev := &banliv1.Event{}
-		if err := proto.Unmarshal(events.Get(k[len(prefix):]), ev); err != nil {
+		seq := k[len(prefix):]
+		if err := decodeStoredEvent(events, binary.BigEndian.Uint64(seq), events.Get(seq), ev, snapshots); err != nil {
 			return nil, false, err
 		}
 		out = append(out, ev)

@@ -24,8 +24,9 @@ import (
 
 // SchemaVersion is the layout drawn in doc.go. Version 2 keys idempotency
 // records by account too; version 3 adds the leaders bucket, version 4
-// the scoring policies' (see migrations).
-const SchemaVersion = 5
+// the scoring policies', version 5 the webhooks'; version 6 stores events
+// as deltas (see migrations).
+const SchemaVersion = 6
 
 // errIDsExhausted: a kind's ids reached the largest uint64.
 var errIDsExhausted = errors.New("no ids are left")
@@ -269,6 +270,11 @@ var migrations = map[uint64]func(tx *bolt.Tx) error{
 	// 4 → 5: webhooks and their outboxes; their buckets were made with the
 	// others.
 	4: func(tx *bolt.Tx) error { return nil },
+	// 5 → 6: an event may be stored as a delta on its resource's previous
+	// one (eventdelta.go); the events already stored stay whole, which
+	// the reader still reads. A binary of schema 5 would read a delta as
+	// garbage, hence the version.
+	5: func(tx *bolt.Tx) error { return nil },
 }
 
 // bucketsSince names the buckets later versions added, with the version.

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -375,13 +376,14 @@ func (tx *txn) apply() error {
 		key := w.key
 		bucket := tx.btx.Bucket(bucketOf(w.kind))
 		bucket.FillPercent = appendFill
+		old := slices.Clone(bucket.Get(key)) // the previous event's snapshot, the delta's base
 		if p, ok := w.value.(*banliv1.Proposal); ok {
-			if err := tx.reindexProposal(w.id, bucket.Get(key), p); err != nil {
+			if err := tx.reindexProposal(w.id, old, p); err != nil {
 				return err
 			}
 		}
 		if a, ok := w.value.(*banliv1.Account); ok {
-			if err := tx.reindexAccount(bucket.Get(key), a); err != nil {
+			if err := tx.reindexAccount(old, a); err != nil {
 				return err
 			}
 		}
@@ -407,7 +409,7 @@ func (tx *txn) apply() error {
 		}
 		w.event.Sequence = seq
 		lastEvent = seq
-		ev, err := encodeEvent(w.event, w.kind, value)
+		ev, err := encodeStoredEvent(events, history, w.event, snapshotFields[w.kind], w.value.GetName(), old, value)
 		if err != nil {
 			return fmt.Errorf("encode event %d: %w", seq, err)
 		}
@@ -440,17 +442,16 @@ func (tx *txn) apply() error {
 	return tx.applyAudit(lastEvent)
 }
 
-// encodeEvent encodes ev with the resource snapshot whose encoding is
-// value. The snapshot is appended as its oneof field's bytes rather than
+// encodeEvent encodes ev whole, with the resource snapshot (Event field
+// number field) whose encoding is value. The snapshot is appended as its oneof field's bytes rather than
 // marshalled a second time: the wire format defines a message field as its
 // encoded bytes, so the result is exactly what proto.Marshal would give.
-func encodeEvent(ev *banliv1.Event, kind store.Kind, value []byte) ([]byte, error) {
+func encodeEvent(ev *banliv1.Event, field protowire.Number, value []byte) ([]byte, error) {
 	ev.Snapshot = nil
 	b, err := proto.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}
-	field := snapshotFields[kind]
 	b = protowire.AppendTag(b, field, protowire.BytesType)
 	return protowire.AppendBytes(b, value), nil
 }
