@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -60,10 +59,12 @@ const (
 // reader that rebuilds a different base refuses it (errBadDelta) rather
 // than make up a snapshot.
 func encodeStoredEvent(events, history *bolt.Bucket, ev *banliv1.Event, field protowire.Number, resource string, base, value []byte) ([]byte, error) {
-	whole, err := encodeEvent(ev, field, value)
+	ev.Snapshot = nil
+	without, err := proto.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}
+	whole := withSnapshot(without, field, value)
 	if base == nil {
 		return whole, nil
 	}
@@ -89,11 +90,6 @@ func encodeStoredEvent(events, history *bolt.Bucket, ev *banliv1.Event, field pr
 	}
 	if got, err := applyFields(base, changes); err != nil || !bytes.Equal(got, value) {
 		return whole, nil
-	}
-	ev.Snapshot = nil
-	without, err := proto.Marshal(ev)
-	if err != nil {
-		return nil, err
 	}
 	b := []byte{deltaMark}
 	b = protowire.AppendVarint(b, prev)
@@ -145,31 +141,29 @@ var errBadDelta = errors.New("a stored event delta is corrupt")
 func parseDeltaHeader(b []byte) (deltaHeader, error) {
 	var h deltaHeader
 	b = b[1:]
-	base, n := protowire.ConsumeVarint(b)
-	if n < 0 {
+	ok := true
+	varint := func() uint64 {
+		v, n := protowire.ConsumeVarint(b)
+		if n < 0 {
+			ok = false
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	h.base, h.depth, h.field = varint(), int(varint()), protowire.Number(varint())
+	if !ok {
 		return h, errBadDelta
 	}
-	b = b[n:]
-	depth, n := protowire.ConsumeVarint(b)
-	if n < 0 {
-		return h, errBadDelta
-	}
-	b = b[n:]
-	field, n := protowire.ConsumeVarint(b)
-	if n < 0 {
-		return h, errBadDelta
-	}
-	b = b[n:]
 	hash, n := protowire.ConsumeFixed64(b)
 	if n < 0 {
 		return h, errBadDelta
 	}
-	b = b[n:]
-	without, n := protowire.ConsumeBytes(b)
-	if n < 0 {
+	without, m := protowire.ConsumeBytes(b[n:])
+	if m < 0 {
 		return h, errBadDelta
 	}
-	h.base, h.depth, h.field, h.baseHash, h.without, h.changes = base, int(depth), protowire.Number(field), hash, without, b[n:]
+	h.baseHash, h.without, h.changes = hash, without, b[n+m:]
 	return h, nil
 }
 
@@ -188,10 +182,7 @@ func decodeStoredEvent(events *bolt.Bucket, seq uint64, stored []byte, ev *banli
 	if err != nil {
 		return err
 	}
-	whole := slices.Clone(h.without)
-	whole = protowire.AppendTag(whole, h.field, protowire.BytesType)
-	whole = protowire.AppendBytes(whole, snapshot)
-	return proto.Unmarshal(whole, ev)
+	return proto.Unmarshal(withSnapshot(h.without, h.field, snapshot), ev)
 }
 
 // snapshotAt is the wire form of the snapshot event seq carries.

@@ -448,12 +448,21 @@ func (tx *txn) apply() error {
 // encoded bytes, so the result is exactly what proto.Marshal would give.
 func encodeEvent(ev *banliv1.Event, field protowire.Number, value []byte) ([]byte, error) {
 	ev.Snapshot = nil
-	b, err := proto.Marshal(ev)
+	without, err := proto.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}
+	return withSnapshot(without, field, value), nil
+}
+
+// withSnapshot is a whole event's encoding: without, the event's encoding
+// with no snapshot, then the snapshot (Event field number field) whose
+// encoding is snapshot. without is not changed.
+func withSnapshot(without []byte, field protowire.Number, snapshot []byte) []byte {
+	b := make([]byte, 0, len(without)+protowire.SizeTag(field)+protowire.SizeBytes(len(snapshot)))
+	b = append(b, without...)
 	b = protowire.AppendTag(b, field, protowire.BytesType)
-	return protowire.AppendBytes(b, value), nil
+	return protowire.AppendBytes(b, snapshot)
 }
 
 // snapshotFields are the numbers of Event's snapshot fields.
