@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
 
 	"github.com/banli/banli/gen/openapi"
 )
@@ -69,12 +70,19 @@ func routingErrors(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshal
 	if httpStatus == http.StatusMethodNotAllowed {
 		if allow := allowedMethods(r.URL.Path); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			b, _ := json.Marshal(map[string]any{"code": 12, "message": r.Method + " is not a method of " + r.URL.Path + "; it takes " + strings.Join(allow, ", "), "details": []any{}})
-			w.Write(append(b, '\n'))
+			WriteStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented, r.Method+" is not a method of "+r.URL.Path+"; it takes "+strings.Join(allow, ", "))
 			return
 		}
 	}
 	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+}
+
+// WriteStatus answers a request refused before it reaches the gateway's
+// handlers (a method the path does not take, a body too large to read) as
+// the gateway answers every other refusal: a google.rpc.Status in JSON.
+func WriteStatus(w http.ResponseWriter, httpStatus int, code codes.Code, message string) {
+	b, _ := json.Marshal(map[string]any{"code": code, "message": message, "details": []any{}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	w.Write(append(b, '\n'))
 }

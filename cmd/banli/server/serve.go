@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -326,15 +325,8 @@ func runScheduledSteps(ctx context.Context, srv *service.Server, every time.Dura
 // it has run past max (it is read here, at most max bytes of it, and
 // handed on as read).
 func refuseLargeBodies(next http.Handler, max int64) http.Handler {
-	// Both refusals are google.rpc.Status, as the gateway's are.
-	refuse := func(w http.ResponseWriter, httpStatus int, code codes.Code, message string) {
-		b, _ := json.Marshal(map[string]any{"code": code, "message": message, "details": []any{}})
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(httpStatus)
-		w.Write(append(b, '\n'))
-	}
 	tooLarge := func(w http.ResponseWriter, size string) {
-		refuse(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
+		gateway.WriteStatus(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
 			fmt.Sprintf("the body is %s bytes, more than the %d a request may carry", size, max))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -345,7 +337,7 @@ func refuseLargeBodies(next http.Handler, max int64) http.Handler {
 		case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
 			body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 			if err != nil {
-				refuse(w, http.StatusBadRequest, codes.InvalidArgument, "the body could not be read: "+err.Error())
+				gateway.WriteStatus(w, http.StatusBadRequest, codes.InvalidArgument, "the body could not be read: "+err.Error())
 				return
 			}
 			if int64(len(body)) > max {
